@@ -1,0 +1,160 @@
+//! HTTP/1.x: one parser per connection owning both directions, because response framing
+//! depends on the request (HEAD, CONNECT, 1xx). Pairs requests and responses in order,
+//! applies the response timeout, and emits `model::Transaction`s.
+//!
+//! Input is a stream of chunks per direction: bytes, or a gap of N missing bytes (from the
+//! reassembler). Heads are parsed with `httparse`, incrementally; bodies are framed per
+//! RFC 9112 §6. A gap inside a body of known length is counted and flagged and parsing goes
+//! on; a gap anywhere else ends the message (interrupted) and the direction resynchronises
+//! at the next message start.
+
+pub mod decode;
+
+use std::time::Duration;
+
+use crate::model::{ConnInfo, Direction, Transaction};
+use crate::reassembly::{CloseReason, HandlerFactory, StreamHandler};
+use crate::time::Timestamp;
+
+/// Bounds of the HTTP layer. Each is counted when hit.
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
+    /// Largest message head (start line + fields) kept; larger heads end the message
+    /// (`HeadTooLarge`) and the direction resyncs.
+    pub max_head_bytes: usize,
+    /// Most header fields in one head.
+    pub max_headers: usize,
+    /// Body bytes kept per message (`-max-body-size`); sizes stay exact beyond it.
+    pub max_body_keep: usize,
+    /// Requests waiting for a response per connection; beyond it the oldest is exported
+    /// unanswered.
+    pub max_pending_requests: usize,
+    /// Content-Encoding layers undone at most (stacked encodings).
+    pub max_decode_layers: usize,
+    /// Decoded bytes produced at most per body (decompression bomb guard).
+    pub max_decoded_bytes: usize,
+    /// A request with no response for this long is exported unanswered (`-response-timeout`).
+    pub response_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 256,
+            max_body_keep: 10 * 1024 * 1024,
+            max_pending_requests: 256,
+            max_decode_layers: 4,
+            max_decoded_bytes: 32 * 1024 * 1024,
+            response_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+crate::counters! {
+    /// HTTP layer counters.
+    pub struct HttpCounters {
+        requests,
+        responses,
+        /// Transactions emitted (requests with or without a response).
+        transactions,
+        /// Requests exported with no response (timeout, close, end of capture).
+        unanswered,
+        /// Requests that hit `-response-timeout`.
+        response_timeouts,
+        /// Responses with no request to pair with.
+        orphan_responses,
+        /// Responses that came after their request had timed out.
+        late_responses,
+        /// 1xx interim responses.
+        interim_responses,
+        /// Messages cut short (gap outside a known-length body, close, limit).
+        interrupted_messages,
+        /// Gaps inside bodies of known length (parsing went on).
+        body_gaps,
+        /// Bytes skipped while looking for a message start (resync, mid-stream pickup).
+        resync_skipped_bytes,
+        /// Heads that did not parse.
+        parse_errors,
+        /// Heads over `max_head_bytes`.
+        head_too_large,
+        /// Bodies whose kept bytes were cut at `max_body_keep`.
+        bodies_truncated,
+        /// Bodies whose Content-Encoding could not be undone.
+        decode_failures,
+        /// Bodies whose decoding stopped at `max_decoded_bytes` or `max_decode_layers`.
+        decode_limit_hits,
+        /// Requests exported early because `max_pending_requests` was reached.
+        pending_limit_hits,
+        /// Connections that switched protocols (101) or became CONNECT tunnels.
+        tunnels,
+        /// Bytes skipped inside tunnels.
+        tunnel_bytes,
+        /// Messages with protocol anomalies (conflicting lengths, bare LF, obs-fold, ...).
+        anomalies,
+    }
+}
+
+/// Per-worker state shared by every connection's parser.
+pub struct HttpCtx {
+    pub limits: HttpLimits,
+    pub counters: HttpCounters,
+    /// Transactions completed since the caller last drained it.
+    pub out: Vec<Transaction>,
+}
+
+impl HttpCtx {
+    pub fn new(limits: HttpLimits) -> Self {
+        HttpCtx { limits, counters: HttpCounters::default(), out: Vec::new() }
+    }
+}
+
+/// The HTTP parser of one connection.
+pub struct HttpConn {}
+
+impl HttpConn {
+    pub fn new(conn: &ConnInfo) -> Self {
+        let _ = conn;
+        todo!("http")
+    }
+
+    /// Requests waiting for a response.
+    pub fn pending(&self) -> usize {
+        0
+    }
+}
+
+impl StreamHandler for HttpConn {
+    type Ctx = HttpCtx;
+    fn on_data(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, data: &[u8], ts: Timestamp) {
+        let _ = (ctx, conn, dir, data, ts);
+        todo!("http")
+    }
+    fn on_gap(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, len: u64, ts: Timestamp) {
+        let _ = (ctx, conn, dir, len, ts);
+        todo!("http")
+    }
+    fn on_fin(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
+        let _ = (ctx, conn, dir, ts);
+        todo!("http")
+    }
+    fn on_close(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
+        let _ = (ctx, conn, reason, ts);
+        todo!("http")
+    }
+    fn on_tick(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, now: Timestamp) {
+        let _ = (ctx, conn, now);
+        todo!("http")
+    }
+}
+
+/// Makes an `HttpConn` per connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpFactory;
+
+impl HandlerFactory for HttpFactory {
+    type Handler = HttpConn;
+    fn new_handler(&mut self, conn: &ConnInfo) -> HttpConn {
+        HttpConn::new(conn)
+    }
+}

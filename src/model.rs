@@ -1,0 +1,256 @@
+//! The transaction model shared by the HTTP layer (which fills it), and the HAR builder and
+//! processors (which read it). Plain data, no behaviour beyond small helpers.
+//!
+//! Sizes are exact wire sizes; body bytes are kept only up to a limit (`Body::truncated`),
+//! so a transaction's memory is bounded while its sizes stay exact.
+
+use std::net::SocketAddr;
+
+use crate::time::Timestamp;
+
+/// Which way bytes flow on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// What is known of a TCP connection. Built by the reassembler, copied onto every
+/// transaction of the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Unique per run and deterministic: the capture index of the connection's first packet.
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    /// Time of the client's SYN, when the handshake was seen.
+    pub syn_ts: Option<Timestamp>,
+    /// Time of the server's SYN-ACK.
+    pub synack_ts: Option<Timestamp>,
+    /// Time of the client's ACK completing the handshake.
+    pub established_ts: Option<Timestamp>,
+    /// The capture began after the connection did: no SYN was seen, and each direction
+    /// synchronises at the first message start.
+    pub midstream: bool,
+}
+
+/// HTTP version on a start line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpVersion {
+    Http09,
+    Http10,
+    Http11,
+}
+
+impl HttpVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http09 => "HTTP/0.9",
+            HttpVersion::Http10 => "HTTP/1.0",
+            HttpVersion::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// One header field as it was on the wire (name case kept; value lossily made UTF-8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+/// Finds the first header named `name` (ASCII case-insensitive).
+pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+}
+
+/// The result of undoing `Content-Encoding`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Decoded {
+    /// No content coding (or `identity`): the body is the content.
+    #[default]
+    Identity,
+    /// Decoded content; `len` is the full decoded size, `data` at most the keep limit.
+    Decoded { data: Vec<u8>, len: u64, truncated: bool },
+    /// Could not decode (unknown coding, corrupt stream, bomb limit, body incomplete).
+    Failed { reason: String },
+}
+
+/// A message body.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Body {
+    /// Bytes of the body on the wire, chunk framing and trailers included.
+    pub wire_len: u64,
+    /// Length of the body without transfer coding (de-chunked): the encoded content.
+    /// Includes `missing` bytes.
+    pub len: u64,
+    /// Bytes of the body that the capture lost (gaps), included in `len`.
+    pub missing: u64,
+    /// The de-chunked body bytes kept, at most the body keep limit. Gap bytes are not
+    /// filled in: when `missing > 0` this is not the true body.
+    pub data: Vec<u8>,
+    /// `data` was cut at the keep limit (`data.len() < len - missing`).
+    pub truncated: bool,
+    /// `Content-Encoding` codings in the order they were applied, lowercased.
+    pub content_encoding: Vec<String>,
+    /// The content after undoing `content_encoding`.
+    pub decoded: Decoded,
+    /// Trailer fields of a chunked body.
+    pub trailers: Vec<Header>,
+}
+
+impl Body {
+    /// The content size after decoding, when known.
+    pub fn content_len(&self) -> u64 {
+        match &self.decoded {
+            Decoded::Decoded { len, .. } => *len,
+            _ => self.len,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// The request target exactly as on the request line.
+    pub target: String,
+    pub version: HttpVersion,
+    /// Header fields in wire order, duplicates kept.
+    pub headers: Vec<Header>,
+    /// Bytes of the start line, header fields and the empty line ending the head.
+    pub head_len: u64,
+    pub body: Body,
+    /// Packet time of the first byte of the request.
+    pub first_ts: Timestamp,
+    /// Packet time of the last byte of the request.
+    pub last_ts: Timestamp,
+    /// The whole message was seen (false: interrupted by a gap, close or limit).
+    pub complete: bool,
+}
+
+/// A 1xx interim response (100 Continue, 103 Early Hints, ...), kept on the transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interim {
+    pub status: u16,
+    pub reason: String,
+    pub version: HttpVersion,
+    pub headers: Vec<Header>,
+    pub head_len: u64,
+    pub ts: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub version: HttpVersion,
+    pub headers: Vec<Header>,
+    pub head_len: u64,
+    pub body: Body,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub complete: bool,
+    /// Interim responses that came before this final one, in order.
+    pub interim: Vec<Interim>,
+}
+
+/// Why a request has no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unanswered {
+    /// No response within `-response-timeout`.
+    Timeout,
+    /// The connection closed (FIN/RST/idle) first.
+    ConnectionClosed,
+    /// The capture ended (end of file, SIGINT, SIGTERM) first.
+    EndOfCapture,
+}
+
+/// Something a reader of the entry should know before trusting it. Written into HAR as
+/// underscore-prefixed fields; each one is also counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anomaly {
+    /// The connection was picked up mid-stream (no SYN seen).
+    MidStreamPickup,
+    /// The request was cut short (gap, close or limit) before its end.
+    RequestInterrupted,
+    /// The response was cut short before its end.
+    ResponseInterrupted,
+    /// No response was paired with this request.
+    Unanswered(Unanswered),
+    /// Two or more different Content-Length values (RFC 9112 §6.3): the first was used.
+    ConflictingContentLength,
+    /// Content-Length that is not a number.
+    InvalidContentLength,
+    /// Both Transfer-Encoding and Content-Length: Transfer-Encoding won (RFC 9112 §6.3).
+    TransferEncodingAndContentLength,
+    /// A Transfer-Encoding other than chunked last: the body is read until close.
+    UnknownTransferEncoding,
+    /// Lines ended by a bare LF instead of CRLF (accepted).
+    BareLf,
+    /// A header value continued on the next line (obs-fold, RFC 9112 §5.2): joined with a space.
+    ObsFold,
+    /// A malformed chunk size line: the body ends there.
+    InvalidChunk,
+    /// Content-Encoding could not be undone.
+    DecodeFailed(String),
+    /// The head exceeded the head size limit.
+    HeadTooLarge,
+    /// Body bytes beyond the keep limit were not kept (sizes are still exact).
+    BodyTruncated,
+    /// The connection switched protocols (101) or became a CONNECT tunnel; the tunnelled
+    /// bytes were skipped and counted.
+    Tunnel,
+    /// The response came after this request had already timed out and been exported; it
+    /// is counted, not paired.
+    LateResponse,
+}
+
+/// One HTTP exchange: a request and, when one was seen, its response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub conn: ConnInfo,
+    /// 1-based position of the request on its connection.
+    pub depth: u32,
+    pub request: Request,
+    pub response: Option<Response>,
+    pub anomalies: Vec<Anomaly>,
+    /// Clock time at which the transaction left the HTTP layer. Processors use it (not
+    /// arrival order) to put the transaction into an export interval, so the output does
+    /// not depend on thread scheduling.
+    pub completed_at: Timestamp,
+}
+
+impl Transaction {
+    /// The site: the Host header as sent (port included), else the server address.
+    pub fn host(&self) -> String {
+        match header(&self.request.headers, "host") {
+            Some(h) if !h.trim().is_empty() => h.trim().to_string(),
+            _ => self.conn.server.to_string(),
+        }
+    }
+
+    /// Request and response bytes on the wire (heads, bodies and interim responses).
+    pub fn wire_bytes(&self) -> u64 {
+        let req = self.request.head_len + self.request.body.wire_len;
+        let resp = self.response.as_ref().map_or(0, |r| {
+            r.head_len + r.body.wire_len + r.interim.iter().map(|i| i.head_len).sum::<u64>()
+        });
+        req + resp
+    }
+}

@@ -1,0 +1,1 @@
+//! Threads and channels: capture -> workers (sharded by connection) -> processors.
