@@ -77,7 +77,10 @@ pub struct Header {
 
 /// Finds the first header named `name` (ASCII case-insensitive).
 pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 /// The result of undoing `Content-Encoding`.
@@ -87,7 +90,11 @@ pub enum Decoded {
     #[default]
     Identity,
     /// Decoded content; `len` is the full decoded size, `data` at most the keep limit.
-    Decoded { data: Vec<u8>, len: u64, truncated: bool },
+    Decoded {
+        data: Vec<u8>,
+        len: u64,
+        truncated: bool,
+    },
     /// Could not decode (unknown coding, corrupt stream, bomb limit, body incomplete).
     Failed { reason: String },
 }

@@ -61,7 +61,10 @@ pub struct Summary {
 
 impl Summary {
     pub fn get(&self, name: &str) -> u64 {
-        self.counters.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v)
+        self.counters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
     }
 }
 
@@ -102,7 +105,10 @@ struct Batch {
 
 impl Batch {
     fn new() -> Batch {
-        Batch { data: Vec::with_capacity(BATCH_BYTES), packets: Vec::with_capacity(BATCH_PACKETS) }
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES),
+            packets: Vec::with_capacity(BATCH_PACKETS),
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -135,14 +141,19 @@ fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
     for sig in [SIGINT, SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
-        signal_hook::flag::register(sig, Arc::clone(flag)).map_err(|e| format!("cannot install signal handler: {e}"))?;
+        signal_hook::flag::register(sig, Arc::clone(flag))
+            .map_err(|e| format!("cannot install signal handler: {e}"))?;
     }
     Ok(())
 }
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
 /// transaction into the processors. Errors are setup failures that stopped the run.
-pub fn run(config: &Config, source: PacketSource, processors: Vec<Box<dyn Processor>>) -> Result<Summary, String> {
+pub fn run(
+    config: &Config,
+    source: PacketSource,
+    processors: Vec<Box<dyn Processor>>,
+) -> Result<Summary, String> {
     let stop = Arc::new(AtomicBool::new(false));
     install_signal_handlers(&stop)?;
     run_until(config, source, processors, &stop)
@@ -171,7 +182,18 @@ pub fn run_until(
         let check_interval = config.response_check_interval;
         let handle = thread::Builder::new()
             .name(format!("httshark-worker-{index}"))
-            .spawn(move || worker(index, link, rx, out, servers, reassembly, http, check_interval))
+            .spawn(move || {
+                worker(
+                    index,
+                    link,
+                    rx,
+                    out,
+                    servers,
+                    reassembly,
+                    http,
+                    check_interval,
+                )
+            })
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         handles.push(handle);
     }
@@ -184,7 +206,15 @@ pub fn run_until(
 
     let mut summary = Summary::default();
     let mut capture = CaptureCounters::default();
-    let end = capture_loop(&mut source, &to_workers, workers, link, stop, &mut capture, &mut summary);
+    let end = capture_loop(
+        &mut source,
+        &to_workers,
+        workers,
+        link,
+        stop,
+        &mut capture,
+        &mut summary,
+    );
     for tx in &to_workers {
         // A worker that is gone has already reported (or panicked, reported below).
         let _ = tx.send(ToWorker::End(end));
@@ -199,7 +229,9 @@ pub fn run_until(
             summary.errors.push("a worker thread panicked".into());
         }
     }
-    let (worker_counters, errors) = processor_thread.join().map_err(|_| "the processor thread panicked".to_string())?;
+    let (worker_counters, errors) = processor_thread
+        .join()
+        .map_err(|_| "the processor thread panicked".to_string())?;
     summary.errors.extend(errors);
     summary.interrupted = stop.load(Ordering::Relaxed);
 
@@ -243,7 +275,11 @@ fn capture_loop(
                 let index = counters.packets;
                 counters.packets += 1;
                 counters.bytes += p.data.len() as u64;
-                let w = if workers == 1 { 0 } else { shard(link, p.data, workers) };
+                let w = if workers == 1 {
+                    0
+                } else {
+                    shard(link, p.data, workers)
+                };
                 let batch = &mut batches[w];
                 batch.data.extend_from_slice(p.data);
                 batch.packets.push((index, p.ts, batch.data.len()));
@@ -279,7 +315,9 @@ fn capture_loop(
 /// Which worker owns the connection of this frame (frames that are not TCP go to 0).
 fn shard(link: LinkType, frame: &[u8], workers: usize) -> usize {
     match wire::decode(link, frame) {
-        Ok(Decoded::Tcp(seg)) => (wire::symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize,
+        Ok(Decoded::Tcp(seg)) => {
+            (wire::symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize
+        }
         _ => 0,
     }
 }
@@ -343,7 +381,11 @@ fn worker(
             }
         }
     }
-    let counters = WorkerCounters { decode, reassembly: table.counters().clone(), http: ctx.counters.clone() };
+    let counters = WorkerCounters {
+        decode,
+        reassembly: table.counters().clone(),
+        http: ctx.counters.clone(),
+    };
     let _ = out.send(FromWorker::Done { counters });
 }
 
@@ -376,7 +418,11 @@ fn process(
             }
             FromWorker::Tick { worker, now } => {
                 watermarks[worker] = Some(now);
-                let low = watermarks.iter().copied().collect::<Option<Vec<_>>>().and_then(|w| w.into_iter().min());
+                let low = watermarks
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|w| w.into_iter().min());
                 if let Some(low) = low {
                     if ticked.is_none_or(|t| low > t) {
                         ticked = Some(low);
@@ -393,7 +439,12 @@ fn process(
             }
         }
     }
-    let end = watermarks.iter().flatten().copied().max().unwrap_or_default();
+    let end = watermarks
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or_default();
     for p in processors.iter_mut() {
         report(&mut errors, p.finish(end));
     }

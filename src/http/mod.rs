@@ -105,7 +105,11 @@ pub struct HttpCtx {
 
 impl HttpCtx {
     pub fn new(limits: HttpLimits) -> Self {
-        HttpCtx { limits, counters: HttpCounters::default(), out: Vec::new() }
+        HttpCtx {
+            limits,
+            counters: HttpCounters::default(),
+            out: Vec::new(),
+        }
     }
 }
 
@@ -126,11 +130,25 @@ impl HttpConn {
 
 impl StreamHandler for HttpConn {
     type Ctx = HttpCtx;
-    fn on_data(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, data: &[u8], ts: Timestamp) {
+    fn on_data(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
         let _ = (ctx, conn, dir, data, ts);
         todo!("http")
     }
-    fn on_gap(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, len: u64, ts: Timestamp) {
+    fn on_gap(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+    ) {
         let _ = (ctx, conn, dir, len, ts);
         todo!("http")
     }

@@ -1,0 +1,183 @@
+//! Helpers shared by the whole-pipeline tests: run the built binary, read its HAR output.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_httshark")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/corpus` beside the repository, if present.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = repo().join("../shared/corpus");
+    dir.join("MANIFEST.tsv").is_file().then_some(dir)
+}
+
+/// Runs httshark with `args`, returning its output (stdout, stderr, status).
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run httshark")
+}
+
+/// Runs httshark on `pcap` into `out` with everything in one file per export and all TCP
+/// watched; panics with stderr when it fails.
+pub fn run_file(pcap: &Path, out: &Path, extra: &[&str]) -> Output {
+    let pcap = pcap.to_str().unwrap();
+    let out_s = out.to_str().unwrap();
+    let mut args = vec!["-file", pcap, "-output-folder", out_s, "-hosts="];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(
+        o.status.success(),
+        "httshark {:?} failed: {}\n{}",
+        args,
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// One HAR entry, reduced to what tests compare.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub url: String,
+    /// The request target as on the request line, recovered from the URL.
+    pub target: String,
+    pub host: Option<String>,
+    pub status: i64,
+    pub req_body: i64,
+    pub resp_content: i64,
+    pub resp_body: i64,
+    pub anomalies: Vec<String>,
+    pub client: String,
+    pub server: String,
+    pub connection: String,
+    pub depth: i64,
+    pub started: String,
+    pub raw: Value,
+}
+
+fn request_target(method: &str, url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    if method.eq_ignore_ascii_case("CONNECT") {
+        return rest.trim_end_matches('/').to_string();
+    }
+    match rest.find(['/', '*', '?']) {
+        Some(i) => rest[i..].to_string(),
+        None => String::new(),
+    }
+}
+
+/// Every entry of every `.har` file under `dir`, in a stable order (start time,
+/// connection, depth).
+pub fn read_entries(dir: &Path) -> Vec<Seen> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "har"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap())
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", f.display()));
+        for e in v["log"]["entries"].as_array().expect("log.entries") {
+            let req = &e["request"];
+            let resp = &e["response"];
+            let method = req["method"].as_str().unwrap_or("").to_string();
+            let url = req["url"].as_str().unwrap_or("").to_string();
+            let host = req["headers"]
+                .as_array()
+                .and_then(|h| {
+                    h.iter().find(|h| {
+                        h["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case("host"))
+                    })
+                })
+                .and_then(|h| h["value"].as_str())
+                .map(str::to_string);
+            out.push(Seen {
+                target: request_target(&method, &url),
+                method,
+                url,
+                host,
+                status: resp["status"].as_i64().unwrap_or(-2),
+                req_body: req["bodySize"].as_i64().unwrap_or(-2),
+                resp_content: resp["content"]["size"].as_i64().unwrap_or(-2),
+                resp_body: resp["bodySize"].as_i64().unwrap_or(-2),
+                anomalies: e["_anomalies"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                client: format!(
+                    "{}:{}",
+                    e["_clientIPAddress"].as_str().unwrap_or(""),
+                    e["_clientPort"]
+                ),
+                server: format!(
+                    "{}:{}",
+                    e["serverIPAddress"].as_str().unwrap_or(""),
+                    e["_serverPort"]
+                ),
+                connection: e["connection"].as_str().unwrap_or("").to_string(),
+                depth: e["_depth"].as_i64().unwrap_or(0),
+                started: e["startedDateTime"].as_str().unwrap_or("").to_string(),
+                raw: e.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.started.as_str(), a.connection.as_str(), a.depth).cmp(&(
+            b.started.as_str(),
+            b.connection.as_str(),
+            b.depth,
+        ))
+    });
+    out
+}
+
+/// Runs the HAR 1.2 schema validator (npm har-validator) on every `.har` file in `dir`.
+/// Without the validator installed: fails under CI, else prints a loud skip notice.
+pub fn validate_har_dir(dir: &Path) {
+    let validator = repo().join("tests/harvalidate");
+    if !validator.join("node_modules").is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tests/harvalidate/node_modules is missing: .ci/run must install it (npm ci)"
+        );
+        eprintln!("SKIPPED HAR schema validation: run `npm ci` in tests/harvalidate");
+        return;
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "har"))
+        .collect();
+    assert!(!files.is_empty(), "no HAR files in {}", dir.display());
+    let o = Command::new("node")
+        .arg(validator.join("validate.js"))
+        .args(&files)
+        .output()
+        .expect("run node");
+    assert!(
+        o.status.success(),
+        "HAR schema validation failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
