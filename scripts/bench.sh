@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Side-by-side speed and memory on one generated capture: a bare libpcap read loop (the
+# baseline), httshark (HAR files + statistics), and tshark driven the way HttShark drives it.
+# Writes docs/benchmarks.md. Usage: scripts/bench.sh [SIZE_MB] (default 300).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-300}
+work=${BENCH_DIR:-target/bench}
+mkdir -p "$work"
+cap="$work/bench-${size}mb.pcap"
+
+cargo build --release --quiet --bins --example readloop
+if [ ! -f "$cap" ]; then
+  ./target/release/httshark-gen --out "$cap" --seed 42 --size-mb "$size" --expected "$work/bench-${size}mb.expected.tsv"
+fi
+bytes=$(stat -c %s "$cap")
+mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+
+# measure NAME CMD... : best wall time of 3 runs (1 for slow peers) and peak RSS.
+results=()
+measure() {
+  local name=$1 runs=$2; shift 2
+  local best="" rss=0
+  for _ in $(seq "$runs"); do
+    sync
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > "$work/$name.stdout" 2> "$work/$name.stderr" || {
+      echo "bench: $name failed:"; tail -5 "$work/$name.stderr"; return 1; }
+    read -r secs kb < "$work/time.txt"
+    if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$secs; fi
+    [ "$kb" -gt "$rss" ] && rss=$kb
+  done
+  results+=("$name|$best|$rss")
+  echo "bench: $name ${best}s peak RSS $((rss / 1024)) MiB"
+}
+
+measure readloop 3 ./target/release/examples/readloop "$cap"
+rm -rf "$work/out"; mkdir -p "$work/out"
+measure httshark 3 ./target/release/httshark -file "$cap" -hosts :80 -output-folder "$work/out" \
+  -har-processors "${HTTSHARK_PROCESSORS:-file}"
+if [ "$(nproc)" -gt 1 ]; then
+  measure httshark-2workers 3 ./target/release/httshark -file "$cap" -hosts :80 -output-folder "$work/out" \
+    -har-processors "${HTTSHARK_PROCESSORS:-file}" -workers 2
+fi
+tx=$(grep -E '^ *transactions' "$work/httshark.stderr" | head -1 | awk '{print $NF}' | tr -d '=' || true)
+expected_tx=$(($(wc -l < "$work/bench-${size}mb.expected.tsv") - 1))
+if command -v tshark >/dev/null; then
+  measure tshark 1 tshark -r "$cap" -d tcp.port==80,http -Y http -T json -e frame.time_epoch -e tcp.stream \
+    -e http.request -e http.request.method -e http.request.version -e http.request.uri.path \
+    -e http.request.uri.query -e http.request.line -e http.file_data -e http.response \
+    -e http.response.version -e http.response.code -e http.response.line
+fi
+
+base=$(echo "${results[0]}" | cut -d'|' -f2)
+{
+  echo "# Benchmarks"
+  echo
+  echo "Made by \`scripts/bench.sh $size\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
+  echo "Capture: \`httshark-gen --seed 42 --size-mb $size\` ($mb MB, $expected_tx transactions, Ethernet/IPv4, port 80)."
+  echo "Wall time is the best of 3 runs (tshark: 1); RSS is the peak resident set size."
+  echo "Ratios are against the bare libpcap read loop (\`examples/readloop.rs\`) on the same file."
+  echo
+  echo "| program | seconds | MB/s | × read loop | peak RSS MiB |"
+  echo "|---|---|---|---|---|"
+  for r in "${results[@]}"; do
+    IFS='|' read -r name secs kb <<< "$r"
+    awk -v n="$name" -v s="$secs" -v b="$base" -v m="$mb" -v k="$kb" \
+      'BEGIN { printf "| %s | %.2f | %.0f | %.1f | %.0f |\n", n, s, (s > 0 ? m / s : 0), (b > 0 ? s / b : 0), k / 1024 }'
+  done
+  echo
+  echo "httshark reported ${tx:-?} transactions; the generator wrote $expected_tx."
+} > docs/benchmarks.md.new
+mv docs/benchmarks.md.new docs/benchmarks.md
+cat docs/benchmarks.md
