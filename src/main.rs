@@ -30,12 +30,13 @@ fn main() -> ExitCode {
     }
     let config = prepared.config;
 
-    let source = match PacketSource::open(&config) {
-        Ok(s) => s,
-        Err(e) => return fail(2, &e),
-    };
+    // Outputs first: an unwritable output is reported without needing capture privileges.
     let processors = match processor::build(&config) {
         Ok(p) => p,
+        Err(e) => return fail(2, &e),
+    };
+    let source = match PacketSource::open(&config) {
+        Ok(s) => s,
         Err(e) => return fail(2, &e),
     };
     match pipeline::run(&config, source, processors) {
@@ -104,6 +105,7 @@ mod tests {
             ],
             warnings: vec!["file truncated\nin the middle of a record".into()],
             errors: vec!["file: disk full".into()],
+            ..Summary::default()
         };
         assert_eq!(
             format_summary(&summary),
