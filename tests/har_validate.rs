@@ -702,3 +702,114 @@ fn the_validator_rejects_invalid_har() {
     let (ok, out) = run_validator(&script, &[bad_url]);
     assert!(!ok && out.contains("uri"), "{out}");
 }
+
+/// A seeded xorshift, so the random scenario below is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// A string mixing URL/cookie syntax, controls, non-ASCII and U+FFFD.
+    fn string(&mut self, max: u64) -> String {
+        const PIECES: &[&str] = &[
+            "a", "Z", "0", "/", "?", "&", "=", "%", "%41", "%zz", "+", " ", ";", ",", ":", "@",
+            "#", "[", "]", "\"", "\\", "\0", "\t", "\u{1}", "é", "\u{FFFD}", "日本", "..",
+            "Expires=", "Max-Age=", "GMT", "Nov", "12:30:00", "1999",
+        ];
+        (0..self.below(max))
+            .map(|_| PIECES[self.below(PIECES.len() as u64) as usize])
+            .collect()
+    }
+    fn bytes(&mut self, max: u64) -> Vec<u8> {
+        (0..self.below(max)).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Random odd-but-possible transactions: every file must still pass the schema.
+#[test]
+fn random_transactions_stay_schema_valid() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(60)).unwrap();
+    for id in 1..=300u64 {
+        let mut t = base(id, None);
+        t.request.method = ["GET", "POST", "CONNECT", "OPTIONS", "X"][rng.below(5) as usize].into();
+        t.request.target = match rng.below(4) {
+            0 => format!("/{}", rng.string(12)),
+            1 => format!("http://{}/{}", rng.string(6), rng.string(6)),
+            2 => "*".into(),
+            _ => rng.string(12),
+        };
+        if rng.below(4) > 0 {
+            let host = rng.string(10);
+            t.request.headers.push(h("Host", &host));
+        }
+        let (c, ct) = (rng.string(12), rng.string(4));
+        t.request.headers.push(h("Cookie", &c));
+        t.request.headers.push(h(
+            "Content-Type",
+            if rng.below(2) == 0 {
+                "application/x-www-form-urlencoded"
+            } else {
+                &ct
+            },
+        ));
+        let rb = if rng.below(2) == 0 {
+            rng.string(20).into_bytes()
+        } else {
+            rng.bytes(20)
+        };
+        t.request.body = Body {
+            truncated: rng.below(3) == 0,
+            ..body(&rb)
+        };
+        if rng.below(2) == 0 {
+            t.conn.server = format!("[2001:db8::{:x}]:{}", rng.below(65536), rng.below(65536))
+                .parse()
+                .unwrap();
+        }
+        let back = Duration::from_millis(rng.below(50));
+        t.request.last_ts = t.request.first_ts - back;
+        let sc = rng.string(16);
+        let answered = rng.below(5) > 0;
+        let truncated = rng.below(3) == 0;
+        let data = rng.bytes(30);
+        let r = resp(&mut t);
+        r.headers = vec![h("Set-Cookie", &sc), h("Location", &ct)];
+        r.body = Body {
+            truncated,
+            ..body(&data)
+        };
+        if !answered {
+            t.response = None;
+            t.anomalies
+                .push(Anomaly::Unanswered(Unanswered::ConnectionClosed));
+        }
+        t.completed_at = at(rng.below(180_000) as i64);
+        p.on_transaction(&t).unwrap();
+    }
+    p.finish(at(200_000)).unwrap();
+    assert_eq!(p.counters().har_entries_written, 300);
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for f in &files {
+        har::from_path(f).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
+    }
+    let Some((_, script)) = node_validator() else {
+        return;
+    };
+    let (ok, out) = run_validator(&script, &files);
+    assert!(ok, "schema validation failed:\n{out}");
+    assert!(files.len() > 20, "{}", files.len());
+    assert!(out.contains(&format!("{0} of {0} HAR files valid", files.len())), "{out}");
+}

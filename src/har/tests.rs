@@ -433,3 +433,53 @@ fn write_log_is_a_har_document() {
     assert_eq!(v["log"]["entries"], serde_json::json!([]));
     assert_eq!(v["log"]["version"], "1.2");
 }
+
+proptest::proptest! {
+    /// Whatever the wire gave the parser, the entry is built without panicking, serialises,
+    /// and keeps the timing invariants.
+    #[test]
+    fn any_transaction_gives_a_sane_entry(
+        method in "[A-Z]{0,8}",
+        target in proptest::prelude::any::<String>(),
+        host in proptest::prelude::any::<String>(),
+        cookie in proptest::prelude::any::<String>(),
+        set_cookie in proptest::prelude::any::<String>(),
+        ctype in proptest::prelude::any::<String>(),
+        req_body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        resp_body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        truncated in proptest::prelude::any::<bool>(),
+        answered in proptest::prelude::any::<bool>(),
+        times in proptest::collection::vec(-1_000_000_000i64..1_000_000_000, 5),
+    ) {
+        let mut t = tx();
+        t.request.method = method;
+        t.request.target = target;
+        t.request.headers = vec![hdr("Host", &host), hdr("Cookie", &cookie), hdr("Content-Type", &ctype)];
+        t.request.body = Body { truncated, ..body(&req_body) };
+        t.request.first_ts = ts(times[0]);
+        t.request.last_ts = ts(times[1]);
+        t.conn.established_ts = Some(ts(times[4]));
+        let r = t.response.as_mut().unwrap();
+        r.headers = vec![hdr("Set-Cookie", &set_cookie), hdr("Content-Type", &ctype)];
+        r.body = Body { truncated, ..body(&resp_body) };
+        r.first_ts = ts(times[2]);
+        r.last_ts = ts(times[3]);
+        if !answered {
+            t.response = None;
+        }
+        let e = entry(&t);
+        let tm = &e.entry.timings;
+        proptest::prop_assert!(tm.send >= 0.0 && tm.wait >= 0.0 && tm.receive >= 0.0);
+        proptest::prop_assert!(tm.connect.is_some_and(|c| c >= 0.0 || c == -1.0));
+        proptest::prop_assert!(e.entry.time >= 0.0);
+        proptest::prop_assert!(e.entry.request.url.bytes().all(|c| c.is_ascii_graphic()));
+        let j = entry_json_bytes(&e).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&j).unwrap();
+        proptest::prop_assert!(back["response"]["content"]["mimeType"].is_string());
+        for c in back["response"]["cookies"].as_array().unwrap() {
+            if let Some(x) = c.get("expires") {
+                proptest::prop_assert_eq!(x.as_str().map(str::len), Some(24));
+            }
+        }
+    }
+}
