@@ -229,7 +229,7 @@ pub fn run_until(
             summary.errors.push("a worker thread panicked".into());
         }
     }
-    let (worker_counters, errors) = processor_thread
+    let (worker_counters, processor_counters, errors) = processor_thread
         .join()
         .map_err(|_| "the processor thread panicked".to_string())?;
     summary.errors.extend(errors);
@@ -240,6 +240,7 @@ pub fn run_until(
     worker_counters.decode.visit(&mut push);
     worker_counters.reassembly.visit(&mut push);
     worker_counters.http.visit(&mut push);
+    summary.counters.extend(processor_counters);
     Ok(summary)
 }
 
@@ -396,7 +397,7 @@ fn process(
     rx: Receiver<FromWorker>,
     mut processors: Vec<Box<dyn Processor>>,
     workers: usize,
-) -> (WorkerCounters, Vec<String>) {
+) -> (WorkerCounters, Vec<(&'static str, u64)>, Vec<String>) {
     let mut errors = Vec::new();
     let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
     let mut ticked: Option<Timestamp> = None;
@@ -448,5 +449,9 @@ fn process(
     for p in processors.iter_mut() {
         report(&mut errors, p.finish(end));
     }
-    (totals, errors)
+    let mut processor_counters = Vec::new();
+    for p in &processors {
+        p.visit_counters(&mut |name, value| processor_counters.push((name, value)));
+    }
+    (totals, processor_counters, errors)
 }

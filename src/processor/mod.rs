@@ -39,12 +39,58 @@ pub trait Processor: Send {
     fn on_tick(&mut self, now: Timestamp) -> Result<(), ProcessorError>;
     /// The capture ended at `now`: write everything still held.
     fn finish(&mut self, now: Timestamp) -> Result<(), ProcessorError>;
+    /// Calls `f(name, value)` for each of the processor's counters (files written, ...).
+    fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        let _ = f;
+    }
 }
 
 /// Writes `path` atomically: into a temporary file beside it, synced, then renamed over
 /// `path`. On error the temporary file is removed and `path` is untouched.
 pub fn write_atomically(
     path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomically_mode(path, None, write)
+}
+
+/// `write_atomically` for files that hold secrets (HAR: cookies, credentials): on Unix the
+/// file is mode 0600 from its creation, whatever the umask or a stale temporary file.
+pub fn write_atomically_private(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
+    write_atomically_mode(path, Some(0o600), write)
+}
+
+/// Opens the temporary file, with `mode` (Unix permission bits) when given.
+fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if let Some(m) = mode {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // A stale temporary file (or a symlink planted in a shared folder) is removed,
+        // then the file is created exclusively: O_EXCL never follows a symlink, and `mode`
+        // applies only to a file this call creates.
+        match fs::remove_file(tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        opts.create_new(true).mode(m);
+        let file = opts.open(tmp)?;
+        // The umask can only clear bits; set them exactly anyway.
+        file.set_permissions(fs::Permissions::from_mode(m))?;
+        return Ok(file);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    opts.open(tmp)
+}
+
+fn write_atomically_mode(
+    path: &Path,
+    mode: Option<u32>,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = path
@@ -59,7 +105,7 @@ pub fn write_atomically(
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp: PathBuf = dir.join(tmp_name);
     let result = (|| {
-        let file = File::create(&tmp)?;
+        let file = create_temp(&tmp, mode)?;
         let mut w = BufWriter::with_capacity(1 << 16, file);
         write(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
@@ -104,11 +150,58 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "good");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_write_is_mode_0600_even_over_a_stale_temp() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret.har");
+        let stale = dir
+            .path()
+            .join(format!(".secret.har.tmp{}", std::process::id()));
+        fs::write(&stale, b"old").unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomically_private(&p, |w| w.write_all(b"cookie")).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs::read_to_string(&p).unwrap(), "cookie");
+        assert!(!stale.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_write_does_not_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let p = dir.path().join("x.har");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.path().join(format!(".x.har.tmp{}", std::process::id())),
+        )
+        .unwrap();
+        write_atomically_private(&p, |w| w.write_all(b"new")).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+    }
 }
 
 /// Builds the processors named in `-har-processors`, creating output folders; fails (before
 /// any capture starts) when an output location is not writable.
 pub fn build(config: &crate::config::Config) -> Result<Vec<Box<dyn Processor>>, ProcessorError> {
-    let _ = config;
-    todo!("processors")
+    use crate::config::ProcessorKind;
+    let mut out: Vec<Box<dyn Processor>> = Vec::new();
+    for kind in &config.processors {
+        match kind {
+            ProcessorKind::File => out.push(Box::new(har_file::HarFileProcessor::new(
+                config.output_folder.clone(),
+                config.split_by_host,
+                config.export_interval,
+            )?)),
+        }
+    }
+    Ok(out)
 }

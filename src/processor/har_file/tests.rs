@@ -1,0 +1,394 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::{Body, ConnInfo, Header, HttpVersion, Request, Response};
+
+const T0: i64 = 1_795_302_300; // 2026-11-21T23:05:00Z, a multiple of 10 s
+
+fn at(secs: i64, ms: i64) -> Timestamp {
+    Timestamp((T0 + secs) * 1_000_000_000 + ms * 1_000_000)
+}
+
+fn tx(id: u64, depth: u32, host: &str, start: Timestamp, done: Timestamp) -> Transaction {
+    Transaction {
+        conn: ConnInfo {
+            id,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            syn_ts: None,
+            synack_ts: None,
+            established_ts: None,
+            midstream: true,
+        },
+        depth,
+        request: Request {
+            method: "GET".into(),
+            target: format!("/{id}/{depth}"),
+            version: HttpVersion::Http11,
+            headers: vec![Header {
+                name: "Host".into(),
+                value: host.into(),
+            }],
+            head_len: 40,
+            body: Body::default(),
+            first_ts: start,
+            last_ts: start,
+            complete: true,
+        },
+        response: Some(Response {
+            status: 204,
+            reason: "No Content".into(),
+            version: HttpVersion::Http11,
+            headers: vec![],
+            head_len: 30,
+            body: Body::default(),
+            first_ts: done,
+            last_ts: done,
+            complete: true,
+            interim: vec![],
+        }),
+        anomalies: vec![],
+        completed_at: done,
+    }
+}
+
+/// File name -> content of every file in `dir`.
+fn files(dir: &Path) -> BTreeMap<String, String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `id/depth` of every entry in a HAR file, in order.
+fn targets(har: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(har).unwrap();
+    v["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let url = e["request"]["url"].as_str().unwrap();
+            let parts: Vec<&str> = url.rsplitn(3, '/').collect();
+            format!("{}/{}", parts[1], parts[0])
+        })
+        .collect()
+}
+
+#[test]
+fn new_creates_the_folder_and_leaves_no_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a/b");
+    HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
+    assert!(out.is_dir());
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+}
+
+#[test]
+fn new_fails_clearly_when_the_folder_cannot_be_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    fs::write(&file, b"x").unwrap();
+    let e = HarFileProcessor::new(file.join("sub"), true, Duration::from_secs(10))
+        .err()
+        .unwrap();
+    assert_eq!(e.processor, "file");
+    assert!(
+        e.message.contains("cannot create output folder"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn out_of_order_arrivals_land_in_their_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    // Arrival order is not completion order.
+    p.on_transaction(&tx(2, 1, "b.example", at(12, 0), at(13, 0)))
+        .unwrap();
+    p.on_transaction(&tx(1, 1, "a.example", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_transaction(&tx(1, 2, "a.example", at(9, 0), at(10, 0)))
+        .unwrap(); // exactly on the boundary: next interval
+    p.on_transaction(&tx(3, 1, "a.example", at(0, 500), at(9, 999)))
+        .unwrap();
+
+    p.on_tick(at(9, 999)).unwrap();
+    assert!(
+        files(dir.path()).is_empty(),
+        "the first interval has not ended"
+    );
+    p.on_tick(at(10, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        vec!["a.example_20261121T230500Z.har"]
+    );
+    assert_eq!(
+        targets(&f["a.example_20261121T230500Z.har"]),
+        vec!["3/1", "1/1"],
+        "sorted by start time"
+    );
+    assert_eq!(p.counters().har_files_written, 1);
+    assert_eq!(p.counters().har_entries_written, 2);
+
+    p.finish(at(11, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        vec![
+            "a.example_20261121T230500Z.har",
+            "a.example_20261121T230510Z.har",
+            "b.example_20261121T230510Z.har"
+        ]
+    );
+    assert_eq!(p.counters().har_entries_written, 4);
+    assert_eq!(p.held_bytes(), 0);
+    assert_eq!(
+        p.counters().har_bytes_written,
+        f.values().map(|s| s.len() as u64).sum::<u64>()
+    );
+}
+
+#[test]
+fn not_split_writes_one_file_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), false, Duration::from_secs(60)).unwrap();
+    p.on_transaction(&tx(1, 1, "a", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_transaction(&tx(2, 1, "b", at(1, 0), at(3, 0)))
+        .unwrap();
+    p.finish(at(3, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        vec!["httshark_20261121T230500Z.har"]
+    );
+    assert_eq!(
+        targets(f.values().next().unwrap()),
+        vec!["1/1", "2/1"],
+        "ties on start broken by connection id"
+    );
+}
+
+#[test]
+fn same_set_in_two_arrival_orders_gives_identical_files() {
+    let mut txs = Vec::new();
+    for id in 0..30u64 {
+        for depth in 1..=3u32 {
+            let host = ["a.example", "B.example", "b.example:8080"][(id % 3) as usize];
+            // Many equal start times, to exercise the tie-breaks.
+            txs.push(tx(
+                id,
+                depth,
+                host,
+                at((id % 4) as i64, 0),
+                at((id * 7 % 25) as i64, depth as i64),
+            ));
+        }
+    }
+    let run = |order: &[Transaction]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p =
+            HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+        for t in order {
+            p.on_transaction(t).unwrap();
+        }
+        p.on_tick(at(20, 0)).unwrap();
+        p.finish(at(30, 0)).unwrap();
+        files(dir.path())
+    };
+    let a = run(&txs);
+    let mut rev = txs.clone();
+    rev.reverse();
+    // And an interleaving that is neither.
+    let mut mixed: Vec<Transaction> = txs.iter().step_by(2).cloned().collect();
+    mixed.extend(txs.iter().skip(1).step_by(2).cloned());
+    assert_eq!(a, run(&rev));
+    assert_eq!(a, run(&mixed));
+    assert!(a.len() >= 6, "{:?}", a.keys());
+    // `B.example` and `b.example` are one host.
+    assert!(!a.keys().any(|k| k.starts_with('B')));
+}
+
+#[test]
+fn hosts_that_sanitise_alike_get_distinct_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    for (i, h) in ["a:1", "a_1", "x/y", "x?y", "../../etc/passwd", "", "\0"]
+        .iter()
+        .enumerate()
+    {
+        p.on_transaction(&tx(i as u64, 1, h, at(1, 0), at(2, 0)))
+            .unwrap();
+    }
+    p.finish(at(3, 0)).unwrap();
+    let f = files(dir.path());
+    // "" falls back to the server address.
+    assert_eq!(f.len(), 7, "{:?}", f.keys());
+    assert!(f.keys().all(|k| is_safe_component(k)), "{:?}", f.keys());
+    assert!(f.contains_key("a_1_20261121T230500Z.har"));
+    assert!(f.contains_key("a_1-2_20261121T230500Z.har"));
+    assert!(f.contains_key("10.0.0.2_80_20261121T230500Z.har"));
+}
+
+#[cfg(unix)]
+#[test]
+fn har_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.finish(at(3, 0)).unwrap();
+    for e in fs::read_dir(dir.path()).unwrap() {
+        assert_eq!(
+            e.unwrap().metadata().unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn a_failed_file_is_retried_once_then_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    fs::remove_dir(&out).unwrap();
+    let e = p.on_tick(at(10, 0)).unwrap_err();
+    assert!(e.message.contains("kept for one retry"), "{}", e.message);
+    assert_eq!(p.counters().har_write_errors, 1);
+    assert!(p.held_bytes() > 0);
+    // The folder comes back: the retry succeeds.
+    fs::create_dir(&out).unwrap();
+    p.on_tick(at(20, 0)).unwrap();
+    assert_eq!(
+        files(&out).keys().collect::<Vec<_>>(),
+        vec!["h_20261121T230500Z.har"]
+    );
+    assert_eq!(p.held_bytes(), 0);
+
+    // Fails twice: dropped and counted.
+    p.on_transaction(&tx(2, 1, "h", at(21, 0), at(22, 0)))
+        .unwrap();
+    fs::remove_dir_all(&out).unwrap();
+    assert!(p.on_tick(at(30, 0)).is_err());
+    let e = p.on_tick(at(40, 0)).unwrap_err();
+    assert!(
+        e.message.contains("dropped after one retry"),
+        "{}",
+        e.message
+    );
+    assert_eq!(p.counters().har_entries_dropped_write_error, 1);
+    assert_eq!(p.counters().har_write_errors, 3);
+    assert_eq!(p.held_bytes(), 0);
+    p.on_tick(at(50, 0)).unwrap();
+}
+
+#[test]
+fn finish_gives_a_failed_file_its_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    fs::remove_dir(&out).unwrap();
+    assert!(p.finish(at(3, 0)).is_err());
+    assert_eq!(p.counters().har_write_errors, 2);
+    assert_eq!(p.counters().har_entries_dropped_write_error, 1);
+    assert_eq!(p.held_bytes(), 0);
+}
+
+#[test]
+fn held_bytes_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            max_held_bytes: 1500,
+        });
+    for i in 0..10 {
+        p.on_transaction(&tx(i, 1, "h", at(1, 0), at(2, 0)))
+            .unwrap();
+    }
+    assert!(p.held_bytes() <= 1500);
+    let dropped = p.counters().har_entries_dropped_held_limit;
+    assert!(dropped > 0 && dropped < 10, "{dropped}");
+    p.finish(at(3, 0)).unwrap();
+    assert_eq!(p.counters().har_entries_written, 10 - dropped);
+}
+
+#[test]
+fn a_late_entry_never_overwrites_a_written_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_tick(at(10, 0)).unwrap();
+    p.on_transaction(&tx(2, 1, "h", at(3, 0), at(4, 0)))
+        .unwrap();
+    p.finish(at(11, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(targets(&f["h_20261121T230500Z.har"]), vec!["1/1"]);
+    assert_eq!(targets(&f["h_20261121T230510Z.har"]), vec!["2/1"]);
+    assert_eq!(p.counters().har_entries_late, 1);
+}
+
+#[test]
+fn file_stem_examples() {
+    assert_eq!(file_stem("example.com"), "example.com");
+    assert_eq!(file_stem("example.com:8080"), "example.com_8080");
+    assert_eq!(
+        file_stem("[::1]:80"),
+        format!("___1__80-{:08x}", fnv1a(b"[::1]:80") as u32)
+    );
+    assert!(file_stem("../../etc/passwd").starts_with("_._.._etc_passwd-"));
+    assert!(file_stem(".hidden").starts_with("_hidden-"));
+    assert!(file_stem("-rf").starts_with("_rf-"));
+    assert!(file_stem("").starts_with("_-"));
+    assert!(file_stem("ünï").starts_with("_n_-"));
+    assert_ne!(file_stem("a/b"), file_stem("a?b"));
+    let long_a = "a".repeat(10_000);
+    let long_b = format!("{}b", "a".repeat(9_999));
+    assert_ne!(file_stem(&long_a), file_stem(&long_b));
+    assert!(file_stem(&long_a).len() <= MAX_STEM_CHARS + 9);
+}
+
+#[test]
+fn interval_stamps() {
+    assert_eq!(interval_stamp(at(0, 0)), "20261121T230500Z");
+    assert_eq!(interval_stamp(Timestamp(0)), "19700101T000000Z");
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_host_is_one_safe_component_inside_the_folder(host in proptest::prelude::any::<String>()) {
+        let name = format!("{}_{}.har", file_stem(&host), interval_stamp(at(0, 0)));
+        proptest::prop_assert!(is_safe_component(&name), "{:?}", name);
+        let folder = Path::new("/out");
+        let joined = folder.join(&name);
+        proptest::prop_assert_eq!(joined.parent(), Some(folder));
+    }
+
+    #[test]
+    fn changed_hosts_get_distinct_stems(a in "[a-z/?#:. \\x00-\\x1f]{0,20}", b in "[a-z/?#:. \\x00-\\x1f]{0,20}") {
+        // Hosts that differ only by `:` vs `_` are told apart by `unique_name`, not here.
+        if a != b && a.replace(':', "_") != b.replace(':', "_") {
+            proptest::prop_assert_ne!(file_stem(&a), file_stem(&b));
+        }
+    }
+}
