@@ -21,7 +21,7 @@
 //!   not caused by a packet: the clock `now`).
 //!
 //! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
-//! FINs and RSTs never open one). Its handler is created at its first byte or gap, so a
+//! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
 //! SYN-only connection (scan, flood) costs a fixed ~0.5 KB and no handler call. It ends at
 //! both FINs delivered, a RST, the idle timeout, eviction (`max_connections`, least
 //! recently active first), a new SYN on its 4-tuple, or end of capture. 4-tuples closed by
@@ -262,10 +262,10 @@ impl<F: HandlerFactory> Emit for Out<'_, F> {
     }
 
     fn fin(&mut self) {
-        // A direction that carried nothing needs no handler to hear it ended.
-        if let Some(h) = self.handler.as_mut() {
-            h.on_fin(self.ctx, self.info, self.dir, self.ts);
-        }
+        let h = self
+            .handler
+            .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        h.on_fin(self.ctx, self.info, self.dir, self.ts);
     }
 }
 
