@@ -30,6 +30,11 @@
 //! Invariants: `index`, `slots` and the recency list hold exactly the same connections;
 //! the recency list is ordered by `now` of each connection's last packet (most recent
 //! first), which makes eviction O(1) and the idle scan proportional to what it closes.
+//!
+//! Mid-stream pickup: a direction with no SYN seen starts at its first segment with
+//! payload (or FIN); bytes before that point, if they arrive later, are dropped as old.
+//! The HTTP layer resynchronises at the next message start.
+
 mod half;
 mod ooo;
 #[cfg(test)]
@@ -452,7 +457,9 @@ impl<F: HandlerFactory> ConnTable<F> {
         }
     }
 
-    /// Time advanced: closes idle connections and calls every handler's `on_tick`.
+    /// Time advanced: closes connections idle longer than `idle_timeout` (by `now` of
+    /// their last packet) and calls `on_tick` of every live handler (connections that
+    /// carried no byte, gap or FIN have none).
     pub fn on_tick(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
         // The recency list is ordered by last activity: only the expired tail is visited.
         while self.tail != NIL {
