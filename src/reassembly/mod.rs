@@ -5,9 +5,46 @@
 //! decides which side is the client, orders each direction's bytes, and calls the
 //! connection's `StreamHandler` (made by a `HandlerFactory`, as gopacket's StreamFactory).
 //! Every buffer is bounded by `ReassemblyLimits`; hitting a limit is counted.
+//!
+//! What it does not do: validate checksums, windows or RST sequence numbers (a passive
+//! observer has no window to enforce, and an injected RST ends the connection for the
+//! endpoints too), reassemble IP fragments, or look into the bytes beyond the first
+//! packet's role decision (see `server_is_dst`).
+//!
+//! Policy, in one place (`half.rs` implements it):
+//! - Bytes already delivered are never changed. For buffered bytes the first copy received
+//!   wins; overlaps are counted and differing content is counted as a conflict.
+//! - Missing bytes are delivered as `on_gap(len)` only once they cannot come any more: the
+//!   out-of-order limit is hit, the peer acknowledged them, the FIN is acknowledged, or the
+//!   connection closes (RST, idle, eviction, reuse, end of capture).
+//! - Data is delivered with the packet time of the segment that completed it (at a close
+//!   not caused by a packet: the clock `now`).
+//!
+//! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
+//! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
+//! SYN-only connection (scan, flood) costs a fixed ~0.5 KB and no handler call. It ends at
+//! both FINs delivered, a RST, the idle timeout, eviction (`max_connections`, least
+//! recently active first), a new SYN on its 4-tuple, or end of capture. 4-tuples closed by
+//! FIN or RST are remembered for `RECENTLY_CLOSED_LINGER` so stragglers do not reopen them.
+//!
+//! Invariants: `index`, `slots` and the recency list hold exactly the same connections;
+//! the recency list is ordered by `now` of each connection's last packet (most recent
+//! first), which makes eviction O(1) and the idle scan proportional to what it closes.
+//!
+//! Mid-stream pickup: a direction with no SYN seen starts at its first segment with
+//! payload (or FIN); bytes before that point, if they arrive later, are dropped as old.
+//! The HTTP layer resynchronises at the next message start.
 
+mod half;
+mod ooo;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use half::{Emit, HalfLimits, HalfStream};
 
 use crate::hosts::ServerSet;
 use crate::model::{ConnInfo, Direction};
@@ -108,22 +145,41 @@ crate::counters! {
         connections_opened,
         /// Connections closed, for any reason.
         connections_closed,
+        /// Connections closed after both directions' FIN.
+        connections_fin_closed,
+        /// Connections closed by a RST.
+        connections_reset,
+        /// Connections closed because a new SYN reused their 4-tuple.
+        connections_reused,
         /// Connections closed because `max_connections` was reached.
         connections_evicted,
         /// Connections closed by the idle timeout.
         connections_idle_closed,
         /// Connections picked up without a SYN.
         midstream_pickups,
-        /// Segments entirely made of bytes already delivered (retransmissions, duplicates).
+        /// Segments with payload that brought no new byte (all already delivered or
+        /// buffered): retransmissions and duplicates.
         retransmitted_segments,
-        /// Segments that overlapped already-delivered or buffered bytes in part.
+        /// Segments that brought new bytes and also repeated delivered or buffered ones.
         overlapping_segments,
-        /// Overlapping bytes whose content differed from what was kept (first copy wins).
+        /// Segments whose repeated bytes differed from the buffered copy (first copy wins).
         overlap_conflicts,
+        /// Bytes that differed in those segments.
+        overlap_conflict_bytes,
         /// Segments that arrived ahead of the next expected byte and were buffered.
         out_of_order_segments,
         /// Times the out-of-order byte or segment limit forced a gap.
         ooo_limit_hits,
+        /// Segments (or FINs) more than 1 GiB (the largest TCP window) ahead: dropped.
+        out_of_window_segments,
+        /// Payload after the direction's FIN was delivered: dropped.
+        data_after_fin,
+        /// FINs seen again after the first (retransmissions).
+        retransmitted_fins,
+        /// Gaps declared because the peer acknowledged bytes the capture never saw.
+        ack_gaps,
+        /// Directions that ended with a gap at close (holes, or acknowledged bytes unseen).
+        close_gaps,
         /// Gaps delivered.
         gaps,
         /// Bytes delivered as gaps.
@@ -132,24 +188,215 @@ crate::counters! {
         bytes_delivered,
         /// Segments for a connection that was closed by RST or after both FINs (stragglers).
         segments_after_close,
+        /// Segments of no known connection that cannot open one (pure ACK, bare FIN, RST).
+        segments_ignored,
+        /// Recently closed 4-tuples forgotten early because `RECENTLY_CLOSED_MAX` was reached.
+        recently_closed_overflow,
     }
+}
+
+/// 4-tuples closed by FIN or RST remembered at most, so stragglers do not open a bogus
+/// mid-stream connection. Beyond it the oldest is forgotten (`recently_closed_overflow`).
+pub const RECENTLY_CLOSED_MAX: usize = 16_384;
+
+/// How long a closed 4-tuple is remembered: Linux's TIME_WAIT (RFC 9293 §3.6.1 asks 2 MSL;
+/// retransmitted FINs and final ACKs come within a few RTOs).
+pub const RECENTLY_CLOSED_LINGER: Duration = Duration::from_secs(60);
+
+/// The connection key: the two endpoints in a fixed order, so both directions find it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ConnKey {
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl ConnKey {
+    fn new(a: SocketAddr, b: SocketAddr) -> ConnKey {
+        if a <= b {
+            ConnKey { lo: a, hi: b }
+        } else {
+            ConnKey { lo: b, hi: a }
+        }
+    }
+}
+
+type Ctx<F> = <<F as HandlerFactory>::Handler as StreamHandler>::Ctx;
+
+/// One tracked connection. Buffers (`HalfStream::ooo`) and the handler are allocated only
+/// when bytes arrive.
+struct Conn<H> {
+    info: ConnInfo,
+    handler: Option<Box<H>>,
+    /// Indexed by `Direction::index`.
+    halves: [HalfStream; 2],
+}
+
+/// A link of the recency list, parallel to `slots`.
+#[derive(Clone, Copy, Debug)]
+struct Recency {
+    prev: u32,
+    next: u32,
+    last_seen: Timestamp,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Delivers one direction's output to the connection's handler, creating it on first use.
+struct Out<'a, F: HandlerFactory> {
+    factory: &'a mut F,
+    handler: &'a mut Option<Box<F::Handler>>,
+    info: &'a ConnInfo,
+    ctx: &'a mut Ctx<F>,
+    dir: Direction,
+    ts: Timestamp,
+}
+
+impl<F: HandlerFactory> Emit for Out<'_, F> {
+    fn data(&mut self, data: &[u8]) {
+        let h = self
+            .handler
+            .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        h.on_data(self.ctx, self.info, self.dir, data, self.ts);
+    }
+
+    fn gap(&mut self, len: u64) {
+        let h = self
+            .handler
+            .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        h.on_gap(self.ctx, self.info, self.dir, len, self.ts);
+    }
+
+    fn fin(&mut self) {
+        let h = self
+            .handler
+            .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        h.on_fin(self.ctx, self.info, self.dir, self.ts);
+    }
+}
+
+/// 4-tuples recently closed by FIN or RST, oldest first; bounded by `RECENTLY_CLOSED_MAX`.
+#[derive(Default)]
+struct RecentlyClosed {
+    at: HashMap<ConnKey, Timestamp>,
+    /// Insertion order; may hold stale entries (forgotten or re-remembered keys), which are
+    /// skipped by comparing the time with `at`.
+    order: VecDeque<(ConnKey, Timestamp)>,
+}
+
+impl RecentlyClosed {
+    fn remember(&mut self, key: ConnKey, now: Timestamp, c: &mut ReassemblyCounters) {
+        self.at.insert(key, now);
+        self.order.push_back((key, now));
+        while self.order.len() > RECENTLY_CLOSED_MAX {
+            if let Some((k, t)) = self.order.pop_front() {
+                if self.at.get(&k) == Some(&t) {
+                    self.at.remove(&k);
+                    c.recently_closed_overflow += 1;
+                }
+            }
+        }
+    }
+
+    fn is_recent(&mut self, key: &ConnKey, now: Timestamp) -> bool {
+        match self.at.get(key) {
+            Some(&t) if now.since(t) <= RECENTLY_CLOSED_LINGER => true,
+            Some(_) => {
+                self.at.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn forget(&mut self, key: &ConnKey) {
+        self.at.remove(key);
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        while let Some(&(k, t)) = self.order.front() {
+            if now.since(t) <= RECENTLY_CLOSED_LINGER {
+                break;
+            }
+            self.order.pop_front();
+            if self.at.get(&k) == Some(&t) {
+                self.at.remove(&k);
+            }
+        }
+    }
+}
+
+/// Decides, at a connection's first packet, whether its destination is the server. The
+/// first rule that applies wins:
+/// 1. SYN without ACK: the sender is the client (active open, RFC 9293 §3.5).
+/// 2. SYN+ACK: the sender is the server.
+/// 3. Payload that begins like a request line (a token of 1..=20 of `A-Z`, `-`, `_`, then a
+///    space): the sender is the client.
+/// 4. Payload that begins with `HTTP/`: the sender is the server.
+/// 5. `-hosts` lists the destination: it is the server; else if it lists the source, the
+///    source is.
+/// 6. The lower port is the server (servers listen on well-known ports, clients use
+///    ephemeral ones); on a tie, the destination.
+pub fn server_is_dst(seg: &TcpSegment<'_>, servers: &ServerSet) -> bool {
+    let f = seg.flags;
+    if f.syn {
+        return !f.ack;
+    }
+    if looks_like_request(seg.payload) {
+        return true;
+    }
+    if seg.payload.starts_with(b"HTTP/") {
+        return false;
+    }
+    if servers.is_server(&seg.dst) {
+        return true;
+    }
+    if servers.is_server(&seg.src) {
+        return false;
+    }
+    seg.dst.port() <= seg.src.port()
+}
+
+/// A method token (uppercase letters, `-`, `_`; 1..=20 of them) followed by a space.
+fn looks_like_request(p: &[u8]) -> bool {
+    let token = p
+        .iter()
+        .take(21)
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-' || **b == b'_')
+        .count();
+    (1..=20).contains(&token) && p.get(token) == Some(&b' ')
 }
 
 /// All connections of one worker.
 pub struct ConnTable<F: HandlerFactory> {
-    _factory: F,
-    _servers: ServerSet,
-    _limits: ReassemblyLimits,
+    factory: F,
+    servers: ServerSet,
+    limits: ReassemblyLimits,
     counters: ReassemblyCounters,
+    index: HashMap<ConnKey, u32>,
+    slots: Vec<Option<Conn<F::Handler>>>,
+    recency: Vec<Recency>,
+    free: Vec<u32>,
+    /// Most recently active connection.
+    head: u32,
+    /// Least recently active connection: the next to evict or to time out.
+    tail: u32,
+    closed: RecentlyClosed,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
     pub fn new(factory: F, servers: ServerSet, limits: ReassemblyLimits) -> Self {
         ConnTable {
-            _factory: factory,
-            _servers: servers,
-            _limits: limits,
+            factory,
+            servers,
+            limits,
             counters: ReassemblyCounters::default(),
+            index: HashMap::new(),
+            slots: Vec::new(),
+            recency: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            closed: RecentlyClosed::default(),
         }
     }
 
@@ -158,36 +405,351 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// monotonic clock.
     pub fn on_segment(
         &mut self,
-        ctx: &mut <F::Handler as StreamHandler>::Ctx,
+        ctx: &mut Ctx<F>,
         seg: &TcpSegment<'_>,
         packet_index: u64,
         ts: Timestamp,
         now: Timestamp,
     ) {
-        let _ = (ctx, seg, packet_index, ts, now);
-        todo!("reassembly")
+        self.counters.segments += 1;
+        let key = ConnKey::new(seg.src, seg.dst);
+        let f = seg.flags;
+        let active_open = f.syn && !f.ack && !f.rst;
+        let idx = match self.index.get(&key).copied() {
+            Some(idx) if active_open && self.is_new_syn(idx, seg) => {
+                self.close(ctx, idx, CloseReason::Reused, ts, now);
+                self.open(ctx, key, seg, packet_index, now)
+            }
+            Some(idx) => idx,
+            None => {
+                if self.closed.is_recent(&key, now) {
+                    if !active_open {
+                        self.counters.segments_after_close += 1;
+                        return;
+                    }
+                    self.closed.forget(&key);
+                }
+                if f.rst || (!f.syn && seg.payload.is_empty()) {
+                    self.counters.segments_ignored += 1;
+                    return;
+                }
+                self.open(ctx, key, seg, packet_index, now)
+            }
+        };
+        self.touch(idx, now);
+        let lim = HalfLimits {
+            max_bytes: self.limits.max_ooo_bytes_per_direction,
+            max_chunks: self.limits.max_ooo_segments_per_direction,
+        };
+        let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(reason) = process(
+            conn,
+            &mut self.factory,
+            &mut self.counters,
+            lim,
+            ctx,
+            seg,
+            ts,
+        ) {
+            self.close(ctx, idx, reason, ts, now);
+        }
     }
 
-    /// Time advanced: closes idle connections and calls every handler's `on_tick`.
-    pub fn on_tick(&mut self, ctx: &mut <F::Handler as StreamHandler>::Ctx, now: Timestamp) {
-        let _ = (ctx, now);
-        todo!("reassembly")
+    /// Time advanced: closes connections idle longer than `idle_timeout` (by `now` of
+    /// their last packet) and calls `on_tick` of every live handler (connections that
+    /// carried no byte, gap or FIN have none).
+    pub fn on_tick(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        // The recency list is ordered by last activity: only the expired tail is visited.
+        while self.tail != NIL {
+            let last = self.recency[self.tail as usize].last_seen;
+            if now.since(last) <= self.limits.idle_timeout {
+                break;
+            }
+            self.close(ctx, self.tail, CloseReason::Idle, now, now);
+        }
+        for conn in self.slots.iter_mut().flatten() {
+            if let Some(h) = conn.handler.as_mut() {
+                h.on_tick(ctx, &conn.info, now);
+            }
+        }
+        self.closed.expire(now);
     }
 
-    /// Closes every connection (end of capture), delivering what is buffered first.
-    pub fn close_all(&mut self, ctx: &mut <F::Handler as StreamHandler>::Ctx, now: Timestamp) {
-        let _ = (ctx, now);
-        todo!("reassembly")
+    /// Closes every connection (end of capture), delivering what is buffered first, in
+    /// the order of their ids.
+    pub fn close_all(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        let mut live: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|c| (c.info.id, i as u32)))
+            .collect();
+        live.sort_unstable();
+        for (_, idx) in live {
+            self.close(ctx, idx, CloseReason::EndOfCapture, now, now);
+        }
     }
 
+    /// Connections tracked now.
     pub fn open_connections(&self) -> usize {
-        0
+        self.index.len()
     }
 
     pub fn counters(&self) -> &ReassemblyCounters {
         &self.counters
     }
+
+    /// A SYN without ACK on a tracked 4-tuple starts a new connection unless it repeats
+    /// the client's SYN (same sender, same ISN).
+    fn is_new_syn(&self, idx: u32, seg: &TcpSegment<'_>) -> bool {
+        let Some(conn) = self.slots.get(idx as usize).and_then(Option::as_ref) else {
+            return true;
+        };
+        let retransmitted = seg.src == conn.info.client
+            && conn.halves[Direction::ToServer.index()].isn() == Some(seg.seq)
+            && !conn.halves.iter().any(HalfStream::fin_seen);
+        !retransmitted
+    }
+
+    /// Opens a connection for `seg` (evicting the least recently active one when full) and
+    /// returns its slot.
+    fn open(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        key: ConnKey,
+        seg: &TcpSegment<'_>,
+        id: u64,
+        now: Timestamp,
+    ) -> u32 {
+        while self.index.len() >= self.limits.max_connections.max(1) && self.tail != NIL {
+            self.close(ctx, self.tail, CloseReason::Evicted, now, now);
+        }
+        let (client, server) = if server_is_dst(seg, &self.servers) {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let midstream = !seg.flags.syn;
+        let conn = Conn {
+            info: ConnInfo {
+                id,
+                client,
+                server,
+                syn_ts: None,
+                synack_ts: None,
+                established_ts: None,
+                midstream,
+            },
+            handler: None,
+            halves: Default::default(),
+        };
+        let link = Recency {
+            prev: NIL,
+            next: NIL,
+            last_seen: now,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(conn);
+                self.recency[i as usize] = link;
+                i
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.recency.push(link);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.push_front(idx);
+        self.index.insert(key, idx);
+        self.counters.connections_opened += 1;
+        if midstream {
+            self.counters.midstream_pickups += 1;
+        }
+        idx
+    }
+
+    /// Ends connection `idx`: delivers what it still holds (gaps for holes), calls
+    /// `on_close`, frees its slot. `ts` is the time given to the final calls.
+    fn close(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        idx: u32,
+        reason: CloseReason,
+        ts: Timestamp,
+        now: Timestamp,
+    ) {
+        let Some(mut conn) = self.slots.get_mut(idx as usize).and_then(Option::take) else {
+            return;
+        };
+        self.unlink(idx);
+        self.free.push(idx);
+        let key = ConnKey::new(conn.info.client, conn.info.server);
+        self.index.remove(&key);
+        let Conn {
+            info,
+            handler,
+            halves,
+        } = &mut conn;
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let mut out = Out {
+                factory: &mut self.factory,
+                handler,
+                info,
+                ctx,
+                dir,
+                ts,
+            };
+            halves[dir.index()].close(&mut self.counters, &mut out);
+        }
+        if let Some(h) = handler.as_mut() {
+            h.on_close(ctx, info, reason, ts);
+        }
+        let c = &mut self.counters;
+        c.connections_closed += 1;
+        match reason {
+            CloseReason::Fin => c.connections_fin_closed += 1,
+            CloseReason::Reset => c.connections_reset += 1,
+            CloseReason::Idle => c.connections_idle_closed += 1,
+            CloseReason::Evicted => c.connections_evicted += 1,
+            CloseReason::Reused => c.connections_reused += 1,
+            CloseReason::EndOfCapture => {}
+        }
+        // Idle and evicted connections may legitimately resume: only a FIN or RST close
+        // makes later segments stragglers.
+        if matches!(reason, CloseReason::Fin | CloseReason::Reset) {
+            self.closed.remember(key, now, &mut self.counters);
+        }
+    }
+
+    fn touch(&mut self, idx: u32, now: Timestamp) {
+        if let Some(r) = self.recency.get_mut(idx as usize) {
+            r.last_seen = now;
+        }
+        if self.head != idx {
+            self.unlink(idx);
+            self.push_front(idx);
+        }
+    }
+
+    fn push_front(&mut self, idx: u32) {
+        let old = self.head;
+        self.recency[idx as usize].prev = NIL;
+        self.recency[idx as usize].next = old;
+        if old != NIL {
+            self.recency[old as usize].prev = idx;
+        } else {
+            self.tail = idx;
+        }
+        self.head = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let Recency { prev, next, .. } = self.recency[idx as usize];
+        if prev != NIL {
+            self.recency[prev as usize].next = next;
+        } else if self.head == idx {
+            self.head = next;
+        }
+        if next != NIL {
+            self.recency[next as usize].prev = prev;
+        } else if self.tail == idx {
+            self.tail = prev;
+        }
+        self.recency[idx as usize].prev = NIL;
+        self.recency[idx as usize].next = NIL;
+    }
 }
 
-#[allow(dead_code)]
-fn _unused(_: SocketAddr) {}
+/// Applies one segment to its connection. Returns the reason to close it, if any.
+fn process<F: HandlerFactory>(
+    conn: &mut Conn<F::Handler>,
+    factory: &mut F,
+    c: &mut ReassemblyCounters,
+    lim: HalfLimits,
+    ctx: &mut Ctx<F>,
+    seg: &TcpSegment<'_>,
+    ts: Timestamp,
+) -> Option<CloseReason> {
+    let f = seg.flags;
+    if f.rst {
+        return Some(CloseReason::Reset);
+    }
+    let Conn {
+        info,
+        handler,
+        halves,
+    } = conn;
+    let dir = if seg.src == info.client {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    };
+    let [to_server, to_client] = halves;
+    let (me, peer) = match dir {
+        Direction::ToServer => (to_server, to_client),
+        Direction::ToClient => (to_client, to_server),
+    };
+    if f.syn {
+        me.on_syn(seg.seq);
+        if f.ack {
+            // The SYN-ACK acknowledges the client's ISN + 1: where the client's data starts.
+            peer.sync_at(seg.ack);
+            if dir == Direction::ToClient {
+                info.synack_ts.get_or_insert(ts);
+            }
+        } else if dir == Direction::ToServer {
+            info.syn_ts.get_or_insert(ts);
+        }
+    } else if f.ack
+        && dir == Direction::ToServer
+        && info.established_ts.is_none()
+        && info.synack_ts.is_some()
+        && peer.isn().is_some_and(|isn| seg.ack == isn.wrapping_add(1))
+    {
+        info.established_ts = Some(ts);
+    }
+    // A SYN takes one sequence number; data on it (TCP Fast Open, RFC 7413) follows it.
+    let data_seq = seg.seq.wrapping_add(f.syn as u32);
+    if !seg.payload.is_empty() || f.fin {
+        // Mid-stream: this direction starts at its first segment seen.
+        me.sync_at(data_seq);
+    }
+    let info: &ConnInfo = info;
+    if !seg.payload.is_empty() {
+        let mut out = Out {
+            factory: &mut *factory,
+            handler: &mut *handler,
+            info,
+            ctx: &mut *ctx,
+            dir,
+            ts,
+        };
+        me.on_payload(data_seq, seg.payload, lim, c, &mut out);
+    }
+    if f.fin {
+        let mut out = Out {
+            factory: &mut *factory,
+            handler: &mut *handler,
+            info,
+            ctx: &mut *ctx,
+            dir,
+            ts,
+        };
+        me.on_fin(data_seq.wrapping_add(seg.payload.len() as u32), c, &mut out);
+    }
+    if f.ack && peer.is_synchronised() {
+        let mut out = Out {
+            factory,
+            handler,
+            info,
+            ctx,
+            dir: dir.reverse(),
+            ts,
+        };
+        peer.on_peer_ack(seg.ack, c, &mut out);
+    }
+    (me.finished() && peer.finished()).then_some(CloseReason::Fin)
+}

@@ -1,0 +1,320 @@
+//! One direction of a connection: TCP sequence numbers in, ordered bytes and gaps out.
+//!
+//! Sequence numbers are 32-bit and wrap (RFC 9293 §3.4); internally every byte has an
+//! absolute 64-bit stream offset (0 = first data byte), computed relative to the next
+//! expected byte with wrapping arithmetic, so a stream may cross 2^32 any number of times.
+//!
+//! Policy (the one place it is decided):
+//! - Bytes already delivered are never changed; a later copy is dropped (content of
+//!   delivered bytes is not kept, so it cannot be compared).
+//! - For buffered (out-of-order) bytes the first copy received wins; later copies are
+//!   compared and differing bytes are counted (`overlap_conflicts`), never substituted.
+//! - Missing bytes are delivered as a gap of N bytes, never spliced, and only when they can
+//!   no longer come: the out-of-order limit is hit; the peer acknowledged them (the peer got
+//!   them, the capture did not); the FIN is due (acknowledged, or at close); the connection
+//!   closes (RST, idle, eviction, end of capture).
+//!
+//! Invariant: every buffered chunk starts after `next` (anything at `next` is delivered at
+//! once). Checked with `debug_assert!`.
+
+use super::ooo::OooBuffer;
+use super::ReassemblyCounters;
+
+/// Largest distance ahead of the next expected byte that a segment or an ACK may be: the
+/// largest TCP window (2^30 with window scaling, RFC 7323 §2.3). Beyond it a segment is
+/// out of window (dropped, counted) and an ACK is ignored.
+pub(crate) const MAX_WINDOW: u64 = 1 << 30;
+
+/// Where ordered output goes.
+pub(crate) trait Emit {
+    fn data(&mut self, data: &[u8]);
+    fn gap(&mut self, len: u64);
+    fn fin(&mut self);
+}
+
+/// Limits of one direction's buffer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HalfLimits {
+    pub max_bytes: usize,
+    pub max_chunks: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct HalfStream {
+    /// Sequence number of stream offset 0 (ISN+1 after a SYN; the first payload byte seen
+    /// when picked up mid-stream). `None` until known.
+    base: Option<u32>,
+    /// The ISN, when this direction's SYN was seen.
+    isn: Option<u32>,
+    /// Offset of the next byte to deliver: everything before it was delivered as data or gap.
+    next: u64,
+    /// Offset of the FIN (the stream's length), once seen.
+    fin: Option<u64>,
+    /// `on_fin` was delivered.
+    fin_done: bool,
+    /// Highest offset the peer acknowledged.
+    acked: Option<u64>,
+    ooo: OooBuffer,
+}
+
+impl HalfStream {
+    pub(crate) fn isn(&self) -> Option<u32> {
+        self.isn
+    }
+
+    pub(crate) fn is_synchronised(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// A FIN was seen in this direction.
+    pub(crate) fn fin_seen(&self) -> bool {
+        self.fin.is_some()
+    }
+
+    /// `on_fin` was delivered.
+    pub(crate) fn finished(&self) -> bool {
+        self.fin_done
+    }
+
+    /// This direction's SYN: data starts at `isn + 1`. Ignored once synchronised.
+    pub(crate) fn on_syn(&mut self, isn: u32) {
+        if self.base.is_none() {
+            self.isn = Some(isn);
+            self.base = Some(isn.wrapping_add(1));
+        }
+    }
+
+    /// Synchronises without a SYN: offset 0 is at `seq`. Ignored once synchronised.
+    pub(crate) fn sync_at(&mut self, seq: u32) {
+        if self.base.is_none() {
+            self.base = Some(seq);
+        }
+    }
+
+    /// The absolute offset of `seq` (negative: before the stream start), taking the nearer
+    /// of the two readings around the next expected byte.
+    pub(crate) fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base?;
+        let next_seq = base.wrapping_add(self.next as u32);
+        Some(self.next as i64 + seq.wrapping_sub(next_seq) as i32 as i64)
+    }
+
+    /// A segment's payload, starting at sequence number `seq`.
+    pub(crate) fn on_payload(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        lim: HalfLimits,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        let Some(start) = self.offset_of(seq) else {
+            return;
+        };
+        let next = self.next as i64;
+        let end = start + data.len() as i64;
+        if end <= next {
+            c.retransmitted_segments += 1;
+            return;
+        }
+        if self.fin_done {
+            c.data_after_fin += 1;
+            return;
+        }
+        if start > next + MAX_WINDOW as i64 {
+            c.out_of_window_segments += 1;
+            return;
+        }
+        let end = end as u64;
+        // Bytes of `data` between two absolute offsets (both within [start, end]).
+        let piece = |a: u64, b: u64| -> &[u8] {
+            let from = (a as i64 - start) as usize;
+            let to = (b as i64 - start) as usize;
+            data.get(from..to).unwrap_or(&[])
+        };
+        let mut overlapped = start < next;
+        let mut fresh = false;
+        let mut buffered = false;
+        let mut conflicts = 0u64;
+        let mut cur = start.max(next) as u64;
+        while cur < end {
+            if cur < self.next {
+                // A forced gap or a flush moved past these bytes.
+                cur = self.next;
+                continue;
+            }
+            if let Some((cstart, cend)) = self.ooo.containing(cur) {
+                // Already buffered: the first copy wins; compare to count conflicts.
+                let upto = cend.min(end);
+                overlapped = true;
+                conflicts += self.ooo.count_differences(cur, piece(cur, upto));
+                cur = upto;
+                if cstart == self.next {
+                    self.flush_one(c, out);
+                }
+                continue;
+            }
+            let hole_end = self.ooo.next_start_from(cur).map_or(end, |n| n.min(end));
+            if cur == self.next {
+                // In order: straight from the packet, no copy.
+                fresh = true;
+                self.deliver(piece(cur, hole_end), c, out);
+                cur = hole_end;
+                continue;
+            }
+            let len = (hole_end - cur) as usize;
+            if self.ooo.can_insert(cur, len, lim.max_bytes, lim.max_chunks) {
+                fresh = true;
+                buffered = true;
+                self.ooo.insert(cur, piece(cur, hole_end));
+                cur = hole_end;
+                continue;
+            }
+            // Out-of-order limit: the earliest hole is declared lost. What follows it (the
+            // first buffered byte, or this piece if it comes first) is then in order.
+            c.ooo_limit_hits += 1;
+            let to = self.ooo.first_start().map_or(cur, |f| f.min(cur));
+            self.gap(to - self.next, c, out);
+            self.flush(c, out);
+        }
+        self.flush(c, out);
+        if !fresh {
+            c.retransmitted_segments += 1;
+        } else if overlapped {
+            c.overlapping_segments += 1;
+        }
+        if buffered {
+            c.out_of_order_segments += 1;
+        }
+        if conflicts > 0 {
+            c.overlap_conflicts += 1;
+            c.overlap_conflict_bytes += conflicts;
+        }
+        self.check_fin(out);
+    }
+
+    /// The FIN, at sequence number `seq` (after the segment's payload).
+    pub(crate) fn on_fin(&mut self, seq: u32, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        let Some(off) = self.offset_of(seq) else {
+            return;
+        };
+        if off > self.next as i64 + MAX_WINDOW as i64 {
+            c.out_of_window_segments += 1;
+            return;
+        }
+        match self.fin {
+            Some(_) => c.retransmitted_fins += 1,
+            None => self.fin = Some(off.max(0) as u64),
+        }
+        self.check_fin(out);
+    }
+
+    /// The peer acknowledged everything before sequence number `ack` of this direction.
+    /// When that covers bytes we are missing while holding later ones (buffered data or
+    /// the FIN), the missing bytes will not be retransmitted: deliver them as a gap.
+    pub(crate) fn on_peer_ack(
+        &mut self,
+        ack: u32,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        let Some(off) = self.offset_of(ack) else {
+            return;
+        };
+        if off < 0 || off as u64 > self.next + MAX_WINDOW {
+            return;
+        }
+        let off = off as u64;
+        if self.acked.is_none_or(|a| off > a) {
+            self.acked = Some(off);
+        }
+        let fin_pending = self.fin.is_some_and(|f| f > self.next);
+        if off <= self.next || (self.ooo.is_empty() && !fin_pending) || self.fin_done {
+            return;
+        }
+        // An ACK of the FIN is one past it (the FIN takes a sequence number).
+        let target = self.fin.map_or(off, |f| off.min(f));
+        let before = c.gap_bytes;
+        self.release_to(target, c, out);
+        if c.gap_bytes > before {
+            c.ack_gaps += 1;
+        }
+        self.check_fin(out);
+    }
+
+    /// The connection is closing: deliver what is buffered with gaps for the holes, then
+    /// the bytes the peer acknowledged but the capture lost, up to the FIN when it is known.
+    pub(crate) fn close(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        if self.fin_done {
+            return;
+        }
+        let before = c.gap_bytes;
+        self.release_to(u64::MAX, c, out);
+        if let Some(tail) = self.fin.or(self.acked) {
+            self.release_to(tail, c, out);
+        }
+        if c.gap_bytes > before {
+            c.close_gaps += 1;
+        }
+        self.check_fin(out);
+    }
+
+    /// Delivers everything up to `target` (or, with `u64::MAX`, everything buffered),
+    /// with gaps for the holes.
+    fn release_to(&mut self, target: u64, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        while self.next < target {
+            let to = match self.ooo.first_start() {
+                Some(f) => f.min(target),
+                None if target == u64::MAX => break,
+                None => target,
+            };
+            self.gap(to - self.next, c, out);
+            self.flush(c, out);
+        }
+    }
+
+    fn deliver(&mut self, data: &[u8], c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        if data.is_empty() {
+            return;
+        }
+        out.data(data);
+        self.next += data.len() as u64;
+        c.bytes_delivered += data.len() as u64;
+    }
+
+    fn gap(&mut self, len: u64, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        if len == 0 {
+            return;
+        }
+        out.gap(len);
+        self.next += len;
+        c.gaps += 1;
+        c.gap_bytes += len;
+    }
+
+    /// Delivers the first buffered chunk if it starts at `next`.
+    fn flush_one(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) -> bool {
+        match self.ooo.pop_at(self.next) {
+            Some(chunk) => {
+                self.deliver(&chunk, c, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Delivers the buffered chunks that are now in order.
+    fn flush(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        while self.flush_one(c, out) {}
+        debug_assert!(self.ooo.first_start().is_none_or(|f| f > self.next));
+    }
+
+    fn check_fin(&mut self, out: &mut impl Emit) {
+        if let Some(f) = self.fin {
+            if !self.fin_done && self.next >= f {
+                self.fin_done = true;
+                out.fin();
+            }
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! Unit tests of `ConnTable` through a recording handler: every handler call becomes an
+//! event, and the tests compare the events with what the TCP exchange should give.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::wire::TcpFlags;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ev {
+    Data(u64, Direction, Vec<u8>, Timestamp),
+    Gap(u64, Direction, u64),
+    Fin(u64, Direction),
+    Close(ConnInfo, CloseReason),
+    Tick(u64),
+}
+
+struct Rec;
+
+impl StreamHandler for Rec {
+    type Ctx = Vec<Ev>;
+    fn on_data(
+        &mut self,
+        ctx: &mut Vec<Ev>,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
+        ctx.push(Ev::Data(conn.id, dir, data.to_vec(), ts));
+    }
+    fn on_gap(
+        &mut self,
+        ctx: &mut Vec<Ev>,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        _ts: Timestamp,
+    ) {
+        ctx.push(Ev::Gap(conn.id, dir, len));
+    }
+    fn on_fin(&mut self, ctx: &mut Vec<Ev>, conn: &ConnInfo, dir: Direction, _ts: Timestamp) {
+        ctx.push(Ev::Fin(conn.id, dir));
+    }
+    fn on_close(
+        &mut self,
+        ctx: &mut Vec<Ev>,
+        conn: &ConnInfo,
+        reason: CloseReason,
+        _ts: Timestamp,
+    ) {
+        ctx.push(Ev::Close(conn.clone(), reason));
+    }
+    fn on_tick(&mut self, ctx: &mut Vec<Ev>, conn: &ConnInfo, _now: Timestamp) {
+        ctx.push(Ev::Tick(conn.id));
+    }
+}
+
+struct Fac;
+
+impl HandlerFactory for Fac {
+    type Handler = Rec;
+    fn new_handler(&mut self, _conn: &ConnInfo) -> Rec {
+        Rec
+    }
+}
+
+/// What a direction's stream looked like to the handler: data merged, gaps, fin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    D(Vec<u8>),
+    G(u64),
+    Fin,
+}
+
+fn d(s: &[u8]) -> Piece {
+    Piece::D(s.to_vec())
+}
+
+const C: &str = "10.0.0.1:40000";
+const S: &str = "10.0.0.2:80";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct H {
+    table: ConnTable<Fac>,
+    ev: Vec<Ev>,
+    n: u64,
+    t: Timestamp,
+}
+
+impl H {
+    fn new() -> H {
+        H::with(ReassemblyLimits::default(), ServerSet::default())
+    }
+
+    fn with(limits: ReassemblyLimits, servers: ServerSet) -> H {
+        H {
+            table: ConnTable::new(Fac, servers, limits),
+            ev: Vec::new(),
+            n: 0,
+            t: Timestamp::from_secs_nanos(1000, 0),
+        }
+    }
+
+    /// Feeds a segment; `flags` holds S, A, F, R. Each packet is 1 ms after the previous.
+    fn pkt(&mut self, src: &str, dst: &str, flags: &str, seq: u32, ack: u32, payload: &[u8]) {
+        let seg = TcpSegment {
+            src: addr(src),
+            dst: addr(dst),
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            payload,
+        };
+        self.table
+            .on_segment(&mut self.ev, &seg, self.n, self.t, self.t);
+        self.n += 1;
+        self.t = self.t + Duration::from_millis(1);
+    }
+
+    /// SYN, SYN-ACK, ACK between C and S with ISNs `ci` and `si`.
+    fn handshake(&mut self, ci: u32, si: u32) {
+        self.pkt(C, S, "S", ci, 0, b"");
+        self.pkt(S, C, "SA", si, ci.wrapping_add(1), b"");
+        self.pkt(C, S, "A", ci.wrapping_add(1), si.wrapping_add(1), b"");
+    }
+
+    fn stream(&self, id: u64, dir: Direction) -> Vec<Piece> {
+        let mut out: Vec<Piece> = Vec::new();
+        for e in &self.ev {
+            match e {
+                Ev::Data(i, d, bytes, _) if *i == id && *d == dir => match out.last_mut() {
+                    Some(Piece::D(prev)) => prev.extend_from_slice(bytes),
+                    _ => out.push(Piece::D(bytes.clone())),
+                },
+                Ev::Gap(i, d, len) if *i == id && *d == dir => out.push(Piece::G(*len)),
+                Ev::Fin(i, d) if *i == id && *d == dir => out.push(Piece::Fin),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn closes(&self) -> Vec<(u64, CloseReason)> {
+        self.ev
+            .iter()
+            .filter_map(|e| match e {
+                Ev::Close(info, r) => Some((info.id, *r)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn info(&self, id: u64) -> ConnInfo {
+        self.ev
+            .iter()
+            .find_map(|e| match e {
+                Ev::Close(info, _) if info.id == id => Some(info.clone()),
+                _ => None,
+            })
+            .expect("connection closed")
+    }
+
+    fn close_all(&mut self) {
+        self.table.close_all(&mut self.ev, self.t);
+    }
+
+    fn c(&self) -> &ReassemblyCounters {
+        self.table.counters()
+    }
+}
+
+use Direction::{ToClient, ToServer};
+
+#[test]
+fn handshake_then_data_in_order_then_fins() {
+    let mut h = H::new();
+    h.handshake(1000, 5000);
+    h.pkt(C, S, "A", 1001, 5001, b"GET / HTTP/1.1\r\n");
+    h.pkt(C, S, "A", 1017, 5001, b"\r\n");
+    h.pkt(S, C, "A", 5001, 1019, b"HTTP/1.1 200 OK\r\n\r\n");
+    h.pkt(C, S, "FA", 1019, 5020, b"");
+    h.pkt(S, C, "FA", 5020, 1020, b"");
+    h.pkt(C, S, "A", 1020, 5021, b"");
+    assert_eq!(
+        h.stream(0, ToServer),
+        vec![d(b"GET / HTTP/1.1\r\n\r\n"), Piece::Fin]
+    );
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![d(b"HTTP/1.1 200 OK\r\n\r\n"), Piece::Fin]
+    );
+    assert_eq!(h.closes(), vec![(0, CloseReason::Fin)]);
+    let info = h.info(0);
+    assert_eq!((info.client, info.server), (addr(C), addr(S)));
+    let t = |ms: i64| Some(Timestamp::from_secs_nanos(1000, (ms * 1_000_000) as u32));
+    assert_eq!(
+        (info.syn_ts, info.synack_ts, info.established_ts),
+        (t(0), t(1), t(2))
+    );
+    assert!(!info.midstream);
+    assert_eq!(
+        h.c().segments_after_close,
+        1,
+        "the final ACK is a straggler"
+    );
+    assert_eq!(h.c().bytes_delivered, 37);
+    assert_eq!(h.c().connections_fin_closed, 1);
+    assert_eq!(h.table.open_connections(), 0);
+}
+
+#[test]
+fn out_of_order_is_buffered_and_delivered_with_the_completing_packet_time() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 7, 1, b"ghi");
+    h.pkt(C, S, "A", 1, 1, b"abc");
+    h.pkt(C, S, "A", 4, 1, b"def");
+    assert_eq!(h.stream(0, ToServer), vec![d(b"abcdefghi")]);
+    let times: Vec<(Vec<u8>, Timestamp)> =
+        h.ev.iter()
+            .filter_map(|e| match e {
+                Ev::Data(_, _, b, ts) => Some((b.clone(), *ts)),
+                _ => None,
+            })
+            .collect();
+    let t = |ms: u32| Timestamp::from_secs_nanos(1000, ms * 1_000_000);
+    assert_eq!(
+        times,
+        vec![
+            (b"abc".to_vec(), t(4)),
+            (b"def".to_vec(), t(5)),
+            (b"ghi".to_vec(), t(5))
+        ]
+    );
+    assert_eq!(h.c().out_of_order_segments, 1);
+    assert_eq!(h.c().gaps, 0);
+}
+
+#[test]
+fn retransmissions_are_dropped_and_counted() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"abc");
+    h.pkt(C, S, "A", 1, 1, b"abc");
+    h.pkt(C, S, "A", 7, 1, b"ghi");
+    h.pkt(C, S, "A", 7, 1, b"ghi");
+    h.pkt(C, S, "A", 4, 1, b"def");
+    assert_eq!(h.stream(0, ToServer), vec![d(b"abcdefghi")]);
+    assert_eq!(
+        h.c().retransmitted_segments,
+        2,
+        "one of delivered bytes, one of buffered bytes"
+    );
+}
+
+#[test]
+fn overlaps_keep_the_first_copy_and_count_conflicts() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    // [4,8) buffered first; then [0,6) whose last two bytes disagree with it.
+    h.pkt(C, S, "A", 5, 1, b"EFGH");
+    h.pkt(C, S, "A", 1, 1, b"abcdXY");
+    // [6,10) overlaps delivered bytes (cannot be compared) and brings "IJ".
+    h.pkt(C, S, "A", 7, 1, b"zzIJ");
+    assert_eq!(h.stream(0, ToServer), vec![d(b"abcdEFGHIJ")]);
+    let c = h.c();
+    assert_eq!(
+        (
+            c.overlapping_segments,
+            c.overlap_conflicts,
+            c.overlap_conflict_bytes
+        ),
+        (2, 1, 2)
+    );
+}
+
+#[test]
+fn a_segment_spanning_several_buffered_chunks_fills_only_the_holes() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 3, 1, b"C");
+    h.pkt(C, S, "A", 6, 1, b"F");
+    h.pkt(C, S, "A", 1, 1, b"ab_de_g");
+    assert_eq!(h.stream(0, ToServer), vec![d(b"abCdeFg")]);
+    assert_eq!(h.c().overlap_conflict_bytes, 2);
+}
+
+#[test]
+fn sequence_numbers_wrap_around_2_pow_32() {
+    let mut h = H::new();
+    let isn = u32::MAX - 5;
+    h.handshake(isn, 7);
+    let seq = |off: u32| isn.wrapping_add(1).wrapping_add(off);
+    h.pkt(C, S, "A", seq(8), 8, b"89ab");
+    h.pkt(C, S, "A", seq(0), 8, b"0123");
+    h.pkt(C, S, "FA", seq(12), 8, b"cd");
+    h.pkt(C, S, "A", seq(4), 8, b"4567");
+    assert_eq!(
+        h.stream(0, ToServer),
+        vec![d(b"0123456789abcd"), Piece::Fin]
+    );
+    assert_eq!(h.c().gaps, 0);
+}
+
+#[test]
+fn fin_out_of_order_is_held_until_the_data_before_it() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "FA", 4, 1, b"def");
+    h.pkt(S, C, "A", 1, 1, b"abc");
+    assert_eq!(h.stream(0, ToClient), vec![d(b"abcdef"), Piece::Fin]);
+    h.pkt(S, C, "FA", 4, 1, b"def");
+    assert_eq!(h.c().retransmitted_fins, 1);
+    assert_eq!(h.stream(0, ToClient).len(), 2, "no second fin");
+}
+
+#[test]
+fn rst_flushes_with_gaps_then_closes_and_stragglers_are_counted() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"ab");
+    h.pkt(C, S, "A", 6, 1, b"fg");
+    h.pkt(S, C, "RA", 1, 3, b"");
+    assert_eq!(h.stream(0, ToServer), vec![d(b"ab"), Piece::G(3), d(b"fg")]);
+    assert_eq!(h.closes(), vec![(0, CloseReason::Reset)]);
+    h.pkt(C, S, "A", 8, 1, b"late");
+    h.pkt(C, S, "RA", 12, 1, b"");
+    assert_eq!(h.c().segments_after_close, 2);
+    assert_eq!(h.table.open_connections(), 0);
+    assert_eq!(h.c().connections_opened, 1);
+}
+
+#[test]
+fn a_new_syn_on_the_tuple_reuses_it_but_a_retransmitted_syn_does_not() {
+    let mut h = H::new();
+    h.handshake(100, 200);
+    h.pkt(C, S, "S", 100, 0, b""); // retransmitted SYN
+    h.pkt(C, S, "A", 101, 201, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(h.closes().is_empty());
+    h.pkt(C, S, "S", 90_000, 0, b""); // packet 5: a new connection
+    h.pkt(S, C, "SA", 7000, 90_001, b"");
+    h.pkt(C, S, "A", 90_001, 7001, b"GET /2 HTTP/1.1\r\n\r\n");
+    h.close_all();
+    assert_eq!(
+        h.closes(),
+        vec![(0, CloseReason::Reused), (5, CloseReason::EndOfCapture)]
+    );
+    assert_eq!(h.stream(5, ToServer), vec![d(b"GET /2 HTTP/1.1\r\n\r\n")]);
+    assert_eq!(h.c().connections_reused, 1);
+}
+
+#[test]
+fn a_syn_after_fin_close_opens_a_new_connection() {
+    let mut h = H::new();
+    h.handshake(100, 200);
+    h.pkt(C, S, "A", 101, 201, b"x");
+    h.pkt(C, S, "FA", 102, 201, b"");
+    h.pkt(S, C, "FA", 201, 103, b"");
+    h.pkt(C, S, "S", 5000, 0, b""); // packet 6
+    h.pkt(C, S, "A", 5001, 1, b"y");
+    h.close_all();
+    assert_eq!(
+        h.closes(),
+        vec![(0, CloseReason::Fin), (6, CloseReason::EndOfCapture)]
+    );
+    assert!(!h.info(6).midstream);
+}
+
+#[test]
+fn midstream_pickup_starts_at_the_first_segment_seen() {
+    let mut h = H::new();
+    h.pkt(S, C, "A", 5000, 77, b"HTTP/1.1 200 OK\r\n");
+    h.pkt(S, C, "A", 4990, 77, b"earlier bytes");
+    h.pkt(S, C, "A", 5017, 77, b"\r\n");
+    h.pkt(C, S, "A", 77, 5019, b"GET / HTTP/1.1\r\n\r\n");
+    h.close_all();
+    let info = h.info(0);
+    assert!(info.midstream);
+    assert_eq!((info.client, info.server), (addr(C), addr(S)));
+    assert_eq!(info.syn_ts, None);
+    assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n\r\n")]);
+    assert_eq!(h.stream(0, ToServer), vec![d(b"GET / HTTP/1.1\r\n\r\n")]);
+    assert_eq!(h.c().midstream_pickups, 1);
+    assert_eq!(
+        h.c().retransmitted_segments,
+        1,
+        "bytes before the pickup point are dropped"
+    );
+}
+
+#[test]
+fn client_and_server_are_decided_by_each_rule_in_order() {
+    let seg = |src: &str, dst: &str, flags: &str, payload: &'static [u8]| TcpSegment {
+        src: addr(src),
+        dst: addr(dst),
+        seq: 1,
+        ack: 1,
+        flags: TcpFlags {
+            syn: flags.contains('S'),
+            ack: flags.contains('A'),
+            fin: false,
+            rst: false,
+        },
+        payload,
+    };
+    let none = ServerSet::default();
+    let hi = "10.0.0.1:50000";
+    let lo = "10.0.0.2:80";
+    // Each case is chosen so that the later rules would give the other answer.
+    // 1. SYN: sender is the client, even from the low port.
+    assert!(server_is_dst(&seg(lo, hi, "S", b""), &none));
+    // 2. SYN+ACK: sender is the server, even from the high port.
+    assert!(!server_is_dst(&seg(hi, lo, "SA", b""), &none));
+    // 3. Request line: sender is the client.
+    assert!(server_is_dst(
+        &seg(lo, hi, "A", b"GET / HTTP/1.1\r\n"),
+        &none
+    ));
+    assert!(server_is_dst(
+        &seg(lo, hi, "A", b"M-SEARCH * HTTP/1.1\r\n"),
+        &none
+    ));
+    assert!(server_is_dst(&seg(lo, hi, "A", b"X_Y "), &none));
+    // 4. Status line: sender is the server.
+    assert!(!server_is_dst(
+        &seg(hi, lo, "A", b"HTTP/1.1 200 OK\r\n"),
+        &none
+    ));
+    // Not requests: lowercase, too long a token, no space.
+    assert!(!server_is_dst(&seg(lo, hi, "A", b"get / HTTP/1.1"), &none));
+    assert!(!server_is_dst(
+        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRSTU /"),
+        &none
+    ));
+    assert!(server_is_dst(
+        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRST /"),
+        &none
+    ));
+    assert!(!server_is_dst(&seg(lo, hi, "A", b"GET"), &none));
+    // 5. -hosts: destination listed, then source listed.
+    let hosts = ServerSet::parse(":50000").unwrap();
+    assert!(server_is_dst(&seg(lo, hi, "A", b"\x00body"), &hosts));
+    assert!(!server_is_dst(&seg(hi, lo, "A", b"\x00body"), &hosts));
+    // 6. Lower port; tie: destination.
+    assert!(server_is_dst(&seg(hi, lo, "A", b"\x00body"), &none));
+    assert!(!server_is_dst(&seg(lo, hi, "A", b"\x00body"), &none));
+    assert!(server_is_dst(
+        &seg("10.0.0.1:80", "10.0.0.2:80", "A", b"\x00"),
+        &none
+    ));
+    assert!(!server_is_dst(
+        &seg("10.0.0.1:80", "10.0.0.2:80", "A", b"HTTP/1.0 200"),
+        &none
+    ));
+
+    // Through the table: a response seen first from the high port makes it the server.
+    let mut h = H::new();
+    h.pkt(hi, lo, "A", 1, 1, b"HTTP/1.1 200 OK\r\n");
+    h.close_all();
+    assert_eq!((h.info(0).client, h.info(0).server), (addr(lo), addr(hi)));
+    assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
+}
+
+#[test]
+fn an_ack_beyond_a_hole_declares_it_lost() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "A", 1, 1, b"0123456789");
+    h.pkt(S, C, "A", 21, 1, b"klmnopqrst"); // [10,20) lost by the capture
+    h.pkt(C, S, "A", 1, 16, b""); // the client got up to 15
+    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789"), Piece::G(5)]);
+    h.pkt(S, C, "A", 16, 1, b"fghij"); // [15,20) still comes
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![d(b"0123456789"), Piece::G(5), d(b"fghijklmnopqrst")]
+    );
+    h.pkt(S, C, "A", 41, 1, b"UVWXY"); // [30,40) lost
+    h.pkt(C, S, "A", 1, 46, b"");
+    assert_eq!(h.stream(0, ToClient)[3..], [Piece::G(10), d(b"UVWXY")]);
+    assert_eq!(h.c().ack_gaps, 2);
+    assert!(h.closes().is_empty(), "gaps are delivered before the close");
+}
+
+#[test]
+fn an_ack_without_data_beyond_the_hole_waits_for_close() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "A", 1, 1, b"0123456789");
+    h.pkt(C, S, "A", 1, 31, b""); // [10,30) acknowledged, never seen
+    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789")]);
+    h.pkt(C, S, "A", 1, 0x8000_0000, b""); // absurd: ignored
+    h.close_all();
+    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789"), Piece::G(20)]);
+    assert_eq!(h.c().close_gaps, 1);
+}
+
+#[test]
+fn a_fin_beyond_a_hole_gives_a_gap_once_acknowledged() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"GET / HTTP/1.1\r\n\r\n");
+    h.pkt(S, C, "A", 1, 19, b"HTTP/1.1 200 OK\r\n");
+    // [17,27) lost, then [27,30) and the FIN at 30 (out of order: held).
+    h.pkt(S, C, "FA", 28, 19, b"end");
+    assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
+    h.pkt(C, S, "FA", 19, 32, b""); // acknowledges the server's FIN
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![
+            d(b"HTTP/1.1 200 OK\r\n"),
+            Piece::G(10),
+            d(b"end"),
+            Piece::Fin
+        ]
+    );
+    assert_eq!(
+        h.stream(0, ToServer),
+        vec![d(b"GET / HTTP/1.1\r\n\r\n"), Piece::Fin]
+    );
+    assert_eq!(h.closes(), vec![(0, CloseReason::Fin)]);
+}
+
+#[test]
+fn a_fin_beyond_a_hole_gives_a_gap_at_close_without_an_ack() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "A", 1, 1, b"abc");
+    h.pkt(S, C, "FA", 10, 1, b""); // [3,9) lost
+    h.close_all();
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![d(b"abc"), Piece::G(6), Piece::Fin]
+    );
+}
+
+#[test]
+fn the_ooo_byte_limit_forces_a_gap_up_to_the_first_buffered_byte() {
+    let limits = ReassemblyLimits {
+        max_ooo_bytes_per_direction: 10,
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"01234");
+    h.pkt(C, S, "A", 11, 1, b"abcdefgh"); // [10,18) buffered
+    h.pkt(C, S, "A", 21, 1, b"VWXYZ"); // [20,25): 13 bytes > 10
+    assert_eq!(
+        h.stream(0, ToServer),
+        vec![d(b"01234"), Piece::G(5), d(b"abcdefgh")]
+    );
+    assert_eq!(h.c().ooo_limit_hits, 1);
+    // A piece larger than the limit on its own: gap up to it, then delivered directly.
+    h.pkt(C, S, "A", 41, 1, b"0123456789abcdef");
+    assert_eq!(
+        h.stream(0, ToServer)[3..],
+        [
+            Piece::G(2),
+            d(b"VWXYZ"),
+            Piece::G(15),
+            d(b"0123456789abcdef")
+        ]
+    );
+    assert_eq!(h.c().ooo_limit_hits, 3, "each forced gap is counted");
+}
+
+#[test]
+fn the_ooo_segment_limit_forces_a_gap() {
+    let limits = ReassemblyLimits {
+        max_ooo_segments_per_direction: 2,
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 3, 1, b"c");
+    h.pkt(C, S, "A", 4, 1, b"d"); // appended: still one chunk
+    h.pkt(C, S, "A", 7, 1, b"g");
+    h.pkt(C, S, "A", 10, 1, b"j"); // a third chunk
+    assert_eq!(h.stream(0, ToServer), vec![Piece::G(2), d(b"cd")]);
+    h.pkt(C, S, "A", 5, 1, b"e");
+    h.pkt(C, S, "A", 6, 1, b"f");
+    h.pkt(C, S, "A", 8, 1, b"hi");
+    assert_eq!(h.stream(0, ToServer), vec![Piece::G(2), d(b"cdefghij")]);
+}
+
+#[test]
+fn idle_connections_are_closed_by_tick_and_ticks_reach_handlers() {
+    let limits = ReassemblyLimits {
+        idle_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    h.pkt(C, S, "A", 1, 1, b"GET / HTTP/1.1\r\n");
+    h.pkt("10.0.0.3:1", S, "S", 1, 0, b""); // SYN only: no handler, no calls
+    let t0 = h.t;
+    h.table.on_tick(&mut h.ev, t0 + Duration::from_secs(9));
+    assert_eq!(h.ev.last(), Some(&Ev::Tick(0)));
+    assert!(h.closes().is_empty());
+    h.table.on_tick(&mut h.ev, t0 + Duration::from_secs(11));
+    assert_eq!(h.closes(), vec![(0, CloseReason::Idle)]);
+    assert_eq!(h.c().connections_idle_closed, 2);
+    assert_eq!(h.table.open_connections(), 0);
+    // Not a straggler: an idle connection may resume, picked up mid-stream.
+    h.t = t0 + Duration::from_secs(12);
+    h.pkt(C, S, "A", 17, 1, b"\r\n");
+    assert_eq!(h.table.open_connections(), 1);
+    assert_eq!(h.c().segments_after_close, 0);
+}
+
+#[test]
+fn eviction_closes_the_least_recently_active_connection() {
+    let limits = ReassemblyLimits {
+        max_connections: 3,
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    let clients = [
+        "10.0.0.1:1000",
+        "10.0.0.1:1001",
+        "10.0.0.1:1002",
+        "10.0.0.1:1003",
+    ];
+    for c in &clients[..3] {
+        h.pkt(c, S, "A", 1, 1, b"GET ");
+    }
+    h.pkt(clients[0], S, "A", 5, 1, b"/ "); // connection 0 active again
+    h.pkt(clients[3], S, "A", 1, 1, b"GET ");
+    assert_eq!(h.closes(), vec![(1, CloseReason::Evicted)]);
+    assert_eq!(h.table.open_connections(), 3);
+    h.close_all();
+    let ids: Vec<u64> = h.closes().iter().map(|c| c.0).collect();
+    assert_eq!(ids, vec![1, 0, 2, 4], "end of capture closes in id order");
+}
+
+#[test]
+fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
+    let limits = ReassemblyLimits {
+        max_connections: 1000,
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    let started = Instant::now();
+    for i in 0..50_000u32 {
+        let src = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40000));
+        let seg = TcpSegment {
+            src,
+            dst: addr(S),
+            seq: i,
+            ack: 0,
+            flags: TcpFlags {
+                syn: true,
+                ..Default::default()
+            },
+            payload: b"",
+        };
+        h.table.on_segment(&mut h.ev, &seg, i as u64, h.t, h.t);
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(h.table.open_connections(), 1000);
+    assert_eq!(h.c().connections_evicted, 49_000);
+    assert!(
+        h.ev.is_empty(),
+        "SYN-only connections make no handler calls"
+    );
+    // Debug build on a loaded machine: an O(n) scan per SYN would take far longer.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+#[test]
+fn a_syn_only_connection_is_small() {
+    let size = std::mem::size_of::<Conn<Rec>>() + std::mem::size_of::<Recency>();
+    assert!(size <= 512, "{size} bytes");
+}
+
+#[test]
+fn pure_acks_bare_fins_and_rsts_never_open_a_connection() {
+    let mut h = H::new();
+    h.pkt(C, S, "A", 1, 1, b"");
+    h.pkt(C, S, "FA", 1, 1, b"");
+    h.pkt(C, S, "R", 1, 1, b"");
+    assert_eq!(h.table.open_connections(), 0);
+    assert_eq!(h.c().segments_ignored, 3);
+}
+
+#[test]
+fn stragglers_after_a_fin_close_are_counted_until_the_linger_ends() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"x");
+    h.pkt(C, S, "FA", 2, 1, b"");
+    h.pkt(S, C, "FA", 1, 3, b"");
+    h.pkt(S, C, "FA", 1, 3, b""); // retransmitted FIN
+    h.pkt(C, S, "A", 3, 2, b"x"); // retransmitted data
+    assert_eq!(h.c().segments_after_close, 2);
+    assert_eq!(h.table.open_connections(), 0);
+    h.t = h.t + RECENTLY_CLOSED_LINGER + Duration::from_secs(1);
+    h.pkt(C, S, "A", 3, 2, b"more");
+    assert_eq!(h.table.open_connections(), 1);
+}
+
+#[test]
+fn syn_data_tcp_fast_open_is_delivered() {
+    let mut h = H::new();
+    h.pkt(C, S, "S", 10, 0, b"GET / HTTP/1.1\r\n");
+    h.pkt(S, C, "SA", 50, 27, b"");
+    h.pkt(C, S, "A", 27, 51, b"\r\n");
+    h.close_all();
+    assert_eq!(h.stream(0, ToServer), vec![d(b"GET / HTTP/1.1\r\n\r\n")]);
+    assert_eq!(
+        h.info(0).established_ts,
+        Some(Timestamp::from_secs_nanos(1000, 2_000_000))
+    );
+}
+
+#[test]
+fn a_segment_a_gigabyte_ahead_is_out_of_window() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 1, 1, b"a");
+    h.pkt(C, S, "A", 0x5000_0000, 1, b"far");
+    h.pkt(C, S, "FA", 0x5000_0000, 1, b"");
+    h.close_all();
+    assert_eq!(h.stream(0, ToServer), vec![d(b"a")]);
+    assert_eq!(h.c().out_of_window_segments, 2);
+}
+
+#[test]
+fn close_delivers_buffered_data_and_fin_in_both_directions() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 3, 1, b"cd");
+    h.pkt(S, C, "FA", 6, 1, b"fg");
+    h.close_all();
+    assert_eq!(h.stream(0, ToServer), vec![Piece::G(2), d(b"cd")]);
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![Piece::G(5), d(b"fg"), Piece::Fin]
+    );
+    assert_eq!(h.closes(), vec![(0, CloseReason::EndOfCapture)]);
+    assert_eq!(h.c().close_gaps, 2);
+}
