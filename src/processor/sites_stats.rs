@@ -5,7 +5,7 @@
 //! Columns (docs/processors.md has an example):
 //! `site, run_seconds, total_bytes, total_transactions, bytes_per_second,
 //! transactions_per_second, average_transaction_bytes, requests_without_response` (the
-//! columns of HttShark's statistics file, in its order), then `request_bytes,
+//! columns of HttShark's statistics file), then `request_bytes,
 //! response_bytes, status_1xx .. status_5xx, status_other, latency_p50_ms, latency_p95_ms,
 //! latency_p99_ms, request_min_bytes, request_max_bytes, response_min_bytes,
 //! response_max_bytes`.
