@@ -27,6 +27,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::config::{Config, ProcessorKind, Source};
 use crate::hosts::ServerSet;
+use crate::processor::group_by::GroupBy;
 
 /// Largest snapshot length libpcap accepts (its `MAXIMUM_SNAPLEN`).
 pub const MAX_SNAPLEN: i32 = 262_144;
@@ -127,6 +128,28 @@ pub struct Cli {
     /// their sizes stay exact. 0 keeps no body bytes.
     #[arg(long, value_name = "SIZE", default_value = "10MiB", value_parser = parse_body_size)]
     pub max_body_size: usize,
+
+    /// How often (in capture time) the statistics CSV files are rewritten; also at exit.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub stats_interval: Duration,
+
+    /// sites-stats processor: the per-site statistics CSV file.
+    #[arg(long, value_name = "PATH", default_value = "statistics.csv")]
+    pub sites_stats_file: PathBuf,
+
+    /// sites-stats processor: what a site is: `host` (Host header, else server address),
+    /// `path-prefix:N` (first N path segments), `query:NAME` (a query parameter) or
+    /// `header:NAME` (a request header).
+    #[arg(long, value_name = "SPEC", default_value = "host")]
+    pub stats_group_by: String,
+
+    /// transactions-sizes processor: the request sizes CSV file.
+    #[arg(long, value_name = "PATH", default_value = "requests_sizes.csv")]
+    pub requests_sizes_stats_file: PathBuf,
+
+    /// transactions-sizes processor: the response sizes CSV file.
+    #[arg(long, value_name = "PATH", default_value = "responses_sizes.csv")]
+    pub responses_sizes_stats_file: PathBuf,
 
     /// Ignored, for HttShark command lines: httshark has its own capture engine.
     /// [HttShark's default: tshark]
@@ -300,6 +323,14 @@ impl Cli {
             workers: usize::from(self.workers),
             verbose: self.verbose,
             ..Config::default()
+        };
+        config.stats = crate::config::StatsConfig {
+            interval: self.stats_interval,
+            sites_file: self.sites_stats_file,
+            group_by: GroupBy::parse(&self.stats_group_by).map_err(CliError::Usage)?,
+            requests_sizes_file: self.requests_sizes_stats_file,
+            responses_sizes_file: self.responses_sizes_stats_file,
+            ..config.stats
         };
         config.http.response_timeout = self.response_timeout;
         config.http.max_body_keep = self.max_body_size;

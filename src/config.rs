@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::hosts::ServerSet;
 use crate::http::HttpLimits;
+use crate::processor::group_by::GroupBy;
 use crate::reassembly::ReassemblyLimits;
 
 /// Where packets come from.
@@ -23,10 +24,16 @@ pub enum Source {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcessorKind {
     File,
+    SitesStats,
+    TransactionsSizes,
 }
 
 impl ProcessorKind {
-    pub const ALL: &'static [(&'static str, ProcessorKind)] = &[("file", ProcessorKind::File)];
+    pub const ALL: &'static [(&'static str, ProcessorKind)] = &[
+        ("file", ProcessorKind::File),
+        ("sites-stats", ProcessorKind::SitesStats),
+        ("transactions-sizes", ProcessorKind::TransactionsSizes),
+    ];
 
     pub fn parse(name: &str) -> Option<ProcessorKind> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
@@ -55,6 +62,37 @@ pub struct Config {
     pub verbose: u8,
     pub http: HttpLimits,
     pub reassembly: ReassemblyLimits,
+    pub stats: StatsConfig,
+}
+
+/// Settings of the statistics processors (`sites-stats`, `transactions-sizes`).
+#[derive(Clone, Debug)]
+pub struct StatsConfig {
+    /// How often (packet time) the CSV files are rewritten (`-stats-interval`).
+    pub interval: Duration,
+    /// `-sites-stats-file`.
+    pub sites_file: PathBuf,
+    /// `-stats-group-by`: what a "site" is.
+    pub group_by: GroupBy,
+    /// Sites tracked at most; the rest are summed into one `(other)` row.
+    pub max_sites: usize,
+    /// `-requests-sizes-stats-file`.
+    pub requests_sizes_file: PathBuf,
+    /// `-responses-sizes-stats-file`.
+    pub responses_sizes_file: PathBuf,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            interval: Duration::from_secs(10),
+            sites_file: PathBuf::from("statistics.csv"),
+            group_by: GroupBy::Host,
+            max_sites: crate::processor::sites_stats::DEFAULT_MAX_SITES,
+            requests_sizes_file: PathBuf::from("requests_sizes.csv"),
+            responses_sizes_file: PathBuf::from("responses_sizes.csv"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +113,7 @@ impl Default for Config {
             verbose: 0,
             http: HttpLimits::default(),
             reassembly: ReassemblyLimits::default(),
+            stats: StatsConfig::default(),
         }
     }
 }

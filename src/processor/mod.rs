@@ -206,6 +206,21 @@ pub fn build(config: &crate::config::Config) -> Result<Vec<Box<dyn Processor>>, 
                 config.split_by_host,
                 config.export_interval,
             )?)),
+            ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
+                sites_stats::SitesStatsConfig {
+                    path: config.stats.sites_file.clone(),
+                    interval: config.stats.interval,
+                    group_by: config.stats.group_by.clone(),
+                    max_sites: config.stats.max_sites,
+                },
+            )?)),
+            ProcessorKind::TransactionsSizes => out.push(Box::new(
+                sizes_stats::SizesStatsProcessor::new(sizes_stats::SizesStatsConfig {
+                    requests_path: config.stats.requests_sizes_file.clone(),
+                    responses_path: config.stats.responses_sizes_file.clone(),
+                    interval: config.stats.interval,
+                })?,
+            )),
         }
     }
     Ok(out)

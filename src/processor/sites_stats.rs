@@ -351,6 +351,10 @@ impl Processor for SitesStatsProcessor {
         NAME
     }
 
+    fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        crate::counters::CounterSet::visit(self.counters(), f);
+    }
+
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
         if self.pending.is_full() {
             self.counters.sites_stats_pending_limit_hits += 1;

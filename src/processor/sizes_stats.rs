@@ -222,6 +222,10 @@ impl Processor for SizesStatsProcessor {
         NAME
     }
 
+    fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        crate::counters::CounterSet::visit(self.counters(), f);
+    }
+
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
         if self.pending.is_full() {
             self.counters.sizes_stats_pending_limit_hits += 1;
