@@ -18,6 +18,7 @@ pub mod counters;
 pub mod har;
 pub mod hosts;
 pub mod http;
+pub mod log;
 pub mod model;
 #[cfg(feature = "capture")]
 pub mod pipeline;
