@@ -19,6 +19,7 @@ pub mod har;
 pub mod hosts;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod model;
 #[cfg(feature = "capture")]
 pub mod pipeline;
