@@ -20,11 +20,7 @@ fn main() {
         packets += 1;
         bytes += p.data.len() as u64;
         // Touch the bytes as any consumer must (one byte per cache line).
-        sum = p
-            .data
-            .iter()
-            .step_by(64)
-            .fold(sum, |s, b| s.wrapping_add(*b as u64));
+        sum = p.data.iter().step_by(64).fold(sum, |s, b| s.wrapping_add(*b as u64));
     }
     println!("packets={packets} bytes={bytes} checksum={sum}");
 }
