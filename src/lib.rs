@@ -18,6 +18,8 @@ pub mod counters;
 pub mod har;
 pub mod hosts;
 pub mod http;
+pub mod log;
+pub mod metrics;
 pub mod model;
 #[cfg(feature = "capture")]
 pub mod pipeline;

@@ -4,6 +4,7 @@
 //! Time reaches processors only through `on_tick(now)` and `Transaction::completed_at`, so
 //! the output of a replayed capture does not depend on the wall clock or on scheduling.
 
+pub mod console;
 pub mod group_by;
 pub mod har_file;
 pub mod histogram;
