@@ -72,11 +72,17 @@ impl ServerSet {
 }
 
 fn parse_item(item: &str) -> Result<HostSpec, HostsError> {
-    let bad = |why: &str| HostsError(format!("-hosts: '{item}' is not ip:port, :port or ip: ({why})"));
+    let bad = |why: &str| {
+        HostsError(format!(
+            "-hosts: '{item}' is not ip:port, :port or ip: ({why})"
+        ))
+    };
     let (ip_part, port_part) = if let Some(rest) = item.strip_prefix('[') {
         let end = rest.find(']').ok_or_else(|| bad("missing ']'"))?;
         let after = &rest[end + 1..];
-        let port = after.strip_prefix(':').ok_or_else(|| bad("expected ':' after ']'"))?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or_else(|| bad("expected ':' after ']'"))?;
         (&rest[..end], port)
     } else {
         let colon = item.rfind(':').ok_or_else(|| bad("missing ':'"))?;
@@ -88,7 +94,11 @@ fn parse_item(item: &str) -> Result<HostSpec, HostsError> {
     let ip = if ip_part.is_empty() {
         None
     } else {
-        Some(ip_part.parse::<IpAddr>().map_err(|_| bad("bad IP address"))?)
+        Some(
+            ip_part
+                .parse::<IpAddr>()
+                .map_err(|_| bad("bad IP address"))?,
+        )
     };
     let port = if port_part.is_empty() {
         None
@@ -126,7 +136,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_items() {
-        for bad in ["80", "::1:80", ":", "x.y:80", ":70000", ":0", "[::1]80", "[::1"] {
+        for bad in [
+            "80", "::1:80", ":", "x.y:80", ":70000", ":0", "[::1]80", "[::1",
+        ] {
             assert!(ServerSet::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -77,7 +77,10 @@ pub struct Header {
 
 /// Finds the first header named `name` (ASCII case-insensitive).
 pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 /// The result of undoing `Content-Encoding`.
@@ -87,7 +90,11 @@ pub enum Decoded {
     #[default]
     Identity,
     /// Decoded content; `len` is the full decoded size, `data` at most the keep limit.
-    Decoded { data: Vec<u8>, len: u64, truncated: bool },
+    Decoded {
+        data: Vec<u8>,
+        len: u64,
+        truncated: bool,
+    },
     /// Could not decode (unknown coding, corrupt stream, bomb limit, body incomplete).
     Failed { reason: String },
 }
@@ -179,6 +186,8 @@ pub enum Unanswered {
     ConnectionClosed,
     /// The capture ended (end of file, SIGINT, SIGTERM) first.
     EndOfCapture,
+    /// More requests were waiting than `max_pending_requests`: the oldest was exported.
+    PendingLimit,
 }
 
 /// Something a reader of the entry should know before trusting it. Written into HAR as
@@ -216,6 +225,9 @@ pub enum Anomaly {
     /// The connection switched protocols (101) or became a CONNECT tunnel; the tunnelled
     /// bytes were skipped and counted.
     Tunnel,
+    /// Bytes of the body were lost (gap inside a body of known length); parsing went on.
+    /// `Body::missing` says how many.
+    BodyGap,
     /// The response came after this request had already timed out and been exported; it
     /// is counted, not paired.
     LateResponse,

@@ -17,7 +17,11 @@ pub struct Summary {
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
 /// transaction into the processors. Errors are output failures that stopped the run.
-pub fn run(config: &Config, source: PacketSource, processors: Vec<Box<dyn Processor>>) -> Result<Summary, String> {
+pub fn run(
+    config: &Config,
+    source: PacketSource,
+    processors: Vec<Box<dyn Processor>>,
+) -> Result<Summary, String> {
     let _ = (config, source, processors);
     todo!("pipeline")
 }

@@ -16,7 +16,10 @@ impl Timestamp {
     pub const ZERO: Timestamp = Timestamp(0);
 
     pub fn from_secs_nanos(secs: i64, nanos: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as i64),
+        )
     }
 
     pub fn from_secs_micros(secs: i64, micros: u32) -> Timestamp {
@@ -56,14 +59,20 @@ impl Timestamp {
 impl Add<Duration> for Timestamp {
     type Output = Timestamp;
     fn add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_nanos().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_nanos().min(i64::MAX as u128) as i64),
+        )
     }
 }
 
 impl Sub<Duration> for Timestamp {
     type Output = Timestamp;
     fn sub(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_sub(d.as_nanos().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_sub(d.as_nanos().min(i64::MAX as u128) as i64),
+        )
     }
 }
 
@@ -117,8 +126,14 @@ mod tests {
     #[test]
     fn floor_to_period() {
         let t = Timestamp::from_secs_nanos(25, 5);
-        assert_eq!(t.floor_to(Duration::from_secs(10)), Timestamp::from_secs_nanos(20, 0));
+        assert_eq!(
+            t.floor_to(Duration::from_secs(10)),
+            Timestamp::from_secs_nanos(20, 0)
+        );
         let neg = Timestamp(-1);
-        assert_eq!(neg.floor_to(Duration::from_secs(1)), Timestamp::from_secs_nanos(-1, 0));
+        assert_eq!(
+            neg.floor_to(Duration::from_secs(1)),
+            Timestamp::from_secs_nanos(-1, 0)
+        );
     }
 }

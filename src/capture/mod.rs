@@ -19,10 +19,14 @@ pub enum Next<'a> {
     Packet(Packet<'a>),
     /// Live capture: no packet within the read timeout; `now` is the wall clock, so time
     /// still advances for timeouts and exports.
-    Idle { now: Timestamp },
+    Idle {
+        now: Timestamp,
+    },
     /// No more packets (end of file). `warning` says what was cut when the file ended in a
     /// truncated or corrupt record.
-    End { warning: Option<String> },
+    End {
+        warning: Option<String>,
+    },
 }
 
 use std::fmt;

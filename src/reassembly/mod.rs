@@ -38,13 +38,33 @@ pub trait StreamHandler {
     type Ctx;
     /// In-order bytes of direction `dir`; `ts` is the packet time of the segment that
     /// completed them.
-    fn on_data(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, data: &[u8], ts: Timestamp);
+    fn on_data(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    );
     /// `len` bytes of direction `dir` that the capture lost.
-    fn on_gap(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, len: u64, ts: Timestamp);
+    fn on_gap(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+    );
     /// Direction `dir` ended in order (FIN after all its bytes).
     fn on_fin(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, ts: Timestamp);
     /// The connection is gone; flush everything pending.
-    fn on_close(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp);
+    fn on_close(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        conn: &ConnInfo,
+        reason: CloseReason,
+        ts: Timestamp,
+    );
     /// Time advanced to `now` (called at most once per check interval per connection).
     fn on_tick(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, now: Timestamp);
 }
@@ -125,7 +145,12 @@ pub struct ConnTable<F: HandlerFactory> {
 
 impl<F: HandlerFactory> ConnTable<F> {
     pub fn new(factory: F, servers: ServerSet, limits: ReassemblyLimits) -> Self {
-        ConnTable { _factory: factory, _servers: servers, _limits: limits, counters: ReassemblyCounters::default() }
+        ConnTable {
+            _factory: factory,
+            _servers: servers,
+            _limits: limits,
+            counters: ReassemblyCounters::default(),
+        }
     }
 
     /// Feeds one segment. `packet_index` is the capture index of the packet (the new
