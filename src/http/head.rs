@@ -537,7 +537,7 @@ pub(crate) fn body_framing(
         };
     }
     match lengths.first() {
-        Some(&n) if n == 0 => Framing::None,
+        Some(0) => Framing::None,
         Some(&n) => Framing::Length(n),
         // Invalid length only: a request has no body we can delimit, a response runs to
         // the close (RFC 9112 §6.3 item 5 makes either an error; we keep what we can).
