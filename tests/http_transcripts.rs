@@ -399,3 +399,15 @@ fn invalid_chunk_ends_the_body_and_resyncs() {
     assert_eq!(resp(&t[0]).body.data, b"abc");
     assert_eq!(resp(&t[1]).body.data, b"2");
 }
+
+#[test]
+fn stray_byte_before_a_request_is_skipped() {
+    let tr = load("stray_byte.txt");
+    let (t, ctx) = replay_with(&tr, Split::Whole, http_support::limits());
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].request.target, "/after-probe");
+    assert_eq!(
+        (ctx.counters.parse_errors, ctx.counters.resync_skipped_bytes),
+        (1, 1)
+    );
+}

@@ -89,7 +89,9 @@ struct Half {
     buf: Vec<u8>,
     matcher: StartMatcher,
     scanner: HeadScanner,
-    /// Requests in resync: the next byte starts a line (a candidate position).
+    /// Requests in resync: the next byte may start a request line (it follows a line end,
+    /// a gap, or a byte that cannot be part of a method token, such as the stray byte of
+    /// a TCP keep-alive probe).
     at_line_start: bool,
     /// Packet time of the first byte of the message in progress.
     first_ts: Timestamp,
@@ -316,7 +318,7 @@ impl HttpConn {
                 let h = &mut self.halves[i];
                 if resync && request && !h.at_line_start {
                     ctx.counters.resync_skipped_bytes += 1;
-                    h.at_line_start = b == b'\n';
+                    h.at_line_start = !head::is_tchar(b);
                     j += 1;
                     continue;
                 }
@@ -362,7 +364,7 @@ impl HttpConn {
                         return j;
                     }
                     ctx.counters.resync_skipped_bytes += 1;
-                    h.at_line_start = b == b'\n';
+                    h.at_line_start = !head::is_tchar(b);
                     j += 1;
                     if !resync {
                         return j;
