@@ -186,6 +186,8 @@ pub enum Unanswered {
     ConnectionClosed,
     /// The capture ended (end of file, SIGINT, SIGTERM) first.
     EndOfCapture,
+    /// More requests were waiting than `max_pending_requests`: the oldest was exported.
+    PendingLimit,
 }
 
 /// Something a reader of the entry should know before trusting it. Written into HAR as
@@ -223,6 +225,9 @@ pub enum Anomaly {
     /// The connection switched protocols (101) or became a CONNECT tunnel; the tunnelled
     /// bytes were skipped and counted.
     Tunnel,
+    /// Bytes of the body were lost (gap inside a body of known length); parsing went on.
+    /// `Body::missing` says how many.
+    BodyGap,
     /// The response came after this request had already timed out and been exported; it
     /// is counted, not paired.
     LateResponse,

@@ -152,6 +152,8 @@ pub fn anomaly_name(a: &Anomaly) -> &'static str {
         Anomaly::Unanswered(Unanswered::Timeout) => "unanswered-timeout",
         Anomaly::Unanswered(Unanswered::ConnectionClosed) => "unanswered-connection-closed",
         Anomaly::Unanswered(Unanswered::EndOfCapture) => "unanswered-end-of-capture",
+        Anomaly::Unanswered(Unanswered::PendingLimit) => "unanswered-pending-limit",
+        Anomaly::BodyGap => "body-gap",
         Anomaly::ConflictingContentLength => "conflicting-content-length",
         Anomaly::InvalidContentLength => "invalid-content-length",
         Anomaly::TransferEncodingAndContentLength => "transfer-encoding-and-content-length",
@@ -172,6 +174,7 @@ fn unanswered_name(u: Unanswered) -> &'static str {
         Unanswered::Timeout => "timeout",
         Unanswered::ConnectionClosed => "connection-closed",
         Unanswered::EndOfCapture => "end-of-capture",
+        Unanswered::PendingLimit => "pending-limit",
     }
 }
 

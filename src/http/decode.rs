@@ -1,7 +1,32 @@
 //! Undoing Content-Encoding: gzip, deflate (zlib-wrapped and raw), br, zstd, and stacks of
 //! them, with a layer limit and a decoded-size limit against decompression bombs.
+//!
+//! What it does not do: decode partial bodies (the caller only decodes a complete body,
+//! see `http::conn`), or guess a coding that is not declared.
+//!
+//! Choices (documented in docs as well):
+//! - Codings are listed in the order they were applied (RFC 9110 §8.4), so they are undone
+//!   last to first. `identity` layers are skipped; any unknown coding fails the whole decode.
+//! - `deflate` is zlib-wrapped per RFC 9110 §8.4.1.2, but many servers (old IIS, see the
+//!   corpus capture zk_missing-zlib-header) send raw deflate: a zlib header is tried first,
+//!   raw deflate second.
+//! - Every layer stops after `max_out` produced bytes: the result is then `Failed` and the
+//!   caller counts a `decode_limit_hits` (bomb guard). More than `max_layers` codings fail
+//!   the same way, without decoding anything.
+//! - A gzip or deflate stream that ends early (missing trailer or final block, e.g. a
+//!   server that cut the stream short) still yields the bytes decoded so far: the result is
+//!   `Decoded`, and `DecodeOutcome::stream_truncated` names the layer so the caller can
+//!   flag the message (`Anomaly::DecodeFailed("... stream truncated ...")`). br and zstd
+//!   streams that end early fail.
+
+use std::io::Read;
+
+use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::model::Decoded;
+
+/// Read buffer size for the streaming decoders.
+const STEP: usize = 16 * 1024;
 
 /// Decodes `data`, encoded with `codings` in the order they were applied (as listed in
 /// Content-Encoding). Keeps at most `keep` decoded bytes, stops at `max_out` bytes
@@ -13,6 +38,473 @@ pub fn decode_content(
     max_out: usize,
     max_layers: usize,
 ) -> Decoded {
-    let _ = (data, codings, keep, max_out, max_layers);
-    todo!("decode")
+    decode_detailed(data, codings, keep, max_out, max_layers).decoded
+}
+
+/// The result of `decode_detailed`: the decoded content and what the caller must count.
+#[derive(Debug)]
+pub(crate) struct DecodeOutcome {
+    pub decoded: Decoded,
+    /// Decoding stopped at `max_out` or `max_layers`.
+    pub limit_hit: bool,
+    /// A layer's stream ended before its end marker; its output so far was kept.
+    pub stream_truncated: Option<String>,
+}
+
+/// Why one layer could not be decoded.
+enum LayerError {
+    Limit(String),
+    Corrupt(String),
+}
+
+/// `decode_content` with the details the HTTP layer counts and flags.
+pub(crate) fn decode_detailed(
+    data: &[u8],
+    codings: &[String],
+    keep: usize,
+    max_out: usize,
+    max_layers: usize,
+) -> DecodeOutcome {
+    let layers: Vec<&str> = codings
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+        .collect();
+    let fail = |reason: String, limit_hit: bool| DecodeOutcome {
+        decoded: Decoded::Failed { reason },
+        limit_hit,
+        stream_truncated: None,
+    };
+    if layers.is_empty() {
+        return DecodeOutcome {
+            decoded: Decoded::Identity,
+            limit_hit: false,
+            stream_truncated: None,
+        };
+    }
+    if layers.len() > max_layers {
+        return fail(
+            format!(
+                "{} content codings, more than the limit of {}",
+                layers.len(),
+                max_layers
+            ),
+            true,
+        );
+    }
+    let mut stream_truncated = None;
+    let mut current: Vec<u8> = Vec::new();
+    // Undo the last applied coding first (RFC 9110 §8.4).
+    for (i, coding) in layers.iter().rev().enumerate() {
+        let input: &[u8] = if i == 0 { data } else { &current };
+        let result = match coding.to_ascii_lowercase().as_str() {
+            "gzip" | "x-gzip" => gunzip(input, max_out),
+            "deflate" => inflate_any(input, max_out),
+            "br" => {
+                read_all(brotli::Decompressor::new(input, STEP), "br", max_out).map(|v| (v, false))
+            }
+            "zstd" => match zstd::stream::read::Decoder::new(input) {
+                Ok(d) => read_all(d, "zstd", max_out).map(|v| (v, false)),
+                Err(e) => Err(LayerError::Corrupt(format!("zstd: {e}"))),
+            },
+            other => Err(LayerError::Corrupt(format!(
+                "unsupported content coding {other:?}"
+            ))),
+        };
+        match result {
+            Ok((out, truncated)) => {
+                if truncated && stream_truncated.is_none() {
+                    stream_truncated = Some(format!(
+                        "{coding}: stream truncated, {} bytes decoded",
+                        out.len()
+                    ));
+                }
+                current = out;
+            }
+            Err(LayerError::Limit(r)) => return fail(r, true),
+            Err(LayerError::Corrupt(r)) => return fail(r, false),
+        }
+    }
+    let len = current.len() as u64;
+    let truncated = current.len() > keep;
+    current.truncate(keep);
+    DecodeOutcome {
+        decoded: Decoded::Decoded {
+            data: current,
+            len,
+            truncated,
+        },
+        limit_hit: false,
+        stream_truncated,
+    }
+}
+
+/// Reads a decoder to its end, at most `max_out` bytes.
+fn read_all<R: Read>(mut r: R, name: &str, max_out: usize) -> Result<Vec<u8>, LayerError> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; STEP];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => {
+                if out.len() + n > max_out {
+                    return Err(limit(name, max_out));
+                }
+                out.extend_from_slice(buf.get(..n).unwrap_or_default());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(LayerError::Corrupt(format!("{name}: {e}"))),
+        }
+    }
+}
+
+fn limit(name: &str, max_out: usize) -> LayerError {
+    LayerError::Limit(format!(
+        "{name}: decoded size exceeds the limit of {max_out} bytes"
+    ))
+}
+
+/// Inflates with `d` until the stream ends or the input runs out. Returns the output,
+/// whether the input ran out before the stream's end (truncated stream), and how many
+/// input bytes were consumed.
+fn inflate(
+    d: &mut Decompress,
+    input: &[u8],
+    name: &str,
+    max_out: usize,
+) -> Result<(Vec<u8>, bool, usize), LayerError> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; STEP];
+    loop {
+        let rest = input.get(d.total_in() as usize..).unwrap_or_default();
+        // At the limit, room for one byte tells "ends exactly here" from "goes on".
+        let room = (max_out - out.len()).clamp(1, STEP);
+        let before_in = d.total_in();
+        let before_out = d.total_out();
+        let status = d
+            .decompress(
+                rest,
+                buf.get_mut(..room).unwrap_or_default(),
+                FlushDecompress::None,
+            )
+            .map_err(|e| LayerError::Corrupt(format!("{name}: {e}")))?;
+        let produced = (d.total_out() - before_out) as usize;
+        if out.len() + produced > max_out {
+            return Err(limit(name, max_out));
+        }
+        out.extend_from_slice(buf.get(..produced).unwrap_or_default());
+        if status == Status::StreamEnd {
+            return Ok((out, false, d.total_in() as usize));
+        }
+        if d.total_in() == before_in && produced == 0 {
+            // No progress with room to write: the input ended mid-stream.
+            return Ok((out, true, d.total_in() as usize));
+        }
+    }
+}
+
+/// `deflate`: zlib-wrapped when the first two bytes are a valid zlib header (RFC 1950
+/// §2.2: CM = 8 and the check bits), else (or when that fails to decode) raw deflate.
+fn inflate_any(input: &[u8], max_out: usize) -> Result<(Vec<u8>, bool), LayerError> {
+    let zlib_header = match input {
+        [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        _ => false,
+    };
+    if zlib_header {
+        match inflate(&mut Decompress::new(true), input, "deflate", max_out) {
+            Ok((out, truncated, _)) => return Ok((out, truncated)),
+            Err(LayerError::Limit(r)) => return Err(LayerError::Limit(r)),
+            Err(LayerError::Corrupt(_)) => {}
+        }
+    }
+    inflate(&mut Decompress::new(false), input, "deflate", max_out).map(|(o, t, _)| (o, t))
+}
+
+/// gzip (RFC 1952), with concatenated members. The header is parsed here so the deflate
+/// data can go through `inflate`, which tells a truncated stream from a corrupt one.
+fn gunzip(input: &[u8], max_out: usize) -> Result<(Vec<u8>, bool), LayerError> {
+    let corrupt = |r: &str| LayerError::Corrupt(format!("gzip: {r}"));
+    let mut out = Vec::new();
+    let mut rest = input;
+    let mut first = true;
+    loop {
+        if !first && rest.iter().all(|&b| b == 0) {
+            // Trailing zero padding after a member is common and harmless.
+            return Ok((out, false));
+        }
+        let hlen = match gzip_header_len(rest) {
+            Some(Ok(n)) => n,
+            Some(Err(r)) => {
+                return if first {
+                    Err(corrupt(r))
+                } else {
+                    Ok((out, false))
+                };
+            }
+            None => {
+                return if first {
+                    Err(corrupt("truncated header"))
+                } else {
+                    Ok((out, true))
+                }
+            }
+        };
+        first = false;
+        let body = rest.get(hlen..).unwrap_or_default();
+        let room = max_out - out.len();
+        let (part, truncated, used) = inflate(&mut Decompress::new(false), body, "gzip", room)?;
+        out.extend_from_slice(&part);
+        if truncated {
+            return Ok((out, true));
+        }
+        // CRC32 and ISIZE trailer (8 bytes); a missing trailer is a truncated stream.
+        let after = body.get(used..).unwrap_or_default();
+        match after.get(8..) {
+            Some(next) if !next.is_empty() => rest = next,
+            Some(_) => return Ok((out, false)),
+            None => return Ok((out, true)),
+        }
+    }
+}
+
+/// Length of a gzip member header: None when more bytes are needed, Err when invalid.
+fn gzip_header_len(b: &[u8]) -> Option<Result<usize, &'static str>> {
+    const FHCRC: u8 = 2;
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    if b.len() < 10 {
+        return None;
+    }
+    if b.first() != Some(&0x1f) || b.get(1) != Some(&0x8b) {
+        return Some(Err("bad magic"));
+    }
+    if b.get(2) != Some(&8) {
+        return Some(Err("unknown compression method"));
+    }
+    let flags = *b.get(3)?;
+    let mut pos = 10usize;
+    if flags & FEXTRA != 0 {
+        let xlen = u16::from_le_bytes([*b.get(pos)?, *b.get(pos + 1)?]) as usize;
+        pos += 2 + xlen;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let z = b.get(pos..)?.iter().position(|&c| c == 0)?;
+            pos += z + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        pos += 2;
+    }
+    if pos > b.len() {
+        return None;
+    }
+    Some(Ok(pos))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+    fn raw(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+    fn br(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+            w.write_all(data).unwrap();
+        }
+        out
+    }
+    fn c(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+    fn ok(d: Decoded) -> Vec<u8> {
+        match d {
+            Decoded::Decoded {
+                data,
+                len,
+                truncated: false,
+            } => {
+                assert_eq!(len as usize, data.len());
+                data
+            }
+            other => panic!("not decoded: {other:?}"),
+        }
+    }
+    const TEXT: &[u8] = b"hello hello hello hello, this is the content of the body\n";
+
+    #[test]
+    fn each_coding_round_trips() {
+        assert_eq!(
+            ok(decode_content(&gz(TEXT), &c(&["gzip"]), 1000, 1000, 4)),
+            TEXT
+        );
+        assert_eq!(
+            ok(decode_content(&gz(TEXT), &c(&["x-gzip"]), 1000, 1000, 4)),
+            TEXT
+        );
+        assert_eq!(
+            ok(decode_content(&zlib(TEXT), &c(&["deflate"]), 1000, 1000, 4)),
+            TEXT
+        );
+        assert_eq!(
+            ok(decode_content(&raw(TEXT), &c(&["deflate"]), 1000, 1000, 4)),
+            TEXT
+        );
+        assert_eq!(
+            ok(decode_content(&br(TEXT), &c(&["br"]), 1000, 1000, 4)),
+            TEXT
+        );
+        let z = zstd::encode_all(TEXT, 3).unwrap();
+        assert_eq!(ok(decode_content(&z, &c(&["zstd"]), 1000, 1000, 4)), TEXT);
+        assert_eq!(
+            decode_content(TEXT, &c(&["identity"]), 1000, 1000, 4),
+            Decoded::Identity
+        );
+        assert_eq!(decode_content(TEXT, &[], 1000, 1000, 4), Decoded::Identity);
+    }
+
+    #[test]
+    fn stacked_codings_are_undone_in_reverse() {
+        let data = br(&gz(TEXT));
+        assert_eq!(
+            ok(decode_content(&data, &c(&["gzip", "br"]), 1000, 1000, 4)),
+            TEXT
+        );
+        assert!(matches!(
+            decode_content(&data, &c(&["br", "gzip"]), 1000, 1000, 4),
+            Decoded::Failed { .. }
+        ));
+        let double = gz(&gz(TEXT));
+        assert_eq!(
+            ok(decode_content(
+                &double,
+                &c(&["gzip", "identity", "gzip"]),
+                1000,
+                1000,
+                4
+            )),
+            TEXT
+        );
+    }
+
+    #[test]
+    fn layer_limit_fails_and_counts() {
+        let data = gz(&gz(&gz(TEXT)));
+        let out = decode_detailed(&data, &c(&["gzip", "gzip", "gzip"]), 1000, 1000, 2);
+        assert!(out.limit_hit);
+        assert!(matches!(out.decoded, Decoded::Failed { .. }));
+    }
+
+    #[test]
+    fn bomb_guard_stops_at_max_out() {
+        let big = vec![b'a'; 1 << 20];
+        for (enc, name) in [
+            (gz(&big), "gzip"),
+            (zlib(&big), "deflate"),
+            (br(&big), "br"),
+        ] {
+            let out = decode_detailed(&enc, &c(&[name]), 100, 64 * 1024, 4);
+            assert!(out.limit_hit, "{name}");
+            assert!(matches!(out.decoded, Decoded::Failed { .. }), "{name}");
+        }
+        let z = zstd::encode_all(&big[..], 3).unwrap();
+        assert!(decode_detailed(&z, &c(&["zstd"]), 100, 64 * 1024, 4).limit_hit);
+        // Exactly at the limit is fine.
+        let exact = decode_detailed(&gz(&big), &c(&["gzip"]), 10, 1 << 20, 4);
+        assert!(!exact.limit_hit);
+        assert_eq!(
+            exact.decoded,
+            Decoded::Decoded {
+                data: vec![b'a'; 10],
+                len: 1 << 20,
+                truncated: true
+            }
+        );
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_decoded_bytes_and_says_so() {
+        let big: Vec<u8> = (0..20000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let enc = gz(&big);
+        // Trailer missing.
+        let out = decode_detailed(
+            enc.get(..enc.len() - 8).unwrap(),
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 20,
+            4,
+        );
+        assert_eq!(ok(out.decoded), big);
+        assert!(out.stream_truncated.is_some());
+        // Cut in the middle of the deflate data: a prefix comes out.
+        let out = decode_detailed(
+            enc.get(..enc.len() / 2).unwrap(),
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 20,
+            4,
+        );
+        assert!(out.stream_truncated.is_some());
+        let data = ok(out.decoded);
+        assert!(!data.is_empty() && big.starts_with(&data));
+        // Complete stream: no flag.
+        assert!(decode_detailed(&enc, &c(&["gzip"]), 1 << 20, 1 << 20, 4)
+            .stream_truncated
+            .is_none());
+    }
+
+    #[test]
+    fn concatenated_gzip_members() {
+        let mut data = gz(b"abc");
+        data.extend(gz(b"def"));
+        assert_eq!(
+            ok(decode_content(&data, &c(&["gzip"]), 100, 100, 4)),
+            b"abcdef"
+        );
+    }
+
+    #[test]
+    fn garbage_and_unknown_codings_fail() {
+        for name in ["gzip", "deflate", "br", "zstd", "compress", "bogus"] {
+            let d = decode_content(
+                b"\x00\x01garbage that is not compressed",
+                &c(&[name]),
+                100,
+                100,
+                4,
+            );
+            assert!(matches!(d, Decoded::Failed { .. }), "{name}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn keep_limit_truncates_data_not_len() {
+        let d = decode_content(&gz(TEXT), &c(&["gzip"]), 5, 1000, 4);
+        assert_eq!(
+            d,
+            Decoded::Decoded {
+                data: TEXT[..5].to_vec(),
+                len: TEXT.len() as u64,
+                truncated: true
+            }
+        );
+    }
 }

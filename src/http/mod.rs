@@ -8,13 +8,17 @@
 //! on; a gap anywhere else ends the message (interrupted) and the direction resynchronises
 //! at the next message start.
 
+mod body;
+mod conn;
 pub mod decode;
+mod head;
+
+pub use conn::{HttpConn, MAX_INTERIM};
 
 use std::time::Duration;
 
-use crate::model::{ConnInfo, Direction, Transaction};
-use crate::reassembly::{CloseReason, HandlerFactory, StreamHandler};
-use crate::time::Timestamp;
+use crate::model::{ConnInfo, Transaction};
+use crate::reassembly::HandlerFactory;
 
 /// Bounds of the HTTP layer. Each is counted when hit.
 #[derive(Clone, Debug)]
@@ -110,59 +114,6 @@ impl HttpCtx {
             counters: HttpCounters::default(),
             out: Vec::new(),
         }
-    }
-}
-
-/// The HTTP parser of one connection.
-pub struct HttpConn {}
-
-impl HttpConn {
-    pub fn new(conn: &ConnInfo) -> Self {
-        let _ = conn;
-        todo!("http")
-    }
-
-    /// Requests waiting for a response.
-    pub fn pending(&self) -> usize {
-        0
-    }
-}
-
-impl StreamHandler for HttpConn {
-    type Ctx = HttpCtx;
-    fn on_data(
-        &mut self,
-        ctx: &mut HttpCtx,
-        conn: &ConnInfo,
-        dir: Direction,
-        data: &[u8],
-        ts: Timestamp,
-    ) {
-        let _ = (ctx, conn, dir, data, ts);
-        todo!("http")
-    }
-    fn on_gap(
-        &mut self,
-        ctx: &mut HttpCtx,
-        conn: &ConnInfo,
-        dir: Direction,
-        len: u64,
-        ts: Timestamp,
-    ) {
-        let _ = (ctx, conn, dir, len, ts);
-        todo!("http")
-    }
-    fn on_fin(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
-        let _ = (ctx, conn, dir, ts);
-        todo!("http")
-    }
-    fn on_close(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
-        let _ = (ctx, conn, reason, ts);
-        todo!("http")
-    }
-    fn on_tick(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, now: Timestamp) {
-        let _ = (ctx, conn, now);
-        todo!("http")
     }
 }
 

@@ -202,6 +202,7 @@ impl ConsoleProcessor {
                     Some(Unanswered::Timeout) => "no response: timeout",
                     Some(Unanswered::ConnectionClosed) => "no response: connection closed",
                     Some(Unanswered::EndOfCapture) => "no response: end of capture",
+                    Some(Unanswered::PendingLimit) => "no response: too many pending requests",
                     None => "no response",
                 };
                 let why = format!("({why})");
@@ -388,6 +389,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::MidStreamPickup => "midstream",
                 Anomaly::RequestInterrupted => "request interrupted",
                 Anomaly::ResponseInterrupted => "response interrupted",
+                Anomaly::BodyGap => "bytes missing in body",
                 Anomaly::Unanswered(_) => return None,
                 Anomaly::ConflictingContentLength => "conflicting content-length",
                 Anomaly::InvalidContentLength => "invalid content-length",

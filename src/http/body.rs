@@ -1,0 +1,383 @@
+//! Message bodies: Content-Length, chunked (RFC 9112 §7.1, with extensions and trailers)
+//! and close-delimited framing, sizes kept exact while only `keep` bytes are stored.
+//!
+//! What it does not do: decide the framing (see `head::body_framing`), or decode content.
+//! Invariants: `Body::len == kept + not kept + missing`; `wire_len >= len`; the chunk line
+//! and trailer buffers are bounded (`MAX_CHUNK_LINE`, `max_trailer`), and going over them
+//! makes the body invalid instead of growing.
+
+use crate::model::{Body, Header};
+
+use super::head::Framing;
+
+/// Longest chunk-size line (size, extensions) kept while looking for its end. Real
+/// extensions are short; longer lines are treated as a malformed chunk.
+pub(crate) const MAX_CHUNK_LINE: usize = 4096;
+
+/// Where a body reader stands after some input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    More,
+    Done,
+    /// Malformed chunk framing: the body ends here, incomplete.
+    Invalid,
+}
+
+/// What a gap did to a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GapEffect {
+    /// All of the gap was body data of known length: counted as missing.
+    Absorbed,
+    /// The body ended inside the gap; `rest` bytes of the gap come after it.
+    Done { rest: u64 },
+    /// The gap hit framing (chunk size line, trailers) or a close-delimited body: the
+    /// message cannot be followed any further.
+    Broken,
+}
+
+#[derive(Clone, Debug)]
+enum Chunk {
+    Size,
+    Data(u64),
+    /// After chunk data: CRLF expected (`cr`: the CR was seen).
+    DataEnd {
+        cr: bool,
+    },
+    Trailer,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Length(u64),
+    Chunked {
+        st: Chunk,
+        line: Vec<u8>,
+        trailer_bytes: usize,
+    },
+    Close,
+}
+
+/// A body being received, with its accumulated `Body`.
+#[derive(Clone, Debug)]
+pub(crate) struct BodyReader {
+    kind: Kind,
+    pub body: Body,
+    keep: usize,
+    max_trailer: usize,
+    /// A chunk line or trailer ended with a bare LF.
+    pub bare_lf: bool,
+    /// A trailer field was folded (obs-fold).
+    pub obs_fold: bool,
+}
+
+impl BodyReader {
+    /// A reader for `framing` (not `Framing::None`), keeping at most `keep` bytes and
+    /// accepting at most `max_trailer` bytes of trailer section.
+    pub fn new(framing: Framing, keep: usize, max_trailer: usize) -> Self {
+        let kind = match framing {
+            Framing::Length(n) => Kind::Length(n),
+            Framing::Chunked => Kind::Chunked {
+                st: Chunk::Size,
+                line: Vec::new(),
+                trailer_bytes: 0,
+            },
+            Framing::Close | Framing::None => Kind::Close,
+        };
+        BodyReader {
+            kind,
+            body: Body::default(),
+            keep,
+            max_trailer,
+            bare_lf: false,
+            obs_fold: false,
+        }
+    }
+
+    pub fn is_close_delimited(&self) -> bool {
+        matches!(self.kind, Kind::Close)
+    }
+
+    fn content(&mut self, data: &[u8]) {
+        let b = &mut self.body;
+        b.len += data.len() as u64;
+        b.wire_len += data.len() as u64;
+        let room = self.keep.saturating_sub(b.data.len());
+        if data.len() > room {
+            b.truncated = true;
+        }
+        b.data
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+    }
+
+    fn missing(&mut self, n: u64) {
+        self.body.missing += n;
+        self.body.len += n;
+        self.body.wire_len += n;
+    }
+
+    /// Consumes body bytes from `data`. Returns how many bytes belong to the body and
+    /// whether it is finished.
+    pub fn feed(&mut self, data: &[u8]) -> (usize, Progress) {
+        match &mut self.kind {
+            Kind::Length(remaining) => {
+                let take = (*remaining).min(data.len() as u64) as usize;
+                *remaining -= take as u64;
+                let done = *remaining == 0;
+                self.content(data.get(..take).unwrap_or_default());
+                (take, if done { Progress::Done } else { Progress::More })
+            }
+            Kind::Close => {
+                self.content(data);
+                (data.len(), Progress::More)
+            }
+            Kind::Chunked { .. } => self.feed_chunked(data),
+        }
+    }
+
+    fn feed_chunked(&mut self, data: &[u8]) -> (usize, Progress) {
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let Kind::Chunked {
+                st,
+                line,
+                trailer_bytes,
+            } = &mut self.kind
+            else {
+                return (pos, Progress::More);
+            };
+            match st {
+                Chunk::Data(n) => {
+                    let take = (*n).min((data.len() - pos) as u64) as usize;
+                    *n -= take as u64;
+                    if *n == 0 {
+                        *st = Chunk::DataEnd { cr: false };
+                    }
+                    self.content(data.get(pos..pos + take).unwrap_or_default());
+                    pos += take;
+                }
+                Chunk::DataEnd { cr } => {
+                    let b = data.get(pos).copied().unwrap_or(0);
+                    pos += 1;
+                    self.body.wire_len += 1;
+                    match b {
+                        b'\r' if !*cr => *cr = true,
+                        b'\n' => {
+                            if !*cr {
+                                self.bare_lf = true;
+                            }
+                            *st = Chunk::Size;
+                        }
+                        _ => return (pos, Progress::Invalid),
+                    }
+                }
+                Chunk::Size | Chunk::Trailer => {
+                    // Collect one line, bounded.
+                    let rest = data.get(pos..).unwrap_or_default();
+                    let (take, complete) = match rest.iter().position(|&b| b == b'\n') {
+                        Some(p) => (p + 1, true),
+                        None => (rest.len(), false),
+                    };
+                    let limit = if matches!(st, Chunk::Size) {
+                        MAX_CHUNK_LINE
+                    } else {
+                        self.max_trailer
+                    };
+                    let used = if matches!(st, Chunk::Trailer) {
+                        *trailer_bytes
+                    } else {
+                        line.len()
+                    };
+                    if used + take > limit {
+                        self.body.wire_len += take as u64;
+                        return (pos + take, Progress::Invalid);
+                    }
+                    line.extend_from_slice(rest.get(..take).unwrap_or_default());
+                    if matches!(st, Chunk::Trailer) {
+                        *trailer_bytes += take;
+                    }
+                    pos += take;
+                    self.body.wire_len += take as u64;
+                    if !complete {
+                        continue;
+                    }
+                    let mut text = std::mem::take(line);
+                    text.pop(); // the LF
+                    if text.last() == Some(&b'\r') {
+                        text.pop();
+                    } else {
+                        self.bare_lf = true;
+                    }
+                    if matches!(st, Chunk::Size) {
+                        match parse_chunk_size(&text) {
+                            Some(0) => *st = Chunk::Trailer,
+                            Some(n) => *st = Chunk::Data(n),
+                            None => return (pos, Progress::Invalid),
+                        }
+                    } else if text.is_empty() {
+                        return (pos, Progress::Done);
+                    } else {
+                        self.trailer_line(&text);
+                    }
+                }
+            }
+        }
+        (pos, Progress::More)
+    }
+
+    fn trailer_line(&mut self, text: &[u8]) {
+        let trailers = &mut self.body.trailers;
+        if matches!(text.first(), Some(b' ' | b'\t')) {
+            self.obs_fold = true;
+            if let Some(last) = trailers.last_mut() {
+                last.value.push(' ');
+                last.value.push_str(String::from_utf8_lossy(text).trim());
+            }
+            return;
+        }
+        let (name, value) = match text.iter().position(|&b| b == b':') {
+            Some(p) => (
+                text.get(..p).unwrap_or_default(),
+                text.get(p + 1..).unwrap_or_default(),
+            ),
+            None => (text, &b""[..]),
+        };
+        trailers.push(Header {
+            name: String::from_utf8_lossy(name).trim().to_string(),
+            value: String::from_utf8_lossy(value).trim().to_string(),
+        });
+    }
+
+    /// `len` bytes of this body's direction were lost.
+    pub fn gap(&mut self, len: u64) -> GapEffect {
+        match &mut self.kind {
+            Kind::Length(remaining) => {
+                let r = *remaining;
+                if len < r {
+                    *remaining -= len;
+                    self.missing(len);
+                    GapEffect::Absorbed
+                } else {
+                    *remaining = 0;
+                    self.missing(r);
+                    GapEffect::Done { rest: len - r }
+                }
+            }
+            Kind::Chunked {
+                st: Chunk::Data(n), ..
+            } if len <= *n => {
+                *n -= len;
+                if *n == 0 {
+                    if let Kind::Chunked { st, .. } = &mut self.kind {
+                        *st = Chunk::DataEnd { cr: false };
+                    }
+                }
+                self.missing(len);
+                GapEffect::Absorbed
+            }
+            Kind::Close => {
+                // Still body bytes, so counted; but the message cannot be trusted to
+                // end where the close says.
+                self.missing(len);
+                GapEffect::Broken
+            }
+            Kind::Chunked { .. } => GapEffect::Broken,
+        }
+    }
+}
+
+/// `chunk-size [ BWS ; chunk-ext ]`: hex digits, tolerating surrounding whitespace.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let s = line.iter().skip_while(|&&b| b == b' ' || b == b'\t');
+    let mut n: u64 = 0;
+    let mut digits = 0usize;
+    let mut end_ok = true;
+    for &b in s {
+        match (b as char).to_digit(16) {
+            Some(d) => {
+                n = n.checked_mul(16)?.checked_add(u64::from(d))?;
+                digits += 1;
+            }
+            None => {
+                end_ok = matches!(b, b';' | b' ' | b'\t');
+                break;
+            }
+        }
+    }
+    if digits == 0 || !end_ok {
+        return None;
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked() -> BodyReader {
+        BodyReader::new(Framing::Chunked, 1000, 1000)
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers() {
+        let wire = b"4;name=val\r\nWiki\r\n5 ; x\r\npedia\r\n0\r\nExpires: never\r\nX-T: a\r\n  b\r\n\r\nNEXT";
+        for split in 0..wire.len() {
+            let mut r = chunked();
+            let (a, b) = wire.split_at(split);
+            let (n1, p1) = r.feed(a);
+            let (n2, p2) = if p1 == Progress::Done {
+                (0, p1)
+            } else {
+                r.feed(b)
+            };
+            assert_eq!(p2, Progress::Done, "split {split}");
+            assert_eq!(n1 + n2, wire.len() - 4);
+            assert_eq!(r.body.data, b"Wikipedia");
+            assert_eq!(r.body.len, 9);
+            assert_eq!(r.body.wire_len, (wire.len() - 4) as u64);
+            assert_eq!(r.body.trailers.len(), 2);
+            assert_eq!(r.body.trailers[1].value, "a b");
+            assert!(r.obs_fold && !r.bare_lf);
+        }
+    }
+
+    #[test]
+    fn malformed_chunks_are_invalid() {
+        assert_eq!(chunked().feed(b"zz\r\n").1, Progress::Invalid);
+        assert_eq!(chunked().feed(b"3\r\nabcX").1, Progress::Invalid);
+        assert_eq!(
+            chunked().feed(b"ffffffffffffffffff\r\n").1,
+            Progress::Invalid
+        );
+        assert_eq!(
+            chunked().feed(&[b'1'; MAX_CHUNK_LINE + 1]).1,
+            Progress::Invalid
+        );
+        let mut r = chunked();
+        assert_eq!(r.feed(b"3\nabc\n0\n\n"), (9, Progress::Done));
+        assert!(r.bare_lf);
+    }
+
+    #[test]
+    fn keep_limit_and_gaps() {
+        let mut r = BodyReader::new(Framing::Length(10), 4, 0);
+        assert_eq!(r.feed(b"abcdef"), (6, Progress::More));
+        assert_eq!(r.gap(2), GapEffect::Absorbed);
+        assert_eq!(r.gap(5), GapEffect::Done { rest: 3 });
+        assert_eq!((r.body.len, r.body.missing, r.body.wire_len), (10, 4, 10));
+        assert_eq!(r.body.data, b"abcd");
+        assert!(r.body.truncated);
+
+        let mut r = chunked();
+        r.feed(b"a\r\n12");
+        assert_eq!(r.gap(8), GapEffect::Absorbed);
+        assert_eq!(r.feed(b"\r\n0\r\n\r\n").1, Progress::Done);
+        assert_eq!((r.body.len, r.body.missing), (10, 8));
+        let mut r = chunked();
+        r.feed(b"a\r\n12");
+        assert_eq!(r.gap(9), GapEffect::Broken);
+        assert_eq!(
+            BodyReader::new(Framing::Close, 5, 0).gap(3),
+            GapEffect::Broken
+        );
+    }
+}

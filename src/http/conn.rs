@@ -1,0 +1,1319 @@
+//! `HttpConn`: the HTTP/1.x parser of one TCP connection, both directions, and the pairing
+//! of responses with requests.
+//!
+//! Each direction (`Half`) is a small state machine: `Start` (looking for a start line;
+//! strict at a clean message boundary, tolerant in resync), `Head` (the start line matched,
+//! waiting for the empty line), `Body`, `AwaitSwitch` (request side after CONNECT or
+//! Upgrade, holding bytes until the response says whether the protocol switched),
+//! `Tunnel` and `Ended`.
+//!
+//! Requests enter a queue (`Entry`) when their head is parsed, so that a response (or a
+//! 100 Continue) can pair with a request whose body is still arriving. Responses pair with
+//! the oldest entry that has no final response (RFC 9112 §9.3.2, in order). An entry is
+//! emitted as a `Transaction` when both its request and its response are finished; entries
+//! are emitted in order, except timeouts, which leave a tombstone (the method only) so a
+//! late response is framed correctly and consumed instead of being paired with the next
+//! request.
+//!
+//! Gap policy: a gap inside a body of known length (Content-Length, or inside a chunk's
+//! data) is counted in `Body::missing` and flagged `BodyGap`, and parsing goes on. A gap
+//! anywhere else ends the message in progress (`RequestInterrupted` /
+//! `ResponseInterrupted`) and the direction resynchronises at the next start line:
+//! - a request with a parsed head (even a partial one: its complete lines) is still emitted,
+//!   `complete == false`;
+//! - a response whose status line was lost (gap before or inside its start line): the
+//!   oldest waiting request is emitted without a response, flagged `ResponseInterrupted`,
+//!   so the next response found by resync is not paired with the wrong request;
+//! - a gap in a close-delimited body counts its bytes as missing, and ends the message as
+//!   interrupted.
+//!
+//! Invariants: every buffer is bounded (`max_head_bytes` for heads, held bytes and
+//! trailers; `max_body_keep` per body; `max_pending_requests` entries, tombstones included;
+//! `MAX_INTERIM` interim responses per request); every byte is looked at a bounded number
+//! of times (no rescans of a head); nothing here panics on any input.
+
+use std::collections::VecDeque;
+
+use crate::model::{
+    header, Anomaly, Body, ConnInfo, Decoded, Direction, HttpVersion, Interim, Request, Response,
+    Transaction, Unanswered,
+};
+use crate::reassembly::{CloseReason, StreamHandler};
+use crate::time::Timestamp;
+
+use super::body::{BodyReader, GapEffect, Progress};
+use super::decode::decode_detailed;
+use super::head::{self, Framing, HeadScanner, Match, ParsedHead, StartMatcher};
+use super::{HttpCounters, HttpCtx, HttpLimits};
+
+/// Interim (1xx) responses kept per request; more are counted but not kept.
+pub const MAX_INTERIM: usize = 16;
+
+const REQ: usize = 0;
+const RESP: usize = 1;
+
+#[derive(Debug)]
+enum Phase {
+    /// Between messages. `resync`: after lost or unparseable bytes; bytes that do not
+    /// start a message are skipped and counted.
+    Start {
+        resync: bool,
+    },
+    /// The start line matched (it is in `Half::buf`); reading up to the empty line.
+    Head,
+    Body(Box<BodyReader>),
+    /// Request side after a CONNECT or Upgrade request (entry `depth`): bytes are held
+    /// until the response says whether the protocol switched.
+    AwaitSwitch {
+        depth: u32,
+    },
+    /// After 101 or a 2xx to CONNECT: bytes are counted and skipped.
+    Tunnel,
+    /// The direction finished (FIN); later bytes are ignored.
+    Ended,
+}
+
+/// Who the response in progress belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Entry(u32),
+    /// Orphan or late response: framed and skipped.
+    Discard,
+}
+
+/// One direction of the connection.
+#[derive(Debug)]
+struct Half {
+    phase: Phase,
+    /// The start-line candidate, then the head, bounded by `max_head_bytes`.
+    buf: Vec<u8>,
+    matcher: StartMatcher,
+    scanner: HeadScanner,
+    /// Requests in resync: the next byte may start a request line (it follows a line end,
+    /// a gap, or a byte that cannot be part of a method token, such as the stray byte of
+    /// a TCP keep-alive probe).
+    at_line_start: bool,
+    /// Packet time of the first byte of the message in progress.
+    first_ts: Timestamp,
+    /// The message in progress (request: its entry's depth; response: its owner).
+    owner: Owner,
+    /// Response side: switch both directions to tunnel mode when this message ends.
+    switch_after: bool,
+    /// The body in progress lost bytes to a gap.
+    body_gap: bool,
+    /// Request side, `AwaitSwitch`: bytes held (bounded by `max_head_bytes`).
+    held: Vec<u8>,
+    /// Held bytes were lost (over the bound, or a gap): resync when they are released.
+    held_lost: bool,
+}
+
+impl Half {
+    fn new(request: bool, resync: bool) -> Self {
+        Half {
+            phase: Phase::Start { resync },
+            buf: Vec::new(),
+            matcher: StartMatcher::new(request),
+            scanner: HeadScanner::default(),
+            at_line_start: true,
+            first_ts: Timestamp::ZERO,
+            owner: Owner::Discard,
+            switch_after: false,
+            body_gap: false,
+            held: Vec::new(),
+            held_lost: false,
+        }
+    }
+
+    fn reset_candidate(&mut self) {
+        self.buf.clear();
+        self.matcher.reset();
+        self.scanner = HeadScanner::default();
+    }
+
+    fn resync(&mut self, at_line_start: bool) {
+        self.reset_candidate();
+        self.phase = Phase::Start { resync: true };
+        self.at_line_start = at_line_start;
+    }
+}
+
+/// A request waiting for (or receiving) its response.
+#[derive(Debug)]
+struct Entry {
+    depth: u32,
+    method: String,
+    /// None: a tombstone (the request was exported on timeout; its response is skipped).
+    request: Option<Request>,
+    req_done: bool,
+    req_anomalies: Vec<Anomaly>,
+    interim: Vec<Interim>,
+    response: Option<Response>,
+    /// The final response ended (or was lost, or will never come).
+    resp_done: bool,
+    resp_anomalies: Vec<Anomaly>,
+    /// Why it has no response, set when that became certain.
+    unanswered: Option<Unanswered>,
+    http09: bool,
+}
+
+impl Entry {
+    fn is_tombstone(&self) -> bool {
+        self.request.is_none()
+    }
+}
+
+/// The HTTP parser of one connection.
+pub struct HttpConn {
+    halves: [Half; 2],
+    queue: VecDeque<Entry>,
+    /// Responses still to come for requests dropped at the pending limit: skipped.
+    skip_responses: u64,
+    depth: u32,
+    midstream: bool,
+}
+
+fn idx(dir: Direction) -> usize {
+    dir.index()
+}
+
+fn add_anomaly(list: &mut Vec<Anomaly>, a: Anomaly) {
+    if !list.contains(&a) {
+        list.push(a);
+    }
+}
+
+impl HttpConn {
+    pub fn new(conn: &ConnInfo) -> Self {
+        // Mid-stream pickup: neither direction is known to be at a message start.
+        let resync = conn.midstream;
+        HttpConn {
+            halves: [Half::new(true, resync), Half::new(false, resync)],
+            queue: VecDeque::new(),
+            skip_responses: 0,
+            depth: 0,
+            midstream: conn.midstream,
+        }
+    }
+
+    /// Requests waiting for a response.
+    pub fn pending(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|e| !e.is_tombstone() && !e.resp_done)
+            .count()
+    }
+
+    fn entry_mut(&mut self, depth: u32) -> Option<&mut Entry> {
+        let i = self.queue.binary_search_by_key(&depth, |e| e.depth).ok()?;
+        self.queue.get_mut(i)
+    }
+
+    /// The oldest entry still waiting for its final response.
+    fn front_waiting(&self) -> Option<&Entry> {
+        self.queue.iter().find(|e| !e.resp_done)
+    }
+
+    // ---------------------------------------------------------------- data path
+
+    fn feed(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
+        let mut pos = 0usize;
+        let mut stalls = 0u32;
+        while pos < data.len() {
+            let rest = data.get(pos..).unwrap_or_default();
+            let n = self.step(ctx, conn, dir, rest, ts);
+            pos += n;
+            // Every step either consumes bytes or changes phase; a step that does
+            // neither twice in a row would be a bug, so stop rather than spin.
+            stalls = if n == 0 { stalls + 1 } else { 0 };
+            if stalls > 4 {
+                debug_assert!(false, "http parser made no progress");
+                break;
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let i = idx(dir);
+        match &mut self.halves[i].phase {
+            Phase::Start { resync } => {
+                let resync = *resync;
+                self.step_start(ctx, conn, dir, data, ts, resync)
+            }
+            Phase::Head => self.step_head(ctx, conn, dir, data, ts),
+            Phase::Body(reader) => {
+                let (n, progress) = reader.feed(data);
+                match progress {
+                    Progress::More => {}
+                    Progress::Done => self.finish_message(ctx, conn, dir, ts, true, None),
+                    Progress::Invalid => {
+                        self.finish_message(ctx, conn, dir, ts, false, Some(Anomaly::InvalidChunk));
+                        self.halves[i].resync(true);
+                    }
+                }
+                n
+            }
+            Phase::AwaitSwitch { .. } => {
+                let h = &mut self.halves[i];
+                let room = ctx.limits.max_head_bytes.saturating_sub(h.held.len());
+                let take = room.min(data.len());
+                h.held
+                    .extend_from_slice(data.get(..take).unwrap_or_default());
+                if take < data.len() {
+                    h.held_lost = true;
+                    ctx.counters.tunnel_bytes += (data.len() - take) as u64;
+                }
+                data.len()
+            }
+            Phase::Tunnel => {
+                ctx.counters.tunnel_bytes += data.len() as u64;
+                data.len()
+            }
+            Phase::Ended => data.len(),
+        }
+    }
+
+    fn step_start(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+        resync: bool,
+    ) -> usize {
+        let i = idx(dir);
+        let request = i == REQ;
+        let max_head = ctx.limits.max_head_bytes;
+        let mut j = 0usize;
+        while let Some(&b) = data.get(j) {
+            if self.halves[i].buf.is_empty() {
+                if !resync && matches!(b, b'\r' | b'\n') {
+                    // Empty lines before a start line are ignored (RFC 9112 §2.2).
+                    j += 1;
+                    continue;
+                }
+                if !resync
+                    && !request
+                    && self
+                        .front_waiting()
+                        .is_some_and(|e| e.http09 && !e.is_tombstone())
+                {
+                    self.start_http09_response(ctx, ts);
+                    return j;
+                }
+                let h = &mut self.halves[i];
+                if resync && request && !h.at_line_start {
+                    ctx.counters.resync_skipped_bytes += 1;
+                    h.at_line_start = !head::is_tchar(b);
+                    j += 1;
+                    continue;
+                }
+                h.first_ts = ts;
+            }
+            let h = &mut self.halves[i];
+            let m = h.matcher.feed(b);
+            match m {
+                Match::NeedMore if h.buf.len() < max_head => {
+                    h.buf.push(b);
+                    j += 1;
+                }
+                Match::NeedMore if !resync => {
+                    // A start line longer than the head limit.
+                    self.interrupt_head(ctx, conn, dir, ts, Some(Anomaly::HeadTooLarge));
+                    return j;
+                }
+                Match::Accept => {
+                    h.buf.push(b);
+                    h.scanner = HeadScanner::default();
+                    let _ = h.scanner.scan(&h.buf);
+                    h.phase = Phase::Head;
+                    return j + 1;
+                }
+                Match::Accept09 if request && !resync => {
+                    h.buf.push(b);
+                    self.request_head_09(ctx, conn, ts);
+                    return j + 1;
+                }
+                _ => {
+                    // Not a start line here.
+                    let candidate = h.buf.len();
+                    ctx.counters.resync_skipped_bytes += candidate as u64;
+                    h.reset_candidate();
+                    if !resync {
+                        ctx.counters.parse_errors += 1;
+                        h.phase = Phase::Start { resync: true };
+                        h.at_line_start = false;
+                    }
+                    if candidate > 0 && !request {
+                        // `HTTP/1.` has no repeated prefix: the failing byte may itself
+                        // start a status line.
+                        return j;
+                    }
+                    ctx.counters.resync_skipped_bytes += 1;
+                    h.at_line_start = !head::is_tchar(b);
+                    j += 1;
+                    if !resync {
+                        return j;
+                    }
+                }
+            }
+        }
+        j
+    }
+
+    fn step_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let i = idx(dir);
+        let max_head = ctx.limits.max_head_bytes;
+        let h = &mut self.halves[i];
+        match h.scanner.scan(data) {
+            Some(n) if h.buf.len() + n <= max_head => {
+                h.buf.extend_from_slice(data.get(..n).unwrap_or_default());
+                self.head_complete(ctx, conn, dir, ts);
+                n
+            }
+            found => {
+                let room = max_head.saturating_sub(h.buf.len());
+                if found.is_some() || data.len() > room {
+                    h.buf
+                        .extend_from_slice(data.get(..room).unwrap_or_default());
+                    self.interrupt_head(ctx, conn, dir, ts, Some(Anomaly::HeadTooLarge));
+                    room
+                } else {
+                    h.buf.extend_from_slice(data);
+                    data.len()
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- heads
+
+    fn parse(&self, ctx: &mut HttpCtx, request: bool) -> Option<ParsedHead> {
+        let i = if request { REQ } else { RESP };
+        let buf = &self.halves[i].buf;
+        match head::parse_head(buf, request, ctx.limits.max_headers) {
+            Some(p) => Some(p),
+            None => {
+                ctx.counters.parse_errors += 1;
+                head::parse_head_lenient(buf, request, ctx.limits.max_headers)
+            }
+        }
+    }
+
+    fn head_complete(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
+        let request = idx(dir) == REQ;
+        let Some(parsed) = self.parse(ctx, request) else {
+            // Matched a start line but the head is unusable: drop it and resync.
+            ctx.counters.resync_skipped_bytes += self.halves[idx(dir)].buf.len() as u64;
+            if !request {
+                self.lose_front_response(ctx, ts);
+            }
+            self.halves[idx(dir)].resync(true);
+            return;
+        };
+        if parsed.too_many_headers {
+            self.interrupt_head(ctx, conn, dir, ts, Some(Anomaly::HeadTooLarge));
+            return;
+        }
+        let head_len = self.halves[idx(dir)].buf.len() as u64;
+        self.halves[idx(dir)].reset_candidate();
+        if request {
+            self.request_head(ctx, conn, parsed, head_len, ts, true);
+        } else {
+            self.response_head(ctx, conn, parsed, head_len, ts, true);
+        }
+    }
+
+    /// A request head: a new entry, then its body (or none).
+    fn request_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        p: ParsedHead,
+        head_len: u64,
+        ts: Timestamp,
+        complete: bool,
+    ) {
+        ctx.counters.requests += 1;
+        let mut anomalies = p.anomalies;
+        let framing = if complete {
+            head::body_framing(&p.headers, true, &mut anomalies)
+        } else {
+            Framing::None
+        };
+        let may_switch = complete
+            && (p.method.eq_ignore_ascii_case("CONNECT")
+                || (header(&p.headers, "upgrade").is_some()
+                    && p.version != Some(HttpVersion::Http10)));
+        let codings = head::content_codings(&p.headers);
+        let body = Body {
+            content_encoding: codings.clone(),
+            ..Body::default()
+        };
+        let h = &mut self.halves[REQ];
+        let request = Request {
+            method: p.method.clone(),
+            target: p.target,
+            version: p.version.unwrap_or(HttpVersion::Http11),
+            headers: p.headers,
+            head_len,
+            body,
+            first_ts: h.first_ts,
+            last_ts: ts,
+            complete,
+        };
+        let depth = self.push_entry(ctx, conn, p.method, request, anomalies, false, ts);
+        let h = &mut self.halves[REQ];
+        h.owner = Owner::Entry(depth);
+        h.body_gap = false;
+        match framing {
+            Framing::None => {
+                h.phase = Phase::Start { resync: false };
+                self.request_done(ctx, conn, depth, None, complete, ts);
+                if may_switch {
+                    self.halves[REQ].phase = Phase::AwaitSwitch { depth };
+                }
+            }
+            f => {
+                let mut reader =
+                    BodyReader::new(f, ctx.limits.max_body_keep, ctx.limits.max_head_bytes);
+                reader.body.content_encoding = codings;
+                self.halves[REQ].phase = Phase::Body(Box::new(reader));
+                self.halves[REQ].switch_after = may_switch;
+            }
+        }
+    }
+
+    /// `GET /path` without a version: an HTTP/0.9 request, answered by raw bytes to close.
+    fn request_head_09(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let h = &mut self.halves[REQ];
+        let line = String::from_utf8_lossy(&h.buf).into_owned();
+        let head_len = h.buf.len() as u64;
+        h.reset_candidate();
+        let target = line
+            .trim()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        let request = Request {
+            method: "GET".to_string(),
+            target,
+            version: HttpVersion::Http09,
+            headers: Vec::new(),
+            head_len,
+            body: Body::default(),
+            first_ts: h.first_ts,
+            last_ts: ts,
+            complete: true,
+        };
+        ctx.counters.requests += 1;
+        let depth = self.push_entry(ctx, conn, "GET".to_string(), request, Vec::new(), true, ts);
+        self.halves[REQ].phase = Phase::Start { resync: false };
+        self.request_done(ctx, conn, depth, None, true, ts);
+    }
+
+    /// Adds an entry, making room at `max_pending_requests` by exporting the oldest.
+    #[allow(clippy::too_many_arguments)]
+    fn push_entry(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        method: String,
+        request: Request,
+        req_anomalies: Vec<Anomaly>,
+        http09: bool,
+        ts: Timestamp,
+    ) -> u32 {
+        let max = ctx.limits.max_pending_requests.max(1);
+        while self.queue.len() >= max {
+            let Some(mut old) = self.queue.pop_front() else {
+                break;
+            };
+            ctx.counters.pending_limit_hits += 1;
+            if old.is_tombstone() {
+                self.skip_responses += 1;
+                continue;
+            }
+            if old.response.is_none() && !old.resp_done {
+                // Its response, if it comes, is skipped rather than mis-paired.
+                self.skip_responses += 1;
+                old.unanswered = Some(Unanswered::PendingLimit);
+            } else if let Some(r) = old.response.as_mut() {
+                if !old.resp_done {
+                    r.complete = false;
+                    add_anomaly(&mut old.resp_anomalies, Anomaly::ResponseInterrupted);
+                    ctx.counters.interrupted_messages += 1;
+                }
+            }
+            self.emit(ctx, conn, old, ts);
+        }
+        self.depth = self.depth.saturating_add(1);
+        self.queue.push_back(Entry {
+            depth: self.depth,
+            method,
+            request: Some(request),
+            req_done: false,
+            req_anomalies,
+            interim: Vec::new(),
+            response: None,
+            resp_done: false,
+            resp_anomalies: Vec::new(),
+            unanswered: None,
+            http09,
+        });
+        self.depth
+    }
+
+    /// Pairs a response head with the oldest waiting entry. Returns the owner and the
+    /// request method (for framing).
+    fn response_owner(&self) -> (Owner, Option<String>, bool) {
+        if self.skip_responses > 0 {
+            return (Owner::Discard, None, true);
+        }
+        match self.front_waiting() {
+            None => (Owner::Discard, None, false),
+            Some(e) if e.is_tombstone() => (Owner::Discard, Some(e.method.clone()), true),
+            Some(e) => (Owner::Entry(e.depth), Some(e.method.clone()), false),
+        }
+    }
+
+    fn response_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        p: ParsedHead,
+        head_len: u64,
+        ts: Timestamp,
+        complete: bool,
+    ) {
+        let (owner, method, late) = self.response_owner();
+        let method = method.unwrap_or_else(|| "GET".to_string());
+        let status = p.status;
+        let first_ts = self.halves[RESP].first_ts;
+        let version = p.version.unwrap_or(HttpVersion::Http11);
+        if (100..200).contains(&status) && status != 101 {
+            // Interim response (RFC 9110 §15.2): kept on the request, the final one follows.
+            ctx.counters.interim_responses += 1;
+            if let Owner::Entry(d) = owner {
+                if let Some(e) = self.entry_mut(d) {
+                    if e.interim.len() < MAX_INTERIM {
+                        e.interim.push(Interim {
+                            status,
+                            reason: p.reason,
+                            version,
+                            headers: p.headers,
+                            head_len,
+                            ts,
+                        });
+                    }
+                    for a in p.anomalies {
+                        add_anomaly(&mut e.resp_anomalies, a);
+                    }
+                }
+            }
+            self.halves[RESP].phase = Phase::Start { resync: false };
+            return;
+        }
+        ctx.counters.responses += 1;
+        match owner {
+            Owner::Discard if late => {
+                ctx.counters.late_responses += 1;
+                if self.skip_responses > 0 {
+                    self.skip_responses -= 1;
+                } else if let Some(e) = self.queue.iter_mut().find(|e| !e.resp_done) {
+                    e.resp_done = true;
+                }
+                self.pop_done(ctx, conn, ts);
+            }
+            Owner::Discard => ctx.counters.orphan_responses += 1,
+            Owner::Entry(_) => {}
+        }
+        let connect = method.eq_ignore_ascii_case("CONNECT");
+        let switch = complete && (status == 101 || (connect && (200..300).contains(&status)));
+        let mut anomalies = p.anomalies;
+        // RFC 9112 §6.3 items 1 and 2: no body after HEAD, 1xx, 204, 304, 2xx to CONNECT.
+        let framing = if !complete
+            || switch
+            || method.eq_ignore_ascii_case("HEAD")
+            || status < 200
+            || status == 204
+            || status == 304
+            || (connect && (200..300).contains(&status))
+        {
+            Framing::None
+        } else {
+            head::body_framing(&p.headers, false, &mut anomalies)
+        };
+        let codings = head::content_codings(&p.headers);
+        if let Owner::Entry(d) = owner {
+            if let Some(e) = self.entry_mut(d) {
+                let interim = std::mem::take(&mut e.interim);
+                e.response = Some(Response {
+                    status,
+                    reason: p.reason,
+                    version,
+                    headers: p.headers,
+                    head_len,
+                    body: Body {
+                        content_encoding: codings.clone(),
+                        ..Body::default()
+                    },
+                    first_ts,
+                    last_ts: ts,
+                    complete,
+                    interim,
+                });
+                for a in anomalies {
+                    add_anomaly(&mut e.resp_anomalies, a);
+                }
+                if switch {
+                    add_anomaly(&mut e.resp_anomalies, Anomaly::Tunnel);
+                }
+            }
+        }
+        let h = &mut self.halves[RESP];
+        h.owner = owner;
+        h.switch_after = switch;
+        h.body_gap = false;
+        match framing {
+            Framing::None => {
+                h.phase = Phase::Start { resync: false };
+                self.response_done(ctx, conn, None, complete, ts);
+            }
+            f => {
+                let keep = if owner == Owner::Discard {
+                    0
+                } else {
+                    ctx.limits.max_body_keep
+                };
+                let mut reader = BodyReader::new(f, keep, ctx.limits.max_head_bytes);
+                reader.body.content_encoding = codings;
+                self.halves[RESP].phase = Phase::Body(Box::new(reader));
+            }
+        }
+        // A CONNECT or Upgrade that did not switch: the held request bytes are requests.
+        if !switch {
+            self.release_held(ctx, conn, ts, false);
+        }
+    }
+
+    fn start_http09_response(&mut self, ctx: &mut HttpCtx, ts: Timestamp) {
+        let Some(depth) = self.front_waiting().map(|e| e.depth) else {
+            return;
+        };
+        ctx.counters.responses += 1;
+        if let Some(e) = self.entry_mut(depth) {
+            e.response = Some(Response {
+                status: 0,
+                reason: String::new(),
+                version: HttpVersion::Http09,
+                headers: Vec::new(),
+                head_len: 0,
+                body: Body::default(),
+                first_ts: ts,
+                last_ts: ts,
+                complete: false,
+                interim: Vec::new(),
+            });
+        }
+        let h = &mut self.halves[RESP];
+        h.owner = Owner::Entry(depth);
+        h.switch_after = false;
+        h.body_gap = false;
+        h.phase = Phase::Body(Box::new(BodyReader::new(
+            Framing::Close,
+            ctx.limits.max_body_keep,
+            0,
+        )));
+    }
+
+    /// The head in progress of `dir` cannot be completed (gap, close, limit): keep what
+    /// parses of it, flag it, and resync.
+    fn interrupt_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        extra: Option<Anomaly>,
+    ) {
+        let i = idx(dir);
+        let request = i == REQ;
+        let in_head = matches!(self.halves[i].phase, Phase::Head);
+        let had_bytes = !self.halves[i].buf.is_empty();
+        if extra == Some(Anomaly::HeadTooLarge) {
+            ctx.counters.head_too_large += 1;
+        }
+        if had_bytes {
+            ctx.counters.interrupted_messages += 1;
+        }
+        let parsed = if in_head {
+            let buf = &self.halves[i].buf;
+            head::parse_partial_head(buf, request, ctx.limits.max_headers)
+        } else {
+            None
+        };
+        let head_len = self.halves[i].buf.len() as u64;
+        self.halves[i].resync(false);
+        let interrupted = if request {
+            Anomaly::RequestInterrupted
+        } else {
+            Anomaly::ResponseInterrupted
+        };
+        match parsed {
+            Some(mut p) if request || p.status >= 200 || p.status == 101 => {
+                p.anomalies.push(interrupted);
+                if let Some(a) = extra {
+                    p.anomalies.push(a);
+                }
+                if request {
+                    self.request_head(ctx, conn, p, head_len, ts, false);
+                } else {
+                    self.response_head(ctx, conn, p, head_len, ts, false);
+                }
+            }
+            // A cut interim response: the final one may still be found by resync.
+            Some(_) => {}
+            None if !request && had_bytes => self.lose_front_response(ctx, ts),
+            None => {}
+        }
+        let h = &mut self.halves[i];
+        if !matches!(h.phase, Phase::Ended) {
+            h.resync(false);
+        }
+        self.pop_done(ctx, conn, ts);
+    }
+
+    /// The response to the oldest waiting request was lost (its start line is missing):
+    /// that request gets no response, flagged, so later responses pair correctly.
+    fn lose_front_response(&mut self, ctx: &mut HttpCtx, _ts: Timestamp) {
+        if self.skip_responses > 0 {
+            self.skip_responses -= 1;
+            return;
+        }
+        if let Some(e) = self.queue.iter_mut().find(|e| !e.resp_done) {
+            e.resp_done = true;
+            if !e.is_tombstone() {
+                add_anomaly(&mut e.resp_anomalies, Anomaly::ResponseInterrupted);
+                ctx.counters.interrupted_messages += 1;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- message ends
+
+    /// The body in progress of `dir` ended (`complete`) or was cut short.
+    fn finish_message(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        complete: bool,
+        extra: Option<Anomaly>,
+    ) {
+        let i = idx(dir);
+        let phase = std::mem::replace(&mut self.halves[i].phase, Phase::Start { resync: false });
+        let Phase::Body(reader) = phase else {
+            self.halves[i].phase = phase;
+            return;
+        };
+        if i == REQ {
+            let depth = match self.halves[REQ].owner {
+                Owner::Entry(d) => d,
+                Owner::Discard => return,
+            };
+            self.request_done(ctx, conn, depth, Some((*reader, extra)), complete, ts);
+            if self.halves[REQ].switch_after && complete {
+                self.halves[REQ].switch_after = false;
+                if matches!(self.halves[REQ].phase, Phase::Start { .. }) {
+                    self.halves[REQ].phase = Phase::AwaitSwitch { depth };
+                }
+            }
+        } else {
+            self.response_done(ctx, conn, Some((*reader, extra)), complete, ts);
+        }
+    }
+
+    /// Turns a finished body reader into the message's `Body`: anomalies, counters and
+    /// content decoding.
+    fn finish_body(
+        limits: &HttpLimits,
+        counters: &mut HttpCounters,
+        reader: BodyReader,
+        complete: bool,
+        gap: bool,
+        anomalies: &mut Vec<Anomaly>,
+    ) -> Body {
+        if reader.bare_lf {
+            add_anomaly(anomalies, Anomaly::BareLf);
+        }
+        if reader.obs_fold {
+            add_anomaly(anomalies, Anomaly::ObsFold);
+        }
+        if gap {
+            add_anomaly(anomalies, Anomaly::BodyGap);
+        }
+        let mut body = reader.body;
+        if body.truncated {
+            counters.bodies_truncated += 1;
+            add_anomaly(anomalies, Anomaly::BodyTruncated);
+        }
+        let encoded = body.content_encoding.iter().any(|c| c != "identity");
+        if encoded && body.len > 0 {
+            body.decoded = if !complete {
+                Decoded::Failed {
+                    reason: "body incomplete".to_string(),
+                }
+            } else if body.missing > 0 {
+                Decoded::Failed {
+                    reason: format!("body has {} missing bytes", body.missing),
+                }
+            } else if body.truncated {
+                Decoded::Failed {
+                    reason: format!(
+                        "body larger than the keep limit of {} bytes",
+                        limits.max_body_keep
+                    ),
+                }
+            } else {
+                let out = decode_detailed(
+                    &body.data,
+                    &body.content_encoding,
+                    limits.max_body_keep,
+                    limits.max_decoded_bytes,
+                    limits.max_decode_layers,
+                );
+                if out.limit_hit {
+                    counters.decode_limit_hits += 1;
+                }
+                if let Decoded::Failed { reason } = &out.decoded {
+                    counters.decode_failures += 1;
+                    add_anomaly(anomalies, Anomaly::DecodeFailed(reason.clone()));
+                } else if let Some(reason) = out.stream_truncated {
+                    counters.decode_failures += 1;
+                    add_anomaly(anomalies, Anomaly::DecodeFailed(reason));
+                }
+                out.decoded
+            };
+        }
+        body
+    }
+
+    fn request_done(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        depth: u32,
+        reader: Option<(BodyReader, Option<Anomaly>)>,
+        complete: bool,
+        ts: Timestamp,
+    ) {
+        let gap = std::mem::take(&mut self.halves[REQ].body_gap);
+        let limits = ctx.limits.clone();
+        let Some(e) = self.entry_mut(depth) else {
+            return;
+        };
+        let mut anomalies = std::mem::take(&mut e.req_anomalies);
+        if let Some((reader, extra)) = reader {
+            if let Some(a) = extra {
+                add_anomaly(&mut anomalies, a);
+            }
+            let body = Self::finish_body(
+                &limits,
+                &mut ctx.counters,
+                reader,
+                complete,
+                gap,
+                &mut anomalies,
+            );
+            if let Some(r) = e.request.as_mut() {
+                r.body = body;
+            }
+        }
+        if let Some(r) = e.request.as_mut() {
+            r.last_ts = ts;
+            if !complete {
+                r.complete = false;
+                if !anomalies.contains(&Anomaly::RequestInterrupted) {
+                    anomalies.push(Anomaly::RequestInterrupted);
+                    ctx.counters.interrupted_messages += 1;
+                }
+            } else {
+                r.complete = !gap;
+            }
+        }
+        e.req_anomalies = anomalies;
+        e.req_done = true;
+        self.pop_done(ctx, conn, ts);
+    }
+
+    fn response_done(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        reader: Option<(BodyReader, Option<Anomaly>)>,
+        complete: bool,
+        ts: Timestamp,
+    ) {
+        let h = &mut self.halves[RESP];
+        let gap = std::mem::take(&mut h.body_gap);
+        let switch = std::mem::take(&mut h.switch_after);
+        let owner = h.owner;
+        h.owner = Owner::Discard;
+        if let Owner::Entry(depth) = owner {
+            let limits = ctx.limits.clone();
+            if let Some(e) = self.entry_mut(depth) {
+                let mut anomalies = std::mem::take(&mut e.resp_anomalies);
+                if let Some((reader, extra)) = reader {
+                    if let Some(a) = extra {
+                        add_anomaly(&mut anomalies, a);
+                    }
+                    let body = Self::finish_body(
+                        &limits,
+                        &mut ctx.counters,
+                        reader,
+                        complete,
+                        gap,
+                        &mut anomalies,
+                    );
+                    if let Some(r) = e.response.as_mut() {
+                        r.body = body;
+                    }
+                }
+                if let Some(r) = e.response.as_mut() {
+                    r.last_ts = ts;
+                    r.complete = complete && !gap;
+                    if !complete && !anomalies.contains(&Anomaly::ResponseInterrupted) {
+                        anomalies.push(Anomaly::ResponseInterrupted);
+                        ctx.counters.interrupted_messages += 1;
+                    }
+                }
+                e.resp_anomalies = anomalies;
+                e.resp_done = true;
+            }
+        }
+        if switch {
+            self.enter_tunnel(ctx);
+        }
+        self.pop_done(ctx, conn, ts);
+    }
+
+    /// 101 Switching Protocols or a 2xx to CONNECT: both directions carry another
+    /// protocol from here on (RFC 9110 §9.3.6, §15.2.2).
+    fn enter_tunnel(&mut self, ctx: &mut HttpCtx) {
+        ctx.counters.tunnels += 1;
+        let req = &mut self.halves[REQ];
+        ctx.counters.tunnel_bytes += req.held.len() as u64;
+        req.held = Vec::new();
+        req.reset_candidate();
+        if !matches!(req.phase, Phase::Ended) {
+            req.phase = Phase::Tunnel;
+        }
+        let resp = &mut self.halves[RESP];
+        resp.reset_candidate();
+        if !matches!(resp.phase, Phase::Ended) {
+            resp.phase = Phase::Tunnel;
+        }
+    }
+
+    /// The request side was holding bytes after a CONNECT/Upgrade request whose response
+    /// did not switch protocols, or will never come (`force`: close, server FIN): they
+    /// are requests after all.
+    fn release_held(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp, force: bool) {
+        let Phase::AwaitSwitch { depth } = self.halves[REQ].phase else {
+            return;
+        };
+        let waiting = self
+            .queue
+            .iter()
+            .any(|e| e.depth == depth && !e.is_tombstone() && e.response.is_none() && !e.resp_done);
+        if waiting && !force {
+            return;
+        }
+        let h = &mut self.halves[REQ];
+        let held = std::mem::take(&mut h.held);
+        let lost = std::mem::take(&mut h.held_lost);
+        h.phase = Phase::Start { resync: lost };
+        h.at_line_start = true;
+        self.feed(ctx, conn, Direction::ToServer, &held, ts);
+    }
+
+    /// Emits finished entries from the front of the queue, in order.
+    fn pop_done(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        while let Some(front) = self.queue.front() {
+            let done = front.resp_done && (front.req_done || front.is_tombstone());
+            if !done {
+                break;
+            }
+            let Some(e) = self.queue.pop_front() else {
+                break;
+            };
+            if !e.is_tombstone() {
+                self.emit(ctx, conn, e, ts);
+            }
+        }
+    }
+
+    fn emit(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, e: Entry, ts: Timestamp) {
+        let Some(request) = e.request else { return };
+        let mut anomalies = Vec::new();
+        if self.midstream {
+            anomalies.push(Anomaly::MidStreamPickup);
+        }
+        for a in e.req_anomalies.into_iter().chain(e.resp_anomalies) {
+            add_anomaly(&mut anomalies, a);
+        }
+        let mut response = e.response;
+        if response.is_none() {
+            if let Some(u) = e.unanswered {
+                ctx.counters.unanswered += 1;
+                add_anomaly(&mut anomalies, Anomaly::Unanswered(u));
+            }
+        }
+        if let Some(r) = response.as_mut() {
+            // Interim responses that came without a final one are not kept anywhere else.
+            if r.interim.is_empty() && !e.interim.is_empty() {
+                r.interim = e.interim;
+            }
+        }
+        ctx.counters.transactions += 1;
+        ctx.counters.anomalies += anomalies.len() as u64;
+        ctx.out.push(Transaction {
+            conn: conn.clone(),
+            depth: e.depth,
+            request,
+            response,
+            anomalies,
+            completed_at: ts,
+        });
+    }
+
+    // ---------------------------------------------------------------- gaps, ends, time
+
+    fn gap(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, len: u64, ts: Timestamp) {
+        let i = idx(dir);
+        if len == 0 {
+            return;
+        }
+        match &mut self.halves[i].phase {
+            Phase::Body(reader) => {
+                let close = reader.is_close_delimited();
+                match reader.gap(len) {
+                    GapEffect::Absorbed => {
+                        ctx.counters.body_gaps += 1;
+                        self.halves[i].body_gap = true;
+                    }
+                    GapEffect::Done { rest } => {
+                        ctx.counters.body_gaps += 1;
+                        self.halves[i].body_gap = true;
+                        self.finish_message(ctx, conn, dir, ts, true, None);
+                        if rest > 0 {
+                            self.gap(ctx, conn, dir, rest, ts);
+                        }
+                    }
+                    GapEffect::Broken => {
+                        if close {
+                            ctx.counters.body_gaps += 1;
+                            self.halves[i].body_gap = true;
+                        }
+                        self.finish_message(ctx, conn, dir, ts, false, None);
+                        self.halves[i].resync(true);
+                    }
+                }
+            }
+            Phase::Head => {
+                self.interrupt_head(ctx, conn, dir, ts, None);
+                self.halves[i].at_line_start = true;
+            }
+            Phase::Start { resync } => {
+                let resync = *resync;
+                let h = &mut self.halves[i];
+                let had_bytes = !h.buf.is_empty();
+                if had_bytes {
+                    ctx.counters.resync_skipped_bytes += h.buf.len() as u64;
+                }
+                if !resync && i == RESP {
+                    // Between responses (or inside a status line): the lost bytes most
+                    // likely held the response to the oldest waiting request.
+                    if had_bytes || self.front_waiting().is_some_and(|e| e.response.is_none()) {
+                        self.lose_front_response(ctx, ts);
+                        self.pop_done(ctx, conn, ts);
+                    }
+                }
+                self.halves[i].resync(true);
+            }
+            Phase::AwaitSwitch { .. } => self.halves[i].held_lost = true,
+            Phase::Tunnel | Phase::Ended => {}
+        }
+    }
+
+    /// Direction `dir` ended: finish what the end delimits, interrupt what it cuts.
+    /// `close_ends_body`: a close-delimited body is complete (FIN, RST).
+    fn end_direction(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        close_ends_body: bool,
+    ) {
+        let i = idx(dir);
+        match &self.halves[i].phase {
+            Phase::Body(reader) => {
+                let complete = close_ends_body && reader.is_close_delimited();
+                self.finish_message(ctx, conn, dir, ts, complete, None);
+            }
+            Phase::Head => self.interrupt_head(ctx, conn, dir, ts, None),
+            Phase::Start { resync } if !self.halves[i].buf.is_empty() => {
+                let strict = !*resync;
+                ctx.counters.resync_skipped_bytes += self.halves[i].buf.len() as u64;
+                if i == RESP && strict {
+                    self.lose_front_response(ctx, ts);
+                }
+            }
+            _ => {}
+        }
+        let h = &mut self.halves[i];
+        h.reset_candidate();
+        if !matches!(h.phase, Phase::AwaitSwitch { .. }) {
+            h.phase = Phase::Ended;
+        }
+    }
+
+    /// Every request still waiting is answered no more.
+    fn abandon_waiting(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        why: Unanswered,
+        ts: Timestamp,
+    ) {
+        for e in self.queue.iter_mut() {
+            if !e.resp_done {
+                e.resp_done = true;
+                if e.response.is_none() {
+                    e.unanswered = Some(why);
+                }
+            }
+        }
+        self.skip_responses = 0;
+        self.pop_done(ctx, conn, ts);
+    }
+}
+
+impl StreamHandler for HttpConn {
+    type Ctx = HttpCtx;
+
+    fn on_data(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
+        self.feed(ctx, conn, dir, data, ts);
+    }
+
+    fn on_gap(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+    ) {
+        self.gap(ctx, conn, dir, len, ts);
+    }
+
+    /// The server's FIN ends close-delimited responses and means nothing more will be
+    /// answered. The client's FIN only ends the request side: a half-closed connection
+    /// can still carry the answers to requests already sent (RFC 9112 §9.6).
+    fn on_fin(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
+        self.end_direction(ctx, conn, dir, ts, true);
+        if dir == Direction::ToClient {
+            self.release_held(ctx, conn, ts, true);
+            self.abandon_waiting(ctx, conn, Unanswered::ConnectionClosed, ts);
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
+        // RST after a close-delimited body is how many servers end it; idle, eviction and
+        // end of capture say nothing about the body being complete.
+        let ends_body = matches!(reason, CloseReason::Fin | CloseReason::Reset);
+        self.release_held(ctx, conn, ts, true);
+        self.end_direction(ctx, conn, Direction::ToServer, ts, ends_body);
+        self.end_direction(ctx, conn, Direction::ToClient, ts, ends_body);
+        let why = match reason {
+            CloseReason::EndOfCapture => Unanswered::EndOfCapture,
+            _ => Unanswered::ConnectionClosed,
+        };
+        self.abandon_waiting(ctx, conn, why, ts);
+        // Anything left (requests still in progress were finished above) goes out now.
+        while let Some(mut e) = self.queue.pop_front() {
+            e.req_done = true;
+            self.emit(ctx, conn, e, ts);
+        }
+        self.halves[REQ].phase = Phase::Ended;
+        self.halves[RESP].phase = Phase::Ended;
+    }
+
+    fn on_tick(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, now: Timestamp) {
+        let timeout = ctx.limits.response_timeout;
+        let mut expired = Vec::new();
+        for e in self.queue.iter_mut() {
+            let Some(r) = e.request.as_ref() else {
+                continue;
+            };
+            if e.req_done && !e.resp_done && e.response.is_none() && now.since(r.last_ts) >= timeout
+            {
+                // Export now, keep a tombstone: the late response is framed by this
+                // method (HEAD!) and skipped, not paired with the next request.
+                let request = e.request.take();
+                expired.push(Entry {
+                    depth: e.depth,
+                    method: e.method.clone(),
+                    request,
+                    req_done: true,
+                    req_anomalies: std::mem::take(&mut e.req_anomalies),
+                    interim: std::mem::take(&mut e.interim),
+                    response: None,
+                    resp_done: true,
+                    resp_anomalies: std::mem::take(&mut e.resp_anomalies),
+                    unanswered: Some(Unanswered::Timeout),
+                    http09: e.http09,
+                });
+            }
+        }
+        for e in expired {
+            ctx.counters.response_timeouts += 1;
+            self.emit(ctx, conn, e, now);
+        }
+        self.release_held(ctx, conn, now, false);
+        self.pop_done(ctx, conn, now);
+    }
+}

@@ -1,0 +1,728 @@
+//! Message heads: recognising a start line byte by byte (also used to resynchronise after a
+//! gap), finding the end of a head incrementally, normalising what httparse rejects (bare
+//! LF, obs-fold) and parsing with httparse, and reading the framing headers.
+//!
+//! Invariants: every function here is linear in its input; a head is parsed once, when
+//! its end has been found; nothing here allocates more than the head it was given.
+
+use crate::model::{Anomaly, Header, HttpVersion};
+
+/// Longest method token accepted by the start-line matcher (the longest registered method,
+/// `UPDATEREDIRECTREF`, has 17 characters).
+const MAX_METHOD_LEN: usize = 32;
+
+/// What the start-line matcher decided after a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Match {
+    NeedMore,
+    /// A start line (requests: the whole line; responses: `HTTP/1.x DDD` and one more byte).
+    Accept,
+    /// A request line without a version (`GET /path`): HTTP/0.9.
+    Accept09,
+    Fail,
+}
+
+/// Recognises the start of a message one byte at a time, so that candidate starts can be
+/// checked across segment boundaries without buffering or rescanning:
+/// requests `token SP target SP HTTP/1.[01] CRLF`, responses `HTTP/1.[01] SP DDD`.
+#[derive(Clone, Debug)]
+pub(crate) struct StartMatcher {
+    request: bool,
+    state: u8,
+    n: usize,
+    /// The method is exactly `GET` (the only HTTP/0.9 method).
+    get: bool,
+}
+
+const VERSION_PREFIX: &[u8] = b"HTTP/1.";
+
+impl StartMatcher {
+    pub fn new(request: bool) -> Self {
+        StartMatcher {
+            request,
+            state: 0,
+            n: 0,
+            get: true,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        *self = StartMatcher::new(self.request);
+    }
+
+    /// Feeds the next byte of the candidate.
+    pub fn feed(&mut self, b: u8) -> Match {
+        if self.request {
+            self.feed_request(b)
+        } else {
+            self.feed_response(b)
+        }
+    }
+
+    fn feed_request(&mut self, b: u8) -> Match {
+        const METHOD: u8 = 0;
+        const TARGET_FIRST: u8 = 1;
+        const TARGET: u8 = 2;
+        const VERSION: u8 = 3;
+        const AFTER_VERSION: u8 = 4;
+        const CR: u8 = 5;
+        const CR09: u8 = 6;
+        match self.state {
+            METHOD => {
+                if is_tchar(b) && self.n < MAX_METHOD_LEN {
+                    self.get &= self.n < 3 && b"GET".get(self.n) == Some(&b);
+                    self.n += 1;
+                    Match::NeedMore
+                } else if b == b' ' && self.n > 0 {
+                    self.get &= self.n == 3;
+                    self.state = TARGET_FIRST;
+                    Match::NeedMore
+                } else {
+                    Match::Fail
+                }
+            }
+            TARGET_FIRST => {
+                if b > b' ' && b != 0x7f {
+                    self.state = TARGET;
+                    Match::NeedMore
+                } else {
+                    Match::Fail
+                }
+            }
+            TARGET => match b {
+                b' ' => {
+                    self.state = VERSION;
+                    self.n = 0;
+                    Match::NeedMore
+                }
+                b'\r' if self.get => {
+                    self.state = CR09;
+                    Match::NeedMore
+                }
+                b'\n' if self.get => Match::Accept09,
+                _ if b > b' ' && b != 0x7f => Match::NeedMore,
+                _ => Match::Fail,
+            },
+            VERSION => {
+                if self.n < VERSION_PREFIX.len() {
+                    if VERSION_PREFIX.get(self.n) == Some(&b) {
+                        self.n += 1;
+                        Match::NeedMore
+                    } else {
+                        Match::Fail
+                    }
+                } else if b == b'0' || b == b'1' {
+                    self.state = AFTER_VERSION;
+                    Match::NeedMore
+                } else {
+                    Match::Fail
+                }
+            }
+            AFTER_VERSION => match b {
+                b'\r' => {
+                    self.state = CR;
+                    Match::NeedMore
+                }
+                b'\n' => Match::Accept,
+                _ => Match::Fail,
+            },
+            CR => {
+                if b == b'\n' {
+                    Match::Accept
+                } else {
+                    Match::Fail
+                }
+            }
+            CR09 => {
+                if b == b'\n' {
+                    Match::Accept09
+                } else {
+                    Match::Fail
+                }
+            }
+            _ => Match::Fail,
+        }
+    }
+
+    fn feed_response(&mut self, b: u8) -> Match {
+        const PREFIX: u8 = 0;
+        const MINOR: u8 = 1;
+        const SPACE: u8 = 2;
+        const STATUS: u8 = 3;
+        const END: u8 = 4;
+        match self.state {
+            PREFIX => {
+                if VERSION_PREFIX.get(self.n) == Some(&b) {
+                    self.n += 1;
+                    if self.n == VERSION_PREFIX.len() {
+                        self.state = MINOR;
+                    }
+                    Match::NeedMore
+                } else {
+                    Match::Fail
+                }
+            }
+            MINOR if b == b'0' || b == b'1' => {
+                self.state = SPACE;
+                self.n = 0;
+                Match::NeedMore
+            }
+            // One or more spaces (lenient, RFC 9112 §4 allows recipients to).
+            SPACE if b == b' ' => {
+                self.n += 1;
+                Match::NeedMore
+            }
+            SPACE if self.n > 0 && self.n <= 8 && b.is_ascii_digit() => {
+                self.state = STATUS;
+                self.n = 1;
+                Match::NeedMore
+            }
+            STATUS if b.is_ascii_digit() => {
+                self.n += 1;
+                if self.n == 3 {
+                    self.state = END;
+                }
+                Match::NeedMore
+            }
+            END if matches!(b, b' ' | b'\r' | b'\n' | b'\t') => Match::Accept,
+            _ => Match::Fail,
+        }
+    }
+}
+
+/// RFC 9110 §5.6.2 token characters.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Finds the end of a head incrementally: the empty line (`CRLF CRLF` or bare `LF LF`).
+/// Each byte is looked at once, however the head is split.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeadScanner {
+    /// 0: at a line start; 1: the line so far is a lone CR; 2: inside a line.
+    state: u8,
+}
+
+impl HeadScanner {
+    /// Scans `data`, the bytes that follow those already scanned. Returns the number of
+    /// bytes of `data` that complete the head, if its end is in `data`.
+    pub fn scan(&mut self, data: &[u8]) -> Option<usize> {
+        for (i, &b) in data.iter().enumerate() {
+            self.state = match (b, self.state) {
+                (b'\n', 0 | 1) => {
+                    self.state = 0;
+                    return Some(i + 1);
+                }
+                (b'\n', _) => 0,
+                (b'\r', 0) => 1,
+                _ => 2,
+            };
+        }
+        None
+    }
+}
+
+/// A head parsed into owned values.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParsedHead {
+    pub method: String,
+    pub target: String,
+    pub status: u16,
+    pub reason: String,
+    pub version: Option<HttpVersion>,
+    pub headers: Vec<Header>,
+    pub anomalies: Vec<Anomaly>,
+    /// More header fields than `max_headers`: only the first ones were parsed.
+    pub too_many_headers: bool,
+}
+
+/// Rewrites a head so httparse takes it: every line ends with CRLF (bare LF accepted,
+/// RFC 9112 §2.2) and obs-fold continuation lines are joined to the previous line with a
+/// space (RFC 9112 §5.2). Keeps at most `max_fields` field lines. Returns None when the
+/// head needs no rewriting.
+fn normalize(
+    raw: &[u8],
+    max_fields: usize,
+    anomalies: &mut Vec<Anomaly>,
+) -> (Option<Vec<u8>>, bool) {
+    let bare_lf = raw
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || raw.get(i - 1) != Some(&b'\r')));
+    let mut fold = false;
+    let mut fields = 0usize;
+    for line in raw.split(|&b| b == b'\n').skip(1) {
+        if line.is_empty() || line == b"\r" {
+            break;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            fold = true;
+        } else {
+            fields += 1;
+        }
+    }
+    if bare_lf {
+        anomalies.push(Anomaly::BareLf);
+    }
+    if fold {
+        anomalies.push(Anomaly::ObsFold);
+    }
+    let too_many = fields > max_fields;
+    if !bare_lf && !fold && !too_many {
+        return (None, false);
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len() + 16);
+    let mut kept = 0usize;
+    for (i, line) in raw.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if i == 0 {
+            out.extend_from_slice(line);
+            continue;
+        }
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            // obs-fold: joined to the previous field line with one space; whitespace
+            // between the start line and the first field is dropped (RFC 9112 §2.2).
+            if kept > 0 && kept <= max_fields {
+                while matches!(out.last(), Some(b' ' | b'\t')) {
+                    out.pop();
+                }
+                out.push(b' ');
+                out.extend_from_slice(trim_start(line));
+            }
+            continue;
+        }
+        kept += 1;
+        if kept > max_fields {
+            continue;
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+    (Some(out), too_many)
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    b.get(n..).unwrap_or_default()
+}
+
+fn httparse_config() -> httparse::ParserConfig {
+    let mut c = httparse::ParserConfig::default();
+    c.allow_spaces_after_header_name_in_responses(true)
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .ignore_invalid_headers_in_requests(true)
+        .ignore_invalid_headers_in_responses(true);
+    c
+}
+
+fn version(v: Option<u8>) -> HttpVersion {
+    match v {
+        Some(0) => HttpVersion::Http10,
+        _ => HttpVersion::Http11,
+    }
+}
+
+fn owned_headers(h: &[httparse::Header<'_>]) -> Vec<Header> {
+    h.iter()
+        .filter(|h| !h.name.is_empty())
+        .map(|h| Header {
+            name: h.name.to_string(),
+            value: String::from_utf8_lossy(h.value).into_owned(),
+        })
+        .collect()
+}
+
+/// Parses a complete head (ending with its empty line). None when httparse rejects it.
+pub(crate) fn parse_head(raw: &[u8], request: bool, max_headers: usize) -> Option<ParsedHead> {
+    let mut anomalies = Vec::new();
+    let max_headers = max_headers.max(1);
+    let (norm, too_many) = normalize(raw, max_headers, &mut anomalies);
+    let buf: &[u8] = norm.as_deref().unwrap_or(raw);
+    let fields = buf
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .min(max_headers + 2);
+    let mut storage = vec![httparse::EMPTY_HEADER; fields];
+    let config = httparse_config();
+    let mut p = ParsedHead {
+        anomalies,
+        too_many_headers: too_many,
+        ..Default::default()
+    };
+    if request {
+        let mut req = httparse::Request::new(&mut storage);
+        match config.parse_request(&mut req, buf) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return None,
+        }
+        p.method = req.method?.to_string();
+        p.target = req.path?.to_string();
+        p.version = Some(version(req.version));
+        p.headers = owned_headers(req.headers);
+    } else {
+        let mut resp = httparse::Response::new(&mut storage);
+        match config.parse_response(&mut resp, buf) {
+            Ok(httparse::Status::Complete(_)) => {}
+            _ => return None,
+        }
+        p.status = resp.code?;
+        p.reason = resp.reason.unwrap_or("").to_string();
+        p.version = Some(version(resp.version));
+        p.headers = owned_headers(resp.headers);
+    }
+    Some(p)
+}
+
+/// Parses what there is of an interrupted head: its complete lines, closed with an empty
+/// line. A response status line may be cut inside the reason phrase.
+pub(crate) fn parse_partial_head(
+    raw: &[u8],
+    request: bool,
+    max_headers: usize,
+) -> Option<ParsedHead> {
+    let mut buf = match raw.iter().rposition(|&b| b == b'\n') {
+        Some(p) => raw.get(..=p).unwrap_or_default().to_vec(),
+        None if !request => raw.to_vec(),
+        None => return None,
+    };
+    if buf.ends_with(b"\n") {
+        // Make sure the closing empty line is not taken as an obs-fold.
+        buf.extend_from_slice(b"\r\n");
+    } else {
+        buf.extend_from_slice(b"\r\n\r\n");
+    }
+    parse_head(&buf, request, max_headers)
+}
+
+/// A tolerant parse for heads httparse rejects (e.g. bytes it does not allow in a target
+/// or a field name): start line split on spaces, fields split at the first colon, lines
+/// without a colon skipped. The caller counts the head as a parse error all the same.
+pub(crate) fn parse_head_lenient(
+    raw: &[u8],
+    request: bool,
+    max_headers: usize,
+) -> Option<ParsedHead> {
+    let mut anomalies = Vec::new();
+    let (norm, too_many) = normalize(raw, max_headers.max(1), &mut anomalies);
+    let buf: &[u8] = norm.as_deref().unwrap_or(raw);
+    let mut lines = buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let first = String::from_utf8_lossy(lines.next()?).into_owned();
+    let parts: Vec<&str> = first.split(' ').filter(|p| !p.is_empty()).collect();
+    let mut p = ParsedHead {
+        anomalies,
+        too_many_headers: too_many,
+        ..Default::default()
+    };
+    if request {
+        let (method, rest) = parts.split_first()?;
+        let (ver, target) = rest.split_last()?;
+        if target.is_empty() || !method.bytes().all(is_tchar) {
+            return None;
+        }
+        p.version = Some(match *ver {
+            "HTTP/1.0" => HttpVersion::Http10,
+            "HTTP/1.1" => HttpVersion::Http11,
+            _ => return None,
+        });
+        p.method = method.to_string();
+        p.target = target.join(" ");
+    } else {
+        let ver = parts.first()?;
+        p.version = Some(match *ver {
+            "HTTP/1.0" => HttpVersion::Http10,
+            "HTTP/1.1" => HttpVersion::Http11,
+            _ => return None,
+        });
+        let code = parts.get(1)?;
+        if code.len() != 3 {
+            return None;
+        }
+        p.status = code.parse().ok()?;
+        p.reason = parts.get(2..).map(|r| r.join(" ")).unwrap_or_default();
+    }
+    for line in lines.take_while(|l| !l.is_empty()).take(max_headers) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(line.get(..colon).unwrap_or_default())
+            .trim()
+            .to_string();
+        if name.is_empty() || name.contains(' ') {
+            continue;
+        }
+        let value = String::from_utf8_lossy(line.get(colon + 1..).unwrap_or_default())
+            .trim()
+            .to_string();
+        p.headers.push(Header { name, value });
+    }
+    Some(p)
+}
+
+/// The codings of Content-Encoding fields, in the order they were applied, lowercased.
+pub(crate) fn content_codings(headers: &[Header]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-encoding"))
+        .flat_map(|h| h.value.split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// How a message body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the sender closes the connection.
+    Close,
+}
+
+/// Framing from Transfer-Encoding and Content-Length, for a message that may have a body.
+/// `request`: a request with neither has no body; a response is read until close.
+pub(crate) fn body_framing(
+    headers: &[Header],
+    request: bool,
+    anomalies: &mut Vec<Anomaly>,
+) -> Framing {
+    let mut codings: Vec<String> = Vec::new();
+    let mut lengths: Vec<u64> = Vec::new();
+    let mut invalid_length = false;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            codings.extend(
+                h.value
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty()),
+            );
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            // RFC 9110 §8.6: a list of identical values is the same as one value.
+            for v in h.value.split(',').map(str::trim) {
+                match parse_length(v) {
+                    Some(n) => lengths.push(n),
+                    None => invalid_length = true,
+                }
+            }
+        }
+    }
+    if invalid_length {
+        anomalies.push(Anomaly::InvalidContentLength);
+    }
+    if let Some(first) = lengths.first() {
+        if lengths.iter().any(|l| l != first) {
+            anomalies.push(Anomaly::ConflictingContentLength);
+        }
+    }
+    if !codings.is_empty() {
+        if !lengths.is_empty() || invalid_length {
+            anomalies.push(Anomaly::TransferEncodingAndContentLength);
+        }
+        // RFC 9112 §6.3 items 3 and 4: chunked last frames the body; any other final
+        // coding means the body runs to the end of the connection.
+        return if codings.last().map(String::as_str) == Some("chunked") {
+            Framing::Chunked
+        } else {
+            anomalies.push(Anomaly::UnknownTransferEncoding);
+            Framing::Close
+        };
+    }
+    match lengths.first() {
+        Some(0) => Framing::None,
+        Some(&n) => Framing::Length(n),
+        // Invalid length only: a request has no body we can delimit, a response runs to
+        // the close (RFC 9112 §6.3 item 5 makes either an error; we keep what we can).
+        None if request => Framing::None,
+        None => Framing::Close,
+    }
+}
+
+/// A Content-Length value: 1*DIGIT that fits in u64.
+fn parse_length(v: &str) -> Option<u64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(m: &mut StartMatcher, s: &[u8]) -> Match {
+        let mut last = Match::NeedMore;
+        for &b in s {
+            last = m.feed(b);
+            if last != Match::NeedMore {
+                return last;
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn request_start_lines() {
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"GET / HTTP/1.1\r\n"),
+            Match::Accept
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"M-SEARCH * HTTP/1.0\n"),
+            Match::Accept
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"GET /x\r\n"),
+            Match::Accept09
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"POST /x\r\n"),
+            Match::Fail
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"GET / HTTP/2.0\r\n"),
+            Match::Fail
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"\x16\x03\x01"),
+            Match::Fail
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(true), b"GET / HTTP/1.1"),
+            Match::NeedMore
+        );
+    }
+
+    #[test]
+    fn response_start_lines() {
+        assert_eq!(
+            run(&mut StartMatcher::new(false), b"HTTP/1.1 200 OK"),
+            Match::Accept
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(false), b"HTTP/1.0 404\r\n"),
+            Match::Accept
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(false), b"HTTP/1.1 20 OK"),
+            Match::Fail
+        );
+        assert_eq!(
+            run(&mut StartMatcher::new(false), b"HTTP/2 200 "),
+            Match::Fail
+        );
+        assert_eq!(run(&mut StartMatcher::new(false), b"<html>"), Match::Fail);
+    }
+
+    #[test]
+    fn head_end_found_across_any_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        let end = head.len() - 4;
+        for split in 0..head.len() {
+            let mut s = HeadScanner::default();
+            let (a, b) = head.split_at(split);
+            let got = match s.scan(a) {
+                Some(n) => n,
+                None => split + s.scan(b).unwrap(),
+            };
+            assert_eq!(got, end, "split {split}");
+        }
+        assert_eq!(
+            HeadScanner::default().scan(b"GET / HTTP/1.1\nHost: a\n\nX"),
+            Some(24)
+        );
+        assert_eq!(
+            HeadScanner::default().scan(b"GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn bare_lf_and_obs_fold_are_normalised_and_flagged() {
+        let p = parse_head(
+            b"HTTP/1.1 200 OK\nX-A: one\n  two\nContent-Length: 3\n\n",
+            false,
+            10,
+        )
+        .unwrap();
+        assert_eq!(p.status, 200);
+        assert_eq!(p.headers[0].value, "one two");
+        assert_eq!(p.headers[1].value, "3");
+        assert_eq!(p.anomalies, vec![Anomaly::BareLf, Anomaly::ObsFold]);
+        let p = parse_head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true, 10).unwrap();
+        assert!(p.anomalies.is_empty());
+        assert_eq!((p.method.as_str(), p.target.as_str()), ("GET", "/"));
+    }
+
+    #[test]
+    fn too_many_headers_keeps_the_first() {
+        let p = parse_head(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", true, 2).unwrap();
+        assert!(p.too_many_headers);
+        assert_eq!(p.headers.len(), 2);
+    }
+
+    #[test]
+    fn framing_rules() {
+        let h = |list: &[(&str, &str)]| -> Vec<Header> {
+            list.iter()
+                .map(|(n, v)| Header {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect()
+        };
+        let mut a = Vec::new();
+        assert_eq!(
+            body_framing(&h(&[("Content-Length", "5")]), true, &mut a),
+            Framing::Length(5)
+        );
+        assert_eq!(body_framing(&h(&[]), true, &mut a), Framing::None);
+        assert_eq!(body_framing(&h(&[]), false, &mut a), Framing::Close);
+        assert!(a.is_empty());
+        assert_eq!(
+            body_framing(&h(&[("content-length", "5, 5")]), true, &mut a),
+            Framing::Length(5)
+        );
+        assert!(a.is_empty());
+        assert_eq!(
+            body_framing(
+                &h(&[("Content-Length", "11"), ("Content-Length", "93")]),
+                true,
+                &mut a
+            ),
+            Framing::Length(11)
+        );
+        assert_eq!(a, vec![Anomaly::ConflictingContentLength]);
+        a.clear();
+        let te_cl = h(&[("Content-Length", "68"), ("Transfer-Encoding", "chunked")]);
+        assert_eq!(body_framing(&te_cl, false, &mut a), Framing::Chunked);
+        assert_eq!(a, vec![Anomaly::TransferEncodingAndContentLength]);
+        a.clear();
+        assert_eq!(
+            body_framing(&h(&[("Content-Length", "x")]), false, &mut a),
+            Framing::Close
+        );
+        assert_eq!(
+            body_framing(&h(&[("Content-Length", "-1")]), true, &mut a),
+            Framing::None
+        );
+        assert_eq!(
+            a,
+            vec![Anomaly::InvalidContentLength, Anomaly::InvalidContentLength]
+        );
+        a.clear();
+        assert_eq!(
+            body_framing(&h(&[("Transfer-Encoding", "gzip")]), false, &mut a),
+            Framing::Close
+        );
+        assert_eq!(a, vec![Anomaly::UnknownTransferEncoding]);
+    }
+}
