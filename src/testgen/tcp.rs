@@ -156,6 +156,8 @@ pub struct TcpConn {
     sent: [u64; 2],
     fin_sent: [bool; 2],
     ip_id: [u16; 2],
+    /// Time of the latest frame each direction has sent (reactions are scheduled ahead).
+    last_ts: [Timestamp; 2],
     packets: Vec<Packet>,
 }
 
@@ -189,6 +191,7 @@ impl TcpConn {
                 (conn as u16).wrapping_mul(104_729u32 as u16),
             ],
             p: params,
+            last_ts: [start, start],
             packets: Vec::new(),
         })
     }
@@ -292,7 +295,7 @@ impl TcpConn {
                 ..Flags::default()
             };
             let seq = self.next_seq[dir.index()];
-            self.emit(t, dir, seq, self.peer_ack(dir), f, chunk);
+            t = self.emit(t, dir, seq, self.peer_ack(dir), f, chunk);
             unacked += 1;
             if unacked >= self.p.ack_every.max(1) || last {
                 unacked = 0;
@@ -311,16 +314,15 @@ impl TcpConn {
         let second = first.reverse();
         let mut t = self.now;
         if !self.fin_sent[first.index()] {
-            self.send_fin(t, first);
+            t = self.send_fin(t, first);
         }
         t = self.reaction_time(first, t);
         if !self.fin_sent[second.index()] {
-            self.send_fin(t, second);
+            t = self.send_fin(t, second);
         }
         t = self.reaction_time(second, t);
         let seq = self.next_seq[first.index()];
-        self.emit(t, first, seq, self.peer_ack(first), ack(), &[]);
-        self.now = t;
+        self.now = self.emit(t, first, seq, self.peer_ack(first), ack(), &[]);
     }
 
     /// A half close: only `dir` sends its FIN (and the peer ACKs it).
@@ -328,24 +330,24 @@ impl TcpConn {
         if self.fin_sent[dir.index()] {
             return;
         }
-        let t = self.now;
-        self.send_fin(t, dir);
+        let t = self.send_fin(self.now, dir);
         let rt = self.reaction_time(dir, t);
         let rdir = dir.reverse();
         let seq = self.next_seq[rdir.index()];
         self.emit(rt, rdir, seq, self.next_seq[dir.index()], ack(), &[]);
     }
 
-    fn send_fin(&mut self, t: Timestamp, dir: Direction) {
+    fn send_fin(&mut self, t: Timestamp, dir: Direction) -> Timestamp {
         let f = Flags {
             fin: true,
             ack: true,
             ..Flags::default()
         };
         let seq = self.next_seq[dir.index()];
-        self.emit(t, dir, seq, self.peer_ack(dir), f, &[]);
+        let t = self.emit(t, dir, seq, self.peer_ack(dir), f, &[]);
         self.next_seq[dir.index()] = seq.wrapping_add(1);
         self.fin_sent[dir.index()] = true;
+        t
     }
 
     /// Abort: `from` sends RST+ACK at the current sequence number.
@@ -356,7 +358,7 @@ impl TcpConn {
             ..Flags::default()
         };
         let seq = self.next_seq[from.index()];
-        self.emit(self.now, from, seq, self.peer_ack(from), f, &[]);
+        self.now = self.emit(self.now, from, seq, self.peer_ack(from), f, &[]);
     }
 
     /// The frames, sorted by time (stable).
@@ -372,6 +374,9 @@ impl TcpConn {
         }
     }
 
+    /// Builds and records one frame; returns its time. A side never sends before a frame it
+    /// already sent (an ACK scheduled `ack_delay` ahead, say): the frame is delayed to that
+    /// time, so each direction's sequence numbers never go back in capture order.
     fn emit(
         &mut self,
         ts: Timestamp,
@@ -380,7 +385,9 @@ impl TcpConn {
         ackn: u32,
         f: Flags,
         payload: &[u8],
-    ) {
+    ) -> Timestamp {
+        let ts = ts.max(self.last_ts[dir.index()]);
+        self.last_ts[dir.index()] = ts;
         let (src, dst) = self.endpoints(dir);
         let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, self.p.window);
         tcp.syn = f.syn;
@@ -473,6 +480,7 @@ impl TcpConn {
             self.sent[dir.index()] += payload.len() as u64;
             self.next_seq[dir.index()] = seq.wrapping_add(payload.len() as u32);
         }
+        ts
     }
 }
 
