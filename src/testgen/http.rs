@@ -186,7 +186,7 @@ pub struct HttpParams {
     pub tcp: TcpParams,
     /// Time of the first connection.
     pub start: Timestamp,
-    /// Mean time between connection starts (exponential).
+    /// Mean time between connection starts (uniform in `0..=2*conn_interval`).
     pub conn_interval: Duration,
     /// At most this many connections have packets pending at once.
     pub max_concurrent: usize,

@@ -93,21 +93,27 @@ impl Rng {
         self.unit() < p
     }
 
-    /// Log-uniform in `lo..=hi`: small sizes as frequent as large ones per decade, the
-    /// usual shape of web object sizes.
+    /// About log-uniform in `lo..=hi`: an octave (power of two) chosen uniformly, then a
+    /// value uniform inside it. Small sizes are as frequent as large ones per octave, the
+    /// usual shape of web object sizes. Integer arithmetic only: `f64::ln`/`exp` come from
+    /// the platform's libm and may differ in the last bit between systems, which would
+    /// change committed fixtures.
     pub fn log_uniform(&mut self, lo: u64, hi: u64) -> u64 {
         let lo = lo.max(1);
         if hi <= lo {
             return lo;
         }
-        let (a, b) = ((lo as f64).ln(), ((hi + 1) as f64).ln());
-        let v = (a + (b - a) * self.unit()).exp() as u64;
-        v.clamp(lo, hi)
+        let (a, b) = (lo.ilog2(), hi.ilog2());
+        let k = a + self.below((b - a + 1) as u64) as u32;
+        let start = (1u64 << k).max(lo);
+        let end = (1u64 << k).saturating_mul(2).saturating_sub(1).min(hi);
+        self.range(start, end)
     }
 
-    /// Exponentially distributed with the given mean (inter-arrival times).
-    pub fn exponential(&mut self, mean: f64) -> f64 {
-        -mean * (1.0 - self.unit()).ln()
+    /// Uniform in `0..=2*mean` (so with the given mean), for inter-arrival times; integer
+    /// only, for the same reason as [`Rng::log_uniform`].
+    pub fn around(&mut self, mean: u64) -> u64 {
+        self.below(mean.saturating_mul(2).saturating_add(1))
     }
 
     /// One element of a non-empty slice (`None` if empty).
@@ -159,12 +165,27 @@ mod tests {
             assert!((0.0..1.0).contains(&u));
             let l = r.log_uniform(10, 1000);
             assert!((10..=1000).contains(&l));
+            assert!(r.log_uniform(1, u64::MAX) >= 1);
+            assert!(r.around(10) <= 20);
         }
         assert_eq!(r.below(0), 0);
         assert_eq!(r.range(3, 3), 3);
         assert_eq!(r.range(4, 2), 4);
         let _ = r.range(0, u64::MAX);
         assert!(r.pick::<u8>(&[]).is_none());
+    }
+
+    #[test]
+    fn log_uniform_spreads_over_octaves() {
+        let mut r = Rng::new(5);
+        let mut per_octave = [0u32; 11];
+        for _ in 0..11_000 {
+            let v = r.log_uniform(1, 2047);
+            per_octave[v.ilog2() as usize] += 1;
+        }
+        for c in per_octave {
+            assert!((800..1200).contains(&c), "{per_octave:?}");
+        }
     }
 
     #[test]

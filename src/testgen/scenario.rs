@@ -3,8 +3,8 @@
 //!
 //! Memory is bounded by `max_concurrent` connections' frames, never by the capture size:
 //! a 500 MB capture is written with a few MB resident. Connection `i` starts at
-//! `max(planned_i, time of the last frame written)`, planned starts being an exponential
-//! arrival process, so output timestamps never go backwards and the whole schedule is a
+//! `max(planned_i, time of the last frame written)`, planned starts being spaced uniformly
+//! at random around `conn_interval`, so output timestamps never go backwards and the whole schedule is a
 //! function of the seed and parameters.
 //!
 //! Ground truth comes out as [`Event::Conn`] before the connection's first frame, so a
@@ -105,10 +105,8 @@ impl Scenario {
         let index = self.started as u32;
         self.started += 1;
         let start = self.next_start.max(self.last_ts);
-        let gap = self
-            .sched
-            .exponential(self.p.conn_interval.as_nanos() as f64);
-        self.next_start = self.next_start + Duration::from_nanos(gap.min(1e15) as u64);
+        let mean = self.p.conn_interval.as_nanos().min(u64::MAX as u128) as u64;
+        self.next_start = self.next_start + Duration::from_nanos(self.sched.around(mean));
         let g = generate_conn(&self.p, index, start);
         let (packets, report) = match &self.faults {
             Some(spec) => {
