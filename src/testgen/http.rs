@@ -299,6 +299,21 @@ impl HttpParams {
         }
     }
 
+    /// Checks what the generator cannot work with (shares need no check: a share above 1
+    /// acts as 1, below 0 as 0).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=65_000).contains(&self.tcp.mss) {
+            return Err(format!("MSS {} outside 1..=65000", self.tcp.mss));
+        }
+        if self.tx_per_conn.0 > self.tx_per_conn.1 {
+            return Err(format!("tx_per_conn {:?}: min above max", self.tx_per_conn));
+        }
+        if self.hosts == 0 || self.clients == 0 || self.max_concurrent == 0 {
+            return Err("hosts, clients and max_concurrent must be at least 1".to_string());
+        }
+        Ok(())
+    }
+
     /// The preset of this name: `small`, `mixed` or `bench`.
     pub fn preset(name: &str, seed: u64) -> Option<HttpParams> {
         match name {
@@ -347,7 +362,7 @@ pub fn host(i: u32, ipv6: bool) -> (String, SocketAddr) {
             0,
             0,
             (i >> 16) as u16,
-            i as u16 + 10,
+            (i as u16).wrapping_add(10),
         ))
     } else {
         // Documentation ranges (RFC 5737) first, then a private range.
@@ -372,6 +387,8 @@ fn client_addr(k: u32, conn: u32, ipv6: bool) -> SocketAddr {
     // Ephemeral ports cycle through 32768..61000 with the connection index: two
     // connections only share a 4-tuple 28232 connections apart, long after the first ended.
     let port = 32768 + (conn % 28_232) as u16;
+    // Host numbers from 2 up, 250 per /24, so no address ends in .0, .1 or .255.
+    let (net, host) = (k / 250, k % 250 + 2);
     let ip = if ipv6 {
         IpAddr::V6(Ipv6Addr::new(
             0x2001,
@@ -380,15 +397,15 @@ fn client_addr(k: u32, conn: u32, ipv6: bool) -> SocketAddr {
             0,
             0,
             0,
-            (k >> 16) as u16,
-            k as u16 + 2,
+            net as u16,
+            host as u16,
         ))
     } else {
         IpAddr::V4(Ipv4Addr::new(
             10,
-            1 + (k >> 16) as u8,
-            (k >> 8) as u8,
-            (k as u8).max(2),
+            1 + (net >> 8) as u8,
+            net as u8,
+            host as u8,
         ))
     };
     SocketAddr::new(ip, port)
@@ -1099,5 +1116,112 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
         midstream,
         packets: conn.finish(),
         txs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_have_exactly_the_drawn_length() {
+        let mut r = Rng::new(1);
+        let kinds = [
+            Kind::Html,
+            Kind::Json,
+            Kind::Css,
+            Kind::Js,
+            Kind::Image,
+            Kind::Octet,
+            Kind::Form,
+        ];
+        for k in kinds {
+            for len in (0..80).chain([1000, 70_000, 200_001]) {
+                let b = body(&mut r, k, len);
+                assert_eq!(b.len() as u64, len, "{k:?}");
+                if k == Kind::Json && len >= 2 {
+                    assert!(!b.contains(&b'\n'));
+                }
+                if k == Kind::Form {
+                    assert!(!b.contains(&b' '));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunking_round_trips() {
+        let mut r = Rng::new(2);
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
+        let wire = chunk(&mut r, &data);
+        // Decode by hand: hex size line, data, CRLF, ..., 0 CRLF CRLF.
+        let mut out = Vec::new();
+        let mut rest = &wire[..];
+        loop {
+            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
+            rest = &rest[eol + 2..];
+            if n == 0 {
+                assert_eq!(rest, b"\r\n");
+                break;
+            }
+            out.extend_from_slice(&rest[..n]);
+            rest = &rest[n + 2..];
+        }
+        assert_eq!(out, data);
+        assert_eq!(chunk(&mut r, b""), b"0\r\n\r\n");
+    }
+
+    #[test]
+    fn gzip_is_deterministic_and_decodes() {
+        use std::io::Read;
+        let plain = body(&mut Rng::new(3), Kind::Html, 10_000);
+        let z = gzip(&plain);
+        assert_eq!(z, gzip(&plain));
+        assert!(z.len() < plain.len() / 2, "text compresses");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, plain);
+    }
+
+    #[test]
+    fn a_connection_depends_only_on_seed_index_and_start() {
+        let p = HttpParams::mixed(9);
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 0);
+        let a = generate_conn(&p, 5, t);
+        let b = generate_conn(&p, 5, t);
+        assert_eq!(a.packets, b.packets);
+        assert_eq!(a.txs, b.txs);
+        assert_ne!(generate_conn(&p, 6, t).txs, a.txs);
+        assert!(a.txs.iter().enumerate().all(|(i, x)| x.depth as usize == i));
+    }
+
+    #[test]
+    fn hosts_and_clients_have_distinct_addresses() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..2000 {
+            assert!(seen.insert(host(i, false).1.ip()), "host {i}");
+            assert!(seen.insert(host(i, true).1.ip()), "v6 host {i}");
+        }
+        let mut clients = std::collections::HashSet::new();
+        for k in 0..70_000 {
+            assert!(clients.insert(client_addr(k, 0, false).ip()), "client {k}");
+            assert!(clients.insert(client_addr(k, 0, true).ip()));
+        }
+        assert_eq!(host(2, false).0, "static.example.org:8080");
+    }
+
+    #[test]
+    fn validate_rejects_unusable_parameters() {
+        assert!(HttpParams::small(1).validate().is_ok());
+        let mut p = HttpParams::small(1);
+        p.tcp.mss = 0;
+        assert!(p.validate().is_err());
+        let mut p = HttpParams::small(1);
+        p.tx_per_conn = (5, 2);
+        assert!(p.validate().is_err());
+        assert!(HttpParams::preset("nope", 1).is_none());
     }
 }

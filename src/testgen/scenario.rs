@@ -67,7 +67,10 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    pub fn new(p: HttpParams, faults: Option<FaultSpec>) -> Scenario {
+    /// A scenario; parameters that [`HttpParams::validate`] rejects are clamped to the
+    /// nearest usable value, so the iterator always ends.
+    pub fn new(mut p: HttpParams, faults: Option<FaultSpec>) -> Scenario {
+        p.tcp.mss = p.tcp.mss.clamp(1, 65_000);
         let sched = Rng::derive(p.seed, 0, RNG_SCHEDULE);
         Scenario {
             next_start: p.start,
@@ -219,6 +222,9 @@ pub fn write_capture<W: Write, E: Write>(
     out: W,
     mut expected: Option<E>,
 ) -> io::Result<GenSummary> {
+    cfg.http
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let link = cfg.http.tcp.link;
     let mut sink = match cfg.format {
         Format::Pcap(res) => Sink::Pcap(PcapWriter::new(out, link, res, cfg.snaplen)?),
