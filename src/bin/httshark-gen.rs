@@ -61,6 +61,10 @@ struct Args {
     /// TCP maximum segment size (payload bytes per segment).
     #[arg(long)]
     mss: Option<usize>,
+    /// Largest response body in bytes (sizes are log-uniform up to it); smaller values give
+    /// more transactions per MB.
+    #[arg(long)]
+    max_body: Option<u64>,
 }
 
 fn config(a: &Args) -> Result<GenConfig, String> {
@@ -85,6 +89,10 @@ fn config(a: &Args) -> Result<GenConfig, String> {
             return Err(format!("--mss {mss}: expected 1..=65000"));
         }
         http.tcp.mss = mss;
+    }
+    if let Some(m) = a.max_body {
+        http.resp_body.max = m;
+        http.resp_body.min = http.resp_body.min.min(m);
     }
     let res = match a.tsres.as_str() {
         "us" => TsResolution::Micro,
