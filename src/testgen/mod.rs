@@ -1,2 +1,30 @@
-//! Deterministic capture generator for tests, fuzz seeds and benchmarks: HTTP conversations
-//! over TCP, written as pcap, with seeded segmentation, reordering, duplication and loss.
+//! Deterministic capture generator for tests, fuzz seeds and benchmarks: HTTP/1.1
+//! conversations over TCP, written as pcap or pcapng, with their ground truth, and seeded
+//! loss, duplication, reordering and truncation.
+//!
+//! Layers, bottom up:
+//! - [`rng`]: SplitMix64 / xoshiro256** (no `rand`: the output is pinned by fixtures);
+//! - [`pcap`]: classic pcap (µs or ns) and minimal pcapng writers;
+//! - [`tcp`]: one TCP connection's frames (handshake or midstream, MSS segmentation, ACKs,
+//!   FIN/RST, ISN wraparound) built with etherparse;
+//! - [`http`]: per-connection HTTP scenario and its ground truth [`http::ExpectedTx`];
+//! - [`faults`]: fault injection with an account of which bytes were lost;
+//! - [`scenario`]: connections interleaved in time, streamed with bounded memory, and
+//!   [`scenario::write_capture`], which the `httshark-gen` binary and the fixture test share.
+//!
+//! Determinism: everything is a function of the seed and parameters. The same
+//! [`scenario::GenConfig`] always produces the same bytes (checked against the committed
+//! fixture by `tests/testgen_fixture.rs`).
+
+pub mod faults;
+pub mod http;
+pub mod pcap;
+pub mod rng;
+pub mod scenario;
+pub mod tcp;
+
+pub use faults::{FaultReport, FaultSpec};
+pub use http::{ExpectedTx, Framing, HttpParams};
+pub use pcap::{LinkKind, PcapWriter, PcapngWriter, TsResolution};
+pub use scenario::{generate, parse_expected_tsv, write_capture, Format, GenConfig, GenSummary};
+pub use tcp::{Packet, PacketMeta, TcpConn, TcpParams};

@@ -1,0 +1,151 @@
+//! httshark-gen: writes a deterministic HTTP/1.1 capture and its ground truth.
+//!
+//! The capture is streamed (bounded memory whatever its size); the same arguments always
+//! give the same bytes. See `fixtures/README.md` for the command lines behind committed
+//! fixtures, and `httshark::testgen` for what the traffic contains.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use httshark::testgen::{
+    write_capture, FaultSpec, Format, GenConfig, HttpParams, LinkKind, TsResolution,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "httshark-gen",
+    about = "Write a deterministic HTTP/1.1 capture (pcap/pcapng) and its ground truth (TSV)"
+)]
+struct Args {
+    /// Output capture file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Parameter preset: small (the committed fixture), mixed (every feature) or bench
+    /// (bulk traffic).
+    #[arg(long, default_value = "mixed")]
+    profile: String,
+    /// Approximate capture size in MB (10^6 bytes); generation stops starting connections
+    /// once reached.
+    #[arg(long, conflicts_with = "connections")]
+    size_mb: Option<f64>,
+    /// Number of connections.
+    #[arg(long)]
+    connections: Option<u64>,
+    /// Link type: ethernet, raw, null or sll.
+    #[arg(long, default_value = "ethernet")]
+    link: String,
+    /// Use IPv6 addresses.
+    #[arg(long)]
+    ipv6: bool,
+    /// Faults per frame, e.g. drop=0.01,dup=0.01,reorder=0.05,truncate=0.001,window=4.
+    #[arg(long)]
+    faults: Option<String>,
+    /// Write the ground truth (one transaction per line) to this TSV file.
+    #[arg(long)]
+    expected: Option<PathBuf>,
+    /// Timestamp resolution of classic pcap: us or ns.
+    #[arg(long, default_value = "us")]
+    tsres: String,
+    /// Write pcapng instead of classic pcap.
+    #[arg(long)]
+    pcapng: bool,
+    /// Cut every frame at this many bytes.
+    #[arg(long)]
+    snaplen: Option<u32>,
+    /// TCP maximum segment size (payload bytes per segment).
+    #[arg(long)]
+    mss: Option<usize>,
+    /// Largest response body in bytes (sizes are log-uniform up to it); smaller values give
+    /// more transactions per MB.
+    #[arg(long)]
+    max_body: Option<u64>,
+}
+
+fn config(a: &Args) -> Result<GenConfig, String> {
+    let mut http = HttpParams::preset(&a.profile, a.seed)
+        .ok_or_else(|| format!("unknown profile `{}` (small, mixed, bench)", a.profile))?;
+    if let Some(mb) = a.size_mb {
+        if !(mb > 0.0 && mb <= 1_000_000.0) {
+            return Err(format!("--size-mb {mb}: expected a positive size"));
+        }
+        http.target_bytes = Some((mb * 1_000_000.0) as u64);
+        http.connections = None;
+    }
+    if let Some(c) = a.connections {
+        http.connections = Some(c);
+        http.target_bytes = None;
+    }
+    http.tcp.link = LinkKind::parse(&a.link)
+        .ok_or_else(|| format!("unknown link `{}` (ethernet, raw, null, sll)", a.link))?;
+    http.ipv6 = a.ipv6;
+    if let Some(mss) = a.mss {
+        if !(1..=65_000).contains(&mss) {
+            return Err(format!("--mss {mss}: expected 1..=65000"));
+        }
+        http.tcp.mss = mss;
+    }
+    if let Some(m) = a.max_body {
+        http.resp_body.max = m;
+        http.resp_body.min = http.resp_body.min.min(m);
+    }
+    let res = match a.tsres.as_str() {
+        "us" => TsResolution::Micro,
+        "ns" => TsResolution::Nano,
+        other => return Err(format!("unknown --tsres `{other}` (us, ns)")),
+    };
+    Ok(GenConfig {
+        http,
+        faults: a.faults.as_deref().map(FaultSpec::parse).transpose()?,
+        format: if a.pcapng {
+            Format::Pcapng
+        } else {
+            Format::Pcap(res)
+        },
+        snaplen: a.snaplen,
+    })
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let cfg = config(a)?;
+    let out = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let out = BufWriter::with_capacity(1 << 20, out);
+    let expected = match &a.expected {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    let sum = write_capture(&cfg, out, expected).map_err(|e| format!("writing: {e}"))?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "httshark-gen: {} connections, {} transactions ({} intact), {} packets, {} bytes",
+        sum.connections, sum.transactions, sum.intact_transactions, sum.packets, sum.bytes
+    );
+    if cfg.faults.is_some() {
+        let f = &sum.faults;
+        let _ = writeln!(
+            err,
+            "httshark-gen: faults: {} dropped, {} duplicated, {} reordered, {} truncated",
+            f.dropped, f.duplicated, f.reordered, f.truncated
+        );
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("httshark-gen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
