@@ -35,7 +35,8 @@ pub const MAX_PATTERN_LEN: usize = 255;
 /// > ignoring case (`image` matches `image/png`, `json` matches
 /// > `application/problem+json`). When `-keep-content-type` is given it alone decides: a
 /// > body is kept only if its type matches one of its patterns, and `-drop-content-type`
-/// > is ignored (a message without Content-Type then loses its body). Otherwise a body is
+/// > is ignored (a message without Content-Type then loses its body; an empty
+/// > `-keep-content-type=` keeps no body). Otherwise a body is
 /// > dropped if its type matches one of the `-drop-content-type` patterns (default
 /// > `image,audio,video`; `-drop-content-type=` drops nothing). A dropped body keeps all
 /// > its sizes in the HAR; only its text goes, and `_requestBodyDropped` /
