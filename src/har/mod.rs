@@ -103,6 +103,13 @@ pub struct Custom {
         skip_serializing_if = "Option::is_none"
     )]
     pub request_decode_error: Option<String>,
+    /// The request body was dropped by the content-type policy (`-drop-content-type`,
+    /// `-keep-content-type`): `postData` has no `text`; sizes are still exact.
+    #[serde(rename = "_requestBodyDropped", skip_serializing_if = "is_false")]
+    pub request_body_dropped: bool,
+    /// The same for the response body (`content` has no `text`).
+    #[serde(rename = "_responseBodyDropped", skip_serializing_if = "is_false")]
+    pub response_body_dropped: bool,
     /// `base64` when `postData.text` is the base64 of a body that is not UTF-8 (HAR 1.2
     /// postData has no `encoding` field).
     #[serde(rename = "_postDataEncoding", skip_serializing_if = "Option::is_none")]
@@ -204,9 +211,10 @@ fn u2i(v: u64) -> i64 {
 
 /// The content bytes of a body (after undoing Content-Encoding) and whether they are only
 /// a prefix. None when they are not known: bytes were lost to a gap (the kept data would
-/// be the body with holes silently closed) or decoding failed.
+/// be the body with holes silently closed) or decoding failed; or not kept: the
+/// content-type policy dropped them.
 fn content_bytes(body: &Body) -> Option<(&[u8], bool)> {
-    if body.missing > 0 {
+    if body.missing > 0 || body.dropped {
         return None;
     }
     match &body.decoded {
@@ -274,6 +282,8 @@ pub fn entry(tx: &Transaction) -> Entry {
         wire_bytes: tx.wire_bytes(),
         depth: tx.depth,
         request_missing_bytes: req.body.missing,
+        // An empty body has nothing to drop: flagging it would only be noise.
+        request_body_dropped: req.body.dropped && req.body.len > 0,
         request_trailers: headers(&req.body.trailers),
         ..Custom::default()
     };
@@ -410,6 +420,7 @@ pub fn entry(tx: &Transaction) -> Entry {
                 })
                 .collect();
             custom.response_missing_bytes = r.body.missing;
+            custom.response_body_dropped = r.body.dropped && r.body.len > 0;
             custom.response_trailers = headers(&r.body.trailers);
             custom.interim_responses = r
                 .interim

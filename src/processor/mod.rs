@@ -4,10 +4,13 @@
 //! Time reaches processors only through `on_tick(now)` and `Transaction::completed_at`, so
 //! the output of a replayed capture does not depend on the wall clock or on scheduling.
 
+pub mod body_select;
 pub mod console;
 pub mod group_by;
 pub mod har_file;
 pub mod histogram;
+pub mod ndjson;
+pub mod sampled;
 pub mod sites_stats;
 pub mod sizes_stats;
 pub mod stats_common;
