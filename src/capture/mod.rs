@@ -530,6 +530,12 @@ mod tests {
     }
 
     #[test]
+    fn sources_can_move_to_a_capture_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<PacketSource>();
+    }
+
+    #[test]
     fn permission_errors_say_how_to_fix_them() {
         let msg = "eth0: You don't have permission to perform this capture on that device \
                    (socket: Operation not permitted)";
