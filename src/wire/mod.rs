@@ -154,9 +154,11 @@ impl DecodeCounters {
 /// Length of the Linux cooked v1 header (`LINKTYPE_LINUX_SLL`); the protocol is its last
 /// two bytes, big-endian. <https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html>
 const SLL_HEADER_LEN: usize = 16;
+const SLL_PROTOCOL_AT: usize = 14;
 /// Length of the Linux cooked v2 header (`LINKTYPE_LINUX_SLL2`); the protocol is its first
 /// two bytes, big-endian. <https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html>
 const SLL2_HEADER_LEN: usize = 20;
+const SLL2_PROTOCOL_AT: usize = 0;
 /// Length of the NULL/LOOP address-family header.
 const LOOPBACK_HEADER_LEN: usize = 4;
 
@@ -210,11 +212,11 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
         LinkType::Ipv4 => LaxSlicedPacket::from_ether_type(EtherType::IPV4, frame),
         LinkType::Ipv6 => LaxSlicedPacket::from_ether_type(EtherType::IPV6, frame),
         LinkType::LinuxSll => {
-            let (ether_type, rest) = split_cooked_header(frame, SLL_HEADER_LEN, 14)?;
+            let (ether_type, rest) = split_cooked_header(frame, SLL_HEADER_LEN, SLL_PROTOCOL_AT)?;
             LaxSlicedPacket::from_ether_type(ether_type, rest)
         }
         LinkType::LinuxSll2 => {
-            let (ether_type, rest) = split_cooked_header(frame, SLL2_HEADER_LEN, 0)?;
+            let (ether_type, rest) = split_cooked_header(frame, SLL2_HEADER_LEN, SLL2_PROTOCOL_AT)?;
             LaxSlicedPacket::from_ether_type(ether_type, rest)
         }
     };
