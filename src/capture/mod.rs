@@ -1,6 +1,37 @@
 //! Packet sources: live interfaces and pcap/pcapng files (or standard input) through
 //! libpcap. The only module that names the `pcap` crate.
+//!
+//! What it does: opens the source with the BPF filter applied (files too: libpcap runs
+//! the filter on offline captures), checks that the link type is one `wire` decodes, and
+//! hands out packets with exact timestamps. Live captures wake up every
+//! [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick carrying the wall clock,
+//! so timeouts and exports still happen on a quiet interface. This is the one place that
+//! reads the wall clock; the core only ever sees the `now` given to it.
+//!
+//! Idle ticks cannot rely on libpcap's read timeout: on Linux (TPACKET_V3) the timeout
+//! only runs once a packet is in the ring, so with no traffic at all a blocking read
+//! never returns (pcap(3PCAP), "read timeout"). Live captures are therefore put in
+//! non-blocking mode and, once the ring is drained, `next` waits with `poll(2)` on
+//! libpcap's selectable descriptor for at most the read timeout. Reading goes on without
+//! a system call per packet while packets are waiting.
+//!
+//! What it does not do: decode frames (that is `wire`), or retry a failed source. Opening
+//! failures are `CaptureError`s (fatal, one line each); a failure while reading ends the
+//! capture with a warning, and everything read before it is kept.
+//!
+//! Timestamps: nanosecond precision is requested from libpcap for files, standard input
+//! and live captures. libpcap scales microsecond files up, so offline timestamps are
+//! always exact. A live capture may not support nanoseconds on every platform, so the
+//! precision libpcap actually granted is asked back rather than assumed.
 
+use std::ffi::{c_int, c_void};
+use std::fmt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pcap::{Activated, Active, Capture, Linktype, Offline, PacketHeader, Precision};
+
+use crate::config::{Config, Source};
 use crate::time::Timestamp;
 use crate::wire::LinkType;
 
@@ -29,10 +60,6 @@ pub enum Next<'a> {
     },
 }
 
-use std::fmt;
-
-use crate::config::Config;
-
 /// Why a capture could not be opened. Each prints as one clear line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureError {
@@ -51,10 +78,20 @@ pub enum CaptureError {
 
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let _ = f;
-        todo!("capture")
+        let (what, detail) = match self {
+            CaptureError::NoSuchDevice(d) => ("no such network interface", d),
+            CaptureError::Permission(d) => ("permission denied", d),
+            CaptureError::File(d) => ("cannot read capture", d),
+            CaptureError::Filter(d) => ("invalid capture filter", d),
+            CaptureError::UnsupportedLinkType(d) => ("unsupported link type", d),
+            CaptureError::Other(d) => ("capture error", d),
+        };
+        // One line, whatever libpcap put in its message.
+        write!(f, "{what}: {}", one_line(detail))
     }
 }
+
+impl std::error::Error for CaptureError {}
 
 /// Kernel/libpcap counters of a live capture.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,32 +102,528 @@ pub struct CaptureStats {
     pub if_dropped: u64,
 }
 
+/// How long a live read waits for packets before `next` returns `Idle`. Short enough that
+/// idle ticks and shutdown are prompt, long enough that a busy capture reads whole kernel
+/// blocks at a time rather than waking per packet.
+pub const LIVE_READ_TIMEOUT_MS: i32 = 100;
+
 /// An open packet source with its filter applied.
-pub struct PacketSource {}
+pub struct PacketSource {
+    handle: Handle,
+    link: LinkType,
+    /// The fraction field of packet timestamps is in nanoseconds (else microseconds).
+    nanos: bool,
+    /// What to call the source in warnings: the interface name or file path.
+    name: String,
+    /// Packets returned so far, for the end-of-capture warning.
+    packets: u64,
+    /// `End` was returned once; later calls return `End` without repeating the warning.
+    ended: bool,
+    /// Live, non-blocking: the descriptor to wait on when the ring is empty. `None` for
+    /// files, and for live captures on platforms without a selectable descriptor (they
+    /// block in libpcap with its read timeout instead).
+    poll_fd: Option<c_int>,
+    /// The last live read found the ring empty: wait on `poll_fd` before reading again.
+    drained: bool,
+    stats: StatsWidener,
+}
+
+enum Handle {
+    Live(Capture<Active>),
+    Offline(Capture<Offline>),
+}
 
 impl PacketSource {
     /// Opens `config.source` with `config.bpf`, `config.snaplen` and `config.buffer_size`.
     pub fn open(config: &Config) -> Result<PacketSource, CaptureError> {
-        let _ = config;
-        todo!("capture")
+        let (handle, name, poll_fd) = match &config.source {
+            Source::Device(device) => {
+                let (cap, poll_fd) = open_live(device, config)?;
+                (Handle::Live(cap), device.clone(), poll_fd)
+            }
+            Source::File(path) => (
+                Handle::Offline(open_file(path)?),
+                path.display().to_string(),
+                None,
+            ),
+            Source::Stdin => (
+                Handle::Offline(open_stdin()?),
+                "standard input".to_string(),
+                None,
+            ),
+        };
+        let mut source = PacketSource {
+            link: LinkType::Ethernet,
+            nanos: false,
+            handle,
+            name,
+            packets: 0,
+            ended: false,
+            poll_fd,
+            drained: false,
+            stats: StatsWidener::default(),
+        };
+        source.link = match &mut source.handle {
+            Handle::Live(cap) => choose_link_type(cap, &source.name, true)?,
+            Handle::Offline(cap) => choose_link_type(cap, &source.name, false)?,
+        };
+        let bpf = config.bpf.trim();
+        if !bpf.is_empty() {
+            let set = match &mut source.handle {
+                Handle::Live(cap) => cap.filter(bpf, true),
+                Handle::Offline(cap) => cap.filter(bpf, true),
+            };
+            set.map_err(|e| CaptureError::Filter(format!("{bpf:?}: {}", pcap_message(&e))))?;
+        }
+        source.nanos = match &source.handle {
+            Handle::Live(cap) => granted_nanos(cap),
+            Handle::Offline(cap) => granted_nanos(cap),
+        };
+        Ok(source)
     }
 
     pub fn link_type(&self) -> LinkType {
-        todo!("capture")
+        self.link
     }
 
     /// The next packet, an idle tick (live), or the end.
+    ///
+    /// Not an `Iterator`: each packet borrows the source's buffer until the next call.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Next<'_> {
-        todo!("capture")
+        if self.ended {
+            return Next::End { warning: None };
+        }
+        if let (true, Some(fd)) = (self.drained, self.poll_fd) {
+            match wait_readable(fd, LIVE_READ_TIMEOUT_MS) {
+                Ok(true) => {}
+                // Nothing within the timeout, or a signal (let the caller check for
+                // shutdown): time still moves.
+                Ok(false) => return Next::Idle { now: wall_clock() },
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    return Next::Idle { now: wall_clock() }
+                }
+                Err(e) => {
+                    self.ended = true;
+                    return Next::End {
+                        warning: Some(format!(
+                            "{}: capture stopped after {} packets: poll: {e}",
+                            self.name, self.packets
+                        )),
+                    };
+                }
+            }
+        }
+        let read = match &mut self.handle {
+            Handle::Live(cap) => cap.next_packet(),
+            Handle::Offline(cap) => cap.next_packet(),
+        };
+        match read {
+            Ok(packet) => {
+                self.packets += 1;
+                self.drained = false;
+                Next::Packet(Packet {
+                    ts: packet_time(packet.header, self.nanos),
+                    data: packet.data,
+                    orig_len: packet.header.len,
+                })
+            }
+            // Live: the ring is empty (non-blocking), or the read timeout expired
+            // (blocking). Either way an idle tick; the next call waits before reading.
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Next::Idle { now: wall_clock() }
+            }
+            // End of file, or a live capture stopped by pcap_breakloop.
+            Err(pcap::Error::NoMorePackets) => {
+                self.ended = true;
+                Next::End { warning: None }
+            }
+            Err(e) => {
+                self.ended = true;
+                Next::End {
+                    warning: Some(format!(
+                        "{}: capture stopped after {} packets: {}",
+                        self.name,
+                        self.packets,
+                        pcap_message(&e)
+                    )),
+                }
+            }
+        }
     }
 
-    /// Live capture counters (None for files).
+    /// Live capture counters (None for files, or when libpcap cannot report them).
+    ///
+    /// libpcap's counters are 32-bit and wrap after about 4 billion packets; they are
+    /// widened to 64 bits here, which stays right as long as this is called at least once
+    /// per wrap (the pipeline calls it every stats interval).
     pub fn stats(&mut self) -> Option<CaptureStats> {
-        todo!("capture")
+        match &mut self.handle {
+            Handle::Live(cap) => {
+                let s = cap.stats().ok()?;
+                Some(self.stats.update([s.received, s.dropped, s.if_dropped]))
+            }
+            Handle::Offline(_) => None,
+        }
     }
 
     /// True for a live interface.
     pub fn is_live(&self) -> bool {
-        todo!("capture")
+        matches!(self.handle, Handle::Live(_))
+    }
+}
+
+/// Opens and activates a live capture; returns it with the descriptor to poll when it
+/// could be made non-blocking (see the module docs for why).
+fn open_live(
+    device: &str,
+    config: &Config,
+) -> Result<(Capture<Active>, Option<c_int>), CaptureError> {
+    let inactive =
+        Capture::from_device(device).map_err(|e| live_open_error(device, &pcap_message(&e)))?;
+    let cap = inactive
+        .promisc(true)
+        .snaplen(config.snaplen)
+        .buffer_size(config.buffer_size)
+        // Also the kernel's block retire timeout: how long a packet may wait in a
+        // partly filled ring block before libpcap sees it.
+        .timeout(LIVE_READ_TIMEOUT_MS)
+        .precision(Precision::Nano)
+        .open()
+        .map_err(|e| live_open_error(device, &pcap_message(&e)))?;
+    // SAFETY: the handle is valid while `cap` lives; the call only reads it.
+    let fd = unsafe { pcap_get_selectable_fd(cap.as_ptr().cast()) };
+    if fd < 0 {
+        return Ok((cap, None));
+    }
+    let cap = cap.setnonblock().map_err(|e| {
+        CaptureError::Other(format!(
+            "{device}: cannot read without blocking: {}",
+            pcap_message(&e)
+        ))
+    })?;
+    Ok((cap, Some(fd)))
+}
+
+/// Waits until `fd` is readable (or in error: the read reports it) for at most
+/// `timeout_ms`. `Ok(false)` when the time ran out.
+fn wait_readable(fd: c_int, timeout_ms: i32) -> std::io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and its count.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n > 0)
+}
+
+/// Classifies a failure to open a live capture. libpcap reports the cause only as text
+/// (the status code is not passed through by the `pcap` crate), so the interface list is
+/// checked as well: a name that is not listed is a missing interface whatever the text.
+fn live_open_error(device: &str, message: &str) -> CaptureError {
+    let listed = pcap::Device::list()
+        .map(|list| list.into_iter().map(|d| d.name).collect::<Vec<_>>())
+        .ok();
+    classify_live_error(device, message, listed.as_deref())
+}
+
+fn classify_live_error(device: &str, message: &str, listed: Option<&[String]>) -> CaptureError {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("permission") || lower.contains("operation not permitted") {
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "PATH".to_string());
+        return CaptureError::Permission(format!(
+            "{message}; run as root or give the binary cap_net_raw,cap_net_admin \
+             (setcap cap_net_raw,cap_net_admin=eip {exe})"
+        ));
+    }
+    let unlisted = listed.is_some_and(|names| !names.iter().any(|n| n == device));
+    // "any" is libpcap's pseudo-interface (Linux); it is listed, but do not rely on it.
+    if device != "any" && (unlisted || lower.contains("no such device")) {
+        let available = match listed {
+            Some(names) if !names.is_empty() => format!(" (available: {})", names.join(", ")),
+            _ => String::new(),
+        };
+        return CaptureError::NoSuchDevice(format!("{device}{available}"));
+    }
+    CaptureError::Other(format!("cannot capture on {device}: {message}"))
+}
+
+fn open_file(path: &Path) -> Result<Capture<Offline>, CaptureError> {
+    let shown = path.display();
+    // Checked here first for a plain message; libpcap would say the same less clearly.
+    match std::fs::metadata(path) {
+        Err(e) => return Err(CaptureError::File(format!("{shown}: {e}"))),
+        Ok(meta) if meta.is_dir() => {
+            return Err(CaptureError::File(format!("{shown}: is a directory")))
+        }
+        Ok(_) => {}
+    }
+    let opened = match path.to_str() {
+        Some(utf8) => Capture::from_file_with_precision(utf8, Precision::Nano),
+        // The pcap crate passes paths as UTF-8 strings; any other path goes in as a file
+        // descriptor instead.
+        None => {
+            use std::os::unix::io::IntoRawFd;
+            let file = std::fs::File::open(path)
+                .map_err(|e| CaptureError::File(format!("{shown}: {e}")))?;
+            // SAFETY: the descriptor is ours (just opened) and handed over to libpcap,
+            // which owns and closes it from here on.
+            unsafe { Capture::from_raw_fd_with_precision(file.into_raw_fd(), Precision::Nano) }
+        }
+    };
+    opened.map_err(|e| CaptureError::File(file_open_message(&shown.to_string(), &e)))
+}
+
+fn open_stdin() -> Result<Capture<Offline>, CaptureError> {
+    const STDIN: c_int = 0;
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(STDIN) } == 1 {
+        return Err(CaptureError::File(
+            "standard input is a terminal; pipe a pcap or pcapng capture into it \
+             (for example: tcpdump -w - | httshark -file -)"
+                .to_string(),
+        ));
+    }
+    // SAFETY: libpcap takes over descriptor 0 for the life of the process (it fdopen()s
+    // it and fcloses it when the capture is dropped). Nothing else in httshark reads
+    // standard input, and only one source is opened from it.
+    unsafe { Capture::from_raw_fd_with_precision(STDIN, Precision::Nano) }
+        .map_err(|e| CaptureError::File(file_open_message("standard input", &e)))
+}
+
+fn file_open_message(name: &str, e: &pcap::Error) -> String {
+    let message = pcap_message(e);
+    if message.contains("unknown file format") {
+        format!("{name}: not a pcap or pcapng file ({message})")
+    } else {
+        format!("{name}: {message}")
+    }
+}
+
+/// The capture's link type, if `wire` decodes it. A live interface that offers several
+/// (for example Ethernet and DOCSIS) is switched to the first one we decode.
+fn choose_link_type<T: Activated + ?Sized>(
+    cap: &mut Capture<T>,
+    name: &str,
+    live: bool,
+) -> Result<LinkType, CaptureError> {
+    let current = cap.get_datalink();
+    if let Some(link) = LinkType::from_dlt(current.0) {
+        return Ok(link);
+    }
+    if live {
+        let offered = cap.list_datalinks().unwrap_or_default();
+        for dlt in offered {
+            if let Some(link) = LinkType::from_dlt(dlt.0) {
+                if cap.set_datalink(dlt).is_ok() {
+                    return Ok(link);
+                }
+            }
+        }
+    }
+    Err(CaptureError::UnsupportedLinkType(format!(
+        "{name} has {}; httshark decodes Ethernet, Linux cooked (SLL, SLL2), \
+         BSD loopback (NULL, LOOP) and raw IP",
+        describe_dlt(current)
+    )))
+}
+
+fn describe_dlt(dlt: Linktype) -> String {
+    match (dlt.get_name(), dlt.get_description()) {
+        (Ok(name), Ok(description)) => format!("DLT {} ({name}, {description})", dlt.0),
+        (Ok(name), Err(_)) => format!("DLT {} ({name})", dlt.0),
+        _ => format!("DLT {} (unknown to libpcap)", dlt.0),
+    }
+}
+
+extern "C" {
+    /// libpcap ≥ 1.5 (`pcap_get_tstamp_precision(3PCAP)`); the `pcap` crate does not wrap
+    /// it. Linked through the `pcap` crate's libpcap.
+    fn pcap_get_tstamp_precision(p: *mut c_void) -> c_int;
+    /// `pcap_get_selectable_fd(3PCAP)`: -1 where the capture cannot be polled. Declared
+    /// here because the `pcap` crate's `as_raw_fd` asserts instead of returning -1.
+    fn pcap_get_selectable_fd(p: *mut c_void) -> c_int;
+}
+
+/// `PCAP_TSTAMP_PRECISION_NANO` from pcap/pcap.h.
+const PCAP_TSTAMP_PRECISION_NANO: c_int = 1;
+
+/// Whether libpcap granted the nanosecond precision asked for.
+fn granted_nanos<T: Activated + ?Sized>(cap: &Capture<T>) -> bool {
+    // SAFETY: the handle is valid for as long as `cap` lives; the call only reads it.
+    unsafe { pcap_get_tstamp_precision(cap.as_ptr().cast()) == PCAP_TSTAMP_PRECISION_NANO }
+}
+
+// `i64::from`: time_t and suseconds_t are 32-bit on some platforms, i64 on Linux x86-64.
+#[allow(clippy::useless_conversion)]
+fn packet_time(header: &PacketHeader, nanos: bool) -> Timestamp {
+    let secs = i64::from(header.ts.tv_sec);
+    let frac = i64::from(header.ts.tv_usec);
+    let frac_nanos = if nanos {
+        frac
+    } else {
+        frac.saturating_mul(1000)
+    };
+    // Saturating: a corrupt record must not overflow (no panic, no wrap to 1901).
+    Timestamp(
+        secs.saturating_mul(1_000_000_000)
+            .saturating_add(frac_nanos),
+    )
+}
+
+/// The wall clock, for idle ticks of a live capture (the only clock read in httshark).
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> Timestamp {
+    let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => Timestamp(nanos(since)),
+        Err(before) => Timestamp(-nanos(before.duration())),
+    }
+}
+
+/// libpcap's own text, without the `pcap` crate's "libpcap error: " prefix.
+fn pcap_message(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Extends libpcap's wrapping 32-bit counters to 64 bits.
+#[derive(Default)]
+struct StatsWidener {
+    last: [u32; 3],
+    total: [u64; 3],
+}
+
+impl StatsWidener {
+    fn update(&mut self, now: [u32; 3]) -> CaptureStats {
+        for ((last, total), now) in self.last.iter_mut().zip(&mut self.total).zip(now) {
+            *total += u64::from(now.wrapping_sub(*last));
+            *last = now;
+        }
+        CaptureStats {
+            received: self.total[0],
+            dropped: self.total[1],
+            if_dropped: self.total[2],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sources_can_move_to_a_capture_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<PacketSource>();
+    }
+
+    #[test]
+    fn permission_errors_say_how_to_fix_them() {
+        let msg = "eth0: You don't have permission to perform this capture on that device \
+                   (socket: Operation not permitted)";
+        let err = classify_live_error("eth0", msg, Some(&names(&["eth0", "lo"])));
+        let CaptureError::Permission(detail) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            detail.contains("socket: Operation not permitted"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("setcap cap_net_raw,cap_net_admin=eip "),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn unknown_interfaces_list_the_available_ones() {
+        let listed = names(&["eth0", "lo", "any"]);
+        let err = classify_live_error("eht0", "eht0: some other text", Some(&listed));
+        assert_eq!(
+            err,
+            CaptureError::NoSuchDevice("eht0 (available: eth0, lo, any)".into())
+        );
+        // libpcap's own words suffice when the list is not available.
+        let msg = "nosuchdev0: No such device exists (SIOCGIFINDEX: No such device)";
+        let err = classify_live_error("nosuchdev0", msg, None);
+        assert_eq!(err, CaptureError::NoSuchDevice("nosuchdev0".into()));
+        // A listed interface that fails for another reason is not "missing".
+        let err = classify_live_error("eth0", "eth0: That device is not up", Some(&listed));
+        assert!(matches!(err, CaptureError::Other(_)), "{err:?}");
+        // Nor is "any", even if a platform does not list it.
+        let err = classify_live_error("any", "any: boom", Some(&names(&["eth0"])));
+        assert!(matches!(err, CaptureError::Other(_)), "{err:?}");
+    }
+
+    #[test]
+    fn errors_display_as_one_line() {
+        let errors = [
+            CaptureError::NoSuchDevice("x (available: lo)".into()),
+            CaptureError::Permission("a\nb".into()),
+            CaptureError::File("f.pcap: not a pcap or pcapng file".into()),
+            CaptureError::Filter("\"tcp port\": syntax error\n".into()),
+            CaptureError::UnsupportedLinkType("DLT 127".into()),
+            CaptureError::Other("  spaced   out  ".into()),
+        ];
+        for e in errors {
+            let shown = e.to_string();
+            assert!(!shown.contains('\n') && !shown.ends_with(' '), "{shown:?}");
+            assert!(!shown.contains("CaptureError"), "{shown:?}");
+        }
+        assert_eq!(
+            CaptureError::Other("  spaced   out  ".into()).to_string(),
+            "capture error: spaced out"
+        );
+    }
+
+    #[test]
+    fn stats_widen_across_u32_wraps() {
+        let mut w = StatsWidener::default();
+        assert_eq!(w.update([10, 1, 0]).received, 10);
+        let s = w.update([u32::MAX, 2, 0]);
+        assert_eq!((s.received, s.dropped), (u64::from(u32::MAX), 2));
+        let s = w.update([5, 2, 1]);
+        assert_eq!(s.received, u64::from(u32::MAX) + 6);
+        assert_eq!((s.dropped, s.if_dropped), (2, 1));
+    }
+
+    #[test]
+    fn packet_time_scales_and_saturates() {
+        let mut h = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: 1_700_000_000,
+                tv_usec: 123_456,
+            },
+            caplen: 0,
+            len: 0,
+        };
+        assert_eq!(
+            packet_time(&h, false),
+            Timestamp::from_secs_nanos(1_700_000_000, 123_456_000)
+        );
+        assert_eq!(
+            packet_time(&h, true),
+            Timestamp::from_secs_nanos(1_700_000_000, 123_456)
+        );
+        h.ts.tv_sec = i64::MAX;
+        assert_eq!(packet_time(&h, true), Timestamp(i64::MAX));
     }
 }
