@@ -37,7 +37,7 @@ use crate::model::Transaction;
 use crate::processor::Processor;
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
-use crate::wire::{self, Decoded, LinkType};
+use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
 /// Packet time between two ticks sent by the capture thread.
 const TICK_PERIOD: Duration = Duration::from_secs(1);
@@ -75,24 +75,13 @@ crate::counters! {
         packets,
         /// Captured bytes read from the source.
         bytes,
+        /// Frames cut by the snaplen (captured length < length on the wire); their lost
+        /// bytes reach HTTP as gaps.
+        snaplen_cut,
         /// Frames dropped by the kernel (live; from libpcap statistics).
         kernel_dropped,
         /// Frames dropped by the interface or driver (live; from libpcap statistics).
         interface_dropped,
-    }
-}
-
-crate::counters! {
-    /// Decode counters (workers).
-    pub struct DecodeCounters {
-        /// TCP segments decoded.
-        tcp_segments,
-        /// Frames that are not TCP over IP.
-        not_tcp,
-        /// IP fragments (not reassembled).
-        ip_fragments,
-        /// Frames that could not be decoded (truncated or malformed headers).
-        decode_errors,
     }
 }
 
@@ -276,6 +265,9 @@ fn capture_loop(
                 let index = counters.packets;
                 counters.packets += 1;
                 counters.bytes += p.data.len() as u64;
+                if (p.orig_len as usize) > p.data.len() {
+                    counters.snaplen_cut += 1;
+                }
                 let w = if workers == 1 {
                     0
                 } else {
@@ -352,14 +344,10 @@ fn worker(
                     let frame = &batch.data[start..end];
                     start = end;
                     let now = clock.advance(ts);
-                    match wire::decode(link, frame) {
-                        Ok(Decoded::Tcp(seg)) => {
-                            decode.tcp_segments += 1;
-                            table.on_segment(&mut ctx, &seg, packet_index, ts, now);
-                        }
-                        Ok(Decoded::NotTcp) => decode.not_tcp += 1,
-                        Ok(Decoded::Fragment) => decode.ip_fragments += 1,
-                        Err(_) => decode.decode_errors += 1,
+                    let decoded = wire::decode(link, frame);
+                    decode.record(&decoded);
+                    if let Ok(Decoded::Tcp(seg)) = decoded {
+                        table.on_segment(&mut ctx, &seg, packet_index, ts, now);
                     }
                 }
                 flush(&mut ctx);

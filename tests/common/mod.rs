@@ -14,9 +14,11 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/corpus` beside the repository, if present.
+/// The public corpus: `$HTTSHARK_CORPUS`, else `../shared/corpus` beside the repository.
 pub fn corpus() -> Option<PathBuf> {
-    let dir = repo().join("../shared/corpus");
+    let dir = std::env::var_os("HTTSHARK_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/corpus"));
     dir.join("MANIFEST.tsv").is_file().then_some(dir)
 }
 
