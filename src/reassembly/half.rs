@@ -11,19 +11,33 @@
 //!   compared and differing bytes are counted (`overlap_conflicts`), never substituted.
 //! - Missing bytes are delivered as a gap of N bytes, never spliced, and only when they can
 //!   no longer come: the out-of-order limit is hit; the peer acknowledged them (the peer got
-//!   them, the capture did not); the FIN is due (acknowledged, or at close); the connection
-//!   closes (RST, idle, eviction, end of capture).
+//!   them, the capture did not) and they are still missing `ACK_GAP_PATIENCE` segments
+//!   later; the FIN is due (acknowledged, or at close); the connection closes (RST, idle,
+//!   eviction, end of capture).
+//! - The patience is there because captures reorder too: with several capture queues, an
+//!   ACK can be captured before the data it acknowledges (Wireshark's "ACKed unseen
+//!   segment"). Declaring the hole lost at the ACK would turn a late segment into a gap.
 //!
 //! Invariant: every buffered chunk starts after `next` (anything at `next` is delivered at
 //! once). Checked with `debug_assert!`.
 
 use super::ooo::OooBuffer;
 use super::ReassemblyCounters;
+use crate::time::Timestamp;
 
 /// Largest distance ahead of the next expected byte that a segment or an ACK may be: the
 /// largest TCP window (2^30 with window scaling, RFC 7323 §2.3). Beyond it a segment is
 /// out of window (dropped, counted) and an ACK is ignored.
 pub(crate) const MAX_WINDOW: u64 = 1 << 30;
+
+/// Segments of the connection (either direction) after the peer acknowledged bytes this
+/// direction is missing before they are declared lost. Covers capture reordering; the
+/// out-of-order limits, `on_tick` and close still declare the hole earlier when they apply.
+pub(crate) const ACK_GAP_PATIENCE: u32 = 16;
+
+/// An acknowledged hole still open this long after it was seen is declared lost at the next
+/// `on_tick`, for connections that go quiet before `ACK_GAP_PATIENCE` segments.
+pub(crate) const ACK_GAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where ordered output goes.
 pub(crate) trait Emit {
@@ -54,6 +68,12 @@ pub(crate) struct HalfStream {
     fin_done: bool,
     /// Highest offset the peer acknowledged.
     acked: Option<u64>,
+    /// Before synchronisation: the highest sequence number the peer acknowledged.
+    ack_hint: Option<u32>,
+    /// Segments seen since the peer acknowledged bytes this direction is missing (while
+    /// later bytes wait), and the packet time when that was first seen; `None` while there
+    /// is no such hole.
+    ack_hole_wait: Option<(u32, Timestamp)>,
     ooo: OooBuffer,
 }
 
@@ -76,18 +96,48 @@ impl HalfStream {
         self.fin_done
     }
 
-    /// This direction's SYN: data starts at `isn + 1`. Ignored once synchronised.
+    /// This direction's SYN: data starts at `isn + 1`. Once synchronised (picked up
+    /// mid-stream, the SYN captured late) only the ISN is recorded, when the SYN lies at or
+    /// before the stream start, so that its retransmissions are recognised.
     pub(crate) fn on_syn(&mut self, isn: u32) {
         if self.base.is_none() {
             self.isn = Some(isn);
             self.base = Some(isn.wrapping_add(1));
+        } else if self.isn.is_none()
+            && self
+                .offset_of(isn.wrapping_add(1))
+                .is_some_and(|off| off <= 0)
+        {
+            self.isn = Some(isn);
         }
     }
 
-    /// Synchronises without a SYN: offset 0 is at `seq`. Ignored once synchronised.
+    /// Synchronises without a SYN: offset 0 is at `seq`, or earlier at the peer's ACK
+    /// hint when that lies within a window before `seq` (see `on_ack_hint`). Ignored once
+    /// synchronised.
     pub(crate) fn sync_at(&mut self, seq: u32) {
         if self.base.is_none() {
-            self.base = Some(seq);
+            let ahead = self.ack_hint.map(|h| seq.wrapping_sub(h));
+            self.base = match (self.ack_hint, ahead) {
+                (Some(h), Some(d)) if d > 0 && (d as u64) < MAX_WINDOW => Some(h),
+                _ => Some(seq),
+            };
+        }
+    }
+
+    /// Before this direction is synchronised (picked up mid-stream), the peer acknowledged
+    /// everything before `ack`: this direction's next new byte is at `ack`. When the first
+    /// segment captured starts later than that (the capture reordered it ahead of the ones
+    /// before it), the stream starts at the hint and the bytes between are awaited like
+    /// any out-of-order hole, instead of being lost.
+    pub(crate) fn on_ack_hint(&mut self, ack: u32) {
+        if self.base.is_none() {
+            let later = self
+                .ack_hint
+                .is_none_or(|h| (ack.wrapping_sub(h) as i32) > 0);
+            if later {
+                self.ack_hint = Some(ack);
+            }
         }
     }
 
@@ -211,13 +261,9 @@ impl HalfStream {
 
     /// The peer acknowledged everything before sequence number `ack` of this direction.
     /// When that covers bytes we are missing while holding later ones (buffered data or
-    /// the FIN), the missing bytes will not be retransmitted: deliver them as a gap.
-    pub(crate) fn on_peer_ack(
-        &mut self,
-        ack: u32,
-        c: &mut ReassemblyCounters,
-        out: &mut impl Emit,
-    ) {
+    /// the FIN), those bytes will not be retransmitted: they become a gap once they are
+    /// still missing `ACK_GAP_PATIENCE` segments later (see `on_segment_seen`).
+    pub(crate) fn on_peer_ack(&mut self, ack: u32) {
         let Some(off) = self.offset_of(ack) else {
             return;
         };
@@ -228,12 +274,98 @@ impl HalfStream {
         if self.acked.is_none_or(|a| off > a) {
             self.acked = Some(off);
         }
+    }
+
+    /// Offset of the next byte to deliver: everything before it was delivered (as data or
+    /// gap).
+    pub(crate) fn delivered(&self) -> u64 {
+        self.next
+    }
+
+    /// When the other direction acknowledges `ack` of this one and that is beyond what
+    /// this direction has delivered (within a window), the offset it acknowledges: the
+    /// other direction's segment was sent after these bytes arrived.
+    pub(crate) fn lagging_offset(&self, ack: u32) -> Option<u64> {
+        if self.fin_done {
+            return None;
+        }
+        let off = self.offset_of(ack)?;
+        (off > self.next as i64 && off - (self.next as i64) < MAX_WINDOW as i64)
+            .then_some(off as u64)
+    }
+
+    /// True when the peer acknowledged bytes this direction is missing while later bytes
+    /// (buffered data or the FIN) wait behind them.
+    fn has_acked_hole(&self) -> bool {
         let fin_pending = self.fin.is_some_and(|f| f > self.next);
-        if off <= self.next || (self.ooo.is_empty() && !fin_pending) || self.fin_done {
+        !self.fin_done
+            && self.acked.is_some_and(|a| a > self.next)
+            && (!self.ooo.is_empty() || fin_pending)
+    }
+
+    /// A segment of the connection was processed: counts down the patience of an
+    /// acknowledged hole and declares it lost when it runs out.
+    pub(crate) fn on_segment_seen(
+        &mut self,
+        ts: Timestamp,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        if !self.has_acked_hole() {
+            self.ack_hole_wait = None;
             return;
         }
+        let (waited, since) = self.ack_hole_wait.map_or((0, ts), |(w, t)| (w + 1, t));
+        self.ack_hole_wait = Some((waited, since));
+        if waited >= ACK_GAP_PATIENCE {
+            self.declare_acked_hole(c, out);
+        }
+    }
+
+    /// Time advanced (`ConnTable::on_tick`): an acknowledged hole open for at least
+    /// `ACK_GAP_TIMEOUT` is lost (the connection went quiet before the patience ran out).
+    pub(crate) fn on_tick(
+        &mut self,
+        now: Timestamp,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        let expired = self
+            .ack_hole_wait
+            .is_some_and(|(_, since)| now.since(since) >= ACK_GAP_TIMEOUT);
+        if expired && self.has_acked_hole() {
+            self.declare_acked_hole(c, out);
+        }
+    }
+
+    /// The other direction sent a segment after receiving everything before `target` of
+    /// this one, and the bytes it acknowledged never came: they are lost (delivered as
+    /// gaps, with any buffered data in between).
+    pub(crate) fn declare_lost_to(
+        &mut self,
+        target: u64,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        if self.fin_done || target <= self.next {
+            return;
+        }
+        let target = self.fin.map_or(target, |f| target.min(f));
+        let before = c.gap_bytes;
+        self.release_to(target, c, out);
+        if c.gap_bytes > before {
+            c.ack_gaps += 1;
+        }
+        self.check_fin(out);
+    }
+
+    fn declare_acked_hole(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        self.ack_hole_wait = None;
+        let Some(acked) = self.acked else {
+            return;
+        };
         // An ACK of the FIN is one past it (the FIN takes a sequence number).
-        let target = self.fin.map_or(off, |f| off.min(f));
+        let target = self.fin.map_or(acked, |f| acked.min(f));
         let before = c.gap_bytes;
         self.release_to(target, c, out);
         if c.gap_bytes > before {

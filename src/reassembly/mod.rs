@@ -192,6 +192,12 @@ crate::counters! {
         segments_ignored,
         /// Recently closed 4-tuples forgotten early because `RECENTLY_CLOSED_MAX` was reached.
         recently_closed_overflow,
+        /// Segments held back because they acknowledge bytes of the other direction that
+        /// the capture had not delivered yet (cross-direction capture reordering).
+        causal_holds,
+        /// Held segments released before the bytes they acknowledge came (patience, age,
+        /// hold limit or close): those bytes were lost by the capture or never existed.
+        causal_hold_expired,
     }
 }
 
@@ -229,6 +235,27 @@ struct Conn<H> {
     handler: Option<Box<H>>,
     /// Indexed by `Direction::index`.
     halves: [HalfStream; 2],
+    /// Segments held back for causal order (see `Held`); empty (no allocation) normally.
+    held: Vec<Held>,
+}
+
+/// A segment that acknowledges bytes of the other direction which have not been delivered
+/// yet: the capture reordered it ahead of them (it was sent after they were received).
+/// Delivering it now would show the HTTP layer, say, a response before its request; it
+/// waits until the other direction has delivered up to its ACK, for at most
+/// `half::ACK_GAP_PATIENCE` segments of the connection or `half::ACK_GAP_TIMEOUT`, and at
+/// most `HalfLimits::max_bytes` bytes per connection.
+struct Held {
+    dir: Direction,
+    /// Sequence number of the first payload byte.
+    seq: u32,
+    payload: Box<[u8]>,
+    fin: bool,
+    ts: Timestamp,
+    /// The other direction's stream offset this segment acknowledges.
+    needs: u64,
+    /// Segments of the connection seen since it was held.
+    waited: u32,
 }
 
 /// A link of the recency list, parallel to `slots`.
@@ -469,9 +496,36 @@ impl<F: HandlerFactory> ConnTable<F> {
             }
             self.close(ctx, self.tail, CloseReason::Idle, now, now);
         }
+        let lim = HalfLimits {
+            max_bytes: self.limits.max_ooo_bytes_per_direction,
+            max_chunks: self.limits.max_ooo_segments_per_direction,
+        };
         for conn in self.slots.iter_mut().flatten() {
-            if let Some(h) = conn.handler.as_mut() {
-                h.on_tick(ctx, &conn.info, now);
+            let Conn {
+                info,
+                handler,
+                halves,
+                held,
+            } = conn;
+            if !held.is_empty() {
+                let [a, b] = halves;
+                let (f, c) = (&mut self.factory, &mut self.counters);
+                release_held(held, [a, b], f, handler, info, ctx, lim, c, Some(now));
+            }
+            // Holes the peer acknowledged and that are still open are lost by now.
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let mut out = Out {
+                    factory: &mut self.factory,
+                    handler: &mut *handler,
+                    info,
+                    ctx: &mut *ctx,
+                    dir,
+                    ts: now,
+                };
+                halves[dir.index()].on_tick(now, &mut self.counters, &mut out);
+            }
+            if let Some(h) = handler.as_mut() {
+                h.on_tick(ctx, info, now);
             }
         }
         self.closed.expire(now);
@@ -507,10 +561,19 @@ impl<F: HandlerFactory> ConnTable<F> {
         let Some(conn) = self.slots.get(idx as usize).and_then(Option::as_ref) else {
             return true;
         };
-        let retransmitted = seg.src == conn.info.client
-            && conn.halves[Direction::ToServer.index()].isn() == Some(seg.seq)
-            && !conn.halves.iter().any(HalfStream::fin_seen);
-        !retransmitted
+        let to_server = &conn.halves[Direction::ToServer.index()];
+        let open = !conn.halves.iter().any(HalfStream::fin_seen);
+        let retransmitted = seg.src == conn.info.client && to_server.isn() == Some(seg.seq) && open;
+        // The capture reordered the client's SYN after the SYN-ACK or after its first data
+        // (the connection was then picked up there), and the SYN starts at or just before
+        // the client's stream: the same connection, not a reuse of the 4-tuple.
+        let late = seg.src == conn.info.client
+            && to_server.isn().is_none()
+            && open
+            && to_server
+                .offset_of(seg.seq.wrapping_add(1))
+                .is_some_and(|off| off <= 0 && off > -(half::MAX_WINDOW as i64));
+        !(retransmitted || late)
     }
 
     /// Opens a connection for `seg` (evicting the least recently active one when full) and
@@ -544,6 +607,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             },
             handler: None,
             halves: Default::default(),
+            held: Vec::new(),
         };
         let link = Recency {
             prev: NIL,
@@ -592,7 +656,18 @@ impl<F: HandlerFactory> ConnTable<F> {
             info,
             handler,
             halves,
+            held,
         } = &mut conn;
+        if !held.is_empty() {
+            let lim = HalfLimits {
+                max_bytes: self.limits.max_ooo_bytes_per_direction,
+                max_chunks: self.limits.max_ooo_segments_per_direction,
+            };
+            let [a, b] = halves;
+            let (f, c) = (&mut self.factory, &mut self.counters);
+            let all = Some(Timestamp(i64::MAX));
+            release_held(held, [a, b], f, handler, info, ctx, lim, c, all);
+        }
         for dir in [Direction::ToServer, Direction::ToClient] {
             let mut out = Out {
                 factory: &mut self.factory,
@@ -681,6 +756,7 @@ fn process<F: HandlerFactory>(
         info,
         handler,
         halves,
+        held,
     } = conn;
     let dir = if seg.src == info.client {
         Direction::ToServer
@@ -717,39 +793,162 @@ fn process<F: HandlerFactory>(
         // Mid-stream: this direction starts at its first segment seen.
         me.sync_at(data_seq);
     }
+    if f.ack {
+        if peer.is_synchronised() {
+            peer.on_peer_ack(seg.ack);
+        } else if !f.syn {
+            peer.on_ack_hint(seg.ack);
+        }
+    }
     let info: &ConnInfo = info;
-    if !seg.payload.is_empty() {
+    for h in held.iter_mut() {
+        h.waited += 1;
+    }
+    if !seg.payload.is_empty() || f.fin {
+        let needs = (f.ack && !f.syn)
+            .then(|| peer.lagging_offset(seg.ack))
+            .flatten();
+        let held_bytes: usize = held.iter().map(|h| h.payload.len()).sum();
+        match needs {
+            Some(needs) if held_bytes + seg.payload.len() <= lim.max_bytes => {
+                c.causal_holds += 1;
+                held.push(Held {
+                    dir,
+                    seq: data_seq,
+                    payload: seg.payload.into(),
+                    fin: f.fin,
+                    ts,
+                    needs,
+                    waited: 0,
+                });
+            }
+            _ => {
+                let mut out = Out {
+                    factory: &mut *factory,
+                    handler: &mut *handler,
+                    info,
+                    ctx: &mut *ctx,
+                    dir,
+                    ts,
+                };
+                deliver(me, data_seq, seg.payload, f.fin, lim, c, &mut out);
+            }
+        }
+    }
+    let [to_server, to_client] = halves;
+    release_held(
+        held,
+        [to_server, to_client],
+        factory,
+        handler,
+        info,
+        ctx,
+        lim,
+        c,
+        None,
+    );
+    let [to_server, to_client] = halves;
+    let (me, peer) = match dir {
+        Direction::ToServer => (to_server, to_client),
+        Direction::ToClient => (to_client, to_server),
+    };
+    for (half, d) in [(&mut *me, dir), (&mut *peer, dir.reverse())] {
         let mut out = Out {
             factory: &mut *factory,
             handler: &mut *handler,
             info,
             ctx: &mut *ctx,
-            dir,
+            dir: d,
             ts,
         };
-        me.on_payload(data_seq, seg.payload, lim, c, &mut out);
-    }
-    if f.fin {
-        let mut out = Out {
-            factory: &mut *factory,
-            handler: &mut *handler,
-            info,
-            ctx: &mut *ctx,
-            dir,
-            ts,
-        };
-        me.on_fin(data_seq.wrapping_add(seg.payload.len() as u32), c, &mut out);
-    }
-    if f.ack && peer.is_synchronised() {
-        let mut out = Out {
-            factory,
-            handler,
-            info,
-            ctx,
-            dir: dir.reverse(),
-            ts,
-        };
-        peer.on_peer_ack(seg.ack, c, &mut out);
+        half.on_segment_seen(ts, c, &mut out);
     }
     (me.finished() && peer.finished()).then_some(CloseReason::Fin)
+}
+
+/// Payload and FIN of one segment into its direction's stream.
+fn deliver(
+    half: &mut HalfStream,
+    seq: u32,
+    payload: &[u8],
+    fin: bool,
+    lim: HalfLimits,
+    c: &mut ReassemblyCounters,
+    out: &mut impl Emit,
+) {
+    if !payload.is_empty() {
+        half.on_payload(seq, payload, lim, c, out);
+    }
+    if fin {
+        half.on_fin(seq.wrapping_add(payload.len() as u32), c, out);
+    }
+}
+
+/// Delivers the held segments whose acknowledged bytes have now been delivered, whose
+/// patience ran out, or that are older than `half::ACK_GAP_TIMEOUT` at `now` (on ticks);
+/// with `now == Some(Timestamp(i64::MAX))`, all of them (close). Repeats while releasing
+/// one lets another go.
+#[allow(clippy::too_many_arguments)]
+fn release_held<F: HandlerFactory>(
+    held: &mut Vec<Held>,
+    halves: [&mut HalfStream; 2],
+    factory: &mut F,
+    handler: &mut Option<Box<F::Handler>>,
+    info: &ConnInfo,
+    ctx: &mut Ctx<F>,
+    lim: HalfLimits,
+    c: &mut ReassemblyCounters,
+    now: Option<Timestamp>,
+) {
+    let [to_server, to_client] = halves;
+    loop {
+        let ready = held.iter().position(|h| {
+            let peer = match h.dir {
+                Direction::ToServer => &*to_client,
+                Direction::ToClient => &*to_server,
+            };
+            peer.delivered() >= h.needs
+                || h.waited >= half::ACK_GAP_PATIENCE
+                || now.is_some_and(|n| n.since(h.ts) >= half::ACK_GAP_TIMEOUT)
+        });
+        let Some(i) = ready else {
+            break;
+        };
+        let h = held.remove(i);
+        let peer_delivered = match h.dir {
+            Direction::ToServer => to_client.delivered(),
+            Direction::ToClient => to_server.delivered(),
+        };
+        let (me, peer) = match h.dir {
+            Direction::ToServer => (&mut *to_server, &mut *to_client),
+            Direction::ToClient => (&mut *to_client, &mut *to_server),
+        };
+        if peer_delivered < h.needs {
+            // The bytes it acknowledges will not come: the capture lost them. Say so on
+            // the other direction first, so the HTTP layer sees the loss before this
+            // segment (a response after a lost request is then not paired with the next).
+            c.causal_hold_expired += 1;
+            let mut out = Out {
+                factory: &mut *factory,
+                handler: &mut *handler,
+                info,
+                ctx: &mut *ctx,
+                dir: h.dir.reverse(),
+                ts: h.ts,
+            };
+            peer.declare_lost_to(h.needs, c, &mut out);
+        }
+        let mut out = Out {
+            factory: &mut *factory,
+            handler: &mut *handler,
+            info,
+            ctx: &mut *ctx,
+            dir: h.dir,
+            ts: h.ts,
+        };
+        deliver(me, h.seq, &h.payload, h.fin, lim, c, &mut out);
+    }
+    if held.is_empty() && held.capacity() > 0 {
+        *held = Vec::new();
+    }
 }

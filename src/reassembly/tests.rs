@@ -174,6 +174,12 @@ impl H {
         self.table.close_all(&mut self.ev, self.t);
     }
 
+    /// Advances time by `secs` seconds and ticks the table.
+    fn tick(&mut self, secs: u64) {
+        self.t = self.t + Duration::from_secs(secs);
+        self.table.on_tick(&mut self.ev, self.t);
+    }
+
     fn c(&self) -> &ReassemblyCounters {
         self.table.counters()
     }
@@ -471,6 +477,40 @@ fn client_and_server_are_decided_by_each_rule_in_order() {
     assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
 }
 
+/// Pure ACKs from the client (acknowledging `ack`) until an acknowledged hole's patience
+/// runs out.
+fn patience(h: &mut H, ack: u32) {
+    for _ in 0..super::half::ACK_GAP_PATIENCE {
+        h.pkt(C, S, "A", 19, ack, b"");
+    }
+}
+
+#[test]
+fn an_ack_captured_before_its_data_makes_no_gap() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "A", 1, 1, b"0123456789");
+    h.pkt(C, S, "A", 1, 21, b""); // the capture reordered: the ACK first,
+    h.pkt(S, C, "A", 16, 1, b"fghij"); // a later segment,
+    h.pkt(S, C, "A", 11, 1, b"abcde"); // then the data it acknowledged
+    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789abcdefghij")]);
+    assert_eq!(h.c().gaps, 0);
+}
+
+#[test]
+fn a_tick_declares_an_acknowledged_hole_lost() {
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(S, C, "A", 1, 1, b"0123456789");
+    h.pkt(S, C, "A", 21, 1, b"klmnopqrst");
+    h.pkt(C, S, "A", 1, 31, b"");
+    h.tick(1);
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![d(b"0123456789"), Piece::G(10), d(b"klmnopqrst")]
+    );
+}
+
 #[test]
 fn an_ack_beyond_a_hole_declares_it_lost() {
     let mut h = H::new();
@@ -478,6 +518,9 @@ fn an_ack_beyond_a_hole_declares_it_lost() {
     h.pkt(S, C, "A", 1, 1, b"0123456789");
     h.pkt(S, C, "A", 21, 1, b"klmnopqrst"); // [10,20) lost by the capture
     h.pkt(C, S, "A", 1, 16, b""); // the client got up to 15
+                                  // Not at once: the capture may have reordered the ACK before its data.
+    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789")]);
+    patience(&mut h, 16);
     assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789"), Piece::G(5)]);
     h.pkt(S, C, "A", 16, 1, b"fghij"); // [15,20) still comes
     assert_eq!(
@@ -486,6 +529,7 @@ fn an_ack_beyond_a_hole_declares_it_lost() {
     );
     h.pkt(S, C, "A", 41, 1, b"UVWXY"); // [30,40) lost
     h.pkt(C, S, "A", 1, 46, b"");
+    patience(&mut h, 46);
     assert_eq!(h.stream(0, ToClient)[3..], [Piece::G(10), d(b"UVWXY")]);
     assert_eq!(h.c().ack_gaps, 2);
     assert!(h.closes().is_empty(), "gaps are delivered before the close");
@@ -514,6 +558,7 @@ fn a_fin_beyond_a_hole_gives_a_gap_once_acknowledged() {
     h.pkt(S, C, "FA", 28, 19, b"end");
     assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
     h.pkt(C, S, "FA", 19, 32, b""); // acknowledges the server's FIN
+    patience(&mut h, 32);
     assert_eq!(
         h.stream(0, ToClient),
         vec![
