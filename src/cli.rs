@@ -151,6 +151,70 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", default_value = "responses_sizes.csv")]
     pub responses_sizes_stats_file: PathBuf,
 
+    /// sampled-transactions processor: transactions written per -stats-interval (chosen by
+    /// a hash of the transaction, so the same capture gives the same sample).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sample_transactions_rate: u32,
+
+    /// sampled-transactions processor: folder of the sampled HAR files; created if missing.
+    #[arg(long, value_name = "DIR", default_value = "sampled")]
+    pub sampled_transactions_folder: PathBuf,
+
+    /// ndjson processor: file the HAR entries are appended to, one per line, `-` for
+    /// standard output.
+    #[arg(long, value_name = "PATH", default_value = "-")]
+    pub ndjson_file: String,
+
+    /// console processor: also print header fields (`> ` request, `< ` response).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
+          num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub head: bool,
+
+    /// console processor: also print decoded bodies (binary ones as a short note).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
+          num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true")]
+    pub body: bool,
+
+    /// Comma-separated media-type patterns whose bodies are not kept (case-insensitive
+    /// substring of the message's own Content-Type). Sizes stay exact; only the text goes.
+    /// Ignored when -keep-content-type is given. Empty drops nothing.
+    #[arg(long, value_name = "LIST", default_value = "image,audio,video")]
+    pub drop_content_type: String,
+
+    /// Comma-separated media-type patterns whose bodies are the only ones kept; when given
+    /// it alone decides and -drop-content-type is ignored. [default: none]
+    #[arg(long, value_name = "LIST")]
+    pub keep_content_type: Option<String>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100 or :9100).
+    /// [default: none]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
+    /// Repeated log messages of one kind are printed once per this interval, with a count.
+    #[arg(long, value_name = "DURATION", default_value = "1m0s", value_parser = parse_go_duration_std)]
+    pub aggregated_log_interval: Duration,
+
+    /// Long error texts in logs are cut to this many characters (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limited_error_length: usize,
+
+    /// Log snapshot: keep the last N messages (with -log-snapshot-level > 0). 0: off.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub log_snapshot_amount: usize,
+
+    /// Log snapshot: the file rewritten with the last messages.
+    #[arg(long, value_name = "PATH", default_value = "snapshot.log")]
+    pub log_snapshot_file: PathBuf,
+
+    /// Log snapshot: how often the file is rewritten (0s: at exit only).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_go_duration_std)]
+    pub log_snapshot_interval: Duration,
+
+    /// Log snapshot: keep messages of this verbosity level and below (0: off, 5: all).
+    #[arg(long, value_name = "LEVEL", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub log_snapshot_level: u8,
+
     /// Ignored, for HttShark command lines: httshark has its own capture engine.
     /// [HttShark's default: tshark]
     #[arg(long, value_name = "ENGINE", value_parser = ["tshark", "httpdump"])]
@@ -331,6 +395,43 @@ impl Cli {
             requests_sizes_file: self.requests_sizes_stats_file,
             responses_sizes_file: self.responses_sizes_stats_file,
             ..config.stats
+        };
+        config.outputs = crate::config::OutputsConfig {
+            console: crate::processor::console::ConsoleConfig {
+                head: self.head,
+                body: self.body,
+                ..Default::default()
+            },
+            ndjson_file: self.ndjson_file,
+            sample_rate: self.sample_transactions_rate as usize,
+            sampled_folder: self.sampled_transactions_folder,
+        };
+        let on_stdout = |k: ProcessorKind| config.processors.contains(&k);
+        if on_stdout(ProcessorKind::Console)
+            && on_stdout(ProcessorKind::Ndjson)
+            && config.outputs.ndjson_file == "-"
+        {
+            return Err(CliError::Usage(
+                "-har-processors: console and ndjson would both write to standard output; give -ndjson-file a path"
+                    .to_string(),
+            ));
+        }
+        config.bodies = crate::processor::body_select::BodySelector::new(
+            &self.drop_content_type,
+            self.keep_content_type.as_deref(),
+        )
+        .map_err(CliError::Usage)?;
+        config.metrics_listen = self.metrics_listen;
+        config.log = crate::log::LogConfig {
+            verbose: self.verbose,
+            aggregate_interval: self.aggregated_log_interval,
+            max_error_chars: self.limited_error_length,
+            snapshot: crate::log::SnapshotConfig {
+                amount: self.log_snapshot_amount,
+                file: self.log_snapshot_file,
+                interval: self.log_snapshot_interval,
+                level: self.log_snapshot_level,
+            },
         };
         config.http.response_timeout = self.response_timeout;
         config.http.max_body_keep = self.max_body_size;
@@ -713,6 +814,14 @@ pub fn parse_go_duration(s: &str) -> Result<i64, String> {
 }
 
 /// A Go duration that must be greater than zero (intervals and timeouts).
+/// A Go duration that may be zero (but not negative).
+pub fn parse_go_duration_std(s: &str) -> Result<Duration, String> {
+    let ns = parse_go_duration(s)?;
+    u64::try_from(ns)
+        .map(Duration::from_nanos)
+        .map_err(|_| "must not be negative".to_string())
+}
+
 pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let ns = parse_go_duration(s)?;
     match u64::try_from(ns) {

@@ -26,6 +26,9 @@ pub enum ProcessorKind {
     File,
     SitesStats,
     TransactionsSizes,
+    SampledTransactions,
+    Ndjson,
+    Console,
 }
 
 impl ProcessorKind {
@@ -33,6 +36,9 @@ impl ProcessorKind {
         ("file", ProcessorKind::File),
         ("sites-stats", ProcessorKind::SitesStats),
         ("transactions-sizes", ProcessorKind::TransactionsSizes),
+        ("sampled-transactions", ProcessorKind::SampledTransactions),
+        ("ndjson", ProcessorKind::Ndjson),
+        ("console", ProcessorKind::Console),
     ];
 
     pub fn parse(name: &str) -> Option<ProcessorKind> {
@@ -63,6 +69,35 @@ pub struct Config {
     pub http: HttpLimits,
     pub reassembly: ReassemblyLimits,
     pub stats: StatsConfig,
+    pub outputs: OutputsConfig,
+    pub log: crate::log::LogConfig,
+    /// Which bodies keep their bytes (`-drop-content-type`, `-keep-content-type`).
+    pub bodies: crate::processor::body_select::BodySelector,
+    /// `-metrics-listen`: serve Prometheus metrics on this address.
+    pub metrics_listen: Option<String>,
+}
+
+/// Settings of the `console`, `ndjson` and `sampled-transactions` processors.
+#[derive(Clone, Debug)]
+pub struct OutputsConfig {
+    pub console: crate::processor::console::ConsoleConfig,
+    /// `-ndjson-file`: `-` is standard output.
+    pub ndjson_file: String,
+    /// `-sample-transactions-rate`: transactions sampled per `-stats-interval`.
+    pub sample_rate: usize,
+    /// `-sampled-transactions-folder`.
+    pub sampled_folder: PathBuf,
+}
+
+impl Default for OutputsConfig {
+    fn default() -> Self {
+        OutputsConfig {
+            console: crate::processor::console::ConsoleConfig::default(),
+            ndjson_file: "-".into(),
+            sample_rate: 1,
+            sampled_folder: PathBuf::from("sampled"),
+        }
+    }
 }
 
 /// Settings of the statistics processors (`sites-stats`, `transactions-sizes`).
@@ -114,6 +149,14 @@ impl Default for Config {
             http: HttpLimits::default(),
             reassembly: ReassemblyLimits::default(),
             stats: StatsConfig::default(),
+            outputs: OutputsConfig::default(),
+            log: crate::log::LogConfig::default(),
+            bodies: crate::processor::body_select::BodySelector::new(
+                crate::processor::body_select::DEFAULT_DROP,
+                None,
+            )
+            .expect("the default drop list is valid"),
+            metrics_listen: None,
         }
     }
 }

@@ -7,6 +7,20 @@
 
 use std::process::ExitCode;
 
+/// Writes to stderr without panicking when it is closed.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use httshark::capture::PacketSource;
 use httshark::cli::{self, CliError};
 use httshark::pipeline::{self, Summary};
@@ -26,22 +40,31 @@ fn main() -> ExitCode {
         Err(e) => return fail(e.exit_code(), &e),
     };
     for note in &prepared.notes {
-        eprintln!("httshark: note: {note}");
+        errln!("httshark: note: {note}");
     }
     let config = prepared.config;
 
+    if let Err(e) = httshark::log::init(&config.log) {
+        return fail(2, &e);
+    }
     // Outputs first: an unwritable output is reported without needing capture privileges.
     let processors = match processor::build(&config) {
         Ok(p) => p,
         Err(e) => return fail(2, &e),
     };
+    if let (Some(addr), Some(shared)) = (&config.metrics_listen, &processors.metrics) {
+        if let Err(e) = httshark::metrics::serve(addr, shared.clone()) {
+            return fail(2, &e);
+        }
+    }
     let source = match PacketSource::open(&config) {
         Ok(s) => s,
         Err(e) => return fail(2, &e),
     };
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
-            eprint!("{}", format_summary(&summary));
+            httshark::log::flush();
+            err!("{}", format_summary(&summary));
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -53,7 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, message: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("httshark: {}", one_line(&message.to_string()));
+    errln!("httshark: {}", one_line(&message.to_string()));
     ExitCode::from(code)
 }
 

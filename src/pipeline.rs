@@ -21,7 +21,8 @@
 //! - SIGINT/SIGTERM stop the capture loop; the pipeline then drains as at end of file:
 //!   every pending transaction is flushed and exported. A second signal exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -34,10 +35,26 @@ use crate::counters::CounterSet;
 use crate::hosts::ServerSet;
 use crate::http::{HttpCounters, HttpCtx, HttpFactory, HttpLimits};
 use crate::model::Transaction;
-use crate::processor::Processor;
+use crate::processor::body_select::BodySelector;
+use crate::processor::{Outputs, Processor};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
+
+/// Writes to stderr without panicking when it is closed (`eprint!` would panic, and a
+/// panic in the processor thread would lose what it holds).
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Packet time between two ticks sent by the capture thread.
 const TICK_PERIOD: Duration = Duration::from_secs(1);
@@ -113,8 +130,31 @@ enum ToWorker {
 
 enum FromWorker {
     Transactions(Vec<Transaction>),
-    Tick { worker: usize, now: Timestamp },
-    Done { counters: WorkerCounters },
+    /// The worker's clock reached `now`; its counters and gauges at that time.
+    Tick {
+        worker: usize,
+        now: Timestamp,
+        stats: Box<WorkerStats>,
+    },
+    Done {
+        worker: usize,
+        stats: Box<WorkerStats>,
+    },
+}
+
+/// A worker's counters and gauges.
+#[derive(Clone, Debug, Default)]
+struct WorkerStats {
+    counters: WorkerCounters,
+    open_connections: u64,
+}
+
+/// Capture-thread counters the processor thread reads for the stats line and metrics.
+#[derive(Debug, Default)]
+struct SharedCapture {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    kernel_dropped: AtomicU64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -138,21 +178,17 @@ fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
 /// transaction into the processors. Errors are setup failures that stopped the run.
-pub fn run(
-    config: &Config,
-    source: PacketSource,
-    processors: Vec<Box<dyn Processor>>,
-) -> Result<Summary, String> {
+pub fn run(config: &Config, source: PacketSource, outputs: Outputs) -> Result<Summary, String> {
     let stop = Arc::new(AtomicBool::new(false));
     install_signal_handlers(&stop)?;
-    run_until(config, source, processors, &stop)
+    run_until(config, source, outputs, &stop)
 }
 
 /// As `run`, with the stop flag given by the caller (tests set it themselves).
 pub fn run_until(
     config: &Config,
     mut source: PacketSource,
-    processors: Vec<Box<dyn Processor>>,
+    outputs: Outputs,
     stop: &AtomicBool,
 ) -> Result<Summary, String> {
     let workers = config.workers.max(1);
@@ -165,42 +201,56 @@ pub fn run_until(
         let (tx, rx) = bounded::<ToWorker>(config.channel_capacity.max(1));
         to_workers.push(tx);
         let out = out_tx.clone();
-        let servers = config.servers.clone();
-        let reassembly = config.reassembly.clone();
-        let http = config.http.clone();
-        let check_interval = config.response_check_interval;
+        let setup = WorkerSetup {
+            index,
+            link,
+            servers: config.servers.clone(),
+            reassembly: config.reassembly.clone(),
+            http: config.http.clone(),
+            check_interval: config.response_check_interval,
+            bodies: config.bodies.clone(),
+        };
         let handle = thread::Builder::new()
             .name(format!("httshark-worker-{index}"))
-            .spawn(move || {
-                worker(
-                    index,
-                    link,
-                    rx,
-                    out,
-                    servers,
-                    reassembly,
-                    http,
-                    check_interval,
-                )
-            })
+            .spawn(move || worker(setup, rx, out))
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         handles.push(handle);
     }
     drop(out_tx);
 
+    let shared = Arc::new(SharedCapture::default());
+    let reporter = Reporter {
+        capture: Arc::clone(&shared),
+        metrics: outputs.metrics.clone(),
+        interval: config.stats.interval,
+        // The stats line is a live heartbeat; offline it is info (-verbose=3).
+        print: source.is_live() || config.verbose >= 3,
+        next: None,
+    };
+    let processors = outputs.processors;
     let processor_thread = thread::Builder::new()
         .name("httshark-processors".into())
-        .spawn(move || process(out_rx, processors, workers))
+        .spawn(move || process(out_rx, processors, workers, reporter))
         .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
     let mut summary = Summary::default();
     let mut capture = CaptureCounters::default();
+    let progress = match &config.source {
+        crate::config::Source::File(path) if std::io::stderr().is_terminal() => {
+            std::fs::metadata(path).ok().map(|m| Progress::new(m.len()))
+        }
+        _ => None,
+    };
     let end = capture_loop(
         &mut source,
         &to_workers,
-        workers,
-        link,
-        stop,
+        CaptureSetup {
+            workers,
+            link,
+            stop,
+            shared: &shared,
+            progress,
+        },
         &mut capture,
         &mut summary,
     );
@@ -233,19 +283,78 @@ pub fn run_until(
     Ok(summary)
 }
 
+struct CaptureSetup<'a> {
+    workers: usize,
+    link: LinkType,
+    stop: &'a AtomicBool,
+    shared: &'a SharedCapture,
+    progress: Option<Progress>,
+}
+
+/// The progress bar of an offline run on a terminal: bytes of the file read, rate, ETA.
+/// Redrawn at most every 200 ms of wall time; cleared at the end.
+struct Progress {
+    total: u64,
+    started: std::time::Instant,
+    drawn: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let now = std::time::Instant::now();
+        Progress {
+            total: total.max(1),
+            started: now,
+            drawn: now,
+        }
+    }
+
+    /// `read`: file bytes consumed so far (frames plus their record headers).
+    fn update(&mut self, read: u64) {
+        if self.drawn.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.drawn = std::time::Instant::now();
+        let done = read.min(self.total);
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / secs;
+        let eta = if rate > 0.0 {
+            (self.total - done) as f64 / rate
+        } else {
+            0.0
+        };
+        let width = 30;
+        let filled = (done as u128 * width as u128 / self.total as u128) as usize;
+        err!(
+            "\r[{}{}] {:3}% {:7.1} MB/s ETA {:02}:{:02}  ",
+            "#".repeat(filled),
+            ".".repeat(width - filled),
+            done * 100 / self.total,
+            rate / 1e6,
+            (eta as u64) / 60,
+            (eta as u64) % 60
+        );
+    }
+
+    fn finish(&self) {
+        err!("\r{}\r", " ".repeat(72));
+    }
+}
+
 /// Reads the source until it ends or `stop` is set; returns the final clock time.
 fn capture_loop(
     source: &mut PacketSource,
     to_workers: &[Sender<ToWorker>],
-    workers: usize,
-    link: LinkType,
-    stop: &AtomicBool,
+    mut setup: CaptureSetup<'_>,
     counters: &mut CaptureCounters,
     summary: &mut Summary,
 ) -> Timestamp {
+    let workers = setup.workers;
     let mut clock = MonotonicClock::default();
     let mut next_tick: Option<Timestamp> = None;
     let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
+    // Bytes of the file consumed (pcap: 24-byte header, 16 bytes per record).
+    let mut file_read: u64 = 24;
     let send = |w: usize, batch: &mut Batch| {
         if !batch.packets.is_empty() {
             let full = std::mem::replace(batch, Batch::new());
@@ -259,25 +368,29 @@ fn capture_loop(
         }
     };
 
-    while !stop.load(Ordering::Relaxed) {
+    while !setup.stop.load(Ordering::Relaxed) {
         let (ts, now) = match source.next() {
             Next::Packet(p) => {
                 let index = counters.packets;
                 counters.packets += 1;
                 counters.bytes += p.data.len() as u64;
+                file_read += 16 + p.data.len() as u64;
                 if (p.orig_len as usize) > p.data.len() {
                     counters.snaplen_cut += 1;
                 }
                 let w = if workers == 1 {
                     0
                 } else {
-                    shard(link, p.data, workers)
+                    shard(setup.link, p.data, workers)
                 };
                 let batch = &mut batches[w];
                 batch.data.extend_from_slice(p.data);
                 batch.packets.push((index, p.ts, batch.data.len()));
                 if batch.is_full() {
                     send(w, batch);
+                    if let Some(progress) = setup.progress.as_mut() {
+                        progress.update(file_read);
+                    }
                 }
                 (Some(p.ts), clock.advance(p.ts))
             }
@@ -295,12 +408,34 @@ fn capture_loop(
             Some(t) => now >= t,
         };
         if due || (ts.is_none() && next_tick.is_some()) {
+            setup
+                .shared
+                .packets
+                .store(counters.packets, Ordering::Relaxed);
+            setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+            if ts.is_none() {
+                // Live and idle: a good moment to read the kernel's drop counter.
+                if let Some(stats) = source.stats() {
+                    setup
+                        .shared
+                        .kernel_dropped
+                        .store(stats.dropped, Ordering::Relaxed);
+                }
+            }
             tick(now, &mut batches);
             next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
         }
     }
     for (w, batch) in batches.iter_mut().enumerate() {
         send(w, batch);
+    }
+    setup
+        .shared
+        .packets
+        .store(counters.packets, Ordering::Relaxed);
+    setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+    if let Some(progress) = &setup.progress {
+        progress.finish();
     }
     clock.now().unwrap_or_default()
 }
@@ -315,26 +450,52 @@ fn shard(link: LinkType, frame: &[u8], workers: usize) -> usize {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker(
+struct WorkerSetup {
     index: usize,
     link: LinkType,
-    rx: Receiver<ToWorker>,
-    out: Sender<FromWorker>,
     servers: ServerSet,
     reassembly: ReassemblyLimits,
     http: HttpLimits,
     check_interval: Duration,
-) {
+    bodies: BodySelector,
+}
+
+fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
+    let WorkerSetup {
+        index,
+        link,
+        servers,
+        reassembly,
+        http,
+        check_interval,
+        bodies,
+    } = setup;
     let mut table = ConnTable::new(HttpFactory, servers, reassembly);
     let mut ctx = HttpCtx::new(http);
     let mut decode = DecodeCounters::default();
     let mut clock = MonotonicClock::default();
     let mut next_check: Option<Timestamp> = None;
+    // Body selection runs here, so dropped bytes never cross threads.
     let flush = |ctx: &mut HttpCtx| {
         if !ctx.out.is_empty() {
-            let _ = out.send(FromWorker::Transactions(std::mem::take(&mut ctx.out)));
+            let mut txs = std::mem::take(&mut ctx.out);
+            if !bodies.is_noop() {
+                for tx in &mut txs {
+                    bodies.apply(tx);
+                }
+            }
+            let _ = out.send(FromWorker::Transactions(txs));
         }
+    };
+    let stats = |table: &ConnTable<HttpFactory>, ctx: &HttpCtx, decode: &DecodeCounters| {
+        Box::new(WorkerStats {
+            counters: WorkerCounters {
+                decode: decode.clone(),
+                reassembly: table.counters().clone(),
+                http: ctx.counters.clone(),
+            },
+            open_connections: table.open_connections() as u64,
+        })
     };
     for msg in rx {
         match msg {
@@ -359,41 +520,128 @@ fn worker(
                     next_check = Some(now + check_interval);
                 }
                 flush(&mut ctx);
-                let _ = out.send(FromWorker::Tick { worker: index, now });
+                let stats = stats(&table, &ctx, &decode);
+                let _ = out.send(FromWorker::Tick {
+                    worker: index,
+                    now,
+                    stats,
+                });
             }
             ToWorker::End(ts) => {
                 let now = clock.advance(ts);
                 table.close_all(&mut ctx, now);
                 flush(&mut ctx);
-                let _ = out.send(FromWorker::Tick { worker: index, now });
-                break;
+                let stats = stats(&table, &ctx, &decode);
+                let _ = out.send(FromWorker::Tick {
+                    worker: index,
+                    now,
+                    stats: stats.clone(),
+                });
+                let _ = out.send(FromWorker::Done {
+                    worker: index,
+                    stats,
+                });
+                return;
             }
         }
     }
-    let counters = WorkerCounters {
-        decode,
-        reassembly: table.counters().clone(),
-        http: ctx.counters.clone(),
-    };
-    let _ = out.send(FromWorker::Done { counters });
+}
+
+/// The stats line (`-stats-interval`, packet time) and the metrics snapshot.
+struct Reporter {
+    capture: Arc<SharedCapture>,
+    metrics: Option<crate::metrics::SharedMetrics>,
+    interval: Duration,
+    print: bool,
+    next: Option<Timestamp>,
+}
+
+impl Reporter {
+    /// Called when the watermark reaches `now`, with the latest stats of every worker.
+    fn on_tick(&mut self, now: Timestamp, workers: &[WorkerStats]) {
+        let due = match self.next {
+            None => {
+                self.next = Some(now.floor_to(self.interval) + self.interval);
+                false
+            }
+            Some(t) => now >= t,
+        };
+        if !due {
+            return;
+        }
+        self.next = Some(now.floor_to(self.interval) + self.interval);
+        self.report(workers, false);
+    }
+
+    fn report(&self, workers: &[WorkerStats], last: bool) {
+        let mut total = WorkerCounters::default();
+        let mut open = 0;
+        for w in workers {
+            total.decode.merge(&w.counters.decode);
+            total.reassembly.merge(&w.counters.reassembly);
+            total.http.merge(&w.counters.http);
+            open += w.open_connections;
+        }
+        let h = &total.http;
+        let pending = h.requests.saturating_sub(h.transactions);
+        let anomalies = h.anomalies + h.interrupted_messages + h.parse_errors;
+        let memory = crate::metrics::resident_memory_bytes();
+        let packets = self.capture.packets.load(Ordering::Relaxed);
+        let bytes = self.capture.bytes.load(Ordering::Relaxed);
+        let dropped = self.capture.kernel_dropped.load(Ordering::Relaxed);
+        if self.print && !last {
+            errln!(
+                "httshark: stats packets={packets} bytes={bytes} kernel_dropped={dropped} \
+                 connections={open} transactions={} pending={pending} unanswered={} gaps={} \
+                 anomalies={anomalies} memory={}MiB",
+                h.transactions,
+                h.unanswered,
+                total.reassembly.gaps,
+                memory.unwrap_or(0) >> 20
+            );
+        }
+        if let Some(m) = &self.metrics {
+            let mut counters: Vec<(&'static str, u64)> = vec![
+                ("packets", packets),
+                ("bytes", bytes),
+                ("kernel_dropped", dropped),
+            ];
+            let mut push = |name, value| counters.push((name, value));
+            total.decode.visit(&mut push);
+            total.reassembly.visit(&mut push);
+            total.http.visit(&mut push);
+            m.set_counters(&counters);
+            m.set_gauges(crate::metrics::Gauges {
+                open_connections: Some(open),
+                pending_requests: Some(pending),
+                buffered_bytes: None,
+                memory_bytes: memory,
+            });
+        }
+    }
 }
 
 /// The processor thread: feeds transactions to every processor, ticks them with the
 /// workers' watermark, finishes them when every worker is done. Returns the summed worker
-/// counters and the output errors seen.
+/// counters, the processors' counters and the output errors seen.
 fn process(
     rx: Receiver<FromWorker>,
     mut processors: Vec<Box<dyn Processor>>,
     workers: usize,
+    mut reporter: Reporter,
 ) -> (WorkerCounters, Vec<(&'static str, u64)>, Vec<String>) {
     let mut errors = Vec::new();
     let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
+    let mut latest: Vec<WorkerStats> = vec![WorkerStats::default(); workers];
     let mut ticked: Option<Timestamp> = None;
-    let mut totals = WorkerCounters::default();
+    // Output errors are reported once per processor and kind; later ones are counted.
     let report = |errors: &mut Vec<String>, r: Result<(), crate::processor::ProcessorError>| {
         if let Err(e) = r {
-            eprintln!("httshark: error: {e}");
-            errors.push(e.to_string());
+            let text = e.to_string();
+            if errors.len() < MAX_ERRORS_KEPT && !errors.contains(&text) {
+                errln!("httshark: error: {text}");
+                errors.push(text);
+            }
         }
     };
     for msg in rx {
@@ -405,8 +653,9 @@ fn process(
                     }
                 }
             }
-            FromWorker::Tick { worker, now } => {
+            FromWorker::Tick { worker, now, stats } => {
                 watermarks[worker] = Some(now);
+                latest[worker] = *stats;
                 let low = watermarks
                     .iter()
                     .copied()
@@ -418,13 +667,12 @@ fn process(
                         for p in processors.iter_mut() {
                             report(&mut errors, p.on_tick(low));
                         }
+                        reporter.on_tick(low, &latest);
                     }
                 }
             }
-            FromWorker::Done { counters } => {
-                totals.decode.merge(&counters.decode);
-                totals.reassembly.merge(&counters.reassembly);
-                totals.http.merge(&counters.http);
+            FromWorker::Done { worker, stats } => {
+                latest[worker] = *stats;
             }
         }
     }
@@ -437,9 +685,19 @@ fn process(
     for p in processors.iter_mut() {
         report(&mut errors, p.finish(end));
     }
+    reporter.report(&latest, true);
+    let mut totals = WorkerCounters::default();
+    for w in &latest {
+        totals.decode.merge(&w.counters.decode);
+        totals.reassembly.merge(&w.counters.reassembly);
+        totals.http.merge(&w.counters.http);
+    }
     let mut processor_counters = Vec::new();
     for p in &processors {
         p.visit_counters(&mut |name, value| processor_counters.push((name, value)));
     }
     (totals, processor_counters, errors)
 }
+
+/// Distinct output errors kept for the summary (the rest are counted by the processors).
+const MAX_ERRORS_KEPT: usize = 32;

@@ -25,6 +25,8 @@ use crate::model::{header, Body, Decoded, Header, Transaction};
 pub const MAX_PATTERNS: usize = 256;
 /// Bytes per pattern at most.
 pub const MAX_PATTERN_LEN: usize = 255;
+/// `-drop-content-type`'s default, as in HttShark.
+pub const DEFAULT_DROP: &str = "image,audio,video";
 
 /// Which message bodies keep their bytes.
 ///

@@ -127,6 +127,72 @@ fn write_atomically_mode(
     result
 }
 
+/// What the pipeline feeds: the processors, and the metrics registry they and the pipeline
+/// publish to when `-metrics-listen` is given.
+pub struct Outputs {
+    pub processors: Vec<Box<dyn Processor>>,
+    pub metrics: Option<crate::metrics::SharedMetrics>,
+}
+
+/// Builds the processors named in `-har-processors` (plus the metrics processor with
+/// `-metrics-listen`), creating output folders; fails (before any capture starts) when an
+/// output location is not writable.
+pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> {
+    use crate::config::ProcessorKind;
+    let mut out: Vec<Box<dyn Processor>> = Vec::new();
+    for kind in &config.processors {
+        match kind {
+            ProcessorKind::File => out.push(Box::new(har_file::HarFileProcessor::new(
+                config.output_folder.clone(),
+                config.split_by_host,
+                config.export_interval,
+            )?)),
+            ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
+                sites_stats::SitesStatsConfig {
+                    path: config.stats.sites_file.clone(),
+                    interval: config.stats.interval,
+                    group_by: config.stats.group_by.clone(),
+                    max_sites: config.stats.max_sites,
+                },
+            )?)),
+            ProcessorKind::TransactionsSizes => out.push(Box::new(
+                sizes_stats::SizesStatsProcessor::new(sizes_stats::SizesStatsConfig {
+                    requests_path: config.stats.requests_sizes_file.clone(),
+                    responses_path: config.stats.responses_sizes_file.clone(),
+                    interval: config.stats.interval,
+                })?,
+            )),
+            ProcessorKind::SampledTransactions => out.push(Box::new(
+                sampled::SampledProcessor::new(sampled::SampledConfig {
+                    folder: config.outputs.sampled_folder.clone(),
+                    rate: config.outputs.sample_rate,
+                    interval: config.stats.interval,
+                })?,
+            )),
+            ProcessorKind::Ndjson => out.push(Box::new(ndjson::NdjsonProcessor::new(
+                ndjson::NdjsonConfig::from_flag(&config.outputs.ndjson_file),
+            )?)),
+            ProcessorKind::Console => out.push(Box::new(console::ConsoleProcessor::stdout(
+                config.outputs.console.clone(),
+            ))),
+        }
+    }
+    let metrics = config
+        .metrics_listen
+        .as_ref()
+        .map(|_| crate::metrics::SharedMetrics::new());
+    if let Some(shared) = &metrics {
+        out.push(Box::new(crate::metrics::MetricsProcessor::new(
+            crate::metrics::DEFAULT_MAX_SITES,
+            shared.clone(),
+        )));
+    }
+    Ok(Outputs {
+        processors: out,
+        metrics,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,36 +262,4 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
     }
-}
-
-/// Builds the processors named in `-har-processors`, creating output folders; fails (before
-/// any capture starts) when an output location is not writable.
-pub fn build(config: &crate::config::Config) -> Result<Vec<Box<dyn Processor>>, ProcessorError> {
-    use crate::config::ProcessorKind;
-    let mut out: Vec<Box<dyn Processor>> = Vec::new();
-    for kind in &config.processors {
-        match kind {
-            ProcessorKind::File => out.push(Box::new(har_file::HarFileProcessor::new(
-                config.output_folder.clone(),
-                config.split_by_host,
-                config.export_interval,
-            )?)),
-            ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
-                sites_stats::SitesStatsConfig {
-                    path: config.stats.sites_file.clone(),
-                    interval: config.stats.interval,
-                    group_by: config.stats.group_by.clone(),
-                    max_sites: config.stats.max_sites,
-                },
-            )?)),
-            ProcessorKind::TransactionsSizes => out.push(Box::new(
-                sizes_stats::SizesStatsProcessor::new(sizes_stats::SizesStatsConfig {
-                    requests_path: config.stats.requests_sizes_file.clone(),
-                    responses_path: config.stats.responses_sizes_file.clone(),
-                    interval: config.stats.interval,
-                })?,
-            )),
-        }
-    }
-    Ok(out)
 }
