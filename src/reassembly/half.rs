@@ -70,6 +70,9 @@ pub(crate) struct HalfStream {
     acked: Option<u64>,
     /// Before synchronisation: the highest sequence number the peer acknowledged.
     ack_hint: Option<u32>,
+    /// Lowest offset of this direction's bytes held back by the connection for causal
+    /// order (see `reassembly::Held`): captured, so never declared lost.
+    held_from: Option<u64>,
     /// Segments seen since the peer acknowledged bytes this direction is missing (while
     /// later bytes wait), and the packet time when that was first seen; `None` while there
     /// is no such hole.
@@ -347,6 +350,7 @@ impl HalfStream {
         c: &mut ReassemblyCounters,
         out: &mut impl Emit,
     ) {
+        let target = self.held_from.map_or(target, |h| target.min(h));
         if self.fin_done || target <= self.next {
             return;
         }
@@ -366,12 +370,22 @@ impl HalfStream {
         };
         // An ACK of the FIN is one past it (the FIN takes a sequence number).
         let target = self.fin.map_or(acked, |f| acked.min(f));
+        let target = self.held_from.map_or(target, |h| target.min(h));
         let before = c.gap_bytes;
         self.release_to(target, c, out);
         if c.gap_bytes > before {
             c.ack_gaps += 1;
         }
         self.check_fin(out);
+    }
+
+    pub(crate) fn held_from(&self) -> Option<u64> {
+        self.held_from
+    }
+
+    /// Sets the lowest offset of this direction's causally held bytes (`None`: none held).
+    pub(crate) fn set_held_from(&mut self, off: Option<u64>) {
+        self.held_from = off;
     }
 
     /// The connection is closing: deliver what is buffered with gaps for the holes, then

@@ -821,6 +821,10 @@ fn process<F: HandlerFactory>(
                     needs,
                     waited: 0,
                 });
+                let from = me.offset_of(data_seq).map(|o| o.max(0) as u64);
+                if from.is_some_and(|f| me.held_from().is_none_or(|h| f < h)) {
+                    me.set_held_from(from);
+                }
             }
             _ => {
                 let mut out = Out {
@@ -864,6 +868,22 @@ fn process<F: HandlerFactory>(
         half.on_segment_seen(ts, c, &mut out);
     }
     (me.finished() && peer.finished()).then_some(CloseReason::Fin)
+}
+
+/// Recomputes each direction's lowest causally held offset.
+fn update_held_from(held: &[Held], halves: [&mut HalfStream; 2]) {
+    let [to_server, to_client] = halves;
+    for (half, dir) in [
+        (to_server, Direction::ToServer),
+        (to_client, Direction::ToClient),
+    ] {
+        let from = held
+            .iter()
+            .filter(|h| h.dir == dir)
+            .filter_map(|h| half.offset_of(h.seq).map(|o| o.max(0) as u64))
+            .min();
+        half.set_held_from(from);
+    }
 }
 
 /// Payload and FIN of one segment into its direction's stream.
@@ -915,6 +935,7 @@ fn release_held<F: HandlerFactory>(
             break;
         };
         let h = held.remove(i);
+        update_held_from(held, [&mut *to_server, &mut *to_client]);
         let peer_delivered = match h.dir {
             Direction::ToServer => to_client.delivered(),
             Direction::ToClient => to_server.delivered(),
