@@ -73,6 +73,22 @@ enum Phase {
     Ended,
 }
 
+/// What the head in progress (`Phase::Head`, request side) is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum HeadKind {
+    /// A well-formed start line matched.
+    #[default]
+    Normal,
+    /// At a message boundary, a text line that is not a request line (`OPTIONS HTTP/1.1`,
+    /// `GET / HTTP/1.`, `GET/ HTTP/1.1`): recorded as a request flagged
+    /// `MalformedRequestLine` if field lines and an empty line follow, else skipped.
+    Malformed,
+    /// Field lines after an HTTP/0.9-looking request line (entry `depth`): a request line
+    /// that lost the space before its version (`GET /HTTP/1.1`). Their fields are added to
+    /// that request.
+    Trailer09(u32),
+}
+
 /// Who the response in progress belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Owner {
@@ -105,6 +121,11 @@ struct Half {
     held: Vec<u8>,
     /// Held bytes were lost (over the bound, or a gap): resync when they are released.
     held_lost: bool,
+    /// Request side: what the head in progress is.
+    head_kind: HeadKind,
+    /// Request side: the last request was an HTTP/0.9 line (entry depth); field lines
+    /// right after it belong to it.
+    after09: Option<u32>,
 }
 
 impl Half {
@@ -121,6 +142,8 @@ impl Half {
             body_gap: false,
             held: Vec::new(),
             held_lost: false,
+            head_kind: HeadKind::Normal,
+            after09: None,
         }
     }
 
@@ -128,9 +151,20 @@ impl Half {
         self.buf.clear();
         self.matcher.reset();
         self.scanner = HeadScanner::default();
+        self.head_kind = HeadKind::Normal;
+    }
+
+    /// Continues the candidate in `buf` as a head of `kind` (the start line, or what
+    /// there is of it, is in `buf`).
+    fn enter_head(&mut self, kind: HeadKind) {
+        self.head_kind = kind;
+        self.scanner = HeadScanner::default();
+        let _ = self.scanner.scan(&self.buf);
+        self.phase = Phase::Head;
     }
 
     fn resync(&mut self, at_line_start: bool) {
+        self.after09 = None;
         self.reset_candidate();
         self.phase = Phase::Start { resync: true };
         self.at_line_start = at_line_start;
@@ -170,6 +204,13 @@ pub struct HttpConn {
     skip_responses: u64,
     depth: u32,
     midstream: bool,
+}
+
+/// The second space-separated word of a request line (its target), line end excluded.
+fn second_word(line: &[u8]) -> Option<&[u8]> {
+    line.split(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+        .filter(|w| !w.is_empty())
+        .nth(1)
 }
 
 fn idx(dir: Direction) -> usize {
@@ -306,6 +347,15 @@ impl HttpConn {
                     j += 1;
                     continue;
                 }
+                if request {
+                    if let Some(depth) = self.halves[REQ].after09.take() {
+                        // Bytes right after an HTTP/0.9-looking line: its field lines?
+                        let h = &mut self.halves[REQ];
+                        h.first_ts = ts;
+                        h.enter_head(HeadKind::Trailer09(depth));
+                        return j;
+                    }
+                }
                 if !resync
                     && !request
                     && self
@@ -345,7 +395,29 @@ impl HttpConn {
                 }
                 Match::Accept09 if request && !resync => {
                     h.buf.push(b);
-                    self.request_head_09(ctx, conn, ts);
+                    let get = h.matcher.is_get();
+                    let target = second_word(&h.buf).unwrap_or_default();
+                    if target.starts_with(b"HTTP/") || (!get && !target.starts_with(b"/")) {
+                        // `OPTIONS HTTP/1.1`: the target is missing, not the version. A
+                        // version-less line with another method than GET is taken as
+                        // HTTP/0.9 (as Zeek does) only with an origin-form target, so
+                        // that any two words of text are not a request.
+                        ctx.counters.parse_errors += 1;
+                        h.enter_head(HeadKind::Malformed);
+                    } else {
+                        self.request_head_09(ctx, conn, ts, get);
+                    }
+                    return j + 1;
+                }
+                Match::Fail
+                    if request && !resync && head::is_head_text(b) && h.buf.len() < max_head =>
+                {
+                    // At a message boundary, a text line that is not a request line:
+                    // read on as a head; kept as a malformed request only if field lines
+                    // and an empty line follow (see `odd_head_complete`).
+                    ctx.counters.parse_errors += 1;
+                    h.buf.push(b);
+                    h.enter_head(HeadKind::Malformed);
                     return j + 1;
                 }
                 _ => {
@@ -386,6 +458,9 @@ impl HttpConn {
         let i = idx(dir);
         let max_head = ctx.limits.max_head_bytes;
         let h = &mut self.halves[i];
+        if h.head_kind != HeadKind::Normal {
+            return self.step_odd_head(ctx, conn, data, ts);
+        }
         match h.scanner.scan(data) {
             Some(n) if h.buf.len() + n <= max_head => {
                 h.buf.extend_from_slice(data.get(..n).unwrap_or_default());
@@ -403,6 +478,132 @@ impl HttpConn {
                     h.buf.extend_from_slice(data);
                     data.len()
                 }
+            }
+        }
+    }
+
+    /// `step_head` for a `Malformed` or `Trailer09` head: only text may continue it, and
+    /// it must end within `max_head_bytes`; otherwise it is abandoned.
+    fn step_odd_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let max_head = ctx.limits.max_head_bytes;
+        let h = &mut self.halves[REQ];
+        let text = data
+            .iter()
+            .position(|&b| !head::is_head_text(b))
+            .unwrap_or(data.len());
+        let room = max_head.saturating_sub(h.buf.len());
+        let view = data.get(..text.min(room)).unwrap_or_default();
+        match h.scanner.scan(view) {
+            Some(n) => {
+                h.buf.extend_from_slice(view.get(..n).unwrap_or_default());
+                self.odd_head_complete(ctx, conn, ts);
+                n
+            }
+            None if view.len() == data.len() => {
+                h.buf.extend_from_slice(view);
+                view.len()
+            }
+            None => {
+                // A non-text byte, or longer than a head may be: not a head.
+                h.buf.extend_from_slice(view);
+                self.abandon_odd_head(ctx, conn, ts);
+                view.len()
+            }
+        }
+    }
+
+    /// A `Malformed` or `Trailer09` head ended with its empty line.
+    fn odd_head_complete(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let max_headers = ctx.limits.max_headers;
+        let h = &self.halves[REQ];
+        let head_len = h.buf.len() as u64;
+        match h.head_kind {
+            HeadKind::Malformed => {
+                let lf = h
+                    .buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(h.buf.len());
+                let fields = h.buf.get(lf + 1..).unwrap_or_default();
+                let parsed = head::field_lines_plausible(fields)
+                    .then(|| head::parse_malformed_request(&h.buf, max_headers))
+                    .flatten();
+                let Some(p) = parsed else {
+                    return self.abandon_odd_head(ctx, conn, ts);
+                };
+                self.halves[REQ].reset_candidate();
+                if p.too_many_headers {
+                    // Same as a well-formed head over the limit: cut, flagged.
+                    let mut p = p;
+                    p.anomalies.push(Anomaly::HeadTooLarge);
+                    p.anomalies.push(Anomaly::RequestInterrupted);
+                    ctx.counters.head_too_large += 1;
+                    ctx.counters.interrupted_messages += 1;
+                    self.request_head(ctx, conn, p, head_len, ts, false);
+                    self.halves[REQ].resync(false);
+                    return;
+                }
+                self.request_head(ctx, conn, p, head_len, ts, true);
+            }
+            HeadKind::Trailer09(depth) => {
+                let parsed = head::field_lines_plausible(&h.buf)
+                    .then(|| head::parse_field_lines(&h.buf, max_headers))
+                    .flatten();
+                let Some(p) = parsed else {
+                    return self.abandon_odd_head(ctx, conn, ts);
+                };
+                let h = &mut self.halves[REQ];
+                h.reset_candidate();
+                h.phase = Phase::Start { resync: false };
+                if let Some(e) = self.entry_mut(depth) {
+                    if let Some(r) = e.request.as_mut() {
+                        r.headers.extend(p.headers);
+                        r.head_len += head_len;
+                        r.last_ts = ts;
+                    }
+                    for a in p.anomalies {
+                        add_anomaly(&mut e.req_anomalies, a);
+                    }
+                    add_anomaly(&mut e.req_anomalies, Anomaly::MalformedRequestLine);
+                }
+            }
+            HeadKind::Normal => {}
+        }
+    }
+
+    /// The `Malformed` or `Trailer09` head in progress is not one: a malformed line's
+    /// bytes after its first line are looked at again for a request line (resync); bytes
+    /// after an HTTP/0.9 line that are not field lines are parsed as usual.
+    fn abandon_odd_head(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let h = &mut self.halves[REQ];
+        let kind = h.head_kind;
+        let buf = std::mem::take(&mut h.buf);
+        h.reset_candidate();
+        match kind {
+            HeadKind::Malformed => {
+                let cut = buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(buf.len(), |p| p + 1);
+                ctx.counters.resync_skipped_bytes += cut as u64;
+                h.resync(true);
+                self.feed(
+                    ctx,
+                    conn,
+                    Direction::ToServer,
+                    buf.get(cut..).unwrap_or_default(),
+                    ts,
+                );
+            }
+            HeadKind::Trailer09(_) | HeadKind::Normal => {
+                h.phase = Phase::Start { resync: false };
+                self.feed(ctx, conn, Direction::ToServer, &buf, ts);
             }
         }
     }
@@ -506,20 +707,23 @@ impl HttpConn {
     }
 
     /// `GET /path` without a version: an HTTP/0.9 request, answered by raw bytes to close.
-    fn request_head_09(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+    /// Another method (`POST /x`) is taken the same way, as Zeek does, and flagged: HTTP/0.9
+    /// has only GET.
+    fn request_head_09(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp, get: bool) {
         let h = &mut self.halves[REQ];
         let line = String::from_utf8_lossy(&h.buf).into_owned();
         let head_len = h.buf.len() as u64;
         h.reset_candidate();
-        let target = line
-            .trim()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .nth(1)
-            .unwrap_or("")
-            .to_string();
+        let mut words = line.trim().split(' ').filter(|s| !s.is_empty());
+        let method = words.next().unwrap_or("GET").to_string();
+        let target = words.next().unwrap_or("").to_string();
+        let anomalies = if get {
+            Vec::new()
+        } else {
+            vec![Anomaly::MalformedRequestLine]
+        };
         let request = Request {
-            method: "GET".to_string(),
+            method: method.clone(),
             target,
             version: HttpVersion::Http09,
             headers: Vec::new(),
@@ -530,9 +734,10 @@ impl HttpConn {
             complete: true,
         };
         ctx.counters.requests += 1;
-        let depth = self.push_entry(ctx, conn, "GET".to_string(), request, Vec::new(), true, ts);
+        let depth = self.push_entry(ctx, conn, method, request, anomalies, true, ts);
         self.halves[REQ].phase = Phase::Start { resync: false };
         self.request_done(ctx, conn, depth, None, true, ts);
+        self.halves[REQ].after09 = Some(depth);
     }
 
     /// Adds an entry, making room at `max_pending_requests` by exporting the oldest.
@@ -762,6 +967,13 @@ impl HttpConn {
     ) {
         let i = idx(dir);
         let request = i == REQ;
+        if request && self.halves[REQ].head_kind != HeadKind::Normal {
+            // Not known to be a request (or fields of one) until its empty line: dropped.
+            let h = &mut self.halves[REQ];
+            ctx.counters.resync_skipped_bytes += h.buf.len() as u64;
+            h.resync(false);
+            return;
+        }
         let in_head = matches!(self.halves[i].phase, Phase::Head);
         let had_bytes = !self.halves[i].buf.is_empty();
         if extra == Some(Anomaly::HeadTooLarge) {
