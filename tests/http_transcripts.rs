@@ -196,6 +196,28 @@ fn websocket_upgrade_becomes_a_tunnel() {
 }
 
 #[test]
+fn plain_http_through_a_connect_tunnel_is_parsed() {
+    let tr = load("connect_plain_http.txt");
+    let t = replay_all_ways(&tr);
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0].request.method.as_str(), resp(&t[0]).status),
+        ("CONNECT", 200)
+    );
+    assert!(t[0].anomalies.contains(&Anomaly::Tunnel));
+    assert_eq!(
+        (t[1].request.method.as_str(), t[1].request.target.as_str()),
+        ("GET", "/inside")
+    );
+    assert_eq!(t[1].host(), "inner.example");
+    assert_eq!(resp(&t[1]).status, 200);
+    assert_eq!(resp(&t[1]).body.data, b"inner body");
+    let (_, ctx) = replay_with(&tr, Split::Whole, http_support::limits());
+    assert_eq!(ctx.counters.tunnels_with_http, 1);
+    assert_eq!(ctx.counters.parse_errors, 0);
+}
+
+#[test]
 fn connect_becomes_a_tunnel() {
     let tr = load("connect.txt");
     let (t, ctx) = replay_with(&tr, Split::Whole, http_support::limits());

@@ -5,7 +5,14 @@
 //! strict at a clean message boundary, tolerant in resync), `Head` (the start line matched,
 //! waiting for the empty line), `Body`, `AwaitSwitch` (request side after CONNECT or
 //! Upgrade, holding bytes until the response says whether the protocol switched),
-//! `Tunnel` and `Ended`.
+//! `TunnelProbe` (after a CONNECT's 2xx: plain HTTP through the tunnel is parsed on, as
+//! Suricata does; anything else is a tunnel), `Tunnel` and `Ended`.
+//!
+//! At a clean message boundary, a text line that is not a request line is read on as a
+//! head and recorded as a request flagged `MalformedRequestLine` if field lines and an
+//! empty line follow (Zeek logs such exchanges); otherwise it is skipped (resync). A
+//! version-less line is HTTP/0.9 (any method with an origin-form target, as Zeek); field
+//! lines right after it are kept on it.
 //!
 //! Requests enter a queue (`Entry`) when their head is parsed, so that a response (or a
 //! 100 Continue) can pair with a request whose body is still arriving. Responses pair with
@@ -67,6 +74,10 @@ enum Phase {
     AwaitSwitch {
         depth: u32,
     },
+    /// Request side after a 2xx to CONNECT: the first tunnelled bytes (held in
+    /// `Half::held`) decide whether the tunnel carries plain HTTP (a request line: parse
+    /// on, both directions) or anything else (TLS, ...: `Tunnel`).
+    TunnelProbe,
     /// After 101 or a 2xx to CONNECT: bytes are counted and skipped.
     Tunnel,
     /// The direction finished (FIN); later bytes are ignored.
@@ -123,6 +134,8 @@ struct Half {
     held_lost: bool,
     /// Request side: what the head in progress is.
     head_kind: HeadKind,
+    /// Bytes were skipped in `Tunnel` phase.
+    tunnelled: bool,
     /// Request side: the last request was an HTTP/0.9 line (entry depth); field lines
     /// right after it belong to it.
     after09: Option<u32>,
@@ -144,6 +157,7 @@ impl Half {
             held_lost: false,
             head_kind: HeadKind::Normal,
             after09: None,
+            tunnelled: false,
         }
     }
 
@@ -319,8 +333,13 @@ impl HttpConn {
                 }
                 data.len()
             }
+            Phase::TunnelProbe => self.step_tunnel_probe(ctx, conn, data, ts),
             Phase::Tunnel => {
                 ctx.counters.tunnel_bytes += data.len() as u64;
+                // Empty lines (a stray line end after the 2xx) still let the other side
+                // start strictly if the tunnel turns out to carry HTTP.
+                let h = &mut self.halves[i];
+                h.tunnelled |= data.iter().any(|&b| !matches!(b, b'\r' | b'\n'));
                 data.len()
             }
             Phase::Ended => data.len(),
@@ -1229,27 +1248,104 @@ impl HttpConn {
             }
         }
         if switch {
-            self.enter_tunnel(ctx);
+            // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking
+            // cleartext through the tunnel): Suricata parses it as HTTP; so does this.
+            let connect = match owner {
+                Owner::Entry(d) => self
+                    .entry_mut(d)
+                    .is_some_and(|e| e.method.eq_ignore_ascii_case("CONNECT")),
+                Owner::Discard => false,
+            };
+            self.enter_tunnel(ctx, conn, ts, connect);
         }
         self.pop_done(ctx, conn, ts);
     }
 
     /// 101 Switching Protocols or a 2xx to CONNECT: both directions carry another
-    /// protocol from here on (RFC 9110 §9.3.6, §15.2.2).
-    fn enter_tunnel(&mut self, ctx: &mut HttpCtx) {
+    /// protocol from here on (RFC 9110 §9.3.6, §15.2.2). `probe`: a CONNECT tunnel,
+    /// whose first client bytes may turn out to be HTTP (`TunnelProbe`).
+    fn enter_tunnel(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp, probe: bool) {
         ctx.counters.tunnels += 1;
-        let req = &mut self.halves[REQ];
-        ctx.counters.tunnel_bytes += req.held.len() as u64;
-        req.held = Vec::new();
-        req.reset_candidate();
-        if !matches!(req.phase, Phase::Ended) {
-            req.phase = Phase::Tunnel;
-        }
         let resp = &mut self.halves[RESP];
         resp.reset_candidate();
+        resp.tunnelled = false;
         if !matches!(resp.phase, Phase::Ended) {
             resp.phase = Phase::Tunnel;
         }
+        let req = &mut self.halves[REQ];
+        let held = std::mem::take(&mut req.held);
+        let lost = std::mem::take(&mut req.held_lost);
+        req.reset_candidate();
+        if matches!(req.phase, Phase::Ended) {
+            ctx.counters.tunnel_bytes += held.len() as u64;
+        } else if probe && !lost {
+            req.phase = Phase::TunnelProbe;
+            self.feed(ctx, conn, Direction::ToServer, &held, ts);
+        } else {
+            ctx.counters.tunnel_bytes += held.len() as u64;
+            req.phase = Phase::Tunnel;
+        }
+    }
+
+    /// `TunnelProbe`: feeds the request-line matcher until it decides. A request line:
+    /// both directions parse HTTP again (the response side strictly if no tunnelled byte
+    /// came from the server yet). Anything else: a tunnel, as for TLS.
+    fn step_tunnel_probe(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let max_head = ctx.limits.max_head_bytes;
+        let h = &mut self.halves[REQ];
+        let mut http = None;
+        let mut used = data.len();
+        // Only empty lines so far: they may precede a request line (RFC 9112 §2.2).
+        let mut blank = h.held.iter().all(|&c| matches!(c, b'\r' | b'\n'));
+        for (k, &b) in data.iter().enumerate() {
+            if blank && matches!(b, b'\r' | b'\n') && h.held.len() < max_head {
+                h.held.push(b);
+                continue;
+            }
+            blank = false;
+            match h.matcher.feed(b) {
+                Match::NeedMore if h.held.len() < max_head => h.held.push(b),
+                Match::Accept => {
+                    h.held.push(b);
+                    http = Some(true);
+                    used = k + 1;
+                    break;
+                }
+                _ => {
+                    http = Some(false);
+                    used = k;
+                    break;
+                }
+            }
+        }
+        match http {
+            None => {}
+            Some(true) => {
+                let held = std::mem::take(&mut h.held);
+                h.reset_candidate();
+                h.phase = Phase::Start { resync: false };
+                let resp = &mut self.halves[RESP];
+                if matches!(resp.phase, Phase::Tunnel) {
+                    let resync = resp.tunnelled;
+                    resp.phase = Phase::Start { resync };
+                }
+                ctx.counters.tunnels_with_http += 1;
+                self.feed(ctx, conn, Direction::ToServer, &held, ts);
+            }
+            Some(false) => {
+                ctx.counters.tunnel_bytes += h.held.len() as u64;
+                h.held = Vec::new();
+                h.reset_candidate();
+                h.phase = Phase::Tunnel;
+            }
+        }
+        used
     }
 
     /// The request side was holding bytes after a CONNECT/Upgrade request whose response
@@ -1379,6 +1475,14 @@ impl HttpConn {
                 self.halves[i].resync(true);
             }
             Phase::AwaitSwitch { .. } => self.halves[i].held_lost = true,
+            Phase::TunnelProbe => {
+                // The tunnel's first bytes are lost: what it carries stays unknown.
+                let h = &mut self.halves[i];
+                ctx.counters.tunnel_bytes += h.held.len() as u64;
+                h.held = Vec::new();
+                h.reset_candidate();
+                h.phase = Phase::Tunnel;
+            }
             Phase::Tunnel | Phase::Ended => {}
         }
     }
