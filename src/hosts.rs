@@ -69,6 +69,16 @@ impl ServerSet {
         let parts: Vec<String> = self.specs.iter().map(HostSpec::bpf).collect();
         format!("tcp and ({})", parts.join(" or "))
     }
+
+    /// The capture filter for an Ethernet link: [`ServerSet::bpf`], also matched inside one
+    /// or two VLAN tags (802.1Q, QinQ). A BPF `tcp` only looks at an untagged frame's ether
+    /// type, so a trunk port's tagged traffic would be silently filtered out. Each `vlan`
+    /// shifts the offsets of what follows it, hence the nesting. Only valid on Ethernet:
+    /// libpcap rejects `vlan` on other link types.
+    pub fn bpf_ethernet(&self) -> String {
+        let f = self.bpf();
+        format!("({f}) or (vlan and (({f}) or (vlan and ({f}))))")
+    }
 }
 
 fn parse_item(item: &str) -> Result<HostSpec, HostsError> {
@@ -147,6 +157,10 @@ mod tests {
     fn empty_means_all_tcp() {
         let s = ServerSet::parse("").unwrap();
         assert_eq!(s.bpf(), "tcp");
+        assert_eq!(
+            s.bpf_ethernet(),
+            "(tcp) or (vlan and ((tcp) or (vlan and (tcp))))"
+        );
         assert!(!s.is_server(&"1.2.3.4:80".parse().unwrap()));
     }
 }

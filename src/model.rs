@@ -206,7 +206,9 @@ pub enum Anomaly {
     ResponseInterrupted,
     /// No response was paired with this request.
     Unanswered(Unanswered),
-    /// Two or more different Content-Length values (RFC 9112 §6.3): the first was used.
+    /// Two or more different Content-Length values (RFC 9112 §6.3 item 5): a request's body
+    /// is framed by the last one (as Zeek and Wireshark do); a response's body is read
+    /// until the connection closes (the client must close after it).
     ConflictingContentLength,
     /// Content-Length that is not a number.
     InvalidContentLength,
@@ -235,6 +237,11 @@ pub enum Anomaly {
     /// The response came after this request had already timed out and been exported; it
     /// is counted, not paired.
     LateResponse,
+    /// The request line is not `method SP target SP HTTP/1.x` (a missing target, space or
+    /// version, a method that is not a token, an HTTP/0.9 line with a method other than
+    /// GET or followed by header fields). The request was recorded as well as it parses:
+    /// method and target as seen.
+    MalformedRequestLine,
 }
 
 /// One HTTP exchange: a request and, when one was seen, its response.

@@ -135,7 +135,8 @@ fn mismatches(row: &Row, seen: &Seen) -> Vec<String> {
     };
     check("host", &row.host, host);
     check("uri", &row.uri, seen.target.clone());
-    let status = if seen.status == 0 {
+    // No response: empty; an HTTP/0.9 reply: 0 (Zeek's code for it).
+    let status = if !seen.answered {
         String::new()
     } else {
         seen.status.to_string()

@@ -196,6 +196,28 @@ fn websocket_upgrade_becomes_a_tunnel() {
 }
 
 #[test]
+fn plain_http_through_a_connect_tunnel_is_parsed() {
+    let tr = load("connect_plain_http.txt");
+    let t = replay_all_ways(&tr);
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0].request.method.as_str(), resp(&t[0]).status),
+        ("CONNECT", 200)
+    );
+    assert!(t[0].anomalies.contains(&Anomaly::Tunnel));
+    assert_eq!(
+        (t[1].request.method.as_str(), t[1].request.target.as_str()),
+        ("GET", "/inside")
+    );
+    assert_eq!(t[1].host(), "inner.example");
+    assert_eq!(resp(&t[1]).status, 200);
+    assert_eq!(resp(&t[1]).body.data, b"inner body");
+    let (_, ctx) = replay_with(&tr, Split::Whole, http_support::limits());
+    assert_eq!(ctx.counters.tunnels_with_http, 1);
+    assert_eq!(ctx.counters.parse_errors, 0);
+}
+
+#[test]
 fn connect_becomes_a_tunnel() {
     let tr = load("connect.txt");
     let (t, ctx) = replay_with(&tr, Split::Whole, http_support::limits());
@@ -241,13 +263,13 @@ fn obs_fold_is_joined_and_flagged() {
 }
 
 #[test]
-fn conflicting_content_length_uses_the_first() {
+fn conflicting_content_length_uses_the_last() {
     let t = run("conflicting_cl.txt");
     assert_eq!(t.len(), 2);
-    assert_eq!(t[0].request.body.data, b"bar=1&foo=2");
+    assert_eq!(t[0].request.body.data, b"bar=1&foo=2POST /ev");
     assert!(t[0].anomalies.contains(&Anomaly::ConflictingContentLength));
     assert_eq!(resp(&t[0]).status, 501);
-    assert_eq!(t[1].request.target, "/evil");
+    assert_eq!(t[1].request.target, "/next");
     assert_eq!(
         t[1].anomalies,
         vec![Anomaly::Unanswered(Unanswered::EndOfCapture)]
@@ -410,4 +432,82 @@ fn stray_byte_before_a_request_is_skipped() {
         (ctx.counters.parse_errors, ctx.counters.resync_skipped_bytes),
         (1, 1)
     );
+}
+
+#[test]
+fn malformed_request_lines_are_recorded_flagged_and_paired() {
+    let t = run("malformed_request_line.txt");
+    let seen: Vec<(&str, &str, u16)> = t
+        .iter()
+        .map(|x| {
+            (
+                x.request.method.as_str(),
+                x.request.target.as_str(),
+                resp(x).status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("OPTIONS", "", 400),
+            ("GET", "/", 200),
+            ("GET/", "", 400),
+            // The bytes C3 83 C3 82 are UTF-8 for "ÃÂ".
+            ("\u{c3}\u{c2}", "/", 405),
+            ("GET", "/fine", 200),
+        ]
+    );
+    for x in &t[..4] {
+        assert!(
+            x.anomalies.contains(&Anomaly::MalformedRequestLine),
+            "{x:?}"
+        );
+        assert_eq!(x.host(), "m");
+    }
+    assert!(!t[4].anomalies.contains(&Anomaly::MalformedRequestLine));
+    assert_eq!(resp(&t[1]).body.data, b"yes");
+}
+
+#[test]
+fn text_that_is_not_a_request_is_skipped_up_to_the_next_request_line() {
+    let tr = load("not_a_request_line.txt");
+    let (t, ctx) = replay_with(&tr, Split::Whole, http_support::limits());
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].request.target, "/after-text");
+    assert!(t[0].anomalies.is_empty());
+    assert_eq!(ctx.counters.parse_errors, 1);
+    assert_eq!(
+        ctx.counters.resync_skipped_bytes,
+        "hello there\r\n".len() as u64
+    );
+}
+
+#[test]
+fn http09_line_followed_by_fields_keeps_them_and_is_flagged() {
+    let t = run("http09_with_fields.txt");
+    assert_eq!(t.len(), 1);
+    let x = &t[0];
+    assert_eq!(
+        (x.request.method.as_str(), x.request.target.as_str()),
+        ("GET", "/HTTP/1.1")
+    );
+    assert_eq!(x.request.version, HttpVersion::Http09);
+    assert_eq!(x.host(), "m");
+    assert!(x.anomalies.contains(&Anomaly::MalformedRequestLine));
+    let r = resp(x);
+    assert_eq!((r.status, r.version), (0, HttpVersion::Http09));
+    assert!(r.body.data.starts_with(b"HTTP/1.0 403 Forbidden\n"));
+}
+
+#[test]
+fn http09_line_with_another_method_is_flagged() {
+    let t = run("http09_other_method.txt");
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].request.method.as_str(), t[0].request.version),
+        ("POST", HttpVersion::Http09)
+    );
+    assert!(t[0].anomalies.contains(&Anomaly::MalformedRequestLine));
+    assert_eq!(resp(&t[0]).body.data, b"raw bytes");
 }

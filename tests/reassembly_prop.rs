@@ -231,6 +231,7 @@ fn run(case: &Case, limits: ReassemblyLimits, drops: bool) -> Run {
                 ack,
                 flags,
                 payload,
+                auth_option: false,
             };
             let ts = Timestamp::from_secs_nanos(1_700_000_000, index as u32);
             table.on_segment(events, &seg, index, ts, ts);
@@ -449,7 +450,7 @@ proptest! {
             let (a, b) = (hosts[*tuple], hosts[tuple + 1]);
             let (src, dst) = if *forward { (a, b) } else { (b, a) };
             let flags = TcpFlags { syn: bits & 1 != 0, ack: bits & 2 != 0, fin: bits & 4 != 0, rst: bits & 8 != 0 };
-            let seg = TcpSegment { src, dst, seq: *seq, ack: *ack, flags, payload };
+            let seg = TcpSegment { src, dst, seq: *seq, ack: *ack, flags, payload, auth_option: false };
             let now = Timestamp::from_secs_nanos(i as i64, 0);
             table.on_segment(&mut events, &seg, i as u64, now, now);
             prop_assert!(table.open_connections() <= 2);

@@ -167,7 +167,15 @@ impl PacketSource {
             Handle::Live(cap) => choose_link_type(cap, &source.name, true)?,
             Handle::Offline(cap) => choose_link_type(cap, &source.name, false)?,
         };
-        let bpf = config.bpf.trim();
+        let built = config.bpf == config.servers.bpf();
+        let bpf = if built && source.link == LinkType::Ethernet && !config.bpf.is_empty() {
+            // The filter built from -hosts also matches VLAN-tagged frames (the decoder
+            // reads up to two tags); a raw -bpf is used exactly as given.
+            config.servers.bpf_ethernet()
+        } else {
+            config.bpf.trim().to_string()
+        };
+        let bpf = bpf.as_str();
         if !bpf.is_empty() {
             let set = match &mut source.handle {
                 Handle::Live(cap) => cap.filter(bpf, true),

@@ -173,6 +173,7 @@ pub fn anomaly_name(a: &Anomaly) -> &'static str {
         Anomaly::BodyTruncated => "body-truncated",
         Anomaly::Tunnel => "tunnel",
         Anomaly::LateResponse => "late-response",
+        Anomaly::MalformedRequestLine => "malformed-request-line",
     }
 }
 

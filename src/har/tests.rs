@@ -385,6 +385,7 @@ fn every_anomaly_has_a_distinct_kebab_name() {
         Anomaly::BodyTruncated,
         Anomaly::Tunnel,
         Anomaly::LateResponse,
+        Anomaly::MalformedRequestLine,
     ];
     let names: std::collections::BTreeSet<&str> = all.iter().map(anomaly_name).collect();
     assert_eq!(names.len(), all.len());

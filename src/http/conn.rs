@@ -5,7 +5,14 @@
 //! strict at a clean message boundary, tolerant in resync), `Head` (the start line matched,
 //! waiting for the empty line), `Body`, `AwaitSwitch` (request side after CONNECT or
 //! Upgrade, holding bytes until the response says whether the protocol switched),
-//! `Tunnel` and `Ended`.
+//! `TunnelProbe` (after a CONNECT's 2xx: plain HTTP through the tunnel is parsed on, as
+//! Suricata does; anything else is a tunnel), `Tunnel` and `Ended`.
+//!
+//! At a clean message boundary, a text line that is not a request line is read on as a
+//! head and recorded as a request flagged `MalformedRequestLine` if field lines and an
+//! empty line follow (Zeek logs such exchanges); otherwise it is skipped (resync). A
+//! version-less line is HTTP/0.9 (any method with an origin-form target, as Zeek); field
+//! lines right after it are kept on it.
 //!
 //! Requests enter a queue (`Entry`) when their head is parsed, so that a response (or a
 //! 100 Continue) can pair with a request whose body is still arriving. Responses pair with
@@ -67,10 +74,30 @@ enum Phase {
     AwaitSwitch {
         depth: u32,
     },
+    /// Request side after a 2xx to CONNECT: the first tunnelled bytes (held in
+    /// `Half::held`) decide whether the tunnel carries plain HTTP (a request line: parse
+    /// on, both directions) or anything else (TLS, ...: `Tunnel`).
+    TunnelProbe,
     /// After 101 or a 2xx to CONNECT: bytes are counted and skipped.
     Tunnel,
     /// The direction finished (FIN); later bytes are ignored.
     Ended,
+}
+
+/// What the head in progress (`Phase::Head`, request side) is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum HeadKind {
+    /// A well-formed start line matched.
+    #[default]
+    Normal,
+    /// At a message boundary, a text line that is not a request line (`OPTIONS HTTP/1.1`,
+    /// `GET / HTTP/1.`, `GET/ HTTP/1.1`): recorded as a request flagged
+    /// `MalformedRequestLine` if field lines and an empty line follow, else skipped.
+    Malformed,
+    /// Field lines after an HTTP/0.9-looking request line (entry `depth`): a request line
+    /// that lost the space before its version (`GET /HTTP/1.1`). Their fields are added to
+    /// that request.
+    Trailer09(u32),
 }
 
 /// Who the response in progress belongs to.
@@ -105,6 +132,13 @@ struct Half {
     held: Vec<u8>,
     /// Held bytes were lost (over the bound, or a gap): resync when they are released.
     held_lost: bool,
+    /// Request side: what the head in progress is.
+    head_kind: HeadKind,
+    /// Bytes were skipped in `Tunnel` phase.
+    tunnelled: bool,
+    /// Request side: the last request was an HTTP/0.9 line (entry depth); field lines
+    /// right after it belong to it.
+    after09: Option<u32>,
 }
 
 impl Half {
@@ -121,6 +155,9 @@ impl Half {
             body_gap: false,
             held: Vec::new(),
             held_lost: false,
+            head_kind: HeadKind::Normal,
+            after09: None,
+            tunnelled: false,
         }
     }
 
@@ -128,9 +165,20 @@ impl Half {
         self.buf.clear();
         self.matcher.reset();
         self.scanner = HeadScanner::default();
+        self.head_kind = HeadKind::Normal;
+    }
+
+    /// Continues the candidate in `buf` as a head of `kind` (the start line, or what
+    /// there is of it, is in `buf`).
+    fn enter_head(&mut self, kind: HeadKind) {
+        self.head_kind = kind;
+        self.scanner = HeadScanner::default();
+        let _ = self.scanner.scan(&self.buf);
+        self.phase = Phase::Head;
     }
 
     fn resync(&mut self, at_line_start: bool) {
+        self.after09 = None;
         self.reset_candidate();
         self.phase = Phase::Start { resync: true };
         self.at_line_start = at_line_start;
@@ -170,6 +218,13 @@ pub struct HttpConn {
     skip_responses: u64,
     depth: u32,
     midstream: bool,
+}
+
+/// The second space-separated word of a request line (its target), line end excluded.
+fn second_word(line: &[u8]) -> Option<&[u8]> {
+    line.split(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+        .filter(|w| !w.is_empty())
+        .nth(1)
 }
 
 fn idx(dir: Direction) -> usize {
@@ -278,8 +333,13 @@ impl HttpConn {
                 }
                 data.len()
             }
+            Phase::TunnelProbe => self.step_tunnel_probe(ctx, conn, data, ts),
             Phase::Tunnel => {
                 ctx.counters.tunnel_bytes += data.len() as u64;
+                // Empty lines (a stray line end after the 2xx) still let the other side
+                // start strictly if the tunnel turns out to carry HTTP.
+                let h = &mut self.halves[i];
+                h.tunnelled |= data.iter().any(|&b| !matches!(b, b'\r' | b'\n'));
                 data.len()
             }
             Phase::Ended => data.len(),
@@ -305,6 +365,15 @@ impl HttpConn {
                     // Empty lines before a start line are ignored (RFC 9112 §2.2).
                     j += 1;
                     continue;
+                }
+                if request {
+                    if let Some(depth) = self.halves[REQ].after09.take() {
+                        // Bytes right after an HTTP/0.9-looking line: its field lines?
+                        let h = &mut self.halves[REQ];
+                        h.first_ts = ts;
+                        h.enter_head(HeadKind::Trailer09(depth));
+                        return j;
+                    }
                 }
                 if !resync
                     && !request
@@ -345,7 +414,29 @@ impl HttpConn {
                 }
                 Match::Accept09 if request && !resync => {
                     h.buf.push(b);
-                    self.request_head_09(ctx, conn, ts);
+                    let get = h.matcher.is_get();
+                    let target = second_word(&h.buf).unwrap_or_default();
+                    if target.starts_with(b"HTTP/") || (!get && !target.starts_with(b"/")) {
+                        // `OPTIONS HTTP/1.1`: the target is missing, not the version. A
+                        // version-less line with another method than GET is taken as
+                        // HTTP/0.9 (as Zeek does) only with an origin-form target, so
+                        // that any two words of text are not a request.
+                        ctx.counters.parse_errors += 1;
+                        h.enter_head(HeadKind::Malformed);
+                    } else {
+                        self.request_head_09(ctx, conn, ts, get);
+                    }
+                    return j + 1;
+                }
+                Match::Fail
+                    if request && !resync && head::is_head_text(b) && h.buf.len() < max_head =>
+                {
+                    // At a message boundary, a text line that is not a request line:
+                    // read on as a head; kept as a malformed request only if field lines
+                    // and an empty line follow (see `odd_head_complete`).
+                    ctx.counters.parse_errors += 1;
+                    h.buf.push(b);
+                    h.enter_head(HeadKind::Malformed);
                     return j + 1;
                 }
                 _ => {
@@ -386,6 +477,9 @@ impl HttpConn {
         let i = idx(dir);
         let max_head = ctx.limits.max_head_bytes;
         let h = &mut self.halves[i];
+        if h.head_kind != HeadKind::Normal {
+            return self.step_odd_head(ctx, conn, data, ts);
+        }
         match h.scanner.scan(data) {
             Some(n) if h.buf.len() + n <= max_head => {
                 h.buf.extend_from_slice(data.get(..n).unwrap_or_default());
@@ -403,6 +497,132 @@ impl HttpConn {
                     h.buf.extend_from_slice(data);
                     data.len()
                 }
+            }
+        }
+    }
+
+    /// `step_head` for a `Malformed` or `Trailer09` head: only text may continue it, and
+    /// it must end within `max_head_bytes`; otherwise it is abandoned.
+    fn step_odd_head(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let max_head = ctx.limits.max_head_bytes;
+        let h = &mut self.halves[REQ];
+        let text = data
+            .iter()
+            .position(|&b| !head::is_head_text(b))
+            .unwrap_or(data.len());
+        let room = max_head.saturating_sub(h.buf.len());
+        let view = data.get(..text.min(room)).unwrap_or_default();
+        match h.scanner.scan(view) {
+            Some(n) => {
+                h.buf.extend_from_slice(view.get(..n).unwrap_or_default());
+                self.odd_head_complete(ctx, conn, ts);
+                n
+            }
+            None if view.len() == data.len() => {
+                h.buf.extend_from_slice(view);
+                view.len()
+            }
+            None => {
+                // A non-text byte, or longer than a head may be: not a head.
+                h.buf.extend_from_slice(view);
+                self.abandon_odd_head(ctx, conn, ts);
+                view.len()
+            }
+        }
+    }
+
+    /// A `Malformed` or `Trailer09` head ended with its empty line.
+    fn odd_head_complete(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let max_headers = ctx.limits.max_headers;
+        let h = &self.halves[REQ];
+        let head_len = h.buf.len() as u64;
+        match h.head_kind {
+            HeadKind::Malformed => {
+                let lf = h
+                    .buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(h.buf.len());
+                let fields = h.buf.get(lf + 1..).unwrap_or_default();
+                let parsed = head::field_lines_plausible(fields)
+                    .then(|| head::parse_malformed_request(&h.buf, max_headers))
+                    .flatten();
+                let Some(p) = parsed else {
+                    return self.abandon_odd_head(ctx, conn, ts);
+                };
+                self.halves[REQ].reset_candidate();
+                if p.too_many_headers {
+                    // Same as a well-formed head over the limit: cut, flagged.
+                    let mut p = p;
+                    p.anomalies.push(Anomaly::HeadTooLarge);
+                    p.anomalies.push(Anomaly::RequestInterrupted);
+                    ctx.counters.head_too_large += 1;
+                    ctx.counters.interrupted_messages += 1;
+                    self.request_head(ctx, conn, p, head_len, ts, false);
+                    self.halves[REQ].resync(false);
+                    return;
+                }
+                self.request_head(ctx, conn, p, head_len, ts, true);
+            }
+            HeadKind::Trailer09(depth) => {
+                let parsed = head::field_lines_plausible(&h.buf)
+                    .then(|| head::parse_field_lines(&h.buf, max_headers))
+                    .flatten();
+                let Some(p) = parsed else {
+                    return self.abandon_odd_head(ctx, conn, ts);
+                };
+                let h = &mut self.halves[REQ];
+                h.reset_candidate();
+                h.phase = Phase::Start { resync: false };
+                if let Some(e) = self.entry_mut(depth) {
+                    if let Some(r) = e.request.as_mut() {
+                        r.headers.extend(p.headers);
+                        r.head_len += head_len;
+                        r.last_ts = ts;
+                    }
+                    for a in p.anomalies {
+                        add_anomaly(&mut e.req_anomalies, a);
+                    }
+                    add_anomaly(&mut e.req_anomalies, Anomaly::MalformedRequestLine);
+                }
+            }
+            HeadKind::Normal => {}
+        }
+    }
+
+    /// The `Malformed` or `Trailer09` head in progress is not one: a malformed line's
+    /// bytes after its first line are looked at again for a request line (resync); bytes
+    /// after an HTTP/0.9 line that are not field lines are parsed as usual.
+    fn abandon_odd_head(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let h = &mut self.halves[REQ];
+        let kind = h.head_kind;
+        let buf = std::mem::take(&mut h.buf);
+        h.reset_candidate();
+        match kind {
+            HeadKind::Malformed => {
+                let cut = buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(buf.len(), |p| p + 1);
+                ctx.counters.resync_skipped_bytes += cut as u64;
+                h.resync(true);
+                self.feed(
+                    ctx,
+                    conn,
+                    Direction::ToServer,
+                    buf.get(cut..).unwrap_or_default(),
+                    ts,
+                );
+            }
+            HeadKind::Trailer09(_) | HeadKind::Normal => {
+                h.phase = Phase::Start { resync: false };
+                self.feed(ctx, conn, Direction::ToServer, &buf, ts);
             }
         }
     }
@@ -506,20 +726,23 @@ impl HttpConn {
     }
 
     /// `GET /path` without a version: an HTTP/0.9 request, answered by raw bytes to close.
-    fn request_head_09(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+    /// Another method (`POST /x`) is taken the same way, as Zeek does, and flagged: HTTP/0.9
+    /// has only GET.
+    fn request_head_09(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp, get: bool) {
         let h = &mut self.halves[REQ];
         let line = String::from_utf8_lossy(&h.buf).into_owned();
         let head_len = h.buf.len() as u64;
         h.reset_candidate();
-        let target = line
-            .trim()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .nth(1)
-            .unwrap_or("")
-            .to_string();
+        let mut words = line.trim().split(' ').filter(|s| !s.is_empty());
+        let method = words.next().unwrap_or("GET").to_string();
+        let target = words.next().unwrap_or("").to_string();
+        let anomalies = if get {
+            Vec::new()
+        } else {
+            vec![Anomaly::MalformedRequestLine]
+        };
         let request = Request {
-            method: "GET".to_string(),
+            method: method.clone(),
             target,
             version: HttpVersion::Http09,
             headers: Vec::new(),
@@ -530,9 +753,10 @@ impl HttpConn {
             complete: true,
         };
         ctx.counters.requests += 1;
-        let depth = self.push_entry(ctx, conn, "GET".to_string(), request, Vec::new(), true, ts);
+        let depth = self.push_entry(ctx, conn, method, request, anomalies, true, ts);
         self.halves[REQ].phase = Phase::Start { resync: false };
         self.request_done(ctx, conn, depth, None, true, ts);
+        self.halves[REQ].after09 = Some(depth);
     }
 
     /// Adds an entry, making room at `max_pending_requests` by exporting the oldest.
@@ -762,6 +986,13 @@ impl HttpConn {
     ) {
         let i = idx(dir);
         let request = i == REQ;
+        if request && self.halves[REQ].head_kind != HeadKind::Normal {
+            // Not known to be a request (or fields of one) until its empty line: dropped.
+            let h = &mut self.halves[REQ];
+            ctx.counters.resync_skipped_bytes += h.buf.len() as u64;
+            h.resync(false);
+            return;
+        }
         let in_head = matches!(self.halves[i].phase, Phase::Head);
         let had_bytes = !self.halves[i].buf.is_empty();
         if extra == Some(Anomaly::HeadTooLarge) {
@@ -1017,27 +1248,104 @@ impl HttpConn {
             }
         }
         if switch {
-            self.enter_tunnel(ctx);
+            // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking
+            // cleartext through the tunnel): Suricata parses it as HTTP; so does this.
+            let connect = match owner {
+                Owner::Entry(d) => self
+                    .entry_mut(d)
+                    .is_some_and(|e| e.method.eq_ignore_ascii_case("CONNECT")),
+                Owner::Discard => false,
+            };
+            self.enter_tunnel(ctx, conn, ts, connect);
         }
         self.pop_done(ctx, conn, ts);
     }
 
     /// 101 Switching Protocols or a 2xx to CONNECT: both directions carry another
-    /// protocol from here on (RFC 9110 §9.3.6, §15.2.2).
-    fn enter_tunnel(&mut self, ctx: &mut HttpCtx) {
+    /// protocol from here on (RFC 9110 §9.3.6, §15.2.2). `probe`: a CONNECT tunnel,
+    /// whose first client bytes may turn out to be HTTP (`TunnelProbe`).
+    fn enter_tunnel(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp, probe: bool) {
         ctx.counters.tunnels += 1;
-        let req = &mut self.halves[REQ];
-        ctx.counters.tunnel_bytes += req.held.len() as u64;
-        req.held = Vec::new();
-        req.reset_candidate();
-        if !matches!(req.phase, Phase::Ended) {
-            req.phase = Phase::Tunnel;
-        }
         let resp = &mut self.halves[RESP];
         resp.reset_candidate();
+        resp.tunnelled = false;
         if !matches!(resp.phase, Phase::Ended) {
             resp.phase = Phase::Tunnel;
         }
+        let req = &mut self.halves[REQ];
+        let held = std::mem::take(&mut req.held);
+        let lost = std::mem::take(&mut req.held_lost);
+        req.reset_candidate();
+        if matches!(req.phase, Phase::Ended) {
+            ctx.counters.tunnel_bytes += held.len() as u64;
+        } else if probe && !lost {
+            req.phase = Phase::TunnelProbe;
+            self.feed(ctx, conn, Direction::ToServer, &held, ts);
+        } else {
+            ctx.counters.tunnel_bytes += held.len() as u64;
+            req.phase = Phase::Tunnel;
+        }
+    }
+
+    /// `TunnelProbe`: feeds the request-line matcher until it decides. A request line:
+    /// both directions parse HTTP again (the response side strictly if no tunnelled byte
+    /// came from the server yet). Anything else: a tunnel, as for TLS.
+    fn step_tunnel_probe(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        data: &[u8],
+        ts: Timestamp,
+    ) -> usize {
+        let max_head = ctx.limits.max_head_bytes;
+        let h = &mut self.halves[REQ];
+        let mut http = None;
+        let mut used = data.len();
+        // Only empty lines so far: they may precede a request line (RFC 9112 §2.2).
+        let mut blank = h.held.iter().all(|&c| matches!(c, b'\r' | b'\n'));
+        for (k, &b) in data.iter().enumerate() {
+            if blank && matches!(b, b'\r' | b'\n') && h.held.len() < max_head {
+                h.held.push(b);
+                continue;
+            }
+            blank = false;
+            match h.matcher.feed(b) {
+                Match::NeedMore if h.held.len() < max_head => h.held.push(b),
+                Match::Accept => {
+                    h.held.push(b);
+                    http = Some(true);
+                    used = k + 1;
+                    break;
+                }
+                _ => {
+                    http = Some(false);
+                    used = k;
+                    break;
+                }
+            }
+        }
+        match http {
+            None => {}
+            Some(true) => {
+                let held = std::mem::take(&mut h.held);
+                h.reset_candidate();
+                h.phase = Phase::Start { resync: false };
+                let resp = &mut self.halves[RESP];
+                if matches!(resp.phase, Phase::Tunnel) {
+                    let resync = resp.tunnelled;
+                    resp.phase = Phase::Start { resync };
+                }
+                ctx.counters.tunnels_with_http += 1;
+                self.feed(ctx, conn, Direction::ToServer, &held, ts);
+            }
+            Some(false) => {
+                ctx.counters.tunnel_bytes += h.held.len() as u64;
+                h.held = Vec::new();
+                h.reset_candidate();
+                h.phase = Phase::Tunnel;
+            }
+        }
+        used
     }
 
     /// The request side was holding bytes after a CONNECT/Upgrade request whose response
@@ -1167,6 +1475,14 @@ impl HttpConn {
                 self.halves[i].resync(true);
             }
             Phase::AwaitSwitch { .. } => self.halves[i].held_lost = true,
+            Phase::TunnelProbe => {
+                // The tunnel's first bytes are lost: what it carries stays unknown.
+                let h = &mut self.halves[i];
+                ctx.counters.tunnel_bytes += h.held.len() as u64;
+                h.held = Vec::new();
+                h.reset_candidate();
+                h.phase = Phase::Tunnel;
+            }
             Phase::Tunnel | Phase::Ended => {}
         }
     }

@@ -17,7 +17,8 @@ pub(crate) enum Match {
     NeedMore,
     /// A start line (requests: the whole line; responses: `HTTP/1.x DDD` and one more byte).
     Accept,
-    /// A request line without a version (`GET /path`): HTTP/0.9.
+    /// A request line without a version (`GET /path`): HTTP/0.9. Any method matches here;
+    /// [`StartMatcher::is_get`] tells whether it was `GET`, the only HTTP/0.9 method.
     Accept09,
     Fail,
 }
@@ -48,6 +49,11 @@ impl StartMatcher {
 
     pub fn reset(&mut self) {
         *self = StartMatcher::new(self.request);
+    }
+
+    /// After `Accept09`: the method was exactly `GET`.
+    pub fn is_get(&self) -> bool {
+        self.get
     }
 
     /// Feeds the next byte of the candidate.
@@ -95,11 +101,11 @@ impl StartMatcher {
                     self.n = 0;
                     Match::NeedMore
                 }
-                b'\r' if self.get => {
+                b'\r' => {
                     self.state = CR09;
                     Match::NeedMore
                 }
-                b'\n' if self.get => Match::Accept09,
+                b'\n' => Match::Accept09,
                 _ if b > b' ' && b != 0x7f => Match::NeedMore,
                 _ => Match::Fail,
             },
@@ -466,6 +472,83 @@ pub(crate) fn parse_head_lenient(
     Some(p)
 }
 
+/// Bytes a request head may hold when its request line is malformed: printable ASCII,
+/// SP, HTAB, CR, LF and non-ASCII (UTF-8 and Latin-1 text). Any other control byte means
+/// the stream is not text, so not a request at all (TLS, a binary protocol).
+pub(crate) fn is_head_text(b: u8) -> bool {
+    b >= 0x20 && b != 0x7f || matches!(b, b'\t' | b'\r' | b'\n')
+}
+
+/// True when every line of `lines` (up to the first empty one) could be a field line:
+/// `name:` with a token name, or an obs-fold continuation. Tells a malformed request line
+/// followed by its header fields from arbitrary text that only happens to end in an empty
+/// line.
+pub(crate) fn field_lines_plausible(lines: &[u8]) -> bool {
+    for line in lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return true;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            continue;
+        }
+        match line.iter().position(|&b| b == b':') {
+            Some(colon) if colon > 0 => {
+                if !line
+                    .get(..colon)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|&b| is_tchar(b))
+                {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Parses field lines (up to their empty line) on their own, leniently: the method,
+/// target and version of the result are placeholders.
+pub(crate) fn parse_field_lines(lines: &[u8], max_headers: usize) -> Option<ParsedHead> {
+    // A stand-in request line the lenient parser accepts, then the lines.
+    let mut synthetic = b"X / HTTP/1.1\r\n".to_vec();
+    synthetic.extend_from_slice(lines);
+    parse_head_lenient(&synthetic, true, max_headers)
+}
+
+/// Parses a request head whose request line is malformed (see
+/// `Anomaly::MalformedRequestLine`): the line is split on whitespace; the first word is
+/// the method as seen; a last word starting with `HTTP/` is the version (`HTTP/1.0`, else
+/// taken as 1.1); the words between are the target (empty when missing). The field lines
+/// are parsed leniently. None when the head has no line end.
+pub(crate) fn parse_malformed_request(raw: &[u8], max_headers: usize) -> Option<ParsedHead> {
+    let lf = raw.iter().position(|&b| b == b'\n')?;
+    let line = raw.get(..lf).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = String::from_utf8_lossy(line);
+    let words: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+    let (method, rest) = words.split_first().map_or(("", &[][..]), |(m, r)| (*m, r));
+    let (version, target) = match rest.split_last() {
+        Some((v, t)) if v.starts_with("HTTP/") => (
+            if *v == "HTTP/1.0" {
+                HttpVersion::Http10
+            } else {
+                HttpVersion::Http11
+            },
+            t.join(" "),
+        ),
+        _ => (HttpVersion::Http11, rest.join(" ")),
+    };
+    let mut p = parse_field_lines(raw.get(lf + 1..).unwrap_or_default(), max_headers)?;
+    p.method = method.to_string();
+    p.target = target;
+    p.version = Some(version);
+    p.anomalies.push(Anomaly::MalformedRequestLine);
+    Some(p)
+}
+
 /// The codings of Content-Encoding fields, in the order they were applied, lowercased.
 pub(crate) fn content_codings(headers: &[Header]) -> Vec<String> {
     headers
@@ -518,10 +601,11 @@ pub(crate) fn body_framing(
     if invalid_length {
         anomalies.push(Anomaly::InvalidContentLength);
     }
-    if let Some(first) = lengths.first() {
-        if lengths.iter().any(|l| l != first) {
-            anomalies.push(Anomaly::ConflictingContentLength);
-        }
+    let conflicting = lengths
+        .first()
+        .is_some_and(|first| lengths.iter().any(|l| l != first));
+    if conflicting {
+        anomalies.push(Anomaly::ConflictingContentLength);
     }
     if !codings.is_empty() {
         if !lengths.is_empty() || invalid_length {
@@ -536,7 +620,16 @@ pub(crate) fn body_framing(
             Framing::Close
         };
     }
-    match lengths.first() {
+    // Conflicting values (flagged above) make the framing invalid (RFC 9112 §6.3 item 5).
+    // A response: the client must close the connection after it, so nothing that follows
+    // is another response; its body is read until the close (all the bytes the server
+    // sent, as Suricata reports). A request: the server must answer 400 and close, but the
+    // client's bytes can still hold further requests; the last value frames the body, as
+    // Zeek and Wireshark do.
+    if conflicting && !request {
+        return Framing::Close;
+    }
+    match lengths.last() {
         Some(0) => Framing::None,
         Some(&n) => Framing::Length(n),
         // Invalid length only: a request has no body we can delimit, a response runs to
@@ -583,10 +676,12 @@ mod tests {
             run(&mut StartMatcher::new(true), b"GET /x\r\n"),
             Match::Accept09
         );
-        assert_eq!(
-            run(&mut StartMatcher::new(true), b"POST /x\r\n"),
-            Match::Fail
-        );
+        let mut m = StartMatcher::new(true);
+        assert_eq!(run(&mut m, b"POST /x\r\n"), Match::Accept09);
+        assert!(!m.is_get(), "only GET is an HTTP/0.9 method");
+        let mut m = StartMatcher::new(true);
+        assert_eq!(run(&mut m, b"GET /x\n"), Match::Accept09);
+        assert!(m.is_get());
         assert_eq!(
             run(&mut StartMatcher::new(true), b"GET / HTTP/2.0\r\n"),
             Match::Fail
@@ -698,7 +793,18 @@ mod tests {
                 true,
                 &mut a
             ),
-            Framing::Length(11)
+            Framing::Length(93)
+        );
+        assert_eq!(a, vec![Anomaly::ConflictingContentLength]);
+        a.clear();
+        assert_eq!(
+            body_framing(
+                &h(&[("Content-Length", "68"), ("Content-Length", "34")]),
+                false,
+                &mut a
+            ),
+            Framing::Close,
+            "a response with conflicting lengths runs to the close"
         );
         assert_eq!(a, vec![Anomaly::ConflictingContentLength]);
         a.clear();

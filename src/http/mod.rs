@@ -92,6 +92,8 @@ crate::counters! {
         pending_limit_hits,
         /// Connections that switched protocols (101) or became CONNECT tunnels.
         tunnels,
+        /// CONNECT tunnels whose client spoke plain HTTP through them (parsed as HTTP).
+        tunnels_with_http,
         /// Bytes skipped inside tunnels.
         tunnel_bytes,
         /// Messages with protocol anomalies (conflicting lengths, bare LF, obs-fold, ...).

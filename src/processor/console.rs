@@ -403,6 +403,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::BodyTruncated => "body truncated",
                 Anomaly::Tunnel => "tunnel",
                 Anomaly::LateResponse => "late response",
+                Anomaly::MalformedRequestLine => "malformed request line",
             })
         })
         .collect()

@@ -8,7 +8,9 @@
 //!
 //! What it does not do: validate checksums, windows or RST sequence numbers (a passive
 //! observer has no window to enforce, and an injected RST ends the connection for the
-//! endpoints too), reassemble IP fragments, or look into the bytes beyond the first
+//! endpoints too; the exception is a RST carrying a TCP-MD5/TCP-AO option on a connection
+//! that does not use them, which the receiver discards: it is counted and ignored),
+//! reassemble IP fragments, or look into the bytes beyond the first
 //! packet's role decision (see `server_is_dst`).
 //!
 //! Policy, in one place (`half.rs` implements it):
@@ -149,6 +151,9 @@ crate::counters! {
         connections_fin_closed,
         /// Connections closed by a RST.
         connections_reset,
+        /// RSTs carrying a TCP-MD5/TCP-AO option on a connection that does not use them:
+        /// ignored, as the receiving stack discards them (suspected RST injection).
+        signed_rsts_ignored,
         /// Connections closed because a new SYN reused their 4-tuple.
         connections_reused,
         /// Connections closed because `max_connections` was reached.
@@ -237,6 +242,9 @@ struct Conn<H> {
     halves: [HalfStream; 2],
     /// Segments held back for causal order (see `Held`); empty (no allocation) normally.
     held: Vec<Held>,
+    /// A SYN of this connection carried a TCP-MD5 or TCP-AO option: its endpoints
+    /// authenticate segments, so a signed RST may be genuine.
+    signed: bool,
 }
 
 /// A segment that acknowledges bytes of the other direction which have not been delivered
@@ -506,6 +514,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                 handler,
                 halves,
                 held,
+                ..
             } = conn;
             if !held.is_empty() {
                 let [a, b] = halves;
@@ -608,6 +617,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             handler: None,
             halves: Default::default(),
             held: Vec::new(),
+            signed: seg.flags.syn && seg.auth_option,
         };
         let link = Recency {
             prev: NIL,
@@ -657,6 +667,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             handler,
             halves,
             held,
+            ..
         } = &mut conn;
         if !held.is_empty() {
             let lim = HalfLimits {
@@ -749,7 +760,18 @@ fn process<F: HandlerFactory>(
     ts: Timestamp,
 ) -> Option<CloseReason> {
     let f = seg.flags;
+    if f.syn && seg.auth_option {
+        conn.signed = true;
+    }
     if f.rst {
+        // A signature option on a connection whose SYNs had none: the receiver discards
+        // the segment (Linux counts it as TCPMD5Unexpected), so the connection goes on.
+        // This is how injected RSTs are made harmless; Suricata flags the same RST as
+        // "suspected RST injection" and keeps following the stream.
+        if seg.auth_option && !conn.signed {
+            c.signed_rsts_ignored += 1;
+            return None;
+        }
         return Some(CloseReason::Reset);
     }
     let Conn {
@@ -757,6 +779,7 @@ fn process<F: HandlerFactory>(
         handler,
         halves,
         held,
+        ..
     } = conn;
     let dir = if seg.src == info.client {
         Direction::ToServer

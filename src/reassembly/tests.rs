@@ -120,6 +120,7 @@ impl H {
                 rst: flags.contains('R'),
             },
             payload,
+            auth_option: flags.contains('M'),
         };
         self.table
             .on_segment(&mut self.ev, &seg, self.n, self.t, self.t);
@@ -347,6 +348,34 @@ fn rst_flushes_with_gaps_then_closes_and_stragglers_are_counted() {
 }
 
 #[test]
+fn a_signed_rst_on_an_unsigned_connection_is_ignored_but_counted() {
+    // An injected RST with a TCP-MD5 option ('M'): the receiver drops it, the stream goes on.
+    let mut h = H::new();
+    h.handshake(0, 0);
+    h.pkt(C, S, "RAM", 1, 1, b"");
+    h.pkt(C, S, "A", 1, 1, b"GET");
+    h.pkt(S, C, "A", 1, 4, b"HTTP");
+    assert!(h.closes().is_empty());
+    assert_eq!(h.c().signed_rsts_ignored, 1);
+    assert_eq!(h.stream(0, ToServer), vec![d(b"GET")]);
+    assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP")]);
+    // An unsigned RST still ends it.
+    h.pkt(C, S, "RA", 4, 5, b"");
+    assert_eq!(h.closes(), vec![(0, CloseReason::Reset)]);
+}
+
+#[test]
+fn a_signed_rst_ends_a_connection_whose_syn_was_signed() {
+    let mut h = H::new();
+    h.pkt(C, S, "SM", 0, 0, b"");
+    h.pkt(S, C, "SAM", 0, 1, b"");
+    h.pkt(C, S, "AM", 1, 1, b"x");
+    h.pkt(S, C, "RAM", 1, 2, b"");
+    assert_eq!(h.closes(), vec![(0, CloseReason::Reset)]);
+    assert_eq!(h.c().signed_rsts_ignored, 0);
+}
+
+#[test]
 fn a_new_syn_on_the_tuple_reuses_it_but_a_retransmitted_syn_does_not() {
     let mut h = H::new();
     h.handshake(100, 200);
@@ -418,6 +447,7 @@ fn client_and_server_are_decided_by_each_rule_in_order() {
             rst: false,
         },
         payload,
+        auth_option: false,
     };
     let none = ServerSet::default();
     let hi = "10.0.0.1:50000";
@@ -706,6 +736,7 @@ fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
                 ..Default::default()
             },
             payload: b"",
+            auth_option: false,
         };
         h.table.on_segment(&mut h.ev, &seg, i as u64, h.t, h.t);
     }

@@ -98,6 +98,9 @@ pub struct TcpSegment<'a> {
     pub flags: TcpFlags,
     /// TCP payload, with Ethernet padding and anything beyond the IP length removed.
     pub payload: &'a [u8],
+    /// The segment carries a TCP-MD5 signature (RFC 2385, option 19) or a TCP-AO MAC
+    /// (RFC 5925, option 29). A receiver that does not use them discards the segment.
+    pub auth_option: bool,
 }
 
 /// What a frame turned out to be.
@@ -328,7 +331,33 @@ fn interpret<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, DecodeErro
             rst: tcp.rst(),
         },
         payload: tcp.payload(),
+        auth_option: has_auth_option(tcp.options()),
     }))
+}
+
+/// TCP option kinds of a segment authentication: MD5 signature (RFC 2385) and TCP-AO
+/// (RFC 5925).
+const TCP_OPT_MD5: u8 = 19;
+const TCP_OPT_AO: u8 = 29;
+
+/// Walks the TCP options (RFC 9293 §3.1: kind 0 ends the list, kind 1 is one byte of
+/// padding, any other kind has a length byte covering kind and length).
+fn has_auth_option(mut opts: &[u8]) -> bool {
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return false,
+            1 => opts = opts.get(1..).unwrap_or_default(),
+            TCP_OPT_MD5 | TCP_OPT_AO => return true,
+            _ => {
+                let len = opts.get(1).copied().unwrap_or(0) as usize;
+                if len < 2 {
+                    return false;
+                }
+                opts = opts.get(len..).unwrap_or_default();
+            }
+        }
+    }
+    false
 }
 
 fn is_transport_layer(layer: Layer) -> bool {
@@ -434,6 +463,20 @@ fn fmix64(mut k: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tcp_auth_options_are_found_behind_others_and_never_past_the_end() {
+        assert!(!has_auth_option(&[]));
+        assert!(has_auth_option(&[19, 18]));
+        assert!(has_auth_option(&[1, 1, 29, 4, 0, 0]));
+        // MSS, SACK-permitted, then MD5.
+        assert!(has_auth_option(&[2, 4, 5, 0xb4, 4, 2, 19, 18]));
+        // End of list before it; a bad length; a length past the end.
+        assert!(!has_auth_option(&[0, 19, 18]));
+        assert!(!has_auth_option(&[2, 0, 19, 18]));
+        assert!(!has_auth_option(&[8, 200]));
+    }
+
     use super::*;
     use etherparse::{PacketBuilder, TcpOptionElement, VlanId};
     use proptest::prelude::*;

@@ -53,10 +53,14 @@ pub fn run_file(pcap: &Path, out: &Path, extra: &[&str]) -> Output {
 pub struct Seen {
     pub method: String,
     pub url: String,
-    /// The request target as on the request line, recovered from the URL.
+    /// The request target as on the request line: `_requestTarget` when the HAR has it
+    /// (asterisk-form, or a target the URL cannot hold), else recovered from the URL.
     pub target: String,
     pub host: Option<String>,
     pub status: i64,
+    /// A response was seen (`response.httpVersion` is set): tells an HTTP/0.9 reply
+    /// (status 0) from no reply at all.
+    pub answered: bool,
     pub req_body: i64,
     pub resp_content: i64,
     pub resp_body: i64,
@@ -69,11 +73,9 @@ pub struct Seen {
     pub raw: Value,
 }
 
-fn request_target(method: &str, url: &str) -> String {
+/// The origin-form target of an HAR URL (other forms are in `_requestTarget`).
+fn request_target(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    if method.eq_ignore_ascii_case("CONNECT") {
-        return rest.trim_end_matches('/').to_string();
-    }
     match rest.find(['/', '*', '?']) {
         Some(i) => rest[i..].to_string(),
         None => String::new(),
@@ -109,12 +111,16 @@ pub fn read_entries(dir: &Path) -> Vec<Seen> {
                 })
                 .and_then(|h| h["value"].as_str())
                 .map(str::to_string);
+            let target = e["_requestTarget"]
+                .as_str()
+                .map_or_else(|| request_target(&url), str::to_string);
             out.push(Seen {
-                target: request_target(&method, &url),
+                target,
                 method,
                 url,
                 host,
                 status: resp["status"].as_i64().unwrap_or(-2),
+                answered: resp["httpVersion"].as_str().is_some_and(|v| !v.is_empty()),
                 req_body: req["bodySize"].as_i64().unwrap_or(-2),
                 resp_content: resp["content"]["size"].as_i64().unwrap_or(-2),
                 resp_body: resp["bodySize"].as_i64().unwrap_or(-2),
