@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo build --release --bins --quiet
-cargo test --release --all-targets 2>&1 | tee target/test.log
+mkdir -p target
+cargo test --profile ci --all-targets 2>&1 | tee target/test.log
 # The core builds without libpcap (fuzzers and benches use that).
 cargo check --no-default-features --lib --quiet
