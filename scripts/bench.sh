@@ -35,13 +35,13 @@ measure() {
 
 measure readloop 3 ./target/release/examples/readloop "$cap"
 rm -rf "$work/out"; mkdir -p "$work/out"
-measure httshark 3 ./target/release/httshark -file "$cap" -hosts :80 -output-folder "$work/out" \
+measure httshark 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
   -har-processors "${HTTSHARK_PROCESSORS:-file}"
 if [ "$(nproc)" -gt 1 ]; then
-  measure httshark-2workers 3 ./target/release/httshark -file "$cap" -hosts :80 -output-folder "$work/out" \
+  measure httshark-2workers 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
     -har-processors "${HTTSHARK_PROCESSORS:-file}" -workers 2
 fi
-tx=$(grep -E '^ *transactions' "$work/httshark.stderr" | head -1 | awk '{print $NF}' | tr -d '=' || true)
+tx=$(grep -E '^httshark: transactions ' "$work/httshark.stderr" | awk '{print $NF}' || true)
 expected_tx=$(($(wc -l < "$work/bench-${size}mb.expected.tsv") - 1))
 if command -v tshark >/dev/null; then
   measure tshark 1 tshark -r "$cap" -d tcp.port==80,http -Y http -T json -e frame.time_epoch -e tcp.stream \
@@ -55,7 +55,7 @@ base=$(echo "${results[0]}" | cut -d'|' -f2)
   echo "# Benchmarks"
   echo
   echo "Made by \`scripts/bench.sh $size\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
-  echo "Capture: \`httshark-gen --seed 42 --size-mb $size\` ($mb MB, $expected_tx transactions, Ethernet/IPv4, port 80)."
+  echo "Capture: \`httshark-gen --seed 42 --size-mb $size\` ($mb MB, $expected_tx transactions, Ethernet/IPv4, ports 80 and 8080)."
   echo "Wall time is the best of 3 runs (tshark: 1); RSS is the peak resident set size."
   echo "Ratios are against the bare libpcap read loop (\`examples/readloop.rs\`) on the same file."
   echo

@@ -742,6 +742,25 @@ macro_rules! log_trace {
     ($($t:tt)+) => { $crate::log_at!($crate::log::Level::Trace, $($t)+) };
 }
 
+/// Writes to stderr without panicking when stderr is closed (`eprint!` panics, and a panic
+/// in the processor thread would lose what it holds).
+#[macro_export]
+macro_rules! stderr_write {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = write!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `stderr_write!` with a newline.
+#[macro_export]
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = writeln!(::std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,24 +7,11 @@
 
 use std::process::ExitCode;
 
-/// Writes to stderr without panicking when it is closed.
-macro_rules! err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($arg)*);
-    }};
-}
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
 use httshark::capture::PacketSource;
 use httshark::cli::{self, CliError};
 use httshark::pipeline::{self, Summary};
 use httshark::processor;
+use httshark::{stderr_line, stderr_write};
 
 /// Counters printed even when zero: the three numbers every run is judged by.
 const ALWAYS_SHOWN: &[&str] = &["packets", "transactions", "unanswered"];
@@ -40,7 +27,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(e.exit_code(), &e),
     };
     for note in &prepared.notes {
-        errln!("httshark: note: {note}");
+        stderr_line!("httshark: note: {note}");
     }
     let config = prepared.config;
 
@@ -64,7 +51,7 @@ fn main() -> ExitCode {
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
             httshark::log::flush();
-            err!("{}", format_summary(&summary));
+            stderr_write!("{}", format_summary(&summary));
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -76,7 +63,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(code: u8, message: &dyn std::fmt::Display) -> ExitCode {
-    errln!("httshark: {}", one_line(&message.to_string()));
+    stderr_line!("httshark: {}", one_line(&message.to_string()));
     ExitCode::from(code)
 }
 

@@ -41,21 +41,6 @@ use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
-/// Writes to stderr without panicking when it is closed (`eprint!` would panic, and a
-/// panic in the processor thread would lose what it holds).
-macro_rules! err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr(), $($arg)*);
-    }};
-}
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
 /// Packet time between two ticks sent by the capture thread.
 const TICK_PERIOD: Duration = Duration::from_secs(1);
 /// Packets per batch sent to a worker (amortises channel costs).
@@ -325,7 +310,7 @@ impl Progress {
         };
         let width = 30;
         let filled = (done as u128 * width as u128 / self.total as u128) as usize;
-        err!(
+        crate::stderr_write!(
             "\r[{}{}] {:3}% {:7.1} MB/s ETA {:02}:{:02}  ",
             "#".repeat(filled),
             ".".repeat(width - filled),
@@ -337,7 +322,7 @@ impl Progress {
     }
 
     fn finish(&self) {
-        err!("\r{}\r", " ".repeat(72));
+        crate::stderr_write!("\r{}\r", " ".repeat(72));
     }
 }
 
@@ -590,7 +575,7 @@ impl Reporter {
         let bytes = self.capture.bytes.load(Ordering::Relaxed);
         let dropped = self.capture.kernel_dropped.load(Ordering::Relaxed);
         if self.print && !last {
-            errln!(
+            crate::stderr_line!(
                 "httshark: stats packets={packets} bytes={bytes} kernel_dropped={dropped} \
                  connections={open} transactions={} pending={pending} unanswered={} gaps={} \
                  anomalies={anomalies} memory={}MiB",
@@ -639,7 +624,7 @@ fn process(
         if let Err(e) = r {
             let text = e.to_string();
             if errors.len() < MAX_ERRORS_KEPT && !errors.contains(&text) {
-                errln!("httshark: error: {text}");
+                crate::stderr_line!("httshark: error: {text}");
                 errors.push(text);
             }
         }

@@ -515,6 +515,44 @@ pub fn entry(tx: &Transaction) -> Entry {
     }
 }
 
+/// Writes a HAR file at `path` holding the already-serialised `entries`, atomically and
+/// readable by the owner only (HAR holds cookies and credentials). Returns the bytes
+/// written.
+pub fn write_file<'a>(
+    path: &std::path::Path,
+    entries: impl IntoIterator<Item = &'a [u8]>,
+) -> io::Result<u64> {
+    let mut total = 0u64;
+    crate::processor::write_atomically_private(path, |w| {
+        let mut lw = LogWriter::begin(Counting {
+            inner: w,
+            n: &mut total,
+        })?;
+        for json in entries {
+            lw.entry_json(json)?;
+        }
+        lw.finish()?.flush()
+    })?;
+    Ok(total)
+}
+
+/// Counts bytes on their way to a file.
+struct Counting<'a, W: Write> {
+    inner: W,
+    n: &'a mut u64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        *self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes a HAR document one entry at a time: `begin`, `entry`/`entry_json` per entry,
 /// `finish`. The document is never held whole in memory.
 pub struct LogWriter<W: Write> {

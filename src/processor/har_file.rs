@@ -26,9 +26,9 @@ use std::time::Duration;
 
 use chrono::DateTime;
 
-use super::{write_atomically_private, Processor, ProcessorError};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
-use crate::har::{self, LogWriter};
+use crate::har;
 use crate::model::Transaction;
 use crate::time::Timestamp;
 
@@ -223,19 +223,9 @@ impl HarFileProcessor {
         let path = self.folder.join(name);
         let mut order: Vec<&Held> = entries.iter().collect();
         order.sort();
-        let mut total = 0u64;
-        let result = write_atomically_private(&path, |w| {
-            let mut lw = LogWriter::begin(CountingWriter {
-                inner: w,
-                n: &mut total,
-            })?;
-            for h in &order {
-                lw.entry_json(&h.json)?;
-            }
-            lw.finish()?.flush()
-        });
+        let result = har::write_file(&path, order.iter().map(|h| &h.json[..]));
         match result {
-            Ok(()) => {
+            Ok(total) => {
                 self.counters.har_files_written += 1;
                 self.counters.har_entries_written += entries.len() as u64;
                 self.counters.har_bytes_written += total;
@@ -246,23 +236,6 @@ impl HarFileProcessor {
                 Err(format!("writing {}: {e}", path.display()))
             }
         }
-    }
-}
-
-/// Counts bytes on their way to the file.
-struct CountingWriter<'a, W: Write> {
-    inner: W,
-    n: &'a mut u64,
-}
-
-impl<W: Write> Write for CountingWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        *self.n += k as u64;
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -32,9 +32,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::har_file::interval_stamp;
-use super::{write_atomically_private, Processor, ProcessorError};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
-use crate::har::{self, LogWriter};
+use crate::har;
 use crate::model::Transaction;
 use crate::time::Timestamp;
 
@@ -305,19 +305,9 @@ impl SampledProcessor {
         let path = self.folder.join(Self::file_name(start));
         let mut order: Vec<&Candidate> = entries.iter().collect();
         order.sort_by_key(|c| (c.key.started, c.key.conn, c.key.depth, c.key.hash));
-        let mut total = 0u64;
-        let result = write_atomically_private(&path, |w| {
-            let mut lw = LogWriter::begin(Counting {
-                inner: w,
-                n: &mut total,
-            })?;
-            for c in &order {
-                lw.entry_json(&c.json)?;
-            }
-            lw.finish()?.flush()
-        });
+        let result = har::write_file(&path, order.iter().map(|c| &c.json[..]));
         match result {
-            Ok(()) => {
+            Ok(total) => {
                 self.counters.sampled_files_written += 1;
                 self.counters.sampled_entries_written += entries.len() as u64;
                 self.counters.sampled_bytes_written += total;
@@ -328,23 +318,6 @@ impl SampledProcessor {
                 Err(format!("writing {}: {e}", path.display()))
             }
         }
-    }
-}
-
-/// Counts bytes on their way to the file.
-struct Counting<'a, W: Write> {
-    inner: W,
-    n: &'a mut u64,
-}
-
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        *self.n += k as u64;
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
