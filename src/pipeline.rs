@@ -281,25 +281,27 @@ struct CaptureSetup<'a> {
 struct Progress {
     total: u64,
     started: std::time::Instant,
-    drawn: std::time::Instant,
+    drawn: Option<std::time::Instant>,
 }
 
 impl Progress {
     fn new(total: u64) -> Progress {
-        let now = std::time::Instant::now();
         Progress {
             total: total.max(1),
-            started: now,
-            drawn: now,
+            started: std::time::Instant::now(),
+            drawn: None,
         }
     }
 
     /// `read`: file bytes consumed so far (frames plus their record headers).
     fn update(&mut self, read: u64) {
-        if self.drawn.elapsed() < Duration::from_millis(200) {
+        if self
+            .drawn
+            .is_some_and(|d| d.elapsed() < Duration::from_millis(200))
+        {
             return;
         }
-        self.drawn = std::time::Instant::now();
+        self.drawn = Some(std::time::Instant::now());
         let done = read.min(self.total);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = done as f64 / secs;
@@ -322,6 +324,9 @@ impl Progress {
     }
 
     fn finish(&self) {
+        if self.drawn.is_none() {
+            return;
+        }
         crate::stderr_write!("\r{}\r", " ".repeat(72));
     }
 }

@@ -171,8 +171,8 @@ fn live_capture_in_network_namespaces_matches_server_log() {
             "-hosts",
             ":8080",
             "-export-interval=1s",
-            "-output-folder",
         ])
+        .args(["-har-processors", "file,console", "-head", "-output-folder"])
         .arg(&har)
         .output()
         .unwrap();
@@ -184,6 +184,71 @@ fn live_capture_in_network_namespaces_matches_server_log() {
         String::from_utf8_lossy(&o.stderr)
     );
     let seen = read_entries(&har);
-    assert_matches_server_log(&seen, &read_server_log(&out.join("server.tsv")));
+    let log = read_server_log(&out.join("server.tsv"));
+    assert_matches_server_log(&seen, &log);
     validate_har_dir(&har);
+    // The console view printed every exchange as it completed, in httptap's format.
+    let console = std::fs::read_to_string(out.join("capture.stdout")).unwrap();
+    for l in &log {
+        let url = format!("http://10.77.0.2:8080{}", l.target);
+        let request = format!("---> {} {url}\n", l.method);
+        let response = format!("<--- {} {url} ({} bytes)\n", l.status, l.resp_len);
+        assert!(
+            console.contains(&request),
+            "console lacks {request:?}:\n{console}"
+        );
+        assert!(
+            console.contains(&response),
+            "console lacks {response:?}:\n{console}"
+        );
+    }
+    assert!(
+        console.contains("> User-Agent: curl/"),
+        "-head prints request fields"
+    );
+    assert!(
+        console.contains("< Content-Type: "),
+        "-head prints response fields"
+    );
+    assert!(
+        !console.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+/// The progress bar shows on a terminal only (`script` gives the run a pseudo-terminal).
+#[test]
+fn offline_progress_bar_only_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI has util-linux's script"
+        );
+        eprintln!("SKIPPED progress bar test: no `script`");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = repo().join("fixtures/real-curl.pcap");
+    let cmd = format!(
+        "{} -file {} -hosts :8080 -output-folder {}",
+        bin(),
+        pcap.display(),
+        dir.path().display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("MB/s") && shown.contains("ETA"),
+        "no progress bar on a terminal: {shown}"
+    );
+    let plain = run_file(&pcap, &dir.path().join("plain"), &[]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        !stderr.contains("MB/s"),
+        "progress bar without a terminal: {stderr}"
+    );
 }
