@@ -33,13 +33,17 @@ measure() {
   echo "bench: $name ${best}s peak RSS $((rss / 1024)) MiB"
 }
 
+# End to end: HAR files and the CSV statistics.
+procs=${HTTSHARK_PROCESSORS:-file,sites-stats,transactions-sizes}
+stats=(-sites-stats-file "$work/out/statistics.csv" -requests-sizes-stats-file "$work/out/requests_sizes.csv"
+  -responses-sizes-stats-file "$work/out/responses_sizes.csv")
 measure readloop 3 ./target/release/examples/readloop "$cap"
 rm -rf "$work/out"; mkdir -p "$work/out"
 measure httshark 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
-  -har-processors "${HTTSHARK_PROCESSORS:-file}"
+  -har-processors "$procs" "${stats[@]}"
 if [ "$(nproc)" -gt 1 ]; then
   measure httshark-2workers 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
-    -har-processors "${HTTSHARK_PROCESSORS:-file}" -workers 2
+    -har-processors "$procs" "${stats[@]}" -workers 2
 fi
 tx=$(grep -E '^httshark: transactions ' "$work/httshark.stderr" | awk '{print $NF}' || true)
 expected_tx=$(($(wc -l < "$work/bench-${size}mb.expected.tsv") - 1))
@@ -56,6 +60,7 @@ base=$(echo "${results[0]}" | cut -d'|' -f2)
   echo
   echo "Made by \`scripts/bench.sh $size\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
   echo "Capture: \`httshark-gen --seed 42 --size-mb $size\` ($mb MB, $expected_tx transactions, Ethernet/IPv4, ports 80 and 8080)."
+  echo "httshark runs with \`-har-processors $procs\` (HAR files and CSV statistics)."
   echo "Wall time is the best of 3 runs (tshark: 1); RSS is the peak resident set size."
   echo "Ratios are against the bare libpcap read loop (\`examples/readloop.rs\`) on the same file."
   echo
