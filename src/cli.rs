@@ -186,6 +186,19 @@ pub struct Cli {
     #[arg(long, value_name = "LIST")]
     pub keep_content_type: Option<String>,
 
+    /// Comma-separated header names (case-insensitive) whose values are replaced by
+    /// `[redacted]` in every output (HAR, console, statistics), e.g.
+    /// Authorization,Cookie,Set-Cookie,Proxy-Authorization. Cookie names are kept; sizes stay
+    /// exact. Host can't be redacted. [default: none]
+    #[arg(long, value_name = "LIST")]
+    pub redact_headers: Option<String>,
+
+    /// After opening the capture and the outputs, drop root and run as USER (as tcpdump -Z).
+    /// Output folders created by this run are handed to USER; existing ones must be
+    /// writable by USER. [default: none]
+    #[arg(short = 'Z', long, value_name = "USER")]
+    pub relinquish_privileges: Option<String>,
+
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100 or :9100).
     /// [default: none]
     #[arg(long, value_name = "ADDR")]
@@ -274,6 +287,9 @@ pub struct Prepared {
     pub config: Config,
     /// One-line notes for stderr (ignored HttShark flags).
     pub notes: Vec<String>,
+    /// With `-Z`: the output folders that did not exist before this run prepared them,
+    /// outermost first; `privileges::drop_to` hands them to the user.
+    pub created_folders: Vec<PathBuf>,
 }
 
 /// Steps 1 and 2 of a run, before anything touches libpcap: parses `args` (the program name
@@ -287,8 +303,16 @@ where
     let cli = Cli::parse_go_style(args)?;
     let notes = cli.compat_notes();
     let config = cli.into_config()?;
+    let created_folders = match &config.run_as {
+        Some(_) => crate::privileges::missing_folders(&crate::privileges::output_folders(&config)),
+        None => Vec::new(),
+    };
     check_environment(&config)?;
-    Ok(Prepared { config, notes })
+    Ok(Prepared {
+        config,
+        notes,
+        created_folders,
+    })
 }
 
 impl Cli {
@@ -422,6 +446,24 @@ impl Cli {
         )
         .map_err(CliError::Usage)?;
         config.metrics_listen = self.metrics_listen;
+        config.redaction = crate::processor::redact::Redaction::parse(
+            self.redact_headers.as_deref().unwrap_or(""),
+        )
+        .map_err(CliError::Usage)?;
+        if let GroupBy::Header(name) = &config.stats.group_by {
+            if config.processors.contains(&ProcessorKind::SitesStats)
+                && config.redaction.covers(name)
+            {
+                return Err(CliError::Usage(format!(
+                    "-stats-group-by header:{name}: that header is in -redact-headers, so every request would be one site"
+                )));
+            }
+        }
+        // Looked up now, so a misspelt user is refused before anything is opened.
+        config.run_as = match &self.relinquish_privileges {
+            Some(name) => Some(crate::privileges::User::lookup(name).map_err(CliError::Usage)?),
+            None => None,
+        };
         config.log = crate::log::LogConfig {
             verbose: self.verbose,
             aggregate_interval: self.aggregated_log_interval,
@@ -884,9 +926,13 @@ fn parse_body_size(s: &str) -> Result<usize, String> {
 
 /// Checks, before any capture starts, what the command line names on disk: the `-file` must
 /// be readable (unless `-`), and the output folder is created if missing and must be a
-/// writable directory. A failure here is a `Setup` error (exit status 2). The input is
-/// checked first, so a bad `-file` creates nothing.
+/// writable directory. A failure here is a `Setup` error (exit status 2). `-Z USER` is
+/// checked first (as root anything goes; otherwise only when already USER), then the
+/// input, so a refused `-Z` or a bad `-file` creates nothing.
 pub fn check_environment(config: &Config) -> Result<(), CliError> {
+    if let Some(user) = &config.run_as {
+        crate::privileges::check_can_become(user).map_err(CliError::Setup)?;
+    }
     if let Source::File(path) = &config.source {
         check_input_file(path)?;
     }

@@ -75,6 +75,10 @@ pub struct Config {
     pub bodies: crate::processor::body_select::BodySelector,
     /// `-metrics-listen`: serve Prometheus metrics on this address.
     pub metrics_listen: Option<String>,
+    /// `-redact-headers`: header values replaced by a marker before any processor sees them.
+    pub redaction: crate::processor::redact::Redaction,
+    /// `-Z USER`: the user the process becomes once the capture and the outputs are open.
+    pub run_as: Option<crate::privileges::User>,
 }
 
 /// Settings of the `console`, `ndjson` and `sampled-transactions` processors.
@@ -157,6 +161,8 @@ impl Default for Config {
             )
             .expect("the default drop list is valid"),
             metrics_listen: None,
+            redaction: crate::processor::redact::Redaction::default(),
+            run_as: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 #[cfg(feature = "capture")]
 pub mod pipeline;
+pub mod privileges;
 pub mod processor;
 pub mod reassembly;
 pub mod testgen;

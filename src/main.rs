@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         stderr_line!("httshark: note: {note}");
     }
     let config = prepared.config;
+    let created_folders = prepared.created_folders;
 
     if let Err(e) = httshark::log::init(&config.log) {
         return fail(2, &e);
@@ -48,6 +49,14 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(2, &e),
     };
+    // -Z: the capture, the outputs and the metrics socket are open; root is not needed
+    // for anything after this point, and the packet parser should not run with it.
+    if let Some(user) = &config.run_as {
+        let folders = httshark::privileges::output_folders(&config);
+        if let Err(e) = httshark::privileges::drop_to(user, &created_folders, &folders) {
+            return fail(2, &e);
+        }
+    }
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
             httshark::log::flush();

@@ -36,6 +36,7 @@ use crate::hosts::ServerSet;
 use crate::http::{HttpCounters, HttpCtx, HttpFactory, HttpLimits};
 use crate::model::Transaction;
 use crate::processor::body_select::BodySelector;
+use crate::processor::redact::Redaction;
 use crate::processor::{Outputs, Processor};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
@@ -194,6 +195,7 @@ pub fn run_until(
             http: config.http.clone(),
             check_interval: config.response_check_interval,
             bodies: config.bodies.clone(),
+            redaction: config.redaction.clone(),
         };
         let handle = thread::Builder::new()
             .name(format!("httshark-worker-{index}"))
@@ -448,6 +450,7 @@ struct WorkerSetup {
     http: HttpLimits,
     check_interval: Duration,
     bodies: BodySelector,
+    redaction: Redaction,
 }
 
 fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
@@ -459,19 +462,26 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
         http,
         check_interval,
         bodies,
+        redaction,
     } = setup;
     let mut table = ConnTable::new(HttpFactory, servers, reassembly);
     let mut ctx = HttpCtx::new(http);
     let mut decode = DecodeCounters::default();
     let mut clock = MonotonicClock::default();
     let mut next_check: Option<Timestamp> = None;
-    // Body selection runs here, so dropped bytes never cross threads.
+    // Body selection and header redaction run here, so dropped bytes and redacted values
+    // never cross threads. Redaction goes second: body selection reads Content-Type.
     let flush = |ctx: &mut HttpCtx| {
         if !ctx.out.is_empty() {
             let mut txs = std::mem::take(&mut ctx.out);
             if !bodies.is_noop() {
                 for tx in &mut txs {
                     bodies.apply(tx);
+                }
+            }
+            if !redaction.is_noop() {
+                for tx in &mut txs {
+                    redaction.apply(tx);
                 }
             }
             let _ = out.send(FromWorker::Transactions(txs));

@@ -10,6 +10,7 @@ pub mod group_by;
 pub mod har_file;
 pub mod histogram;
 pub mod ndjson;
+pub mod redact;
 pub mod sampled;
 pub mod sites_stats;
 pub mod sizes_stats;
