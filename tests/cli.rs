@@ -261,7 +261,11 @@ fn help_blocks(help: &str) -> Vec<String> {
     let mut blocks: Vec<String> = Vec::new();
     for line in help.lines() {
         let t = line.trim_start();
-        if t.starts_with("--") || t.starts_with("-h,") || t.starts_with("-V,") {
+        if t.starts_with("--")
+            || t.starts_with("-h,")
+            || t.starts_with("-V,")
+            || t.starts_with("-Z,")
+        {
             blocks.push(String::new());
         } else if line.trim().is_empty() || !line.starts_with(' ') {
             // A blank line or an unindented paragraph ends the options list.
@@ -319,6 +323,8 @@ fn help_lists_every_flag_with_its_default() {
         ("--body", "[default: false]"),
         ("--drop-content-type", "[default: image,audio,video]"),
         ("--keep-content-type", "[default: none]"),
+        ("--redact-headers", "[default: none]"),
+        ("-Z, --relinquish-privileges", "[default: none]"),
         ("--metrics-listen", "[default: none]"),
         ("--aggregated-log-interval", "[default: 1m0s]"),
         ("--limited-error-length", "[default: 20]"),
