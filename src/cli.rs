@@ -1658,6 +1658,34 @@ mod tests {
     }
 
     #[test]
+    fn redact_headers_and_run_as_resolve() {
+        let c = config(&["-device", "e"]).unwrap();
+        assert!(c.redaction.is_noop() && c.run_as.is_none());
+        let c = config(&["-device", "e", "-redact-headers", "Cookie, authorization"]).unwrap();
+        assert_eq!(c.redaction.names(), ["cookie", "authorization"]);
+        let c = config(&["-device", "e", "-Z", "nobody"]).unwrap();
+        assert_eq!(c.run_as.unwrap().name, "nobody");
+        let c = config(&["-device", "e", "-relinquish-privileges=nobody"]).unwrap();
+        assert_eq!(c.run_as.unwrap().name, "nobody");
+        assert_eq!(
+            usage_error(&["-device", "e", "-Z", "no-such-user-x"]),
+            "-Z no-such-user-x: no such user"
+        );
+        assert!(usage_error(&["-device", "e", "-redact-headers=Host"]).contains("Host"));
+        // Grouping by a redacted header only matters when sites-stats runs.
+        let group = [
+            "-device",
+            "e",
+            "-redact-headers=X-T",
+            "-stats-group-by=header:x-t",
+        ];
+        assert!(config(&group).is_ok());
+        let mut with_stats = group.to_vec();
+        with_stats.push("-har-processors=sites-stats");
+        assert!(usage_error(&with_stats).starts_with("-stats-group-by header:x-t: "));
+    }
+
+    #[test]
     fn usage_errors_exit_two() {
         let e = config(&["-devise"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
