@@ -282,11 +282,15 @@ impl HttpConn {
         let mut stalls = 0u32;
         while pos < data.len() {
             let rest = data.get(pos..).unwrap_or_default();
+            let held = self.halves[idx(dir)].buf.len();
             let n = self.step(ctx, conn, dir, rest, ts);
             pos += n;
-            // Every step either consumes bytes or changes phase; a step that does
-            // neither twice in a row would be a bug, so stop rather than spin.
-            stalls = if n == 0 { stalls + 1 } else { 0 };
+            // Every step consumes bytes, changes phase, or shrinks the held head (an
+            // abandoned malformed head re-feeds all but its first line, which may start
+            // another candidate: one line less each time, so this ends). A step that does
+            // none of these several times in a row would be a bug: stop rather than spin.
+            let shrank = self.halves[idx(dir)].buf.len() < held;
+            stalls = if n == 0 && !shrank { stalls + 1 } else { 0 };
             if stalls > 4 {
                 debug_assert!(false, "http parser made no progress");
                 break;

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Fills fuzz/corpus/<target>/ (git-ignored) with seeds made from the project's own fixtures:
+#   pipeline   <- fixtures/*.pcap, whole, and each cut to its first 2..64 records
+#   decode     <- every frame of those pcaps, prefixed by the link-type byte of decode.rs
+#   http       <- fixtures/http/*.txt transcripts, in the op format of src/lib.rs (http_ops)
+#   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format
+# Needs python3 only. Usage: fuzz/seed.sh (from anywhere).
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly
+python3 - <<'PY'
+import glob, hashlib, os, re, struct
+
+def put(target, data):
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join("corpus", target, name), "wb") as f:
+        f.write(data)
+
+# Index of each link type in decode.rs's LINKS, by pcap LINKTYPE number.
+LINKS = {1: 0, 0: 1, 108: 2, 101: 3, 12: 3, 14: 3, 228: 4, 229: 5, 113: 6, 276: 7}
+
+def records(data):
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return None, []
+    link = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
+    out, off = [], 24
+    while off + 16 <= len(data):
+        caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+        out.append((off, off + 16 + caplen))
+        off += 16 + caplen
+    return link, out
+
+for path in sorted(glob.glob("../fixtures/*.pcap")):
+    data = open(path, "rb").read()
+    link, recs = records(data)
+    if link is None:
+        continue
+    put("pipeline", data)
+    for n in (2, 4, 8, 16, 32, 64):
+        if n < len(recs):
+            put("pipeline", data[:recs[n - 1][1]])
+    if link in LINKS:
+        for start, end in recs[:400]:
+            put("decode", bytes([LINKS[link]]) + data[start + 16:end])
+
+# Transcripts -> http ops (see fixtures/http/README.md for the format read here).
+def unescape(line):
+    out, i = bytearray(), 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            n = line[i + 1]
+            if n in "rnt\\":
+                out += {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\"}[n]
+                i += 2
+                continue
+            if n == "x" and re.match(r"[0-9a-fA-F]{2}", line[i + 2:i + 4]):
+                out.append(int(line[i + 2:i + 4], 16))
+                i += 4
+                continue
+        out += c.encode()
+        i += 1
+    return bytes(out)
+
+def transcript_ops(text):
+    flags, ops, cur, eol = 0, bytearray(), None, b"\r\n"
+    buf = bytearray()
+    def flush():
+        nonlocal buf
+        data = bytes(buf)
+        while data:
+            chunk, data = data[:65535], data[65535:]
+            ops.extend(bytes([cur]) + struct.pack("<H", len(chunk)) + chunk)
+        buf = bytearray()
+    t = 1000.0
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final newline ends the last line
+    for line in lines:
+        if cur is None and line.startswith("#"):
+            continue
+        if line.startswith(">>>") or line.startswith("<<<"):
+            if cur is not None:
+                flush()
+            cur = 0 if line.startswith(">>>") else 1
+            continue
+        if line.startswith("~~~ "):
+            if cur is not None:
+                flush()
+            words = line[4:].split()
+            d = 8 if cur == 1 else 0
+            if words[0] == "eol":
+                eol = b"\n" if words[1] == "lf" else b"\r\n"
+            elif words[0] == "gap":
+                ops.extend(bytes([2 | d]) + struct.pack("<I", int(words[1])))
+            elif words[0] == "fin":
+                ops.append(3 | (8 if words[1] == "<<<" else 0))
+            elif words[0] in ("time", "tick"):
+                s = float(words[1])
+                steps = int(round((s - t) * 100))
+                t = s
+                while steps:
+                    n = max(-65535, min(65535, steps))
+                    ops.extend(bytes([4 if n > 0 else 7]) + struct.pack("<H", abs(n)))
+                    steps -= n
+                if words[0] == "tick":
+                    ops.append(5)
+            elif words[0] == "close":
+                r = {"fin": 0, "reset": 1, "idle": 2, "end": 5}.get(words[1], 5)
+                ops.append(6 | (r << 4))
+            elif words[0] == "midstream":
+                flags |= 1
+            continue
+        if cur is None:
+            continue
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            buf += unescape(line[:-1])
+        else:
+            buf += unescape(line) + eol
+    if cur is not None:
+        flush()
+    return bytes([flags]) + bytes(ops)
+
+for path in sorted(glob.glob("../fixtures/http/*.txt")):
+    put("http", transcript_ops(open(path, encoding="utf-8").read()))
+
+# Reassembly: handshake, request, response, FINs (client port 0); then the same out of order.
+def seg(b0, length, b1=0):
+    return bytes([b0, b1, length])
+SYN, ACK, FIN, RST = 2, 4, 8, 16
+base = seg(SYN, 0) + seg(1 | SYN | ACK, 0) + seg(ACK, 0) + seg(ACK, 40) + seg(1 | ACK, 200) \
+    + seg(ACK | FIN, 0) + seg(1 | ACK | FIN, 0) + seg(ACK, 0)
+put("reassembly", base)
+# A hole: the second segment jumps 60 bytes ahead (seq mode 1), then RST with a tick.
+put("reassembly", seg(ACK, 30) + bytes([ACK, 0x10, 30]) + struct.pack("<h", 60)
+    + seg(1 | ACK, 10) + seg(ACK | RST, 0, 12))
+# Four client ports (two evicted), then an idle step with a tick.
+put("reassembly", seg(ACK, 20) + seg(ACK | 0x40, 20) + seg(ACK | 0x80, 20) + seg(ACK | 0xC0, 20, 11) + seg(ACK, 5, 12))
+PY
+for t in pipeline decode http reassembly; do
+  echo "corpus/$t: $(ls "corpus/$t" | wc -l) seeds"
+done
