@@ -388,6 +388,9 @@ fn capture_loop(
             }
             Next::Idle { now } => (None, clock.advance(now)),
             Next::End { warning } => {
+                if let Some(w) = &warning {
+                    crate::log_warn!("{w}");
+                }
                 summary.warnings.extend(warning);
                 break;
             }
@@ -648,6 +651,19 @@ fn process(
         match msg {
             FromWorker::Transactions(txs) => {
                 for tx in &txs {
+                    if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
+                        let names: Vec<&str> =
+                            tx.anomalies.iter().map(crate::har::anomaly_name).collect();
+                        crate::log_debug!(
+                            key: "transaction-anomaly",
+                            "{} {} (connection {}, depth {}): {}",
+                            tx.request.method,
+                            tx.request.target,
+                            tx.conn.id,
+                            tx.depth,
+                            names.join(", ")
+                        );
+                    }
                     for p in processors.iter_mut() {
                         report(&mut errors, p.on_transaction(tx));
                     }

@@ -252,3 +252,31 @@ fn offline_progress_bar_only_on_a_terminal() {
         "progress bar without a terminal: {stderr}"
     );
 }
+
+/// `-verbose` chooses what is logged: 0 nothing, 3 the exports, 4 transactions with anomalies.
+#[test]
+fn verbose_levels_choose_what_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = repo().join("fixtures/generated-small.pcap");
+    let run_at = |level: &str, sub: &str| {
+        let o = run_file(
+            &pcap,
+            &dir.path().join(sub),
+            &[&format!("-verbose={level}")],
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let quiet = run_at("0", "v0");
+    assert!(
+        !quiet.contains("INFO") && !quiet.contains("DEBUG"),
+        "{quiet}"
+    );
+    let info = run_at("3", "v3");
+    assert!(info.contains("INFO") && info.contains("wrote "), "{info}");
+    assert!(!info.contains("DEBUG"), "{info}");
+    let debug = run_at("4", "v4");
+    assert!(
+        debug.contains("DEBUG") && debug.contains("unanswered"),
+        "{debug}"
+    );
+}

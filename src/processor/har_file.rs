@@ -227,6 +227,12 @@ impl HarFileProcessor {
         match result {
             Ok(total) => {
                 self.counters.har_files_written += 1;
+                crate::log_info!(
+                    key: "har-file-written",
+                    "wrote {} ({} entries, {total} bytes)",
+                    path.display(),
+                    entries.len()
+                );
                 self.counters.har_entries_written += entries.len() as u64;
                 self.counters.har_bytes_written += total;
                 Ok(())
