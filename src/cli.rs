@@ -968,29 +968,16 @@ pub fn prepare_output_folder(dir: &Path) -> Result<(), CliError> {
             )));
         }
     }
-    fs::create_dir_all(dir).map_err(|e| {
-        CliError::Setup(format!(
-            "-output-folder '{shown}' can't be created: {}",
-            io_reason(&e)
-        ))
-    })?;
-    let probe = dir.join(format!(".httshark-probe-{}", std::process::id()));
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| {
-            CliError::Setup(format!(
-                "-output-folder '{shown}' is not writable: {}",
-                io_reason(&e)
-            ))
-        })?;
-    fs::remove_file(&probe).map_err(|e| {
-        CliError::Setup(format!(
-            "-output-folder '{shown}': can't remove probe file '{}': {}",
-            probe.display(),
-            io_reason(&e)
-        ))
+    crate::processor::prepare_folder(dir).map_err(|(step, e)| {
+        use crate::processor::FolderStep;
+        let reason = io_reason(&e);
+        CliError::Setup(match step {
+            FolderStep::Create => format!("-output-folder '{shown}' can't be created: {reason}"),
+            FolderStep::Write => format!("-output-folder '{shown}' is not writable: {reason}"),
+            FolderStep::Remove => {
+                format!("-output-folder '{shown}': can't remove its probe file: {reason}")
+            }
+        })
     })
 }
 

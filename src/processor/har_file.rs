@@ -19,14 +19,12 @@
 //! (or at `finish`); a second failure drops them (counted). The error is returned each time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::DateTime;
 
-use super::{Processor, ProcessorError};
+use super::{prepare_folder, FolderStep, Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
@@ -122,24 +120,12 @@ impl HarFileProcessor {
         split_by_host: bool,
         export_interval: Duration,
     ) -> Result<Self, ProcessorError> {
-        fs::create_dir_all(&output_folder).map_err(|e| {
-            err(format!(
-                "cannot create output folder {}: {e}",
-                output_folder.display()
-            ))
-        })?;
-        let probe = output_folder.join(format!(".httshark-probe-{}", std::process::id()));
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|mut f| f.write_all(b"probe"));
-        let removed = fs::remove_file(&probe);
-        written.and(removed).map_err(|e| {
-            err(format!(
-                "output folder {} is not writable: {e}",
-                output_folder.display()
-            ))
+        prepare_folder(&output_folder).map_err(|(step, e)| {
+            let shown = output_folder.display();
+            err(match step {
+                FolderStep::Create => format!("cannot create output folder {shown}: {e}"),
+                _ => format!("output folder {shown} is not writable: {e}"),
+            })
         })?;
         Ok(HarFileProcessor {
             folder: output_folder,

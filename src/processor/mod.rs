@@ -128,6 +128,36 @@ fn write_atomically_mode(
     result
 }
 
+/// The step of `prepare_folder` that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderStep {
+    /// The folder (or a parent) could not be created.
+    Create,
+    /// A probe file could not be created or written in it.
+    Write,
+    /// The probe file could not be removed again.
+    Remove,
+}
+
+/// Creates `dir` if missing and proves it writable by creating, writing and removing a
+/// probe file in it (permission bits alone don't tell: ACLs, read-only mounts, root, a full
+/// disk). Callers turn the failed step into their own one-line error.
+pub fn prepare_folder(dir: &Path) -> Result<(), (FolderStep, io::Error)> {
+    use std::io::Write as _;
+    fs::create_dir_all(dir).map_err(|e| (FolderStep::Create, e))?;
+    let probe = dir.join(format!(".httshark-probe-{}", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut f| f.write_all(b"probe"));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&probe);
+        return Err((FolderStep::Write, e));
+    }
+    fs::remove_file(&probe).map_err(|e| (FolderStep::Remove, e))
+}
+
 /// What the pipeline feeds: the processors, and the metrics registry they and the pipeline
 /// publish to when `-metrics-listen` is given.
 pub struct Outputs {

@@ -26,13 +26,11 @@
 //! failure drops them (counted).
 
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::har_file::interval_stamp;
-use super::{Processor, ProcessorError};
+use super::{prepare_folder, FolderStep, Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
@@ -200,24 +198,14 @@ impl SampledProcessor {
             return Err(err("the sampling interval must not be zero".to_string()));
         }
         let folder = config.folder;
-        fs::create_dir_all(&folder).map_err(|e| {
-            err(format!(
-                "cannot create sampled transactions folder {}: {e}",
-                folder.display()
-            ))
-        })?;
-        let probe = folder.join(format!(".httshark-probe-{}", std::process::id()));
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|mut f| f.write_all(b"probe"));
-        let removed = fs::remove_file(&probe);
-        written.and(removed).map_err(|e| {
-            err(format!(
-                "sampled transactions folder {} is not writable: {e}",
-                folder.display()
-            ))
+        prepare_folder(&folder).map_err(|(step, e)| {
+            let shown = folder.display();
+            err(match step {
+                FolderStep::Create => {
+                    format!("cannot create sampled transactions folder {shown}: {e}")
+                }
+                _ => format!("sampled transactions folder {shown} is not writable: {e}"),
+            })
         })?;
         Ok(SampledProcessor {
             folder,

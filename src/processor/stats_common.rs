@@ -7,11 +7,10 @@
 //! computed on integers. Replaying a capture therefore rewrites every file with the same
 //! bytes at the same packet times, whatever the worker count or thread scheduling.
 
-use std::fs::{self, File};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::processor::ProcessorError;
+use crate::processor::{prepare_folder, FolderStep, ProcessorError};
 use crate::time::Timestamp;
 
 /// Most transactions held back because their `completed_at` is ahead of the watermark.
@@ -25,9 +24,9 @@ pub const MAX_PENDING: usize = 1 << 18;
 /// probe file there. The error names the path and the reason, for an exit code 2.
 pub fn prepare_output(processor: &'static str, path: &Path) -> Result<(), ProcessorError> {
     let err = |message: String| ProcessorError { processor, message };
-    let name = path
-        .file_name()
-        .ok_or_else(|| err(format!("{}: not a file path", path.display())))?;
+    if path.file_name().is_none() {
+        return Err(err(format!("{}: not a file path", path.display())));
+    }
     if path.is_dir() {
         return Err(err(format!("{}: is a directory", path.display())));
     }
@@ -35,19 +34,13 @@ pub fn prepare_output(processor: &'static str, path: &Path) -> Result<(), Proces
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)
-        .map_err(|e| err(format!("{}: cannot create folder: {e}", dir.display())))?;
-    let mut probe_name = std::ffi::OsString::from(".");
-    probe_name.push(name);
-    probe_name.push(format!(".probe{}", std::process::id()));
-    let probe = dir.join(probe_name);
-    File::create(&probe)
-        .map_err(|e| err(format!("{}: folder not writable: {e}", dir.display())))?;
-    fs::remove_file(&probe).map_err(|e| {
-        err(format!(
-            "{}: cannot remove probe file: {e}",
-            probe.display()
-        ))
+    prepare_folder(dir).map_err(|(step, e)| {
+        let shown = dir.display();
+        err(match step {
+            FolderStep::Create => format!("{shown}: cannot create folder: {e}"),
+            FolderStep::Write => format!("{shown}: folder not writable: {e}"),
+            FolderStep::Remove => format!("{shown}: cannot remove probe file: {e}"),
+        })
     })?;
     Ok(())
 }
@@ -165,6 +158,7 @@ pub fn write_error(processor: &'static str, path: &Path, e: std::io::Error) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn fixed3_rounds_half_up() {

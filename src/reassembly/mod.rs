@@ -862,18 +862,10 @@ fn process<F: HandlerFactory>(
             }
         }
     }
-    let [to_server, to_client] = halves;
-    release_held(
-        held,
-        [to_server, to_client],
-        factory,
-        handler,
-        info,
-        ctx,
-        lim,
-        c,
-        None,
-    );
+    if !held.is_empty() {
+        let [a, b] = halves;
+        release_held(held, [a, b], factory, handler, info, ctx, lim, c, None);
+    }
     let [to_server, to_client] = halves;
     let (me, peer) = match dir {
         Direction::ToServer => (to_server, to_client),
