@@ -129,6 +129,14 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "10MiB", value_parser = parse_body_size)]
     pub max_body_size: usize,
 
+    /// Global memory budget (a byte size, at least 8MiB): connection state, out-of-order
+    /// data, heads, bodies and pending requests (half, split over the workers), transactions
+    /// on their way to the outputs (1/8), HAR entries waiting for their export (1/4) and
+    /// sampled transactions (1/8). When a share runs out, bodies stop being kept, the least
+    /// recently active connections are evicted, HAR files are written early; each counted.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_memory_limit)]
+    pub memory_limit: usize,
+
     /// How often (in capture time) the statistics CSV files are rewritten; also at exit.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub stats_interval: Duration,
@@ -477,6 +485,7 @@ impl Cli {
         };
         config.http.response_timeout = self.response_timeout;
         config.http.max_body_keep = self.max_body_size;
+        config.memory_limit = self.memory_limit;
         Ok(config)
     }
 }
@@ -920,6 +929,18 @@ fn parse_buffer_size(s: &str) -> Result<i32, String> {
 }
 
 /// `-max-body-size`: any size the address space can hold; 0 keeps no body bytes.
+/// `-memory-limit`: below 8 MiB a worker could not hold a few heads of 64 KiB.
+fn parse_memory_limit(s: &str) -> Result<usize, String> {
+    let n = parse_body_size(s)?;
+    if n < MIN_MEMORY_LIMIT {
+        return Err("must be at least 8MiB".to_string());
+    }
+    Ok(n)
+}
+
+/// Smallest `-memory-limit` accepted.
+pub const MIN_MEMORY_LIMIT: usize = 8 << 20;
+
 fn parse_body_size(s: &str) -> Result<usize, String> {
     usize::try_from(parse_byte_size(s)?).map_err(|_| "too large for this machine".to_string())
 }
@@ -1471,7 +1492,7 @@ mod tests {
         let d = Config::default();
         let fields = |c: &Config| {
             format!(
-                "{} {} {:?} {:?} {:?} {} {:?} {} {} {} {:?} {:?}",
+                "{} {} {:?} {:?} {:?} {} {:?} {} {} {} {:?} {:?} {}",
                 c.snaplen,
                 c.buffer_size,
                 c.response_check_interval,
@@ -1483,7 +1504,8 @@ mod tests {
                 c.channel_capacity,
                 c.verbose,
                 c.http,
-                c.reassembly
+                c.reassembly,
+                c.memory_limit
             )
         };
         assert_eq!(fields(&c), fields(&d));
@@ -1529,6 +1551,19 @@ mod tests {
                 .http
                 .max_body_keep,
             0
+        );
+        let c = config(&["-device", "e", "-memory-limit", "64MiB", "-workers=2"]).unwrap();
+        assert_eq!(c.memory_limit, 64 << 20);
+        let shares = c.memory_shares();
+        assert_eq!(shares.per_worker, 16 << 20);
+        assert_eq!(
+            shares.per_worker * 2 + shares.in_flight + shares.har_held + shares.sampled_held,
+            64 << 20
+        );
+        let m = usage_error(&["-device", "e", "-memory-limit=1MiB"]);
+        assert!(
+            m.starts_with("-memory-limit: invalid value '1MiB': must be at least 8MiB"),
+            "{m}"
         );
         let m = usage_error(&["-device", "e", "-buffer-size", "3x"]);
         assert!(

@@ -65,6 +65,8 @@ pub struct Config {
     pub workers: usize,
     /// Capacity, in packet batches, of each channel between stages.
     pub channel_capacity: usize,
+    /// `-memory-limit`: the global memory budget in bytes, split by `memory_shares`.
+    pub memory_limit: usize,
     pub verbose: u8,
     pub http: HttpLimits,
     pub reassembly: ReassemblyLimits,
@@ -148,7 +150,8 @@ impl Default for Config {
             split_by_host: true,
             processors: vec![ProcessorKind::File],
             workers: 1,
-            channel_capacity: 64,
+            channel_capacity: 16,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
             verbose: 0,
             http: HttpLimits::default(),
             reassembly: ReassemblyLimits::default(),
@@ -163,6 +166,37 @@ impl Default for Config {
             metrics_listen: None,
             redaction: crate::processor::redact::Redaction::default(),
             run_as: None,
+        }
+    }
+}
+
+/// Default of `-memory-limit`.
+pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
+
+/// How `-memory-limit` is split between the stages that hold data. Each stage enforces its
+/// share on its own, so a replay gives the same output whatever the thread scheduling
+/// (a shared counter would make which connection gets evicted depend on timing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryShares {
+    /// Per worker: connection state, out-of-order data, heads, bodies, pending requests
+    /// (`ReassemblyLimits::memory_budget`). Half the budget, split over the workers.
+    pub per_worker: usize,
+    /// Transactions on their way from the workers to the processors (1/8).
+    pub in_flight: usize,
+    /// HAR entries held until their export (`HarFileLimits::max_held_bytes`, 1/4).
+    pub har_held: usize,
+    /// Sampled transactions held until their interval is written (1/8).
+    pub sampled_held: usize,
+}
+
+impl Config {
+    pub fn memory_shares(&self) -> MemoryShares {
+        let m = self.memory_limit;
+        MemoryShares {
+            per_worker: m / 2 / self.workers.max(1),
+            in_flight: m / 8,
+            har_held: m / 4,
+            sampled_held: m / 8,
         }
     }
 }

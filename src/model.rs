@@ -192,6 +192,8 @@ pub enum Unanswered {
     EndOfCapture,
     /// More requests were waiting than `max_pending_requests`: the oldest was exported.
     PendingLimit,
+    /// The connection was evicted (`max_connections` or `-memory-limit`) first.
+    Evicted,
 }
 
 /// Something a reader of the entry should know before trusting it. Written into HAR as
@@ -242,6 +244,9 @@ pub enum Anomaly {
     /// GET or followed by header fields). The request was recorded as well as it parses:
     /// method and target as seen.
     MalformedRequestLine,
+    /// The global memory budget (`-memory-limit`) ran out while this message's body was
+    /// held: its body bytes were dropped (sizes are still exact).
+    MemoryLimit,
 }
 
 /// One HTTP exchange: a request and, when one was seen, its response.
@@ -275,5 +280,94 @@ impl Transaction {
             r.head_len + r.body.wire_len + r.interim.iter().map(|i| i.head_len).sum::<u64>()
         });
         req + resp
+    }
+}
+
+// ------------------------------------------------------------------ heap accounting
+//
+// Estimates of the heap memory a message holds, for the global memory budget
+// (`-memory-limit`). They count allocated capacities plus the inline size of vector
+// elements; allocator overhead is left to the budget's fixed margin.
+
+fn headers_heap(h: &Vec<Header>) -> usize {
+    h.capacity() * std::mem::size_of::<Header>()
+        + h.iter()
+            .map(|f| f.name.capacity() + f.value.capacity())
+            .sum::<usize>()
+}
+
+impl Body {
+    /// Heap bytes held (kept data, decoded data, codings, trailers).
+    pub fn heap_bytes(&self) -> usize {
+        let decoded = match &self.decoded {
+            Decoded::Decoded { data, .. } => data.capacity(),
+            Decoded::Failed { reason } => reason.capacity(),
+            Decoded::Identity => 0,
+        };
+        self.data.capacity()
+            + decoded
+            + self.content_encoding.capacity() * std::mem::size_of::<String>()
+            + self
+                .content_encoding
+                .iter()
+                .map(String::capacity)
+                .sum::<usize>()
+            + headers_heap(&self.trailers)
+    }
+
+    /// Drops the kept body bytes (and decoded bytes), keeping every size: the memory
+    /// budget ran out. Returns whether anything was dropped.
+    pub fn drop_data(&mut self) -> bool {
+        let mut dropped = self.data.capacity() > 0;
+        if !self.data.is_empty() {
+            self.truncated = true;
+        }
+        self.data = Vec::new();
+        if let Decoded::Decoded {
+            data, truncated, ..
+        } = &mut self.decoded
+        {
+            dropped |= data.capacity() > 0;
+            if !data.is_empty() {
+                *truncated = true;
+            }
+            *data = Vec::new();
+        }
+        dropped
+    }
+}
+
+impl Request {
+    pub fn heap_bytes(&self) -> usize {
+        self.method.capacity()
+            + self.target.capacity()
+            + headers_heap(&self.headers)
+            + self.body.heap_bytes()
+    }
+}
+
+impl Interim {
+    pub fn heap_bytes(&self) -> usize {
+        self.reason.capacity() + headers_heap(&self.headers)
+    }
+}
+
+impl Response {
+    pub fn heap_bytes(&self) -> usize {
+        self.reason.capacity()
+            + headers_heap(&self.headers)
+            + self.body.heap_bytes()
+            + self.interim.capacity() * std::mem::size_of::<Interim>()
+            + self.interim.iter().map(Interim::heap_bytes).sum::<usize>()
+    }
+}
+
+impl Transaction {
+    /// Memory the transaction holds, inline size included.
+    pub fn mem_bytes(&self) -> usize {
+        std::mem::size_of::<Transaction>()
+            + self.request.heap_bytes()
+            + self.response.as_ref().map_or(0, Response::heap_bytes)
+            + self.anomalies.capacity() * std::mem::size_of::<Anomaly>()
     }
 }

@@ -23,7 +23,7 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -115,7 +115,8 @@ enum ToWorker {
 }
 
 enum FromWorker {
-    Transactions(Vec<Transaction>),
+    /// Transactions and the bytes they were charged to the in-flight budget.
+    Transactions(Vec<Transaction>, usize),
     /// The worker's clock reached `now`; its counters and gauges at that time.
     Tick {
         worker: usize,
@@ -133,6 +134,62 @@ enum FromWorker {
 struct WorkerStats {
     counters: WorkerCounters,
     open_connections: u64,
+    /// Bytes charged to the worker's memory budget.
+    memory_used: u64,
+}
+
+/// Bytes of transactions between the workers and the processor thread, bounded by the
+/// in-flight share of `-memory-limit`: a worker waits before sending a batch that would go
+/// over it (unless nothing is in flight, so one large batch always passes). Waiting only
+/// delays: it never changes what is exported.
+struct InFlight {
+    used: Mutex<usize>,
+    freed: Condvar,
+    cap: usize,
+    /// The processor thread is gone (finished or panicked): nobody will release.
+    closed: AtomicBool,
+}
+
+impl InFlight {
+    fn new(cap: usize) -> InFlight {
+        InFlight {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            cap,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes `n` bytes of the budget; returns whether it had to wait.
+    fn acquire(&self, n: usize) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waited = false;
+        while *used > 0 && used.saturating_add(n) > self.cap && !self.closed.load(Ordering::Relaxed)
+        {
+            waited = true;
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += n;
+        waited
+    }
+
+    fn release(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// Opens the in-flight gate for good when the processor thread ends, even by a panic, so
+/// that no worker waits forever.
+struct CloseOnDrop<'a>(&'a InFlight);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        let _used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.0.freed.notify_all();
+    }
 }
 
 /// Capture-thread counters the processor thread reads for the stats line and metrics.
@@ -148,6 +205,16 @@ struct WorkerCounters {
     decode: DecodeCounters,
     reassembly: ReassemblyCounters,
     http: HttpCounters,
+    flow: FlowCounters,
+}
+
+crate::counters! {
+    /// Worker-to-processor flow counters.
+    pub struct FlowCounters {
+        /// Times a worker waited because the transactions in flight to the processors
+        /// filled their share of `-memory-limit` (the processors were behind).
+        memory_limit_in_flight_waits,
+    }
 }
 
 /// Sets `flag` on SIGINT/SIGTERM; a second signal exits at once (status 130).
@@ -179,6 +246,8 @@ pub fn run_until(
 ) -> Result<Summary, String> {
     let workers = config.workers.max(1);
     let link = source.link_type();
+    let shares = config.memory_shares();
+    let in_flight = Arc::new(InFlight::new(shares.in_flight));
     let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
 
     let mut to_workers = Vec::with_capacity(workers);
@@ -191,7 +260,11 @@ pub fn run_until(
             index,
             link,
             servers: config.servers.clone(),
-            reassembly: config.reassembly.clone(),
+            reassembly: ReassemblyLimits {
+                memory_budget: shares.per_worker,
+                ..config.reassembly.clone()
+            },
+            in_flight: Arc::clone(&in_flight),
             http: config.http.clone(),
             check_interval: config.response_check_interval,
             bodies: config.bodies.clone(),
@@ -215,9 +288,10 @@ pub fn run_until(
         next: None,
     };
     let processors = outputs.processors;
+    let gate = Arc::clone(&in_flight);
     let processor_thread = thread::Builder::new()
         .name("httshark-processors".into())
-        .spawn(move || process(out_rx, processors, workers, reporter))
+        .spawn(move || process(out_rx, processors, workers, reporter, &gate))
         .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
     let mut summary = Summary::default();
@@ -266,6 +340,7 @@ pub fn run_until(
     worker_counters.decode.visit(&mut push);
     worker_counters.reassembly.visit(&mut push);
     worker_counters.http.visit(&mut push);
+    worker_counters.flow.visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)
 }
@@ -450,6 +525,7 @@ struct WorkerSetup {
     link: LinkType,
     servers: ServerSet,
     reassembly: ReassemblyLimits,
+    in_flight: Arc<InFlight>,
     http: HttpLimits,
     check_interval: Duration,
     bodies: BodySelector,
@@ -462,11 +538,13 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
         link,
         servers,
         reassembly,
+        in_flight,
         http,
         check_interval,
         bodies,
         redaction,
     } = setup;
+    let mut flow = FlowCounters::default();
     let mut table = ConnTable::new(HttpFactory, servers, reassembly);
     let mut ctx = HttpCtx::new(http);
     let mut decode = DecodeCounters::default();
@@ -474,7 +552,7 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
     let mut next_check: Option<Timestamp> = None;
     // Body selection and header redaction run here, so dropped bytes and redacted values
     // never cross threads. Redaction goes second: body selection reads Content-Type.
-    let flush = |ctx: &mut HttpCtx| {
+    let flush = |ctx: &mut HttpCtx, flow: &mut FlowCounters| {
         if !ctx.out.is_empty() {
             let mut txs = std::mem::take(&mut ctx.out);
             if !bodies.is_noop() {
@@ -487,17 +565,28 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
                     redaction.apply(tx);
                 }
             }
-            let _ = out.send(FromWorker::Transactions(txs));
+            let bytes = txs.iter().map(Transaction::mem_bytes).sum();
+            if in_flight.acquire(bytes) {
+                flow.memory_limit_in_flight_waits += 1;
+            }
+            if out.send(FromWorker::Transactions(txs, bytes)).is_err() {
+                in_flight.release(bytes);
+            }
         }
     };
-    let stats = |table: &ConnTable<HttpFactory>, ctx: &HttpCtx, decode: &DecodeCounters| {
+    let stats = |table: &ConnTable<HttpFactory>,
+                 ctx: &HttpCtx,
+                 decode: &DecodeCounters,
+                 flow: &FlowCounters| {
         Box::new(WorkerStats {
             counters: WorkerCounters {
                 decode: decode.clone(),
                 reassembly: table.counters().clone(),
                 http: ctx.counters.clone(),
+                flow: flow.clone(),
             },
             open_connections: table.open_connections() as u64,
+            memory_used: table.memory_used() as u64,
         })
     };
     for msg in rx {
@@ -514,7 +603,7 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
                         table.on_segment(&mut ctx, &seg, packet_index, ts, now);
                     }
                 }
-                flush(&mut ctx);
+                flush(&mut ctx, &mut flow);
             }
             ToWorker::Tick(ts) => {
                 let now = clock.advance(ts);
@@ -522,8 +611,8 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
                     table.on_tick(&mut ctx, now);
                     next_check = Some(now + check_interval);
                 }
-                flush(&mut ctx);
-                let stats = stats(&table, &ctx, &decode);
+                flush(&mut ctx, &mut flow);
+                let stats = stats(&table, &ctx, &decode, &flow);
                 let _ = out.send(FromWorker::Tick {
                     worker: index,
                     now,
@@ -533,8 +622,8 @@ fn worker(setup: WorkerSetup, rx: Receiver<ToWorker>, out: Sender<FromWorker>) {
             ToWorker::End(ts) => {
                 let now = clock.advance(ts);
                 table.close_all(&mut ctx, now);
-                flush(&mut ctx);
-                let stats = stats(&table, &ctx, &decode);
+                flush(&mut ctx, &mut flow);
+                let stats = stats(&table, &ctx, &decode, &flow);
                 let _ = out.send(FromWorker::Tick {
                     worker: index,
                     now,
@@ -579,11 +668,14 @@ impl Reporter {
     fn report(&self, workers: &[WorkerStats], last: bool) {
         let mut total = WorkerCounters::default();
         let mut open = 0;
+        let mut buffered = 0;
         for w in workers {
             total.decode.merge(&w.counters.decode);
             total.reassembly.merge(&w.counters.reassembly);
             total.http.merge(&w.counters.http);
+            total.flow.merge(&w.counters.flow);
             open += w.open_connections;
+            buffered += w.memory_used;
         }
         let h = &total.http;
         let pending = h.requests.saturating_sub(h.transactions);
@@ -613,11 +705,12 @@ impl Reporter {
             total.decode.visit(&mut push);
             total.reassembly.visit(&mut push);
             total.http.visit(&mut push);
+            total.flow.visit(&mut push);
             m.set_counters(&counters);
             m.set_gauges(crate::metrics::Gauges {
                 open_connections: Some(open),
                 pending_requests: Some(pending),
-                buffered_bytes: None,
+                buffered_bytes: Some(buffered),
                 memory_bytes: memory,
             });
         }
@@ -632,7 +725,9 @@ fn process(
     mut processors: Vec<Box<dyn Processor>>,
     workers: usize,
     mut reporter: Reporter,
+    in_flight: &InFlight,
 ) -> (WorkerCounters, Vec<(&'static str, u64)>, Vec<String>) {
+    let _open_gate = CloseOnDrop(in_flight);
     let mut errors = Vec::new();
     let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
     let mut latest: Vec<WorkerStats> = vec![WorkerStats::default(); workers];
@@ -649,7 +744,7 @@ fn process(
     };
     for msg in rx {
         match msg {
-            FromWorker::Transactions(txs) => {
+            FromWorker::Transactions(txs, bytes) => {
                 for tx in &txs {
                     if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
                         let names: Vec<&str> =
@@ -668,6 +763,8 @@ fn process(
                         report(&mut errors, p.on_transaction(tx));
                     }
                 }
+                drop(txs);
+                in_flight.release(bytes);
             }
             FromWorker::Tick { worker, now, stats } => {
                 watermarks[worker] = Some(now);
@@ -707,6 +804,7 @@ fn process(
         totals.decode.merge(&w.counters.decode);
         totals.reassembly.merge(&w.counters.reassembly);
         totals.http.merge(&w.counters.http);
+        totals.flow.merge(&w.counters.flow);
     }
     let mut processor_counters = Vec::new();
     for p in &processors {

@@ -305,6 +305,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--workers", "[default: 1]"),
         ("--verbose", "[default: 0]"),
         ("--max-body-size", "[default: 10MiB]"),
+        ("--memory-limit", "[default: 512MiB]"),
         ("--stats-interval", "[default: 10s]"),
         ("--sites-stats-file", "[default: statistics.csv]"),
         ("--stats-group-by", "[default: host]"),

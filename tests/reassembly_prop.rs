@@ -435,11 +435,13 @@ proptest! {
         max_bytes in 0usize..100,
         max_segs in 0usize..5,
         tick_every in 1usize..50,
+        budget in prop_oneof![Just(usize::MAX), 0usize..4000],
     ) {
         let limits = ReassemblyLimits {
             max_ooo_bytes_per_direction: max_bytes,
             max_ooo_segments_per_direction: max_segs,
             max_connections: 2,
+            memory_budget: budget,
             idle_timeout: std::time::Duration::from_secs(5),
         };
         let mut table = ConnTable::new(Fac, ServerSet::default(), limits);
@@ -462,6 +464,7 @@ proptest! {
         prop_assert_eq!(c.connections_opened - c.connections_closed, table.open_connections() as u64);
         table.close_all(&mut events, Timestamp::from_secs_nanos(1_000, 0));
         prop_assert_eq!(table.open_connections(), 0);
+        prop_assert_eq!(table.memory_used(), 0);
         prop_assert_eq!(table.counters().connections_opened, table.counters().connections_closed);
         let gap_bytes: u64 = events.iter().map(|e| if let Ev::Gap(_, n) = e { *n } else { 0 }).sum();
         prop_assert_eq!(gap_bytes, table.counters().gap_bytes);

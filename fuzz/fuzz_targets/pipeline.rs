@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let mut table = ConnTable::new(
         HttpFactory,
         ServerSet::default(),
-        ReassemblyLimits::default(),
+        ReassemblyLimits {
+            // Small enough that inputs of a few hundred KiB run the budget policy.
+            memory_budget: 128 << 10,
+            ..ReassemblyLimits::default()
+        },
     );
     let mut ctx = HttpCtx::new(HttpLimits::default());
     let mut decode_counters = DecodeCounters::default();
@@ -61,4 +65,5 @@ fuzz_target!(|data: &[u8]| {
     }
     export(&mut ctx);
     assert_eq!(table.open_connections(), 0);
+    assert_eq!(table.memory_used(), 0, "memory budget charge left");
 });

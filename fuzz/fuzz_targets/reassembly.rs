@@ -141,6 +141,8 @@ fuzz_target!(|data: &[u8]| {
         max_ooo_bytes_per_direction: 1024,
         max_ooo_segments_per_direction: 8,
         max_connections: 2,
+        // Small enough that the budget policy (eviction, early release) runs often.
+        memory_budget: 4096,
         idle_timeout: Duration::from_secs(30),
     };
     let mut table = ConnTable::new(Factory, ServerSet::default(), limits);
@@ -225,4 +227,5 @@ fuzz_target!(|data: &[u8]| {
     let now = clock.advance(ts);
     table.close_all(&mut totals, now);
     assert_eq!(table.open_connections(), 0);
+    assert_eq!(table.memory_used(), 0, "memory budget charge left");
 });

@@ -160,6 +160,7 @@ pub fn anomaly_name(a: &Anomaly) -> &'static str {
         Anomaly::Unanswered(Unanswered::ConnectionClosed) => "unanswered-connection-closed",
         Anomaly::Unanswered(Unanswered::EndOfCapture) => "unanswered-end-of-capture",
         Anomaly::Unanswered(Unanswered::PendingLimit) => "unanswered-pending-limit",
+        Anomaly::Unanswered(Unanswered::Evicted) => "unanswered-evicted",
         Anomaly::BodyGap => "body-gap",
         Anomaly::ConflictingContentLength => "conflicting-content-length",
         Anomaly::InvalidContentLength => "invalid-content-length",
@@ -171,6 +172,7 @@ pub fn anomaly_name(a: &Anomaly) -> &'static str {
         Anomaly::DecodeFailed(_) => "decode-failed",
         Anomaly::HeadTooLarge => "head-too-large",
         Anomaly::BodyTruncated => "body-truncated",
+        Anomaly::MemoryLimit => "body-dropped-memory-limit",
         Anomaly::Tunnel => "tunnel",
         Anomaly::LateResponse => "late-response",
         Anomaly::MalformedRequestLine => "malformed-request-line",
@@ -183,6 +185,7 @@ fn unanswered_name(u: Unanswered) -> &'static str {
         Unanswered::ConnectionClosed => "connection-closed",
         Unanswered::EndOfCapture => "end-of-capture",
         Unanswered::PendingLimit => "pending-limit",
+        Unanswered::Evicted => "evicted",
     }
 }
 

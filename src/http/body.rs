@@ -68,6 +68,8 @@ pub(crate) struct BodyReader {
     pub bare_lf: bool,
     /// A trailer field was folded (obs-fold).
     pub obs_fold: bool,
+    /// The memory budget ran out while this body was read: its bytes are no longer kept.
+    pub shed: bool,
 }
 
 impl BodyReader {
@@ -90,7 +92,29 @@ impl BodyReader {
             max_trailer,
             bare_lf: false,
             obs_fold: false,
+            shed: false,
         }
+    }
+
+    /// Heap held: kept bytes, chunk line, body fields.
+    pub fn heap_bytes(&self) -> usize {
+        let line = match &self.kind {
+            Kind::Chunked { line, .. } => line.capacity(),
+            _ => 0,
+        };
+        self.body.heap_bytes() + line
+    }
+
+    /// The memory budget ran out: drop the kept bytes and keep no more (sizes stay
+    /// exact). Returns whether bytes were dropped or will no longer be kept.
+    pub fn shed(&mut self) -> bool {
+        if self.shed {
+            return false;
+        }
+        let had = self.body.drop_data();
+        self.shed = had || self.keep > 0;
+        self.keep = 0;
+        had
     }
 
     pub fn is_close_delimited(&self) -> bool {

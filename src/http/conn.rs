@@ -208,6 +208,16 @@ impl Entry {
     fn is_tombstone(&self) -> bool {
         self.request.is_none()
     }
+
+    fn heap_bytes(&self) -> usize {
+        self.method.capacity()
+            + self.request.as_ref().map_or(0, Request::heap_bytes)
+            + self.response.as_ref().map_or(0, Response::heap_bytes)
+            + self.interim.capacity() * std::mem::size_of::<Interim>()
+            + self.interim.iter().map(Interim::heap_bytes).sum::<usize>()
+            + (self.req_anomalies.capacity() + self.resp_anomalies.capacity())
+                * std::mem::size_of::<Anomaly>()
+    }
 }
 
 /// The HTTP parser of one connection.
@@ -1112,6 +1122,9 @@ impl HttpConn {
         if gap {
             add_anomaly(anomalies, Anomaly::BodyGap);
         }
+        if reader.shed && reader.body.truncated {
+            add_anomaly(anomalies, Anomaly::MemoryLimit);
+        }
         let mut body = reader.body;
         if body.truncated {
             counters.bodies_truncated += 1;
@@ -1590,6 +1603,7 @@ impl StreamHandler for HttpConn {
         self.end_direction(ctx, conn, Direction::ToClient, ts, ends_body);
         let why = match reason {
             CloseReason::EndOfCapture => Unanswered::EndOfCapture,
+            CloseReason::Evicted => Unanswered::Evicted,
             _ => Unanswered::ConnectionClosed,
         };
         self.abandon_waiting(ctx, conn, why, ts);
@@ -1600,6 +1614,54 @@ impl StreamHandler for HttpConn {
         }
         self.halves[REQ].phase = Phase::Ended;
         self.halves[RESP].phase = Phase::Ended;
+    }
+
+    /// Heap held: head buffers, bodies in progress, and every queued request and response.
+    fn mem_bytes(&self) -> usize {
+        let halves: usize = self
+            .halves
+            .iter()
+            .map(|h| {
+                let body = match &h.phase {
+                    Phase::Body(r) => std::mem::size_of::<BodyReader>() + r.heap_bytes(),
+                    _ => 0,
+                };
+                h.buf.capacity() + h.held.capacity() + body
+            })
+            .sum();
+        std::mem::size_of::<Self>()
+            + halves
+            + self.queue.capacity() * std::mem::size_of::<Entry>()
+            + self.queue.iter().map(Entry::heap_bytes).sum::<usize>()
+    }
+
+    /// The memory budget ran out: bodies in progress stop keeping bytes and the kept bytes
+    /// of queued messages are dropped; every size stays exact, each message is flagged.
+    fn shed_memory(&mut self, ctx: &mut HttpCtx) -> bool {
+        let mut dropped = false;
+        for h in self.halves.iter_mut() {
+            if let Phase::Body(r) = &mut h.phase {
+                dropped |= r.shed();
+            }
+        }
+        for e in self.queue.iter_mut() {
+            if let Some(r) = e.request.as_mut() {
+                if r.body.drop_data() {
+                    dropped = true;
+                    add_anomaly(&mut e.req_anomalies, Anomaly::MemoryLimit);
+                }
+            }
+            if let Some(r) = e.response.as_mut() {
+                if r.body.drop_data() {
+                    dropped = true;
+                    add_anomaly(&mut e.resp_anomalies, Anomaly::MemoryLimit);
+                }
+            }
+        }
+        if dropped {
+            ctx.counters.memory_limit_bodies_dropped += 1;
+        }
+        dropped
     }
 
     fn on_tick(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, now: Timestamp) {

@@ -96,6 +96,9 @@ crate::counters! {
         tunnels_with_http,
         /// Bytes skipped inside tunnels.
         tunnel_bytes,
+        /// Times the memory budget (`-memory-limit`) made a connection drop the body bytes
+        /// it held (sizes kept, messages flagged `body-dropped-memory-limit`).
+        memory_limit_bodies_dropped,
         /// Messages with protocol anomalies (conflicting lengths, bare LF, obs-fold, ...).
         anomalies,
     }

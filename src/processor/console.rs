@@ -203,6 +203,7 @@ impl ConsoleProcessor {
                     Some(Unanswered::ConnectionClosed) => "no response: connection closed",
                     Some(Unanswered::EndOfCapture) => "no response: end of capture",
                     Some(Unanswered::PendingLimit) => "no response: too many pending requests",
+                    Some(Unanswered::Evicted) => "no response: connection evicted",
                     None => "no response",
                 };
                 let why = format!("({why})");
@@ -401,6 +402,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::DecodeFailed(_) => "decode failed",
                 Anomaly::HeadTooLarge => "head too large",
                 Anomaly::BodyTruncated => "body truncated",
+                Anomaly::MemoryLimit => "body dropped: memory limit",
                 Anomaly::Tunnel => "tunnel",
                 Anomaly::LateResponse => "late response",
                 Anomaly::MalformedRequestLine => "malformed request line",

@@ -171,13 +171,19 @@ pub struct Outputs {
 pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> {
     use crate::config::ProcessorKind;
     let mut out: Vec<Box<dyn Processor>> = Vec::new();
+    let shares = config.memory_shares();
     for kind in &config.processors {
         match kind {
-            ProcessorKind::File => out.push(Box::new(har_file::HarFileProcessor::new(
-                config.output_folder.clone(),
-                config.split_by_host,
-                config.export_interval,
-            )?)),
+            ProcessorKind::File => out.push(Box::new(
+                har_file::HarFileProcessor::new(
+                    config.output_folder.clone(),
+                    config.split_by_host,
+                    config.export_interval,
+                )?
+                .with_limits(har_file::HarFileLimits {
+                    max_held_bytes: shares.har_held as u64,
+                }),
+            )),
             ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
                 sites_stats::SitesStatsConfig {
                     path: config.stats.sites_file.clone(),
@@ -198,7 +204,11 @@ pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> 
                     folder: config.outputs.sampled_folder.clone(),
                     rate: config.outputs.sample_rate,
                     interval: config.stats.interval,
-                })?,
+                })?
+                .with_limits(sampled::SampledLimits {
+                    max_held_bytes: shares.sampled_held as u64,
+                    ..sampled::SampledLimits::default()
+                }),
             )),
             ProcessorKind::Ndjson => out.push(Box::new(ndjson::NdjsonProcessor::new(
                 ndjson::NdjsonConfig::from_flag(&config.outputs.ndjson_file),

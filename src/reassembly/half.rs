@@ -379,6 +379,21 @@ impl HalfStream {
         self.check_fin(out);
     }
 
+    /// Heap memory of the out-of-order buffer (for the memory budget).
+    pub(crate) fn mem_bytes(&self) -> usize {
+        self.ooo.mem_bytes()
+    }
+
+    /// The memory budget ran out: every buffered byte is released now, the holes before
+    /// them delivered as gaps (as the out-of-order limit does, for the whole buffer).
+    pub(crate) fn release_buffered(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+        if self.ooo.is_empty() {
+            return;
+        }
+        self.release_to(u64::MAX, c, out);
+        self.check_fin(out);
+    }
+
     pub(crate) fn held_from(&self) -> Option<u64> {
         self.held_from
     }

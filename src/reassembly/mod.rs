@@ -106,6 +106,15 @@ pub trait StreamHandler {
     );
     /// Time advanced to `now` (called at most once per check interval per connection).
     fn on_tick(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, now: Timestamp);
+    /// Heap memory the handler holds, its own size included (charged to the memory budget).
+    fn mem_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+    /// The memory budget ran out while this connection grew: drop what can be dropped
+    /// without losing a message (body bytes). Returns whether anything was dropped.
+    fn shed_memory(&mut self, _ctx: &mut Self::Ctx) -> bool {
+        false
+    }
 }
 
 /// Makes the handler of each new connection.
@@ -123,6 +132,10 @@ pub struct ReassemblyLimits {
     pub max_ooo_segments_per_direction: usize,
     /// Connections tracked at once; beyond it the least recently active one is closed.
     pub max_connections: usize,
+    /// This worker's share of the global memory budget (`-memory-limit`): bytes held by
+    /// connections (state, out-of-order and held segments, the handlers' heads, bodies
+    /// and pending messages). See `ConnTable::enforce_budget` for the policy.
+    pub memory_budget: usize,
     /// A connection with no packet for this long is closed.
     pub idle_timeout: Duration,
 }
@@ -133,6 +146,8 @@ impl Default for ReassemblyLimits {
             max_ooo_bytes_per_direction: 1 << 20,
             max_ooo_segments_per_direction: 1024,
             max_connections: 100_000,
+            // The pipeline sets each worker's share of `-memory-limit`.
+            memory_budget: usize::MAX,
             idle_timeout: Duration::from_secs(300),
         }
     }
@@ -203,6 +218,15 @@ crate::counters! {
         /// Held segments released before the bytes they acknowledge came (patience, age,
         /// hold limit or close): those bytes were lost by the capture or never existed.
         causal_hold_expired,
+        /// Times the worker's memory budget (its share of `-memory-limit`) was exceeded
+        /// and its policy applied (see `ConnTable::enforce_budget`).
+        memory_limit_hits,
+        /// Connections closed to get back under the memory budget (pending requests
+        /// exported flagged `unanswered-evicted`; also counted in `connections_evicted`).
+        memory_limit_evictions,
+        /// Times a connection's out-of-order and held segments were released early (holes
+        /// delivered as gaps) to get back under the memory budget.
+        memory_limit_buffers_released,
     }
 }
 
@@ -245,6 +269,25 @@ struct Conn<H> {
     /// A SYN of this connection carried a TCP-MD5 or TCP-AO option: its endpoints
     /// authenticate segments, so a signed RST may be genuine.
     signed: bool,
+    /// Bytes charged to the memory budget for this connection at its last update.
+    charged: usize,
+}
+
+impl<H: StreamHandler> Conn<H> {
+    /// Memory the connection holds: its slot, recency link and index entry, its
+    /// out-of-order and held segments, and its handler.
+    fn mem_bytes(&self) -> usize {
+        let base = std::mem::size_of::<Option<Conn<H>>>()
+            + std::mem::size_of::<Recency>()
+            // A hash map slot, at the worst load factor after growth.
+            + 2 * (std::mem::size_of::<(ConnKey, u32)>() + 1);
+        let held = self.held.capacity() * std::mem::size_of::<Held>()
+            + self.held.iter().map(|h| h.payload.len()).sum::<usize>();
+        base + self.halves[0].mem_bytes()
+            + self.halves[1].mem_bytes()
+            + held
+            + self.handler.as_ref().map_or(0, |h| h.mem_bytes())
+    }
 }
 
 /// A segment that acknowledges bytes of the other direction which have not been delivered
@@ -416,6 +459,8 @@ pub struct ConnTable<F: HandlerFactory> {
     /// Least recently active connection: the next to evict or to time out.
     tail: u32,
     closed: RecentlyClosed,
+    /// Bytes charged to the memory budget: the sum of the connections' `charged`.
+    mem_used: usize,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
@@ -432,6 +477,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             head: NIL,
             tail: NIL,
             closed: RecentlyClosed::default(),
+            mem_used: 0,
         }
     }
 
@@ -489,7 +535,10 @@ impl<F: HandlerFactory> ConnTable<F> {
             ts,
         ) {
             self.close(ctx, idx, reason, ts, now);
+            return;
         }
+        self.recharge(idx);
+        self.enforce_budget(ctx, Some(idx), now);
     }
 
     /// Time advanced: closes connections idle longer than `idle_timeout` (by `now` of
@@ -508,6 +557,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             max_bytes: self.limits.max_ooo_bytes_per_direction,
             max_chunks: self.limits.max_ooo_segments_per_direction,
         };
+        let mut used = self.mem_used;
         for conn in self.slots.iter_mut().flatten() {
             let Conn {
                 info,
@@ -536,7 +586,12 @@ impl<F: HandlerFactory> ConnTable<F> {
             if let Some(h) = handler.as_mut() {
                 h.on_tick(ctx, info, now);
             }
+            let cost = conn.mem_bytes();
+            used = used - conn.charged + cost;
+            conn.charged = cost;
         }
+        self.mem_used = used;
+        self.enforce_budget(ctx, None, now);
         self.closed.expire(now);
     }
 
@@ -558,6 +613,89 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// Connections tracked now.
     pub fn open_connections(&self) -> usize {
         self.index.len()
+    }
+
+    /// Bytes charged to the memory budget now.
+    pub fn memory_used(&self) -> usize {
+        self.mem_used
+    }
+
+    /// Re-measures connection `idx` and updates the budget's total.
+    fn recharge(&mut self, idx: u32) {
+        if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
+            let cost = conn.mem_bytes();
+            self.mem_used = self.mem_used - conn.charged + cost;
+            conn.charged = cost;
+        }
+    }
+
+    /// Gets back under `memory_budget` after `current` (the connection that just grew,
+    /// if any) was charged. The policy, in order, each step counted:
+    /// 1. `current` stops keeping body bytes (sizes stay exact; `body-dropped-memory-limit`);
+    /// 2. the least recently active other connections are closed, their pending requests
+    ///    exported flagged (`unanswered-evicted`), until the total fits;
+    /// 3. if `current` alone is still over, its out-of-order and held segments are
+    ///    released at once, holes delivered as gaps.
+    ///
+    /// What stays charged after that (a head being read, at most `max_head_bytes` per
+    /// direction) is bounded per connection.
+    fn enforce_budget(&mut self, ctx: &mut Ctx<F>, current: Option<u32>, now: Timestamp) {
+        let budget = self.limits.memory_budget;
+        if self.mem_used <= budget {
+            return;
+        }
+        self.counters.memory_limit_hits += 1;
+        if let Some(idx) = current {
+            let conn = self.slots.get_mut(idx as usize).and_then(Option::as_mut);
+            if let Some(h) = conn.and_then(|c| c.handler.as_mut()) {
+                h.shed_memory(ctx);
+            }
+            self.recharge(idx);
+        }
+        while self.mem_used > budget && self.tail != NIL && Some(self.tail) != current {
+            self.counters.memory_limit_evictions += 1;
+            self.close(ctx, self.tail, CloseReason::Evicted, now, now);
+        }
+        let Some(idx) = current.filter(|_| self.mem_used > budget) else {
+            return;
+        };
+        let lim = HalfLimits {
+            max_bytes: self.limits.max_ooo_bytes_per_direction,
+            max_chunks: self.limits.max_ooo_segments_per_direction,
+        };
+        let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let Conn {
+            info,
+            handler,
+            halves,
+            held,
+            ..
+        } = conn;
+        let buffered = !held.is_empty() || halves.iter().any(|h| h.mem_bytes() > 0);
+        if !buffered {
+            return;
+        }
+        self.counters.memory_limit_buffers_released += 1;
+        let (f, c) = (&mut self.factory, &mut self.counters);
+        if !held.is_empty() {
+            let [a, b] = halves;
+            let all = Some(Timestamp(i64::MAX));
+            release_held(held, [a, b], f, handler, info, ctx, lim, c, all);
+        }
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let mut out = Out {
+                factory: &mut *f,
+                handler: &mut *handler,
+                info,
+                ctx: &mut *ctx,
+                dir,
+                ts: now,
+            };
+            halves[dir.index()].release_buffered(c, &mut out);
+        }
+        self.recharge(idx);
     }
 
     pub fn counters(&self) -> &ReassemblyCounters {
@@ -618,6 +756,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             halves: Default::default(),
             held: Vec::new(),
             signed: seg.flags.syn && seg.auth_option,
+            charged: 0,
         };
         let link = Recency {
             prev: NIL,
@@ -638,6 +777,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         };
         self.push_front(idx);
         self.index.insert(key, idx);
+        self.recharge(idx);
         self.counters.connections_opened += 1;
         if midstream {
             self.counters.midstream_pickups += 1;
@@ -660,6 +800,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         };
         self.unlink(idx);
         self.free.push(idx);
+        self.mem_used -= conn.charged;
         let key = ConnKey::new(conn.info.client, conn.info.server);
         self.index.remove(&key);
         let Conn {

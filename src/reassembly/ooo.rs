@@ -22,7 +22,12 @@ pub(crate) struct OooBuffer {
     /// only the map header.
     chunks: BTreeMap<u64, Vec<u8>>,
     bytes: usize,
+    /// Sum of the chunks' allocated capacities (what the memory budget charges).
+    capacity: usize,
 }
+
+/// Bookkeeping charged per chunk on top of its bytes: the B-tree slot and `Vec` header.
+const CHUNK_OVERHEAD: usize = 64;
 
 impl OooBuffer {
     pub(crate) fn is_empty(&self) -> bool {
@@ -39,6 +44,11 @@ impl OooBuffer {
     #[cfg(test)]
     pub(crate) fn chunks(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// Heap memory held, for the memory budget: chunk capacities plus bookkeeping.
+    pub(crate) fn mem_bytes(&self) -> usize {
+        self.capacity + self.chunks.len() * CHUNK_OVERHEAD
     }
 
     /// Offset of the first byte held.
@@ -92,11 +102,15 @@ impl OooBuffer {
         match self.appends_to(off) {
             Some(start) => {
                 if let Some(chunk) = self.chunks.get_mut(&start) {
+                    let before = chunk.capacity();
                     chunk.extend_from_slice(data);
+                    self.capacity += chunk.capacity() - before;
                 }
             }
             None => {
-                self.chunks.insert(off, data.to_vec());
+                let chunk = data.to_vec();
+                self.capacity += chunk.capacity();
+                self.chunks.insert(off, chunk);
             }
         }
         self.bytes += data.len();
@@ -122,6 +136,7 @@ impl OooBuffer {
         }
         let data = first.remove();
         self.bytes -= data.len();
+        self.capacity -= data.capacity();
         self.check();
         Some(data)
     }
@@ -131,13 +146,16 @@ impl OooBuffer {
         {
             let mut end = 0u64;
             let mut sum = 0usize;
+            let mut cap = 0usize;
             for (i, (&s, d)) in self.chunks.iter().enumerate() {
+                cap += d.capacity();
                 debug_assert!(!d.is_empty(), "empty chunk");
                 debug_assert!(i == 0 || s >= end, "overlapping chunks");
                 end = s + d.len() as u64;
                 sum += d.len();
             }
             debug_assert_eq!(sum, self.bytes);
+            debug_assert_eq!(cap, self.capacity);
         }
     }
 }
