@@ -150,7 +150,8 @@ run() {
   ) > "$work/$name.stdout" 2> "$work/$name.stderr"
   rc=$?
   set -e
-  read -r wall rss_kib < <(grep -E '^[0-9.]+ [0-9]+$' "$work/$name.time" | tail -1)
+  wall=? rss_kib=0
+  read -r wall rss_kib < <(grep -E '^[0-9.]+ [0-9]+$' "$work/$name.time" | tail -1) || true
   counters=$(sed -n 's/^httshark: \([a-z_0-9]*\) \+\([0-9]\+\)$/\1 \2/p' "$work/$name.stderr" |
     awk -v re="$counter_re" '$1 ~ re { printf "%s%s=%s", sep, $1, $2; sep=", " }')
 }
@@ -194,7 +195,9 @@ for c in "${cases[@]}"; do
   if [ "$rc" -ne 0 ]; then
     case "$rc" in
       124) verdict="FAIL: timed out after ${timeout_s}s" ;;
-      *) verdict="FAIL: exit $rc ($(grep -v '^httshark: [a-z_0-9]* \+[0-9]*$' "$work/$kind.stderr" | tail -1 | cut -c1-80))" ;;
+      *) why=$(grep -m1 -E 'memory allocation|panicked|^httshark: (error|warning)' "$work/$kind.stderr" ||
+             grep -v '^httshark: [a-z_0-9]* \+[0-9]*$' "$work/$kind.stderr" | tail -1 || true)
+         verdict="FAIL: exit $rc ($(echo "$why" | cut -c1-100))" ;;
     esac
     failed=1
   fi
