@@ -8,7 +8,7 @@
 //! | `syn-flood` | SYNs | 1,000,000 | a lone SYN from its own address and port: a half-open connection |
 //! | `pending` | connections | 100,000 | handshake + one GET, never answered, never closed |
 //! | `endless-chunked` | body bytes | 2,000,000,000 | one response, `Transfer-Encoding: chunked`, 64 KiB chunks, no last chunk |
-//! | `huge-header` | header line bytes | 10,000,000 | one request and one response, each with one header line that long |
+//! | `huge-header` | header value bytes | 10,000,000 | one request and one response, each with one `X-Padding` header line that long (+11 bytes of name) |
 //! | `pipelined` | requests | 10,000 | GETs pipelined on one connection (RFC 9112 section 9.3.2), none answered |
 //! | `ooo-window` | connections | 1,000 | handshake, first data segment lost, then `ooo_bytes` (connection 0: 16x) out of order, never filled |
 //!
