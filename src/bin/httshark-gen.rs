@@ -93,7 +93,7 @@ struct HostileArgs {
     out: PathBuf,
     /// Size of the attack in the kind's unit: SYNs (syn-flood, default 1000000),
     /// connections (pending 100000, ooo-window 1000), body bytes (endless-chunked
-    /// 2000000000), header line bytes (huge-header 10000000), requests (pipelined 10000).
+    /// 2000000000), header value bytes (huge-header 10000000), requests (pipelined 10000).
     #[arg(long)]
     scale: Option<u64>,
     #[arg(long, default_value_t = 1)]

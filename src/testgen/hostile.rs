@@ -114,7 +114,7 @@ impl Kind {
             Kind::SynFlood => "SYNs",
             Kind::Pending => "connections",
             Kind::EndlessChunked => "body bytes",
-            Kind::HugeHeader => "header line bytes",
+            Kind::HugeHeader => "header value bytes",
             Kind::Pipelined => "requests",
             Kind::OooWindow => "connections",
         }
