@@ -3,13 +3,18 @@
 //! The capture is streamed (bounded memory whatever its size); the same arguments always
 //! give the same bytes. See `fixtures/README.md` for the command lines behind committed
 //! fixtures, and `httshark::testgen` for what the traffic contains.
+//!
+//! `httshark-gen hostile KIND --out FILE` writes one of the memory-exhaustion attacks of
+//! `httshark::testgen::hostile` instead, interleaved with legitimate connections whose
+//! ground truth goes to `--expected` (`scripts/robustness.sh` runs them all).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use httshark::testgen::hostile::{self, HostileConfig, Kind};
 use httshark::testgen::{
     write_capture, FaultSpec, Format, GenConfig, HttpParams, LinkKind, TsResolution,
 };
@@ -17,12 +22,16 @@ use httshark::testgen::{
 #[derive(Parser, Debug)]
 #[command(
     name = "httshark-gen",
-    about = "Write a deterministic HTTP/1.1 capture (pcap/pcapng) and its ground truth (TSV)"
+    about = "Write a deterministic HTTP/1.1 capture (pcap/pcapng) and its ground truth (TSV)",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Output capture file.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -65,6 +74,90 @@ struct Args {
     /// more transactions per MB.
     #[arg(long)]
     max_body: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a hostile capture: an attack on a sniffer's memory (syn-flood, pending,
+    /// endless-chunked, huge-header, pipelined, ooo-window) interleaved with legitimate
+    /// connections.
+    Hostile(HostileArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct HostileArgs {
+    /// syn-flood, pending, endless-chunked, huge-header, pipelined or ooo-window.
+    kind: String,
+    /// Output capture file (classic pcap, Ethernet).
+    #[arg(long)]
+    out: PathBuf,
+    /// Size of the attack in the kind's unit: SYNs (syn-flood, default 1000000),
+    /// connections (pending 100000, ooo-window 1000), body bytes (endless-chunked
+    /// 2000000000), header value bytes (huge-header 10000000), requests (pipelined 10000).
+    #[arg(long)]
+    scale: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Legitimate connections spread evenly through the attack.
+    #[arg(long, default_value_t = 100)]
+    legit: u32,
+    /// ooo-window: bytes each connection sends after its lost first segment (the first
+    /// connection sends 16 times as many).
+    #[arg(long, default_value_t = hostile::DEFAULT_OOO_BYTES)]
+    ooo_bytes: u64,
+    /// Write the legitimate transactions' ground truth to this TSV file.
+    #[arg(long)]
+    expected: Option<PathBuf>,
+}
+
+/// Attack sizes beyond these would make captures of terabytes (or, for ooo-window, a
+/// per-connection plan of gigabytes): refused rather than attempted.
+const MAX_SCALE: u64 = 1_000_000_000_000;
+const MAX_OOO_CONNECTIONS: u64 = 10_000_000;
+const MAX_LEGIT: u32 = 1_000_000;
+
+fn run_hostile(a: &HostileArgs) -> Result<(), String> {
+    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    let kind = Kind::parse(&a.kind)
+        .ok_or_else(|| format!("unknown kind `{}` ({})", a.kind, names.join(", ")))?;
+    let scale = a.scale.unwrap_or(kind.default_scale());
+    if scale > MAX_SCALE || (kind == Kind::OooWindow && scale > MAX_OOO_CONNECTIONS) {
+        return Err(format!("--scale {scale}: too large for {}", kind.as_str()));
+    }
+    if a.legit > MAX_LEGIT {
+        return Err(format!("--legit {}: at most {MAX_LEGIT}", a.legit));
+    }
+    if a.ooo_bytes > MAX_SCALE {
+        return Err(format!("--ooo-bytes {}: too large", a.ooo_bytes));
+    }
+    let cfg = HostileConfig {
+        kind,
+        scale,
+        seed: a.seed,
+        legit: a.legit,
+        ooo_bytes: a.ooo_bytes,
+    };
+    let out = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let out = BufWriter::with_capacity(1 << 20, out);
+    let expected = match &a.expected {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    let sum = hostile::write_hostile(&cfg, out, expected).map_err(|e| format!("writing: {e}"))?;
+    eprintln!(
+        "httshark-gen: hostile {}: {scale} {}, {} attack connections, {} attack packets; {} legitimate connections, {} transactions; {} packets, {} bytes",
+        kind.as_str(),
+        kind.unit(),
+        sum.attack_connections,
+        sum.attack_packets,
+        sum.legit_connections,
+        sum.legit_transactions,
+        sum.packets,
+        sum.bytes
+    );
+    Ok(())
 }
 
 fn config(a: &Args) -> Result<GenConfig, String> {
@@ -112,8 +205,12 @@ fn config(a: &Args) -> Result<GenConfig, String> {
 }
 
 fn run(a: &Args) -> Result<(), String> {
+    if let Some(Command::Hostile(h)) = &a.command {
+        return run_hostile(h);
+    }
     let cfg = config(a)?;
-    let out = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let path = a.out.as_ref().ok_or("--out is required")?;
+    let out = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let out = BufWriter::with_capacity(1 << 20, out);
     let expected = match &a.expected {
         Some(p) => Some(BufWriter::new(

@@ -9,6 +9,8 @@
 //!   FIN/RST, ISN wraparound) built with etherparse;
 //! - [`http`]: per-connection HTTP scenario and its ground truth [`http::ExpectedTx`];
 //! - [`faults`]: fault injection with an account of which bytes were lost;
+//! - [`hostile`]: memory-exhaustion attacks (SYN flood, endless bodies, ...) interleaved
+//!   with legitimate connections and their ground truth;
 //! - [`scenario`]: connections interleaved in time, streamed with bounded memory, and
 //!   [`scenario::write_capture`], which the `httshark-gen` binary and the fixture test share.
 //!
@@ -17,6 +19,7 @@
 //! fixture by `tests/testgen_fixture.rs`).
 
 pub mod faults;
+pub mod hostile;
 pub mod http;
 pub mod pcap;
 pub mod rng;

@@ -276,6 +276,24 @@ impl TcpConn {
         self.now = t2;
     }
 
+    /// A lone SYN from the client, as a SYN flood sends (the handshake never completes).
+    pub fn syn(&mut self) {
+        let f = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        let t = self.now;
+        self.now = self.emit(t, Direction::ToServer, self.p.client_isn, 0, f, &[]);
+    }
+
+    /// Takes the frames made so far, sorted by time (stable), so a long connection can be
+    /// written out as it goes instead of being held whole. The connection can go on.
+    pub fn take_packets(&mut self) -> Vec<Packet> {
+        let mut out = std::mem::take(&mut self.packets);
+        out.sort_by_key(|p| p.ts);
+        out
+    }
+
     /// Sends `data` from `dir` as MSS-sized segments `gap` apart, starting at `now`; the
     /// receiver ACKs every `ack_every` segments and after the last one. `now` ends at the
     /// last data segment.
