@@ -272,18 +272,37 @@ fn pending_requests_on_many_open_connections_are_all_exported_unanswered() {
 
 #[test]
 fn pending_requests_on_evicted_connections_are_exported_flagged() {
-    // 500 more open connections than the table holds: the oldest are evicted and their
-    // requests go out at once, flagged; the others at the end of the capture.
+    // 500 more open connections than the table holds (with a budget large enough that
+    // only `max_connections` acts): the oldest are evicted and their requests go out at
+    // once, flagged; the others at the end of the capture.
     let scale = MAX_CONNECTIONS + 500;
-    let r = run_hostile(&cfg(Kind::Pending, scale), &[]);
+    let r = run_hostile(&cfg(Kind::Pending, scale), &["-memory-limit", "4GiB"]);
     assert_legit_exact(&r, "pending beyond the connection limit");
     let evicted = r.counter("connections_evicted");
     assert!(
         (500..=512).contains(&evicted),
         "connections_evicted {evicted}"
     );
+    assert_eq!(r.counter("memory_limit_evictions"), 0);
     assert_eq!(r.attack.len() as u64, scale, "no pending request lost");
-    assert_eq!(r.flagged("unanswered-connection-closed"), evicted);
+    assert_eq!(r.flagged("unanswered-evicted"), evicted);
+    assert_eq!(r.flagged("unanswered-end-of-capture"), scale - evicted);
+}
+
+#[test]
+fn pending_requests_over_the_memory_budget_evict_connections_not_legit_bodies() {
+    // 20,000 connections with a request each do not fit the smallest budget (4 MiB per
+    // worker): the least recently active are evicted, their requests exported flagged,
+    // while the legitimate exchanges interleaved with them stay exact.
+    let scale = 20_000;
+    let r = run_hostile(&cfg(Kind::Pending, scale), &["-memory-limit", "8MiB"]);
+    assert_legit_exact(&r, "pending over the memory budget");
+    let evicted = r.counter("memory_limit_evictions");
+    assert!(evicted > scale / 2, "memory_limit_evictions {evicted}");
+    assert_eq!(r.counter("connections_evicted"), evicted);
+    assert_eq!(r.counter("memory_limit_bodies_dropped"), 0);
+    assert_eq!(r.attack.len() as u64, scale, "no pending request lost");
+    assert_eq!(r.flagged("unanswered-evicted"), evicted);
     assert_eq!(r.flagged("unanswered-end-of-capture"), scale - evicted);
 }
 

@@ -230,6 +230,14 @@ crate::counters! {
     }
 }
 
+/// A connection holding more than this fraction of the memory budget is the one to stop
+/// keeping body bytes when the budget runs out (see `ConnTable::enforce_budget`).
+pub const LARGE_CONNECTION_SHARE: usize = 8;
+
+/// Least recently active connections looked at to find one that never carried a byte,
+/// the cheapest to evict.
+pub const EVICTION_SCAN: usize = 64;
+
 /// 4-tuples closed by FIN or RST remembered at most, so stragglers do not open a bogus
 /// mid-stream connection. Beyond it the oldest is forgotten (`recently_closed_overflow`).
 pub const RECENTLY_CLOSED_MAX: usize = 16_384;
@@ -620,6 +628,46 @@ impl<F: HandlerFactory> ConnTable<F> {
         self.mem_used
     }
 
+    /// Bytes charged for connection `idx`.
+    fn charged(&self, idx: u32) -> usize {
+        self.slots
+            .get(idx as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |c| c.charged)
+    }
+
+    /// Asks connection `idx`'s handler to drop what it can (body bytes), then re-measures.
+    fn shed(&mut self, ctx: &mut Ctx<F>, idx: u32) {
+        let conn = self.slots.get_mut(idx as usize).and_then(Option::as_mut);
+        if let Some(h) = conn.and_then(|c| c.handler.as_mut()) {
+            h.shed_memory(ctx);
+        }
+        self.recharge(idx);
+    }
+
+    /// The connection to close next (for `max_connections` or the memory budget), never
+    /// `keep`: among the `EVICTION_SCAN` least recently active, the oldest that never
+    /// carried a byte (no handler: closing it loses nothing), else the least recently
+    /// active of all.
+    fn eviction_victim(&self, keep: Option<u32>) -> Option<u32> {
+        let mut idx = self.tail;
+        let mut fallback = None;
+        for _ in 0..EVICTION_SCAN {
+            if idx == NIL {
+                break;
+            }
+            if Some(idx) != keep {
+                let conn = self.slots.get(idx as usize).and_then(Option::as_ref);
+                if conn.is_some_and(|c| c.handler.is_none()) {
+                    return Some(idx);
+                }
+                fallback = fallback.or(Some(idx));
+            }
+            idx = self.recency[idx as usize].prev;
+        }
+        fallback
+    }
+
     /// Re-measures connection `idx` and updates the budget's total.
     fn recharge(&mut self, idx: u32) {
         if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
@@ -631,11 +679,14 @@ impl<F: HandlerFactory> ConnTable<F> {
 
     /// Gets back under `memory_budget` after `current` (the connection that just grew,
     /// if any) was charged. The policy, in order, each step counted:
-    /// 1. `current` stops keeping body bytes (sizes stay exact; `body-dropped-memory-limit`);
-    /// 2. the least recently active other connections are closed, their pending requests
+    /// 1. if `current` holds more than `1 / LARGE_CONNECTION_SHARE` of the budget, it is the
+    ///    one growing memory: it stops keeping body bytes and drops those it kept (sizes
+    ///    stay exact; messages flagged `body-dropped-memory-limit`);
+    /// 2. other connections are closed, least recently active first, preferring those that
+    ///    never carried a byte (half-open: nothing is lost), their pending requests
     ///    exported flagged (`unanswered-evicted`), until the total fits;
-    /// 3. if `current` alone is still over, its out-of-order and held segments are
-    ///    released at once, holes delivered as gaps.
+    /// 3. if `current` alone is still over, it drops its body bytes, then its out-of-order
+    ///    and held segments are released at once, holes delivered as gaps.
     ///
     /// What stays charged after that (a head being read, at most `max_head_bytes` per
     /// direction) is bounded per connection.
@@ -645,16 +696,21 @@ impl<F: HandlerFactory> ConnTable<F> {
             return;
         }
         self.counters.memory_limit_hits += 1;
+        let large = budget / LARGE_CONNECTION_SHARE;
         if let Some(idx) = current {
-            let conn = self.slots.get_mut(idx as usize).and_then(Option::as_mut);
-            if let Some(h) = conn.and_then(|c| c.handler.as_mut()) {
-                h.shed_memory(ctx);
+            if self.charged(idx) > large {
+                self.shed(ctx, idx);
             }
-            self.recharge(idx);
         }
-        while self.mem_used > budget && self.tail != NIL && Some(self.tail) != current {
+        while self.mem_used > budget {
+            let Some(victim) = self.eviction_victim(current) else {
+                break;
+            };
             self.counters.memory_limit_evictions += 1;
-            self.close(ctx, self.tail, CloseReason::Evicted, now, now);
+            self.close(ctx, victim, CloseReason::Evicted, now, now);
+        }
+        if let Some(idx) = current.filter(|_| self.mem_used > budget) {
+            self.shed(ctx, idx);
         }
         let Some(idx) = current.filter(|_| self.mem_used > budget) else {
             return;
@@ -733,8 +789,11 @@ impl<F: HandlerFactory> ConnTable<F> {
         id: u64,
         now: Timestamp,
     ) -> u32 {
-        while self.index.len() >= self.limits.max_connections.max(1) && self.tail != NIL {
-            self.close(ctx, self.tail, CloseReason::Evicted, now, now);
+        while self.index.len() >= self.limits.max_connections.max(1) {
+            let Some(victim) = self.eviction_victim(None) else {
+                break;
+            };
+            self.close(ctx, victim, CloseReason::Evicted, now, now);
         }
         let (client, server) = if server_is_dst(seg, &self.servers) {
             (seg.src, seg.dst)
