@@ -248,9 +248,9 @@ impl HarFileProcessor {
             // On failure the write below fails and reports it.
             if std::fs::create_dir_all(&self.folder).is_ok() {
                 self.counters.har_folder_recreated += 1;
-                crate::log_warn!(
-                    key: "har-folder-recreated",
-                    "output folder {} had disappeared; created it again",
+                // Printed whatever -verbose, as output errors are: the operator must know.
+                crate::stderr_line!(
+                    "httshark: warning: output folder {} had disappeared; created it again",
                     self.folder.display()
                 );
             }
@@ -271,9 +271,8 @@ impl HarFileProcessor {
                 self.counters.har_bytes_written += total;
                 if self.failing {
                     self.failing = false;
-                    crate::log_warn!(
-                        key: "har-write-recovered",
-                        "HAR output to {} works again",
+                    crate::stderr_line!(
+                        "httshark: note: HAR output to {} works again",
                         self.folder.display()
                     );
                 }
@@ -284,11 +283,11 @@ impl HarFileProcessor {
                 self.failing = true;
                 let reason = e.to_string();
                 if !self.reported.contains(&reason) && self.reported.len() < MAX_REPORTED_ERRORS {
-                    crate::log_error!(
-                        key: "har-write-error",
-                        "cannot write HAR file {}: {reason}; its {} entries are kept and \
-                         retried at the next export (capture goes on; later failures are \
-                         counted in har_write_errors)",
+                    // Printed whatever -verbose (as the pipeline prints output errors).
+                    crate::stderr_line!(
+                        "httshark: error: file: cannot write HAR file {}: {reason}; its {} \
+                         entries are kept and retried at the next export (the capture goes \
+                         on; failures are counted in har_write_errors)",
                         path.display(),
                         entries.len()
                     );

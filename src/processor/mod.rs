@@ -121,9 +121,8 @@ fn write_atomically_mode(
             // created again, once, then the write proceeds.
             Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() => {
                 fs::create_dir_all(dir)?;
-                crate::log_warn!(
-                    key: "output-folder-recreated",
-                    "output folder {} had disappeared; created it again",
+                crate::stderr_line!(
+                    "httshark: warning: output folder {} had disappeared; created it again",
                     dir.display()
                 );
                 create_temp(&tmp, mode)?
