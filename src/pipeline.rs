@@ -218,6 +218,11 @@ crate::counters! {
 }
 
 /// Sets `flag` on SIGINT/SIGTERM; a second signal exits at once (status 130).
+///
+/// The handlers are installed without SA_RESTART, and the threads `run_until` starts block
+/// both signals, so the signal is taken by the capture (calling) thread and interrupts a
+/// read(2) it is blocked in with EINTR: a `-file -` pipe that stays open and quiet still
+/// stops at once (the capture module reads EINTR as a stop, not as damage).
 fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     for sig in [SIGINT, SIGTERM] {
@@ -225,8 +230,42 @@ fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
         signal_hook::flag::register(sig, Arc::clone(flag))
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
+        // signal-hook installs its handler with SA_RESTART; keep the handler, drop the flag.
+        // SAFETY: reads the installed action and writes it back with one flag cleared.
+        let cleared = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut act) == 0 && {
+                act.sa_flags &= !libc::SA_RESTART;
+                libc::sigaction(sig, &act, std::ptr::null_mut()) == 0
+            }
+        };
+        if !cleared {
+            return Err(format!(
+                "cannot install signal handler: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
     }
     Ok(())
+}
+
+/// Calls `spawn` with SIGINT and SIGTERM blocked in the calling thread, so the thread it
+/// starts inherits the mask and never takes them (see `install_signal_handlers`).
+fn without_stop_signals<T>(spawn: impl FnOnce() -> T) -> T {
+    // SAFETY: plain signal-mask calls on a local set; the old mask is restored.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0;
+        let out = spawn();
+        if blocked {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+        out
+    }
 }
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
@@ -270,10 +309,12 @@ pub fn run_until(
             bodies: config.bodies.clone(),
             redaction: config.redaction.clone(),
         };
-        let handle = thread::Builder::new()
-            .name(format!("httshark-worker-{index}"))
-            .spawn(move || worker(setup, rx, out))
-            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        let handle = without_stop_signals(|| {
+            thread::Builder::new()
+                .name(format!("httshark-worker-{index}"))
+                .spawn(move || worker(setup, rx, out))
+        })
+        .map_err(|e| format!("cannot start worker thread: {e}"))?;
         handles.push(handle);
     }
     drop(out_tx);
@@ -289,10 +330,12 @@ pub fn run_until(
     };
     let processors = outputs.processors;
     let gate = Arc::clone(&in_flight);
-    let processor_thread = thread::Builder::new()
-        .name("httshark-processors".into())
-        .spawn(move || process(out_rx, processors, workers, reporter, &gate))
-        .map_err(|e| format!("cannot start processor thread: {e}"))?;
+    let processor_thread = without_stop_signals(|| {
+        thread::Builder::new()
+            .name("httshark-processors".into())
+            .spawn(move || process(out_rx, processors, workers, reporter, &gate))
+    })
+    .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
     let mut summary = Summary::default();
     let mut capture = CaptureCounters::default();

@@ -340,9 +340,12 @@ fn a_failed_write_is_retried_once() {
     let folder = dir.path().join("sampled");
     let mut p = SampledProcessor::new(config(&folder, 1)).unwrap();
     p.on_transaction(&tx(1, 0)).unwrap();
+    // A plain file in the folder's place: a removed folder would just be recreated.
     std::fs::remove_dir(&folder).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
     let e = p.on_tick(at(10_000)).unwrap_err().to_string();
     assert!(e.contains("kept for one retry"), "{e}");
+    std::fs::remove_file(&folder).unwrap();
     std::fs::create_dir(&folder).unwrap();
     p.on_tick(at(20_000)).unwrap();
     assert_eq!(files(&folder).len(), 1, "written at the retry");
@@ -350,6 +353,7 @@ fn a_failed_write_is_retried_once() {
     // Twice failed: dropped and counted.
     p.on_transaction(&tx(2, 25_000)).unwrap();
     std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
     assert!(p.finish(at(40_000)).is_err());
     let c = p.counters();
     assert_eq!(

@@ -19,6 +19,19 @@
 //! failures are `CaptureError`s (fatal, one line each); a failure while reading ends the
 //! capture with a warning, and everything read before it is kept.
 //!
+//! Damaged files (docs/robustness.md, "Faults"): libpcap bounds every record before
+//! allocating (a classic record longer than the link type's maximum snaplen, a pcapng
+//! block over 16 MiB, are refused), so a corrupt length never becomes a huge allocation.
+//! A record libpcap refuses or finds cut short ends the capture with one warning naming
+//! the source, the record (its index when no filter hides records) and the byte offset
+//! where reading stopped. Records whose captured length exceeds their wire length are
+//! used as captured (`orig_len` raised to the captured length, so `orig_len >=
+//! data.len()` always holds) and reported once at the end.
+//!
+//! Standard input and signals: a read(2) of a pipe interrupted by SIGINT/SIGTERM (whose
+//! handlers the pipeline installs without SA_RESTART) fails with EINTR; that is the
+//! stop the operator asked for, so it ends the capture without a warning.
+//!
 //! Timestamps: nanosecond precision is requested from libpcap for files, standard input
 //! and live captures. libpcap scales microsecond files up, so offline timestamps are
 //! always exact. A live capture may not support nanoseconds on every platform, so the
@@ -119,6 +132,12 @@ pub struct PacketSource {
     packets: u64,
     /// `End` was returned once; later calls return `End` without repeating the warning.
     ended: bool,
+    /// A BPF filter is set: packets returned are not records read, so a damaged record
+    /// cannot be named by its index.
+    filtered: bool,
+    /// Records whose captured length exceeded their length on the wire (a damaged file or
+    /// a buggy writer); reported once at the end.
+    caplen_over_len: u64,
     /// Live, non-blocking: the descriptor to wait on when the ring is empty. `None` for
     /// files, and for live captures on platforms without a selectable descriptor (they
     /// block in libpcap with its read timeout instead).
@@ -159,6 +178,8 @@ impl PacketSource {
             name,
             packets: 0,
             ended: false,
+            filtered: false,
+            caplen_over_len: 0,
             poll_fd,
             drained: false,
             stats: StatsWidener::default(),
@@ -182,6 +203,7 @@ impl PacketSource {
                 Handle::Offline(cap) => cap.filter(bpf, true),
             };
             set.map_err(|e| CaptureError::Filter(format!("{bpf:?}: {}", pcap_message(&e))))?;
+            source.filtered = true;
         }
         source.nanos = match &source.handle {
             Handle::Live(cap) => granted_nanos(cap),
@@ -222,6 +244,12 @@ impl PacketSource {
                 }
             }
         }
+        // Taken before the read: its result borrows the handle until this call returns,
+        // and the error path needs to ask libpcap where reading stopped.
+        let (live, raw) = match &self.handle {
+            Handle::Live(cap) => (true, cap.as_ptr().cast::<c_void>()),
+            Handle::Offline(cap) => (false, cap.as_ptr().cast::<c_void>()),
+        };
         let read = match &mut self.handle {
             Handle::Live(cap) => cap.next_packet(),
             Handle::Offline(cap) => cap.next_packet(),
@@ -230,10 +258,18 @@ impl PacketSource {
             Ok(packet) => {
                 self.packets += 1;
                 self.drained = false;
+                let data = packet.data;
+                // libpcap returns such records as they are; the rest of httshark may rely
+                // on `orig_len >= data.len()`.
+                let mut orig_len = packet.header.len;
+                if (orig_len as usize) < data.len() {
+                    self.caplen_over_len += 1;
+                    orig_len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                }
                 Next::Packet(Packet {
                     ts: packet_time(packet.header, self.nanos),
-                    data: packet.data,
-                    orig_len: packet.header.len,
+                    data,
+                    orig_len,
                 })
             }
             // Live: the ring is empty (non-blocking), or the read timeout expired
@@ -245,17 +281,41 @@ impl PacketSource {
             // End of file, or a live capture stopped by pcap_breakloop.
             Err(pcap::Error::NoMorePackets) => {
                 self.ended = true;
-                Next::End { warning: None }
+                Next::End {
+                    warning: caplen_warning(&self.name, self.caplen_over_len),
+                }
             }
             Err(e) => {
+                let errno = std::io::Error::last_os_error().raw_os_error();
                 self.ended = true;
+                let message = pcap_message(&e);
+                if !live && is_interrupted_read(&message, errno) {
+                    // A blocked read of standard input (a pipe) interrupted by SIGINT or
+                    // SIGTERM: the pipeline installs those handlers without SA_RESTART
+                    // precisely so that read(2) returns EINTR here, and no other handler
+                    // lacks it. The stop flag is set: an ordinary end, not damage.
+                    return Next::End {
+                        warning: caplen_warning(&self.name, self.caplen_over_len),
+                    };
+                }
+                let place = Place {
+                    name: &self.name,
+                    live,
+                    filtered: self.filtered,
+                    packets: self.packets,
+                    // SAFETY: `raw` is the handle, valid while `self.handle` lives.
+                    offset: if live {
+                        None
+                    } else {
+                        unsafe { file_offset(raw) }
+                    },
+                };
+                let mut warning = place.damage_warning(&message);
+                if let Some(extra) = caplen_warning(&self.name, self.caplen_over_len) {
+                    warning = format!("{warning}; {extra}");
+                }
                 Next::End {
-                    warning: Some(format!(
-                        "{}: capture stopped after {} packets: {}",
-                        self.name,
-                        self.packets,
-                        pcap_message(&e)
-                    )),
+                    warning: Some(warning),
                 }
             }
         }
@@ -280,6 +340,72 @@ impl PacketSource {
     pub fn is_live(&self) -> bool {
         matches!(self.handle, Handle::Live(_))
     }
+}
+
+/// Where a read failed, for its warning.
+struct Place<'a> {
+    name: &'a str,
+    live: bool,
+    filtered: bool,
+    /// Packets returned before the failure.
+    packets: u64,
+    /// Byte offset where libpcap's reading stopped, when the stream can tell.
+    offset: Option<u64>,
+}
+
+impl Place<'_> {
+    /// The source, where (record index when every record is returned, byte offset when
+    /// known), libpcap's reason, and that what came before was kept.
+    fn damage_warning(&self, reason: &str) -> String {
+        if self.live {
+            return format!(
+                "{}: capture stopped after {} packets: {reason}",
+                self.name, self.packets
+            );
+        }
+        let at = if self.filtered {
+            format!("after {} packets matching the filter", self.packets)
+        } else {
+            format!(
+                "in record {} (after {} packets)",
+                self.packets + 1,
+                self.packets
+            )
+        };
+        let offset = match self.offset {
+            Some(off) => format!(", reading stopped at byte offset {off}"),
+            None => String::new(),
+        };
+        format!(
+            "{}: damaged capture {at}{offset}: {reason}; the packets before it were \
+             processed, the rest was not read",
+            self.name
+        )
+    }
+}
+
+/// The end-of-capture note about records whose captured length exceeded their wire
+/// length, if there were any.
+fn caplen_warning(name: &str, count: u64) -> Option<String> {
+    (count > 0).then(|| {
+        format!(
+            "{name}: {count} records have a captured length larger than their length on the \
+             wire (a damaged file or a faulty writer); their captured bytes were used"
+        )
+    })
+}
+
+/// Where libpcap's reading of an offline capture stopped (`ftello` on its stream); None
+/// for pipes and live captures.
+///
+/// # Safety
+/// `p` must be a valid libpcap handle.
+unsafe fn file_offset(p: *mut c_void) -> Option<u64> {
+    let file = pcap_file(p);
+    if file.is_null() {
+        return None;
+    }
+    u64::try_from(libc::ftello(file)).ok()
 }
 
 /// Opens and activates a live capture; returns it with the descriptor to poll when it
@@ -458,6 +584,20 @@ extern "C" {
     /// `pcap_get_selectable_fd(3PCAP)`: -1 where the capture cannot be polled. Declared
     /// here because the `pcap` crate's `as_raw_fd` asserts instead of returning -1.
     fn pcap_get_selectable_fd(p: *mut c_void) -> c_int;
+    /// `pcap_file(3PCAP)`: the stream of an offline capture (NULL for live ones).
+    fn pcap_file(p: *mut c_void) -> *mut libc::FILE;
+}
+
+/// True when a failed offline read was read(2) returning EINTR: libpcap reports it as
+/// "error reading dump file: <strerror(EINTR)>", and errno is still EINTR unless something
+/// after the read changed it, so either sign is taken.
+fn is_interrupted_read(message: &str, errno: Option<i32>) -> bool {
+    if errno == Some(libc::EINTR) && message.starts_with("error reading dump file") {
+        return true;
+    }
+    // SAFETY: strerror returns a valid C string (static or thread-local storage).
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(libc::EINTR)) };
+    message.ends_with(&*text.to_string_lossy())
 }
 
 /// `PCAP_TSTAMP_PRECISION_NANO` from pcap/pcap.h.

@@ -7,16 +7,25 @@
 //! is written when `on_tick(now)` reaches its end; `finish` writes whatever is still held.
 //!
 //! Entries are held as compact JSON until written; their total is bounded by
-//! `HarFileLimits::max_held_bytes` (beyond it new entries are dropped and counted). Files
-//! are created mode 0600: HAR holds cookies and credentials.
+//! `HarFileLimits::max_held_bytes`. When a new entry would pass it, everything held is
+//! written at once (an early export, counted; the interval stays open and its later files
+//! get a part number: `<stem>_<stamp>.2.har`, ...); only when that cannot free room (the
+//! output is failing) is the new entry dropped, counted. Files are created mode 0600: HAR
+//! holds cookies and credentials.
 //!
 //! File names: `<host>_<interval start, UTC, YYYYMMDDTHHMMSSZ>.har` (split) or
 //! `httshark_<...>.har`. The host comes from the Host header, which is attacker-controlled:
 //! `file_stem` makes any string a single safe path component, and distinct hosts never
 //! share a file (hash suffix when the name was changed, numbered suffix on a collision).
 //!
-//! Write errors: the entries of a file that failed are kept for one retry at the next tick
-//! (or at `finish`); a second failure drops them (counted). The error is returned each time.
+//! Output faults (docs/robustness.md, "Faults"): a removed output folder is recreated at
+//! the next write (warned, counted). A failed write leaves no file behind (see
+//! `write_atomically`); its entries stay held, within `max_held_bytes`, and are retried at
+//! every later export, so a disk that fills up and frees again loses nothing. Each
+//! distinct error is logged once (error level) and every failure is counted; the capture
+//! goes on. Mid-run failures are not returned as errors (the run may recover); `finish`
+//! tries once more and returns an error saying how many transactions could not be written
+//! when any were lost, which makes the exit status non-zero.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,7 +48,8 @@ pub const MAX_STEM_CHARS: usize = 100;
 #[derive(Clone, Debug)]
 pub struct HarFileLimits {
     /// Serialised entry bytes held (waiting for their interval to end, or for a retry) at
-    /// most; entries beyond it are dropped and counted in `entries_dropped_held_limit`.
+    /// most. Reaching it triggers an early export; entries that still do not fit (the
+    /// output is failing) are dropped and counted in `har_entries_dropped_held_limit`.
     pub max_held_bytes: u64,
 }
 
@@ -60,12 +70,17 @@ crate::counters! {
         har_entries_written,
         /// Bytes of the files written.
         har_bytes_written,
-        /// Failed file writes (each retried once).
+        /// Failed file writes (their entries are kept and retried).
         har_write_errors,
-        /// Entries lost because their file failed twice.
+        /// Entries lost because their file could still not be written at the end.
         har_entries_dropped_write_error,
-        /// Entries dropped because `max_held_bytes` was reached.
+        /// Entries dropped because `max_held_bytes` was reached and an early export could
+        /// not make room (the output was failing).
         har_entries_dropped_held_limit,
+        /// Exports made before their interval ended because `max_held_bytes` was reached.
+        har_early_exports,
+        /// Times the output folder had disappeared and was created again.
+        har_folder_recreated,
         /// Entries whose interval had already been written (a caller broke the
         /// `on_tick` promise); put into the oldest interval still open.
         har_entries_late,
@@ -83,7 +98,7 @@ struct Held {
     json: Box<[u8]>,
 }
 
-/// A file that failed once, waiting for its retry.
+/// A file that failed, waiting to be retried under the same name.
 #[derive(Debug)]
 struct Retry {
     name: String,
@@ -100,6 +115,16 @@ pub struct HarFileProcessor {
     pending: BTreeMap<Timestamp, BTreeMap<String, Vec<Held>>>,
     retries: Vec<Retry>,
     held_bytes: u64,
+    /// Interval start -> files of that interval already attempted (early exports); the
+    /// next ones get part numbers so nothing is overwritten.
+    parts: BTreeMap<Timestamp, u32>,
+    /// The last write failed and none succeeded since: no early export is tried (it would
+    /// fail too), retries wait for the next export.
+    failing: bool,
+    /// Distinct write errors already logged (bounded by `MAX_REPORTED_ERRORS`).
+    reported: BTreeSet<String>,
+    /// The last write error, for the final report.
+    last_error: Option<String>,
     /// Every interval that starts before this has been written.
     written_until: Option<Timestamp>,
     counters: HarFileCounters,
@@ -135,6 +160,10 @@ impl HarFileProcessor {
             pending: BTreeMap::new(),
             retries: Vec::new(),
             held_bytes: 0,
+            parts: BTreeMap::new(),
+            failing: false,
+            reported: BTreeSet::new(),
+            last_error: None,
             written_until: None,
             counters: HarFileCounters::default(),
         })
@@ -154,18 +183,16 @@ impl HarFileProcessor {
         self.held_bytes
     }
 
-    /// Writes every interval that starts before `end` (all when None), then the retries
-    /// that were pending before this call.
-    fn write_until(&mut self, end: Option<Timestamp>) -> Result<(), ProcessorError> {
-        let mut first_err = None;
-        // Retries first, with the entries they had: one more attempt each.
+    /// Writes the retries, then every interval that starts before `end` (all when None).
+    /// With `early`, also the intervals still open (they stay open). Failures keep their
+    /// entries for the next export.
+    fn write_until(&mut self, end: Option<Timestamp>, early: bool) {
         for r in std::mem::take(&mut self.retries) {
-            let n = r.entries.len() as u64;
             let bytes: u64 = r.entries.iter().map(|h| h.json.len() as u64).sum();
-            self.held_bytes = self.held_bytes.saturating_sub(bytes);
-            if let Err(e) = self.write_file(&r.name, &r.entries) {
-                self.counters.har_entries_dropped_write_error += n;
-                first_err.get_or_insert(err(format!("{e}; {n} entries dropped after one retry")));
+            if self.write_file(&r.name, &r.entries) {
+                self.held_bytes = self.held_bytes.saturating_sub(bytes);
+            } else {
+                self.retries.push(r);
             }
         }
         let interval = self.interval;
@@ -173,13 +200,19 @@ impl HarFileProcessor {
             .pending
             .keys()
             .copied()
-            .filter(|start| end.is_none_or(|end| *start + interval <= end))
+            .filter(|start| early || end.is_none_or(|end| *start + interval <= end))
             .collect();
         for start in due {
             let Some(files) = self.pending.remove(&start) else {
                 continue;
             };
-            let stamp = interval_stamp(start);
+            let closes = !early && end.is_none_or(|end| start + interval <= end);
+            let part = self.parts.get(&start).copied().unwrap_or(0);
+            let stamp = if part == 0 {
+                interval_stamp(start)
+            } else {
+                format!("{}.{}", interval_stamp(start), part + 1)
+            };
             let mut used = BTreeSet::new();
             for (key, entries) in files {
                 let stem = if self.split_by_host {
@@ -189,24 +222,39 @@ impl HarFileProcessor {
                 };
                 let name = unique_name(&stem, &stamp, &mut used);
                 let bytes: u64 = entries.iter().map(|h| h.json.len() as u64).sum();
-                if let Err(e) = self.write_file(&name, &entries) {
-                    // Kept (still counted as held) for one retry.
-                    self.retries.push(Retry { name, entries });
-                    first_err.get_or_insert(err(format!("{e}; kept for one retry")));
-                } else {
+                if self.write_file(&name, &entries) {
                     self.held_bytes = self.held_bytes.saturating_sub(bytes);
+                } else {
+                    // Still counted as held; retried under the same name.
+                    self.retries.push(Retry { name, entries });
                 }
             }
-            let after = start + interval;
-            self.written_until = Some(self.written_until.map_or(after, |w| w.max(after)));
+            if closes {
+                self.parts.remove(&start);
+                let after = start + interval;
+                self.written_until = Some(self.written_until.map_or(after, |w| w.max(after)));
+            } else {
+                self.parts.insert(start, part + 1);
+            }
         }
-        first_err.map_or(Ok(()), Err)
     }
 
     /// Writes one file: entries sorted, then streamed into a private temporary file that
-    /// is renamed into place.
-    fn write_file(&mut self, name: &str, entries: &[Held]) -> Result<(), String> {
+    /// is renamed into place. Recreates a removed folder first. False when it failed (the
+    /// error is counted, and logged when it is a new one).
+    fn write_file(&mut self, name: &str, entries: &[Held]) -> bool {
         let path = self.folder.join(name);
+        if !self.folder.is_dir() {
+            // On failure the write below fails and reports it.
+            if std::fs::create_dir_all(&self.folder).is_ok() {
+                self.counters.har_folder_recreated += 1;
+                // Printed whatever -verbose, as output errors are: the operator must know.
+                crate::stderr_line!(
+                    "httshark: warning: output folder {} had disappeared; created it again",
+                    self.folder.display()
+                );
+            }
+        }
         let mut order: Vec<&Held> = entries.iter().collect();
         order.sort();
         let result = har::write_file(&path, order.iter().map(|h| &h.json[..]));
@@ -221,15 +269,44 @@ impl HarFileProcessor {
                 );
                 self.counters.har_entries_written += entries.len() as u64;
                 self.counters.har_bytes_written += total;
-                Ok(())
+                if self.failing {
+                    self.failing = false;
+                    crate::stderr_line!(
+                        "httshark: note: HAR output to {} works again",
+                        self.folder.display()
+                    );
+                }
+                true
             }
             Err(e) => {
                 self.counters.har_write_errors += 1;
-                Err(format!("writing {}: {e}", path.display()))
+                self.failing = true;
+                let reason = e.to_string();
+                if !self.reported.contains(&reason) && self.reported.len() < MAX_REPORTED_ERRORS {
+                    // Printed whatever -verbose (as the pipeline prints output errors).
+                    crate::stderr_line!(
+                        "httshark: error: file: cannot write HAR file {}: {reason}; its {} \
+                         entries are kept and retried at the next export (the capture goes \
+                         on; failures are counted in har_write_errors)",
+                        path.display(),
+                        entries.len()
+                    );
+                    self.reported.insert(reason.clone());
+                }
+                self.last_error = Some(format!("{}: {reason}", path.display()));
+                false
             }
         }
     }
+
+    /// Entries lost so far to output failures or the held-bytes limit.
+    fn lost(&self) -> u64 {
+        self.counters.har_entries_dropped_write_error + self.counters.har_entries_dropped_held_limit
+    }
 }
+
+/// Distinct write errors logged per run; later distinct ones are only counted.
+const MAX_REPORTED_ERRORS: usize = 16;
 
 impl Processor for HarFileProcessor {
     fn name(&self) -> &'static str {
@@ -245,7 +322,21 @@ impl Processor for HarFileProcessor {
                 return Ok(());
             }
         };
-        if self.held_bytes.saturating_add(json.len() as u64) > self.limits.max_held_bytes {
+        let fits =
+            |p: &Self| p.held_bytes.saturating_add(json.len() as u64) <= p.limits.max_held_bytes;
+        if !fits(self) && !self.failing {
+            // Write what is held now rather than drop what comes next.
+            self.counters.har_early_exports += 1;
+            crate::log_info!(
+                key: "har-early-export",
+                "{} bytes of HAR entries held (limit {}): writing them before their \
+                 interval ends",
+                self.held_bytes,
+                self.limits.max_held_bytes
+            );
+            self.write_until(None, true);
+        }
+        if !fits(self) {
             self.counters.har_entries_dropped_held_limit += 1;
             return Ok(());
         }
@@ -278,19 +369,39 @@ impl Processor for HarFileProcessor {
     }
 
     fn on_tick(&mut self, now: Timestamp) -> Result<(), ProcessorError> {
-        self.write_until(Some(now))
+        // Failures are logged and counted by `write_file`, and retried at the next export;
+        // only `finish` reports a loss.
+        self.write_until(Some(now), false);
+        Ok(())
     }
 
     fn finish(&mut self, now: Timestamp) -> Result<(), ProcessorError> {
         let _ = now;
-        let first = self.write_until(None);
-        // A file that failed just now gets its one retry here: there is no next tick.
-        let second = if self.retries.is_empty() {
-            Ok(())
-        } else {
-            self.write_until(None)
-        };
-        first.and(second)
+        self.write_until(None, false);
+        // A file that failed just now gets one more attempt: there is no next export.
+        if !self.retries.is_empty() {
+            self.write_until(None, false);
+        }
+        for r in std::mem::take(&mut self.retries) {
+            let bytes: u64 = r.entries.iter().map(|h| h.json.len() as u64).sum();
+            self.held_bytes = self.held_bytes.saturating_sub(bytes);
+            self.counters.har_entries_dropped_write_error += r.entries.len() as u64;
+        }
+        let lost = self.lost();
+        if lost == 0 {
+            return Ok(());
+        }
+        let why = self
+            .last_error
+            .as_deref()
+            .map_or_else(String::new, |e| format!("; last error: {e}"));
+        Err(err(format!(
+            "{lost} transactions could not be written to {} ({} after write errors, {} over \
+             the held-bytes limit){why}",
+            self.folder.display(),
+            self.counters.har_entries_dropped_write_error,
+            self.counters.har_entries_dropped_held_limit
+        )))
     }
 
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {

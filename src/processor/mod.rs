@@ -56,7 +56,8 @@ pub trait Processor: Send {
 }
 
 /// Writes `path` atomically: into a temporary file beside it, synced, then renamed over
-/// `path`. On error the temporary file is removed and `path` is untouched.
+/// `path`. On error the temporary file is removed and `path` is untouched. A folder that
+/// disappeared is created again (warned).
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
@@ -115,7 +116,19 @@ fn write_atomically_mode(
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp: PathBuf = dir.join(tmp_name);
     let result = (|| {
-        let file = create_temp(&tmp, mode)?;
+        let file = match create_temp(&tmp, mode) {
+            // The output folder was removed while running (docs/robustness.md, "Faults"):
+            // created again, once, then the write proceeds.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() => {
+                fs::create_dir_all(dir)?;
+                crate::stderr_line!(
+                    "httshark: warning: output folder {} had disappeared; created it again",
+                    dir.display()
+                );
+                create_temp(&tmp, mode)?
+            }
+            other => other?,
+        };
         let mut w = BufWriter::with_capacity(1 << 16, file);
         write(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;

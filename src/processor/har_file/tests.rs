@@ -261,60 +261,85 @@ fn har_files_are_private() {
     }
 }
 
+/// Makes `out` unusable as a folder: a plain file in its place (root ignores permission
+/// bits, so a read-only folder would not fail).
+fn block(out: &Path) {
+    let _ = fs::remove_dir_all(out);
+    fs::write(out, b"not a folder").unwrap();
+}
+
+fn unblock(out: &Path) {
+    fs::remove_file(out).unwrap();
+    fs::create_dir(out).unwrap();
+}
+
 #[test]
-fn a_failed_file_is_retried_once_then_dropped() {
+fn failed_files_are_kept_and_retried_until_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
     p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
         .unwrap();
-    fs::remove_dir(&out).unwrap();
-    let e = p.on_tick(at(10, 0)).unwrap_err();
-    assert!(e.message.contains("kept for one retry"), "{}", e.message);
-    assert_eq!(p.counters().har_write_errors, 1);
-    assert!(p.held_bytes() > 0);
-    // The folder comes back: the retry succeeds.
-    fs::create_dir(&out).unwrap();
+    block(&out);
+    // Mid-run failures are logged and counted, not returned: the capture goes on.
+    p.on_tick(at(10, 0)).unwrap();
     p.on_tick(at(20, 0)).unwrap();
-    assert_eq!(
-        files(&out).keys().collect::<Vec<_>>(),
-        vec!["h_20261121T230500Z.har"]
-    );
-    assert_eq!(p.held_bytes(), 0);
-
-    // Fails twice: dropped and counted.
     p.on_transaction(&tx(2, 1, "h", at(21, 0), at(22, 0)))
         .unwrap();
+    p.on_tick(at(30, 0)).unwrap();
+    assert_eq!(p.counters().har_write_errors, 4);
+    assert_eq!(p.counters().har_entries_dropped_write_error, 0);
+    assert!(p.held_bytes() > 0);
+    // Space is back: both files are written under their own names, nothing lost.
+    unblock(&out);
+    p.on_tick(at(40, 0)).unwrap();
+    assert_eq!(
+        files(&out).keys().collect::<Vec<_>>(),
+        vec!["h_20261121T230500Z.har", "h_20261121T230520Z.har"]
+    );
+    assert_eq!(p.held_bytes(), 0);
+    p.finish(at(41, 0)).unwrap();
+}
+
+#[test]
+fn a_removed_folder_is_recreated_at_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
     fs::remove_dir_all(&out).unwrap();
-    assert!(p.on_tick(at(30, 0)).is_err());
-    let e = p.on_tick(at(40, 0)).unwrap_err();
+    p.on_tick(at(10, 0)).unwrap();
+    assert_eq!(p.counters().har_folder_recreated, 1);
+    assert_eq!(p.counters().har_write_errors, 0);
+    assert_eq!(files(&out).len(), 1);
+}
+
+#[test]
+fn finish_reports_what_could_not_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_transaction(&tx(2, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    block(&out);
+    let e = p.finish(at(3, 0)).unwrap_err();
     assert!(
-        e.message.contains("dropped after one retry"),
+        e.message
+            .starts_with("2 transactions could not be written to "),
         "{}",
         e.message
     );
-    assert_eq!(p.counters().har_entries_dropped_write_error, 1);
-    assert_eq!(p.counters().har_write_errors, 3);
-    assert_eq!(p.held_bytes(), 0);
-    p.on_tick(at(50, 0)).unwrap();
-}
-
-#[test]
-fn finish_gives_a_failed_file_its_retry() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10)).unwrap();
-    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
-        .unwrap();
-    fs::remove_dir(&out).unwrap();
-    assert!(p.finish(at(3, 0)).is_err());
+    assert!(e.message.contains("last error"), "{}", e.message);
     assert_eq!(p.counters().har_write_errors, 2);
-    assert_eq!(p.counters().har_entries_dropped_write_error, 1);
+    assert_eq!(p.counters().har_entries_dropped_write_error, 2);
     assert_eq!(p.held_bytes(), 0);
 }
 
 #[test]
-fn held_bytes_are_bounded() {
+fn reaching_the_held_limit_exports_early_instead_of_dropping() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
         .unwrap()
@@ -324,11 +349,51 @@ fn held_bytes_are_bounded() {
     for i in 0..10 {
         p.on_transaction(&tx(i, 1, "h", at(1, 0), at(2, 0)))
             .unwrap();
+        assert!(p.held_bytes() <= 1500);
     }
-    assert!(p.held_bytes() <= 1500);
+    assert_eq!(p.counters().har_entries_dropped_held_limit, 0);
+    let early = p.counters().har_early_exports;
+    assert!(early > 0, "{early}");
+    p.finish(at(3, 0)).unwrap();
+    assert_eq!(p.counters().har_entries_written, 10);
+    // One interval, several parts: the first under the plain name, no file overwritten.
+    let f = files(dir.path());
+    assert_eq!(f.len() as u64, early + 1, "{:?}", f.keys());
+    assert!(f.contains_key("h_20261121T230500Z.har"));
+    assert!(f.contains_key("h_20261121T230500Z.2.har"), "{:?}", f.keys());
+    let mut all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
+    all.sort();
+    assert_eq!(all.len(), 10);
+    all.dedup();
+    assert_eq!(all.len(), 10);
+}
+
+#[test]
+fn held_bytes_are_bounded_while_the_output_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            max_held_bytes: 1500,
+        });
+    block(&out);
+    for i in 0..10 {
+        p.on_transaction(&tx(i, 1, "h", at(1, 0), at(2, 0)))
+            .unwrap();
+        assert!(p.held_bytes() <= 1500);
+    }
     let dropped = p.counters().har_entries_dropped_held_limit;
     assert!(dropped > 0 && dropped < 10, "{dropped}");
-    p.finish(at(3, 0)).unwrap();
+    // One early export was tried, failed; no write per entry after that.
+    assert_eq!(p.counters().har_early_exports, 1);
+    unblock(&out);
+    let e = p.finish(at(3, 0)).unwrap_err();
+    assert!(
+        e.message.starts_with(&format!("{dropped} transactions")),
+        "{}",
+        e.message
+    );
     assert_eq!(p.counters().har_entries_written, 10 - dropped);
 }
 

@@ -1,0 +1,179 @@
+//! SIGINT/SIGTERM with `-file -` (a pipe that stays open): the first signal stops the
+//! capture at once even while libpcap is blocked in read(2), and everything fed so far is
+//! exported (exit status 0); a second signal exits at once with status 130, even when an
+//! output is stuck. No capture privileges needed.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn signal(child: &Child, sig: i32) {
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+/// Waits up to `limit` for the child to exit; None when it is still running.
+fn exited_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn spawn(args: &[&str], out: &Path, stdout: Stdio) -> (Child, ChildStdin) {
+    let mut child = Command::new(bin())
+        .args(["-file", "-", "-hosts="])
+        .args(args)
+        .arg("-output-folder")
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+fn fixture() -> Vec<u8> {
+    std::fs::read(repo().join("fixtures/generated-small.pcap")).unwrap()
+}
+
+fn key(s: &Seen) -> (String, String, i64, String, Vec<String>) {
+    (
+        s.connection.clone(),
+        s.url.clone(),
+        s.status,
+        s.started.clone(),
+        s.anomalies.clone(),
+    )
+}
+
+/// The capture is blocked reading a quiet pipe when the signal comes: it must still stop
+/// within 2 s and export every transaction fed, exactly as if the input had ended there.
+fn one_signal_stops_a_blocked_stdin_read(sig: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    run_file(
+        &repo().join("fixtures/generated-small.pcap"),
+        &reference,
+        &[],
+    );
+    let expected: Vec<_> = read_entries(&reference).iter().map(key).collect();
+    assert!(!expected.is_empty());
+
+    let out = dir.path().join("signalled");
+    let (mut child, mut stdin) = spawn(&[], &out, Stdio::null());
+    stdin.write_all(&fixture()).unwrap();
+    stdin.flush().unwrap();
+    // Everything is in the pipe; give the pipeline time to read it and block on the next
+    // record header. The pipe stays open (`stdin` is alive until the end of the test).
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before the signal"
+    );
+    let sent = Instant::now();
+    signal(&child, sig);
+    let status = exited_within(&mut child, Duration::from_secs(2));
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("still running 2 s after the signal: the blocked read was not interrupted");
+    };
+    let stderr = child.wait_with_output().unwrap().stderr;
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "a stop is not damage: {stderr}"
+    );
+    eprintln!("exited {:?} after the signal", sent.elapsed());
+    let got: Vec<_> = read_entries(&out).iter().map(key).collect();
+    assert_eq!(got, expected, "the transactions fed before the signal");
+    validate_har_dir(&out);
+    drop(stdin);
+}
+
+#[test]
+fn sigterm_stops_a_blocked_stdin_read_and_exports_what_was_fed() {
+    one_signal_stops_a_blocked_stdin_read(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_stops_a_blocked_stdin_read_and_exports_what_was_fed() {
+    one_signal_stops_a_blocked_stdin_read(libc::SIGINT);
+}
+
+/// The first signal starts the drain; here the drain cannot finish (the ndjson processor
+/// writes to a stdout pipe nobody reads, and one replay is larger than the pipe buffer).
+/// The second signal must end the process at once, with status 130.
+fn second_signal_exits_at_once(first: i32, second: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (mut child, mut stdin) = spawn(&["-har-processors", "ndjson"], &out, Stdio::piped());
+    let stdout = child.stdout.take().unwrap(); // kept open, never read
+    stdin.write_all(&fixture()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, first);
+    // Stuck on its output: the first signal cannot end it.
+    if let Some(status) = exited_within(&mut child, Duration::from_millis(1000)) {
+        panic!("exited ({status}) though its output was blocked: the test proves nothing");
+    }
+    signal(&child, second);
+    let status = exited_within(&mut child, Duration::from_secs(2));
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("still running 2 s after the second signal");
+    };
+    assert_eq!(status.code(), Some(130));
+    drop(stdout);
+    drop(stdin);
+}
+
+#[test]
+fn second_sigterm_exits_at_once_with_130() {
+    second_signal_exits_at_once(libc::SIGTERM, libc::SIGTERM);
+}
+
+#[test]
+fn sigint_then_sigterm_exits_at_once_with_130() {
+    second_signal_exits_at_once(libc::SIGINT, libc::SIGTERM);
+}
+
+/// Only a pcap header was written and the pipe stays open: the signal still ends the run
+/// promptly, with no output error and no warning.
+#[test]
+fn signal_with_only_a_header_fed_exits_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (mut child, mut stdin) = spawn(&[], &out, Stdio::null());
+    stdin.write_all(&fixture()[..24]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, libc::SIGTERM);
+    let Some(status) = exited_within(&mut child, Duration::from_secs(2)) else {
+        let _ = child.kill();
+        panic!("still running 2 s after SIGTERM");
+    };
+    let stderr = child.wait_with_output().unwrap().stderr;
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("warning") && !stderr.contains("error"),
+        "{stderr}"
+    );
+    drop(stdin);
+}
