@@ -17,7 +17,8 @@
 #                                (default 64MiB); without the flag the documented default
 #                                budget (512MiB) is the reference and nothing is passed
 #   OVERHEAD_SLACK_MIB           allowance on top of the empty-capture RSS for the pipeline's
-#                                bounded in-flight batches (default 64: 64 batches <= 1 MiB)
+#                                packet batches on their way to the worker (default 16:
+#                                Config::channel_capacity = 16 batches of at most 1 MiB)
 #   RUN_TIMEOUT                  seconds per httshark run (default 900)
 #   VMEM_LIMIT_KB                ulimit -v for each httshark run (default 8 GiB)
 #   ROBUSTNESS_DIR               work folder (default: a fresh temp dir, removed at the end)
@@ -63,7 +64,7 @@ fi
 mkdir -p "$work"
 timeout_s=${RUN_TIMEOUT:-900}
 vmem_kb=${VMEM_LIMIT_KB:-8388608}
-slack_mib=${OVERHEAD_SLACK_MIB:-64}
+slack_mib=${OVERHEAD_SLACK_MIB:-16}
 
 # The budget: -memory-limit when this build has it, else the documented default.
 to_bytes() {
