@@ -1073,7 +1073,10 @@ mod tests {
     #[test]
     fn snapshot_write_failure_is_counted_and_said_once() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = snapshot_cfg(&dir.path().join("missing-dir"), 5, 1, 1);
+        // A regular file where the folder should be: the snapshot cannot be written (a
+        // missing folder would be created again).
+        std::fs::write(dir.path().join("not-a-dir"), b"").unwrap();
+        let mut cfg = snapshot_cfg(&dir.path().join("not-a-dir"), 5, 1, 1);
         cfg.snapshot.interval = Duration::ZERO;
         let (l, buf, _) = setup(cfg);
         l.log(Level::Error, format_args!("boom"));
