@@ -299,9 +299,26 @@ fn write_failure_during_run_is_an_error_not_a_panic() {
     let mut p = SitesStatsProcessor::new(config(&path)).unwrap();
     p.on_transaction(&Tx::new(1, Some("a"), "/", 0, 10).build())
         .unwrap();
+    // A regular file where the folder was: it cannot be created again (a removed folder
+    // would be).
     fs::remove_dir(&sub).unwrap();
+    fs::write(&sub, b"").unwrap();
     let err = p.finish(us(1)).unwrap_err();
     assert!(err.message.contains("s.csv"), "{err}");
+}
+
+#[test]
+fn a_removed_folder_is_created_again_at_the_next_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    let path = sub.join("s.csv");
+    let mut p = SitesStatsProcessor::new(config(&path)).unwrap();
+    p.on_transaction(&Tx::new(1, Some("a"), "/", 0, 10).build())
+        .unwrap();
+    fs::remove_dir(&sub).unwrap();
+    p.finish(us(1)).unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.lines().count() >= 2, "{text}");
 }
 
 #[test]
