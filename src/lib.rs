@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod privileges;
 pub mod processor;
 pub mod reassembly;
+pub mod signals;
 pub mod testgen;
 pub mod time;
 pub mod wire;

@@ -638,13 +638,15 @@ pub fn init(cfg: &LogConfig) -> Result<&'static Logger, String> {
         }
     }
     let period = period.max(Duration::from_millis(10));
-    thread::Builder::new()
-        .name("httshark-log".into())
-        .spawn(move || loop {
-            thread::sleep(period);
-            logger.tick();
-        })
-        .map_err(|e| format!("cannot start the log thread: {e}"))?;
+    crate::signals::without_stop_signals(|| {
+        thread::Builder::new()
+            .name("httshark-log".into())
+            .spawn(move || loop {
+                thread::sleep(period);
+                logger.tick();
+            })
+    })
+    .map_err(|e| format!("cannot start the log thread: {e}"))?;
     Ok(logger)
 }
 

@@ -557,25 +557,27 @@ pub fn serve_listener(
     listener: TcpListener,
     shared: SharedMetrics,
 ) -> Result<JoinHandle<()>, String> {
-    thread::Builder::new()
-        .name("httshark-metrics".into())
-        .spawn(move || {
-            for stream in listener.incoming() {
-                match stream {
-                    Ok(s) => {
-                        if let Err(e) = handle(s, &shared) {
-                            crate::log_debug!(key: "metrics_client", "metrics client: {e}");
+    crate::signals::without_stop_signals(|| {
+        thread::Builder::new()
+            .name("httshark-metrics".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    match stream {
+                        Ok(s) => {
+                            if let Err(e) = handle(s, &shared) {
+                                crate::log_debug!(key: "metrics_client", "metrics client: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            // Out of descriptors and the like: back off rather than spin.
+                            crate::log_warn!(key: "metrics_accept", "metrics listener: {e}");
+                            thread::sleep(Duration::from_millis(50));
                         }
                     }
-                    Err(e) => {
-                        // Out of descriptors and the like: back off rather than spin.
-                        crate::log_warn!(key: "metrics_accept", "metrics listener: {e}");
-                        thread::sleep(Duration::from_millis(50));
-                    }
                 }
-            }
-        })
-        .map_err(|e| format!("cannot start the metrics thread: {e}"))
+            })
+    })
+    .map_err(|e| format!("cannot start the metrics thread: {e}"))
 }
 
 /// Reads one request (bounded, with a timeout) and answers it; always closes.

@@ -39,6 +39,7 @@ use crate::processor::body_select::BodySelector;
 use crate::processor::redact::Redaction;
 use crate::processor::{Outputs, Processor};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
+use crate::signals::without_stop_signals;
 use crate::time::{MonotonicClock, Timestamp};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
@@ -247,25 +248,6 @@ fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Calls `spawn` with SIGINT and SIGTERM blocked in the calling thread, so the thread it
-/// starts inherits the mask and never takes them (see `install_signal_handlers`).
-fn without_stop_signals<T>(spawn: impl FnOnce() -> T) -> T {
-    // SAFETY: plain signal-mask calls on a local set; the old mask is restored.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) == 0;
-        let out = spawn();
-        if blocked {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        }
-        out
-    }
 }
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
