@@ -18,7 +18,9 @@
 //!   ticks its processors with the minimum over workers (a watermark). Processors place a
 //!   transaction by `completed_at`, never by arrival order, so a replay gives the same
 //!   files whatever the thread scheduling.
-//! - SIGINT/SIGTERM stop the capture loop; the pipeline then drains as at end of file:
+//! - SIGINT/SIGTERM stop the capture loop (a live capture first reads the packets the
+//!   kernel received before the signal, for at most `capture::STOP_DRAIN`, so exchanges
+//!   completed before it are not lost); the pipeline then drains as at end of file:
 //!   every pending transaction is flushed and exported. A second signal exits at once.
 
 use std::io::IsTerminal;
@@ -218,7 +220,8 @@ crate::counters! {
     }
 }
 
-/// Sets `flag` on SIGINT/SIGTERM; a second signal exits at once (status 130).
+/// Sets `flag` on SIGINT/SIGTERM; a second signal removes the temporary output files being
+/// written (`processor::temp_files`) and exits at once (status 130).
 ///
 /// The handlers are installed without SA_RESTART, and the threads `run_until` starts block
 /// both signals, so the signal is taken by the capture (calling) thread and interrupts a
@@ -227,7 +230,17 @@ crate::counters! {
 fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     for sig in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))
+        // The second signal: exit at once, without leaving a temporary output file.
+        let first = Arc::clone(flag);
+        let shutdown = move || {
+            if first.load(Ordering::SeqCst) {
+                crate::processor::temp_files::TABLE.remove_all_now();
+                signal_hook::low_level::exit(130);
+            }
+        };
+        // SAFETY: the handler only loads atomics and calls unlink(2) and _exit(2), all
+        // async-signal-safe.
+        unsafe { signal_hook::low_level::register(sig, shutdown) }
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
         signal_hook::flag::register(sig, Arc::clone(flag))
             .map_err(|e| format!("cannot install signal handler: {e}"))?;
@@ -460,7 +473,15 @@ fn capture_loop(
         }
     };
 
-    while !setup.stop.load(Ordering::Relaxed) {
+    // Live: when the stop came, and until when the packets already received are read.
+    let mut stopping: Option<(Timestamp, Timestamp)> = None;
+    loop {
+        if stopping.is_none() && setup.stop.load(Ordering::Relaxed) {
+            match source.live_stop_time() {
+                Some(t) => stopping = Some((t, t + crate::capture::STOP_DRAIN)),
+                None => break,
+            }
+        }
         let (ts, now) = match source.next() {
             Next::Packet(p) => {
                 let index = counters.packets;
@@ -495,6 +516,13 @@ fn capture_loop(
                 break;
             }
         };
+        if let Some((at, until)) = stopping {
+            // Packets come out of the ring in arrival order: one stamped at or after the
+            // stop means every packet received before it has been read (and batched).
+            if ts.is_some_and(|ts| ts >= at) || now >= until {
+                break;
+            }
+        }
         let due = match next_tick {
             None => {
                 next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);

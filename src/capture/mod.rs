@@ -120,6 +120,15 @@ pub struct CaptureStats {
 /// blocks at a time rather than waking per packet.
 pub const LIVE_READ_TIMEOUT_MS: i32 = 100;
 
+/// How long a stopped live capture goes on reading the packets the kernel received before
+/// the stop: twice the read timeout, which is also the kernel's block retire timeout (a
+/// packet may wait that long in a partly filled TPACKET_V3 block before libpcap sees it).
+/// Reading stops earlier as soon as a packet stamped after the stop is read (everything
+/// before it has been). Without this, the last ~100 ms of traffic before SIGINT/SIGTERM,
+/// complete exchanges included, was thrown away with the ring.
+pub const STOP_DRAIN: std::time::Duration =
+    std::time::Duration::from_millis(2 * LIVE_READ_TIMEOUT_MS as u64);
+
 /// An open packet source with its filter applied.
 pub struct PacketSource {
     handle: Handle,
@@ -214,6 +223,16 @@ impl PacketSource {
 
     pub fn link_type(&self) -> LinkType {
         self.link
+    }
+
+    /// Live captures: the wall clock now (when the stop was asked for), after which
+    /// [`STOP_DRAIN`] more may be read so that no packet already received is lost. `None`
+    /// for files and standard input: they stop where they are.
+    pub fn live_stop_time(&self) -> Option<Timestamp> {
+        match self.handle {
+            Handle::Live(_) => Some(wall_clock()),
+            Handle::Offline(_) => None,
+        }
     }
 
     /// The next packet, an idle tick (live), or the end.

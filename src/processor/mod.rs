@@ -15,6 +15,7 @@ pub mod sampled;
 pub mod sites_stats;
 pub mod sizes_stats;
 pub mod stats_common;
+pub mod temp_files;
 
 use std::fmt;
 use std::fs::{self, File};
@@ -115,6 +116,8 @@ fn write_atomically_mode(
     tmp_name.push(name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp: PathBuf = dir.join(tmp_name);
+    // Until renamed or removed, a second signal's immediate exit removes it too.
+    let _registered = temp_files::TABLE.register(&tmp);
     let result = (|| {
         let file = match create_temp(&tmp, mode) {
             // The output folder was removed while running (docs/robustness.md, "Faults"):

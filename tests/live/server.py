@@ -6,11 +6,19 @@ Serves a fixed set of endpoints that exercise what a passive sniffer must get ri
 POST bodies with 100-continue) and logs every exchange it answered as one TSV line:
 
     method <TAB> target <TAB> status <TAB> request body bytes <TAB> response content bytes
+        <TAB> wall time (seconds since the epoch) when the response was fully handed to the socket
+
+The sixth column lets a live test tell exchanges completed before a given moment (a signal)
+from those still in flight. `/hang?s=N` answers only after N seconds (default 60): a request
+left pending; its arrival is logged at once to LOGFILE.received as
+
+    method <TAB> target <TAB> request body bytes <TAB> wall time
 
 Usage: server.py ADDRESS PORT LOGFILE
 """
 import gzip
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -29,7 +37,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def record(self, status: int, req_len: int, resp_len: int) -> None:
         with open(self.server.logfile, "a") as f:
-            f.write(f"{self.command}\t{self.path}\t{status}\t{req_len}\t{resp_len}\n")
+            f.write(f"{self.command}\t{self.path}\t{status}\t{req_len}\t{resp_len}\t{time.time():.6f}\n")
 
     def read_body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
@@ -82,6 +90,15 @@ class Handler(BaseHTTPRequestHandler):
             return 304, self.send(304, extra=[("ETag", '"v1"')])
         if path == "/redirect":
             return 302, self.send(302, b"moved", extra=[("Location", "/bytes/10")])
+        if path == "/hang":
+            with open(self.server.logfile + ".received", "a") as f:
+                f.write(f"{self.command}\t{self.path}\t{len(req_body)}\t{time.time():.6f}\n")
+            delay = 60.0
+            for kv in query.split("&"):
+                if kv.startswith("s="):
+                    delay = min(float(kv[2:]), 600.0)
+            time.sleep(delay)
+            return 200, self.send(200, b"late")
         if path == "/echo":
             return 200, self.send(200, b"got %d bytes" % len(req_body))
         return 404, self.send(404, b"not found")
