@@ -242,6 +242,14 @@ pub enum Anomaly {
     /// GET or followed by header fields). The request was recorded as well as it parses:
     /// method and target as seen.
     MalformedRequestLine,
+    /// The response answers a request the capture lost: its first segment acknowledged
+    /// request bytes the capture never delivered, and no request it could answer was seen.
+    /// The request is a placeholder (no method, no target, depth 0).
+    RequestLost,
+    /// Request bytes were lost before this request, and the response's ACK could not tell
+    /// whether it answers this request or one hidden in the lost bytes (pipelining): the
+    /// response may belong to an earlier request.
+    PairingUncertain,
 }
 
 /// One HTTP exchange: a request and, when one was seen, its response.

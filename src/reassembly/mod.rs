@@ -85,6 +85,16 @@ pub trait StreamHandler {
         data: &[u8],
         ts: Timestamp,
     );
+    /// The bytes of direction `dir` given by the next `on_data` call were sent after their
+    /// sender had received the other direction's stream up to offset `ack` (the segment's
+    /// acknowledgment number as an offset of the other direction's stream: 0 is its first
+    /// byte, or where it was picked up; gaps count). Called before `on_data` only for bytes
+    /// that come straight from the segment carrying that ACK: bytes that waited in the
+    /// out-of-order buffer, and ACKs before the other direction's start (mid-stream
+    /// pickup) or of a direction not yet seen, give no call. The default ignores it.
+    fn on_ack(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, ack: u64) {
+        let _ = (ctx, conn, dir, ack);
+    }
     /// `len` bytes of direction `dir` that the capture lost.
     fn on_gap(
         &mut self,
@@ -284,13 +294,19 @@ struct Out<'a, F: HandlerFactory> {
     ctx: &'a mut Ctx<F>,
     dir: Direction,
     ts: Timestamp,
+    /// The ACK of the segment being delivered, as an offset of the other direction's
+    /// stream (`StreamHandler::on_ack`); `None` when unknown or not applicable.
+    ack: Option<u64>,
 }
 
 impl<F: HandlerFactory> Emit for Out<'_, F> {
-    fn data(&mut self, data: &[u8]) {
+    fn data(&mut self, data: &[u8], fresh: bool) {
         let h = self
             .handler
             .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        if let Some(ack) = self.ack.filter(|_| fresh) {
+            h.on_ack(self.ctx, self.info, self.dir, ack);
+        }
         h.on_data(self.ctx, self.info, self.dir, data, self.ts);
     }
 
@@ -530,6 +546,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                     ctx: &mut *ctx,
                     dir,
                     ts: now,
+                    ack: None,
                 };
                 halves[dir.index()].on_tick(now, &mut self.counters, &mut out);
             }
@@ -687,6 +704,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                 ctx,
                 dir,
                 ts,
+                ack: None,
             };
             halves[dir.index()].close(&mut self.counters, &mut out);
         }
@@ -823,6 +841,11 @@ fn process<F: HandlerFactory>(
             peer.on_ack_hint(seg.ack);
         }
     }
+    // Where the other direction stood when this segment was sent (`StreamHandler::on_ack`).
+    let ack = (f.ack && !f.syn)
+        .then(|| peer.offset_of(seg.ack))
+        .flatten()
+        .and_then(|o| u64::try_from(o).ok());
     let info: &ConnInfo = info;
     for h in held.iter_mut() {
         h.waited += 1;
@@ -857,6 +880,7 @@ fn process<F: HandlerFactory>(
                     ctx: &mut *ctx,
                     dir,
                     ts,
+                    ack,
                 };
                 deliver(me, data_seq, seg.payload, f.fin, lim, c, &mut out);
             }
@@ -879,6 +903,7 @@ fn process<F: HandlerFactory>(
             ctx: &mut *ctx,
             dir: d,
             ts,
+            ack: None,
         };
         half.on_segment_seen(ts, c, &mut out);
     }
@@ -971,6 +996,7 @@ fn release_held<F: HandlerFactory>(
                 ctx: &mut *ctx,
                 dir: h.dir.reverse(),
                 ts: h.ts,
+                ack: None,
             };
             peer.declare_lost_to(h.needs, c, &mut out);
         }
@@ -981,6 +1007,7 @@ fn release_held<F: HandlerFactory>(
             ctx: &mut *ctx,
             dir: h.dir,
             ts: h.ts,
+            ack: Some(h.needs),
         };
         deliver(me, h.seq, &h.payload, h.fin, lim, c, &mut out);
     }
