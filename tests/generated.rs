@@ -241,6 +241,8 @@ struct LossOutcome {
     /// Damaged transactions whose request was lost in a pipelined batch: their response
     /// went to the next request, flagged `pairing-uncertain`.
     absent_shifted: usize,
+    /// Exact transactions flagged `pairing-uncertain` all the same (false alarms).
+    needless_flags: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -343,7 +345,12 @@ fn check_lossy(seed: u64, spec: &str) -> LossOutcome {
             o.intact += 1;
             match found {
                 Some(i) => match check_exact(tx, &seen[i]) {
-                    Ok(()) => o.intact_exact += 1,
+                    Ok(()) => {
+                        o.intact_exact += 1;
+                        if seen[i].anomalies.iter().any(|a| a == "pairing-uncertain") {
+                            o.needless_flags.push(what.clone());
+                        }
+                    }
                     Err(_) if uncertain_conn(&key) && loss_flagged(&seen[i]) => o.uncertain += 1,
                     Err(e) if seen[i].anomalies.iter().any(|a| a == "midstream-pickup") => {
                         // Decided once the damaged ones are known (`pickup_shifted`).
@@ -473,6 +480,11 @@ fn with_packet_loss_every_intact_transaction_is_exact() {
             o.errors.len()
         );
         damaged += o.damaged;
+        for w in &o.needless_flags {
+            failures.push(format!(
+                "seed {seed}: exact but flagged pairing-uncertain: {w}"
+            ));
+        }
         uncertain += o.uncertain;
         pickup_shifted += o.pickup_shifted;
         absent_shifted += o.absent_shifted;

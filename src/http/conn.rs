@@ -938,6 +938,19 @@ impl HttpConn {
                     self.lost_span
                         .is_some_and(|(from, to)| to <= s && ack.is_none_or(|a| from < a))
                 });
+                // The lost bytes began inside this request, which was cut (a complete
+                // request has no such gap: one inside a body of known length is
+                // absorbed), and the server had them all when it answered: they were this
+                // request's own. A request pipelined into them is not looked for.
+                let own = !interim
+                    && e.req_start.is_some_and(|s| {
+                        self.lost_span
+                            .is_some_and(|(from, to)| from >= s && ack.is_some_and(|a| a >= to))
+                    })
+                    && !(e.req_done && e.request.as_ref().is_some_and(|r| r.complete));
+                if own {
+                    self.lost_span = None;
+                }
                 if before && !interim {
                     if resp_lost {
                         // The response stream lost bytes too since the last response:
