@@ -16,7 +16,14 @@
 //!
 //! Requests enter a queue (`Entry`) when their head is parsed, so that a response (or a
 //! 100 Continue) can pair with a request whose body is still arriving. Responses pair with
-//! the oldest entry that has no final response (RFC 9112 §9.3.2, in order). An entry is
+//! the oldest entry that has no final response (RFC 9112 §9.3.2, in order), unless TCP
+//! acknowledgments (`StreamHandler::on_ack`, as offsets of the other stream) say otherwise
+//! after a loss: a response sent before the server had a byte of that request does not
+//! answer it (it answers a lost request: exported with a `RequestLost` placeholder, or is
+//! an orphan); a request whose response the client had received before sending the next
+//! one, with no response head seen, lost it; a pipelined batch that lost a request is
+//! paired in order, flagged `PairingUncertain` (docs/architecture.md has the rules). An
+//! entry is
 //! emitted as a `Transaction` when both its request and its response are finished; entries
 //! are emitted in order, except timeouts, which leave a tombstone (the method only) so a
 //! late response is framed correctly and consumed instead of being paired with the next

@@ -20,7 +20,8 @@
 //!   out-of-order limit is hit, the peer acknowledged them, the FIN is acknowledged, or the
 //!   connection closes (RST, idle, eviction, reuse, end of capture).
 //! - Data is delivered with the packet time of the segment that completed it (at a close
-//!   not caused by a packet: the clock `now`).
+//!   not caused by a packet: the clock `now`), and, when it comes straight from a segment,
+//!   after that segment's ACK as an offset of the other direction (`on_ack`).
 //!
 //! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
 //! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
