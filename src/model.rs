@@ -244,7 +244,8 @@ pub enum Anomaly {
     MalformedRequestLine,
     /// The response answers a request the capture lost: its first segment acknowledged
     /// request bytes the capture never delivered, and no request it could answer was seen.
-    /// The request is a placeholder (no method, no target, depth 0).
+    /// The request is a placeholder (no method, no target); its depth is the next one on
+    /// the connection when the response came.
     RequestLost,
     /// Request bytes were lost before this request, and the response's ACK could not tell
     /// whether it answers this request or one hidden in the lost bytes (pipelining): the

@@ -1081,10 +1081,13 @@ impl HttpConn {
     }
 
     /// The placeholder entry for a response to a request the capture lost: no method, no
-    /// target, depth 0 (its position on the connection is unknown), flagged `RequestLost`.
-    fn lost_placeholder(&self, ts: Timestamp) -> Entry {
+    /// target, flagged `RequestLost`. It takes the next depth: the lost request did occupy
+    /// a position on the connection, and without pipelining (the request after it is sent
+    /// once this response is in) that is its very position.
+    fn lost_placeholder(&mut self, ts: Timestamp) -> Entry {
+        self.depth = self.depth.saturating_add(1);
         Entry {
-            depth: 0,
+            depth: self.depth,
             method: String::new(),
             request: Some(Request {
                 method: String::new(),
