@@ -247,6 +247,15 @@ pub enum Anomaly {
     /// The global memory budget (`-memory-limit`) ran out while this message's body was
     /// held: its body bytes were dropped (sizes are still exact).
     MemoryLimit,
+    /// The response answers a request the capture lost: its first segment acknowledged
+    /// request bytes the capture never delivered, and no request it could answer was seen.
+    /// The request is a placeholder (no method, no target); its depth is the next one on
+    /// the connection when the response came.
+    RequestLost,
+    /// Request bytes were lost before this request, and the response's ACK could not tell
+    /// whether it answers this request or one hidden in the lost bytes (pipelining): the
+    /// response may belong to an earlier request.
+    PairingUncertain,
 }
 
 /// One HTTP exchange: a request and, when one was seen, its response.

@@ -111,6 +111,11 @@ proptest! {
         }
         h.on_close(&mut ctx, &conn, CloseReason::EndOfCapture, Timestamp::from_secs_nanos(now, 0));
         prop_assert_eq!(h.pending(), 0);
+        // Placeholders of lost requests always carry the response that revealed them.
+        for t in &ctx.out {
+            let placeholder = t.anomalies.contains(&httshark::model::Anomaly::RequestLost);
+            prop_assert!(!placeholder || t.response.is_some());
+        }
         let depths: Vec<u32> = ctx.out.iter().map(|t| t.depth).collect();
         let mut sorted = depths.clone();
         sorted.sort_unstable();

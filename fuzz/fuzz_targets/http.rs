@@ -2,7 +2,9 @@
 //! bytes in both directions at arbitrary split points, gaps, FINs, ticks, time going back,
 //! then a close. Input format: `httshark_fuzz::http_ops` (seeded from fixtures/http by
 //! seed.sh). Small limits, so every limit is reached; each exported transaction must
-//! respect them (`check_transaction`).
+//! respect them (`check_transaction`). Data of even length comes with an `on_ack` derived
+//! from its first byte (up to 255 before the other direction's end: plausible, stale and,
+//! after gaps, past lost bytes), so the ACK pairing rules see arbitrary offsets.
 #![no_main]
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -48,18 +50,27 @@ fuzz_target!(|data: &[u8]| {
     };
     // The reassembler never calls on after a direction's FIN; neither do we.
     let mut finished = [false; 2];
+    // Bytes and gaps so far per direction: the offsets an ACK is stated in.
+    let mut total = [0u64; 2];
     for op in ops {
         match op {
             HttpOp::Data { to_client, data } => {
                 let d = dir(to_client);
                 if !finished[d.index()] && !data.is_empty() {
+                    if data.len() % 2 == 0 {
+                        let other = total[d.reverse().index()];
+                        let ack = other.saturating_sub(data[0] as u64);
+                        h.on_ack(&mut ctx, &conn, d, ack);
+                    }
                     h.on_data(&mut ctx, &conn, d, data, ts);
+                    total[d.index()] += data.len() as u64;
                 }
             }
             HttpOp::Gap { to_client, len } => {
                 let d = dir(to_client);
                 if !finished[d.index()] && len > 0 {
                     h.on_gap(&mut ctx, &conn, d, len, ts);
+                    total[d.index()] = total[d.index()].saturating_add(len);
                 }
             }
             HttpOp::Fin { to_client } => {

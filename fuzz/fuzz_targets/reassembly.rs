@@ -51,11 +51,14 @@ struct Half {
 struct Checker {
     halves: [Half; 2],
     closed: bool,
+    /// `on_ack` was called for this direction: the next call must be its `on_data`.
+    ack_for: Option<Direction>,
 }
 
 impl Checker {
     fn live(&self, conn: &ConnInfo) {
         assert!(!self.closed, "call after on_close");
+        assert!(self.ack_for.is_none(), "on_ack not followed by on_data");
         // Either side may be taken for the server (a SYN from port 80 makes it the client).
         let ports = [conn.client.port(), conn.server.port()];
         assert!(ports.contains(&80) && ports.iter().any(|p| (40_000..40_004).contains(p)));
@@ -73,6 +76,11 @@ impl StreamHandler for Checker {
         data: &[u8],
         _: Timestamp,
     ) {
+        assert!(
+            self.ack_for.is_none_or(|d| d == dir),
+            "on_ack for the other direction"
+        );
+        self.ack_for = None;
         self.live(conn);
         assert!(!data.is_empty(), "empty on_data");
         let h = &mut self.halves[dir.index()];
@@ -92,6 +100,11 @@ impl StreamHandler for Checker {
             t.delivered,
             t.fed
         );
+    }
+
+    fn on_ack(&mut self, _: &mut Totals, conn: &ConnInfo, dir: Direction, _ack: u64) {
+        self.live(conn);
+        self.ack_for = Some(dir);
     }
 
     fn on_gap(&mut self, _: &mut Totals, conn: &ConnInfo, dir: Direction, len: u64, _: Timestamp) {
@@ -132,6 +145,7 @@ impl HandlerFactory for Factory {
         Checker {
             halves: Default::default(),
             closed: false,
+            ack_for: None,
         }
     }
 }

@@ -176,6 +176,8 @@ pub fn anomaly_name(a: &Anomaly) -> &'static str {
         Anomaly::Tunnel => "tunnel",
         Anomaly::LateResponse => "late-response",
         Anomaly::MalformedRequestLine => "malformed-request-line",
+        Anomaly::RequestLost => "request-lost",
+        Anomaly::PairingUncertain => "pairing-uncertain",
     }
 }
 

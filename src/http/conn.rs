@@ -16,7 +16,14 @@
 //!
 //! Requests enter a queue (`Entry`) when their head is parsed, so that a response (or a
 //! 100 Continue) can pair with a request whose body is still arriving. Responses pair with
-//! the oldest entry that has no final response (RFC 9112 §9.3.2, in order). An entry is
+//! the oldest entry that has no final response (RFC 9112 §9.3.2, in order), unless TCP
+//! acknowledgments (`StreamHandler::on_ack`, as offsets of the other stream) say otherwise
+//! after a loss: a response sent before the server had a byte of that request does not
+//! answer it (it answers a lost request: exported with a `RequestLost` placeholder, or is
+//! an orphan); a request whose response the client had received before sending the next
+//! one, with no response head seen, lost it; a pipelined batch that lost a request is
+//! paired in order, flagged `PairingUncertain` (docs/architecture.md has the rules). An
+//! entry is
 //! emitted as a `Transaction` when both its request and its response are finished; entries
 //! are emitted in order, except timeouts, which leave a tombstone (the method only) so a
 //! late response is framed correctly and consumed instead of being paired with the next
@@ -104,6 +111,8 @@ enum HeadKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Owner {
     Entry(u32),
+    /// The response answers a request the capture lost (see `HttpConn::lost`).
+    Lost,
     /// Orphan or late response: framed and skipped.
     Discard,
 }
@@ -122,6 +131,11 @@ struct Half {
     at_line_start: bool,
     /// Packet time of the first byte of the message in progress.
     first_ts: Timestamp,
+    /// Stream offset of that byte, when known (not for bytes re-fed after being held).
+    first_off: Option<u64>,
+    /// The ACK of the segment that carried that byte, as an offset of the other
+    /// direction's stream, when the reassembler gave one (`StreamHandler::on_ack`).
+    first_ack: Option<u64>,
     /// The message in progress (request: its entry's depth; response: its owner).
     owner: Owner,
     /// Response side: switch both directions to tunnel mode when this message ends.
@@ -150,6 +164,8 @@ impl Half {
             scanner: HeadScanner::default(),
             at_line_start: true,
             first_ts: Timestamp::ZERO,
+            first_off: None,
+            first_ack: None,
             owner: Owner::Discard,
             switch_after: false,
             body_gap: false,
@@ -202,6 +218,13 @@ struct Entry {
     /// Why it has no response, set when that became certain.
     unanswered: Option<Unanswered>,
     http09: bool,
+    /// Request-stream offset of the request's first byte, when known.
+    req_start: Option<u64>,
+    /// Response-stream offset the client had received when it sent that byte (its ACK).
+    client_ack: Option<u64>,
+    /// When it was sent, no earlier response was still due: every earlier request was
+    /// done and the response side was between messages (see `ack_shows_lost_response`).
+    clean_send: bool,
 }
 
 impl Entry {
@@ -228,6 +251,30 @@ pub struct HttpConn {
     skip_responses: u64,
     depth: u32,
     midstream: bool,
+    /// Bytes (data and gaps) delivered so far per direction: the stream offset of the next.
+    delivered: [u64; 2],
+    /// During a call from the reassembler: the stream offset of the next byte `step`
+    /// looks at. `None` while bytes held earlier are fed again (their offsets are gone).
+    at: [Option<u64>; 2],
+    /// The ACK given by `on_ack` for the response bytes of the current `on_data` call.
+    resp_ack: Option<u64>,
+    /// The same for the request bytes.
+    req_ack: Option<u64>,
+    /// The last response ended cut short, or the response stream lost bytes since: where
+    /// it really ended is unknown.
+    resp_broken: bool,
+    /// Request-stream span where gaps may have hidden whole requests (a gap outside a
+    /// body of known length), not yet passed by a paired response.
+    lost_span: Option<(u64, u64)>,
+    /// The placeholder entry of a lost request whose response is in progress.
+    lost: Option<Box<Entry>>,
+    /// The response stream lost bytes outside a body of known length since the last
+    /// response head: a whole response may have been lost there.
+    resp_lost: bool,
+    /// Request-stream offset from which the server's ACKs say a request starts: the
+    /// highest ACK of a response segment (in a non-pipelined exchange, the next request
+    /// follows the answered one's last byte). Lets the request side resync there.
+    req_boundary: Option<u64>,
 }
 
 /// The second space-separated word of a request line (its target), line end excluded.
@@ -257,6 +304,15 @@ impl HttpConn {
             skip_responses: 0,
             depth: 0,
             midstream: conn.midstream,
+            delivered: [0; 2],
+            at: [None; 2],
+            resp_ack: None,
+            req_ack: None,
+            resp_broken: false,
+            lost_span: None,
+            lost: None,
+            resp_lost: false,
+            req_boundary: None,
         }
     }
 
@@ -288,10 +344,24 @@ impl HttpConn {
         data: &[u8],
         ts: Timestamp,
     ) {
+        self.feed_at(ctx, conn, dir, data, ts, None);
+    }
+
+    /// `feed`, with `base` the stream offset of `data[0]` when known.
+    fn feed_at(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+        base: Option<u64>,
+    ) {
         let mut pos = 0usize;
         let mut stalls = 0u32;
         while pos < data.len() {
             let rest = data.get(pos..).unwrap_or_default();
+            self.at[idx(dir)] = base.map(|b| b + pos as u64);
             let held = self.halves[idx(dir)].buf.len();
             let n = self.step(ctx, conn, dir, rest, ts);
             pos += n;
@@ -372,8 +442,24 @@ impl HttpConn {
         let i = idx(dir);
         let request = i == REQ;
         let max_head = ctx.limits.max_head_bytes;
+        // Resyncing requests: the offset where the server's ACKs say a request starts.
+        let boundary = match (request && resync, self.req_boundary, self.at[REQ]) {
+            (true, Some(b), Some(at)) => b.checked_sub(at),
+            _ => None,
+        };
         let mut j = 0usize;
         while let Some(&b) = data.get(j) {
+            if boundary == Some(j as u64) {
+                // A request line may start here even after a token byte. A candidate that
+                // began before it and does not start like a method (uppercase, as every
+                // registered one) is the tail of a lost body: dropped.
+                let h = &mut self.halves[REQ];
+                if !h.buf.first().is_some_and(u8::is_ascii_uppercase) {
+                    ctx.counters.resync_skipped_bytes += h.buf.len() as u64;
+                    h.reset_candidate();
+                }
+                h.at_line_start = true;
+            }
             if self.halves[i].buf.is_empty() {
                 if !resync && matches!(b, b'\r' | b'\n') {
                     // Empty lines before a start line are ignored (RFC 9112 §2.2).
@@ -406,6 +492,14 @@ impl HttpConn {
                     continue;
                 }
                 h.first_ts = ts;
+                h.first_off = self.at[i].map(|a| a + j as u64);
+                h.first_ack = if request {
+                    // No response byte delivered yet: the client had received none of
+                    // the response stream as seen here (its offset 0).
+                    self.req_ack.or((self.delivered[RESP] == 0).then_some(0))
+                } else {
+                    self.resp_ack
+                };
             }
             let h = &mut self.halves[i];
             let m = h.matcher.feed(b);
@@ -808,6 +902,10 @@ impl HttpConn {
             }
             self.emit(ctx, conn, old, ts);
         }
+        let client_ack = self.halves[REQ].first_ack;
+        let clean_send = self.queue.iter().all(|e| e.resp_done)
+            && matches!(self.halves[RESP].phase, Phase::Start { .. })
+            && (!self.resp_broken || client_ack.is_some_and(|c| c >= self.delivered[RESP]));
         self.depth = self.depth.saturating_add(1);
         self.queue.push_back(Entry {
             depth: self.depth,
@@ -821,20 +919,208 @@ impl HttpConn {
             resp_anomalies: Vec::new(),
             unanswered: None,
             http09,
+            req_start: self.halves[REQ].first_off,
+            client_ack,
+            clean_send,
         });
         self.depth
     }
 
-    /// Pairs a response head with the oldest waiting entry. Returns the owner and the
-    /// request method (for framing).
-    fn response_owner(&self) -> (Owner, Option<String>, bool) {
+    /// Pairs a response head with the oldest waiting entry, unless its ACK says it was
+    /// sent before any byte of that request reached the server (see `ack_rules_out`).
+    /// Returns the owner, the request method (for framing), and whether the response is
+    /// late (its request timed out).
+    fn response_owner(
+        &mut self,
+        ctx: &mut HttpCtx,
+        interim: bool,
+    ) -> (Owner, Option<String>, bool) {
         if self.skip_responses > 0 {
             return (Owner::Discard, None, true);
         }
-        match self.front_waiting() {
-            None => (Owner::Discard, None, false),
-            Some(e) if e.is_tombstone() => (Owner::Discard, Some(e.method.clone()), true),
-            Some(e) => (Owner::Entry(e.depth), Some(e.method.clone()), false),
+        let ack = self.halves[RESP].first_ack;
+        let resp_lost = !interim && std::mem::take(&mut self.resp_lost);
+        let front = self.front_waiting();
+        let ruled_out = front.is_some_and(|e| Self::ack_rules_out(ack, e));
+        match front {
+            Some(e) if e.is_tombstone() && !ruled_out => {
+                (Owner::Discard, Some(e.method.clone()), true)
+            }
+            Some(e) if !ruled_out => {
+                let (depth, method) = (e.depth, e.method.clone());
+                // Request bytes were lost before this request, where the server may have
+                // received a request that this response answers (the ACK does not rule
+                // it out: pipelining, or no ACK).
+                let before = e.req_start.is_some_and(|s| {
+                    self.lost_span
+                        .is_some_and(|(from, to)| to <= s && ack.is_none_or(|a| from < a))
+                });
+                // The lost bytes began inside this request, which was cut (a complete
+                // request has no such gap: one inside a body of known length is
+                // absorbed), and the server had them all when it answered: they were this
+                // request's own. A request pipelined into them is not looked for.
+                let own = !interim
+                    && e.req_start.is_some_and(|s| {
+                        self.lost_span
+                            .is_some_and(|(from, to)| from >= s && ack.is_some_and(|a| a >= to))
+                    })
+                    && !(e.req_done && e.request.as_ref().is_some_and(|r| r.complete));
+                if own {
+                    self.lost_span = None;
+                }
+                if before && !interim {
+                    if resp_lost {
+                        // The response stream lost bytes too since the last response:
+                        // the lost request's response is taken to be among them.
+                        self.lost_span = None;
+                        ctx.counters.lost_pairs_balanced += 1;
+                    } else if let Some(e) = self.entry_mut(depth) {
+                        // Kept: until a response shows up for the lost request (ruled out
+                        // for every waiting one), later pairings may be shifted too.
+                        add_anomaly(&mut e.resp_anomalies, Anomaly::PairingUncertain);
+                        ctx.counters.uncertain_pairings += 1;
+                    }
+                } else if ack.is_some() && !interim {
+                    ctx.counters.responses_paired_by_ack += 1;
+                }
+                (Owner::Entry(depth), Some(method), false)
+            }
+            _ => {
+                // No waiting request this can answer. If the request stream lost bytes
+                // before the ACK (or the ACK is unknown), the answered request was most
+                // likely among them.
+                let lost = self
+                    .lost_span
+                    .is_some_and(|(s, _)| ack.is_none_or(|a| s < a));
+                if lost && !interim {
+                    self.lost_span = None;
+                    (Owner::Lost, None, false)
+                } else {
+                    (Owner::Discard, None, false)
+                }
+            }
+        }
+    }
+
+    /// Before pairing a response head that starts at response-stream offset `first_off`:
+    /// the oldest waiting request W lost its response when the client's ACKs show it.
+    /// W was sent when no earlier response was due (`clean_send`), having received the
+    /// response stream up to `client_ack(W)`; the next request N was sent having received
+    /// more (`client_ack(N) > client_ack(W)`): those bytes are W's response (or its
+    /// start). A response head at or after `client_ack(N)` is therefore not W's: W's was
+    /// lost (its head in a gap, or unparseable), and W is exported flagged
+    /// `ResponseInterrupted` instead of taking a later response. Repeats for the next W.
+    /// A pipelining client sends N before any of W's response arrives (equal ACKs): no
+    /// conclusion, in-order pairing.
+    fn lose_responses_shown_by_ack(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        ts: Timestamp,
+        interim: bool,
+    ) {
+        let Some(start) = self.halves[RESP].first_off else {
+            return;
+        };
+        if interim || self.skip_responses > 0 {
+            return;
+        }
+        loop {
+            let Some(w) = self.queue.iter().position(|e| !e.resp_done) else {
+                return;
+            };
+            let (Some(e), Some(n)) = (self.queue.get(w), self.queue.get(w + 1)) else {
+                return;
+            };
+            let shown = !e.is_tombstone()
+                && e.response.is_none()
+                && e.clean_send
+                && match (e.client_ack, n.client_ack) {
+                    (Some(cw), Some(cn)) => cn > cw && start >= cn,
+                    _ => false,
+                };
+            if !shown {
+                return;
+            }
+            ctx.counters.responses_lost_by_ack += 1;
+            self.lose_front_response(ctx, ts);
+            self.pop_done(ctx, conn, ts);
+        }
+    }
+
+    /// A response to a lost request is framed as if the request were a GET; if it was a
+    /// HEAD, its Content-Length announces a body that never comes (RFC 9110 §9.3.2) and
+    /// the next response would be read as that body. The client's next request tells: it
+    /// was sent having received exactly the response head (its ACK is where the body
+    /// would start, and no body byte came), so the body is empty and the response ends
+    /// there.
+    fn end_lost_bodyless(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+        let h = &self.halves[RESP];
+        let Phase::Body(reader) = &h.phase else {
+            return;
+        };
+        let bodyless = h.owner == Owner::Lost
+            && reader.body.wire_len == 0
+            && self.req_ack == Some(self.delivered[RESP]);
+        if bodyless {
+            ctx.counters.lost_responses_ended_by_ack += 1;
+            self.finish_message(ctx, conn, Direction::ToClient, ts, true, None);
+        }
+    }
+
+    /// A response whose first segment acknowledged the request stream only up to `ack`
+    /// cannot answer a request starting at or after `ack`: the server had not received a
+    /// byte of it (RFC 9112 §9.3: a server responds to a request it received). A response
+    /// answers request k only if `ack > start(k)`; usually `ack >= end(k)`, but a server
+    /// may answer before a request's body is in (100 Continue, an early 4xx). With an
+    /// unknown ACK or start, nothing is ruled out (pairing in order).
+    fn ack_rules_out(ack: Option<u64>, e: &Entry) -> bool {
+        match (ack, e.req_start) {
+            (Some(a), Some(s)) => a <= s,
+            _ => false,
+        }
+    }
+
+    /// The entry a response in progress belongs to.
+    fn owner_entry(&mut self, owner: Owner) -> Option<&mut Entry> {
+        match owner {
+            Owner::Entry(d) => self.entry_mut(d),
+            Owner::Lost => self.lost.as_deref_mut(),
+            Owner::Discard => None,
+        }
+    }
+
+    /// The placeholder entry for a response to a request the capture lost: no method, no
+    /// target, flagged `RequestLost`. It takes the next depth: the lost request did occupy
+    /// a position on the connection, and without pipelining (the request after it is sent
+    /// once this response is in) that is its very position.
+    fn lost_placeholder(&mut self, ts: Timestamp) -> Entry {
+        self.depth = self.depth.saturating_add(1);
+        Entry {
+            depth: self.depth,
+            method: String::new(),
+            request: Some(Request {
+                method: String::new(),
+                target: String::new(),
+                version: HttpVersion::Http11,
+                headers: Vec::new(),
+                head_len: 0,
+                body: Body::default(),
+                first_ts: ts,
+                last_ts: ts,
+                complete: false,
+            }),
+            req_done: true,
+            req_anomalies: vec![Anomaly::RequestLost],
+            interim: Vec::new(),
+            response: None,
+            resp_done: false,
+            resp_anomalies: Vec::new(),
+            unanswered: None,
+            http09: false,
+            req_start: None,
+            client_ack: None,
+            clean_send: false,
         }
     }
 
@@ -847,16 +1133,19 @@ impl HttpConn {
         ts: Timestamp,
         complete: bool,
     ) {
-        let (owner, method, late) = self.response_owner();
-        let method = method.unwrap_or_else(|| "GET".to_string());
         let status = p.status;
+        let interim = (100..200).contains(&status) && status != 101;
+        self.resp_broken = false;
+        self.lose_responses_shown_by_ack(ctx, conn, ts, interim);
+        let (owner, method, late) = self.response_owner(ctx, interim);
+        let method = method.unwrap_or_else(|| "GET".to_string());
         let first_ts = self.halves[RESP].first_ts;
         let version = p.version.unwrap_or(HttpVersion::Http11);
         if (100..200).contains(&status) && status != 101 {
             // Interim response (RFC 9110 §15.2): kept on the request, the final one follows.
             ctx.counters.interim_responses += 1;
-            if let Owner::Entry(d) = owner {
-                if let Some(e) = self.entry_mut(d) {
+            {
+                if let Some(e) = self.owner_entry(owner) {
                     if e.interim.len() < MAX_INTERIM {
                         e.interim.push(Interim {
                             status,
@@ -887,6 +1176,14 @@ impl HttpConn {
                 self.pop_done(ctx, conn, ts);
             }
             Owner::Discard => ctx.counters.orphan_responses += 1,
+            Owner::Lost => {
+                ctx.counters.responses_to_lost_requests += 1;
+                let placeholder = self.lost_placeholder(first_ts);
+                if let Some(old) = self.lost.replace(Box::new(placeholder)) {
+                    // Unreachable: the previous response ended before this head began.
+                    self.emit(ctx, conn, *old, ts);
+                }
+            }
             Owner::Entry(_) => {}
         }
         let connect = method.eq_ignore_ascii_case("CONNECT");
@@ -906,8 +1203,8 @@ impl HttpConn {
             head::body_framing(&p.headers, false, &mut anomalies)
         };
         let codings = head::content_codings(&p.headers);
-        if let Owner::Entry(d) = owner {
-            if let Some(e) = self.entry_mut(d) {
+        {
+            if let Some(e) = self.owner_entry(owner) {
                 let interim = std::mem::take(&mut e.interim);
                 e.response = Some(Response {
                     status,
@@ -1089,7 +1386,7 @@ impl HttpConn {
         if i == REQ {
             let depth = match self.halves[REQ].owner {
                 Owner::Entry(d) => d,
-                Owner::Discard => return,
+                Owner::Lost | Owner::Discard => return,
             };
             self.request_done(ctx, conn, depth, Some((*reader, extra)), complete, ts);
             if self.halves[REQ].switch_after && complete {
@@ -1227,14 +1524,18 @@ impl HttpConn {
         complete: bool,
         ts: Timestamp,
     ) {
+        if !complete {
+            // Cut short: its real end is unknown (see `Entry::clean_send`).
+            self.resp_broken = true;
+        }
         let h = &mut self.halves[RESP];
         let gap = std::mem::take(&mut h.body_gap);
         let switch = std::mem::take(&mut h.switch_after);
         let owner = h.owner;
         h.owner = Owner::Discard;
-        if let Owner::Entry(depth) = owner {
+        {
             let limits = ctx.limits.clone();
-            if let Some(e) = self.entry_mut(depth) {
+            if let Some(e) = self.owner_entry(owner) {
                 let mut anomalies = std::mem::take(&mut e.resp_anomalies);
                 if let Some((reader, extra)) = reader {
                     if let Some(a) = extra {
@@ -1264,6 +1565,11 @@ impl HttpConn {
                 e.resp_done = true;
             }
         }
+        if owner == Owner::Lost {
+            if let Some(e) = self.lost.take() {
+                self.emit(ctx, conn, *e, ts);
+            }
+        }
         if switch {
             // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking
             // cleartext through the tunnel): Suricata parses it as HTTP; so does this.
@@ -1271,7 +1577,7 @@ impl HttpConn {
                 Owner::Entry(d) => self
                     .entry_mut(d)
                     .is_some_and(|e| e.method.eq_ignore_ascii_case("CONNECT")),
-                Owner::Discard => false,
+                Owner::Lost | Owner::Discard => false,
             };
             self.enter_tunnel(ctx, conn, ts, connect);
         }
@@ -1439,10 +1745,20 @@ impl HttpConn {
 
     // ---------------------------------------------------------------- gaps, ends, time
 
-    fn gap(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, len: u64, ts: Timestamp) {
+    /// A gap of `len` bytes in `dir`. Returns true when it lay inside a body of known
+    /// length, or in bytes that are not HTTP messages (tunnel, ended direction): it cannot
+    /// have hidden a whole message.
+    fn gap(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+    ) -> bool {
         let i = idx(dir);
         if len == 0 {
-            return;
+            return true;
         }
         match &mut self.halves[i].phase {
             Phase::Body(reader) => {
@@ -1451,14 +1767,13 @@ impl HttpConn {
                     GapEffect::Absorbed => {
                         ctx.counters.body_gaps += 1;
                         self.halves[i].body_gap = true;
+                        true
                     }
                     GapEffect::Done { rest } => {
                         ctx.counters.body_gaps += 1;
                         self.halves[i].body_gap = true;
                         self.finish_message(ctx, conn, dir, ts, true, None);
-                        if rest > 0 {
-                            self.gap(ctx, conn, dir, rest, ts);
-                        }
+                        rest == 0 || self.gap(ctx, conn, dir, rest, ts)
                     }
                     GapEffect::Broken => {
                         if close {
@@ -1467,12 +1782,14 @@ impl HttpConn {
                         }
                         self.finish_message(ctx, conn, dir, ts, false, None);
                         self.halves[i].resync(true);
+                        false
                     }
                 }
             }
             Phase::Head => {
                 self.interrupt_head(ctx, conn, dir, ts, None);
                 self.halves[i].at_line_start = true;
+                false
             }
             Phase::Start { resync } => {
                 let resync = *resync;
@@ -1490,8 +1807,12 @@ impl HttpConn {
                     }
                 }
                 self.halves[i].resync(true);
+                false
             }
-            Phase::AwaitSwitch { .. } => self.halves[i].held_lost = true,
+            Phase::AwaitSwitch { .. } => {
+                self.halves[i].held_lost = true;
+                false
+            }
             Phase::TunnelProbe => {
                 // The tunnel's first bytes are lost: what it carries stays unknown.
                 let h = &mut self.halves[i];
@@ -1499,8 +1820,9 @@ impl HttpConn {
                 h.held = Vec::new();
                 h.reset_candidate();
                 h.phase = Phase::Tunnel;
+                true
             }
-            Phase::Tunnel | Phase::Ended => {}
+            Phase::Tunnel | Phase::Ended => true,
         }
     }
 
@@ -1569,7 +1891,29 @@ impl StreamHandler for HttpConn {
         data: &[u8],
         ts: Timestamp,
     ) {
-        self.feed(ctx, conn, dir, data, ts);
+        let i = idx(dir);
+        if i == REQ {
+            self.end_lost_bodyless(ctx, conn, ts);
+        }
+        let base = self.delivered[i];
+        self.delivered[i] = base.saturating_add(data.len() as u64);
+        self.feed_at(ctx, conn, dir, data, ts, Some(base));
+        self.at[i] = None;
+        self.resp_ack = None;
+        self.req_ack = None;
+    }
+
+    /// A response's ACK says how much of the request stream the server had received when
+    /// it sent the response (`ack_rules_out`); a request's ACK says how much of the
+    /// response stream the client had received when it sent the request
+    /// (`ack_shows_lost_response`).
+    fn on_ack(&mut self, _ctx: &mut HttpCtx, _conn: &ConnInfo, dir: Direction, ack: u64) {
+        if dir == Direction::ToClient {
+            self.resp_ack = Some(ack);
+            self.req_boundary = Some(self.req_boundary.map_or(ack, |b| b.max(ack)));
+        } else {
+            self.req_ack = Some(ack);
+        }
     }
 
     fn on_gap(
@@ -1580,7 +1924,21 @@ impl StreamHandler for HttpConn {
         len: u64,
         ts: Timestamp,
     ) {
-        self.gap(ctx, conn, dir, len, ts);
+        let i = idx(dir);
+        let start = self.delivered[i];
+        self.delivered[i] = start.saturating_add(len);
+        self.resp_ack = None;
+        self.req_ack = None;
+        let absorbed = self.gap(ctx, conn, dir, len, ts);
+        if i == RESP && !absorbed {
+            self.resp_lost = true;
+            self.resp_broken = true;
+        }
+        if i == REQ && !absorbed {
+            // Outside a body of known length: whole requests may have been lost here.
+            let end = start.saturating_add(len);
+            self.lost_span = Some(self.lost_span.map_or((start, end), |(s, _)| (s, end)));
+        }
     }
 
     /// The server's FIN ends close-delimited responses and means nothing more will be
@@ -1607,6 +1965,11 @@ impl StreamHandler for HttpConn {
             _ => Unanswered::ConnectionClosed,
         };
         self.abandon_waiting(ctx, conn, why, ts);
+        if let Some(e) = self.lost.take() {
+            // Its response was cut: `end_direction` above finished it unless it never had
+            // a body reader (unreachable), so export it as it is.
+            self.emit(ctx, conn, *e, ts);
+        }
         // Anything left (requests still in progress were finished above) goes out now.
         while let Some(mut e) = self.queue.pop_front() {
             e.req_done = true;
@@ -1688,6 +2051,9 @@ impl StreamHandler for HttpConn {
                     resp_anomalies: std::mem::take(&mut e.resp_anomalies),
                     unanswered: Some(Unanswered::Timeout),
                     http09: e.http09,
+                    req_start: e.req_start,
+                    client_ack: e.client_ack,
+                    clean_send: e.clean_send,
                 });
             }
         }

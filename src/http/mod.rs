@@ -70,6 +70,25 @@ crate::counters! {
         orphan_responses,
         /// Responses that came after their request had timed out.
         late_responses,
+        /// Responses paired with the oldest waiting request after their ACK confirmed the
+        /// server had received some of it (the others pair in order, unchecked).
+        responses_paired_by_ack,
+        /// Responses whose ACK ruled out every waiting request while the request stream
+        /// had lost bytes before that ACK: exported with a `RequestLost` placeholder.
+        responses_to_lost_requests,
+        /// Requests whose response the client's ACKs show was lost (a later response head
+        /// came after the client had received the response stream past theirs): exported
+        /// flagged `ResponseInterrupted` instead of taking a later response.
+        responses_lost_by_ack,
+        /// Responses to lost requests ended at their head because the client's next request
+        /// acknowledged exactly that far (the lost request was a HEAD).
+        lost_responses_ended_by_ack,
+        /// Responses paired in order although request bytes were lost before their request
+        /// and their ACK could not rule out a lost request: flagged `PairingUncertain`.
+        uncertain_pairings,
+        /// Such responses when the response stream had lost bytes too since the previous
+        /// response: the lost request's response is taken to be among them (not flagged).
+        lost_pairs_balanced,
         /// 1xx interim responses.
         interim_responses,
         /// Messages cut short (gap outside a known-length body, close, limit).

@@ -406,6 +406,8 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::Tunnel => "tunnel",
                 Anomaly::LateResponse => "late response",
                 Anomaly::MalformedRequestLine => "malformed request line",
+                Anomaly::RequestLost => "request lost",
+                Anomaly::PairingUncertain => "pairing uncertain",
             })
         })
         .collect()

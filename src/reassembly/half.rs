@@ -41,7 +41,9 @@ pub(crate) const ACK_GAP_TIMEOUT: std::time::Duration = std::time::Duration::fro
 
 /// Where ordered output goes.
 pub(crate) trait Emit {
-    fn data(&mut self, data: &[u8]);
+    /// In-order bytes. `fresh`: they come straight from the segment being processed (not
+    /// from the out-of-order buffer), so that segment's ACK applies to them.
+    fn data(&mut self, data: &[u8], fresh: bool);
     fn gap(&mut self, len: u64);
     fn fin(&mut self);
 }
@@ -211,7 +213,7 @@ impl HalfStream {
             if cur == self.next {
                 // In order: straight from the packet, no copy.
                 fresh = true;
-                self.deliver(piece(cur, hole_end), c, out);
+                self.deliver(piece(cur, hole_end), true, c, out);
                 cur = hole_end;
                 continue;
             }
@@ -434,11 +436,17 @@ impl HalfStream {
         }
     }
 
-    fn deliver(&mut self, data: &[u8], c: &mut ReassemblyCounters, out: &mut impl Emit) {
+    fn deliver(
+        &mut self,
+        data: &[u8],
+        fresh: bool,
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
         if data.is_empty() {
             return;
         }
-        out.data(data);
+        out.data(data, fresh);
         self.next += data.len() as u64;
         c.bytes_delivered += data.len() as u64;
     }
@@ -457,7 +465,7 @@ impl HalfStream {
     fn flush_one(&mut self, c: &mut ReassemblyCounters, out: &mut impl Emit) -> bool {
         match self.ooo.pop_at(self.next) {
             Some(chunk) => {
-                self.deliver(&chunk, c, out);
+                self.deliver(&chunk, false, c, out);
                 true
             }
             None => false,

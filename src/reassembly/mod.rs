@@ -20,7 +20,8 @@
 //!   out-of-order limit is hit, the peer acknowledged them, the FIN is acknowledged, or the
 //!   connection closes (RST, idle, eviction, reuse, end of capture).
 //! - Data is delivered with the packet time of the segment that completed it (at a close
-//!   not caused by a packet: the clock `now`).
+//!   not caused by a packet: the clock `now`), and, when it comes straight from a segment,
+//!   after that segment's ACK as an offset of the other direction (`on_ack`).
 //!
 //! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
 //! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
@@ -85,6 +86,16 @@ pub trait StreamHandler {
         data: &[u8],
         ts: Timestamp,
     );
+    /// The bytes of direction `dir` given by the next `on_data` call were sent after their
+    /// sender had received the other direction's stream up to offset `ack` (the segment's
+    /// acknowledgment number as an offset of the other direction's stream: 0 is its first
+    /// byte, or where it was picked up; gaps count). Called before `on_data` only for bytes
+    /// that come straight from the segment carrying that ACK: bytes that waited in the
+    /// out-of-order buffer, and ACKs before the other direction's start (mid-stream
+    /// pickup) or of a direction not yet seen, give no call. The default ignores it.
+    fn on_ack(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, ack: u64) {
+        let _ = (ctx, conn, dir, ack);
+    }
     /// `len` bytes of direction `dir` that the capture lost.
     fn on_gap(
         &mut self,
@@ -335,13 +346,19 @@ struct Out<'a, F: HandlerFactory> {
     ctx: &'a mut Ctx<F>,
     dir: Direction,
     ts: Timestamp,
+    /// The ACK of the segment being delivered, as an offset of the other direction's
+    /// stream (`StreamHandler::on_ack`); `None` when unknown or not applicable.
+    ack: Option<u64>,
 }
 
 impl<F: HandlerFactory> Emit for Out<'_, F> {
-    fn data(&mut self, data: &[u8]) {
+    fn data(&mut self, data: &[u8], fresh: bool) {
         let h = self
             .handler
             .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        if let Some(ack) = self.ack.filter(|_| fresh) {
+            h.on_ack(self.ctx, self.info, self.dir, ack);
+        }
         h.on_data(self.ctx, self.info, self.dir, data, self.ts);
     }
 
@@ -588,6 +605,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                     ctx: &mut *ctx,
                     dir,
                     ts: now,
+                    ack: None,
                 };
                 halves[dir.index()].on_tick(now, &mut self.counters, &mut out);
             }
@@ -748,6 +766,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                 ctx: &mut *ctx,
                 dir,
                 ts: now,
+                ack: None,
             };
             halves[dir.index()].release_buffered(c, &mut out);
         }
@@ -887,6 +906,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                 ctx,
                 dir,
                 ts,
+                ack: None,
             };
             halves[dir.index()].close(&mut self.counters, &mut out);
         }
@@ -1023,6 +1043,11 @@ fn process<F: HandlerFactory>(
             peer.on_ack_hint(seg.ack);
         }
     }
+    // Where the other direction stood when this segment was sent (`StreamHandler::on_ack`).
+    let ack = (f.ack && !f.syn)
+        .then(|| peer.offset_of(seg.ack))
+        .flatten()
+        .and_then(|o| u64::try_from(o).ok());
     let info: &ConnInfo = info;
     for h in held.iter_mut() {
         h.waited += 1;
@@ -1057,6 +1082,7 @@ fn process<F: HandlerFactory>(
                     ctx: &mut *ctx,
                     dir,
                     ts,
+                    ack,
                 };
                 deliver(me, data_seq, seg.payload, f.fin, lim, c, &mut out);
             }
@@ -1079,6 +1105,7 @@ fn process<F: HandlerFactory>(
             ctx: &mut *ctx,
             dir: d,
             ts,
+            ack: None,
         };
         half.on_segment_seen(ts, c, &mut out);
     }
@@ -1171,6 +1198,7 @@ fn release_held<F: HandlerFactory>(
                 ctx: &mut *ctx,
                 dir: h.dir.reverse(),
                 ts: h.ts,
+                ack: None,
             };
             peer.declare_lost_to(h.needs, c, &mut out);
         }
@@ -1181,6 +1209,7 @@ fn release_held<F: HandlerFactory>(
             ctx: &mut *ctx,
             dir: h.dir,
             ts: h.ts,
+            ack: Some(h.needs),
         };
         deliver(me, h.seq, &h.payload, h.fin, lim, c, &mut out);
     }

@@ -14,6 +14,8 @@ enum Ev {
     Fin(u64, Direction),
     Close(ConnInfo, CloseReason),
     Tick(u64),
+    /// `on_ack`: the next data of `dir` was sent after the other direction's offset.
+    Ack(u64, Direction, u64),
 }
 
 struct Rec;
@@ -29,6 +31,9 @@ impl StreamHandler for Rec {
         ts: Timestamp,
     ) {
         ctx.push(Ev::Data(conn.id, dir, data.to_vec(), ts));
+    }
+    fn on_ack(&mut self, ctx: &mut Vec<Ev>, conn: &ConnInfo, dir: Direction, ack: u64) {
+        ctx.push(Ev::Ack(conn.id, dir, ack));
     }
     fn on_gap(
         &mut self,
@@ -183,6 +188,20 @@ impl H {
 
     fn c(&self) -> &ReassemblyCounters {
         self.table.counters()
+    }
+
+    /// Each data delivery of `dir` with the ACK announced just before it (`None`: none).
+    fn acked_data(&self, dir: Direction) -> Vec<(Vec<u8>, Option<u64>)> {
+        let mut out = Vec::new();
+        let mut ack = None;
+        for e in &self.ev {
+            match e {
+                Ev::Ack(_, d, a) if *d == dir => ack = Some(*a),
+                Ev::Data(_, d, bytes, _) if *d == dir => out.push((bytes.clone(), ack.take())),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -823,4 +842,90 @@ fn close_delivers_buffered_data_and_fin_in_both_directions() {
     );
     assert_eq!(h.closes(), vec![(0, CloseReason::EndOfCapture)]);
     assert_eq!(h.c().close_gaps, 2);
+}
+
+#[test]
+fn data_comes_with_its_segments_ack_as_an_offset_of_the_other_stream() {
+    let mut h = H::new();
+    // ISNs just below 2^32: both streams wrap, offsets do not care.
+    h.handshake(u32::MAX - 3, u32::MAX - 1);
+    let (c0, s0) = (
+        (u32::MAX - 3).wrapping_add(1),
+        (u32::MAX - 1).wrapping_add(1),
+    );
+    h.pkt(C, S, "A", c0, s0, b"GET /a HTTP/1.1\r\n\r\n");
+    h.pkt(
+        S,
+        C,
+        "A",
+        s0,
+        c0.wrapping_add(19),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    );
+    h.pkt(
+        C,
+        S,
+        "A",
+        c0.wrapping_add(19),
+        s0.wrapping_add(27),
+        b"GET /b",
+    );
+    assert_eq!(
+        h.acked_data(ToClient),
+        vec![(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), Some(19))]
+    );
+    assert_eq!(
+        h.acked_data(ToServer),
+        vec![
+            (b"GET /a HTTP/1.1\r\n\r\n".to_vec(), Some(0)),
+            (b"GET /b".to_vec(), Some(27))
+        ]
+    );
+}
+
+#[test]
+fn buffered_bytes_carry_no_ack_but_a_held_segment_keeps_its_own() {
+    let mut h = H::new();
+    h.handshake(100, 500);
+    h.pkt(C, S, "A", 101, 501, b"GET / HTTP/1.1\r\n\r\n");
+    // The second response segment is captured first: buffered, delivered later with the
+    // first, whose ACK says nothing about it.
+    h.pkt(S, C, "A", 511, 119, b"second");
+    h.pkt(S, C, "A", 501, 119, b"HTTP/1.1 2");
+    assert_eq!(
+        h.acked_data(ToClient),
+        vec![
+            (b"HTTP/1.1 2".to_vec(), Some(18)),
+            (b"second".to_vec(), None)
+        ]
+    );
+    // A response acknowledging request bytes not captured yet waits for them (causal
+    // hold), then comes with its own ACK.
+    h.pkt(S, C, "A", 517, 138, b"more");
+    h.pkt(C, S, "A", 119, 517, b"GET /x HTTP/1.1\r\n\r\n");
+    assert_eq!(
+        h.acked_data(ToClient).last(),
+        Some(&(b"more".to_vec(), Some(37)))
+    );
+}
+
+#[test]
+fn a_mid_stream_ack_before_the_other_streams_start_is_not_given() {
+    let mut h = H::new();
+    // Picked up at a response: the client's stream is not known yet, no ACK to give.
+    h.pkt(S, C, "A", 7000, 3000, b"HTTP/1.1 200 OK\r\n");
+    h.pkt(C, S, "A", 3000, 7017, b"GET / HTTP/1.1\r\n\r\n");
+    // The client's stream starts at the server's ACK hint (3000): offsets from there.
+    h.pkt(S, C, "A", 7017, 3018, b"\r\n");
+    assert_eq!(
+        h.acked_data(ToClient),
+        vec![
+            (b"HTTP/1.1 200 OK\r\n".to_vec(), None),
+            (b"\r\n".to_vec(), Some(18))
+        ]
+    );
+    assert_eq!(
+        h.acked_data(ToServer),
+        vec![(b"GET / HTTP/1.1\r\n\r\n".to_vec(), Some(17))]
+    );
 }
