@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile traffic proof (issue 4): generates each attack of `httshark-gen hostile` at the
+# Hostile traffic and faults proof (issue 4): generates each attack of `httshark-gen hostile` at the
 # issue's scale, runs httshark on it under /usr/bin/time, and records capture size, wall time,
 # peak RSS, the memory-related counters of the exit summary and how many of the legitimate
 # transactions interleaved with the attack came out exact. Writes a markdown table to stdout
@@ -7,6 +7,7 @@
 # run fails, or when peak RSS exceeds the budget plus the fixed overhead.
 #
 # Usage: scripts/robustness.sh [--results FILE] [--legit N] [--quick] [KIND[=SCALE] ...]
+#   --no-fault-tests: only the hostile captures (by default the fault tests run after them)
 #   KIND: syn-flood pending endless-chunked huge-header pipelined ooo-window (default: all,
 #   at the issue's scale: 1M SYNs, 100k pending, 2 GB chunked body, 10 MB header line, 10k
 #   pipelined requests, 1000 out-of-order windows of 1 MB). --quick divides every scale by 100.
@@ -26,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 results=docs/robustness-results.md
+fault_tests=1
 legit=100
 quick=0
 cases=()
@@ -34,7 +36,8 @@ while [ $# -gt 0 ]; do
     --results) results=$2; shift 2 ;;
     --legit) legit=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --no-fault-tests) fault_tests=0; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) cases+=("$1"); shift ;;
   esac
 done
@@ -226,4 +229,23 @@ done
   printf '%s\n' "${rows[@]}"
 } > "$results"
 echo "robustness: table written to $results" >&2
+
+# The faults of docs/robustness.md ("Faults"): seeded fault injection, corrupt capture files,
+# output folder removed or full, signals (live ones in network namespaces: root), the memory
+# budget's policy. They are tests with exact expectations; their per-seed lines are printed.
+if [ "$fault_tests" = 1 ]; then
+  echo "robustness: fault tests (cargo test --profile ci)" >&2
+  log="$work/fault-tests.log"
+  if cargo test --profile ci --quiet --test generated --test capture_corrupt --test output_faults \
+      --test signals_stdin --test live_signals --test live_signals_netns --test memory_budget \
+      --test hostile -- --nocapture --test-threads=1 > "$log" 2>&1; then
+    grep -E '^seed [0-9]+: intact' "$log" | sed 's/^/robustness: fault injection /' >&2
+    grep -E '^test result' "$log" | sed 's/^/robustness: /' >&2
+  else
+    grep -E '^(test .* FAILED|failures:|---- )' "$log" | sed 's/^/robustness: /' >&2
+    echo "robustness: FAIL: fault tests (log: $log)" >&2
+    failed=1
+    trap - EXIT
+  fi
+fi
 exit "$failed"
