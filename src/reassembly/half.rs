@@ -392,6 +392,11 @@ impl HalfStream {
         if self.ooo.is_empty() {
             return;
         }
+        if self.fin_done {
+            // Bytes buffered beyond the FIN can never be delivered: drop them.
+            self.ooo = OooBuffer::default();
+            return;
+        }
         self.release_to(u64::MAX, c, out);
         self.check_fin(out);
     }

@@ -929,3 +929,27 @@ fn a_mid_stream_ack_before_the_other_streams_start_is_not_given() {
         vec![(b"GET / HTTP/1.1\r\n\r\n".to_vec(), Some(17))]
     );
 }
+
+/// Found by the `reassembly` fuzz target: bytes buffered beyond a direction's FIN were
+/// released by the memory budget (step 3 of `enforce_budget`) as a gap after the FIN.
+#[test]
+fn the_memory_budget_never_releases_bytes_beyond_a_delivered_fin() {
+    let limits = ReassemblyLimits {
+        memory_budget: 8 << 10,
+        ..Default::default()
+    };
+    let mut h = H::with(limits, ServerSet::default());
+    h.handshake(0, 0);
+    h.pkt(C, S, "A", 11, 1, b"xyz"); // ahead of a hole: buffered
+    h.pkt(C, S, "FA", 6, 1, b""); // the FIN, at offset 5, before the bytes above
+    h.pkt(C, S, "A", 1, 1, b"hello"); // fills the hole: data and FIN delivered
+    assert_eq!(h.c().memory_limit_hits, 0);
+    // The server's direction goes over the budget: its buffer is released, and the
+    // client's bytes beyond its FIN are dropped, not delivered.
+    h.pkt(S, C, "A", 101, 7, &[b'z'; 20_000]);
+    assert!(h.c().memory_limit_buffers_released > 0);
+    assert_eq!(h.stream(0, ToServer), vec![d(b"hello"), Piece::Fin]);
+    assert_eq!(h.stream(0, ToClient), vec![Piece::G(100), d(&[b'z'; 20_000])]);
+    h.close_all();
+    assert_eq!(h.table.memory_used(), 0);
+}
