@@ -11,10 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn skip(why: &str) -> bool {
     if is_root() {
         return false;
@@ -30,12 +26,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn signal(child: &Child, sig: i32) {
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
 }
 
 fn wait_exit(mut child: Child, limit: Duration) -> std::process::Output {
@@ -80,7 +70,7 @@ fn pending_request_is_flushed_on(sig: i32) {
         .unwrap();
     let _ = accepted.read(&mut buf).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, sig);
+    signal_pid(child.id(), sig);
     let out = wait_exit(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
@@ -172,7 +162,7 @@ fn metrics_are_served_while_capturing() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
-    signal(&child, libc::SIGTERM);
+    signal_pid(child.id(), libc::SIGTERM);
     let out = wait_exit(child, Duration::from_secs(10));
     assert!(
         out.status.success(),

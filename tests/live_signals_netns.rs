@@ -40,7 +40,7 @@ const PORT: u16 = 8080;
 const PENDING_POST_BYTES: usize = 300_000;
 
 fn skip(why: &str) -> bool {
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = is_root();
     let tools = ["ip", "curl", "python3"].iter().all(|t| {
         Command::new("which")
             .arg(t)
@@ -385,26 +385,6 @@ fn read_log(path: &Path) -> Vec<Logged> {
         .collect()
 }
 
-fn signal(pid: u32, sig: i32) {
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
-/// Waits up to `limit` for the child to exit.
-fn exited_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// No temporary or hidden file anywhere in the output folder.
 fn assert_no_temp_files(out: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(out)
@@ -466,7 +446,7 @@ fn one_signal_during_live_traffic(sig: i32) {
     lab.wait_for_traffic(60, &pending);
     assert!(lab.still_running(load), "the load ended before the signal");
     let signalled = wall();
-    signal(pid, sig);
+    signal_pid(pid, sig);
     let sent = Instant::now();
     let child = lab.httshark.as_mut().unwrap();
     let status = exited_within(child, Duration::from_secs(3))
@@ -626,14 +606,14 @@ fn second_signal_while_draining(first: i32, second: i32) {
     std::thread::sleep(Duration::from_millis(1100));
     assert!(lab.still_running(load), "the load ended before the signal");
     stop_reading.store(true, Ordering::Relaxed);
-    signal(pid, first);
+    signal_pid(pid, first);
     std::thread::sleep(Duration::from_millis(50));
     let child = lab.httshark.as_mut().unwrap();
     if let Some(status) = child.try_wait().unwrap() {
         panic!("exited ({status}) 50 ms after the first signal: the drain was not blocked, the test proves nothing");
     }
     let sent = Instant::now();
-    signal(pid, second);
+    signal_pid(pid, second);
     let status = exited_within(child, Duration::from_secs(1))
         .unwrap_or_else(|| panic!("httshark still running 1 s after the second signal"));
     let took = sent.elapsed();

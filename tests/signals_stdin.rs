@@ -12,26 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn signal(child: &Child, sig: i32) {
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
-}
-
-/// Waits up to `limit` for the child to exit; None when it is still running.
-fn exited_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if start.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn spawn(args: &[&str], out: &Path, stdout: Stdio) -> (Child, ChildStdin) {
     let mut child = Command::new(bin())
         .args(["-file", "-", "-hosts="])
@@ -86,7 +66,7 @@ fn one_signal_stops_a_blocked_stdin_read(sig: i32) {
         "exited before the signal"
     );
     let sent = Instant::now();
-    signal(&child, sig);
+    signal_pid(child.id(), sig);
     let status = exited_within(&mut child, Duration::from_secs(2));
     let Some(status) = status else {
         let _ = child.kill();
@@ -127,12 +107,12 @@ fn second_signal_exits_at_once(first: i32, second: i32) {
     stdin.write_all(&fixture()).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, first);
+    signal_pid(child.id(), first);
     // Stuck on its output: the first signal cannot end it.
     if let Some(status) = exited_within(&mut child, Duration::from_millis(1000)) {
         panic!("exited ({status}) though its output was blocked: the test proves nothing");
     }
-    signal(&child, second);
+    signal_pid(child.id(), second);
     let status = exited_within(&mut child, Duration::from_secs(2));
     let Some(status) = status else {
         let _ = child.kill();
@@ -163,7 +143,7 @@ fn signal_with_only_a_header_fed_exits_promptly() {
     stdin.write_all(&fixture()[..24]).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, libc::SIGTERM);
+    signal_pid(child.id(), libc::SIGTERM);
     let Some(status) = exited_within(&mut child, Duration::from_secs(2)) else {
         let _ = child.kill();
         panic!("still running 2 s after SIGTERM");

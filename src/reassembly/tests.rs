@@ -949,7 +949,10 @@ fn the_memory_budget_never_releases_bytes_beyond_a_delivered_fin() {
     h.pkt(S, C, "A", 101, 7, &[b'z'; 20_000]);
     assert!(h.c().memory_limit_buffers_released > 0);
     assert_eq!(h.stream(0, ToServer), vec![d(b"hello"), Piece::Fin]);
-    assert_eq!(h.stream(0, ToClient), vec![Piece::G(100), d(&[b'z'; 20_000])]);
+    assert_eq!(
+        h.stream(0, ToClient),
+        vec![Piece::G(100), d(&[b'z'; 20_000])]
+    );
     h.close_all();
     assert_eq!(h.table.memory_used(), 0);
 }

@@ -189,3 +189,36 @@ pub fn validate_har_dir(dir: &Path) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+// ------------------------------------------------------------------ processes and signals
+
+/// The tests run as root (CI does): live capture, namespaces, mounts, `-Z`.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Sends `sig` to process `pid`.
+pub fn signal_pid(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a pid this test started.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// Waits up to `limit` for the child to exit; None when it is still running.
+pub fn exited_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
