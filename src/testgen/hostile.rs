@@ -40,7 +40,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::http::{generate_conn, host, ExpectedTx, HttpParams, Sizes};
+use super::http::{generate_conn, host, ExpectedTx, GeneratedConn, HttpParams, Sizes};
 use super::pcap::{LinkKind, PcapWriter, TsResolution};
 use super::rng::Rng;
 use super::tcp::{Packet, TcpConn, TcpParams};
@@ -519,6 +519,52 @@ impl Ord for Queued {
     }
 }
 
+/// Frames waiting to be written, in time order (equal times in the order they were made).
+#[derive(Default)]
+struct TimeQueue {
+    heap: BinaryHeap<Reverse<Queued>>,
+    order: u64,
+}
+
+impl TimeQueue {
+    fn push(&mut self, packet: Packet) {
+        self.order += 1;
+        self.heap.push(Reverse(Queued {
+            key: (packet.ts, self.order),
+            packet,
+        }));
+    }
+
+    /// The earliest frame, if it is at or before `until` (`None`: any).
+    fn pop_until(&mut self, until: Option<Timestamp>) -> Option<Packet> {
+        let Reverse(q) = self.heap.peek()?;
+        if until.is_some_and(|t| q.key.0 > t) {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(q)| q.packet)
+    }
+}
+
+/// Queues a legitimate connection's frames and writes its ground truth.
+fn add_legit<E: Write>(
+    g: GeneratedConn,
+    queue: &mut TimeQueue,
+    sum: &mut HostileSummary,
+    expected: &mut Option<E>,
+) -> io::Result<()> {
+    sum.legit_connections += 1;
+    for tx in &g.txs {
+        sum.legit_transactions += 1;
+        if let Some(e) = expected.as_mut() {
+            writeln!(e, "{}", tx.to_tsv_row(true))?;
+        }
+    }
+    for p in g.packets {
+        queue.push(p);
+    }
+    Ok(())
+}
+
 /// Time of the first frame.
 const START_SECS: i64 = 1_700_000_000;
 
@@ -538,8 +584,7 @@ pub fn write_hostile_with<W: Write, E: Write>(
     }
     let legit_p = legit_params(cfg.seed);
     let mut attack = Attack::new(cfg, start);
-    let mut heap: BinaryHeap<Reverse<Queued>> = BinaryHeap::new();
-    let mut order = 0u64;
+    let mut queue = TimeQueue::default();
     let mut sum = HostileSummary::default();
     let mut batch = Vec::new();
     let mut next_legit = 0u32;
@@ -547,18 +592,14 @@ pub fn write_hostile_with<W: Write, E: Write>(
     // Legitimate connection `j` starts with attack step `j * steps / legit`.
     let legit_step = |j: u32| (j as u128 * steps as u128 / cfg.legit.max(1) as u128) as u64;
 
-    let mut flush_until = |heap: &mut BinaryHeap<Reverse<Queued>>,
+    let mut flush_until = |queue: &mut TimeQueue,
                            until: Option<Timestamp>,
                            sum: &mut HostileSummary|
      -> io::Result<()> {
-        while let Some(Reverse(q)) = heap.peek() {
-            if until.is_some_and(|t| q.key.0 > t) {
-                break;
-            }
-            let Some(Reverse(q)) = heap.pop() else { break };
-            let is_attack = q.packet.meta.conn >= ATTACK_CONN_BASE;
-            w.write_packet_with_orig_len(q.packet.ts, &q.packet.data, q.packet.orig_len)?;
-            on_packet(&q.packet, is_attack);
+        while let Some(p) = queue.pop_until(until) {
+            let is_attack = p.meta.conn >= ATTACK_CONN_BASE;
+            w.write_packet_with_orig_len(p.ts, &p.data, p.orig_len)?;
+            on_packet(&p, is_attack);
             sum.attack_packets += is_attack as u64;
         }
         Ok(())
@@ -566,54 +607,24 @@ pub fn write_hostile_with<W: Write, E: Write>(
 
     for i in 0..steps {
         let t = attack.next_start();
-        flush_until(&mut heap, Some(t), &mut sum)?;
+        flush_until(&mut queue, Some(t), &mut sum)?;
         while next_legit < cfg.legit && legit_step(next_legit) == i {
             let g = generate_conn(&legit_p, next_legit, t);
-            sum.legit_connections += 1;
-            for tx in &g.txs {
-                sum.legit_transactions += 1;
-                if let Some(e) = expected.as_mut() {
-                    writeln!(e, "{}", tx.to_tsv_row(true))?;
-                }
-            }
-            for p in g.packets {
-                order += 1;
-                heap.push(Reverse(Queued {
-                    key: (p.ts, order),
-                    packet: p,
-                }));
-            }
+            add_legit(g, &mut queue, &mut sum, &mut expected)?;
             next_legit += 1;
         }
         attack.step(i, &mut batch);
         for p in batch.drain(..) {
-            order += 1;
-            heap.push(Reverse(Queued {
-                key: (p.ts, order),
-                packet: p,
-            }));
+            queue.push(p);
         }
     }
     // Legitimate connections the attack left no step for (scale 0) start at the end.
     while next_legit < cfg.legit {
         let g = generate_conn(&legit_p, next_legit, attack.next_start());
-        sum.legit_connections += 1;
-        for tx in &g.txs {
-            sum.legit_transactions += 1;
-            if let Some(e) = expected.as_mut() {
-                writeln!(e, "{}", tx.to_tsv_row(true))?;
-            }
-        }
-        for p in g.packets {
-            order += 1;
-            heap.push(Reverse(Queued {
-                key: (p.ts, order),
-                packet: p,
-            }));
-        }
+        add_legit(g, &mut queue, &mut sum, &mut expected)?;
         next_legit += 1;
     }
-    flush_until(&mut heap, None, &mut sum)?;
+    flush_until(&mut queue, None, &mut sum)?;
     sum.attack_connections = attack.conns;
     sum.packets = w.packets_written();
     sum.bytes = w.bytes_written();
