@@ -486,6 +486,17 @@ impl Cli {
         config.http.response_timeout = self.response_timeout;
         config.http.max_body_keep = self.max_body_size;
         config.memory_limit = self.memory_limit;
+        let per_worker = config.memory_shares().per_worker;
+        if per_worker < MIN_WORKER_SHARE {
+            return Err(CliError::Usage(format!(
+                "-memory-limit: {} MiB leaves {} KiB to each of the {} workers (half the budget, \
+                 split); give at least {} MiB, or fewer -workers",
+                self.memory_limit >> 20,
+                per_worker >> 10,
+                config.workers,
+                (MIN_WORKER_SHARE * 2 * config.workers) >> 20
+            )));
+        }
         Ok(config)
     }
 }
@@ -940,6 +951,10 @@ fn parse_memory_limit(s: &str) -> Result<usize, String> {
 
 /// Smallest `-memory-limit` accepted.
 pub const MIN_MEMORY_LIMIT: usize = 8 << 20;
+
+/// Smallest share of the budget a worker may get: a few connections with heads and bodies
+/// in progress. Below it `-memory-limit` is refused as too small for `-workers`.
+pub const MIN_WORKER_SHARE: usize = 1 << 20;
 
 fn parse_body_size(s: &str) -> Result<usize, String> {
     usize::try_from(parse_byte_size(s)?).map_err(|_| "too large for this machine".to_string())
@@ -1560,6 +1575,14 @@ mod tests {
             shares.per_worker * 2 + shares.in_flight + shares.har_held + shares.sampled_held,
             64 << 20
         );
+        let m = usage_error(&["-device", "e", "-memory-limit=16MiB", "-workers=16"]);
+        assert_eq!(
+            m,
+            "-memory-limit: 16 MiB leaves 512 KiB to each of the 16 workers (half the budget, \
+             split); give at least 32 MiB, or fewer -workers"
+        );
+        assert!(config(&["-device", "e", "-memory-limit=16MiB", "-workers=8"]).is_ok());
+        assert!(config(&["-device", "e", "-workers=256"]).is_ok());
         let m = usage_error(&["-device", "e", "-memory-limit=1MiB"]);
         assert!(
             m.starts_with("-memory-limit: invalid value '1MiB': must be at least 8MiB"),
