@@ -16,6 +16,7 @@
 //! (status 0, sizes -1).
 
 pub mod cookie;
+pub mod json;
 pub mod url;
 
 use std::io::{self, Write};
@@ -46,6 +47,15 @@ pub enum Side {
 }
 
 impl Side {
+    /// The name serde writes.
+    fn name(self) -> &'static str {
+        match self {
+            Side::Request => "request",
+            Side::Response => "response",
+            Side::Both => "both",
+        }
+    }
+
     fn of(request: bool, response: bool) -> Option<Side> {
         match (request, response) {
             (true, true) => Some(Side::Both),
@@ -596,6 +606,21 @@ impl<W: Write> LogWriter<W> {
             .write_all(if self.first { b"]}}\n" } else { b"\n]}}\n" })?;
         Ok(self.w)
     }
+}
+
+/// The entry of `tx` as compact JSON: the bytes of `entry_json_bytes(&entry(tx))`, written
+/// straight from the transaction (`json::write_entry`).
+pub fn entry_json(tx: &Transaction) -> Vec<u8> {
+    // Room for the body text (base64 is 4/3 of its bytes) and a typical head, so the
+    // buffer rarely grows while written.
+    let body = |b: &Body| match &b.decoded {
+        Decoded::Decoded { data, .. } => data.len(),
+        _ => b.data.len(),
+    };
+    let bodies = body(&tx.request.body) + tx.response.as_ref().map_or(0, |r| body(&r.body));
+    let mut out = Vec::with_capacity(1024 + bodies + bodies / 3);
+    json::write_entry(tx, &mut out);
+    out
 }
 
 /// One entry as compact JSON, for processors that hold entries before writing them.
