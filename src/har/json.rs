@@ -415,63 +415,77 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// True when a byte of `w` is below 0x20, `"` or `\` (exact for the word as a whole:
-/// the classic "has zero byte / has byte less than" tests).
+/// Marks (high bit of the byte) the bytes of `w` (little endian) that are below 0x20, `"`
+/// or `\\`. The lowest mark is exact; marks above a marked byte may be false (a borrow):
+/// callers only trust the lowest (the classic "has zero byte" / "has byte less than"
+/// tests).
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+fn escape_mask(w: u64) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-    (below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\'))))
-        != 0
+    below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\')))
 }
 
-fn escape_byte(b: u8) -> Option<&'static [u8]> {
-    match b {
-        b'"' => Some(b"\\\""),
-        b'\\' => Some(b"\\\\"),
-        b'\x08' => Some(b"\\b"),
-        b'\t' => Some(b"\\t"),
-        b'\n' => Some(b"\\n"),
-        b'\x0c' => Some(b"\\f"),
-        b'\r' => Some(b"\\r"),
-        0..=0x1f => Some(b""),
-        _ => None,
-    }
-}
-
-/// Escapes `bytes` (UTF-8 text) into `out`, copying clean runs whole.
-fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+/// Writes the escape of `b` (a byte that needs one), or `b` itself.
+#[inline]
+fn push_escape(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\x08' => b"\\b",
+        b'\t' => b"\\t",
+        b'\n' => b"\\n",
+        b'\x0c' => b"\\f",
+        b'\r' => b"\\r",
+        0..=0x1f => {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+            return;
+        }
+        _ => {
+            out.push(b);
+            return;
+        }
+    };
+    out.extend_from_slice(short);
+}
+
+/// Escapes `bytes` (UTF-8 text) into `out`: eight bytes are tested at a time, the run
+/// before the first byte to escape is copied whole.
+fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
-    while i < bytes.len() {
-        // Skip clean words eight bytes at a time.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(chunk);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let mask = escape_mask(u64::from_le_bytes(w));
+        if mask == 0 {
+            i += 8;
+            continue;
         }
-        let end = (i + 8).min(bytes.len());
-        while i < end {
-            let b = bytes[i];
-            if let Some(esc) = escape_byte(b) {
-                out.extend_from_slice(&bytes[start..i]);
-                if esc.is_empty() {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 0xf)]);
-                } else {
-                    out.extend_from_slice(esc);
-                }
-                start = i + 1;
-            }
-            i += 1;
+        // The lowest mark is a byte to escape.
+        let at = i + (mask.trailing_zeros() / 8) as usize;
+        out.extend_from_slice(&bytes[start..at]);
+        push_escape(bytes[at], out);
+        start = at + 1;
+        i = at + 1;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            out.extend_from_slice(&bytes[start..i]);
+            push_escape(b, out);
+            start = i + 1;
         }
+        i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
 }
