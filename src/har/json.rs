@@ -493,21 +493,22 @@ fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
 /// Standard base64 with padding (RFC 4648 §4), appended to `out`.
 pub fn base64_into(data: &[u8], out: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(data.len().div_ceil(3) * 4);
-    let mut chunks = data.chunks_exact(3);
-    for c in &mut chunks {
+    let whole = data.len() / 3;
+    let start = out.len();
+    // Sized once, then filled four output bytes per three input bytes.
+    out.resize(start + whole * 4, 0);
+    let dst = out.get_mut(start..).unwrap_or_default();
+    for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(3)) {
         let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        out.extend_from_slice(&[
-            ALPHABET[(n >> 18) as usize & 63],
-            ALPHABET[(n >> 12) as usize & 63],
-            ALPHABET[(n >> 6) as usize & 63],
-            ALPHABET[n as usize & 63],
-        ]);
+        o[0] = ALPHABET[(n >> 18) as usize & 63];
+        o[1] = ALPHABET[(n >> 12) as usize & 63];
+        o[2] = ALPHABET[(n >> 6) as usize & 63];
+        o[3] = ALPHABET[n as usize & 63];
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
+    let rest = data.get(whole * 3..).unwrap_or_default();
+    if let Some(&b0) = rest.first() {
         let b1 = rest.get(1).copied().unwrap_or(0);
-        let n = (u32::from(rest[0]) << 16) | (u32::from(b1) << 8);
+        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8);
         out.push(ALPHABET[(n >> 18) as usize & 63]);
         out.push(ALPHABET[(n >> 12) as usize & 63]);
         out.push(if rest.len() == 2 {
