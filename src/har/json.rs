@@ -5,7 +5,7 @@
 //! `Entry` cloned every header, cookie and body text into Strings that were thrown away
 //! right after serde wrote them; body text was copied, then escaped byte by byte. Here the
 //! body is checked for UTF-8 once and escaped straight from the transaction's buffer,
-//! clean runs copied in bulk (`escape_into` scans eight bytes at a time).
+//! clean runs copied in bulk (`escape` scans eight bytes at a time).
 //!
 //! Invariant: `write_entry(tx)` is byte for byte `serde_json::to_vec(&entry(tx))` (same
 //! fields, order, omissions, escapes and number formats). `entry` stays the reference:
@@ -92,11 +92,14 @@ pub fn write_entry(tx: &Transaction, out: &mut Vec<u8>) {
             req_truncated = truncated;
             out.extend_from_slice(b",\"text\":");
             match text(out, bytes, truncated) {
-                Text::Utf8(s) => {
-                    // As `entry`: params only from a whole form body.
+                Text::Utf8(bytes) => {
+                    // As `entry`: params only from a whole form body (which is UTF-8).
                     if !truncated && essence(mime) == "application/x-www-form-urlencoded" {
                         out.extend_from_slice(b",\"params\":");
-                        pairs(out, &url::parse_form(s));
+                        pairs(
+                            out,
+                            &url::parse_form(std::str::from_utf8(bytes).unwrap_or("")),
+                        );
                     }
                 }
                 Text::Base64 => post_data_encoding = Some("base64"),
@@ -311,31 +314,50 @@ pub fn write_entry(tx: &Transaction, out: &mut Vec<u8>) {
 
 /// What `text` wrote.
 enum Text<'a> {
-    /// The bytes as a JSON string (UTF-8, a cut sequence dropped from the end).
-    Utf8(&'a str),
+    /// The bytes as a JSON string (UTF-8, a cut sequence dropped from the end): these.
+    Utf8(&'a [u8]),
     /// Their base64, as a JSON string.
     Base64,
 }
 
 /// Writes body bytes as a JSON string, as `super::text_of` decides: as is when UTF-8 (a
 /// sequence cut by the keep limit dropped from the end), else base64.
+///
+/// ASCII text (most text bodies) is escaped in one pass, without a separate UTF-8 check:
+/// the escape stops at the first byte that is not ASCII, and only then is the body
+/// checked (and written again, escaped or as base64).
 fn text<'a>(out: &mut Vec<u8>, bytes: &'a [u8], truncated: bool) -> Text<'a> {
-    let s = match std::str::from_utf8(bytes) {
-        Ok(s) => s,
+    let mark = out.len();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    if escape::<true>(bytes, out) {
+        out.push(b'"');
+        return Text::Utf8(bytes);
+    }
+    out.truncate(mark);
+    match std::str::from_utf8(bytes) {
+        Ok(_) => {
+            out.push(b'"');
+            escape::<false>(bytes, out);
+            out.push(b'"');
+            Text::Utf8(bytes)
+        }
         // error_len None: the input ends inside a sequence, which is what a cut does.
         Err(e) if truncated && e.error_len().is_none() => {
             // The prefix is valid UTF-8 (that is what valid_up_to says).
-            std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or("")
+            let prefix = bytes.get(..e.valid_up_to()).unwrap_or(&[]);
+            out.push(b'"');
+            escape::<false>(prefix, out);
+            out.push(b'"');
+            Text::Utf8(prefix)
         }
         Err(_) => {
             out.push(b'"');
             base64_into(bytes, out);
             out.push(b'"');
-            return Text::Base64;
+            Text::Base64
         }
-    };
-    string(out, s);
-    Text::Utf8(s)
+    }
 }
 
 fn comma(out: &mut Vec<u8>, first: &mut bool) {
@@ -411,7 +433,7 @@ fn float(out: &mut Vec<u8>, v: f64) {
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    escape_into(s.as_bytes(), out);
+    escape::<false>(s.as_bytes(), out);
     out.push(b'"');
 }
 
@@ -429,7 +451,7 @@ fn escape_mask(w: u64) -> u64 {
 }
 
 /// Writes the escape of `b` (a byte that needs one), or `b` itself.
-#[inline]
+#[inline(always)]
 fn push_escape(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let short: &[u8] = match b {
@@ -460,14 +482,21 @@ fn push_escape(b: u8, out: &mut Vec<u8>) {
 }
 
 /// Escapes `bytes` (UTF-8 text) into `out`: eight bytes are tested at a time, the run
-/// before the first byte to escape is copied whole.
-fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
+/// before the first byte to escape is copied whole. With `ASCII_ONLY`, stops at the first
+/// byte that is not ASCII and returns false (what was written is then to be discarded).
+#[inline(always)]
+fn escape<const ASCII_ONLY: bool>(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    const HI: u64 = 0x8080_8080_8080_8080;
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
-        let mask = escape_mask(u64::from_le_bytes(w));
+        let w = u64::from_le_bytes(w);
+        if ASCII_ONLY && w & HI != 0 {
+            return false;
+        }
+        let mask = escape_mask(w);
         if mask == 0 {
             i += 8;
             continue;
@@ -480,6 +509,9 @@ fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
         i = at + 1;
     }
     while let Some(&b) = bytes.get(i) {
+        if ASCII_ONLY && b >= 0x80 {
+            return false;
+        }
         if b < 0x20 || b == b'"' || b == b'\\' {
             out.extend_from_slice(&bytes[start..i]);
             push_escape(b, out);
@@ -488,6 +520,7 @@ fn escape_into(bytes: &[u8], out: &mut Vec<u8>) {
         i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
+    true
 }
 
 /// Standard base64 with padding (RFC 4648 §4), appended to `out`.
