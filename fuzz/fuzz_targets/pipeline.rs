@@ -1,7 +1,8 @@
 //! The whole product minus file output, from a classic pcap file: records -> `wire::decode`
 //! -> `ConnTable` + `HttpFactory` (default limits, as the binary runs) -> each transaction's
-//! HAR entry (`har::entry`), serialised. Ticks every second of capture time, as the
-//! pipeline's workers do, and `close_all` at the end.
+//! HAR entry (`har::entry`), serialised, and `har::entry_json` checked to give the same
+//! bytes. Ticks every second of capture time, as the pipeline's workers do, and `close_all`
+//! at the end.
 #![no_main]
 
 use std::time::Duration;
@@ -21,6 +22,8 @@ fn export(ctx: &mut HttpCtx) {
         let entry = har::entry(&tx);
         let json = har::entry_json_bytes(&entry).expect("a HAR entry serialises");
         assert!(json.starts_with(b"{"));
+        // What the processors write: the same bytes, written straight from the transaction.
+        assert!(har::entry_json(&tx) == json, "har::entry_json differs from serde's entry");
     }
 }
 

@@ -475,6 +475,9 @@ proptest::proptest! {
         proptest::prop_assert!(e.entry.time >= 0.0);
         proptest::prop_assert!(e.entry.request.url.bytes().all(|c| c.is_ascii_graphic()));
         let j = entry_json_bytes(&e).unwrap();
+        // The direct writer gives the same bytes as serde on the `har` structs.
+        let direct = entry_json(&t);
+        proptest::prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&j));
         let back: serde_json::Value = serde_json::from_slice(&j).unwrap();
         proptest::prop_assert!(back["response"]["content"]["mimeType"].is_string());
         for c in back["response"]["cookies"].as_array().unwrap() {
@@ -482,5 +485,96 @@ proptest::proptest! {
                 proptest::prop_assert_eq!(x.as_str().map(str::len), Some(24));
             }
         }
+    }
+}
+
+proptest::proptest! {
+    /// `entry_json` (written straight from the transaction) is byte for byte serde's
+    /// output for `entry`, whatever flags, codings, interim responses, trailers and
+    /// anomalies the transaction carries.
+    #[test]
+    fn direct_json_is_serde_json_of_the_entry(
+        text in proptest::prelude::any::<String>(),
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        flags in proptest::collection::vec(proptest::prelude::any::<bool>(), 12),
+        missing in 0u64..3,
+        anomalies in proptest::collection::vec(0usize..8, 0..4),
+        form in proptest::prelude::any::<bool>(),
+        target in "(/[a-z%&=?+]{0,12}|\\*|http://h/x|h:443|x)",
+    ) {
+        let mut t = tx();
+        t.request.target = target;
+        t.request.method = if flags[11] { "CONNECT".into() } else { "POST".into() };
+        let ctype = if form { "application/x-www-form-urlencoded; charset=utf-8" } else { "text/plain" };
+        t.request.headers.push(hdr("Content-Type", ctype));
+        t.request.body = Body { truncated: flags[0], missing, dropped: flags[1], trailers: if flags[2] { vec![hdr("T", &text)] } else { Vec::new() }, ..body(text.as_bytes()) };
+        if flags[3] {
+            t.request.body.decoded = Decoded::Failed { reason: text.clone() };
+        }
+        t.request.complete = flags[4];
+        t.conn.midstream = flags[5];
+        t.depth = if flags[6] { 1 } else { 3 };
+        let r = t.response.as_mut().unwrap();
+        r.body = body(&bytes);
+        r.body.decoded = match (flags[7], flags[8]) {
+            (true, true) => Decoded::Decoded { data: text.as_bytes().to_vec(), len: text.len() as u64 + 9, truncated: flags[0] },
+            (true, false) => Decoded::Failed { reason: "bad \"gzip\"\n".into() },
+            _ => Decoded::Identity,
+        };
+        r.body.dropped = flags[9];
+        r.complete = flags[10];
+        r.headers.push(hdr("Location", &text));
+        if flags[2] {
+            r.body.trailers = vec![hdr("X", "1")];
+            r.interim = vec![Interim { status: 100, reason: text.clone(), version: HttpVersion::Http11, headers: vec![hdr("A", "b")], head_len: 25, ts: ts(1) }];
+        }
+        let all = [
+            Anomaly::MidStreamPickup,
+            Anomaly::RequestInterrupted,
+            Anomaly::ResponseInterrupted,
+            Anomaly::Unanswered(Unanswered::Timeout),
+            Anomaly::Unanswered(Unanswered::Evicted),
+            Anomaly::DecodeFailed("x".into()),
+            Anomaly::BodyGap,
+            Anomaly::Tunnel,
+        ];
+        t.anomalies = anomalies.iter().map(|&i| all[i].clone()).collect();
+        for answered in [true, false] {
+            if !answered {
+                t.response = None;
+            }
+            let want = entry_json_bytes(&entry(&t)).unwrap();
+            let direct = entry_json(&t);
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&want));
+        }
+    }
+}
+
+#[test]
+fn direct_json_escapes_like_serde() {
+    let mut every = String::new();
+    for c in (0u8..0x80)
+        .map(char::from)
+        .chain(['é', '\u{2028}', '\u{10ffff}'])
+    {
+        every.push(c);
+        every.push_str("abcdefgh");
+    }
+    for s in [
+        every.as_str(),
+        "",
+        "\"",
+        "0123456789abcdef\\",
+        "\u{7f}\u{1f}",
+    ] {
+        let mut out = Vec::new();
+        json::string(&mut out, s);
+        assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+    }
+    for n in 0..40usize {
+        let data: Vec<u8> = (0..n).map(|i| (i * 37) as u8).collect();
+        let mut out = Vec::new();
+        json::base64_into(&data, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), base64(&data));
     }
 }

@@ -84,7 +84,8 @@ crate::counters! {
         /// Entries whose interval had already been written (a caller broke the
         /// `on_tick` promise); put into the oldest interval still open.
         har_entries_late,
-        /// Entries that could not be serialised (not expected; counted, not fatal).
+        /// Entries that could not be serialised: always 0 since entries are written
+        /// straight as JSON (`har::entry_json`); kept so counter names stay stable.
         har_entries_serialize_errors,
     }
 }
@@ -314,14 +315,7 @@ impl Processor for HarFileProcessor {
     }
 
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
-        let entry = har::entry(tx);
-        let json = match har::entry_json_bytes(&entry) {
-            Ok(j) => j.into_boxed_slice(),
-            Err(_) => {
-                self.counters.har_entries_serialize_errors += 1;
-                return Ok(());
-            }
-        };
+        let json = har::entry_json(tx).into_boxed_slice();
         let fits =
             |p: &Self| p.held_bytes.saturating_add(json.len() as u64) <= p.limits.max_held_bytes;
         if !fits(self) && !self.failing {

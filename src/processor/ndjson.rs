@@ -67,7 +67,8 @@ crate::counters! {
         /// Lines not written because the output was failing (at `finish`, also the lines
         /// still owed).
         ndjson_lines_dropped,
-        /// Entries that could not be serialised (not expected; counted, not fatal).
+        /// Entries that could not be serialised: always 0 since entries are written
+        /// straight as JSON (`har::entry_json`); kept so counter names stay stable.
         ndjson_serialize_errors,
     }
 }
@@ -194,14 +195,7 @@ impl Processor for NdjsonProcessor {
             self.counters.ndjson_lines_dropped += 1;
             return Ok(());
         }
-        let entry = har::entry(tx);
-        let mut line = match har::entry_json_bytes(&entry) {
-            Ok(j) => j,
-            Err(_) => {
-                self.counters.ndjson_serialize_errors += 1;
-                return Ok(());
-            }
-        };
+        let mut line = har::entry_json(tx);
         // serde_json's compact output has no raw newline: strings escape control
         // characters and there is no pretty whitespace. Checked in tests.
         debug_assert!(!line.contains(&b'\n'));

@@ -104,7 +104,8 @@ crate::counters! {
         sampled_late,
         /// Intervals written before the watermark passed them (`max_open_intervals`).
         sampled_intervals_forced,
-        /// Entries that could not be serialised (not expected; counted, not fatal).
+        /// Entries that could not be serialised: always 0 since entries are written
+        /// straight as JSON (`har::entry_json`); kept so counter names stay stable.
         sampled_serialize_errors,
     }
 }
@@ -328,13 +329,7 @@ impl Processor for SampledProcessor {
                 return Ok(());
             }
         }
-        let json = match har::entry_json_bytes(&har::entry(tx)) {
-            Ok(j) => j.into_boxed_slice(),
-            Err(_) => {
-                self.counters.sampled_serialize_errors += 1;
-                return Ok(());
-            }
-        };
+        let json = har::entry_json(tx).into_boxed_slice();
         let mut result = Ok(());
         if !self.open.contains_key(&start) && self.open.len() >= self.limits.max_open_intervals {
             // Bounded: the oldest open interval goes out early.
