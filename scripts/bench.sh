@@ -104,8 +104,11 @@ base=$(echo "${results[0]}" | cut -d'|' -f2)
 - With 2 workers on this 2-core machine the capture thread, the workers and the processor
   thread share two cores, so a second worker does not help here; sharding is designed for
   machines with cores to spare.
-- Memory stays bounded whatever the capture size: the capture is streamed, bodies are kept
-  up to `-max-body-size`, and HAR entries are held only until their export interval.
+- Memory stays bounded whatever the capture size: the capture is streamed, and everything
+  the traffic can grow (connections, buffered segments, bodies, pending requests,
+  transactions in flight, HAR entries awaiting export) is charged to `-memory-limit`
+  (default 512 MiB); hostile captures built to break that are measured in
+  [robustness.md](robustness.md#hostile-traffic).
 NOTES
 } > docs/benchmarks.md.new
 mv docs/benchmarks.md.new docs/benchmarks.md
