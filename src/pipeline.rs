@@ -322,7 +322,11 @@ pub fn run_until(
     let workers = config.workers.max(1);
     let link = source.link_type();
     let shares = config.memory_shares();
-    let in_flight = Arc::new(InFlight::new(shares.in_flight));
+    // One gate per worker: a worker waits only for its own transactions to come back, which
+    // it frees itself while it waits (a shared gate could wait on an idle worker's).
+    let gates: Vec<Arc<InFlight>> = (0..workers)
+        .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
+        .collect();
     let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
 
     let mut to_workers = Vec::with_capacity(workers);
@@ -330,7 +334,7 @@ pub fn run_until(
     let mut returns = Vec::with_capacity(workers);
     // Packet batches go back to the capture thread the same way (see `Returned`).
     let (spare_tx, spare_rx) = bounded::<Batch>(workers * 2);
-    for index in 0..workers {
+    for (index, gate) in gates.iter().enumerate() {
         let (tx, rx) = bounded::<ToWorker>(config.channel_capacity.max(1));
         to_workers.push(tx);
         let (back_tx, back_rx) = bounded::<Returned>(config.channel_capacity.max(1));
@@ -347,7 +351,7 @@ pub fn run_until(
                 memory_budget: shares.per_worker,
                 ..config.reassembly.clone()
             },
-            in_flight: Arc::clone(&in_flight),
+            in_flight: Arc::clone(gate),
             http: config.http.clone(),
             check_interval: config.response_check_interval,
             bodies: config.bodies.clone(),
@@ -374,11 +378,10 @@ pub fn run_until(
         next: None,
     };
     let processors = outputs.processors;
-    let gate = Arc::clone(&in_flight);
     let processor_thread = without_stop_signals(|| {
         thread::Builder::new()
             .name("httshark-processors".into())
-            .spawn(move || process(out_rx, processors, returns, reporter, &gate))
+            .spawn(move || process(out_rx, processors, returns, reporter, &gates))
     })
     .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
@@ -849,9 +852,9 @@ fn process(
     mut processors: Vec<Box<dyn Processor>>,
     returns: Vec<(Sender<Returned>, Receiver<Returned>)>,
     mut reporter: Reporter,
-    in_flight: &InFlight,
+    gates: &[Arc<InFlight>],
 ) -> (WorkerCounters, Vec<(&'static str, u64)>, Vec<String>) {
-    let _open_gate = CloseOnDrop(in_flight);
+    let _open_gates: Vec<CloseOnDrop<'_>> = gates.iter().map(|g| CloseOnDrop(g)).collect();
     let workers = returns.len();
     let mut errors = Vec::new();
     let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
@@ -889,12 +892,12 @@ fn process(
                     }
                 }
                 // Freed by the worker (see `Returned`); here only when it cannot take them.
-                match returns
-                    .get(worker)
-                    .map(|(back, _)| back.try_send(Returned(txs, bytes)))
-                {
-                    Some(Ok(())) => in_flight.notify(),
-                    _ => in_flight.release(bytes),
+                let (Some((back, _)), Some(gate)) = (returns.get(worker), gates.get(worker)) else {
+                    continue;
+                };
+                match back.try_send(Returned(txs, bytes)) {
+                    Ok(()) => gate.notify(),
+                    Err(_) => gate.release(bytes),
                 }
             }
             FromWorker::Tick { worker, now, stats } => {
@@ -919,8 +922,8 @@ fn process(
                 latest[worker] = *stats;
                 // Everything the worker sent came before Done and was handed back: free
                 // what it did not take, so its bytes leave the budget.
-                if let Some((_, back)) = returns.get(worker) {
-                    in_flight.free_returned(back);
+                if let (Some((_, back)), Some(gate)) = (returns.get(worker), gates.get(worker)) {
+                    gate.free_returned(back);
                 }
             }
         }

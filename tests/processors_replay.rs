@@ -200,3 +200,84 @@ fn bad_processor_settings_are_refused_before_capture() {
     refused(&["-drop-content-type", "image;q=1"], "-drop-content-type");
     refused(&["-metrics-listen", "256.1.1.1:1"], "metrics");
 }
+
+/// Under memory pressure (a 32 MiB budget: HAR entries held up to 8 MiB, early exports
+/// above 2 MiB of entries completed before a tick) the HAR files are split into parts,
+/// and the parts are the same with one worker or two, each waiting for its own
+/// transactions in flight (a 2 MiB share) to come back.
+#[test]
+fn early_exports_under_a_small_budget_are_the_same_with_one_or_two_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("c.pcap");
+    let st = Command::new(env!("CARGO_BIN_EXE_httshark-gen"))
+        .args([
+            "--out",
+            pcap.to_str().unwrap(),
+            "--seed",
+            "7",
+            "--size-mb",
+            "20",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = |workers: &str| {
+        let out = dir.path().join(format!("out{workers}"));
+        let o = run_file(
+            &pcap,
+            &out,
+            &[
+                "-workers",
+                workers,
+                "-memory-limit",
+                "32MiB",
+                "-hosts",
+                ":80,:8080",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stderr}");
+        (files(&out), stderr)
+    };
+    let counter = |stderr: &str, name: &str| -> u64 {
+        stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("httshark: "))
+            .filter_map(|l| l.split_once(char::is_whitespace))
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| v.trim().parse().unwrap())
+    };
+    let (one, e1) = run("1");
+    assert!(counter(&e1, "har_early_exports") > 0, "{e1}");
+    assert_eq!(counter(&e1, "har_early_exports_at_arrival"), 0, "{e1}");
+    assert!(counter(&e1, "memory_limit_in_flight_waits") > 0, "{e1}");
+    assert!(one
+        .iter()
+        .any(|(p, _)| p.to_string_lossy().ends_with(".2.har")));
+    let names = |f: &[(PathBuf, Vec<u8>)]| f.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    // With two workers, one can run ahead of the other (by at most the other's packet
+    // channel); a burst that fills the held-bytes limit meanwhile forces an export in
+    // arrival order (counted; documented as the one case whose parts may differ). The
+    // promise is about the runs without it: at least one of five must be one.
+    let mut compared = false;
+    for _ in 0..5 {
+        let (two, e2) = run("2");
+        if counter(&e2, "har_early_exports_at_arrival") > 0 {
+            continue;
+        }
+        assert_eq!(names(&one), names(&two));
+        for ((name, x), (_, y)) in one.iter().zip(&two) {
+            assert!(x == y, "{} differs with two workers", name.display());
+        }
+        compared = true;
+        break;
+    }
+    assert!(
+        compared,
+        "every two-worker run needed an arrival-order export"
+    );
+    assert_eq!(
+        counter(&e1, "har_entries_written"),
+        counter(&e1, "transactions")
+    );
+}

@@ -7,11 +7,18 @@
 //! is written when `on_tick(now)` reaches its end; `finish` writes whatever is still held.
 //!
 //! Entries are held as compact JSON until written; their total is bounded by
-//! `HarFileLimits::max_held_bytes`. When a new entry would pass it, everything held is
-//! written at once (an early export, counted; the interval stays open and its later files
-//! get a part number: `<stem>_<stamp>.2.har`, ...); only when that cannot free room (the
-//! output is failing) is the new entry dropped, counted. Files are created mode 0600: HAR
-//! holds cookies and credentials.
+//! `HarFileLimits::max_held_bytes`. Two early exports keep it there (the interval stays
+//! open and its later files get a part number: `<stem>_<stamp>.2.har`, ...):
+//! - on a tick, when the entries completed before the tick (a set no thread scheduling can
+//!   change: every worker has passed that time) hold more than a quarter of the limit, those are
+//!   written (`har_early_exports`). Which entries go into which part is then the same on
+//!   every replay, whatever the number of workers;
+//! - when a new entry would pass the limit itself (a burst within one tick), everything
+//!   held is written at once (`har_early_exports_at_arrival`); with several workers, how
+//!   those entries split into parts depends on arrival order (the entries are the same).
+//!
+//! Only when an export cannot free room (the output is failing) is the new entry dropped,
+//! counted. Files are created mode 0600: HAR holds cookies and credentials.
 //!
 //! File names: `<host>_<interval start, UTC, YYYYMMDDTHHMMSSZ>.har` (split) or
 //! `httshark_<...>.har`. The host comes from the Host header, which is attacker-controlled:
@@ -77,8 +84,12 @@ crate::counters! {
         /// Entries dropped because `max_held_bytes` was reached and an early export could
         /// not make room (the output was failing).
         har_entries_dropped_held_limit,
-        /// Exports made before their interval ended because `max_held_bytes` was reached.
+        /// Exports made before their interval ended, on a tick, because the entries
+        /// completed before it held more than `max_held_bytes / EARLY_EXPORT_FRACTION`.
         har_early_exports,
+        /// Exports of everything held made when a new entry would pass `max_held_bytes`
+        /// between two ticks (their split into parts depends on arrival order).
+        har_early_exports_at_arrival,
         /// Times the output folder had disappeared and was created again.
         har_folder_recreated,
         /// Entries whose interval had already been written (a caller broke the
@@ -90,6 +101,13 @@ crate::counters! {
     }
 }
 
+/// A tick writes early the entries completed before it once they hold more than
+/// `max_held_bytes / EARLY_EXPORT_FRACTION`. The rest of the limit is headroom for entries
+/// that complete after the tick, which arrive early from a worker running ahead of
+/// another (bounded by the other's packet channel); only a burst beyond it forces the
+/// arrival-order export.
+pub const EARLY_EXPORT_FRACTION: u64 = 4;
+
 /// One entry waiting to be written, with its sort key.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Held {
@@ -97,6 +115,8 @@ struct Held {
     conn: u64,
     depth: u32,
     json: Box<[u8]>,
+    /// `Transaction::completed_at` (after the sort key: it does not order entries).
+    completed: Timestamp,
 }
 
 /// A file that failed, waiting to be retried under the same name.
@@ -240,6 +260,60 @@ impl HarFileProcessor {
         }
     }
 
+    /// The tick's early export: when the entries of the open intervals completed before
+    /// `now` hold more than `max_held_bytes / EARLY_EXPORT_FRACTION`, writes them as the next part of their
+    /// intervals (later entries stay held). Every worker has passed `now`, so no entry
+    /// completed before it can still arrive: the parts are the same on every replay.
+    fn write_completed_before(&mut self, now: Timestamp) {
+        if self.failing {
+            return;
+        }
+        let done: u64 = self
+            .pending
+            .values()
+            .flat_map(|files| files.values().flatten())
+            .filter(|h| h.completed < now)
+            .map(|h| h.json.len() as u64)
+            .sum();
+        if done <= self.limits.max_held_bytes / EARLY_EXPORT_FRACTION {
+            return;
+        }
+        self.counters.har_early_exports += 1;
+        crate::log_info!(
+            key: "har-early-export",
+            "{done} bytes of HAR entries completed before their interval ends (limit {}): \
+             writing them now",
+            self.limits.max_held_bytes
+        );
+        let mut ready: BTreeMap<Timestamp, BTreeMap<String, Vec<Held>>> = BTreeMap::new();
+        for (start, files) in self.pending.iter_mut() {
+            for (key, entries) in files.iter_mut() {
+                let (now_done, later): (Vec<Held>, Vec<Held>) = std::mem::take(entries)
+                    .into_iter()
+                    .partition(|h| h.completed < now);
+                *entries = later;
+                if !now_done.is_empty() {
+                    ready
+                        .entry(*start)
+                        .or_default()
+                        .insert(key.clone(), now_done);
+                }
+            }
+            files.retain(|_, entries| !entries.is_empty());
+        }
+        self.pending.retain(|_, files| !files.is_empty());
+        // Written as an early export of those intervals; what is still pending in them
+        // comes in their later parts.
+        let still = std::mem::replace(&mut self.pending, ready);
+        self.write_until(None, true);
+        for (start, files) in still {
+            let slot = self.pending.entry(start).or_default();
+            for (key, entries) in files {
+                slot.entry(key).or_default().extend(entries);
+            }
+        }
+    }
+
     /// Writes one file: entries sorted, then streamed into a private temporary file that
     /// is renamed into place. Recreates a removed folder first. False when it failed (the
     /// error is counted, and logged when it is a new one).
@@ -320,7 +394,7 @@ impl Processor for HarFileProcessor {
             |p: &Self| p.held_bytes.saturating_add(json.len() as u64) <= p.limits.max_held_bytes;
         if !fits(self) && !self.failing {
             // Write what is held now rather than drop what comes next.
-            self.counters.har_early_exports += 1;
+            self.counters.har_early_exports_at_arrival += 1;
             crate::log_info!(
                 key: "har-early-export",
                 "{} bytes of HAR entries held (limit {}): writing them before their \
@@ -358,6 +432,7 @@ impl Processor for HarFileProcessor {
                 conn: tx.conn.id,
                 depth: tx.depth,
                 json,
+                completed: tx.completed_at,
             });
         Ok(())
     }
@@ -366,6 +441,7 @@ impl Processor for HarFileProcessor {
         // Failures are logged and counted by `write_file`, and retried at the next export;
         // only `finish` reports a loss.
         self.write_until(Some(now), false);
+        self.write_completed_before(now);
         Ok(())
     }
 

@@ -352,7 +352,7 @@ fn reaching_the_held_limit_exports_early_instead_of_dropping() {
         assert!(p.held_bytes() <= 1500);
     }
     assert_eq!(p.counters().har_entries_dropped_held_limit, 0);
-    let early = p.counters().har_early_exports;
+    let early = p.counters().har_early_exports_at_arrival;
     assert!(early > 0, "{early}");
     p.finish(at(3, 0)).unwrap();
     assert_eq!(p.counters().har_entries_written, 10);
@@ -386,7 +386,7 @@ fn held_bytes_are_bounded_while_the_output_fails() {
     let dropped = p.counters().har_entries_dropped_held_limit;
     assert!(dropped > 0 && dropped < 10, "{dropped}");
     // One early export was tried, failed; no write per entry after that.
-    assert_eq!(p.counters().har_early_exports, 1);
+    assert_eq!(p.counters().har_early_exports_at_arrival, 1);
     unblock(&out);
     let e = p.finish(at(3, 0)).unwrap_err();
     assert!(
@@ -457,4 +457,46 @@ proptest::proptest! {
             proptest::prop_assert_ne!(file_stem(&a), file_stem(&b));
         }
     }
+}
+
+#[test]
+fn a_tick_writes_early_only_the_entries_completed_before_it() {
+    // Completed at 1.5 s .. 5.5 s; the interval [0, 10 s) stays open.
+    let txs: Vec<Transaction> = (0..5)
+        .map(|i| tx(i, 1, "h", at(1 + i as i64, 0), at(1 + i as i64, 500)))
+        .collect();
+    let probe_dir = tempfile::tempdir().unwrap();
+    let mut probe = HarFileProcessor::new(
+        probe_dir.path().to_path_buf(),
+        true,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    for t in &txs {
+        probe.on_transaction(t).unwrap();
+    }
+    // Entries are about the same size: the threshold sits at three of them.
+    let entry = probe.held_bytes() / 5;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            max_held_bytes: 3 * entry * EARLY_EXPORT_FRACTION,
+        });
+    for t in &txs {
+        p.on_transaction(t).unwrap();
+    }
+    // Before 3 s: two entries, under the threshold: no export.
+    p.on_tick(at(3, 0)).unwrap();
+    assert_eq!(p.counters().har_early_exports, 0);
+    // Before 5 s: four entries, over it: written as the interval's first part.
+    p.on_tick(at(5, 0)).unwrap();
+    assert_eq!(p.counters().har_early_exports, 1);
+    assert_eq!(p.counters().har_early_exports_at_arrival, 0);
+    assert_eq!(p.counters().har_entries_written, 4);
+    p.finish(at(20, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(f.len(), 2, "{:?}", f.keys());
+    assert_eq!(targets(&f["h_20261121T230500Z.har"]).len(), 4);
+    assert_eq!(targets(&f["h_20261121T230500Z.2.har"]).len(), 1);
 }
