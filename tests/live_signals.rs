@@ -42,8 +42,9 @@ fn wait_exit(mut child: Child, limit: Duration) -> std::process::Output {
 
 fn pending_request_is_flushed_on(sig: i32) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    // Bound first, on a port the kernel picks: no other test can take it in between.
+    let server = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = server.local_addr().unwrap().port();
     let child = Command::new(bin())
         .args([
             "-device",

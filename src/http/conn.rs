@@ -907,6 +907,11 @@ impl HttpConn {
             && matches!(self.halves[RESP].phase, Phase::Start { .. })
             && (!self.resp_broken || client_ack.is_some_and(|c| c >= self.delivered[RESP]));
         self.depth = self.depth.saturating_add(1);
+        if self.queue.capacity() == 0 {
+            // Most connections never pipeline: room for one entry, not the four (2.5 KiB)
+            // a first push would allocate; pipelining grows it as usual.
+            self.queue.reserve_exact(1);
+        }
         self.queue.push_back(Entry {
             depth: self.depth,
             method,
