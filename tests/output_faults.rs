@@ -116,16 +116,6 @@ fn check_files(dir: &Path) {
     }
 }
 
-fn counter(stderr: &str, name: &str) -> u64 {
-    stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("httshark: "))
-        .filter_map(|l| l.split_once(char::is_whitespace))
-        .find(|(n, _)| *n == name)
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Runs `-file -` fed in two bursts (the second one 20 s of packet time later, so the
 /// first burst's interval is exported in between), calling `between` after the first.
 fn two_bursts(out: &Path, between: impl FnOnce()) -> Output {
@@ -175,7 +165,11 @@ fn removed_output_folder_is_recreated_and_nothing_is_lost() {
         stderr.contains("had disappeared; created it again"),
         "{stderr}"
     );
-    assert_eq!(counter(&stderr, "har_folder_recreated"), 1, "{stderr}");
+    assert_eq!(
+        summary_counter(&stderr, "har_folder_recreated"),
+        1,
+        "{stderr}"
+    );
     check_files(&out);
     assert_eq!(read_entries(&out).len(), want);
 }
@@ -217,14 +211,20 @@ fn full_disk_then_freed_keeps_and_writes_every_entry() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     check_files(&out);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert!(counter(&stderr, "har_write_errors") >= 1, "{stderr}");
+    assert!(
+        summary_counter(&stderr, "har_write_errors") >= 1,
+        "{stderr}"
+    );
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert_eq!(
         stderr.matches("No space left on device").count(),
         1,
         "one report per distinct error: {stderr}"
     );
-    assert_eq!(counter(&stderr, "har_entries_dropped_write_error"), 0);
+    assert_eq!(
+        summary_counter(&stderr, "har_entries_dropped_write_error"),
+        0
+    );
     // Every transaction of the three bursts is in the files.
     let got = read_entries(&out).len();
     assert!(
@@ -246,7 +246,7 @@ fn disk_full_to_the_end_exits_1_and_says_how_many_were_lost() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     check_files(&out);
-    let lost = counter(&stderr, "har_entries_dropped_write_error");
+    let lost = summary_counter(&stderr, "har_entries_dropped_write_error");
     assert!(lost > 0, "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -256,5 +256,9 @@ fn disk_full_to_the_end_exits_1_and_says_how_many_were_lost() {
     );
     assert!(stderr.contains("No space left on device"), "{stderr}");
     let written = read_entries(&out).len() as u64;
-    assert_eq!(written, counter(&stderr, "har_entries_written"), "{stderr}");
+    assert_eq!(
+        written,
+        summary_counter(&stderr, "har_entries_written"),
+        "{stderr}"
+    );
 }

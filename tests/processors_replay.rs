@@ -239,18 +239,17 @@ fn early_exports_under_a_small_budget_are_the_same_with_one_or_two_workers() {
         assert!(o.status.success(), "{stderr}");
         (files(&out), stderr)
     };
-    let counter = |stderr: &str, name: &str| -> u64 {
-        stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix("httshark: "))
-            .filter_map(|l| l.split_once(char::is_whitespace))
-            .find(|(n, _)| *n == name)
-            .map_or(0, |(_, v)| v.trim().parse().unwrap())
-    };
     let (one, e1) = run("1");
-    assert!(counter(&e1, "har_early_exports") > 0, "{e1}");
-    assert_eq!(counter(&e1, "har_early_exports_at_arrival"), 0, "{e1}");
-    assert!(counter(&e1, "memory_limit_in_flight_waits") > 0, "{e1}");
+    assert!(summary_counter(&e1, "har_early_exports") > 0, "{e1}");
+    assert_eq!(
+        summary_counter(&e1, "har_early_exports_at_arrival"),
+        0,
+        "{e1}"
+    );
+    assert!(
+        summary_counter(&e1, "memory_limit_in_flight_waits") > 0,
+        "{e1}"
+    );
     assert!(one
         .iter()
         .any(|(p, _)| p.to_string_lossy().ends_with(".2.har")));
@@ -262,7 +261,7 @@ fn early_exports_under_a_small_budget_are_the_same_with_one_or_two_workers() {
     let mut compared = false;
     for _ in 0..5 {
         let (two, e2) = run("2");
-        if counter(&e2, "har_early_exports_at_arrival") > 0 {
+        if summary_counter(&e2, "har_early_exports_at_arrival") > 0 {
             continue;
         }
         assert_eq!(names(&one), names(&two));
@@ -277,7 +276,7 @@ fn early_exports_under_a_small_budget_are_the_same_with_one_or_two_workers() {
         "every two-worker run needed an arrival-order export"
     );
     assert_eq!(
-        counter(&e1, "har_entries_written"),
-        counter(&e1, "transactions")
+        summary_counter(&e1, "har_entries_written"),
+        summary_counter(&e1, "transactions")
     );
 }

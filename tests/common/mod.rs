@@ -222,3 +222,96 @@ pub fn exited_within(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+// ------------------------------------------------------------------ ground truth
+
+/// The client of a ground-truth transaction as HAR writes it.
+pub fn client_key(tx: &httshark::testgen::ExpectedTx) -> String {
+    // HAR has IPv6 without brackets.
+    format!("{}:{}", tx.client.ip(), tx.client.port())
+}
+
+/// Everything the ground truth states about one transaction.
+pub fn check_exact(tx: &httshark::testgen::ExpectedTx, s: &Seen) -> Result<(), String> {
+    let e = &s.raw;
+    let mut bad = Vec::new();
+    let mut eq = |what: &str, got: String, want: String| {
+        if got != want {
+            bad.push(format!("{what}: got {got}, want {want}"));
+        }
+    };
+    eq("method", s.method.clone(), tx.method.clone());
+    eq("host", s.host.clone().unwrap_or_default(), tx.host.clone());
+    eq("uri", s.target.clone(), tx.uri.clone());
+    eq(
+        "req headersSize",
+        e["request"]["headersSize"].to_string(),
+        tx.req_head_len.to_string(),
+    );
+    eq(
+        "req bodySize",
+        e["request"]["bodySize"].to_string(),
+        tx.req_body_len.to_string(),
+    );
+    match tx.status {
+        Some(status) => {
+            eq("status", s.status.to_string(), status.to_string());
+            eq(
+                "resp headersSize",
+                e["response"]["headersSize"].to_string(),
+                tx.resp_head_len.to_string(),
+            );
+            eq(
+                "content.size",
+                s.resp_content.to_string(),
+                tx.resp_body_len.to_string(),
+            );
+            let wire = tx.req_head_len
+                + tx.req_wire_body_len
+                + tx.resp_interim_len
+                + tx.resp_head_len
+                + tx.resp_wire_body_len;
+            eq("_wireBytes", e["_wireBytes"].to_string(), wire.to_string());
+        }
+        None => {
+            eq("status", s.status.to_string(), "0".into());
+            if !s.anomalies.iter().any(|a| a.starts_with("unanswered")) {
+                bad.push(format!("no unanswered flag: {:?}", s.anomalies));
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {} (client {} depth {}): {}",
+            tx.method,
+            tx.uri,
+            tx.client,
+            tx.depth,
+            bad.join("; ")
+        ))
+    }
+}
+
+// ------------------------------------------------------------------ exit summary
+
+/// The `httshark: name  value` counter lines of the exit summary.
+pub fn summary_counters(stderr: &str) -> std::collections::HashMap<String, u64> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.strip_prefix("httshark: ")?.split_whitespace();
+            let (name, value) = (f.next()?, f.next()?);
+            match (f.next(), value.parse()) {
+                (None, Ok(v)) => Some((name.to_string(), v)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// One counter of the exit summary (0 when absent).
+pub fn summary_counter(stderr: &str, name: &str) -> u64 {
+    summary_counters(stderr).get(name).copied().unwrap_or(0)
+}
