@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Behaviour-unchanged check for refactors: runs two httshark binaries on the same captures
+# with every processor on and compares everything they write (HAR files, CSVs, sampled HAR,
+# NDJSON, console text, and the end-of-run counters).
+#
+#   scripts/outputs-diff.sh OLD_BIN NEW_BIN [CAPTURE...]
+#
+# Without captures: fixtures/*.pcap, ../shared/corpus/pcaps/* (when present) and a generated
+# capture of $GEN_MB MB (default 100, made once with the NEW tree's httshark-gen into $WORK).
+# Exit 0 when every output is byte-identical; otherwise the differing files are listed.
+# Counter lines that exist in only one run are reported but allowed (a refactor may add
+# counters); a counter present in both runs with different values is a difference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+old=${1:?OLD_BIN}; new=${2:?NEW_BIN}; shift 2
+work=${WORK:-${CARGO_TARGET_DIR:-target}/outputs-diff}
+mkdir -p "$work"
+caps=("$@")
+if [ ${#caps[@]} -eq 0 ]; then
+  caps=(fixtures/*.pcap)
+  [ -d ../shared/corpus/pcaps ] && caps+=(../shared/corpus/pcaps/*) || echo "outputs-diff: ../shared/corpus absent, corpus skipped" >&2
+  gen="$work/generated-${GEN_MB:-100}mb.pcap"
+  if [ ! -f "$gen" ]; then
+    gen_bin=${GEN_BIN:-$(dirname "$new")/httshark-gen}
+    "$gen_bin" --out "$gen" --seed 7 --size-mb "${GEN_MB:-100}" >/dev/null
+  fi
+  caps+=("$gen")
+fi
+
+run() { # BIN CAPTURE OUTDIR
+  local bin=$1 cap=$2 out=$3
+  rm -rf "$out"; mkdir -p "$out"
+  "$bin" -file "$cap" -hosts '' -output-folder "$out/har" \
+    -har-processors file,sites-stats,transactions-sizes,sampled-transactions,ndjson,console \
+    -head=true -body=true -sample-transactions-rate 5 \
+    -sites-stats-file "$out/statistics.csv" \
+    -requests-sizes-stats-file "$out/requests_sizes.csv" \
+    -responses-sizes-stats-file "$out/responses_sizes.csv" \
+    -sampled-transactions-folder "$out/sampled" -ndjson-file "$out/entries.ndjson" \
+    >"$out/console.txt" 2>"$out/stderr.txt" || echo "exit $?" >>"$out/stderr.txt"
+  # The summary's counters, one "name value" per line, sorted; the rest of stderr is not compared.
+  grep -E '^httshark: [a-z0-9_]+ +[0-9]+$' "$out/stderr.txt" | awk '{print $2, $3}' | sort >"$out/counters.txt" || true
+}
+
+fail=0
+for cap in "${caps[@]}"; do
+  name=$(basename "$cap"); name=${name%.*}
+  run "$old" "$cap" "$work/old/$name"
+  run "$new" "$cap" "$work/new/$name"
+  if ! diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" >/dev/null; then
+    echo "DIFF $name:"; diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" | sed 's/^/  /'
+    fail=1
+  fi
+  # Counters present in both with different values.
+  changed=$(join "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk '$2 != $3')
+  if [ -n "$changed" ]; then echo "COUNTERS $name:"; echo "$changed" | sed 's/^/  /'; fail=1; fi
+  added=$(join -v2 "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk '$2 != 0')
+  [ -n "$added" ] && { echo "new counters (allowed) $name:"; echo "$added" | sed 's/^/  /'; }
+  true
+done
+n=${#caps[@]}
+if [ $fail -eq 0 ]; then echo "outputs-diff: $n captures, every output byte-identical"; else echo "outputs-diff: differences found"; fi
+exit $fail
