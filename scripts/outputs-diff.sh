@@ -9,7 +9,8 @@
 # capture of $GEN_MB MB (default 100, made once with the NEW tree's httshark-gen into $WORK).
 # Exit 0 when every output is byte-identical; otherwise the differing files are listed.
 # Counter lines that exist in only one run are reported but allowed (a refactor may add
-# counters); a counter present in both runs with different values is a difference.
+# counters); a counter present in both runs with different values is a difference, and so
+# is one that went back to zero, unless named in ALLOW_GONE="name ...".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=${1:?OLD_BIN}; new=${2:?NEW_BIN}; shift 2
@@ -54,6 +55,11 @@ for cap in "${caps[@]}"; do
   # Counters present in both with different values.
   changed=$(join "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk '$2 != $3')
   if [ -n "$changed" ]; then echo "COUNTERS $name:"; echo "$changed" | sed 's/^/  /'; fail=1; fi
+  # Counters that went back to zero (the summary leaves zeros out), unless allowed by name.
+  gone=$(join -v1 "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk -v allow=" ${ALLOW_GONE:-} " 'index(allow, " " $1 " ") == 0')
+  if [ -n "$gone" ]; then echo "COUNTERS gone $name:"; echo "$gone" | sed 's/^/  /'; fail=1; fi
+  allowed=$(join -v1 "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk -v allow=" ${ALLOW_GONE:-} " 'index(allow, " " $1 " ") > 0')
+  [ -n "$allowed" ] && { echo "counters gone (allowed by ALLOW_GONE) $name:"; echo "$allowed" | sed 's/^/  /'; }
   added=$(join -v2 "$work/old/$name/counters.txt" "$work/new/$name/counters.txt" | awk '$2 != 0')
   [ -n "$added" ] && { echo "new counters (allowed) $name:"; echo "$added" | sed 's/^/  /'; }
   true

@@ -25,11 +25,13 @@ pub mod model;
 pub mod pipeline;
 pub mod privileges;
 pub mod processor;
+pub mod proto;
 pub mod reassembly;
 pub mod signals;
 pub mod testgen;
 pub mod time;
 pub mod wire;
+pub mod worker;
 
 #[cfg(feature = "capture")]
 pub mod capture;

@@ -1,0 +1,207 @@
+//! The capture thread: reads the packet source, batches frames per worker (sharded by a
+//! symmetric hash of the 4-tuple), sends ticks of packet time, and stops on a signal after
+//! reading what a live capture already received.
+//!
+//! What it does not do: decode beyond the flow hash, or look at payloads.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::progress::Progress;
+use super::{Summary, ToWorker};
+use crate::capture::{Next, PacketSource};
+use crate::time::{MonotonicClock, Timestamp};
+use crate::wire::{self, Decoded, LinkType};
+
+/// Packet time between two ticks sent by the capture thread.
+pub(super) const TICK_PERIOD: Duration = Duration::from_secs(1);
+/// Packets per batch sent to a worker (amortises channel costs).
+const BATCH_PACKETS: usize = 512;
+/// Bytes per batch sent to a worker.
+const BATCH_BYTES: usize = 1 << 20;
+
+crate::counters! {
+    /// Capture-side counters (capture thread).
+    pub struct CaptureCounters {
+        /// Frames read from the source.
+        packets,
+        /// Captured bytes read from the source.
+        bytes,
+        /// Frames cut by the snaplen (captured length < length on the wire); their lost
+        /// bytes reach HTTP as gaps.
+        snaplen_cut,
+        /// Frames dropped by the kernel (live; from libpcap statistics).
+        kernel_dropped,
+        /// Frames dropped by the interface or driver (live; from libpcap statistics).
+        interface_dropped,
+    }
+}
+
+/// A batch of captured frames, stored back to back.
+pub(super) struct Batch {
+    pub(super) data: Vec<u8>,
+    /// (capture index, packet time, end offset in `data`)
+    pub(super) packets: Vec<(u64, Timestamp, usize)>,
+}
+
+impl Batch {
+    pub(super) fn new() -> Batch {
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES),
+            packets: Vec::with_capacity(BATCH_PACKETS),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+}
+
+/// Capture-thread counters the processor thread reads for the stats line and metrics.
+#[derive(Debug, Default)]
+pub(super) struct SharedCapture {
+    pub(super) packets: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) kernel_dropped: AtomicU64,
+}
+
+pub(super) struct CaptureSetup<'a> {
+    pub(super) workers: usize,
+    pub(super) link: LinkType,
+    pub(super) stop: &'a AtomicBool,
+    pub(super) shared: &'a SharedCapture,
+    pub(super) progress: Option<Progress>,
+    /// Batches the workers are done with, to fill again.
+    pub(super) spare: Receiver<Batch>,
+}
+
+/// Reads the source until it ends or `stop` is set; returns the final clock time.
+pub(super) fn capture_loop(
+    source: &mut PacketSource,
+    to_workers: &[Sender<ToWorker>],
+    mut setup: CaptureSetup<'_>,
+    counters: &mut CaptureCounters,
+    summary: &mut Summary,
+) -> Timestamp {
+    let workers = setup.workers;
+    let mut clock = MonotonicClock::default();
+    let mut next_tick: Option<Timestamp> = None;
+    let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
+    // Bytes of the file consumed (pcap: 24-byte header, 16 bytes per record).
+    let mut file_read: u64 = 24;
+    let spare = &setup.spare;
+    let send = |w: usize, batch: &mut Batch| {
+        if !batch.packets.is_empty() {
+            let next = spare.try_recv().unwrap_or_else(|_| Batch::new());
+            let full = std::mem::replace(batch, next);
+            let _ = to_workers[w].send(ToWorker::Packets(full));
+        }
+    };
+    let tick = |now: Timestamp, batches: &mut Vec<Batch>| {
+        for (w, batch) in batches.iter_mut().enumerate() {
+            send(w, batch);
+            let _ = to_workers[w].send(ToWorker::Tick(now));
+        }
+    };
+
+    // Live: when the stop came, and until when the packets already received are read.
+    let mut stopping: Option<(Timestamp, Timestamp)> = None;
+    loop {
+        if stopping.is_none() && setup.stop.load(Ordering::Relaxed) {
+            match source.live_stop_time() {
+                Some(t) => stopping = Some((t, t + crate::capture::STOP_DRAIN)),
+                None => break,
+            }
+        }
+        let (ts, now) = match source.next() {
+            Next::Packet(p) => {
+                let index = counters.packets;
+                counters.packets += 1;
+                counters.bytes += p.data.len() as u64;
+                file_read += 16 + p.data.len() as u64;
+                if (p.orig_len as usize) > p.data.len() {
+                    counters.snaplen_cut += 1;
+                }
+                let w = if workers == 1 {
+                    0
+                } else {
+                    shard(setup.link, p.data, workers)
+                };
+                let batch = &mut batches[w];
+                batch.data.extend_from_slice(p.data);
+                batch.packets.push((index, p.ts, batch.data.len()));
+                if batch.is_full() {
+                    send(w, batch);
+                    if let Some(progress) = setup.progress.as_mut() {
+                        progress.update(file_read);
+                    }
+                }
+                (Some(p.ts), clock.advance(p.ts))
+            }
+            Next::Idle { now } => (None, clock.advance(now)),
+            Next::End { warning } => {
+                if let Some(w) = &warning {
+                    crate::log_warn!("{w}");
+                }
+                summary.warnings.extend(warning);
+                break;
+            }
+        };
+        if let Some((at, until)) = stopping {
+            // Packets come out of the ring in arrival order: one stamped at or after the
+            // stop means every packet received before it has been read (and batched).
+            if ts.is_some_and(|ts| ts >= at) || now >= until {
+                break;
+            }
+        }
+        let due = match next_tick {
+            None => {
+                next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
+                false
+            }
+            Some(t) => now >= t,
+        };
+        if due || (ts.is_none() && next_tick.is_some()) {
+            setup
+                .shared
+                .packets
+                .store(counters.packets, Ordering::Relaxed);
+            setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+            if ts.is_none() {
+                // Live and idle: a good moment to read the kernel's drop counter.
+                if let Some(stats) = source.stats() {
+                    setup
+                        .shared
+                        .kernel_dropped
+                        .store(stats.dropped, Ordering::Relaxed);
+                }
+            }
+            tick(now, &mut batches);
+            next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
+        }
+    }
+    for (w, batch) in batches.iter_mut().enumerate() {
+        send(w, batch);
+    }
+    setup
+        .shared
+        .packets
+        .store(counters.packets, Ordering::Relaxed);
+    setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+    if let Some(progress) = &setup.progress {
+        progress.finish();
+    }
+    clock.now().unwrap_or_default()
+}
+
+/// Which worker owns the connection of this frame (frames that are not TCP go to 0).
+fn shard(link: LinkType, frame: &[u8], workers: usize) -> usize {
+    match wire::decode(link, frame) {
+        Ok(Decoded::Tcp(seg)) => {
+            (wire::symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize
+        }
+        _ => 0,
+    }
+}

@@ -1,0 +1,135 @@
+//! The in-flight byte gate between a worker and the processor thread, and the hand-back of
+//! transactions to the thread that allocated them.
+//!
+//! What it does not do: decide what is exported (waiting only delays) or touch packets.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use crossbeam_channel::Receiver;
+
+use crate::model::Transaction;
+
+/// Bytes of transactions between the workers and the processor thread, bounded by the
+/// in-flight share of `-memory-limit`: a worker waits before sending a batch that would go
+/// over it (unless nothing is in flight, so one large batch always passes). Waiting only
+/// delays: it never changes what is exported.
+pub(super) struct InFlight {
+    used: Mutex<usize>,
+    freed: Condvar,
+    cap: usize,
+    /// The processor thread is gone (finished or panicked): nobody will release.
+    closed: AtomicBool,
+}
+
+impl InFlight {
+    pub(super) fn new(cap: usize) -> InFlight {
+        InFlight {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            cap,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes `n` bytes of the budget; returns whether it had to wait. While it waits it
+    /// frees the transactions the processor thread hands back on `back` (their bytes are
+    /// released only then: see `Returned`).
+    pub(super) fn acquire(&self, n: usize, back: &Receiver<Returned>) -> bool {
+        let mut waited = false;
+        loop {
+            {
+                let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if *used == 0
+                        || used.saturating_add(n) <= self.cap
+                        || self.closed.load(Ordering::Relaxed)
+                    {
+                        *used += n;
+                        return waited;
+                    }
+                    if !back.is_empty() {
+                        break;
+                    }
+                    // The processor thread hands back (then notifies) under this lock, so
+                    // a hand-back after this check wakes the wait.
+                    waited = true;
+                    used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            self.free_returned(back);
+        }
+    }
+
+    /// Frees the transactions handed back on `back` and releases their bytes.
+    pub(super) fn free_returned(&self, back: &Receiver<Returned>) {
+        for Returned(txs, bytes) in back.try_iter() {
+            drop(txs);
+            self.release(bytes);
+        }
+    }
+
+    /// Wakes a worker waiting in `acquire` (something was handed back).
+    pub(super) fn notify(&self) {
+        let _used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        self.freed.notify_all();
+    }
+
+    pub(super) fn release(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// Transactions the processor thread is done with, handed back to the worker that made
+/// them, with the bytes they were charged. The worker frees them: glibc malloc gives each
+/// thread its own arena, and a free from another thread takes the owner's arena lock,
+/// which the owner contends for on every allocation (that lock was a tenth of the run
+/// time). The bytes stay charged to the in-flight budget until the memory is freed.
+pub(super) struct Returned(pub(super) Vec<Transaction>, pub(super) usize);
+
+/// Opens the in-flight gate for good when the processor thread ends, even by a panic, so
+/// that no worker waits forever.
+pub(super) struct CloseOnDrop<'a>(pub(super) &'a InFlight);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        let _used = self.0.used.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.0.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::bounded;
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::Duration;
+
+    #[test]
+    fn a_waiting_worker_frees_what_is_handed_back_and_goes_on() {
+        let gate = Arc::new(InFlight::new(100));
+        let (back_tx, back_rx) = bounded::<Returned>(4);
+        assert!(!gate.acquire(80, &back_rx));
+        let g = Arc::clone(&gate);
+        let waiter = thread::spawn(move || (g.acquire(50, &back_rx), back_rx));
+        thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "80 + 50 is over the cap: it must wait"
+        );
+        // The processor thread hands the first batch back: only then are its bytes free.
+        back_tx.send(Returned(Vec::new(), 80)).unwrap();
+        gate.notify();
+        let (waited, back_rx) = waiter.join().unwrap();
+        assert!(waited);
+        assert!(
+            back_rx.is_empty(),
+            "the waiting worker freed what came back"
+        );
+        assert_eq!(*gate.used.lock().unwrap(), 50);
+    }
+}

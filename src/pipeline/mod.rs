@@ -1,0 +1,321 @@
+//! Threads and channels: capture -> workers (sharded by connection) -> processors.
+//!
+//! ```text
+//!  capture thread            worker threads (1..N)                  processor thread
+//!  PacketSource::next() --> decode, ConnTable, HttpConn --Vec<Tx>--> Processor::on_transaction
+//!      | Tick(now)  ------>  on_tick (timeouts) ------- Tick ------>  on_tick(min over workers)
+//!      | End(now)   ------>  close_all             ------ Done ------>  finish(now)
+//! ```
+//!
+//! - Connections are sharded by a symmetric hash of the 4-tuple, so each connection's
+//!   packets stay in order on one worker and no state is shared between workers.
+//! - Every channel is bounded; the overflow policy is `Block`: a slow stage slows the
+//!   capture thread, and on a live interface the kernel buffer then drops packets, which
+//!   libpcap counts (`kernel_dropped`). Offline nothing is ever lost.
+//! - Time is packet time. The capture thread sends `Tick(now)` to every worker each time the
+//!   capture clock passes a tick boundary (1 s of packet time), and on live idle timeouts.
+//!   Workers forward ticks after the transactions that precede them; the processor thread
+//!   ticks its processors with the minimum over workers (a watermark). Processors place a
+//!   transaction by `completed_at`, never by arrival order, so a replay gives the same
+//!   files whatever the thread scheduling.
+//! - SIGINT/SIGTERM stop the capture loop (a live capture first reads the packets the
+//!   kernel received before the signal, for at most `capture::STOP_DRAIN`, so exchanges
+//!   completed before it are not lost); the pipeline then drains as at end of file:
+//!   every pending transaction is flushed and exported. A second signal exits at once.
+
+mod capture_loop;
+mod in_flight;
+mod processors;
+mod progress;
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use crate::capture::PacketSource;
+use crate::config::Config;
+use crate::counters::CounterSet;
+use crate::model::Transaction;
+use crate::processor::Outputs;
+use crate::signals::{install_signal_handlers, without_stop_signals};
+use crate::time::Timestamp;
+use crate::worker::{Worker, WorkerConfig, WorkerStats};
+
+use capture_loop::{capture_loop, Batch, CaptureCounters, CaptureSetup, SharedCapture};
+use in_flight::{InFlight, Returned};
+use processors::{process, Reporter};
+use progress::Progress;
+
+/// What a run did, printed on exit.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Every counter of every stage, by name, in a fixed order.
+    pub counters: Vec<(&'static str, u64)>,
+    /// Warnings to print (truncated file, ...).
+    pub warnings: Vec<String>,
+    /// Output errors that happened during the run (the run went on).
+    pub errors: Vec<String>,
+    /// True when a signal ended the capture.
+    pub interrupted: bool,
+}
+
+impl Summary {
+    pub fn get(&self, name: &str) -> u64 {
+        self.counters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+enum ToWorker {
+    Packets(Batch),
+    Tick(Timestamp),
+    End(Timestamp),
+}
+
+enum FromWorker {
+    /// Transactions of `worker` and the bytes they were charged to the in-flight budget.
+    Transactions {
+        worker: usize,
+        txs: Vec<Transaction>,
+        bytes: usize,
+    },
+    /// The worker's clock reached `now`; its counters and gauges at that time.
+    Tick {
+        worker: usize,
+        now: Timestamp,
+        stats: Box<ThreadStats>,
+    },
+    Done {
+        worker: usize,
+        stats: Box<ThreadStats>,
+    },
+}
+
+/// A worker thread's counters and gauges: its `Worker`'s and the channel flow's.
+#[derive(Clone, Debug, Default)]
+struct ThreadStats {
+    worker: WorkerStats,
+    flow: FlowCounters,
+}
+
+crate::counters! {
+    /// Worker-to-processor flow counters.
+    pub struct FlowCounters {
+        /// Times a worker waited because the transactions in flight to the processors
+        /// filled their share of `-memory-limit` (the processors were behind).
+        memory_limit_in_flight_waits,
+    }
+}
+
+/// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
+/// transaction into the processors. Errors are setup failures that stopped the run.
+pub fn run(config: &Config, source: PacketSource, outputs: Outputs) -> Result<Summary, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    install_signal_handlers(&stop)?;
+    run_until(config, source, outputs, &stop)
+}
+
+/// As `run`, with the stop flag given by the caller (tests set it themselves).
+pub fn run_until(
+    config: &Config,
+    mut source: PacketSource,
+    outputs: Outputs,
+    stop: &AtomicBool,
+) -> Result<Summary, String> {
+    let workers = config.workers.max(1);
+    let link = source.link_type();
+    let shares = config.memory_shares();
+    // One gate per worker: a worker waits only for its own transactions to come back, which
+    // it frees itself while it waits (a shared gate could wait on an idle worker's).
+    let gates: Vec<Arc<InFlight>> = (0..workers)
+        .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
+        .collect();
+    let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
+
+    let mut to_workers = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    let mut returns = Vec::with_capacity(workers);
+    // Packet batches go back to the capture thread the same way (see `Returned`).
+    let (spare_tx, spare_rx) = bounded::<Batch>(workers * 2);
+    for (index, gate) in gates.iter().enumerate() {
+        let (tx, rx) = bounded::<ToWorker>(config.channel_capacity.max(1));
+        to_workers.push(tx);
+        let (back_tx, back_rx) = bounded::<Returned>(config.channel_capacity.max(1));
+        // The processor thread keeps a receiver too, to free what a finished worker did
+        // not.
+        returns.push((back_tx, back_rx.clone()));
+        let spare = spare_tx.clone();
+        let out = out_tx.clone();
+        let worker = Worker::new(WorkerConfig {
+            link,
+            servers: config.servers.clone(),
+            reassembly: crate::reassembly::ReassemblyLimits {
+                memory_budget: shares.per_worker,
+                ..config.reassembly.clone()
+            },
+            http: config.http.clone(),
+            check_interval: config.response_check_interval,
+            bodies: config.bodies.clone(),
+            redaction: config.redaction.clone(),
+        });
+        let gate = Arc::clone(gate);
+        let handle = without_stop_signals(|| {
+            thread::Builder::new()
+                .name(format!("httshark-worker-{index}"))
+                .spawn(move || worker_thread(index, worker, gate, rx, out, back_rx, spare))
+        })
+        .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        handles.push(handle);
+    }
+    drop(out_tx);
+    drop(spare_tx);
+
+    let shared = Arc::new(SharedCapture::default());
+    let reporter = Reporter {
+        capture: Arc::clone(&shared),
+        metrics: outputs.metrics.clone(),
+        interval: config.stats.interval,
+        // The stats line is a live heartbeat; offline it is info (-verbose=3).
+        print: source.is_live() || config.verbose >= 3,
+        next: None,
+    };
+    let processors = outputs.processors;
+    let processor_thread = without_stop_signals(|| {
+        thread::Builder::new()
+            .name("httshark-processors".into())
+            .spawn(move || process(out_rx, processors, returns, reporter, &gates))
+    })
+    .map_err(|e| format!("cannot start processor thread: {e}"))?;
+
+    let mut summary = Summary::default();
+    let mut capture = CaptureCounters::default();
+    let progress = match &config.source {
+        crate::config::Source::File(path) if std::io::stderr().is_terminal() => {
+            std::fs::metadata(path).ok().map(|m| Progress::new(m.len()))
+        }
+        _ => None,
+    };
+    let end = capture_loop(
+        &mut source,
+        &to_workers,
+        CaptureSetup {
+            workers,
+            link,
+            stop,
+            shared: &shared,
+            progress,
+            spare: spare_rx,
+        },
+        &mut capture,
+        &mut summary,
+    );
+    for tx in &to_workers {
+        // A worker that is gone has already reported (or panicked, reported below).
+        let _ = tx.send(ToWorker::End(end));
+    }
+    drop(to_workers);
+    if let Some(stats) = source.stats() {
+        capture.kernel_dropped = stats.dropped;
+        capture.interface_dropped = stats.if_dropped;
+    }
+    for handle in handles {
+        if handle.join().is_err() {
+            summary.errors.push("a worker thread panicked".into());
+        }
+    }
+    let (worker_counters, flow_counters, processor_counters, errors) = processor_thread
+        .join()
+        .map_err(|_| "the processor thread panicked".to_string())?;
+    summary.errors.extend(errors);
+    summary.interrupted = stop.load(Ordering::Relaxed);
+
+    let mut push = |name, value| summary.counters.push((name, value));
+    capture.visit(&mut push);
+    worker_counters.visit(&mut push);
+    flow_counters.visit(&mut push);
+    summary.counters.extend(processor_counters);
+    Ok(summary)
+}
+
+/// A worker thread: a channel loop around a `Worker`.
+fn worker_thread(
+    index: usize,
+    mut worker: Worker,
+    gate: Arc<InFlight>,
+    rx: Receiver<ToWorker>,
+    out: Sender<FromWorker>,
+    back: Receiver<Returned>,
+    spare: Sender<Batch>,
+) {
+    let mut flow = FlowCounters::default();
+    let flush = |worker: &mut Worker, flow: &mut FlowCounters| {
+        if worker.has_transactions() {
+            let txs = worker.take_transactions();
+            let bytes = txs.iter().map(Transaction::mem_bytes).sum();
+            if gate.acquire(bytes, &back) {
+                flow.memory_limit_in_flight_waits += 1;
+            }
+            let msg = FromWorker::Transactions {
+                worker: index,
+                txs,
+                bytes,
+            };
+            if out.send(msg).is_err() {
+                gate.release(bytes);
+            }
+        }
+    };
+    let stats = |worker: &Worker, flow: &FlowCounters| {
+        Box::new(ThreadStats {
+            worker: worker.stats(),
+            flow: flow.clone(),
+        })
+    };
+    for msg in rx {
+        gate.free_returned(&back);
+        match msg {
+            ToWorker::Packets(mut batch) => {
+                let mut start = 0;
+                for &(packet_index, ts, end) in &batch.packets {
+                    worker.on_frame(&batch.data[start..end], packet_index, ts);
+                    start = end;
+                }
+                batch.data.clear();
+                batch.packets.clear();
+                // The capture thread makes a new batch when none comes back.
+                let _ = spare.try_send(batch);
+                flush(&mut worker, &mut flow);
+            }
+            ToWorker::Tick(ts) => {
+                let now = worker.on_tick(ts);
+                flush(&mut worker, &mut flow);
+                let stats = stats(&worker, &flow);
+                let _ = out.send(FromWorker::Tick {
+                    worker: index,
+                    now,
+                    stats,
+                });
+            }
+            ToWorker::End(ts) => {
+                let now = worker.finish(ts);
+                flush(&mut worker, &mut flow);
+                let stats = stats(&worker, &flow);
+                let _ = out.send(FromWorker::Tick {
+                    worker: index,
+                    now,
+                    stats: stats.clone(),
+                });
+                let _ = out.send(FromWorker::Done {
+                    worker: index,
+                    stats,
+                });
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The processor thread: feeds transactions to every processor, ticks them with the
+//! workers' watermark (the minimum of their clocks), prints the stats line and updates the
+//! metrics; finishes the processors when every worker is done.
+//!
+//! What it does not do: reorder transactions (processors place them by `completed_at`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::capture_loop::SharedCapture;
+use super::in_flight::{CloseOnDrop, InFlight, Returned};
+use super::{FlowCounters, FromWorker, ThreadStats};
+use crate::counters::CounterSet;
+use crate::processor::Processor;
+use crate::time::Timestamp;
+use crate::worker::WorkerCounters;
+
+/// The stats line (`-stats-interval`, packet time) and the metrics snapshot.
+pub(super) struct Reporter {
+    pub(super) capture: Arc<SharedCapture>,
+    pub(super) metrics: Option<crate::metrics::SharedMetrics>,
+    pub(super) interval: Duration,
+    pub(super) print: bool,
+    pub(super) next: Option<Timestamp>,
+}
+
+impl Reporter {
+    /// Called when the watermark reaches `now`, with the latest stats of every worker.
+    fn on_tick(&mut self, now: Timestamp, workers: &[ThreadStats]) {
+        let due = match self.next {
+            None => {
+                self.next = Some(now.floor_to(self.interval) + self.interval);
+                false
+            }
+            Some(t) => now >= t,
+        };
+        if !due {
+            return;
+        }
+        self.next = Some(now.floor_to(self.interval) + self.interval);
+        self.report(workers, false);
+    }
+
+    fn report(&self, workers: &[ThreadStats], last: bool) {
+        let (total, flow) = totals(workers);
+        let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
+        let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
+        let h = &total.http;
+        let pending = h.requests.saturating_sub(h.transactions);
+        let anomalies = h.anomalies + h.interrupted_messages + h.parse_errors;
+        let memory = crate::metrics::resident_memory_bytes();
+        let packets = self.capture.packets.load(Ordering::Relaxed);
+        let bytes = self.capture.bytes.load(Ordering::Relaxed);
+        let dropped = self.capture.kernel_dropped.load(Ordering::Relaxed);
+        if self.print && !last {
+            crate::stderr_line!(
+                "httshark: stats packets={packets} bytes={bytes} kernel_dropped={dropped} \
+                 connections={open} transactions={} pending={pending} unanswered={} gaps={} \
+                 anomalies={anomalies} memory={}MiB",
+                h.transactions,
+                h.unanswered,
+                total.reassembly.gaps,
+                memory.unwrap_or(0) >> 20
+            );
+        }
+        if let Some(m) = &self.metrics {
+            let mut counters: Vec<(&'static str, u64)> = vec![
+                ("packets", packets),
+                ("bytes", bytes),
+                ("kernel_dropped", dropped),
+            ];
+            let mut push = |name, value| counters.push((name, value));
+            total.visit(&mut push);
+            flow.visit(&mut push);
+            m.set_counters(&counters);
+            m.set_gauges(crate::metrics::Gauges {
+                open_connections: Some(open),
+                pending_requests: Some(pending),
+                buffered_bytes: Some(buffered),
+                memory_bytes: memory,
+            });
+        }
+    }
+}
+
+/// The processor thread: feeds transactions to every processor, ticks them with the
+/// workers' watermark, finishes them when every worker is done. Returns the summed worker
+/// counters, the processors' counters and the output errors seen.
+pub(super) fn process(
+    rx: Receiver<FromWorker>,
+    mut processors: Vec<Box<dyn Processor>>,
+    returns: Vec<(Sender<Returned>, Receiver<Returned>)>,
+    mut reporter: Reporter,
+    gates: &[Arc<InFlight>],
+) -> (
+    WorkerCounters,
+    FlowCounters,
+    Vec<(&'static str, u64)>,
+    Vec<String>,
+) {
+    let _open_gates: Vec<CloseOnDrop<'_>> = gates.iter().map(|g| CloseOnDrop(g)).collect();
+    let workers = returns.len();
+    let mut errors = Vec::new();
+    let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
+    let mut latest: Vec<ThreadStats> = vec![ThreadStats::default(); workers];
+    let mut ticked: Option<Timestamp> = None;
+    // Output errors are reported once per processor and kind; later ones are counted.
+    let report = |errors: &mut Vec<String>, r: Result<(), crate::processor::ProcessorError>| {
+        if let Err(e) = r {
+            let text = e.to_string();
+            if errors.len() < MAX_ERRORS_KEPT && !errors.contains(&text) {
+                crate::stderr_line!("httshark: error: {text}");
+                errors.push(text);
+            }
+        }
+    };
+    for msg in rx {
+        match msg {
+            FromWorker::Transactions { worker, txs, bytes } => {
+                for tx in &txs {
+                    if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
+                        let names: Vec<&str> =
+                            tx.anomalies.iter().map(crate::har::anomaly_name).collect();
+                        crate::log_debug!(
+                            key: "transaction-anomaly",
+                            "{} {} (connection {}, depth {}): {}",
+                            tx.request.method,
+                            tx.request.target,
+                            tx.conn.id,
+                            tx.depth,
+                            names.join(", ")
+                        );
+                    }
+                    for p in processors.iter_mut() {
+                        report(&mut errors, p.on_transaction(tx));
+                    }
+                }
+                // Freed by the worker (see `Returned`); here only when it cannot take them.
+                let (Some((back, _)), Some(gate)) = (returns.get(worker), gates.get(worker)) else {
+                    continue;
+                };
+                match back.try_send(Returned(txs, bytes)) {
+                    Ok(()) => gate.notify(),
+                    Err(_) => gate.release(bytes),
+                }
+            }
+            FromWorker::Tick { worker, now, stats } => {
+                watermarks[worker] = Some(now);
+                latest[worker] = *stats;
+                let low = watermarks
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|w| w.into_iter().min());
+                if let Some(low) = low {
+                    if ticked.is_none_or(|t| low > t) {
+                        ticked = Some(low);
+                        for p in processors.iter_mut() {
+                            report(&mut errors, p.on_tick(low));
+                        }
+                        reporter.on_tick(low, &latest);
+                    }
+                }
+            }
+            FromWorker::Done { worker, stats } => {
+                latest[worker] = *stats;
+                // Everything the worker sent came before Done and was handed back: free
+                // what it did not take, so its bytes leave the budget.
+                if let (Some((_, back)), Some(gate)) = (returns.get(worker), gates.get(worker)) {
+                    gate.free_returned(back);
+                }
+            }
+        }
+    }
+    let end = watermarks
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or_default();
+    for p in processors.iter_mut() {
+        report(&mut errors, p.finish(end));
+    }
+    reporter.report(&latest, true);
+    let (totals, flow) = totals(&latest);
+    let mut processor_counters = Vec::new();
+    for p in &processors {
+        p.visit_counters(&mut |name, value| processor_counters.push((name, value)));
+    }
+    (totals, flow, processor_counters, errors)
+}
+
+/// Distinct output errors kept for the summary (the rest are counted by the processors).
+const MAX_ERRORS_KEPT: usize = 32;
+
+/// Every worker's counters summed, and their flow counters summed.
+fn totals(workers: &[ThreadStats]) -> (WorkerCounters, FlowCounters) {
+    let mut total = WorkerCounters::default();
+    let mut flow = FlowCounters::default();
+    for w in workers {
+        total.merge(&w.worker.counters);
+        flow.merge(&w.flow);
+    }
+    (total, flow)
+}

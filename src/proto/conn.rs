@@ -1,0 +1,339 @@
+//! `ProtoConn`: one connection's protocol stack (detection, layers, session).
+//!
+//! Invariants: while the top is `Detecting`, every event that reached the top is in
+//! `held`, in arrival order, and `held_bytes` counts its data bytes; once a session or a
+//! skip is chosen, `held` is empty and stays empty. Events of one direction reach each
+//! level in stream order.
+
+use crate::http::HttpConn;
+use crate::model::{ConnInfo, Direction};
+use crate::reassembly::{CloseReason, StreamHandler};
+use crate::time::Timestamp;
+
+use super::detect::{self, Detection, Protocol, MAX_DETECT_BYTES};
+use super::{Emitted, Handoff, Layer, LayerEvent, ProtoCtx, Session, DETECT_HOLD_LIMIT};
+
+/// An event on its way up the stack.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Data(&'a [u8]),
+    Gap(u64),
+    Ack(u64),
+    Fin,
+}
+
+/// An event held at the top while the protocol is not known yet.
+enum Held {
+    Data(Direction, Vec<u8>, Timestamp),
+    Ack(Direction, u64),
+}
+
+/// The top of the stack.
+enum Top {
+    /// Waiting for the first bytes to tell the protocol.
+    Detecting(Detector),
+    /// An application session owns the bytes.
+    Session(Box<dyn Session>),
+    /// A protocol no session here decodes: its bytes are counted and skipped.
+    Skipping(Protocol),
+}
+
+#[derive(Default)]
+struct Detector {
+    held: Vec<Held>,
+    held_bytes: usize,
+    /// The first bytes of each direction (at most `MAX_DETECT_BYTES`).
+    first: [Vec<u8>; 2],
+    /// Whether each direction's next byte is its stream's true start.
+    at_start: [bool; 2],
+}
+
+/// One connection's protocol stack: layers (none for plaintext) and a top.
+pub struct ProtoConn {
+    layers: Vec<Box<dyn Layer>>,
+    top: Top,
+}
+
+impl ProtoConn {
+    pub fn new(conn: &ConnInfo) -> ProtoConn {
+        ProtoConn {
+            layers: Vec::new(),
+            top: Top::Detecting(Detector {
+                at_start: [!conn.midstream; 2],
+                ..Detector::default()
+            }),
+        }
+    }
+
+    /// The protocol of the top of the stack, once known.
+    pub fn protocol(&self) -> Option<Protocol> {
+        match &self.top {
+            Top::Detecting(_) => None,
+            Top::Session(_) => Some(Protocol::Http1),
+            Top::Skipping(p) => Some(*p),
+        }
+    }
+
+    /// A stack with the given layers under a detector (tests, and the TLS layer's entry).
+    #[cfg(test)]
+    fn with_layers(conn: &ConnInfo, layers: Vec<Box<dyn Layer>>) -> ProtoConn {
+        ProtoConn {
+            layers,
+            ..ProtoConn::new(conn)
+        }
+    }
+
+    /// Feeds `input` of `dir` into level `level` of the stack (0 is the first layer;
+    /// `layers.len()` is the top).
+    fn feed(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        level: usize,
+        dir: Direction,
+        input: Input<'_>,
+        ts: Timestamp,
+    ) {
+        let Some(layer) = self.layers.get_mut(level) else {
+            self.at_top(ctx, conn, dir, input, ts);
+            return;
+        };
+        let mut out = Vec::new();
+        match input {
+            Input::Data(data) => layer.on_data(ctx, conn, dir, data, ts, &mut out),
+            Input::Gap(len) => layer.on_gap(ctx, conn, dir, len, ts, &mut out),
+            Input::Ack(ack) => layer.on_ack(ctx, dir, ack, &mut out),
+            Input::Fin => layer.on_fin(dir, ts, &mut out),
+        }
+        for Emitted { dir, event, ts } in out {
+            let input = match &event {
+                LayerEvent::Data(d) => Input::Data(d),
+                LayerEvent::Gap(n) => Input::Gap(*n),
+                LayerEvent::Ack(a) => Input::Ack(*a),
+                LayerEvent::Fin => Input::Fin,
+            };
+            self.feed(ctx, conn, level + 1, dir, input, ts);
+        }
+    }
+
+    fn at_top(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        input: Input<'_>,
+        ts: Timestamp,
+    ) {
+        match &mut self.top {
+            Top::Session(s) => {
+                match input {
+                    Input::Data(d) => s.on_data(&mut ctx.http, conn, dir, d, ts),
+                    Input::Gap(n) => s.on_gap(&mut ctx.http, conn, dir, n, ts),
+                    Input::Ack(a) => s.on_ack(&mut ctx.http, conn, dir, a),
+                    Input::Fin => s.on_fin(&mut ctx.http, conn, dir, ts),
+                }
+                if let Some(handoff) = s.take_handoff() {
+                    self.hand_on(ctx, conn, handoff, ts);
+                }
+            }
+            Top::Skipping(_) => {
+                if let Input::Data(d) = input {
+                    ctx.counters.skipped_protocol_bytes += d.len() as u64;
+                }
+            }
+            Top::Detecting(det) => match input {
+                Input::Data(d) => match det.detect(dir, d) {
+                    Detection::Is(p) => {
+                        self.start(ctx, conn, p, ts);
+                        self.at_top(ctx, conn, dir, input, ts);
+                    }
+                    Detection::NeedMore => {
+                        det.held_bytes += d.len();
+                        det.held.push(Held::Data(dir, d.to_vec(), ts));
+                        if det.held_bytes > DETECT_HOLD_LIMIT {
+                            ctx.counters.detection_fallbacks += 1;
+                            self.start(ctx, conn, Protocol::Http1, ts);
+                        }
+                    }
+                },
+                Input::Ack(a) => det.held.push(Held::Ack(dir, a)),
+                // The start of a direction is lost, or it ended: nothing more will tell.
+                // HTTP/1 takes it, as it resynchronises on its own.
+                Input::Gap(_) | Input::Fin => {
+                    if det.held_bytes > 0 {
+                        ctx.counters.detection_fallbacks += 1;
+                    }
+                    self.start(ctx, conn, Protocol::Http1, ts);
+                    self.at_top(ctx, conn, dir, input, ts);
+                }
+            },
+        }
+    }
+
+    /// Puts the stack for `protocol` on top and replays what the detector held.
+    fn start(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, protocol: Protocol, ts: Timestamp) {
+        let top = match protocol {
+            Protocol::Http1 => {
+                ctx.counters.http1_connections += 1;
+                Top::Session(Box::new(HttpConn::new(conn)))
+            }
+            Protocol::Http2 => {
+                ctx.counters.h2_connections += 1;
+                Top::Skipping(protocol)
+            }
+            Protocol::Tls => {
+                ctx.counters.tls_connections += 1;
+                Top::Skipping(protocol)
+            }
+            Protocol::Unknown => {
+                ctx.counters.unknown_protocol_connections += 1;
+                Top::Skipping(protocol)
+            }
+        };
+        let Top::Detecting(det) = std::mem::replace(&mut self.top, top) else {
+            return;
+        };
+        let _ = ts;
+        let top = self.layers.len();
+        for held in det.held {
+            match held {
+                Held::Data(dir, data, ts) => self.feed(ctx, conn, top, dir, Input::Data(&data), ts),
+                Held::Ack(dir, ack) => self.feed(ctx, conn, top, dir, Input::Ack(ack), ts),
+            }
+        }
+    }
+
+    /// The session handed the connection on: the bytes after the switch are detected anew.
+    fn hand_on(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, handoff: Handoff, ts: Timestamp) {
+        ctx.counters.protocol_handoffs += 1;
+        self.top = Top::Detecting(Detector {
+            at_start: [true; 2],
+            ..Detector::default()
+        });
+        let top = self.layers.len();
+        for (i, rest) in handoff.rest.iter().enumerate() {
+            if !rest.is_empty() {
+                let dir = if i == 0 {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
+                self.feed(ctx, conn, top, dir, Input::Data(rest), ts);
+            }
+        }
+    }
+}
+
+impl Detector {
+    /// What the first bytes of `dir`, followed by `data`, say.
+    fn detect(&mut self, dir: Direction, data: &[u8]) -> Detection {
+        let i = dir.index();
+        let at_start = self.at_start[i];
+        let first = &mut self.first[i];
+        let found = if first.is_empty() {
+            detect::detect(data, dir, at_start)
+        } else {
+            let take = data.len().min(MAX_DETECT_BYTES.saturating_sub(first.len()));
+            first.extend_from_slice(&data[..take]);
+            detect::detect(first, dir, at_start)
+        };
+        if found == Detection::NeedMore && first.is_empty() {
+            first.extend_from_slice(&data[..data.len().min(MAX_DETECT_BYTES)]);
+        }
+        found
+    }
+
+    fn mem_bytes(&self) -> usize {
+        self.held
+            .iter()
+            .map(|h| match h {
+                Held::Data(_, d, _) => d.capacity() + std::mem::size_of::<Held>(),
+                Held::Ack(..) => std::mem::size_of::<Held>(),
+            })
+            .sum::<usize>()
+            + self.first.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
+impl StreamHandler for ProtoConn {
+    type Ctx = ProtoCtx;
+
+    fn on_data(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
+        self.feed(ctx, conn, 0, dir, Input::Data(data), ts);
+    }
+
+    fn on_ack(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, dir: Direction, ack: u64) {
+        // ACKs carry no time of their own: they precede the data of the same segment.
+        self.feed(ctx, conn, 0, dir, Input::Ack(ack), Timestamp::default());
+    }
+
+    fn on_gap(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+    ) {
+        self.feed(ctx, conn, 0, dir, Input::Gap(len), ts);
+    }
+
+    fn on_fin(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
+        self.feed(ctx, conn, 0, dir, Input::Fin, ts);
+    }
+
+    fn on_close(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        reason: CloseReason,
+        ts: Timestamp,
+    ) {
+        if let Top::Detecting(det) = &self.top {
+            // The first bytes never told: what was held goes to HTTP/1, as it did before
+            // detection existed.
+            if det.held_bytes > 0 {
+                ctx.counters.detection_fallbacks += 1;
+                self.start(ctx, conn, Protocol::Http1, ts);
+            }
+        }
+        if let Top::Session(s) = &mut self.top {
+            s.on_close(&mut ctx.http, conn, reason, ts);
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, now: Timestamp) {
+        if let Top::Session(s) = &mut self.top {
+            s.on_tick(&mut ctx.http, conn, now);
+        }
+    }
+
+    fn mem_bytes(&self) -> usize {
+        let top = match &self.top {
+            Top::Detecting(det) => det.mem_bytes(),
+            Top::Session(s) => s.mem_bytes(),
+            Top::Skipping(_) => 0,
+        };
+        std::mem::size_of::<Self>()
+            + top
+            + self.layers.capacity() * std::mem::size_of::<Box<dyn Layer>>()
+            + self.layers.iter().map(|l| l.mem_bytes()).sum::<usize>()
+    }
+
+    fn shed_memory(&mut self, ctx: &mut ProtoCtx) -> bool {
+        match &mut self.top {
+            Top::Session(s) => s.shed_memory(&mut ctx.http),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+use std::net::SocketAddr;
+
+use super::*;
+use crate::http::HttpLimits;
+use crate::proto::detect::H2_PREFACE;
+use Direction::{ToClient, ToServer};
+
+fn conn(midstream: bool) -> ConnInfo {
+    let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+    let server: SocketAddr = "10.0.0.2:80".parse().unwrap();
+    ConnInfo {
+        id: 1,
+        client,
+        server,
+        syn_ts: (!midstream).then(|| Timestamp::from_secs_nanos(10, 0)),
+        synack_ts: None,
+        established_ts: None,
+        midstream,
+    }
+}
+
+fn ts(s: i64) -> Timestamp {
+    Timestamp::from_secs_nanos(s, 0)
+}
+
+const REQ: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+
+/// Feeds the exchange, the request in pieces of `piece` bytes, and closes.
+fn exchange(p: &mut ProtoConn, ctx: &mut ProtoCtx, c: &ConnInfo, piece: usize) {
+    for chunk in REQ.chunks(piece) {
+        p.on_data(ctx, c, ToServer, chunk, ts(11));
+    }
+    p.on_data(ctx, c, ToClient, RESP, ts(12));
+    p.on_close(ctx, c, CloseReason::Fin, ts(13));
+}
+
+#[test]
+fn http1_passes_through_whole_and_byte_by_byte() {
+    let c = conn(false);
+    let mut whole = ProtoCtx::new(HttpLimits::default());
+    exchange(&mut ProtoConn::new(&c), &mut whole, &c, REQ.len());
+    let mut bytes = ProtoCtx::new(HttpLimits::default());
+    exchange(&mut ProtoConn::new(&c), &mut bytes, &c, 1);
+    assert_eq!(whole.http.out.len(), 1);
+    assert_eq!(whole.http.out[0].request.method, "POST");
+    assert_eq!(
+        whole.http.out, bytes.http.out,
+        "held first bytes are replayed exactly"
+    );
+    assert_eq!(whole.http.counters, bytes.http.counters);
+    assert_eq!(bytes.counters.http1_connections, 1);
+    assert_eq!(bytes.counters.detection_fallbacks, 0);
+}
+
+#[test]
+fn an_h2_prior_knowledge_connection_gives_no_entry_and_a_count() {
+    let c = conn(false);
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    let mut client = H2_PREFACE.to_vec();
+    client.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS
+    for chunk in client.chunks(5) {
+        p.on_data(&mut ctx, &c, ToServer, chunk, ts(11));
+    }
+    p.on_data(&mut ctx, &c, ToClient, &[0, 0, 0, 4, 1, 0, 0, 0, 0], ts(12));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(13));
+    assert!(ctx.http.out.is_empty(), "no PRI / SM garbage entries");
+    assert_eq!(ctx.counters.h2_connections, 1);
+    assert_eq!(ctx.counters.http1_connections, 0);
+    assert_eq!(ctx.counters.skipped_protocol_bytes, client.len() as u64 + 9);
+    assert_eq!(ctx.http.counters, Default::default(), "HTTP/1 saw nothing");
+    assert_eq!(p.protocol(), Some(Protocol::Http2));
+}
+
+#[test]
+fn tls_and_binary_connections_are_counted_and_skipped() {
+    let c = conn(false);
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut tls = ProtoConn::new(&c);
+    tls.on_data(
+        &mut ctx,
+        &c,
+        ToServer,
+        &[22, 3, 1, 0, 5, 1, 0, 0, 1, 0],
+        ts(11),
+    );
+    let mut bin = ProtoConn::new(&c);
+    bin.on_data(&mut ctx, &c, ToClient, &[0, 1, 2, 3], ts(11));
+    bin.on_data(&mut ctx, &c, ToServer, REQ, ts(11));
+    assert_eq!(ctx.counters.tls_connections, 1);
+    assert_eq!(ctx.counters.unknown_protocol_connections, 1);
+    assert_eq!(
+        ctx.counters.skipped_protocol_bytes,
+        10 + 4 + REQ.len() as u64
+    );
+    assert!(ctx.http.out.is_empty());
+}
+
+#[test]
+fn a_pickup_in_a_binary_body_stays_http1() {
+    let c = conn(true);
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_data(&mut ctx, &c, ToClient, &[0x1f, 0x8b, 0, 0, 0], ts(11));
+    p.on_data(&mut ctx, &c, ToServer, REQ, ts(12));
+    p.on_data(&mut ctx, &c, ToClient, RESP, ts(12));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(13));
+    assert_eq!(ctx.counters.http1_connections, 1);
+    assert_eq!(ctx.http.out.len(), 1, "HTTP/1 resyncs at the next message");
+}
+
+#[test]
+fn undecided_first_bytes_fall_back_to_http1_at_a_gap_a_close_or_the_hold_limit() {
+    let c = conn(false);
+    // "P" then a gap: HTTP/1 gets the "P" and the gap, as before detection existed.
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_data(&mut ctx, &c, ToServer, b"P", ts(11));
+    assert_eq!(p.protocol(), None);
+    p.on_gap(&mut ctx, &c, ToServer, 10, ts(11));
+    assert_eq!(p.protocol(), Some(Protocol::Http1));
+    assert_eq!(ctx.counters.detection_fallbacks, 1);
+    // "PRI" held while the server sends more than the hold limit of text.
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_data(&mut ctx, &c, ToServer, b"PRI", ts(11));
+    p.on_data(&mut ctx, &c, ToClient, &[0x7f; 10], ts(11));
+    assert_eq!(
+        p.protocol(),
+        Some(Protocol::Unknown),
+        "the server's bytes decide too"
+    );
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_data(&mut ctx, &c, ToServer, b"PRI", ts(11));
+    assert!(
+        p.mem_bytes() > std::mem::size_of::<ProtoConn>(),
+        "held bytes are charged"
+    );
+    p.on_close(&mut ctx, &c, CloseReason::EndOfCapture, ts(12));
+    assert_eq!(ctx.counters.detection_fallbacks, 1);
+    assert_eq!(ctx.counters.http1_connections, 1);
+}
+
+/// A layer that undoes a XOR with a fixed byte: the simplest byte transform, standing in
+/// for TLS to show that a layer slots under the session.
+struct Xor(u8);
+
+impl Layer for Xor {
+    fn on_data(
+        &mut self,
+        _ctx: &mut ProtoCtx,
+        _conn: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        let plain = data.iter().map(|b| b ^ self.0).collect();
+        out.push(Emitted {
+            dir,
+            event: LayerEvent::Data(plain),
+            ts,
+        });
+    }
+    fn on_gap(
+        &mut self,
+        _ctx: &mut ProtoCtx,
+        _conn: &ConnInfo,
+        dir: Direction,
+        len: u64,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        out.push(Emitted {
+            dir,
+            event: LayerEvent::Gap(len),
+            ts,
+        });
+    }
+    fn mem_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+#[test]
+fn a_layer_under_the_session_gives_the_plaintext_transactions() {
+    let c = conn(false);
+    let mut plain = ProtoCtx::new(HttpLimits::default());
+    exchange(&mut ProtoConn::new(&c), &mut plain, &c, 7);
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::with_layers(&c, vec![Box::new(Xor(0x5a))]);
+    let enc = |b: &[u8]| b.iter().map(|x| x ^ 0x5a).collect::<Vec<u8>>();
+    for chunk in enc(REQ).chunks(7) {
+        p.on_data(&mut ctx, &c, ToServer, chunk, ts(11));
+    }
+    p.on_data(&mut ctx, &c, ToClient, &enc(RESP), ts(12));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(13));
+    assert_eq!(ctx.http.out, plain.http.out);
+}
+
+/// A session that reads nothing and, at its first bytes, hands everything it was given
+/// on: stands in for HTTP/1 at a 101 to h2c.
+struct HandsOn(Option<Handoff>);
+
+impl StreamHandler for HandsOn {
+    type Ctx = crate::http::HttpCtx;
+    fn on_data(
+        &mut self,
+        _: &mut Self::Ctx,
+        _: &ConnInfo,
+        dir: Direction,
+        data: &[u8],
+        _: Timestamp,
+    ) {
+        let mut h = Handoff::default();
+        h.rest[dir.index()] = data.to_vec();
+        self.0 = Some(h);
+    }
+    fn on_gap(&mut self, _: &mut Self::Ctx, _: &ConnInfo, _: Direction, _: u64, _: Timestamp) {}
+    fn on_fin(&mut self, _: &mut Self::Ctx, _: &ConnInfo, _: Direction, _: Timestamp) {}
+    fn on_close(&mut self, _: &mut Self::Ctx, _: &ConnInfo, _: CloseReason, _: Timestamp) {}
+    fn on_tick(&mut self, _: &mut Self::Ctx, _: &ConnInfo, _: Timestamp) {}
+}
+
+impl Session for HandsOn {
+    fn take_handoff(&mut self) -> Option<Handoff> {
+        self.0.take()
+    }
+}
+
+#[test]
+fn a_session_hands_the_connection_on_to_detection() {
+    let c = conn(false);
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.top = Top::Session(Box::new(HandsOn(None)));
+    p.on_data(&mut ctx, &c, ToServer, H2_PREFACE, ts(11));
+    assert_eq!(ctx.counters.protocol_handoffs, 1);
+    assert_eq!(ctx.counters.h2_connections, 1);
+    assert_eq!(p.protocol(), Some(Protocol::Http2));
+}

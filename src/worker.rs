@@ -1,0 +1,203 @@
+//! `Worker`: the one entry point to the core. Frames and their packet time in,
+//! transactions out; ticks and the end of the capture are calls (smoltcp's
+//! `Interface::poll` is the model: the caller owns the clock and the I/O).
+//!
+//! ```text
+//!  on_frame(frame, index, ts) ─▶ wire::decode ─▶ reassembly::ConnTable ─▶ proto::ProtoConn
+//!  on_tick(ts)  (timeouts when due)                (per 4-tuple)           (detect, layers,
+//!  finish(ts)   (every connection closed)                                    HTTP/1 session)
+//!  take_transactions() ◀─ body selection, then redaction ◀─ Transaction ◀──────┘
+//! ```
+//!
+//! What it does not do: threads, channels, files or the wall clock. The pipeline's worker
+//! thread is a channel loop around it; the bench, the fuzz `pipeline` target and the tests
+//! drive the same type, so what they measure and check is what production runs.
+//!
+//! Invariant: time only moves forward inside (`MonotonicClock`), so a capture whose
+//! timestamps step back cannot move timeouts back.
+
+use std::time::Duration;
+
+use crate::counters::CounterSet;
+use crate::hosts::ServerSet;
+use crate::http::{HttpCounters, HttpLimits};
+use crate::model::Transaction;
+use crate::processor::body_select::BodySelector;
+use crate::processor::redact::Redaction;
+use crate::proto::{ProtoCounters, ProtoCtx, ProtoFactory};
+use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
+use crate::time::{MonotonicClock, Timestamp};
+use crate::wire::{self, DecodeCounters, Decoded, LinkType};
+
+/// Everything a worker needs to know, resolved from the command line.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Link type of the frames.
+    pub link: LinkType,
+    /// Which endpoints are servers (`-hosts`).
+    pub servers: ServerSet,
+    /// Reassembly limits, with this worker's share of `-memory-limit`.
+    pub reassembly: ReassemblyLimits,
+    pub http: HttpLimits,
+    /// How often response timeouts and idle connections are checked (packet time).
+    pub check_interval: Duration,
+    /// Which bodies keep their bytes (`-drop-content-type`, `-keep-content-type`).
+    pub bodies: BodySelector,
+    /// Header values replaced in every output (`-redact-headers`).
+    pub redaction: Redaction,
+}
+
+/// Every counter of one worker, in the order the summary prints them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerCounters {
+    pub decode: DecodeCounters,
+    pub reassembly: ReassemblyCounters,
+    pub http: HttpCounters,
+    pub proto: ProtoCounters,
+}
+
+impl WorkerCounters {
+    /// Adds every counter of `other`.
+    pub fn merge(&mut self, other: &WorkerCounters) {
+        self.decode.merge(&other.decode);
+        self.reassembly.merge(&other.reassembly);
+        self.http.merge(&other.http);
+        self.proto.merge(&other.proto);
+    }
+
+    /// Calls `f(name, value)` for every counter, in the summary's order.
+    pub fn visit(&self, f: &mut dyn FnMut(&'static str, u64)) {
+        self.decode.visit(f);
+        self.reassembly.visit(f);
+        self.http.visit(f);
+        self.proto.visit(f);
+    }
+}
+
+/// A worker's counters and gauges at one time.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub counters: WorkerCounters,
+    pub open_connections: u64,
+    /// Bytes charged to the worker's memory budget.
+    pub memory_used: u64,
+}
+
+/// The sans-I/O core of one shard of connections.
+pub struct Worker {
+    link: LinkType,
+    table: ConnTable<ProtoFactory>,
+    ctx: ProtoCtx,
+    decode: DecodeCounters,
+    clock: MonotonicClock,
+    next_check: Option<Timestamp>,
+    check_interval: Duration,
+    bodies: BodySelector,
+    redaction: Redaction,
+}
+
+impl Worker {
+    pub fn new(config: WorkerConfig) -> Worker {
+        let WorkerConfig {
+            link,
+            servers,
+            reassembly,
+            http,
+            check_interval,
+            bodies,
+            redaction,
+        } = config;
+        Worker {
+            link,
+            table: ConnTable::new(ProtoFactory, servers, reassembly),
+            ctx: ProtoCtx::new(http),
+            decode: DecodeCounters::default(),
+            clock: MonotonicClock::default(),
+            next_check: None,
+            check_interval,
+            bodies,
+            redaction,
+        }
+    }
+
+    /// One captured frame; `index` is its position in the capture (connection ids are
+    /// made from it), `ts` its packet time.
+    pub fn on_frame(&mut self, frame: &[u8], index: u64, ts: Timestamp) {
+        let now = self.clock.advance(ts);
+        let decoded = wire::decode(self.link, frame);
+        self.decode.record(&decoded);
+        if let Ok(Decoded::Tcp(seg)) = decoded {
+            self.table.on_segment(&mut self.ctx, &seg, index, ts, now);
+        }
+    }
+
+    /// Time advanced to `ts` (packet time, or the wall clock of an idle live capture):
+    /// response timeouts and idle connections are checked when `check_interval` has
+    /// passed since the last check. Returns the worker's clock.
+    pub fn on_tick(&mut self, ts: Timestamp) -> Timestamp {
+        let now = self.clock.advance(ts);
+        if self.next_check.is_none_or(|t| now >= t) {
+            self.table.on_tick(&mut self.ctx, now);
+            self.next_check = Some(now + self.check_interval);
+        }
+        now
+    }
+
+    /// The capture ended at `ts`: every connection is closed and its pending requests
+    /// become transactions. Returns the worker's clock.
+    pub fn finish(&mut self, ts: Timestamp) -> Timestamp {
+        let now = self.clock.advance(ts);
+        self.table.close_all(&mut self.ctx, now);
+        now
+    }
+
+    /// Whether transactions are waiting to be taken.
+    pub fn has_transactions(&self) -> bool {
+        !self.ctx.http.out.is_empty()
+    }
+
+    /// The transactions completed since the last call, body selection then redaction
+    /// applied (redaction goes second: body selection reads Content-Type), so dropped
+    /// bytes and redacted values never leave the worker.
+    pub fn take_transactions(&mut self) -> Vec<Transaction> {
+        let mut txs = std::mem::take(&mut self.ctx.http.out);
+        if !self.bodies.is_noop() {
+            for tx in &mut txs {
+                self.bodies.apply(tx);
+            }
+        }
+        if !self.redaction.is_noop() {
+            for tx in &mut txs {
+                self.redaction.apply(tx);
+            }
+        }
+        txs
+    }
+
+    pub fn counters(&self) -> WorkerCounters {
+        WorkerCounters {
+            decode: self.decode.clone(),
+            reassembly: self.table.counters().clone(),
+            http: self.ctx.http.counters.clone(),
+            proto: self.ctx.counters.clone(),
+        }
+    }
+
+    pub fn stats(&self) -> WorkerStats {
+        WorkerStats {
+            counters: self.counters(),
+            open_connections: self.table.open_connections() as u64,
+            memory_used: self.table.memory_used() as u64,
+        }
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.table.open_connections()
+    }
+
+    /// Bytes charged to this worker's memory budget now.
+    pub fn memory_used(&self) -> usize {
+        self.table.memory_used()
+    }
+}
