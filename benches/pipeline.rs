@@ -1,36 +1,38 @@
-//! Throughput of the pure core, without libpcap or file I/O: decode -> reassembly -> HTTP
-//! (bytes of capture per second), and transaction -> HAR JSON. The whole-program comparison
+//! Throughput of the pure core, without libpcap or file I/O: the `Worker` the binary runs
+//! (decode -> reassembly -> protocol layer -> HTTP -> body selection, default settings,
+//! ticks every second of packet time as the capture thread sends them; bytes of capture
+//! per second), and transaction -> HAR JSON. The whole-program comparison
 //! with a bare libpcap read loop and with tshark is scripts/bench.sh (docs/benchmarks.md).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use httshark::hosts::ServerSet;
-use httshark::http::{HttpCtx, HttpFactory, HttpLimits};
-use httshark::model::Transaction;
-use httshark::reassembly::{ConnTable, ReassemblyLimits};
-use httshark::testgen::{self, HttpParams};
-use httshark::time::MonotonicClock;
-use httshark::wire::{self, Decoded, LinkType};
+use std::time::Duration;
 
-/// Runs the core over `packets`, returning the transactions.
+use httshark::config::Config;
+use httshark::model::Transaction;
+use httshark::testgen::{self, HttpParams};
+use httshark::wire::LinkType;
+use httshark::worker::{Worker, WorkerConfig};
+
+/// Runs the core over `packets` as a pipeline worker does, returning the transactions.
 fn core(packets: &[testgen::tcp::Packet]) -> Vec<Transaction> {
-    let mut table = ConnTable::new(
-        HttpFactory,
-        ServerSet::parse(":80").unwrap(),
-        ReassemblyLimits::default(),
-    );
-    let mut ctx = HttpCtx::new(HttpLimits::default());
-    let mut clock = MonotonicClock::default();
+    let mut worker = Worker::new(WorkerConfig::from_config(
+        &Config::default(),
+        LinkType::Ethernet,
+    ));
     let mut out = Vec::new();
+    let mut next_tick = None;
     for (i, p) in packets.iter().enumerate() {
-        let now = clock.advance(p.ts);
-        if let Ok(Decoded::Tcp(seg)) = wire::decode(LinkType::Ethernet, &p.data) {
-            table.on_segment(&mut ctx, &seg, i as u64, p.ts, now);
+        worker.on_frame(&p.data, i as u64, p.ts);
+        if next_tick.is_none_or(|t| p.ts >= t) {
+            let now = worker.on_tick(p.ts);
+            next_tick = Some(now.floor_to(Duration::from_secs(1)) + Duration::from_secs(1));
         }
-        out.append(&mut ctx.out);
+        out.append(&mut worker.take_transactions());
     }
-    table.close_all(&mut ctx, clock.now().unwrap_or_default());
-    out.append(&mut ctx.out);
+    let end = packets.last().map(|p| p.ts).unwrap_or_default();
+    worker.finish(end);
+    out.append(&mut worker.take_transactions());
     out
 }
 

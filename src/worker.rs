@@ -47,6 +47,25 @@ pub struct WorkerConfig {
     pub redaction: Redaction,
 }
 
+impl WorkerConfig {
+    /// The worker of a run with `config` (what the binary runs), for frames of `link`.
+    /// Each worker gets its share of `-memory-limit`.
+    pub fn from_config(config: &crate::config::Config, link: LinkType) -> WorkerConfig {
+        WorkerConfig {
+            link,
+            servers: config.servers.clone(),
+            reassembly: ReassemblyLimits {
+                memory_budget: config.memory_shares().per_worker,
+                ..config.reassembly.clone()
+            },
+            http: config.http.clone(),
+            check_interval: config.response_check_interval,
+            bodies: config.bodies.clone(),
+            redaction: config.redaction.clone(),
+        }
+    }
+}
+
 /// Every counter of one worker, in the order the summary prints them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkerCounters {

@@ -1,5 +1,5 @@
 //! The worker's memory budget (`ReassemblyLimits::memory_budget`, a share of
-//! `-memory-limit`) through `ConnTable` + `HttpConn`: what is charged never goes over the
+//! `-memory-limit`) through `ConnTable` + the protocol layer (`ProtoConn` over `HttpConn`, as the workers run it): what is charged never goes over the
 //! budget, each step of the policy applies and is counted, the transactions it touches are
 //! exported flagged, and the charge returns to zero when every connection is gone.
 
@@ -7,15 +7,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use httshark::hosts::ServerSet;
-use httshark::http::{HttpCtx, HttpFactory, HttpLimits};
+use httshark::http::HttpLimits;
 use httshark::model::{Anomaly, Transaction, Unanswered};
+use httshark::proto::{ProtoCtx, ProtoFactory};
 use httshark::reassembly::{ConnTable, ReassemblyLimits};
 use httshark::time::Timestamp;
 use httshark::wire::{TcpFlags, TcpSegment};
 
 struct Run {
-    table: ConnTable<HttpFactory>,
-    ctx: HttpCtx,
+    table: ConnTable<ProtoFactory>,
+    ctx: ProtoCtx,
     t: Timestamp,
     n: u64,
     budget: usize,
@@ -31,8 +32,8 @@ impl Run {
             ..reassembly
         };
         Run {
-            table: ConnTable::new(HttpFactory, ServerSet::parse(":80").unwrap(), limits),
-            ctx: HttpCtx::new(HttpLimits::default()),
+            table: ConnTable::new(ProtoFactory, ServerSet::parse(":80").unwrap(), limits),
+            ctx: ProtoCtx::new(HttpLimits::default()),
             t: Timestamp::from_secs_nanos(1_700_000_000, 0),
             n: 0,
             budget,
@@ -68,12 +69,12 @@ impl Run {
             self.n,
             self.budget
         );
-        self.out.append(&mut self.ctx.out);
+        self.out.append(&mut self.ctx.http.out);
     }
 
     fn finish(&mut self) {
         self.table.close_all(&mut self.ctx, self.t);
-        self.out.append(&mut self.ctx.out);
+        self.out.append(&mut self.ctx.http.out);
         assert_eq!(self.table.memory_used(), 0, "charge left after close_all");
     }
 }
@@ -185,7 +186,7 @@ fn a_body_over_the_budget_stops_being_kept_and_its_sizes_stay_exact() {
     let resp = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
     r.pkt(s, c, "A", ss, cs, resp);
     r.finish();
-    let c = r.ctx.counters.clone();
+    let c = r.ctx.http.counters.clone();
     assert_eq!(c.memory_limit_bodies_dropped, 1, "{c:?}");
     assert_eq!(r.table.counters().memory_limit_evictions, 0);
     let t = r
@@ -251,7 +252,7 @@ fn without_pressure_nothing_is_shed_and_the_charge_returns_to_zero() {
     assert_eq!(
         (
             c.memory_limit_hits,
-            r.ctx.counters.memory_limit_bodies_dropped
+            r.ctx.http.counters.memory_limit_bodies_dropped
         ),
         (0, 0)
     );

@@ -1,24 +1,24 @@
-//! The whole product minus file output, from a classic pcap file: records -> `wire::decode`
-//! -> `ConnTable` + `HttpFactory` (default limits, as the binary runs) -> each transaction's
+//! The whole product minus file output, from a classic pcap file: records -> the `Worker`
+//! the binary runs (default settings, a 128 KiB memory budget) -> each transaction's
 //! HAR entry (`har::entry`), serialised, and `har::entry_json` checked to give the same
-//! bytes. Ticks every second of capture time, as the pipeline's workers do, and `close_all`
-//! at the end.
+//! bytes. Ticks every second of capture time, as the capture thread does, and `finish` at
+//! the end.
 #![no_main]
 
 use std::time::Duration;
 
 use httshark::har;
-use httshark::hosts::ServerSet;
-use httshark::http::{HttpCtx, HttpFactory, HttpLimits};
-use httshark::reassembly::{ConnTable, ReassemblyLimits};
-use httshark::time::MonotonicClock;
-use httshark::wire::{decode, DecodeCounters, Decoded, LinkType};
+use httshark::config::Config;
+use httshark::http::HttpLimits;
+use httshark::model::Transaction;
+use httshark::wire::LinkType;
+use httshark::worker::{Worker, WorkerConfig};
 use httshark_fuzz::{check_transaction, pcap_file};
 use libfuzzer_sys::fuzz_target;
 
-fn export(ctx: &mut HttpCtx) {
-    for tx in ctx.out.drain(..) {
-        check_transaction(&tx, &ctx.limits);
+fn export(txs: Vec<Transaction>, limits: &HttpLimits) {
+    for tx in txs {
+        check_transaction(&tx, limits);
         let entry = har::entry(&tx);
         let json = har::entry_json_bytes(&entry).expect("a HAR entry serialises");
         assert!(json.starts_with(b"{"));
@@ -37,36 +37,26 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let mut table = ConnTable::new(
-        HttpFactory,
-        ServerSet::default(),
-        ReassemblyLimits {
-            // Small enough that inputs of a few hundred KiB run the budget policy.
-            memory_budget: 128 << 10,
-            ..ReassemblyLimits::default()
-        },
-    );
-    let mut ctx = HttpCtx::new(HttpLimits::default());
-    let mut decode_counters = DecodeCounters::default();
-    let mut clock = MonotonicClock::default();
-    let mut next_check = None;
+    let mut config = WorkerConfig::from_config(&Config::default(), link);
+    // Small enough that inputs of a few hundred KiB run the budget policy.
+    config.reassembly.memory_budget = 128 << 10;
+    let limits = config.http.clone();
+    let mut worker = Worker::new(config);
+    let mut next_tick = None;
+    let mut end = None;
     for (packet_index, (ts, frame)) in file.enumerate() {
-        let now = clock.advance(ts);
-        let decoded = decode(link, frame);
-        decode_counters.record(&decoded);
-        if let Ok(Decoded::Tcp(seg)) = decoded {
-            table.on_segment(&mut ctx, &seg, packet_index as u64, ts, now);
+        worker.on_frame(frame, packet_index as u64, ts);
+        if next_tick.is_none_or(|t| ts >= t) {
+            let now = worker.on_tick(ts);
+            next_tick = Some(now + Duration::from_secs(1));
         }
-        if next_check.is_none_or(|t| now >= t) {
-            table.on_tick(&mut ctx, now);
-            next_check = Some(now + Duration::from_secs(1));
-        }
-        export(&mut ctx);
+        end = Some(ts);
+        export(worker.take_transactions(), &limits);
     }
-    if let Some(now) = clock.now() {
-        table.close_all(&mut ctx, now);
+    if let Some(end) = end {
+        worker.finish(end);
     }
-    export(&mut ctx);
-    assert_eq!(table.open_connections(), 0);
-    assert_eq!(table.memory_used(), 0, "memory budget charge left");
+    export(worker.take_transactions(), &limits);
+    assert_eq!(worker.open_connections(), 0);
+    assert_eq!(worker.memory_used(), 0, "memory budget charge left");
 });

@@ -151,18 +151,7 @@ pub fn run_until(
         returns.push((back_tx, back_rx.clone()));
         let spare = spare_tx.clone();
         let out = out_tx.clone();
-        let worker = Worker::new(WorkerConfig {
-            link,
-            servers: config.servers.clone(),
-            reassembly: crate::reassembly::ReassemblyLimits {
-                memory_budget: shares.per_worker,
-                ..config.reassembly.clone()
-            },
-            http: config.http.clone(),
-            check_interval: config.response_check_interval,
-            bodies: config.bodies.clone(),
-            redaction: config.redaction.clone(),
-        });
+        let worker = Worker::new(WorkerConfig::from_config(config, link));
         let gate = Arc::clone(gate);
         let handle = without_stop_signals(|| {
             thread::Builder::new()

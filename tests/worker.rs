@@ -1,0 +1,129 @@
+//! The `Worker` (the core's one entry point) on generated TCP connections: HTTP/1 comes
+//! out as transactions; connections the protocol layer detects as something else (HTTP/2
+//! prior knowledge, TLS, binary) come out as counters and no entry (issue 8: an h2
+//! prior-knowledge connection used to give two garbage entries, `PRI` and `SM`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use httshark::config::Config;
+use httshark::model::{Direction, Transaction};
+use httshark::testgen::tcp::{Packet, TcpConn, TcpParams};
+use httshark::time::Timestamp;
+use httshark::wire::LinkType;
+use httshark::worker::{Worker, WorkerConfig, WorkerCounters};
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// One connection on port `port` carrying `exchanges` (client bytes, server bytes).
+fn connection(id: u32, port: u16, exchanges: &[(&[u8], &[u8])], mss: usize) -> Vec<Packet> {
+    let client: SocketAddr = format!("10.0.0.{}:4{id:04}", id + 1).parse().unwrap();
+    let server: SocketAddr = format!("10.0.1.1:{port}").parse().unwrap();
+    let params = TcpParams {
+        mss,
+        ..TcpParams::default()
+    };
+    let start = Timestamp::from_secs_nanos(1_700_000_000 + i64::from(id), 0);
+    let mut c = TcpConn::new(id, client, server, params, start).unwrap();
+    c.handshake();
+    for (req, resp) in exchanges {
+        c.send(Direction::ToServer, req);
+        c.wait(Duration::from_millis(5));
+        if !resp.is_empty() {
+            c.send(Direction::ToClient, resp);
+        }
+        c.wait(Duration::from_millis(5));
+    }
+    c.close(Direction::ToClient);
+    c.finish()
+}
+
+/// Runs `packets` (sorted by time) through a worker with the binary's defaults.
+fn run(mut packets: Vec<Packet>) -> (Vec<Transaction>, WorkerCounters) {
+    packets.sort_by_key(|p| p.ts);
+    let mut w = Worker::new(WorkerConfig::from_config(
+        &Config::default(),
+        LinkType::Ethernet,
+    ));
+    let mut txs = Vec::new();
+    for (i, p) in packets.iter().enumerate() {
+        w.on_frame(&p.data, i as u64, p.ts);
+        w.on_tick(p.ts);
+        txs.extend(w.take_transactions());
+    }
+    let end = packets.last().map(|p| p.ts).unwrap_or_default();
+    w.finish(end + Duration::from_secs(1));
+    txs.extend(w.take_transactions());
+    assert_eq!(w.open_connections(), 0);
+    assert_eq!(w.memory_used(), 0, "every charge returned at the end");
+    (txs, w.counters())
+}
+
+const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n";
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn h2_prior_knowledge_gives_no_entry_and_a_counter() {
+    let mut h2_client = H2_PREFACE.to_vec();
+    h2_client.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let h2_server = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    for mss in [1448, 5, 1] {
+        let mut packets = connection(0, 8080, &[(&h2_client, &h2_server)], mss);
+        packets.extend(connection(1, 80, &[(GET, OK)], mss));
+        let (txs, counters) = run(packets);
+        assert_eq!(
+            txs.len(),
+            1,
+            "only the HTTP/1 exchange (mss {mss}): {txs:#?}"
+        );
+        assert_eq!(txs[0].request.method, "GET");
+        assert_eq!(counters.proto.h2_connections, 1);
+        assert_eq!(counters.proto.http1_connections, 1);
+        assert_eq!(
+            counters.proto.skipped_protocol_bytes,
+            (h2_client.len() + 9) as u64
+        );
+        assert_eq!(counters.http.parse_errors, 0);
+        assert_eq!(counters.http.resync_skipped_bytes, 0);
+    }
+}
+
+#[test]
+fn tls_and_binary_connections_are_skipped_and_counted() {
+    // A ClientHello record header and the start of its body; a server answer.
+    let hello: &[u8] = &[22, 3, 1, 0, 60, 1, 0, 0, 56, 3, 3, 9, 9, 9];
+    let server_hello: &[u8] = &[22, 3, 3, 0, 40, 2, 0, 0, 36, 3, 3];
+    let mut packets = connection(0, 443, &[(hello, server_hello)], 1448);
+    packets.extend(connection(
+        1,
+        6379,
+        &[(b"\x00\x01binary", b"\x00\x02")],
+        1448,
+    ));
+    packets.extend(connection(2, 80, &[(GET, OK), (GET, OK)], 3));
+    let (txs, counters) = run(packets);
+    assert_eq!(txs.len(), 2);
+    assert_eq!(counters.proto.tls_connections, 1);
+    assert_eq!(counters.proto.unknown_protocol_connections, 1);
+    assert_eq!(counters.proto.http1_connections, 1);
+    assert_eq!(counters.http.parse_errors, 0);
+}
+
+#[test]
+fn a_request_fed_a_byte_a_segment_is_the_same_transaction() {
+    let body_post: &[u8] = b"POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc";
+    let (whole, _) = run(connection(0, 80, &[(body_post, OK)], 1448));
+    let (bytes, counters) = run(connection(0, 80, &[(body_post, OK)], 1));
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].request.method, "POST");
+    assert_eq!(
+        whole[0].request.body.wire_len,
+        bytes[0].request.body.wire_len
+    );
+    assert_eq!(whole[0].request.target, bytes[0].request.target);
+    assert_eq!(
+        whole[0].response.as_ref().map(|r| r.status),
+        bytes[0].response.as_ref().map(|r| r.status)
+    );
+    assert_eq!(counters.proto.detection_fallbacks, 0);
+}
