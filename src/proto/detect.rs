@@ -20,6 +20,9 @@ pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// longest thing it compares).
 pub const MAX_DETECT_BYTES: usize = H2_PREFACE.len();
 
+/// Bytes looked at to call a stream's start binary: two controls among them make it so.
+const BINARY_PROBE_BYTES: usize = 4;
+
 /// A protocol the layer can recognise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -77,7 +80,16 @@ pub fn detect(first: &[u8], dir: Direction, at_start: bool) -> Detection {
         Some(false) => {}
     }
     if at_start && !could_be_http1(b0) {
-        return Detection::Is(Protocol::Unknown);
+        // One stray control byte before a request (a keep-alive probe's old byte) is
+        // something HTTP/1 skips; binary protocols have several in their first bytes.
+        let head = &first[..first.len().min(BINARY_PROBE_BYTES)];
+        let controls = head.iter().filter(|b| !could_be_http1(**b)).count();
+        if controls >= 2 {
+            return Detection::Is(Protocol::Unknown);
+        }
+        if head.len() < BINARY_PROBE_BYTES {
+            return Detection::NeedMore;
+        }
     }
     Detection::Is(Protocol::Http1)
 }
@@ -211,6 +223,20 @@ mod tests {
         // Version 3.9 is no TLS.
         assert_eq!(
             detect(&[22, 3, 9, 0], ToServer, true),
+            Detection::Is(Protocol::Unknown)
+        );
+    }
+
+    #[test]
+    fn one_stray_control_byte_is_not_binary() {
+        assert_eq!(
+            detect(b"\x00GET / HTTP/1.1", ToServer, true),
+            Detection::Is(Protocol::Http1)
+        );
+        assert_eq!(detect(b"\x00", ToServer, true), Detection::NeedMore);
+        assert_eq!(detect(b"\x00GE", ToServer, true), Detection::NeedMore);
+        assert_eq!(
+            detect(b"\x00\x01", ToServer, true),
             Detection::Is(Protocol::Unknown)
         );
     }

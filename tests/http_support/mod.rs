@@ -205,6 +205,20 @@ pub fn replay_with(
     let conn = conn_info(t.midstream);
     let mut ctx = HttpCtx::new(limits);
     let mut h = HttpConn::new(&conn);
+    replay_through(t, split, &conn, &mut h, &mut ctx);
+    assert_eq!(h.pending(), 0, "nothing may stay pending after close");
+    (std::mem::take(&mut ctx.out), ctx)
+}
+
+/// Replays `t` through any stream handler (the HTTP/1 parser, or the protocol layer above
+/// it), ending with `on_close(EndOfCapture)` unless the transcript closes itself.
+pub fn replay_through<H: StreamHandler>(
+    t: &Transcript,
+    split: Split,
+    conn: &ConnInfo,
+    h: &mut H,
+    ctx: &mut H::Ctx,
+) {
     let mut rng = Rng::new(match split {
         Split::Random(s) => s,
         _ => 1,
@@ -216,10 +230,10 @@ pub fn replay_with(
             Event::Data(d, bytes, ts) => {
                 last = *ts;
                 match split {
-                    Split::Whole => h.on_data(&mut ctx, &conn, *d, bytes, *ts),
+                    Split::Whole => h.on_data(ctx, conn, *d, bytes, *ts),
                     Split::Bytes => {
                         for b in bytes.chunks(1) {
-                            h.on_data(&mut ctx, &conn, *d, b, *ts);
+                            h.on_data(ctx, conn, *d, b, *ts);
                         }
                     }
                     Split::Random(_) => {
@@ -227,29 +241,27 @@ pub fn replay_with(
                         while !rest.is_empty() {
                             let n = 1 + rng.below(rest.len().min(64) as u64) as usize;
                             let (a, b) = rest.split_at(n.min(rest.len()));
-                            h.on_data(&mut ctx, &conn, *d, a, *ts);
+                            h.on_data(ctx, conn, *d, a, *ts);
                             rest = b;
                         }
                     }
                 }
             }
-            Event::Gap(d, n, ts) => h.on_gap(&mut ctx, &conn, *d, *n, *ts),
-            Event::Fin(d, ts) => h.on_fin(&mut ctx, &conn, *d, *ts),
+            Event::Gap(d, n, ts) => h.on_gap(ctx, conn, *d, *n, *ts),
+            Event::Fin(d, ts) => h.on_fin(ctx, conn, *d, *ts),
             Event::Tick(ts) => {
                 last = *ts;
-                h.on_tick(&mut ctx, &conn, *ts)
+                h.on_tick(ctx, conn, *ts)
             }
             Event::Close(r, ts) => {
-                h.on_close(&mut ctx, &conn, *r, *ts);
+                h.on_close(ctx, conn, *r, *ts);
                 closed = true;
             }
         }
     }
     if !closed {
-        h.on_close(&mut ctx, &conn, CloseReason::EndOfCapture, last);
+        h.on_close(ctx, conn, CloseReason::EndOfCapture, last);
     }
-    assert_eq!(h.pending(), 0, "nothing may stay pending after close");
-    (std::mem::take(&mut ctx.out), ctx)
 }
 
 pub fn replay(t: &Transcript, split: Split) -> Vec<Transaction> {
