@@ -8,9 +8,9 @@ use httshark::hosts::ServerSet;
 use httshark::http::{HttpCtx, HttpFactory, HttpLimits};
 use httshark::model::Transaction;
 use httshark::reassembly::{ConnTable, ReassemblyLimits};
-use httshark::testgen::{self, HttpParams};
-use httshark::time::MonotonicClock;
+use httshark::time::{MonotonicClock, Timestamp};
 use httshark::wire::{self, Decoded, LinkType};
+use httshark_gen::{self as testgen, HttpParams};
 
 /// Runs the core over `packets`, returning the transactions.
 fn core(packets: &[testgen::tcp::Packet]) -> Vec<Transaction> {
@@ -23,9 +23,11 @@ fn core(packets: &[testgen::tcp::Packet]) -> Vec<Transaction> {
     let mut clock = MonotonicClock::default();
     let mut out = Vec::new();
     for (i, p) in packets.iter().enumerate() {
-        let now = clock.advance(p.ts);
+        // The generator has its own Timestamp (same nanoseconds since the epoch).
+        let ts = Timestamp(p.ts.as_nanos());
+        let now = clock.advance(ts);
         if let Ok(Decoded::Tcp(seg)) = wire::decode(LinkType::Ethernet, &p.data) {
-            table.on_segment(&mut ctx, &seg, i as u64, p.ts, now);
+            table.on_segment(&mut ctx, &seg, i as u64, ts, now);
         }
         out.append(&mut ctx.out);
     }

@@ -27,7 +27,6 @@ pub mod privileges;
 pub mod processor;
 pub mod reassembly;
 pub mod signals;
-pub mod testgen;
 pub mod time;
 pub mod wire;
 
