@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use httshark::config::Config;
 use httshark::model::Transaction;
-use httshark::testgen::{self, HttpParams};
+use httshark::time::Timestamp;
 use httshark::wire::LinkType;
 use httshark::worker::{Worker, WorkerConfig};
+use httshark_gen::{self as testgen, HttpParams};
 
 /// Runs the core over `packets` as a pipeline worker does, returning the transactions.
 fn core(packets: &[testgen::tcp::Packet]) -> Vec<Transaction> {
@@ -23,14 +24,19 @@ fn core(packets: &[testgen::tcp::Packet]) -> Vec<Transaction> {
     let mut out = Vec::new();
     let mut next_tick = None;
     for (i, p) in packets.iter().enumerate() {
-        worker.on_frame(&p.data, i as u64, p.ts);
-        if next_tick.is_none_or(|t| p.ts >= t) {
-            let now = worker.on_tick(p.ts);
+        // The generator has its own Timestamp (same nanoseconds since the epoch).
+        let ts = Timestamp(p.ts.as_nanos());
+        worker.on_frame(&p.data, i as u64, ts);
+        if next_tick.is_none_or(|t| ts >= t) {
+            let now = worker.on_tick(ts);
             next_tick = Some(now.floor_to(Duration::from_secs(1)) + Duration::from_secs(1));
         }
         out.append(&mut worker.take_transactions());
     }
-    let end = packets.last().map(|p| p.ts).unwrap_or_default();
+    let end = packets
+        .last()
+        .map(|p| Timestamp(p.ts.as_nanos()))
+        .unwrap_or_default();
     worker.finish(end);
     out.append(&mut worker.take_transactions());
     out

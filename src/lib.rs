@@ -28,7 +28,6 @@ pub mod processor;
 pub mod proto;
 pub mod reassembly;
 pub mod signals;
-pub mod testgen;
 pub mod time;
 pub mod wire;
 pub mod worker;

@@ -15,8 +15,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use httshark::testgen::pcap::{LinkKind, PcapngWriter};
-use httshark::time::Timestamp;
+use httshark_gen::pcap::{LinkKind, PcapngWriter};
+use httshark_gen::Timestamp;
 
 /// Bound on any child's peak resident set: far below what one absurd record length
 /// (4 GiB) would take if it were allocated, far above httshark's real need (~10 MiB).

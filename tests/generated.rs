@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::*;
-use httshark::testgen::{
-    self, rng::Rng, ExpectedTx, FaultReport, FaultSpec, HttpParams, LinkKind, Packet, PcapWriter,
-    TsResolution,
+use httshark_gen::{
+    self as testgen, rng::Rng, ExpectedTx, FaultReport, FaultSpec, HttpParams, LinkKind, Packet,
+    PcapWriter, TsResolution,
 };
 
 fn write_pcap(path: &Path, packets: &[Packet]) {

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use common::*;
-use httshark::testgen::hostile::{write_hostile, HostileConfig, Kind};
-use httshark::testgen::{parse_expected_tsv, ExpectedTx};
+use httshark_gen::hostile::{write_hostile, HostileConfig, Kind};
+use httshark_gen::{parse_expected_tsv, ExpectedTx};
 use serde_json::Value;
 
 /// Default limits the expectations below are computed from (docs/limits.md).

@@ -9,9 +9,9 @@ use httshark::model::{ConnInfo, Direction};
 use httshark::reassembly::{
     CloseReason, ConnTable, HandlerFactory, ReassemblyLimits, StreamHandler,
 };
-use httshark::testgen::{self, rng::Rng, FaultSpec, HttpParams, Packet};
 use httshark::time::{MonotonicClock, Timestamp};
 use httshark::wire::{self, Decoded, LinkType};
+use httshark_gen::{self as testgen, rng::Rng, FaultSpec, HttpParams, Packet};
 
 /// Streams per (client, direction): bytes, with gaps written as `<gap N>`.
 type Streams = BTreeMap<(String, usize), Vec<u8>>;
@@ -68,9 +68,11 @@ fn streams(packets: &[Packet]) -> Streams {
     let mut out = Streams::new();
     let mut clock = MonotonicClock::default();
     for (i, p) in packets.iter().enumerate() {
-        let now = clock.advance(p.ts);
+        // The generator has its own Timestamp (same nanoseconds since the epoch).
+        let ts = Timestamp(p.ts.as_nanos());
+        let now = clock.advance(ts);
         if let Ok(Decoded::Tcp(seg)) = wire::decode(LinkType::Ethernet, &p.data) {
-            table.on_segment(&mut out, &seg, i as u64, p.ts, now);
+            table.on_segment(&mut out, &seg, i as u64, ts, now);
         }
     }
     table.close_all(&mut out, clock.now().unwrap_or_default());

@@ -12,9 +12,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use httshark::testgen::http::{ConnEnd, Framing};
-use httshark::testgen::scenario::{Event, Scenario};
-use httshark::testgen::{
+use httshark_gen::http::{ConnEnd, Framing};
+use httshark_gen::scenario::{Event, Scenario};
+use httshark_gen::{
     generate, parse_expected_tsv, write_capture, ExpectedTx, FaultSpec, Format, GenConfig,
     HttpParams, LinkKind, TsResolution,
 };
@@ -59,14 +59,22 @@ fn cli_command_line_reproduces_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("g.pcap");
     let exp = dir.path().join("g.tsv");
-    let st = std::process::Command::new(env!("CARGO_BIN_EXE_httshark-gen"))
-        .args(["--profile", "small", "--seed", "35", "--out"])
-        .arg(&out)
-        .arg("--expected")
-        .arg(&exp)
-        .status()
-        .expect("run httshark-gen");
-    assert!(st.success());
+    // In-process: the binary is the httshark-gen package's, whose `main` only calls this.
+    httshark_gen::cli::run_from(
+        [
+            "httshark-gen",
+            "--profile",
+            "small",
+            "--seed",
+            "35",
+            "--out",
+        ]
+        .map(std::ffi::OsString::from)
+        .into_iter()
+        .chain([out.clone().into_os_string()])
+        .chain(["--expected".into(), exp.clone().into_os_string()]),
+    )
+    .expect("run httshark-gen");
     assert_eq!(
         std::fs::read(&out).unwrap(),
         std::fs::read(fixture("generated-small.pcap")).unwrap()
@@ -86,14 +94,13 @@ fn cli_rejects_bad_arguments() {
         vec!["--tsres", "ms"],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let st = std::process::Command::new(env!("CARGO_BIN_EXE_httshark-gen"))
-            .arg("--out")
-            .arg(dir.path().join("x.pcap"))
-            .args(&args)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(!st.success(), "{args:?} accepted");
+        let out = dir.path().join("x.pcap");
+        let st = httshark_gen::cli::run_from(
+            ["httshark-gen", "--out", out.to_str().unwrap()]
+                .into_iter()
+                .chain(args.iter().copied()),
+        );
+        assert!(st.is_err(), "{args:?} accepted");
     }
 }
 

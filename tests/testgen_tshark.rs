@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
 
-use httshark::testgen::{
+use httshark_gen::{
     parse_expected_tsv, write_capture, ExpectedTx, GenConfig, HttpParams, LinkKind,
 };
 

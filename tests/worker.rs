@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use httshark::config::Config;
-use httshark::model::{Direction, Transaction};
-use httshark::testgen::tcp::{Packet, TcpConn, TcpParams};
+use httshark::model::Transaction;
 use httshark::time::Timestamp;
 use httshark::wire::LinkType;
 use httshark::worker::{Worker, WorkerConfig, WorkerCounters};
+use httshark_gen::tcp::{Packet, TcpConn, TcpParams};
+use httshark_gen::Direction as GenDirection;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -23,35 +24,36 @@ fn connection(id: u32, port: u16, exchanges: &[(&[u8], &[u8])], mss: usize) -> V
         mss,
         ..TcpParams::default()
     };
-    let start = Timestamp::from_secs_nanos(1_700_000_000 + i64::from(id), 0);
+    let start = httshark_gen::Timestamp::from_secs_nanos(1_700_000_000 + i64::from(id), 0);
     let mut c = TcpConn::new(id, client, server, params, start).unwrap();
     c.handshake();
     for (req, resp) in exchanges {
-        c.send(Direction::ToServer, req);
+        c.send(GenDirection::ToServer, req);
         c.wait(Duration::from_millis(5));
         if !resp.is_empty() {
-            c.send(Direction::ToClient, resp);
+            c.send(GenDirection::ToClient, resp);
         }
         c.wait(Duration::from_millis(5));
     }
-    c.close(Direction::ToClient);
+    c.close(GenDirection::ToClient);
     c.finish()
 }
 
 /// Runs `packets` (sorted by time) through a worker with the binary's defaults.
 fn run(mut packets: Vec<Packet>) -> (Vec<Transaction>, WorkerCounters) {
     packets.sort_by_key(|p| p.ts);
+    let ts = |p: &Packet| Timestamp(p.ts.as_nanos());
     let mut w = Worker::new(WorkerConfig::from_config(
         &Config::default(),
         LinkType::Ethernet,
     ));
     let mut txs = Vec::new();
     for (i, p) in packets.iter().enumerate() {
-        w.on_frame(&p.data, i as u64, p.ts);
-        w.on_tick(p.ts);
+        w.on_frame(&p.data, i as u64, ts(p));
+        w.on_tick(ts(p));
         txs.extend(w.take_transactions());
     }
-    let end = packets.last().map(|p| p.ts).unwrap_or_default();
+    let end = packets.last().map(ts).unwrap_or_default();
     w.finish(end + Duration::from_secs(1));
     txs.extend(w.take_transactions());
     assert_eq!(w.open_connections(), 0);

@@ -226,13 +226,13 @@ pub fn exited_within(
 // ------------------------------------------------------------------ ground truth
 
 /// The client of a ground-truth transaction as HAR writes it.
-pub fn client_key(tx: &httshark::testgen::ExpectedTx) -> String {
+pub fn client_key(tx: &httshark_gen::ExpectedTx) -> String {
     // HAR has IPv6 without brackets.
     format!("{}:{}", tx.client.ip(), tx.client.port())
 }
 
 /// Everything the ground truth states about one transaction.
-pub fn check_exact(tx: &httshark::testgen::ExpectedTx, s: &Seen) -> Result<(), String> {
+pub fn check_exact(tx: &httshark_gen::ExpectedTx, s: &Seen) -> Result<(), String> {
     let e = &s.raw;
     let mut bad = Vec::new();
     let mut eq = |what: &str, got: String, want: String| {

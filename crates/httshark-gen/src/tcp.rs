@@ -13,7 +13,7 @@
 //! modulo 2^32 (RFC 9293 section 3.4): pick an ISN near `u32::MAX` to exercise wraparound.
 //!
 //! What it does not model: windows filling up, retransmission, SACK, timestamps options,
-//! congestion. Those are what [`crate::testgen::faults`] approximates (loss, duplication,
+//! congestion. Those are what [`crate::faults`] approximates (loss, duplication,
 //! reordering) on the finished frames.
 //!
 //! Invariants: in each direction, `seq(first payload byte) = ISN + 1 + stream offset` (mod
@@ -28,9 +28,33 @@ use etherparse::{
     PacketBuilderStep, TcpHeader, TcpOptionElement,
 };
 
-use super::pcap::LinkKind;
-use crate::model::Direction;
+use crate::pcap::LinkKind;
 use crate::time::Timestamp;
+
+/// Which way a segment goes. The generator's own, like [`Timestamp`]: it does not depend on
+/// the sniffer it checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    ToServer,
+    ToClient,
+}
+
+impl Direction {
+    /// 0 for the client's direction, 1 for the server's: the index of per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
 
 /// What the generator knows about a frame, for ground truth and fault accounting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

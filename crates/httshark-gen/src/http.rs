@@ -27,8 +27,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::rng::Rng;
-use super::tcp::{Packet, TcpConn, TcpParams};
-use crate::model::Direction;
+use super::tcp::{Direction, Packet, TcpConn, TcpParams};
 use crate::time::Timestamp;
 
 /// How a message body is delimited on the wire (RFC 9112 section 6.3).

@@ -43,8 +43,7 @@ use std::time::Duration;
 use super::http::{generate_conn, host, ExpectedTx, GeneratedConn, HttpParams, Sizes};
 use super::pcap::{LinkKind, PcapWriter, TsResolution};
 use super::rng::Rng;
-use super::tcp::{Packet, TcpConn, TcpParams};
-use crate::model::Direction;
+use super::tcp::{Direction, Packet, TcpConn, TcpParams};
 use crate::time::Timestamp;
 
 /// Bytes of a body or header line sent per step (one `TcpConn::send`).
@@ -651,7 +650,7 @@ mod tests {
     use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
     use super::*;
-    use crate::testgen::parse_expected_tsv;
+    use crate::parse_expected_tsv;
 
     struct Written {
         /// (frame, is attack)

@@ -1,24 +1,29 @@
-//! httshark-gen: writes a deterministic HTTP/1.1 capture and its ground truth.
+//! The `httshark-gen` command line: arguments to a [`GenConfig`] or a [`HostileConfig`], then
+//! the capture and its ground truth written to files.
+//!
+//! In the library rather than in `main.rs` so that httshark's tests can run the exact
+//! command lines of `fixtures/README.md` in-process ([`run_from`]): a binary of another
+//! package has no `CARGO_BIN_EXE_` path in their tests. The binary only parses and reports.
 //!
 //! The capture is streamed (bounded memory whatever its size); the same arguments always
 //! give the same bytes. See `fixtures/README.md` for the command lines behind committed
-//! fixtures, and `httshark::testgen` for what the traffic contains.
+//! fixtures, and the crate documentation for what the traffic contains.
 //!
 //! `httshark-gen hostile KIND --out FILE` writes one of the memory-exhaustion attacks of
-//! `httshark::testgen::hostile` instead, interleaved with legitimate connections whose
-//! ground truth goes to `--expected` (`scripts/robustness.sh` runs them all).
+//! [`crate::hostile`] instead, interleaved with legitimate connections whose ground truth
+//! goes to `--expected` (`scripts/robustness.sh` runs them all).
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use httshark::testgen::hostile::{self, HostileConfig, Kind};
-use httshark::testgen::{
-    write_capture, FaultSpec, Format, GenConfig, HttpParams, LinkKind, TsResolution,
-};
 
+use crate::hostile::{self, HostileConfig, Kind};
+use crate::{write_capture, FaultSpec, Format, GenConfig, HttpParams, LinkKind, TsResolution};
+
+/// The command line (`--help` has the details).
 #[derive(Parser, Debug)]
 #[command(
     name = "httshark-gen",
@@ -26,7 +31,7 @@ use httshark::testgen::{
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
-struct Args {
+pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
     /// Output capture file.
@@ -204,7 +209,19 @@ fn config(a: &Args) -> Result<GenConfig, String> {
     })
 }
 
-fn run(a: &Args) -> Result<(), String> {
+/// Parses `args` (the program name first, as `std::env::args_os` gives it) and runs them.
+/// A usage error comes back as clap's message, `--help` included.
+pub fn run_from<I, T>(args: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let a = Args::try_parse_from(args).map_err(|e| e.to_string())?;
+    run(&a)
+}
+
+/// Writes what `a` asks for, with a one-line summary on standard error.
+pub fn run(a: &Args) -> Result<(), String> {
     if let Some(Command::Hostile(h)) = &a.command {
         return run_hostile(h);
     }
@@ -234,15 +251,4 @@ fn run(a: &Args) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("httshark-gen: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }

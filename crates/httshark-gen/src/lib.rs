@@ -2,7 +2,12 @@
 //! conversations over TCP, written as pcap or pcapng, with their ground truth, and seeded
 //! loss, duplication, reordering and truncation.
 //!
+//! Not part of httshark: a workspace crate its tests, benches and scripts use, with no
+//! dependency on `httshark` (its own [`Timestamp`] and [`Direction`]), so that the ground
+//! truth it states is not derived from the code it checks.
+//!
 //! Layers, bottom up:
+//! - [`time`]: [`Timestamp`], nanoseconds since the epoch;
 //! - [`rng`]: SplitMix64 / xoshiro256** (no `rand`: the output is pinned by fixtures);
 //! - [`pcap`]: classic pcap (µs or ns) and minimal pcapng writers;
 //! - [`tcp`]: one TCP connection's frames (handshake or midstream, MSS segmentation, ACKs,
@@ -12,12 +17,14 @@
 //! - [`hostile`]: memory-exhaustion attacks (SYN flood, endless bodies, ...) interleaved
 //!   with legitimate connections and their ground truth;
 //! - [`scenario`]: connections interleaved in time, streamed with bounded memory, and
-//!   [`scenario::write_capture`], which the `httshark-gen` binary and the fixture test share.
+//!   [`scenario::write_capture`], which the `httshark-gen` binary and the fixture test share;
+//! - [`cli`]: the `httshark-gen` command line, callable in-process by tests.
 //!
 //! Determinism: everything is a function of the seed and parameters. The same
 //! [`scenario::GenConfig`] always produces the same bytes (checked against the committed
-//! fixture by `tests/testgen_fixture.rs`).
+//! fixture by httshark's `tests/testgen_fixture.rs`).
 
+pub mod cli;
 pub mod faults;
 pub mod hostile;
 pub mod http;
@@ -25,9 +32,11 @@ pub mod pcap;
 pub mod rng;
 pub mod scenario;
 pub mod tcp;
+pub mod time;
 
 pub use faults::{FaultReport, FaultSpec};
 pub use http::{ExpectedTx, Framing, HttpParams};
 pub use pcap::{LinkKind, PcapWriter, PcapngWriter, TsResolution};
 pub use scenario::{generate, parse_expected_tsv, write_capture, Format, GenConfig, GenSummary};
-pub use tcp::{Packet, PacketMeta, TcpConn, TcpParams};
+pub use tcp::{Direction, Packet, PacketMeta, TcpConn, TcpParams};
+pub use time::Timestamp;

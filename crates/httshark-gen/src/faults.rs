@@ -19,8 +19,7 @@ use std::ops::Range;
 
 use super::http::{ExpectedTx, Framing};
 use super::rng::Rng;
-use super::tcp::Packet;
-use crate::model::Direction;
+use super::tcp::{Direction, Packet};
 
 /// Fault probabilities per frame.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -239,7 +238,7 @@ fn release(held: &mut Vec<(usize, Packet)>, out: &mut Vec<Packet>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testgen::tcp::PacketMeta;
+    use crate::tcp::PacketMeta;
     use crate::time::Timestamp;
 
     fn pkts(n: usize) -> Vec<Packet> {
