@@ -120,7 +120,8 @@ fn second_signal_exits_at_once(first: i32, second: i32) {
     } else {
         std::thread::sleep(Duration::from_millis(500));
     }
-    signal_pid(pid, first);
+    // Taken, not merely sent: two SIGTERMs both pending are delivered as one.
+    signal_and_wait_taken(&mut child, first, Duration::from_secs(30));
     // Stuck on its output: the first signal cannot end it. Waits until it is seen blocked
     // writing stdout (panics if it exits instead: then the test would prove nothing).
     wait_writing_stdout(&mut child, Duration::from_secs(30));

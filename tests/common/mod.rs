@@ -307,6 +307,48 @@ fn wait_blocked(
     });
 }
 
+/// Whether signal `sig` is still pending for process `pid` (sent, not yet taken by a
+/// thread): the `ShdPnd` and `SigPnd` masks of /proc/PID/status and of every thread.
+pub fn signal_pending(pid: u32, sig: i32) -> bool {
+    let bit = 1u64 << (sig - 1);
+    let pending = |status: &str| {
+        status.lines().any(|l| {
+            let Some((name, mask)) = l.split_once(':') else {
+                return false;
+            };
+            (name == "ShdPnd" || name == "SigPnd")
+                && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & bit != 0)
+        })
+    };
+    let main = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+    pending(&main)
+        || tasks
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| pending(&std::fs::read_to_string(t.path().join("status")).unwrap_or_default()))
+}
+
+/// Sends `sig` and waits until a thread of `child` has taken it (it is no longer pending),
+/// so that a second signal sent next is not merged with it (a standard signal sent twice
+/// before delivery is delivered once). Without procfs it waits a fixed second.
+pub fn signal_and_wait_taken(
+    child: &mut std::process::Child,
+    sig: i32,
+    limit: std::time::Duration,
+) {
+    let pid = child.id();
+    signal_pid(pid, sig);
+    if !std::path::Path::new("/proc/self/status").exists() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        return;
+    }
+    wait_until(limit, &format!("signal {sig} taken"), || {
+        child.try_wait().unwrap().is_some() || !signal_pending(pid, sig)
+    });
+}
+
 /// A child's standard error, read by a thread as it comes, so a test can wait for a line
 /// (and the child never blocks on a full stderr pipe).
 pub struct StderrWatch {
