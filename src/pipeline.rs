@@ -456,6 +456,9 @@ struct Progress {
 }
 
 impl Progress {
+    // The progress bar shows elapsed real time and an ETA for a person watching: wall
+    // clock on purpose, and it never reaches the output.
+    #[allow(clippy::disallowed_methods)]
     fn new(total: u64) -> Progress {
         Progress {
             total: total.max(1),
@@ -465,6 +468,8 @@ impl Progress {
     }
 
     /// `read`: file bytes consumed so far (frames plus their record headers).
+    // Redraws at most every 200 ms of real time (see `new`).
+    #[allow(clippy::disallowed_methods)]
     fn update(&mut self, read: u64) {
         if self
             .drawn

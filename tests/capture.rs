@@ -2,6 +2,9 @@
 //! expected timestamps, link types and truncation points are known exactly), and a live
 //! capture on loopback when running as root.
 #![cfg(feature = "capture")]
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

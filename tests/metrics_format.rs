@@ -1,5 +1,8 @@
 //! Prometheus exposition: golden rendering from a `MetricsProcessor` fed hand-built
 //! transactions, `promtool check metrics` on it, and scrapes over loopback.
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,5 +1,8 @@
 //! Helpers shared by the whole-pipeline tests: run the built binary, read its HAR output.
 #![allow(dead_code)]
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
