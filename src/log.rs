@@ -4,13 +4,17 @@
 //!
 //! Levels (`-verbose=N` prints every message at level N or below; 0 prints nothing):
 //!
-//! | N | level | what |
-//! |---|-------|------|
-//! | 1 | ERROR | output and setup failures that the run survives |
-//! | 2 | WARN  | data lost or doubtful: capture truncated, limits hit, dropped packets |
-//! | 3 | INFO  | exports written, the periodic stats line |
-//! | 4 | DEBUG | per-connection events: opened, closed, timed out, mid-stream pickup |
-//! | 5 | TRACE | per-message detail: heads parsed, gaps, pairing decisions |
+//! | N | level | what is logged today |
+//! |---|-------|----------------------|
+//! | 1 | ERROR | nothing: output and setup failures are printed as `httshark: error:` lines whatever `-verbose` (not through this logger) |
+//! | 2 | WARN  | a capture that ended on a truncated or corrupt record; a failed accept on the metrics listener |
+//! | 3 | INFO  | every HAR file written and every early HAR export (aggregated) |
+//! | 4 | DEBUG | every transaction with anomalies (aggregated); a failed metrics client |
+//! | 5 | TRACE | nothing yet (reserved for per-message detail) |
+//!
+//! Limits hit are counted, not logged one by one (exit summary, stats line, metrics). The
+//! periodic stats line is printed by the pipeline directly, not through this logger: live
+//! always, offline at `-verbose=3` or more.
 //!
 //! Aggregation (`-aggregated-log-interval`, default 1m): a message logged with a key (a
 //! caller-chosen `&'static str` naming the kind of message) is printed the first time; its
@@ -155,6 +159,9 @@ pub trait Clock: Send + Sync {
 pub struct WallClock;
 
 impl Clock for WallClock {
+    // Log timestamps and aggregation intervals are wall time by design: this is an I/O
+    // edge, and tests inject a ManualClock instead.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> Timestamp {
         match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Timestamp(d.as_nanos().min(i64::MAX as u128) as i64),

@@ -53,6 +53,7 @@ impl User {
         }
         let c_name =
             CString::new(name).map_err(|_| format!("-Z {name:?}: NUL byte in the user name"))?;
+        // SAFETY: sysconf takes a constant and touches no memory of ours.
         let mut size = match unsafe { libc::sysconf(libc::_SC_GETPW_R_SIZE_MAX) } {
             n if n > 0 => usize::try_from(n).unwrap_or(1024).min(MAX_PASSWD_BUFFER),
             _ => 1024,
@@ -63,6 +64,8 @@ impl User {
             // the pointers it holds (only pw_uid/pw_gid are read, before `buf` is dropped).
             let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
             let mut result: *mut libc::passwd = std::ptr::null_mut();
+            // SAFETY: `c_name` is NUL-terminated, `pwd` and `result` are live locals, and
+            // `buf.len()` is the true size of `buf`, which getpwnam_r never writes past.
             let rc = unsafe {
                 libc::getpwnam_r(
                     c_name.as_ptr(),
@@ -103,6 +106,7 @@ impl User {
 /// Checked before the capture opens: as root anything goes; otherwise `-Z` is only
 /// accepted when the process already runs as USER (a no-op, as tcpdump allows).
 pub fn check_can_become(user: &User) -> Result<(), String> {
+    // SAFETY: getuid/geteuid take no arguments and cannot fail.
     let (uid, euid) = unsafe { (libc::getuid(), libc::geteuid()) };
     if euid == 0 || (uid == user.uid && euid == user.uid) {
         Ok(())
@@ -190,6 +194,7 @@ pub fn drop_to(
     created: &[PathBuf],
     folders: &[(&'static str, PathBuf)],
 ) -> Result<(), String> {
+    // SAFETY: geteuid takes no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
     if euid != 0 {
         check_can_become(user)?;
@@ -215,11 +220,15 @@ pub fn drop_to(
     // initgroups' group argument is gid_t on Linux, int on some BSDs and macOS.
     #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
     let group = user.gid as _;
+    // Each call's failure comes back as its return value, checked in the loop below.
     let steps: [(&str, &dyn Fn() -> libc::c_int); 3] = [
+        // SAFETY: `c_name` is NUL-terminated and outlives the loop that calls this.
         ("initgroups", &|| unsafe {
             libc::initgroups(c_name.as_ptr(), group)
         }),
+        // SAFETY: a system call on an integer; touches no memory of ours.
         ("setgid", &|| unsafe { libc::setgid(user.gid) }),
+        // SAFETY: as for setgid.
         ("setuid", &|| unsafe { libc::setuid(user.uid) }),
     ];
     for (what, call) in steps {
@@ -237,6 +246,7 @@ pub fn drop_to(
 
 /// Step 3: refuses to go on unless the process really is USER and can't get root back.
 fn verify(user: &User) -> Result<(), String> {
+    // SAFETY: the four id getters take no arguments and cannot fail.
     let ids = unsafe {
         (
             libc::getuid(),
@@ -251,6 +261,7 @@ fn verify(user: &User) -> Result<(), String> {
             user.name, ids.0, ids.1, ids.2, ids.3
         ));
     }
+    // SAFETY: setuid on an integer; success is exactly what this check refuses.
     if unsafe { libc::setuid(0) } == 0 {
         return Err(format!(
             "-Z {}: setuid(0) succeeded after the drop; refusing to go on as root",
@@ -334,6 +345,7 @@ mod tests {
 
     #[test]
     fn can_become_self_but_not_another_unless_root() {
+        // SAFETY: getuid/getgid/geteuid take no arguments and cannot fail.
         let me = User {
             name: "me".into(),
             uid: unsafe { libc::getuid() },
@@ -346,6 +358,7 @@ mod tests {
             gid: 1,
         };
         let r = check_can_become(&other);
+        // SAFETY: geteuid takes no arguments and cannot fail.
         if unsafe { libc::geteuid() } == 0 {
             assert!(r.is_ok());
         } else {

@@ -1,5 +1,8 @@
 //! Cases whose bytes are easier generated than written: compressed bodies, 10k pipelined
 //! requests, limits.
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 mod http_support;
 

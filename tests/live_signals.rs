@@ -1,6 +1,9 @@
 //! Live capture on loopback: SIGINT and SIGTERM flush every pending transaction (a request
 //! that was never answered is still exported, flagged), and `-metrics-listen` serves
 //! Prometheus metrics while capturing. Needs root (capture privileges).
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -45,21 +48,24 @@ fn pending_request_is_flushed_on(sig: i32) {
     // Bound first, on a port the kernel picks: no other test can take it in between.
     let server = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let port = server.local_addr().unwrap().port();
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args([
             "-device",
             "lo",
             "-hosts",
             &format!("127.0.0.1:{port}"),
             "-verbose=3",
+            // The live stats line is the readiness signal: the capture is open, filtered
+            // and running once it prints.
+            "-stats-interval=1s",
         ])
         .args(["-output-folder", dir.path().to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Let the capture start (its first idle tick prints nothing; give it a moment).
-    std::thread::sleep(Duration::from_millis(800));
+    let stderr = StderrWatch::new(&mut child);
+    stderr.wait_for(&mut child, "httshark: stats ", Duration::from_secs(30));
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (mut accepted, _) = server.accept().unwrap();
     client
@@ -70,10 +76,11 @@ fn pending_request_is_flushed_on(sig: i32) {
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     let _ = accepted.read(&mut buf).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The capture has seen the request: the stats line counts it pending.
+    stderr.wait_for(&mut child, " pending=1 ", Duration::from_secs(30));
     signal_pid(child.id(), sig);
     let out = wait_exit(child, Duration::from_secs(10));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr.finish();
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     let seen = read_entries(dir.path());
     let e = seen

@@ -8,11 +8,15 @@
 //!   `unanswered-end-of-capture`; exchanges in flight at the signal are absent or, when
 //!   present, exact or flagged; every HAR file is valid (npm har-validator), the CSV files
 //!   are complete and agree with the HAR files, and no temporary file is left.
-//! - Two signals 50 ms apart while the drain is stuck writing to a pipe nobody reads: exit
-//!   at once with status 130, and every file in the output folder is complete.
+//! - A second signal while the drain is stuck writing to a pipe nobody reads (sent once the
+//!   first is taken and httshark is seen blocked writing): exit at once with status 130,
+//!   and every file in the output folder is complete.
 //!
 //! Needs root (namespaces, capture), iproute2, curl and python3; skipped with a loud message
 //! otherwise, and failing under CI (which runs as root).
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -86,6 +90,8 @@ struct Lab {
     dir: tempfile::TempDir,
     groups: Vec<Child>,
     httshark: Option<Child>,
+    /// httshark's stderr, read as it comes.
+    stderr: Option<StderrWatch>,
 }
 
 impl Drop for Lab {
@@ -125,6 +131,7 @@ impl Lab {
             dir: tempfile::tempdir().unwrap(),
             groups: Vec::new(),
             httshark: None,
+            stderr: None,
         };
         // The guard exists before anything is created: a failure below still cleans up.
         let peer = format!("ls{pid}b{n}");
@@ -219,7 +226,7 @@ impl Lab {
     }
 
     /// Starts httshark in the client namespace, capturing on the client's veth, and waits
-    /// until its capture socket exists.
+    /// until its capture runs (its first live stats line).
     fn start_httshark(&mut self, processors: &str, stdout: Stdio) -> &mut Child {
         let out = self.path("out");
         let mut c = Lab::in_ns(&self.cli, bin());
@@ -238,8 +245,9 @@ impl Lab {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(Stdio::piped());
-        let child = c.spawn().unwrap();
+        let mut child = c.spawn().unwrap();
         let pid = child.id();
+        let stderr = StderrWatch::new(&mut child);
         self.httshark = Some(child);
         // `ip netns exec` execs the program: the pid is httshark's. Its packet socket shows
         // in /proc/PID/net/packet (the namespace's) once the capture is open.
@@ -254,9 +262,7 @@ impl Lab {
             }
             let h = self.httshark.as_mut().unwrap();
             if let Some(status) = h.try_wait().unwrap() {
-                let mut err = String::new();
-                let _ = h.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("httshark exited at start ({status}): {err}");
+                panic!("httshark exited at start ({status}): {}", stderr.text());
             }
             assert!(
                 start.elapsed() < Duration::from_secs(5),
@@ -264,8 +270,11 @@ impl Lab {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The BPF filter is attached just after the socket is opened.
-        std::thread::sleep(Duration::from_millis(300));
+        // The BPF filter is attached after the socket is opened; the pipeline starts (and
+        // prints its stats line every second, -stats-interval=1s) only once it is.
+        let h = self.httshark.as_mut().unwrap();
+        stderr.wait_for(h, "httshark: stats ", Duration::from_secs(30));
+        self.stderr = Some(stderr);
         self.httshark.as_mut().unwrap()
     }
 
@@ -452,8 +461,7 @@ fn one_signal_during_live_traffic(sig: i32) {
     let status = exited_within(child, Duration::from_secs(3))
         .unwrap_or_else(|| panic!("httshark still running 3 s after the signal"));
     let took = sent.elapsed();
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    let stderr = lab.stderr.take().unwrap().finish();
     assert_eq!(status.code(), Some(0), "{stderr}");
     let load_was_running = lab.still_running(load);
 
@@ -602,23 +610,30 @@ fn second_signal_while_draining(first: i32, second: i32) {
     let pending = lab.start_pending_requests();
     let load = lab.start_load();
     lab.wait_for_traffic(60, &pending);
-    // At least one HAR export (every second) has happened.
-    std::thread::sleep(Duration::from_millis(1100));
+    // At least one HAR export (every second) has happened: a complete .har file exists.
+    let out = lab.path("out");
+    wait_until(Duration::from_secs(30), "a HAR export", || {
+        std::fs::read_dir(&out).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(".har") && !n.starts_with('.') && !n.contains("tmp")
+            })
+        })
+    });
     assert!(lab.still_running(load), "the load ended before the signal");
     stop_reading.store(true, Ordering::Relaxed);
-    signal_pid(pid, first);
-    std::thread::sleep(Duration::from_millis(50));
     let child = lab.httshark.as_mut().unwrap();
-    if let Some(status) = child.try_wait().unwrap() {
-        panic!("exited ({status}) 50 ms after the first signal: the drain was not blocked, the test proves nothing");
-    }
+    // Taken, not merely sent (two pending SIGINTs are delivered as one); then the drain is
+    // seen stuck on stdout (if httshark exits instead, the drain was not blocked and the
+    // test would prove nothing: that panics).
+    signal_and_wait_taken(child, first, Duration::from_secs(10));
+    wait_writing_stdout(child, Duration::from_secs(30));
     let sent = Instant::now();
     signal_pid(pid, second);
     let status = exited_within(child, Duration::from_secs(1))
         .unwrap_or_else(|| panic!("httshark still running 1 s after the second signal"));
     let took = sent.elapsed();
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    let stderr = lab.stderr.take().unwrap().finish();
     assert_eq!(status.code(), Some(130), "{stderr}");
     drop(stdout);
     let read = reader.join().unwrap();

@@ -1,5 +1,8 @@
 //! Prometheus exposition: golden rendering from a `MetricsProcessor` fed hand-built
 //! transactions, `promtool check metrics` on it, and scrapes over loopback.
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -285,6 +288,51 @@ fn request(addr: SocketAddr, raw: &[u8]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// Waits until everything sent on `s` has been read by the application at the other end
+/// (Linux: both queues of the connection empty in /proc/net/tcp); without procfs, 20 ms.
+fn wait_read_by_peer(s: &TcpStream) {
+    let (me, peer) = (
+        s.local_addr().unwrap().port(),
+        s.peer_addr().unwrap().port(),
+    );
+    let port = |field: &str| {
+        field
+            .rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+    };
+    // (tx_queue, rx_queue) of the socket from `local` to `remote`.
+    let queues = |text: &str, local: u16, remote: u16| {
+        text.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 5 || port(f[1]) != Some(local) || port(f[2]) != Some(remote) {
+                return None;
+            }
+            let (tx, rx) = f[4].split_once(':')?;
+            Some((
+                u64::from_str_radix(tx, 16).ok()?,
+                u64::from_str_radix(rx, 16).ok()?,
+            ))
+        })
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let Ok(text) = std::fs::read_to_string("/proc/net/tcp") else {
+            std::thread::sleep(Duration::from_millis(20));
+            return;
+        };
+        let sent = queues(&text, me, peer).is_some_and(|(tx, _)| tx == 0);
+        let read = queues(&text, peer, me).is_some_and(|(_, rx)| rx == 0);
+        if sent && read {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the server did not read the first part within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn serves_metrics_over_loopback() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -310,7 +358,8 @@ fn serves_metrics_over_loopback() {
     // Request split over several writes.
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(b"GET /met").unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    // The server has read the first part before the rest is sent: two reads for sure.
+    wait_read_by_peer(&s);
     s.write_all(b"rics HTTP/1.1\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();

@@ -132,7 +132,8 @@ fn two_bursts(out: &Path, between: impl FnOnce()) -> Output {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&pcap).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The first burst is read (so start-up, with its output probe, is over).
+    wait_reading_stdin(&mut child, Duration::from_secs(30));
     between();
     stdin.write_all(&shifted_records(&pcap, 20)).unwrap();
     drop(stdin);
@@ -197,20 +198,29 @@ fn full_disk_then_freed_keeps_and_writes_every_entry() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let stderr = StderrWatch::new(&mut child);
+    // The file header only: once httshark waits for the first record, start-up is over.
+    stdin.write_all(&pcap[..24]).unwrap();
+    stdin.flush().unwrap();
+    wait_reading_stdin(&mut child, Duration::from_secs(30));
     let filler = fill(fs.path());
-    stdin.write_all(&pcap).unwrap();
+    stdin.write_all(&pcap[24..]).unwrap();
     stdin.write_all(&shifted_records(&pcap, 20)).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // The first export has failed on the full disk.
+    stderr.wait_for(
+        &mut child,
+        "No space left on device",
+        Duration::from_secs(30),
+    );
     check_files(&out);
     std::fs::remove_file(&filler).unwrap();
     stdin.write_all(&shifted_records(&pcap, 40)).unwrap();
     drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let status = child.wait().unwrap();
+    let stderr = stderr.finish();
     check_files(&out);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         summary_counter(&stderr, "har_write_errors") >= 1,
         "{stderr}"

@@ -2,6 +2,9 @@
 //! capture at once even while libpcap is blocked in read(2), and everything fed so far is
 //! exported (exit status 0); a second signal exits at once with status 130, even when an
 //! output is stuck. No capture privileges needed.
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -58,13 +61,10 @@ fn one_signal_stops_a_blocked_stdin_read(sig: i32) {
     let (mut child, mut stdin) = spawn(&[], &out, Stdio::null());
     stdin.write_all(&fixture()).unwrap();
     stdin.flush().unwrap();
-    // Everything is in the pipe; give the pipeline time to read it and block on the next
-    // record header. The pipe stays open (`stdin` is alive until the end of the test).
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "exited before the signal"
-    );
+    // Everything is in the pipe; wait until the capture has read it all and blocks on the
+    // next record header (panics if it exited first). The pipe stays open (`stdin` is alive
+    // until the end of the test).
+    wait_reading_stdin(&mut child, Duration::from_secs(30));
     let sent = Instant::now();
     signal_pid(child.id(), sig);
     let status = exited_within(&mut child, Duration::from_secs(2));
@@ -106,12 +106,28 @@ fn second_signal_exits_at_once(first: i32, second: i32) {
     let stdout = child.stdout.take().unwrap(); // kept open, never read
     stdin.write_all(&fixture()).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    signal_pid(child.id(), first);
-    // Stuck on its output: the first signal cannot end it.
-    if let Some(status) = exited_within(&mut child, Duration::from_millis(1000)) {
-        panic!("exited ({status}) though its output was blocked: the test proves nothing");
+    // Running: either it has read the whole fixture, or its output already blocks it.
+    let pid = child.id();
+    if can_see_syscalls() {
+        wait_until(
+            Duration::from_secs(30),
+            "reading stdin or writing stdout",
+            || {
+                if let Some(status) = child.try_wait().unwrap() {
+                    panic!("exited ({status}) before the first signal");
+                }
+                blocked_in(pid, &[libc::SYS_read], 0)
+                    || blocked_in(pid, &[libc::SYS_write, libc::SYS_writev], 1)
+            },
+        );
+    } else {
+        std::thread::sleep(Duration::from_millis(500));
     }
+    // Taken, not merely sent: two SIGTERMs both pending are delivered as one.
+    signal_and_wait_taken(&mut child, first, Duration::from_secs(30));
+    // Stuck on its output: the first signal cannot end it. Waits until it is seen blocked
+    // writing stdout (panics if it exits instead: then the test would prove nothing).
+    wait_writing_stdout(&mut child, Duration::from_secs(30));
     signal_pid(child.id(), second);
     let status = exited_within(&mut child, Duration::from_secs(2));
     let Some(status) = status else {
@@ -142,7 +158,8 @@ fn signal_with_only_a_header_fed_exits_promptly() {
     let (mut child, mut stdin) = spawn(&[], &out, Stdio::null());
     stdin.write_all(&fixture()[..24]).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Opened (the header is read) and waiting for the first record.
+    wait_reading_stdin(&mut child, Duration::from_secs(30));
     signal_pid(child.id(), libc::SIGTERM);
     let Some(status) = exited_within(&mut child, Duration::from_secs(2)) else {
         let _ = child.kill();

@@ -646,6 +646,8 @@ fn packet_time(header: &PacketHeader, nanos: bool) -> Timestamp {
 }
 
 /// The wall clock, for idle ticks of a live capture (the only clock read in httshark).
+// The live capture is the I/O edge that turns "no packet for a while" into time the core
+// can use; clippy.toml keeps the clock out of everywhere else.
 #[allow(clippy::disallowed_methods)]
 fn wall_clock() -> Timestamp {
     let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);

@@ -11,6 +11,9 @@ pub(super) struct Progress {
 }
 
 impl Progress {
+    // The progress bar shows elapsed real time and an ETA for a person watching: wall
+    // clock on purpose, and it never reaches the output.
+    #[allow(clippy::disallowed_methods)]
     pub(super) fn new(total: u64) -> Progress {
         Progress {
             total: total.max(1),
@@ -20,6 +23,8 @@ impl Progress {
     }
 
     /// `read`: file bytes consumed so far (frames plus their record headers).
+    // Redraws at most every 200 ms of real time (see `new`).
+    #[allow(clippy::disallowed_methods)]
     pub(super) fn update(&mut self, read: u64) {
         if self
             .drawn

@@ -120,7 +120,7 @@ fn tls_record_header(first: &[u8], at_start: bool) -> Option<bool> {
 /// requests with such methods (`zk_methods` in the corpus has one, answered 405), and
 /// evasion tests use them.
 fn could_be_http1(b: u8) -> bool {
-    !(b.is_ascii_control() && !matches!(b, b'\t' | b'\r' | b'\n'))
+    !b.is_ascii_control() || matches!(b, b'\t' | b'\r' | b'\n')
 }
 
 /// Which end sent `payload`, judged from its first bytes by the protocols this layer

@@ -736,6 +736,8 @@ fn eviction_closes_the_least_recently_active_connection() {
 }
 
 #[test]
+// A complexity guard measured in real time; tests may read the clock.
+#[allow(clippy::disallowed_methods)]
 fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
     let limits = ReassemblyLimits {
         max_connections: 1000,

@@ -1,5 +1,8 @@
 //! Helpers shared by the whole-pipeline tests: run the built binary, read its HAR output.
 #![allow(dead_code)]
+// Tests may read the clock (deadlines, complexity guards); clippy.toml keeps it out of
+// the library.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -220,6 +223,204 @@ pub fn exited_within(
             return None;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+// ------------------------------------------------------------------ readiness
+
+/// Polls `ready` every 10 ms until it holds; panics naming `what` after `limit`. Tests wait
+/// for something observable (a file, a stderr line, a blocked system call) with a generous
+/// deadline instead of sleeping a fixed time and hoping.
+pub fn wait_until(limit: std::time::Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Whether `/proc/PID/task/TID/syscall` can tell what a thread is blocked in (Linux with
+/// procfs, and the right to look at our own children).
+pub fn can_see_syscalls() -> bool {
+    std::fs::read_to_string("/proc/self/syscall").is_ok()
+}
+
+/// Whether some thread of process `pid` is blocked (asleep, not running) in one of the
+/// system calls `calls` with `fd` as its first argument. A thread that is running shows
+/// `running` there, so a match means the call really waits: a read on an empty pipe, a
+/// write to a full one.
+pub fn blocked_in(pid: u32, calls: &[i64], fd: u64) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        let text = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+        let mut f = text.split_whitespace();
+        let nr = f.next().and_then(|n| n.parse::<i64>().ok());
+        let arg0 = f
+            .next()
+            .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+        matches!((nr, arg0), (Some(n), Some(a)) if calls.contains(&n) && a == fd)
+    })
+}
+
+/// Waits until `child` is blocked reading its standard input (the pipe the test feeds):
+/// everything written so far has been read, every packet in it handed on, and the capture
+/// loop waits for more. Panics if the child exits first or after `limit`. Without procfs
+/// syscall information (not Linux) it falls back to a fixed second.
+pub fn wait_reading_stdin(child: &mut std::process::Child, limit: std::time::Duration) {
+    wait_blocked(
+        child,
+        &[libc::SYS_read],
+        0,
+        limit,
+        "blocked reading standard input",
+    );
+}
+
+/// Waits until `child` is blocked writing its standard output (a pipe nobody reads).
+pub fn wait_writing_stdout(child: &mut std::process::Child, limit: std::time::Duration) {
+    wait_blocked(
+        child,
+        &[libc::SYS_write, libc::SYS_writev],
+        1,
+        limit,
+        "blocked writing standard output",
+    );
+}
+
+fn wait_blocked(
+    child: &mut std::process::Child,
+    calls: &[i64],
+    fd: u64,
+    limit: std::time::Duration,
+    what: &str,
+) {
+    if !can_see_syscalls() {
+        eprintln!("note: no /proc/PID/syscall here; waiting a fixed second for: {what}");
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        return;
+    }
+    let pid = child.id();
+    wait_until(limit, what, || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("httshark exited ({status}) before it was {what}");
+        }
+        blocked_in(pid, calls, fd)
+    });
+}
+
+/// Whether signal `sig` is still pending for process `pid` (sent, not yet taken by a
+/// thread): the `ShdPnd` and `SigPnd` masks of /proc/PID/status and of every thread.
+pub fn signal_pending(pid: u32, sig: i32) -> bool {
+    let bit = 1u64 << (sig - 1);
+    let pending = |status: &str| {
+        status.lines().any(|l| {
+            let Some((name, mask)) = l.split_once(':') else {
+                return false;
+            };
+            (name == "ShdPnd" || name == "SigPnd")
+                && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & bit != 0)
+        })
+    };
+    let main = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+    pending(&main)
+        || tasks
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| pending(&std::fs::read_to_string(t.path().join("status")).unwrap_or_default()))
+}
+
+/// Sends `sig` and waits until a thread of `child` has taken it (it is no longer pending),
+/// so that a second signal sent next is not merged with it (a standard signal sent twice
+/// before delivery is delivered once). Without procfs it waits a fixed second.
+pub fn signal_and_wait_taken(
+    child: &mut std::process::Child,
+    sig: i32,
+    limit: std::time::Duration,
+) {
+    let pid = child.id();
+    signal_pid(pid, sig);
+    if !std::path::Path::new("/proc/self/status").exists() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        return;
+    }
+    wait_until(limit, &format!("signal {sig} taken"), || {
+        child.try_wait().unwrap().is_some() || !signal_pending(pid, sig)
+    });
+}
+
+/// A child's standard error, read by a thread as it comes, so a test can wait for a line
+/// (and the child never blocks on a full stderr pipe).
+pub struct StderrWatch {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrWatch {
+    /// Takes `child`'s piped stderr.
+    pub fn new(child: &mut std::process::Child) -> StderrWatch {
+        use std::io::Read;
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        StderrWatch {
+            text,
+            reader: Some(reader),
+        }
+    }
+
+    /// What the child wrote so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until stderr holds `needle`; panics with what it holds if the child exits
+    /// first or after `limit`.
+    pub fn wait_for(
+        &self,
+        child: &mut std::process::Child,
+        needle: &str,
+        limit: std::time::Duration,
+    ) {
+        let start = std::time::Instant::now();
+        while !self.text().contains(needle) {
+            if let Some(status) = child.try_wait().unwrap() {
+                // The last bytes may still be on their way through the pipe.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                assert!(
+                    self.text().contains(needle),
+                    "httshark exited ({status}) without writing {needle:?}: {}",
+                    self.text()
+                );
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no {needle:?} on stderr within {limit:?}: {}",
+                self.text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Everything the child wrote, once it has exited (the pipe is at its end).
+    pub fn finish(mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.text()
     }
 }
 
