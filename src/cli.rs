@@ -27,7 +27,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::config::{Config, ProcessorKind, Source};
 use crate::hosts::ServerSet;
-use crate::processor::group_by::GroupBy;
+use crate::processor::stats::group_by::GroupBy;
 
 /// Largest snapshot length libpcap accepts (its `MAXIMUM_SNAPLEN`).
 pub const MAX_SNAPLEN: i32 = 262_144;
@@ -448,13 +448,13 @@ impl Cli {
                     .to_string(),
             ));
         }
-        config.bodies = crate::processor::body_select::BodySelector::new(
+        config.bodies = crate::transform::body_select::BodySelector::new(
             &self.drop_content_type,
             self.keep_content_type.as_deref(),
         )
         .map_err(CliError::Usage)?;
         config.metrics_listen = self.metrics_listen;
-        config.redaction = crate::processor::redact::Redaction::parse(
+        config.redaction = crate::transform::redact::Redaction::parse(
             self.redact_headers.as_deref().unwrap_or(""),
         )
         .map_err(CliError::Usage)?;
@@ -1004,8 +1004,8 @@ pub fn prepare_output_folder(dir: &Path) -> Result<(), CliError> {
             )));
         }
     }
-    crate::processor::prepare_folder(dir).map_err(|(step, e)| {
-        use crate::processor::FolderStep;
+    crate::output::prepare_folder(dir).map_err(|(step, e)| {
+        use crate::output::FolderStep;
         let reason = io_reason(&e);
         CliError::Setup(match step {
             FolderStep::Create => format!("-output-folder '{shown}' can't be created: {reason}"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::hosts::ServerSet;
 use crate::http::HttpLimits;
-use crate::processor::group_by::GroupBy;
+use crate::processor::stats::group_by::GroupBy;
 use crate::reassembly::ReassemblyLimits;
 
 /// Where packets come from.
@@ -74,11 +74,11 @@ pub struct Config {
     pub outputs: OutputsConfig,
     pub log: crate::log::LogConfig,
     /// Which bodies keep their bytes (`-drop-content-type`, `-keep-content-type`).
-    pub bodies: crate::processor::body_select::BodySelector,
+    pub bodies: crate::transform::body_select::BodySelector,
     /// `-metrics-listen`: serve Prometheus metrics on this address.
     pub metrics_listen: Option<String>,
     /// `-redact-headers`: header values replaced by a marker before any processor sees them.
-    pub redaction: crate::processor::redact::Redaction,
+    pub redaction: crate::transform::redact::Redaction,
     /// `-Z USER`: the user the process becomes once the capture and the outputs are open.
     pub run_as: Option<crate::privileges::User>,
 }
@@ -158,13 +158,13 @@ impl Default for Config {
             stats: StatsConfig::default(),
             outputs: OutputsConfig::default(),
             log: crate::log::LogConfig::default(),
-            bodies: crate::processor::body_select::BodySelector::new(
-                crate::processor::body_select::DEFAULT_DROP,
+            bodies: crate::transform::body_select::BodySelector::new(
+                crate::transform::body_select::DEFAULT_DROP,
                 None,
             )
             .expect("the default drop list is valid"),
             metrics_listen: None,
-            redaction: crate::processor::redact::Redaction::default(),
+            redaction: crate::transform::redact::Redaction::default(),
             run_as: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod output;
 #[cfg(feature = "capture")]
 pub mod pipeline;
 pub mod privileges;
@@ -29,6 +30,7 @@ pub mod reassembly;
 pub mod signals;
 pub mod testgen;
 pub mod time;
+pub mod transform;
 pub mod wire;
 
 #[cfg(feature = "capture")]

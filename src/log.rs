@@ -52,7 +52,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::counters::CounterSet;
-use crate::processor::write_atomically;
+use crate::output::write_atomically;
 use crate::time::Timestamp;
 
 /// Message levels; the number is the `-verbose` value that first prints it.

@@ -37,12 +37,12 @@ use crate::counters::CounterSet;
 use crate::hosts::ServerSet;
 use crate::http::{HttpCounters, HttpCtx, HttpFactory, HttpLimits};
 use crate::model::Transaction;
-use crate::processor::body_select::BodySelector;
-use crate::processor::redact::Redaction;
 use crate::processor::{Outputs, Processor};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::signals::without_stop_signals;
 use crate::time::{MonotonicClock, Timestamp};
+use crate::transform::body_select::BodySelector;
+use crate::transform::redact::Redaction;
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
 /// Packet time between two ticks sent by the capture thread.
@@ -262,7 +262,7 @@ crate::counters! {
 }
 
 /// Sets `flag` on SIGINT/SIGTERM; a second signal removes the temporary output files being
-/// written (`processor::temp_files`) and exits at once (status 130).
+/// written (`output::temp_files`) and exits at once (status 130).
 ///
 /// The handlers are installed without SA_RESTART, and the threads `run_until` starts block
 /// both signals, so the signal is taken by the capture (calling) thread and interrupts a
@@ -275,7 +275,7 @@ fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
         let first = Arc::clone(flag);
         let shutdown = move || {
             if first.load(Ordering::SeqCst) {
-                crate::processor::temp_files::TABLE.remove_all_now();
+                crate::output::temp_files::TABLE.remove_all_now();
                 signal_hook::low_level::exit(130);
             }
         };

@@ -29,11 +29,12 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::har_file::interval_stamp;
-use super::{prepare_folder, FolderStep, Processor, ProcessorError};
+use super::har_file::{interval_stamp, writer};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
+use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
 const NAME: &str = "sampled-transactions";
@@ -294,7 +295,7 @@ impl SampledProcessor {
         let path = self.folder.join(Self::file_name(start));
         let mut order: Vec<&Candidate> = entries.iter().collect();
         order.sort_by_key(|c| (c.key.started, c.key.conn, c.key.depth, c.key.hash));
-        let result = har::write_file(&path, order.iter().map(|c| &c.json[..]));
+        let result = writer::write_file(&path, order.iter().map(|c| &c.json[..]));
         match result {
             Ok(total) => {
                 self.counters.sampled_files_written += 1;

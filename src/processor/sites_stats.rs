@@ -31,12 +31,13 @@ use std::time::Duration;
 
 use crate::counters;
 use crate::model::Transaction;
-use crate::processor::group_by::GroupBy;
-use crate::processor::histogram::LogHistogram;
-use crate::processor::stats_common::{
+use crate::output::write_atomically;
+use crate::processor::stats::common::{
     check_interval, fixed3, opt, prepare_output, write_error, Pending, Schedule,
 };
-use crate::processor::{write_atomically, Processor, ProcessorError};
+use crate::processor::stats::group_by::GroupBy;
+use crate::processor::stats::histogram::LogHistogram;
+use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
 const NAME: &str = "sites-stats";

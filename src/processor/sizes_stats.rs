@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use crate::counters;
 use crate::model::Transaction;
-use crate::processor::stats_common::{
+use crate::output::write_atomically;
+use crate::processor::stats::common::{
     check_interval, fixed3, prepare_output, write_error, Pending, Schedule,
 };
-use crate::processor::{write_atomically, Processor, ProcessorError};
+use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
 const NAME: &str = "transactions-sizes";

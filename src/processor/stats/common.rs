@@ -10,7 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::processor::{prepare_folder, FolderStep, ProcessorError};
+use crate::output::{prepare_folder, FolderStep};
+use crate::processor::ProcessorError;
 use crate::time::Timestamp;
 
 /// Most transactions held back because their `completed_at` is ahead of the watermark.

@@ -34,16 +34,19 @@
 //! tries once more and returns an error saying how many transactions could not be written
 //! when any were lost, which makes the exit status non-zero.
 
+pub mod writer;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::DateTime;
 
-use super::{prepare_folder, FolderStep, Processor, ProcessorError};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
+use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
 const NAME: &str = "file";
@@ -332,7 +335,7 @@ impl HarFileProcessor {
         }
         let mut order: Vec<&Held> = entries.iter().collect();
         order.sort();
-        let result = har::write_file(&path, order.iter().map(|h| &h.json[..]));
+        let result = writer::write_file(&path, order.iter().map(|h| &h.json[..]));
         match result {
             Ok(total) => {
                 self.counters.har_files_written += 1;
