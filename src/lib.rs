@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod counters;
+pub mod go_syntax;
 pub mod har;
 pub mod hosts;
 pub mod http;

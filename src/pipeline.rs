@@ -41,8 +41,7 @@ use crate::processor::{Outputs, Processor};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::signals::without_stop_signals;
 use crate::time::{MonotonicClock, Timestamp};
-use crate::transform::body_select::BodySelector;
-use crate::transform::redact::Redaction;
+use crate::transform::{BodySelector, Redaction};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
 /// Packet time between two ticks sent by the capture thread.
@@ -372,9 +371,9 @@ pub fn run_until(
     let reporter = Reporter {
         capture: Arc::clone(&shared),
         metrics: outputs.metrics.clone(),
-        interval: config.stats.interval,
+        interval: config.stats_interval,
         // The stats line is a live heartbeat; offline it is info (-verbose=3).
-        print: source.is_live() || config.verbose >= 3,
+        print: source.is_live() || config.log.verbose >= 3,
         next: None,
     };
     let processors = outputs.processors;

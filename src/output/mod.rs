@@ -131,6 +131,39 @@ pub fn prepare_folder(dir: &Path) -> Result<(), (FolderStep, io::Error)> {
     fs::remove_file(&probe).map_err(|e| (FolderStep::Remove, e))
 }
 
+/// `-output-folder`, prepared before the capture starts whichever processors run (the log
+/// snapshot may live in it): created if missing and proven writable by creating and removing a
+/// probe file in it (permission bits alone don't tell: ACLs, read-only mounts, root).
+pub fn prepare_output_folder(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    if let Ok(meta) = fs::metadata(dir) {
+        if !meta.is_dir() {
+            return Err(format!(
+                "-output-folder '{shown}' exists and is not a directory"
+            ));
+        }
+    }
+    prepare_folder(dir).map_err(|(step, e)| {
+        let reason = io_reason(&e);
+        match step {
+            FolderStep::Create => format!("-output-folder '{shown}' can't be created: {reason}"),
+            FolderStep::Write => format!("-output-folder '{shown}' is not writable: {reason}"),
+            FolderStep::Remove => {
+                format!("-output-folder '{shown}': can't remove its probe file: {reason}")
+            }
+        }
+    })
+}
+
+/// An io::Error as a short reason, without Rust's "(os error N)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +232,54 @@ mod tests {
         write_atomically_private(&p, |w| w.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+    }
+
+    #[test]
+    fn output_folder_is_created_probed_and_left_clean() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("a/b/c");
+        prepare_output_folder(&out).unwrap();
+        assert!(out.is_dir());
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "probe file removed");
+        prepare_output_folder(&out).unwrap(); // existing folder is fine
+
+        let file = tmp.path().join("plain");
+        fs::write(&file, b"x").unwrap();
+        let Err(m) = prepare_output_folder(&file) else {
+            panic!("a file is not a folder")
+        };
+        assert!(m.contains("is not a directory"), "{m}");
+        let Err(m) = prepare_output_folder(&file.join("sub")) else {
+            panic!("nothing can be created under a file")
+        };
+        assert!(
+            m.starts_with(&format!(
+                "-output-folder '{}' can't be created",
+                file.join("sub").display()
+            )),
+            "{m}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_only_output_folder_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let ro = tmp.path().join("ro");
+        fs::create_dir(&ro).unwrap();
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+        // Root writes anyway; the probe sees what really happens, so only check when it bites.
+        let writable = fs::write(ro.join("t"), b"").is_ok();
+        let result = prepare_output_folder(&ro);
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
+        if writable {
+            assert!(result.is_ok());
+        } else {
+            let Err(m) = result else {
+                panic!("read-only folder accepted")
+            };
+            assert!(m.contains("is not writable"), "{m}");
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod sizes_stats;
 pub mod stats;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::model::Transaction;
 use crate::time::Timestamp;
@@ -56,63 +57,120 @@ pub struct Outputs {
     pub metrics: Option<crate::metrics::SharedMetrics>,
 }
 
-/// Builds the processors named in `-har-processors` (plus the metrics processor with
-/// `-metrics-listen`), creating output folders; fails (before any capture starts) when an
-/// output location is not writable.
-pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> {
-    use crate::config::ProcessorKind;
-    let mut out: Vec<Box<dyn Processor>> = Vec::new();
-    let shares = config.memory_shares();
-    for kind in &config.processors {
-        match kind {
-            ProcessorKind::File => out.push(Box::new(
-                har_file::HarFileProcessor::new(
-                    config.output_folder.clone(),
-                    config.split_by_host,
-                    config.export_interval,
-                )?
-                .with_limits(har_file::HarFileLimits {
-                    max_held_bytes: shares.har_held as u64,
-                }),
-            )),
-            ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
-                sites_stats::SitesStatsConfig {
-                    path: config.stats.sites_file.clone(),
-                    interval: config.stats.interval,
-                    group_by: config.stats.group_by.clone(),
-                    max_sites: config.stats.max_sites,
-                },
-            )?)),
-            ProcessorKind::TransactionsSizes => out.push(Box::new(
-                sizes_stats::SizesStatsProcessor::new(sizes_stats::SizesStatsConfig {
-                    requests_path: config.stats.requests_sizes_file.clone(),
-                    responses_path: config.stats.responses_sizes_file.clone(),
-                    interval: config.stats.interval,
-                })?,
-            )),
-            ProcessorKind::SampledTransactions => out.push(Box::new(
-                sampled::SampledProcessor::new(sampled::SampledConfig {
-                    folder: config.outputs.sampled_folder.clone(),
-                    rate: config.outputs.sample_rate,
-                    interval: config.stats.interval,
-                })?
-                .with_limits(sampled::SampledLimits {
-                    max_held_bytes: shares.sampled_held as u64,
-                    ..sampled::SampledLimits::default()
-                }),
-            )),
-            ProcessorKind::Ndjson => out.push(Box::new(ndjson::NdjsonProcessor::new(
-                ndjson::NdjsonConfig::from_flag(&config.outputs.ndjson_file),
-            )?)),
-            ProcessorKind::Console => out.push(Box::new(console::ConsoleProcessor::stdout(
-                config.outputs.console.clone(),
-            ))),
+/// A processor named in `-har-processors`, with its settings: the one place a processor's
+/// name, output paths and construction meet (Vector's component config). Each variant's
+/// struct documents its fields and owns its defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessorConfig {
+    File(har_file::HarFileConfig),
+    SitesStats(sites_stats::SitesStatsConfig),
+    TransactionsSizes(sizes_stats::SizesStatsConfig),
+    SampledTransactions(sampled::SampledConfig),
+    Ndjson(ndjson::NdjsonConfig),
+    Console(console::ConsoleConfig),
+}
+
+/// Every processor name, in the order `-har-processors` errors list them.
+pub const NAMES: [&str; 6] = [
+    har_file::NAME,
+    sites_stats::NAME,
+    sizes_stats::NAME,
+    sampled::NAME,
+    ndjson::NAME,
+    console::NAME,
+];
+
+/// How much of the memory budget the processors that hold entries may use, in bytes
+/// (`config::MemoryShares`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeldBudget {
+    /// HAR entries held until their export (`file`).
+    pub har_held: usize,
+    /// Sampled transactions held until their interval is written (`sampled-transactions`).
+    pub sampled_held: usize,
+}
+
+impl ProcessorConfig {
+    /// The name used in `-har-processors`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProcessorConfig::File(_) => har_file::NAME,
+            ProcessorConfig::SitesStats(_) => sites_stats::NAME,
+            ProcessorConfig::TransactionsSizes(_) => sizes_stats::NAME,
+            ProcessorConfig::SampledTransactions(_) => sampled::NAME,
+            ProcessorConfig::Ndjson(_) => ndjson::NAME,
+            ProcessorConfig::Console(_) => console::NAME,
         }
     }
-    let metrics = config
-        .metrics_listen
-        .as_ref()
-        .map(|_| crate::metrics::SharedMetrics::new());
+
+    /// The folders this processor writes into after the capture starts, with the flag that
+    /// names each: HAR files are created in their folder, CSV statistics are rewritten
+    /// beside themselves (temporary file + rename). `ndjson` opens its file before the
+    /// capture and only appends, and `console` writes to standard output: none.
+    pub fn output_paths(&self) -> Vec<(&'static str, PathBuf)> {
+        match self {
+            ProcessorConfig::File(c) => vec![("-output-folder", c.folder.clone())],
+            ProcessorConfig::SitesStats(c) => vec![("-sites-stats-file", parent(&c.path))],
+            ProcessorConfig::TransactionsSizes(c) => vec![
+                ("-requests-sizes-stats-file", parent(&c.requests_path)),
+                ("-responses-sizes-stats-file", parent(&c.responses_path)),
+            ],
+            ProcessorConfig::SampledTransactions(c) => {
+                vec![("-sampled-transactions-folder", c.folder.clone())]
+            }
+            ProcessorConfig::Ndjson(_) | ProcessorConfig::Console(_) => Vec::new(),
+        }
+    }
+
+    /// Opens the processor's outputs (creating folders, proving them writable) and returns
+    /// it, ready for the capture. Fails before any capture starts.
+    pub fn build(&self, budget: HeldBudget) -> Result<Box<dyn Processor>, ProcessorError> {
+        Ok(match self {
+            ProcessorConfig::File(c) => Box::new(
+                har_file::HarFileProcessor::new(c.folder.clone(), c.split_by_host, c.interval)?
+                    .with_limits(har_file::HarFileLimits {
+                        max_held_bytes: budget.har_held as u64,
+                    }),
+            ),
+            ProcessorConfig::SitesStats(c) => {
+                Box::new(sites_stats::SitesStatsProcessor::new(c.clone())?)
+            }
+            ProcessorConfig::TransactionsSizes(c) => {
+                Box::new(sizes_stats::SizesStatsProcessor::new(c.clone())?)
+            }
+            ProcessorConfig::SampledTransactions(c) => Box::new(
+                sampled::SampledProcessor::new(c.clone())?.with_limits(sampled::SampledLimits {
+                    max_held_bytes: budget.sampled_held as u64,
+                    ..sampled::SampledLimits::default()
+                }),
+            ),
+            ProcessorConfig::Ndjson(c) => Box::new(ndjson::NdjsonProcessor::new(c.clone())?),
+            ProcessorConfig::Console(c) => Box::new(console::ConsoleProcessor::stdout(c.clone())),
+        })
+    }
+}
+
+/// The folder a file path is written in (`.` for a bare name).
+fn parent(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Builds `processors` in order (plus the metrics processor and its registry with
+/// `-metrics-listen`); fails, before any capture starts, when an output location is not
+/// writable.
+pub fn build(
+    processors: &[ProcessorConfig],
+    budget: HeldBudget,
+    metrics_listen: bool,
+) -> Result<Outputs, ProcessorError> {
+    let mut out = Vec::with_capacity(processors.len() + 1);
+    for p in processors {
+        out.push(p.build(budget)?);
+    }
+    let metrics = metrics_listen.then(crate::metrics::SharedMetrics::new);
     if let Some(shared) = &metrics {
         out.push(Box::new(metrics::MetricsProcessor::new(
             crate::metrics::DEFAULT_MAX_SITES,
@@ -123,4 +181,62 @@ pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> 
         processors: out,
         metrics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths_come_from_the_configs() {
+        let all = [
+            ProcessorConfig::File(Default::default()),
+            ProcessorConfig::SitesStats(Default::default()),
+            ProcessorConfig::TransactionsSizes(Default::default()),
+            ProcessorConfig::SampledTransactions(Default::default()),
+            ProcessorConfig::Ndjson(Default::default()),
+            ProcessorConfig::Console(Default::default()),
+        ];
+        let names: Vec<_> = all.iter().map(ProcessorConfig::name).collect();
+        assert_eq!(names, NAMES);
+        assert_eq!(
+            all[2].output_paths(),
+            [
+                ("-requests-sizes-stats-file", PathBuf::from(".")),
+                ("-responses-sizes-stats-file", PathBuf::from("."))
+            ]
+        );
+        let sites = ProcessorConfig::SitesStats(sites_stats::SitesStatsConfig {
+            path: PathBuf::from("a/b.csv"),
+            ..Default::default()
+        });
+        assert_eq!(
+            sites.output_paths(),
+            [("-sites-stats-file", PathBuf::from("a"))]
+        );
+        assert!(all[4].output_paths().is_empty() && all[5].output_paths().is_empty());
+    }
+
+    #[test]
+    fn build_names_the_processor_whose_output_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = ProcessorConfig::SampledTransactions(sampled::SampledConfig {
+            folder: file.join("sub"),
+            ..Default::default()
+        });
+        let Err(e) = build(&[bad], HeldBudget::default(), false) else {
+            panic!("a folder under a file was accepted")
+        };
+        assert_eq!(e.processor, sampled::NAME);
+        let ok = build(
+            &[ProcessorConfig::Console(Default::default())],
+            HeldBudget::default(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(ok.processors.len(), 2);
+        assert!(ok.metrics.is_some());
+    }
 }

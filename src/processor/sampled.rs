@@ -37,7 +37,13 @@ use crate::model::Transaction;
 use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
-const NAME: &str = "sampled-transactions";
+/// The name in `-har-processors`.
+pub const NAME: &str = "sampled-transactions";
+
+/// Default `-sampled-transactions-folder`.
+pub const DEFAULT_FOLDER: &str = "sampled";
+/// Default `-sample-transactions-rate`.
+pub const DEFAULT_RATE: usize = 1;
 
 /// Settings of the `sampled-transactions` processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,9 +59,9 @@ pub struct SampledConfig {
 impl Default for SampledConfig {
     fn default() -> Self {
         SampledConfig {
-            folder: PathBuf::from("sampled"),
-            rate: 1,
-            interval: Duration::from_secs(10),
+            folder: PathBuf::from(DEFAULT_FOLDER),
+            rate: DEFAULT_RATE,
+            interval: super::stats::common::DEFAULT_INTERVAL,
         }
     }
 }

@@ -49,10 +49,37 @@ use crate::model::Transaction;
 use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
-const NAME: &str = "file";
+/// The name in `-har-processors`.
+pub const NAME: &str = "file";
 
 /// Longest sanitised host kept in a file name (before the hash suffix).
 pub const MAX_STEM_CHARS: usize = 100;
+
+/// Default `-output-folder`.
+pub const DEFAULT_FOLDER: &str = ".";
+/// Default `-export-interval`.
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Settings of the `file` processor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HarFileConfig {
+    /// `-output-folder`: where the HAR files go; created if missing, must be writable.
+    pub folder: PathBuf,
+    /// `-split-by-host`: one file per request host (default true).
+    pub split_by_host: bool,
+    /// `-export-interval`: how often, in packet time, held entries are written (default 10s).
+    pub interval: Duration,
+}
+
+impl Default for HarFileConfig {
+    fn default() -> Self {
+        HarFileConfig {
+            folder: PathBuf::from(DEFAULT_FOLDER),
+            split_by_host: true,
+            interval: DEFAULT_EXPORT_INTERVAL,
+        }
+    }
+}
 
 /// Bounds of the `file` processor.
 #[derive(Clone, Debug)]
