@@ -1,13 +1,32 @@
 //! The resolved configuration: what `cli` validated, turned into the values and limits the
-//! pipeline is built from. Every limit lives here with its documented default.
+//! pipeline is built from. Limits and settings live with the component that uses them
+//! (`HttpLimits`, `ReassemblyLimits`, each processor's config, `LogConfig`), each with its
+//! documented default; this gathers them, and holds the run-wide ones.
+//!
+//! What it does not do: parse flags (`cli`) or open anything (processors open their
+//! outputs, `capture` the packet source).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::hosts::ServerSet;
 use crate::http::HttpLimits;
-use crate::processor::group_by::GroupBy;
+use crate::log::LogConfig;
+use crate::privileges::User;
+use crate::processor::{HeldBudget, ProcessorConfig};
 use crate::reassembly::ReassemblyLimits;
+use crate::transform::{BodySelector, Redaction};
+
+/// Largest snapshot length libpcap accepts (its `MAXIMUM_SNAPLEN`); the default `-snaplen`.
+pub const MAX_SNAPLEN: i32 = 262_144;
+/// Default `-buffer-size`: the kernel capture buffer, in bytes.
+pub const DEFAULT_BUFFER_SIZE: i32 = 32 << 20;
+/// Default `-hosts` (HttShark's): port 80 on any address.
+pub const DEFAULT_HOSTS: &str = ":80";
+/// Default `-workers`.
+pub const DEFAULT_WORKERS: u16 = 1;
+/// Default `-response-check-interval`.
+pub const DEFAULT_RESPONSE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Where packets come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,32 +39,6 @@ pub enum Source {
     Stdin,
 }
 
-/// A processor named in `-har-processors`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcessorKind {
-    File,
-    SitesStats,
-    TransactionsSizes,
-    SampledTransactions,
-    Ndjson,
-    Console,
-}
-
-impl ProcessorKind {
-    pub const ALL: &'static [(&'static str, ProcessorKind)] = &[
-        ("file", ProcessorKind::File),
-        ("sites-stats", ProcessorKind::SitesStats),
-        ("transactions-sizes", ProcessorKind::TransactionsSizes),
-        ("sampled-transactions", ProcessorKind::SampledTransactions),
-        ("ndjson", ProcessorKind::Ndjson),
-        ("console", ProcessorKind::Console),
-    ];
-
-    pub fn parse(name: &str) -> Option<ProcessorKind> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     pub source: Source,
@@ -56,10 +49,14 @@ pub struct Config {
     /// Kernel capture buffer in bytes (`-buffer-size`).
     pub buffer_size: i32,
     pub response_check_interval: Duration,
-    pub export_interval: Duration,
+    /// `-output-folder`: prepared (created, proven writable) before the capture starts,
+    /// whichever processors run; the `file` processor writes its HAR files there.
     pub output_folder: PathBuf,
-    pub split_by_host: bool,
-    pub processors: Vec<ProcessorKind>,
+    /// The processors, in `-har-processors` order.
+    pub processors: Vec<ProcessorConfig>,
+    /// `-stats-interval`: how often (packet time) the stats line is printed; the
+    /// statistics processors carry their own copy.
+    pub stats_interval: Duration,
     /// Worker threads that decode, reassemble and parse; connections are sharded over
     /// them by a symmetric hash of the 4-tuple.
     pub workers: usize,
@@ -67,73 +64,18 @@ pub struct Config {
     pub channel_capacity: usize,
     /// `-memory-limit`: the global memory budget in bytes, split by `memory_shares`.
     pub memory_limit: usize,
-    pub verbose: u8,
     pub http: HttpLimits,
     pub reassembly: ReassemblyLimits,
-    pub stats: StatsConfig,
-    pub outputs: OutputsConfig,
-    pub log: crate::log::LogConfig,
+    /// The logger, with `-verbose` (the one place verbosity is stored).
+    pub log: LogConfig,
     /// Which bodies keep their bytes (`-drop-content-type`, `-keep-content-type`).
-    pub bodies: crate::processor::body_select::BodySelector,
+    pub bodies: BodySelector,
     /// `-metrics-listen`: serve Prometheus metrics on this address.
     pub metrics_listen: Option<String>,
     /// `-redact-headers`: header values replaced by a marker before any processor sees them.
-    pub redaction: crate::processor::redact::Redaction,
+    pub redaction: Redaction,
     /// `-Z USER`: the user the process becomes once the capture and the outputs are open.
-    pub run_as: Option<crate::privileges::User>,
-}
-
-/// Settings of the `console`, `ndjson` and `sampled-transactions` processors.
-#[derive(Clone, Debug)]
-pub struct OutputsConfig {
-    pub console: crate::processor::console::ConsoleConfig,
-    /// `-ndjson-file`: `-` is standard output.
-    pub ndjson_file: String,
-    /// `-sample-transactions-rate`: transactions sampled per `-stats-interval`.
-    pub sample_rate: usize,
-    /// `-sampled-transactions-folder`.
-    pub sampled_folder: PathBuf,
-}
-
-impl Default for OutputsConfig {
-    fn default() -> Self {
-        OutputsConfig {
-            console: crate::processor::console::ConsoleConfig::default(),
-            ndjson_file: "-".into(),
-            sample_rate: 1,
-            sampled_folder: PathBuf::from("sampled"),
-        }
-    }
-}
-
-/// Settings of the statistics processors (`sites-stats`, `transactions-sizes`).
-#[derive(Clone, Debug)]
-pub struct StatsConfig {
-    /// How often (packet time) the CSV files are rewritten (`-stats-interval`).
-    pub interval: Duration,
-    /// `-sites-stats-file`.
-    pub sites_file: PathBuf,
-    /// `-stats-group-by`: what a "site" is.
-    pub group_by: GroupBy,
-    /// Sites tracked at most; the rest are summed into one `(other)` row.
-    pub max_sites: usize,
-    /// `-requests-sizes-stats-file`.
-    pub requests_sizes_file: PathBuf,
-    /// `-responses-sizes-stats-file`.
-    pub responses_sizes_file: PathBuf,
-}
-
-impl Default for StatsConfig {
-    fn default() -> Self {
-        StatsConfig {
-            interval: Duration::from_secs(10),
-            sites_file: PathBuf::from("statistics.csv"),
-            group_by: GroupBy::Host,
-            max_sites: crate::processor::sites_stats::DEFAULT_MAX_SITES,
-            requests_sizes_file: PathBuf::from("requests_sizes.csv"),
-            responses_sizes_file: PathBuf::from("responses_sizes.csv"),
-        }
-    }
+    pub run_as: Option<User>,
 }
 
 impl Default for Config {
@@ -142,29 +84,22 @@ impl Default for Config {
             source: Source::Stdin,
             servers: ServerSet::default(),
             bpf: "tcp".into(),
-            snaplen: 262_144,
-            buffer_size: 32 << 20,
-            response_check_interval: Duration::from_secs(10),
-            export_interval: Duration::from_secs(10),
-            output_folder: PathBuf::from("."),
-            split_by_host: true,
-            processors: vec![ProcessorKind::File],
-            workers: 1,
+            snaplen: MAX_SNAPLEN,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+            response_check_interval: DEFAULT_RESPONSE_CHECK_INTERVAL,
+            output_folder: PathBuf::from(crate::processor::har_file::DEFAULT_FOLDER),
+            processors: vec![ProcessorConfig::File(Default::default())],
+            stats_interval: crate::processor::stats::common::DEFAULT_INTERVAL,
+            workers: DEFAULT_WORKERS as usize,
             channel_capacity: 16,
             memory_limit: DEFAULT_MEMORY_LIMIT,
-            verbose: 0,
             http: HttpLimits::default(),
             reassembly: ReassemblyLimits::default(),
-            stats: StatsConfig::default(),
-            outputs: OutputsConfig::default(),
-            log: crate::log::LogConfig::default(),
-            bodies: crate::processor::body_select::BodySelector::new(
-                crate::processor::body_select::DEFAULT_DROP,
-                None,
-            )
-            .expect("the default drop list is valid"),
+            log: LogConfig::default(),
+            bodies: BodySelector::new(crate::transform::body_select::DEFAULT_DROP, None)
+                .expect("the default drop list is valid"),
             metrics_listen: None,
-            redaction: crate::processor::redact::Redaction::default(),
+            redaction: Redaction::default(),
             run_as: None,
         }
     }
@@ -189,7 +124,53 @@ pub struct MemoryShares {
     pub sampled_held: usize,
 }
 
+impl MemoryShares {
+    /// The processors' part of the budget.
+    pub fn held(&self) -> HeldBudget {
+        HeldBudget {
+            har_held: self.har_held,
+            sampled_held: self.sampled_held,
+        }
+    }
+}
+
 impl Config {
+    /// Every folder an output writes into after the capture starts, with the flag that
+    /// names it (each folder once, first flag wins): `-output-folder`, then the
+    /// processors' (`ProcessorConfig::output_paths`), then the log snapshot's. `-Z` hands
+    /// the new ones to USER and probes them all as USER.
+    pub fn output_folders(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut v: Vec<(&'static str, PathBuf)> =
+            vec![("-output-folder", self.output_folder.clone())];
+        // A fixed order, whatever the order of -har-processors, so the folder named in an
+        // error does not depend on it.
+        let mut processors: Vec<&ProcessorConfig> = self.processors.iter().collect();
+        processors.sort_by_key(|p| folder_rank(p));
+        for p in processors {
+            v.extend(p.output_paths());
+        }
+        if self.log.snapshot.active() {
+            let file = &self.log.snapshot.file;
+            let dir = match file.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            v.push(("-log-snapshot-file", dir));
+        }
+        let mut seen: Vec<PathBuf> = Vec::new();
+        v.retain(|(_, p)| {
+            let fresh = !seen.contains(p);
+            seen.push(p.clone());
+            fresh
+        });
+        v
+    }
+
+    /// The processor named `name`, when it runs.
+    pub fn processor(&self, name: &str) -> Option<&ProcessorConfig> {
+        self.processors.iter().find(|p| p.name() == name)
+    }
+
     pub fn memory_shares(&self) -> MemoryShares {
         let m = self.memory_limit;
         MemoryShares {
@@ -198,5 +179,91 @@ impl Config {
             har_held: m / 4,
             sampled_held: m / 8,
         }
+    }
+}
+
+/// The order `output_folders` lists the processors' folders in.
+fn folder_rank(p: &ProcessorConfig) -> u8 {
+    match p {
+        ProcessorConfig::File(_) => 0,
+        ProcessorConfig::SampledTransactions(_) => 1,
+        ProcessorConfig::SitesStats(_) => 2,
+        ProcessorConfig::TransactionsSizes(_) => 3,
+        ProcessorConfig::Ndjson(_) => 4,
+        ProcessorConfig::Console(_) => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::{sampled, sites_stats, sizes_stats};
+
+    #[test]
+    fn output_folders_follow_the_processors() {
+        let file = ProcessorConfig::File(crate::processor::har_file::HarFileConfig {
+            folder: PathBuf::from("out"),
+            ..Default::default()
+        });
+        let mut c = Config {
+            output_folder: PathBuf::from("out"),
+            processors: vec![file],
+            ..Config::default()
+        };
+        assert_eq!(
+            c.output_folders(),
+            [("-output-folder", PathBuf::from("out"))]
+        );
+        c.processors = vec![
+            ProcessorConfig::File(crate::processor::har_file::HarFileConfig {
+                folder: PathBuf::from("out"),
+                ..Default::default()
+            }),
+            ProcessorConfig::SitesStats(sites_stats::SitesStatsConfig {
+                path: PathBuf::from("stats/s.csv"),
+                ..Default::default()
+            }),
+            ProcessorConfig::TransactionsSizes(sizes_stats::SizesStatsConfig {
+                requests_path: PathBuf::from("stats/r.csv"),
+                responses_path: PathBuf::from("x.csv"),
+                ..Default::default()
+            }),
+            ProcessorConfig::SampledTransactions(sampled::SampledConfig {
+                folder: PathBuf::from("out"),
+                ..Default::default()
+            }),
+        ];
+        let got: Vec<PathBuf> = c.output_folders().into_iter().map(|(_, p)| p).collect();
+        assert_eq!(
+            got,
+            [
+                PathBuf::from("out"),
+                PathBuf::from("stats"),
+                PathBuf::from(".")
+            ]
+        );
+    }
+
+    #[test]
+    fn output_folders_keep_their_order_whatever_the_processor_order() {
+        let sampled = ProcessorConfig::SampledTransactions(sampled::SampledConfig {
+            folder: PathBuf::from("s"),
+            ..Default::default()
+        });
+        let sites = ProcessorConfig::SitesStats(sites_stats::SitesStatsConfig {
+            path: PathBuf::from("s/x.csv"),
+            ..Default::default()
+        });
+        let c = Config {
+            processors: vec![sites.clone(), sampled.clone()],
+            ..Config::default()
+        };
+        assert_eq!(
+            c.output_folders(),
+            [
+                ("-output-folder", PathBuf::from(".")),
+                ("-sampled-transactions-folder", PathBuf::from("s"))
+            ]
+        );
     }
 }

@@ -15,12 +15,14 @@
 pub mod cli;
 pub mod config;
 pub mod counters;
+pub mod go_syntax;
 pub mod har;
 pub mod hosts;
 pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod output;
 #[cfg(feature = "capture")]
 pub mod pipeline;
 pub mod privileges;
@@ -29,6 +31,7 @@ pub mod proto;
 pub mod reassembly;
 pub mod signals;
 pub mod time;
+pub mod transform;
 pub mod wire;
 pub mod worker;
 

@@ -56,7 +56,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::counters::CounterSet;
-use crate::processor::write_atomically;
+use crate::go_syntax::format_duration;
+use crate::output::write_atomically;
 use crate::time::Timestamp;
 
 /// Message levels; the number is the `-verbose` value that first prints it.
@@ -566,51 +567,6 @@ fn round_to_unit(d: Duration, interval: Duration) -> Duration {
     }
 }
 
-/// A duration as Go prints one (`1m0s`, `1h0m0s`, `10s`, `1.5s`, `500ms`, `0s`), which is
-/// how HttShark's flags and messages show them.
-pub fn format_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", frac(nanos, 1_000));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", frac(nanos, 1_000_000));
-    }
-    let total_secs = d.as_secs();
-    let (h, m) = (total_secs / 3600, (total_secs / 60) % 60);
-    let secs = frac(
-        u128::from(total_secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()),
-        1_000_000_000,
-    );
-    let mut s = String::new();
-    if h > 0 {
-        let _ = write!(s, "{h}h");
-    }
-    if h > 0 || m > 0 {
-        let _ = write!(s, "{m}m");
-    }
-    let _ = write!(s, "{secs}s");
-    s
-}
-
-/// `n / unit` with its fraction, trailing zeros dropped (`1500, 1000` -> `1.5`).
-fn frac(n: u128, unit: u128) -> String {
-    let whole = n / unit;
-    let rest = n % unit;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = unit.ilog10() as usize;
-    let digits = format!("{rest:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
 // ---------------------------------------------------------------------------------------
 // The global instance.
 
@@ -973,20 +929,6 @@ mod tests {
         assert!(out.ends_with("…\n"));
         assert!(out.chars().count() < MAX_MESSAGE_CHARS + 40);
         assert_eq!(l.counters().log_messages_cut, 1);
-    }
-
-    #[test]
-    fn durations_print_like_go() {
-        assert_eq!(format_duration(Duration::ZERO), "0s");
-        assert_eq!(format_duration(Duration::from_secs(60)), "1m0s");
-        assert_eq!(format_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(format_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(format_duration(Duration::from_secs(3725)), "1h2m5s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(format_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(format_duration(Duration::from_nanos(800)), "800ns");
-        assert_eq!(format_duration(Duration::from_nanos(2_500)), "2.5µs");
     }
 
     fn snapshot_cfg(dir: &std::path::Path, amount: usize, level: u8, verbose: u8) -> LogConfig {

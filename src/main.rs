@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use httshark::capture::PacketSource;
 use httshark::cli::{self, CliError};
 use httshark::pipeline::{self, Summary};
-use httshark::processor;
+use httshark::{output, processor};
 use httshark::{stderr_line, stderr_write};
 
 /// Counters printed even when zero: the three numbers every run is judged by.
@@ -26,17 +26,25 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(e.exit_code(), &e),
     };
+    let config = prepared.config;
+    let created_folders = prepared.created_folders;
+    // Outputs first: an unwritable output is reported without needing capture privileges.
+    // The output folder before the notes and the logger (the log snapshot may live in it).
+    if let Err(e) = output::prepare_output_folder(&config.output_folder) {
+        return fail(2, &e);
+    }
     for note in &prepared.notes {
         stderr_line!("httshark: note: {note}");
     }
-    let config = prepared.config;
-    let created_folders = prepared.created_folders;
 
     if let Err(e) = httshark::log::init(&config.log) {
         return fail(2, &e);
     }
-    // Outputs first: an unwritable output is reported without needing capture privileges.
-    let processors = match processor::build(&config) {
+    let processors = match processor::build(
+        &config.processors,
+        config.memory_shares().held(),
+        config.metrics_listen.is_some(),
+    ) {
         Ok(p) => p,
         Err(e) => return fail(2, &e),
     };
@@ -52,7 +60,7 @@ fn main() -> ExitCode {
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
-        let folders = httshark::privileges::output_folders(&config);
+        let folders = config.output_folders();
         if let Err(e) = httshark::privileges::drop_to(user, &created_folders, &folders) {
             return fail(2, &e);
         }

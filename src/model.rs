@@ -121,7 +121,7 @@ pub struct Body {
     /// Trailer fields of a chunked body.
     pub trailers: Vec<Header>,
     /// The body's bytes were dropped by the content-type policy
-    /// (`processor::body_select`): `data` and the decoded data are empty, while every size
+    /// (`transform::body_select`): `data` and the decoded data are empty, while every size
     /// (`wire_len`, `len`, `missing`, the decoded length) is still exact.
     pub dropped: bool,
 }

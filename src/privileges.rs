@@ -27,9 +27,7 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-use crate::config::{Config, ProcessorKind};
+use std::path::PathBuf;
 
 /// Largest buffer `getpwnam_r` is given (it starts at the system's suggestion and doubles
 /// on ERANGE): a passwd entry longer than this is refused rather than chased forever.
@@ -118,51 +116,6 @@ pub fn check_can_become(user: &User) -> Result<(), String> {
     }
 }
 
-/// Every folder an output of `config` writes into after the drop, with the flag that
-/// names it: HAR files and sampled HAR files are created there, CSV statistics and the log
-/// snapshot are rewritten there (temporary file + rename). `-ndjson-file` is opened before
-/// the drop and only appended to, so its folder is not listed.
-pub fn output_folders(config: &Config) -> Vec<(&'static str, PathBuf)> {
-    let parent = |p: &Path| -> PathBuf {
-        match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    };
-    let on = |k: ProcessorKind| config.processors.contains(&k);
-    let mut v: Vec<(&'static str, PathBuf)> =
-        vec![("-output-folder", config.output_folder.clone())];
-    if on(ProcessorKind::SampledTransactions) {
-        v.push((
-            "-sampled-transactions-folder",
-            config.outputs.sampled_folder.clone(),
-        ));
-    }
-    if on(ProcessorKind::SitesStats) {
-        v.push(("-sites-stats-file", parent(&config.stats.sites_file)));
-    }
-    if on(ProcessorKind::TransactionsSizes) {
-        v.push((
-            "-requests-sizes-stats-file",
-            parent(&config.stats.requests_sizes_file),
-        ));
-        v.push((
-            "-responses-sizes-stats-file",
-            parent(&config.stats.responses_sizes_file),
-        ));
-    }
-    if config.log.snapshot.active() {
-        v.push(("-log-snapshot-file", parent(&config.log.snapshot.file)));
-    }
-    let mut seen: Vec<PathBuf> = Vec::new();
-    v.retain(|(_, p)| {
-        let fresh = !seen.contains(p);
-        seen.push(p.clone());
-        fresh
-    });
-    v
-}
-
 /// The folders (each listed folder and its missing ancestors) that do not exist yet:
 /// called before the outputs are prepared, it tells which folders httshark is about to
 /// create and may therefore hand to USER. Outermost first, so `chown` follows creation.
@@ -188,7 +141,7 @@ pub fn missing_folders(folders: &[(&'static str, PathBuf)]) -> Vec<PathBuf> {
 }
 
 /// Steps 1 to 4 of the module docs. `created` comes from [`missing_folders`] (taken
-/// before the outputs were prepared), `folders` from [`output_folders`].
+/// before the outputs were prepared), `folders` from `Config::output_folders`.
 pub fn drop_to(
     user: &User,
     created: &[PathBuf],
@@ -386,37 +339,6 @@ mod tests {
             ]
         );
         assert!(missing_folders(&[("-output-folder", PathBuf::from("."))]).is_empty());
-    }
-
-    #[test]
-    fn output_folders_follow_the_processors() {
-        let mut c = Config {
-            output_folder: PathBuf::from("out"),
-            ..Config::default()
-        };
-        assert_eq!(
-            output_folders(&c),
-            [("-output-folder", PathBuf::from("out"))]
-        );
-        c.processors = vec![
-            ProcessorKind::File,
-            ProcessorKind::SitesStats,
-            ProcessorKind::TransactionsSizes,
-            ProcessorKind::SampledTransactions,
-        ];
-        c.stats.sites_file = PathBuf::from("stats/s.csv");
-        c.stats.requests_sizes_file = PathBuf::from("stats/r.csv");
-        c.stats.responses_sizes_file = PathBuf::from("x.csv");
-        c.outputs.sampled_folder = PathBuf::from("out");
-        let got: Vec<PathBuf> = output_folders(&c).into_iter().map(|(_, p)| p).collect();
-        assert_eq!(
-            got,
-            [
-                PathBuf::from("out"),
-                PathBuf::from("stats"),
-                PathBuf::from(".")
-            ]
-        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn without_stop_signals<T>(spawn: impl FnOnce() -> T) -> T {
 }
 
 /// Sets `flag` on SIGINT/SIGTERM; a second signal removes the temporary output files being
-/// written (`processor::temp_files`) and exits at once (status 130).
+/// written (`output::temp_files`) and exits at once (status 130).
 ///
 /// The handlers are installed without SA_RESTART, and the threads `run_until` starts block
 /// both signals, so the signal is taken by the capture (calling) thread and interrupts a
@@ -39,7 +39,7 @@ pub fn install_signal_handlers(flag: &Arc<AtomicBool>) -> Result<(), String> {
         let first = Arc::clone(flag);
         let shutdown = move || {
             if first.load(Ordering::SeqCst) {
-                crate::processor::temp_files::TABLE.remove_all_now();
+                crate::output::temp_files::TABLE.remove_all_now();
                 signal_hook::low_level::exit(130);
             }
         };

@@ -22,11 +22,10 @@ use crate::counters::CounterSet;
 use crate::hosts::ServerSet;
 use crate::http::{HttpCounters, HttpLimits};
 use crate::model::Transaction;
-use crate::processor::body_select::BodySelector;
-use crate::processor::redact::Redaction;
 use crate::proto::{ProtoCounters, ProtoCtx, ProtoFactory};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
+use crate::transform::{BodySelector, Redaction};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
 /// Everything a worker needs to know, resolved from the command line.

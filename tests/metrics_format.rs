@@ -9,10 +9,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use httshark::metrics::{self, Gauges, MetricsProcessor, SharedMetrics};
+use httshark::metrics::{self, Gauges, SharedMetrics};
 use httshark::model::{
     Anomaly, Body, ConnInfo, Header, HttpVersion, Request, Response, Transaction, Unanswered,
 };
+use httshark::processor::metrics::MetricsProcessor;
 use httshark::processor::Processor;
 use httshark::time::Timestamp;
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use httshark::har;
 use httshark::model::{Body, Decoded, Transaction};
-use httshark::processor::body_select::BodySelector;
 use httshark::processor::har_file::HarFileProcessor;
 use httshark::processor::Processor;
+use httshark::transform::body_select::BodySelector;
 use outputs_support::{assert_valid_har, at, body, files, h, tx};
 use serde_json::Value;
 

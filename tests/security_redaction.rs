@@ -14,8 +14,8 @@ use std::process::Command;
 
 use httshark::model::{Header, Interim, Transaction};
 use httshark::processor::har_file::HarFileProcessor;
-use httshark::processor::redact::{Redaction, MARKER};
 use httshark::processor::Processor;
+use httshark::transform::redact::{Redaction, MARKER};
 use serde_json::Value;
 
 use common::{bin, repo, run_file, validate_har_dir};

@@ -2,7 +2,7 @@
 
 mod stats_support;
 
-use httshark::processor::group_by::{GroupBy, EMPTY_KEY, MAX_SITE_KEY_BYTES, NONE_KEY};
+use httshark::processor::stats::group_by::{GroupBy, EMPTY_KEY, MAX_SITE_KEY_BYTES, NONE_KEY};
 use stats_support::Tx;
 
 #[test]

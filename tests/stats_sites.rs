@@ -8,8 +8,8 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use httshark::processor::group_by::GroupBy;
 use httshark::processor::sites_stats::{SitesStatsConfig, SitesStatsProcessor, OTHER_SITE};
+use httshark::processor::stats::group_by::GroupBy;
 use httshark::processor::Processor;
 use httshark::time::Timestamp;
 use stats_support::{golden, ms, shuffled, us, Tx};

@@ -168,9 +168,9 @@ pub fn run_until(
     let reporter = Reporter {
         capture: Arc::clone(&shared),
         metrics: outputs.metrics.clone(),
-        interval: config.stats.interval,
+        interval: config.stats_interval,
         // The stats line is a live heartbeat; offline it is info (-verbose=3).
-        print: source.is_live() || config.verbose >= 3,
+        print: source.is_live() || config.log.verbose >= 3,
         next: None,
     };
     let processors = outputs.processors;

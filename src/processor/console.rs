@@ -47,6 +47,9 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The name in `-har-processors`.
+pub const NAME: &str = "console";
+
 /// Default for [`ConsoleConfig::max_body_chars`].
 pub const DEFAULT_MAX_BODY_CHARS: usize = 4096;
 
@@ -321,7 +324,7 @@ impl ConsoleProcessor {
 
 impl Processor for ConsoleProcessor {
     fn name(&self) -> &'static str {
-        "console"
+        NAME
     }
 
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {

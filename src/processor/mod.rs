@@ -4,22 +4,16 @@
 //! Time reaches processors only through `on_tick(now)` and `Transaction::completed_at`, so
 //! the output of a replayed capture does not depend on the wall clock or on scheduling.
 
-pub mod body_select;
 pub mod console;
-pub mod group_by;
 pub mod har_file;
-pub mod histogram;
+pub mod metrics;
 pub mod ndjson;
-pub mod redact;
 pub mod sampled;
 pub mod sites_stats;
 pub mod sizes_stats;
-pub mod stats_common;
-pub mod temp_files;
+pub mod stats;
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use crate::model::Transaction;
@@ -56,124 +50,6 @@ pub trait Processor: Send {
     }
 }
 
-/// Writes `path` atomically: into a temporary file beside it, synced, then renamed over
-/// `path`. On error the temporary file is removed and `path` is untouched. A folder that
-/// disappeared is created again (warned).
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> io::Result<()> {
-    write_atomically_mode(path, None, write)
-}
-
-/// `write_atomically` for files that hold secrets (HAR: cookies, credentials): on Unix the
-/// file is mode 0600 from its creation, whatever the umask or a stale temporary file.
-pub fn write_atomically_private(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> io::Result<()> {
-    write_atomically_mode(path, Some(0o600), write)
-}
-
-/// Opens the temporary file, with `mode` (Unix permission bits) when given.
-fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if let Some(m) = mode {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        // A stale temporary file (or a symlink planted in a shared folder) is removed,
-        // then the file is created exclusively: O_EXCL never follows a symlink, and `mode`
-        // applies only to a file this call creates.
-        match fs::remove_file(tmp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        opts.create_new(true).mode(m);
-        let file = opts.open(tmp)?;
-        // The umask can only clear bits; set them exactly anyway.
-        file.set_permissions(fs::Permissions::from_mode(m))?;
-        return Ok(file);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    opts.open(tmp)
-}
-
-fn write_atomically_mode(
-    path: &Path,
-    mode: Option<u32>,
-    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp: PathBuf = dir.join(tmp_name);
-    // Until renamed or removed, a second signal's immediate exit removes it too.
-    let _registered = temp_files::TABLE.register(&tmp);
-    let result = (|| {
-        let file = match create_temp(&tmp, mode) {
-            // The output folder was removed while running (docs/robustness.md, "Faults"):
-            // created again, once, then the write proceeds.
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() => {
-                fs::create_dir_all(dir)?;
-                crate::stderr_line!(
-                    "httshark: warning: output folder {} had disappeared; created it again",
-                    dir.display()
-                );
-                create_temp(&tmp, mode)?
-            }
-            other => other?,
-        };
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        write(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_data()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// The step of `prepare_folder` that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FolderStep {
-    /// The folder (or a parent) could not be created.
-    Create,
-    /// A probe file could not be created or written in it.
-    Write,
-    /// The probe file could not be removed again.
-    Remove,
-}
-
-/// Creates `dir` if missing and proves it writable by creating, writing and removing a
-/// probe file in it (permission bits alone don't tell: ACLs, read-only mounts, root, a full
-/// disk). Callers turn the failed step into their own one-line error.
-pub fn prepare_folder(dir: &Path) -> Result<(), (FolderStep, io::Error)> {
-    use std::io::Write as _;
-    fs::create_dir_all(dir).map_err(|e| (FolderStep::Create, e))?;
-    let probe = dir.join(format!(".httshark-probe-{}", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|mut f| f.write_all(b"probe"));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&probe);
-        return Err((FolderStep::Write, e));
-    }
-    fs::remove_file(&probe).map_err(|e| (FolderStep::Remove, e))
-}
-
 /// What the pipeline feeds: the processors, and the metrics registry they and the pipeline
 /// publish to when `-metrics-listen` is given.
 pub struct Outputs {
@@ -181,65 +57,122 @@ pub struct Outputs {
     pub metrics: Option<crate::metrics::SharedMetrics>,
 }
 
-/// Builds the processors named in `-har-processors` (plus the metrics processor with
-/// `-metrics-listen`), creating output folders; fails (before any capture starts) when an
-/// output location is not writable.
-pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> {
-    use crate::config::ProcessorKind;
-    let mut out: Vec<Box<dyn Processor>> = Vec::new();
-    let shares = config.memory_shares();
-    for kind in &config.processors {
-        match kind {
-            ProcessorKind::File => out.push(Box::new(
-                har_file::HarFileProcessor::new(
-                    config.output_folder.clone(),
-                    config.split_by_host,
-                    config.export_interval,
-                )?
-                .with_limits(har_file::HarFileLimits {
-                    max_held_bytes: shares.har_held as u64,
-                }),
-            )),
-            ProcessorKind::SitesStats => out.push(Box::new(sites_stats::SitesStatsProcessor::new(
-                sites_stats::SitesStatsConfig {
-                    path: config.stats.sites_file.clone(),
-                    interval: config.stats.interval,
-                    group_by: config.stats.group_by.clone(),
-                    max_sites: config.stats.max_sites,
-                },
-            )?)),
-            ProcessorKind::TransactionsSizes => out.push(Box::new(
-                sizes_stats::SizesStatsProcessor::new(sizes_stats::SizesStatsConfig {
-                    requests_path: config.stats.requests_sizes_file.clone(),
-                    responses_path: config.stats.responses_sizes_file.clone(),
-                    interval: config.stats.interval,
-                })?,
-            )),
-            ProcessorKind::SampledTransactions => out.push(Box::new(
-                sampled::SampledProcessor::new(sampled::SampledConfig {
-                    folder: config.outputs.sampled_folder.clone(),
-                    rate: config.outputs.sample_rate,
-                    interval: config.stats.interval,
-                })?
-                .with_limits(sampled::SampledLimits {
-                    max_held_bytes: shares.sampled_held as u64,
-                    ..sampled::SampledLimits::default()
-                }),
-            )),
-            ProcessorKind::Ndjson => out.push(Box::new(ndjson::NdjsonProcessor::new(
-                ndjson::NdjsonConfig::from_flag(&config.outputs.ndjson_file),
-            )?)),
-            ProcessorKind::Console => out.push(Box::new(console::ConsoleProcessor::stdout(
-                config.outputs.console.clone(),
-            ))),
+/// A processor named in `-har-processors`, with its settings: the one place a processor's
+/// name, output paths and construction meet (Vector's component config). Each variant's
+/// struct documents its fields and owns its defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessorConfig {
+    File(har_file::HarFileConfig),
+    SitesStats(sites_stats::SitesStatsConfig),
+    TransactionsSizes(sizes_stats::SizesStatsConfig),
+    SampledTransactions(sampled::SampledConfig),
+    Ndjson(ndjson::NdjsonConfig),
+    Console(console::ConsoleConfig),
+}
+
+/// Every processor name, in the order `-har-processors` errors list them.
+pub const NAMES: [&str; 6] = [
+    har_file::NAME,
+    sites_stats::NAME,
+    sizes_stats::NAME,
+    sampled::NAME,
+    ndjson::NAME,
+    console::NAME,
+];
+
+/// How much of the memory budget the processors that hold entries may use, in bytes
+/// (`config::MemoryShares`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeldBudget {
+    /// HAR entries held until their export (`file`).
+    pub har_held: usize,
+    /// Sampled transactions held until their interval is written (`sampled-transactions`).
+    pub sampled_held: usize,
+}
+
+impl ProcessorConfig {
+    /// The name used in `-har-processors`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProcessorConfig::File(_) => har_file::NAME,
+            ProcessorConfig::SitesStats(_) => sites_stats::NAME,
+            ProcessorConfig::TransactionsSizes(_) => sizes_stats::NAME,
+            ProcessorConfig::SampledTransactions(_) => sampled::NAME,
+            ProcessorConfig::Ndjson(_) => ndjson::NAME,
+            ProcessorConfig::Console(_) => console::NAME,
         }
     }
-    let metrics = config
-        .metrics_listen
-        .as_ref()
-        .map(|_| crate::metrics::SharedMetrics::new());
+
+    /// The folders this processor writes into after the capture starts, with the flag that
+    /// names each: HAR files are created in their folder, CSV statistics are rewritten
+    /// beside themselves (temporary file + rename). `ndjson` opens its file before the
+    /// capture and only appends, and `console` writes to standard output: none.
+    pub fn output_paths(&self) -> Vec<(&'static str, PathBuf)> {
+        match self {
+            ProcessorConfig::File(c) => vec![("-output-folder", c.folder.clone())],
+            ProcessorConfig::SitesStats(c) => vec![("-sites-stats-file", parent(&c.path))],
+            ProcessorConfig::TransactionsSizes(c) => vec![
+                ("-requests-sizes-stats-file", parent(&c.requests_path)),
+                ("-responses-sizes-stats-file", parent(&c.responses_path)),
+            ],
+            ProcessorConfig::SampledTransactions(c) => {
+                vec![("-sampled-transactions-folder", c.folder.clone())]
+            }
+            ProcessorConfig::Ndjson(_) | ProcessorConfig::Console(_) => Vec::new(),
+        }
+    }
+
+    /// Opens the processor's outputs (creating folders, proving them writable) and returns
+    /// it, ready for the capture. Fails before any capture starts.
+    pub fn build(&self, budget: HeldBudget) -> Result<Box<dyn Processor>, ProcessorError> {
+        Ok(match self {
+            ProcessorConfig::File(c) => Box::new(
+                har_file::HarFileProcessor::new(c.folder.clone(), c.split_by_host, c.interval)?
+                    .with_limits(har_file::HarFileLimits {
+                        max_held_bytes: budget.har_held as u64,
+                    }),
+            ),
+            ProcessorConfig::SitesStats(c) => {
+                Box::new(sites_stats::SitesStatsProcessor::new(c.clone())?)
+            }
+            ProcessorConfig::TransactionsSizes(c) => {
+                Box::new(sizes_stats::SizesStatsProcessor::new(c.clone())?)
+            }
+            ProcessorConfig::SampledTransactions(c) => Box::new(
+                sampled::SampledProcessor::new(c.clone())?.with_limits(sampled::SampledLimits {
+                    max_held_bytes: budget.sampled_held as u64,
+                    ..sampled::SampledLimits::default()
+                }),
+            ),
+            ProcessorConfig::Ndjson(c) => Box::new(ndjson::NdjsonProcessor::new(c.clone())?),
+            ProcessorConfig::Console(c) => Box::new(console::ConsoleProcessor::stdout(c.clone())),
+        })
+    }
+}
+
+/// The folder a file path is written in (`.` for a bare name).
+fn parent(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Builds `processors` in order (plus the metrics processor and its registry with
+/// `-metrics-listen`); fails, before any capture starts, when an output location is not
+/// writable.
+pub fn build(
+    processors: &[ProcessorConfig],
+    budget: HeldBudget,
+    metrics_listen: bool,
+) -> Result<Outputs, ProcessorError> {
+    let mut out = Vec::with_capacity(processors.len() + 1);
+    for p in processors {
+        out.push(p.build(budget)?);
+    }
+    let metrics = metrics_listen.then(crate::metrics::SharedMetrics::new);
     if let Some(shared) = &metrics {
-        out.push(Box::new(crate::metrics::MetricsProcessor::new(
+        out.push(Box::new(metrics::MetricsProcessor::new(
             crate::metrics::DEFAULT_MAX_SITES,
             shared.clone(),
         )));
@@ -253,70 +186,57 @@ pub fn build(config: &crate::config::Config) -> Result<Outputs, ProcessorError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
-    fn atomic_write_replaces_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.txt");
-        write_atomically(&p, |w| w.write_all(b"first")).unwrap();
-        write_atomically(&p, |w| w.write_all(b"second")).unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap(), "second");
+    fn names_and_paths_come_from_the_configs() {
+        let all = [
+            ProcessorConfig::File(Default::default()),
+            ProcessorConfig::SitesStats(Default::default()),
+            ProcessorConfig::TransactionsSizes(Default::default()),
+            ProcessorConfig::SampledTransactions(Default::default()),
+            ProcessorConfig::Ndjson(Default::default()),
+            ProcessorConfig::Console(Default::default()),
+        ];
+        let names: Vec<_> = all.iter().map(ProcessorConfig::name).collect();
+        assert_eq!(names, NAMES);
         assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left"
+            all[2].output_paths(),
+            [
+                ("-requests-sizes-stats-file", PathBuf::from(".")),
+                ("-responses-sizes-stats-file", PathBuf::from("."))
+            ]
         );
-    }
-
-    #[test]
-    fn failed_write_leaves_old_file_and_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.txt");
-        write_atomically(&p, |w| w.write_all(b"good")).unwrap();
-        let err = write_atomically(&p, |w| {
-            w.write_all(b"partial")?;
-            Err(io::Error::other("boom"))
+        let sites = ProcessorConfig::SitesStats(sites_stats::SitesStatsConfig {
+            path: PathBuf::from("a/b.csv"),
+            ..Default::default()
         });
-        assert!(err.is_err());
-        assert_eq!(fs::read_to_string(&p).unwrap(), "good");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn private_write_is_mode_0600_even_over_a_stale_temp() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("secret.har");
-        let stale = dir
-            .path()
-            .join(format!(".secret.har.tmp{}", std::process::id()));
-        fs::write(&stale, b"old").unwrap();
-        fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
-        write_atomically_private(&p, |w| w.write_all(b"cookie")).unwrap();
         assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
+            sites.output_paths(),
+            [("-sites-stats-file", PathBuf::from("a"))]
         );
-        assert_eq!(fs::read_to_string(&p).unwrap(), "cookie");
-        assert!(!stale.exists());
+        assert!(all[4].output_paths().is_empty() && all[5].output_paths().is_empty());
     }
 
-    #[cfg(unix)]
     #[test]
-    fn private_write_does_not_follow_a_planted_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, b"keep").unwrap();
-        let p = dir.path().join("x.har");
-        std::os::unix::fs::symlink(
-            &victim,
-            dir.path().join(format!(".x.har.tmp{}", std::process::id())),
+    fn build_names_the_processor_whose_output_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = ProcessorConfig::SampledTransactions(sampled::SampledConfig {
+            folder: file.join("sub"),
+            ..Default::default()
+        });
+        let Err(e) = build(&[bad], HeldBudget::default(), false) else {
+            panic!("a folder under a file was accepted")
+        };
+        assert_eq!(e.processor, sampled::NAME);
+        let ok = build(
+            &[ProcessorConfig::Console(Default::default())],
+            HeldBudget::default(),
+            true,
         )
         .unwrap();
-        write_atomically_private(&p, |w| w.write_all(b"new")).unwrap();
-        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
-        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(ok.processors.len(), 2);
+        assert!(ok.metrics.is_some());
     }
 }

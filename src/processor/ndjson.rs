@@ -34,10 +34,14 @@ use crate::har;
 use crate::model::Transaction;
 use crate::time::Timestamp;
 
-const NAME: &str = "ndjson";
+/// The name in `-har-processors`.
+pub const NAME: &str = "ndjson";
 
 /// Bytes of whole lines buffered before a write (a single longer line is written alone).
 pub const BUFFER_BYTES: usize = 64 * 1024;
+
+/// The `-ndjson-file` value meaning standard output (its default).
+pub const STDOUT: &str = "-";
 
 /// Settings of the `ndjson` processor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,7 +54,7 @@ impl NdjsonConfig {
     /// From the `-ndjson-file` value: `-` is standard output (a file named `-` is `./-`).
     pub fn from_flag(value: &str) -> NdjsonConfig {
         NdjsonConfig {
-            path: (value != "-").then(|| PathBuf::from(value)),
+            path: (value != STDOUT).then(|| PathBuf::from(value)),
         }
     }
 }

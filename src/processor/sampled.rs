@@ -29,14 +29,21 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::har_file::interval_stamp;
-use super::{prepare_folder, FolderStep, Processor, ProcessorError};
+use super::har_file::{interval_stamp, writer};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
+use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
-const NAME: &str = "sampled-transactions";
+/// The name in `-har-processors`.
+pub const NAME: &str = "sampled-transactions";
+
+/// Default `-sampled-transactions-folder`.
+pub const DEFAULT_FOLDER: &str = "sampled";
+/// Default `-sample-transactions-rate`.
+pub const DEFAULT_RATE: usize = 1;
 
 /// Settings of the `sampled-transactions` processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,9 +59,9 @@ pub struct SampledConfig {
 impl Default for SampledConfig {
     fn default() -> Self {
         SampledConfig {
-            folder: PathBuf::from("sampled"),
-            rate: 1,
-            interval: Duration::from_secs(10),
+            folder: PathBuf::from(DEFAULT_FOLDER),
+            rate: DEFAULT_RATE,
+            interval: super::stats::common::DEFAULT_INTERVAL,
         }
     }
 }
@@ -294,7 +301,7 @@ impl SampledProcessor {
         let path = self.folder.join(Self::file_name(start));
         let mut order: Vec<&Candidate> = entries.iter().collect();
         order.sort_by_key(|c| (c.key.started, c.key.conn, c.key.depth, c.key.hash));
-        let result = har::write_file(&path, order.iter().map(|c| &c.json[..]));
+        let result = writer::write_file(&path, order.iter().map(|c| &c.json[..]));
         match result {
             Ok(total) => {
                 self.counters.sampled_files_written += 1;

@@ -31,15 +31,17 @@ use std::time::Duration;
 
 use crate::counters;
 use crate::model::Transaction;
-use crate::processor::group_by::GroupBy;
-use crate::processor::histogram::LogHistogram;
-use crate::processor::stats_common::{
+use crate::output::write_atomically;
+use crate::processor::stats::common::{
     check_interval, fixed3, opt, prepare_output, write_error, Pending, Schedule,
 };
-use crate::processor::{write_atomically, Processor, ProcessorError};
+use crate::processor::stats::group_by::GroupBy;
+use crate::processor::stats::histogram::LogHistogram;
+use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
-const NAME: &str = "sites-stats";
+/// The name in `-har-processors`.
+pub const NAME: &str = "sites-stats";
 
 /// The row that aggregates the sites beyond `max_sites`. Parenthesised so that it cannot
 /// be a Host header (parentheses are not allowed in a host, RFC 3986 §3.2.2).
@@ -87,14 +89,17 @@ pub struct SitesStatsConfig {
     pub max_sites: usize,
 }
 
+/// Default `-sites-stats-file`.
+pub const DEFAULT_PATH: &str = "statistics.csv";
+
 /// Default of [`SitesStatsConfig::max_sites`].
 pub const DEFAULT_MAX_SITES: usize = 10_000;
 
 impl Default for SitesStatsConfig {
     fn default() -> Self {
         SitesStatsConfig {
-            path: PathBuf::from("statistics.csv"),
-            interval: Duration::from_secs(10),
+            path: PathBuf::from(DEFAULT_PATH),
+            interval: crate::processor::stats::common::DEFAULT_INTERVAL,
             group_by: GroupBy::Host,
             max_sites: DEFAULT_MAX_SITES,
         }

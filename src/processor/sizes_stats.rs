@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use crate::counters;
 use crate::model::Transaction;
-use crate::processor::stats_common::{
+use crate::output::write_atomically;
+use crate::processor::stats::common::{
     check_interval, fixed3, prepare_output, write_error, Pending, Schedule,
 };
-use crate::processor::{write_atomically, Processor, ProcessorError};
+use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
-const NAME: &str = "transactions-sizes";
+/// The name in `-har-processors`.
+pub const NAME: &str = "transactions-sizes";
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -58,6 +60,11 @@ pub const NO_RESPONSE: &str = "no response";
 /// The header row of both files.
 pub const COLUMNS: [&str; 5] = ["bucket", "lower_bytes", "upper_bytes", "count", "percent"];
 
+/// Default `-requests-sizes-stats-file`.
+pub const DEFAULT_REQUESTS_PATH: &str = "requests_sizes.csv";
+/// Default `-responses-sizes-stats-file`.
+pub const DEFAULT_RESPONSES_PATH: &str = "responses_sizes.csv";
+
 /// Configuration of the `transactions-sizes` processor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SizesStatsConfig {
@@ -72,9 +79,9 @@ pub struct SizesStatsConfig {
 impl Default for SizesStatsConfig {
     fn default() -> Self {
         SizesStatsConfig {
-            requests_path: PathBuf::from("requests_sizes.csv"),
-            responses_path: PathBuf::from("responses_sizes.csv"),
-            interval: Duration::from_secs(10),
+            requests_path: PathBuf::from(DEFAULT_REQUESTS_PATH),
+            responses_path: PathBuf::from(DEFAULT_RESPONSES_PATH),
+            interval: crate::processor::stats::common::DEFAULT_INTERVAL,
         }
     }
 }

@@ -10,8 +10,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::processor::{prepare_folder, FolderStep, ProcessorError};
+use crate::output::{prepare_folder, FolderStep};
+use crate::processor::ProcessorError;
 use crate::time::Timestamp;
+
+/// Default `-stats-interval`: how often, in packet time, the statistics are written.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Most transactions held back because their `completed_at` is ahead of the watermark.
 /// The skew between workers is bounded by the channel capacity and the 1 s tick period,

@@ -34,22 +34,52 @@
 //! tries once more and returns an error saying how many transactions could not be written
 //! when any were lost, which makes the exit status non-zero.
 
+pub mod writer;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::DateTime;
 
-use super::{prepare_folder, FolderStep, Processor, ProcessorError};
+use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
 use crate::har;
 use crate::model::Transaction;
+use crate::output::{prepare_folder, FolderStep};
 use crate::time::Timestamp;
 
-const NAME: &str = "file";
+/// The name in `-har-processors`.
+pub const NAME: &str = "file";
 
 /// Longest sanitised host kept in a file name (before the hash suffix).
 pub const MAX_STEM_CHARS: usize = 100;
+
+/// Default `-output-folder`.
+pub const DEFAULT_FOLDER: &str = ".";
+/// Default `-export-interval`.
+pub const DEFAULT_EXPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Settings of the `file` processor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HarFileConfig {
+    /// `-output-folder`: where the HAR files go; created if missing, must be writable.
+    pub folder: PathBuf,
+    /// `-split-by-host`: one file per request host (default true).
+    pub split_by_host: bool,
+    /// `-export-interval`: how often, in packet time, held entries are written (default 10s).
+    pub interval: Duration,
+}
+
+impl Default for HarFileConfig {
+    fn default() -> Self {
+        HarFileConfig {
+            folder: PathBuf::from(DEFAULT_FOLDER),
+            split_by_host: true,
+            interval: DEFAULT_EXPORT_INTERVAL,
+        }
+    }
+}
 
 /// Bounds of the `file` processor.
 #[derive(Clone, Debug)]
@@ -332,7 +362,7 @@ impl HarFileProcessor {
         }
         let mut order: Vec<&Held> = entries.iter().collect();
         order.sort();
-        let result = har::write_file(&path, order.iter().map(|h| &h.json[..]));
+        let result = writer::write_file(&path, order.iter().map(|h| &h.json[..]));
         match result {
             Ok(total) => {
                 self.counters.har_files_written += 1;
