@@ -11,7 +11,12 @@
 mod body;
 mod conn;
 pub mod decode;
+mod half;
 mod head;
+mod message;
+mod pairing;
+mod queue;
+mod tunnel;
 
 pub use conn::{HttpConn, MAX_INTERIM};
 
