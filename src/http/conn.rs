@@ -412,23 +412,7 @@ impl StreamHandler for HttpConn {
             {
                 // Export now, keep a tombstone: the late response is framed by this
                 // method (HEAD!) and skipped, not paired with the next request.
-                let request = e.request.take();
-                expired.push(Entry {
-                    depth: e.depth,
-                    method: e.method.clone(),
-                    request,
-                    req_done: true,
-                    req_anomalies: std::mem::take(&mut e.req_anomalies),
-                    interim: std::mem::take(&mut e.interim),
-                    response: None,
-                    resp_done: true,
-                    resp_anomalies: std::mem::take(&mut e.resp_anomalies),
-                    unanswered: Some(Unanswered::Timeout),
-                    http09: e.http09,
-                    req_start: e.req_start,
-                    client_ack: e.client_ack,
-                    clean_send: e.clean_send,
-                });
+                expired.push(e.expire());
             }
         }
         for e in expired {
@@ -444,6 +428,11 @@ impl StreamHandler for HttpConn {
 mod tests {
     use super::HttpConn;
     use crate::http::queue::Entry;
+    use crate::http::testing::{pair, pairs, Drive, REQ_A, REQ_B, RESP_A, RESP_B};
+    use crate::http::HttpLimits;
+    use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer, Unanswered};
+    use crate::reassembly::StreamHandler;
+    use crate::time::Timestamp;
 
     /// `mem_bytes` charges the inline sizes of `HttpConn` and `Entry`: the split into
     /// files and sub-structs (`AckPairing`, `PerDirection`) must not change them, or the
@@ -453,5 +442,129 @@ mod tests {
     fn inline_sizes_are_as_before_the_split() {
         assert_eq!(std::mem::size_of::<HttpConn>(), 480);
         assert_eq!(std::mem::size_of::<Entry>(), 640);
+    }
+
+    #[test]
+    fn a_gap_inside_a_body_of_known_length_is_flagged_and_parsing_goes_on() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, REQ_A);
+        d.after_all(
+            ToClient,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123",
+        );
+        d.gap(ToClient, 4);
+        d.after_all(ToClient, b"89");
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 200), pair("GET", "/b", 404)]
+        );
+        assert!(out[0].anomalies.contains(&Anomaly::BodyGap));
+        let body = out[0]
+            .response
+            .as_ref()
+            .map(|r| (r.body.missing, r.complete));
+        assert_eq!(body, Some((4, false)));
+        assert_eq!(ctx.counters.body_gaps, 1);
+    }
+
+    #[test]
+    fn a_gap_inside_a_head_ends_the_message_and_the_direction_resyncs() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"GET /a HTTP/1.1\r\nHost: x\r\n");
+        d.gap(ToServer, 10);
+        d.after_all(ToServer, b"ost: y\r\n\r\n");
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 200), pair("GET", "/b", 404)]
+        );
+        assert!(out[0].anomalies.contains(&Anomaly::RequestInterrupted));
+        assert!(!out[0].request.complete);
+        assert_eq!(ctx.counters.interrupted_messages, 1);
+    }
+
+    #[test]
+    fn a_timed_out_request_leaves_a_tombstone_that_consumes_its_late_response() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, REQ_A);
+        assert_eq!(d.h.pending(), 1);
+        let later = Timestamp::from_secs_nanos(100_000, 0);
+        d.h.on_tick(&mut d.ctx, &d.conn, later);
+        assert_eq!(d.h.pending(), 0);
+        assert_eq!(d.ctx.out.len(), 1);
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 0), pair("GET", "/b", 404)]
+        );
+        assert!(out[0]
+            .anomalies
+            .contains(&Anomaly::Unanswered(Unanswered::Timeout)));
+        assert_eq!(ctx.counters.late_responses, 1);
+        assert_eq!(ctx.counters.response_timeouts, 1);
+    }
+
+    #[test]
+    fn at_the_pending_limit_the_oldest_is_exported_and_its_response_skipped() {
+        let limits = HttpLimits {
+            max_pending_requests: 1,
+            ..HttpLimits::default()
+        };
+        let mut d = Drive::with_limits(false, limits);
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 0), pair("GET", "/b", 404)]
+        );
+        assert!(out[0]
+            .anomalies
+            .contains(&Anomaly::Unanswered(Unanswered::PendingLimit)));
+        assert_eq!(ctx.counters.pending_limit_hits, 1);
+    }
+
+    #[test]
+    fn interim_responses_stay_on_their_request_and_head_responses_have_no_body() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n");
+        d.after_all(ToClient, b"HTTP/1.1 100 Continue\r\n\r\n");
+        d.after_all(ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("HEAD", "/a", 200), pair("GET", "/b", 404)]
+        );
+        let interim = out[0].response.as_ref().map(|r| r.interim.len());
+        assert_eq!(interim, Some(1));
+        assert_eq!(ctx.counters.interim_responses, 1);
+    }
+
+    #[test]
+    fn memory_is_charged_for_heads_and_bodies_in_progress_and_shed_on_demand() {
+        let mut d = Drive::new(false);
+        let empty = d.h.mem_bytes();
+        assert_eq!(empty, std::mem::size_of::<HttpConn>());
+        d.after_all(
+            ToServer,
+            b"POST /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789",
+        );
+        assert!(d.h.mem_bytes() > empty);
+        assert!(d.h.shed_memory(&mut d.ctx));
+        assert_eq!(d.ctx.counters.memory_limit_bodies_dropped, 1);
+        d.fin(ToClient);
     }
 }

@@ -526,3 +526,74 @@ impl HttpConn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http::testing::{pair, pairs, Drive, REQ_A, RESP_A};
+    use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer, HttpVersion};
+
+    #[test]
+    fn empty_lines_before_a_start_line_are_ignored_at_a_boundary() {
+        let mut d = Drive::new(false);
+        let mut req = b"\r\n\r\n".to_vec();
+        req.extend_from_slice(REQ_A);
+        d.after_all(ToServer, &req);
+        d.after_all(ToClient, RESP_A);
+        let (out, ctx) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/a", 200)]);
+        assert_eq!(ctx.counters.resync_skipped_bytes, 0);
+        assert_eq!(ctx.counters.parse_errors, 0);
+    }
+
+    #[test]
+    fn a_midstream_pickup_skips_to_the_next_line_start() {
+        let mut d = Drive::new(true);
+        let mut req = b"dy tail\r\n".to_vec();
+        req.extend_from_slice(REQ_A);
+        d.after_all(ToServer, &req);
+        let mut resp = b"xx".to_vec();
+        resp.extend_from_slice(RESP_A);
+        d.after_all(ToClient, &resp);
+        let (out, ctx) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/a", 200)]);
+        assert!(out[0].anomalies.contains(&Anomaly::MidStreamPickup));
+        assert_eq!(ctx.counters.resync_skipped_bytes, 9 + 2);
+    }
+
+    #[test]
+    fn a_head_split_byte_by_byte_parses_as_whole() {
+        let mut d = Drive::new(false);
+        for b in REQ_A.chunks(1) {
+            d.after_all(ToServer, b);
+        }
+        for b in RESP_A.chunks(1) {
+            d.after_all(ToClient, b);
+        }
+        let (out, _) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/a", 200)]);
+        assert_eq!(out[0].request.head_len, REQ_A.len() as u64);
+    }
+
+    #[test]
+    fn a_text_line_that_is_not_a_request_line_is_a_malformed_request_if_fields_follow() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"OPTIONS HTTP/1.1\r\nHost: x\r\n\r\n");
+        d.after_all(ToClient, RESP_A);
+        let (out, ctx) = d.end();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].anomalies.contains(&Anomaly::MalformedRequestLine));
+        assert_eq!(ctx.counters.parse_errors, 1);
+    }
+
+    #[test]
+    fn field_lines_after_an_http09_line_belong_to_it() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"GET /HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (out, _) = d.end();
+        assert_eq!(out.len(), 1);
+        let r = &out[0].request;
+        assert_eq!(r.version, HttpVersion::Http09);
+        assert_eq!(r.headers.len(), 1);
+        assert!(out[0].anomalies.contains(&Anomaly::MalformedRequestLine));
+    }
+}

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 
 use super::body::BodyReader;
 use super::conn::{HttpConn, MAX_INTERIM};
-use super::decode::decode_detailed;
+use super::decode::{decode_detailed, Inflater};
 use super::half::{HeadKind, Phase};
 use super::head::{self, Framing, ParsedHead};
 use super::pairing::Owner;
@@ -463,6 +463,7 @@ impl HttpConn {
     /// content decoding.
     pub(super) fn finish_body(
         limits: &HttpLimits,
+        inflater: &mut Inflater,
         counters: &mut HttpCounters,
         reader: BodyReader,
         complete: bool,
@@ -505,6 +506,7 @@ impl HttpConn {
                 }
             } else {
                 let out = decode_detailed(
+                    inflater,
                     &body.data,
                     &body.content_encoding,
                     limits.max_body_keep,
@@ -548,6 +550,7 @@ impl HttpConn {
             }
             let body = Self::finish_body(
                 &limits,
+                &mut ctx.inflater,
                 &mut ctx.counters,
                 reader,
                 complete,
@@ -602,6 +605,7 @@ impl HttpConn {
                     }
                     let body = Self::finish_body(
                         &limits,
+                        &mut ctx.inflater,
                         &mut ctx.counters,
                         reader,
                         complete,

@@ -16,6 +16,8 @@ mod head;
 mod message;
 mod pairing;
 mod queue;
+#[cfg(test)]
+mod testing;
 mod tunnel;
 
 pub use conn::{HttpConn, MAX_INTERIM};
@@ -134,6 +136,8 @@ pub struct HttpCtx {
     pub counters: HttpCounters,
     /// Transactions completed since the caller last drained it.
     pub out: Vec<Transaction>,
+    /// The inflate state bodies are decoded with, reused from body to body.
+    pub(crate) inflater: decode::Inflater,
 }
 
 impl HttpCtx {
@@ -142,6 +146,7 @@ impl HttpCtx {
             limits,
             counters: HttpCounters::default(),
             out: Vec::new(),
+            inflater: decode::Inflater::default(),
         }
     }
 }

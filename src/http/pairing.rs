@@ -378,3 +378,316 @@ impl HttpConn {
         lost_placeholder(self.depth, ts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{lost_placeholder, AckPairing};
+    use crate::http::queue::Entry;
+    use crate::http::testing::{pair, pairs, Drive, REQ_A, REQ_B, REQ_C, RESP_A, RESP_B, RESP_C};
+    use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer};
+    use crate::time::Timestamp;
+
+    /// A waiting request entry starting at `req_start`, sent having received the response
+    /// stream up to `client_ack`.
+    fn waiting(depth: u32, client_ack: Option<u64>, clean_send: bool) -> Entry {
+        let mut e = lost_placeholder(depth, Timestamp::ZERO);
+        e.method = "GET".to_string();
+        e.req_anomalies.clear();
+        e.client_ack = client_ack;
+        e.clean_send = clean_send;
+        e
+    }
+
+    fn with_span(from: u64, to: u64) -> AckPairing {
+        AckPairing {
+            lost_span: Some((from, to)),
+            ..AckPairing::default()
+        }
+    }
+
+    // ------------------------------------------------------------ the rules, pure
+
+    #[test]
+    fn rule1_an_ack_at_or_before_a_request_start_rules_it_out() {
+        assert!(AckPairing::rules_out(Some(100), Some(100)));
+        assert!(AckPairing::rules_out(Some(40), Some(100)));
+        // One byte of the request had reached the server: it may be answered (early 4xx).
+        assert!(!AckPairing::rules_out(Some(101), Some(100)));
+        // Unknown ACK or start: nothing is ruled out.
+        assert!(!AckPairing::rules_out(None, Some(100)));
+        assert!(!AckPairing::rules_out(Some(100), None));
+    }
+
+    #[test]
+    fn rule2_a_response_answers_a_lost_request_only_if_bytes_were_lost_before_its_ack() {
+        let p = with_span(50, 80);
+        assert!(p.answers_lost_request(Some(51)));
+        assert!(p.answers_lost_request(Some(500)));
+        // Sent before the server had any of the lost bytes: an orphan.
+        assert!(!p.answers_lost_request(Some(50)));
+        // Unknown ACK: the lost bytes may be it.
+        assert!(p.answers_lost_request(None));
+        assert!(!AckPairing::default().answers_lost_request(None));
+        let e = lost_placeholder(7, Timestamp::ZERO);
+        assert_eq!(e.depth, 7);
+        assert_eq!(e.req_anomalies, vec![Anomaly::RequestLost]);
+        assert!(e.req_done && !e.resp_done && !e.is_tombstone());
+        assert_eq!(e.request.as_ref().map(|r| r.method.as_str()), Some(""));
+    }
+
+    #[test]
+    fn rule3_the_next_requests_ack_past_a_clean_send_shows_a_lost_response() {
+        let w = waiting(1, Some(0), true);
+        let n = waiting(2, Some(40), false);
+        // A response head at or after where N's ACK says the client was: not W's.
+        assert!(AckPairing::shows_lost_response(&w, &n, 40));
+        assert!(AckPairing::shows_lost_response(&w, &n, 90));
+        // Before it: it may be W's own (its head among the bytes the client had).
+        assert!(!AckPairing::shows_lost_response(&w, &n, 39));
+        // Pipelined (equal ACKs): no conclusion.
+        let n_pipelined = waiting(2, Some(0), false);
+        assert!(!AckPairing::shows_lost_response(&w, &n_pipelined, 90));
+        // W sent while an earlier response was still due: its ACK says nothing of W's.
+        let w_unclean = waiting(1, Some(0), false);
+        assert!(!AckPairing::shows_lost_response(&w_unclean, &n, 90));
+        // Unknown ACKs: no conclusion.
+        assert!(!AckPairing::shows_lost_response(
+            &waiting(1, None, true),
+            &n,
+            90
+        ));
+        assert!(!AckPairing::shows_lost_response(
+            &w,
+            &waiting(2, None, false),
+            90
+        ));
+        // W already has a response head, or is a tombstone: nothing to lose.
+        let mut answered = waiting(1, Some(0), true);
+        answered.response = Some(crate::model::Response {
+            status: 200,
+            reason: String::new(),
+            version: crate::model::HttpVersion::Http11,
+            headers: Vec::new(),
+            head_len: 0,
+            body: Default::default(),
+            first_ts: Timestamp::ZERO,
+            last_ts: Timestamp::ZERO,
+            complete: false,
+            interim: Vec::new(),
+        });
+        assert!(!AckPairing::shows_lost_response(&answered, &n, 90));
+        let mut tomb = waiting(1, Some(0), true);
+        tomb.request = None;
+        assert!(!AckPairing::shows_lost_response(&tomb, &n, 90));
+    }
+
+    #[test]
+    fn rule4_the_highest_server_ack_marks_where_a_request_starts() {
+        let mut p = AckPairing::default();
+        p.on_ack(ToClient, 70);
+        p.on_ack(ToClient, 50);
+        p.on_ack(ToServer, 999); // a request's ACK is of the other stream: no boundary
+        assert_eq!(p.req_boundary, Some(70));
+        p.at.to_server = Some(60);
+        assert_eq!(p.request_boundary(), Some(10));
+        p.at.to_server = Some(70);
+        assert_eq!(p.request_boundary(), Some(0));
+        // Bytes past the boundary, or re-fed held bytes (no offset): none.
+        p.at.to_server = Some(71);
+        assert_eq!(p.request_boundary(), None);
+        p.at.to_server = None;
+        assert_eq!(p.request_boundary(), None);
+    }
+
+    #[test]
+    fn rule5_lost_bytes_before_a_request_that_no_ack_excludes_make_it_uncertain() {
+        let p = with_span(30, 60);
+        // The request starts after the lost bytes, and the ACK covers some of them.
+        assert!(p.lost_before(Some(60), Some(120)));
+        assert!(p.lost_before(Some(90), None));
+        // The ACK is before the lost bytes: the server had none of them.
+        assert!(!p.lost_before(Some(60), Some(30)));
+        // The lost bytes are not before the request.
+        assert!(!p.lost_before(Some(40), Some(120)));
+        assert!(!p.lost_before(None, Some(120)));
+        // Lost bytes inside a request the server had entirely when it answered: its own.
+        assert!(p.lost_own(Some(20), Some(60)));
+        assert!(!p.lost_own(Some(20), Some(59)));
+        assert!(!p.lost_own(Some(20), None));
+        assert!(!p.lost_own(Some(31), Some(60)));
+    }
+
+    #[test]
+    fn offsets_count_data_and_gaps_and_lost_spans_grow_from_their_first_start() {
+        let mut p = AckPairing::default();
+        assert_eq!(p.deliver(ToServer, 10), 0);
+        assert_eq!(p.deliver(ToServer, 5), 10);
+        p.after_gap(ToServer, 10, 5, false);
+        assert_eq!(p.lost_span, Some((10, 15)));
+        p.after_gap(ToServer, 20, 4, false);
+        assert_eq!(p.lost_span, Some((10, 24)));
+        // A gap absorbed by a body of known length hid no request.
+        p.after_gap(ToServer, 30, 4, true);
+        assert_eq!(p.lost_span, Some((10, 24)));
+        assert!(!p.resp_lost && !p.resp_broken);
+        p.after_gap(ToClient, 0, 4, false);
+        assert!(p.resp_lost && p.resp_broken);
+        // The first request's ACK defaults to 0 while no response byte came.
+        assert_eq!(p.first_ack(ToServer), Some(0));
+        p.deliver(ToClient, 3);
+        assert_eq!(p.first_ack(ToServer), None);
+        p.on_ack(ToServer, 3);
+        assert_eq!(p.first_ack(ToServer), Some(3));
+        assert!(p.client_has_all_responses());
+        p.end_delivery(ToServer);
+        assert_eq!(p.first_ack(ToServer), None);
+        // A cut response: its end is known only to a client past every response byte.
+        assert!(!p.response_end_known(Some(2)));
+        assert!(p.response_end_known(Some(3)));
+    }
+
+    // ------------------------------------------------------------ the rules, applied
+
+    #[test]
+    fn rule1_2_a_response_to_a_lost_request_gets_a_placeholder_not_the_next_request() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, RESP_A);
+        d.gap(ToServer, REQ_B.len() as u64);
+        let b_end = d.len.to_server;
+        d.after_all(ToServer, REQ_C);
+        // B's response was sent before any byte of C reached the server.
+        d.data(ToClient, RESP_B, Some(b_end));
+        d.after_all(ToClient, RESP_C);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![
+                pair("GET", "/a", 200),
+                pair("", "", 404),
+                pair("GET", "/c", 201)
+            ]
+        );
+        assert!(out[1].anomalies.contains(&Anomaly::RequestLost));
+        assert_eq!(ctx.counters.responses_to_lost_requests, 1);
+        assert_eq!(ctx.counters.orphan_responses, 0);
+    }
+
+    #[test]
+    fn rule2_without_lost_request_bytes_a_ruled_out_response_is_an_orphan() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, REQ_A);
+        // Sent before the server had A (ACK 0): a 408 on an idle connection, say.
+        d.data(ToClient, RESP_B, Some(0));
+        d.after_all(ToClient, RESP_A);
+        let (out, ctx) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/a", 200)]);
+        assert_eq!(ctx.counters.orphan_responses, 1);
+        assert_eq!(ctx.counters.responses_to_lost_requests, 0);
+    }
+
+    #[test]
+    fn rule3_a_status_line_lost_in_resync_is_shown_by_the_clients_ack() {
+        // Picked up mid-stream: the response side resyncs, so a lost status line leaves
+        // only unparseable bytes.
+        let mut d = Drive::new(true);
+        d.data(ToServer, REQ_A, Some(0));
+        let tail = b"tail of A's response";
+        d.after_all(ToClient, tail);
+        // B was sent having received those bytes: they were A's response.
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 0), pair("GET", "/b", 404)]
+        );
+        assert!(out[0].anomalies.contains(&Anomaly::ResponseInterrupted));
+        assert_eq!(ctx.counters.responses_lost_by_ack, 1);
+    }
+
+    #[test]
+    fn rule3_pipelined_requests_with_equal_acks_pair_in_order() {
+        let mut d = Drive::new(true);
+        d.data(ToServer, REQ_A, Some(0));
+        d.data(ToServer, REQ_B, Some(0));
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 200), pair("GET", "/b", 404)]
+        );
+        assert_eq!(ctx.counters.responses_lost_by_ack, 0);
+    }
+
+    #[test]
+    fn rule4_request_resync_finds_a_request_line_right_after_a_lost_body_tail() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, RESP_A);
+        // B's head is lost; its body's last bytes come glued to C's request line.
+        let b_head = b"POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
+        d.gap(ToServer, b_head.len() as u64);
+        let b_end = d.len.to_server + 3;
+        // The server answered B having received all of it: C starts at its ACK.
+        d.data(ToClient, RESP_B, Some(b_end));
+        let mut glued = b"xyz".to_vec();
+        glued.extend_from_slice(REQ_C);
+        d.after_all(ToServer, &glued);
+        d.after_all(ToClient, RESP_C);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![
+                pair("GET", "/a", 200),
+                pair("", "", 404),
+                pair("GET", "/c", 201)
+            ]
+        );
+        assert_eq!(ctx.counters.resync_skipped_bytes, 3);
+    }
+
+    #[test]
+    fn rule5_a_request_lost_inside_a_pipelined_batch_flags_the_pairing_uncertain() {
+        let mut d = Drive::new(false);
+        d.data(ToServer, REQ_A, Some(0));
+        d.gap(ToServer, REQ_B.len() as u64);
+        d.data(ToServer, REQ_C, Some(0));
+        // Every response acknowledges the whole batch: no ACK tells B's from C's.
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 200), pair("GET", "/c", 404)]
+        );
+        assert!(!out[0].anomalies.contains(&Anomaly::PairingUncertain));
+        assert!(out[1].anomalies.contains(&Anomaly::PairingUncertain));
+        assert_eq!(ctx.counters.uncertain_pairings, 1);
+        assert_eq!(ctx.counters.lost_pairs_balanced, 0);
+    }
+
+    #[test]
+    fn rule5_a_response_stream_that_lost_bytes_too_balances_the_lost_request() {
+        let mut d = Drive::new(false);
+        d.data(ToServer, REQ_A, Some(0));
+        d.gap(ToServer, REQ_B.len() as u64);
+        d.data(ToServer, REQ_C, Some(0));
+        // A's chunked body is cut by a gap that also took B's whole response.
+        d.after_all(
+            ToClient,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        d.gap(ToClient, 30 + RESP_B.len() as u64);
+        d.after_all(ToClient, RESP_C);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/a", 200), pair("GET", "/c", 201)]
+        );
+        assert!(!out[1].anomalies.contains(&Anomaly::PairingUncertain));
+        assert_eq!(ctx.counters.uncertain_pairings, 0);
+        assert_eq!(ctx.counters.lost_pairs_balanced, 1);
+    }
+}

@@ -48,6 +48,27 @@ impl Entry {
         self.request.is_none()
     }
 
+    /// The request timed out: returns the entry to export (unanswered, `Timeout`) and
+    /// leaves this one a tombstone (the method only).
+    pub(super) fn expire(&mut self) -> Entry {
+        Entry {
+            depth: self.depth,
+            method: self.method.clone(),
+            request: self.request.take(),
+            req_done: true,
+            req_anomalies: std::mem::take(&mut self.req_anomalies),
+            interim: std::mem::take(&mut self.interim),
+            response: None,
+            resp_done: true,
+            resp_anomalies: std::mem::take(&mut self.resp_anomalies),
+            unanswered: Some(Unanswered::Timeout),
+            http09: self.http09,
+            req_start: self.req_start,
+            client_ack: self.client_ack,
+            clean_send: self.clean_send,
+        }
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.method.capacity()
             + self.request.as_ref().map_or(0, Request::heap_bytes)

@@ -167,3 +167,87 @@ impl HttpConn {
         self.feed(ctx, conn, Direction::ToServer, &held, ts);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http::testing::{pair, pairs, Drive, REQ_B, RESP_B};
+    use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer};
+
+    const CONNECT: &[u8] = b"CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n";
+    const OK: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+
+    #[test]
+    fn a_connect_tunnel_carrying_tls_is_counted_and_skipped() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, CONNECT);
+        // The client does not wait for the 2xx: its first bytes are held until it comes.
+        d.after_all(ToServer, b"\x16\x03\x01\x00\x05hello");
+        d.after_all(ToClient, OK);
+        d.after_all(ToClient, b"\x16\x03\x03server");
+        let (out, ctx) = d.end();
+        assert_eq!(pairs(&out), vec![pair("CONNECT", "x:443", 200)]);
+        assert!(out[0].anomalies.contains(&Anomaly::Tunnel));
+        assert_eq!(ctx.counters.tunnels, 1);
+        assert_eq!(ctx.counters.tunnels_with_http, 0);
+        assert_eq!(ctx.counters.tunnel_bytes, 10 + 11);
+    }
+
+    #[test]
+    fn plain_http_through_a_connect_tunnel_is_parsed_on() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, CONNECT);
+        d.after_all(ToClient, OK);
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("CONNECT", "x:443", 200), pair("GET", "/b", 404)]
+        );
+        assert_eq!(ctx.counters.tunnels_with_http, 1);
+        assert_eq!(ctx.counters.tunnel_bytes, 0);
+    }
+
+    #[test]
+    fn bytes_held_after_an_upgrade_that_did_not_switch_are_requests() {
+        let mut d = Drive::new(false);
+        d.after_all(
+            ToServer,
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        );
+        d.after_all(ToServer, REQ_B);
+        d.after_all(
+            ToClient,
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        );
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![pair("GET", "/ws", 400), pair("GET", "/b", 404)]
+        );
+        assert_eq!(ctx.counters.tunnels, 0);
+    }
+
+    #[test]
+    fn switching_protocols_turns_both_directions_into_a_tunnel() {
+        let mut d = Drive::new(false);
+        d.after_all(
+            ToServer,
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        );
+        d.after_all(
+            ToClient,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        );
+        d.after_all(ToServer, REQ_B);
+        d.after_all(ToClient, RESP_B);
+        let (out, ctx) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/ws", 101)]);
+        assert_eq!(ctx.counters.tunnels, 1);
+        assert_eq!(
+            ctx.counters.tunnel_bytes,
+            (REQ_B.len() + RESP_B.len()) as u64
+        );
+    }
+}
