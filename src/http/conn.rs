@@ -292,10 +292,7 @@ impl StreamHandler for HttpConn {
         self.pairing.end_delivery(dir);
     }
 
-    /// A response's ACK says how much of the request stream the server had received when
-    /// it sent the response (`ack_rules_out`); a request's ACK says how much of the
-    /// response stream the client had received when it sent the request
-    /// (`ack_shows_lost_response`).
+    /// Kept for the bytes that follow (see `AckPairing::on_ack`).
     fn on_ack(&mut self, _ctx: &mut HttpCtx, _conn: &ConnInfo, dir: Direction, ack: u64) {
         self.pairing.on_ack(dir, ack);
     }

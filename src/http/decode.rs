@@ -2,7 +2,7 @@
 //! them, with a layer limit and a decoded-size limit against decompression bombs.
 //!
 //! What it does not do: decode partial bodies (the caller only decodes a complete body,
-//! see `http::conn`), or guess a coding that is not declared.
+//! see `http::message`), or guess a coding that is not declared.
 //!
 //! Choices (documented in docs as well):
 //! - Codings are listed in the order they were applied (RFC 9110 §8.4), so they are undone
@@ -621,7 +621,7 @@ mod tests {
         // A corrupt stream leaves the state reusable.
         let bad = decode_detailed(
             &mut inflater,
-            b"\x1f\x8b\x08\x00garbage",
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff",
             &c(&["gzip"]),
             1000,
             1000,

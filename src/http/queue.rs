@@ -39,7 +39,7 @@ pub(super) struct Entry {
     /// Response-stream offset the client had received when it sent that byte (its ACK).
     pub(super) client_ack: Option<u64>,
     /// When it was sent, no earlier response was still due: every earlier request was
-    /// done and the response side was between messages (see `ack_shows_lost_response`).
+    /// done and the response side was between messages (see `AckPairing::shows_lost_response`).
     pub(super) clean_send: bool,
 }
 

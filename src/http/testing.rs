@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::model::{Anomaly, ConnInfo, Direction, PerDirection, Transaction};
+use crate::model::{ConnInfo, Direction, PerDirection, Transaction};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 
@@ -113,8 +113,4 @@ pub(super) fn pairs(txs: &[Transaction]) -> Vec<(String, String, u16)> {
 
 pub(super) fn pair(method: &str, target: &str, status: u16) -> (String, String, u16) {
     (method.to_string(), target.to_string(), status)
-}
-
-pub(super) fn has(t: &Transaction, a: &Anomaly) -> bool {
-    t.anomalies.contains(a)
 }

@@ -189,7 +189,7 @@ mod tests {
         assert!(out[0].anomalies.contains(&Anomaly::Tunnel));
         assert_eq!(ctx.counters.tunnels, 1);
         assert_eq!(ctx.counters.tunnels_with_http, 0);
-        assert_eq!(ctx.counters.tunnel_bytes, 10 + 11);
+        assert_eq!(ctx.counters.tunnel_bytes, 10 + 9);
     }
 
     #[test]
