@@ -82,9 +82,10 @@ impl HttpConn {
             .filter(|e| !e.is_tombstone() && !e.resp_done)
             .count()
     }
-}
 
-impl HttpConn {
+    // ---------------------------------------------------------------- data path
+
+    /// Feeds `data` of `dir` whose stream offsets are not known (bytes held earlier).
     pub(super) fn feed(
         &mut self,
         ctx: &mut HttpCtx,
@@ -97,7 +98,7 @@ impl HttpConn {
     }
 
     /// `feed`, with `base` the stream offset of `data[0]` when known.
-    pub(super) fn feed_at(
+    fn feed_at(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,
@@ -127,7 +128,8 @@ impl HttpConn {
         }
     }
 
-    pub(super) fn step(
+    /// One step of `dir`'s state machine over the start of `data`. Returns the bytes used.
+    fn step(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,
@@ -159,6 +161,8 @@ impl HttpConn {
             Phase::Ended => data.len(),
         }
     }
+
+    // ---------------------------------------------------------------- gaps, ends
 
     /// A gap of `len` bytes in `dir`. Returns true when it lay inside a body of known
     /// length, or in bytes that are not HTTP messages (tunnel, ended direction): it cannot
@@ -242,7 +246,7 @@ impl HttpConn {
 
     /// Direction `dir` ended: finish what the end delimits, interrupt what it cuts.
     /// `close_ends_body`: a close-delimited body is complete (FIN, RST).
-    pub(super) fn end_direction(
+    fn end_direction(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,

@@ -137,7 +137,7 @@ impl Half {
 
     /// Continues the candidate in `buf` as a head of `kind` (the start line, or what
     /// there is of it, is in `buf`).
-    pub(super) fn enter_head(&mut self, kind: HeadKind) {
+    fn enter_head(&mut self, kind: HeadKind) {
         self.head_kind = kind;
         self.scanner = HeadScanner::default();
         let _ = self.scanner.scan(&self.buf);
@@ -402,7 +402,7 @@ impl HttpConn {
 
     /// `step_head` for a `Malformed` or `Trailer09` head: only text may continue it, and
     /// it must end within `max_head_bytes`; otherwise it is abandoned.
-    pub(super) fn step_odd_head(
+    fn step_odd_head(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,
@@ -437,7 +437,7 @@ impl HttpConn {
     }
 
     /// A `Malformed` or `Trailer09` head ended with its empty line.
-    pub(super) fn odd_head_complete(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+    fn odd_head_complete(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
         let max_headers = ctx.limits.max_headers;
         let h = &self.halves.to_server;
         let head_len = h.buf.len() as u64;
@@ -498,7 +498,7 @@ impl HttpConn {
     /// The `Malformed` or `Trailer09` head in progress is not one: a malformed line's
     /// bytes after its first line are looked at again for a request line (resync); bytes
     /// after an HTTP/0.9 line that are not field lines are parsed as usual.
-    pub(super) fn abandon_odd_head(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
+    fn abandon_odd_head(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, ts: Timestamp) {
         let h = &mut self.halves.to_server;
         let kind = h.head_kind;
         let buf = std::mem::take(&mut h.buf);

@@ -187,7 +187,7 @@ impl HttpConn {
 
     /// A response head: an interim one is kept on its request; a final one becomes the
     /// response of its owner (`response_owner`), then its body (or none).
-    pub(super) fn response_head(
+    fn response_head(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,
@@ -461,7 +461,7 @@ impl HttpConn {
 
     /// Turns a finished body reader into the message's `Body`: anomalies, counters and
     /// content decoding.
-    pub(super) fn finish_body(
+    fn finish_body(
         limits: &HttpLimits,
         inflater: &mut Inflater,
         counters: &mut HttpCounters,
@@ -529,7 +529,7 @@ impl HttpConn {
         body
     }
 
-    pub(super) fn request_done(
+    fn request_done(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,
@@ -578,7 +578,7 @@ impl HttpConn {
         self.pop_done(ctx, conn, ts);
     }
 
-    pub(super) fn response_done(
+    fn response_done(
         &mut self,
         ctx: &mut HttpCtx,
         conn: &ConnInfo,

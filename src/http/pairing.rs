@@ -141,7 +141,7 @@ impl AckPairing {
     /// `ack >= end(k)`, but a server may answer before a request's body is in (100
     /// Continue, an early 4xx). With an unknown ACK or start, nothing is ruled out
     /// (pairing in order).
-    pub(super) fn rules_out(ack: Option<u64>, req_start: Option<u64>) -> bool {
+    fn rules_out(ack: Option<u64>, req_start: Option<u64>) -> bool {
         match (ack, req_start) {
             (Some(a), Some(s)) => a <= s,
             _ => false,
@@ -151,7 +151,7 @@ impl AckPairing {
     /// Rule 2. No waiting request can take a response with `ack`: if the request stream
     /// lost bytes before the ACK (or the ACK is unknown), the answered request was most
     /// likely among them.
-    pub(super) fn answers_lost_request(&self, ack: Option<u64>) -> bool {
+    fn answers_lost_request(&self, ack: Option<u64>) -> bool {
         self.lost_span
             .is_some_and(|(s, _)| ack.is_none_or(|a| s < a))
     }
@@ -185,7 +185,7 @@ impl AckPairing {
     /// Rule 5. Request bytes were lost before a request starting at `req_start`, where
     /// the server may have received a request that a response with `ack` answers (the
     /// ACK does not rule it out: pipelining, or no ACK): its pairing is uncertain.
-    pub(super) fn lost_before(&self, req_start: Option<u64>, ack: Option<u64>) -> bool {
+    fn lost_before(&self, req_start: Option<u64>, ack: Option<u64>) -> bool {
         req_start.is_some_and(|s| {
             self.lost_span
                 .is_some_and(|(from, to)| to <= s && ack.is_none_or(|a| from < a))
@@ -195,7 +195,7 @@ impl AckPairing {
     /// The lost bytes began inside the request starting at `req_start`, and the server
     /// had them all when it answered with `ack`: they were that request's own (if it was
     /// cut), not a lost request's.
-    pub(super) fn lost_own(&self, req_start: Option<u64>, ack: Option<u64>) -> bool {
+    fn lost_own(&self, req_start: Option<u64>, ack: Option<u64>) -> bool {
         req_start.is_some_and(|s| {
             self.lost_span
                 .is_some_and(|(from, to)| from >= s && ack.is_some_and(|a| a >= to))
@@ -204,7 +204,7 @@ impl AckPairing {
 
     /// The client sent its request bytes having received exactly the response stream so
     /// far (no byte after the head it had): see `HttpConn::end_lost_bodyless`.
-    pub(super) fn client_has_all_responses(&self) -> bool {
+    fn client_has_all_responses(&self) -> bool {
         self.req_ack == Some(self.delivered.to_client)
     }
 }

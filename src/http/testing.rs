@@ -17,7 +17,7 @@ pub(super) const RESP_A: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na
 pub(super) const RESP_B: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nbb";
 pub(super) const RESP_C: &[u8] = b"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nccc";
 
-pub(super) fn conn_info(midstream: bool) -> ConnInfo {
+fn conn_info(midstream: bool) -> ConnInfo {
     let client = SocketAddr::from(([10, 0, 0, 1], 40000));
     let server = SocketAddr::from(([10, 0, 0, 2], 80));
     ConnInfo {
