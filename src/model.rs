@@ -31,6 +31,58 @@ impl Direction {
     }
 }
 
+/// One value per direction of a connection, indexed by `Direction` (the HTTP parser's two
+/// halves, per-direction stream offsets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerDirection<T> {
+    pub to_server: T,
+    pub to_client: T,
+}
+
+impl<T> PerDirection<T> {
+    pub const fn new(to_server: T, to_client: T) -> Self {
+        PerDirection {
+            to_server,
+            to_client,
+        }
+    }
+
+    /// Both values, `ToServer` first.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        [&self.to_server, &self.to_client].into_iter()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        [&mut self.to_server, &mut self.to_client].into_iter()
+    }
+
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerDirection<U> {
+        PerDirection {
+            to_server: f(self.to_server),
+            to_client: f(self.to_client),
+        }
+    }
+}
+
+impl<T> std::ops::Index<Direction> for PerDirection<T> {
+    type Output = T;
+    fn index(&self, dir: Direction) -> &T {
+        match dir {
+            Direction::ToServer => &self.to_server,
+            Direction::ToClient => &self.to_client,
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<Direction> for PerDirection<T> {
+    fn index_mut(&mut self, dir: Direction) -> &mut T {
+        match dir {
+            Direction::ToServer => &mut self.to_server,
+            Direction::ToClient => &mut self.to_client,
+        }
+    }
+}
+
 /// What is known of a TCP connection. Built by the reassembler, copied onto every
 /// transaction of the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -378,5 +430,25 @@ impl Transaction {
             + self.request.heap_bytes()
             + self.response.as_ref().map_or(0, Response::heap_bytes)
             + self.anomalies.capacity() * std::mem::size_of::<Anomaly>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Direction, PerDirection};
+
+    #[test]
+    fn per_direction_indexes_by_direction() {
+        let mut p = PerDirection::new(1u64, 2u64);
+        assert_eq!(p[Direction::ToServer], 1);
+        assert_eq!(p[Direction::ToClient], 2);
+        p[Direction::ToClient] += 40;
+        assert_eq!(p.to_client, 42);
+        assert_eq!(p[Direction::ToServer.reverse()], 42);
+        for v in p.iter_mut() {
+            *v *= 2;
+        }
+        assert_eq!(p.iter().copied().collect::<Vec<_>>(), vec![2, 84]);
+        assert_eq!(p.map(|v| v + 1), PerDirection::new(3, 85));
     }
 }

@@ -2,7 +2,7 @@
 //! them, with a layer limit and a decoded-size limit against decompression bombs.
 //!
 //! What it does not do: decode partial bodies (the caller only decodes a complete body,
-//! see `http::conn`), or guess a coding that is not declared.
+//! see `http::message`), or guess a coding that is not declared.
 //!
 //! Choices (documented in docs as well):
 //! - Codings are listed in the order they were applied (RFC 9110 §8.4), so they are undone
@@ -19,7 +19,6 @@
 //!   flag the message (`Anomaly::DecodeFailed("... stream truncated ...")`). br and zstd
 //!   streams that end early fail.
 
-use std::cell::RefCell;
 use std::io::Read;
 
 use flate2::{Decompress, FlushDecompress, Status};
@@ -39,7 +38,8 @@ pub fn decode_content(
     max_out: usize,
     max_layers: usize,
 ) -> Decoded {
-    decode_detailed(data, codings, keep, max_out, max_layers).decoded
+    let mut inflater = Inflater::default();
+    decode_detailed(&mut inflater, data, codings, keep, max_out, max_layers).decoded
 }
 
 /// The result of `decode_detailed`: the decoded content and what the caller must count.
@@ -60,6 +60,7 @@ enum LayerError {
 
 /// `decode_content` with the details the HTTP layer counts and flags.
 pub(crate) fn decode_detailed(
+    inflater: &mut Inflater,
     data: &[u8],
     codings: &[String],
     keep: usize,
@@ -99,8 +100,8 @@ pub(crate) fn decode_detailed(
     for (i, coding) in layers.iter().rev().enumerate() {
         let input: &[u8] = if i == 0 { data } else { &current };
         let result = match coding.to_ascii_lowercase().as_str() {
-            "gzip" | "x-gzip" => gunzip(input, max_out),
-            "deflate" => inflate_any(input, max_out),
+            "gzip" | "x-gzip" => gunzip(inflater, input, max_out),
+            "deflate" => inflate_any(inflater, input, max_out),
             "br" => {
                 read_all(brotli::Decompressor::new(input, STEP), "br", max_out).map(|v| (v, false))
             }
@@ -165,45 +166,44 @@ fn limit(name: &str, max_out: usize) -> LayerError {
     ))
 }
 
-/// An inflate state and its output buffer, made once per thread and reset for each stream:
-/// making a state allocates and clears some 40 KiB, which was a visible share of decoding
-/// small bodies.
-struct Inflater {
+/// An inflate state and its output buffer, made once per worker (`HttpCtx`) and reset for
+/// each stream: making a state allocates and clears some 40 KiB, which was a visible share
+/// of decoding small bodies. Passed in rather than kept in a thread-local, so the core
+/// holds no hidden per-thread state.
+#[derive(Default)]
+pub struct Inflater {
+    state: Option<InflateState>,
+}
+
+struct InflateState {
     d: Decompress,
     buf: Vec<u8>,
 }
 
-thread_local! {
-    static INFLATER: RefCell<Option<Inflater>> = const { RefCell::new(None) };
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("made", &self.state.is_some())
+            .finish()
+    }
 }
 
-/// Inflates `input` (zlib-wrapped when `zlib`) as `inflate_with` does, with this thread's
-/// reset inflate state.
+/// Inflates `input` (zlib-wrapped when `zlib`) as `inflate_with` does, with `inflater`'s
+/// state, reset.
 fn inflate(
+    inflater: &mut Inflater,
     zlib: bool,
     input: &[u8],
     name: &str,
     max_out: usize,
 ) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    INFLATER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => {
-            let inf = slot.get_or_insert_with(|| Inflater {
-                d: Decompress::new(zlib),
-                buf: vec![0u8; STEP],
-            });
-            // As dropping it and making a new one (flate2's documentation).
-            inf.d.reset(zlib);
-            inflate_with(&mut inf.d, &mut inf.buf, input, name, max_out)
-        }
-        // Not expected (decoding does not nest); a fresh state is always right.
-        Err(_) => inflate_with(
-            &mut Decompress::new(zlib),
-            &mut vec![0u8; STEP],
-            input,
-            name,
-            max_out,
-        ),
-    })
+    let inf = inflater.state.get_or_insert_with(|| InflateState {
+        d: Decompress::new(zlib),
+        buf: vec![0u8; STEP],
+    });
+    // As dropping it and making a new one (flate2's documentation).
+    inf.d.reset(zlib);
+    inflate_with(&mut inf.d, &mut inf.buf, input, name, max_out)
 }
 
 /// Inflates with `d` until the stream ends or the input runs out, through `buf` (STEP
@@ -247,24 +247,32 @@ fn inflate_with(
 
 /// `deflate`: zlib-wrapped when the first two bytes are a valid zlib header (RFC 1950
 /// §2.2: CM = 8 and the check bits), else (or when that fails to decode) raw deflate.
-fn inflate_any(input: &[u8], max_out: usize) -> Result<(Vec<u8>, bool), LayerError> {
+fn inflate_any(
+    inflater: &mut Inflater,
+    input: &[u8],
+    max_out: usize,
+) -> Result<(Vec<u8>, bool), LayerError> {
     let zlib_header = match input {
         [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
         _ => false,
     };
     if zlib_header {
-        match inflate(true, input, "deflate", max_out) {
+        match inflate(inflater, true, input, "deflate", max_out) {
             Ok((out, truncated, _)) => return Ok((out, truncated)),
             Err(LayerError::Limit(r)) => return Err(LayerError::Limit(r)),
             Err(LayerError::Corrupt(_)) => {}
         }
     }
-    inflate(false, input, "deflate", max_out).map(|(o, t, _)| (o, t))
+    inflate(inflater, false, input, "deflate", max_out).map(|(o, t, _)| (o, t))
 }
 
 /// gzip (RFC 1952), with concatenated members. The header is parsed here so the deflate
 /// data can go through `inflate`, which tells a truncated stream from a corrupt one.
-fn gunzip(input: &[u8], max_out: usize) -> Result<(Vec<u8>, bool), LayerError> {
+fn gunzip(
+    inflater: &mut Inflater,
+    input: &[u8],
+    max_out: usize,
+) -> Result<(Vec<u8>, bool), LayerError> {
     let corrupt = |r: &str| LayerError::Corrupt(format!("gzip: {r}"));
     let mut out = Vec::new();
     let mut rest = input;
@@ -294,7 +302,7 @@ fn gunzip(input: &[u8], max_out: usize) -> Result<(Vec<u8>, bool), LayerError> {
         first = false;
         let body = rest.get(hlen..).unwrap_or_default();
         let room = max_out - out.len();
-        let (part, truncated, used) = inflate(false, body, "gzip", room)?;
+        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room)?;
         out.extend_from_slice(&part);
         if truncated {
             return Ok((out, true));
@@ -450,7 +458,14 @@ mod tests {
     #[test]
     fn layer_limit_fails_and_counts() {
         let data = gz(&gz(&gz(TEXT)));
-        let out = decode_detailed(&data, &c(&["gzip", "gzip", "gzip"]), 1000, 1000, 2);
+        let out = decode_detailed(
+            &mut Inflater::default(),
+            &data,
+            &c(&["gzip", "gzip", "gzip"]),
+            1000,
+            1000,
+            2,
+        );
         assert!(out.limit_hit);
         assert!(matches!(out.decoded, Decoded::Failed { .. }));
     }
@@ -463,14 +478,38 @@ mod tests {
             (zlib(&big), "deflate"),
             (br(&big), "br"),
         ] {
-            let out = decode_detailed(&enc, &c(&[name]), 100, 64 * 1024, 4);
+            let out = decode_detailed(
+                &mut Inflater::default(),
+                &enc,
+                &c(&[name]),
+                100,
+                64 * 1024,
+                4,
+            );
             assert!(out.limit_hit, "{name}");
             assert!(matches!(out.decoded, Decoded::Failed { .. }), "{name}");
         }
         let z = zstd::encode_all(&big[..], 3).unwrap();
-        assert!(decode_detailed(&z, &c(&["zstd"]), 100, 64 * 1024, 4).limit_hit);
+        assert!(
+            decode_detailed(
+                &mut Inflater::default(),
+                &z,
+                &c(&["zstd"]),
+                100,
+                64 * 1024,
+                4
+            )
+            .limit_hit
+        );
         // Exactly at the limit is fine.
-        let exact = decode_detailed(&gz(&big), &c(&["gzip"]), 10, 1 << 20, 4);
+        let exact = decode_detailed(
+            &mut Inflater::default(),
+            &gz(&big),
+            &c(&["gzip"]),
+            10,
+            1 << 20,
+            4,
+        );
         assert!(!exact.limit_hit);
         assert_eq!(
             exact.decoded,
@@ -488,6 +527,7 @@ mod tests {
         let enc = gz(&big);
         // Trailer missing.
         let out = decode_detailed(
+            &mut Inflater::default(),
             enc.get(..enc.len() - 8).unwrap(),
             &c(&["gzip"]),
             1 << 20,
@@ -498,6 +538,7 @@ mod tests {
         assert!(out.stream_truncated.is_some());
         // Cut in the middle of the deflate data: a prefix comes out.
         let out = decode_detailed(
+            &mut Inflater::default(),
             enc.get(..enc.len() / 2).unwrap(),
             &c(&["gzip"]),
             1 << 20,
@@ -508,9 +549,16 @@ mod tests {
         let data = ok(out.decoded);
         assert!(!data.is_empty() && big.starts_with(&data));
         // Complete stream: no flag.
-        assert!(decode_detailed(&enc, &c(&["gzip"]), 1 << 20, 1 << 20, 4)
-            .stream_truncated
-            .is_none());
+        assert!(decode_detailed(
+            &mut Inflater::default(),
+            &enc,
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 20,
+            4
+        )
+        .stream_truncated
+        .is_none());
     }
 
     #[test]
@@ -548,5 +596,39 @@ mod tests {
                 truncated: true
             }
         );
+    }
+
+    #[test]
+    fn one_inflater_reused_across_zlib_raw_and_gzip_streams_decodes_each_as_fresh() {
+        let data = b"hello hello hello, reused inflate state".to_vec();
+        let mut inflater = Inflater::default();
+        for (enc, coding) in [
+            (zlib(&data), "deflate"),
+            (raw(&data), "deflate"),
+            (gz(&data), "gzip"),
+            (gz(&data[..5]), "gzip"),
+            (zlib(&data), "deflate"),
+        ] {
+            let fresh =
+                decode_detailed(&mut Inflater::default(), &enc, &c(&[coding]), 1000, 1000, 4);
+            let reused = decode_detailed(&mut inflater, &enc, &c(&[coding]), 1000, 1000, 4);
+            assert_eq!(reused.decoded, fresh.decoded);
+            assert!(
+                matches!(reused.decoded, Decoded::Decoded { .. }),
+                "{coding}"
+            );
+        }
+        // A corrupt stream leaves the state reusable.
+        let bad = decode_detailed(
+            &mut inflater,
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff",
+            &c(&["gzip"]),
+            1000,
+            1000,
+            4,
+        );
+        assert!(matches!(bad.decoded, Decoded::Failed { .. }));
+        let again = decode_detailed(&mut inflater, &gz(&data), &c(&["gzip"]), 1000, 1000, 4);
+        assert!(matches!(again.decoded, Decoded::Decoded { data: ref d, .. } if d == &data));
     }
 }

@@ -11,7 +11,14 @@
 mod body;
 mod conn;
 pub mod decode;
+mod half;
 mod head;
+mod message;
+mod pairing;
+mod queue;
+#[cfg(test)]
+mod testing;
+mod tunnel;
 
 pub use conn::{HttpConn, MAX_INTERIM};
 
@@ -129,6 +136,8 @@ pub struct HttpCtx {
     pub counters: HttpCounters,
     /// Transactions completed since the caller last drained it.
     pub out: Vec<Transaction>,
+    /// The inflate state bodies are decoded with, reused from body to body.
+    pub(crate) inflater: decode::Inflater,
 }
 
 impl HttpCtx {
@@ -137,6 +146,7 @@ impl HttpCtx {
             limits,
             counters: HttpCounters::default(),
             out: Vec::new(),
+            inflater: decode::Inflater::default(),
         }
     }
 }
