@@ -6,6 +6,7 @@
 //! its end has been found; nothing here allocates more than the head it was given.
 
 use crate::model::{Anomaly, Header, HttpVersion};
+use crate::reassembly::Role;
 
 /// Longest method token accepted by the start-line matcher (the longest registered method,
 /// `UPDATEREDIRECTREF`, has 17 characters).
@@ -194,6 +195,39 @@ impl StartMatcher {
             _ => Match::Fail,
         }
     }
+}
+
+/// Longest method token `probe_role` takes as the start of a request line.
+const PROBE_MAX_METHOD_LEN: usize = 20;
+
+/// Which end of a connection sent `payload`, the first payload captured of a connection
+/// whose handshake was not seen, if it looks like HTTP/1.x (the contract of
+/// `reassembly::HandlerFactory::probe_role`):
+/// - `Some(Role::Client)`: it begins like a request line, a method token of 1 to 20
+///   uppercase letters, `-` or `_`, then a space;
+/// - `Some(Role::Server)`: it begins with `HTTP/` (a status line);
+/// - `None`: anything else, including an empty payload.
+///
+/// It looks at the first 21 bytes at most and never fails on a short payload: a segment
+/// may end anywhere after the method. Protocol-detecting factories call it for HTTP.
+///
+/// Why not `StartMatcher`: the matcher decides that a whole start line is there (target,
+/// `HTTP/1.x`, line end), to resynchronise a stream it already follows. This probe makes
+/// one decision from a prefix of one segment, where the line may be cut after the method,
+/// and HTTP/2's preface (`PRI * HTTP/2.0`) still tells the client. Its stricter method
+/// rule (uppercase, as every registered method) keeps text protocols whose lines begin
+/// with a lowercase or digit token from deciding the roles; those fall back to `-hosts`
+/// and ports. It is the rule the reassembler applied itself before this probe existed.
+pub fn probe_role(payload: &[u8]) -> Option<Role> {
+    let method = payload
+        .iter()
+        .take(PROBE_MAX_METHOD_LEN + 1)
+        .take_while(|b| b.is_ascii_uppercase() || **b == b'-' || **b == b'_')
+        .count();
+    if (1..=PROBE_MAX_METHOD_LEN).contains(&method) && payload.get(method) == Some(&b' ') {
+        return Some(Role::Client);
+    }
+    payload.starts_with(b"HTTP/").then_some(Role::Server)
 }
 
 /// RFC 9110 §5.6.2 token characters.
@@ -694,6 +728,26 @@ mod tests {
             run(&mut StartMatcher::new(true), b"GET / HTTP/1.1"),
             Match::NeedMore
         );
+    }
+
+    #[test]
+    fn role_probe_reads_a_prefix_of_one_segment() {
+        assert_eq!(probe_role(b"GET / HTTP/1.1\r\n"), Some(Role::Client));
+        assert_eq!(probe_role(b"M-SEARCH * HTTP/1.1\r\n"), Some(Role::Client));
+        // Cut after the method, or not HTTP/1.x: still a request line's start.
+        assert_eq!(probe_role(b"X_Y "), Some(Role::Client));
+        assert_eq!(probe_role(b"PRI * HTTP/2.0\r\n\r\nSM"), Some(Role::Client));
+        assert_eq!(probe_role(b"ABCDEFGHIJKLMNOPQRST /"), Some(Role::Client));
+        assert_eq!(probe_role(b"HTTP/1.1 200 OK\r\n"), Some(Role::Server));
+        assert_eq!(probe_role(b"HTTP/2 200"), Some(Role::Server));
+        // Lowercase, a 21-byte token, no space, a status line's digits, empty.
+        assert_eq!(probe_role(b"get / HTTP/1.1"), None);
+        assert_eq!(probe_role(b"ABCDEFGHIJKLMNOPQRSTU /"), None);
+        assert_eq!(probe_role(b"GET"), None);
+        assert_eq!(probe_role(b"GET\t/"), None);
+        assert_eq!(probe_role(b"220 mail.example.com ESMTP"), None);
+        assert_eq!(probe_role(b"HTTP"), None);
+        assert_eq!(probe_role(b""), None);
     }
 
     #[test]
