@@ -52,6 +52,14 @@ impl StartMatcher {
         *self = StartMatcher::new(self.request);
     }
 
+    /// While `NeedMore`: the bytes fed so far are a start line's beginning long enough to
+    /// tell which end sent it: a request's method and the space after it, a response's
+    /// `HTTP/1.`.
+    fn tells_role(&self) -> bool {
+        // Both machines start in state 0: the method, or the `HTTP/1.` prefix.
+        self.state != 0
+    }
+
     /// After `Accept09`: the method was exactly `GET`.
     pub fn is_get(&self) -> bool {
         self.get
@@ -197,37 +205,42 @@ impl StartMatcher {
     }
 }
 
-/// Longest method token `probe_role` takes as the start of a request line.
-const PROBE_MAX_METHOD_LEN: usize = 20;
-
 /// Which end of a connection sent `payload`, the first payload captured of a connection
 /// whose handshake was not seen, if it looks like HTTP/1.x (the contract of
 /// `reassembly::HandlerFactory::probe_role`):
-/// - `Some(Role::Client)`: it begins like a request line, a method token of 1 to 20
-///   uppercase letters, `-` or `_`, then a space;
-/// - `Some(Role::Server)`: it begins with `HTTP/` (a status line);
-/// - `None`: anything else, including an empty payload.
+/// - `Some(Role::Client)`: it begins with a request line as [`StartMatcher`] accepts one
+///   (`token SP target SP HTTP/1.[01] CRLF`, or HTTP/0.9's `token SP target CRLF`), or
+///   with a beginning of one that goes at least past the method and its space (a segment
+///   may end anywhere in the line);
+/// - `Some(Role::Server)`: likewise a status line (`HTTP/1.[01] SP DDD`), at least its
+///   `HTTP/1.`;
+/// - `None`: anything else, including an empty payload and HTTP/2's preface (a protocol
+///   detector recognises that one itself).
 ///
-/// It looks at the first 21 bytes at most and never fails on a short payload: a segment
-/// may end anywhere after the method. Protocol-detecting factories call it for HTTP.
-///
-/// Why not `StartMatcher`: the matcher decides that a whole start line is there (target,
-/// `HTTP/1.x`, line end), to resynchronise a stream it already follows. This probe makes
-/// one decision from a prefix of one segment, where the line may be cut after the method,
-/// and HTTP/2's preface (`PRI * HTTP/2.0`) still tells the client. Its stricter method
-/// rule (uppercase, as every registered method) keeps text protocols whose lines begin
-/// with a lowercase or digit token from deciding the roles; those fall back to `-hosts`
-/// and ports. It is the rule the reassembler applied itself before this probe existed.
+/// This is the one request-line rule: the parser resynchronises with the same matcher.
+/// It reads up to the end of the start line, or of the payload if that comes first.
 pub fn probe_role(payload: &[u8]) -> Option<Role> {
-    let method = payload
-        .iter()
-        .take(PROBE_MAX_METHOD_LEN + 1)
-        .take_while(|b| b.is_ascii_uppercase() || **b == b'-' || **b == b'_')
-        .count();
-    if (1..=PROBE_MAX_METHOD_LEN).contains(&method) && payload.get(method) == Some(&b' ') {
-        return Some(Role::Client);
+    if begins_message(true, payload) {
+        Some(Role::Client)
+    } else if begins_message(false, payload) {
+        Some(Role::Server)
+    } else {
+        None
     }
-    payload.starts_with(b"HTTP/").then_some(Role::Server)
+}
+
+/// `payload` begins with a request (or response) start line, or with enough of one to
+/// tell (`StartMatcher::tells_role`).
+fn begins_message(request: bool, payload: &[u8]) -> bool {
+    let mut m = StartMatcher::new(request);
+    for &b in payload {
+        match m.feed(b) {
+            Match::NeedMore => {}
+            Match::Accept | Match::Accept09 => return true,
+            Match::Fail => return false,
+        }
+    }
+    m.tells_role()
 }
 
 /// RFC 9110 §5.6.2 token characters.
@@ -732,21 +745,28 @@ mod tests {
 
     #[test]
     fn role_probe_reads_a_prefix_of_one_segment() {
-        assert_eq!(probe_role(b"GET / HTTP/1.1\r\n"), Some(Role::Client));
+        assert_eq!(
+            probe_role(b"GET / HTTP/1.1\r\nHost: a\r\n"),
+            Some(Role::Client)
+        );
         assert_eq!(probe_role(b"M-SEARCH * HTTP/1.1\r\n"), Some(Role::Client));
-        // Cut after the method, or not HTTP/1.x: still a request line's start.
+        assert_eq!(probe_role(b"GET /x\r\n"), Some(Role::Client));
+        // Cut anywhere after the method's space: still a request line's start.
         assert_eq!(probe_role(b"X_Y "), Some(Role::Client));
-        assert_eq!(probe_role(b"PRI * HTTP/2.0\r\n\r\nSM"), Some(Role::Client));
-        assert_eq!(probe_role(b"ABCDEFGHIJKLMNOPQRST /"), Some(Role::Client));
+        assert_eq!(probe_role(b"get /a HTT"), Some(Role::Client));
         assert_eq!(probe_role(b"HTTP/1.1 200 OK\r\n"), Some(Role::Server));
-        assert_eq!(probe_role(b"HTTP/2 200"), Some(Role::Server));
-        // Lowercase, a 21-byte token, no space, a status line's digits, empty.
-        assert_eq!(probe_role(b"get / HTTP/1.1"), None);
-        assert_eq!(probe_role(b"ABCDEFGHIJKLMNOPQRSTU /"), None);
+        assert_eq!(probe_role(b"HTTP/1.0 20"), Some(Role::Server));
+        // Too short to tell, a line that is not HTTP/1.x, a method longer than the
+        // matcher's limit, no space, a status line's digits, empty.
         assert_eq!(probe_role(b"GET"), None);
+        assert_eq!(probe_role(b"HTTP/"), None);
+        assert_eq!(probe_role(b"PRI * HTTP/2.0\r\n\r\nSM"), None);
+        assert_eq!(probe_role(b"HTTP/2 200"), None);
+        assert_eq!(probe_role(b"GET / HTTP/1.1 x"), None);
+        let long = [b'A'; MAX_METHOD_LEN + 1];
+        assert_eq!(probe_role(&[&long[..], b" /"].concat()), None);
         assert_eq!(probe_role(b"GET\t/"), None);
         assert_eq!(probe_role(b"220 mail.example.com ESMTP"), None);
-        assert_eq!(probe_role(b"HTTP"), None);
         assert_eq!(probe_role(b""), None);
     }
 

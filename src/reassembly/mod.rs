@@ -10,8 +10,9 @@
 //! observer has no window to enforce, and an injected RST ends the connection for the
 //! endpoints too; the exception is a RST carrying a TCP-MD5/TCP-AO option on a connection
 //! that does not use them, which the receiver discards: it is counted and ignored),
-//! reassemble IP fragments, or look into the bytes beyond the first
-//! packet's role decision (see `server_is_dst`).
+//! reassemble IP fragments, or know any application protocol: at a connection's first
+//! packet without a handshake, the factory is asked which end sent the payload
+//! (`HandlerFactory::probe_role`, see `server_is_dst`); bytes are never looked at after that.
 //!
 //! Policy, in one place (`half.rs` implements it):
 //! - Bytes already delivered are never changed. For buffered bytes the first copy received
@@ -33,6 +34,12 @@
 //! Invariants: `index`, `slots` and the recency list hold exactly the same connections;
 //! the recency list is ordered by `now` of each connection's last packet (most recent
 //! first), which makes eviction O(1) and the idle scan proportional to what it closes.
+//!
+//! Layout: `table.rs` finds, opens, evicts, times out and closes connections and keeps the
+//! memory budget; `conn.rs` applies one segment to its connection and emits to the handler;
+//! `causal.rs` holds segments that acknowledge bytes not delivered yet; `role.rs` picks the
+//! client; `half.rs` orders one direction (sequence numbers are `wire::SeqNum`); `ooo.rs`
+//! is its out-of-order buffer.
 //!
 //! Mid-stream pickup: a direction with no SYN seen starts at its first segment with
 //! payload (or FIN); bytes before that point, if they arrive later, are dropped as old.

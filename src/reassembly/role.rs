@@ -25,9 +25,9 @@ pub enum Role {
 /// first rule that applies wins:
 /// 1. SYN without ACK: the sender is the client (active open, RFC 9293 §3.5).
 /// 2. SYN+ACK: the sender is the server.
-/// 3. and 4. The factory recognises the payload (`HandlerFactory::probe_role`): for HTTP,
-///    a request line means the sender is the client, `HTTP/` the server
-///    (`http::probe_role`).
+/// 3. and 4. The factory recognises the payload (`HandlerFactory::probe_role`): for HTTP
+///    (`http::probe_role`), a request line means the sender is the client, a status line
+///    the server.
 /// 5. `-hosts` lists the destination: it is the server; else if it lists the source, the
 ///    source is.
 /// 6. The lower port is the server (servers listen on well-known ports, clients use
