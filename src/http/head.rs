@@ -6,6 +6,7 @@
 //! its end has been found; nothing here allocates more than the head it was given.
 
 use crate::model::{Anomaly, Header, HttpVersion};
+use crate::reassembly::Role;
 
 /// Longest method token accepted by the start-line matcher (the longest registered method,
 /// `UPDATEREDIRECTREF`, has 17 characters).
@@ -49,6 +50,14 @@ impl StartMatcher {
 
     pub fn reset(&mut self) {
         *self = StartMatcher::new(self.request);
+    }
+
+    /// While `NeedMore`: the bytes fed so far are a start line's beginning long enough to
+    /// tell which end sent it: a request's method and the space after it, a response's
+    /// `HTTP/1.`.
+    fn tells_role(&self) -> bool {
+        // Both machines start in state 0: the method, or the `HTTP/1.` prefix.
+        self.state != 0
     }
 
     /// After `Accept09`: the method was exactly `GET`.
@@ -194,6 +203,44 @@ impl StartMatcher {
             _ => Match::Fail,
         }
     }
+}
+
+/// Which end of a connection sent `payload`, the first payload captured of a connection
+/// whose handshake was not seen, if it looks like HTTP/1.x (the contract of
+/// `reassembly::HandlerFactory::probe_role`):
+/// - `Some(Role::Client)`: it begins with a request line as [`StartMatcher`] accepts one
+///   (`token SP target SP HTTP/1.[01] CRLF`, or HTTP/0.9's `token SP target CRLF`), or
+///   with a beginning of one that goes at least past the method and its space (a segment
+///   may end anywhere in the line);
+/// - `Some(Role::Server)`: likewise a status line (`HTTP/1.[01] SP DDD`), at least its
+///   `HTTP/1.`;
+/// - `None`: anything else, including an empty payload and HTTP/2's preface (a protocol
+///   detector recognises that one itself).
+///
+/// This is the one request-line rule: the parser resynchronises with the same matcher.
+/// It reads up to the end of the start line, or of the payload if that comes first.
+pub fn probe_role(payload: &[u8]) -> Option<Role> {
+    if begins_message(true, payload) {
+        Some(Role::Client)
+    } else if begins_message(false, payload) {
+        Some(Role::Server)
+    } else {
+        None
+    }
+}
+
+/// `payload` begins with a request (or response) start line, or with enough of one to
+/// tell (`StartMatcher::tells_role`).
+fn begins_message(request: bool, payload: &[u8]) -> bool {
+    let mut m = StartMatcher::new(request);
+    for &b in payload {
+        match m.feed(b) {
+            Match::NeedMore => {}
+            Match::Accept | Match::Accept09 => return true,
+            Match::Fail => return false,
+        }
+    }
+    m.tells_role()
 }
 
 /// RFC 9110 §5.6.2 token characters.
@@ -694,6 +741,33 @@ mod tests {
             run(&mut StartMatcher::new(true), b"GET / HTTP/1.1"),
             Match::NeedMore
         );
+    }
+
+    #[test]
+    fn role_probe_reads_a_prefix_of_one_segment() {
+        assert_eq!(
+            probe_role(b"GET / HTTP/1.1\r\nHost: a\r\n"),
+            Some(Role::Client)
+        );
+        assert_eq!(probe_role(b"M-SEARCH * HTTP/1.1\r\n"), Some(Role::Client));
+        assert_eq!(probe_role(b"GET /x\r\n"), Some(Role::Client));
+        // Cut anywhere after the method's space: still a request line's start.
+        assert_eq!(probe_role(b"X_Y "), Some(Role::Client));
+        assert_eq!(probe_role(b"get /a HTT"), Some(Role::Client));
+        assert_eq!(probe_role(b"HTTP/1.1 200 OK\r\n"), Some(Role::Server));
+        assert_eq!(probe_role(b"HTTP/1.0 20"), Some(Role::Server));
+        // Too short to tell, a line that is not HTTP/1.x, a method longer than the
+        // matcher's limit, no space, a status line's digits, empty.
+        assert_eq!(probe_role(b"GET"), None);
+        assert_eq!(probe_role(b"HTTP/"), None);
+        assert_eq!(probe_role(b"PRI * HTTP/2.0\r\n\r\nSM"), None);
+        assert_eq!(probe_role(b"HTTP/2 200"), None);
+        assert_eq!(probe_role(b"GET / HTTP/1.1 x"), None);
+        let long = [b'A'; MAX_METHOD_LEN + 1];
+        assert_eq!(probe_role(&[&long[..], b" /"].concat()), None);
+        assert_eq!(probe_role(b"GET\t/"), None);
+        assert_eq!(probe_role(b"220 mail.example.com ESMTP"), None);
+        assert_eq!(probe_role(b""), None);
     }
 
     #[test]

@@ -21,11 +21,12 @@ mod testing;
 mod tunnel;
 
 pub use conn::{HttpConn, MAX_INTERIM};
+pub use head::probe_role;
 
 use std::time::Duration;
 
 use crate::model::{ConnInfo, Transaction};
-use crate::reassembly::HandlerFactory;
+use crate::reassembly::{HandlerFactory, Role};
 
 /// Bounds of the HTTP layer. Each is counted when hit.
 #[derive(Clone, Debug)]
@@ -159,5 +160,10 @@ impl HandlerFactory for HttpFactory {
     type Handler = HttpConn;
     fn new_handler(&mut self, conn: &ConnInfo) -> HttpConn {
         HttpConn::new(conn)
+    }
+    /// A request line: the sender is the client; a status line: the server
+    /// (`http::probe_role`).
+    fn probe_role(&self, payload: &[u8]) -> Option<Role> {
+        probe_role(payload)
     }
 }

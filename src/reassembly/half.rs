@@ -1,8 +1,10 @@
 //! One direction of a connection: TCP sequence numbers in, ordered bytes and gaps out.
 //!
-//! Sequence numbers are 32-bit and wrap (RFC 9293 §3.4); internally every byte has an
-//! absolute 64-bit stream offset (0 = first data byte), computed relative to the next
-//! expected byte with wrapping arithmetic, so a stream may cross 2^32 any number of times.
+//! Sequence numbers are 32-bit and wrap (RFC 9293 §3.4, `wire::SeqNum`); internally every
+//! byte has an absolute 64-bit stream offset (0 = first data byte), read from a sequence
+//! number as the nearer of the two readings around the next expected byte, so a stream may
+//! cross 2^32 any number of times. Signed offsets (`i64`) are before-the-start aware: a
+//! negative one lies before offset 0.
 //!
 //! Policy (the one place it is decided):
 //! - Bytes already delivered are never changed; a later copy is dropped (content of
@@ -24,11 +26,15 @@
 use super::ooo::OooBuffer;
 use super::ReassemblyCounters;
 use crate::time::Timestamp;
+use crate::wire::{signed_offset, SeqNum};
 
 /// Largest distance ahead of the next expected byte that a segment or an ACK may be: the
 /// largest TCP window (2^30 with window scaling, RFC 7323 §2.3). Beyond it a segment is
 /// out of window (dropped, counted) and an ACK is ignored.
 pub(crate) const MAX_WINDOW: u64 = 1 << 30;
+
+/// `MAX_WINDOW` as a signed offset distance.
+pub(crate) const MAX_WINDOW_SIGNED: i64 = 1 << 30;
 
 /// Segments of the connection (either direction) after the peer acknowledged bytes this
 /// direction is missing before they are declared lost. Covers capture reordering; the
@@ -59,9 +65,9 @@ pub(crate) struct HalfLimits {
 pub(crate) struct HalfStream {
     /// Sequence number of stream offset 0 (ISN+1 after a SYN; the first payload byte seen
     /// when picked up mid-stream). `None` until known.
-    base: Option<u32>,
+    base: Option<SeqNum>,
     /// The ISN, when this direction's SYN was seen.
-    isn: Option<u32>,
+    isn: Option<SeqNum>,
     /// Offset of the next byte to deliver: everything before it was delivered as data or gap.
     next: u64,
     /// Offset of the FIN (the stream's length), once seen.
@@ -71,7 +77,7 @@ pub(crate) struct HalfStream {
     /// Highest offset the peer acknowledged.
     acked: Option<u64>,
     /// Before synchronisation: the highest sequence number the peer acknowledged.
-    ack_hint: Option<u32>,
+    ack_hint: Option<SeqNum>,
     /// Lowest offset of this direction's bytes held back by the connection for causal
     /// order (see `reassembly::Held`): captured, so never declared lost.
     held_from: Option<u64>,
@@ -83,7 +89,7 @@ pub(crate) struct HalfStream {
 }
 
 impl HalfStream {
-    pub(crate) fn isn(&self) -> Option<u32> {
+    pub(crate) fn isn(&self) -> Option<SeqNum> {
         self.isn
     }
 
@@ -104,15 +110,11 @@ impl HalfStream {
     /// This direction's SYN: data starts at `isn + 1`. Once synchronised (picked up
     /// mid-stream, the SYN captured late) only the ISN is recorded, when the SYN lies at or
     /// before the stream start, so that its retransmissions are recognised.
-    pub(crate) fn on_syn(&mut self, isn: u32) {
+    pub(crate) fn on_syn(&mut self, isn: SeqNum) {
         if self.base.is_none() {
             self.isn = Some(isn);
-            self.base = Some(isn.wrapping_add(1));
-        } else if self.isn.is_none()
-            && self
-                .offset_of(isn.wrapping_add(1))
-                .is_some_and(|off| off <= 0)
-        {
+            self.base = Some(isn + 1u32);
+        } else if self.isn.is_none() && self.offset_of(isn + 1u32).is_some_and(|off| off <= 0) {
             self.isn = Some(isn);
         }
     }
@@ -120,11 +122,12 @@ impl HalfStream {
     /// Synchronises without a SYN: offset 0 is at `seq`, or earlier at the peer's ACK
     /// hint when that lies within a window before `seq` (see `on_ack_hint`). Ignored once
     /// synchronised.
-    pub(crate) fn sync_at(&mut self, seq: u32) {
+    pub(crate) fn sync_at(&mut self, seq: SeqNum) {
         if self.base.is_none() {
-            let ahead = self.ack_hint.map(|h| seq.wrapping_sub(h));
-            self.base = match (self.ack_hint, ahead) {
-                (Some(h), Some(d)) if d > 0 && (d as u64) < MAX_WINDOW => Some(h),
+            // The hint counts when `seq` is after it by less than a window.
+            let within = |h: SeqNum| (1..MAX_WINDOW_SIGNED).contains(&i64::from(seq.distance(h)));
+            self.base = match self.ack_hint {
+                Some(h) if within(h) => Some(h),
                 _ => Some(seq),
             };
         }
@@ -135,11 +138,9 @@ impl HalfStream {
     /// segment captured starts later than that (the capture reordered it ahead of the ones
     /// before it), the stream starts at the hint and the bytes between are awaited like
     /// any out-of-order hole, instead of being lost.
-    pub(crate) fn on_ack_hint(&mut self, ack: u32) {
+    pub(crate) fn on_ack_hint(&mut self, ack: SeqNum) {
         if self.base.is_none() {
-            let later = self
-                .ack_hint
-                .is_none_or(|h| (ack.wrapping_sub(h) as i32) > 0);
+            let later = self.ack_hint.is_none_or(|h| ack > h);
             if later {
                 self.ack_hint = Some(ack);
             }
@@ -148,16 +149,15 @@ impl HalfStream {
 
     /// The absolute offset of `seq` (negative: before the stream start), taking the nearer
     /// of the two readings around the next expected byte.
-    pub(crate) fn offset_of(&self, seq: u32) -> Option<i64> {
-        let base = self.base?;
-        let next_seq = base.wrapping_add(self.next as u32);
-        Some(self.next as i64 + seq.wrapping_sub(next_seq) as i32 as i64)
+    pub(crate) fn offset_of(&self, seq: SeqNum) -> Option<i64> {
+        let next_seq = self.base?.plus_offset(self.next);
+        Some(seq.offset(next_seq, self.next))
     }
 
     /// A segment's payload, starting at sequence number `seq`.
     pub(crate) fn on_payload(
         &mut self,
-        seq: u32,
+        seq: SeqNum,
         data: &[u8],
         lim: HalfLimits,
         c: &mut ReassemblyCounters,
@@ -166,8 +166,8 @@ impl HalfStream {
         let Some(start) = self.offset_of(seq) else {
             return;
         };
-        let next = self.next as i64;
-        let end = start + data.len() as i64;
+        let next = signed_offset(self.next);
+        let end = start.saturating_add(signed_offset(data.len() as u64));
         if end <= next {
             c.retransmitted_segments += 1;
             return;
@@ -176,22 +176,23 @@ impl HalfStream {
             c.data_after_fin += 1;
             return;
         }
-        if start > next + MAX_WINDOW as i64 {
+        if start > next + MAX_WINDOW_SIGNED {
             c.out_of_window_segments += 1;
             return;
         }
-        let end = end as u64;
-        // Bytes of `data` between two absolute offsets (both within [start, end]).
-        let piece = |a: u64, b: u64| -> &[u8] {
-            let from = (a as i64 - start) as usize;
-            let to = (b as i64 - start) as usize;
-            data.get(from..to).unwrap_or(&[])
+        // `end > next >= 0`.
+        let Ok(end) = u64::try_from(end) else {
+            return;
         };
+        // Bytes of `data` between two absolute offsets (both within [start, end]).
+        let index = |a: u64| usize::try_from(signed_offset(a) - start).unwrap_or(usize::MAX);
+        let piece = |a: u64, b: u64| -> &[u8] { data.get(index(a)..index(b)).unwrap_or(&[]) };
         let mut overlapped = start < next;
         let mut fresh = false;
         let mut buffered = false;
         let mut conflicts = 0u64;
-        let mut cur = start.max(next) as u64;
+        // The first byte not yet delivered: `max(start, next)`.
+        let mut cur = u64::try_from(start).map_or(self.next, |s| s.max(self.next));
         while cur < end {
             if cur < self.next {
                 // A forced gap or a flush moved past these bytes.
@@ -217,7 +218,7 @@ impl HalfStream {
                 cur = hole_end;
                 continue;
             }
-            let len = (hole_end - cur) as usize;
+            let len = usize::try_from(hole_end - cur).unwrap_or(usize::MAX);
             if self.ooo.can_insert(cur, len, lim.max_bytes, lim.max_chunks) {
                 fresh = true;
                 buffered = true;
@@ -249,17 +250,18 @@ impl HalfStream {
     }
 
     /// The FIN, at sequence number `seq` (after the segment's payload).
-    pub(crate) fn on_fin(&mut self, seq: u32, c: &mut ReassemblyCounters, out: &mut impl Emit) {
+    pub(crate) fn on_fin(&mut self, seq: SeqNum, c: &mut ReassemblyCounters, out: &mut impl Emit) {
         let Some(off) = self.offset_of(seq) else {
             return;
         };
-        if off > self.next as i64 + MAX_WINDOW as i64 {
+        if off > signed_offset(self.next) + MAX_WINDOW_SIGNED {
             c.out_of_window_segments += 1;
             return;
         }
         match self.fin {
             Some(_) => c.retransmitted_fins += 1,
-            None => self.fin = Some(off.max(0) as u64),
+            // A FIN before the stream start is at the start.
+            None => self.fin = Some(u64::try_from(off).unwrap_or(0)),
         }
         self.check_fin(out);
     }
@@ -268,14 +270,14 @@ impl HalfStream {
     /// When that covers bytes we are missing while holding later ones (buffered data or
     /// the FIN), those bytes will not be retransmitted: they become a gap once they are
     /// still missing `ACK_GAP_PATIENCE` segments later (see `on_segment_seen`).
-    pub(crate) fn on_peer_ack(&mut self, ack: u32) {
-        let Some(off) = self.offset_of(ack) else {
+    pub(crate) fn on_peer_ack(&mut self, ack: SeqNum) {
+        // Before the stream start (negative) or beyond a window: ignored.
+        let Some(Ok(off)) = self.offset_of(ack).map(u64::try_from) else {
             return;
         };
-        if off < 0 || off as u64 > self.next + MAX_WINDOW {
+        if off > self.next + MAX_WINDOW {
             return;
         }
-        let off = off as u64;
         if self.acked.is_none_or(|a| off > a) {
             self.acked = Some(off);
         }
@@ -290,13 +292,12 @@ impl HalfStream {
     /// When the other direction acknowledges `ack` of this one and that is beyond what
     /// this direction has delivered (within a window), the offset it acknowledges: the
     /// other direction's segment was sent after these bytes arrived.
-    pub(crate) fn lagging_offset(&self, ack: u32) -> Option<u64> {
+    pub(crate) fn lagging_offset(&self, ack: SeqNum) -> Option<u64> {
         if self.fin_done {
             return None;
         }
-        let off = self.offset_of(ack)?;
-        (off > self.next as i64 && off - (self.next as i64) < MAX_WINDOW as i64)
-            .then_some(off as u64)
+        let off = u64::try_from(self.offset_of(ack)?).ok()?;
+        (off > self.next && off - self.next < MAX_WINDOW).then_some(off)
     }
 
     /// True when the peer acknowledged bytes this direction is missing while later bytes

@@ -4,8 +4,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::conn::Conn;
+use super::table::Recency;
 use super::*;
-use crate::wire::TcpFlags;
+use crate::hosts::ServerSet;
+use crate::wire::{TcpFlags, TcpSegment};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Ev {
@@ -68,6 +71,10 @@ impl HandlerFactory for Fac {
     type Handler = Rec;
     fn new_handler(&mut self, _conn: &ConnInfo) -> Rec {
         Rec
+    }
+    /// The HTTP rule, which these tests were written against.
+    fn probe_role(&self, payload: &[u8]) -> Option<Role> {
+        crate::http::probe_role(payload)
     }
 }
 
@@ -473,49 +480,61 @@ fn client_and_server_are_decided_by_each_rule_in_order() {
     let lo = "10.0.0.2:80";
     // Each case is chosen so that the later rules would give the other answer.
     // 1. SYN: sender is the client, even from the low port.
-    assert!(server_is_dst(&seg(lo, hi, "S", b""), &none));
+    assert!(server_is_dst(&seg(lo, hi, "S", b""), &none, &Fac));
     // 2. SYN+ACK: sender is the server, even from the high port.
-    assert!(!server_is_dst(&seg(hi, lo, "SA", b""), &none));
+    assert!(!server_is_dst(&seg(hi, lo, "SA", b""), &none, &Fac));
     // 3. Request line: sender is the client.
     assert!(server_is_dst(
         &seg(lo, hi, "A", b"GET / HTTP/1.1\r\n"),
-        &none
+        &none,
+        &Fac
     ));
     assert!(server_is_dst(
         &seg(lo, hi, "A", b"M-SEARCH * HTTP/1.1\r\n"),
-        &none
+        &none,
+        &Fac
     ));
-    assert!(server_is_dst(&seg(lo, hi, "A", b"X_Y "), &none));
+    assert!(server_is_dst(&seg(lo, hi, "A", b"X_Y "), &none, &Fac));
     // 4. Status line: sender is the server.
     assert!(!server_is_dst(
         &seg(hi, lo, "A", b"HTTP/1.1 200 OK\r\n"),
-        &none
+        &none,
+        &Fac
     ));
-    // Not requests: lowercase, too long a token, no space.
-    assert!(!server_is_dst(&seg(lo, hi, "A", b"get / HTTP/1.1"), &none));
+    // Not requests (the HTTP parser's start-line rule): not HTTP/1.x, too long a method
+    // token (32 at most), no space.
     assert!(!server_is_dst(
-        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRSTU /"),
-        &none
+        &seg(lo, hi, "A", b"GET / HTTP/2.0\r\n"),
+        &none,
+        &Fac
+    ));
+    assert!(!server_is_dst(
+        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG /"),
+        &none,
+        &Fac
     ));
     assert!(server_is_dst(
-        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRST /"),
-        &none
+        &seg(lo, hi, "A", b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF /"),
+        &none,
+        &Fac
     ));
-    assert!(!server_is_dst(&seg(lo, hi, "A", b"GET"), &none));
+    assert!(!server_is_dst(&seg(lo, hi, "A", b"GET"), &none, &Fac));
     // 5. -hosts: destination listed, then source listed.
     let hosts = ServerSet::parse(":50000").unwrap();
-    assert!(server_is_dst(&seg(lo, hi, "A", b"\x00body"), &hosts));
-    assert!(!server_is_dst(&seg(hi, lo, "A", b"\x00body"), &hosts));
+    assert!(server_is_dst(&seg(lo, hi, "A", b"\x00body"), &hosts, &Fac));
+    assert!(!server_is_dst(&seg(hi, lo, "A", b"\x00body"), &hosts, &Fac));
     // 6. Lower port; tie: destination.
-    assert!(server_is_dst(&seg(hi, lo, "A", b"\x00body"), &none));
-    assert!(!server_is_dst(&seg(lo, hi, "A", b"\x00body"), &none));
+    assert!(server_is_dst(&seg(hi, lo, "A", b"\x00body"), &none, &Fac));
+    assert!(!server_is_dst(&seg(lo, hi, "A", b"\x00body"), &none, &Fac));
     assert!(server_is_dst(
         &seg("10.0.0.1:80", "10.0.0.2:80", "A", b"\x00"),
-        &none
+        &none,
+        &Fac
     ));
     assert!(!server_is_dst(
         &seg("10.0.0.1:80", "10.0.0.2:80", "A", b"HTTP/1.0 200"),
-        &none
+        &none,
+        &Fac
     ));
 
     // Through the table: a response seen first from the high port makes it the server.

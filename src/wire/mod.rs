@@ -37,6 +37,10 @@
 //! than its header (0 is what Linux TSO/GSO captures show) and an IPv6 payload length of 0
 //! (jumbograms, or the same offload) fall back to the captured length.
 
+mod seq;
+
+pub use seq::{signed_offset, SeqNum};
+
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::err::packet::SliceError;

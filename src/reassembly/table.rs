@@ -1,0 +1,545 @@
+//! The connection table of one worker: finds a segment's connection by its 4-tuple, opens,
+//! evicts, times out and closes connections, and keeps the memory budget.
+//!
+//! Invariants: `index`, `slots` and the recency list hold exactly the same connections;
+//! the recency list is ordered by `now` of each connection's last packet (most recent
+//! first), which makes eviction O(1) and the idle scan proportional to what it closes.
+//!
+//! What it does not do: look at a connection's bytes (`conn.rs`), or decide which end is
+//! the client (`role.rs`).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::conn::{Conn, Env};
+use super::half::{HalfLimits, HalfStream, MAX_WINDOW_SIGNED};
+use super::role::server_is_dst;
+use super::{
+    CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
+    EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENTLY_CLOSED_LINGER, RECENTLY_CLOSED_MAX,
+};
+use crate::hosts::ServerSet;
+use crate::model::{ConnInfo, Direction};
+use crate::time::Timestamp;
+use crate::wire::{SeqNum, TcpSegment};
+
+/// The connection key: the two endpoints in a fixed order, so both directions find it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct ConnKey {
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl ConnKey {
+    fn new(a: SocketAddr, b: SocketAddr) -> ConnKey {
+        if a <= b {
+            ConnKey { lo: a, hi: b }
+        } else {
+            ConnKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// A link of the recency list, parallel to `slots`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Recency {
+    prev: u32,
+    next: u32,
+    last_seen: Timestamp,
+}
+
+const NIL: u32 = u32::MAX;
+
+/// 4-tuples recently closed by FIN or RST, oldest first; bounded by `RECENTLY_CLOSED_MAX`.
+#[derive(Default)]
+struct RecentlyClosed {
+    at: HashMap<ConnKey, Timestamp>,
+    /// Insertion order; may hold stale entries (forgotten or re-remembered keys), which are
+    /// skipped by comparing the time with `at`.
+    order: VecDeque<(ConnKey, Timestamp)>,
+}
+
+impl RecentlyClosed {
+    fn remember(&mut self, key: ConnKey, now: Timestamp, c: &mut ReassemblyCounters) {
+        self.at.insert(key, now);
+        self.order.push_back((key, now));
+        while self.order.len() > RECENTLY_CLOSED_MAX {
+            if let Some((k, t)) = self.order.pop_front() {
+                if self.at.get(&k) == Some(&t) {
+                    self.at.remove(&k);
+                    c.recently_closed_overflow += 1;
+                }
+            }
+        }
+    }
+
+    fn is_recent(&mut self, key: &ConnKey, now: Timestamp) -> bool {
+        match self.at.get(key) {
+            Some(&t) if now.since(t) <= RECENTLY_CLOSED_LINGER => true,
+            Some(_) => {
+                self.at.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn forget(&mut self, key: &ConnKey) {
+        self.at.remove(key);
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        while let Some(&(k, t)) = self.order.front() {
+            if now.since(t) <= RECENTLY_CLOSED_LINGER {
+                break;
+            }
+            self.order.pop_front();
+            if self.at.get(&k) == Some(&t) {
+                self.at.remove(&k);
+            }
+        }
+    }
+}
+
+/// All connections of one worker.
+pub struct ConnTable<F: HandlerFactory> {
+    factory: F,
+    servers: ServerSet,
+    limits: ReassemblyLimits,
+    counters: ReassemblyCounters,
+    index: HashMap<ConnKey, u32>,
+    slots: Vec<Option<Conn<F::Handler>>>,
+    recency: Vec<Recency>,
+    free: Vec<u32>,
+    /// Most recently active connection.
+    head: u32,
+    /// Least recently active connection: the next to evict or to time out.
+    tail: u32,
+    closed: RecentlyClosed,
+    /// Bytes charged to the memory budget: the sum of the connections' `charged`.
+    mem_used: usize,
+}
+
+impl<F: HandlerFactory> ConnTable<F> {
+    pub fn new(factory: F, servers: ServerSet, limits: ReassemblyLimits) -> Self {
+        ConnTable {
+            factory,
+            servers,
+            limits,
+            counters: ReassemblyCounters::default(),
+            index: HashMap::new(),
+            slots: Vec::new(),
+            recency: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            closed: RecentlyClosed::default(),
+            mem_used: 0,
+        }
+    }
+
+    /// Feeds one segment. `packet_index` is the capture index of the packet (the new
+    /// connection's id when it opens one); `ts` its packet time, `now` the worker's
+    /// monotonic clock.
+    pub fn on_segment(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        ts: Timestamp,
+        now: Timestamp,
+    ) {
+        self.counters.segments += 1;
+        let key = ConnKey::new(seg.src, seg.dst);
+        let f = seg.flags;
+        let active_open = f.syn && !f.ack && !f.rst;
+        let idx = match self.index.get(&key).copied() {
+            Some(idx) if active_open && self.is_new_syn(idx, seg) => {
+                self.close(ctx, idx, CloseReason::Reused, ts, now);
+                self.open(ctx, key, seg, packet_index, now)
+            }
+            Some(idx) => idx,
+            None => {
+                if self.closed.is_recent(&key, now) {
+                    if !active_open {
+                        self.counters.segments_after_close += 1;
+                        return;
+                    }
+                    self.closed.forget(&key);
+                }
+                if f.rst || (!f.syn && seg.payload.is_empty()) {
+                    self.counters.segments_ignored += 1;
+                    return;
+                }
+                self.open(ctx, key, seg, packet_index, now)
+            }
+        };
+        self.touch(idx, now);
+        let lim = self.half_limits();
+        let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut env = Env {
+            factory: &mut self.factory,
+            ctx: &mut *ctx,
+        };
+        if let Some(reason) = conn.process(&mut env, &mut self.counters, lim, seg, ts) {
+            self.close(ctx, idx, reason, ts, now);
+            return;
+        }
+        self.recharge(idx);
+        self.enforce_budget(ctx, Some(idx), now);
+    }
+
+    /// Time advanced: closes connections idle longer than `idle_timeout` (by `now` of
+    /// their last packet) and calls `on_tick` of every live handler (connections that
+    /// carried no byte, gap or FIN have none).
+    pub fn on_tick(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        // The recency list is ordered by last activity: only the expired tail is visited.
+        while self.tail != NIL {
+            let last = self.recency[self.tail as usize].last_seen;
+            if now.since(last) <= self.limits.idle_timeout {
+                break;
+            }
+            self.close(ctx, self.tail, CloseReason::Idle, now, now);
+        }
+        let lim = self.half_limits();
+        let mut used = self.mem_used;
+        let c = &mut self.counters;
+        for conn in self.slots.iter_mut().flatten() {
+            let mut env = Env {
+                factory: &mut self.factory,
+                ctx: &mut *ctx,
+            };
+            if !conn.held.is_empty() {
+                conn.release_held(&mut env, c, lim, Some(now));
+            }
+            // Holes the peer acknowledged and that are still open are lost by now.
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let mut out = conn.app.emitter(&mut env, dir, now, None);
+                conn.halves[dir.index()].on_tick(now, c, &mut out);
+            }
+            if let Some(h) = conn.app.handler.as_mut() {
+                h.on_tick(ctx, &conn.app.info, now);
+            }
+            let cost = conn.mem_bytes();
+            used = used - conn.charged + cost;
+            conn.charged = cost;
+        }
+        self.mem_used = used;
+        self.enforce_budget(ctx, None, now);
+        self.closed.expire(now);
+    }
+
+    /// Closes every connection (end of capture), delivering what is buffered first, in
+    /// the order of their ids.
+    pub fn close_all(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        let mut live: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.as_ref()?.info().id, u32::try_from(i).ok()?)))
+            .collect();
+        live.sort_unstable();
+        for (_, idx) in live {
+            self.close(ctx, idx, CloseReason::EndOfCapture, now, now);
+        }
+    }
+
+    /// Connections tracked now.
+    pub fn open_connections(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Bytes charged to the memory budget now.
+    pub fn memory_used(&self) -> usize {
+        self.mem_used
+    }
+
+    /// Bytes charged for connection `idx`.
+    fn charged(&self, idx: u32) -> usize {
+        self.slots
+            .get(idx as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |c| c.charged)
+    }
+
+    /// Asks connection `idx`'s handler to drop what it can (body bytes), then re-measures.
+    fn shed(&mut self, ctx: &mut Ctx<F>, idx: u32) {
+        let conn = self.slots.get_mut(idx as usize).and_then(Option::as_mut);
+        if let Some(h) = conn.and_then(|c| c.app.handler.as_mut()) {
+            h.shed_memory(ctx);
+        }
+        self.recharge(idx);
+    }
+
+    /// The connection to close next (for `max_connections` or the memory budget), never
+    /// `keep`: among the `EVICTION_SCAN` least recently active, the oldest that never
+    /// carried a byte (no handler: closing it loses nothing), else the least recently
+    /// active of all.
+    fn eviction_victim(&self, keep: Option<u32>) -> Option<u32> {
+        let mut idx = self.tail;
+        let mut fallback = None;
+        for _ in 0..EVICTION_SCAN {
+            if idx == NIL {
+                break;
+            }
+            if Some(idx) != keep {
+                let conn = self.slots.get(idx as usize).and_then(Option::as_ref);
+                if conn.is_some_and(|c| c.app.handler.is_none()) {
+                    return Some(idx);
+                }
+                fallback = fallback.or(Some(idx));
+            }
+            idx = self.recency[idx as usize].prev;
+        }
+        fallback
+    }
+
+    /// Re-measures connection `idx` and updates the budget's total.
+    fn recharge(&mut self, idx: u32) {
+        if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
+            let cost = conn.mem_bytes();
+            self.mem_used = self.mem_used - conn.charged + cost;
+            conn.charged = cost;
+        }
+    }
+
+    /// Gets back under `memory_budget` after `current` (the connection that just grew,
+    /// if any) was charged. The policy, in order, each step counted:
+    /// 1. if `current` holds more than `1 / LARGE_CONNECTION_SHARE` of the budget, it is the
+    ///    one growing memory: it stops keeping body bytes and drops those it kept (sizes
+    ///    stay exact; messages flagged `body-dropped-memory-limit`);
+    /// 2. other connections are closed, least recently active first, preferring those that
+    ///    never carried a byte (half-open: nothing is lost), their pending requests
+    ///    exported flagged (`unanswered-evicted`), until the total fits;
+    /// 3. if `current` alone is still over, it drops its body bytes, then its out-of-order
+    ///    and held segments are released at once, holes delivered as gaps.
+    ///
+    /// What stays charged after that (a head being read, at most `max_head_bytes` per
+    /// direction) is bounded per connection.
+    fn enforce_budget(&mut self, ctx: &mut Ctx<F>, current: Option<u32>, now: Timestamp) {
+        let budget = self.limits.memory_budget;
+        if self.mem_used <= budget {
+            return;
+        }
+        self.counters.memory_limit_hits += 1;
+        let large = budget / LARGE_CONNECTION_SHARE;
+        if let Some(idx) = current {
+            if self.charged(idx) > large {
+                self.shed(ctx, idx);
+            }
+        }
+        while self.mem_used > budget {
+            let Some(victim) = self.eviction_victim(current) else {
+                break;
+            };
+            self.counters.memory_limit_evictions += 1;
+            self.close(ctx, victim, CloseReason::Evicted, now, now);
+        }
+        if let Some(idx) = current.filter(|_| self.mem_used > budget) {
+            self.shed(ctx, idx);
+        }
+        let Some(idx) = current.filter(|_| self.mem_used > budget) else {
+            return;
+        };
+        let lim = self.half_limits();
+        let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let buffered = !conn.held.is_empty() || conn.halves.iter().any(|h| h.mem_bytes() > 0);
+        if !buffered {
+            return;
+        }
+        let c = &mut self.counters;
+        c.memory_limit_buffers_released += 1;
+        let mut env = Env {
+            factory: &mut self.factory,
+            ctx,
+        };
+        if !conn.held.is_empty() {
+            conn.release_held(&mut env, c, lim, Some(Timestamp(i64::MAX)));
+        }
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let mut out = conn.app.emitter(&mut env, dir, now, None);
+            conn.halves[dir.index()].release_buffered(c, &mut out);
+        }
+        self.recharge(idx);
+    }
+
+    /// The out-of-order limits of one direction.
+    fn half_limits(&self) -> HalfLimits {
+        HalfLimits {
+            max_bytes: self.limits.max_ooo_bytes_per_direction,
+            max_chunks: self.limits.max_ooo_segments_per_direction,
+        }
+    }
+
+    pub fn counters(&self) -> &ReassemblyCounters {
+        &self.counters
+    }
+
+    /// A SYN without ACK on a tracked 4-tuple starts a new connection unless it repeats
+    /// the client's SYN (same sender, same ISN).
+    fn is_new_syn(&self, idx: u32, seg: &TcpSegment<'_>) -> bool {
+        let Some(conn) = self.slots.get(idx as usize).and_then(Option::as_ref) else {
+            return true;
+        };
+        let to_server = &conn.halves[Direction::ToServer.index()];
+        let open = !conn.halves.iter().any(HalfStream::fin_seen);
+        let client = conn.info().client;
+        let seq = SeqNum(seg.seq);
+        let retransmitted = seg.src == client && to_server.isn() == Some(seq) && open;
+        // The capture reordered the client's SYN after the SYN-ACK or after its first data
+        // (the connection was then picked up there), and the SYN starts at or just before
+        // the client's stream: the same connection, not a reuse of the 4-tuple.
+        let late = seg.src == client
+            && to_server.isn().is_none()
+            && open
+            && to_server
+                .offset_of(seq + 1u32)
+                .is_some_and(|off| off <= 0 && off > -MAX_WINDOW_SIGNED);
+        !(retransmitted || late)
+    }
+
+    /// Opens a connection for `seg` (evicting the least recently active one when full) and
+    /// returns its slot.
+    fn open(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        key: ConnKey,
+        seg: &TcpSegment<'_>,
+        id: u64,
+        now: Timestamp,
+    ) -> u32 {
+        while self.index.len() >= self.limits.max_connections.max(1) {
+            let Some(victim) = self.eviction_victim(None) else {
+                break;
+            };
+            self.close(ctx, victim, CloseReason::Evicted, now, now);
+        }
+        let (client, server) = if server_is_dst(seg, &self.servers, &self.factory) {
+            (seg.src, seg.dst)
+        } else {
+            (seg.dst, seg.src)
+        };
+        let midstream = !seg.flags.syn;
+        let info = ConnInfo {
+            id,
+            client,
+            server,
+            syn_ts: None,
+            synack_ts: None,
+            established_ts: None,
+            midstream,
+        };
+        let conn = Conn::new(info, seg.flags.syn && seg.auth_option);
+        let link = Recency {
+            prev: NIL,
+            next: NIL,
+            last_seen: now,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(conn);
+                self.recency[i as usize] = link;
+                i
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.recency.push(link);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.push_front(idx);
+        self.index.insert(key, idx);
+        self.recharge(idx);
+        self.counters.connections_opened += 1;
+        if midstream {
+            self.counters.midstream_pickups += 1;
+        }
+        idx
+    }
+
+    /// Ends connection `idx`: delivers what it still holds (gaps for holes), calls
+    /// `on_close`, frees its slot. `ts` is the time given to the final calls.
+    fn close(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        idx: u32,
+        reason: CloseReason,
+        ts: Timestamp,
+        now: Timestamp,
+    ) {
+        let Some(mut conn) = self.slots.get_mut(idx as usize).and_then(Option::take) else {
+            return;
+        };
+        self.unlink(idx);
+        self.free.push(idx);
+        self.mem_used -= conn.charged;
+        let key = ConnKey::new(conn.info().client, conn.info().server);
+        self.index.remove(&key);
+        let lim = self.half_limits();
+        let mut env = Env {
+            factory: &mut self.factory,
+            ctx: &mut *ctx,
+        };
+        conn.flush_at_close(&mut env, &mut self.counters, lim, ts);
+        if let Some(h) = conn.app.handler.as_mut() {
+            h.on_close(ctx, &conn.app.info, reason, ts);
+        }
+        let c = &mut self.counters;
+        c.connections_closed += 1;
+        match reason {
+            CloseReason::Fin => c.connections_fin_closed += 1,
+            CloseReason::Reset => c.connections_reset += 1,
+            CloseReason::Idle => c.connections_idle_closed += 1,
+            CloseReason::Evicted => c.connections_evicted += 1,
+            CloseReason::Reused => c.connections_reused += 1,
+            CloseReason::EndOfCapture => {}
+        }
+        // Idle and evicted connections may legitimately resume: only a FIN or RST close
+        // makes later segments stragglers.
+        if matches!(reason, CloseReason::Fin | CloseReason::Reset) {
+            self.closed.remember(key, now, &mut self.counters);
+        }
+    }
+
+    fn touch(&mut self, idx: u32, now: Timestamp) {
+        if let Some(r) = self.recency.get_mut(idx as usize) {
+            r.last_seen = now;
+        }
+        if self.head != idx {
+            self.unlink(idx);
+            self.push_front(idx);
+        }
+    }
+
+    fn push_front(&mut self, idx: u32) {
+        let old = self.head;
+        self.recency[idx as usize].prev = NIL;
+        self.recency[idx as usize].next = old;
+        if old != NIL {
+            self.recency[old as usize].prev = idx;
+        } else {
+            self.tail = idx;
+        }
+        self.head = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let Recency { prev, next, .. } = self.recency[idx as usize];
+        if prev != NIL {
+            self.recency[prev as usize].next = next;
+        } else if self.head == idx {
+            self.head = next;
+        }
+        if next != NIL {
+            self.recency[next as usize].prev = prev;
+        } else if self.tail == idx {
+            self.tail = prev;
+        }
+        self.recency[idx as usize].prev = NIL;
+        self.recency[idx as usize].next = NIL;
+    }
+}
