@@ -12,6 +12,7 @@
 //! the HTTP/1 parser exactly as before this layer existed.
 
 use crate::model::Direction;
+use crate::reassembly::Role;
 
 /// The HTTP/2 connection preface a client sends first (RFC 9113 §3.4).
 pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -123,21 +124,19 @@ fn could_be_http1(b: u8) -> bool {
     !b.is_ascii_control() || matches!(b, b'\t' | b'\r' | b'\n')
 }
 
-/// Which end sent `payload`, judged from its first bytes by the protocols this layer
-/// detects besides HTTP/1: a TLS ClientHello or the HTTP/2 preface come from the client,
-/// a TLS ServerHello from the server. `None` when these bytes do not tell.
-pub fn tls_or_h2_sender_is_client(payload: &[u8]) -> Option<bool> {
+/// Which end sent `payload`, the first payload of a connection picked up without its
+/// handshake: a TLS ClientHello or the HTTP/2 preface come from the client, a TLS
+/// ServerHello from the server, and HTTP/1 start lines as `http::probe_role` says (the
+/// one request-line rule). `None` when the bytes do not tell.
+pub fn probe_role(payload: &[u8]) -> Option<Role> {
     if payload.starts_with(H2_PREFACE) {
-        return Some(true);
+        return Some(Role::Client);
     }
     // Record header (5 bytes), then the handshake message type (RFC 8446 §4).
     match payload {
-        [22, 3, minor, _, _, kind, ..] if *minor <= 4 => match kind {
-            1 => Some(true),
-            2 => Some(false),
-            _ => None,
-        },
-        _ => None,
+        [22, 3, minor, _, _, 1, ..] if *minor <= 4 => Some(Role::Client),
+        [22, 3, minor, _, _, 2, ..] if *minor <= 4 => Some(Role::Server),
+        _ => crate::http::probe_role(payload),
     }
 }
 
@@ -265,17 +264,13 @@ mod tests {
     }
 
     #[test]
-    fn who_sent_tls_and_h2_openers() {
-        assert_eq!(tls_or_h2_sender_is_client(H2_PREFACE), Some(true));
-        assert_eq!(
-            tls_or_h2_sender_is_client(&[22, 3, 1, 0, 200, 1, 0]),
-            Some(true)
-        );
-        assert_eq!(
-            tls_or_h2_sender_is_client(&[22, 3, 3, 0, 90, 2, 0]),
-            Some(false)
-        );
-        assert_eq!(tls_or_h2_sender_is_client(&[23, 3, 3, 0, 90, 2, 0]), None);
-        assert_eq!(tls_or_h2_sender_is_client(b"GET / HTTP/1.1"), None);
+    fn who_sent_the_first_payload() {
+        assert_eq!(probe_role(H2_PREFACE), Some(Role::Client));
+        assert_eq!(probe_role(&[22, 3, 1, 0, 200, 1, 0]), Some(Role::Client));
+        assert_eq!(probe_role(&[22, 3, 3, 0, 90, 2, 0]), Some(Role::Server));
+        assert_eq!(probe_role(&[23, 3, 3, 0, 90, 2, 0]), None);
+        assert_eq!(probe_role(b"GET / HTTP/1.1"), Some(Role::Client));
+        assert_eq!(probe_role(b"HTTP/1.1 200 OK"), Some(Role::Server));
+        assert_eq!(probe_role(b"\x00\x01"), None);
     }
 }

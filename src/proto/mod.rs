@@ -36,7 +36,7 @@ pub use detect::{Detection, Protocol};
 
 use crate::http::{HttpConn, HttpCtx, HttpLimits};
 use crate::model::{ConnInfo, Direction};
-use crate::reassembly::{HandlerFactory, StreamHandler};
+use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
 
 crate::counters! {
@@ -178,5 +178,9 @@ impl HandlerFactory for ProtoFactory {
     type Handler = ProtoConn;
     fn new_handler(&mut self, conn: &ConnInfo) -> ProtoConn {
         ProtoConn::new(conn)
+    }
+    /// TLS hellos and the HTTP/2 preface, then HTTP/1 start lines (`detect::probe_role`).
+    fn probe_role(&self, payload: &[u8]) -> Option<Role> {
+        detect::probe_role(payload)
     }
 }
