@@ -1,16 +1,18 @@
-//! httshark: a passive HTTP/1.x sniffer.
+//! httshark: a passive HTTP sniffer.
 //!
-//! The pipeline, from packets to output files:
+//! The pipeline, from packets to output files (docs/architecture.md draws it):
 //!
 //! ```text
-//! capture (libpcap: live or file) -> wire::decode -> reassembly::ConnTable
-//!     -> http::HttpConn (both directions, request/response pairing, timeouts)
+//! capture (libpcap: live or file) -> pipeline (threads, channels)
+//!     -> worker::Worker: wire::decode -> reassembly::ConnTable -> proto::ProtoConn
+//!        (detection, layers, the HTTP/1 session http::HttpConn) -> transform
 //!     -> model::Transaction -> processor::Processor (HAR files, statistics, ...)
 //! ```
 //!
-//! Everything from `wire` to `har` is pure and synchronous: bytes and a timestamp in,
-//! transactions out, no I/O and no wall clock. Only `capture` names libpcap, only
-//! processors open output files, and only `pipeline` starts threads.
+//! Everything inside `worker::Worker` (`wire`, `reassembly`, `proto`, `http`, `transform`)
+//! and `har` is pure and synchronous: bytes and a timestamp in, transactions out, no I/O
+//! and no wall clock (clippy.toml forbids reading it). Only `capture` names libpcap, only
+//! processors open output files (through `output`), and only `pipeline` starts threads.
 
 pub mod cli;
 pub mod config;

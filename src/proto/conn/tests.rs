@@ -1,3 +1,4 @@
+//! Unit tests of `ProtoConn`: detection and replay, skipping, fallbacks, a layer, a handoff.
 use std::net::SocketAddr;
 
 use super::*;
