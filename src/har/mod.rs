@@ -103,7 +103,7 @@ fn write_all_vectored(w: &mut impl Write, bufs: &mut [io::IoSlice<'_>]) -> io::R
     Ok(total)
 }
 
-/// Writes a HAR document one entry at a time: `begin`, `entry`/`entry_json` per entry,
+/// Writes a HAR document one entry at a time: `begin`, `entry_json` per entry,
 /// `finish`. The document is never held whole in memory.
 pub struct LogWriter<W: Write> {
     w: W,
@@ -122,7 +122,7 @@ impl<W: Write> LogWriter<W> {
         Ok(LogWriter { w, first: true })
     }
 
-    /// Appends one entry already serialised as a JSON object (`entry_json_bytes`).
+    /// Appends one entry already serialised as a JSON object (`entry_json`).
     pub fn entry_json(&mut self, json: &[u8]) -> io::Result<()> {
         self.w.write_all(if self.first { b"\n" } else { b",\n" })?;
         self.first = false;

@@ -327,18 +327,11 @@ pub fn entry_json_bytes(e: &Entry) -> serde_json::Result<Vec<u8>> {
     serde_json::to_vec(e)
 }
 
-impl<W: Write> LogWriter<W> {
-    /// Appends one entry, serialised by serde.
-    pub fn entry(&mut self, e: &Entry) -> io::Result<()> {
-        self.entry_json(&entry_json_bytes(e).map_err(io::Error::from)?)
-    }
-}
-
-/// Writes a complete HAR 1.2 document holding `entries`.
+/// Writes a complete HAR 1.2 document holding `entries`, serialised by serde.
 pub fn write_log<W: Write>(w: W, entries: &[Entry]) -> io::Result<()> {
     let mut lw = LogWriter::begin(w)?;
     for e in entries {
-        lw.entry(e)?;
+        lw.entry_json(&entry_json_bytes(e).map_err(io::Error::from)?)?;
     }
     lw.finish()?.flush()
 }
