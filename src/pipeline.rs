@@ -875,11 +875,7 @@ fn process(
             FromWorker::Transactions { worker, txs, bytes } => {
                 for tx in &txs {
                     if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
-                        let names: Vec<&str> = tx
-                            .anomalies
-                            .iter()
-                            .map(crate::model::Anomaly::name)
-                            .collect();
+                        let names: Vec<&str> = tx.anomalies.iter().map(|a| a.name()).collect();
                         crate::log_debug!(
                             key: "transaction-anomaly",
                             "{} {} (connection {}, depth {}): {}",
