@@ -310,6 +310,41 @@ pub enum Anomaly {
     PairingUncertain,
 }
 
+impl Anomaly {
+    /// The stable kebab-case name of the anomaly: the HAR `_anomalies` value and the
+    /// debug log's. Exhaustive on purpose: a new variant must be named here (and in
+    /// docs/har.md).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Anomaly::MidStreamPickup => "midstream-pickup",
+            Anomaly::RequestInterrupted => "request-interrupted",
+            Anomaly::ResponseInterrupted => "response-interrupted",
+            Anomaly::Unanswered(Unanswered::Timeout) => "unanswered-timeout",
+            Anomaly::Unanswered(Unanswered::ConnectionClosed) => "unanswered-connection-closed",
+            Anomaly::Unanswered(Unanswered::EndOfCapture) => "unanswered-end-of-capture",
+            Anomaly::Unanswered(Unanswered::PendingLimit) => "unanswered-pending-limit",
+            Anomaly::Unanswered(Unanswered::Evicted) => "unanswered-evicted",
+            Anomaly::BodyGap => "body-gap",
+            Anomaly::ConflictingContentLength => "conflicting-content-length",
+            Anomaly::InvalidContentLength => "invalid-content-length",
+            Anomaly::TransferEncodingAndContentLength => "transfer-encoding-and-content-length",
+            Anomaly::UnknownTransferEncoding => "unknown-transfer-encoding",
+            Anomaly::BareLf => "bare-lf",
+            Anomaly::ObsFold => "obs-fold",
+            Anomaly::InvalidChunk => "invalid-chunk",
+            Anomaly::DecodeFailed(_) => "decode-failed",
+            Anomaly::HeadTooLarge => "head-too-large",
+            Anomaly::BodyTruncated => "body-truncated",
+            Anomaly::MemoryLimit => "body-dropped-memory-limit",
+            Anomaly::Tunnel => "tunnel",
+            Anomaly::LateResponse => "late-response",
+            Anomaly::MalformedRequestLine => "malformed-request-line",
+            Anomaly::RequestLost => "request-lost",
+            Anomaly::PairingUncertain => "pairing-uncertain",
+        }
+    }
+}
+
 /// One HTTP exchange: a request and, when one was seen, its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transaction {

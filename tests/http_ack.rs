@@ -6,9 +6,8 @@
 mod http_support;
 
 use http_support::{conn_info, limits};
-use httshark::har::anomaly_name;
 use httshark::http::{HttpConn, HttpCtx};
-use httshark::model::{ConnInfo, Direction, Transaction};
+use httshark::model::{Anomaly, ConnInfo, Direction, Transaction};
 use httshark::reassembly::{CloseReason, StreamHandler};
 use httshark::time::Timestamp;
 
@@ -79,7 +78,7 @@ fn summary(txs: &[Transaction]) -> Vec<(String, String, u16, Vec<&'static str>)>
                 t.request.method.clone(),
                 t.request.target.clone(),
                 t.response.as_ref().map_or(0, |r| r.status),
-                t.anomalies.iter().map(anomaly_name).collect(),
+                t.anomalies.iter().map(Anomaly::name).collect(),
             )
         })
         .collect()

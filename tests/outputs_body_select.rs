@@ -203,7 +203,7 @@ fn an_empty_body_is_never_marked_dropped() {
     s.apply(&mut t);
     assert!(!t.request.body.dropped);
     assert!(!t.response.as_ref().unwrap().body.dropped);
-    let v = serde_json::to_value(har::entry(&t)).unwrap();
+    let v = serde_json::to_value(har::reference::entry(&t)).unwrap();
     assert!(v.get("_requestBodyDropped").is_none());
     assert!(v.get("_responseBodyDropped").is_none());
 }
@@ -217,8 +217,8 @@ fn har_leaves_out_dropped_text_and_says_so() {
     kept.conn.id = 10;
     BodySelector::new("", None).unwrap().apply(&mut kept);
 
-    let d = serde_json::to_value(har::entry(&dropped_both)).unwrap();
-    let k = serde_json::to_value(har::entry(&kept)).unwrap();
+    let d = serde_json::to_value(har::reference::entry(&dropped_both)).unwrap();
+    let k = serde_json::to_value(har::reference::entry(&kept)).unwrap();
     assert_eq!(d["_requestBodyDropped"], true);
     assert_eq!(d["_responseBodyDropped"], true);
     assert!(d["request"]["postData"].get("text").is_none());

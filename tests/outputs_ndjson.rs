@@ -104,7 +104,7 @@ fn one_line_per_entry_in_arrival_order_flushed_at_tick() {
     let got = lines(&out.text());
     assert_eq!(got.len(), 3);
     for (line, t) in got.iter().zip(&txs) {
-        let want = serde_json::to_value(har::entry(t)).unwrap();
+        let want = serde_json::to_value(har::reference::entry(t)).unwrap();
         assert_eq!(line, &want, "the entry the HAR files hold");
     }
     p.on_transaction(&tx(4, 400)).unwrap();

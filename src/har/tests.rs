@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 
+use super::reference::{base64, entry, entry_json_bytes, write_log, Entry};
 use super::*;
 use crate::model::{
     Anomaly, Body, ConnInfo, Decoded, Header, HttpVersion, Interim, Request, Response, Transaction,
@@ -387,7 +388,7 @@ fn every_anomaly_has_a_distinct_kebab_name() {
         Anomaly::LateResponse,
         Anomaly::MalformedRequestLine,
     ];
-    let names: std::collections::BTreeSet<&str> = all.iter().map(anomaly_name).collect();
+    let names: std::collections::BTreeSet<&str> = all.iter().map(Anomaly::name).collect();
     assert_eq!(names.len(), all.len());
     assert!(names
         .iter()

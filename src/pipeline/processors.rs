@@ -122,8 +122,7 @@ pub(super) fn process(
             FromWorker::Transactions { worker, txs, bytes } => {
                 for tx in &txs {
                     if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
-                        let names: Vec<&str> =
-                            tx.anomalies.iter().map(crate::har::anomaly_name).collect();
+                        let names: Vec<&str> = tx.anomalies.iter().map(|a| a.name()).collect();
                         crate::log_debug!(
                             key: "transaction-anomaly",
                             "{} {} (connection {}, depth {}): {}",

@@ -1,7 +1,7 @@
 //! The `ndjson` processor: one HAR entry per line, written as each transaction arrives, to
 //! standard output or appended to a file (`-ndjson-file`, `-` = standard output).
 //!
-//! Each line is the compact JSON of exactly the entry the HAR files hold (`har::entry`),
+//! Each line is the compact JSON of exactly the entry the HAR files hold (`har::entry_json`),
 //! followed by `\n`. JSON escapes every control character inside strings (RFC 8259 §7), so
 //! a body or header holding newlines never splits a line: one line is one entry, which is
 //! what log shippers (Vector, Fluent Bit, Filebeat) and `jq -c` expect.

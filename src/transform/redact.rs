@@ -377,7 +377,7 @@ mod tests {
         let r = Redaction::parse("Cookie,Set-Cookie").unwrap();
         let mut t = tx();
         r.apply(&mut t);
-        let e = crate::har::entry(&t);
+        let e = crate::har::reference::entry(&t);
         let req: Vec<(&str, &str)> = e
             .entry
             .request
