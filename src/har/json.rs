@@ -149,8 +149,7 @@ fn write_content(out: &mut Vec<u8>, c: &ContentView<'_>) {
     string(out, c.mime_type);
     if let Some(t) = &c.text {
         out.extend_from_slice(b",\"text\":");
-        text(out, t);
-        if let Some(enc) = t.encoding() {
+        if let Some(enc) = text(out, t).encoding() {
             out.extend_from_slice(b",\"encoding\":");
             string(out, enc);
         }
@@ -278,15 +277,31 @@ fn flag(out: &mut Vec<u8>, field: &[u8], on: bool) {
 }
 
 /// Body text as a JSON string: escaped UTF-8, or base64 (which needs no escaping).
-fn text(out: &mut Vec<u8>, t: &Text<'_>) {
+/// Returns the decision (`Text::Undecided` is decided here, see there).
+fn text<'a>(out: &mut Vec<u8>, t: &Text<'a>) -> Text<'a> {
+    let t = match *t {
+        Text::Undecided { bytes, .. } => {
+            let mark = out.len();
+            out.reserve(bytes.len() + 2);
+            out.push(b'"');
+            if escape::<true>(bytes, out) {
+                out.push(b'"');
+                return *t;
+            }
+            out.truncate(mark);
+            t.decided()
+        }
+        decided => decided,
+    };
     match t {
         Text::Utf8(s) => string(out, s),
-        Text::Base64(bytes) => {
+        Text::Base64(bytes) | Text::Undecided { bytes, .. } => {
             out.push(b'"');
             base64_into(bytes, out);
             out.push(b'"');
         }
     }
+    t
 }
 
 fn comma(out: &mut Vec<u8>, first: &mut bool) {
@@ -363,7 +378,7 @@ fn float(out: &mut Vec<u8>, v: f64) {
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    escape(s.as_bytes(), out);
+    escape::<false>(s.as_bytes(), out);
     out.push(b'"');
 }
 
@@ -412,15 +427,20 @@ fn push_escape(b: u8, out: &mut Vec<u8>) {
 }
 
 /// Escapes `bytes` (UTF-8 text) into `out`: eight bytes are tested at a time, the run
-/// before the first byte to escape is copied whole.
+/// before the first byte to escape is copied whole. With `ASCII_ONLY`, stops at the first
+/// byte that is not ASCII and returns false (what was written is then to be discarded).
 #[inline(always)]
-fn escape(bytes: &[u8], out: &mut Vec<u8>) {
+fn escape<const ASCII_ONLY: bool>(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    const HI: u64 = 0x8080_8080_8080_8080;
     let mut start = 0; // first byte not yet copied
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
         let w = u64::from_le_bytes(w);
+        if ASCII_ONLY && w & HI != 0 {
+            return false;
+        }
         let mask = escape_mask(w);
         if mask == 0 {
             i += 8;
@@ -434,6 +454,9 @@ fn escape(bytes: &[u8], out: &mut Vec<u8>) {
         i = at + 1;
     }
     while let Some(&b) = bytes.get(i) {
+        if ASCII_ONLY && b >= 0x80 {
+            return false;
+        }
         if b < 0x20 || b == b'"' || b == b'\\' {
             out.extend_from_slice(&bytes[start..i]);
             push_escape(b, out);
@@ -442,6 +465,7 @@ fn escape(bytes: &[u8], out: &mut Vec<u8>) {
         i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
+    true
 }
 
 /// Standard base64 with padding (RFC 4648 §4), appended to `out`.
@@ -471,5 +495,39 @@ pub fn base64_into(data: &[u8], out: &mut Vec<u8>) {
             b'='
         });
         out.push(b'=');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An undecided body encodes exactly as its decision would: the one-pass ASCII path
+    /// and the fall-back agree with `Text::of` on every kind of body.
+    #[test]
+    fn undecided_text_encodes_as_its_decision() {
+        let long_ascii = "a\"b\\c\n\u{1}".repeat(20);
+        let cases: &[(&[u8], bool)] = &[
+            (b"", false),
+            (b"plain ascii, 8+ bytes long", false),
+            (long_ascii.as_bytes(), true),
+            ("caf\u{e9} \u{1F600}".as_bytes(), false),
+            (b"caf\xc3", true),
+            (b"caf\xc3", false),
+            (b"\xffabcdefgh", true),
+            (b"abcdefgh\x80", false),
+        ];
+        for &(bytes, truncated) in cases {
+            let lazy = Text::Undecided { bytes, truncated };
+            let mut a = Vec::new();
+            let decision = text(&mut a, &lazy);
+            let mut b = Vec::new();
+            let expected = Text::of(bytes, truncated);
+            text(&mut b, &expected);
+            assert_eq!(a, b, "{bytes:?} truncated={truncated}");
+            assert_eq!(decision.encoding(), expected.encoding());
+            let parsed: String = serde_json::from_slice(&a).expect("a JSON string");
+            assert!(!parsed.is_empty() || bytes.is_empty());
+        }
     }
 }

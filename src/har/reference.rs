@@ -293,9 +293,9 @@ fn headers(hs: &[Header]) -> Vec<h::Headers> {
 
 /// Body text as a String: as is, or the base64 of the bytes.
 fn text(t: &Text<'_>) -> String {
-    match t {
-        Text::Utf8(s) => (*s).to_string(),
-        Text::Base64(bytes) => base64(bytes),
+    match t.decided() {
+        Text::Utf8(s) => s.to_string(),
+        Text::Base64(bytes) | Text::Undecided { bytes, .. } => base64(bytes),
     }
 }
 

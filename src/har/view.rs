@@ -72,6 +72,12 @@ pub enum Text<'a> {
     Utf8(&'a str),
     /// Bytes that are not UTF-8, given as base64.
     Base64(&'a [u8]),
+    /// A response body, decided when it is encoded: `Text::of` of these bytes
+    /// ([`Text::decided`]). The JSON encoder escapes an all-ASCII body in the same pass
+    /// that finds it ASCII (ASCII is UTF-8, and a cut cannot split it), and only
+    /// otherwise runs `Text::of`: response bodies are most of a HAR file's bytes, and
+    /// deciding first meant reading each one twice.
+    Undecided { bytes: &'a [u8], truncated: bool },
 }
 
 impl<'a> Text<'a> {
@@ -91,12 +97,20 @@ impl<'a> Text<'a> {
         }
     }
 
+    /// The decision: `Utf8` or `Base64`, never `Undecided`.
+    pub fn decided(&self) -> Text<'a> {
+        match *self {
+            Text::Undecided { bytes, truncated } => Text::of(bytes, truncated),
+            other => other,
+        }
+    }
+
     /// `Some("base64")` for base64 text: the value of `content.encoding` and
     /// `_postDataEncoding`.
     pub fn encoding(&self) -> Option<&'static str> {
-        match self {
-            Text::Utf8(_) => None,
+        match self.decided() {
             Text::Base64(_) => Some("base64"),
+            _ => None,
         }
     }
 }
@@ -371,7 +385,7 @@ fn post_data<'a>(
 fn response(r: &Response) -> (ResponseView<'_>, bool) {
     let size = r.body.content_len();
     let (text, truncated) = match content_bytes(&r.body).filter(|(b, _)| !b.is_empty()) {
-        Some((bytes, truncated)) => (Some(Text::of(bytes, truncated)), truncated),
+        Some((bytes, truncated)) => (Some(Text::Undecided { bytes, truncated }), truncated),
         None => (None, false),
     };
     let view = ResponseView {
