@@ -171,15 +171,9 @@ fn write_timings(out: &mut Vec<u8>, t: &Timings) {
 
 /// The custom fields, each left out when the view says so.
 fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
-    if !c.anomalies.is_empty() {
-        out.extend_from_slice(b",\"_anomalies\":[");
-        let mut first = true;
-        for a in &c.anomalies {
-            comma(out, &mut first);
-            string(out, a);
-        }
-        out.push(b']');
-    }
+    array(out, b",\"_anomalies\":", &c.anomalies, |out, a| {
+        string(out, a)
+    });
     for (key, n) in [
         (&b",\"_requestMissingBytes\":"[..], c.request_missing_bytes),
         (b",\"_responseMissingBytes\":", c.response_missing_bytes),
@@ -212,15 +206,12 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
         (b",\"_requestTarget\":", c.request_target),
     ];
     optional_strings(out, &strings);
-    if !c.interim_responses.is_empty() {
-        out.extend_from_slice(b",\"_interimResponses\":[");
-        let mut first = true;
-        for i in &c.interim_responses {
-            comma(out, &mut first);
-            write_interim(out, i);
-        }
-        out.push(b']');
-    }
+    array(
+        out,
+        b",\"_interimResponses\":",
+        &c.interim_responses,
+        write_interim,
+    );
     for (key, hs) in [
         (&b",\"_requestTrailers\":"[..], c.request_trailers),
         (b",\"_responseTrailers\":", c.response_trailers),
@@ -302,6 +293,21 @@ fn text<'a>(out: &mut Vec<u8>, t: &Text<'a>) -> Text<'a> {
         }
     }
     t
+}
+
+/// `key[item,...]`, left out when there is no item.
+fn array<T>(out: &mut Vec<u8>, key: &[u8], items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
+    if items.is_empty() {
+        return;
+    }
+    out.extend_from_slice(key);
+    out.push(b'[');
+    let mut first = true;
+    for item in items {
+        comma(out, &mut first);
+        write(out, item);
+    }
+    out.push(b']');
 }
 
 fn comma(out: &mut Vec<u8>, first: &mut bool) {

@@ -539,38 +539,19 @@ impl HttpConn {
         ts: Timestamp,
     ) {
         let gap = std::mem::take(&mut self.halves.to_server.body_gap);
-        let limits = ctx.limits.clone();
         let Some(e) = self.entry_mut(depth) else {
             return;
         };
         let mut anomalies = std::mem::take(&mut e.req_anomalies);
-        if let Some((reader, extra)) = reader {
-            if let Some(a) = extra {
-                add_anomaly(&mut anomalies, a);
-            }
-            let body = Self::finish_body(
-                &limits,
-                &mut ctx.inflater,
-                &mut ctx.counters,
-                reader,
-                complete,
-                gap,
-                &mut anomalies,
-            );
-            if let Some(r) = e.request.as_mut() {
+        let body = finished_body(ctx, reader, complete, gap, &mut anomalies);
+        if let Some(r) = e.request.as_mut() {
+            if let Some(body) = body {
                 r.body = body;
             }
-        }
-        if let Some(r) = e.request.as_mut() {
             r.last_ts = ts;
+            r.complete = complete && !gap;
             if !complete {
-                r.complete = false;
-                if !anomalies.contains(&Anomaly::RequestInterrupted) {
-                    anomalies.push(Anomaly::RequestInterrupted);
-                    ctx.counters.interrupted_messages += 1;
-                }
-            } else {
-                r.complete = !gap;
+                mark_interrupted(ctx, &mut anomalies, Anomaly::RequestInterrupted);
             }
         }
         e.req_anomalies = anomalies;
@@ -595,38 +576,21 @@ impl HttpConn {
         let switch = std::mem::take(&mut h.switch_after);
         let owner = h.owner;
         h.owner = Owner::Discard;
-        {
-            let limits = ctx.limits.clone();
-            if let Some(e) = self.owner_entry(owner) {
-                let mut anomalies = std::mem::take(&mut e.resp_anomalies);
-                if let Some((reader, extra)) = reader {
-                    if let Some(a) = extra {
-                        add_anomaly(&mut anomalies, a);
-                    }
-                    let body = Self::finish_body(
-                        &limits,
-                        &mut ctx.inflater,
-                        &mut ctx.counters,
-                        reader,
-                        complete,
-                        gap,
-                        &mut anomalies,
-                    );
-                    if let Some(r) = e.response.as_mut() {
-                        r.body = body;
-                    }
+        if let Some(e) = self.owner_entry(owner) {
+            let mut anomalies = std::mem::take(&mut e.resp_anomalies);
+            let body = finished_body(ctx, reader, complete, gap, &mut anomalies);
+            if let Some(r) = e.response.as_mut() {
+                if let Some(body) = body {
+                    r.body = body;
                 }
-                if let Some(r) = e.response.as_mut() {
-                    r.last_ts = ts;
-                    r.complete = complete && !gap;
-                    if !complete && !anomalies.contains(&Anomaly::ResponseInterrupted) {
-                        anomalies.push(Anomaly::ResponseInterrupted);
-                        ctx.counters.interrupted_messages += 1;
-                    }
+                r.last_ts = ts;
+                r.complete = complete && !gap;
+                if !complete {
+                    mark_interrupted(ctx, &mut anomalies, Anomaly::ResponseInterrupted);
                 }
-                e.resp_anomalies = anomalies;
-                e.resp_done = true;
             }
+            e.resp_anomalies = anomalies;
+            e.resp_done = true;
         }
         if owner == Owner::Lost {
             if let Some(e) = self.pairing.lost.take() {
@@ -645,5 +609,37 @@ impl HttpConn {
             self.enter_tunnel(ctx, conn, ts, connect);
         }
         self.pop_done(ctx, conn, ts);
+    }
+}
+
+/// The body of a finished message from its reader (decoded, limits applied), the reader's
+/// last anomaly added to `anomalies`; `None` when the message had no body reader.
+fn finished_body(
+    ctx: &mut HttpCtx,
+    reader: Option<(BodyReader, Option<Anomaly>)>,
+    complete: bool,
+    gap: bool,
+    anomalies: &mut Vec<Anomaly>,
+) -> Option<Body> {
+    let (reader, extra) = reader?;
+    if let Some(a) = extra {
+        add_anomaly(anomalies, a);
+    }
+    Some(HttpConn::finish_body(
+        &ctx.limits,
+        &mut ctx.inflater,
+        &mut ctx.counters,
+        reader,
+        complete,
+        gap,
+        anomalies,
+    ))
+}
+
+/// Flags a message cut short (once) and counts it.
+fn mark_interrupted(ctx: &mut HttpCtx, anomalies: &mut Vec<Anomaly>, a: Anomaly) {
+    if !anomalies.contains(&a) {
+        anomalies.push(a);
+        ctx.counters.interrupted_messages += 1;
     }
 }
