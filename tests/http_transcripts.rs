@@ -422,6 +422,23 @@ fn invalid_chunk_ends_the_body_and_resyncs() {
     assert_eq!(resp(&t[1]).body.data, b"2");
 }
 
+/// Issue 16: an over-long chunk-size line ends the body at its LF at any split (the
+/// replays whole, byte by byte and at random splits must agree, counters included).
+#[test]
+fn over_long_chunk_line_ends_the_body_at_its_line_end() {
+    let tr = load("over_long_chunk_line.txt");
+    let t = replay_all_ways(&tr);
+    assert_eq!(t.len(), 2);
+    assert!(t[0].anomalies.contains(&Anomaly::InvalidChunk));
+    let r = resp(&t[0]);
+    assert!(!r.complete);
+    assert_eq!((r.body.len, r.body.wire_len), (0, 4200 + 2));
+    assert_eq!(resp(&t[1]).body.data, b"2");
+    let (_, ctx) = replay_with(&tr, Split::Bytes, http_support::limits());
+    // `hello`, the last chunk and the empty line: 7 + 3 + 2.
+    assert_eq!(ctx.counters.resync_skipped_bytes, 12);
+}
+
 #[test]
 fn stray_byte_before_a_request_is_skipped() {
     let tr = load("stray_byte.txt");

@@ -4,7 +4,8 @@
 //! What it does not do: decide the framing (see `head::body_framing`), or decode content.
 //! Invariants: `Body::len == kept + not kept + missing`; `wire_len >= len`; the chunk line
 //! and trailer buffers are bounded (`MAX_CHUNK_LINE`, `max_trailer`), and going over them
-//! makes the body invalid instead of growing.
+//! makes the body invalid instead of growing. Every result (sizes, where the body ends,
+//! flags) is the same however the input is cut into `feed` calls.
 
 use crate::model::{Body, Header};
 
@@ -44,6 +45,18 @@ enum Chunk {
         cr: bool,
     },
     Trailer,
+    /// A chunk-size or trailer line went over its bound: its bytes are skipped (not kept)
+    /// up to its LF, where the body ends `Invalid`.
+    ///
+    /// Why to the end of the line rather than at the bound: the rule must not depend on
+    /// where segments end (an earlier version consumed "the rest of the line within the
+    /// current segment", issue 16), and of the split-independent rules this is the one a
+    /// user reading the output expects: the whole line was framing of this body, so its
+    /// bytes count in `wire_len` (the HAR's wire sizes match the bytes on the wire), and
+    /// the direction resyncs at a real line start, where a request line can begin, not in
+    /// the middle of a line whose tail (peer-chosen bytes) could pass for one. Skipping
+    /// keeps nothing, so memory stays bounded however long the line is.
+    SkipLine,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +83,9 @@ pub(crate) struct BodyReader {
     pub obs_fold: bool,
     /// The memory budget ran out while this body was read: its bytes are no longer kept.
     pub shed: bool,
+    /// A chunk-size or trailer line went over its bound (`Chunk::SkipLine`): the body is
+    /// invalid however it ends (its LF, a gap, the connection's end).
+    pub over_long_line: bool,
 }
 
 impl BodyReader {
@@ -93,6 +109,7 @@ impl BodyReader {
             bare_lf: false,
             obs_fold: false,
             shed: false,
+            over_long_line: false,
         }
     }
 
@@ -194,6 +211,18 @@ impl BodyReader {
                         _ => return (pos, Progress::Invalid),
                     }
                 }
+                Chunk::SkipLine => {
+                    let rest = data.get(pos..).unwrap_or_default();
+                    let (take, complete) = match rest.iter().position(|&b| b == b'\n') {
+                        Some(p) => (p + 1, true),
+                        None => (rest.len(), false),
+                    };
+                    pos += take;
+                    self.body.wire_len += take as u64;
+                    if complete {
+                        return (pos, Progress::Invalid);
+                    }
+                }
                 Chunk::Size | Chunk::Trailer => {
                     // Collect one line, bounded.
                     let rest = data.get(pos..).unwrap_or_default();
@@ -212,8 +241,12 @@ impl BodyReader {
                         line.len()
                     };
                     if used + take > limit {
-                        self.body.wire_len += take as u64;
-                        return (pos + take, Progress::Invalid);
+                        // Over the bound: what there is of the line is dropped and the
+                        // rest skipped up to its LF, here or in later calls (`SkipLine`).
+                        self.over_long_line = true;
+                        *line = Vec::new();
+                        *st = Chunk::SkipLine;
+                        continue;
                     }
                     line.extend_from_slice(rest.get(..take).unwrap_or_default());
                     if matches!(st, Chunk::Trailer) {
@@ -372,13 +405,90 @@ mod tests {
             chunked().feed(b"ffffffffffffffffff\r\n").1,
             Progress::Invalid
         );
-        assert_eq!(
-            chunked().feed(&[b'1'; MAX_CHUNK_LINE + 1]).1,
-            Progress::Invalid
-        );
+        let mut long = vec![b'1'; MAX_CHUNK_LINE + 1];
+        assert_eq!(chunked().feed(&long).1, Progress::More);
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(chunked().feed(&long).1, Progress::Invalid);
         let mut r = chunked();
         assert_eq!(r.feed(b"3\nabc\n0\n\n"), (9, Progress::Done));
         assert!(r.bare_lf);
+    }
+
+    /// Feeds `wire` cut at `cuts` (ascending offsets); returns the bytes taken, the
+    /// progress and the reader.
+    fn feed_cut(mut r: BodyReader, wire: &[u8], cuts: &[usize]) -> (usize, Progress, BodyReader) {
+        let mut taken = 0;
+        let mut from = 0;
+        for &to in cuts.iter().chain(std::iter::once(&wire.len())) {
+            let (n, p) = r.feed(&wire[from..to]);
+            taken += n;
+            if p != Progress::More {
+                return (taken, p, r);
+            }
+            from = to;
+        }
+        (taken, Progress::More, r)
+    }
+
+    /// Issue 16: an over-long trailer or chunk-size line ended the body at "the rest of
+    /// the line within the current segment", so the body's wire length depended on the
+    /// split. It now ends at the line's LF whatever the split.
+    #[test]
+    fn an_over_long_framing_line_ends_the_body_at_its_lf_at_any_split() {
+        let mut trailer = b"0\r\nX-Long: ".to_vec();
+        trailer.resize(3 + 605, b'a');
+        trailer.extend_from_slice(b"\r\n\r\nGET");
+        let mut size = b"5;ext=".to_vec();
+        size.resize(MAX_CHUNK_LINE + 100, b'e');
+        size.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+        // (wire, bytes of the body, max_trailer)
+        let cases: [(&[u8], usize, usize); 2] =
+            [(&trailer, 3 + 607, 512), (&size, MAX_CHUNK_LINE + 102, 512)];
+        for (wire, body_len, max_trailer) in cases {
+            let fresh = || BodyReader::new(Framing::Chunked, 64, max_trailer);
+            let step = if wire.len() > 1000 { 7 } else { 1 };
+            let mut splits: Vec<Vec<usize>> =
+                (1..wire.len()).step_by(step).map(|c| vec![c]).collect();
+            splits.push((1..wire.len()).collect());
+            splits.push(vec![]);
+            for cuts in splits {
+                let (n, p, r) = feed_cut(fresh(), wire, &cuts);
+                let at = cuts.first().copied().unwrap_or(0);
+                assert_eq!((n, p), (body_len, Progress::Invalid), "cut at {at}");
+                assert_eq!(r.body.wire_len, body_len as u64, "cut at {at}");
+                assert_eq!(r.body.len, 0, "cut at {at}");
+                assert!(
+                    r.body.trailers.is_empty() && r.over_long_line,
+                    "cut at {at}"
+                );
+                assert!(r.heap_bytes() <= max_trailer.max(MAX_CHUNK_LINE) * 2);
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_exactly_at_its_bound_is_kept_and_one_byte_more_is_not() {
+        // The trailer section's bound counts its lines with their CRLF, the empty line
+        // included: `line(n)` has an `n`-byte field line, so an `n + 2`-byte section.
+        let line = |n: usize| {
+            let mut w = b"0\r\nX: ".to_vec();
+            w.resize(n + 3 - 2, b'v');
+            w.extend_from_slice(b"\r\n\r\n");
+            w
+        };
+        let at = line(30 - 2);
+        for cut in 1..at.len() {
+            let (_, p, r) = feed_cut(BodyReader::new(Framing::Chunked, 8, 30), &at, &[cut]);
+            assert_eq!(p, Progress::Done, "cut at {cut}");
+            assert!(!r.over_long_line && r.body.trailers.len() == 1);
+        }
+        let over = line(30 - 1);
+        for cut in 1..over.len() {
+            let (n, p, r) = feed_cut(BodyReader::new(Framing::Chunked, 8, 30), &over, &[cut]);
+            // Over by the empty line's LF: the body ends there, the LF included.
+            assert_eq!((n, p), (over.len(), Progress::Invalid), "cut at {cut}");
+            assert!(r.over_long_line);
+        }
     }
 
     #[test]

@@ -442,6 +442,9 @@ impl HttpConn {
             self.halves[dir].phase = phase;
             return;
         };
+        // A body past an over-long chunk line is invalid however it ends (its LF, a gap,
+        // the connection's end), so the flag does not depend on what came after.
+        let extra = extra.or(reader.over_long_line.then_some(Anomaly::InvalidChunk));
         if dir == Direction::ToServer {
             let depth = match self.halves.to_server.owner {
                 Owner::Entry(d) => d,

@@ -280,19 +280,26 @@ pub fn blocks(list: &[(Direction, &[u8])]) -> Transcript {
     }
 }
 
-/// Replays whole, byte by byte and at seeded random splits; all must agree.
+/// Replays whole, byte by byte and at seeded random splits; all must agree, transactions
+/// and counters alike.
 pub fn replay_all_ways(t: &Transcript) -> Vec<Transaction> {
-    let whole = replay(t, Split::Whole);
+    let run = |split| {
+        let (out, ctx) = replay_with(t, split, limits());
+        (out, format!("{:?}", ctx.counters))
+    };
+    let (whole, counters) = run(Split::Whole);
+    let (bytes, bytes_counters) = run(Split::Bytes);
+    assert_eq!(bytes, whole, "byte-by-byte replay differs");
     assert_eq!(
-        replay(t, Split::Bytes),
-        whole,
-        "byte-by-byte replay differs"
+        bytes_counters, counters,
+        "byte-by-byte replay: counters differ"
     );
     for seed in 1..=8 {
+        let (random, random_counters) = run(Split::Random(seed));
+        assert_eq!(random, whole, "random split (seed {seed}) differs");
         assert_eq!(
-            replay(t, Split::Random(seed)),
-            whole,
-            "random split (seed {seed}) differs"
+            random_counters, counters,
+            "random split (seed {seed}): counters differ"
         );
     }
     whole
