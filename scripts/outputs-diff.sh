@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 old=${1:?OLD_BIN}; new=${2:?NEW_BIN}; shift 2
 work=${WORK:-${CARGO_TARGET_DIR:-target}/outputs-diff}
 mkdir -p "$work"
+# Absolute: httshark puts relative output paths under -output-folder.
+work=$(realpath "$work")
 caps=("$@")
 if [ ${#caps[@]} -eq 0 ]; then
   caps=(fixtures/*.pcap)
