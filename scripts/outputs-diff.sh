@@ -51,7 +51,7 @@ for cap in "${caps[@]}"; do
   run "$old" "$cap" "$work/old/$name"
   run "$new" "$cap" "$work/new/$name"
   if ! diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" >/dev/null; then
-    echo "DIFF $name:"; diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" | sed 's/^/  /'
+    echo "DIFF $name:"; diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" | sed 's/^/  /' || true
     fail=1
   fi
   # Counters present in both with different values.
