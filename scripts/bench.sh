@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 size=${1:-300}
 work=${BENCH_DIR:-target/bench}
 mkdir -p "$work"
+# Absolute: httshark puts relative output paths under -output-folder.
+work=$(realpath "$work")
 cap="$work/bench-${size}mb.pcap"
 
 cargo build --release --quiet --bins --example readloop

@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 old=${1:?OLD_BIN}; new=${2:?NEW_BIN}; shift 2
 work=${WORK:-${CARGO_TARGET_DIR:-target}/outputs-diff}
 mkdir -p "$work"
+# Absolute: httshark puts relative output paths under -output-folder.
+work=$(realpath "$work")
 caps=("$@")
 if [ ${#caps[@]} -eq 0 ]; then
   caps=(fixtures/*.pcap)
@@ -49,7 +51,7 @@ for cap in "${caps[@]}"; do
   run "$old" "$cap" "$work/old/$name"
   run "$new" "$cap" "$work/new/$name"
   if ! diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" >/dev/null; then
-    echo "DIFF $name:"; diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" | sed 's/^/  /'
+    echo "DIFF $name:"; diff -rq --exclude=stderr.txt --exclude=counters.txt "$work/old/$name" "$work/new/$name" | sed 's/^/  /' || true
     fail=1
   fi
   # Counters present in both with different values.

@@ -6,7 +6,7 @@
 //! What it does not do: parse flags (`cli`) or open anything (processors open their
 //! outputs, `capture` the packet source).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::hosts::ServerSet;
@@ -27,6 +27,18 @@ pub const DEFAULT_HOSTS: &str = ":80";
 pub const DEFAULT_WORKERS: u16 = 1;
 /// Default `-response-check-interval`.
 pub const DEFAULT_RESPONSE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where an output path from the command line (`-sites-stats-file`, `-log-snapshot-file`,
+/// ...) is written: an absolute path as given, a relative one under `-output-folder`, so
+/// every file a run writes goes under that folder unless a flag says otherwise (issue 13).
+/// With the default folder `.` a relative path stays as given (the same file).
+pub fn under_output_folder(folder: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() || folder == Path::new(".") {
+        path.to_path_buf()
+    } else {
+        folder.join(path)
+    }
+}
 
 /// Where packets come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +175,25 @@ impl Config {
             seen.push(p.clone());
             fresh
         });
+        v
+    }
+
+    /// The files the outputs create before the capture starts (the `ndjson` file, the log
+    /// snapshot): with `output_folders`, what a refused run removes again when it created
+    /// them (`output::Undo`).
+    pub fn output_files(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        for p in &self.processors {
+            if let ProcessorConfig::Ndjson(crate::processor::ndjson::NdjsonConfig {
+                path: Some(path),
+            }) = p
+            {
+                v.push(path.clone());
+            }
+        }
+        if self.log.snapshot.active() {
+            v.push(self.log.snapshot.file.clone());
+        }
         v
     }
 

@@ -30,15 +30,26 @@ fn main() -> ExitCode {
     let created_folders = prepared.created_folders;
     // Outputs first: an unwritable output is reported without needing capture privileges.
     // The output folder before the notes and the logger (the log snapshot may live in it).
+    // A run refused from here on removes what its outputs created (`output::Undo`).
+    let folders: Vec<_> = config
+        .output_folders()
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let undo = output::Undo::record(&folders, &config.output_files());
+    let refuse = |e: &dyn std::fmt::Display| {
+        undo.run();
+        fail(2, e)
+    };
     if let Err(e) = output::prepare_output_folder(&config.output_folder) {
-        return fail(2, &e);
+        return refuse(&e);
     }
     for note in &prepared.notes {
         stderr_line!("httshark: note: {note}");
     }
 
     if let Err(e) = httshark::log::init(&config.log) {
-        return fail(2, &e);
+        return refuse(&e);
     }
     let processors = match processor::build(
         &config.processors,
@@ -46,23 +57,23 @@ fn main() -> ExitCode {
         config.metrics_listen.is_some(),
     ) {
         Ok(p) => p,
-        Err(e) => return fail(2, &e),
+        Err(e) => return refuse(&e),
     };
     if let (Some(addr), Some(shared)) = (&config.metrics_listen, &processors.metrics) {
         if let Err(e) = httshark::metrics::serve(addr, shared.clone()) {
-            return fail(2, &e);
+            return refuse(&e);
         }
     }
     let source = match PacketSource::open(&config) {
         Ok(s) => s,
-        Err(e) => return fail(2, &e),
+        Err(e) => return refuse(&e),
     };
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
         let folders = config.output_folders();
         if let Err(e) = httshark::privileges::drop_to(user, &created_folders, &folders) {
-            return fail(2, &e);
+            return refuse(&e);
         }
     }
     match pipeline::run(&config, source, processors) {

@@ -251,7 +251,7 @@ fn early_exports_under_a_small_budget_are_the_same_with_one_or_two_workers() {
     );
     assert!(one
         .iter()
-        .any(|(p, _)| p.to_string_lossy().ends_with(".2.har")));
+        .any(|(p, _)| p.to_string_lossy().ends_with(".p0002.har")));
     let names = |f: &[(PathBuf, Vec<u8>)]| f.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
     // With two workers, one can run ahead of the other (by at most the other's packet
     // channel); a burst that fills the held-bytes limit meanwhile forces an export in

@@ -102,7 +102,9 @@ pub struct Cli {
           value_parser = go_duration(parse_positive_duration))]
     pub export_interval: GoDuration,
 
-    /// Folder for the HAR files; created if missing. Must be writable.
+    /// Folder for the HAR files and, unless their flags give absolute paths, every other
+    /// file the run writes (statistics CSVs, sampled HAR, NDJSON, log snapshot); created if
+    /// missing. Must be writable.
     #[arg(long, value_name = "DIR", default_value = har_file::DEFAULT_FOLDER)]
     pub output_folder: PathBuf,
 
@@ -146,7 +148,8 @@ pub struct Cli {
           value_parser = go_duration(parse_positive_duration))]
     pub stats_interval: GoDuration,
 
-    /// sites-stats processor: the per-site statistics CSV file.
+    /// sites-stats processor: the per-site statistics CSV file (relative: under
+    /// -output-folder).
     #[arg(long, value_name = "PATH", default_value = sites_stats::DEFAULT_PATH)]
     pub sites_stats_file: PathBuf,
 
@@ -156,11 +159,13 @@ pub struct Cli {
     #[arg(long, value_name = "SPEC", default_value_t = GroupBy::default().to_string())]
     pub stats_group_by: String,
 
-    /// transactions-sizes processor: the request sizes CSV file.
+    /// transactions-sizes processor: the request sizes CSV file (relative: under
+    /// -output-folder).
     #[arg(long, value_name = "PATH", default_value = sizes_stats::DEFAULT_REQUESTS_PATH)]
     pub requests_sizes_stats_file: PathBuf,
 
-    /// transactions-sizes processor: the response sizes CSV file.
+    /// transactions-sizes processor: the response sizes CSV file (relative: under
+    /// -output-folder).
     #[arg(long, value_name = "PATH", default_value = sizes_stats::DEFAULT_RESPONSES_PATH)]
     pub responses_sizes_stats_file: PathBuf,
 
@@ -170,12 +175,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub sample_transactions_rate: u32,
 
-    /// sampled-transactions processor: folder of the sampled HAR files; created if missing.
+    /// sampled-transactions processor: folder of the sampled HAR files (relative: under
+    /// -output-folder); created if missing.
     #[arg(long, value_name = "DIR", default_value = sampled::DEFAULT_FOLDER)]
     pub sampled_transactions_folder: PathBuf,
 
-    /// ndjson processor: file the HAR entries are appended to, one per line, `-` for
-    /// standard output.
+    /// ndjson processor: file the HAR entries are appended to, one per line (relative:
+    /// under -output-folder), `-` for standard output.
     #[arg(long, value_name = "PATH", default_value = ndjson::STDOUT)]
     pub ndjson_file: String,
 
@@ -233,7 +239,8 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = SnapshotConfig::default().amount)]
     pub log_snapshot_amount: usize,
 
-    /// Log snapshot: the file rewritten with the last messages.
+    /// Log snapshot: the file rewritten with the last messages (relative: under
+    /// -output-folder).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SNAPSHOT_FILE)]
     pub log_snapshot_file: PathBuf,
 

@@ -11,7 +11,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use super::go::{check_bool_separate_values, clap_error, go_style_args};
 use super::{Cli, CliError};
-use crate::config::{Config, Source};
+use crate::config::{under_output_folder, Config, Source};
 use crate::hosts::ServerSet;
 use crate::processor::console::{self, ConsoleConfig};
 use crate::processor::har_file::HarFileConfig;
@@ -105,6 +105,11 @@ impl Cli {
         }
         let group_by = GroupBy::parse(&self.stats_group_by).map_err(CliError::Usage)?;
         let interval = self.stats_interval.0;
+        // Relative output paths live under -output-folder (issue 13), absolute ones stay.
+        let folder = self.output_folder.clone();
+        let under = |p: &std::path::Path| under_output_folder(&folder, p);
+        let mut ndjson = NdjsonConfig::from_flag(&self.ndjson_file);
+        ndjson.path = ndjson.path.as_deref().map(under);
         // Every processor's settings come from the flags; the named ones run, in order.
         let candidates = [
             ProcessorConfig::File(HarFileConfig {
@@ -113,22 +118,22 @@ impl Cli {
                 interval: self.export_interval.0,
             }),
             ProcessorConfig::SitesStats(SitesStatsConfig {
-                path: self.sites_stats_file,
+                path: under(&self.sites_stats_file),
                 interval,
                 group_by,
                 ..SitesStatsConfig::default()
             }),
             ProcessorConfig::TransactionsSizes(SizesStatsConfig {
-                requests_path: self.requests_sizes_stats_file,
-                responses_path: self.responses_sizes_stats_file,
+                requests_path: under(&self.requests_sizes_stats_file),
+                responses_path: under(&self.responses_sizes_stats_file),
                 interval,
             }),
             ProcessorConfig::SampledTransactions(SampledConfig {
-                folder: self.sampled_transactions_folder,
+                folder: under(&self.sampled_transactions_folder),
                 rate: self.sample_transactions_rate as usize,
                 interval,
             }),
-            ProcessorConfig::Ndjson(NdjsonConfig::from_flag(&self.ndjson_file)),
+            ProcessorConfig::Ndjson(ndjson),
             ProcessorConfig::Console(ConsoleConfig {
                 head: self.head,
                 body: self.body,
@@ -194,7 +199,7 @@ impl Cli {
             max_error_chars: self.limited_error_length,
             snapshot: crate::log::SnapshotConfig {
                 amount: self.log_snapshot_amount,
-                file: self.log_snapshot_file,
+                file: under(&self.log_snapshot_file),
                 interval: self.log_snapshot_interval.0,
                 level: self.log_snapshot_level,
             },

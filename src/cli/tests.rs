@@ -832,3 +832,66 @@ fn prepare_returns_config_and_notes() {
     assert_eq!(p.notes.len(), 1);
     assert!(!out.exists(), "prepare creates nothing");
 }
+
+#[test]
+fn relative_output_paths_resolve_under_the_output_folder() {
+    use crate::processor::ProcessorConfig as P;
+    let all = "file,sites-stats,transactions-sizes,sampled-transactions,ndjson";
+    let c = config(&[
+        "-device",
+        "lo",
+        "-output-folder",
+        "out",
+        "-har-processors",
+        all,
+        "-requests-sizes-stats-file",
+        "/abs/r.csv",
+        "-ndjson-file",
+        "e/x.ndjson",
+        "-log-snapshot-file",
+        "logs/s.log",
+    ])
+    .unwrap();
+    let mut paths = Vec::new();
+    for p in &c.processors {
+        match p {
+            P::SitesStats(s) => paths.push(s.path.clone()),
+            P::TransactionsSizes(s) => {
+                paths.push(s.requests_path.clone());
+                paths.push(s.responses_path.clone());
+            }
+            P::SampledTransactions(s) => paths.push(s.folder.clone()),
+            P::Ndjson(n) => paths.extend(n.path.clone()),
+            _ => {}
+        }
+    }
+    paths.push(c.log.snapshot.file.clone());
+    let want: Vec<PathBuf> = [
+        "out/statistics.csv",
+        "/abs/r.csv",
+        "out/responses_sizes.csv",
+        "out/sampled",
+        "out/e/x.ndjson",
+        "out/logs/s.log",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    assert_eq!(paths, want);
+    // -Z hands over and probes the resolved folders.
+    let folders: Vec<PathBuf> = c.output_folders().into_iter().map(|(_, d)| d).collect();
+    assert_eq!(
+        folders,
+        [PathBuf::from("out"), "out/sampled".into(), "/abs".into()]
+    );
+
+    // The default folder `.` leaves relative paths as given; `-` stays standard output.
+    let c = config(&["-device", "lo", "-har-processors", "sites-stats,ndjson"]).unwrap();
+    match (&c.processors[0], &c.processors[1]) {
+        (P::SitesStats(s), P::Ndjson(n)) => {
+            assert_eq!(s.path, PathBuf::from("statistics.csv"));
+            assert_eq!(n.path, None);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -161,11 +161,11 @@ fn write_timings(out: &mut Vec<u8>, t: &Timings) {
     out.extend_from_slice(b"{\"blocked\":-1.0,\"dns\":-1.0,\"connect\":");
     float(out, t.connect_or_na());
     out.extend_from_slice(b",\"send\":");
-    float(out, t.send);
+    float(out, t.send_ms());
     out.extend_from_slice(b",\"wait\":");
-    float(out, t.wait);
+    float(out, t.wait_ms());
     out.extend_from_slice(b",\"receive\":");
-    float(out, t.receive);
+    float(out, t.receive_ms());
     out.extend_from_slice(b",\"ssl\":-1.0}");
 }
 

@@ -116,9 +116,9 @@ pub fn from_view(v: &EntryView<'_>) -> Entry {
         blocked: Some(-1.0),
         dns: Some(-1.0),
         connect: Some(t.connect_or_na()),
-        send: t.send,
-        wait: t.wait,
-        receive: t.receive,
+        send: t.send_ms(),
+        wait: t.wait_ms(),
+        receive: t.receive_ms(),
         ssl: Some(-1.0),
         comment: None,
     };

@@ -159,6 +159,28 @@ fn connect_only_on_first_transaction_with_handshake() {
 }
 
 #[test]
+fn time_is_the_exact_sum_of_the_timings_in_both_writers() {
+    // Issue 13: `time` came out as 0.44099999999999995 for these microsecond timings.
+    let us = |n: i64| Timestamp(ts(0).0 + n * 1_000);
+    let mut t = tx();
+    t.conn.syn_ts = Some(us(-7));
+    t.conn.established_ts = Some(us(0));
+    t.request.first_ts = us(0);
+    t.request.last_ts = us(24);
+    let r = t.response.as_mut().unwrap();
+    r.first_ts = us(324);
+    r.last_ts = us(434);
+    let e = entry(&t);
+    assert_eq!(e.entry.time, 0.441);
+    let written = String::from_utf8(entry_json(&t)).unwrap();
+    assert!(written.contains(",\"time\":0.441,"), "{written}");
+    assert!(
+        written.contains("\"connect\":0.007,\"send\":0.024,\"wait\":0.3,\"receive\":0.11,"),
+        "{written}"
+    );
+}
+
+#[test]
 fn timings_never_negative_when_time_goes_backwards() {
     let mut t = tx();
     t.request.last_ts = ts(-5);

@@ -17,6 +17,7 @@
 //! body that is not is [`Text::Base64`]).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::{cookie, format_ts, url};
 use crate::model::{header, Anomaly, Body, Decoded, Header, Interim, Response, Transaction};
@@ -38,30 +39,54 @@ pub struct EntryView<'a> {
     pub custom: CustomView<'a>,
 }
 
-/// The HAR timings a passive capture knows, in milliseconds. `blocked`, `dns` and `ssl`
-/// are always -1: they happen before the first packet or are not HTTP/1.x cleartext.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The HAR timings a passive capture knows, as durations (never negative): the JSON gives
+/// them in milliseconds. `blocked`, `dns` and `ssl` are always -1: they happen before the
+/// first packet or are not HTTP/1.x cleartext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timings {
     /// SYN to the handshake's end, only for the first request of a connection whose
     /// handshake was seen (later requests reuse the connection).
-    pub connect: Option<f64>,
+    pub connect: Option<Duration>,
     /// Request first byte to last byte.
-    pub send: f64,
+    pub send: Duration,
     /// Request last byte to response first byte (0 without a response).
-    pub wait: f64,
+    pub wait: Duration,
     /// Response first byte to last byte (0 without a response).
-    pub receive: f64,
+    pub receive: Duration,
+}
+
+/// A duration in HAR milliseconds: one division of the exact nanosecond count, so the value
+/// has the capture's resolution and no float noise (0.534, never 0.5339999999999999).
+pub fn millis(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
 }
 
 impl Timings {
     /// HAR `timings.connect`: -1 when not applicable.
     pub fn connect_or_na(&self) -> f64 {
-        self.connect.unwrap_or(-1.0)
+        self.connect.map_or(-1.0, millis)
     }
 
-    /// HAR `time`: the sum of the applicable timings.
+    /// HAR `timings.send`.
+    pub fn send_ms(&self) -> f64 {
+        millis(self.send)
+    }
+
+    /// HAR `timings.wait`.
+    pub fn wait_ms(&self) -> f64 {
+        millis(self.wait)
+    }
+
+    /// HAR `timings.receive`.
+    pub fn receive_ms(&self) -> f64 {
+        millis(self.receive)
+    }
+
+    /// HAR `time`: the sum of the applicable timings, added as durations and converted
+    /// once, so it equals the sum of the timings as written (HAR 1.2: `time` is the sum of
+    /// the non-negative timings) without the noise of adding rounded floats (issue 13).
     pub fn time(&self) -> f64 {
-        self.connect.unwrap_or(0.0) + self.send + self.wait + self.receive
+        millis(self.connect.unwrap_or_default() + self.send + self.wait + self.receive)
     }
 }
 
@@ -307,18 +332,18 @@ impl<'a> EntryView<'a> {
         };
         let timings = Timings {
             connect: match (tx.depth, tx.conn.syn_ts, tx.conn.established_ts) {
-                (1, Some(syn), Some(est)) => Some(est.millis_since(syn)),
+                (1, Some(syn), Some(est)) => Some(est.since(syn)),
                 _ => None,
             },
-            send: req.last_ts.millis_since(req.first_ts),
+            send: req.last_ts.since(req.first_ts),
             wait: tx
                 .response
                 .as_ref()
-                .map_or(0.0, |r| r.first_ts.millis_since(req.last_ts)),
+                .map_or(Duration::ZERO, |r| r.first_ts.since(req.last_ts)),
             receive: tx
                 .response
                 .as_ref()
-                .map_or(0.0, |r| r.last_ts.millis_since(r.first_ts)),
+                .map_or(Duration::ZERO, |r| r.last_ts.since(r.first_ts)),
         };
         let custom = CustomView {
             interrupted: interrupted(tx),
@@ -556,17 +581,46 @@ mod tests {
 
     #[test]
     fn timings_sum_what_applies() {
+        let ms = Duration::from_millis;
         let t = Timings {
             connect: None,
-            send: 1.0,
-            wait: 2.0,
-            receive: 3.0,
+            send: ms(1),
+            wait: ms(2),
+            receive: ms(3),
         };
         assert_eq!((t.time(), t.connect_or_na()), (6.0, -1.0));
         let t = Timings {
-            connect: Some(4.0),
+            connect: Some(ms(4)),
             ..t
         };
         assert_eq!((t.time(), t.connect_or_na()), (10.0, 4.0));
+    }
+
+    #[test]
+    fn time_has_no_float_noise_and_is_the_sum_of_the_timings() {
+        // Issue 13: `time` was the float sum of the timings (0.5339999999999999 in a real
+        // capture; 0.44099999999999995 here).
+        let us = Duration::from_micros;
+        let t = Timings {
+            connect: Some(us(7)),
+            send: us(24),
+            wait: us(300),
+            receive: us(110),
+        };
+        let float_sum = t.connect_or_na() + t.send_ms() + t.wait_ms() + t.receive_ms();
+        assert_eq!(
+            float_sum, 0.44099999999999995,
+            "the case that showed the noise"
+        );
+        assert_eq!(t.time(), 0.441);
+        assert_eq!(serde_json::to_string(&t.time()).unwrap(), "0.441");
+        // Nanosecond captures keep their resolution.
+        let t = Timings {
+            connect: None,
+            send: Duration::from_nanos(1),
+            wait: Duration::from_nanos(2),
+            receive: Duration::ZERO,
+        };
+        assert_eq!(t.time(), 0.000003);
     }
 }

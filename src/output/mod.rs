@@ -155,6 +155,70 @@ pub fn prepare_output_folder(dir: &Path) -> Result<(), String> {
     })
 }
 
+/// What the outputs of a run are about to create, recorded before they are opened, so a
+/// run refused after that point (exit status 2: a capture that can't be opened, an
+/// unwritable statistics path, a metrics address in use) leaves nothing behind (issue 13).
+///
+/// Only what did not exist when recorded is ever removed, and only when it is still what
+/// the refused run left: a file that is empty (nothing was captured), a folder that is
+/// empty (`remove_dir`, never a recursive removal). Removal is best effort.
+#[derive(Debug, Default)]
+pub struct Undo {
+    /// Missing folders, outermost first.
+    folders: Vec<PathBuf>,
+    /// Missing files.
+    files: Vec<PathBuf>,
+}
+
+impl Undo {
+    /// Records which of `folders`, `files` and the folders holding `files` (and their
+    /// missing parents) do not exist yet.
+    pub fn record(folders: &[PathBuf], files: &[PathBuf]) -> Undo {
+        let mut undo = Undo::default();
+        let parents = files.iter().map(|f| match f.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+        for dir in folders.iter().cloned().chain(parents) {
+            let mut chain = Vec::new();
+            let mut cur = Some(dir.as_path());
+            while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
+                if fs::symlink_metadata(d).is_ok() {
+                    break;
+                }
+                chain.push(d.to_path_buf());
+                cur = d.parent();
+            }
+            for d in chain.into_iter().rev() {
+                if !undo.folders.contains(&d) {
+                    undo.folders.push(d);
+                }
+            }
+        }
+        undo.files = files
+            .iter()
+            .filter(|f| fs::symlink_metadata(f).is_err())
+            .cloned()
+            .collect();
+        undo
+    }
+
+    /// Removes what was recorded missing and is now an empty file or an empty folder;
+    /// innermost folders first.
+    pub fn run(&self) {
+        for f in &self.files {
+            if fs::symlink_metadata(f).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = fs::remove_file(f);
+            }
+        }
+        for d in self.folders.iter().rev() {
+            if fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::remove_dir(d);
+            }
+        }
+    }
+}
+
 /// An io::Error as a short reason, without Rust's "(os error N)" suffix.
 pub fn io_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
@@ -232,6 +296,52 @@ mod tests {
         write_atomically_private(&p, |w| w.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
         assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+    }
+
+    #[test]
+    fn undo_removes_only_what_was_missing_and_is_still_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        fs::create_dir(base.join("kept")).unwrap();
+        fs::write(base.join("kept/old.ndjson"), b"").unwrap();
+        let folders = [base.join("kept"), base.join("a/b/c"), base.join("full")];
+        let files = [
+            base.join("kept/old.ndjson"),
+            base.join("n/e.ndjson"),
+            base.join("kept/snap.log"),
+            base.join("kept/data.log"),
+        ];
+        let undo = Undo::record(&folders, &files);
+        for d in &folders {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::create_dir_all(base.join("n")).unwrap();
+        fs::write(base.join("n/e.ndjson"), b"").unwrap();
+        fs::write(base.join("kept/snap.log"), b"").unwrap();
+        // Written meanwhile by someone else: not the refused run's to remove.
+        fs::write(base.join("kept/data.log"), b"data").unwrap();
+        fs::write(base.join("full/x"), b"x").unwrap();
+        undo.run();
+        let mut left: Vec<String> = walk(base);
+        left.sort();
+        assert_eq!(
+            left,
+            ["full", "full/x", "kept", "kept/data.log", "kept/old.ndjson"]
+        );
+    }
+
+    /// Every path under `dir`, relative.
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.extend(walk(&p).into_iter().map(|s| format!("{rel}/{s}")));
+            }
+            out.push(rel);
+        }
+        out
     }
 
     #[test]

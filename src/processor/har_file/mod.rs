@@ -8,7 +8,8 @@
 //!
 //! Entries are held as compact JSON until written; their total is bounded by
 //! `HarFileLimits::max_held_bytes`. Two early exports keep it there (the interval stays
-//! open and its later files get a part number: `<stem>_<stamp>.2.har`, ...):
+//! open and is written in parts, each file numbered: `<stem>_<stamp>.p0001.har`,
+//! `.p0002.har`, ..., so `ls` lists them in order; see `part_label`):
 //! - on a tick, when the entries completed before the tick (a set no thread scheduling can
 //!   change: every worker has passed that time) hold more than a quarter of the limit, those are
 //!   written (`har_early_exports`). Which entries go into which part is then the same on
@@ -21,7 +22,7 @@
 //! counted. Files are created mode 0600: HAR holds cookies and credentials.
 //!
 //! File names: `<host>_<interval start, UTC, YYYYMMDDTHHMMSSZ>.har` (split) or
-//! `httshark_<...>.har`. The host comes from the Host header, which is attacker-controlled:
+//! `httshark_<...>.har`; `.pNNNN` before `.har` for the parts of an interval written early. The host comes from the Host header, which is attacker-controlled:
 //! `file_stem` makes any string a single safe path component, and distinct hosts never
 //! share a file (hash suffix when the name was changed, numbered suffix on a collision).
 //!
@@ -259,10 +260,12 @@ impl HarFileProcessor {
             };
             let closes = !early && end.is_none_or(|end| start + interval <= end);
             let part = self.parts.get(&start).copied().unwrap_or(0);
-            let stamp = if part == 0 {
+            // An interval written in one go keeps the plain name; one written in parts
+            // numbers every part, the first included (it is written before the others).
+            let stamp = if part == 0 && closes {
                 interval_stamp(start)
             } else {
-                format!("{}.{}", interval_stamp(start), part + 1)
+                format!("{}.{}", interval_stamp(start), part_label(part + 1))
             };
             let mut used = BTreeSet::new();
             for (key, entries) in files {
@@ -515,6 +518,16 @@ pub fn interval_stamp(start: Timestamp) -> String {
         || "19700101T000000Z".to_string(),
         |d| d.format("%Y%m%dT%H%M%SZ").to_string(),
     )
+}
+
+/// Digits of a part number: names sort in writing order, by `ls` and by plain byte order,
+/// up to this many digits' worth of parts (`p0001` ... `p9999`; later parts get more
+/// digits, which `ls -v` and `sort -V` still order).
+pub const PART_DIGITS: usize = 4;
+
+/// `p0001`, `p0002`, ...: the label of part `n` (1-based) of an interval written in parts.
+pub fn part_label(n: u32) -> String {
+    format!("p{n:0width$}", width = PART_DIGITS)
 }
 
 /// FNV-1a, 64 bits: stable across runs and platforms (std's hasher is not).

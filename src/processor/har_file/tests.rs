@@ -356,11 +356,16 @@ fn reaching_the_held_limit_exports_early_instead_of_dropping() {
     assert!(early > 0, "{early}");
     p.finish(at(3, 0)).unwrap();
     assert_eq!(p.counters().har_entries_written, 10);
-    // One interval, several parts: the first under the plain name, no file overwritten.
+    // One interval, several parts, each numbered (the first too), no file overwritten.
     let f = files(dir.path());
     assert_eq!(f.len() as u64, early + 1, "{:?}", f.keys());
-    assert!(f.contains_key("h_20261121T230500Z.har"));
-    assert!(f.contains_key("h_20261121T230500Z.2.har"), "{:?}", f.keys());
+    assert!(f.contains_key("h_20261121T230500Z.p0001.har"));
+    assert!(
+        f.contains_key("h_20261121T230500Z.p0002.har"),
+        "{:?}",
+        f.keys()
+    );
+    assert!(!f.contains_key("h_20261121T230500Z.har"), "{:?}", f.keys());
     let mut all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
     all.sort();
     assert_eq!(all.len(), 10);
@@ -497,6 +502,41 @@ fn a_tick_writes_early_only_the_entries_completed_before_it() {
     p.finish(at(20, 0)).unwrap();
     let f = files(dir.path());
     assert_eq!(f.len(), 2, "{:?}", f.keys());
-    assert_eq!(targets(&f["h_20261121T230500Z.har"]).len(), 4);
-    assert_eq!(targets(&f["h_20261121T230500Z.2.har"]).len(), 1);
+    assert_eq!(targets(&f["h_20261121T230500Z.p0001.har"]).len(), 4);
+    assert_eq!(targets(&f["h_20261121T230500Z.p0002.har"]).len(), 1);
+}
+
+#[test]
+fn parts_sort_in_writing_order() {
+    // Issue 13: parts named `.har`, `.2.har` ... `.10.har` were listed by `ls` as
+    // `.10, .2, ..., .9, .har`. Twelve parts of one interval, then the next interval in
+    // one go: byte order of the names (what `ls` and a BTreeMap use) is writing order.
+    let dir = tempfile::tempdir().unwrap();
+    // Room for one entry, not two: everything held is written as each entry arrives.
+    let entry = har::entry_json(&tx(100, 1, "h", at(11, 0), at(11, 0))).len() as u64;
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            max_held_bytes: entry * 3 / 2,
+        });
+    for i in 0..12 {
+        p.on_transaction(&tx(i, 1, "h", at(1, 0), at(1, 10 * i as i64)))
+            .unwrap();
+    }
+    p.on_transaction(&tx(100, 1, "h", at(11, 0), at(11, 0)))
+        .unwrap();
+    p.finish(at(30, 0)).unwrap();
+    assert_eq!(p.counters().har_entries_dropped_held_limit, 0);
+    let f = files(dir.path());
+    let names: Vec<&str> = f.keys().map(String::as_str).collect();
+    assert_eq!(names.len(), 13, "{names:?}");
+    assert_eq!(names[0], "h_20261121T230500Z.p0001.har");
+    assert_eq!(names[9], "h_20261121T230500Z.p0010.har");
+    assert_eq!(names[11], "h_20261121T230500Z.p0012.har");
+    assert_eq!(names[12], "h_20261121T230510Z.har");
+    // Sorted by name, the entries come out in the order they were written.
+    let order: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
+    let mut written: Vec<String> = (0..12).map(|i| format!("{i}/1")).collect();
+    written.push("100/1".into());
+    assert_eq!(order, written);
 }
