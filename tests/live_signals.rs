@@ -142,7 +142,7 @@ fn metrics_are_served_while_capturing() {
                 .unwrap();
             let mut text = String::new();
             s.read_to_string(&mut text).unwrap();
-            // The pipeline publishes counters at its first stats interval.
+            // Every counter is registered (at 0) before the server starts.
             if text.contains("httshark_packets_total") {
                 break text;
             }

@@ -98,13 +98,13 @@ fn filled(max_sites: usize) -> SharedMetrics {
     shared
 }
 
-const GOLDEN: &str = r#"# HELP httshark_packets_total httshark counter packets (see docs/counters.md).
+const GOLDEN: &str = r#"# HELP httshark_packets_total Frames read from the source. (docs/counters.md)
 # TYPE httshark_packets_total counter
 httshark_packets_total 1200
-# HELP httshark_tcp_segments_total httshark counter tcp_segments (see docs/counters.md).
+# HELP httshark_tcp_segments_total Frames that were TCP segments. (docs/counters.md)
 # TYPE httshark_tcp_segments_total counter
 httshark_tcp_segments_total 1100
-# HELP httshark_gaps_total httshark counter gaps (see docs/counters.md).
+# HELP httshark_gaps_total Gaps delivered. (docs/counters.md)
 # TYPE httshark_gaps_total counter
 httshark_gaps_total 3
 # HELP httshark_open_connections TCP connections tracked.
@@ -113,7 +113,7 @@ httshark_open_connections 12
 # HELP httshark_pending_requests Requests waiting for their response.
 # TYPE httshark_pending_requests gauge
 httshark_pending_requests 4
-# HELP httshark_memory_bytes Resident memory of the process in bytes.
+# HELP httshark_memory_bytes Resident memory of the process in bytes (Linux only).
 # TYPE httshark_memory_bytes gauge
 httshark_memory_bytes 52428800
 # HELP httshark_site_requests_total Requests by site (Host header, else server address) and final status class (none: unanswered); sites past the limit are counted as site="other".

@@ -66,7 +66,10 @@ impl Default for HttpLimits {
 crate::counters! {
     /// HTTP layer counters.
     pub struct HttpCounters {
+        /// Requests seen (heads parsed, HTTP/0.9 request lines included).
         requests,
+        /// Final responses seen, orphan and late ones included (1xx interim responses
+        /// are counted in `interim_responses`).
         responses,
         /// Transactions emitted (requests with or without a response).
         transactions,
@@ -82,17 +85,18 @@ crate::counters! {
         /// server had received some of it (the others pair in order, unchecked).
         responses_paired_by_ack,
         /// Responses whose ACK ruled out every waiting request while the request stream
-        /// had lost bytes before that ACK: exported with a `RequestLost` placeholder.
+        /// had lost bytes before that ACK: exported with a placeholder request flagged
+        /// `request-lost`.
         responses_to_lost_requests,
         /// Requests whose response the client's ACKs show was lost (a later response head
         /// came after the client had received the response stream past theirs): exported
-        /// flagged `ResponseInterrupted` instead of taking a later response.
+        /// flagged `response-interrupted` instead of taking a later response.
         responses_lost_by_ack,
         /// Responses to lost requests ended at their head because the client's next request
         /// acknowledged exactly that far (the lost request was a HEAD).
         lost_responses_ended_by_ack,
         /// Responses paired in order although request bytes were lost before their request
-        /// and their ACK could not rule out a lost request: flagged `PairingUncertain`.
+        /// and their ACK could not rule out a lost request: flagged `pairing-uncertain`.
         uncertain_pairings,
         /// Such responses when the response stream had lost bytes too since the previous
         /// response: the lost request's response is taken to be among them (not flagged).

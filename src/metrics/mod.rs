@@ -10,10 +10,11 @@
 //!   `pipeline::Summary::counters` pairs) and gauges ([`SharedMetrics::set_gauges`]).
 //! - [`serve`] (`server`) renders the shared [`MetricsRegistry`] on each scrape.
 //!
-//! Metric names (docs/logging.md has the full list):
-//! - `httshark_<counter>_total` for every pipeline counter;
+//! Metric names (docs/counters.md has the full list, generated from the code):
+//! - `httshark_<counter>_total` for every counter of the summary, its HELP the counter's
+//!   doc comment (`crate::counters::describe`);
 //! - `httshark_open_connections`, `httshark_pending_requests`, `httshark_buffered_bytes`,
-//!   `httshark_memory_bytes` gauges (each only when reported);
+//!   `httshark_memory_bytes` gauges;
 //! - `httshark_site_requests_total{site,status_class}`;
 //! - `httshark_site_response_latency_seconds{site}` histogram;
 //! - `httshark_metrics_site_overflow_total`, `httshark_metrics_site_labels_cut_total`.
@@ -22,6 +23,9 @@
 //! on the listener (bind it to a management address), no keep-alive.
 //!
 //! Invariants:
+//! - Every series is there from the first scrape: the registry is created with every
+//!   counter of the run at 0 and the gauges at their start values
+//!   ([`SharedMetrics::registered`]); a counter, once registered, is never dropped.
 //! - Label cardinality is bounded: at most `max_sites` site labels (first seen first
 //!   served), the rest counted under `site="other"`; a site label is at most
 //!   [`MAX_SITE_LABEL_CHARS`] characters. Both caps are counted and exported.
@@ -56,6 +60,57 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 const PREFIX: &str = "httshark_";
+
+/// The series exported besides the counters: name (without the `httshark_` prefix), type
+/// and HELP text. docs/counters.md lists them from here.
+pub const OTHER_SERIES: [(&str, &str, &str); 8] = [
+    ("open_connections", "gauge", "TCP connections tracked."),
+    (
+        "pending_requests",
+        "gauge",
+        "Requests waiting for their response.",
+    ),
+    (
+        "buffered_bytes",
+        "gauge",
+        "Bytes held in reassembly and HTTP buffers.",
+    ),
+    (
+        "memory_bytes",
+        "gauge",
+        "Resident memory of the process in bytes (Linux only).",
+    ),
+    (
+        "site_requests_total",
+        "counter",
+        "Requests by site (Host header, else server address) and final status class \
+         (none: unanswered); sites past the limit are counted as site=\"other\".",
+    ),
+    (
+        "site_response_latency_seconds",
+        "histogram",
+        "Time from the last byte of the request to the first byte of the response \
+         (HAR timings.wait), by site, in packet time.",
+    ),
+    (
+        "metrics_site_overflow_total",
+        "counter",
+        "Transactions counted under site=\"other\" because the site limit was reached.",
+    ),
+    (
+        "metrics_site_labels_cut_total",
+        "counter",
+        "Site labels cut to the maximum label length.",
+    ),
+];
+
+/// The HELP text of one of [`OTHER_SERIES`].
+fn help_of(name: &str) -> &'static str {
+    OTHER_SERIES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, _, help)| help)
+}
 
 /// Point-in-time values reported by the pipeline; `None` is not exported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -260,37 +315,24 @@ impl MetricsRegistry {
             }
         }
         for (metric, name, value) in &seen {
-            let help = format!("httshark counter {name} (see docs/counters.md).");
+            let help = match crate::counters::describe(name) {
+                Some(doc) => format!("{doc} (docs/counters.md)"),
+                None => format!("httshark counter {name} (docs/counters.md)."),
+            };
             family(&mut out, metric, &help, "counter");
             let _ = writeln!(out, "{metric} {value}");
         }
 
         let g = &self.gauges;
-        for (name, help, value) in [
-            (
-                "open_connections",
-                "TCP connections tracked.",
-                g.open_connections,
-            ),
-            (
-                "pending_requests",
-                "Requests waiting for their response.",
-                g.pending_requests,
-            ),
-            (
-                "buffered_bytes",
-                "Bytes held in reassembly and HTTP buffers.",
-                g.buffered_bytes,
-            ),
-            (
-                "memory_bytes",
-                "Resident memory of the process in bytes.",
-                g.memory_bytes,
-            ),
+        for (name, value) in [
+            ("open_connections", g.open_connections),
+            ("pending_requests", g.pending_requests),
+            ("buffered_bytes", g.buffered_bytes),
+            ("memory_bytes", g.memory_bytes),
         ] {
             if let Some(v) = value {
                 let metric = format!("{PREFIX}{name}");
-                family(&mut out, &metric, help, "gauge");
+                family(&mut out, &metric, help_of(name), "gauge");
                 let _ = writeln!(out, "{metric} {v}");
             }
         }
@@ -301,8 +343,7 @@ impl MetricsRegistry {
             family(
                 &mut out,
                 &requests,
-                "Requests by site (Host header, else server address) and final status class \
-                 (none: unanswered); sites past the limit are counted as site=\"other\".",
+                help_of("site_requests_total"),
                 "counter",
             );
             for (site, data) in s.each() {
@@ -323,8 +364,7 @@ impl MetricsRegistry {
             family(
                 &mut out,
                 &latency,
-                "Time from the last byte of the request to the first byte of the response \
-                 (HAR timings.wait), by site, in packet time.",
+                help_of("site_response_latency_seconds"),
                 "histogram",
             );
             for (site, data) in s.each() {
@@ -354,20 +394,12 @@ impl MetricsRegistry {
             }
         }
 
-        for (name, help, value) in [
-            (
-                "metrics_site_overflow_total",
-                "Transactions counted under site=\"other\" because the site limit was reached.",
-                s.overflow,
-            ),
-            (
-                "metrics_site_labels_cut_total",
-                "Site labels cut to the maximum label length.",
-                s.labels_cut,
-            ),
+        for (name, value) in [
+            ("metrics_site_overflow_total", s.overflow),
+            ("metrics_site_labels_cut_total", s.labels_cut),
         ] {
             let metric = format!("{PREFIX}{name}");
-            family(&mut out, &metric, help, "counter");
+            family(&mut out, &metric, help_of(name), "counter");
             let _ = writeln!(out, "{metric} {value}");
         }
         out
@@ -442,10 +474,32 @@ impl SharedMetrics {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Replaces the counters (`pipeline::Summary::counters` pairs).
+    /// A registry with every counter of `names` at 0 (in that order) and the gauges at
+    /// their start values, so the first scrape already has every series.
+    pub fn registered(names: &[&str]) -> SharedMetrics {
+        let registry = MetricsRegistry {
+            counters: names.iter().map(|n| (n.to_string(), 0)).collect(),
+            gauges: Gauges {
+                open_connections: Some(0),
+                pending_requests: Some(0),
+                buffered_bytes: Some(0),
+                memory_bytes: resident_memory_bytes(),
+            },
+            sites: SiteMetrics::default(),
+        };
+        SharedMetrics(Arc::new(Mutex::new(registry)))
+    }
+
+    /// Updates the counters (`pipeline::Summary::counters` pairs): a registered counter
+    /// takes its new value in place, a new one is added at the end; none is removed.
     pub fn set_counters(&self, counters: &[(&str, u64)]) {
-        let c = counters.iter().map(|(n, v)| (n.to_string(), *v)).collect();
-        self.lock().counters = c;
+        let mut registry = self.lock();
+        for (name, value) in counters {
+            match registry.counters.iter_mut().find(|(n, _)| n == name) {
+                Some(entry) => entry.1 = *value,
+                None => registry.counters.push((name.to_string(), *value)),
+            }
+        }
     }
 
     pub fn set_gauges(&self, gauges: Gauges) {
@@ -565,6 +619,29 @@ mod tests {
             .lines()
             .all(|l| l.starts_with('#') || l.starts_with("httshark_")));
         assert!(text.contains("httshark_metrics_site_labels_cut_total 1\n"));
+    }
+
+    #[test]
+    fn registered_counters_stay_and_update_in_place() {
+        let shared = SharedMetrics::registered(&["packets", "gaps"]);
+        let text = shared.render();
+        assert!(text.contains("\nhttshark_packets_total 0\n"), "{text}");
+        assert!(text.contains("\nhttshark_gaps_total 0\n"), "{text}");
+        assert!(text.contains("\nhttshark_open_connections 0\n"), "{text}");
+        assert!(text.contains("# HELP httshark_gaps_total Gaps delivered. (docs/counters.md)\n"));
+        shared.set_counters(&[("gaps", 3), ("new_one", 1)]);
+        let names: Vec<(String, u64)> = shared.snapshot().counters;
+        assert_eq!(
+            names,
+            vec![
+                ("packets".to_string(), 0),
+                ("gaps".to_string(), 3),
+                ("new_one".to_string(), 1)
+            ]
+        );
+        assert!(shared.render().contains(
+            "# HELP httshark_new_one_total httshark counter new_one (docs/counters.md).\n"
+        ));
     }
 
     #[test]

@@ -65,6 +65,28 @@ pub(super) struct SharedCapture {
     pub(super) packets: AtomicU64,
     pub(super) bytes: AtomicU64,
     pub(super) kernel_dropped: AtomicU64,
+    pub(super) snaplen_cut: AtomicU64,
+    pub(super) interface_dropped: AtomicU64,
+}
+
+impl SharedCapture {
+    /// The counters as last published by the capture thread.
+    pub(super) fn counters(&self) -> CaptureCounters {
+        CaptureCounters {
+            packets: self.packets.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            snaplen_cut: self.snaplen_cut.load(Ordering::Relaxed),
+            kernel_dropped: self.kernel_dropped.load(Ordering::Relaxed),
+            interface_dropped: self.interface_dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    fn publish(&self, counters: &CaptureCounters) {
+        self.packets.store(counters.packets, Ordering::Relaxed);
+        self.bytes.store(counters.bytes, Ordering::Relaxed);
+        self.snaplen_cut
+            .store(counters.snaplen_cut, Ordering::Relaxed);
+    }
 }
 
 pub(super) struct CaptureSetup<'a> {
@@ -164,18 +186,18 @@ pub(super) fn capture_loop(
             Some(t) => now >= t,
         };
         if due || (ts.is_none() && next_tick.is_some()) {
-            setup
-                .shared
-                .packets
-                .store(counters.packets, Ordering::Relaxed);
-            setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+            setup.shared.publish(counters);
             if ts.is_none() {
-                // Live and idle: a good moment to read the kernel's drop counter.
+                // Live and idle: a good moment to read the kernel's drop counters.
                 if let Some(stats) = source.stats() {
                     setup
                         .shared
                         .kernel_dropped
                         .store(stats.dropped, Ordering::Relaxed);
+                    setup
+                        .shared
+                        .interface_dropped
+                        .store(stats.if_dropped, Ordering::Relaxed);
                 }
             }
             tick(now, &mut batches);
@@ -185,11 +207,7 @@ pub(super) fn capture_loop(
     for (w, batch) in batches.iter_mut().enumerate() {
         send(w, batch);
     }
-    setup
-        .shared
-        .packets
-        .store(counters.packets, Ordering::Relaxed);
-    setup.shared.bytes.store(counters.bytes, Ordering::Relaxed);
+    setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();
     }

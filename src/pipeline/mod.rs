@@ -44,7 +44,8 @@ use crate::signals::{install_signal_handlers, without_stop_signals};
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
-use capture_loop::{capture_loop, Batch, CaptureCounters, CaptureSetup, SharedCapture};
+pub use capture_loop::CaptureCounters;
+use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture};
 use in_flight::{InFlight, Returned};
 use processors::{process, Reporter};
 use progress::Progress;

@@ -29,7 +29,12 @@ pub(super) struct Reporter {
 
 impl Reporter {
     /// Called when the watermark reaches `now`, with the latest stats of every worker.
-    fn on_tick(&mut self, now: Timestamp, workers: &[ThreadStats]) {
+    fn on_tick(
+        &mut self,
+        now: Timestamp,
+        workers: &[ThreadStats],
+        processors: &[Box<dyn Processor>],
+    ) {
         let due = match self.next {
             None => {
                 self.next = Some(now.floor_to(self.interval) + self.interval);
@@ -41,10 +46,10 @@ impl Reporter {
             return;
         }
         self.next = Some(now.floor_to(self.interval) + self.interval);
-        self.report(workers, false);
+        self.report(workers, processors, false);
     }
 
-    fn report(&self, workers: &[ThreadStats], last: bool) {
+    fn report(&self, workers: &[ThreadStats], processors: &[Box<dyn Processor>], last: bool) {
         let (total, flow) = totals(workers);
         let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
         let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
@@ -67,14 +72,15 @@ impl Reporter {
             );
         }
         if let Some(m) = &self.metrics {
-            let mut counters: Vec<(&'static str, u64)> = vec![
-                ("packets", packets),
-                ("bytes", bytes),
-                ("kernel_dropped", dropped),
-            ];
+            // The summary's counters, in its order (`super::counter_names`).
+            let mut counters: Vec<(&'static str, u64)> = Vec::new();
             let mut push = |name, value| counters.push((name, value));
+            self.capture.counters().visit(&mut push);
             total.visit(&mut push);
             flow.visit(&mut push);
+            for p in processors {
+                p.visit_counters(&mut push);
+            }
             m.set_counters(&counters);
             m.set_gauges(crate::metrics::Gauges {
                 open_connections: Some(open),
@@ -160,7 +166,7 @@ pub(super) fn process(
                         for p in processors.iter_mut() {
                             report(&mut errors, p.on_tick(low));
                         }
-                        reporter.on_tick(low, &latest);
+                        reporter.on_tick(low, &latest, &processors);
                     }
                 }
             }
@@ -183,7 +189,7 @@ pub(super) fn process(
     for p in processors.iter_mut() {
         report(&mut errors, p.finish(end));
     }
-    reporter.report(&latest, true);
+    reporter.report(&latest, &processors, true);
     let (totals, flow) = totals(&latest);
     let mut processor_counters = Vec::new();
     for p in &processors {

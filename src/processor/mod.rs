@@ -170,7 +170,9 @@ pub fn build(
     for p in processors {
         out.push(p.build(budget)?);
     }
-    let metrics = metrics_listen.then(crate::metrics::SharedMetrics::new);
+    // Every counter at 0 from the first scrape, before the pipeline reports any.
+    let metrics = metrics_listen
+        .then(|| crate::metrics::SharedMetrics::registered(&crate::counters::run_names(&out)));
     if let Some(shared) = &metrics {
         out.push(Box::new(metrics::MetricsProcessor::new(
             crate::metrics::DEFAULT_MAX_SITES,

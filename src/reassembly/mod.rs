@@ -247,7 +247,7 @@ crate::counters! {
         /// hold limit or close): those bytes were lost by the capture or never existed.
         causal_hold_expired,
         /// Times the worker's memory budget (its share of `-memory-limit`) was exceeded
-        /// and its policy applied (see `ConnTable::enforce_budget`).
+        /// and its policy applied (docs/limits.md, the global memory budget).
         memory_limit_hits,
         /// Connections closed to get back under the memory budget (pending requests
         /// exported flagged `unanswered-evicted`; also counted in `connections_evicted`).
