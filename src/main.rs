@@ -3,13 +3,25 @@
 //!
 //! Exit status: 0 when the run completed, 1 when it completed with output errors (or an
 //! output failure stopped it), 2 for a bad command line or when the capture or a processor
-//! could not be set up. Every message on stderr is one line starting with `httshark: `.
+//! could not be set up, 130 when a second SIGINT/SIGTERM quit at once. Every message on
+//! stderr is one line starting with `httshark: `; standard output is left to the `console`
+//! and `ndjson` processors.
+//!
+//! What a run says on stderr, as tcpdump does: one startup line (the source, its link
+//! type, the filter and where it came from, where the output goes), then at the end a short
+//! summary (why it stopped, packets read and matched, elapsed time and throughput,
+//! transactions, what each processor wrote, warnings such as a filter that matched
+//! nothing). The full counter table (`httshark: name  value`) comes with `-counters` or
+//! `-verbose` 3 and up.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use httshark::capture::PacketSource;
 use httshark::cli::{self, CliError};
-use httshark::pipeline::{self, Summary};
+use httshark::config::{Config, Source};
+use httshark::pipeline::{self, Ended, Summary};
+use httshark::time::Timestamp;
 use httshark::{output, processor};
 use httshark::{stderr_line, stderr_write};
 
@@ -24,6 +36,7 @@ fn main() -> ExitCode {
             let _ = help.print();
             return ExitCode::SUCCESS;
         }
+        Err(CliError::ListInterfaces) => return list_interfaces(),
         Err(e) => return fail(e.exit_code(), &e),
     };
     let config = prepared.config;
@@ -57,6 +70,8 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(2, &e),
     };
+    stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
+    let live = source.is_live();
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
@@ -65,10 +80,21 @@ fn main() -> ExitCode {
             return fail(2, &e);
         }
     }
+    let started = WallClock::now();
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
             httshark::log::flush();
-            stderr_write!("{}", format_summary(&summary));
+            let end = WallClock::now();
+            let run = Run {
+                config: &config,
+                live,
+                elapsed: end.since(started),
+                finished: end.at,
+            };
+            if config.print_counters {
+                stderr_write!("{}", format_counters(&summary));
+            }
+            stderr_write!("{}", format_summary(&summary, &run));
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -77,6 +103,83 @@ fn main() -> ExitCode {
         }
         Err(e) => fail(1, &e),
     }
+}
+
+/// `-D`: the interfaces, one per line on stdout (tcpdump's format), exit status 0.
+fn list_interfaces() -> ExitCode {
+    match httshark::capture::list_interfaces() {
+        Ok(lines) if lines.is_empty() => fail(
+            1,
+            &"no interface to capture on (as root, or with cap_net_raw,cap_net_admin)",
+        ),
+        Ok(lines) => {
+            let mut out = lines.join("\n");
+            out.push('\n');
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &e),
+    }
+}
+
+/// The wall clock: the summary's timestamp and elapsed time (this binary is an I/O edge;
+/// the pipeline itself only ever sees packet time).
+struct WallClock {
+    at: Timestamp,
+    instant: std::time::Instant,
+}
+
+impl WallClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> WallClock {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        WallClock {
+            at: Timestamp(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)),
+            instant: std::time::Instant::now(),
+        }
+    }
+
+    fn since(&self, earlier: WallClock) -> Duration {
+        self.instant.saturating_duration_since(earlier.instant)
+    }
+}
+
+/// What the summary needs besides the pipeline's `Summary`.
+struct Run<'a> {
+    config: &'a Config,
+    live: bool,
+    elapsed: Duration,
+    /// Wall-clock time the run finished.
+    finished: Timestamp,
+}
+
+/// The capture filter as the user should read it: quoted, with where it came from.
+fn filter_text(config: &Config) -> String {
+    let filter = config.bpf.trim();
+    if filter.is_empty() {
+        format!("no filter ({})", config.filter_origin)
+    } else {
+        format!("'{filter}' ({})", config.filter_origin)
+    }
+}
+
+/// The one startup line: source and link type (tcpdump's words), filter, outputs.
+fn startup_line(source: &str, config: &Config) -> String {
+    let outputs: Vec<String> = config
+        .processors
+        .iter()
+        .map(processor::ProcessorConfig::destination)
+        .collect();
+    let filter = filter_text(config);
+    let filter = if config.bpf.trim().is_empty() {
+        filter
+    } else {
+        format!("filter {filter}")
+    };
+    format!("{source}; {filter}; output: {}", outputs.join(", "))
 }
 
 fn fail(code: u8, message: &dyn std::fmt::Display) -> ExitCode {
@@ -93,9 +196,10 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// The end-of-run report: an aligned `name  value` table of the non-zero counters plus
-/// `ALWAYS_SHOWN`, in the pipeline's order, then one line per warning and per output error.
-fn format_summary(summary: &Summary) -> String {
+/// The full counter table (`-counters`, `-verbose` 3 and up): an aligned `name  value`
+/// table of the non-zero counters plus `ALWAYS_SHOWN`, in the pipeline's order.
+/// `scripts/outputs-diff.sh` and the tests read these lines.
+fn format_counters(summary: &Summary) -> String {
     let rows: Vec<&(&str, u64)> = summary
         .counters
         .iter()
@@ -106,6 +210,82 @@ fn format_summary(summary: &Summary) -> String {
     for (name, value) in rows {
         out.push_str(&format!("httshark: {name:<width$}  {value}\n"));
     }
+    out
+}
+
+/// `0.052 s`, `12.3 s`, `2m5s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.3} s")
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else {
+        httshark::go_syntax::format_duration(Duration::from_secs(d.as_secs()))
+    }
+}
+
+/// The end-of-run summary, for a person: when and why the capture stopped, packets read
+/// and matched, throughput, transactions, what each processor wrote; then warnings (a
+/// filter that matched nothing says so) and output errors.
+fn format_summary(summary: &Summary, run: &Run<'_>) -> String {
+    let c = |name| summary.get(name);
+    let config = run.config;
+    let matched = c("packets");
+    let stopped = match summary.ended {
+        Ended::Signal => "interrupted".to_string(),
+        Ended::Count => format!("-c {} reached", config.count.unwrap_or(0)),
+        Ended::Duration => format!(
+            "-duration {} reached",
+            httshark::go_syntax::format_duration(config.duration.unwrap_or_default())
+        ),
+        Ended::Source if run.live => "capture ended".to_string(),
+        Ended::Source => "end of input".to_string(),
+    };
+    let filter = filter_text(config);
+    let secs = run.elapsed.as_secs_f64();
+    let mut out = String::new();
+    let mut line = |text: String| out.push_str(&format!("httshark: {text}\n"));
+    let (packets, read) = if run.live {
+        let dropped = c("kernel_dropped") + c("interface_dropped");
+        (
+            format!("{matched} packets captured ({filter}), {dropped} dropped by the kernel"),
+            matched,
+        )
+    } else {
+        let read = matched + c("filtered_out");
+        (
+            format!("{read} packets read, {matched} matched {filter}"),
+            read,
+        )
+    };
+    let speed = if secs > 0.0 {
+        format!(
+            "; {:.0} packets/s, {:.1} MB/s",
+            read as f64 / secs,
+            c("bytes") as f64 / secs / 1e6
+        )
+    } else {
+        String::new()
+    };
+    line(format!(
+        "{} done ({stopped}) in {}: {packets}{speed}",
+        httshark::log::format_time(run.finished),
+        seconds(run.elapsed),
+    ));
+    let transactions = c("transactions");
+    let unanswered = c("unanswered");
+    line(format!(
+        "transactions: {transactions} ({} answered, {unanswered} unanswered, {} flagged)",
+        transactions.saturating_sub(unanswered),
+        summary.flagged
+    ));
+    for (name, written) in &summary.written {
+        line(format!("{name}: {written}"));
+    }
+    for w in summary_warnings(summary, run, read) {
+        line(format!("warning: {w}"));
+    }
     for w in &summary.warnings {
         out.push_str(&format!("httshark: warning: {}\n", one_line(w)));
     }
@@ -113,6 +293,43 @@ fn format_summary(summary: &Summary) -> String {
         out.push_str(&format!("httshark: error: {}\n", one_line(e)));
     }
     out
+}
+
+/// What a person should not miss: a filter that matched nothing, packets without HTTP,
+/// kernel drops.
+fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> {
+    let c = |name| summary.get(name);
+    let config = run.config;
+    let matched = c("packets");
+    let filter = filter_text(config);
+    let mut w = Vec::new();
+    let hint = "give -hosts the servers' address or port, or -hosts '' for every TCP connection";
+    if matched == 0 && read > 0 {
+        w.push(format!("0 of {read} packets matched {filter}; {hint}"));
+    } else if matched == 0 && run.live && summary.ended != Ended::Count {
+        let on = match &config.source {
+            Source::Device(d) => d.as_str(),
+            _ => "the interface",
+        };
+        w.push(format!(
+            "no packet matched {filter} on {on} in {}; {hint}",
+            seconds(run.elapsed)
+        ));
+    } else if matched > 0 && c("transactions") == 0 {
+        let tls = c("tls_connections");
+        let mut text = format!("{matched} packets matched but no HTTP/1.x transaction was found");
+        if tls > 0 {
+            text.push_str(&format!(" ({tls} TLS connections are not decoded)"));
+        }
+        w.push(text);
+    }
+    let dropped = c("kernel_dropped") + c("interface_dropped");
+    if dropped > 0 {
+        w.push(format!(
+            "{dropped} packets were dropped before httshark read them: raise -buffer-size, or -workers"
+        ));
+    }
+    w
 }
 
 #[cfg(test)]

@@ -96,6 +96,10 @@ impl Cli {
             }
         };
         let servers = ServerSet::parse(&self.hosts).map_err(|e| CliError::Usage(e.to_string()))?;
+        let filter_origin = match &self.bpf {
+            Some(_) => "-bpf".to_string(),
+            None => format!("-hosts {}", shell_word(&self.hosts)),
+        };
         let bpf = self.bpf.unwrap_or_else(|| servers.bpf());
         let names = parse_processors(&self.har_processors).map_err(CliError::Usage)?;
         if self.output_folder.as_os_str().is_empty() {
@@ -199,6 +203,10 @@ impl Cli {
                 level: self.log_snapshot_level,
             },
         };
+        config.filter_origin = filter_origin;
+        config.count = self.count;
+        config.duration = self.duration.map(|d| d.0);
+        config.print_counters = self.counters || self.verbose >= 3;
         config.http.response_timeout = self.response_timeout.0;
         config.http.max_body_keep = self.max_body_size.0;
         config.memory_limit = self.memory_limit.0;
@@ -214,6 +222,18 @@ impl Cli {
             )));
         }
         Ok(config)
+    }
+}
+
+/// `s` as it could be typed back to a shell: as is when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":.,[]_-/".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
