@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Behaviour-unchanged check for refactors: runs two httshark binaries on the same captures
 # with every processor on and compares everything they write (HAR files, CSVs, sampled HAR,
-# NDJSON, console text, and the end-of-run counters).
+# NDJSON, console text, and the end-of-run counters: the `-counters` table, passed only to a
+# binary whose -help lists it).
 #
 #   scripts/outputs-diff.sh OLD_BIN NEW_BIN [CAPTURE...]
 #
@@ -28,10 +29,17 @@ if [ ${#caps[@]} -eq 0 ]; then
   caps+=("$gen")
 fi
 
+# The counter table: since issue 13 the summary is for people and the table comes with
+# -counters; a binary from before prints it always and does not know the flag. Asked of
+# each binary's own -help, so either side may be the older one.
+counters_flag() { if "$1" -help 2>/dev/null | grep -q -- '--counters'; then echo -counters; fi; }
+
 run() { # BIN CAPTURE OUTDIR
   local bin=$1 cap=$2 out=$3
+  local flags; flags=$(counters_flag "$bin")
   rm -rf "$out"; mkdir -p "$out"
-  "$bin" -file "$cap" -hosts '' -output-folder "$out/har" \
+  # shellcheck disable=SC2086 # $flags is empty or one word
+  "$bin" $flags -file "$cap" -hosts '' -output-folder "$out/har" \
     -har-processors file,sites-stats,transactions-sizes,sampled-transactions,ndjson,console \
     -head=true -body=true -sample-transactions-rate 5 \
     -sites-stats-file "$out/statistics.csv" \

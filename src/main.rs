@@ -337,7 +337,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn summary_shows_nonzero_and_key_counters_aligned() {
+    fn counter_table_shows_nonzero_and_key_counters_aligned() {
         let summary = Summary {
             counters: vec![
                 ("packets", 0),
@@ -347,25 +347,137 @@ mod tests {
                 ("unanswered", 0),
                 ("body_gaps", 2),
             ],
+            ..Summary::default()
+        };
+        assert_eq!(
+            format_counters(&summary),
+            "httshark: packets       0\n\
+             httshark: bytes         1234\n\
+             httshark: transactions  7\n\
+             httshark: unanswered    0\n\
+             httshark: body_gaps     2\n"
+        );
+    }
+
+    fn file_run(config: &Config) -> Run<'_> {
+        Run {
+            config,
+            live: false,
+            elapsed: Duration::from_millis(500),
+            finished: Timestamp::from_secs_nanos(1_700_000_000, 0),
+        }
+    }
+
+    #[test]
+    fn summary_for_a_person() {
+        let config = Config {
+            bpf: "tcp and (port 80)".into(),
+            filter_origin: "-hosts :80".into(),
+            ..Config::default()
+        };
+        let summary = Summary {
+            counters: vec![
+                ("packets", 100),
+                ("filtered_out", 50),
+                ("bytes", 2_000_000),
+                ("transactions", 7),
+                ("unanswered", 2),
+            ],
+            flagged: 1,
+            written: vec![("file", "1 HAR file (7 entries) in out: out/a.har".into())],
             warnings: vec!["file truncated\nin the middle of a record".into()],
             errors: vec!["file: disk full".into()],
             ..Summary::default()
         };
         assert_eq!(
-            format_summary(&summary),
-            "httshark: packets       0\n\
-             httshark: bytes         1234\n\
-             httshark: transactions  7\n\
-             httshark: unanswered    0\n\
-             httshark: body_gaps     2\n\
+            format_summary(&summary, &file_run(&config)),
+            "httshark: 2023-11-14T22:13:20.000Z done (end of input) in 0.500 s: 150 packets \
+             read, 100 matched 'tcp and (port 80)' (-hosts :80); 300 packets/s, 4.0 MB/s\n\
+             httshark: transactions: 7 (5 answered, 2 unanswered, 1 flagged)\n\
+             httshark: file: 1 HAR file (7 entries) in out: out/a.har\n\
              httshark: warning: file truncated in the middle of a record\n\
              httshark: error: file: disk full\n"
         );
     }
 
     #[test]
-    fn empty_summary_is_empty() {
-        assert_eq!(format_summary(&Summary::default()), "");
+    fn a_filter_that_matched_nothing_is_a_warning() {
+        let config = Config {
+            bpf: "tcp and (port 80)".into(),
+            filter_origin: "-hosts :80".into(),
+            ..Config::default()
+        };
+        let summary = Summary {
+            counters: vec![("packets", 0), ("filtered_out", 653)],
+            ..Summary::default()
+        };
+        let run = file_run(&config);
+        assert_eq!(
+            summary_warnings(&summary, &run, 653),
+            [
+                "0 of 653 packets matched 'tcp and (port 80)' (-hosts :80); give -hosts the \
+              servers' address or port, or -hosts '' for every TCP connection"
+            ]
+        );
+        // Nothing read: nothing to warn about (an empty file).
+        assert!(summary_warnings(&Summary::default(), &run, 0).is_empty());
+        // Live: nothing captured says so too.
+        let live = Run {
+            live: true,
+            ..file_run(&config)
+        };
+        let w = summary_warnings(&Summary::default(), &live, 0);
+        assert!(
+            w[0].starts_with("no packet matched 'tcp and (port 80)' (-hosts :80) on "),
+            "{w:?}"
+        );
+        // Packets but no HTTP.
+        let summary = Summary {
+            counters: vec![
+                ("packets", 10),
+                ("tls_connections", 2),
+                ("kernel_dropped", 3),
+            ],
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_warnings(&summary, &run, 10),
+            [
+                "10 packets matched but no HTTP/1.x transaction was found (2 TLS connections are not decoded)",
+                "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
+            ]
+        );
+    }
+
+    #[test]
+    fn startup_line_names_source_filter_and_outputs() {
+        let config = Config {
+            bpf: "tcp and (port 8080)".into(),
+            filter_origin: "-hosts :8080".into(),
+            output_folder: "out".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            startup_line(
+                "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+                &config
+            ),
+            "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes; \
+             filter 'tcp and (port 8080)' (-hosts :8080); output: file -> ./"
+        );
+        let config = Config {
+            bpf: String::new(),
+            filter_origin: "-bpf".into(),
+            ..config
+        };
+        assert!(startup_line("x", &config).contains("; no filter (-bpf); "));
+    }
+
+    #[test]
+    fn seconds_read_well() {
+        assert_eq!(seconds(Duration::from_millis(52)), "0.052 s");
+        assert_eq!(seconds(Duration::from_millis(12_345)), "12.3 s");
+        assert_eq!(seconds(Duration::from_secs(125)), "2m5s");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use super::go::{check_bool_separate_values, clap_error, go_style_args};
+use super::go::{check_bool_separate_values, clap_error, go_style_args, unknown_as_typed};
 use super::{Cli, CliError};
 use crate::config::{Config, Source};
 use crate::hosts::ServerSet;
@@ -29,11 +29,12 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        let args = go_style_args(args);
+        let typed: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let args = go_style_args(typed.iter().cloned());
         check_bool_separate_values(&args)?;
         let matches = Cli::command()
             .try_get_matches_from(args)
-            .map_err(clap_error)?;
+            .map_err(|e| unknown_as_typed(clap_error(e), &typed))?;
         Cli::from_arg_matches(&matches).map_err(clap_error)
     }
 
