@@ -251,3 +251,47 @@ fn console_shows_each_transaction_duration() {
         );
     }
 }
+
+/// Live: the startup line says `listening on`, and `-duration` ends a quiet capture on
+/// time (it counts from the start, not from a first packet that never comes). Needs
+/// capture privileges; skipped without them.
+#[test]
+fn live_duration_ends_a_quiet_capture() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_in(
+        dir.path(),
+        &[
+            "-device",
+            "lo",
+            "-hosts",
+            ":9",
+            "-duration",
+            "300ms",
+            "-output-folder",
+            "out",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("httshark: listening on lo, link-type "),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("done (-duration 300ms reached)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("no packet matched 'tcp and (port 9)' (-hosts :9) on lo"),
+        "{}",
+        r.stderr
+    );
+}
