@@ -70,8 +70,6 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(2, &e),
     };
-    stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
-    let live = source.is_live();
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
@@ -80,6 +78,9 @@ fn main() -> ExitCode {
             return fail(2, &e);
         }
     }
+    // Everything is open and set up: say what the run is, once (as tcpdump does).
+    stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
+    let live = source.is_live();
     let started = WallClock::now();
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
