@@ -88,6 +88,15 @@ pub struct Config {
     pub redaction: Redaction,
     /// `-Z USER`: the user the process becomes once the capture and the outputs are open.
     pub run_as: Option<User>,
+    /// `-c COUNT`: stop after this many packets (that matched the filter).
+    pub count: Option<u64>,
+    /// `-duration`: stop after this much capture time (from the first packet of a file,
+    /// from the start of a live capture).
+    pub duration: Option<Duration>,
+    /// Where `bpf` came from, as the summary names it: `-hosts :80` or `-bpf`.
+    pub filter_origin: String,
+    /// `-counters` (or `-verbose` 3 and up): the full counter table at the end.
+    pub print_counters: bool,
 }
 
 impl Default for Config {
@@ -113,6 +122,10 @@ impl Default for Config {
             metrics_listen: None,
             redaction: Redaction::default(),
             run_as: None,
+            count: None,
+            duration: None,
+            filter_origin: String::new(),
+            print_counters: false,
         }
     }
 }

@@ -550,7 +550,7 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
 }
 
 /// `2024-05-01T12:00:00.123Z`.
-fn format_time(t: Timestamp) -> String {
+pub fn format_time(t: Timestamp) -> String {
     match chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()) {
         Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => format!("{t:?}"),

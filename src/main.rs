@@ -3,13 +3,25 @@
 //!
 //! Exit status: 0 when the run completed, 1 when it completed with output errors (or an
 //! output failure stopped it), 2 for a bad command line or when the capture or a processor
-//! could not be set up. Every message on stderr is one line starting with `httshark: `.
+//! could not be set up, 130 when a second SIGINT/SIGTERM quit at once. Every message on
+//! stderr is one line starting with `httshark: `; standard output is left to the `console`
+//! and `ndjson` processors.
+//!
+//! What a run says on stderr, as tcpdump does: one startup line (the source, its link
+//! type, the filter and where it came from, where the output goes), then at the end a short
+//! summary (why it stopped, packets read and matched, elapsed time and throughput,
+//! transactions, what each processor wrote, warnings such as a filter that matched
+//! nothing). The full counter table (`httshark: name  value`) comes with `-counters` or
+//! `-verbose` 3 and up.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use httshark::capture::PacketSource;
 use httshark::cli::{self, CliError};
-use httshark::pipeline::{self, Summary};
+use httshark::config::{Config, Source};
+use httshark::pipeline::{self, Ended, Summary};
+use httshark::time::Timestamp;
 use httshark::{output, processor};
 use httshark::{stderr_line, stderr_write};
 
@@ -24,6 +36,7 @@ fn main() -> ExitCode {
             let _ = help.print();
             return ExitCode::SUCCESS;
         }
+        Err(CliError::ListInterfaces) => return list_interfaces(),
         Err(e) => return fail(e.exit_code(), &e),
     };
     let config = prepared.config;
@@ -76,10 +89,24 @@ fn main() -> ExitCode {
             return refuse(&e);
         }
     }
+    // Everything is open and set up: say what the run is, once (as tcpdump does).
+    stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
+    let live = source.is_live();
+    let started = WallClock::now();
     match pipeline::run(&config, source, processors) {
         Ok(summary) => {
             httshark::log::flush();
-            stderr_write!("{}", format_summary(&summary));
+            let end = WallClock::now();
+            let run = Run {
+                config: &config,
+                live,
+                elapsed: end.since(started),
+                finished: end.at,
+            };
+            if config.print_counters {
+                stderr_write!("{}", format_counters(&summary));
+            }
+            stderr_write!("{}", format_summary(&summary, &run));
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -88,6 +115,83 @@ fn main() -> ExitCode {
         }
         Err(e) => fail(1, &e),
     }
+}
+
+/// `-D`: the interfaces, one per line on stdout (tcpdump's format), exit status 0.
+fn list_interfaces() -> ExitCode {
+    match httshark::capture::list_interfaces() {
+        Ok(lines) if lines.is_empty() => fail(
+            1,
+            &"no interface to capture on (as root, or with cap_net_raw,cap_net_admin)",
+        ),
+        Ok(lines) => {
+            let mut out = lines.join("\n");
+            out.push('\n');
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &e),
+    }
+}
+
+/// The wall clock: the summary's timestamp and elapsed time (this binary is an I/O edge;
+/// the pipeline itself only ever sees packet time).
+struct WallClock {
+    at: Timestamp,
+    instant: std::time::Instant,
+}
+
+impl WallClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> WallClock {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        WallClock {
+            at: Timestamp(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)),
+            instant: std::time::Instant::now(),
+        }
+    }
+
+    fn since(&self, earlier: WallClock) -> Duration {
+        self.instant.saturating_duration_since(earlier.instant)
+    }
+}
+
+/// What the summary needs besides the pipeline's `Summary`.
+struct Run<'a> {
+    config: &'a Config,
+    live: bool,
+    elapsed: Duration,
+    /// Wall-clock time the run finished.
+    finished: Timestamp,
+}
+
+/// The capture filter as the user should read it: quoted, with where it came from.
+fn filter_text(config: &Config) -> String {
+    let filter = config.bpf.trim();
+    if filter.is_empty() {
+        format!("no filter ({})", config.filter_origin)
+    } else {
+        format!("'{filter}' ({})", config.filter_origin)
+    }
+}
+
+/// The one startup line: source and link type (tcpdump's words), filter, outputs.
+fn startup_line(source: &str, config: &Config) -> String {
+    let outputs: Vec<String> = config
+        .processors
+        .iter()
+        .map(processor::ProcessorConfig::destination)
+        .collect();
+    let filter = filter_text(config);
+    let filter = if config.bpf.trim().is_empty() {
+        filter
+    } else {
+        format!("filter {filter}")
+    };
+    format!("{source}; {filter}; output: {}", outputs.join(", "))
 }
 
 fn fail(code: u8, message: &dyn std::fmt::Display) -> ExitCode {
@@ -104,9 +208,10 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// The end-of-run report: an aligned `name  value` table of the non-zero counters plus
-/// `ALWAYS_SHOWN`, in the pipeline's order, then one line per warning and per output error.
-fn format_summary(summary: &Summary) -> String {
+/// The full counter table (`-counters`, `-verbose` 3 and up): an aligned `name  value`
+/// table of the non-zero counters plus `ALWAYS_SHOWN`, in the pipeline's order.
+/// `scripts/outputs-diff.sh` and the tests read these lines.
+fn format_counters(summary: &Summary) -> String {
     let rows: Vec<&(&str, u64)> = summary
         .counters
         .iter()
@@ -117,6 +222,82 @@ fn format_summary(summary: &Summary) -> String {
     for (name, value) in rows {
         out.push_str(&format!("httshark: {name:<width$}  {value}\n"));
     }
+    out
+}
+
+/// `0.052 s`, `12.3 s`, `2m5s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.3} s")
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else {
+        httshark::go_syntax::format_duration(Duration::from_secs(d.as_secs()))
+    }
+}
+
+/// The end-of-run summary, for a person: when and why the capture stopped, packets read
+/// and matched, throughput, transactions, what each processor wrote; then warnings (a
+/// filter that matched nothing says so) and output errors.
+fn format_summary(summary: &Summary, run: &Run<'_>) -> String {
+    let c = |name| summary.get(name);
+    let config = run.config;
+    let matched = c("packets");
+    let stopped = match summary.ended {
+        Ended::Signal => "interrupted".to_string(),
+        Ended::Count => format!("-c {} reached", config.count.unwrap_or(0)),
+        Ended::Duration => format!(
+            "-duration {} reached",
+            httshark::go_syntax::format_duration(config.duration.unwrap_or_default())
+        ),
+        Ended::Source if run.live => "capture ended".to_string(),
+        Ended::Source => "end of input".to_string(),
+    };
+    let filter = filter_text(config);
+    let secs = run.elapsed.as_secs_f64();
+    let mut out = String::new();
+    let mut line = |text: String| out.push_str(&format!("httshark: {text}\n"));
+    let (packets, read) = if run.live {
+        let dropped = c("kernel_dropped") + c("interface_dropped");
+        (
+            format!("{matched} packets captured ({filter}), {dropped} dropped by the kernel"),
+            matched,
+        )
+    } else {
+        let read = matched + c("filtered_out");
+        (
+            format!("{read} packets read, {matched} matched {filter}"),
+            read,
+        )
+    };
+    let speed = if secs > 0.0 {
+        format!(
+            "; {:.0} packets/s, {:.1} MB/s",
+            read as f64 / secs,
+            c("bytes") as f64 / secs / 1e6
+        )
+    } else {
+        String::new()
+    };
+    line(format!(
+        "{} done ({stopped}) in {}: {packets}{speed}",
+        httshark::log::format_time(run.finished),
+        seconds(run.elapsed),
+    ));
+    let transactions = c("transactions");
+    let unanswered = c("unanswered");
+    line(format!(
+        "transactions: {transactions} ({} answered, {unanswered} unanswered, {} flagged)",
+        transactions.saturating_sub(unanswered),
+        summary.flagged
+    ));
+    for (name, written) in &summary.written {
+        line(format!("{name}: {written}"));
+    }
+    for w in summary_warnings(summary, run, read) {
+        line(format!("warning: {w}"));
+    }
     for w in &summary.warnings {
         out.push_str(&format!("httshark: warning: {}\n", one_line(w)));
     }
@@ -126,12 +307,49 @@ fn format_summary(summary: &Summary) -> String {
     out
 }
 
+/// What a person should not miss: a filter that matched nothing, packets without HTTP,
+/// kernel drops.
+fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> {
+    let c = |name| summary.get(name);
+    let config = run.config;
+    let matched = c("packets");
+    let filter = filter_text(config);
+    let mut w = Vec::new();
+    let hint = "give -hosts the servers' address or port, or -hosts '' for every TCP connection";
+    if matched == 0 && read > 0 {
+        w.push(format!("0 of {read} packets matched {filter}; {hint}"));
+    } else if matched == 0 && run.live && summary.ended != Ended::Count {
+        let on = match &config.source {
+            Source::Device(d) => d.as_str(),
+            _ => "the interface",
+        };
+        w.push(format!(
+            "no packet matched {filter} on {on} in {}; {hint}",
+            seconds(run.elapsed)
+        ));
+    } else if matched > 0 && c("transactions") == 0 {
+        let tls = c("tls_connections");
+        let mut text = format!("{matched} packets matched but no HTTP/1.x transaction was found");
+        if tls > 0 {
+            text.push_str(&format!(" ({tls} TLS connections are not decoded)"));
+        }
+        w.push(text);
+    }
+    let dropped = c("kernel_dropped") + c("interface_dropped");
+    if dropped > 0 {
+        w.push(format!(
+            "{dropped} packets were dropped before httshark read them: raise -buffer-size, or -workers"
+        ));
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn summary_shows_nonzero_and_key_counters_aligned() {
+    fn counter_table_shows_nonzero_and_key_counters_aligned() {
         let summary = Summary {
             counters: vec![
                 ("packets", 0),
@@ -141,25 +359,137 @@ mod tests {
                 ("unanswered", 0),
                 ("body_gaps", 2),
             ],
+            ..Summary::default()
+        };
+        assert_eq!(
+            format_counters(&summary),
+            "httshark: packets       0\n\
+             httshark: bytes         1234\n\
+             httshark: transactions  7\n\
+             httshark: unanswered    0\n\
+             httshark: body_gaps     2\n"
+        );
+    }
+
+    fn file_run(config: &Config) -> Run<'_> {
+        Run {
+            config,
+            live: false,
+            elapsed: Duration::from_millis(500),
+            finished: Timestamp::from_secs_nanos(1_700_000_000, 0),
+        }
+    }
+
+    #[test]
+    fn summary_for_a_person() {
+        let config = Config {
+            bpf: "tcp and (port 80)".into(),
+            filter_origin: "-hosts :80".into(),
+            ..Config::default()
+        };
+        let summary = Summary {
+            counters: vec![
+                ("packets", 100),
+                ("filtered_out", 50),
+                ("bytes", 2_000_000),
+                ("transactions", 7),
+                ("unanswered", 2),
+            ],
+            flagged: 1,
+            written: vec![("file", "1 HAR file (7 entries) in out: out/a.har".into())],
             warnings: vec!["file truncated\nin the middle of a record".into()],
             errors: vec!["file: disk full".into()],
             ..Summary::default()
         };
         assert_eq!(
-            format_summary(&summary),
-            "httshark: packets       0\n\
-             httshark: bytes         1234\n\
-             httshark: transactions  7\n\
-             httshark: unanswered    0\n\
-             httshark: body_gaps     2\n\
+            format_summary(&summary, &file_run(&config)),
+            "httshark: 2023-11-14T22:13:20.000Z done (end of input) in 0.500 s: 150 packets \
+             read, 100 matched 'tcp and (port 80)' (-hosts :80); 300 packets/s, 4.0 MB/s\n\
+             httshark: transactions: 7 (5 answered, 2 unanswered, 1 flagged)\n\
+             httshark: file: 1 HAR file (7 entries) in out: out/a.har\n\
              httshark: warning: file truncated in the middle of a record\n\
              httshark: error: file: disk full\n"
         );
     }
 
     #[test]
-    fn empty_summary_is_empty() {
-        assert_eq!(format_summary(&Summary::default()), "");
+    fn a_filter_that_matched_nothing_is_a_warning() {
+        let config = Config {
+            bpf: "tcp and (port 80)".into(),
+            filter_origin: "-hosts :80".into(),
+            ..Config::default()
+        };
+        let summary = Summary {
+            counters: vec![("packets", 0), ("filtered_out", 653)],
+            ..Summary::default()
+        };
+        let run = file_run(&config);
+        assert_eq!(
+            summary_warnings(&summary, &run, 653),
+            [
+                "0 of 653 packets matched 'tcp and (port 80)' (-hosts :80); give -hosts the \
+              servers' address or port, or -hosts '' for every TCP connection"
+            ]
+        );
+        // Nothing read: nothing to warn about (an empty file).
+        assert!(summary_warnings(&Summary::default(), &run, 0).is_empty());
+        // Live: nothing captured says so too.
+        let live = Run {
+            live: true,
+            ..file_run(&config)
+        };
+        let w = summary_warnings(&Summary::default(), &live, 0);
+        assert!(
+            w[0].starts_with("no packet matched 'tcp and (port 80)' (-hosts :80) on "),
+            "{w:?}"
+        );
+        // Packets but no HTTP.
+        let summary = Summary {
+            counters: vec![
+                ("packets", 10),
+                ("tls_connections", 2),
+                ("kernel_dropped", 3),
+            ],
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_warnings(&summary, &run, 10),
+            [
+                "10 packets matched but no HTTP/1.x transaction was found (2 TLS connections are not decoded)",
+                "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
+            ]
+        );
+    }
+
+    #[test]
+    fn startup_line_names_source_filter_and_outputs() {
+        let config = Config {
+            bpf: "tcp and (port 8080)".into(),
+            filter_origin: "-hosts :8080".into(),
+            output_folder: "out".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            startup_line(
+                "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes",
+                &config
+            ),
+            "listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes; \
+             filter 'tcp and (port 8080)' (-hosts :8080); output: file -> ./"
+        );
+        let config = Config {
+            bpf: String::new(),
+            filter_origin: "-bpf".into(),
+            ..config
+        };
+        assert!(startup_line("x", &config).contains("; no filter (-bpf); "));
+    }
+
+    #[test]
+    fn seconds_read_well() {
+        assert_eq!(seconds(Duration::from_millis(52)), "0.052 s");
+        assert_eq!(seconds(Duration::from_millis(12_345)), "12.3 s");
+        assert_eq!(seconds(Duration::from_secs(125)), "2m5s");
     }
 
     #[test]

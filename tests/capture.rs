@@ -164,6 +164,8 @@ fn read_all(source: &mut PacketSource) -> (Vec<Captured>, Option<String>) {
     loop {
         match source.next() {
             Next::Packet(p) => packets.push((p.ts, p.data.to_vec(), p.orig_len)),
+            // A record the filter rejected (files apply the filter record by record).
+            Next::Filtered => {}
             Next::Idle { .. } => panic!("a file source never idles"),
             Next::End { warning } => return (packets, warning),
         }
@@ -480,6 +482,7 @@ fn live_idle_probe() -> Result<(), String> {
                 idles += 1;
             }
             Next::Packet(_) => {} // someone did talk to port 1
+            Next::Filtered => return Err("a live capture filters in the kernel".into()),
             Next::End { warning } => return Err(format!("live capture ended: {warning:?}")),
         }
     }

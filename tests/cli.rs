@@ -76,7 +76,9 @@ fn assert_refused(args: &[&str], needles: &[&str]) -> String {
 #[test]
 fn unknown_flag() {
     assert_refused(&["-devise", "eth0"], &["unknown flag '-devise'", "-device"]);
-    assert_refused(&["-device", "lo", "--nope"], &["unknown flag '-nope'"]);
+    // Echoed as typed (issue 13): `--nope`, not `-nope`.
+    assert_refused(&["-device", "lo", "--nope"], &["unknown flag '--nope'"]);
+    assert_refused(&["-device", "lo", "-nope"], &["unknown flag '-nope'"]);
     assert_refused(&["-device", "lo", "-z"], &["unknown flag '-z'"]);
     assert_refused(
         &["-device", "lo", "capture.pcap"],
@@ -256,25 +258,26 @@ fn output_folder_under_a_read_only_dir_when_permissions_bite() {
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The flag's help block, whitespace-normalised (clap wraps long lines).
+/// The flag's help block, whitespace-normalised (clap wraps long lines). A block starts
+/// at a flag line (`      --name` or `  -x, --name`); the lines indented deeper
+/// are its text, blank lines between its paragraphs included; anything else (a heading,
+/// the text after the options) ends it.
 fn help_blocks(help: &str) -> Vec<String> {
     let mut blocks: Vec<String> = Vec::new();
+    let mut open = false;
     for line in help.lines() {
+        let indent = line.len() - line.trim_start().len();
         let t = line.trim_start();
-        if t.starts_with("--")
-            || t.starts_with("-h,")
-            || t.starts_with("-V,")
-            || t.starts_with("-Z,")
-        {
+        if (2..=6).contains(&indent) && t.starts_with('-') {
             blocks.push(String::new());
-        } else if line.trim().is_empty() || !line.starts_with(' ') {
-            // A blank line or an unindented paragraph ends the options list.
-            if !blocks.is_empty() && line.trim().is_empty() {
-                blocks.push(String::new());
-            }
+            open = true;
+        } else if line.trim().is_empty() {
+            continue;
+        } else if indent <= 6 {
+            open = false;
             continue;
         }
-        if let Some(b) = blocks.last_mut() {
+        if let (true, Some(b)) = (open, blocks.last_mut()) {
             b.push(' ');
             b.push_str(&line.split_whitespace().collect::<Vec<_>>().join(" "));
         }
@@ -294,6 +297,9 @@ fn help_lists_every_flag_with_its_default() {
         ("--file", "[default: none]"),
         ("--hosts", "[default: :80]"),
         ("--bpf", "[default: built from -hosts]"),
+        ("-c, --count", "[default: none]"),
+        ("--duration", "[default: none]"),
+        ("-D, --list-interfaces", "and exit"),
         ("--snaplen", "[default: 262144]"),
         ("--buffer-size", "[default: 32MiB]"),
         ("--response-timeout", "[default: 5m0s]"),
@@ -304,6 +310,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--har-processors", "[default: file]"),
         ("--workers", "[default: 1]"),
         ("--verbose", "[default: 0]"),
+        ("--counters", "[default: false]"),
         ("--max-body-size", "[default: 10MiB]"),
         ("--memory-limit", "[default: 512MiB]"),
         ("--stats-interval", "[default: 10s]"),

@@ -88,7 +88,7 @@ fn stream_index(pcap: &Path) -> HashMap<(String, String), usize> {
                     map.entry(key).or_insert(n);
                 }
             }
-            Next::Idle { .. } => {}
+            Next::Idle { .. } | Next::Filtered => {}
             Next::End { .. } => break,
         }
     }

@@ -124,7 +124,7 @@ fn summary_lines_like_httptap() {
     assert_eq!(
         c.render(&html_get()),
         "---> GET http://example.com/index.html?q=1\n\
-         <--- 200 http://example.com/index.html?q=1 (29 bytes)\n"
+         <--- 200 http://example.com/index.html?q=1 (29 bytes, 0.0 ms)\n"
     );
 }
 
@@ -136,7 +136,7 @@ fn heads_prefixed_like_httptap() {
         "---> GET http://example.com/index.html?q=1\n\
          > Host: example.com\n\
          > Accept: */*\n\
-         <--- 200 http://example.com/index.html?q=1 (29 bytes)\n\
+         <--- 200 http://example.com/index.html?q=1 (29 bytes, 0.0 ms)\n\
          < Content-Type: text/html; charset=utf-8\n\
          < Content-Length: 29\n"
     );
@@ -148,7 +148,7 @@ fn text_body_indented_crlf_removed() {
     assert_eq!(
         c.render(&html_get()),
         "---> GET http://example.com/index.html?q=1\n\
-         <--- 200 http://example.com/index.html?q=1 (29 bytes)\n    \
+         <--- 200 http://example.com/index.html?q=1 (29 bytes, 0.0 ms)\n    \
          <html>\n    \
          <p>hello</p>\n    \
          </html>\n"
@@ -193,7 +193,7 @@ fn post_with_json_and_decoded_gzip_response() {
          > Host: api.example.com:8080\n\
          > Content-Type: application/json\n    \
          {\"name\":\"café\"}\n\
-         <--- 201 http://api.example.com:8080/api/items (25 bytes)\n\
+         <--- 201 http://api.example.com:8080/api/items (25 bytes, 0.0 ms)\n\
          < Content-Type: application/json\n\
          < Content-Encoding: gzip\n    \
          {\"id\":7,\"name\":\"café\"}\n"
@@ -214,7 +214,7 @@ fn binary_body_is_a_note() {
     assert_eq!(
         c.render(&t),
         "---> GET http://img.example.com/logo.png\n\
-         <--- 200 http://img.example.com/logo.png (16 bytes)\n    \
+         <--- 200 http://img.example.com/logo.png (16 bytes, 0.0 ms)\n    \
          [binary, 16 bytes, image/png]\n"
     );
     assert_eq!(c.counters().console_bodies_binary, 1);
@@ -272,7 +272,7 @@ fn anomalies_in_a_bracket_note() {
     assert_eq!(
         plain().render(&t),
         "---> GET http://example.com/index.html?q=1\n\
-         <--- 200 http://example.com/index.html?q=1 (29 bytes) \
+         <--- 200 http://example.com/index.html?q=1 (29 bytes, 0.0 ms) \
          [midstream, response interrupted, bare LF]\n"
     );
     let mut t = tx("192.0.2.1:80", "GET", "/", &[("Host", "h")], None);
@@ -305,7 +305,7 @@ fn truncated_and_cut_bodies_are_noted() {
         full().render(&t),
         "---> GET http://h/big.txt\n\
          > Host: h\n\
-         <--- 200 http://h/big.txt (1000 bytes) [body truncated]\n\
+         <--- 200 http://h/big.txt (1000 bytes, 0.0 ms) [body truncated]\n\
          < Content-Type: text/plain\n    \
          0123456789\n    \
          [truncated: 10 of 1000 bytes shown]\n"
@@ -323,7 +323,7 @@ fn truncated_and_cut_bodies_are_noted() {
     assert_eq!(
         c.render(&t),
         "---> GET http://h/u\n\
-         <--- 200 http://h/u (14 bytes)\n    \
+         <--- 200 http://h/u (14 bytes, 0.0 ms)\n    \
          ééé\n    \
          [truncated: 6 of 14 bytes shown]\n"
     );
@@ -349,7 +349,7 @@ fn lost_and_undecodable_bodies() {
     assert_eq!(
         console(false, true, ColorChoice::Never, 100).render(&t),
         "---> GET http://h/\n\
-         <--- 200 http://h/ (10 bytes)\n    \
+         <--- 200 http://h/ (10 bytes, 0.0 ms)\n    \
          [4 of 10 bytes lost in capture]\n    \
          abcdef\n    \
          [truncated: 6 of 10 bytes shown]\n"
@@ -370,7 +370,7 @@ fn lost_and_undecodable_bodies() {
     assert_eq!(
         console(false, true, ColorChoice::Never, 100).render(&t),
         "---> GET http://h/\n\
-         <--- 200 http://h/ (10 bytes)\n    \
+         <--- 200 http://h/ (10 bytes, 0.0 ms)\n    \
          [body not decoded (corrupt deflate stream): 10 bytes gzip]\n"
     );
 }
@@ -441,7 +441,7 @@ fn interim_responses_shown_with_head() {
     }
     let out = console(true, false, ColorChoice::Never, 10).render(&t);
     assert!(
-        out.contains("(29 bytes)\n< HTTP/1.1 100 Continue\n< Content-Type"),
+        out.contains("(29 bytes, 0.0 ms)\n< HTTP/1.1 100 Continue\n< Content-Type"),
         "{out}"
     );
 }
@@ -461,7 +461,7 @@ fn colour_only_when_enabled() {
     assert_eq!(
         c.render(&t),
         "---> \x1b[1;34mGET\x1b[0m http://example.com/index.html?q=1\n\
-         <--- \x1b[1;32m200\x1b[0m http://example.com/index.html?q=1 (29 bytes) \
+         <--- \x1b[1;32m200\x1b[0m http://example.com/index.html?q=1 (29 bytes, 0.0 ms) \
          \x1b[33m[midstream]\x1b[0m\n"
     );
     // Status classes and unsafe methods.
@@ -503,7 +503,7 @@ fn processor_writes_each_transaction_as_it_arrives() {
     assert_eq!(
         String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
         "---> GET http://example.com/index.html?q=1\n\
-         <--- 200 http://example.com/index.html?q=1 (29 bytes)\n"
+         <--- 200 http://example.com/index.html?q=1 (29 bytes, 0.0 ms)\n"
     );
     p.on_tick(Timestamp(10)).unwrap();
     p.on_transaction(&tx("192.0.2.1:80", "HEAD", "/", &[("Host", "h")], None))
@@ -530,4 +530,21 @@ fn write_errors_are_reported_not_panics() {
     let err = p.on_transaction(&html_get()).unwrap_err();
     assert_eq!(err.processor, "console");
     assert!(err.message.contains("closed"), "{err}");
+}
+
+/// Issue 13: the `<---` line says how long the transaction took (request first byte to
+/// response last byte), in ms below a second.
+#[test]
+fn response_line_shows_the_duration() {
+    let mut c = plain();
+    let mut t = html_get();
+    let resp = t.response.as_mut().unwrap();
+    resp.last_ts = Timestamp(1_000 + 12_345_678);
+    assert!(
+        c.render(&t).contains("(29 bytes, 12.3 ms)\n"),
+        "{}",
+        c.render(&t)
+    );
+    t.response.as_mut().unwrap().last_ts = Timestamp(1_000 + 2_500_000_000);
+    assert!(c.render(&t).contains("(29 bytes, 2.50 s)\n"));
 }

@@ -121,7 +121,14 @@ fn check_files(dir: &Path) {
 fn two_bursts(out: &Path, between: impl FnOnce()) -> Output {
     let pcap = fixture();
     let mut child = Command::new(bin())
-        .args(["-file", "-", "-hosts=", "-export-interval", "5s"])
+        .args([
+            "-file",
+            "-",
+            "-hosts=",
+            "-export-interval",
+            "5s",
+            "-counters",
+        ])
         .arg("-output-folder")
         .arg(out)
         .stdin(Stdio::piped())
@@ -189,7 +196,14 @@ fn full_disk_then_freed_keeps_and_writes_every_entry() {
     // comes back only before the third burst.
     let pcap = fixture();
     let mut child = Command::new(bin())
-        .args(["-file", "-", "-hosts=", "-export-interval", "5s"])
+        .args([
+            "-file",
+            "-",
+            "-hosts=",
+            "-export-interval",
+            "5s",
+            "-counters",
+        ])
         .arg("-output-folder")
         .arg(&out)
         .stdin(Stdio::piped())

@@ -192,7 +192,8 @@ fn live_capture_in_network_namespaces_matches_server_log() {
     for l in &log {
         let url = format!("http://10.77.0.2:8080{}", l.target);
         let request = format!("---> {} {url}\n", l.method);
-        let response = format!("<--- {} {url} ({} bytes)\n", l.status, l.resp_len);
+        // The duration that follows (issue 13) varies from run to run.
+        let response = format!("<--- {} {url} ({} bytes, ", l.status, l.resp_len);
         assert!(
             console.contains(&request),
             "console lacks {request:?}:\n{console}"
@@ -248,7 +249,7 @@ fn offline_progress_bar_only_on_a_terminal() {
     let plain = run_file(&pcap, &dir.path().join("plain"), &[]);
     let stderr = String::from_utf8_lossy(&plain.stderr);
     assert!(
-        !stderr.contains("MB/s"),
+        !stderr.contains("ETA"),
         "progress bar without a terminal: {stderr}"
     );
 }

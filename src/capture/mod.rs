@@ -1,9 +1,12 @@
 //! Packet sources: live interfaces and pcap/pcapng files (or standard input) through
 //! libpcap. The only module that names the `pcap` crate.
 //!
-//! What it does: opens the source with the BPF filter applied (files too: libpcap runs
-//! the filter on offline captures), checks that the link type is one `wire` decodes, and
-//! hands out packets with exact timestamps. Live captures wake up every
+//! What it does: opens the source with the BPF filter applied, checks that the link type
+//! is one `wire` decodes, and hands out packets with exact timestamps. Live captures set
+//! the filter in the kernel; files and standard input compile it and apply it here, per
+//! record (what libpcap would do in user space anyway), so a record the filter rejects is
+//! reported as [`Next::Filtered`]: the summary can then say how many packets were read
+//! and how many matched (a filter that matches nothing must not end in silence). Live captures wake up every
 //! [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick carrying the wall clock,
 //! so timeouts and exports still happen on a quiet interface. This is the one place that
 //! reads the wall clock; the core only ever sees the `now` given to it.
@@ -42,7 +45,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pcap::{Activated, Active, Capture, Linktype, Offline, PacketHeader, Precision};
+use pcap::{Activated, Active, BpfProgram, Capture, Linktype, Offline, PacketHeader, Precision};
 
 use crate::config::{Config, Source};
 use crate::time::Timestamp;
@@ -66,6 +69,9 @@ pub enum Next<'a> {
     Idle {
         now: Timestamp,
     },
+    /// Files and standard input: a record the capture filter rejected (counted, so the
+    /// summary can tell packets read from packets matched).
+    Filtered,
     /// No more packets (end of file). `warning` says what was cut when the file ended in a
     /// truncated or corrupt record.
     End {
@@ -144,6 +150,12 @@ pub struct PacketSource {
     /// A BPF filter is set: packets returned are not records read, so a damaged record
     /// cannot be named by its index.
     filtered: bool,
+    /// Files: the compiled filter, applied to each record in `next`.
+    program: Option<BpfProgram>,
+    /// libpcap's name and description of the link type (`EN10MB (Ethernet)`).
+    link_name: String,
+    /// The snapshot length: asked for (live) or written in the file's header.
+    snapshot: i32,
     /// Records whose captured length exceeded their length on the wire (a damaged file or
     /// a buggy writer); reported once at the end.
     caplen_over_len: u64,
@@ -188,6 +200,9 @@ impl PacketSource {
             packets: 0,
             ended: false,
             filtered: false,
+            program: None,
+            link_name: String::new(),
+            snapshot: 0,
             caplen_over_len: 0,
             poll_fd,
             drained: false,
@@ -205,20 +220,48 @@ impl PacketSource {
         } else {
             config.bpf.trim().to_string()
         };
-        let bpf = bpf.as_str();
         if !bpf.is_empty() {
-            let set = match &mut source.handle {
-                Handle::Live(cap) => cap.filter(bpf, true),
-                Handle::Offline(cap) => cap.filter(bpf, true),
-            };
-            set.map_err(|e| CaptureError::Filter(format!("{bpf:?}: {}", pcap_message(&e))))?;
+            let filter_error =
+                |e: pcap::Error| CaptureError::Filter(format!("{bpf:?}: {}", pcap_message(&e)));
+            match &mut source.handle {
+                Handle::Live(cap) => cap.filter(&bpf, true).map_err(filter_error)?,
+                Handle::Offline(cap) => {
+                    source.program = Some(cap.compile(&bpf, true).map_err(filter_error)?);
+                }
+            }
             source.filtered = true;
         }
+        let (dlt, raw) = match &source.handle {
+            Handle::Live(cap) => (cap.get_datalink(), cap.as_ptr().cast::<c_void>()),
+            Handle::Offline(cap) => (cap.get_datalink(), cap.as_ptr().cast::<c_void>()),
+        };
+        source.link_name = match (dlt.get_name(), dlt.get_description()) {
+            (Ok(name), Ok(description)) => format!("{name} ({description})"),
+            (Ok(name), Err(_)) => name,
+            _ => format!("DLT {}", dlt.0),
+        };
+        // SAFETY: the handle is valid while `source.handle` lives; the call only reads it.
+        source.snapshot = unsafe { pcap_snapshot(raw) };
         source.nanos = match &source.handle {
             Handle::Live(cap) => granted_nanos(cap),
             Handle::Offline(cap) => granted_nanos(cap),
         };
         Ok(source)
+    }
+
+    /// The startup line's description of the source, in tcpdump's words:
+    /// `listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes` or
+    /// `reading from file x.pcap, link-type ...`.
+    pub fn describe(&self) -> String {
+        let what = match self.handle {
+            Handle::Live(_) => "listening on",
+            Handle::Offline(_) if self.name == "standard input" => "reading from",
+            Handle::Offline(_) => "reading from file",
+        };
+        format!(
+            "{what} {}, link-type {}, snapshot length {} bytes",
+            self.name, self.link_name, self.snapshot
+        )
     }
 
     pub fn link_type(&self) -> LinkType {
@@ -275,6 +318,11 @@ impl PacketSource {
         };
         match read {
             Ok(packet) => {
+                if let Some(program) = &self.program {
+                    if !offline_filter(program, packet.header, packet.data) {
+                        return Next::Filtered;
+                    }
+                }
                 self.packets += 1;
                 self.drained = false;
                 let data = packet.data;
@@ -359,6 +407,47 @@ impl PacketSource {
     pub fn is_live(&self) -> bool {
         matches!(self.handle, Handle::Live(_))
     }
+}
+
+/// The interfaces libpcap can capture on, one line each in tcpdump -D's format:
+/// `1.eth0 [Up, Running, Connected]`, `2.lo [Up, Running, Loopback]`, with libpcap's
+/// description in parentheses when it has one.
+pub fn list_interfaces() -> Result<Vec<String>, CaptureError> {
+    let devices = pcap::Device::list().map_err(|e| CaptureError::Other(pcap_message(&e)))?;
+    Ok(devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let f = &d.flags;
+            let status = match f.connection_status {
+                pcap::ConnectionStatus::Connected => Some("Connected"),
+                pcap::ConnectionStatus::Disconnected => Some("Disconnected"),
+                pcap::ConnectionStatus::Unknown | pcap::ConnectionStatus::NotApplicable => None,
+            };
+            let flags: Vec<&str> = [
+                (f.is_up(), "Up"),
+                (f.is_running(), "Running"),
+                (f.is_wireless(), "Wireless"),
+                (f.is_loopback(), "Loopback"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .chain(status)
+            .collect();
+            interface_line(i + 1, &d.name, d.desc.as_deref(), &flags)
+        })
+        .collect())
+}
+
+fn interface_line(n: usize, name: &str, desc: Option<&str>, flags: &[&str]) -> String {
+    let mut line = format!("{n}.{name}");
+    if let Some(desc) = desc.filter(|d| !d.is_empty()) {
+        line.push_str(&format!(" ({})", one_line(desc)));
+    }
+    if !flags.is_empty() {
+        line.push_str(&format!(" [{}]", flags.join(", ")));
+    }
+    line
 }
 
 /// Where a read failed, for its warning.
@@ -605,6 +694,20 @@ extern "C" {
     fn pcap_get_selectable_fd(p: *mut c_void) -> c_int;
     /// `pcap_file(3PCAP)`: the stream of an offline capture (NULL for live ones).
     fn pcap_file(p: *mut c_void) -> *mut libc::FILE;
+    /// `pcap_snapshot(3PCAP)`: the snapshot length (a file's, from its header).
+    fn pcap_snapshot(p: *mut c_void) -> c_int;
+    /// `pcap_offline_filter(3PCAP)`. The `pcap` crate's `BpfProgram::filter` passes the
+    /// captured length as the wire length too, which `len`/`greater` filters would see;
+    /// this passes the record's own header.
+    fn pcap_offline_filter(prog: *const c_void, h: *const PacketHeader, pkt: *const u8) -> c_int;
+}
+
+/// Whether the record matches the compiled filter, as libpcap decides for files.
+fn offline_filter(program: &BpfProgram, header: &PacketHeader, data: &[u8]) -> bool {
+    // SAFETY: `BpfProgram` is `repr(transparent)` over libpcap's `bpf_program`, valid
+    // while `program` lives; `header` and `data` are the record libpcap just returned
+    // (its caplen is `data.len()`), and the call only reads them.
+    unsafe { pcap_offline_filter((program as *const BpfProgram).cast(), header, data.as_ptr()) > 0 }
 }
 
 /// True when a failed offline read was read(2) returning EINTR: libpcap reports it as
@@ -760,6 +863,18 @@ mod tests {
         assert_eq!(
             CaptureError::Other("  spaced   out  ".into()).to_string(),
             "capture error: spaced out"
+        );
+    }
+
+    #[test]
+    fn interface_lines_read_like_tcpdump() {
+        assert_eq!(
+            interface_line(2, "lo", None, &["Up", "Running", "Loopback"]),
+            "2.lo [Up, Running, Loopback]"
+        );
+        assert_eq!(
+            interface_line(1, "any", Some("Pseudo-device\nthat captures"), &[]),
+            "1.any (Pseudo-device that captures)"
         );
     }
 

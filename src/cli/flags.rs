@@ -34,15 +34,47 @@ pub const MIN_SNAPLEN: i32 = 128;
 /// channels and memory on any machine this runs on.
 pub const MAX_WORKERS: u16 = 256;
 
-const AFTER_HELP: &str = "\
+/// `-h`'s last lines: where the rest is.
+const AFTER_SHORT_HELP: &str = "\
+-help shows every flag, the value syntaxes, the processors, exit statuses and examples.";
+
+/// `-help`'s last lines: syntaxes, processors, exit statuses, examples.
+const AFTER_LONG_HELP: &str = "\
 HttShark's Go spellings work too: -device eth0, -hosts=:80,10.0.0.1:8080, -export-interval=10s,
 -split-by-host=false, bare -split-by-host (= true). A bool flag takes its value only after '='.
 Durations use Go's syntax: 300ms, 10s, 5m, 1m0s, 1.5h, 1h2m3.5s (units ns, us, ms, s, m, h).
 Byte sizes are a number of bytes, optionally followed by KB, MB, GB (powers of 1000)
 or KiB, MiB, GiB (powers of 1024): 33554432, 32MiB.
 
-Exit status: 0 when the run completed, 1 when output errors happened during the run,
-2 for a bad command line or when the capture or an output could not be set up.";
+Processors (-har-processors, comma-separated, each at most once):
+  file                  HAR files in -output-folder, one per -export-interval (and host)
+  sites-stats           per-site statistics CSV (-sites-stats-file, -stats-group-by)
+  transactions-sizes    request and response size histograms (two CSV files)
+  sampled-transactions  a deterministic sample per -stats-interval, as HAR files
+  ndjson                one HAR entry per line, to -ndjson-file or standard output
+  console               one short block per transaction on standard output (-head, -body)
+
+Exit status:
+  0    the run completed
+  1    output errors happened during the run (or stopped it)
+  2    a bad command line, or the capture or an output could not be set up
+  130  interrupted twice (the second SIGINT/SIGTERM quits without flushing)
+
+Examples:
+  httshark -D
+  httshark -device lo -hosts :8080 -har-processors console
+  httshark -device eth0 -output-folder out -har-processors file,sites-stats
+  httshark -file capture.pcap -hosts '' -output-folder out -c 1000
+  tcpdump -i eth0 -w - 'tcp port 80' | httshark -file - -har-processors ndjson";
+
+/// Help headings: the flags in the order a new user looks for them.
+const CAPTURE: &str = "Capture";
+const OUTPUT: &str = "Output";
+const PROCESSORS: &str = "Processors";
+const CONSOLE: &str = "Console (-har-processors console)";
+const LOGGING: &str = "Logging";
+const METRICS: &str = "Metrics";
+const COMPAT: &str = "HttShark compatibility (ignored)";
 
 /// httshark: a passive HTTP/1.x sniffer. Captures packets (live or from a pcap file),
 /// reassembles TCP, parses HTTP/1.x, pairs requests with responses and writes HAR files.
@@ -52,147 +84,182 @@ Exit status: 0 when the run completed, 1 when output errors happened during the 
     version,
     args_override_self = true,
     max_term_width = 100,
-    after_help = AFTER_HELP
+    after_help = AFTER_SHORT_HELP,
+    after_long_help = AFTER_LONG_HELP
 )]
 pub struct Cli {
-    /// Network interface to capture on, or `any` for all of them.
+    /// Network interface to capture on, or `any` for all of them (-D lists them).
+    ///
     /// Exactly one of -device and -file is required. [default: none]
-    #[arg(long, value_name = "IFACE")]
+    #[arg(help_heading = CAPTURE, long, value_name = "IFACE")]
     pub device: Option<String>,
 
     /// pcap or pcapng file to read, `-` for standard input.
+    ///
     /// Exactly one of -device and -file is required. [default: none]
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = CAPTURE, long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// Comma-separated servers to watch: `ip:port`, `:port` (any address), `ip:` (any port),
-    /// IPv6 in brackets (`[::1]:8080`). Builds the capture filter and tells which side of a
-    /// connection is the server. An empty list watches every TCP connection.
-    #[arg(long, value_name = "LIST", default_value = crate::config::DEFAULT_HOSTS)]
+    /// Servers to watch: `ip:port`, `:port`, `ip:`, comma-separated; '' for every TCP connection.
+    ///
+    /// `:port` is any address, `ip:` any port; IPv6 in brackets (`[::1]:8080`). Builds the
+    /// capture filter and tells which side of a connection is the server. An empty list
+    /// watches every TCP connection.
+    #[arg(help_heading = CAPTURE, long, value_name = "LIST", default_value = crate::config::DEFAULT_HOSTS)]
     pub hosts: String,
 
-    /// Raw libpcap filter used instead of the one built from -hosts (-hosts still tells which
-    /// side is the server). An empty filter captures everything. [default: built from -hosts]
-    #[arg(long, value_name = "FILTER")]
+    /// Raw libpcap filter used instead of the one built from -hosts.
+    ///
+    /// -hosts still tells which side is the server. An empty filter captures everything.
+    /// [default: built from -hosts]
+    #[arg(help_heading = CAPTURE, long, value_name = "FILTER")]
     pub bpf: Option<String>,
 
+    /// Stop after COUNT packets that matched the capture filter (as tcpdump -c).
+    /// [default: none]
+    #[arg(help_heading = CAPTURE, short = 'c', long = "count", value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Stop after this much capture time (a duration: 30s, 5m).
+    ///
+    /// Counted from the first packet of a file, from the start of a live capture; packets
+    /// stamped later are not used. [default: none]
+    #[arg(help_heading = CAPTURE, long, value_name = "DURATION",
+          value_parser = go_duration(parse_positive_duration))]
+    pub duration: Option<GoDuration>,
+
+    /// List the interfaces that can be captured on, and exit (as tcpdump -D).
+    #[arg(help_heading = CAPTURE, short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
     /// Bytes captured per packet, 128 to 262144. Longer packets are cut and counted.
-    #[arg(long, value_name = "BYTES", default_value_t = MAX_SNAPLEN,
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "BYTES", default_value_t = MAX_SNAPLEN,
           value_parser = clap::value_parser!(i32).range(i64::from(MIN_SNAPLEN)..=i64::from(MAX_SNAPLEN)))]
     pub snaplen: i32,
 
     /// Kernel capture buffer of a live capture, in bytes (a byte size: 32MiB).
     /// Packets arriving while it is full are dropped by the kernel and counted.
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_BUFFER_SIZE),
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_BUFFER_SIZE),
           value_parser = byte_size(parse_buffer_size))]
     pub buffer_size: ByteSize<i32>,
 
     /// A request with no response for this long is exported unanswered.
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(HttpLimits::default().response_timeout),
+    #[arg(help_heading = CAPTURE, long, value_name = "DURATION", default_value_t = GoDuration(HttpLimits::default().response_timeout),
           value_parser = go_duration(parse_positive_duration))]
     pub response_timeout: GoDuration,
 
     /// How often requests waiting for a response are checked against -response-timeout.
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(DEFAULT_RESPONSE_CHECK_INTERVAL),
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(DEFAULT_RESPONSE_CHECK_INTERVAL),
           value_parser = go_duration(parse_positive_duration))]
     pub response_check_interval: GoDuration,
 
     /// How often collected transactions are exported to the processors (HAR files).
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(har_file::DEFAULT_EXPORT_INTERVAL),
+    #[arg(help_heading = OUTPUT, long, value_name = "DURATION", default_value_t = GoDuration(har_file::DEFAULT_EXPORT_INTERVAL),
           value_parser = go_duration(parse_positive_duration))]
     pub export_interval: GoDuration,
 
     /// Folder for the HAR files and, unless their flags give absolute paths, every other
     /// file the run writes (statistics CSVs, sampled HAR, NDJSON, log snapshot); created if
     /// missing. Must be writable.
-    #[arg(long, value_name = "DIR", default_value = har_file::DEFAULT_FOLDER)]
+    #[arg(help_heading = OUTPUT, long, value_name = "DIR", default_value = har_file::DEFAULT_FOLDER)]
     pub output_folder: PathBuf,
 
     /// Split output files by the request's host. Give a value only with '=': -split-by-host=false.
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
+    #[arg(help_heading = OUTPUT, long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
           num_args = 0..=1, require_equals = true, default_value_t = HarFileConfig::default().split_by_host,
           default_missing_value = "true")]
     pub split_by_host: bool,
 
-    /// Comma-separated processors the transactions go to.
-    #[arg(long, value_name = "LIST", default_value = har_file::NAME)]
+    /// Comma-separated processors the transactions go to: file, sites-stats,
+    /// transactions-sizes, sampled-transactions, ndjson, console (-help says what each does).
+    #[arg(help_heading = PROCESSORS, long, value_name = "LIST", default_value = har_file::NAME)]
     pub har_processors: String,
 
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_WORKERS,
+    #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,
 
-    /// Verbosity, 0 = nothing to 5 = everything.
-    #[arg(long, value_name = "LEVEL", default_value_t = LogConfig::default().verbose,
+    /// Verbosity, 0 = nothing to 5 = everything; 3 or more also prints every counter at the end.
+    #[arg(help_heading = LOGGING, long, value_name = "LEVEL", default_value_t = LogConfig::default().verbose,
           value_parser = clap::value_parser!(u8).range(0..=5))]
     pub verbose: u8,
 
-    /// Body bytes kept per message (a byte size: 10MiB). Longer bodies are cut and counted;
-    /// their sizes stay exact. 0 keeps no body bytes.
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(HttpLimits::default().max_body_keep),
+    /// Print every non-zero counter at the end, one `httshark: name value` line each.
+    #[arg(help_heading = LOGGING, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true")]
+    pub counters: bool,
+
+    /// Body bytes kept per message (a byte size: 10MiB).
+    ///
+    /// Longer bodies are cut and counted; their sizes stay exact. 0 keeps no body bytes.
+    #[arg(help_heading = OUTPUT, long, value_name = "SIZE", default_value_t = ByteSize(HttpLimits::default().max_body_keep),
           value_parser = byte_size(parse_body_size))]
     pub max_body_size: ByteSize<usize>,
 
-    /// Global memory budget (a byte size, at least 8MiB): connection state, out-of-order
+    /// Global memory budget (a byte size, at least 8MiB).
+    ///
+    /// What it covers: connection state, out-of-order
     /// data, heads, bodies and pending requests (half, split over the workers), transactions
     /// on their way to the outputs (1/8), HAR entries waiting for their export (1/4) and
     /// sampled transactions (1/8). When a share runs out, bodies stop being kept, the least
     /// recently active connections are evicted, HAR files are written early; each counted.
-    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_MEMORY_LIMIT),
+    #[arg(help_heading = CAPTURE, long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_MEMORY_LIMIT),
           value_parser = byte_size(parse_memory_limit))]
     pub memory_limit: ByteSize<usize>,
 
     /// How often (in capture time) the statistics CSV files are rewritten; also at exit.
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(stats::common::DEFAULT_INTERVAL),
+    #[arg(help_heading = PROCESSORS, long, value_name = "DURATION", default_value_t = GoDuration(stats::common::DEFAULT_INTERVAL),
           value_parser = go_duration(parse_positive_duration))]
     pub stats_interval: GoDuration,
 
     /// sites-stats processor: the per-site statistics CSV file (relative: under
     /// -output-folder).
-    #[arg(long, value_name = "PATH", default_value = sites_stats::DEFAULT_PATH)]
+    #[arg(help_heading = PROCESSORS, long, value_name = "PATH", default_value = sites_stats::DEFAULT_PATH)]
     pub sites_stats_file: PathBuf,
 
     /// sites-stats processor: what a site is: `host` (Host header, else server address),
     /// `path-prefix:N` (first N path segments), `query:NAME` (a query parameter) or
     /// `header:NAME` (a request header).
-    #[arg(long, value_name = "SPEC", default_value_t = GroupBy::default().to_string())]
+    #[arg(help_heading = PROCESSORS, hide_short_help = true, long, value_name = "SPEC", default_value_t = GroupBy::default().to_string())]
     pub stats_group_by: String,
 
     /// transactions-sizes processor: the request sizes CSV file (relative: under
     /// -output-folder).
-    #[arg(long, value_name = "PATH", default_value = sizes_stats::DEFAULT_REQUESTS_PATH)]
+    #[arg(help_heading = PROCESSORS, hide_short_help = true, long, value_name = "PATH", default_value = sizes_stats::DEFAULT_REQUESTS_PATH)]
     pub requests_sizes_stats_file: PathBuf,
 
     /// transactions-sizes processor: the response sizes CSV file (relative: under
     /// -output-folder).
-    #[arg(long, value_name = "PATH", default_value = sizes_stats::DEFAULT_RESPONSES_PATH)]
+    #[arg(help_heading = PROCESSORS, hide_short_help = true, long, value_name = "PATH", default_value = sizes_stats::DEFAULT_RESPONSES_PATH)]
     pub responses_sizes_stats_file: PathBuf,
 
     /// sampled-transactions processor: transactions written per -stats-interval (chosen by
     /// a hash of the transaction, so the same capture gives the same sample).
-    #[arg(long, value_name = "N", default_value_t = sampled::DEFAULT_RATE as u32,
+    #[arg(help_heading = PROCESSORS, hide_short_help = true, long, value_name = "N", default_value_t = sampled::DEFAULT_RATE as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub sample_transactions_rate: u32,
 
     /// sampled-transactions processor: folder of the sampled HAR files (relative: under
     /// -output-folder); created if missing.
-    #[arg(long, value_name = "DIR", default_value = sampled::DEFAULT_FOLDER)]
+    #[arg(help_heading = PROCESSORS, hide_short_help = true, long, value_name = "DIR", default_value = sampled::DEFAULT_FOLDER)]
     pub sampled_transactions_folder: PathBuf,
 
     /// ndjson processor: file the HAR entries are appended to, one per line (relative:
     /// under -output-folder), `-` for standard output.
-    #[arg(long, value_name = "PATH", default_value = ndjson::STDOUT)]
+    #[arg(help_heading = PROCESSORS, long, value_name = "PATH", default_value = ndjson::STDOUT)]
     pub ndjson_file: String,
 
     /// console processor: also print header fields (`> ` request, `< ` response).
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
+    #[arg(help_heading = CONSOLE, long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
           num_args = 0..=1, require_equals = true, default_value_t = ConsoleConfig::default().head,
           default_missing_value = "true")]
     pub head: bool,
 
     /// console processor: also print decoded bodies (binary ones as a short note).
-    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
+    #[arg(help_heading = CONSOLE, long, value_name = "BOOL", action = clap::ArgAction::Set, value_parser = parse_go_bool,
           num_args = 0..=1, require_equals = true, default_value_t = ConsoleConfig::default().body,
           default_missing_value = "true")]
     pub body: bool,
@@ -200,77 +267,79 @@ pub struct Cli {
     /// Comma-separated media-type patterns whose bodies are not kept (case-insensitive
     /// substring of the message's own Content-Type). Sizes stay exact; only the text goes.
     /// Ignored when -keep-content-type is given. Empty drops nothing.
-    #[arg(long, value_name = "LIST", default_value = body_select::DEFAULT_DROP)]
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "LIST", default_value = body_select::DEFAULT_DROP)]
     pub drop_content_type: String,
 
     /// Comma-separated media-type patterns whose bodies are the only ones kept; when given
     /// it alone decides and -drop-content-type is ignored. [default: none]
-    #[arg(long, value_name = "LIST")]
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "LIST")]
     pub keep_content_type: Option<String>,
 
-    /// Comma-separated header names (case-insensitive) whose values are replaced by
-    /// `[redacted]` in every output (HAR, console, statistics), e.g.
+    /// Header names whose values are replaced by `[redacted]` in every output.
+    ///
+    /// Comma-separated, case-insensitive; every output (HAR, console, statistics), e.g.
     /// Authorization,Cookie,Set-Cookie,Proxy-Authorization. Cookie names are kept; sizes stay
     /// exact. Host can't be redacted. [default: none]
-    #[arg(long, value_name = "LIST")]
+    #[arg(help_heading = OUTPUT, long, value_name = "LIST")]
     pub redact_headers: Option<String>,
 
     /// After opening the capture and the outputs, drop root and run as USER (as tcpdump -Z).
     /// Output folders created by this run are handed to USER; existing ones must be
     /// writable by USER. [default: none]
-    #[arg(short = 'Z', long, value_name = "USER")]
+    #[arg(help_heading = CAPTURE, hide_short_help = true, short = 'Z', long, value_name = "USER")]
     pub relinquish_privileges: Option<String>,
 
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100 or :9100).
+    ///
     /// [default: none]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = METRICS, long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
 
     /// Repeated log messages of one kind are printed once per this interval, with a count.
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(DEFAULT_AGGREGATE_INTERVAL),
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(DEFAULT_AGGREGATE_INTERVAL),
           value_parser = go_duration(parse_go_duration_std))]
     pub aggregated_log_interval: GoDuration,
 
     /// Long error texts in logs are cut to this many characters (0: no limit).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ERROR_CHARS)]
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "N", default_value_t = DEFAULT_MAX_ERROR_CHARS)]
     pub limited_error_length: usize,
 
     /// Log snapshot: keep the last N messages (with -log-snapshot-level > 0). 0: off.
-    #[arg(long, value_name = "N", default_value_t = SnapshotConfig::default().amount)]
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "N", default_value_t = SnapshotConfig::default().amount)]
     pub log_snapshot_amount: usize,
 
     /// Log snapshot: the file rewritten with the last messages (relative: under
     /// -output-folder).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_SNAPSHOT_FILE)]
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "PATH", default_value = DEFAULT_SNAPSHOT_FILE)]
     pub log_snapshot_file: PathBuf,
 
     /// Log snapshot: how often the file is rewritten (0s: at exit only).
-    #[arg(long, value_name = "DURATION", default_value_t = GoDuration(SnapshotConfig::default().interval),
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(SnapshotConfig::default().interval),
           value_parser = go_duration(parse_go_duration_std))]
     pub log_snapshot_interval: GoDuration,
 
     /// Log snapshot: keep messages of this verbosity level and below (0: off, 5: all).
-    #[arg(long, value_name = "LEVEL", default_value_t = SnapshotConfig::default().level,
+    #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "LEVEL", default_value_t = SnapshotConfig::default().level,
           value_parser = clap::value_parser!(u8).range(0..=5))]
     pub log_snapshot_level: u8,
 
     /// Ignored, for HttShark command lines: httshark has its own capture engine.
     /// [HttShark's default: tshark]
-    #[arg(long, value_name = "ENGINE", value_parser = ["tshark", "httpdump"])]
+    #[arg(help_heading = COMPAT, hide_short_help = true, long, value_name = "ENGINE", value_parser = ["tshark", "httpdump"])]
     pub capture: Option<String>,
 
     /// Ignored, for HttShark command lines: httshark sizes its channels itself.
     /// [HttShark's default: 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64))]
+    #[arg(help_heading = COMPAT, hide_short_help = true, long, value_name = "N", value_parser = clap::value_parser!(i64))]
     pub channel_buffer: Option<i64>,
 
     /// Ignored, for HttShark command lines: a workaround for an httpdump bug httshark does
     /// not have. [HttShark's default: 1024]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64))]
+    #[arg(help_heading = COMPAT, hide_short_help = true, long, value_name = "N", value_parser = clap::value_parser!(i64))]
     pub network_stream_channel_size: Option<i64>,
 
     /// Ignored, for HttShark command lines: a workaround for an httpdump bug httshark does
     /// not have. [HttShark's default: 5s]
-    #[arg(long, value_name = "DURATION", value_parser = crate::go_syntax::parse_go_duration)]
+    #[arg(help_heading = COMPAT, hide_short_help = true, long, value_name = "DURATION", value_parser = crate::go_syntax::parse_go_duration)]
     pub network_stream_channel_timeout: Option<i64>,
 }

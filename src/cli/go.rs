@@ -241,6 +241,32 @@ pub(super) fn clap_error(err: clap::Error) -> CliError {
     CliError::Usage(message)
 }
 
+/// An unknown flag is echoed as the user typed it: `--nosuch` stays `--nosuch` (clap saw
+/// `--nosuch` either way, and `clap_error` names flags the Go way, `-nosuch`).
+pub(super) fn unknown_as_typed(err: CliError, typed: &[OsString]) -> CliError {
+    let CliError::Usage(message) = err else {
+        return err;
+    };
+    let Some(rest) = message.strip_prefix("unknown flag '-") else {
+        return CliError::Usage(message);
+    };
+    let name = rest.split('\'').next().unwrap_or_default();
+    let double = format!("--{name}");
+    let typed_double = typed.iter().skip(1).any(|t| {
+        let t = t.to_string_lossy();
+        t == double || t.starts_with(&format!("{double}="))
+    });
+    let typed_single = typed.iter().skip(1).any(|t| {
+        let t = t.to_string_lossy();
+        t == double[1..] || t.starts_with(&format!("{}=", &double[1..]))
+    });
+    if typed_double && !typed_single {
+        CliError::Usage(message.replacen(&format!("'-{name}'"), &format!("'{double}'"), 1))
+    } else {
+        CliError::Usage(message)
+    }
+}
+
 /// `--export-interval <DURATION>` -> `-export-interval`. Short flags and other text as is.
 fn go_flag_name(clap_arg: &str) -> String {
     let name = clap_arg.split([' ', '=', '[']).next().unwrap_or(clap_arg);

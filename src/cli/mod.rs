@@ -43,6 +43,9 @@ pub use go::{MIN_MEMORY_LIMIT, MIN_WORKER_SHARE};
 pub enum CliError {
     /// `--help` or `--version`: clap prints it to stdout and the exit status is 0.
     Display(clap::Error),
+    /// `-D`: the binary lists the interfaces instead of capturing (exit status 0), as
+    /// help is a display rather than a run.
+    ListInterfaces,
     /// A bad command line (unknown flag, bad value, missing or conflicting flags).
     Usage(String),
     /// A file or folder named on the command line can't be used.
@@ -53,7 +56,7 @@ impl CliError {
     /// 0 for help and version, 2 for everything else (clap's usage status).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Display(_) => 0,
+            CliError::Display(_) | CliError::ListInterfaces => 0,
             CliError::Usage(_) | CliError::Setup(_) => 2,
         }
     }
@@ -63,6 +66,7 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Display(e) => write!(f, "{}", e.render()),
+            CliError::ListInterfaces => f.write_str("-D: list the interfaces"),
             CliError::Usage(m) | CliError::Setup(m) => f.write_str(m),
         }
     }
@@ -90,6 +94,9 @@ where
     T: Into<OsString>,
 {
     let cli = Cli::parse_go_style(args)?;
+    if cli.list_interfaces {
+        return Err(CliError::ListInterfaces);
+    }
     let notes = cli.compat_notes();
     let config = cli.into_config()?;
     let created_folders = match &config.run_as {

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use super::go::{check_bool_separate_values, clap_error, go_style_args};
+use super::go::{check_bool_separate_values, clap_error, go_style_args, unknown_as_typed};
 use super::{Cli, CliError};
 use crate::config::{under_output_folder, Config, Source};
 use crate::hosts::ServerSet;
@@ -29,11 +29,12 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        let args = go_style_args(args);
+        let typed: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let args = go_style_args(typed.iter().cloned());
         check_bool_separate_values(&args)?;
         let matches = Cli::command()
             .try_get_matches_from(args)
-            .map_err(clap_error)?;
+            .map_err(|e| unknown_as_typed(clap_error(e), &typed))?;
         Cli::from_arg_matches(&matches).map_err(clap_error)
     }
 
@@ -96,6 +97,10 @@ impl Cli {
             }
         };
         let servers = ServerSet::parse(&self.hosts).map_err(|e| CliError::Usage(e.to_string()))?;
+        let filter_origin = match &self.bpf {
+            Some(_) => "-bpf".to_string(),
+            None => format!("-hosts {}", shell_word(&self.hosts)),
+        };
         let bpf = self.bpf.unwrap_or_else(|| servers.bpf());
         let names = parse_processors(&self.har_processors).map_err(CliError::Usage)?;
         if self.output_folder.as_os_str().is_empty() {
@@ -204,6 +209,10 @@ impl Cli {
                 level: self.log_snapshot_level,
             },
         };
+        config.filter_origin = filter_origin;
+        config.count = self.count;
+        config.duration = self.duration.map(|d| d.0);
+        config.print_counters = self.counters || self.verbose >= 3;
         config.http.response_timeout = self.response_timeout.0;
         config.http.max_body_keep = self.max_body_size.0;
         config.memory_limit = self.memory_limit.0;
@@ -219,6 +228,18 @@ impl Cli {
             )));
         }
         Ok(config)
+    }
+}
+
+/// `s` as it could be typed back to a shell: as is when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":.,[]_-/".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

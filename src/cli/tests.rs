@@ -702,6 +702,11 @@ fn unknown_flags_are_named_whole() {
     );
     assert_eq!(
         usage_error(&["-device", "e", "--hots=:80"]),
+        "unknown flag '--hots' (did you mean -hosts?); see -help"
+    );
+    // Echoed as typed (issue 13): one dash stays one dash.
+    assert_eq!(
+        usage_error(&["-device", "e", "-hots=:80"]),
         "unknown flag '-hots' (did you mean -hosts?); see -help"
     );
     assert!(usage_error(&["-device", "e", "-zzzzzz"]).starts_with("unknown flag '-zzzzzz'"));

@@ -25,8 +25,11 @@ const BATCH_BYTES: usize = 1 << 20;
 crate::counters! {
     /// Capture-side counters (capture thread).
     pub struct CaptureCounters {
-        /// Frames read from the source.
+        /// Frames read from the source (that matched the capture filter).
         packets,
+        /// Records of a capture file (or standard input) that the capture filter rejected.
+        /// Live captures filter in the kernel, before anything is counted: always 0 there.
+        filtered_out,
         /// Captured bytes read from the source.
         bytes,
         /// Frames cut by the snaplen (captured length < length on the wire); their lost
@@ -67,6 +70,11 @@ pub(super) struct SharedCapture {
     pub(super) kernel_dropped: AtomicU64,
     pub(super) snaplen_cut: AtomicU64,
     pub(super) interface_dropped: AtomicU64,
+    /// Requests waiting for their response at the processors' last watermark (for the
+    /// "stopping" note).
+    pub(super) pending: AtomicU64,
+    /// Records the filter rejected (files and stdin; see `CaptureCounters::filtered_out`).
+    pub(super) filtered_out: AtomicU64,
 }
 
 impl SharedCapture {
@@ -78,6 +86,7 @@ impl SharedCapture {
             snaplen_cut: self.snaplen_cut.load(Ordering::Relaxed),
             kernel_dropped: self.kernel_dropped.load(Ordering::Relaxed),
             interface_dropped: self.interface_dropped.load(Ordering::Relaxed),
+            filtered_out: self.filtered_out.load(Ordering::Relaxed),
         }
     }
 
@@ -86,7 +95,33 @@ impl SharedCapture {
         self.bytes.store(counters.bytes, Ordering::Relaxed);
         self.snaplen_cut
             .store(counters.snaplen_cut, Ordering::Relaxed);
+        self.filtered_out
+            .store(counters.filtered_out, Ordering::Relaxed);
     }
+}
+
+/// Where the capture stops before its source ends (`-c`, `-duration`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct StopAfter {
+    /// `-c COUNT`: after this many packets (that matched the filter), as tcpdump.
+    pub(super) packets: Option<u64>,
+    /// `-duration`: after this much capture time, from the first packet (files) or the
+    /// start (live). Packets stamped at or after the limit are not used.
+    pub(super) duration: Option<Duration>,
+}
+
+/// Why the capture loop stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ended {
+    /// The source ended (end of file), or failed (a warning says why).
+    #[default]
+    Source,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `-c COUNT` packets were read.
+    Count,
+    /// `-duration` of capture time passed.
+    Duration,
 }
 
 pub(super) struct CaptureSetup<'a> {
@@ -97,16 +132,18 @@ pub(super) struct CaptureSetup<'a> {
     pub(super) progress: Option<Progress>,
     /// Batches the workers are done with, to fill again.
     pub(super) spare: Receiver<Batch>,
+    pub(super) stop_after: StopAfter,
 }
 
-/// Reads the source until it ends or `stop` is set; returns the final clock time.
+/// Reads the source until it ends, `stop` is set or a `-c`/`-duration` limit is reached;
+/// returns the final clock time and why it stopped.
 pub(super) fn capture_loop(
     source: &mut PacketSource,
     to_workers: &[Sender<ToWorker>],
     mut setup: CaptureSetup<'_>,
     counters: &mut CaptureCounters,
     summary: &mut Summary,
-) -> Timestamp {
+) -> (Timestamp, Ended) {
     let workers = setup.workers;
     let mut clock = MonotonicClock::default();
     let mut next_tick: Option<Timestamp> = None;
@@ -130,15 +167,45 @@ pub(super) fn capture_loop(
 
     // Live: when the stop came, and until when the packets already received are read.
     let mut stopping: Option<(Timestamp, Timestamp)> = None;
+    let mut ended = Ended::Source;
+    // `-duration`: live, from now; offline, from the first packet.
+    let mut deadline = setup
+        .stop_after
+        .duration
+        .and_then(|d| source.live_stop_time().map(|t| t + d));
+    if setup.stop_after.packets == Some(0) {
+        return (Timestamp::default(), Ended::Count);
+    }
     loop {
         if stopping.is_none() && setup.stop.load(Ordering::Relaxed) {
+            ended = Ended::Signal;
+            let pending = setup.shared.pending.load(Ordering::Relaxed);
             match source.live_stop_time() {
-                Some(t) => stopping = Some((t, t + crate::capture::STOP_DRAIN)),
-                None => break,
+                Some(t) => {
+                    crate::stderr_line!(
+                        "httshark: stopping: reading what the kernel received, flushing \
+                         {pending} pending transactions (interrupt again to quit at once)"
+                    );
+                    stopping = Some((t, t + crate::capture::STOP_DRAIN));
+                }
+                None => {
+                    crate::stderr_line!(
+                        "httshark: stopping: flushing {pending} pending transactions \
+                         (interrupt again to quit at once)"
+                    );
+                    break;
+                }
             }
         }
         let (ts, now) = match source.next() {
             Next::Packet(p) => {
+                if let Some(d) = setup.stop_after.duration {
+                    if p.ts >= *deadline.get_or_insert(p.ts + d) {
+                        // Packets come in arrival order: everything before the limit is read.
+                        ended = Ended::Duration;
+                        break;
+                    }
+                }
                 let index = counters.packets;
                 counters.packets += 1;
                 counters.bytes += p.data.len() as u64;
@@ -160,9 +227,27 @@ pub(super) fn capture_loop(
                         progress.update(file_read);
                     }
                 }
+                if setup.stop_after.packets == Some(counters.packets) {
+                    ended = Ended::Count;
+                    break;
+                }
                 (Some(p.ts), clock.advance(p.ts))
             }
-            Next::Idle { now } => (None, clock.advance(now)),
+            Next::Filtered => {
+                counters.filtered_out += 1;
+                continue;
+            }
+            Next::Idle { now } => {
+                if let Some(limit) = deadline {
+                    if stopping.is_none() && now >= limit {
+                        // Live and past the limit: read what the kernel already holds
+                        // (stamped before it), as on a signal.
+                        ended = Ended::Duration;
+                        stopping = Some((limit, now + crate::capture::STOP_DRAIN));
+                    }
+                }
+                (None, clock.advance(now))
+            }
             Next::End { warning } => {
                 if let Some(w) = &warning {
                     crate::log_warn!("{w}");
@@ -211,7 +296,7 @@ pub(super) fn capture_loop(
     if let Some(progress) = &setup.progress {
         progress.finish();
     }
-    clock.now().unwrap_or_default()
+    (clock.now().unwrap_or_default(), ended)
 }
 
 /// Which worker owns the connection of this frame (frames that are not TCP go to 0).

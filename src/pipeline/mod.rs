@@ -44,8 +44,8 @@ use crate::signals::{install_signal_handlers, without_stop_signals};
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
-pub use capture_loop::CaptureCounters;
-use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture};
+use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture, StopAfter};
+pub use capture_loop::{CaptureCounters, Ended};
 use in_flight::{InFlight, Returned};
 use processors::{process, Reporter};
 use progress::Progress;
@@ -61,6 +61,12 @@ pub struct Summary {
     pub errors: Vec<String>,
     /// True when a signal ended the capture.
     pub interrupted: bool,
+    /// Why the capture stopped.
+    pub ended: Ended,
+    /// Each processor's name and what it wrote (`Processor::written`), in order.
+    pub written: Vec<(&'static str, String)>,
+    /// Transactions with an anomaly flag other than "unanswered".
+    pub flagged: u64,
 }
 
 impl Summary {
@@ -190,7 +196,7 @@ pub fn run_until(
         }
         _ => None,
     };
-    let end = capture_loop(
+    let (end, ended) = capture_loop(
         &mut source,
         &to_workers,
         CaptureSetup {
@@ -200,6 +206,10 @@ pub fn run_until(
             shared: &shared,
             progress,
             spare: spare_rx,
+            stop_after: StopAfter {
+                packets: config.count,
+                duration: config.duration,
+            },
         },
         &mut capture,
         &mut summary,
@@ -218,11 +228,16 @@ pub fn run_until(
             summary.errors.push("a worker thread panicked".into());
         }
     }
-    let (worker_counters, flow_counters, processor_counters, errors) = processor_thread
+    let done = processor_thread
         .join()
         .map_err(|_| "the processor thread panicked".to_string())?;
-    summary.errors.extend(errors);
+    summary.errors.extend(done.errors);
+    summary.written = done.written;
+    summary.flagged = done.flagged;
     summary.interrupted = stop.load(Ordering::Relaxed);
+    summary.ended = ended;
+    let (worker_counters, flow_counters, processor_counters) =
+        (done.workers, done.flow, done.processors);
 
     let mut push = |name, value| summary.counters.push((name, value));
     capture.visit(&mut push);

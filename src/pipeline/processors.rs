@@ -35,6 +35,15 @@ impl Reporter {
         workers: &[ThreadStats],
         processors: &[Box<dyn Processor>],
     ) {
+        // For the "stopping" note: what a stop now would flush.
+        let pending: u64 = workers
+            .iter()
+            .map(|w| {
+                let h = &w.worker.counters.http;
+                h.requests.saturating_sub(h.transactions)
+            })
+            .sum();
+        self.capture.pending.store(pending, Ordering::Relaxed);
         let due = match self.next {
             None => {
                 self.next = Some(now.floor_to(self.interval) + self.interval);
@@ -46,10 +55,16 @@ impl Reporter {
             return;
         }
         self.next = Some(now.floor_to(self.interval) + self.interval);
-        self.report(workers, processors, false);
+        self.report(now, workers, processors, false);
     }
 
-    fn report(&self, workers: &[ThreadStats], processors: &[Box<dyn Processor>], last: bool) {
+    fn report(
+        &self,
+        now: Timestamp,
+        workers: &[ThreadStats],
+        processors: &[Box<dyn Processor>],
+        last: bool,
+    ) {
         let (total, flow) = totals(workers);
         let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
         let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
@@ -62,9 +77,10 @@ impl Reporter {
         let dropped = self.capture.kernel_dropped.load(Ordering::Relaxed);
         if self.print && !last {
             crate::stderr_line!(
-                "httshark: stats packets={packets} bytes={bytes} kernel_dropped={dropped} \
+                "httshark: stats {} packets={packets} bytes={bytes} kernel_dropped={dropped} \
                  connections={open} transactions={} pending={pending} unanswered={} gaps={} \
                  anomalies={anomalies} memory={}MiB",
+                crate::log::format_time(now),
                 h.transactions,
                 h.unanswered,
                 total.reassembly.gaps,
@@ -92,27 +108,37 @@ impl Reporter {
     }
 }
 
+/// What the processor thread hands back when every worker is done.
+pub(super) struct Done {
+    /// Every worker's counters, summed.
+    pub(super) workers: WorkerCounters,
+    pub(super) flow: FlowCounters,
+    /// The processors' counters, in processor order.
+    pub(super) processors: Vec<(&'static str, u64)>,
+    /// Each processor's name and what it wrote (`Processor::written`).
+    pub(super) written: Vec<(&'static str, String)>,
+    /// The distinct output errors seen.
+    pub(super) errors: Vec<String>,
+    /// Transactions with an anomaly flag other than "unanswered".
+    pub(super) flagged: u64,
+}
+
 /// The processor thread: feeds transactions to every processor, ticks them with the
-/// workers' watermark, finishes them when every worker is done. Returns the summed worker
-/// counters, the processors' counters and the output errors seen.
+/// workers' watermark, finishes them when every worker is done.
 pub(super) fn process(
     rx: Receiver<FromWorker>,
     mut processors: Vec<Box<dyn Processor>>,
     returns: Vec<(Sender<Returned>, Receiver<Returned>)>,
     mut reporter: Reporter,
     gates: &[Arc<InFlight>],
-) -> (
-    WorkerCounters,
-    FlowCounters,
-    Vec<(&'static str, u64)>,
-    Vec<String>,
-) {
+) -> Done {
     let _open_gates: Vec<CloseOnDrop<'_>> = gates.iter().map(|g| CloseOnDrop(g)).collect();
     let workers = returns.len();
     let mut errors = Vec::new();
     let mut watermarks: Vec<Option<Timestamp>> = vec![None; workers];
     let mut latest: Vec<ThreadStats> = vec![ThreadStats::default(); workers];
     let mut ticked: Option<Timestamp> = None;
+    let mut flagged = 0u64;
     // Output errors are reported once per processor and kind; later ones are counted.
     let report = |errors: &mut Vec<String>, r: Result<(), crate::processor::ProcessorError>| {
         if let Err(e) = r {
@@ -127,6 +153,13 @@ pub(super) fn process(
         match msg {
             FromWorker::Transactions { worker, txs, bytes } => {
                 for tx in &txs {
+                    if tx
+                        .anomalies
+                        .iter()
+                        .any(|a| !matches!(a, crate::model::Anomaly::Unanswered(_)))
+                    {
+                        flagged += 1;
+                    }
                     if !tx.anomalies.is_empty() && crate::log::enabled(crate::log::Level::Debug) {
                         let names: Vec<&str> = tx.anomalies.iter().map(|a| a.name()).collect();
                         crate::log_debug!(
@@ -189,13 +222,24 @@ pub(super) fn process(
     for p in processors.iter_mut() {
         report(&mut errors, p.finish(end));
     }
-    reporter.report(&latest, &processors, true);
+    reporter.report(end, &latest, &processors, true);
     let (totals, flow) = totals(&latest);
     let mut processor_counters = Vec::new();
+    let mut written = Vec::new();
     for p in &processors {
         p.visit_counters(&mut |name, value| processor_counters.push((name, value)));
+        if let Some(w) = p.written() {
+            written.push((p.name(), w));
+        }
     }
-    (totals, flow, processor_counters, errors)
+    Done {
+        workers: totals,
+        flow,
+        processors: processor_counters,
+        written,
+        errors,
+        flagged,
+    }
 }
 
 /// Distinct output errors kept for the summary (the rest are counted by the processors).

@@ -177,10 +177,11 @@ impl ConsoleProcessor {
                 let status = resp.status.to_string();
                 let _ = write!(
                     s,
-                    "<--- {} {} ({} bytes)",
+                    "<--- {} {} ({} bytes, {})",
                     self.paint(status_color(resp.status), &status),
                     url,
-                    resp.body.content_len()
+                    resp.body.content_len(),
+                    duration_text(resp.last_ts.since(tx.request.first_ts))
                 );
                 self.notes(&mut s, &notes);
                 if self.cfg.head {
@@ -375,6 +376,17 @@ fn is_absolute_form(target: &str) -> bool {
     let mut chars = scheme.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// A transaction's duration, request first byte to response last byte: `0.4 ms`,
+/// `12.3 ms`, `1.25 s`.
+fn duration_text(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
 }
 
 fn unanswered(anomalies: &[Anomaly]) -> Option<Unanswered> {

@@ -48,6 +48,34 @@ pub trait Processor: Send {
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         let _ = f;
     }
+    /// What the processor wrote and where, for the end-of-run summary: one short line
+    /// with the paths (`3 HAR files (120 entries) in out: out/a.har ... out/c.har`).
+    /// None for processors that write no file.
+    fn written(&self) -> Option<String> {
+        None
+    }
+}
+
+/// `1 HAR file`, `3 HAR files`: `one` or `many` after the number.
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// `first, second` for two files, `first ... last` for more: the summary names the files
+/// a processor wrote without listing hundreds.
+pub fn first_and_last(first: Option<&Path>, last: Option<&Path>, files: u64) -> String {
+    match (first, last) {
+        (Some(a), Some(b)) if files > 1 => {
+            let sep = if files == 2 { ", " } else { " ... " };
+            format!("{}{sep}{}", a.display(), b.display())
+        }
+        (Some(a), _) => a.display().to_string(),
+        _ => String::new(),
+    }
 }
 
 /// What the pipeline feeds: the processors, and the metrics registry they and the pipeline
@@ -120,6 +148,27 @@ impl ProcessorConfig {
             }
             ProcessorConfig::Ndjson(_) | ProcessorConfig::Console(_) => Vec::new(),
         }
+    }
+
+    /// Where the processor writes, for the startup line: `file -> out/`,
+    /// `sites-stats -> statistics.csv`, `console -> stdout`.
+    pub fn destination(&self) -> String {
+        let place = match self {
+            ProcessorConfig::File(c) => format!("{}/", c.folder.display()),
+            ProcessorConfig::SitesStats(c) => c.path.display().to_string(),
+            ProcessorConfig::TransactionsSizes(c) => format!(
+                "{}, {}",
+                c.requests_path.display(),
+                c.responses_path.display()
+            ),
+            ProcessorConfig::SampledTransactions(c) => format!("{}/", c.folder.display()),
+            ProcessorConfig::Ndjson(c) => match &c.path {
+                Some(p) => p.display().to_string(),
+                None => "stdout".to_string(),
+            },
+            ProcessorConfig::Console(_) => "stdout".to_string(),
+        };
+        format!("{} -> {place}", self.name())
     }
 
     /// Opens the processor's outputs (creating folders, proving them writable) and returns
@@ -217,6 +266,9 @@ mod tests {
             [("-sites-stats-file", PathBuf::from("a"))]
         );
         assert!(all[4].output_paths().is_empty() && all[5].output_paths().is_empty());
+        assert_eq!(sites.destination(), "sites-stats -> a/b.csv");
+        assert_eq!(all[5].destination(), "console -> stdout");
+        assert_eq!(all[4].destination(), "ndjson -> stdout");
     }
 
     #[test]

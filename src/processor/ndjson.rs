@@ -248,6 +248,13 @@ impl Processor for NdjsonProcessor {
         })
     }
 
+    fn written(&self) -> Option<String> {
+        Some(format!(
+            "{} lines to {}",
+            self.counters.ndjson_lines_written, self.target
+        ))
+    }
+
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         self.counters.visit(f);
     }

@@ -183,6 +183,9 @@ pub struct SampledProcessor {
     held_bytes: u64,
     /// Every interval that starts before this has been written.
     written_until: Option<Timestamp>,
+    /// The first and the last file written, for the summary.
+    first_written: Option<PathBuf>,
+    last_written: Option<PathBuf>,
     counters: SampledCounters,
 }
 
@@ -224,6 +227,8 @@ impl SampledProcessor {
             retries: Vec::new(),
             held_bytes: 0,
             written_until: None,
+            first_written: None,
+            last_written: None,
             counters: SampledCounters::default(),
         })
     }
@@ -305,6 +310,10 @@ impl SampledProcessor {
         match result {
             Ok(total) => {
                 self.counters.sampled_files_written += 1;
+                if self.first_written.is_none() {
+                    self.first_written = Some(path.clone());
+                }
+                self.last_written = Some(path.clone());
                 self.counters.sampled_entries_written += entries.len() as u64;
                 self.counters.sampled_bytes_written += total;
                 Ok(())
@@ -385,6 +394,26 @@ impl Processor for SampledProcessor {
             self.write_until(None)
         };
         first.and(second)
+    }
+
+    fn written(&self) -> Option<String> {
+        let c = &self.counters;
+        Some(format!(
+            "{} ({}) in {}{}{}",
+            super::count_of(c.sampled_files_written, "sample file", "sample files"),
+            super::count_of(c.sampled_entries_written, "entry", "entries"),
+            self.folder.display(),
+            if c.sampled_files_written > 0 {
+                ": "
+            } else {
+                ""
+            },
+            super::first_and_last(
+                self.first_written.as_deref(),
+                self.last_written.as_deref(),
+                c.sampled_files_written
+            )
+        ))
     }
 
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {

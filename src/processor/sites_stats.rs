@@ -356,6 +356,20 @@ impl Processor for SitesStatsProcessor {
         NAME
     }
 
+    fn written(&self) -> Option<String> {
+        let c = &self.counters;
+        Some(if c.sites_stats_writes == 0 {
+            format!("nothing written to {}", self.cfg.path.display())
+        } else {
+            format!(
+                "{} ({} sites, {} transactions)",
+                self.cfg.path.display(),
+                c.sites_stats_sites,
+                c.sites_stats_transactions
+            )
+        })
+    }
+
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         crate::counters::CounterSet::visit(self.counters(), f);
     }

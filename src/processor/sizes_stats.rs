@@ -229,6 +229,21 @@ impl Processor for SizesStatsProcessor {
         NAME
     }
 
+    fn written(&self) -> Option<String> {
+        let (req, resp) = (
+            self.cfg.requests_path.display(),
+            self.cfg.responses_path.display(),
+        );
+        Some(if self.counters.sizes_stats_writes == 0 {
+            format!("nothing written to {req}, {resp}")
+        } else {
+            format!(
+                "{req}, {resp} ({} transactions)",
+                self.counters.sizes_stats_transactions
+            )
+        })
+    }
+
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         crate::counters::CounterSet::visit(self.counters(), f);
     }

@@ -34,11 +34,19 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 /// Runs httshark on `pcap` into `out` with everything in one file per export and all TCP
-/// watched; panics with stderr when it fails.
+/// watched, the full counter table on stderr (`-counters`, for `summary_counters`); panics
+/// with stderr when it fails.
 pub fn run_file(pcap: &Path, out: &Path, extra: &[&str]) -> Output {
     let pcap = pcap.to_str().unwrap();
     let out_s = out.to_str().unwrap();
-    let mut args = vec!["-file", pcap, "-output-folder", out_s, "-hosts="];
+    let mut args = vec![
+        "-file",
+        pcap,
+        "-output-folder",
+        out_s,
+        "-hosts=",
+        "-counters",
+    ];
     args.extend_from_slice(extra);
     let o = run(&args);
     assert!(
@@ -497,7 +505,8 @@ pub fn check_exact(tx: &httshark_gen::ExpectedTx, s: &Seen) -> Result<(), String
 
 // ------------------------------------------------------------------ exit summary
 
-/// The `httshark: name  value` counter lines of the exit summary.
+/// The `httshark: name  value` counter lines of the exit summary (printed with
+/// `-counters` or `-verbose` 3 and up).
 pub fn summary_counters(stderr: &str) -> std::collections::HashMap<String, u64> {
     stderr
         .lines()

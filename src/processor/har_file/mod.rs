@@ -179,6 +179,9 @@ pub struct HarFileProcessor {
     last_error: Option<String>,
     /// Every interval that starts before this has been written.
     written_until: Option<Timestamp>,
+    /// The first and the last file written, for the summary.
+    first_written: Option<PathBuf>,
+    last_written: Option<PathBuf>,
     counters: HarFileCounters,
 }
 
@@ -217,6 +220,8 @@ impl HarFileProcessor {
             reported: BTreeSet::new(),
             last_error: None,
             written_until: None,
+            first_written: None,
+            last_written: None,
             counters: HarFileCounters::default(),
         })
     }
@@ -369,6 +374,10 @@ impl HarFileProcessor {
         match result {
             Ok(total) => {
                 self.counters.har_files_written += 1;
+                if self.first_written.is_none() {
+                    self.first_written = Some(path.clone());
+                }
+                self.last_written = Some(path.clone());
                 crate::log_info!(
                     key: "har-file-written",
                     "wrote {} ({} entries, {total} bytes)",
@@ -505,6 +514,22 @@ impl Processor for HarFileProcessor {
             self.counters.har_entries_dropped_write_error,
             self.counters.har_entries_dropped_held_limit
         )))
+    }
+
+    fn written(&self) -> Option<String> {
+        let c = &self.counters;
+        Some(format!(
+            "{} ({}) in {}{}{}",
+            super::count_of(c.har_files_written, "HAR file", "HAR files"),
+            super::count_of(c.har_entries_written, "entry", "entries"),
+            self.folder.display(),
+            if c.har_files_written > 0 { ": " } else { "" },
+            super::first_and_last(
+                self.first_written.as_deref(),
+                self.last_written.as_deref(),
+                c.har_files_written
+            )
+        ))
     }
 
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
