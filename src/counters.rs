@@ -110,6 +110,11 @@ pub fn stages() -> Vec<Stage> {
             "Transactions on their way from the workers to the processors.",
             crate::pipeline::FlowCounters::describe(),
         ),
+        core(
+            "log",
+            "The logger: messages printed, folded into repeats or cut, snapshot files.",
+            crate::log::LogCounters::describe(),
+        ),
         processor(
             har_file::NAME,
             "HAR files (`-har-processors file`).",
@@ -257,7 +262,7 @@ mod tests {
         }
         assert_eq!(
             describe("packets").as_deref(),
-            Some("Frames read from the source.")
+            Some("Frames read from the source (that matched the capture filter).")
         );
         assert_eq!(describe("no_such_counter"), None);
     }

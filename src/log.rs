@@ -628,6 +628,11 @@ pub fn init_with(logger: Logger) -> Result<&'static Logger, String> {
 }
 
 /// The global logger, once initialised.
+/// The global logger's counters (all 0 before `init`, as in tests that run without one).
+pub fn counters() -> LogCounters {
+    logger().map(Logger::counters).unwrap_or_default()
+}
+
 pub fn logger() -> Option<&'static Logger> {
     GLOBAL.get()
 }

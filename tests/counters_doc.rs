@@ -194,7 +194,8 @@ fn every_counter_is_exported_from_the_first_scrape() {
     // HELP is the counter's doc, pointing at the file.
     assert!(
         body.contains(
-            "# HELP httshark_packets_total Frames read from the source. (docs/counters.md)\n"
+            "# HELP httshark_packets_total Frames read from the source (that matched the \
+             capture filter). (docs/counters.md)\n"
         ),
         "{body}"
     );

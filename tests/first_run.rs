@@ -103,10 +103,12 @@ fn one_startup_line_and_a_short_summary() {
         rest.contains("httshark: transactions: 17 (17 answered, 0 unanswered, 0 flagged)"),
         "{rest}"
     );
-    // The HAR file written, with its path.
+    // The HAR file written, with its path (the statistics CSV is beside it, under
+    // -output-folder).
     let har: Vec<PathBuf> = std::fs::read_dir(dir.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "har"))
         .collect();
     assert_eq!(har.len(), 1);
     let name = har[0].file_name().unwrap().to_str().unwrap();

@@ -98,7 +98,7 @@ fn filled(max_sites: usize) -> SharedMetrics {
     shared
 }
 
-const GOLDEN: &str = r#"# HELP httshark_packets_total Frames read from the source. (docs/counters.md)
+const GOLDEN: &str = r#"# HELP httshark_packets_total Frames read from the source (that matched the capture filter). (docs/counters.md)
 # TYPE httshark_packets_total counter
 httshark_packets_total 1200
 # HELP httshark_tcp_segments_total Frames that were TCP segments. (docs/counters.md)

@@ -159,9 +159,11 @@ pub struct Cli {
           value_parser = go_duration(parse_positive_duration))]
     pub export_interval: GoDuration,
 
-    /// Folder for the HAR files and, unless their flags give absolute paths, every other
-    /// file the run writes (statistics CSVs, sampled HAR, NDJSON, log snapshot); created if
-    /// missing. Must be writable.
+    /// Folder for the HAR files and for every output given as a relative path.
+    ///
+    /// Unless their flags give absolute paths, every other file the run writes goes under it
+    /// (statistics CSVs, sampled HAR, NDJSON, log snapshot). Created if missing. Must be
+    /// writable.
     #[arg(help_heading = OUTPUT, long, value_name = "DIR", default_value = har_file::DEFAULT_FOLDER)]
     pub output_folder: PathBuf,
 

@@ -243,6 +243,7 @@ pub fn run_until(
     capture.visit(&mut push);
     worker_counters.visit(&mut push);
     flow_counters.visit(&mut push);
+    crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)
 }

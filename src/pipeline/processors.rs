@@ -94,6 +94,7 @@ impl Reporter {
             self.capture.counters().visit(&mut push);
             total.visit(&mut push);
             flow.visit(&mut push);
+            crate::log::counters().visit(&mut push);
             for p in processors {
                 p.visit_counters(&mut push);
             }
