@@ -122,16 +122,7 @@ pub fn check_can_become(user: &User) -> Result<(), String> {
 pub fn missing_folders(folders: &[(&'static str, PathBuf)]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     for (_, dir) in folders {
-        let mut chain = Vec::new();
-        let mut cur = Some(dir.as_path());
-        while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
-            if fs::symlink_metadata(d).is_ok() {
-                break;
-            }
-            chain.push(d.to_path_buf());
-            cur = d.parent();
-        }
-        for d in chain.into_iter().rev() {
+        for d in crate::output::missing_ancestors(dir) {
             if !out.contains(&d) {
                 out.push(d);
             }

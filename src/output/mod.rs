@@ -180,16 +180,7 @@ impl Undo {
             _ => PathBuf::from("."),
         });
         for dir in folders.iter().cloned().chain(parents) {
-            let mut chain = Vec::new();
-            let mut cur = Some(dir.as_path());
-            while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
-                if fs::symlink_metadata(d).is_ok() {
-                    break;
-                }
-                chain.push(d.to_path_buf());
-                cur = d.parent();
-            }
-            for d in chain.into_iter().rev() {
+            for d in missing_ancestors(&dir) {
                 if !undo.folders.contains(&d) {
                     undo.folders.push(d);
                 }
@@ -226,6 +217,22 @@ pub fn io_reason(e: &std::io::Error) -> String {
         Some(i) => s[..i].to_string(),
         None => s,
     }
+}
+
+/// The folders of `dir`'s path that do not exist yet, `dir` included, outermost first (the
+/// order they would be created in). Nothing is followed or created.
+pub fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
+    let mut chain = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
+        if fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        chain.push(d.to_path_buf());
+        cur = d.parent();
+    }
+    chain.reverse();
+    chain
 }
 
 #[cfg(test)]
@@ -391,5 +398,18 @@ mod tests {
             };
             assert!(m.contains("is not writable"), "{m}");
         }
+    }
+
+    #[test]
+    fn missing_ancestors_are_listed_outermost_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b/c");
+        assert_eq!(
+            missing_ancestors(&deep),
+            vec![dir.path().join("a"), dir.path().join("a/b"), deep.clone()]
+        );
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        assert_eq!(missing_ancestors(&deep), vec![dir.path().join("a/b"), deep]);
+        assert!(missing_ancestors(dir.path()).is_empty());
     }
 }
