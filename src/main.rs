@@ -143,13 +143,12 @@ struct WallClock {
 }
 
 impl WallClock {
+    // Elapsed time is measured, not derived from packet time: this binary is an I/O edge.
     #[allow(clippy::disallowed_methods)]
     fn now() -> WallClock {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        use httshark::log::Clock;
         WallClock {
-            at: Timestamp(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)),
+            at: httshark::log::WallClock.now(),
             instant: std::time::Instant::now(),
         }
     }

@@ -135,6 +135,13 @@ crate::counters! {
     }
 }
 
+impl HttpCounters {
+    /// Requests seen that have not become transactions yet (waiting for their response).
+    pub fn pending(&self) -> u64 {
+        self.requests.saturating_sub(self.transactions)
+    }
+}
+
 /// Per-worker state shared by every connection's parser.
 pub struct HttpCtx {
     pub limits: HttpLimits,

@@ -38,10 +38,7 @@ impl Reporter {
         // For the "stopping" note: what a stop now would flush.
         let pending: u64 = workers
             .iter()
-            .map(|w| {
-                let h = &w.worker.counters.http;
-                h.requests.saturating_sub(h.transactions)
-            })
+            .map(|w| w.worker.counters.http.pending())
             .sum();
         self.capture.pending.store(pending, Ordering::Relaxed);
         let due = match self.next {
@@ -69,7 +66,7 @@ impl Reporter {
         let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
         let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
         let h = &total.http;
-        let pending = h.requests.saturating_sub(h.transactions);
+        let pending = h.pending();
         let anomalies = h.anomalies + h.interrupted_messages + h.parse_errors;
         let memory = crate::metrics::resident_memory_bytes();
         let packets = self.capture.packets.load(Ordering::Relaxed);

@@ -6,7 +6,7 @@
 //! level in stream order.
 
 use crate::http::HttpConn;
-use crate::model::{ConnInfo, Direction};
+use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 
@@ -32,8 +32,8 @@ enum Held {
 enum Top {
     /// Waiting for the first bytes to tell the protocol.
     Detecting(Detector),
-    /// An application session owns the bytes.
-    Session(Box<dyn Session>),
+    /// An application session for this protocol owns the bytes.
+    Session(Protocol, Box<dyn Session>),
     /// A protocol no session here decodes: its bytes are counted and skipped.
     Skipping(Protocol),
 }
@@ -43,9 +43,9 @@ struct Detector {
     held: Vec<Held>,
     held_bytes: usize,
     /// The first bytes of each direction (at most `MAX_DETECT_BYTES`).
-    first: [Vec<u8>; 2],
+    first: PerDirection<Vec<u8>>,
     /// Whether each direction's next byte is its stream's true start.
-    at_start: [bool; 2],
+    at_start: PerDirection<bool>,
 }
 
 /// One connection's protocol stack: layers (none for plaintext) and a top.
@@ -59,7 +59,7 @@ impl ProtoConn {
         ProtoConn {
             layers: Vec::new(),
             top: Top::Detecting(Detector {
-                at_start: [!conn.midstream; 2],
+                at_start: PerDirection::new(!conn.midstream, !conn.midstream),
                 ..Detector::default()
             }),
         }
@@ -69,7 +69,7 @@ impl ProtoConn {
     pub fn protocol(&self) -> Option<Protocol> {
         match &self.top {
             Top::Detecting(_) => None,
-            Top::Session(_) => Some(Protocol::Http1),
+            Top::Session(p, _) => Some(*p),
             Top::Skipping(p) => Some(*p),
         }
     }
@@ -125,7 +125,7 @@ impl ProtoConn {
         ts: Timestamp,
     ) {
         match &mut self.top {
-            Top::Session(s) => {
+            Top::Session(_, s) => {
                 match input {
                     Input::Data(d) => s.on_data(&mut ctx.http, conn, dir, d, ts),
                     Input::Gap(n) => s.on_gap(&mut ctx.http, conn, dir, n, ts),
@@ -175,7 +175,7 @@ impl ProtoConn {
         let top = match protocol {
             Protocol::Http1 => {
                 ctx.counters.http1_connections += 1;
-                Top::Session(Box::new(HttpConn::new(conn)))
+                Top::Session(protocol, Box::new(HttpConn::new(conn)))
             }
             Protocol::Http2 => {
                 ctx.counters.h2_connections += 1;
@@ -193,7 +193,6 @@ impl ProtoConn {
         let Top::Detecting(det) = std::mem::replace(&mut self.top, top) else {
             return;
         };
-        let _ = ts;
         let top = self.layers.len();
         for held in det.held {
             match held {
@@ -207,17 +206,13 @@ impl ProtoConn {
     fn hand_on(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, handoff: Handoff, ts: Timestamp) {
         ctx.counters.protocol_handoffs += 1;
         self.top = Top::Detecting(Detector {
-            at_start: [true; 2],
+            at_start: PerDirection::new(true, true),
             ..Detector::default()
         });
         let top = self.layers.len();
-        for (i, rest) in handoff.rest.iter().enumerate() {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let rest = &handoff.rest[dir];
             if !rest.is_empty() {
-                let dir = if i == 0 {
-                    Direction::ToServer
-                } else {
-                    Direction::ToClient
-                };
                 self.feed(ctx, conn, top, dir, Input::Data(rest), ts);
             }
         }
@@ -227,9 +222,8 @@ impl ProtoConn {
 impl Detector {
     /// What the first bytes of `dir`, followed by `data`, say.
     fn detect(&mut self, dir: Direction, data: &[u8]) -> Detection {
-        let i = dir.index();
-        let at_start = self.at_start[i];
-        let first = &mut self.first[i];
+        let at_start = self.at_start[dir];
+        let first = &mut self.first[dir];
         let found = if first.is_empty() {
             detect::detect(data, dir, at_start)
         } else {
@@ -304,13 +298,13 @@ impl StreamHandler for ProtoConn {
                 self.start(ctx, conn, Protocol::Http1, ts);
             }
         }
-        if let Top::Session(s) = &mut self.top {
+        if let Top::Session(_, s) = &mut self.top {
             s.on_close(&mut ctx.http, conn, reason, ts);
         }
     }
 
     fn on_tick(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, now: Timestamp) {
-        if let Top::Session(s) = &mut self.top {
+        if let Top::Session(_, s) = &mut self.top {
             s.on_tick(&mut ctx.http, conn, now);
         }
     }
@@ -318,7 +312,7 @@ impl StreamHandler for ProtoConn {
     fn mem_bytes(&self) -> usize {
         let top = match &self.top {
             Top::Detecting(det) => det.mem_bytes(),
-            Top::Session(s) => s.mem_bytes(),
+            Top::Session(_, s) => s.mem_bytes(),
             Top::Skipping(_) => 0,
         };
         std::mem::size_of::<Self>()
@@ -329,7 +323,7 @@ impl StreamHandler for ProtoConn {
 
     fn shed_memory(&mut self, ctx: &mut ProtoCtx) -> bool {
         match &mut self.top {
-            Top::Session(s) => s.shed_memory(&mut ctx.http),
+            Top::Session(_, s) => s.shed_memory(&mut ctx.http),
             _ => false,
         }
     }

@@ -35,7 +35,7 @@ pub use conn::ProtoConn;
 pub use detect::{Detection, Protocol};
 
 use crate::http::{HttpConn, HttpCtx, HttpLimits};
-use crate::model::{ConnInfo, Direction};
+use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
 
@@ -101,9 +101,9 @@ impl Session for HttpConn {}
 /// A session handing its connection on (see `Session::take_handoff`).
 #[derive(Debug, Default)]
 pub struct Handoff {
-    /// Bytes each direction carried after the switch point, in stream order
-    /// (`[to server, to client]`); they go through detection again.
-    pub rest: [Vec<u8>; 2],
+    /// Bytes each direction carried after the switch point, in stream order; they go
+    /// through detection again.
+    pub rest: PerDirection<Vec<u8>>,
 }
 
 /// What a layer emits, in stream order per direction.

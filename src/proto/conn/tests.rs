@@ -216,7 +216,7 @@ impl StreamHandler for HandsOn {
         _: Timestamp,
     ) {
         let mut h = Handoff::default();
-        h.rest[dir.index()] = data.to_vec();
+        h.rest[dir] = data.to_vec();
         self.0 = Some(h);
     }
     fn on_gap(&mut self, _: &mut Self::Ctx, _: &ConnInfo, _: Direction, _: u64, _: Timestamp) {}
@@ -236,7 +236,7 @@ fn a_session_hands_the_connection_on_to_detection() {
     let c = conn(false);
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     let mut p = ProtoConn::new(&c);
-    p.top = Top::Session(Box::new(HandsOn(None)));
+    p.top = Top::Session(Protocol::Http1, Box::new(HandsOn(None)));
     p.on_data(&mut ctx, &c, ToServer, H2_PREFACE, ts(11));
     assert_eq!(ctx.counters.protocol_handoffs, 1);
     assert_eq!(ctx.counters.h2_connections, 1);
