@@ -5,6 +5,7 @@
 //! so a transaction's memory is bounded while its sizes stay exact.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::time::Timestamp;
 
@@ -108,6 +109,8 @@ pub enum HttpVersion {
     Http09,
     Http10,
     Http11,
+    /// HTTP/2 (RFC 9113): no start line; pseudo-header fields instead.
+    Http2,
 }
 
 impl HttpVersion {
@@ -116,6 +119,7 @@ impl HttpVersion {
             HttpVersion::Http09 => "HTTP/0.9",
             HttpVersion::Http10 => "HTTP/1.0",
             HttpVersion::Http11 => "HTTP/1.1",
+            HttpVersion::Http2 => "HTTP/2",
         }
     }
 }
@@ -345,6 +349,36 @@ impl Anomaly {
     }
 }
 
+/// What the TLS layer learnt of a decrypted connection (HAR `_tls`, `timings.ssl`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The negotiated version on the wire form: 0x0303 TLS 1.2, 0x0304 TLS 1.3.
+    pub version: u16,
+    /// The negotiated cipher suite (IANA number).
+    pub cipher_suite: u16,
+    /// Server Name Indication from the ClientHello.
+    pub sni: Option<String>,
+    /// The protocol ALPN settled on (ServerHello in TLS 1.2, EncryptedExtensions in 1.3).
+    pub alpn: Option<String>,
+    /// An abbreviated handshake (session ID, ticket or PSK).
+    pub resumed: bool,
+    /// The ClientHello's packet time and the handshake's last Finished: `timings.ssl`.
+    pub handshake: Option<(Timestamp, Timestamp)>,
+}
+
+/// The HTTP/2 stream behind a transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct H2Stream {
+    /// The stream identifier (odd: client-initiated; even: pushed).
+    pub stream_id: u32,
+    /// The request came in a PUSH_PROMISE (server push).
+    pub pushed: bool,
+    /// RST_STREAM or GOAWAY ended the stream early, with this error code.
+    pub error_code: Option<u32>,
+    /// HPACK header block bytes (after padding and priority) of request and response.
+    pub headers_compressed: (u64, u64),
+}
+
 /// One HTTP exchange: a request and, when one was seen, its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transaction {
@@ -354,6 +388,11 @@ pub struct Transaction {
     pub request: Request,
     pub response: Option<Response>,
     pub anomalies: Vec<Anomaly>,
+    /// The TLS session the exchange travelled in, when it was decrypted (`src/tls`); shared
+    /// by every transaction of the connection.
+    pub tls: Option<Arc<TlsInfo>>,
+    /// The HTTP/2 stream the exchange was, when it was one (`src/h2`).
+    pub h2: Option<Box<H2Stream>>,
     /// Clock time at which the transaction left the HTTP layer. Processors use it (not
     /// arrival order) to put the transaction into an export interval, so the output does
     /// not depend on thread scheduling.
@@ -465,6 +504,7 @@ impl Transaction {
             + self.request.heap_bytes()
             + self.response.as_ref().map_or(0, Response::heap_bytes)
             + self.anomalies.capacity() * std::mem::size_of::<Anomaly>()
+            + self.h2.as_ref().map_or(0, |_| std::mem::size_of::<H2Stream>())
     }
 }
 

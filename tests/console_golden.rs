@@ -78,6 +78,8 @@ fn tx(
         }),
         anomalies: Vec::new(),
         completed_at: Timestamp(4_000),
+        tls: None,
+        h2: None,
     }
 }
 

@@ -87,6 +87,8 @@ fn base(id: u64, host: Option<&str>) -> Transaction {
         }),
         anomalies: Vec::new(),
         completed_at: start + Duration::from_millis(14),
+        tls: None,
+        h2: None,
     }
 }
 

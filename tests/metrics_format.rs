@@ -69,6 +69,8 @@ fn tx(host: Option<&str>, status: Option<u16>, wait_ms: i64) -> Transaction {
             Vec::new()
         },
         completed_at: Timestamp(2_000 * MS),
+        tls: None,
+        h2: None,
     }
 }
 

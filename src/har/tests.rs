@@ -72,6 +72,8 @@ fn tx() -> Transaction {
         }),
         anomalies: Vec::new(),
         completed_at: ts(15),
+        tls: None,
+        h2: None,
     }
 }
 

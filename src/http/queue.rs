@@ -225,6 +225,8 @@ impl HttpConn {
             response,
             anomalies,
             completed_at: ts,
+            tls: None,
+            h2: None,
         });
     }
 

@@ -294,6 +294,8 @@ mod tests {
             }),
             anomalies: Vec::new(),
             completed_at: Timestamp(4),
+            tls: None,
+            h2: None,
         }
     }
 

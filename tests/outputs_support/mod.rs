@@ -72,6 +72,8 @@ pub fn tx(id: u64, start_ms: i64) -> Transaction {
         }),
         anomalies: Vec::new(),
         completed_at: start + Duration::from_millis(10),
+        tls: None,
+        h2: None,
     }
 }
 

@@ -175,6 +175,8 @@ impl Tx {
             response,
             anomalies,
             completed_at: completed,
+            tls: None,
+            h2: None,
         }
     }
 }

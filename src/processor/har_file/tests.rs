@@ -50,6 +50,8 @@ fn tx(id: u64, depth: u32, host: &str, start: Timestamp, done: Timestamp) -> Tra
         }),
         anomalies: vec![],
         completed_at: done,
+        tls: None,
+        h2: None,
     }
 }
 
