@@ -97,6 +97,26 @@ pub struct Config {
     pub filter_origin: String,
     /// `-counters` (or `-verbose` 3 and up): the full counter table at the end.
     pub print_counters: bool,
+    /// TLS decryption (`-tls-keylog`, `-tls-keylog-wait`).
+    pub tls: TlsConfig,
+}
+
+/// Where TLS secrets come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `-tls-keylog`: NSS key log files, in the order given.
+    pub keylogs: Vec<PathBuf>,
+    /// `-tls-keylog-wait`: how long records wait for their keys in a live capture.
+    pub wait: Duration,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            keylogs: Vec::new(),
+            wait: crate::tls::DEFAULT_KEYLOG_WAIT,
+        }
+    }
 }
 
 impl Default for Config {
@@ -126,6 +146,7 @@ impl Default for Config {
             duration: None,
             filter_origin: String::new(),
             print_counters: false,
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -104,6 +104,11 @@ pub fn stages() -> Vec<Stage> {
             "Protocol detection: what each connection was taken for (workers).",
             crate::proto::ProtoCounters::describe(),
         ),
+        core(
+            "tls",
+            "TLS decryption from the key logs (workers).",
+            crate::tls::TlsCounters::describe(),
+        ),
         #[cfg(feature = "capture")]
         core(
             "flow",

@@ -81,6 +81,14 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return refuse(&e),
     };
+    // The key logs before -Z: they may be readable by root only.
+    let keys = match pipeline::Keys::load(&config) {
+        Ok(k) => k,
+        Err(e) => return refuse(&e),
+    };
+    for note in &keys.notes {
+        stderr_line!("{note}");
+    }
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
@@ -93,7 +101,7 @@ fn main() -> ExitCode {
     stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
     let live = source.is_live();
     let started = WallClock::now();
-    match pipeline::run(&config, source, processors) {
+    match pipeline::run(&config, source, processors, keys) {
         Ok(summary) => {
             httshark::log::flush();
             let end = WallClock::now();

@@ -16,15 +16,18 @@
 //! Invariant: time only moves forward inside (`MonotonicClock`), so a capture whose
 //! timestamps step back cannot move timeouts back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::counters::CounterSet;
 use crate::hosts::ServerSet;
+use crate::keylog::{Entry, KeyStore};
 use crate::http::{HttpCounters, HttpLimits};
 use crate::model::Transaction;
 use crate::proto::{ProtoCounters, ProtoCtx, ProtoFactory};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
+use crate::tls::{TlsCounters, TlsSettings};
 use crate::transform::{BodySelector, Redaction};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
@@ -44,6 +47,11 @@ pub struct WorkerConfig {
     pub bodies: BodySelector,
     /// Header values replaced in every output (`-redact-headers`).
     pub redaction: Redaction,
+    /// TLS decryption: whether it is on, and how missing keys are treated.
+    pub tls: TlsSettings,
+    /// The secrets known when the worker starts (every key log of a file replay, and its
+    /// pcapng Decryption Secrets Blocks); a live capture adds more with `add_secrets`.
+    pub keys: Arc<KeyStore>,
 }
 
 impl WorkerConfig {
@@ -61,6 +69,8 @@ impl WorkerConfig {
             check_interval: config.response_check_interval,
             bodies: config.bodies.clone(),
             redaction: config.redaction.clone(),
+            tls: TlsSettings::default(),
+            keys: Arc::default(),
         }
     }
 }
@@ -72,6 +82,7 @@ pub struct WorkerCounters {
     pub reassembly: ReassemblyCounters,
     pub http: HttpCounters,
     pub proto: ProtoCounters,
+    pub tls: TlsCounters,
 }
 
 impl WorkerCounters {
@@ -81,6 +92,7 @@ impl WorkerCounters {
         self.reassembly.merge(&other.reassembly);
         self.http.merge(&other.http);
         self.proto.merge(&other.proto);
+        self.tls.merge(&other.tls);
     }
 
     /// Calls `f(name, value)` for every counter, in the summary's order.
@@ -89,6 +101,7 @@ impl WorkerCounters {
         self.reassembly.visit(f);
         self.http.visit(f);
         self.proto.visit(f);
+        self.tls.visit(f);
     }
 }
 
@@ -124,11 +137,16 @@ impl Worker {
             check_interval,
             bodies,
             redaction,
+            tls,
+            keys,
         } = config;
+        let mut ctx = ProtoCtx::new(http);
+        ctx.tls_settings = tls;
+        ctx.keys = Arc::unwrap_or_clone(keys);
         Worker {
             link,
             table: ConnTable::new(ProtoFactory, servers, reassembly),
-            ctx: ProtoCtx::new(http),
+            ctx,
             decode: DecodeCounters::default(),
             clock: MonotonicClock::default(),
             next_check: None,
@@ -169,6 +187,18 @@ impl Worker {
         now
     }
 
+    /// Secrets from a key log that grew (live capture), in packet order with the frames:
+    /// connections waiting for them are retried at their next packet or tick.
+    pub fn add_secrets(&mut self, entries: &[Entry]) {
+        if entries.is_empty() {
+            return;
+        }
+        for e in entries {
+            self.ctx.keys.insert(e.clone());
+        }
+        self.ctx.keys_generation += 1;
+    }
+
     /// Whether transactions are waiting to be taken.
     pub fn has_transactions(&self) -> bool {
         !self.ctx.http.out.is_empty()
@@ -198,6 +228,7 @@ impl Worker {
             reassembly: self.table.counters().clone(),
             http: self.ctx.http.counters.clone(),
             proto: self.ctx.counters.clone(),
+            tls: self.ctx.tls.clone(),
         }
     }
 

@@ -70,6 +70,7 @@ Examples:
 /// Help headings: the flags in the order a new user looks for them.
 const CAPTURE: &str = "Capture";
 const OUTPUT: &str = "Output";
+const TLS: &str = "TLS";
 const PROCESSORS: &str = "Processors";
 const CONSOLE: &str = "Console (-har-processors console)";
 const LOGGING: &str = "Logging";
@@ -128,6 +129,22 @@ pub struct Cli {
     #[arg(help_heading = CAPTURE, long, value_name = "DURATION",
           value_parser = go_duration(parse_positive_duration))]
     pub duration: Option<GoDuration>,
+
+    /// NSS key log of TLS secrets (SSLKEYLOGFILE) to decrypt HTTPS with; repeatable.
+    ///
+    /// Written by curl, Firefox, Chrome, Python, Node (--tls-keylog), Go (KeyLogWriter) and
+    /// others when SSLKEYLOGFILE is set. A live capture follows the files as they grow (and
+    /// reopens them when replaced); a pcapng file's own Decryption Secrets Blocks are read
+    /// without it. Whoever holds a key log can read the traffic it covers: keep it private.
+    /// [default: none]
+    #[arg(help_heading = TLS, long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub tls_keylog: Vec<PathBuf>,
+
+    /// Live capture: how long (capture time) TLS records wait for their secrets to appear in
+    /// the key log before the connection is given up (counted as tls_no_key).
+    #[arg(help_heading = TLS, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(crate::tls::DEFAULT_KEYLOG_WAIT),
+          value_parser = go_duration(parse_positive_duration))]
+    pub tls_keylog_wait: GoDuration,
 
     /// List the interfaces that can be captured on, and exit (as tcpdump -D).
     #[arg(help_heading = CAPTURE, short = 'D', long = "list-interfaces")]

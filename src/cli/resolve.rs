@@ -213,6 +213,13 @@ impl Cli {
         config.count = self.count;
         config.duration = self.duration.map(|d| d.0);
         config.print_counters = self.counters || self.verbose >= 3;
+        if self.tls_keylog.iter().any(|p| p.as_os_str().is_empty()) {
+            return Err(CliError::Usage("-tls-keylog: the path is empty".to_string()));
+        }
+        config.tls = crate::config::TlsConfig {
+            keylogs: self.tls_keylog,
+            wait: self.tls_keylog_wait.0,
+        };
         config.http.response_timeout = self.response_timeout.0;
         config.http.max_body_keep = self.max_body_size.0;
         config.memory_limit = self.memory_limit.0;

@@ -5,6 +5,7 @@
 //! What it does not do: decode beyond the flow hash, or look at payloads.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -133,6 +134,8 @@ pub(super) struct CaptureSetup<'a> {
     /// Batches the workers are done with, to fill again.
     pub(super) spare: Receiver<Batch>,
     pub(super) stop_after: StopAfter,
+    /// Live: the key logs followed; polled before packets leave for the workers.
+    pub(super) keys: &'a mut super::Keys,
 }
 
 /// Reads the source until it ends, `stop` is set or a `-c`/`-duration` limit is reached;
@@ -150,17 +153,28 @@ pub(super) fn capture_loop(
     let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
     // Bytes of the file consumed (pcap: 24-byte header, 16 bytes per record).
     let mut file_read: u64 = 24;
-    let spare = &setup.spare;
-    let send = |w: usize, batch: &mut Batch| {
+    let spare = setup.spare.clone();
+    // Secrets a client wrote before the packets of a batch were captured reach the workers
+    // before that batch: the key logs are polled right before any batch leaves.
+    let send_keys = |keys: &mut super::Keys| {
+        if let Some(fresh) = keys.poll() {
+            for tx in to_workers {
+                let _ = tx.send(ToWorker::Secrets(Arc::clone(&fresh)));
+            }
+        }
+    };
+    let send = |w: usize, batch: &mut Batch, keys: &mut super::Keys| {
         if !batch.packets.is_empty() {
+            send_keys(keys);
             let next = spare.try_recv().unwrap_or_else(|_| Batch::new());
             let full = std::mem::replace(batch, next);
             let _ = to_workers[w].send(ToWorker::Packets(full));
         }
     };
-    let tick = |now: Timestamp, batches: &mut Vec<Batch>| {
+    let tick = |now: Timestamp, batches: &mut Vec<Batch>, keys: &mut super::Keys| {
+        send_keys(keys);
         for (w, batch) in batches.iter_mut().enumerate() {
-            send(w, batch);
+            send(w, batch, keys);
             let _ = to_workers[w].send(ToWorker::Tick(now));
         }
     };
@@ -222,7 +236,7 @@ pub(super) fn capture_loop(
                 batch.data.extend_from_slice(p.data);
                 batch.packets.push((index, p.ts, batch.data.len()));
                 if batch.is_full() {
-                    send(w, batch);
+                    send(w, batch, setup.keys);
                     if let Some(progress) = setup.progress.as_mut() {
                         progress.update(file_read);
                     }
@@ -285,12 +299,12 @@ pub(super) fn capture_loop(
                         .store(stats.if_dropped, Ordering::Relaxed);
                 }
             }
-            tick(now, &mut batches);
+            tick(now, &mut batches, setup.keys);
             next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
         }
     }
     for (w, batch) in batches.iter_mut().enumerate() {
-        send(w, batch);
+        send(w, batch, setup.keys);
     }
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {

@@ -25,6 +25,7 @@
 
 mod capture_loop;
 mod in_flight;
+mod keys;
 mod processors;
 mod progress;
 
@@ -46,6 +47,7 @@ use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
 use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture, StopAfter};
 pub use capture_loop::{CaptureCounters, Ended};
+pub use keys::Keys;
 use in_flight::{InFlight, Returned};
 use processors::{process, Reporter};
 use progress::Progress;
@@ -80,6 +82,8 @@ impl Summary {
 
 enum ToWorker {
     Packets(Batch),
+    /// Secrets a followed key log gained (live), ahead of the packets captured after.
+    Secrets(Arc<[crate::keylog::Entry]>),
     Tick(Timestamp),
     End(Timestamp),
 }
@@ -121,10 +125,15 @@ crate::counters! {
 
 /// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
 /// transaction into the processors. Errors are setup failures that stopped the run.
-pub fn run(config: &Config, source: PacketSource, outputs: Outputs) -> Result<Summary, String> {
+pub fn run(
+    config: &Config,
+    source: PacketSource,
+    outputs: Outputs,
+    keys: Keys,
+) -> Result<Summary, String> {
     let stop = Arc::new(AtomicBool::new(false));
     install_signal_handlers(&stop)?;
-    run_until(config, source, outputs, &stop)
+    run_until(config, source, outputs, keys, &stop)
 }
 
 /// As `run`, with the stop flag given by the caller (tests set it themselves).
@@ -132,6 +141,7 @@ pub fn run_until(
     config: &Config,
     mut source: PacketSource,
     outputs: Outputs,
+    mut keys: Keys,
     stop: &AtomicBool,
 ) -> Result<Summary, String> {
     let workers = config.workers.max(1);
@@ -158,7 +168,10 @@ pub fn run_until(
         returns.push((back_tx, back_rx.clone()));
         let spare = spare_tx.clone();
         let out = out_tx.clone();
-        let worker = Worker::new(WorkerConfig::from_config(config, link));
+        let mut worker_config = WorkerConfig::from_config(config, link);
+        worker_config.tls = keys.settings;
+        worker_config.keys = Arc::clone(&keys.initial);
+        let worker = Worker::new(worker_config);
         let gate = Arc::clone(gate);
         let handle = without_stop_signals(|| {
             thread::Builder::new()
@@ -210,6 +223,7 @@ pub fn run_until(
                 packets: config.count,
                 duration: config.duration,
             },
+            keys: &mut keys,
         },
         &mut capture,
         &mut summary,
@@ -297,6 +311,7 @@ fn worker_thread(
                 let _ = spare.try_send(batch);
                 flush(&mut worker, &mut flow);
             }
+            ToWorker::Secrets(entries) => worker.add_secrets(&entries),
             ToWorker::Tick(ts) => {
                 let now = worker.on_tick(ts);
                 flush(&mut worker, &mut flow);

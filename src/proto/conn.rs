@@ -9,9 +9,14 @@ use crate::http::HttpConn;
 use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
+use crate::tls::TlsLayer;
 
 use super::detect::{self, Detection, Protocol, MAX_DETECT_BYTES};
 use super::{Emitted, Handoff, Layer, LayerEvent, ProtoCtx, Session, DETECT_HOLD_LIMIT};
+
+/// Layers one connection may stack (TLS inside TLS is legal, e.g. a proxy tunnel; deeper
+/// nesting is skipped as `Protocol::Tls`).
+const MAX_LAYERS: usize = 2;
 
 /// An event on its way up the stack.
 #[derive(Clone, Copy)]
@@ -105,6 +110,11 @@ impl ProtoConn {
             Input::Ack(ack) => layer.on_ack(ctx, dir, ack, &mut out),
             Input::Fin => layer.on_fin(dir, ts, &mut out),
         }
+        self.feed_up(ctx, conn, level, out);
+    }
+
+    /// Feeds what layer `level` emitted to the level above it.
+    fn feed_up(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, level: usize, out: Vec<Emitted>) {
         for Emitted { dir, event, ts } in out {
             let input = match &event {
                 LayerEvent::Data(d) => Input::Data(d),
@@ -124,6 +134,13 @@ impl ProtoConn {
         input: Input<'_>,
         ts: Timestamp,
     ) {
+        // A layer that knows what it carries (TLS: ALPN) decides before any byte is seen.
+        if let (Top::Detecting(_), Input::Data(_)) = (&self.top, input) {
+            if let Some(p) = self.layers.last().and_then(|l| l.carries()) {
+                self.start(ctx, conn, p, ts);
+            }
+        }
+        let emitted_from = ctx.http.out.len();
         match &mut self.top {
             Top::Session(_, s) => {
                 match input {
@@ -132,7 +149,9 @@ impl ProtoConn {
                     Input::Ack(a) => s.on_ack(&mut ctx.http, conn, dir, a),
                     Input::Fin => s.on_fin(&mut ctx.http, conn, dir, ts),
                 }
-                if let Some(handoff) = s.take_handoff() {
+                let handoff = s.take_handoff();
+                self.stamp(ctx, emitted_from);
+                if let Some(handoff) = handoff {
                     self.hand_on(ctx, conn, handoff, ts);
                 }
             }
@@ -183,6 +202,9 @@ impl ProtoConn {
             }
             Protocol::Tls => {
                 ctx.counters.tls_connections += 1;
+                if ctx.tls_settings.enabled && self.layers.len() < MAX_LAYERS {
+                    return self.push_layer(ctx, conn, Box::new(TlsLayer::new()));
+                }
                 Top::Skipping(protocol)
             }
             Protocol::Unknown => {
@@ -198,6 +220,40 @@ impl ProtoConn {
             match held {
                 Held::Data(dir, data, ts) => self.feed(ctx, conn, top, dir, Input::Data(&data), ts),
                 Held::Ack(dir, ack) => self.feed(ctx, conn, top, dir, Input::Ack(ack), ts),
+            }
+        }
+    }
+
+    /// Puts `layer` under a new detector and replays what the detector held into it.
+    fn push_layer(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, layer: Box<dyn Layer>) {
+        let level = self.layers.len();
+        self.layers.push(layer);
+        let fresh = Top::Detecting(Detector {
+            at_start: PerDirection::new(true, true),
+            ..Detector::default()
+        });
+        let Top::Detecting(det) = std::mem::replace(&mut self.top, fresh) else {
+            return;
+        };
+        for held in det.held {
+            match held {
+                Held::Data(dir, data, ts) => {
+                    self.feed(ctx, conn, level, dir, Input::Data(&data), ts)
+                }
+                Held::Ack(dir, ack) => self.feed(ctx, conn, level, dir, Input::Ack(ack), ts),
+            }
+        }
+    }
+
+    /// Gives the transactions the session emitted from `from` on what the layers know
+    /// (TLS: the session's version, suite, names and handshake times).
+    fn stamp(&self, ctx: &mut ProtoCtx, from: usize) {
+        if ctx.http.out.len() <= from {
+            return;
+        }
+        if let Some(info) = self.layers.iter().rev().find_map(|l| l.tls_info()) {
+            for tx in &mut ctx.http.out[from..] {
+                tx.tls = Some(info.clone());
             }
         }
     }
@@ -298,15 +354,27 @@ impl StreamHandler for ProtoConn {
                 self.start(ctx, conn, Protocol::Http1, ts);
             }
         }
+        for layer in &mut self.layers {
+            layer.on_close(ctx);
+        }
+        let emitted_from = ctx.http.out.len();
         if let Top::Session(_, s) = &mut self.top {
             s.on_close(&mut ctx.http, conn, reason, ts);
         }
+        self.stamp(ctx, emitted_from);
     }
 
     fn on_tick(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, now: Timestamp) {
+        for level in 0..self.layers.len() {
+            let mut out = Vec::new();
+            self.layers[level].on_tick(ctx, now, &mut out);
+            self.feed_up(ctx, conn, level, out);
+        }
+        let emitted_from = ctx.http.out.len();
         if let Top::Session(_, s) = &mut self.top {
             s.on_tick(&mut ctx.http, conn, now);
         }
+        self.stamp(ctx, emitted_from);
     }
 
     fn mem_bytes(&self) -> usize {

@@ -35,7 +35,11 @@ pub use conn::ProtoConn;
 pub use detect::{Detection, Protocol};
 
 use crate::http::{HttpConn, HttpCtx, HttpLimits};
-use crate::model::{ConnInfo, Direction, PerDirection};
+use std::sync::Arc;
+
+use crate::keylog::KeyStore;
+use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
+use crate::tls::{TlsCounters, TlsSettings};
 use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
 
@@ -48,7 +52,8 @@ crate::counters! {
         /// Connections that opened with the HTTP/2 client preface (prior knowledge): not
         /// decoded yet, their bytes skipped.
         h2_connections,
-        /// Connections that opened with a TLS record: not decrypted yet, their bytes skipped.
+        /// Connections that opened with a TLS record (decrypted when a key log is given:
+        /// see the `tls` stage; skipped otherwise).
         tls_connections,
         /// Connections that opened with binary bytes no session reads: skipped.
         unknown_protocol_connections,
@@ -73,6 +78,13 @@ pub struct ProtoCtx {
     /// What the application sessions share: limits, counters, the transactions out.
     pub http: HttpCtx,
     pub counters: ProtoCounters,
+    /// The TLS layers' counters.
+    pub tls: TlsCounters,
+    /// The secrets of the key logs, as far as they reached this worker.
+    pub keys: KeyStore,
+    /// Bumped whenever secrets are added, so layers waiting for keys know to look again.
+    pub keys_generation: u64,
+    pub tls_settings: TlsSettings,
 }
 
 impl ProtoCtx {
@@ -80,6 +92,10 @@ impl ProtoCtx {
         ProtoCtx {
             http: HttpCtx::new(limits),
             counters: ProtoCounters::default(),
+            tls: TlsCounters::default(),
+            keys: KeyStore::default(),
+            keys_generation: 0,
+            tls_settings: TlsSettings::default(),
         }
     }
 }
@@ -161,8 +177,22 @@ pub trait Layer: Send {
             ts,
         });
     }
+    /// Time advanced (packet time, or an idle live capture's clock): a layer waiting for
+    /// something (TLS: keys) may let held bytes go, or give up.
+    fn on_tick(&mut self, ctx: &mut ProtoCtx, now: Timestamp, out: &mut Vec<Emitted>) {
+        let _ = (ctx, now, out);
+    }
+    /// The connection is gone: what the layer still holds is lost (and counted).
+    fn on_close(&mut self, ctx: &mut ProtoCtx) {
+        let _ = ctx;
+    }
     /// Heap memory the layer holds, its own size included.
     fn mem_bytes(&self) -> usize;
+    /// What the transactions of this connection carry about the layer (TLS: version,
+    /// suite, SNI, ALPN, handshake times).
+    fn tls_info(&self) -> Option<Arc<TlsInfo>> {
+        None
+    }
     /// The protocol the layer says its output carries (TLS: from ALPN), or `None` to let
     /// the detector look at the output's first bytes.
     fn carries(&self) -> Option<Protocol> {

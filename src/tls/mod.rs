@@ -1,6 +1,121 @@
 //! Passive TLS decryption from a key log: a `proto::Layer` that turns each direction's
 //! ciphertext records (and TCP gaps) into plaintext bytes (and gaps) for the session above.
 //!
+//! ```text
+//!  ciphertext bytes/gaps ─▶ record::Framer ─▶ layer::TlsLayer ─▶ plaintext bytes/gaps
+//!                            (per direction)   handshake (hellos, EE, Finished, KeyUpdate)
+//!                                              keys: ProtoCtx::keys (the key log) + crypto
+//! ```
+//!
 //! - `crypto`: cipher suites, the TLS 1.2 PRF and TLS 1.3 key schedule, record decryptors.
 //! - `handshake`: the few handshake messages a passive decoder reads (hellos, encrypted
 //!   extensions, tickets, key updates, finished).
+//! - `record`: record framing of one direction, resynchronisation after gaps.
+//! - `layer`: the per-connection state machine (which key decrypts which record).
+//!
+//! What it does not do: look up keys anywhere but the worker's `keylog::KeyStore`, decrypt
+//! RSA key exchanges from a server's private key, or read QUIC. A connection it cannot
+//! decrypt yields no entry and is counted by cause (`TlsCounters`).
+
+pub mod crypto;
+pub mod handshake;
+mod layer;
+pub mod record;
+
+pub use layer::TlsLayer;
+
+use std::time::Duration;
+
+crate::counters! {
+    /// TLS layer counters: what happened to connections that opened with a TLS record.
+    pub struct TlsCounters {
+        /// TLS connections whose application data was decrypted (at least one record).
+        tls_decrypted_connections,
+        /// Records decrypted and authenticated.
+        tls_records_decrypted,
+        /// TLS connections given up because the key log has no secret for their client
+        /// random (after `-tls-keylog-wait` in a live capture): no entry, bytes skipped.
+        tls_no_key,
+        /// TLS connections whose secrets reached the worker after their first encrypted
+        /// record (held, then decrypted).
+        tls_keys_late,
+        /// TLS connections with a cipher suite httshark does not decrypt (CCM, RC4, 3DES,
+        /// NULL, export): bytes skipped.
+        tls_unsupported_suite,
+        /// TLS connections picked up without their ClientHello (the capture began after
+        /// it): nothing to look the keys up by; bytes skipped.
+        tls_no_client_hello,
+        /// Records that failed authentication (a key was found but does not fit, or the
+        /// bytes were damaged): dropped, a gap given to the session.
+        tls_auth_failures,
+        /// TLS connections given up after `TLS_MAX_AUTH_FAILURES` records in a row failed
+        /// authentication (the key log's secret is not this connection's).
+        tls_wrong_key,
+        /// Records lost to TCP gaps (a gap inside them, or records skipped over while
+        /// resynchronising).
+        tls_records_lost,
+        /// Times the record framing was found again after a gap took record headers.
+        tls_resyncs,
+        /// Records whose sequence number could not be found within `TLS_RESYNC_WINDOW`
+        /// after a gap: dropped.
+        tls_resync_failures,
+        /// TLS 1.3 early-data (0-RTT) records skipped: their secret is not in the key log.
+        tls_early_data_skipped,
+        /// TLS 1.3 KeyUpdate messages followed.
+        tls_key_updates,
+        /// ClientHellos with Encrypted Client Hello (the logged secrets belong to the
+        /// hidden inner hello: such connections are usually `tls_no_key`).
+        tls_ech_hellos,
+        /// Malformed or oversized handshake messages (ignored).
+        tls_handshake_errors,
+        /// Bytes that were not TLS records where records were expected (scanned past).
+        tls_framing_errors,
+        /// Records held while waiting for keys that were dropped because the connection's
+        /// held bytes passed `TLS_MAX_HELD_BYTES` (a gap given to the session).
+        tls_held_limit,
+        /// TLS 1.2 renegotiations (a new handshake inside the session): not followed.
+        tls_renegotiations,
+    }
+}
+
+/// Records failing authentication in a row after which a connection is given up
+/// (`tls_wrong_key`): a wrong secret fails every record, damage fails one.
+pub const TLS_MAX_AUTH_FAILURES: u32 = 8;
+
+/// Records tried after a gap that took record headers, to find the next record's sequence
+/// number by trial decryption.
+pub const TLS_RESYNC_WINDOW: u64 = 64;
+
+/// Ciphertext bytes one connection may hold while its keys are awaited (live capture);
+/// past it the oldest held records are dropped (`tls_held_limit`). Charged to the memory
+/// budget like any connection state.
+pub const TLS_MAX_HELD_BYTES: usize = 256 * 1024;
+
+/// Default of `-tls-keylog-wait`: how long (packet time) a live connection's records wait
+/// for their keys to appear in the key log.
+pub const DEFAULT_KEYLOG_WAIT: Duration = Duration::from_secs(5);
+
+/// How the TLS layer treats missing keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Whether TLS is decrypted at all (a key log was given): without it TLS connections
+    /// are only counted and skipped.
+    pub enabled: bool,
+    /// The key store holds every secret there will be (a file replay): a missing key is
+    /// final at once.
+    pub keys_final: bool,
+    /// How long records wait for their keys when `keys_final` is false.
+    pub keylog_wait: Duration,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            enabled: false,
+            keys_final: true,
+            keylog_wait: DEFAULT_KEYLOG_WAIT,
+        }
+    }
+}
+#[cfg(test)]
+mod layer_tests;
