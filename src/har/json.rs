@@ -166,7 +166,9 @@ fn write_timings(out: &mut Vec<u8>, t: &Timings) {
     float(out, t.wait_ms());
     out.extend_from_slice(b",\"receive\":");
     float(out, t.receive_ms());
-    out.extend_from_slice(b",\"ssl\":-1.0}");
+    out.extend_from_slice(b",\"ssl\":");
+    float(out, t.ssl_or_na());
+    out.push(b'}');
 }
 
 /// The custom fields, each left out when the view says so.
@@ -232,6 +234,19 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
     uint(out, c.wire_bytes);
     out.extend_from_slice(b",\"_depth\":");
     uint(out, u64::from(c.depth));
+    if let Some(t) = &c.tls {
+        out.extend_from_slice(b",\"_tls\":{\"version\":");
+        string(out, &t.version);
+        out.extend_from_slice(b",\"cipherSuite\":");
+        string(out, &t.cipher_suite);
+        let names = [
+            (&b",\"sni\":"[..], t.sni.as_deref()),
+            (b",\"alpn\":", t.alpn.as_deref()),
+        ];
+        optional_strings(out, &names);
+        flag(out, b",\"resumed\":true", t.resumed);
+        out.push(b'}');
+    }
 }
 
 fn write_interim(out: &mut Vec<u8>, i: &InterimView<'_>) {

@@ -94,6 +94,22 @@ pub struct Custom {
     pub wire_bytes: u64,
     #[serde(rename = "_depth")]
     pub depth: u32,
+    #[serde(rename = "_tls", skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+/// `_tls`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Tls {
+    pub version: String,
+    #[serde(rename = "cipherSuite")]
+    pub cipher_suite: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub resumed: bool,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -119,7 +135,7 @@ pub fn from_view(v: &EntryView<'_>) -> Entry {
         send: t.send_ms(),
         wait: t.wait_ms(),
         receive: t.receive_ms(),
-        ssl: Some(-1.0),
+        ssl: Some(t.ssl_or_na()),
         comment: None,
     };
     Entry {
@@ -267,6 +283,13 @@ fn custom(c: &CustomView<'_>) -> Custom {
         midstream: c.midstream,
         wire_bytes: c.wire_bytes,
         depth: c.depth,
+        tls: c.tls.as_ref().map(|t| Tls {
+            version: t.version.clone(),
+            cipher_suite: t.cipher_suite.clone(),
+            sni: t.sni.clone(),
+            alpn: t.alpn.clone(),
+            resumed: t.resumed,
+        }),
     }
 }
 

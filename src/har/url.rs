@@ -57,13 +57,23 @@ fn scheme_len(s: &str) -> Option<usize> {
 }
 
 /// The URL of a request. `authority` is the Host header, else the server address
-/// (`ip:port`, IPv6 in brackets), as `Transaction::host` gives it.
-pub fn request_url(method: &str, target: &str, authority: &str) -> (String, TargetForm) {
+/// (`ip:port`, IPv6 in brackets), as `Transaction::host` gives it; `scheme` is `https` for
+/// a request decrypted from TLS, else `http` (an absolute-form target keeps its own).
+pub fn request_url(
+    scheme: &str,
+    method: &str,
+    target: &str,
+    authority: &str,
+) -> (String, TargetForm) {
     let form = target_form(method, target);
-    let mut url = String::with_capacity(7 + authority.len() + target.len());
+    let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + target.len());
+    let origin = |url: &mut String| {
+        url.push_str(scheme);
+        url.push_str("://");
+    };
     match form {
         TargetForm::Origin => {
-            url.push_str("http://");
+            origin(&mut url);
             encode_authority(authority, &mut url);
             encode_path(target, &mut url);
         }
@@ -79,15 +89,15 @@ pub fn request_url(method: &str, target: &str, authority: &str) -> (String, Targ
             encode_path(path, &mut url);
         }
         TargetForm::Authority => {
-            url.push_str("http://");
+            origin(&mut url);
             encode_authority(target, &mut url);
         }
         TargetForm::Asterisk => {
-            url.push_str("http://");
+            origin(&mut url);
             encode_authority(authority, &mut url);
         }
         TargetForm::Other => {
-            url.push_str("http://");
+            origin(&mut url);
             encode_authority(authority, &mut url);
             url.push('/');
             encode_path(target, &mut url);
@@ -226,7 +236,7 @@ mod tests {
     use super::*;
 
     fn url(method: &str, target: &str, auth: &str) -> String {
-        request_url(method, target, auth).0
+        request_url("http", method, target, auth).0
     }
 
     #[test]
@@ -256,7 +266,7 @@ mod tests {
 
     #[test]
     fn absolute_form_kept() {
-        let (u, f) = request_url("GET", "http://other.example/p?q", "ignored");
+        let (u, f) = request_url("http", "GET", "http://other.example/p?q", "ignored");
         assert_eq!(
             (u.as_str(), f),
             ("http://other.example/p?q", TargetForm::Absolute)
@@ -269,20 +279,20 @@ mod tests {
     #[test]
     fn connect_and_asterisk() {
         assert_eq!(
-            request_url("CONNECT", "example.com:443", "h"),
+            request_url("http", "CONNECT", "example.com:443", "h"),
             ("http://example.com:443".to_string(), TargetForm::Authority)
         );
         assert_eq!(
-            request_url("OPTIONS", "*", "h:1"),
+            request_url("http", "OPTIONS", "*", "h:1"),
             ("http://h:1".to_string(), TargetForm::Asterisk)
         );
         // `host:8080` is not a scheme outside CONNECT.
         assert_eq!(
-            request_url("GET", "host:8080", "h"),
+            request_url("http", "GET", "host:8080", "h"),
             ("http://h/host:8080".to_string(), TargetForm::Other)
         );
         assert_eq!(
-            request_url("GET", "", "h"),
+            request_url("http", "GET", "", "h"),
             ("http://h/".to_string(), TargetForm::Other)
         );
     }
@@ -346,7 +356,7 @@ mod tests {
             t in proptest::prelude::any::<String>(),
             a in proptest::prelude::any::<String>(),
         ) {
-            let (u, _) = request_url(&m, &t, &a);
+            let (u, _) = request_url("http", &m, &t, &a);
             proptest::prop_assert!(u.bytes().all(|c| c.is_ascii_graphic()), "{u}");
             proptest::prop_assert!(u.starts_with("http://") || t.len() > 3);
         }

@@ -20,7 +20,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{cookie, format_ts, url};
-use crate::model::{header, Anomaly, Body, Decoded, Header, Interim, Response, Transaction};
+use crate::model::{
+    header, Anomaly, Body, Decoded, Header, Interim, Response, TlsInfo, Transaction,
+};
 use crate::time::Timestamp;
 
 /// Everything the HAR entry of one transaction says, in the order HAR writes it.
@@ -40,13 +42,16 @@ pub struct EntryView<'a> {
 }
 
 /// The HAR timings a passive capture knows, as durations (never negative): the JSON gives
-/// them in milliseconds. `blocked`, `dns` and `ssl` are always -1: they happen before the
-/// first packet or are not HTTP/1.x cleartext.
+/// them in milliseconds. `blocked` and `dns` are always -1: they happen before the first
+/// packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timings {
     /// SYN to the handshake's end, only for the first request of a connection whose
     /// handshake was seen (later requests reuse the connection).
     pub connect: Option<Duration>,
+    /// ClientHello to the handshake's last Finished, for the first request of a connection
+    /// decrypted from TLS whose handshake was seen (`connect` includes it).
+    pub ssl: Option<Duration>,
     /// Request first byte to last byte.
     pub send: Duration,
     /// Request last byte to response first byte (0 without a response).
@@ -65,6 +70,11 @@ impl Timings {
     /// HAR `timings.connect`: -1 when not applicable.
     pub fn connect_or_na(&self) -> f64 {
         self.connect.map_or(-1.0, millis)
+    }
+
+    /// HAR `timings.ssl`: -1 when not applicable.
+    pub fn ssl_or_na(&self) -> f64 {
+        self.ssl.map_or(-1.0, millis)
     }
 
     /// HAR `timings.send`.
@@ -315,13 +325,49 @@ pub struct CustomView<'a> {
     pub wire_bytes: u64,
     /// 1-based position of the request on its connection.
     pub depth: u32,
+    /// The TLS session the exchange was decrypted from.
+    pub tls: Option<TlsView>,
+}
+
+/// HAR `_tls`: what the handshake negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsView {
+    /// `TLS 1.2`, `TLS 1.3` (or the version number in hex).
+    pub version: String,
+    /// The IANA name of the cipher suite (or its number in hex).
+    pub cipher_suite: String,
+    pub sni: Option<String>,
+    pub alpn: Option<String>,
+    pub resumed: bool,
+}
+
+impl TlsView {
+    fn of(t: &TlsInfo) -> TlsView {
+        let version = match t.version {
+            0x0301 => "TLS 1.0".to_string(),
+            0x0302 => "TLS 1.1".to_string(),
+            0x0303 => "TLS 1.2".to_string(),
+            0x0304 => "TLS 1.3".to_string(),
+            v => format!("0x{v:04x}"),
+        };
+        let cipher_suite = crate::tls::crypto::suite(t.cipher_suite)
+            .map_or_else(|| format!("0x{:04x}", t.cipher_suite), |s| s.name.to_string());
+        TlsView {
+            version,
+            cipher_suite,
+            sni: t.sni.clone(),
+            alpn: t.alpn.clone(),
+            resumed: t.resumed,
+        }
+    }
 }
 
 impl<'a> EntryView<'a> {
     /// Decides the HAR entry of `tx`.
     pub fn new(tx: &'a Transaction) -> EntryView<'a> {
         let req = &tx.request;
-        let (url, form) = url::request_url(&req.method, &req.target, &tx.host());
+        let scheme = if tx.tls.is_some() { "https" } else { "http" };
+        let (url, form) = url::request_url(scheme, &req.method, &req.target, &tx.host());
         let (post_data, req_truncated) = post_data(req.body.len, &req.body, &req.headers);
         let (response, resp_truncated) = match &tx.response {
             Some(r) => {
@@ -330,11 +376,20 @@ impl<'a> EntryView<'a> {
             }
             None => (None, false),
         };
+        // The TLS handshake, for the first request of the connection only (later ones
+        // reuse it); HAR's `connect` includes `ssl`.
+        let ssl = match (tx.depth, tx.tls.as_ref().and_then(|t| t.handshake)) {
+            (1, Some((hello, finished))) => Some((hello, finished)),
+            _ => None,
+        };
         let timings = Timings {
-            connect: match (tx.depth, tx.conn.syn_ts, tx.conn.established_ts) {
-                (1, Some(syn), Some(est)) => Some(est.since(syn)),
+            connect: match (tx.depth, tx.conn.syn_ts, tx.conn.established_ts, ssl) {
+                (1, Some(syn), _, Some((_, finished))) => Some(finished.since(syn)),
+                (1, Some(syn), Some(est), None) => Some(est.since(syn)),
+                (1, None, _, Some((hello, finished))) => Some(finished.since(hello)),
                 _ => None,
             },
+            ssl: ssl.map(|(hello, finished)| finished.since(hello)),
             send: req.last_ts.since(req.first_ts),
             wait: tx
                 .response
@@ -478,6 +533,7 @@ fn custom(tx: &Transaction) -> CustomView<'_> {
         midstream: tx.conn.midstream,
         wire_bytes: tx.wire_bytes(),
         depth: tx.depth,
+        tls: tx.tls.as_deref().map(TlsView::of),
     }
 }
 
@@ -584,6 +640,7 @@ mod tests {
         let ms = Duration::from_millis;
         let t = Timings {
             connect: None,
+            ssl: None,
             send: ms(1),
             wait: ms(2),
             receive: ms(3),
@@ -591,6 +648,7 @@ mod tests {
         assert_eq!((t.time(), t.connect_or_na()), (6.0, -1.0));
         let t = Timings {
             connect: Some(ms(4)),
+            ssl: None,
             ..t
         };
         assert_eq!((t.time(), t.connect_or_na()), (10.0, 4.0));
@@ -603,6 +661,7 @@ mod tests {
         let us = Duration::from_micros;
         let t = Timings {
             connect: Some(us(7)),
+            ssl: None,
             send: us(24),
             wait: us(300),
             receive: us(110),
@@ -617,6 +676,7 @@ mod tests {
         // Nanosecond captures keep their resolution.
         let t = Timings {
             connect: None,
+            ssl: None,
             send: Duration::from_nanos(1),
             wait: Duration::from_nanos(2),
             receive: Duration::ZERO,

@@ -240,7 +240,9 @@ impl ProtoConn {
                 Held::Data(dir, data, ts) => {
                     self.feed(ctx, conn, level, dir, Input::Data(&data), ts)
                 }
-                Held::Ack(dir, ack) => self.feed(ctx, conn, level, dir, Input::Ack(ack), ts),
+                Held::Ack(dir, ack) => {
+                    self.feed(ctx, conn, level, dir, Input::Ack(ack), Timestamp::default())
+                }
             }
         }
     }

@@ -247,8 +247,7 @@ impl TlsLayer {
                     continue;
                 }
             };
-            let (header, after_loss) = (rec.header, rec.after_loss);
-            let scanned = self.framers[dir].take_scanned();
+            let (header, after_loss, scanned) = (rec.header, rec.after_loss, rec.skipped);
             let half = &mut self.halves[dir];
             if after_loss {
                 half.seq_unknown = half.epoch() != Epoch::Plain;
@@ -540,8 +539,9 @@ impl TlsLayer {
         };
         match opened {
             Ok(inner) => {
+                let suite = dec.suite();
                 half.early_skip = false;
-                half.settle_loss(dec.suite());
+                half.settle_loss(suite);
                 Ok(inner)
             }
             // The early key stopped opening records: 0-RTT data ended (the client's
