@@ -204,9 +204,7 @@ fn ctx_with(entries: &[Entry], keys_final: bool) -> ProtoCtx {
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     ctx.tls_settings.enabled = true;
     ctx.tls_settings.keys_final = keys_final;
-    for e in entries {
-        ctx.keys.insert(e.clone());
-    }
+    ctx.keys.add(entries);
     ctx
 }
 
@@ -309,9 +307,7 @@ fn live_keys_that_come_late_still_decrypt_and_too_late_are_counted() {
         // Ticks every second of packet time; the keys arrive after `delay` seconds.
         for sec in 1..=7 {
             if sec == delay {
-                for e in &conv.entries {
-                    ctx.keys.insert(e.clone());
-                }
+                ctx.keys.add(&conv.entries);
                 ctx.keys_generation += 1;
             }
             let mut out = Vec::new();
