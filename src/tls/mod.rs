@@ -21,6 +21,8 @@ pub mod crypto;
 pub mod handshake;
 mod layer;
 pub mod record;
+#[doc(hidden)]
+pub mod testing;
 
 pub use layer::TlsLayer;
 
