@@ -636,7 +636,7 @@ impl TlsLayer {
         let (Some(ms), Some(server_random)) = (&secrets.master_secret, hs.server_random) else {
             return Err(missing());
         };
-        let keys = crypto::tls12_keys(suite, ms.as_bytes(), &random, &server_random);
+        let keys = crypto::kdf::tls12_keys(suite, ms.as_bytes(), &random, &server_random);
         let keys = match dir {
             Direction::ToServer => &keys.client,
             Direction::ToClient => &keys.server,

@@ -191,7 +191,7 @@ pub fn tls13(
 pub fn tls12(suite_id: u16, app: &[(Direction, Vec<u8>)]) -> Conversation {
     let suite = crypto::suite(suite_id).unwrap();
     let ms = [0x5a; 48];
-    let keys = crypto::tls12_keys(suite, &ms, &CR, &SR);
+    let keys = crypto::kdf::tls12_keys(suite, &ms, &CR, &SR);
     let mut c = RecordEncryptor::tls12(suite, &keys.client, false);
     let mut s = RecordEncryptor::tls12(suite, &keys.server, false);
     let segments = vec![
