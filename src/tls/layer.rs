@@ -754,6 +754,7 @@ impl TlsLayer {
             GapEffect::LostRecord { fragment_len } => {
                 ctx.tls.tls_records_lost += 1;
                 let lost = (fragment_len + HEADER_LEN) as u64;
+                let encrypted = half.epoch() != Epoch::Plain;
                 match half.dec.as_mut() {
                     Some(dec) => {
                         dec.set_seq(dec.seq().wrapping_add(1));
@@ -762,7 +763,7 @@ impl TlsLayer {
                     // Lost before its decryptor exists: the next record finds its
                     // sequence number by trial, which counts the lost one. A record
                     // lost before encryption began was handshake, not plaintext.
-                    None if half.epoch() != Epoch::Plain => {
+                    None if encrypted => {
                         half.seq_unknown = true;
                         half.lost_bytes += lost;
                     }
