@@ -81,17 +81,13 @@ enum GiveUp {
     WrongKey,
 }
 
-/// What a record waits for.
-enum Wait {
-    /// The secrets are not in the key store (yet).
-    Keys,
-    /// The ServerHello (suite, version) has not been read yet.
-    ServerHello,
-}
-
+/// What to do with a record.
 enum Step {
+    /// Handled (decrypted, or skipped).
     Done,
-    Wait(Wait),
+    /// Held: its secrets are not in the key store yet, or the ServerHello (suite,
+    /// version) has not been read yet.
+    Wait,
     GiveUp(GiveUp),
 }
 
@@ -276,7 +272,7 @@ impl TlsLayer {
             );
             match step {
                 Step::Done => {}
-                Step::Wait(_) => {
+                Step::Wait => {
                     let item = Held::Record {
                         header,
                         fragment: rec.fragment.to_vec(),
@@ -341,7 +337,7 @@ impl TlsLayer {
                         );
                         match step {
                             Step::Done => {}
-                            Step::Wait(_) => {
+                            Step::Wait => {
                                 let half = &mut self.halves[dir];
                                 half.held_bytes += bytes;
                                 half.held.push_front(Held::Record {
@@ -526,7 +522,7 @@ impl TlsLayer {
         }
         let half = &mut halves[dir];
         let Some(dec) = half.dec.as_mut() else {
-            return Err(Unopened::Step(Step::Wait(Wait::Keys)));
+            return Err(Unopened::Step(Step::Wait));
         };
         let opened = if half.seq_unknown {
             let base = dec.seq();
@@ -601,7 +597,7 @@ impl TlsLayer {
             Unopened::Step(if ctx.tls_settings.keys_final {
                 Step::GiveUp(GiveUp::NoKey)
             } else {
-                Step::Wait(Wait::Keys)
+                Step::Wait
             })
         };
         let Some(secrets) = ctx.keys.get(&random) else {
@@ -622,7 +618,7 @@ impl TlsLayer {
             half.early_skip = secrets.client_early.is_none();
         }
         let (Some(version), Some(_)) = (hs.version, hs.suite_id) else {
-            return Err(Unopened::Step(Step::Wait(Wait::ServerHello)));
+            return Err(Unopened::Step(Step::Wait));
         };
         let Some(suite) = hs.suite else {
             return Err(Unopened::Step(Step::GiveUp(GiveUp::UnsupportedSuite)));
