@@ -405,6 +405,7 @@ fn debug_and_display_show_no_secrets() {
 /// -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // a measurement reads the clock by definition
 fn throughput() {
     for id in [0xC02F, 0x1301, 0xCCA8, 0x1303, 0xC013] {
         let s = suite(id).unwrap();

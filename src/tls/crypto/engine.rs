@@ -44,7 +44,8 @@ enum Kind {
     Aead(Aead),
     Cbc {
         aes: Aes,
-        mac: HmacAny,
+        // Boxed: a keyed HMAC is 300-odd bytes, the AEAD variant one pointer.
+        mac: Box<HmacAny>,
         mac_len: usize,
     },
 }
@@ -139,7 +140,7 @@ impl Engine {
                     Aes::Aes256(Box::new(a))
                 };
                 let mac_hash = suite.mac.unwrap_or(suite.prf);
-                let mac = HmacAny::new(mac_hash, keys.mac_key());
+                let mac = Box::new(HmacAny::new(mac_hash, keys.mac_key()));
                 (
                     Kind::Cbc {
                         aes,
@@ -276,7 +277,7 @@ impl Engine {
             return (out, 0);
         };
         let len: usize = data.iter().map(|d| d.len()).sum();
-        let mut m = mac.clone();
+        let mut m = mac.as_ref().clone();
         m.update(&tls12_pseudo_header(seq, header, len));
         for d in data {
             m.update(d);

@@ -15,7 +15,7 @@ mod mac;
 mod seal;
 pub mod suites;
 #[cfg(test)]
-mod test_vectors;
+pub(crate) mod test_vectors;
 
 #[doc(hidden)]
 pub use cipher::RecordEncryptor;
