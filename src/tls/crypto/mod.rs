@@ -16,6 +16,8 @@ mod seal;
 pub mod suites;
 #[cfg(test)]
 pub(crate) mod test_vectors;
+#[cfg(test)]
+mod openssl_vectors;
 
 #[doc(hidden)]
 pub use cipher::RecordEncryptor;
