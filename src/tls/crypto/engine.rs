@@ -18,9 +18,9 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::kdf::DirectionKeys;
+use super::kdf::{tls13_next_secret, tls13_traffic_keys, DirectionKeys};
 use super::mac::{HmacAny, MAX_DIGEST};
 use super::suites::{Cipher, Suite};
 
@@ -284,6 +284,55 @@ impl Engine {
         }
         let n = m.finalize_into(&mut out);
         (out, n)
+    }
+}
+
+/// One epoch of one direction: the suite, its engine, and what a key update needs. Shared
+/// by `RecordDecryptor` and `RecordEncryptor` (each adds its sequence number).
+pub(super) struct Epoch {
+    pub(super) suite: &'static Suite,
+    pub(super) engine: Engine,
+    /// TLS 1.2 encrypt-then-MAC (RFC 7366); meaningless for AEAD suites and TLS 1.3.
+    pub(super) etm: bool,
+    /// TLS 1.3: the current traffic secret, kept for key updates; `None` for TLS 1.2.
+    secret: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Epoch {
+    pub(super) fn tls12(suite: &'static Suite, keys: &DirectionKeys, etm: bool) -> Self {
+        Epoch {
+            suite,
+            engine: Engine::new(suite, keys, false),
+            etm,
+            secret: None,
+        }
+    }
+
+    pub(super) fn tls13(suite: &'static Suite, traffic_secret: &[u8]) -> Self {
+        let keys = tls13_traffic_keys(suite, traffic_secret);
+        Epoch {
+            suite,
+            engine: Engine::new(suite, &keys, true),
+            etm: false,
+            secret: Some(Zeroizing::new(traffic_secret.to_vec())),
+        }
+    }
+
+    pub(super) fn is_tls13(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// RFC 8446 §7.2: moves to the next traffic secret and its key and IV. False (nothing
+    /// done) for TLS 1.2, which has no key update.
+    pub(super) fn key_update(&mut self) -> bool {
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        let next = tls13_next_secret(self.suite.prf, secret);
+        let keys = tls13_traffic_keys(self.suite, &next);
+        self.engine = Engine::new(self.suite, &keys, true);
+        self.secret = Some(next);
+        true
     }
 }
 

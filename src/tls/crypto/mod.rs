@@ -12,12 +12,12 @@ pub mod cipher;
 mod engine;
 pub mod kdf;
 mod mac;
+#[cfg(test)]
+mod openssl_vectors;
 mod seal;
 pub mod suites;
 #[cfg(test)]
 pub(crate) mod test_vectors;
-#[cfg(test)]
-mod openssl_vectors;
 
 #[doc(hidden)]
 pub use cipher::RecordEncryptor;
