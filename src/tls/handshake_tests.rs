@@ -412,3 +412,72 @@ fn errors_display_without_bytes() {
     let e = HandshakeError::Truncated { what: "random" };
     assert_eq!(e.to_string(), "handshake message truncated in random");
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Real hellos with bytes overwritten anywhere, and cut anywhere: never a panic, and
+        /// whatever parses keeps the fixed-position fields where the wire has them.
+        #[test]
+        fn mutated_hellos_never_panic(
+            which in 0usize..4,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            cut in any::<usize>(),
+        ) {
+            let (s, ty) = [(ZK_CLIENT_HELLO, 1), (ZK_SERVER_HELLO, 2), (IT13_CLIENT_HELLO, 1), (RFC8448_SERVER_HELLO, 2)][which];
+            let mut b = body(s, ty);
+            for (at, v) in edits {
+                let i = at % b.len();
+                b[i] = v;
+            }
+            b.truncate(cut % (b.len() + 1));
+            if ty == 1 {
+                if let Ok(h) = parse_client_hello(&b) {
+                    prop_assert_eq!(&h.random[..], &b[2..34]);
+                    prop_assert!(h.session_id.len() <= 32);
+                }
+            } else if let Ok(h) = parse_server_hello(&b) {
+                prop_assert_eq!(&h.random[..], &b[2..34]);
+                prop_assert_eq!(h.hello_retry, h.random == HELLO_RETRY_REQUEST_RANDOM);
+            }
+            let _ = parse_encrypted_extensions(&b);
+            let _ = parse_new_session_ticket12(&b);
+        }
+
+        /// Arbitrary bytes in arbitrary pieces: the reader yields exactly the messages a
+        /// one-shot walk of the same bytes finds (at most one oversized, skipped).
+        #[test]
+        fn reader_matches_a_one_shot_walk(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            cuts in proptest::collection::vec(any::<usize>(), 0..6),
+        ) {
+            let mut want = Vec::new();
+            let mut at = 0;
+            while bytes.len() >= at + 4 {
+                let len = usize::from(bytes[at + 1]) << 16 | usize::from(bytes[at + 2]) << 8 | usize::from(bytes[at + 3]);
+                if len > MAX_HANDSHAKE_MESSAGE {
+                    want.push(HandshakeEvent::Oversized { msg_type: bytes[at], len });
+                    break;
+                }
+                if bytes.len() < at + 4 + len {
+                    break;
+                }
+                want.push(HandshakeEvent::Message { msg_type: bytes[at], body: bytes[at + 4..at + 4 + len].to_vec() });
+                at += 4 + len;
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut r = HandshakeReader::new();
+            let mut got = Vec::new();
+            let mut from = 0;
+            for p in points.into_iter().chain([bytes.len()]) {
+                r.push(&bytes[from..p]);
+                from = p;
+                drain(&mut r, &mut got);
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+}
