@@ -405,6 +405,7 @@ fn debug_and_display_show_no_secrets() {
 /// -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // a measurement reads the clock by definition
 fn throughput() {
     for id in [0xC02F, 0x1301, 0xCCA8, 0x1303, 0xC013] {
         let s = suite(id).unwrap();
@@ -424,5 +425,30 @@ fn throughput() {
         println!("{:<45} {:>8.0} MB/s", s.name, mbps);
         assert_eq!(out, pt);
         assert!(mbps > 20.0, "{} too slow: {mbps} MB/s", s.name);
+    }
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Random fragments under every suite: an error (a forged tag passes with
+        /// probability 2^-128), `out` and seq unchanged, never a panic.
+        #[test]
+        fn random_records_are_rejected(
+            which in any::<usize>(),
+            ty in any::<u8>(),
+            frag in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let (s, etm) = variants().nth(which % variants().count()).unwrap();
+            let (_, mut dec) = pair(s, etm);
+            let h = [ty, 3, 3, (frag.len() >> 8) as u8, frag.len() as u8];
+            let mut out = b"keep".to_vec();
+            let r = dec.decrypt(&h, &frag, &mut out);
+            prop_assert!(r.is_err());
+            prop_assert_eq!(out, b"keep".to_vec());
+            prop_assert_eq!(dec.seq(), 0);
+        }
     }
 }
