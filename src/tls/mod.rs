@@ -106,17 +106,23 @@ pub const DEFAULT_KEYLOG_WAIT: Duration = Duration::from_secs(5);
 /// A worker's secrets: the store every worker shares (read-only: what was known at start)
 /// and what a followed key log added since, which each worker keeps for itself. No copy of
 /// a large key log per worker, and no lock.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TlsKeys {
     base: Arc<KeyStore>,
     added: KeyStore,
+}
+
+impl Default for TlsKeys {
+    fn default() -> Self {
+        TlsKeys::new(Arc::default())
+    }
 }
 
 impl TlsKeys {
     pub fn new(base: Arc<KeyStore>) -> TlsKeys {
         TlsKeys {
             base,
-            added: KeyStore::new(),
+            added: KeyStore::with_limit(LIVE_KEYLOG_CLIENT_RANDOMS),
         }
     }
 
@@ -158,6 +164,12 @@ impl TlsKeys {
         self.added.evicted() - before
     }
 }
+
+/// Client randoms each worker keeps of the secrets followed key logs add during a live
+/// capture, oldest evicted first (`tls_keylog_evictions`): about 450 bytes each, so at
+/// most ~28 MiB per worker. The store read at start is shared by every worker and bounded
+/// by `keylog::MAX_KEYLOG_CLIENT_RANDOMS`.
+pub const LIVE_KEYLOG_CLIENT_RANDOMS: usize = 1 << 16;
 
 /// How the TLS layer treats missing keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
