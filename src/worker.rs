@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use crate::counters::CounterSet;
+use crate::h2::H2Counters;
 use crate::hosts::ServerSet;
 use crate::http::{HttpCounters, HttpLimits};
 use crate::model::Transaction;
@@ -71,6 +72,7 @@ pub struct WorkerCounters {
     pub decode: DecodeCounters,
     pub reassembly: ReassemblyCounters,
     pub http: HttpCounters,
+    pub h2: H2Counters,
     pub proto: ProtoCounters,
 }
 
@@ -80,6 +82,7 @@ impl WorkerCounters {
         self.decode.merge(&other.decode);
         self.reassembly.merge(&other.reassembly);
         self.http.merge(&other.http);
+        self.h2.merge(&other.h2);
         self.proto.merge(&other.proto);
     }
 
@@ -88,6 +91,7 @@ impl WorkerCounters {
         self.decode.visit(f);
         self.reassembly.visit(f);
         self.http.visit(f);
+        self.h2.visit(f);
         self.proto.visit(f);
     }
 }
@@ -197,6 +201,7 @@ impl Worker {
             decode: self.decode.clone(),
             reassembly: self.table.counters().clone(),
             http: self.ctx.http.counters.clone(),
+            h2: self.ctx.http.h2.clone(),
             proto: self.ctx.counters.clone(),
         }
     }

@@ -20,7 +20,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{cookie, format_ts, url};
-use crate::model::{header, Anomaly, Body, Decoded, Header, Interim, Response, Transaction};
+use crate::model::{
+    header, Anomaly, Body, Decoded, Header, HttpVersion, Interim, Response, Transaction,
+};
 use crate::time::Timestamp;
 
 /// Everything the HAR entry of one transaction says, in the order HAR writes it.
@@ -315,13 +317,60 @@ pub struct CustomView<'a> {
     pub wire_bytes: u64,
     /// 1-based position of the request on its connection.
     pub depth: u32,
+    /// The HTTP/2 stream the exchange was.
+    pub h2: Option<H2View>,
+}
+
+/// The HTTP/2 fields of an entry (`_streamId` ...; docs/har.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct H2View {
+    pub stream_id: u32,
+    /// `_pushed`: the request came in a PUSH_PROMISE.
+    pub pushed: bool,
+    /// `_h2ErrorCode`: RST_STREAM's or GOAWAY's error code.
+    pub error_code: Option<u32>,
+    /// `_upgraded`: an HTTP/1.1 request upgraded to h2c.
+    pub upgraded: bool,
+    /// `_requestHeadersCompressedSize`: HPACK bytes of the request's header block (None
+    /// for an upgraded HTTP/1.1 request).
+    pub request_headers_compressed: Option<u64>,
+    /// `_responseHeadersCompressedSize`, with a response.
+    pub response_headers_compressed: Option<u64>,
+}
+
+/// HAR `httpVersion`: HTTP/2 as Chrome writes it (`http/2.0`, which its importer maps
+/// back to `h2`; research §5); the others as on the start line.
+pub fn har_version(v: HttpVersion) -> &'static str {
+    match v {
+        HttpVersion::Http2 => "http/2.0",
+        other => other.as_str(),
+    }
+}
+
+/// HAR `headersSize`: -1 for HTTP/2, whose heads are HPACK blocks with no text form (as
+/// Chrome writes it); the head's bytes otherwise.
+fn headers_size(v: HttpVersion, head_len: u64) -> i64 {
+    if v == HttpVersion::Http2 {
+        -1
+    } else {
+        u2i(head_len)
+    }
+}
+
+/// The URL's scheme: HTTP/2's `:scheme` when it is `https` (h2 over TLS), else `http`.
+fn is_https(tx: &Transaction) -> bool {
+    tx.request.version == HttpVersion::Http2
+        && header(&tx.request.headers, ":scheme").is_some_and(|s| s.eq_ignore_ascii_case("https"))
 }
 
 impl<'a> EntryView<'a> {
     /// Decides the HAR entry of `tx`.
     pub fn new(tx: &'a Transaction) -> EntryView<'a> {
         let req = &tx.request;
-        let (url, form) = url::request_url(&req.method, &req.target, &tx.host());
+        let (mut url, form) = url::request_url(&req.method, &req.target, &tx.host());
+        if is_https(tx) && url.starts_with("http://") {
+            url.insert(4, 's');
+        }
         let (post_data, req_truncated) = post_data(req.body.len, &req.body, &req.headers);
         let (response, resp_truncated) = match &tx.response {
             Some(r) => {
@@ -361,10 +410,10 @@ impl<'a> EntryView<'a> {
             request: RequestView {
                 method: &req.method,
                 url,
-                http_version: req.version.as_str(),
+                http_version: har_version(req.version),
                 headers: &req.headers,
                 post_data,
-                headers_size: u2i(req.head_len),
+                headers_size: headers_size(req.version, req.head_len),
                 body_size: u2i(req.body.len),
                 target: &req.target,
             },
@@ -416,7 +465,7 @@ fn response(r: &Response) -> (ResponseView<'_>, bool) {
     let view = ResponseView {
         status: r.status,
         status_text: &r.reason,
-        http_version: r.version.as_str(),
+        http_version: har_version(r.version),
         headers: &r.headers,
         content: ContentView {
             size: u2i(size),
@@ -426,7 +475,7 @@ fn response(r: &Response) -> (ResponseView<'_>, bool) {
             text,
         },
         redirect_url: header(&r.headers, "location").unwrap_or(""),
-        headers_size: u2i(r.head_len),
+        headers_size: headers_size(r.version, r.head_len),
         body_size: u2i(r.body.len),
         first_ts: r.first_ts,
     };
@@ -478,6 +527,14 @@ fn custom(tx: &Transaction) -> CustomView<'_> {
         midstream: tx.conn.midstream,
         wire_bytes: tx.wire_bytes(),
         depth: tx.depth,
+        h2: tx.h2.as_deref().map(|h| H2View {
+            stream_id: h.stream_id,
+            pushed: h.pushed,
+            error_code: h.error_code,
+            upgraded: h.upgraded,
+            request_headers_compressed: (!h.upgraded).then_some(h.headers_compressed.0),
+            response_headers_compressed: resp.map(|_| h.headers_compressed.1),
+        }),
     }
 }
 
@@ -485,7 +542,7 @@ fn interim(i: &Interim, request_ts: Timestamp) -> InterimView<'_> {
     InterimView {
         status: i.status,
         status_text: &i.reason,
-        http_version: i.version.as_str(),
+        http_version: har_version(i.version),
         headers: &i.headers,
         headers_size: i.head_len,
         time: i.ts.millis_since(request_ts),
@@ -513,6 +570,7 @@ fn unanswered(tx: &Transaction) -> &'static str {
         Some(U::EndOfCapture) => "end-of-capture",
         Some(U::PendingLimit) => "pending-limit",
         Some(U::Evicted) => "evicted",
+        Some(U::StreamReset) => "stream-reset",
         None => "unknown",
     }
 }

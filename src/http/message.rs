@@ -463,8 +463,8 @@ impl HttpConn {
     }
 
     /// Turns a finished body reader into the message's `Body`: anomalies, counters and
-    /// content decoding.
-    fn finish_body(
+    /// content decoding. HTTP/2 streams use it too (`http::finish_body`).
+    pub(super) fn finish_body(
         limits: &HttpLimits,
         inflater: &mut Inflater,
         counters: &mut HttpCounters,

@@ -5,6 +5,7 @@
 //! skip is chosen, `held` is empty and stays empty. Events of one direction reach each
 //! level in stream order.
 
+use crate::h2::H2Conn;
 use crate::http::HttpConn;
 use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::reassembly::{CloseReason, StreamHandler};
@@ -179,7 +180,7 @@ impl ProtoConn {
             }
             Protocol::Http2 => {
                 ctx.counters.h2_connections += 1;
-                Top::Skipping(protocol)
+                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, conn)))
             }
             Protocol::Tls => {
                 ctx.counters.tls_connections += 1;

@@ -45,14 +45,14 @@ crate::counters! {
         /// Connections handed to the HTTP/1 parser (its first bytes were HTTP/1, text it
         /// resynchronises on, or a pickup that showed nothing else).
         http1_connections,
-        /// Connections that opened with the HTTP/2 client preface (prior knowledge): not
-        /// decoded yet, their bytes skipped.
+        /// Connections that opened with the HTTP/2 client preface (prior knowledge), handed
+        /// to the HTTP/2 session.
         h2_connections,
         /// Connections that opened with a TLS record: not decrypted yet, their bytes skipped.
         tls_connections,
         /// Connections that opened with binary bytes no session reads: skipped.
         unknown_protocol_connections,
-        /// Bytes skipped on those connections (HTTP/2, TLS, unknown).
+        /// Bytes skipped on those connections (TLS, unknown).
         skipped_protocol_bytes,
         /// Connections whose first bytes did not decide the protocol within
         /// `DETECT_HOLD_LIMIT` held bytes, or before a gap or FIN: handed to HTTP/1.

@@ -55,7 +55,7 @@ fn http1_passes_through_whole_and_byte_by_byte() {
 }
 
 #[test]
-fn an_h2_prior_knowledge_connection_gives_no_entry_and_a_count() {
+fn an_h2_prior_knowledge_connection_goes_to_the_h2_session() {
     let c = conn(false);
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     let mut p = ProtoConn::new(&c);
@@ -69,8 +69,11 @@ fn an_h2_prior_knowledge_connection_gives_no_entry_and_a_count() {
     assert!(ctx.http.out.is_empty(), "no PRI / SM garbage entries");
     assert_eq!(ctx.counters.h2_connections, 1);
     assert_eq!(ctx.counters.http1_connections, 0);
-    assert_eq!(ctx.counters.skipped_protocol_bytes, client.len() as u64 + 9);
+    assert_eq!(ctx.counters.skipped_protocol_bytes, 0);
     assert_eq!(ctx.http.counters, Default::default(), "HTTP/1 saw nothing");
+    // Both SETTINGS frames were read by the HTTP/2 session, the preface skipped.
+    assert_eq!(ctx.http.h2.h2_frames, 2);
+    assert_eq!(ctx.http.h2.h2_preface_missing, 0);
     assert_eq!(p.protocol(), Some(Protocol::Http2));
 }
 
