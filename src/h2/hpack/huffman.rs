@@ -283,8 +283,12 @@ mod tests {
             // "   'a' ( 97)  |00011     3  [ 5]": the symbol in parentheses just before
             // ")  |" (the character in quotes may itself be a parenthesis or a bar), then
             // the bits between bars, the hex code, the length in brackets.
-            let Some(close) = line.find(")  |") else { continue };
-            let Some(open) = line[..close].rfind('(') else { continue };
+            let Some(close) = line.find(")  |") else {
+                continue;
+            };
+            let Some(open) = line[..close].rfind('(') else {
+                continue;
+            };
             let Ok(sym) = line[open + 1..close].trim().parse::<usize>() else {
                 continue;
             };
@@ -306,7 +310,11 @@ mod tests {
             assert_eq!(*sym, i, "rows in symbol order");
             // Each row agrees with itself: the bits, the hex and the length.
             assert_eq!(bits.len(), *len as usize, "symbol {sym}: length");
-            assert_eq!(u32::from_str_radix(bits, 2).unwrap(), *hex, "symbol {sym}: bits");
+            assert_eq!(
+                u32::from_str_radix(bits, 2).unwrap(),
+                *hex,
+                "symbol {sym}: bits"
+            );
             assert_eq!(CODES[i], (*hex, *len), "symbol {sym}: CODES");
         }
         // A complete prefix code: the Kraft sum is exactly 1 (in units of 2^-30).
@@ -361,7 +369,10 @@ mod tests {
                 "d07abe941054d444a8200595040b8166e082a62d1bff",
                 "Mon, 21 Oct 2013 20:13:21 GMT",
             ),
-            ("9d29ad171863c78f0b97c8e9ae82ae43d3", "https://www.example.com"),
+            (
+                "9d29ad171863c78f0b97c8e9ae82ae43d3",
+                "https://www.example.com",
+            ),
         ];
         for (coded, text) in cases {
             assert_eq!(decoded(&hex(coded)).unwrap(), text.as_bytes(), "{text}");
