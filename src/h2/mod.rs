@@ -24,7 +24,7 @@
 
 mod conn;
 pub mod frame;
-pub(crate) mod hpack_stub;
+pub mod hpack;
 mod reader;
 mod stream;
 #[cfg(test)]
@@ -33,9 +33,6 @@ mod upgrade;
 
 pub use conn::H2Conn;
 pub use upgrade::{decode_settings_header, Upgrade};
-
-/// The HPACK decoder (its own branch; a stand-in until it is merged).
-pub(crate) use hpack_stub as hpack;
 
 /// Streams open at once per connection (as Suricata's `HTTP2_MAX_STREAMS`): a stream
 /// opened beyond it is not tracked (its header block is still decoded, to keep HPACK in
@@ -51,7 +48,7 @@ pub const MAX_HEADER_BLOCK: usize = 256 * 1024;
 /// The HPACK dynamic table size a decoder keeps at most, whatever SETTINGS announce
 /// (Suricata's `HTTP2_MAX_TABLESIZE`); past it the decoder keeps what fits and reports
 /// `table_capped`.
-pub const HPACK_TABLE_CAP: usize = 64 * 1024;
+pub const HPACK_TABLE_CAP: usize = hpack::H2_MAX_HPACK_TABLE;
 
 crate::counters! {
     /// HTTP/2 session counters.

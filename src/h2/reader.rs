@@ -121,6 +121,7 @@ impl FrameReader {
     }
 
     /// Whether the reader is looking for the frame boundary.
+    #[cfg(test)]
     pub fn is_lost(&self) -> bool {
         matches!(self.state, State::Lost)
     }
