@@ -600,6 +600,10 @@ impl HttpConn {
                 self.emit(ctx, conn, *e, ts);
             }
         }
+        if switch && self.h2c_switch(ctx, owner) {
+            // h2c Upgrade: the entry went to the HTTP/2 session (`tunnel.rs`).
+            return;
+        }
         if switch {
             // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking
             // cleartext through the tunnel): Suricata parses it as HTTP; so does this.

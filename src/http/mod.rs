@@ -26,6 +26,7 @@ pub use head::probe_role;
 // Content-Encoding from header fields, and a body's finishing (decoding, flags, counts).
 pub(crate) use body::BodyReader;
 pub(crate) use head::{content_codings, Framing};
+pub(crate) use tunnel::H2cSwitch;
 
 use std::time::Duration;
 

@@ -203,13 +203,20 @@ impl ProtoConn {
         }
     }
 
-    /// The session handed the connection on: the bytes after the switch are detected anew.
+    /// The session handed the connection on: the bytes after the switch are detected anew,
+    /// or, for an h2c Upgrade, go to the HTTP/2 session that continues its request.
     fn hand_on(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, handoff: Handoff, ts: Timestamp) {
         ctx.counters.protocol_handoffs += 1;
-        self.top = Top::Detecting(Detector {
-            at_start: PerDirection::new(true, true),
-            ..Detector::default()
-        });
+        self.top = match handoff.upgrade {
+            Some(up) => {
+                let h2 = H2Conn::upgraded(&mut ctx.http, conn, *up);
+                Top::Session(Protocol::Http2, Box::new(h2))
+            }
+            None => Top::Detecting(Detector {
+                at_start: PerDirection::new(true, true),
+                ..Detector::default()
+            }),
+        };
         let top = self.layers.len();
         for dir in [Direction::ToServer, Direction::ToClient] {
             let rest = &handoff.rest[dir];

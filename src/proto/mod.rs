@@ -96,14 +96,27 @@ pub trait Session: StreamHandler<Ctx = HttpCtx> + Send {
     }
 }
 
-impl Session for HttpConn {}
+impl Session for HttpConn {
+    /// After an h2c Upgrade (101 with `Upgrade: h2c`): the HTTP/2 session's start.
+    fn take_handoff(&mut self) -> Option<Handoff> {
+        let sw = self.take_switch()?;
+        let crate::http::H2cSwitch { upgrade, rest } = *sw;
+        Some(Handoff {
+            rest,
+            upgrade: Some(Box::new(upgrade)),
+        })
+    }
+}
 
 /// A session handing its connection on (see `Session::take_handoff`).
 #[derive(Debug, Default)]
 pub struct Handoff {
     /// Bytes each direction carried after the switch point, in stream order; they go
-    /// through detection again.
+    /// through detection again, unless the next protocol is known (`upgrade`).
     pub rest: PerDirection<Vec<u8>>,
+    /// An h2c Upgrade: the connection continues in HTTP/2 with this stream 1; `rest`
+    /// goes straight to that session (the client's starts with the preface).
+    pub upgrade: Option<Box<crate::h2::Upgrade>>,
 }
 
 /// What a layer emits, in stream order per direction.
