@@ -80,11 +80,13 @@ struct State {
 }
 
 impl H2Conn {
-    /// A session for a connection whose client stream starts with the preface, or, at a
-    /// mid-stream pickup, anywhere (frame boundaries and HPACK state unknown).
-    pub fn new(ctx: &mut HttpCtx, conn: &ConnInfo) -> H2Conn {
+    /// A session whose client stream starts with the preface (`lost` false: prior
+    /// knowledge, which detection only reports at the preface, even when the TCP
+    /// connection itself was picked up mid-stream), or (`lost`) anywhere in the HTTP/2
+    /// byte streams: frame boundaries and HPACK state unknown (TLS with ALPN `h2` picked
+    /// up mid-stream).
+    pub fn new(ctx: &mut HttpCtx, lost: bool) -> H2Conn {
         ctx.h2.h2_sessions += 1;
-        let lost = conn.midstream;
         let decoder = || {
             let mut d = Decoder::new(super::HPACK_TABLE_CAP);
             if lost {

@@ -160,7 +160,7 @@ pub fn replay_with(
 ) -> (Vec<Transaction>, HttpCtx) {
     let conn = conn_info(midstream);
     let mut ctx = HttpCtx::new(limits);
-    let mut h = H2Conn::new(&mut ctx, &conn);
+    let mut h = H2Conn::new(&mut ctx, midstream);
     let mut rng = Rng(match split {
         Split::Random(seed) => seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
         _ => 1,

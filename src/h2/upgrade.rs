@@ -14,7 +14,7 @@
 //! declines never gets here: the connection stays HTTP/1.
 
 use crate::http::HttpCtx;
-use crate::model::{Anomaly, ConnInfo, Interim, Request};
+use crate::model::{Anomaly, Interim, Request};
 
 use super::conn::H2Conn;
 use super::stream::Stream;
@@ -39,9 +39,10 @@ pub struct Upgrade {
 impl H2Conn {
     /// The session after an h2c Upgrade: stream 1 is the upgraded request; the client
     /// preface is expected next on the client's stream.
-    pub fn upgraded(ctx: &mut HttpCtx, conn: &ConnInfo, up: Upgrade) -> H2Conn {
+    pub fn upgraded(ctx: &mut HttpCtx, up: Upgrade) -> H2Conn {
         ctx.h2.h2_upgrades += 1;
-        let mut h2 = H2Conn::new(ctx, conn);
+        // The switch point is known: both directions start at a frame boundary.
+        let mut h2 = H2Conn::new(ctx, false);
         if let Some(settings) = &up.settings {
             h2.client_settings(settings);
         }

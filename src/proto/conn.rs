@@ -180,7 +180,8 @@ impl ProtoConn {
             }
             Protocol::Http2 => {
                 ctx.counters.h2_connections += 1;
-                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, conn)))
+                // Detection reports HTTP/2 only at the client preface: a frame boundary.
+                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, false)))
             }
             Protocol::Tls => {
                 ctx.counters.tls_connections += 1;
@@ -209,7 +210,7 @@ impl ProtoConn {
         ctx.counters.protocol_handoffs += 1;
         self.top = match handoff.upgrade {
             Some(up) => {
-                let h2 = H2Conn::upgraded(&mut ctx.http, conn, *up);
+                let h2 = H2Conn::upgraded(&mut ctx.http, *up);
                 Top::Session(Protocol::Http2, Box::new(h2))
             }
             None => Top::Detecting(Detector {

@@ -426,7 +426,7 @@ fn memory_is_charged_and_returned() {
     use crate::reassembly::StreamHandler;
     let conn = conn_info(false);
     let mut ctx = crate::http::HttpCtx::new(Default::default());
-    let mut h = crate::h2::H2Conn::new(&mut ctx, &conn);
+    let mut h = crate::h2::H2Conn::new(&mut ctx, false);
     let empty = h.mem_bytes();
     let mut client = preface();
     client.extend(headers(1, &fields(&get("/m")), false));
