@@ -5,7 +5,7 @@
 //! ```text
 //!  on_frame(frame, index, ts) ─▶ wire::decode ─▶ reassembly::ConnTable ─▶ proto::ProtoConn
 //!  on_tick(ts)  (timeouts when due)                (per 4-tuple)           (detect, layers,
-//!  finish(ts)   (every connection closed)                                    HTTP/1 session)
+//!  finish(ts)   (every connection closed)                                    HTTP/1, HTTP/2)
 //!  take_transactions() ◀─ body selection, then redaction ◀─ Transaction ◀──────┘
 //! ```
 //!

@@ -196,6 +196,27 @@ impl H2Conn {
     }
 }
 
+impl H2Conn {
+    /// `dir` ended: if it was looking for its frame boundary, what it holds is read once
+    /// more, the last frame allowed to end at the direction's end.
+    fn finish_direction(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+    ) {
+        if let Some(ReadEvent::Resynced { skipped }) =
+            self.readers[dir].finish(self.st.max_frame[dir])
+        {
+            ctx.h2.h2_resyncs += 1;
+            ctx.h2.h2_resync_skipped_bytes += skipped;
+            let replay = self.readers[dir].take_replay();
+            self.feed(ctx, conn, dir, &replay, ts, 1);
+        }
+    }
+}
+
 impl State {
     /// A whole non-DATA frame of `dir`, which began at `start`; `now` is the packet time
     /// that completed it.
@@ -632,9 +653,10 @@ impl StreamHandler for H2Conn {
         }
     }
 
-    fn on_fin(&mut self, _ctx: &mut HttpCtx, _conn: &ConnInfo, _dir: Direction, _ts: Timestamp) {
-        // Nothing ends at a FIN that the close does not end: the other direction may
-        // still carry responses to streams already opened.
+    /// A FIN ends no stream (the other direction may still answer), but a direction
+    /// looking for its frame boundary reads what it holds one last time.
+    fn on_fin(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, ts: Timestamp) {
+        self.finish_direction(ctx, conn, dir, ts);
     }
 
     fn on_close(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
@@ -643,6 +665,9 @@ impl StreamHandler for H2Conn {
             CloseReason::Evicted => Unanswered::Evicted,
             _ => Unanswered::ConnectionClosed,
         };
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            self.finish_direction(ctx, conn, dir, ts);
+        }
         self.st.flush(ctx, conn, why, ts);
     }
 

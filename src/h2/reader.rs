@@ -137,6 +137,20 @@ impl FrameReader {
         std::mem::take(&mut self.replay)
     }
 
+    /// The direction ended while the boundary was being looked for: the bytes held are
+    /// scanned once more, a last frame ending exactly at their end counting as chained.
+    /// `Resynced` (then `take_replay`) or None.
+    pub fn finish(&mut self, max_frame: u32) -> Option<ReadEvent<'static>> {
+        if !matches!(self.state, State::Lost) {
+            return None;
+        }
+        self.scan_from = 0;
+        match self.scan(&mut &[][..], max_frame, true) {
+            Some(ReadEvent::Resynced { skipped }) => Some(ReadEvent::Resynced { skipped }),
+            _ => None,
+        }
+    }
+
     /// `len` bytes of this direction were lost.
     pub fn gap(&mut self, len: u64) -> GapEffect {
         self.release();
@@ -365,7 +379,7 @@ impl FrameReader {
                         ts: at,
                     });
                 }
-                State::Lost => return self.scan(input, max_frame),
+                State::Lost => return self.scan(input, max_frame, false),
             }
         }
     }
@@ -401,7 +415,12 @@ impl FrameReader {
     /// `Lost`: takes `input` into `buf` and looks for an offset where a plausible frame
     /// header is followed, right after its payload, by another one. Found: `buf` is
     /// trimmed to start there and `Resynced` is returned (the caller replays `buf`).
-    fn scan<'a>(&mut self, input: &mut &'a [u8], max_frame: u32) -> Option<ReadEvent<'a>> {
+    fn scan<'a>(
+        &mut self,
+        input: &mut &'a [u8],
+        max_frame: u32,
+        at_end: bool,
+    ) -> Option<ReadEvent<'a>> {
         // A candidate's chained header must fit in what is held: frames up to the
         // buffer's size can be checked.
         let limit = MAX_FRAME_BUFFER + 2 * HEADER_LEN;
@@ -432,6 +451,18 @@ impl FrameReader {
                         return Some(ReadEvent::Resynced { skipped });
                     }
                     Some(_) => at += 1,
+                    // The direction ended: a plausible frame ending exactly at its end
+                    // chains to that end.
+                    None if at_end && next == self.buf.len() => {
+                        let skipped = self.lost_bytes + at as u64;
+                        self.buf.drain(..at);
+                        self.replay = std::mem::take(&mut self.buf);
+                        self.scan_from = 0;
+                        self.lost_bytes = 0;
+                        self.state = State::Header;
+                        return Some(ReadEvent::Resynced { skipped });
+                    }
+                    None if at_end => at += 1,
                     None => {
                         // The chained header is not here yet: wait for it.
                         waiting = true;

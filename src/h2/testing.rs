@@ -188,3 +188,18 @@ pub fn replay_with(
     h.on_close(&mut ctx, &conn, CloseReason::Fin, end);
     (std::mem::take(&mut ctx.out), ctx)
 }
+
+/// A literal field with incremental indexing and a literal name (RFC 7541 §6.2.1): the
+/// decoder adds it to its dynamic table.
+pub fn indexed_literal(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.push(0x40);
+    int(out, 0, 7, name.len() as u64);
+    out.extend_from_slice(name.as_bytes());
+    int(out, 0, 7, value.len() as u64);
+    out.extend_from_slice(value.as_bytes());
+}
+
+/// An indexed field (RFC 7541 §6.1): 1-61 static, 62 on the dynamic table.
+pub fn indexed(out: &mut Vec<u8>, index: u64) {
+    int(out, 0x80, 7, index);
+}

@@ -6,14 +6,14 @@
 //!
 //! ```text
 //!  reassembly ──bytes/gaps/acks/fin──▶ [Layer]* ──plaintext/gaps──▶ Session ──▶ Transaction
-//!                                      (TLS)                         (HTTP/1; HTTP/2 next)
+//!                                      (TLS)                         (HTTP/1, HTTP/2)
 //! ```
 //!
 //! - A `Layer` transforms bytes (TLS will be the first: ciphertext and gaps in, plaintext
 //!   and gaps out). Above the last layer the detector runs again on what it emits (TLS
 //!   can carry HTTP/1 or HTTP/2).
 //! - A `Session` is an application parser that emits `Transaction`s into the worker's
-//!   `HttpCtx`; HTTP/1 (`http::HttpConn`) is the one session today.
+//!   `HttpCtx`: HTTP/1 (`http::HttpConn`) and HTTP/2 (`h2::H2Conn`).
 //! - A session can hand the connection on (`Session::take_handoff`: 101 Switching
 //!   Protocols to h2c, CONNECT to TLS inside the tunnel): the bytes after the switch go
 //!   through detection again, into a new stack top.

@@ -443,3 +443,62 @@ fn memory_is_charged_and_returned() {
     assert!(h.mem_bytes() < empty + 5000);
     assert_eq!(h.open_streams(), 1);
 }
+
+/// RFC 7541 §2.3.2: dynamic-table indices shift with every insertion, so a lost block
+/// that inserted makes later references point at the wrong entries. After the loss they
+/// must come out as visible placeholders, flagged, never as another entry's field.
+#[test]
+fn a_lost_header_block_never_gives_a_wrong_header_later() {
+    let stream = |id: u32, extra: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = block(&fields(&get(&format!("/p{id}"))));
+        extra(&mut b);
+        frame(frame::HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, id, &b)
+    };
+    let mut client = preface();
+    client.extend(stream(1, &|b| indexed_literal(b, "x-token", "first")));
+    let lost = stream(3, &|b| indexed_literal(b, "x-token", "second"));
+    // Stream 5 refers to the newest entry (62: "second") and the older one (63: "first").
+    let later = stream(5, &|b| {
+        indexed(b, 62);
+        indexed(b, 63);
+    });
+    let mut server = Vec::new();
+    for id in [1, 3, 5] {
+        server.extend(headers(id, &fields(&ok("200")), true));
+    }
+    // Without the loss, the references resolve.
+    let mut whole = client.clone();
+    whole.extend(lost.clone());
+    whole.extend(later.clone());
+    let (out, _) = replay_all(&[c(whole), s(server.clone())], false);
+    let tokens = |t: &crate::model::Transaction| -> Vec<String> {
+        t.request
+            .headers
+            .iter()
+            .filter(|h| !h.name.starts_with(':'))
+            .map(|h| format!("{}={}", h.name, h.value))
+            .collect()
+    };
+    assert_eq!(tokens(&out[2]), ["x-token=second", "x-token=first"]);
+    // With stream 3's block lost: stream 5's references are placeholders, flagged.
+    let steps = [
+        c(client),
+        Step::Gap(ToServer, lost.len() as u64),
+        c(later),
+        s(server),
+    ];
+    let (out, ctx) = replay_all(&steps, false);
+    let five = out
+        .iter()
+        .find(|t| t.request.target == "/p5")
+        .unwrap_or_else(|| panic!("stream 5 not exported: {out:#?}"));
+    assert!(five.anomalies.contains(&Anomaly::HpackDesync));
+    let got = tokens(five);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got.iter()
+            .all(|f| f.starts_with(crate::h2::hpack::UNKNOWN_INDEX_PREFIX)),
+        "placeholders, not a wrong field: {got:?}"
+    );
+    assert!(ctx.h2.h2_hpack_desync_blocks >= 1);
+}
