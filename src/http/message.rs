@@ -463,8 +463,8 @@ impl HttpConn {
     }
 
     /// Turns a finished body reader into the message's `Body`: anomalies, counters and
-    /// content decoding.
-    fn finish_body(
+    /// content decoding. HTTP/2 streams use it too (`http::finish_body`).
+    pub(super) fn finish_body(
         limits: &HttpLimits,
         inflater: &mut Inflater,
         counters: &mut HttpCounters,
@@ -599,6 +599,10 @@ impl HttpConn {
             if let Some(e) = self.pairing.lost.take() {
                 self.emit(ctx, conn, *e, ts);
             }
+        }
+        if switch && self.h2c_switch(ctx, owner) {
+            // h2c Upgrade: the entry went to the HTTP/2 session (`tunnel.rs`).
+            return;
         }
         if switch {
             // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking
