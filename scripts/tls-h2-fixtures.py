@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Helper of scripts/tls-h2-fixtures.sh (no network, no processes): content files, splitting
+HTTP/1.x responses printed by `openssl s_client`, and joining a server's log with what the
+client received into NAME.expected.tsv (columns in fixtures/README.md).
+
+    tls-h2-fixtures.py content WEBROOT
+    tls-h2-fixtures.py split-http STDOUT BODYDIR NAME URI...
+    tls-h2-fixtures.py expected nginx|hypercorn LOGLINES MAPFILE > NAME.expected.tsv
+"""
+import gzip
+import hashlib
+import os
+import sys
+
+COLUMNS = (
+    "conn_port method uri status req_body_len http_version h2 tls_protocol tls_cipher "
+    "session_reused early_data request_length bytes_sent body_bytes_sent content_len "
+    "content_sha256 source"
+).split()
+
+
+def payload(n: int) -> bytes:
+    """The same deterministic, incompressible bytes as tests/live/h2app.py."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"httshark fixture %d" % i).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def content(root: str) -> None:
+    os.makedirs(root, exist_ok=True)
+    files = {
+        "index.html": b"<!doctype html>\n<title>httshark fixture</title>\n<p>hello over TLS</p>\n",
+        "big.bin": payload(100_000),
+        "mid.bin": payload(24_000),
+        "small.bin": payload(3_000),
+        # Text that nginx gzips (gzip_types text/plain): 60 KB, compresses well.
+        "text.txt": b"".join(
+            b"line %05d: httshark passive HTTP sniffer fixture text, compressible\n" % i
+            for i in range(900)
+        ),
+    }
+    for name, data in files.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(data)
+
+
+def dechunk(data: bytes, pos: int):
+    """Chunked body starting at pos: (body, end position)."""
+    out = b""
+    while True:
+        eol = data.index(b"\r\n", pos)
+        size = int(data[pos:eol].split(b";")[0], 16)
+        pos = eol + 2
+        if size == 0:
+            # Trailer section, then the empty line.
+            while True:
+                eol = data.index(b"\r\n", pos)
+                line, pos = data[pos:eol], eol + 2
+                if not line:
+                    return out, pos
+        out += data[pos : pos + size]
+        pos += size + 2
+
+
+def split_http(stdout: str, bodydir: str, name: str, uris) -> None:
+    """Cuts the HTTP/1.x responses out of s_client's output, in order, one per URI."""
+    data = open(stdout, "rb").read()
+    pos = 0
+    mapfile = os.path.join(bodydir, name + ".map")
+    # Body files are numbered on from those the scenario already has.
+    first = sum(1 for _ in open(mapfile)) + 1 if os.path.exists(mapfile) else 1
+    with open(mapfile, "a") as m:
+        for i, uri in enumerate(uris, first):
+            pos = data.index(b"HTTP/1.", pos)
+            head_end = data.index(b"\r\n\r\n", pos) + 4
+            head = data[pos:head_end].decode("latin-1").lower()
+            fields = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (l.partition(":") for l in head.split("\r\n")[1:] if l)
+            )
+            if fields.get("transfer-encoding") == "chunked":
+                body, pos = dechunk(data, head_end)
+            else:
+                n = int(fields.get("content-length", "0"))
+                body, pos = data[head_end : head_end + n], head_end + n
+                if len(body) != n:
+                    sys.exit(f"split-http: {uri}: body has {len(body)} of {n} bytes")
+            if fields.get("content-encoding") == "gzip":
+                body = gzip.decompress(body)
+            path = os.path.join(bodydir, f"{name}.{i}")
+            with open(path, "wb") as f:
+                f.write(body)
+            m.write(f"{uri}\t{path}\n")
+
+
+def expected(kind: str, loglines: str, mapfile: str) -> None:
+    bodies = {}
+    for line in open(mapfile):
+        uri, path = line.rstrip("\n").split("\t")
+        if uri in bodies:
+            sys.exit(f"expected: {uri} requested twice (URIs must be unique per scenario)")
+        bodies[uri] = path
+    print("\t".join(COLUMNS))
+    used = set()
+    for line in open(loglines):
+        f = [x if x else "-" for x in line.rstrip("\n").split("\t")]
+        if kind == "nginx":
+            port, method, uri, status, clen, proto, h2, tlsv, cipher, reused, early, rlen, sent, bsent = f
+            proto = {"HTTP/2.0": "HTTP/2.0"}.get(proto, proto)
+            server_sha = None
+        else:
+            port, method, uri, status, blen, ver, rbytes, server_sha, _longest = f
+            clen, proto = blen, {"2": "HTTP/2.0"}.get(ver, "HTTP/" + ver)
+            h2 = "h2c" if ver == "2" else "-"
+            tlsv = cipher = reused = early = rlen = sent = "-"
+            bsent = rbytes
+        if uri not in bodies:
+            sys.exit(f"expected: the server logged {method} {uri} but the client saved no body for it")
+        used.add(uri)
+        body = open(bodies[uri], "rb").read()
+        sha = hashlib.sha256(body).hexdigest()
+        if server_sha and server_sha != sha:
+            sys.exit(f"expected: {uri}: client body sha256 {sha} != server's {server_sha}")
+        if clen == "-" and method == "GET":
+            clen = "0"
+        print("\t".join([port, method, uri, status, clen, proto, h2, tlsv, cipher, reused, early,
+                         rlen, sent, bsent, str(len(body)), sha, kind]))
+    missing = set(bodies) - used
+    if missing:
+        sys.exit(f"expected: the client requested {sorted(missing)} but the server did not log them")
+
+
+def main() -> None:
+    cmd = sys.argv[1]
+    if cmd == "content":
+        content(sys.argv[2])
+    elif cmd == "split-http":
+        split_http(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    elif cmd == "expected":
+        expected(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
