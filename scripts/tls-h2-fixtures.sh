@@ -77,11 +77,14 @@ mkdir -p "$W/pki" "$W/www" "$W/nginx/logs" "$W/bodies" "$W/cap"
 )
 python3 "$helper" content "$W/www"
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 32)' > "$W/post8k.bin"
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(251)) * 400)' > "$W/post100k.bin"
 
 # ---------------------------------------------------------------- servers
 # POST /echo goes to the backend (nginx reads the whole body first); "location" must sit
 # in each server block.
 echo='location /echo { proxy_pass http://127.0.0.1:9000; proxy_http_version 1.1; }'
+# Server push (nginx 1.22 still has http2_push): /pushed.html is index.html, and pushes /small.bin.
+push='location = /pushed.html { http2_push /small.bin; try_files /index.html =404; }'
 cat > "$W/nginx/nginx.conf" <<EOF
 user root;
 worker_processes 1;
@@ -110,7 +113,7 @@ http {
   server { listen 10.77.0.2:8444 ssl; server_name fixture.test; $echo }
   server { listen 10.77.0.2:8446 ssl http2; server_name fixture.test; $echo ssl_ecdh_curve prime256v1; }
   server { listen 10.77.0.2:8447 ssl; server_name fixture.test; $echo ssl_early_data on; }
-  server { listen 10.77.0.2:8080 http2; server_name fixture.test; $echo }
+  server { listen 10.77.0.2:8080 http2; server_name fixture.test; $echo $push }
 }
 EOF
 S nginx -c "$W/nginx/nginx.conf" -p "$W/nginx" -e "$W/nginx/logs/error.log"
@@ -169,7 +172,7 @@ finish() { # nginx|hypercorn [DECODE_AS...]
   local dec=()
   for d in "$@"; do dec+=(-d "$d"); done
   tshark -r "$cap_dest.pcap" "${tls[@]}" "${dec[@]}" \
-    -Y 'http.request || http.response || http2.type==1' -T fields -E header=y \
+    -Y 'http.request || http.response || http2.type==1 || http2.type==5' -T fields -E header=y \
     -E separator=/t -E occurrence=a -E 'aggregator=|' \
     -e frame.number -e tcp.stream -e tcp.srcport -e http2.streamid -e http.request.method \
     -e http.request.uri -e http.response.code -e http2.headers.method -e http2.headers.path \
@@ -379,6 +382,14 @@ done
 h2c 8080 "${reqs[@]}"
 cap_stop; finish nginx tcp.port==8080,http2
 
+# Server push: nginx promises /small.bin with /pushed.html.
+cap_start "$out/h2/h2c-push-nginx" 8080
+h2c 8080 "GET /pushed.html?r=1" "GET /index.html?r=2"
+cap_stop; finish nginx tcp.port==8080,http2
+pushes=$(tshark -r "$out/h2/h2c-push-nginx.pcap" -d tcp.port==8080,http2 -Y 'http2.type == 5' \
+  2>/dev/null | wc -l)
+[ "$pushes" -ge 1 ] || { echo "tls-h2-fixtures: no PUSH_PROMISE" >&2; exit 1; }
+
 # ---------------------------------------------------------------- hypercorn
 # h2c Upgrade: curl --http2 on http:// sends Upgrade: h2c with its first GET; hypercorn
 # answers 101 and the response on stream 1; the later transfers are h2 streams 3 and 5.
@@ -397,7 +408,9 @@ cap_stop; finish hypercorn tcp.port==8090,http
 want "$out/h2/h2c-upgrade-declined-hypercorn.expected.tsv" 1 6 HTTP/1.1
 
 cap_start "$out/h2/h2c-prior-hypercorn" 8090
-h2c 8090 "GET /bytes/50000?r=1" "POST /echo?r=2 @$W/post8k.bin" "GET /missing?r=3"
+# The 100 400-byte POST outgrows the 65 535-byte initial window: WINDOW_UPDATE paces it.
+h2c 8090 "GET /bytes/50000?r=1" "POST /echo?r=2 @$W/post8k.bin" "GET /missing?r=3" \
+  "POST /echo?r=4 @$W/post100k.bin"
 cap_stop; finish hypercorn tcp.port==8090,http2
 
 # A 50 000-byte header (37 500 bytes once Huffman-coded): the request's header block is a HEADERS frame and CONTINUATION frames.

@@ -56,6 +56,7 @@ const SCENARIOS: &[&str] = &[
     "h2/h2c-upgrade-declined-hypercorn",
     "h2/h2c-prior-hypercorn",
     "h2/h2c-continuation-hypercorn",
+    "h2/h2c-push-nginx",
 ];
 
 #[test]
@@ -217,8 +218,43 @@ fn tshark_decode_as(name: &str) -> Vec<String> {
     vec!["-d".to_string(), spec]
 }
 
+/// The packets tshark reports: HTTP/1 messages, HEADERS and PUSH_PROMISE frames (as the
+/// script's NAME.tshark.tsv).
+const FILTER: &str = "http.request || http.response || http2.type==1 || http2.type==5";
+
+/// What tshark finds in `pcap` (decrypted with `keys` when given) of scenario `name`.
+fn tshark_view(tshark: &Path, name: &str, pcap: &Path, keys: Option<&Path>) -> TsharkView {
+    let mut cmd = Command::new(tshark);
+    cmd.arg("-r").arg(pcap);
+    if let Some(k) = keys {
+        cmd.arg("-o")
+            .arg(format!("tls.keylog_file:{}", k.display()));
+    }
+    cmd.args(tshark_decode_as(name));
+    cmd.args(["-Y", FILTER, "-T", "fields", "-E", "header=y"]);
+    cmd.args(["-E", "occurrence=a", "-E", "aggregator=|"]);
+    for f in [
+        "http.request.method",
+        "http.request.uri",
+        "http.response.code",
+        "http2.headers.method",
+        "http2.headers.path",
+        "http2.headers.status",
+    ] {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd.output().expect("run tshark");
+    assert!(
+        o.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    parse_tshark(&String::from_utf8_lossy(&o.stdout)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 /// tshark, run now on the committed captures and key logs, still finds what the truth
-/// says. Skipped (with a message) when tshark is not installed.
+/// says; also on the pcapng with embedded secrets (no key log given) and with the key log
+/// that lacks the early secret. Skipped (with a message) when tshark is not installed.
 #[test]
 fn tshark_reads_the_committed_captures() {
     let tshark = Path::new("/usr/bin/tshark");
@@ -228,44 +264,26 @@ fn tshark_reads_the_committed_captures() {
     }
     for name in SCENARIOS {
         let s = scenario(name);
-        let mut cmd = Command::new(tshark);
-        cmd.arg("-r").arg(&s.pcap);
-        if let Some(k) = &s.keys {
-            cmd.arg("-o")
-                .arg(format!("tls.keylog_file:{}", k.display()));
-        }
-        cmd.args(tshark_decode_as(name));
-        cmd.args(["-Y", "http.request || http.response || http2.type==1"]);
-        cmd.args([
-            "-T",
-            "fields",
-            "-E",
-            "header=y",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=|",
-        ]);
-        for f in [
-            "http.request.method",
-            "http.request.uri",
-            "http.response.code",
-            "http2.headers.method",
-            "http2.headers.path",
-            "http2.headers.status",
-        ] {
-            cmd.args(["-e", f]);
-        }
-        let o = cmd.output().expect("run tshark");
-        assert!(
-            o.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let got = parse_tshark(&String::from_utf8_lossy(&o.stdout))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = tshark_view(tshark, name, &s.pcap, s.keys.as_deref());
         assert_eq!(got, expected_view(&read_expected(&s.expected)), "{name}");
     }
+    let dir = fixtures_dir().join("tls");
+    let dsb = dir.join("tls13-aes-128-gcm-h2-dsb.pcapng");
+    let got = tshark_view(tshark, "tls/tls13-aes-128-gcm-h2", &dsb, None);
+    let want = read_expected(&dir.join("tls13-aes-128-gcm-h2.expected.tsv"));
+    assert_eq!(got, expected_view(&want), "the -dsb.pcapng twin");
+    let noearly = dir.join("tls13-0rtt-noearly.keys");
+    let got = tshark_view(
+        tshark,
+        "tls/tls13-0rtt",
+        &dir.join("tls13-0rtt.pcap"),
+        Some(&noearly),
+    );
+    let mut want = expected_view(&read_expected(&dir.join("tls13-0rtt-noearly.expected.tsv")));
+    // The response to the early request is under the server's application traffic secret:
+    // it is still readable, an answer to a request nobody could read.
+    want.statuses = expected_view(&read_expected(&dir.join("tls13-0rtt.expected.tsv"))).statuses;
+    assert_eq!(got, want, "0-RTT without the early secret");
 }
 
 // ------------------------------------------------------------------ the comparer
@@ -490,6 +508,7 @@ scenario_tests! {
     h2c_upgrade_declined_stays_http1 => "h2/h2c-upgrade-declined-hypercorn",
     h2c_prior_knowledge_hypercorn => "h2/h2c-prior-hypercorn",
     h2c_continuation_frames => "h2/h2c-continuation-hypercorn",
+    h2c_server_push => "h2/h2c-push-nginx",
 }
 
 /// The upgraded request was HTTP/1.1 on the wire, its response came on h2 stream 1: the
@@ -507,7 +526,10 @@ fn h2c_upgrade_hypercorn() {
 }
 
 /// The same 0-RTT capture with a key log lacking CLIENT_EARLY_TRAFFIC_SECRET: the early
-/// request cannot be read, everything else can, and nothing is made up.
+/// request cannot be read, everything else can, and nothing is made up. Note: the response
+/// to the early request is readable (server application traffic secret; tshark shows it);
+/// this test expects no entry for it. If the HTTP layer exports such an orphan response
+/// (flagged), relax this test to allow exactly that one entry.
 #[test]
 #[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn tls13_early_data_without_its_secret_is_skipped() {

@@ -81,6 +81,12 @@ def main() -> None:
                 streams[ev.stream_id]["done"] = True
             elif isinstance(ev, h2.events.ResponseReceived):
                 streams[ev.stream_id]["headers"] = dict(ev.headers)
+            elif isinstance(ev, h2.events.PushedStreamReceived):
+                # Server push (PUSH_PROMISE): the promised request is one more stream.
+                path = dict(ev.headers)[b":path"].decode("latin-1")
+                streams[ev.pushed_stream_id] = {"path": path, "i": len(streams) + 1,
+                                                "gz": False, "data": b"", "done": False,
+                                                "out": None}
         pump()
     conn.close_connection()
     sock.sendall(conn.data_to_send())
