@@ -421,6 +421,9 @@ conts=$(tshark -r "$out/h2/h2c-continuation-hypercorn.pcap" -d tcp.port==8090,ht
   -Y 'http2.type == 9' 2>/dev/null | wc -l)
 [ "$conts" -ge 1 ] || { echo "tls-h2-fixtures: no CONTINUATION frame" >&2; exit 1; }
 
+# Damaged copies of two captures (no network needed; also runs alone).
+"$here/scripts/tls-h2-degrade.sh" "$out"
+
 for f in "$out"/tls/*.pcap* "$out"/h2/*.pcap; do
   [ "$(stat -c %s "$f")" -le 204800 ] || { echo "tls-h2-fixtures: $f is over 200 KiB" >&2; exit 1; }
 done

@@ -286,6 +286,114 @@ fn tshark_reads_the_committed_captures() {
     assert_eq!(got, want, "0-RTT without the early secret");
 }
 
+// ------------------------------------------------------------------ damaged copies
+
+/// Damaged copies (scripts/tls-h2-degrade.sh): (copy, its source).
+const DEGRADED: &[(&str, &str)] = &[
+    (
+        "tls/tls12-ecdhe-rsa-aes128-sha-h1-lost-segment",
+        "tls/tls12-ecdhe-rsa-aes128-sha-h1",
+    ),
+    (
+        "tls/tls13-aes-128-gcm-h1-midstream",
+        "tls/tls13-aes-128-gcm-h1",
+    ),
+];
+
+#[test]
+fn damaged_copies_are_what_they_claim() {
+    for (copy, source) in DEGRADED {
+        let c = scenario(copy);
+        let s = scenario(source);
+        let rows = read_expected(&c.expected);
+        assert_eq!(
+            rows,
+            read_expected(&s.expected),
+            "{copy}: the source's truth"
+        );
+        let affected = read_affected(&fixtures_dir().join(format!("{copy}.affected")));
+        assert!(!affected.is_empty(), "{copy}");
+        assert!(
+            affected.len() < rows.len(),
+            "{copy}: something stays intact"
+        );
+        for a in &affected {
+            assert!(rows.iter().any(|r| &r.uri == a), "{copy}: {a} is not a row");
+        }
+        assert_eq!(
+            std::fs::read(c.keys.as_ref().unwrap()).unwrap(),
+            std::fs::read(s.keys.as_ref().unwrap()).unwrap(),
+            "{copy}: the source's key log"
+        );
+        let frames = |p: &Path| pcap_frame_count(&std::fs::read(p).unwrap()).unwrap();
+        let (nc, ns) = (frames(&c.pcap), frames(&s.pcap));
+        if copy.ends_with("-lost-segment") {
+            assert_eq!(nc + 1, ns, "{copy}: one frame less");
+        } else {
+            // Starts after the handshake: well under the source, no SYN.
+            assert!(nc + 20 < ns, "{copy}: {nc} of {ns} frames");
+        }
+    }
+}
+
+/// A TCP segment lost inside a TLS 1.2 CBC record of a 100 000-byte response: that
+/// response is flagged (or missing), the later requests on the connection are exact.
+#[test]
+#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
+fn tls12_lost_segment_resyncs_at_a_later_record() {
+    check_degraded(DEGRADED[0].0);
+}
+
+/// A TLS 1.3 capture that starts after the handshake (at the second request): no
+/// ClientHello, so the secrets are found by trial; the first exchange is not there.
+#[test]
+#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
+fn tls13_capture_starting_after_the_handshake() {
+    check_degraded(DEGRADED[1].0);
+}
+
+fn check_degraded(name: &str) {
+    let s = scenario(name);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = s.keys.as_ref().unwrap().display().to_string();
+    run_file(&s.pcap, dir.path(), &["-tls-keylog", &keys]);
+    let affected = read_affected(&fixtures_dir().join(format!("{name}.affected")));
+    let seen = read_entries(dir.path());
+    if let Err(e) = compare_degraded(
+        &read_expected(&s.expected),
+        &affected,
+        &seen,
+        Checks::default(),
+    ) {
+        panic!("{name}:\n{e}");
+    }
+}
+
+/// Without its key log a TLS capture gives no entries (nothing made up from ciphertext),
+/// and its connections are counted as TLS. This holds before the TLS layer exists too.
+#[test]
+fn tls_without_keys_gives_no_entries() {
+    for name in SCENARIOS.iter().filter(|n| n.starts_with("tls/")) {
+        let s = scenario(name);
+        let dir = tempfile::tempdir().unwrap();
+        let o = run_file(&s.pcap, dir.path(), &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            read_entries(dir.path()).is_empty(),
+            "{name}: entries without keys"
+        );
+        let conns: HashSet<u16> = read_expected(&s.expected)
+            .iter()
+            .map(|r| r.conn_port)
+            .collect();
+        assert_eq!(
+            summary_counter(&stderr, "tls_connections"),
+            conns.len() as u64,
+            "{name}: TLS connections counted"
+        );
+    }
+}
+
 // ------------------------------------------------------------------ the comparer
 
 /// A HAR file with one entry per (row, body, https) built the way httshark writes them,
@@ -403,6 +511,42 @@ fn comparer_rejects_each_kind_of_wrong_row() {
         },
     )
     .unwrap();
+}
+
+#[test]
+fn degraded_comparer_allows_only_flagged_or_missing_damage() {
+    let entries = sample();
+    let rows: Vec<ExpectedRow> = entries.iter().map(|(r, _)| r.clone()).collect();
+    let seen = har_entries(&entries);
+    let affected = vec![rows[1].uri.clone()];
+    // The damaged exchange missing: fine.
+    let without: Vec<Seen> = vec![seen[0].clone(), seen[2].clone()];
+    compare_degraded(&rows, &affected, &without, Checks::default()).unwrap();
+    // Present but not flagged: wrong, even with a wrong body.
+    let err = compare_degraded(&rows, &affected, &seen, Checks::default()).unwrap_err();
+    assert!(err.contains("damaged but not flagged"), "{err}");
+    // Present and flagged: fine.
+    let mut flagged = seen.clone();
+    let i = flagged
+        .iter()
+        .position(|s| s.target == rows[1].uri)
+        .unwrap();
+    flagged[i].anomalies = vec!["body-gap".into()];
+    compare_degraded(&rows, &affected, &flagged, Checks::default()).unwrap();
+    // An intact exchange that came out wrong, or went missing: wrong.
+    let mut wrong = rows.clone();
+    wrong[0].status = 500;
+    assert!(compare_degraded(&wrong, &affected, &flagged, Checks::default()).is_err());
+    assert!(compare_degraded(&rows, &affected, &flagged[1..], Checks::default()).is_err());
+}
+
+#[test]
+fn pcap_frame_counter_reads_the_fixtures_and_rejects_truncation() {
+    let data = std::fs::read(scenario("tls/tls13-hrr-h2").pcap).unwrap();
+    let n = pcap_frame_count(&data).unwrap();
+    assert!(n > 10, "{n}");
+    assert_eq!(pcap_frame_count(&data[..data.len() - 1]), None);
+    assert_eq!(pcap_frame_count(b"not a pcap"), None);
 }
 
 #[test]

@@ -286,6 +286,82 @@ pub fn compare(rows: &[ExpectedRow], seen: &[Seen], checks: Checks) -> Result<()
     }
 }
 
+/// The request targets a damaged copy's damage touches (`NAME.affected`, one per line).
+pub fn read_affected(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// [`compare`] for a damaged capture: a row whose target is in `affected` may have no
+/// entry, and an entry it has must be flagged (carry an anomaly); every other row must be
+/// exact, and no other entry may exist.
+pub fn compare_degraded(
+    rows: &[ExpectedRow],
+    affected: &[String],
+    seen: &[Seen],
+    checks: Checks,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    let hit: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| affected.contains(&r.uri))
+        .map(|r| (r.method.as_str(), r.uri.as_str()))
+        .collect();
+    let mut rest = Vec::new();
+    for s in seen {
+        if hit.contains(&(s.method.as_str(), s.target.as_str())) {
+            if s.anomalies.is_empty() {
+                problems.push(format!(
+                    "{} {}: damaged but not flagged",
+                    s.method, s.target
+                ));
+            }
+        } else {
+            rest.push(s.clone());
+        }
+    }
+    let intact: Vec<ExpectedRow> = rows
+        .iter()
+        .filter(|r| !affected.contains(&r.uri))
+        .cloned()
+        .collect();
+    if let Err(e) = compare(&intact, &rest, checks) {
+        problems.push(e);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Frames in a classic pcap file (either byte order), without a pcap library.
+pub fn pcap_frame_count(data: &[u8]) -> Option<usize> {
+    let magic = data.get(..4)?;
+    let big = match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
+        _ => return None,
+    };
+    let mut pos = 24usize;
+    let mut n = 0;
+    while pos < data.len() {
+        let b: [u8; 4] = data.get(pos + 8..pos + 12)?.try_into().ok()?;
+        let len = if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        pos = pos.checked_add(16)?.checked_add(len as usize)?;
+        n += 1;
+    }
+    (pos == data.len()).then_some(n)
+}
+
 /// What tshark (with the key log, or told the port is HTTP/2) found in a capture: request
 /// (method, target) pairs and final statuses, HTTP/1 and HTTP/2 alike; 1xx left out.
 #[derive(Debug, Default, PartialEq)]
