@@ -6,6 +6,9 @@ client received into NAME.expected.tsv (columns in fixtures/README.md).
     tls-h2-fixtures.py content WEBROOT
     tls-h2-fixtures.py split-http STDOUT BODYDIR NAME URI...
     tls-h2-fixtures.py expected nginx|hypercorn LOGLINES MAPFILE > NAME.expected.tsv
+    tls-h2-fixtures.py h2-data-segment PCAP SERVER_PORT STREAM
+        (prints the frame number of a server segment lying wholly inside the payload of a
+        DATA frame of h2c stream STREAM: the middle one of those)
 """
 import gzip
 import hashlib
@@ -133,6 +136,55 @@ def expected(kind: str, loglines: str, mapfile: str) -> None:
         sys.exit(f"expected: the client requested {sorted(missing)} but the server did not log them")
 
 
+def server_segments(pcap: str, port: int):
+    """(frame number, payload) of each TCP segment from PORT with data, in a classic
+    Ethernet/IPv4 pcap; retransmissions (a sequence number seen before) left out."""
+    import struct
+    data = open(pcap, "rb").read()
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    pos, frame, seen, out = 24, 0, set(), []
+    while pos < len(data):
+        incl = struct.unpack(endian + "I", data[pos + 8 : pos + 12])[0]
+        pkt = data[pos + 16 : pos + 16 + incl]
+        pos += 16 + incl
+        frame += 1
+        if struct.unpack(">H", pkt[12:14])[0] != 0x0800:
+            continue
+        ip = pkt[14:]
+        ihl, total = (ip[0] & 15) * 4, struct.unpack(">H", ip[2:4])[0]
+        tcp = ip[ihl:total]
+        sport, seq = struct.unpack(">H", tcp[0:2])[0], struct.unpack(">I", tcp[4:8])[0]
+        payload = tcp[(tcp[12] >> 4) * 4 :]
+        if sport == port and payload and seq not in seen:
+            seen.add(seq)
+            out.append((frame, payload))
+    return out
+
+
+def h2_data_segment(pcap: str, port: int, stream: int) -> None:
+    segs = server_segments(pcap, port)
+    # Byte ranges of the segments and of stream STREAM's DATA payloads in the server's
+    # byte stream (the server sends no preface magic: frames from offset 0).
+    ranges, off = [], 0
+    for frame, payload in segs:
+        ranges.append((frame, off, off + len(payload)))
+        off += len(payload)
+    whole = b"".join(p for _, p in segs)
+    data_payloads, pos = [], 0
+    while pos + 9 <= len(whole):
+        length = int.from_bytes(whole[pos : pos + 3], "big")
+        ftype, sid = whole[pos + 3], int.from_bytes(whole[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+        if ftype == 0 and sid == stream:
+            data_payloads.append((pos + 9, pos + 9 + length))
+        pos += 9 + length
+    if pos != len(whole):
+        sys.exit(f"h2-data-segment: frames end at {pos}, the stream at {len(whole)}")
+    inside = [f for f, a, b in ranges if any(s <= a and b <= e for s, e in data_payloads)]
+    if not inside:
+        sys.exit(f"h2-data-segment: no segment inside stream {stream}'s DATA")
+    print(inside[len(inside) // 2])
+
+
 def main() -> None:
     cmd = sys.argv[1]
     if cmd == "content":
@@ -141,6 +193,8 @@ def main() -> None:
         split_http(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif cmd == "expected":
         expected(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "h2-data-segment":
+        h2_data_segment(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         sys.exit(__doc__)
 

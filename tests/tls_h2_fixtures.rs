@@ -312,6 +312,7 @@ const DEGRADED: &[(&str, &str)] = &[
         "tls/tls13-aes-128-gcm-h1-midstream",
         "tls/tls13-aes-128-gcm-h1",
     ),
+    ("h2/h2c-prior-nginx-lost-data", "h2/h2c-prior-nginx"),
 ];
 
 #[test]
@@ -334,14 +335,11 @@ fn damaged_copies_are_what_they_claim() {
         for a in &affected {
             assert!(rows.iter().any(|r| &r.uri == a), "{copy}: {a} is not a row");
         }
-        assert_eq!(
-            std::fs::read(c.keys.as_ref().unwrap()).unwrap(),
-            std::fs::read(s.keys.as_ref().unwrap()).unwrap(),
-            "{copy}: the source's key log"
-        );
+        let read = |k: &Option<std::path::PathBuf>| k.as_ref().map(|k| std::fs::read(k).unwrap());
+        assert_eq!(read(&c.keys), read(&s.keys), "{copy}: the source's key log");
         let frames = |p: &Path| pcap_frame_count(&std::fs::read(p).unwrap()).unwrap();
         let (nc, ns) = (frames(&c.pcap), frames(&s.pcap));
-        if copy.ends_with("-lost-segment") {
+        if copy.ends_with("-lost-segment") || copy.ends_with("-lost-data") {
             assert_eq!(nc + 1, ns, "{copy}: one frame less");
         } else {
             // Starts after the handshake: well under the source, no SYN.
@@ -366,11 +364,24 @@ fn tls13_capture_starting_after_the_handshake() {
     check_degraded(DEGRADED[1].0);
 }
 
+/// A segment lost wholly inside the DATA payload of h2c stream 1 (big.bin, five
+/// concurrent streams): only that stream is damaged (flagged or missing); no frame header
+/// or header block was lost, so the other four streams are exact.
+#[test]
+#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
+fn h2c_lost_data_segment_damages_only_its_stream() {
+    check_degraded(DEGRADED[2].0);
+}
+
 fn check_degraded(name: &str) {
     let s = scenario(name);
     let dir = tempfile::tempdir().unwrap();
-    let keys = s.keys.as_ref().unwrap().display().to_string();
-    run_file(&s.pcap, dir.path(), &["-tls-keylog", &keys]);
+    let keys = s.keys.as_ref().map(|k| k.display().to_string());
+    let args: Vec<&str> = match &keys {
+        Some(k) => vec!["-tls-keylog", k],
+        None => Vec::new(),
+    };
+    run_file(&s.pcap, dir.path(), &args);
     let affected = read_affected(&fixtures_dir().join(format!("{name}.affected")));
     let seen = read_entries(dir.path());
     if let Err(e) = compare_degraded(
