@@ -351,7 +351,6 @@ fn damaged_copies_are_what_they_claim() {
 /// A TCP segment lost inside a TLS 1.2 CBC record of a 100 000-byte response: that
 /// response is flagged (or missing), the later requests on the connection are exact.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn tls12_lost_segment_resyncs_at_a_later_record() {
     check_degraded(DEGRADED[0].0);
 }
@@ -359,7 +358,6 @@ fn tls12_lost_segment_resyncs_at_a_later_record() {
 /// A TLS 1.3 capture that starts after the handshake (at the second request): no
 /// ClientHello, so the secrets are found by trial; the first exchange is not there.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn tls13_capture_starting_after_the_handshake() {
     check_degraded(DEGRADED[1].0);
 }
@@ -368,7 +366,6 @@ fn tls13_capture_starting_after_the_handshake() {
 /// concurrent streams): only that stream is damaged (flagged or missing); no frame header
 /// or header block was lost, so the other four streams are exact.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn h2c_lost_data_segment_damages_only_its_stream() {
     check_degraded(DEGRADED[2].0);
 }
@@ -638,7 +635,6 @@ fn check_capture(pcap: &Path, keys: Option<&Path>, expected: &Path, checks: Chec
 macro_rules! scenario_tests {
     ($($test:ident => $name:literal,)*) => {$(
         #[test]
-        #[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
         fn $test() {
             check_scenario($name, None, Checks::default());
         }
@@ -683,7 +679,6 @@ scenario_tests! {
 /// The upgraded request was HTTP/1.1 on the wire, its response came on h2 stream 1: the
 /// version HAR gives it is a choice (docs/har.md), so it is not compared.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn h2c_upgrade_hypercorn() {
     check_scenario(
         "h2/h2c-upgrade-hypercorn",
@@ -700,7 +695,6 @@ fn h2c_upgrade_hypercorn() {
 /// this test expects no entry for it. If the HTTP layer exports such an orphan response
 /// (flagged), relax this test to allow exactly that one entry.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn tls13_early_data_without_its_secret_is_skipped() {
     let s = scenario("tls/tls13-0rtt");
     let dir = fixtures_dir().join("tls");
@@ -714,7 +708,6 @@ fn tls13_early_data_without_its_secret_is_skipped() {
 
 /// The key log inside the pcapng (a Decryption Secrets Block): no -tls-keylog needed.
 #[test]
-#[ignore = "needs TLS/HTTP/2 decoding (issues 10, 11)"]
 fn tls13_secrets_embedded_in_pcapng() {
     let dir = fixtures_dir().join("tls");
     check_capture(

@@ -272,12 +272,33 @@ impl Stream {
         self.ended[0] && self.ended[1]
     }
 
-    /// The stream ends early (RST_STREAM, GOAWAY): `code` is the error code.
+    /// The stream ends early (RST_STREAM, GOAWAY): `code` is the error code. A response
+    /// whose body already has all the bytes its Content-Length announced is complete:
+    /// clients reset a stream once they have the body, before the server's END_STREAM
+    /// (curl sends STREAM_CLOSED; RFC 9113 §8.1 lets a server reset with NO_ERROR after a
+    /// complete response). Then only the request side, if open, is cut short.
     pub fn reset(&mut self, code: u32) {
         self.error_code = Some(code);
+        if self.response_has_its_length() {
+            // Complete as of its last DATA frame (its time stays the response's end).
+            self.ended[1] = true;
+            if self.ended[0] {
+                return;
+            }
+        }
         if !self.done() {
             self.flag(Anomaly::StreamReset);
         }
+    }
+
+    /// The response head came with a Content-Length and its body reached it.
+    fn response_has_its_length(&self) -> bool {
+        let Some(r) = self.response.as_ref() else {
+            return false;
+        };
+        let len = crate::model::header(&r.headers, "content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        len.is_some_and(|n| self.bodies[1].body.wire_len == n && !self.gap[1])
     }
 
     /// Heap memory held (inline size included).

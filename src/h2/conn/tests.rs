@@ -502,3 +502,30 @@ fn a_lost_header_block_never_gives_a_wrong_header_later() {
     );
     assert!(ctx.h2.h2_hpack_desync_blocks >= 1);
 }
+
+#[test]
+fn a_reset_after_the_whole_content_length_arrived_leaves_the_response_complete() {
+    // curl resets a stream with STREAM_CLOSED once it has Content-Length bytes, before
+    // the server's END_STREAM (h2c-upgrade-hypercorn.pcap): the exchange is complete.
+    let mut client = preface();
+    client.extend(headers(1, &fields(&get("/full")), true));
+    client.extend(headers(3, &fields(&get("/short")), true));
+    let mut server = Vec::new();
+    for (id, len) in [(1u32, "5"), (3, "9")] {
+        let mut head = ok("200");
+        head.push(("content-length", len.into()));
+        server.extend(headers(id, &fields(&head), false));
+        server.extend(data(id, b"hello", false));
+    }
+    let mut resets = frame(frame::RST_STREAM, 0, 1, &[0, 0, 0, 5]);
+    resets.extend(frame(frame::RST_STREAM, 0, 3, &[0, 0, 0, 5]));
+    let (out, _) = replay_all(&[c(client), s(server), c(resets)], false);
+    let full = out.iter().find(|t| t.request.target == "/full").unwrap();
+    assert!(full.anomalies.is_empty(), "{:?}", full.anomalies);
+    assert!(full.response.as_ref().is_some_and(|r| r.complete));
+    assert_eq!(full.h2.as_ref().unwrap().error_code, Some(5));
+    // Four of nine bytes missing: cut short.
+    let short = out.iter().find(|t| t.request.target == "/short").unwrap();
+    assert!(short.anomalies.contains(&Anomaly::StreamReset), "{:?}", short.anomalies);
+    assert!(short.anomalies.contains(&Anomaly::ResponseInterrupted));
+}
