@@ -179,6 +179,13 @@ impl KeyStore {
         self.map.is_empty()
     }
 
+    /// Every client random with its secrets, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &Secrets)> {
+        self.order
+            .iter()
+            .filter_map(|r| self.map.get(r).map(|s| (r, s)))
+    }
+
     /// Randoms evicted because the store was full.
     pub fn evicted(&self) -> u64 {
         self.evicted

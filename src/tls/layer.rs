@@ -46,7 +46,10 @@ use crate::time::Timestamp;
 use super::crypto::{self, Cipher, DecryptError, RecordDecryptor, Suite};
 use super::handshake::{self, HandshakeEvent, HandshakeReader};
 use super::record::{self, Framer, GapEffect, HEADER_LEN};
-use super::{TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_RESYNC_WINDOW};
+use super::{
+    TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_ORPHAN_MAX_TRIALS,
+    TLS_RESYNC_WINDOW,
+};
 
 /// Handshake message types read (RFC 8446 §4, RFC 5246 §7.4).
 const HS_CLIENT_HELLO: u8 = 1;
@@ -178,6 +181,8 @@ struct Handshake {
     finished: PerDirection<Option<Timestamp>>,
     /// A record was decrypted.
     decrypted_any: bool,
+    /// Trial decryptions spent looking for a picked-up connection's secret.
+    orphan_trials: usize,
 }
 
 /// Why a record could not be opened.
@@ -441,8 +446,13 @@ impl TlsLayer {
             return Step::Done;
         }
         if hs.client_random.is_none() {
-            return Step::GiveUp(GiveUp::NoClientHello);
+            match Self::orphan(halves, hs, ctx, dir, header, fragment) {
+                // Found: the record is read below with the decryptor the trial set up.
+                Step::Done if hs.client_random.is_some() => {}
+                step => return step,
+            }
         }
+        let half = &mut halves[dir];
         if half.epoch() == Epoch::Plain {
             let epoch = if hs.offered_early_data {
                 Epoch::Early
@@ -502,6 +512,79 @@ impl TlsLayer {
         };
         halves[dir].plain = plain;
         step
+    }
+
+    /// A connection picked up without its ClientHello: its TLS 1.3 traffic secret may be
+    /// in the key log all the same (the secrets do not depend on anything on the wire).
+    /// Each secret of this direction is tried with the suites of its length at sequence
+    /// numbers 0..`TLS_RESYNC_WINDOW`, within `TLS_ORPHAN_MAX_TRIALS` for the connection;
+    /// the AEAD tag makes a false match negligible. Found: the connection continues as if
+    /// its handshake had been seen (both directions in the application epoch, the other
+    /// one's sequence number found by trial). TLS 1.2 cannot be recovered this way.
+    fn orphan(
+        halves: &mut PerDirection<Half>,
+        hs: &mut Handshake,
+        ctx: &mut ProtoCtx,
+        dir: Direction,
+        header: &[u8; HEADER_LEN],
+        fragment: &[u8],
+    ) -> Step {
+        if header[0] != record::APPLICATION_DATA || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+            return if header[0] == record::APPLICATION_DATA {
+                Step::GiveUp(GiveUp::NoClientHello)
+            } else {
+                // Alerts, handshake fragments of a pickup: nothing to read.
+                Step::Done
+            };
+        }
+        let mut scratch = Vec::new();
+        let mut found = None;
+        'search: for (random, secrets) in ctx.keys.iter() {
+            let secret = match dir {
+                Direction::ToServer => &secrets.client_traffic0,
+                Direction::ToClient => &secrets.server_traffic0,
+            };
+            let Some(secret) = secret else { continue };
+            for suite in [0x1301u16, 0x1302, 0x1303].into_iter().filter_map(crypto::suite) {
+                if suite.prf.len() != secret.len() {
+                    continue;
+                }
+                let dec = RecordDecryptor::tls13(suite, secret.as_bytes());
+                for seq in 0..TLS_RESYNC_WINDOW {
+                    if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+                        break 'search;
+                    }
+                    hs.orphan_trials += 1;
+                    scratch.clear();
+                    if dec.decrypt_at(seq, header, fragment, &mut scratch).is_ok() {
+                        found = Some((*random, suite, dec, seq));
+                        break 'search;
+                    }
+                }
+            }
+        }
+        let Some((random, suite, mut dec, seq)) = found else {
+            return if ctx.tls_settings.keys_final || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+                Step::GiveUp(GiveUp::NoClientHello)
+            } else {
+                Step::Wait
+            };
+        };
+        ctx.tls.tls_orphans_recovered += 1;
+        hs.client_random = Some(random);
+        hs.version = Some(TLS13);
+        hs.suite_id = Some(suite.id);
+        hs.suite = Some(suite);
+        for (d, half) in [Direction::ToServer, Direction::ToClient]
+            .into_iter()
+            .zip(halves.iter_mut())
+        {
+            half.set_epoch(Epoch::Application);
+            half.seq_unknown = d != dir;
+        }
+        dec.set_seq(seq);
+        halves[dir].dec = Some(dec);
+        Step::Done
     }
 
     /// Decrypts an encrypted record of `dir` with the key of its epoch, building the
