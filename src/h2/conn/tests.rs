@@ -234,23 +234,41 @@ fn rst_stream_ends_a_stream_early_exported_and_flagged() {
     client.extend(headers(3, &fields(&get("/fast")), true));
     let mut server = headers(1, &fields(&ok("200")), false);
     server.extend(data(1, b"partial", false));
-    // CANCEL (0x8) from the client.
+    // CANCEL (0x8) from the client; the server sends nothing more on stream 1.
     let rst = frame(frame::RST_STREAM, 0, 1, &[0, 0, 0, 8]);
-    let mut more = headers(3, &fields(&ok("404")), true);
-    more.extend(data(1, b"late", true));
+    let more = headers(3, &fields(&ok("404")), true);
     let (out, ctx) = replay_all(&[c(client), s(server), c(rst), s(more)], false);
     assert_eq!(out.len(), 2);
-    let reset = &out[0];
+    assert_eq!(out[0].response.as_ref().unwrap().status, 404);
+    let reset = &out[1];
     assert_eq!(reset.request.target, "/slow");
     assert_eq!(reset.h2.as_ref().unwrap().error_code, Some(8));
     assert!(reset.anomalies.contains(&Anomaly::StreamReset));
     assert!(reset.anomalies.contains(&Anomaly::ResponseInterrupted));
     assert_eq!(reset.response.as_ref().unwrap().body.data, b"partial");
-    assert_eq!(out[1].response.as_ref().unwrap().status, 404);
     assert_eq!(ctx.h2.h2_resets, 1);
+}
+
+/// What the other end had in flight when the RST_STREAM went out still belongs to the
+/// stream (the fixture h2c-upgrade-hypercorn: the client resets with STREAM_CLOSED while
+/// the server's last DATA is on its way): it completes it, unflagged.
+#[test]
+fn frames_in_flight_after_a_rst_stream_still_complete_the_stream() {
+    let mut client = preface();
+    client.extend(headers(1, &fields(&get("/done")), true));
+    let mut server = headers(1, &fields(&ok("200")), false);
+    server.extend(data(1, b"most", false));
+    let rst = frame(frame::RST_STREAM, 0, 1, &[0, 0, 0, 5]);
+    let rest = data(1, b"-rest", true);
+    let late = data(1, b"late", true);
+    let (out, ctx) = replay_all(&[c(client), s(server), c(rst), s(rest), s(late)], false);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].response.as_ref().unwrap().body.data, b"most-rest");
+    assert!(out[0].anomalies.is_empty(), "{:?}", out[0].anomalies);
+    assert_eq!(out[0].h2.as_ref().unwrap().error_code, Some(5));
     assert_eq!(
         ctx.h2.h2_frames_closed_stream, 1,
-        "the late DATA is ignored"
+        "after its end, DATA is late"
     );
 }
 
