@@ -554,3 +554,38 @@ fn a_gap_that_loses_the_frame_boundary_ends_open_streams_flagged_at_the_close() 
     );
     assert_eq!(ctx.h2.h2_resyncs, 1);
 }
+
+#[test]
+fn a_reset_stream_whose_other_side_never_ends_goes_out_at_a_tick_after_the_grace() {
+    use crate::reassembly::StreamHandler;
+    use crate::time::Timestamp;
+    let conn = conn_info(false);
+    let mut ctx = crate::http::HttpCtx::new(Default::default());
+    let mut h = crate::h2::H2Conn::new(&mut ctx, false);
+    let t =
+        |ms: i64| Timestamp::from_secs_nanos(100, 0) + std::time::Duration::from_millis(ms as u64);
+    let mut client = preface();
+    client.extend(headers(1, &fields(&get("/cancel")), true));
+    h.on_data(&mut ctx, &conn, ToServer, &client, t(0));
+    h.on_data(
+        &mut ctx,
+        &conn,
+        ToClient,
+        &headers(1, &fields(&ok("200")), false),
+        t(10),
+    );
+    h.on_data(
+        &mut ctx,
+        &conn,
+        ToServer,
+        &frame(frame::RST_STREAM, 0, 1, &[0, 0, 0, 8]),
+        t(20),
+    );
+    h.on_tick(&mut ctx, &conn, t(500));
+    assert!(ctx.out.is_empty(), "still within the grace");
+    h.on_tick(&mut ctx, &conn, t(1020));
+    assert_eq!(ctx.out.len(), 1);
+    assert!(ctx.out[0].anomalies.contains(&Anomaly::StreamReset));
+    assert!(ctx.out[0].anomalies.contains(&Anomaly::ResponseInterrupted));
+    assert_eq!(h.open_streams(), 0);
+}
