@@ -107,7 +107,13 @@ impl H2Conn {
                 max_frame: PerDirection::new(frame::DEFAULT_MAX_FRAME, frame::DEFAULT_MAX_FRAME),
                 streams: BTreeMap::new(),
                 highest: [0, 0],
-                lost: [Vec::new(), Vec::new()],
+                // At a pickup, streams opened before it may still send frames: every id
+                // below the first new one stays openable.
+                lost: if lost {
+                    [vec![(0, u32::MAX)], vec![(0, u32::MAX)]]
+                } else {
+                    [Vec::new(), Vec::new()]
+                },
                 blocks: PerDirection::default(),
                 depth: 0,
                 desynced: PerDirection::new(lost, lost),

@@ -402,6 +402,8 @@ fn a_mid_stream_pickup_finds_the_frames_without_the_preface() {
     client.extend(frame(frame::WINDOW_UPDATE, 0, 0, &[0, 0, 1, 0]));
     let mut server2 = headers(5, &fields(&ok("204")), true);
     server2.extend(frame(frame::PING, 0, 0, &[0; 8]));
+    // A stream opened before the pickup (1 < 3) still ends after it.
+    server2.extend(headers(1, &fields(&ok("200")), true));
     let (out, ctx) = replay_all(&[s(server), c(client), s(server2)], true);
     let got: Vec<(u32, u16)> = out
         .iter()
@@ -412,8 +414,9 @@ fn a_mid_stream_pickup_finds_the_frames_without_the_preface() {
             )
         })
         .collect();
-    assert_eq!(got, [(3, 200), (5, 204)]);
+    assert_eq!(got, [(3, 200), (5, 204), (1, 200)]);
     assert_eq!(out[1].request.target, "/five");
+    assert!(out[2].anomalies.contains(&Anomaly::RequestLost));
     assert!(out
         .iter()
         .all(|t| t.anomalies.contains(&Anomaly::MidStreamPickup)));
