@@ -33,6 +33,11 @@ use super::reader::{FrameReader, GapEffect, ReadEvent};
 use super::stream::{self, side, Block, Stream};
 use super::{MAX_HEADER_BLOCK, MAX_STREAMS};
 
+/// How long a reset stream waits for what the other end had already sent (frames in
+/// flight when the RST_STREAM went out) before it is exported at a tick: a round trip is
+/// far less. Its other side's END_STREAM or the close export it sooner.
+const RESET_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Ranges of stream ids possibly opened in lost bytes, kept per initiator; the oldest is
 /// forgotten beyond it (its streams' frames then count as late).
 const MAX_LOST_RANGES: usize = 16;
@@ -102,7 +107,13 @@ impl H2Conn {
                 max_frame: PerDirection::new(frame::DEFAULT_MAX_FRAME, frame::DEFAULT_MAX_FRAME),
                 streams: BTreeMap::new(),
                 highest: [0, 0],
-                lost: [Vec::new(), Vec::new()],
+                // At a pickup, streams opened before it may still send frames: every id
+                // below the first new one stays openable.
+                lost: if lost {
+                    [vec![(0, u32::MAX)], vec![(0, u32::MAX)]]
+                } else {
+                    [Vec::new(), Vec::new()]
+                },
                 blocks: PerDirection::default(),
                 depth: 0,
                 desynced: PerDirection::new(lost, lost),
@@ -276,10 +287,9 @@ impl State {
             frame::RST_STREAM => match frame::u32_at(payload, 0) {
                 Some(code) if h.stream != 0 => {
                     ctx.h2.h2_resets += 1;
-                    if let Some(mut s) = self.streams.remove(&h.stream) {
-                        s.reset(code);
-                        let tx = s.finish(ctx, conn, Unanswered::StreamReset, now);
-                        ctx.out.push(tx);
+                    if let Some(s) = self.streams.get_mut(&h.stream) {
+                        s.reset(dir, code, now);
+                        self.export_if_done(ctx, conn, h.stream, now);
                     }
                 }
                 _ => ctx.h2.h2_frames_invalid += 1,
@@ -509,7 +519,7 @@ impl State {
             .collect();
         for id in ended {
             if let Some(mut s) = self.streams.remove(&id) {
-                s.reset(code);
+                s.refused(code);
                 let tx = s.finish(ctx, conn, Unanswered::StreamReset, now);
                 ctx.out.push(tx);
             }
@@ -672,7 +682,8 @@ impl StreamHandler for H2Conn {
     }
 
     /// Streams whose request ended and that have had no response for
-    /// `-response-timeout` are exported unanswered (their later frames are ignored).
+    /// `-response-timeout` are exported unanswered (their later frames are ignored), and
+    /// reset streams once `RESET_GRACE` has passed.
     fn on_tick(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, now: Timestamp) {
         let timeout = ctx.limits.response_timeout;
         let expired: Vec<u32> = self
@@ -693,6 +704,19 @@ impl StreamHandler for H2Conn {
             if let Some(s) = self.st.streams.remove(&id) {
                 ctx.counters.response_timeouts += 1;
                 let tx = s.finish(ctx, conn, Unanswered::Timeout, now);
+                ctx.out.push(tx);
+            }
+        }
+        let reset: Vec<u32> = self
+            .st
+            .streams
+            .values()
+            .filter(|s| s.reset_at.is_some_and(|t| now.since(t) >= RESET_GRACE))
+            .map(|s| s.id)
+            .collect();
+        for id in reset {
+            if let Some(s) = self.st.streams.remove(&id) {
+                let tx = s.finish(ctx, conn, Unanswered::StreamReset, now);
                 ctx.out.push(tx);
             }
         }

@@ -46,8 +46,14 @@ pub(super) struct Stream {
     pub interim: Vec<Interim>,
     /// The bodies being read: request (to server), response (to client).
     pub bodies: [BodyReader; 2],
-    /// Each side ended (END_STREAM seen, or it can never come).
+    /// Each side ended with END_STREAM (complete).
     pub ended: [bool; 2],
+    /// Each side will send no more without having ended: its sender reset the stream, or
+    /// its head was lost (a placeholder stands in).
+    pub stopped: [bool; 2],
+    /// When RST_STREAM came: frames the other end had in flight may still follow, for
+    /// `RESET_GRACE` (see `conn.rs`).
+    pub reset_at: Option<Timestamp>,
     /// Each side's body lost bytes to a gap.
     pub gap: [bool; 2],
     pub anomalies: Vec<Anomaly>,
@@ -137,6 +143,8 @@ impl Stream {
             interim: Vec::new(),
             bodies: [reader(), reader()],
             ended: [false, false],
+            stopped: [false, false],
+            reset_at: None,
             gap: [false, false],
             anomalies: Vec::new(),
             error_code: None,
@@ -186,7 +194,7 @@ impl Stream {
             // The request was lost (gap, pickup): a placeholder, as HTTP/1 does.
             self.request = Some(placeholder_request(b.ts));
             self.flag(Anomaly::RequestLost);
-            self.ended[0] = true;
+            self.stopped[0] = true;
         }
         if self.response.is_some() {
             self.bodies[1].body.trailers.extend(b.fields);
@@ -268,37 +276,25 @@ impl Stream {
         }
     }
 
+    /// Nothing more is expected on either side.
     pub fn done(&self) -> bool {
-        self.ended[0] && self.ended[1]
+        (self.ended[0] || self.stopped[0]) && (self.ended[1] || self.stopped[1])
     }
 
-    /// The stream ends early (RST_STREAM, GOAWAY): `code` is the error code. A response
-    /// whose body already has all the bytes its Content-Length announced is complete:
-    /// clients reset a stream once they have the body, before the server's END_STREAM
-    /// (curl sends STREAM_CLOSED; RFC 9113 §8.1 lets a server reset with NO_ERROR after a
-    /// complete response). Then only the request side, if open, is cut short.
-    pub fn reset(&mut self, code: u32) {
+    /// RST_STREAM from `dir` (RFC 9113 §6.4): its sender sends nothing more on the
+    /// stream; what the other end had already sent may still arrive.
+    pub fn reset(&mut self, dir: Direction, code: u32, now: Timestamp) {
         self.error_code = Some(code);
-        if self.response_has_its_length() {
-            // Complete as of its last DATA frame (its time stays the response's end).
-            self.ended[1] = true;
-            if self.ended[0] {
-                return;
-            }
+        if let Some(s) = self.stopped.get_mut(side(dir)) {
+            *s = true;
         }
-        if !self.done() {
-            self.flag(Anomaly::StreamReset);
-        }
+        self.reset_at = Some(now);
     }
 
-    /// The response head came with a Content-Length and its body reached it.
-    fn response_has_its_length(&self) -> bool {
-        let Some(r) = self.response.as_ref() else {
-            return false;
-        };
-        let len = crate::model::header(&r.headers, "content-length")
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        len.is_some_and(|n| self.bodies[1].body.wire_len == n && !self.gap[1])
+    /// GOAWAY's last stream id is below this stream's: neither end goes on with it.
+    pub fn refused(&mut self, code: u32) {
+        self.error_code = Some(code);
+        self.stopped = [true, true];
     }
 
     /// Heap memory held (inline size included).
@@ -340,6 +336,10 @@ impl Stream {
         let mut anomalies = std::mem::take(&mut self.anomalies);
         if conn.midstream {
             anomalies.insert(0, Anomaly::MidStreamPickup);
+        }
+        if self.error_code.is_some() && !(self.ended[0] && self.ended[1]) {
+            // A reset that cut a message short; one after both ended is only recorded.
+            add(&mut anomalies, Anomaly::StreamReset);
         }
         let [req_reader, resp_reader] = self.bodies;
         let mut request = self
