@@ -420,6 +420,9 @@ cap_stop; finish hypercorn tcp.port==8090,http2
 conts=$(tshark -r "$out/h2/h2c-continuation-hypercorn.pcap" -d tcp.port==8090,http2 \
   -Y 'http2.type == 9' 2>/dev/null | wc -l)
 [ "$conts" -ge 1 ] || { echo "tls-h2-fixtures: no CONTINUATION frame" >&2; exit 1; }
+# hypercorn's log names the longest header value it received (column 9): all 50 000 bytes.
+awk -F'\t' '$3 == "/hello?r=1" && $9 == 50000' "$W/slice.tsv" | grep -q . ||
+  { echo "tls-h2-fixtures: hypercorn did not get the 50 000-byte header" >&2; exit 1; }
 
 # Damaged copies of two captures (no network needed; also runs alone).
 "$here/scripts/tls-h2-degrade.sh" "$out"
