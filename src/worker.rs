@@ -27,7 +27,7 @@ use crate::model::Transaction;
 use crate::proto::{ProtoCounters, ProtoCtx, ProtoFactory};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
 use crate::time::{MonotonicClock, Timestamp};
-use crate::tls::{TlsCounters, TlsSettings};
+use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 use crate::transform::{BodySelector, Redaction};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
@@ -142,7 +142,7 @@ impl Worker {
         } = config;
         let mut ctx = ProtoCtx::new(http);
         ctx.tls_settings = tls;
-        ctx.keys = Arc::unwrap_or_clone(keys);
+        ctx.keys = TlsKeys::new(keys);
         Worker {
             link,
             table: ConnTable::new(ProtoFactory, servers, reassembly),
@@ -193,9 +193,7 @@ impl Worker {
         if entries.is_empty() {
             return;
         }
-        for e in entries {
-            self.ctx.keys.insert(e.clone());
-        }
+        self.ctx.tls.tls_keylog_evictions += self.ctx.keys.add(entries);
         self.ctx.keys_generation += 1;
     }
 

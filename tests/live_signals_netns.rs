@@ -19,6 +19,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+mod netns;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use netns::*;
 
 /// Exchanges completed less than this before the signal may still be in flight (between
 /// the server's socket and the capture socket): they may be absent, or present flagged.
@@ -38,7 +40,6 @@ use common::*;
 /// (`capture::STOP_DRAIN`); without that, exchanges completed up to ~100 ms before the
 /// signal (the ring's block retire timeout) were lost, and this test caught it.
 const IN_FLIGHT_MARGIN: f64 = 0.05;
-const PORT: u16 = 8080;
 /// Request body of the pending POST: larger than a pipe's buffer (64 KiB), so that its
 /// ndjson line alone blocks a drain writing to a pipe nobody reads.
 const PENDING_POST_BYTES: usize = 300_000;
@@ -69,215 +70,7 @@ fn wall() -> f64 {
         .as_secs_f64()
 }
 
-fn ip(args: &[&str]) {
-    let o = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A client and a server namespace joined by a veth pair, and the processes started in
-/// them. Dropping it (also on panic) kills every process group it started and deletes the
-/// namespaces (which deletes the veth pair).
-struct Lab {
-    srv: String,
-    cli: String,
-    /// The client's end of the veth pair (where httshark captures).
-    ifname: String,
-    server_addr: String,
-    dir: tempfile::TempDir,
-    groups: Vec<Child>,
-    httshark: Option<Child>,
-    /// httshark's stderr, read as it comes.
-    stderr: Option<StderrWatch>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.httshark.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for c in &mut self.groups {
-            // Each was started as the leader of its own process group: curl children of
-            // a shell loop go too.
-            unsafe {
-                libc::kill(-(c.id() as i32), libc::SIGKILL);
-            }
-            let _ = c.wait();
-        }
-        for ns in [&self.cli, &self.srv] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
 impl Lab {
-    fn new() -> Lab {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let lab = Lab {
-            srv: format!("hsls-{pid}-{n}-srv"),
-            cli: format!("hsls-{pid}-{n}-cli"),
-            // Interface names: at most 15 bytes (pid <= 7 digits).
-            ifname: format!("ls{pid}a{n}"),
-            server_addr: format!("10.79.{}.2", n % 250),
-            dir: tempfile::tempdir().unwrap(),
-            groups: Vec::new(),
-            httshark: None,
-            stderr: None,
-        };
-        // The guard exists before anything is created: a failure below still cleans up.
-        let peer = format!("ls{pid}b{n}");
-        let client_addr = format!("10.79.{}.1/24", n % 250);
-        let server_cidr = format!("{}/24", lab.server_addr);
-        ip(&["netns", "add", &lab.srv]);
-        ip(&["netns", "add", &lab.cli]);
-        ip(&[
-            "link",
-            "add",
-            &lab.ifname,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer,
-        ]);
-        ip(&["link", "set", &lab.ifname, "netns", &lab.cli]);
-        ip(&["link", "set", &peer, "netns", &lab.srv]);
-        ip(&[
-            "-n",
-            &lab.cli,
-            "addr",
-            "add",
-            &client_addr,
-            "dev",
-            &lab.ifname,
-        ]);
-        ip(&["-n", &lab.srv, "addr", "add", &server_cidr, "dev", &peer]);
-        for (ns, dev) in [(&lab.cli, &lab.ifname), (&lab.srv, &peer)] {
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            // Wire-sized segments, as on a real NIC (as scripts/netns-capture.sh does).
-            let _ = Command::new("ip")
-                .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                .args(["tso", "off", "gso", "off", "gro", "off"])
-                .output();
-        }
-        lab
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}:{PORT}", self.server_addr)
-    }
-
-    fn in_ns(ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-
-    /// Starts `cmd` as the leader of a new process group, killed when the lab drops.
-    fn spawn_group(&mut self, mut cmd: Command) -> usize {
-        let child = cmd
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.groups.push(child);
-        self.groups.len() - 1
-    }
-
-    fn start_server(&mut self) {
-        std::fs::write(self.path("server.tsv"), "").unwrap();
-        let mut c = Lab::in_ns(&self.srv, "python3");
-        c.arg(repo().join("tests/live/server.py"))
-            .arg(&self.server_addr)
-            .arg(PORT.to_string())
-            .arg(self.path("server.tsv"));
-        self.spawn_group(c);
-        let probe = format!("exec 3<>/dev/tcp/{}/{PORT}", self.server_addr);
-        let start = Instant::now();
-        loop {
-            let ok = Lab::in_ns(&self.cli, "bash")
-                .args(["-c", &probe])
-                .stderr(Stdio::null())
-                .status()
-                .unwrap()
-                .success();
-            if ok {
-                return;
-            }
-            assert!(start.elapsed() < Duration::from_secs(5), "server not up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Starts httshark in the client namespace, capturing on the client's veth, and waits
-    /// until its capture runs (its first live stats line).
-    fn start_httshark(&mut self, processors: &str, stdout: Stdio) -> &mut Child {
-        let out = self.path("out");
-        let mut c = Lab::in_ns(&self.cli, bin());
-        c.args(["-device", &self.ifname])
-            .args(["-hosts", &format!("{}:{PORT}", self.server_addr)])
-            .args(["-har-processors", processors])
-            .args(["-export-interval=1s", "-stats-interval=1s", "-verbose=3"])
-            .arg("-output-folder")
-            .arg(&out)
-            .arg("-sites-stats-file")
-            .arg(out.join("statistics.csv"))
-            .arg("-requests-sizes-stats-file")
-            .arg(out.join("requests_sizes.csv"))
-            .arg("-responses-sizes-stats-file")
-            .arg(out.join("responses_sizes.csv"))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let pid = child.id();
-        let stderr = StderrWatch::new(&mut child);
-        self.httshark = Some(child);
-        // `ip netns exec` execs the program: the pid is httshark's. Its packet socket shows
-        // in /proc/PID/net/packet (the namespace's) once the capture is open.
-        let start = Instant::now();
-        loop {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let sockets = std::fs::read_to_string(format!("/proc/{pid}/net/packet"))
-                .map(|t| t.lines().count().saturating_sub(1))
-                .unwrap_or(0);
-            if comm.trim() == "httshark" && sockets > 0 {
-                break;
-            }
-            let h = self.httshark.as_mut().unwrap();
-            if let Some(status) = h.try_wait().unwrap() {
-                panic!("httshark exited at start ({status}): {}", stderr.text());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "no capture socket"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The BPF filter is attached after the socket is opened; the pipeline starts (and
-        // prints its stats line every second, -stats-interval=1s) only once it is.
-        let h = self.httshark.as_mut().unwrap();
-        stderr.wait_for(h, "httshark: stats ", Duration::from_secs(30));
-        self.stderr = Some(stderr);
-        self.httshark.as_mut().unwrap()
-    }
-
     /// Requests the server holds without answering (`/hang`): a GET on a new connection, a
     /// GET after an answered request on the same connection, a POST with a large body.
     fn start_pending_requests(&mut self) -> Vec<Pending> {
@@ -362,38 +155,6 @@ struct Pending {
     req_body: i64,
 }
 
-/// One exchange of tests/live/server.py's log.
-#[derive(Debug)]
-struct Logged {
-    method: String,
-    target: String,
-    status: i64,
-    req_len: i64,
-    resp_len: i64,
-    /// Wall time when the response had been handed to the socket.
-    sent: f64,
-}
-
-/// The complete lines of the server log (a line being written is ignored).
-fn read_log(path: &Path) -> Vec<Logged> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.split_inclusive('\n')
-        .filter(|l| l.ends_with('\n'))
-        .map(|l| {
-            let f: Vec<&str> = l.trim_end().split('\t').collect();
-            assert_eq!(f.len(), 6, "server log line {l:?}");
-            Logged {
-                method: f[0].into(),
-                target: f[1].into(),
-                status: f[2].parse().unwrap(),
-                req_len: f[3].parse().unwrap(),
-                resp_len: f[4].parse().unwrap(),
-                sent: f[5].parse().unwrap(),
-            }
-        })
-        .collect()
-}
-
 /// No temporary or hidden file anywhere in the output folder.
 fn assert_no_temp_files(out: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(out)
@@ -445,7 +206,7 @@ fn exact(s: &Seen, l: &Logged) -> bool {
 }
 
 fn one_signal_during_live_traffic(sig: i32) {
-    let mut lab = Lab::new();
+    let mut lab = Lab::new("ls", 79);
     lab.start_server();
     let pid = lab
         .start_httshark("file,sites-stats,transactions-sizes", Stdio::null())
@@ -585,7 +346,7 @@ fn sigterm_during_live_traffic_exports_everything_completed_and_pending() {
 /// larger than the pipe's buffer. The second signal, 50 ms after the first, must end the
 /// process at once with status 130; whatever is in the output folder is complete.
 fn second_signal_while_draining(first: i32, second: i32) {
-    let mut lab = Lab::new();
+    let mut lab = Lab::new("ls", 79);
     lab.start_server();
     let child = lab.start_httshark("ndjson,file,sites-stats,transactions-sizes", Stdio::piped());
     let pid = child.id();

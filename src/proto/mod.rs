@@ -37,9 +37,8 @@ pub use detect::{Detection, Protocol};
 use crate::http::{HttpConn, HttpCtx, HttpLimits};
 use std::sync::Arc;
 
-use crate::keylog::KeyStore;
 use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
-use crate::tls::{TlsCounters, TlsSettings};
+use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
 
@@ -81,7 +80,7 @@ pub struct ProtoCtx {
     /// The TLS layers' counters.
     pub tls: TlsCounters,
     /// The secrets of the key logs, as far as they reached this worker.
-    pub keys: KeyStore,
+    pub keys: TlsKeys,
     /// Bumped whenever secrets are added, so layers waiting for keys know to look again.
     pub keys_generation: u64,
     pub tls_settings: TlsSettings,
@@ -93,7 +92,7 @@ impl ProtoCtx {
             http: HttpCtx::new(limits),
             counters: ProtoCounters::default(),
             tls: TlsCounters::default(),
-            keys: KeyStore::default(),
+            keys: TlsKeys::default(),
             keys_generation: 0,
             tls_settings: TlsSettings::default(),
         }

@@ -249,8 +249,8 @@ impl TlsLayer {
             };
             let (header, after_loss, scanned) = (rec.header, rec.after_loss, rec.skipped);
             let half = &mut self.halves[dir];
-            if after_loss {
-                half.seq_unknown = half.epoch() != Epoch::Plain;
+            if after_loss && half.epoch() != Epoch::Plain {
+                half.seq_unknown = true;
                 half.lost_bytes += scanned;
             }
             if !half.held.is_empty() {
@@ -567,9 +567,8 @@ impl TlsLayer {
         let lost = (fragment_len + HEADER_LEN) as u64;
         if half.seq_unknown {
             // Not found within the window: the next record tries again from the same
-            // base.
+            // base (the sequence number it finds counts this record lost too).
             ctx.tls.tls_resync_failures += 1;
-            half.records_lost += 1;
             half.lost_bytes += lost;
         } else {
             ctx.tls.tls_auth_failures += 1;
@@ -637,7 +636,7 @@ impl TlsLayer {
         let (Some(ms), Some(server_random)) = (&secrets.master_secret, hs.server_random) else {
             return Err(missing());
         };
-        let keys = crypto::tls12_keys(suite, ms.as_bytes(), &random, &server_random);
+        let keys = crypto::kdf::tls12_keys(suite, ms.as_bytes(), &random, &server_random);
         let keys = match dir {
             Direction::ToServer => &keys.client,
             Direction::ToClient => &keys.server,
@@ -760,17 +759,22 @@ impl TlsLayer {
                         dec.set_seq(dec.seq().wrapping_add(1));
                         half.pending_gap += estimate_plaintext(dec.suite(), lost, 1);
                     }
-                    // Lost before its decryptor exists: counted when one does.
-                    None => {
-                        half.records_lost += 1;
+                    // Lost before its decryptor exists: the next record finds its
+                    // sequence number by trial, which counts the lost one. A record
+                    // lost before encryption began was handshake, not plaintext.
+                    None if half.epoch() != Epoch::Plain => {
+                        half.seq_unknown = true;
                         half.lost_bytes += lost;
                     }
+                    None => {}
                 }
             }
             GapEffect::Unaligned { bytes } => {
                 ctx.tls.tls_records_lost += 1;
-                half.seq_unknown = half.epoch() != Epoch::Plain;
-                half.lost_bytes += bytes;
+                if half.epoch() != Epoch::Plain {
+                    half.seq_unknown = true;
+                    half.lost_bytes += bytes;
+                }
                 // A handshake message cut by the gap cannot be completed.
                 half.hs = HandshakeReader::default();
             }
@@ -862,8 +866,9 @@ fn early_decryptor(
         })
 }
 
-/// Plaintext bytes in `ciphertext` bytes of `records` lost records (headers included):
-/// exact for AEAD suites without padding, a close estimate for CBC.
+/// Plaintext bytes in `ciphertext` bytes of `records` lost records (headers included;
+/// bytes of a record already counted add no overhead): exact for AEAD suites without
+/// padding, a close estimate for CBC.
 fn estimate_plaintext(suite: &Suite, ciphertext: u64, records: u64) -> u64 {
     let per_record = HEADER_LEN as u64
         + match (suite.tls13, suite.cipher) {
@@ -875,7 +880,7 @@ fn estimate_plaintext(suite: &Suite, ciphertext: u64, records: u64) -> u64 {
                 16 + suite.mac.map_or(20, |m| m.len()) as u64 + 8
             }
         };
-    ciphertext.saturating_sub(per_record * records.max(1))
+    ciphertext.saturating_sub(per_record.saturating_mul(records))
 }
 
 impl Layer for TlsLayer {

@@ -1,22 +1,19 @@
-//! `TlsLayer` driven by whole TLS conversations built here with known secrets: the
-//! records are sealed by `crypto::RecordEncryptor`, the hellos written by hand.
+//! `TlsLayer` driven by whole TLS conversations with known secrets (`tls::testing`).
 
 use std::time::Duration;
 
 use super::crypto::{self, RecordEncryptor};
-use super::record::{APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE};
+use super::record::APPLICATION_DATA;
+use super::testing::{entry, exchange, tls12, tls13, REQUEST, RESPONSE};
 use super::TlsLayer;
 use crate::http::HttpLimits;
-use crate::keylog::{Entry, Label, Secret};
+use crate::keylog::{Entry, Label};
 use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoConn, ProtoCtx};
 use crate::reassembly::StreamHandler;
 use crate::time::Timestamp;
 
 use Direction::{ToClient, ToServer};
-
-const CR: [u8; 32] = [0x11; 32];
-const SR: [u8; 32] = [0x22; 32];
 
 fn conn() -> ConnInfo {
     ConnInfo {
@@ -34,179 +31,11 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp(ms * 1_000_000)
 }
 
-fn record(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![ty, 3, 3];
-    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn hs_msg(ty: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![ty];
-    v.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    v.extend_from_slice(body);
-    v
-}
-
-fn ext(ty: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = ty.to_be_bytes().to_vec();
-    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    v.extend_from_slice(body);
-    v
-}
-
-fn alpn_ext(protos: &[&[u8]]) -> Vec<u8> {
-    let mut list = Vec::new();
-    for p in protos {
-        list.push(p.len() as u8);
-        list.extend_from_slice(p);
-    }
-    let mut body = (list.len() as u16).to_be_bytes().to_vec();
-    body.extend_from_slice(&list);
-    ext(16, &body)
-}
-
-fn client_hello(tls13: bool, early_data: bool, alpn: &[&[u8]]) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend_from_slice(&CR);
-    b.push(0); // session id
-    b.extend_from_slice(&[0, 6, 0x13, 0x01, 0x13, 0x02, 0xc0, 0x2f]);
-    b.extend_from_slice(&[1, 0]);
-    let mut exts = Vec::new();
-    // SNI: list length, type 0, name length, name.
-    let name = b"example.test";
-    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
-    sni.push(0);
-    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
-    sni.extend_from_slice(name);
-    exts.extend(ext(0, &sni));
-    if !alpn.is_empty() {
-        exts.extend(alpn_ext(alpn));
-    }
-    if tls13 {
-        exts.extend(ext(43, &[4, 3, 4, 3, 3]));
-    }
-    if early_data {
-        exts.extend(ext(42, &[]));
-    }
-    b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    b.extend_from_slice(&exts);
-    hs_msg(1, &b)
-}
-
-fn server_hello(suite: u16, tls13: bool, alpn: Option<&[u8]>) -> Vec<u8> {
-    let mut b = vec![3, 3];
-    b.extend_from_slice(&SR);
-    b.push(0);
-    b.extend_from_slice(&suite.to_be_bytes());
-    b.push(0);
-    let mut exts = Vec::new();
-    if tls13 {
-        exts.extend(ext(43, &[3, 4]));
-    }
-    if let Some(a) = alpn {
-        exts.extend(alpn_ext(&[a]));
-    }
-    b.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    b.extend_from_slice(&exts);
-    hs_msg(2, &b)
-}
-
-fn entry(label: Label, secret: &[u8]) -> Entry {
-    Entry {
-        label,
-        client_random: CR,
-        secret: Secret::new(secret.to_vec()),
-    }
-}
-
-/// One conversation: what each direction carried, in order, with the secrets behind it.
-struct Conversation {
-    segments: Vec<(Direction, Vec<u8>)>,
-    entries: Vec<Entry>,
-}
-
-const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.test\r\n\r\n";
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-
-/// TLS 1.3 with `suite_id`: a full handshake, the request in two records, the response in
-/// one (after a KeyUpdate of the server when `key_update`).
-fn tls13(suite_id: u16, alpn: Option<&[u8]>, key_update: bool) -> Conversation {
-    let suite = crypto::suite(suite_id).unwrap();
-    let len = suite.prf.len();
-    let (chs, shs, cap, sap) = (vec![1; len], vec![2; len], vec![3; len], vec![4; len]);
-    let mut c_hs = RecordEncryptor::tls13(suite, &chs);
-    let mut s_hs = RecordEncryptor::tls13(suite, &shs);
-    let mut c_ap = RecordEncryptor::tls13(suite, &cap);
-    let mut s_ap = RecordEncryptor::tls13(suite, &sap);
-    let ee = alpn.map(|a| alpn_ext(&[a])).unwrap_or_default();
-    let mut ee_body = (ee.len() as u16).to_be_bytes().to_vec();
-    ee_body.extend_from_slice(&ee);
-    let mut segments = vec![
-        (ToServer, record(HANDSHAKE, &client_hello(true, false, &[b"h2", b"http/1.1"]))),
-        (ToClient, record(HANDSHAKE, &server_hello(suite_id, true, None))),
-        (ToClient, record(CHANGE_CIPHER_SPEC, &[1])),
-        (
-            ToClient,
-            s_hs.encrypt(
-                HANDSHAKE,
-                &[hs_msg(8, &ee_body), hs_msg(20, &[0xf0; 32])].concat(),
-            ),
-        ),
-        (ToServer, record(CHANGE_CIPHER_SPEC, &[1])),
-        (ToServer, c_hs.encrypt(HANDSHAKE, &hs_msg(20, &[0xf1; 32]))),
-        (ToServer, c_ap.encrypt(APPLICATION_DATA, &REQUEST[..10])),
-        (ToServer, c_ap.encrypt(APPLICATION_DATA, &REQUEST[10..])),
-    ];
-    if key_update {
-        segments.push((ToClient, s_ap.encrypt(HANDSHAKE, &hs_msg(24, &[0]))));
-        s_ap.key_update();
-    }
-    segments.push((ToClient, s_ap.encrypt(APPLICATION_DATA, RESPONSE)));
-    Conversation {
-        segments,
-        entries: vec![
-            entry(Label::ClientHandshakeTrafficSecret, &chs),
-            entry(Label::ServerHandshakeTrafficSecret, &shs),
-            entry(Label::ClientTrafficSecret0, &cap),
-            entry(Label::ServerTrafficSecret0, &sap),
-        ],
-    }
-}
-
-/// TLS 1.2 with `suite`: the request and the response after each side's CCS.
-fn tls12(suite_id: u16) -> Conversation {
-    let suite = crypto::suite(suite_id).unwrap();
-    let ms = [0x5a; 48];
-    let keys = crypto::tls12_keys(suite, &ms, &CR, &SR);
-    let mut c = RecordEncryptor::tls12(suite, &keys.client, false);
-    let mut s = RecordEncryptor::tls12(suite, &keys.server, false);
-    let segments = vec![
-        (ToServer, record(HANDSHAKE, &client_hello(false, false, &[b"http/1.1"]))),
-        (
-            ToClient,
-            record(HANDSHAKE, &server_hello(suite_id, false, Some(b"http/1.1"))),
-        ),
-        (ToServer, record(CHANGE_CIPHER_SPEC, &[1])),
-        (ToServer, c.encrypt(HANDSHAKE, &hs_msg(20, &[0xaa; 12]))),
-        (ToClient, record(CHANGE_CIPHER_SPEC, &[1])),
-        (ToClient, s.encrypt(HANDSHAKE, &hs_msg(20, &[0xbb; 12]))),
-        (ToServer, c.encrypt(APPLICATION_DATA, REQUEST)),
-        (ToClient, s.encrypt(APPLICATION_DATA, RESPONSE)),
-    ];
-    Conversation {
-        segments,
-        entries: vec![entry(Label::ClientRandom, &ms)],
-    }
-}
-
 fn ctx_with(entries: &[Entry], keys_final: bool) -> ProtoCtx {
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     ctx.tls_settings.enabled = true;
     ctx.tls_settings.keys_final = keys_final;
-    for e in entries {
-        ctx.keys.insert(e.clone());
-    }
+    ctx.keys.add(entries);
     ctx
 }
 
@@ -238,7 +67,7 @@ fn collect(got: &mut PerDirection<Vec<u8>>, out: Vec<Emitted>) {
 #[test]
 fn tls13_every_suite_decrypts_at_any_segmentation() {
     for suite in [0x1301, 0x1302, 0x1303] {
-        let conv = tls13(suite, None, false);
+        let conv = tls13(suite, None, false, &exchange());
         for step in [1, 7, 100, 100_000] {
             let mut ctx = ctx_with(&conv.entries, true);
             let got = run_layer(&mut ctx, &conv.segments, step);
@@ -252,7 +81,7 @@ fn tls13_every_suite_decrypts_at_any_segmentation() {
 
 #[test]
 fn tls13_key_update_is_followed() {
-    let conv = tls13(0x1301, None, true);
+    let conv = tls13(0x1301, None, true, &exchange());
     let mut ctx = ctx_with(&conv.entries, true);
     let got = run_layer(&mut ctx, &conv.segments, 1000);
     assert_eq!(got.to_client, RESPONSE);
@@ -262,7 +91,7 @@ fn tls13_key_update_is_followed() {
 #[test]
 fn tls12_aead_and_cbc_suites_decrypt() {
     for suite in [0xc02f, 0xc030, 0xcca8, 0xc013, 0xc028, 0x003c] {
-        let conv = tls12(suite);
+        let conv = tls12(suite, &exchange());
         let mut ctx = ctx_with(&conv.entries, true);
         let got = run_layer(&mut ctx, &conv.segments, 13);
         assert_eq!(got.to_server, REQUEST, "suite {suite:#06x}");
@@ -272,7 +101,7 @@ fn tls12_aead_and_cbc_suites_decrypt() {
 
 #[test]
 fn no_key_in_a_replay_gives_nothing_and_is_counted() {
-    let conv = tls13(0x1301, None, false);
+    let conv = tls13(0x1301, None, false, &exchange());
     let mut ctx = ctx_with(&[], true);
     let got = run_layer(&mut ctx, &conv.segments, 1000);
     assert!(got.to_server.is_empty() && got.to_client.is_empty());
@@ -281,7 +110,7 @@ fn no_key_in_a_replay_gives_nothing_and_is_counted() {
 
 #[test]
 fn a_wrong_key_is_given_up_on() {
-    let mut conv = tls12(0xc02f);
+    let mut conv = tls12(0xc02f, &exchange());
     for _ in 0..10 {
         let extra = conv.segments[6].clone();
         conv.segments.push(extra);
@@ -295,7 +124,7 @@ fn a_wrong_key_is_given_up_on() {
 
 #[test]
 fn live_keys_that_come_late_still_decrypt_and_too_late_are_counted() {
-    let conv = tls13(0x1302, None, false);
+    let conv = tls13(0x1302, None, false, &exchange());
     for (delay, decrypted) in [(2, true), (6, false)] {
         let mut ctx = ctx_with(&[], false);
         let mut layer = TlsLayer::new();
@@ -309,9 +138,7 @@ fn live_keys_that_come_late_still_decrypt_and_too_late_are_counted() {
         // Ticks every second of packet time; the keys arrive after `delay` seconds.
         for sec in 1..=7 {
             if sec == delay {
-                for e in &conv.entries {
-                    ctx.keys.insert(e.clone());
-                }
+                ctx.keys.add(&conv.entries);
                 ctx.keys_generation += 1;
             }
             let mut out = Vec::new();
@@ -329,7 +156,7 @@ fn live_keys_that_come_late_still_decrypt_and_too_late_are_counted() {
 #[test]
 fn a_gap_inside_a_record_loses_exactly_its_plaintext() {
     let suite = crypto::suite(0x1301).unwrap();
-    let mut conv = tls13(0x1301, None, false);
+    let mut conv = tls13(0x1301, None, false, &exchange());
     let mut s_ap = RecordEncryptor::tls13(suite, &[4; 32]);
     let first = s_ap.encrypt(APPLICATION_DATA, &RESPONSE[..20]);
     let second = s_ap.encrypt(APPLICATION_DATA, &RESPONSE[20..]);
@@ -356,7 +183,7 @@ fn a_gap_inside_a_record_loses_exactly_its_plaintext() {
 #[test]
 fn a_gap_that_takes_record_headers_resyncs_by_trial_decryption() {
     let suite = crypto::suite(0x1303).unwrap();
-    let mut conv = tls13(0x1303, None, false);
+    let mut conv = tls13(0x1303, None, false, &exchange());
     conv.segments.pop();
     let mut s_ap = RecordEncryptor::tls13(suite, &[4; 32]);
     let recs: Vec<Vec<u8>> = (0..5)
@@ -387,7 +214,7 @@ fn a_gap_that_takes_record_headers_resyncs_by_trial_decryption() {
 
 #[test]
 fn through_the_protocol_layer_an_https_exchange_is_one_transaction_with_its_tls() {
-    let conv = tls13(0x1301, Some(b"http/1.1"), false);
+    let conv = tls13(0x1301, Some(b"http/1.1"), false, &exchange());
     let mut ctx = ctx_with(&conv.entries, true);
     let mut stack = ProtoConn::new(&conn());
     for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
@@ -407,7 +234,7 @@ fn through_the_protocol_layer_an_https_exchange_is_one_transaction_with_its_tls(
 
 #[test]
 fn without_a_key_log_tls_is_only_counted() {
-    let conv = tls13(0x1301, None, false);
+    let conv = tls13(0x1301, None, false, &exchange());
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     let mut stack = ProtoConn::new(&conn());
     for (dir, bytes) in &conv.segments {

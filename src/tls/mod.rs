@@ -21,10 +21,15 @@ pub mod crypto;
 pub mod handshake;
 mod layer;
 pub mod record;
+#[doc(hidden)]
+pub mod testing;
 
 pub use layer::TlsLayer;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::keylog::{Entry, KeyStore, Label, Secrets};
 
 crate::counters! {
     /// TLS layer counters: what happened to connections that opened with a TLS record.
@@ -75,6 +80,9 @@ crate::counters! {
         tls_held_limit,
         /// TLS 1.2 renegotiations (a new handshake inside the session): not followed.
         tls_renegotiations,
+        /// Client randoms a worker's store of followed secrets dropped, oldest first, to
+        /// stay within `MAX_KEYLOG_CLIENT_RANDOMS`.
+        tls_keylog_evictions,
     }
 }
 
@@ -94,6 +102,62 @@ pub const TLS_MAX_HELD_BYTES: usize = 256 * 1024;
 /// Default of `-tls-keylog-wait`: how long (packet time) a live connection's records wait
 /// for their keys to appear in the key log.
 pub const DEFAULT_KEYLOG_WAIT: Duration = Duration::from_secs(5);
+
+/// A worker's secrets: the store every worker shares (read-only: what was known at start)
+/// and what a followed key log added since, which each worker keeps for itself. No copy of
+/// a large key log per worker, and no lock.
+#[derive(Clone, Debug, Default)]
+pub struct TlsKeys {
+    base: Arc<KeyStore>,
+    added: KeyStore,
+}
+
+impl TlsKeys {
+    pub fn new(base: Arc<KeyStore>) -> TlsKeys {
+        TlsKeys {
+            base,
+            added: KeyStore::new(),
+        }
+    }
+
+    /// The secrets of a client random: the newest line wins, as in one key log.
+    pub fn get(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
+        self.added
+            .get(client_random)
+            .or_else(|| self.base.get(client_random))
+    }
+
+    /// Secrets a followed key log gained. Returns how many client randoms the bounded
+    /// store evicted to take them (`MAX_KEYLOG_CLIENT_RANDOMS`).
+    pub fn add(&mut self, entries: &[Entry]) -> u64 {
+        let before = self.added.evicted();
+        for e in entries {
+            // A random known at start keeps its other secrets: the new ones join them.
+            if self.added.get(&e.client_random).is_none() {
+                if let Some(known) = self.base.get(&e.client_random) {
+                    for (label, secret) in [
+                        (Label::ClientRandom, &known.master_secret),
+                        (Label::ClientEarlyTrafficSecret, &known.client_early),
+                        (Label::ClientHandshakeTrafficSecret, &known.client_handshake),
+                        (Label::ServerHandshakeTrafficSecret, &known.server_handshake),
+                        (Label::ClientTrafficSecret0, &known.client_traffic0),
+                        (Label::ServerTrafficSecret0, &known.server_traffic0),
+                    ] {
+                        if let Some(secret) = secret {
+                            self.added.insert(Entry {
+                                label,
+                                client_random: e.client_random,
+                                secret: secret.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            self.added.insert(e.clone());
+        }
+        self.added.evicted() - before
+    }
+}
 
 /// How the TLS layer treats missing keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,171 @@
+//! `RecordEncryptor`, the inverse of `RecordDecryptor`: builds protected TLS records with
+//! known secrets for tests, fuzz targets and the traffic generator. Not used by the
+//! product; public but `#[doc(hidden)]`.
+//!
+//! Deterministic by design (tests must replay): the TLS 1.2 GCM explicit nonce is the
+//! sequence number (as OpenSSL and most stacks do, RFC 5288 §3 only asks for uniqueness) and
+//! the CBC IV is derived from the sequence number. That is fine for test traffic and would
+//! be wrong for real confidentiality.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use super::engine::{tls12_pseudo_header, Engine, NonceMode, BLOCK};
+use super::kdf::{tls13_next_secret, tls13_traffic_keys, DirectionKeys};
+use super::suites::Suite;
+
+/// Record-layer version bytes of TLS 1.2 and of TLS 1.3 records (RFC 8446 §5.1).
+const VERSION: [u8; 2] = [0x03, 0x03];
+/// TLS 1.3 outer content type: application_data.
+const OPAQUE_TYPE: u8 = 23;
+
+#[doc(hidden)]
+pub struct RecordEncryptor {
+    suite: &'static Suite,
+    engine: Engine,
+    seq: u64,
+    etm: bool,
+    secret: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl fmt::Debug for RecordEncryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordEncryptor")
+            .field("suite", &self.suite.name)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+fn header(content_type: u8, len: usize) -> [u8; 5] {
+    let len = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+    [content_type, VERSION[0], VERSION[1], len[0], len[1]]
+}
+
+impl RecordEncryptor {
+    pub fn tls12(suite: &'static Suite, keys: &DirectionKeys, encrypt_then_mac: bool) -> Self {
+        RecordEncryptor {
+            suite,
+            engine: Engine::new(suite, keys, false),
+            seq: 0,
+            etm: encrypt_then_mac,
+            secret: None,
+        }
+    }
+
+    pub fn tls13(suite: &'static Suite, traffic_secret: &[u8]) -> Self {
+        let keys = tls13_traffic_keys(suite, traffic_secret);
+        RecordEncryptor {
+            suite,
+            engine: Engine::new(suite, &keys, true),
+            seq: 0,
+            etm: false,
+            secret: Some(Zeroizing::new(traffic_secret.to_vec())),
+        }
+    }
+
+    /// TLS 1.3 KeyUpdate on the sending side; no-op for TLS 1.2.
+    pub fn key_update(&mut self) {
+        let Some(secret) = &self.secret else {
+            return;
+        };
+        let next = tls13_next_secret(self.suite.prf, secret);
+        let keys = tls13_traffic_keys(self.suite, &next);
+        self.engine = Engine::new(self.suite, &keys, true);
+        self.secret = Some(next);
+        self.seq = 0;
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// One whole record (header included) carrying `plaintext` as `content_type`.
+    pub fn encrypt(&mut self, content_type: u8, plaintext: &[u8]) -> Vec<u8> {
+        self.encrypt_padded(content_type, plaintext, 0)
+    }
+
+    /// As `encrypt`, with `pad` bytes of padding: TLS 1.3 zero padding after the inner type,
+    /// or (CBC) `pad` extra blocks of padding (at most 15, the 255-byte limit).
+    pub fn encrypt_padded(&mut self, content_type: u8, plaintext: &[u8], pad: usize) -> Vec<u8> {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        if self.secret.is_some() {
+            self.seal_tls13(seq, content_type, plaintext, pad)
+        } else if self.engine.is_cbc() {
+            self.seal_cbc(seq, content_type, plaintext, pad.min(15))
+        } else {
+            self.seal_tls12_aead(seq, content_type, plaintext)
+        }
+    }
+
+    fn seal_tls13(&self, seq: u64, content_type: u8, plaintext: &[u8], pad: usize) -> Vec<u8> {
+        let inner_len = plaintext.len() + 1 + pad;
+        let hdr = header(OPAQUE_TYPE, inner_len + 16);
+        let mut rec = Vec::with_capacity(5 + inner_len + 16);
+        rec.extend_from_slice(&hdr);
+        rec.extend_from_slice(plaintext);
+        rec.push(content_type);
+        rec.resize(5 + inner_len, 0);
+        let nonce = self.engine.nonce(seq, &[0; 8]);
+        let tag = self.engine.seal(&nonce, &hdr, &mut rec[5..]);
+        rec.extend_from_slice(&tag);
+        rec
+    }
+
+    fn seal_tls12_aead(&self, seq: u64, content_type: u8, plaintext: &[u8]) -> Vec<u8> {
+        let explicit = seq.to_be_bytes();
+        let explicit_len = if self.engine.nonce == NonceMode::SaltExplicit {
+            8
+        } else {
+            0
+        };
+        let body = explicit_len + plaintext.len() + 16;
+        let hdr = header(content_type, body);
+        let mut rec = Vec::with_capacity(5 + body);
+        rec.extend_from_slice(&hdr);
+        rec.extend_from_slice(&explicit[..explicit_len]);
+        let at = rec.len();
+        rec.extend_from_slice(plaintext);
+        let nonce = self.engine.nonce(seq, &explicit);
+        let aad = tls12_pseudo_header(seq, &hdr, plaintext.len());
+        let tag = self.engine.seal(&nonce, &aad, &mut rec[at..]);
+        rec.extend_from_slice(&tag);
+        rec
+    }
+
+    fn seal_cbc(
+        &self,
+        seq: u64,
+        content_type: u8,
+        plaintext: &[u8],
+        extra_blocks: usize,
+    ) -> Vec<u8> {
+        let mac_len = self.engine.mac_len();
+        // The MAC is inside the encryption (MtE) or after it (EtM).
+        let inner = plaintext.len() + if self.etm { 0 } else { mac_len };
+        let p = (BLOCK - (inner + 1) % BLOCK) % BLOCK + BLOCK * extra_blocks;
+        let ct_len = inner + p + 1;
+        let body = BLOCK + ct_len + if self.etm { mac_len } else { 0 };
+        let hdr = header(content_type, body);
+        let mut iv = [0u8; BLOCK];
+        iv[..8].copy_from_slice(&seq.to_be_bytes());
+        iv[8..].copy_from_slice(&(!seq).to_be_bytes());
+        let mut rec = Vec::with_capacity(5 + body);
+        rec.extend_from_slice(&hdr);
+        rec.extend_from_slice(&iv);
+        rec.extend_from_slice(plaintext);
+        if !self.etm {
+            let (mac, n) = self.engine.mac(seq, &hdr, &[plaintext]);
+            rec.extend_from_slice(&mac[..n]);
+        }
+        rec.resize(rec.len() + p + 1, p as u8);
+        self.engine.cbc_encrypt(&iv, &mut rec[5 + BLOCK..]);
+        if self.etm {
+            let (mac, n) = self.engine.mac(seq, &hdr, &[&rec[5..]]);
+            rec.extend_from_slice(&mac[..n]);
+        }
+        rec
+    }
+}
