@@ -513,18 +513,31 @@ mod tests {
             assert!(!p_truth.is_empty());
             let a: Vec<_> = p_truth.into_iter().map(timeless).collect();
             let b: Vec<_> = t_truth.into_iter().map(timeless).collect();
-            assert_eq!(a, b, "{preset}: same transactions, sizes and stream offsets");
+            assert_eq!(
+                a, b,
+                "{preset}: same transactions, sizes and stream offsets"
+            );
             let bytes = |v: &[Packet]| v.iter().map(|p| p.data.len()).sum::<usize>();
-            assert!(bytes(&t_packets) > bytes(&p_packets), "{preset}: records add bytes");
+            assert!(
+                bytes(&t_packets) > bytes(&p_packets),
+                "{preset}: records add bytes"
+            );
 
             let (pcap, keys, sum) = render(&GenConfig::new(tls.clone()));
             let keys = String::from_utf8(keys).unwrap();
-            assert!(sum.tls_connections > 0 && sum.tls_midstream > 0, "{preset}: {sum:?}");
+            assert!(
+                sum.tls_connections > 0 && sum.tls_midstream > 0,
+                "{preset}: {sum:?}"
+            );
             assert_eq!(sum.tls_connections + sum.tls_midstream, sum.connections);
             assert_eq!(keys.lines().count() as u64, 4 * sum.tls_connections);
             let randoms: std::collections::HashSet<&str> =
                 keys.lines().filter_map(|l| l.split(' ').nth(1)).collect();
-            assert_eq!(randoms.len() as u64, sum.tls_connections, "one client random each");
+            assert_eq!(
+                randoms.len() as u64,
+                sum.tls_connections,
+                "one client random each"
+            );
             // Deterministic: the same configuration, the same capture and key log.
             let (pcap2, keys2, _) = render(&GenConfig::new(tls));
             assert!(pcap == pcap2 && keys.as_bytes() == keys2);
