@@ -163,8 +163,14 @@ impl ProtoConn {
             Top::Detecting(det) => match input {
                 Input::Data(d) => match det.detect(dir, d) {
                     Detection::Is(p) => {
+                        let layers = self.layers.len();
                         self.start(ctx, conn, p, ts);
-                        self.at_top(ctx, conn, dir, input, ts);
+                        if self.layers.len() > layers {
+                            // A new layer (TLS) takes the bytes that showed it.
+                            self.feed(ctx, conn, layers, dir, input, ts);
+                        } else {
+                            self.at_top(ctx, conn, dir, input, ts);
+                        }
                     }
                     Detection::NeedMore => {
                         det.held_bytes += d.len();

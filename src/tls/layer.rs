@@ -44,7 +44,7 @@ use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx, Protocol};
 use crate::time::Timestamp;
 
 use super::crypto::{self, Cipher, DecryptError, RecordDecryptor, Suite};
-use super::handshake::{self, HandshakeReader};
+use super::handshake::{self, HandshakeEvent, HandshakeReader};
 use super::record::{self, Framer, GapEffect, HEADER_LEN};
 use super::{TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_RESYNC_WINDOW};
 
@@ -655,8 +655,8 @@ impl TlsLayer {
         let mut step = Step::Done;
         loop {
             let (ty, body) = match halves[dir].hs.next() {
-                Some(Ok(m)) => m,
-                Some(Err(_)) => {
+                Some(HandshakeEvent::Message { msg_type, body }) => (msg_type, body),
+                Some(HandshakeEvent::Oversized { .. }) => {
                     ctx.tls.tls_handshake_errors += 1;
                     continue;
                 }
@@ -754,6 +754,7 @@ impl TlsLayer {
             GapEffect::LostRecord { fragment_len } => {
                 ctx.tls.tls_records_lost += 1;
                 let lost = (fragment_len + HEADER_LEN) as u64;
+                let encrypted = half.epoch() != Epoch::Plain;
                 match half.dec.as_mut() {
                     Some(dec) => {
                         dec.set_seq(dec.seq().wrapping_add(1));
@@ -762,7 +763,7 @@ impl TlsLayer {
                     // Lost before its decryptor exists: the next record finds its
                     // sequence number by trial, which counts the lost one. A record
                     // lost before encryption began was handshake, not plaintext.
-                    None if half.epoch() != Epoch::Plain => {
+                    None if encrypted => {
                         half.seq_unknown = true;
                         half.lost_bytes += lost;
                     }
@@ -955,7 +956,7 @@ impl Layer for TlsLayer {
             + self
                 .halves
                 .iter()
-                .map(|h| h.held_bytes + h.plain.capacity() + h.hs.mem_bytes())
+                .map(|h| h.held_bytes + h.plain.capacity() + h.hs.buffered())
                 .sum::<usize>()
     }
 
