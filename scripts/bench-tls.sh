@@ -58,7 +58,11 @@ run tls "$tls" -tls-keylog "$keys"; t_secs=$secs t_rss=$rss
 p_tx=$(counter plain transactions); t_tx=$(counter tls transactions)
 decrypted=$(counter tls tls_decrypted_connections); failures=$(counter tls tls_auth_failures)
 ratio=$(awk -v a="$t_secs" -v b="$p_secs" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-echo "bench-tls: TLS / plaintext = $ratio"
+# The TLS run has fewer transactions (midstream connections are not decrypted): the ratio
+# per transaction is the fairer one when they differ much.
+per_tx=$(awk -v a="$t_secs" -v b="$p_secs" -v x="$t_tx" -v y="$p_tx" \
+  'BEGIN { printf "%.2f", (b > 0 && x > 0 ? (a / x) / (b / y) : 0) }')
+echo "bench-tls: TLS / plaintext = $ratio ($per_tx per transaction)"
 
 section=$(
   echo "<!-- bench-tls -->"
@@ -75,9 +79,10 @@ section=$(
   awk -v s="$p_secs" -v k="$p_rss" -v t="$p_tx" 'BEGIN { printf "| plaintext | %.2f | %.0f | %s |\n", s, k / 1024, t }'
   awk -v s="$t_secs" -v k="$t_rss" -v t="$t_tx" 'BEGIN { printf "| TLS 1.3 | %.2f | %.0f | %s |\n", s, k / 1024, t }'
   echo
-  echo "TLS / plaintext: **$ratio×** (issue 10 asks for at most 1.5×). $decrypted connections decrypted,"
-  echo "${failures:-0} records failed authentication; midstream connections (no ClientHello) are not decrypted"
-  echo "by design, so the TLS run reports fewer transactions."
+  echo "TLS / plaintext: **$ratio×** (issue 10 asks for at most 1.5×), $per_tx× per transaction."
+  echo "$decrypted connections decrypted, ${failures:-0} records failed authentication; the midstream"
+  echo "connections (no ClientHello) are not decrypted by design, so the TLS run reports fewer"
+  echo "transactions and does a little less HTTP work: hence the second ratio."
   echo "<!-- /bench-tls -->"
 )
 doc=docs/benchmarks.md
