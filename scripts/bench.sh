@@ -112,6 +112,11 @@ base=$(echo "${results[0]}" | cut -d'|' -f2)
   (default 512 MiB); hostile captures built to break that are measured in
   [robustness.md](robustness.md#hostile-traffic).
 NOTES
+  # The TLS section belongs to scripts/bench-tls.sh: kept as it is.
+  if [ -f docs/benchmarks.md ] && grep -q '^<!-- bench-tls -->$' docs/benchmarks.md; then
+    echo
+    sed -n '/^<!-- bench-tls -->$/,/^<!-- \/bench-tls -->$/p' docs/benchmarks.md
+  fi
 } > docs/benchmarks.md.new
 mv docs/benchmarks.md.new docs/benchmarks.md
 cat docs/benchmarks.md

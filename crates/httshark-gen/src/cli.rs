@@ -21,7 +21,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::hostile::{self, HostileConfig, Kind};
-use crate::{write_capture, FaultSpec, Format, GenConfig, HttpParams, LinkKind, TsResolution};
+use crate::{
+    write_capture_with_keylog, FaultSpec, Format, GenConfig, HttpParams, LinkKind, Suite,
+    TlsParams, TsResolution,
+};
 
 /// The command line (`--help` has the details).
 #[derive(Parser, Debug)]
@@ -79,6 +82,17 @@ pub struct Args {
     /// more transactions per MB.
     #[arg(long)]
     max_body: Option<u64>,
+    /// Put every connection inside TLS 1.3 (the same HTTP bytes, so the same ground truth
+    /// but for times); needs --tls-keylog. Midstream connections get records without
+    /// hellos and no key log lines (undecryptable). Faults that lose bytes are refused.
+    #[arg(long, requires = "tls_keylog")]
+    tls: bool,
+    /// Where --tls writes the NSS key log (SSLKEYLOGFILE format) of every connection.
+    #[arg(long, requires = "tls")]
+    tls_keylog: Option<PathBuf>,
+    /// TLS 1.3 cipher suite: aes128 (TLS_AES_128_GCM_SHA256), aes256 or chacha20.
+    #[arg(long, default_value = "aes128", requires = "tls")]
+    tls_suite: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -188,6 +202,18 @@ fn config(a: &Args) -> Result<GenConfig, String> {
         }
         http.tcp.mss = mss;
     }
+    if a.tls {
+        let suite = Suite::parse(&a.tls_suite).ok_or_else(|| {
+            format!(
+                "unknown --tls-suite `{}` (aes128, aes256, chacha20)",
+                a.tls_suite
+            )
+        })?;
+        http.tls = Some(TlsParams {
+            suite,
+            ..TlsParams::default()
+        });
+    }
     if let Some(m) = a.max_body {
         http.resp_body.max = m;
         http.resp_body.min = http.resp_body.min.min(m);
@@ -197,7 +223,7 @@ fn config(a: &Args) -> Result<GenConfig, String> {
         "ns" => TsResolution::Nano,
         other => return Err(format!("unknown --tsres `{other}` (us, ns)")),
     };
-    Ok(GenConfig {
+    let cfg = GenConfig {
         http,
         faults: a.faults.as_deref().map(FaultSpec::parse).transpose()?,
         format: if a.pcapng {
@@ -206,7 +232,9 @@ fn config(a: &Args) -> Result<GenConfig, String> {
             Format::Pcap(res)
         },
         snaplen: a.snaplen,
-    })
+    };
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// Parses `args` (the program name first, as `std::env::args_os` gives it) and runs them.
@@ -235,13 +263,27 @@ pub fn run(a: &Args) -> Result<(), String> {
         )),
         None => None,
     };
-    let sum = write_capture(&cfg, out, expected).map_err(|e| format!("writing: {e}"))?;
+    let keylog = match &a.tls_keylog {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => None,
+    };
+    let sum = write_capture_with_keylog(&cfg, out, expected, keylog)
+        .map_err(|e| format!("writing: {e}"))?;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
         "httshark-gen: {} connections, {} transactions ({} intact), {} packets, {} bytes",
         sum.connections, sum.transactions, sum.intact_transactions, sum.packets, sum.bytes
     );
+    if cfg.http.tls.is_some() {
+        let _ = writeln!(
+            err,
+            "httshark-gen: TLS 1.3: {} connections with their secrets in the key log, {} midstream (no hellos, undecryptable)",
+            sum.tls_connections, sum.tls_midstream
+        );
+    }
     if cfg.faults.is_some() {
         let f = &sum.faults;
         let _ = writeln!(

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use super::rng::Rng;
 use super::tcp::{Direction, Packet, TcpConn, TcpParams};
+use super::tls_conn::{TlsConn, TlsParams};
 use crate::time::Timestamp;
 
 /// How a message body is delimited on the wire (RFC 9112 section 6.3).
@@ -193,6 +194,11 @@ pub struct HttpParams {
     pub think_max: Duration,
     /// Server processing time, uniform up to this.
     pub server_time_max: Duration,
+    /// Every connection inside TLS 1.3 (`None`: plaintext HTTP). The HTTP bytes, and so
+    /// the ground truth's transactions, sizes and stream offsets (then offsets in the
+    /// decrypted stream), are those of the plaintext scenario; only times differ, by the
+    /// handshake and the record overhead. See [`crate::tls_conn`].
+    pub tls: Option<TlsParams>,
 }
 
 impl HttpParams {
@@ -235,6 +241,7 @@ impl HttpParams {
             max_concurrent: 32,
             think_max: Duration::from_millis(150),
             server_time_max: Duration::from_millis(40),
+            tls: None,
         }
     }
 
@@ -329,6 +336,7 @@ impl HttpParams {
 pub(crate) const RNG_CONN: u64 = 1;
 pub(crate) const RNG_SCHEDULE: u64 = 2;
 pub(crate) const RNG_FAULTS: u64 = 3;
+pub(crate) const RNG_TLS: u64 = 4;
 
 const HOST_NAMES: &[&str] = &[
     "www.example.com",
@@ -882,6 +890,25 @@ pub struct GeneratedConn {
     pub midstream: bool,
     pub packets: Vec<Packet>,
     pub txs: Vec<ExpectedTx>,
+    /// NSS key log lines of the connection's TLS secrets (empty without TLS, or for a
+    /// midstream connection, whose hellos the capture missed).
+    pub keylog: String,
+}
+
+/// Sends the scenario's bytes `data` from `dir`: as they are, or sealed into TLS records.
+fn send(conn: &mut TcpConn, tls: &mut Option<TlsConn>, dir: Direction, data: &[u8]) {
+    match tls {
+        Some(t) => t.send(conn, dir, data),
+        None => conn.send(dir, data),
+    }
+}
+
+/// Scenario (plaintext) bytes sent so far in `dir`.
+fn stream_len(conn: &TcpConn, tls: &Option<TlsConn>, dir: Direction) -> u64 {
+    match tls {
+        Some(t) => t.stream_len(dir),
+        None => conn.stream_len(dir),
+    }
 }
 
 fn dur_upto(rng: &mut Rng, max: Duration) -> Duration {
@@ -951,6 +978,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 midstream,
                 packets: Vec::new(),
                 txs: Vec::new(),
+                keylog: String::new(),
             }
         }
     };
@@ -964,6 +992,16 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
         .map(|i| plan_tx(&mut rng, p, &cp, i + 1 == n_tx, conn.now()))
         .collect();
     let rtt = conn.params().rtt;
+    // TLS after the plans, from its own random stream: the HTTP bytes stay those of the
+    // plaintext scenario (the Date headers were drawn at the same point of the timeline).
+    let mut tls = p.tls.as_ref().and_then(|t| {
+        let mut s = TlsConn::new(t, Rng::derive(p.seed, index as u64, RNG_TLS))?;
+        if !midstream {
+            let sni = host_header.split(':').next().unwrap_or(&host_header);
+            s.handshake(&mut conn, sni);
+        }
+        Some(s)
+    });
     let batch = if cp.pipelined {
         p.max_pipeline.max(2) as usize
     } else {
@@ -977,25 +1015,25 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
             if k > 0 {
                 conn.wait(conn.params().gap);
             }
-            let req_from = conn.stream_len(Direction::ToServer);
-            let resp_from = conn.stream_len(Direction::ToClient);
+            let req_from = stream_len(&conn, &tls, Direction::ToServer);
+            let resp_from = stream_len(&conn, &tls, Direction::ToClient);
             let req_start = conn.now();
             let mut interim = 0u64;
             if tx.expect_continue {
-                conn.send(Direction::ToServer, &tx.req_head);
+                send(&mut conn, &mut tls, Direction::ToServer, &tx.req_head);
                 conn.wait(rtt);
                 let cont = b"HTTP/1.1 100 Continue\r\n\r\n";
-                conn.send(Direction::ToClient, cont);
+                send(&mut conn, &mut tls, Direction::ToClient, cont);
                 interim = cont.len() as u64;
                 conn.wait(conn.params().ack_delay);
-                conn.send(Direction::ToServer, &tx.req_body_wire);
+                send(&mut conn, &mut tls, Direction::ToServer, &tx.req_body_wire);
             } else {
                 let mut msg = Vec::with_capacity(tx.req_head.len() + tx.req_body_wire.len());
                 msg.extend_from_slice(&tx.req_head);
                 msg.extend_from_slice(&tx.req_body_wire);
-                conn.send(Direction::ToServer, &msg);
+                send(&mut conn, &mut tls, Direction::ToServer, &msg);
             }
-            let req_span = req_from..conn.stream_len(Direction::ToServer);
+            let req_span = req_from..stream_len(&conn, &tls, Direction::ToServer);
             let req_end = conn.now();
             pending.push((
                 tx, req_span, resp_from, req_start, req_end, interim, k as u32,
@@ -1014,7 +1052,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
             let resp_from = if interim > 0 {
                 resp_from0
             } else {
-                conn.stream_len(Direction::ToClient)
+                stream_len(&conn, &tls, Direction::ToClient)
             };
             let (status, resp_start, resp_end) = if unanswered {
                 (None, None, None)
@@ -1023,7 +1061,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 let mut msg = Vec::with_capacity(tx.resp_head.len() + tx.resp_body_wire.len());
                 msg.extend_from_slice(&tx.resp_head);
                 msg.extend_from_slice(&tx.resp_body_wire);
-                conn.send(Direction::ToClient, &msg);
+                send(&mut conn, &mut tls, Direction::ToClient, &msg);
                 (Some(tx.status), Some(s), Some(conn.now()))
             };
             txs.push(ExpectedTx {
@@ -1071,7 +1109,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 resp_start,
                 resp_end,
                 req_stream,
-                resp_stream: resp_from..conn.stream_len(Direction::ToClient),
+                resp_stream: resp_from..stream_len(&conn, &tls, Direction::ToClient),
             });
             depth += 1;
             if unanswered {
@@ -1086,6 +1124,9 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
     match end {
         ConnEnd::ClientFin => {
             conn.wait(Duration::from_millis(1) + dur_upto(&mut rng, p.think_max));
+            if let Some(t) = tls.as_mut() {
+                t.close_notify(&mut conn, Direction::ToServer);
+            }
             conn.close(Direction::ToServer);
         }
         ConnEnd::ServerFin => {
@@ -1094,6 +1135,9 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 conn.wait(Duration::from_millis(200) + dur_upto(&mut rng, p.think_max));
             } else {
                 conn.wait(conn.params().gap);
+            }
+            if let Some(t) = tls.as_mut() {
+                t.close_notify(&mut conn, Direction::ToClient);
             }
             conn.close(Direction::ToClient);
         }
@@ -1115,6 +1159,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
         midstream,
         packets: conn.finish(),
         txs,
+        keylog: tls.as_ref().map(TlsConn::keylog).unwrap_or_default(),
     }
 }
 

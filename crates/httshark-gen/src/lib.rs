@@ -13,6 +13,8 @@
 //! - [`tcp`]: one TCP connection's frames (handshake or midstream, MSS segmentation, ACKs,
 //!   FIN/RST, ISN wraparound) built with etherparse;
 //! - [`http`]: per-connection HTTP scenario and its ground truth [`http::ExpectedTx`];
+//! - [`tls`], [`tls_conn`]: TLS 1.3 record sealing and the handshake of `--tls` mode, with
+//!   the NSS key log a decryptor needs;
 //! - [`faults`]: fault injection with an account of which bytes were lost;
 //! - [`hostile`]: memory-exhaustion attacks (SYN flood, endless bodies, ...) interleaved
 //!   with legitimate connections and their ground truth;
@@ -33,10 +35,17 @@ pub mod rng;
 pub mod scenario;
 pub mod tcp;
 pub mod time;
+pub mod tls;
+pub mod tls_conn;
 
 pub use faults::{FaultReport, FaultSpec};
 pub use http::{ExpectedTx, Framing, HttpParams};
 pub use pcap::{LinkKind, PcapWriter, PcapngWriter, TsResolution};
-pub use scenario::{generate, parse_expected_tsv, write_capture, Format, GenConfig, GenSummary};
+pub use scenario::{
+    generate, parse_expected_tsv, write_capture, write_capture_with_keylog, Format, GenConfig,
+    GenSummary,
+};
 pub use tcp::{Direction, Packet, PacketMeta, TcpConn, TcpParams};
 pub use time::Timestamp;
+pub use tls::Suite;
+pub use tls_conn::TlsParams;

@@ -42,6 +42,8 @@ pub struct ConnTruth {
     pub txs: Vec<ExpectedTx>,
     /// Faults applied to this connection's frames (empty without faults).
     pub faults: FaultReport,
+    /// Its NSS key log lines (TLS mode; empty otherwise and for a midstream connection).
+    pub keylog: String,
 }
 
 /// What the scenario produces, in output order.
@@ -135,6 +137,7 @@ impl Scenario {
             midstream: g.midstream,
             txs: g.txs,
             faults: report,
+            keylog: g.keylog,
         }
     }
 }
@@ -209,6 +212,10 @@ pub struct GenSummary {
     pub packets: u64,
     pub bytes: u64,
     pub faults: FaultReport,
+    /// TLS mode: connections whose secrets the key log states, and midstream ones (no
+    /// hellos, no secrets: undecryptable by design).
+    pub tls_connections: u64,
+    pub tls_midstream: u64,
 }
 
 enum Sink<W: Write> {
@@ -220,10 +227,46 @@ enum Sink<W: Write> {
 pub fn write_capture<W: Write, E: Write>(
     cfg: &GenConfig,
     out: W,
-    mut expected: Option<E>,
+    expected: Option<E>,
 ) -> io::Result<GenSummary> {
-    cfg.http
-        .validate()
+    write_capture_with_keylog::<W, E, io::Sink>(cfg, out, expected, None)
+}
+
+impl GenConfig {
+    /// What the generator cannot do: [`HttpParams::validate`], and, in TLS mode, faults or
+    /// a snap length that lose bytes. A lost byte of a record loses the whole record to a
+    /// decryptor, which the ground truth (byte ranges of the HTTP stream) cannot state.
+    pub fn validate(&self) -> Result<(), String> {
+        self.http.validate()?;
+        if self.http.tls.is_some() {
+            if let Some(f) = self
+                .faults
+                .as_ref()
+                .filter(|f| f.drop > 0.0 || f.truncate > 0.0)
+            {
+                return Err(format!(
+                    "TLS mode: faults that lose bytes (drop={}, truncate={}) are not supported; \
+                     dup and reorder are",
+                    f.drop, f.truncate
+                ));
+            }
+            if self.snaplen.is_some() {
+                return Err("TLS mode: a snap length loses bytes; not supported".to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`write_capture`], and in TLS mode the key log (NSS format) to `keylog`, each
+/// connection's lines before its first frame.
+pub fn write_capture_with_keylog<W: Write, E: Write, K: Write>(
+    cfg: &GenConfig,
+    out: W,
+    mut expected: Option<E>,
+    mut keylog: Option<K>,
+) -> io::Result<GenSummary> {
+    cfg.validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let link = cfg.http.tcp.link;
     let mut sink = match cfg.format {
@@ -242,6 +285,16 @@ pub fn write_capture<W: Write, E: Write>(
             },
             Event::Conn(c) => {
                 sum.connections += 1;
+                if cfg.http.tls.is_some() {
+                    if c.midstream {
+                        sum.tls_midstream += 1;
+                    } else {
+                        sum.tls_connections += 1;
+                    }
+                }
+                if let Some(k) = keylog.as_mut() {
+                    k.write_all(c.keylog.as_bytes())?;
+                }
                 for tx in &c.txs {
                     let intact = c.faults.tx_intact(tx);
                     sum.transactions += 1;
@@ -270,6 +323,9 @@ pub fn write_capture<W: Write, E: Write>(
     sum.bytes = bytes;
     if let Some(mut e) = expected {
         e.flush()?;
+    }
+    if let Some(mut k) = keylog {
+        k.flush()?;
     }
     Ok(sum)
 }
@@ -422,4 +478,89 @@ pub fn parse_expected_tsv(text: &str) -> Result<Vec<(ExpectedTx, bool)>, String>
         .filter(|(_, l)| !l.is_empty())
         .map(|(i, l)| ExpectedTx::from_tsv_row(l).map_err(|e| format!("line {}: {e}", i + 2)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls_conn::TlsParams;
+
+    /// The ground truth without its times (the TLS handshake and record overhead move
+    /// them).
+    fn timeless(mut t: ExpectedTx) -> ExpectedTx {
+        let zero = Timestamp::from_secs_nanos(0, 0);
+        (t.req_start, t.req_end) = (zero, zero);
+        t.resp_start = t.resp_start.map(|_| zero);
+        t.resp_end = t.resp_end.map(|_| zero);
+        t
+    }
+
+    fn render(cfg: &GenConfig) -> (Vec<u8>, Vec<u8>, GenSummary) {
+        let (mut pcap, mut keys) = (Vec::new(), Vec::new());
+        let sum = write_capture_with_keylog(cfg, &mut pcap, None::<Vec<u8>>, Some(&mut keys))
+            .expect("in-memory write");
+        (pcap, keys, sum)
+    }
+
+    #[test]
+    fn tls_mode_keeps_the_http_truth_and_logs_four_secrets_per_full_connection() {
+        for preset in ["small", "mixed"] {
+            let plain = HttpParams::preset(preset, 11).unwrap();
+            let mut tls = plain.clone();
+            tls.tls = Some(TlsParams::default());
+            let (p_packets, p_truth, _) = generate(&plain, None);
+            let (t_packets, t_truth, _) = generate(&tls, None);
+            assert!(!p_truth.is_empty());
+            let a: Vec<_> = p_truth.into_iter().map(timeless).collect();
+            let b: Vec<_> = t_truth.into_iter().map(timeless).collect();
+            assert_eq!(
+                a, b,
+                "{preset}: same transactions, sizes and stream offsets"
+            );
+            let bytes = |v: &[Packet]| v.iter().map(|p| p.data.len()).sum::<usize>();
+            assert!(
+                bytes(&t_packets) > bytes(&p_packets),
+                "{preset}: records add bytes"
+            );
+
+            let (pcap, keys, sum) = render(&GenConfig::new(tls.clone()));
+            let keys = String::from_utf8(keys).unwrap();
+            assert!(
+                sum.tls_connections > 0 && sum.tls_midstream > 0,
+                "{preset}: {sum:?}"
+            );
+            assert_eq!(sum.tls_connections + sum.tls_midstream, sum.connections);
+            assert_eq!(keys.lines().count() as u64, 4 * sum.tls_connections);
+            let randoms: std::collections::HashSet<&str> =
+                keys.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+            assert_eq!(
+                randoms.len() as u64,
+                sum.tls_connections,
+                "one client random each"
+            );
+            // Deterministic: the same configuration, the same capture and key log.
+            let (pcap2, keys2, _) = render(&GenConfig::new(tls));
+            assert!(pcap == pcap2 && keys.as_bytes() == keys2);
+        }
+    }
+
+    #[test]
+    fn tls_mode_refuses_what_loses_bytes_and_takes_dup_and_reorder() {
+        let mut cfg = GenConfig::new(HttpParams::small(1));
+        cfg.http.tls = Some(TlsParams::default());
+        cfg.faults = Some(FaultSpec::parse("dup=0.1,reorder=0.1").unwrap());
+        assert!(cfg.validate().is_ok());
+        for lossy in ["drop=0.01", "truncate=0.01"] {
+            cfg.faults = Some(FaultSpec::parse(lossy).unwrap());
+            let e = cfg.validate().unwrap_err();
+            assert!(e.contains("TLS"), "{e}");
+            let r = write_capture(&cfg, Vec::new(), None::<Vec<u8>>);
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        }
+        cfg.faults = None;
+        cfg.snaplen = Some(200);
+        assert!(cfg.validate().is_err());
+        cfg.http.tls = None;
+        assert!(cfg.validate().is_ok(), "the same without TLS is fine");
+    }
 }

@@ -77,6 +77,15 @@ fn bad_arguments_fail_with_one_line() {
         vec!["--faults", "drop=7"],
         vec!["--size-mb", "0"],
         vec!["hostile", "nope"],
+        vec![
+            "--tls",
+            "--tls-keylog",
+            "/dev/null",
+            "--faults",
+            "drop=0.01",
+        ],
+        vec!["--tls", "--tls-keylog", "/dev/null", "--snaplen", "100"],
+        vec!["--tls", "--tls-keylog", "/dev/null", "--tls-suite", "rc4"],
     ] {
         let o = gen().args(&args).arg("--out").arg(&out).output().unwrap();
         assert!(!o.status.success(), "{args:?} accepted");
@@ -88,4 +97,46 @@ fn bad_arguments_fail_with_one_line() {
     }
     let o = gen().output().unwrap();
     assert!(!o.status.success(), "--out is required");
+}
+
+#[test]
+fn tls_needs_its_key_log_and_writes_four_secrets_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, keys) = (dir.path().join("t.pcap"), dir.path().join("t.keys"));
+    // clap's usage error: --tls without --tls-keylog, and the reverse.
+    for args in [vec!["--tls"], vec!["--tls-keylog", "k"]] {
+        let o = gen().args(&args).arg("--out").arg(&out).output().unwrap();
+        assert!(!o.status.success(), "{args:?} accepted");
+    }
+    let o = gen()
+        .args([
+            "--profile",
+            "small",
+            "--seed",
+            "3",
+            "--tls",
+            "--tls-suite",
+            "aes256",
+        ])
+        .arg("--tls-keylog")
+        .arg(&keys)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let n: usize = err
+        .split("TLS 1.3: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no TLS summary: {err}"));
+    let log = String::from_utf8(read(&keys)).unwrap();
+    assert!(n > 0);
+    assert_eq!(log.lines().count(), 4 * n);
+    // SHA-384 suite: 48-byte secrets.
+    assert!(log
+        .lines()
+        .all(|l| l.split(' ').nth(2).map(str::len) == Some(96)));
 }
