@@ -283,6 +283,26 @@ impl HalfStream {
         }
     }
 
+    /// Where a RST (or, with `fin`, a FIN) at `seq` from this direction's sender lies
+    /// relative to what it can have sent: `Some(true)` when between what the receiver
+    /// acknowledged (for a FIN: what was delivered, since no byte follows a FIN) and
+    /// `window` past the furthest byte or FIN known; `None` before synchronisation
+    /// (nothing to judge by). RFC 5961 §3.2 and §5.2 in spirit: the observer does not know
+    /// the receiver's window, so `window` stands for it.
+    pub(crate) fn control_in_window(&self, seq: SeqNum, fin: bool, window: u64) -> Option<bool> {
+        let off = self.offset_of(seq)?;
+        let acked = self.acked.unwrap_or(0);
+        let lo = if fin { self.next } else { acked.min(self.next) };
+        let known = [
+            self.next,
+            acked,
+            self.ooo.last_end().unwrap_or(0),
+            self.fin.map_or(0, |f| f + 1),
+        ];
+        let hi = known.into_iter().max().unwrap_or(0).saturating_add(window);
+        Some(off >= signed_offset(lo) && off <= signed_offset(hi))
+    }
+
     /// Offset of the next byte to deliver: everything before it was delivered (as data or
     /// gap).
     pub(crate) fn delivered(&self) -> u64 {

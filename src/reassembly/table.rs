@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use super::conn::{Conn, Env};
 use super::half::{HalfLimits, HalfStream, MAX_WINDOW_SIGNED};
 use super::role::server_is_dst;
+use super::window::CausalWindow;
 use super::{
     CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
     EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENTLY_CLOSED_LINGER, RECENTLY_CLOSED_MAX,
@@ -118,6 +119,9 @@ pub struct ConnTable<F: HandlerFactory> {
     closed: RecentlyClosed,
     /// Bytes charged to the memory budget: the sum of the connections' `charged`.
     mem_used: usize,
+    /// The last segments, released in causal order (bounded by `causal_window`; not
+    /// charged to the budget: at most that many frames).
+    window: CausalWindow,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
@@ -135,13 +139,55 @@ impl<F: HandlerFactory> ConnTable<F> {
             tail: NIL,
             closed: RecentlyClosed::default(),
             mem_used: 0,
+            window: CausalWindow::default(),
         }
     }
 
     /// Feeds one segment. `packet_index` is the capture index of the packet (the new
     /// connection's id when it opens one); `ts` its packet time, `now` the worker's
-    /// monotonic clock.
+    /// monotonic clock. The segment goes through the causal window first: it is processed
+    /// once `causal_window` later segments came, in the order TCP says they were sent.
     pub fn on_segment(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        ts: Timestamp,
+        now: Timestamp,
+    ) {
+        let limit = self.limits.causal_window;
+        if limit == 0 && self.window.is_empty() {
+            self.process_segment(ctx, seg, packet_index, ts, now);
+            return;
+        }
+        self.window.push(seg, packet_index, ts, &mut self.counters);
+        while let Some(h) = self.window.pop_full(limit, &mut self.counters) {
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
+    }
+
+    /// Releases what the causal window holds: the segments `CAUSAL_WINDOW_DELAY` older
+    /// than `now`, or (`all`) every one.
+    fn drain_window(&mut self, ctx: &mut Ctx<F>, now: Timestamp, all: bool) {
+        let limit = self.limits.causal_window;
+        loop {
+            let c = &mut self.counters;
+            let next = if all {
+                self.window.pop(limit, c)
+            } else {
+                self.window.pop_aged(now, limit, c)
+            };
+            let Some(h) = next else {
+                break;
+            };
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
+    }
+
+    /// Applies one segment, in causal order, to its connection.
+    fn process_segment(
         &mut self,
         ctx: &mut Ctx<F>,
         seg: &TcpSegment<'_>,
@@ -195,6 +241,7 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// their last packet) and calls `on_tick` of every live handler (connections that
     /// carried no byte, gap or FIN have none).
     pub fn on_tick(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        self.drain_window(ctx, now, false);
         // The recency list is ordered by last activity: only the expired tail is visited.
         while self.tail != NIL {
             let last = self.recency[self.tail as usize].last_seen;
@@ -234,6 +281,7 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// Closes every connection (end of capture), delivering what is buffered first, in
     /// the order of their ids.
     pub fn close_all(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        self.drain_window(ctx, now, true);
         let mut live: Vec<(u64, u32)> = self
             .slots
             .iter()
