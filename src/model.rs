@@ -312,6 +312,10 @@ pub enum Anomaly {
     /// whether it answers this request or one hidden in the lost bytes (pipelining): the
     /// response may belong to an earlier request.
     PairingUncertain,
+    /// The response to an HTTP/1.x request had no status line: bytes until the close,
+    /// taken as an HTTP/0.9-style response (status 0, version HTTP/0.9), as Zeek reports
+    /// it. A server may do this; it is also an evasion against 1.x parsers.
+    NoStatusLine,
 }
 
 impl Anomaly {
@@ -345,6 +349,7 @@ impl Anomaly {
             Anomaly::MalformedRequestLine => "malformed-request-line",
             Anomaly::RequestLost => "request-lost",
             Anomaly::PairingUncertain => "pairing-uncertain",
+            Anomaly::NoStatusLine => "no-status-line",
         }
     }
 }
@@ -504,7 +509,10 @@ impl Transaction {
             + self.request.heap_bytes()
             + self.response.as_ref().map_or(0, Response::heap_bytes)
             + self.anomalies.capacity() * std::mem::size_of::<Anomaly>()
-            + self.h2.as_ref().map_or(0, |_| std::mem::size_of::<H2Stream>())
+            + self
+                .h2
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<H2Stream>())
     }
 }
 

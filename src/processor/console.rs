@@ -423,6 +423,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::MalformedRequestLine => "malformed request line",
                 Anomaly::RequestLost => "request lost",
                 Anomaly::PairingUncertain => "pairing uncertain",
+                Anomaly::NoStatusLine => "no status line",
             })
         })
         .collect()
