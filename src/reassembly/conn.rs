@@ -30,6 +30,8 @@ pub(super) struct Conn<H> {
     /// Per direction, the latest TSval of its sender's accepted segments (RFC 7323's
     /// TS.Recent), for PAWS on RSTs and FINs (`control.rs`).
     pub(super) ts_recent: [Option<u32>; 2],
+    /// Per direction, its receiver's last advertised window was 0 (zero-window probes).
+    pub(super) window_closed: [bool; 2],
     /// Bytes charged to the memory budget for this connection at its last update.
     pub(super) charged: usize,
 }
@@ -134,6 +136,7 @@ impl<H: StreamHandler> Conn<H> {
             held: Vec::new(),
             signed,
             ts_recent: [None; 2],
+            window_closed: [false; 2],
             charged: 0,
         }
     }
@@ -176,10 +179,44 @@ impl<H: StreamHandler> Conn<H> {
             Verdict::Reset => return Some(CloseReason::Reset),
             Verdict::Accept => {}
         }
-        let arrival = self.on_handshake(seg, ts);
+        let probe = self.is_probe(seg, dir, c);
+        let mut arrival = self.on_handshake(seg, ts);
+        if probe {
+            // Not data: the receiver does not take it (its ACK says so).
+            arrival.payload = &[];
+            arrival.needs = None;
+        }
         let dir = arrival.dir;
         self.hold_or_deliver(env, c, lim, arrival);
         self.after_segment(env, c, dir, ts)
+    }
+
+    /// Keep-alive and zero-window probes (counted), and the receiver's window as this
+    /// segment advertises it for the other direction.
+    fn is_probe(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        dir: Direction,
+        c: &mut ReassemblyCounters,
+    ) -> bool {
+        let f = seg.flags;
+        let plain = !f.syn && !f.fin && !f.rst;
+        let me = &self.halves[dir.index()];
+        let seq = SeqNum(seg.seq);
+        let len = seg.payload.len();
+        let probe = if plain && me.is_keepalive(seq, len) {
+            c.keepalive_probes += 1;
+            true
+        } else if plain && self.window_closed[dir.index()] && me.is_window_probe(seq, len) {
+            c.zero_window_probes += 1;
+            true
+        } else {
+            false
+        };
+        if f.ack && plain {
+            self.window_closed[dir.reverse().index()] = seg.window == 0;
+        }
+        probe
     }
 
     /// SYN, SYN-ACK and establishing ACK (their times, each direction's start), a

@@ -303,6 +303,31 @@ impl HalfStream {
         Some(off >= signed_offset(lo) && off <= signed_offset(hi))
     }
 
+    /// The offset just past the furthest byte seen (delivered or buffered).
+    fn seen_end(&self) -> i64 {
+        signed_offset(self.next.max(self.ooo.last_end().unwrap_or(0)))
+    }
+
+    /// A keep-alive probe: no byte or one, at the sender's next sequence number minus one
+    /// (RFC 9293 §3.8.4), before any FIN.
+    pub(crate) fn is_keepalive(&self, seq: SeqNum, len: usize) -> bool {
+        len <= 1
+            && self.fin.is_none()
+            && self
+                .offset_of(seq)
+                .is_some_and(|off| off == self.seen_end() - 1)
+    }
+
+    /// One new byte right after the furthest seen: a zero-window probe when the receiver's
+    /// window is closed (RFC 9293 §3.8.6.1).
+    pub(crate) fn is_window_probe(&self, seq: SeqNum, len: usize) -> bool {
+        len == 1
+            && self.fin.is_none()
+            && self
+                .offset_of(seq)
+                .is_some_and(|off| off == self.seen_end())
+    }
+
     /// Offset of the next byte to deliver: everything before it was delivered (as data or
     /// gap).
     pub(crate) fn delivered(&self) -> u64 {

@@ -28,7 +28,7 @@
 //!   after that segment's ACK as an offset of the other direction (`on_ack`).
 //!
 //! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
-//! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
+//! FINs and RSTs never open one; data on a SYN, TCP Fast Open, is the stream's start). Its handler is created at its first byte, gap or FIN, so a
 //! SYN-only connection (scan, flood) costs a fixed ~0.5 KB and no handler call. It ends at
 //! both FINs delivered, a RST, the idle timeout, eviction (`max_connections`, least
 //! recently active first), a new SYN on its 4-tuple, or end of capture. 4-tuples closed by
@@ -38,12 +38,18 @@
 //! the recency list is ordered by `now` of each connection's last packet (most recent
 //! first), which makes eviction O(1) and the idle scan proportional to what it closes.
 //!
-//! Layout: `table.rs` finds, opens, evicts, times out and closes connections and keeps the
-//! memory budget; `conn.rs` applies one segment to its connection and emits to the handler;
-//! `window.rs` releases the last few segments in causal order (capture reordering by a
-//! few positions); `causal.rs` holds segments that acknowledge bytes not delivered yet; `role.rs` picks the
-//! client; `half.rs` orders one direction (sequence numbers are `wire::SeqNum`); `ooo.rs`
-//! is its out-of-order buffer.
+//! Layout: `window.rs` releases the last few segments in causal order (capture reordering
+//! by a few positions, undone before any connection sees them); `table.rs` finds, opens,
+//! evicts, times out and closes connections and keeps the memory budget; `conn.rs` applies
+//! one segment to its connection (keep-alive and zero-window probes are not data) and
+//! emits to the handler; `control.rs` judges RSTs and FINs; `causal.rs` holds segments that
+//! acknowledge bytes not delivered yet; `role.rs` picks the client; `half.rs` orders one
+//! direction (sequence numbers are `wire::SeqNum`); `ooo.rs` is its out-of-order buffer.
+//!
+//! SYNs on a tracked 4-tuple (`table.rs`): the client's SYN again or captured late is the
+//! same connection; a client SYN with a new ISN before any SYN-ACK or byte replaces the
+//! first attempt; the server's SYN without ACK then is a simultaneous open; any other SYN
+//! starts a new connection (`Reused`).
 //!
 //! Mid-stream pickup: a direction with no SYN seen starts at its first segment with
 //! payload (or FIN); bytes before that point, if they arrive later, are dropped as old.
@@ -58,6 +64,8 @@ mod role;
 mod table;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cases;
 #[cfg(test)]
 mod tests_control;
 mod window;
@@ -226,6 +234,18 @@ crate::counters! {
         fins_out_of_window,
         /// Connections closed because a new SYN reused their 4-tuple.
         connections_reused,
+        /// SYNs without ACK from the server side of a connection whose only packet was the
+        /// client's SYN: a simultaneous open (RFC 9293 §3.5), one connection.
+        simultaneous_opens,
+        /// Client SYNs with a new ISN before any SYN-ACK or byte: the new attempt replaces
+        /// the first in the same connection.
+        syn_isn_changes,
+        /// Keep-alive probes (RFC 9293 §3.8.4: at the sender's next sequence number minus
+        /// one, with no byte or one): neither data nor retransmissions.
+        keepalive_probes,
+        /// Zero-window probes (RFC 9293 §3.8.6.1: one new byte sent while the receiver's
+        /// window is 0), which the receiver does not take: not data.
+        zero_window_probes,
         /// Connections closed because `max_connections` was reached.
         connections_evicted,
         /// Connections closed by the idle timeout.

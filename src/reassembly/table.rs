@@ -102,6 +102,19 @@ impl RecentlyClosed {
     }
 }
 
+/// What a SYN without ACK on a tracked 4-tuple is (`ConnTable::syn_kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SynKind {
+    /// Another connection on the 4-tuple: the old one closes (`Reused`).
+    New,
+    /// The client's SYN again (retransmitted, or captured late), or not a SYN question.
+    Same,
+    /// The client's SYN with a new ISN before anything else came: replaces the first.
+    Restart,
+    /// The server's SYN in a simultaneous open.
+    Simultaneous,
+}
+
 /// All connections of one worker.
 pub struct ConnTable<F: HandlerFactory> {
     factory: F,
@@ -199,12 +212,31 @@ impl<F: HandlerFactory> ConnTable<F> {
         let key = ConnKey::new(seg.src, seg.dst);
         let f = seg.flags;
         let active_open = f.syn && !f.ack && !f.rst;
-        let idx = match self.index.get(&key).copied() {
-            Some(idx) if active_open && self.is_new_syn(idx, seg) => {
+        let kind = match self.index.get(&key).copied() {
+            Some(idx) if active_open => Some((idx, self.syn_kind(idx, seg))),
+            Some(idx) => Some((idx, SynKind::Same)),
+            None => None,
+        };
+        let idx = match kind {
+            Some((idx, SynKind::New)) => {
                 self.close(ctx, idx, CloseReason::Reused, ts, now);
                 self.open(ctx, key, seg, packet_index, now)
             }
-            Some(idx) => idx,
+            Some((idx, SynKind::Restart)) => {
+                // The client gave up on its SYN and sent another with a new ISN before any
+                // SYN-ACK: the stack's new attempt replaces the old one (RFC 9293 §3.10.7.2:
+                // the listener has nothing of the first yet).
+                self.counters.syn_isn_changes += 1;
+                if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
+                    conn.halves[Direction::ToServer.index()] = HalfStream::default();
+                }
+                idx
+            }
+            Some((idx, SynKind::Simultaneous)) => {
+                self.counters.simultaneous_opens += 1;
+                idx
+            }
+            Some((idx, SynKind::Same)) => idx,
             None => {
                 if self.closed.is_recent(&key, now) {
                     if !active_open {
@@ -427,13 +459,16 @@ impl<F: HandlerFactory> ConnTable<F> {
         &self.counters
     }
 
-    /// A SYN without ACK on a tracked 4-tuple starts a new connection unless it repeats
-    /// the client's SYN (same sender, same ISN).
-    fn is_new_syn(&self, idx: u32, seg: &TcpSegment<'_>) -> bool {
+    /// What a SYN without ACK on a tracked 4-tuple is: a new connection, unless it
+    /// repeats the client's SYN (same sender, same ISN, or captured late), is the client's
+    /// new attempt before any SYN-ACK or byte, or the server's own SYN of a simultaneous
+    /// open (RFC 9293 §3.5, figure 8: both ends send a SYN without ACK).
+    fn syn_kind(&self, idx: u32, seg: &TcpSegment<'_>) -> SynKind {
         let Some(conn) = self.slots.get(idx as usize).and_then(Option::as_ref) else {
-            return true;
+            return SynKind::New;
         };
         let to_server = &conn.halves[Direction::ToServer.index()];
+        let to_client = &conn.halves[Direction::ToClient.index()];
         let open = !conn.halves.iter().any(HalfStream::fin_seen);
         let client = conn.info().client;
         let seq = SeqNum(seg.seq);
@@ -447,7 +482,22 @@ impl<F: HandlerFactory> ConnTable<F> {
             && to_server
                 .offset_of(seq + 1u32)
                 .is_some_and(|off| off <= 0 && off > -MAX_WINDOW_SIGNED);
-        !(retransmitted || late)
+        if retransmitted || late {
+            return SynKind::Same;
+        }
+        // Nothing but the client's SYN so far: no SYN-ACK, no byte either way.
+        let bare = conn.info().synack_ts.is_none()
+            && conn.app.handler.is_none()
+            && !to_client.is_synchronised()
+            && to_server.isn().is_some()
+            && to_server.delivered() == 0;
+        if bare && seg.src == client {
+            return SynKind::Restart;
+        }
+        if bare && seg.src == conn.info().server {
+            return SynKind::Simultaneous;
+        }
+        SynKind::New
     }
 
     /// Opens a connection for `seg` (evicting the least recently active one when full) and

@@ -153,6 +153,36 @@ impl H {
         payload: &[u8],
         tsval: Option<u32>,
     ) {
+        self.pkt_full(src, dst, flags, seq, ack, payload, tsval, 65535);
+    }
+
+    /// `pkt` advertising window `window`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pkt_win(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        window: u16,
+    ) {
+        self.pkt_full(src, dst, flags, seq, ack, payload, None, window);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pkt_full(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        tsval: Option<u32>,
+        window: u16,
+    ) {
         let seg = TcpSegment {
             src: addr(src),
             dst: addr(dst),
@@ -167,7 +197,7 @@ impl H {
             payload,
             auth_option: flags.contains('M'),
             timestamp: tsval.map(|v| (v, 0)),
-            window: 65535,
+            window,
         };
         self.table
             .on_segment(&mut self.ev, &seg, self.n, self.t, self.t);
@@ -208,7 +238,7 @@ impl H {
             .collect()
     }
 
-    fn info(&self, id: u64) -> ConnInfo {
+    pub(super) fn info(&self, id: u64) -> ConnInfo {
         self.ev
             .iter()
             .find_map(|e| match e {
