@@ -325,6 +325,10 @@ pub enum Anomaly {
     /// while this stream was open in it: some of its frames (DATA, trailers, its end) may
     /// be missing.
     FramesLost,
+    /// The response to an HTTP/1.x request had no status line: bytes until the close,
+    /// taken as an HTTP/0.9-style response (status 0, version HTTP/0.9), as Zeek reports
+    /// it. A server may do this; it is also an evasion against 1.x parsers.
+    NoStatusLine,
 }
 
 impl Anomaly {
@@ -362,6 +366,7 @@ impl Anomaly {
             Anomaly::StreamReset => "stream-reset",
             Anomaly::HpackDesync => "hpack-desync",
             Anomaly::FramesLost => "frames-lost",
+            Anomaly::NoStatusLine => "no-status-line",
         }
     }
 }

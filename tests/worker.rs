@@ -179,3 +179,35 @@ fn a_request_fed_a_byte_a_segment_is_the_same_transaction() {
     );
     assert_eq!(counters.proto.detection_fallbacks, 0);
 }
+
+/// Issue 9, item 3: a server answering an HTTP/1.1 request with a bare body and no status
+/// line, then closing (an HTTP/0.9 reply, also an evasion trick): the body is attached to
+/// the request with status 0, sized, flagged `no-status-line`, whatever the segmentation.
+#[test]
+fn a_response_without_status_line_is_an_http09_reply_to_the_request() {
+    use httshark::model::{Anomaly, HttpVersion};
+    let body: &[u8] = b"<html>a bare body, no status line</html>\n";
+    for mss in [1448, 7, 1] {
+        let (txs, counters) = run(connection(0, 80, &[(GET, body)], mss));
+        assert_eq!(txs.len(), 1, "mss {mss}: {txs:#?}");
+        let tx = &txs[0];
+        assert_eq!(tx.request.target, "/x");
+        let r = tx.response.as_ref().expect("answered");
+        assert_eq!((r.status, r.version), (0, HttpVersion::Http09));
+        assert_eq!(r.body.wire_len, body.len() as u64, "mss {mss}");
+        assert_eq!(r.body.data, body);
+        assert!(r.complete, "ended by the server's FIN");
+        assert!(
+            tx.anomalies.contains(&Anomaly::NoStatusLine),
+            "{:?}",
+            tx.anomalies
+        );
+        assert_eq!(Anomaly::NoStatusLine.name(), "no-status-line");
+        assert_eq!(counters.http.responses_without_status_line, 1);
+        assert_eq!(counters.http.unanswered, 0);
+    }
+    // A malformed status line is not taken for a bare body.
+    let (txs, counters) = run(connection(1, 80, &[(GET, b"HTTP/1.1 abc\r\n\r\n")], 1448));
+    assert_eq!(counters.http.responses_without_status_line, 0);
+    assert!(txs.iter().all(|t| t.response.is_none()), "{txs:#?}");
+}

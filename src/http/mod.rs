@@ -106,6 +106,9 @@ crate::counters! {
         /// Such responses when the response stream had lost bytes too since the previous
         /// response: the lost request's response is taken to be among them (not flagged).
         lost_pairs_balanced,
+        /// Responses to HTTP/1.x requests without a status line (bytes until close), taken as
+        /// HTTP/0.9 responses and flagged `no-status-line`.
+        responses_without_status_line,
         /// 1xx interim responses.
         interim_responses,
         /// Messages cut short (gap outside a known-length body, close, limit).

@@ -427,6 +427,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::StreamReset => "stream reset",
                 Anomaly::HpackDesync => "HPACK desync",
                 Anomaly::FramesLost => "frames lost",
+                Anomaly::NoStatusLine => "no status line",
             })
         })
         .collect()
