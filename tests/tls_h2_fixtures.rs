@@ -390,7 +390,11 @@ fn check_degraded(name: &str) {
     if let Some(flag) = allowed_flag(name) {
         assert!(!seen.is_empty(), "{name}: no entry");
         for s in &mut seen {
-            assert!(s.anomalies.iter().any(|a| a == flag), "{name}: {} not flagged {flag}", s.url);
+            assert!(
+                s.anomalies.iter().any(|a| a == flag),
+                "{name}: {} not flagged {flag}",
+                s.url
+            );
             s.anomalies.retain(|a| a != flag);
         }
     }

@@ -21,8 +21,7 @@ use std::time::Duration;
 
 use super::{cookie, format_ts, url};
 use crate::model::{
-    header, Anomaly, Body, Decoded, Header, HttpVersion, Interim, Response, TlsInfo,
-    Transaction,
+    header, Anomaly, Body, Decoded, Header, HttpVersion, Interim, Response, TlsInfo, Transaction,
 };
 use crate::time::Timestamp;
 
@@ -395,8 +394,10 @@ impl TlsView {
             0x0304 => "TLS 1.3".to_string(),
             v => format!("0x{v:04x}"),
         };
-        let cipher_suite = crate::tls::crypto::suite(t.cipher_suite)
-            .map_or_else(|| format!("0x{:04x}", t.cipher_suite), |s| s.name.to_string());
+        let cipher_suite = crate::tls::crypto::suite(t.cipher_suite).map_or_else(
+            || format!("0x{:04x}", t.cipher_suite),
+            |s| s.name.to_string(),
+        );
         TlsView {
             version,
             cipher_suite,

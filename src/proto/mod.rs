@@ -38,9 +38,9 @@ use crate::http::{HttpConn, HttpCtx, HttpLimits};
 use std::sync::Arc;
 
 use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
-use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
+use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 
 crate::counters! {
     /// Protocol-layer counters: what each connection was detected as.

@@ -43,7 +43,7 @@ use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx, Protocol};
 use crate::time::Timestamp;
 
-use super::crypto::{self, Cipher, DecryptError, RecordDecryptor, Suite};
+use super::crypto::{self, Cipher, RecordDecryptor, Suite};
 use super::handshake::{self, HandshakeEvent, HandshakeReader};
 use super::record::{self, Framer, GapEffect, HEADER_LEN};
 use super::{
@@ -545,7 +545,10 @@ impl TlsLayer {
                 Direction::ToClient => &secrets.server_traffic0,
             };
             let Some(secret) = secret else { continue };
-            for suite in [0x1301u16, 0x1302, 0x1303].into_iter().filter_map(crypto::suite) {
+            for suite in [0x1301u16, 0x1302, 0x1303]
+                .into_iter()
+                .filter_map(crypto::suite)
+            {
                 if suite.prf.len() != secret.len() {
                     continue;
                 }
@@ -608,11 +611,12 @@ impl TlsLayer {
             return Err(Unopened::Step(Step::Wait));
         };
         let opened = if half.seq_unknown {
-            let base = dec.seq();
-            let found = find_seq(dec, header, fragment, plain);
             // The records between the expected and the found sequence number are lost.
-            half.records_lost += dec.seq().saturating_sub(base).saturating_sub(1);
-            found
+            dec.decrypt_resync(TLS_RESYNC_WINDOW, header, fragment, plain)
+                .map(|(ty, skipped)| {
+                    half.records_lost += skipped;
+                    ty
+                })
         } else {
             dec.decrypt(header, fragment, plain)
         };
@@ -622,6 +626,16 @@ impl TlsLayer {
                 half.early_skip = false;
                 half.settle_loss(suite);
                 Ok(inner)
+            }
+            // Authenticated but malformed (an all-zero TLS 1.3 inner plaintext, bad
+            // padding under encrypt-then-MAC): the record used its sequence number and is
+            // dropped; the session gets a gap.
+            Err(e) if e.authenticated() => {
+                let suite = dec.suite();
+                ctx.tls.tls_auth_failures += 1;
+                half.pending_gap +=
+                    estimate_plaintext(suite, (fragment.len() + HEADER_LEN) as u64, 1);
+                Err(Unopened::Step(Step::Done))
             }
             // The early key stopped opening records: 0-RTT data ended (the client's
             // EndOfEarlyData is itself under the early key, but a rejected 0-RTT has
@@ -764,30 +778,33 @@ impl TlsLayer {
                         Err(_) => ctx.tls.tls_handshake_errors += 1,
                     }
                 }
-                (Direction::ToClient, HS_SERVER_HELLO) => match handshake::parse_server_hello(&body)
-                {
-                    Ok(sh) if sh.hello_retry => {}
-                    Ok(sh) => {
-                        let tls13 = sh.version == TLS13;
-                        hs.server_random = Some(sh.random);
-                        hs.version = Some(sh.version);
-                        hs.suite_id = Some(sh.cipher_suite);
-                        hs.suite = crypto::suite(sh.cipher_suite).filter(|s| s.tls13 == tls13);
-                        hs.encrypt_then_mac = sh.encrypt_then_mac;
-                        hs.alpn = sh.alpn;
-                        hs.resumed = if tls13 {
-                            sh.pre_shared_key
-                        } else {
-                            !sh.session_id.is_empty() && sh.session_id == hs.client_session_id
-                        };
-                        if hs.suite.is_none() {
-                            step = Step::GiveUp(GiveUp::UnsupportedSuite);
-                        } else if tls13 {
-                            halves[Direction::ToClient].set_epoch(Epoch::Handshake);
+                (Direction::ToClient, HS_SERVER_HELLO) => {
+                    match handshake::parse_server_hello(&body) {
+                        Ok(sh) if sh.hello_retry => {}
+                        Ok(sh) => {
+                            let tls13 = sh.version == TLS13;
+                            hs.server_random = Some(sh.random);
+                            hs.version = Some(sh.version);
+                            hs.suite_id = Some(sh.cipher_suite);
+                            // TLS 1.0 and 1.1 use another PRF (MD5 and SHA-1): not decrypted.
+                            hs.suite = crypto::suite(sh.cipher_suite)
+                                .filter(|s| s.tls13 == tls13 && (tls13 || sh.version == 0x0303));
+                            hs.encrypt_then_mac = sh.encrypt_then_mac;
+                            hs.alpn = sh.alpn;
+                            hs.resumed = if tls13 {
+                                sh.pre_shared_key
+                            } else {
+                                !sh.session_id.is_empty() && sh.session_id == hs.client_session_id
+                            };
+                            if hs.suite.is_none() {
+                                step = Step::GiveUp(GiveUp::UnsupportedSuite);
+                            } else if tls13 {
+                                halves[Direction::ToClient].set_epoch(Epoch::Handshake);
+                            }
                         }
+                        Err(_) => ctx.tls.tls_handshake_errors += 1,
                     }
-                    Err(_) => ctx.tls.tls_handshake_errors += 1,
-                },
+                }
                 (Direction::ToClient, HS_ENCRYPTED_EXTENSIONS) => {
                     match handshake::parse_encrypted_extensions(&body) {
                         Ok(ee) => hs.alpn = ee.alpn.or(hs.alpn.take()),
@@ -886,28 +903,6 @@ impl TlsLayer {
             self.give_up(GiveUp::NoKey, &mut ctx.tls);
         }
     }
-}
-
-/// Trial decryption after a loss: the record's sequence number is within
-/// `TLS_RESYNC_WINDOW` of the next expected one. On success the decryptor continues from
-/// it, and the records skipped are counted lost.
-fn find_seq(
-    dec: &mut RecordDecryptor,
-    header: &[u8; HEADER_LEN],
-    fragment: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<u8, DecryptError> {
-    let base = dec.seq();
-    for seq in base..base.saturating_add(TLS_RESYNC_WINDOW) {
-        out.clear();
-        if dec.decrypt_at(seq, header, fragment, out).is_ok() {
-            dec.set_seq(seq);
-            out.clear();
-            return dec.decrypt(header, fragment, out);
-        }
-    }
-    out.clear();
-    Err(DecryptError::BadAuth)
 }
 
 impl Default for TlsLayer {

@@ -162,6 +162,39 @@ impl RecordDecryptor {
         r
     }
 
+    /// Resynchronises after lost records (a TCP gap): tries this record at seq, seq + 1, …,
+    /// up to `window` numbers, and continues from the first that authenticates. Returns the
+    /// content type and how many sequence numbers were skipped (records lost). One
+    /// decryption for the hit, none repeated; on failure nothing changes and the error is
+    /// the last trial's (`BadAuth` when all failed, or a length error found at once).
+    pub fn decrypt_resync(
+        &mut self,
+        window: u64,
+        header: &[u8; 5],
+        fragment: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(u8, u64), DecryptError> {
+        let base = self.seq;
+        let mut last = DecryptError::BadAuth;
+        for skipped in 0..window {
+            let seq = base.wrapping_add(skipped);
+            match self.decrypt_at(seq, header, fragment, out) {
+                Ok(ty) => {
+                    self.seq = seq.wrapping_add(1);
+                    return Ok((ty, skipped));
+                }
+                Err(e) if e.authenticated() => {
+                    self.seq = seq.wrapping_add(1);
+                    return Err(e);
+                }
+                // The record's shape is wrong whatever the sequence number.
+                Err(e @ (DecryptError::TooShort | DecryptError::TooLong)) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// `decrypt` at an explicit sequence number, changing no state (resync trials).
     pub fn decrypt_at(
         &self,

@@ -452,3 +452,47 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn decrypt_resync_finds_the_record_after_a_gap() {
+    for (s, etm) in variants() {
+        let (mut enc, mut dec) = pair(s, etm);
+        let recs: Vec<Vec<u8>> = (0..8u8).map(|i| enc.encrypt(23, &[i; 33])).collect();
+        let mut out = b"a".to_vec();
+        let (h, frag) = split_record(&recs[0]);
+        assert_eq!(
+            dec.decrypt_resync(4, &h, frag, &mut out),
+            Ok((23, 0)),
+            "{}",
+            s.name
+        );
+        // Records 1..=3 lost: record 4 is 3 numbers on.
+        let (h, frag) = split_record(&recs[4]);
+        assert_eq!(
+            dec.decrypt_resync(4, &h, frag, &mut out),
+            Ok((23, 3)),
+            "{}",
+            s.name
+        );
+        assert_eq!(dec.seq(), 5);
+        // Record 7 is 2 on from 5, outside a window of 2: nothing changes.
+        let (h, frag) = split_record(&recs[7]);
+        let before = out.clone();
+        assert!(
+            dec.decrypt_resync(2, &h, frag, &mut out).is_err(),
+            "{}",
+            s.name
+        );
+        assert_eq!((&out, dec.seq()), (&before, 5));
+        assert_eq!(dec.decrypt_resync(3, &h, frag, &mut out), Ok((23, 2)));
+        let mut want = b"a".to_vec();
+        for i in [0u8, 4, 7] {
+            want.extend_from_slice(&[i; 33]);
+        }
+        assert_eq!(out, want, "{}", s.name);
+        assert_eq!(
+            dec.decrypt_resync(5, &h, &[], &mut out),
+            Err(DecryptError::TooShort)
+        );
+    }
+}
