@@ -6,10 +6,11 @@
 #   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format
 #   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
 #                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
+#   hpack      <- RFC 7541 Appendix C.3-C.6 block sequences in its op format (and a desync)
 # Needs python3 only. Usage: fuzz/seed.sh (from anywhere).
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly corpus/keylog
+mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly corpus/keylog corpus/hpack
 python3 - <<'PY'
 import glob, hashlib, os, re, struct
 
@@ -163,7 +164,37 @@ shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
 put("keylog", b"\x1f" + shb + block(10, struct.pack("<II", 0x544C534B, len(text)) + text))
 for path in sorted(glob.glob("../../shared/corpus/keys/*.keylog")):
     put("keylog", b"\x0f" + open(path, "rb").read())
+# hpack: 2 octets of cap (x4), then per block its length and octets; 0xf1 desync, 0xf2 +
+# 4 octets: SETTINGS_HEADER_TABLE_SIZE. The RFC 7541 Appendix C sequences.
+def hx(s):
+    return bytes.fromhex("".join(s.split()))
+C3 = ["828684410f7777772e6578616d706c652e636f6d", "828684be58086e6f2d6361636865",
+      "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565"]
+C4 = ["828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf",
+      "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"]
+C5 = ["4803333032580770726976617465611d4d6f6e2c203231204f637420323031332032303a31333a323120474d54"
+      "6e1768747470733a2f2f7777772e6578616d706c652e636f6d", "4803333037c1c0bf",
+      "88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a69707738666f6f3d"
+      "4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d6167653d333630303b207665"
+      "7273696f6e3d31"]
+C6 = ["488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f"
+      "0b97c8e9ae82ae43d3", "4883640effc1c0bf",
+      "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335df"
+      "dfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007"]
+def hpack(blocks, cap=16384, pre=b""):
+    data = struct.pack("<H", cap) + pre
+    for b in blocks:
+        b = hx(b)
+        data += bytes([len(b)]) + b
+    return data
+T256 = b"\xf2" + struct.pack("<I", 256)
+put("hpack", hpack(C3))
+put("hpack", hpack(C4))
+put("hpack", hpack(C5, pre=T256))
+put("hpack", hpack(C6, pre=T256))
+put("hpack", hpack(C6, cap=64))
+put("hpack", hpack(C4[:1]) + b"\xf1" + hpack(C4[2:])[2:])
 PY
-for t in pipeline decode http reassembly keylog; do
+for t in pipeline decode http reassembly keylog hpack; do
   echo "corpus/$t: $(ls "corpus/$t" | wc -l) seeds"
 done

@@ -93,7 +93,8 @@ pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = [
 struct Entry {
     /// `name ++ value`; the name is empty when unknown.
     bytes: Box<[u8]>,
-    name_len: usize,
+    /// Names are shorter than 2^32 (HPACK integers are capped there).
+    name_len: u32,
     /// False for an entry inserted with a name index that could not be resolved.
     name_known: bool,
 }
@@ -170,7 +171,7 @@ impl DynamicTable {
         }
         match self.entries.get(index - 1 - STATIC_TABLE.len()) {
             Some(e) if e.name_known => {
-                let (name, value) = e.bytes.split_at(e.name_len.min(e.bytes.len()));
+                let (name, value) = e.bytes.split_at((e.name_len as usize).min(e.bytes.len()));
                 Lookup::Field(name, value)
             }
             Some(e) => Lookup::NameUnknown(&e.bytes),
@@ -198,7 +199,7 @@ impl DynamicTable {
         }
         self.entries.push_front(Entry {
             bytes: bytes.into_boxed_slice(),
-            name_len: name_bytes.len(),
+            name_len: u32::try_from(name_bytes.len()).unwrap_or(u32::MAX),
             name_known: name.is_some(),
         });
         debug_assert!(self.size <= self.max_size);
@@ -263,7 +264,7 @@ impl DynamicTable {
             .iter()
             .map(|e| {
                 if e.name_known {
-                    let (n, v) = e.bytes.split_at(e.name_len);
+                    let (n, v) = e.bytes.split_at(e.name_len as usize);
                     (Some(n.to_vec()), v.to_vec())
                 } else {
                     (None, e.bytes.to_vec())
