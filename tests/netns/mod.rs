@@ -1,3 +1,4 @@
+#![allow(dead_code)] // Each live test uses part of the lab.
 //! A pair of network namespaces joined by a veth pair for live tests: tests/live/server.py
 //! (plain or TLS) on one side, clients and httshark on the other, cleaned up on drop.
 //!

@@ -258,6 +258,7 @@ impl DynamicTable {
 
     /// The entries, newest first: `(name or None, value)`; then the placeholder count.
     #[cfg(test)]
+    #[allow(clippy::type_complexity)]
     pub(crate) fn entries(&self) -> (Vec<(Option<Vec<u8>>, Vec<u8>)>, usize) {
         let list = self
             .entries

@@ -172,22 +172,22 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let (b, a) = (any::<usize>(), any::<usize>());
     prop_oneof![
-        (b.clone(), a.clone(), 0u8..8).prop_map(|(block, at, bit)| Mutation::Flip {
+        (b, a, 0u8..8).prop_map(|(block, at, bit)| Mutation::Flip {
             block,
             at,
             bit
         }),
-        (b.clone(), a.clone(), any::<u8>()).prop_map(|(block, at, byte)| Mutation::Set {
+        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Set {
             block,
             at,
             byte
         }),
-        (b.clone(), a.clone(), any::<u8>()).prop_map(|(block, at, byte)| Mutation::Insert {
+        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Insert {
             block,
             at,
             byte
         }),
-        (b.clone(), a.clone()).prop_map(|(block, at)| Mutation::Remove { block, at }),
+        (b, a).prop_map(|(block, at)| Mutation::Remove { block, at }),
         (b, a).prop_map(|(block, at)| Mutation::Truncate { block, at }),
     ]
 }
