@@ -183,6 +183,14 @@ impl Worker {
         now
     }
 
+    /// The capture (all workers' share of it) reached packet index `latest`: segments the
+    /// causal window holds that are old enough by capture position go now, so that what
+    /// a connection sees does not depend on the other connections of its worker.
+    pub fn captured_up_to(&mut self, latest: u64) {
+        let now = self.clock.now().unwrap_or_default();
+        self.table.captured_up_to(&mut self.ctx, latest, now);
+    }
+
     /// The capture ended at `ts`: every connection is closed and its pending requests
     /// become transactions. Returns the worker's clock.
     pub fn finish(&mut self, ts: Timestamp) -> Timestamp {

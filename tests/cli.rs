@@ -340,6 +340,8 @@ fn help_lists_every_flag_with_its_default() {
         ("--log-snapshot-file", "[default: snapshot.log]"),
         ("--log-snapshot-interval", "[default: 0s]"),
         ("--log-snapshot-level", "[default: 0]"),
+        ("--tls-keylog", "[default: none]"),
+        ("--tls-keylog-wait", "[default: 5s]"),
         ("--capture", "[HttShark's default: tshark]"),
         ("--channel-buffer", "[HttShark's default: 1]"),
         (

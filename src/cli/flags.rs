@@ -70,15 +70,13 @@ Examples:
 /// Help headings: the flags in the order a new user looks for them.
 const CAPTURE: &str = "Capture";
 const OUTPUT: &str = "Output";
-const TLS: &str = "TLS";
 const PROCESSORS: &str = "Processors";
 const CONSOLE: &str = "Console (-har-processors console)";
 const LOGGING: &str = "Logging";
 const METRICS: &str = "Metrics";
 const COMPAT: &str = "HttShark compatibility (ignored)";
 
-/// httshark: a passive HTTP/1.x sniffer. Captures packets (live or from a pcap file),
-/// reassembles TCP, parses HTTP/1.x, pairs requests with responses and writes HAR files.
+/// httshark: a passive HTTP sniffer (HTTP/1.x, HTTP/2, HTTPS with a key log) writing HAR files.
 #[derive(Parser, Debug, Clone, PartialEq, Eq)]
 #[command(
     name = "httshark",
@@ -130,19 +128,19 @@ pub struct Cli {
           value_parser = go_duration(parse_positive_duration))]
     pub duration: Option<GoDuration>,
 
-    /// NSS key log of TLS secrets (SSLKEYLOGFILE) to decrypt HTTPS with; repeatable.
+    /// NSS key log (SSLKEYLOGFILE) to decrypt HTTPS with; repeatable.
     ///
     /// Written by curl, Firefox, Chrome, Python, Node (--tls-keylog), Go (KeyLogWriter) and
     /// others when SSLKEYLOGFILE is set. A live capture follows the files as they grow (and
     /// reopens them when replaced); a pcapng file's own Decryption Secrets Blocks are read
     /// without it. Whoever holds a key log can read the traffic it covers: keep it private.
     /// [default: none]
-    #[arg(help_heading = TLS, long, value_name = "FILE", action = clap::ArgAction::Append)]
+    #[arg(help_heading = CAPTURE, long, value_name = "FILE", action = clap::ArgAction::Append)]
     pub tls_keylog: Vec<PathBuf>,
 
     /// Live capture: how long (capture time) TLS records wait for their secrets to appear in
     /// the key log before the connection is given up (counted as tls_no_key).
-    #[arg(help_heading = TLS, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(crate::tls::DEFAULT_KEYLOG_WAIT),
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(crate::tls::DEFAULT_KEYLOG_WAIT),
           value_parser = go_duration(parse_positive_duration))]
     pub tls_keylog_wait: GoDuration,
 

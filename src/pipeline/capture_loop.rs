@@ -171,11 +171,11 @@ pub(super) fn capture_loop(
             let _ = to_workers[w].send(ToWorker::Packets(full));
         }
     };
-    let tick = |now: Timestamp, batches: &mut Vec<Batch>, keys: &mut super::Keys| {
+    let tick = |now: Timestamp, latest: u64, batches: &mut Vec<Batch>, keys: &mut super::Keys| {
         send_keys(keys);
         for (w, batch) in batches.iter_mut().enumerate() {
             send(w, batch, keys);
-            let _ = to_workers[w].send(ToWorker::Tick(now));
+            let _ = to_workers[w].send(ToWorker::Tick(now, latest));
         }
     };
 
@@ -299,7 +299,9 @@ pub(super) fn capture_loop(
                         .store(stats.if_dropped, Ordering::Relaxed);
                 }
             }
-            tick(now, &mut batches, setup.keys);
+            // The index of the last packet read (indices start at 0).
+            let latest = counters.packets.saturating_sub(1);
+            tick(now, latest, &mut batches, setup.keys);
             next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
         }
     }

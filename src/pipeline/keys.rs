@@ -56,7 +56,9 @@ impl Keys {
                         entries.len() - before
                     ));
                 }
-                if scan.corrupt {
+                // A broken block is the capture's to report; here it matters only when it
+                // may hide secrets (some were found before it).
+                if scan.corrupt && !scan.texts.is_empty() {
                     notes.push(format!(
                         "httshark: warning: {}: a pcapng block is broken; secrets after it were not read",
                         path.display()

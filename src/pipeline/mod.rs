@@ -84,7 +84,9 @@ enum ToWorker {
     Packets(Batch),
     /// Secrets a followed key log gained (live), ahead of the packets captured after.
     Secrets(Arc<[crate::keylog::Entry]>),
-    Tick(Timestamp),
+    /// Time advanced, and the capture reached this packet index (the causal window
+    /// releases by capture position, the same on every worker).
+    Tick(Timestamp, u64),
     End(Timestamp),
 }
 
@@ -312,7 +314,8 @@ fn worker_thread(
                 flush(&mut worker, &mut flow);
             }
             ToWorker::Secrets(entries) => worker.add_secrets(&entries),
-            ToWorker::Tick(ts) => {
+            ToWorker::Tick(ts, latest) => {
+                worker.captured_up_to(latest);
                 let now = worker.on_tick(ts);
                 flush(&mut worker, &mut flow);
                 let stats = stats(&worker, &flow);

@@ -174,7 +174,18 @@ impl<F: HandlerFactory> ConnTable<F> {
             return;
         }
         self.window.push(seg, packet_index, ts, &mut self.counters);
-        while let Some(h) = self.window.pop_full(limit, &mut self.counters) {
+        while let Some(h) = self.window.pop_full(packet_index, limit, &mut self.counters) {
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
+    }
+
+    /// The capture reached packet index `latest` (a tick of the pipeline, which every
+    /// worker gets at the same place in the capture): the held segments that are
+    /// `causal_window` positions older go, as they would have with every packet here.
+    pub fn captured_up_to(&mut self, ctx: &mut Ctx<F>, latest: u64, now: Timestamp) {
+        let limit = self.limits.causal_window;
+        while let Some(h) = self.window.pop_full(latest, limit, &mut self.counters) {
             self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
             self.window.recycle(h);
         }

@@ -4,9 +4,13 @@
 //! On multi-queue NICs and in merged captures a connection's packets are captured out of
 //! causal order by a few positions: the SYN after the first data, a response before its
 //! request, a FIN before the last data segment. Sequence and acknowledgment numbers say
-//! what came first. The window holds up to `ReassemblyLimits::causal_window` segments and,
-//! when one more arrives, releases the earliest captured segment that no other held
-//! segment must precede (`must_precede`). A swap of two packets at most that many
+//! what came first. The window holds each segment until it is
+//! `ReassemblyLimits::causal_window` capture positions old, then releases, of its
+//! connection's held segments, the earliest captured that no other must precede
+//! (`must_precede`). Positions in the capture (packet indices), and decisions per
+//! connection, so that the release of a connection's segments does not depend on how
+//! connections are spread over workers: a replay gives the same output with any
+//! `-workers` (the pipeline's ticks carry the capture position to every worker). A swap of two packets at most that many
 //! positions apart is thereby undone exactly: each packet keeps its own timestamp, so the
 //! reassembler, and everything after it, sees the in-order capture.
 //!
@@ -33,7 +37,8 @@
 //! `causal_window_forced` (every held segment waited on another: forged segments; the
 //! earliest captured goes).
 //!
-//! Bounded: at most `causal_window + 1` segments are held, each at most one frame
+//! Bounded: at most `causal_window + 1` segments are held (their indices lie within the
+//! window), each at most one frame
 //! (64 KiB); their buffers are reused.
 
 use std::collections::VecDeque;
@@ -193,52 +198,66 @@ impl CausalWindow {
         });
     }
 
-    /// The next segment to process when more than `limit` are held.
-    pub(super) fn pop_full(&mut self, limit: usize, c: &mut ReassemblyCounters) -> Option<Held> {
-        if self.held.len() <= limit {
-            return None;
-        }
-        self.pop(limit, c)
+    /// The next segment to process once one held is `limit` capture positions older than
+    /// `latest` (the newest packet index seen). Capture positions, not a count of the
+    /// segments this worker holds: the same segments are due whatever the number of
+    /// workers the connections are spread over (with one worker the two agree).
+    pub(super) fn pop_full(
+        &mut self,
+        latest: u64,
+        limit: usize,
+        c: &mut ReassemblyCounters,
+    ) -> Option<Held> {
+        let limit64 = limit as u64;
+        self.pop_for(|h| h.index.saturating_add(limit64) <= latest, limit, c)
     }
 
-    /// The next segment to process when every one held is `CAUSAL_WINDOW_DELAY` older
-    /// than `now`: the capture went quiet. (While packets come, the count releases them:
-    /// one far ahead in time must not release the one it was swapped with early.)
+    /// The next segment to process once one held is `CAUSAL_WINDOW_DELAY` older than
+    /// `now` (by packet time): the capture went quiet around it.
     pub(super) fn pop_aged(
         &mut self,
         now: Timestamp,
         limit: usize,
         c: &mut ReassemblyCounters,
     ) -> Option<Held> {
-        let aged = self
-            .held
-            .iter()
-            .all(|h| now.since(h.ts) >= CAUSAL_WINDOW_DELAY);
-        if !aged {
-            return None;
-        }
-        self.pop(limit, c)
+        self.pop_for(|h| now.since(h.ts) >= CAUSAL_WINDOW_DELAY, limit, c)
     }
 
     /// The next segment to process, if any is held.
     pub(super) fn pop(&mut self, limit: usize, c: &mut ReassemblyCounters) -> Option<Held> {
+        self.pop_for(|_| true, limit, c)
+    }
+
+    /// The first held segment that is `due` decides the connection; of that connection's
+    /// held segments, the earliest captured that no other must precede goes. Only the
+    /// connection's own segments are looked at, so what a connection sees does not depend
+    /// on which other connections share its worker.
+    fn pop_for(
+        &mut self,
+        due: impl Fn(&Held) -> bool,
+        limit: usize,
+        c: &mut ReassemblyCounters,
+    ) -> Option<Held> {
+        let first = self.held.iter().position(due)?;
+        let conn = self.held[first].meta;
         let held = &self.held;
+        let mine: Vec<usize> = (0..held.len())
+            .filter(|&i| held[i].meta.same_conn(&conn))
+            .collect();
         let free = |i: usize| {
             let m = &held[i].meta;
-            !held
+            !mine
                 .iter()
-                .enumerate()
-                .any(|(j, o)| j != i && must_precede(&o.meta, m))
+                .any(|&j| j != i && must_precede(&held[j].meta, m))
         };
-        let at = match (0..held.len()).find(|&i| free(i)) {
+        let at = match mine.iter().copied().find(|&i| free(i)) {
             Some(i) => i,
-            None if held.is_empty() => return None,
             None => {
                 c.causal_window_forced += 1;
-                0
+                mine.first().copied().unwrap_or(first)
             }
         };
-        if at > 0 {
+        if mine.first().is_some_and(|&i| i != at) {
             c.causal_reorders += 1;
         }
         let h = self.held.remove(at)?;
@@ -301,15 +320,19 @@ mod tests {
         let mut w = CausalWindow::default();
         let mut c = ReassemblyCounters::default();
         let mut out = Vec::new();
-        for (i, s) in segs {
-            w.push(s, *i, Timestamp(0), &mut c);
-            while let Some(h) = w.pop_full(limit, &mut c) {
-                out.push(h.index);
+        // The window reads capture positions (arrival order); the test names segments by
+        // their place in the sender's order.
+        let label = |pos: u64| segs[pos as usize].0;
+        for (pos, (_, s)) in segs.iter().enumerate() {
+            let pos = pos as u64;
+            w.push(s, pos, Timestamp(0), &mut c);
+            while let Some(h) = w.pop_full(pos, limit, &mut c) {
+                out.push(label(h.index));
                 w.recycle(h);
             }
         }
         while let Some(h) = w.pop(limit, &mut c) {
-            out.push(h.index);
+            out.push(label(h.index));
         }
         (out, c)
     }

@@ -47,8 +47,8 @@ use super::crypto::{self, Cipher, RecordDecryptor, Suite};
 use super::handshake::{self, HandshakeEvent, HandshakeReader};
 use super::record::{self, Framer, GapEffect, HEADER_LEN};
 use super::{
-    TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_ORPHAN_MAX_TRIALS,
-    TLS_RESYNC_WINDOW,
+    TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_ORPHAN_MAX_RECORD,
+    TLS_ORPHAN_MAX_TRIALS, TLS_RESYNC_WINDOW,
 };
 
 /// Handshake message types read (RFC 8446 §4, RFC 5246 §7.4).
@@ -183,6 +183,8 @@ struct Handshake {
     decrypted_any: bool,
     /// Trial decryptions spent looking for a picked-up connection's secret.
     orphan_trials: usize,
+    /// Encrypted records came without a ClientHello.
+    orphan_seen: bool,
 }
 
 /// Why a record could not be opened.
@@ -529,22 +531,30 @@ impl TlsLayer {
         header: &[u8; HEADER_LEN],
         fragment: &[u8],
     ) -> Step {
-        if header[0] != record::APPLICATION_DATA || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
-            return if header[0] == record::APPLICATION_DATA {
-                Step::GiveUp(GiveUp::NoClientHello)
-            } else {
-                // Alerts, handshake fragments of a pickup: nothing to read.
-                Step::Done
-            };
+        if header[0] != record::APPLICATION_DATA {
+            // Alerts, handshake fragments of a pickup: nothing to read.
+            return Step::Done;
         }
+        if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+            return Step::GiveUp(GiveUp::NoClientHello);
+        }
+        if fragment.len() > TLS_ORPHAN_MAX_RECORD {
+            // Too costly to try: a shorter record (a request, an ACK-sized response
+            // part) will come.
+            ctx.tls.tls_orphan_records_skipped += 1;
+            return Step::Done;
+        }
+        hs.orphan_seen = true;
         let mut scratch = Vec::new();
         let mut found = None;
+        let mut candidates = 0usize;
         'search: for (random, secrets) in ctx.keys.iter() {
             let secret = match dir {
                 Direction::ToServer => &secrets.client_traffic0,
                 Direction::ToClient => &secrets.server_traffic0,
             };
             let Some(secret) = secret else { continue };
+            candidates += 1;
             for suite in [0x1301u16, 0x1302, 0x1303]
                 .into_iter()
                 .filter_map(crypto::suite)
@@ -567,11 +577,15 @@ impl TlsLayer {
             }
         }
         let Some((random, suite, mut dec, seq)) = found else {
-            return if ctx.tls_settings.keys_final || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
-                Step::GiveUp(GiveUp::NoClientHello)
-            } else {
-                Step::Wait
-            };
+            if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS
+                || (candidates == 0 && ctx.tls_settings.keys_final)
+            {
+                return Step::GiveUp(GiveUp::NoClientHello);
+            }
+            // No secret opens this record: it is dropped, and the next short one is tried
+            // (within the budget; live, a secret may yet arrive).
+            ctx.tls.tls_orphan_records_skipped += 1;
+            return Step::Done;
         };
         ctx.tls.tls_orphans_recovered += 1;
         hs.client_random = Some(random);
@@ -1021,6 +1035,10 @@ impl Layer for TlsLayer {
         // Records still waiting for keys when the connection ends are lost.
         if self.waiting_since.is_some() && self.dead.is_none() {
             self.give_up(GiveUp::NoKey, &mut ctx.tls);
+        }
+        // A pickup whose secret no trial found.
+        if self.hs.orphan_seen && self.hs.client_random.is_none() {
+            self.give_up(GiveUp::NoClientHello, &mut ctx.tls);
         }
     }
 

@@ -55,6 +55,9 @@ crate::counters! {
         /// were found by trial decryption (`TLS_ORPHAN_MAX_TRIALS`): decrypted, entries
         /// flagged `midstream-pickup`.
         tls_orphans_recovered,
+        /// Records of picked-up connections dropped while their secret was not found yet
+        /// (too long to try, `TLS_ORPHAN_MAX_RECORD`, or tried in vain).
+        tls_orphan_records_skipped,
         /// Records that failed authentication (a key was found but does not fit, or the
         /// bytes were damaged): dropped, a gap given to the session.
         tls_auth_failures,
@@ -102,7 +105,13 @@ pub const TLS_RESYNC_WINDOW: u64 = 64;
 /// Trial decryptions one connection picked up without its ClientHello may spend looking
 /// for its TLS 1.3 traffic secret among the key log's (each secret x the suites of its
 /// length x sequence numbers 0..`TLS_RESYNC_WINDOW`); then it is `tls_no_client_hello`.
-pub const TLS_ORPHAN_MAX_TRIALS: usize = 4096;
+pub const TLS_ORPHAN_MAX_TRIALS: usize = 1024;
+
+/// Only records this short (ciphertext bytes) are used for those trials: a trial costs a
+/// whole record's AEAD, so a picked-up connection costs at most
+/// `TLS_ORPHAN_MAX_TRIALS` x this (2 MiB, a few milliseconds); longer records before the
+/// secret is found are dropped (counted in `tls_orphan_records_skipped`).
+pub const TLS_ORPHAN_MAX_RECORD: usize = 2048;
 
 /// Ciphertext bytes one connection may hold while its keys are awaited (live capture);
 /// past it the oldest held records are dropped (`tls_held_limit`). Charged to the memory
