@@ -407,8 +407,16 @@ impl State {
         if !self.streams.contains_key(&id) {
             let parity = (id % 2 == 0) as usize;
             let lost = &mut self.lost[parity];
-            let in_lost = lost.iter().position(|&(lo, hi)| lo < id && id < hi);
-            if (id <= self.highest[parity] && in_lost.is_none()) || id == 0 {
+            // A new id (above every one seen) closes the open-ended lost range; a lower one
+            // opens only inside a closed range (found by the fuzz target `h2`: a pickup's
+            // first id taken as "inside" (0, MAX) left `highest` behind).
+            let new = id > self.highest[parity];
+            let in_lost = if new {
+                None
+            } else {
+                lost.iter().position(|&(lo, hi)| lo < id && id < hi)
+            };
+            if (!new && in_lost.is_none()) || id == 0 {
                 ctx.h2.h2_frames_closed_stream += 1;
                 return None;
             }
@@ -419,12 +427,13 @@ impl State {
             if let Some(i) = in_lost {
                 // Opened in the lost bytes: the range splits around it.
                 let (lo, hi) = lost.remove(i);
-                lost.extend([(lo, id), (id, hi)].into_iter().filter(|(l, h)| h - l > 2));
+                let parts = [(lo, id), (id, hi)];
+                lost.extend(parts.into_iter().filter(|(l, h)| h.saturating_sub(*l) > 2));
             } else {
                 for r in lost.iter_mut().filter(|r| r.1 == u32::MAX) {
                     r.1 = id;
                 }
-                lost.retain(|(l, h)| h - l > 2);
+                lost.retain(|(l, h)| h.saturating_sub(*l) > 2);
                 self.highest[parity] = id;
             }
             self.depth = self.depth.saturating_add(1);

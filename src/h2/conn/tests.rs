@@ -479,10 +479,13 @@ fn a_lost_header_block_never_gives_a_wrong_header_later() {
     client.extend(stream(1, &|b| indexed_literal(b, "x-token", "first")));
     let lost = stream(3, &|b| indexed_literal(b, "x-token", "second"));
     // Stream 5 refers to the newest entry (62: "second") and the older one (63: "first").
-    let later = stream(5, &|b| {
+    let mut later = stream(5, &|b| {
         indexed(b, 62);
         indexed(b, 63);
     });
+    // A frame after it, as clients send (the reader needs two chained frames to find
+    // the boundary again before the response comes).
+    later.extend(frame(frame::WINDOW_UPDATE, 0, 0, &[0, 1, 0, 0]));
     let mut server = Vec::new();
     for id in [1, 3, 5] {
         server.extend(headers(id, &fields(&ok("200")), true));
@@ -591,4 +594,25 @@ fn a_reset_stream_whose_other_side_never_ends_goes_out_at_a_tick_after_the_grace
     assert!(ctx.out[0].anomalies.contains(&Anomaly::StreamReset));
     assert!(ctx.out[0].anomalies.contains(&Anomaly::ResponseInterrupted));
     assert_eq!(h.open_streams(), 0);
+}
+
+/// Fuzz target `h2` (crash-07ca09fc...): at a pickup the first stream id was taken as
+/// one inside the lost range (0, MAX), so `highest` stayed 0 and a lower id then closed
+/// the range below its start (an overflow). Ids after a pickup, in any order, open.
+#[test]
+fn stream_ids_after_a_pickup_in_any_order() {
+    let mut server = Vec::new();
+    for id in [7, 3, 9, 1, 5] {
+        server.extend(headers(id, &fields(&ok("200")), true));
+    }
+    // Two chained frames first, so the reader finds its boundary at once.
+    let mut lead = frame(frame::PING, 0, 0, &[0; 8]);
+    lead.extend(server);
+    let (out, ctx) = replay_all(&[s(lead)], true);
+    let ids: Vec<u32> = out
+        .iter()
+        .map(|t| t.h2.as_ref().unwrap().stream_id)
+        .collect();
+    assert_eq!(ids, [7, 3, 9, 1, 5]);
+    assert_eq!(ctx.h2.h2_frames_closed_stream, 0);
 }
