@@ -13,7 +13,9 @@
 //! - byte 1: bits 0-3 time step (index into `STEPS`; 12+ also calls `on_tick`), bits 4-5
 //!   seq mode (0/3 next, 1 next + i16 LE operand, 2 u32 LE operand), bits 6-7 ack mode (0
 //!   peer's next, 1 u32 LE operand, 2 peer's next - u16 LE operand, 3 last ack).
-//! - byte 2: payload length.
+//! - byte 2: payload length. An odd length also gives the segment a TCP timestamp (its
+//!   index minus byte 1's bits 0-1, so PAWS sees old ones); a pure ACK whose byte 1 has
+//!   bit 0 set advertises a zero window. The causal window holds 4 segments.
 #![no_main]
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -229,8 +231,11 @@ fuzz_target!(|data: &[u8]| {
             flags,
             payload: &payload,
             auth_option: b0 & 32 != 0,
-            timestamp: None,
-            window: 65535,
+            // Odd lengths carry a TSval that follows the segment index, sometimes going
+            // back by up to 3 (PAWS); pure ACKs sometimes close the window (zero-window
+            // probes). Derived from bytes already read, so older corpora keep their meaning.
+            timestamp: (len & 1 == 1).then(|| ((index as u32).wrapping_sub(u32::from(b1 & 3)), 0)),
+            window: if len == 0 && b1 & 1 == 1 { 0 } else { 65535 },
         };
         ts = ts + Duration::from_millis(STEPS[(b1 & 15) as usize]);
         let now = clock.advance(ts);

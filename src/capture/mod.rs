@@ -403,7 +403,7 @@ impl PacketSource {
                     },
                 };
                 let mut warning = place.damage_warning(&message);
-                let cut = read_cut_record(
+                let cut = tail::read_back(
                     self.path.as_deref(),
                     self.record_start,
                     self.program.as_ref(),
@@ -498,35 +498,6 @@ fn interface_line(n: usize, name: &str, desc: Option<&str>, flags: &[&str]) -> S
         line.push_str(&format!(" [{}]", flags.join(", ")));
     }
     line
-}
-
-/// After libpcap found the file cut short inside a record's data ("truncated dump
-/// file; tried to read N captured bytes"), that record as far as the file holds it,
-/// if it passes the capture filter (`tail.rs` says which records are read back).
-fn read_cut_record(
-    path: Option<&Path>,
-    record_start: Option<u64>,
-    program: Option<&BpfProgram>,
-    message: &str,
-) -> Option<tail::CutRecord> {
-    if !(message.starts_with("truncated dump file") && message.contains("captured bytes")) {
-        return None;
-    }
-    let cut = tail::read_cut_record(path?, record_start?)?;
-    if let Some(program) = program {
-        let header = PacketHeader {
-            ts: libc::timeval {
-                tv_sec: cut.ts.secs() as libc::time_t,
-                tv_usec: (cut.ts.subsec_nanos() / 1000) as libc::suseconds_t,
-            },
-            caplen: u32::try_from(cut.data.len()).ok()?,
-            len: cut.orig_len,
-        };
-        if !offline_filter(program, &header, &cut.data) {
-            return None;
-        }
-    }
-    Some(cut)
 }
 
 /// Where a read failed, for its warning.

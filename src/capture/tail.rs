@@ -10,6 +10,8 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use pcap::{BpfProgram, PacketHeader};
+
 use crate::time::Timestamp;
 
 /// Global header length of a classic pcap file; its snapshot length is at byte 16.
@@ -26,6 +28,35 @@ pub(super) struct CutRecord {
     pub(super) orig_len: u32,
     /// The captured length the header announced.
     pub(super) caplen: u32,
+}
+
+/// After libpcap found the file cut short inside a record's data ("truncated dump
+/// file; tried to read N captured bytes"), that record as far as the file holds it,
+/// if it passes the capture filter (`tail.rs` says which records are read back).
+pub(super) fn read_back(
+    path: Option<&Path>,
+    record_start: Option<u64>,
+    program: Option<&BpfProgram>,
+    message: &str,
+) -> Option<CutRecord> {
+    if !(message.starts_with("truncated dump file") && message.contains("captured bytes")) {
+        return None;
+    }
+    let cut = read_cut_record(path?, record_start?)?;
+    if let Some(program) = program {
+        let header = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: cut.ts.secs() as libc::time_t,
+                tv_usec: (cut.ts.subsec_nanos() / 1000) as libc::suseconds_t,
+            },
+            caplen: u32::try_from(cut.data.len()).ok()?,
+            len: cut.orig_len,
+        };
+        if !super::offline_filter(program, &header, &cut.data) {
+            return None;
+        }
+    }
+    Some(cut)
 }
 
 /// The record starting at byte `start` of the classic pcap file at `path`, when the file
