@@ -6,10 +6,12 @@
 //! round trip later the server's ServerHello, its middlebox-compatibility ChangeCipherSpec
 //! (appendix D.4) and one record under the server handshake secret holding
 //! EncryptedExtensions (ALPN `http/1.1`), a Certificate (a fixed self-signed one), a
-//! CertificateVerify and Finished (random bytes: nobody verifies them); then the client's ChangeCipherSpec and Finished
-//! under the client handshake secret. The server's first application records start with a
-//! NewSessionTicket (section 4.6.1), as servers send them; a side that closes the
-//! connection in order first sends a `close_notify` alert (section 6.1).
+//! CertificateVerify and Finished (random bytes: nobody verifies them); then the client's
+//! ChangeCipherSpec and Finished under the client handshake secret. Nothing derives the
+//! secrets from this handshake (no key exchange, no transcript hash): they are drawn at
+//! random, as only a key log reveals them anyway. The server's first application records
+//! start with a NewSessionTicket (section 4.6.1), as servers send them; a side that closes
+//! the connection in order first sends a `close_notify` alert (section 6.1).
 //!
 //! Every HTTP send of the scenario becomes records of at most 16384 bytes of content, in
 //! one TCP send, so record boundaries follow the scenario's sends. A share of records
