@@ -4,10 +4,12 @@
 #   decode     <- every frame of those pcaps, prefixed by the link-type byte of decode.rs
 #   http       <- fixtures/http/*.txt transcripts, in the op format of src/lib.rs (http_ops)
 #   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format
+#   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
+#                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
 # Needs python3 only. Usage: fuzz/seed.sh (from anywhere).
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly
+mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly corpus/keylog
 python3 - <<'PY'
 import glob, hashlib, os, re, struct
 
@@ -141,7 +143,27 @@ put("reassembly", seg(ACK, 30) + bytes([ACK, 0x10, 30]) + struct.pack("<h", 60)
     + seg(1 | ACK, 10) + seg(ACK | RST, 0, 12))
 # Four client ports (two evicted), then an idle step with a tick.
 put("reassembly", seg(ACK, 20) + seg(ACK | 0x40, 20) + seg(ACK | 0x80, 20) + seg(ACK | 0xC0, 20, 11) + seg(ACK, 5, 12))
+
+# Key logs (keylog.rs: first byte = chunk size - 1). Made-up secrets only.
+R = "00112233445566778899aabbccddeeff" * 2
+lines = ["# comment", "CLIENT_RANDOM %s %s" % (R, "ab" * 48)]
+for label in ("CLIENT_EARLY_TRAFFIC_SECRET", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+              "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+              "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET", "EARLY_EXPORTER_SECRET",
+              "ECH_SECRET", "ECH_CONFIG", "PMS_CLIENT_RANDOM"):
+    lines.append("%s %s %s" % (label, R.upper(), "cd" * 32))
+lines += ["RSA 0102030405060708 " + "ef" * 48, "CLIENT_RANDOM " + R[8:] + " " + "ab" * 48, "bogus"]
+text = ("\ufeff" + "\r\n".join(lines)).encode()
+put("keylog", b"\x07" + text)
+put("keylog", b"\x00" + "\n".join(lines).encode("utf-16"))
+def block(kind, body):
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+shb = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+put("keylog", b"\x1f" + shb + block(10, struct.pack("<II", 0x544C534B, len(text)) + text))
+for path in sorted(glob.glob("../../shared/corpus/keys/*.keylog")):
+    put("keylog", b"\x0f" + open(path, "rb").read())
 PY
-for t in pipeline decode http reassembly; do
+for t in pipeline decode http reassembly keylog; do
   echo "corpus/$t: $(ls "corpus/$t" | wc -l) seeds"
 done

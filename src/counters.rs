@@ -100,6 +100,11 @@ pub fn stages() -> Vec<Stage> {
             crate::http::HttpCounters::describe(),
         ),
         core(
+            "h2",
+            "The HTTP/2 sessions: frames, HPACK, streams (workers).",
+            crate::h2::H2Counters::describe(),
+        ),
+        core(
             "protocol",
             "Protocol detection: what each connection was taken for (workers).",
             crate::proto::ProtoCounters::describe(),

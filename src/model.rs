@@ -250,6 +250,8 @@ pub enum Unanswered {
     PendingLimit,
     /// The connection was evicted (`max_connections` or `-memory-limit`) first.
     Evicted,
+    /// HTTP/2: RST_STREAM or GOAWAY ended the stream first (`H2Stream::error_code`).
+    StreamReset,
 }
 
 /// Something a reader of the entry should know before trusting it. Written into HAR as
@@ -312,6 +314,21 @@ pub enum Anomaly {
     /// whether it answers this request or one hidden in the lost bytes (pipelining): the
     /// response may belong to an earlier request.
     PairingUncertain,
+    /// HTTP/2: RST_STREAM, or a GOAWAY whose last stream id is below this stream's, ended
+    /// the stream before both its messages did (`H2Stream::error_code` says why).
+    StreamReset,
+    /// HTTP/2: a header block of this stream was decoded while the HPACK state was lost
+    /// (after a gap that may have taken a header block, or a mid-stream pickup): fields
+    /// may be placeholders (`:unknown-index-N`) or missing.
+    HpackDesync,
+    /// HTTP/2: the capture lost bytes of a direction, where the frame boundary was lost,
+    /// while this stream was open in it: some of its frames (DATA, trailers, its end) may
+    /// be missing.
+    FramesLost,
+    /// The response to an HTTP/1.x request had no status line: bytes until the close,
+    /// taken as an HTTP/0.9-style response (status 0, version HTTP/0.9), as Zeek reports
+    /// it. A server may do this; it is also an evasion against 1.x parsers.
+    NoStatusLine,
 }
 
 impl Anomaly {
@@ -328,6 +345,7 @@ impl Anomaly {
             Anomaly::Unanswered(Unanswered::EndOfCapture) => "unanswered-end-of-capture",
             Anomaly::Unanswered(Unanswered::PendingLimit) => "unanswered-pending-limit",
             Anomaly::Unanswered(Unanswered::Evicted) => "unanswered-evicted",
+            Anomaly::Unanswered(Unanswered::StreamReset) => "unanswered-stream-reset",
             Anomaly::BodyGap => "body-gap",
             Anomaly::ConflictingContentLength => "conflicting-content-length",
             Anomaly::InvalidContentLength => "invalid-content-length",
@@ -345,6 +363,10 @@ impl Anomaly {
             Anomaly::MalformedRequestLine => "malformed-request-line",
             Anomaly::RequestLost => "request-lost",
             Anomaly::PairingUncertain => "pairing-uncertain",
+            Anomaly::StreamReset => "stream-reset",
+            Anomaly::HpackDesync => "hpack-desync",
+            Anomaly::FramesLost => "frames-lost",
+            Anomaly::NoStatusLine => "no-status-line",
         }
     }
 }
@@ -371,12 +393,17 @@ pub struct TlsInfo {
 pub struct H2Stream {
     /// The stream identifier (odd: client-initiated; even: pushed).
     pub stream_id: u32,
-    /// The request came in a PUSH_PROMISE (server push).
+    /// The request came in a PUSH_PROMISE (server push): `Request::first_ts` is the
+    /// promise's time.
     pub pushed: bool,
     /// RST_STREAM or GOAWAY ended the stream early, with this error code.
     pub error_code: Option<u32>,
-    /// HPACK header block bytes (after padding and priority) of request and response.
+    /// HPACK header block bytes (after padding and priority) of request and final
+    /// response (also their `head_len`).
     pub headers_compressed: (u64, u64),
+    /// The request came in HTTP/1.1 and was upgraded to h2c (RFC 7540 §3.2): the 101 is
+    /// the response's interim, the final response came on stream 1.
+    pub upgraded: bool,
 }
 
 /// One HTTP exchange: a request and, when one was seen, its response.
@@ -402,7 +429,13 @@ pub struct Transaction {
 impl Transaction {
     /// The site: the Host header as sent (port included), else the server address.
     pub fn host(&self) -> String {
-        match header(&self.request.headers, "host") {
+        // HTTP/2's `:authority` (RFC 9113 §8.3.1) is the Host of HTTP/1; HTTP/1 heads
+        // cannot carry a field of that name.
+        let authority = header(&self.request.headers, ":authority");
+        match authority
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| header(&self.request.headers, "host"))
+        {
             Some(h) if !h.trim().is_empty() => h.trim().to_string(),
             _ => self.conn.server.to_string(),
         }
@@ -504,7 +537,10 @@ impl Transaction {
             + self.request.heap_bytes()
             + self.response.as_ref().map_or(0, Response::heap_bytes)
             + self.anomalies.capacity() * std::mem::size_of::<Anomaly>()
-            + self.h2.as_ref().map_or(0, |_| std::mem::size_of::<H2Stream>())
+            + self
+                .h2
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<H2Stream>())
     }
 }
 

@@ -5,7 +5,7 @@
 //! ```text
 //!  on_frame(frame, index, ts) ─▶ wire::decode ─▶ reassembly::ConnTable ─▶ proto::ProtoConn
 //!  on_tick(ts)  (timeouts when due)                (per 4-tuple)           (detect, layers,
-//!  finish(ts)   (every connection closed)                                    HTTP/1 session)
+//!  finish(ts)   (every connection closed)                                    HTTP/1, HTTP/2)
 //!  take_transactions() ◀─ body selection, then redaction ◀─ Transaction ◀──────┘
 //! ```
 //!
@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::counters::CounterSet;
+use crate::h2::H2Counters;
 use crate::hosts::ServerSet;
-use crate::keylog::{Entry, KeyStore};
 use crate::http::{HttpCounters, HttpLimits};
+use crate::keylog::{Entry, KeyStore};
 use crate::model::Transaction;
 use crate::proto::{ProtoCounters, ProtoCtx, ProtoFactory};
 use crate::reassembly::{ConnTable, ReassemblyCounters, ReassemblyLimits};
@@ -81,6 +82,7 @@ pub struct WorkerCounters {
     pub decode: DecodeCounters,
     pub reassembly: ReassemblyCounters,
     pub http: HttpCounters,
+    pub h2: H2Counters,
     pub proto: ProtoCounters,
     pub tls: TlsCounters,
 }
@@ -91,6 +93,7 @@ impl WorkerCounters {
         self.decode.merge(&other.decode);
         self.reassembly.merge(&other.reassembly);
         self.http.merge(&other.http);
+        self.h2.merge(&other.h2);
         self.proto.merge(&other.proto);
         self.tls.merge(&other.tls);
     }
@@ -100,6 +103,7 @@ impl WorkerCounters {
         self.decode.visit(f);
         self.reassembly.visit(f);
         self.http.visit(f);
+        self.h2.visit(f);
         self.proto.visit(f);
         self.tls.visit(f);
     }
@@ -225,6 +229,7 @@ impl Worker {
             decode: self.decode.clone(),
             reassembly: self.table.counters().clone(),
             http: self.ctx.http.counters.clone(),
+            h2: self.ctx.http.h2.clone(),
             proto: self.ctx.counters.clone(),
             tls: self.ctx.tls.clone(),
         }

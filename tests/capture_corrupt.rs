@@ -367,3 +367,74 @@ fn captured_length_over_wire_length_is_used_and_reported() {
     let want: Vec<_> = expected.iter().map(key).collect();
     assert_eq!(got, want);
 }
+
+/// Issue 9, item 4: a file whose last record is cut inside its data (the capture tool was
+/// killed while writing it). Its captured bytes are processed as a snaplen-cut packet, as
+/// tshark shows them, and the warning stays: the response it starts is exported (with its
+/// body short) instead of an unanswered request.
+#[test]
+fn a_last_record_cut_short_is_processed_as_a_snaplen_cut_packet() {
+    use httshark_gen::pcap::{PcapWriter, TsResolution};
+    use httshark_gen::tcp::{TcpConn, TcpParams};
+    use httshark_gen::Direction as GenDir;
+
+    let body = vec![b'x'; 400];
+    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n".to_vec();
+    resp.extend_from_slice(&body);
+    let mut c = TcpConn::new(
+        0,
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+        TcpParams::default(),
+        Timestamp::from_secs_nanos(1_700_000_000, 0),
+    )
+    .unwrap();
+    c.handshake();
+    c.send(
+        GenDir::ToServer,
+        b"GET /cut HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    );
+    c.wait(Duration::from_millis(5));
+    c.send(GenDir::ToClient, &resp);
+    let mut packets = c.finish();
+    // The capture ends with the response's segment.
+    let last = packets
+        .iter()
+        .rposition(|p| p.data.windows(8).any(|w| w == b"HTTP/1.1"))
+        .unwrap();
+    packets.truncate(last + 1);
+    let mut w = PcapWriter::new(Vec::new(), LinkKind::Ethernet, TsResolution::Micro, None).unwrap();
+    for p in &packets {
+        w.write_packet(p.ts, &p.data).unwrap();
+    }
+    let whole = w.into_inner().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (o, seen) = entries_of(&whole, dir.path(), "whole.pcap");
+    assert!(o.status.success());
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].status, seen[0].resp_body), (200, 400));
+
+    let cut = &whole[..whole.len() - 100];
+    let (o, seen) = entries_of(cut, dir.path(), "cut-last.pcap");
+    let shown = lines(&o);
+    assert_eq!(o.status.code(), Some(0), "{shown:?}");
+    let warnings: Vec<&String> = shown.iter().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{shown:?}");
+    let warning = warnings[0];
+    assert!(warning.contains("truncated dump file"), "{warning}");
+    assert!(
+        warning.contains("processed as a snaplen-cut packet"),
+        "{warning}"
+    );
+    assert_eq!(seen.len(), 1, "{shown:?}");
+    assert_eq!(seen[0].url, "http://a.test/cut");
+    assert_eq!(seen[0].status, 200, "the cut response is exported");
+    assert!(
+        seen[0]
+            .anomalies
+            .iter()
+            .any(|a| a == "response-interrupted"),
+        "{:?}",
+        seen[0].anomalies
+    );
+}

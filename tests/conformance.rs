@@ -120,6 +120,13 @@ fn strip_port(h: &str) -> &str {
     }
 }
 
+/// Whether the entry switched protocols on its way: a 101 among its interim responses.
+fn switched(seen: &Seen) -> bool {
+    seen.raw["_interimResponses"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|i| i["status"] == 101))
+}
+
 /// The fields of `row` that `seen` gets wrong (empty fields in the row are not compared).
 fn mismatches(row: &Row, seen: &Seen) -> Vec<String> {
     let mut bad = Vec::new();
@@ -140,6 +147,10 @@ fn mismatches(row: &Row, seen: &Seen) -> Vec<String> {
     // No response: empty; an HTTP/0.9 reply: 0 (Zeek's code for it).
     let status = if !seen.answered {
         String::new()
+    } else if row.status == "101" && switched(seen) {
+        // An h2c Upgrade (issue 11): peers stop at the 101 that HTTP/1 ends with; the
+        // entry goes on to stream 1's final response and keeps the 101 as an interim.
+        "101".to_string()
     } else {
         seen.status.to_string()
     };

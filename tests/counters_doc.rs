@@ -94,15 +94,14 @@ fn a_run_reports_exactly_the_documented_counters() {
     let shared = outputs.metrics.clone().unwrap();
     let at_start: Vec<(String, u64)> = shared.snapshot().counters;
     let source = httshark::capture::PacketSource::open(&config).unwrap();
-    let summary =
-        httshark::pipeline::run_until(
-            &config,
-            source,
-            outputs,
-            httshark::pipeline::Keys::load(&config).unwrap(),
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let summary = httshark::pipeline::run_until(
+        &config,
+        source,
+        outputs,
+        httshark::pipeline::Keys::load(&config).unwrap(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
 
     let names: Vec<&str> = summary.counters.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, documented(), "summary counters vs {DOC}");

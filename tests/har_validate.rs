@@ -315,7 +315,66 @@ fn scenarios() -> Vec<Transaction> {
     t.completed_at = at(61_000);
     v.push(t);
 
+    // 23: an HTTP/2 stream over TLS (`:scheme` https): pseudo-headers, no :status, a push.
+    let mut t = base(23, None);
+    h2ify(&mut t, 3, "https");
+    t.h2.as_mut().unwrap().pushed = true;
+    v.push(t);
+
+    // 24: an HTTP/2 stream reset before its response.
+    let mut t = base(24, None);
+    h2ify(&mut t, 5, "http");
+    t.response = None;
+    t.h2.as_mut().unwrap().error_code = Some(8);
+    t.anomalies.push(Anomaly::StreamReset);
+    t.anomalies
+        .push(Anomaly::Unanswered(Unanswered::StreamReset));
+    v.push(t);
+
+    // 25: an h2c Upgrade: the HTTP/1.1 request, the 101 interim, the h2 response.
+    let mut t = base(25, Some("up.example"));
+    let mut h2 = base(25, None);
+    h2ify(&mut h2, 1, "http");
+    let r = resp(&mut t);
+    *r = h2.response.unwrap();
+    r.interim.push(Interim {
+        status: 101,
+        reason: "Switching Protocols".into(),
+        version: HttpVersion::Http11,
+        headers: vec![h("Upgrade", "h2c")],
+        head_len: 60,
+        ts: at(25_005),
+    });
+    t.h2 = h2.h2;
+    t.h2.as_mut().unwrap().upgraded = true;
+    v.push(t);
+
     v
+}
+
+/// Makes `t` an HTTP/2 stream `id`: pseudo-headers, empty status text, HPACK sizes.
+fn h2ify(t: &mut Transaction, id: u32, scheme: &str) {
+    let r = &mut t.request;
+    r.version = HttpVersion::Http2;
+    r.target = "/h2?q=1".into();
+    r.headers = vec![
+        h(":method", "GET"),
+        h(":scheme", scheme),
+        h(":authority", "h2.example"),
+        h(":path", "/h2?q=1"),
+        h("user-agent", "test"),
+    ];
+    r.head_len = 30;
+    if let Some(resp) = t.response.as_mut() {
+        resp.version = HttpVersion::Http2;
+        resp.reason = String::new();
+        resp.head_len = 12;
+    }
+    t.h2 = Some(Box::new(httshark::model::H2Stream {
+        stream_id: id,
+        headers_compressed: (30, 12),
+        ..Default::default()
+    }));
 }
 
 fn node_validator() -> Option<(PathBuf, PathBuf)> {
@@ -408,7 +467,7 @@ fn every_kind_of_transaction_makes_a_valid_complete_har() {
             std::fs::copy(f, Path::new(&out).join(f.file_name().unwrap())).unwrap();
         }
     }
-    assert_eq!(e.len(), 22, "every scenario written once");
+    assert_eq!(e.len(), 25, "every scenario written once");
     let names: Vec<String> = files
         .iter()
         .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
@@ -447,7 +506,11 @@ fn every_kind_of_transaction_makes_a_valid_complete_har() {
             (tm.blocked, tm.dns, tm.ssl),
             (Some(-1.0), Some(-1.0), Some(-1.0))
         );
-        assert_eq!(x.request.headers_size, t.request.head_len as i64);
+        let head = match t.request.version {
+            HttpVersion::Http2 => -1, // no text form of an HPACK block, as Chrome writes
+            _ => t.request.head_len as i64,
+        };
+        assert_eq!(x.request.headers_size, head);
         assert_eq!(x.request.body_size, t.request.body.len as i64);
         assert_eq!(x.request.headers.len(), t.request.headers.len());
         assert!(
@@ -664,6 +727,27 @@ fn every_kind_of_transaction_makes_a_valid_complete_har() {
         json!([{"name":"X-Checksum","value":"abc"}])
     );
     assert_eq!(e[&22].response.body_size, 8);
+
+    // HTTP/2 as Chrome exports it (research §5), with httshark's stream fields.
+    assert_eq!(e[&23].request.http_version, "http/2.0");
+    assert_eq!(e[&23].response.http_version, "http/2.0");
+    assert_eq!(e[&23].request.url, "https://h2.example/h2?q=1");
+    assert_eq!(e[&23].request.headers_size, -1);
+    assert_eq!(e[&23].response.headers_size, -1);
+    assert_eq!(e[&23].response.status_text, "");
+    assert_eq!(e[&23].request.headers[0].name, ":method");
+    assert_eq!(raw[&23]["_streamId"], 3);
+    assert_eq!(raw[&23]["_pushed"], true);
+    assert_eq!(raw[&23]["_requestHeadersCompressedSize"], 30);
+    assert_eq!(raw[&23]["_responseHeadersCompressedSize"], 12);
+    assert_eq!(raw[&24]["_h2ErrorCode"], 8);
+    assert_eq!(raw[&24]["_unanswered"], "stream-reset");
+    assert_eq!(e[&24].request.url, "http://h2.example/h2?q=1");
+    assert_eq!(e[&25].request.http_version, "HTTP/1.1");
+    assert_eq!(e[&25].response.http_version, "http/2.0");
+    assert_eq!(raw[&25]["_upgraded"], true);
+    assert_eq!(raw[&25]["_interimResponses"][0]["status"], 101);
+    assert!(raw[&25].get("_requestHeadersCompressedSize").is_none());
 
     // HAR 1.2 schema.
     let Some((_, script)) = node_validator() else {

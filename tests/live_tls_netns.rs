@@ -50,7 +50,11 @@ fn curl(lab: &Lab, keylog: &std::path::Path, tls: &[&str], urls: &[String]) {
         c.args(["-o", "/dev/null", u]);
     }
     let o = c.stderr(Stdio::piped()).output().unwrap();
-    assert!(o.status.success(), "curl: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -69,19 +73,45 @@ fn https_is_decrypted_live_from_a_key_log_written_during_the_capture() {
     ];
     lab.start_httshark_with("file", Stdio::null(), &extra);
     let base = lab.base();
-    let urls = |names: &[&str]| names.iter().map(|n| format!("{base}{n}")).collect::<Vec<_>>();
+    let urls = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{base}{n}"))
+            .collect::<Vec<_>>()
+    };
     // TLS 1.3, several exchanges on one connection.
-    curl(&lab, &keylog, &["--tlsv1.3"], &urls(&["/bytes/10", "/gzip", "/json?q=1"]));
-    // TLS 1.2 with an AEAD suite, and with CBC.
-    curl(&lab, &keylog, &["--tlsv1.2", "--tls-max", "1.2"], &urls(&["/chunked"]));
     curl(
         &lab,
         &keylog,
-        &["--tlsv1.2", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-SHA"],
+        &["--tlsv1.3"],
+        &urls(&["/bytes/10", "/gzip", "/json?q=1"]),
+    );
+    // TLS 1.2 with an AEAD suite, and with CBC.
+    curl(
+        &lab,
+        &keylog,
+        &["--tlsv1.2", "--tls-max", "1.2"],
+        &urls(&["/chunked"]),
+    );
+    curl(
+        &lab,
+        &keylog,
+        &[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-ECDSA-AES128-SHA",
+        ],
         &urls(&["/bytes/20000"]),
     );
     // Secrets that reach the followed file 2 s after the connection.
-    curl(&lab, &late, &["--tlsv1.3"], &urls(&["/bytes/33", "/redirect"]));
+    curl(
+        &lab,
+        &late,
+        &["--tlsv1.3"],
+        &urls(&["/bytes/33", "/redirect"]),
+    );
     std::thread::sleep(Duration::from_secs(2));
     let secrets = std::fs::read(&late).unwrap();
     use std::io::Write;
@@ -119,10 +149,17 @@ fn https_is_decrypted_live_from_a_key_log_written_during_the_capture() {
         .iter()
         .filter_map(|s| s.raw["_tls"]["version"].as_str())
         .collect();
-    assert!(versions.contains(&"TLS 1.3") && versions.contains(&"TLS 1.2"), "{versions:?}");
+    assert!(
+        versions.contains(&"TLS 1.3") && versions.contains(&"TLS 1.2"),
+        "{versions:?}"
+    );
     assert_eq!(summary_counter(&stderr, "tls_keys_late"), 1, "{stderr}");
     assert_eq!(summary_counter(&stderr, "tls_no_key"), 0, "{stderr}");
-    assert_eq!(summary_counter(&stderr, "tls_decrypted_connections"), 4, "{stderr}");
+    assert_eq!(
+        summary_counter(&stderr, "tls_decrypted_connections"),
+        4,
+        "{stderr}"
+    );
     // No secret reaches the log.
     let text = String::from_utf8_lossy(&secrets);
     for line in text.lines() {

@@ -56,6 +56,8 @@ impl Run {
             },
             payload: p,
             auth_option: false,
+            timestamp: None,
+            window: 65535,
         };
         self.table
             .on_segment(&mut self.ctx, &seg, self.n, self.t, self.t);

@@ -232,6 +232,8 @@ fn run(case: &Case, limits: ReassemblyLimits, drops: bool) -> Run {
                 flags,
                 payload,
                 auth_option: false,
+                timestamp: None,
+                window: 65535,
             };
             let ts = Timestamp::from_secs_nanos(1_700_000_000, index as u32);
             table.on_segment(events, &seg, index, ts, ts);
@@ -443,6 +445,8 @@ proptest! {
             max_connections: 2,
             memory_budget: budget,
             idle_timeout: std::time::Duration::from_secs(5),
+            // 0 (off) to 4 segments held in causal order.
+            causal_window: max_segs,
         };
         let mut table = ConnTable::new(Fac, ServerSet::default(), limits);
         let mut events = Vec::new();
@@ -452,7 +456,7 @@ proptest! {
             let (a, b) = (hosts[*tuple], hosts[tuple + 1]);
             let (src, dst) = if *forward { (a, b) } else { (b, a) };
             let flags = TcpFlags { syn: bits & 1 != 0, ack: bits & 2 != 0, fin: bits & 4 != 0, rst: bits & 8 != 0 };
-            let seg = TcpSegment { src, dst, seq: *seq, ack: *ack, flags, payload, auth_option: false };
+            let seg = TcpSegment { src, dst, seq: *seq, ack: *ack, flags, payload, auth_option: false, timestamp: None, window: 65535 };
             let now = Timestamp::from_secs_nanos(i as i64, 0);
             table.on_segment(&mut events, &seg, i as u64, now, now);
             prop_assert!(table.open_connections() <= 2);

@@ -1,7 +1,8 @@
-//! The `Worker` (the core's one entry point) on generated TCP connections: HTTP/1 comes
-//! out as transactions; connections the protocol layer detects as something else (HTTP/2
-//! prior knowledge, TLS, binary) come out as counters and no entry (issue 8: an h2
-//! prior-knowledge connection used to give two garbage entries, `PRI` and `SM`).
+//! The `Worker` (the core's one entry point) on generated TCP connections: HTTP/1 and
+//! HTTP/2 prior knowledge come out as transactions (issue 8: an h2 prior-knowledge
+//! connection used to give two garbage entries, `PRI` and `SM`; issue 11: one entry per
+//! stream); connections detected as something else (TLS, binary) come out as counters
+//! and no entry.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -64,27 +65,76 @@ fn run(mut packets: Vec<Packet>) -> (Vec<Transaction>, WorkerCounters) {
 const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n";
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+/// An HTTP/2 frame.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    v.extend_from_slice(&[kind, flags]);
+    v.extend_from_slice(&stream.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A HEADERS frame (END_HEADERS) of literal never-indexed fields (RFC 7541 §6.2.3).
+fn headers(stream: u32, fields: &[(&str, &str)], end_stream: bool) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in fields {
+        block.push(0x10);
+        block.push(n.len() as u8);
+        block.extend_from_slice(n.as_bytes());
+        block.push(v.len() as u8);
+        block.extend_from_slice(v.as_bytes());
+    }
+    frame(1, 0x4 | u8::from(end_stream), stream, &block)
+}
+
 #[test]
-fn h2_prior_knowledge_gives_no_entry_and_a_counter() {
+fn h2_prior_knowledge_gives_one_entry_per_stream() {
     let mut h2_client = H2_PREFACE.to_vec();
     h2_client.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
-    let h2_server = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    for (id, path) in [(1, "/one"), (3, "/two")] {
+        let f = [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "h2.test"),
+            (":path", path),
+        ];
+        h2_client.extend(headers(id, &f, true));
+    }
+    let mut h2_server = vec![0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    h2_server.extend(headers(3, &[(":status", "404")], true));
+    h2_server.extend(headers(1, &[(":status", "200")], false));
+    h2_server.extend(frame(0, 1, 1, b"hello"));
     for mss in [1448, 5, 1] {
         let mut packets = connection(0, 8080, &[(&h2_client, &h2_server)], mss);
         packets.extend(connection(1, 80, &[(GET, OK)], mss));
         let (txs, counters) = run(packets);
+        let got: Vec<(String, u16, u32)> = txs
+            .iter()
+            .map(|t| {
+                (
+                    t.request.target.clone(),
+                    t.response.as_ref().map_or(0, |r| r.status),
+                    t.h2.as_ref().map_or(0, |h| h.stream_id),
+                )
+            })
+            .collect();
         assert_eq!(
-            txs.len(),
-            1,
-            "only the HTTP/1 exchange (mss {mss}): {txs:#?}"
+            got,
+            [
+                ("/two".to_string(), 404, 3),
+                ("/one".to_string(), 200, 1),
+                ("/x".to_string(), 200, 0)
+            ],
+            "mss {mss}"
         );
-        assert_eq!(txs[0].request.method, "GET");
+        assert_eq!(txs[1].response.as_ref().unwrap().body.data, b"hello");
+        assert_eq!(txs[0].host(), "h2.test");
         assert_eq!(counters.proto.h2_connections, 1);
         assert_eq!(counters.proto.http1_connections, 1);
-        assert_eq!(
-            counters.proto.skipped_protocol_bytes,
-            (h2_client.len() + 9) as u64
-        );
+        assert_eq!(counters.proto.skipped_protocol_bytes, 0);
+        assert_eq!(counters.h2.h2_streams, 2);
+        assert_eq!(counters.h2.h2_sessions, 1);
+        assert_eq!(counters.http.transactions, 3);
         assert_eq!(counters.http.parse_errors, 0);
         assert_eq!(counters.http.resync_skipped_bytes, 0);
     }
@@ -128,4 +178,36 @@ fn a_request_fed_a_byte_a_segment_is_the_same_transaction() {
         bytes[0].response.as_ref().map(|r| r.status)
     );
     assert_eq!(counters.proto.detection_fallbacks, 0);
+}
+
+/// Issue 9, item 3: a server answering an HTTP/1.1 request with a bare body and no status
+/// line, then closing (an HTTP/0.9 reply, also an evasion trick): the body is attached to
+/// the request with status 0, sized, flagged `no-status-line`, whatever the segmentation.
+#[test]
+fn a_response_without_status_line_is_an_http09_reply_to_the_request() {
+    use httshark::model::{Anomaly, HttpVersion};
+    let body: &[u8] = b"<html>a bare body, no status line</html>\n";
+    for mss in [1448, 7, 1] {
+        let (txs, counters) = run(connection(0, 80, &[(GET, body)], mss));
+        assert_eq!(txs.len(), 1, "mss {mss}: {txs:#?}");
+        let tx = &txs[0];
+        assert_eq!(tx.request.target, "/x");
+        let r = tx.response.as_ref().expect("answered");
+        assert_eq!((r.status, r.version), (0, HttpVersion::Http09));
+        assert_eq!(r.body.wire_len, body.len() as u64, "mss {mss}");
+        assert_eq!(r.body.data, body);
+        assert!(r.complete, "ended by the server's FIN");
+        assert!(
+            tx.anomalies.contains(&Anomaly::NoStatusLine),
+            "{:?}",
+            tx.anomalies
+        );
+        assert_eq!(Anomaly::NoStatusLine.name(), "no-status-line");
+        assert_eq!(counters.http.responses_without_status_line, 1);
+        assert_eq!(counters.http.unanswered, 0);
+    }
+    // A malformed status line is not taken for a bare body.
+    let (txs, counters) = run(connection(1, 80, &[(GET, b"HTTP/1.1 abc\r\n\r\n")], 1448));
+    assert_eq!(counters.http.responses_without_status_line, 0);
+    assert!(txs.iter().all(|t| t.response.is_none()), "{txs:#?}");
 }

@@ -158,6 +158,8 @@ fuzz_target!(|data: &[u8]| {
         // Small enough that the budget policy (eviction, early release) runs often.
         memory_budget: 4096,
         idle_timeout: Duration::from_secs(30),
+        // Small, so that segments go through the causal window and out of it often.
+        causal_window: 4,
     };
     let mut table = ConnTable::new(Factory, ServerSet::default(), limits);
     let mut totals = Totals::default();
@@ -227,6 +229,8 @@ fuzz_target!(|data: &[u8]| {
             flags,
             payload: &payload,
             auth_option: b0 & 32 != 0,
+            timestamp: None,
+            window: 65535,
         };
         ts = ts + Duration::from_millis(STEPS[(b1 & 15) as usize]);
         let now = clock.advance(ts);

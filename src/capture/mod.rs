@@ -40,9 +40,11 @@
 //! always exact. A live capture may not support nanoseconds on every platform, so the
 //! precision libpcap actually granted is asked back rather than assumed.
 
+mod tail;
+
 use std::ffi::{c_int, c_void};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pcap::{Activated, Active, BpfProgram, Capture, Linktype, Offline, PacketHeader, Precision};
@@ -166,6 +168,14 @@ pub struct PacketSource {
     /// The last live read found the ring empty: wait on `poll_fd` before reading again.
     drained: bool,
     stats: StatsWidener,
+    /// A capture file (not standard input): where a cut-short last record can be read
+    /// back from (`tail.rs`).
+    path: Option<PathBuf>,
+    /// Byte offset of the record about to be read (files only).
+    record_start: Option<u64>,
+    /// A cut-short last record read back: returned as a packet, then `End` with the
+    /// warning it keeps.
+    cut: Option<(tail::CutRecord, String)>,
 }
 
 enum Handle {
@@ -207,6 +217,12 @@ impl PacketSource {
             poll_fd,
             drained: false,
             stats: StatsWidener::default(),
+            path: match &config.source {
+                Source::File(path) => Some(path.clone()),
+                _ => None,
+            },
+            record_start: None,
+            cut: None,
         };
         source.link = match &mut source.handle {
             Handle::Live(cap) => choose_link_type(cap, &source.name, true)?,
@@ -284,6 +300,11 @@ impl PacketSource {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Next<'_> {
         if self.ended {
+            if let Some((_, warning)) = self.cut.take() {
+                return Next::End {
+                    warning: Some(warning),
+                };
+            }
             return Next::End { warning: None };
         }
         if let (true, Some(fd)) = (self.drained, self.poll_fd) {
@@ -312,6 +333,10 @@ impl PacketSource {
             Handle::Live(cap) => (true, cap.as_ptr().cast::<c_void>()),
             Handle::Offline(cap) => (false, cap.as_ptr().cast::<c_void>()),
         };
+        if self.path.is_some() {
+            // SAFETY: `raw` is the handle, valid while `self.handle` lives.
+            self.record_start = unsafe { file_offset(raw) };
+        }
         let read = match &mut self.handle {
             Handle::Live(cap) => cap.next_packet(),
             Handle::Offline(cap) => cap.next_packet(),
@@ -378,11 +403,36 @@ impl PacketSource {
                     },
                 };
                 let mut warning = place.damage_warning(&message);
+                let cut = read_cut_record(
+                    self.path.as_deref(),
+                    self.record_start,
+                    self.program.as_ref(),
+                    &message,
+                );
+                if let Some(c) = &cut {
+                    warning = format!(
+                        "{warning}; its {} captured bytes (of {}) were processed as a \
+                         snaplen-cut packet",
+                        c.data.len(),
+                        c.caplen
+                    );
+                }
                 if let Some(extra) = caplen_warning(&self.name, self.caplen_over_len) {
                     warning = format!("{warning}; {extra}");
                 }
-                Next::End {
-                    warning: Some(warning),
+                match cut {
+                    Some(c) => {
+                        self.packets += 1;
+                        let cut = self.cut.insert((c, warning));
+                        Next::Packet(Packet {
+                            ts: cut.0.ts,
+                            data: &cut.0.data,
+                            orig_len: cut.0.orig_len,
+                        })
+                    }
+                    None => Next::End {
+                        warning: Some(warning),
+                    },
                 }
             }
         }
@@ -448,6 +498,35 @@ fn interface_line(n: usize, name: &str, desc: Option<&str>, flags: &[&str]) -> S
         line.push_str(&format!(" [{}]", flags.join(", ")));
     }
     line
+}
+
+/// After libpcap found the file cut short inside a record's data ("truncated dump
+/// file; tried to read N captured bytes"), that record as far as the file holds it,
+/// if it passes the capture filter (`tail.rs` says which records are read back).
+fn read_cut_record(
+    path: Option<&Path>,
+    record_start: Option<u64>,
+    program: Option<&BpfProgram>,
+    message: &str,
+) -> Option<tail::CutRecord> {
+    if !(message.starts_with("truncated dump file") && message.contains("captured bytes")) {
+        return None;
+    }
+    let cut = tail::read_cut_record(path?, record_start?)?;
+    if let Some(program) = program {
+        let header = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: cut.ts.secs() as libc::time_t,
+                tv_usec: (cut.ts.subsec_nanos() / 1000) as libc::suseconds_t,
+            },
+            caplen: u32::try_from(cut.data.len()).ok()?,
+            len: cut.orig_len,
+        };
+        if !offline_filter(program, &header, &cut.data) {
+            return None;
+        }
+    }
+    Some(cut)
 }
 
 /// Where a read failed, for its warning.

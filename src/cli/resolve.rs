@@ -214,7 +214,9 @@ impl Cli {
         config.duration = self.duration.map(|d| d.0);
         config.print_counters = self.counters || self.verbose >= 3;
         if self.tls_keylog.iter().any(|p| p.as_os_str().is_empty()) {
-            return Err(CliError::Usage("-tls-keylog: the path is empty".to_string()));
+            return Err(CliError::Usage(
+                "-tls-keylog: the path is empty".to_string(),
+            ));
         }
         config.tls = crate::config::TlsConfig {
             keylogs: self.tls_keylog,

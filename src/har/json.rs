@@ -247,6 +247,29 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
         flag(out, b",\"resumed\":true", t.resumed);
         out.push(b'}');
     }
+    if let Some(h) = &c.h2 {
+        out.extend_from_slice(b",\"_streamId\":");
+        uint(out, u64::from(h.stream_id));
+        flag(out, b",\"_pushed\":true", h.pushed);
+        flag(out, b",\"_upgraded\":true", h.upgraded);
+        let numbers = [
+            (&b",\"_h2ErrorCode\":"[..], h.error_code.map(u64::from)),
+            (
+                b",\"_requestHeadersCompressedSize\":",
+                h.request_headers_compressed,
+            ),
+            (
+                b",\"_responseHeadersCompressedSize\":",
+                h.response_headers_compressed,
+            ),
+        ];
+        for (key, n) in numbers {
+            if let Some(n) = n {
+                out.extend_from_slice(key);
+                uint(out, n);
+            }
+        }
+    }
 }
 
 fn write_interim(out: &mut Vec<u8>, i: &InterimView<'_>) {

@@ -96,6 +96,24 @@ pub struct Custom {
     pub depth: u32,
     #[serde(rename = "_tls", skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    #[serde(rename = "_streamId", skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    #[serde(rename = "_pushed", skip_serializing_if = "is_false")]
+    pub pushed: bool,
+    #[serde(rename = "_upgraded", skip_serializing_if = "is_false")]
+    pub upgraded: bool,
+    #[serde(rename = "_h2ErrorCode", skip_serializing_if = "Option::is_none")]
+    pub h2_error_code: Option<u32>,
+    #[serde(
+        rename = "_requestHeadersCompressedSize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_headers_compressed: Option<u64>,
+    #[serde(
+        rename = "_responseHeadersCompressedSize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub response_headers_compressed: Option<u64>,
 }
 
 /// `_tls`.
@@ -290,6 +308,12 @@ fn custom(c: &CustomView<'_>) -> Custom {
             alpn: t.alpn.clone(),
             resumed: t.resumed,
         }),
+        stream_id: c.h2.map(|h| h.stream_id),
+        pushed: c.h2.is_some_and(|h| h.pushed),
+        upgraded: c.h2.is_some_and(|h| h.upgraded),
+        h2_error_code: c.h2.and_then(|h| h.error_code),
+        request_headers_compressed: c.h2.and_then(|h| h.request_headers_compressed),
+        response_headers_compressed: c.h2.and_then(|h| h.response_headers_compressed),
     }
 }
 

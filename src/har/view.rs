@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::{cookie, format_ts, url};
 use crate::model::{
-    header, Anomaly, Body, Decoded, Header, Interim, Response, TlsInfo, Transaction,
+    header, Anomaly, Body, Decoded, Header, HttpVersion, Interim, Response, TlsInfo, Transaction,
 };
 use crate::time::Timestamp;
 
@@ -327,6 +327,50 @@ pub struct CustomView<'a> {
     pub depth: u32,
     /// The TLS session the exchange was decrypted from.
     pub tls: Option<TlsView>,
+    /// The HTTP/2 stream the exchange was.
+    pub h2: Option<H2View>,
+}
+
+/// The HTTP/2 fields of an entry (`_streamId` ...; docs/har.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct H2View {
+    pub stream_id: u32,
+    /// `_pushed`: the request came in a PUSH_PROMISE.
+    pub pushed: bool,
+    /// `_h2ErrorCode`: RST_STREAM's or GOAWAY's error code.
+    pub error_code: Option<u32>,
+    /// `_upgraded`: an HTTP/1.1 request upgraded to h2c.
+    pub upgraded: bool,
+    /// `_requestHeadersCompressedSize`: HPACK bytes of the request's header block (None
+    /// for an upgraded HTTP/1.1 request).
+    pub request_headers_compressed: Option<u64>,
+    /// `_responseHeadersCompressedSize`, with a response.
+    pub response_headers_compressed: Option<u64>,
+}
+
+/// HAR `httpVersion`: HTTP/2 as Chrome writes it (`http/2.0`, which its importer maps
+/// back to `h2`; research §5); the others as on the start line.
+pub fn har_version(v: HttpVersion) -> &'static str {
+    match v {
+        HttpVersion::Http2 => "http/2.0",
+        other => other.as_str(),
+    }
+}
+
+/// HAR `headersSize`: -1 for HTTP/2, whose heads are HPACK blocks with no text form (as
+/// Chrome writes it); the head's bytes otherwise.
+fn headers_size(v: HttpVersion, head_len: u64) -> i64 {
+    if v == HttpVersion::Http2 {
+        -1
+    } else {
+        u2i(head_len)
+    }
+}
+
+/// The URL's scheme: HTTP/2's `:scheme` when it is `https` (h2 over TLS), else `http`.
+fn is_https(tx: &Transaction) -> bool {
+    tx.request.version == HttpVersion::Http2
+        && header(&tx.request.headers, ":scheme").is_some_and(|s| s.eq_ignore_ascii_case("https"))
 }
 
 /// HAR `_tls`: what the handshake negotiated.
@@ -350,8 +394,10 @@ impl TlsView {
             0x0304 => "TLS 1.3".to_string(),
             v => format!("0x{v:04x}"),
         };
-        let cipher_suite = crate::tls::crypto::suite(t.cipher_suite)
-            .map_or_else(|| format!("0x{:04x}", t.cipher_suite), |s| s.name.to_string());
+        let cipher_suite = crate::tls::crypto::suite(t.cipher_suite).map_or_else(
+            || format!("0x{:04x}", t.cipher_suite),
+            |s| s.name.to_string(),
+        );
         TlsView {
             version,
             cipher_suite,
@@ -366,7 +412,11 @@ impl<'a> EntryView<'a> {
     /// Decides the HAR entry of `tx`.
     pub fn new(tx: &'a Transaction) -> EntryView<'a> {
         let req = &tx.request;
-        let scheme = if tx.tls.is_some() { "https" } else { "http" };
+        let scheme = if tx.tls.is_some() || is_https(tx) {
+            "https"
+        } else {
+            "http"
+        };
         let (url, form) = url::request_url(scheme, &req.method, &req.target, &tx.host());
         let (post_data, req_truncated) = post_data(req.body.len, &req.body, &req.headers);
         let (response, resp_truncated) = match &tx.response {
@@ -416,10 +466,10 @@ impl<'a> EntryView<'a> {
             request: RequestView {
                 method: &req.method,
                 url,
-                http_version: req.version.as_str(),
+                http_version: har_version(req.version),
                 headers: &req.headers,
                 post_data,
-                headers_size: u2i(req.head_len),
+                headers_size: headers_size(req.version, req.head_len),
                 body_size: u2i(req.body.len),
                 target: &req.target,
             },
@@ -471,7 +521,7 @@ fn response(r: &Response) -> (ResponseView<'_>, bool) {
     let view = ResponseView {
         status: r.status,
         status_text: &r.reason,
-        http_version: r.version.as_str(),
+        http_version: har_version(r.version),
         headers: &r.headers,
         content: ContentView {
             size: u2i(size),
@@ -481,7 +531,7 @@ fn response(r: &Response) -> (ResponseView<'_>, bool) {
             text,
         },
         redirect_url: header(&r.headers, "location").unwrap_or(""),
-        headers_size: u2i(r.head_len),
+        headers_size: headers_size(r.version, r.head_len),
         body_size: u2i(r.body.len),
         first_ts: r.first_ts,
     };
@@ -534,6 +584,14 @@ fn custom(tx: &Transaction) -> CustomView<'_> {
         wire_bytes: tx.wire_bytes(),
         depth: tx.depth,
         tls: tx.tls.as_deref().map(TlsView::of),
+        h2: tx.h2.as_deref().map(|h| H2View {
+            stream_id: h.stream_id,
+            pushed: h.pushed,
+            error_code: h.error_code,
+            upgraded: h.upgraded,
+            request_headers_compressed: (!h.upgraded).then_some(h.headers_compressed.0),
+            response_headers_compressed: resp.map(|_| h.headers_compressed.1),
+        }),
     }
 }
 
@@ -541,7 +599,7 @@ fn interim(i: &Interim, request_ts: Timestamp) -> InterimView<'_> {
     InterimView {
         status: i.status,
         status_text: &i.reason,
-        http_version: i.version.as_str(),
+        http_version: har_version(i.version),
         headers: &i.headers,
         headers_size: i.head_len,
         time: i.ts.millis_since(request_ts),
@@ -569,6 +627,7 @@ fn unanswered(tx: &Transaction) -> &'static str {
         Some(U::EndOfCapture) => "end-of-capture",
         Some(U::PendingLimit) => "pending-limit",
         Some(U::Evicted) => "evicted",
+        Some(U::StreamReset) => "stream-reset",
         None => "unknown",
     }
 }

@@ -317,8 +317,18 @@ impl HttpConn {
     ) -> ControlFlow<usize> {
         let request = dir == Direction::ToServer;
         let max_head = ctx.limits.max_head_bytes;
+        let m = self.halves[dir].matcher.feed(b);
+        if matches!(m, Match::Fail) && !request && !resync && self.bare_response_possible(b) {
+            // Not a status line where the response to a waiting request starts: an
+            // HTTP/0.9-style bare body (Zeek logs such replies with status 0). `b` is
+            // looked at again, as body.
+            let held = std::mem::take(&mut self.halves[dir].buf);
+            self.halves[dir].reset_candidate();
+            self.start_bare_response(ctx, ts, &held);
+            return ControlFlow::Break(0);
+        }
         let h = &mut self.halves[dir];
-        match h.matcher.feed(b) {
+        match m {
             Match::NeedMore if h.buf.len() < max_head => {
                 h.buf.push(b);
                 ControlFlow::Continue(())
@@ -364,6 +374,21 @@ impl HttpConn {
             }
             _ => h.not_a_start_line(ctx, b, request, resync),
         }
+    }
+
+    /// A response starting with the candidate and `next` can be a bare (HTTP/0.9-style)
+    /// body: a request waits for its response, and the bytes do not begin like a status
+    /// line (`HTTP/`, a malformed status line stays a parse error).
+    fn bare_response_possible(&self, next: u8) -> bool {
+        let buf = &self.halves.to_client.buf;
+        let mut start = buf.iter().copied().chain(std::iter::once(next));
+        let looks_http = b"HTTP/"
+            .iter()
+            .all(|c| start.next().is_some_and(|x| x.eq_ignore_ascii_case(c)));
+        !looks_http
+            && self
+                .front_waiting()
+                .is_some_and(|e| !e.is_tombstone() && !e.http09)
     }
 
     pub(super) fn step_head(

@@ -334,6 +334,24 @@ impl HttpConn {
         codings
     }
 
+    /// The response to the waiting HTTP/1.x request starts with `held` (then the byte that
+    /// ruled out a status line, not consumed): an HTTP/0.9-style response read to close,
+    /// flagged `no-status-line` (issue 9, item 3).
+    pub(super) fn start_bare_response(&mut self, ctx: &mut HttpCtx, ts: Timestamp, held: &[u8]) {
+        let Some(depth) = self.front_waiting().map(|e| e.depth) else {
+            return;
+        };
+        ctx.counters.responses_without_status_line += 1;
+        self.start_http09_response(ctx, ts);
+        if let Some(e) = self.entry_mut(depth) {
+            add_anomaly(&mut e.resp_anomalies, Anomaly::NoStatusLine);
+        }
+        if let Phase::Body(reader) = &mut self.halves.to_client.phase {
+            // Close-delimited: takes every byte.
+            let _ = reader.feed(held);
+        }
+    }
+
     pub(super) fn start_http09_response(&mut self, ctx: &mut HttpCtx, ts: Timestamp) {
         let Some(depth) = self.front_waiting().map(|e| e.depth) else {
             return;
@@ -463,8 +481,8 @@ impl HttpConn {
     }
 
     /// Turns a finished body reader into the message's `Body`: anomalies, counters and
-    /// content decoding.
-    fn finish_body(
+    /// content decoding. HTTP/2 streams use it too (`http::finish_body`).
+    pub(super) fn finish_body(
         limits: &HttpLimits,
         inflater: &mut Inflater,
         counters: &mut HttpCounters,
@@ -599,6 +617,10 @@ impl HttpConn {
             if let Some(e) = self.pairing.lost.take() {
                 self.emit(ctx, conn, *e, ts);
             }
+        }
+        if switch && self.h2c_switch(ctx, owner) {
+            // h2c Upgrade: the entry went to the HTTP/2 session (`tunnel.rs`).
+            return;
         }
         if switch {
             // Plain HTTP may follow a CONNECT's 2xx (a proxy chain, or a client speaking

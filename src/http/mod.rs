@@ -22,6 +22,11 @@ mod tunnel;
 
 pub use conn::{HttpConn, MAX_INTERIM};
 pub use head::probe_role;
+// What the HTTP/2 session shares with HTTP/1: body reading (keep limit, memory shedding),
+// Content-Encoding from header fields, and a body's finishing (decoding, flags, counts).
+pub(crate) use body::BodyReader;
+pub(crate) use head::{content_codings, Framing};
+pub(crate) use tunnel::H2cSwitch;
 
 use std::time::Duration;
 
@@ -101,6 +106,9 @@ crate::counters! {
         /// Such responses when the response stream had lost bytes too since the previous
         /// response: the lost request's response is taken to be among them (not flagged).
         lost_pairs_balanced,
+        /// Responses to HTTP/1.x requests without a status line (bytes until close), taken as
+        /// HTTP/0.9 responses and flagged `no-status-line`.
+        responses_without_status_line,
         /// 1xx interim responses.
         interim_responses,
         /// Messages cut short (gap outside a known-length body, close, limit).
@@ -150,6 +158,8 @@ pub struct HttpCtx {
     pub out: Vec<Transaction>,
     /// The inflate state bodies are decoded with, reused from body to body.
     pub(crate) inflater: decode::Inflater,
+    /// The HTTP/2 sessions' counters (`src/h2`).
+    pub h2: crate::h2::H2Counters,
 }
 
 impl HttpCtx {
@@ -159,8 +169,29 @@ impl HttpCtx {
             counters: HttpCounters::default(),
             out: Vec::new(),
             inflater: decode::Inflater::default(),
+            h2: crate::h2::H2Counters::default(),
         }
     }
+}
+
+/// A finished body (`BodyReader`) as its message's `Body`: anomalies added, counted,
+/// Content-Encoding undone; the one way HTTP/1 and HTTP/2 finish a body.
+pub(crate) fn finish_body(
+    ctx: &mut HttpCtx,
+    reader: BodyReader,
+    complete: bool,
+    gap: bool,
+    anomalies: &mut Vec<crate::model::Anomaly>,
+) -> crate::model::Body {
+    HttpConn::finish_body(
+        &ctx.limits,
+        &mut ctx.inflater,
+        &mut ctx.counters,
+        reader,
+        complete,
+        gap,
+        anomalies,
+    )
 }
 
 /// Makes an `HttpConn` per connection.

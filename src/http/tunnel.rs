@@ -6,14 +6,50 @@
 //!
 //! Held bytes are bounded by `max_head_bytes`; beyond it they are counted as tunnel bytes
 //! and the request side resyncs when they are released.
+//!
+//! The h2c Upgrade (RFC 7540 §3.2) is the one switch whose next protocol is decoded: a
+//! 101 with `Upgrade: h2c` to a request that asked for it takes the request's entry out
+//! of the queue (it becomes HTTP/2 stream 1, `h2::Upgrade`, with the 101 as an interim
+//! response) and collects the bytes after the switch in both directions; the session
+//! then hands them on (`proto::Session::take_handoff`). A request whose body was still
+//! arriving, or whose held bytes overflowed, stays a plain tunnel.
 
-use crate::model::{ConnInfo, Direction};
+use crate::h2::Upgrade;
+use crate::model::{header, ConnInfo, Direction, HttpVersion, Interim, PerDirection};
 use crate::time::Timestamp;
 
 use super::conn::HttpConn;
 use super::half::Phase;
 use super::head::Match;
+use super::pairing::Owner;
 use super::HttpCtx;
+
+/// An h2c Upgrade the session has made and not handed on yet.
+#[derive(Debug)]
+pub(crate) struct H2cSwitch {
+    pub upgrade: Upgrade,
+    /// Bytes of each direction after the switch point.
+    pub rest: PerDirection<Vec<u8>>,
+}
+
+impl H2cSwitch {
+    pub(super) fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.upgrade.request.heap_bytes()
+            + self
+                .upgrade
+                .interim
+                .iter()
+                .map(Interim::heap_bytes)
+                .sum::<usize>()
+            + self.rest.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
+/// Whether a comma-separated header value lists `token` (ASCII case-insensitive).
+fn lists(value: Option<&str>, token: &str) -> bool {
+    value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
 
 impl HttpConn {
     /// `AwaitSwitch`: holds the request bytes (bounded by `max_head_bytes`; beyond, they
@@ -36,8 +72,13 @@ impl HttpConn {
         data.len()
     }
 
-    /// `Tunnel`: bytes are counted and skipped.
+    /// `Tunnel`: bytes are counted and skipped (after an h2c switch, collected for the
+    /// HTTP/2 session instead).
     pub(super) fn step_tunnel(&mut self, ctx: &mut HttpCtx, dir: Direction, data: &[u8]) -> usize {
+        if let Some(sw) = self.switch.as_mut() {
+            sw.rest[dir].extend_from_slice(data);
+            return data.len();
+        }
         ctx.counters.tunnel_bytes += data.len() as u64;
         // Empty lines (a stray line end after the 2xx) still let the other side
         // start strictly if the tunnel turns out to carry HTTP.
@@ -76,6 +117,86 @@ impl HttpConn {
             ctx.counters.tunnel_bytes += held.len() as u64;
             req.phase = Phase::Tunnel;
         }
+    }
+
+    /// A 101 finished the response of `owner`: if it is an h2c Upgrade (the request
+    /// listed `h2c` in Upgrade, HTTP/1.1, its body done, its held bytes whole; the 101
+    /// says `Upgrade: h2c`), the entry leaves the queue for the HTTP/2 session and both
+    /// directions are collected from here (`switch`). Returns whether it was one.
+    pub(super) fn h2c_switch(&mut self, ctx: &mut HttpCtx, owner: Owner) -> bool {
+        let Owner::Entry(depth) = owner else {
+            return false;
+        };
+        let req = &self.halves.to_server;
+        if !matches!(req.phase, Phase::AwaitSwitch { .. }) || req.held_lost {
+            return false;
+        }
+        let Some(i) = self.queue.iter().position(|e| e.depth == depth) else {
+            return false;
+        };
+        let Some(e) = self.queue.get(i) else {
+            return false;
+        };
+        let asked = e.request.as_ref().is_some_and(|r| {
+            r.version == HttpVersion::Http11 && lists(header(&r.headers, "upgrade"), "h2c")
+        });
+        let agreed = e
+            .response
+            .as_ref()
+            .is_some_and(|r| r.status == 101 && lists(header(&r.headers, "upgrade"), "h2c"));
+        if !(asked && agreed && e.req_done) {
+            return false;
+        }
+        let Some(mut e) = self.queue.remove(i) else {
+            return false;
+        };
+        let (Some(request), Some(r)) = (e.request.take(), e.response.take()) else {
+            return false;
+        };
+        // The 101 is an interim response of the exchange (RFC 7540 §3.2), not its answer.
+        ctx.counters.responses = ctx.counters.responses.saturating_sub(1);
+        ctx.counters.interim_responses += 1;
+        let mut interim = r.interim;
+        interim.push(Interim {
+            status: r.status,
+            reason: r.reason,
+            version: r.version,
+            headers: r.headers,
+            head_len: r.head_len,
+            ts: r.first_ts,
+        });
+        let settings =
+            header(&request.headers, "http2-settings").and_then(crate::h2::decode_settings_header);
+        let mut anomalies = e.req_anomalies;
+        for a in e.resp_anomalies {
+            if a != crate::model::Anomaly::Tunnel && !anomalies.contains(&a) {
+                anomalies.push(a);
+            }
+        }
+        let req = &mut self.halves.to_server;
+        let held = std::mem::take(&mut req.held);
+        req.reset_candidate();
+        req.phase = Phase::Tunnel;
+        let resp = &mut self.halves.to_client;
+        resp.reset_candidate();
+        resp.phase = Phase::Tunnel;
+        self.switch = Some(Box::new(H2cSwitch {
+            upgrade: Upgrade {
+                request,
+                request_done: true,
+                interim,
+                depth,
+                settings,
+                anomalies,
+            },
+            rest: PerDirection::new(held, Vec::new()),
+        }));
+        true
+    }
+
+    /// The h2c switch, once made: the HTTP/2 session's start and the bytes for it.
+    pub(crate) fn take_switch(&mut self) -> Option<Box<H2cSwitch>> {
+        self.switch.take()
     }
 
     /// `TunnelProbe`: feeds the request-line matcher until it decides. A request line:

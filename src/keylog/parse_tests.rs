@@ -357,3 +357,36 @@ fn the_corpus_key_logs_parse_fully() {
         dir.display()
     );
 }
+
+/// Key log-like text: whole lines, labels, hex runs, separators and any bytes, in any mix.
+fn fragments() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        (0u8..8).prop_map(|s| line(Label::ALL[s as usize].name(), s, 48).into_bytes()),
+        Just(b"CLIENT_RANDOM ".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\xEF\xBB\xBF".to_vec()),
+        "[0-9a-fA-F \t#\n]{0,80}".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..4),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+}
+
+proptest::proptest! {
+    #[test]
+    fn chunking_never_changes_entries_or_report(text in fragments(), size in 1usize..40) {
+        let (whole, whole_rep) = parse_whole(&text);
+        let mut p = Parser::new();
+        let (mut out, mut rep) = (Vec::new(), ParseReport::default());
+        for c in text.chunks(size) {
+            p.push(c, &mut out, &mut rep);
+        }
+        p.finish(&mut out, &mut rep);
+        proptest::prop_assert_eq!(&out, &whole);
+        proptest::prop_assert_eq!(&rep, &whole_rep);
+        proptest::prop_assert_eq!(rep.entries, out.len() as u64);
+        for e in &out {
+            proptest::prop_assert!(e.label.secret_len_ok(e.secret.len()));
+        }
+    }
+}

@@ -154,6 +154,18 @@ impl KeyStore {
         }
     }
 
+    /// Inserts copies of shared entries (a batch every worker receives), copying only the
+    /// secrets of labels that are stored.
+    pub fn extend_from_slice(&mut self, entries: &[Entry]) {
+        for e in entries {
+            if e.label.is_used() {
+                self.insert(e.clone());
+            } else {
+                self.ignored = self.ignored.saturating_add(1);
+            }
+        }
+    }
+
     pub fn get(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
         self.map.get(client_random)
     }
@@ -165,6 +177,13 @@ impl KeyStore {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// Every client random with its secrets, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &Secrets)> {
+        self.order
+            .iter()
+            .filter_map(|r| self.map.get(r).map(|s| (r, s)))
     }
 
     /// Randoms evicted because the store was full.
@@ -226,6 +245,23 @@ mod tests {
         assert_eq!(byte(&got.client_traffic0), Some(4));
         assert_eq!(byte(&got.server_traffic0), Some(5));
         assert!(s.get(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn shared_batches_give_every_store_the_same_content() {
+        let batch: Vec<Entry> = (0..6u8)
+            .map(|i| entry(Label::ALL[i as usize * 2], i / 2, i, 48))
+            .collect();
+        let (mut a, mut b) = (KeyStore::new(), KeyStore::new());
+        a.extend_from_slice(&batch);
+        b.extend(batch.iter().cloned());
+        assert_eq!((a.len(), a.ignored()), (b.len(), b.ignored()));
+        assert_eq!(a.ignored(), 3, "early exporter, ECH secret, RSA");
+        for r in 0..3u8 {
+            assert_eq!(a.get(&[r; 32]), b.get(&[r; 32]));
+        }
+        assert!(a.get(&[0; 32]).unwrap().master_secret.is_some());
+        assert_eq!(a.len(), 2, "random 2 had only unused labels");
     }
 
     #[test]

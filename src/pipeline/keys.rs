@@ -95,8 +95,13 @@ impl Keys {
             ));
         }
         let mut store = KeyStore::default();
-        for e in entries {
-            store.insert(e);
+        store.extend(entries);
+        if store.evicted() > 0 {
+            notes.push(format!(
+                "httshark: warning: key logs: {} client randoms beyond the {} kept were dropped (the oldest)",
+                store.evicted(),
+                keylog::MAX_KEYLOG_CLIENT_RANDOMS
+            ));
         }
         Ok(Keys {
             initial: Arc::new(store),

@@ -47,8 +47,8 @@ use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
 use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture, StopAfter};
 pub use capture_loop::{CaptureCounters, Ended};
-pub use keys::Keys;
 use in_flight::{InFlight, Returned};
+pub use keys::Keys;
 use processors::{process, Reporter};
 use progress::Progress;
 

@@ -208,6 +208,7 @@ impl ConsoleProcessor {
                     Some(Unanswered::EndOfCapture) => "no response: end of capture",
                     Some(Unanswered::PendingLimit) => "no response: too many pending requests",
                     Some(Unanswered::Evicted) => "no response: connection evicted",
+                    Some(Unanswered::StreamReset) => "no response: stream reset",
                     None => "no response",
                 };
                 let why = format!("({why})");
@@ -423,6 +424,10 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::MalformedRequestLine => "malformed request line",
                 Anomaly::RequestLost => "request lost",
                 Anomaly::PairingUncertain => "pairing uncertain",
+                Anomaly::StreamReset => "stream reset",
+                Anomaly::HpackDesync => "HPACK desync",
+                Anomaly::FramesLost => "frames lost",
+                Anomaly::NoStatusLine => "no status line",
             })
         })
         .collect()

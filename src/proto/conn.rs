@@ -5,6 +5,7 @@
 //! skip is chosen, `held` is empty and stays empty. Events of one direction reach each
 //! level in stream order.
 
+use crate::h2::H2Conn;
 use crate::http::HttpConn;
 use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::reassembly::{CloseReason, StreamHandler};
@@ -204,7 +205,8 @@ impl ProtoConn {
             }
             Protocol::Http2 => {
                 ctx.counters.h2_connections += 1;
-                Top::Skipping(protocol)
+                // Detection reports HTTP/2 only at the client preface: a frame boundary.
+                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, false)))
             }
             Protocol::Tls => {
                 ctx.counters.tls_connections += 1;
@@ -266,13 +268,20 @@ impl ProtoConn {
         }
     }
 
-    /// The session handed the connection on: the bytes after the switch are detected anew.
+    /// The session handed the connection on: the bytes after the switch are detected anew,
+    /// or, for an h2c Upgrade, go to the HTTP/2 session that continues its request.
     fn hand_on(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, handoff: Handoff, ts: Timestamp) {
         ctx.counters.protocol_handoffs += 1;
-        self.top = Top::Detecting(Detector {
-            at_start: PerDirection::new(true, true),
-            ..Detector::default()
-        });
+        self.top = match handoff.upgrade {
+            Some(up) => {
+                let h2 = H2Conn::upgraded(&mut ctx.http, *up);
+                Top::Session(Protocol::Http2, Box::new(h2))
+            }
+            None => Top::Detecting(Detector {
+                at_start: PerDirection::new(true, true),
+                ..Detector::default()
+            }),
+        };
         let top = self.layers.len();
         for dir in [Direction::ToServer, Direction::ToClient] {
             let rest = &handoff.rest[dir];

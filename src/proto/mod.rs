@@ -6,14 +6,14 @@
 //!
 //! ```text
 //!  reassembly ──bytes/gaps/acks/fin──▶ [Layer]* ──plaintext/gaps──▶ Session ──▶ Transaction
-//!                                      (TLS)                         (HTTP/1; HTTP/2 next)
+//!                                      (TLS)                         (HTTP/1, HTTP/2)
 //! ```
 //!
 //! - A `Layer` transforms bytes (TLS will be the first: ciphertext and gaps in, plaintext
 //!   and gaps out). Above the last layer the detector runs again on what it emits (TLS
 //!   can carry HTTP/1 or HTTP/2).
 //! - A `Session` is an application parser that emits `Transaction`s into the worker's
-//!   `HttpCtx`; HTTP/1 (`http::HttpConn`) is the one session today.
+//!   `HttpCtx`: HTTP/1 (`http::HttpConn`) and HTTP/2 (`h2::H2Conn`).
 //! - A session can hand the connection on (`Session::take_handoff`: 101 Switching
 //!   Protocols to h2c, CONNECT to TLS inside the tunnel): the bytes after the switch go
 //!   through detection again, into a new stack top.
@@ -38,9 +38,9 @@ use crate::http::{HttpConn, HttpCtx, HttpLimits};
 use std::sync::Arc;
 
 use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
-use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 use crate::reassembly::{HandlerFactory, Role, StreamHandler};
 use crate::time::Timestamp;
+use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 
 crate::counters! {
     /// Protocol-layer counters: what each connection was detected as.
@@ -48,15 +48,15 @@ crate::counters! {
         /// Connections handed to the HTTP/1 parser (its first bytes were HTTP/1, text it
         /// resynchronises on, or a pickup that showed nothing else).
         http1_connections,
-        /// Connections that opened with the HTTP/2 client preface (prior knowledge): not
-        /// decoded yet, their bytes skipped.
+        /// Connections that opened with the HTTP/2 client preface (prior knowledge), handed
+        /// to the HTTP/2 session.
         h2_connections,
         /// Connections that opened with a TLS record (decrypted when a key log is given:
         /// see the `tls` stage; skipped otherwise).
         tls_connections,
         /// Connections that opened with binary bytes no session reads: skipped.
         unknown_protocol_connections,
-        /// Bytes skipped on those connections (HTTP/2, TLS, unknown).
+        /// Bytes skipped on those connections (TLS, unknown).
         skipped_protocol_bytes,
         /// Connections whose first bytes did not decide the protocol within
         /// `DETECT_HOLD_LIMIT` held bytes, or before a gap or FIN: handed to HTTP/1.
@@ -111,14 +111,27 @@ pub trait Session: StreamHandler<Ctx = HttpCtx> + Send {
     }
 }
 
-impl Session for HttpConn {}
+impl Session for HttpConn {
+    /// After an h2c Upgrade (101 with `Upgrade: h2c`): the HTTP/2 session's start.
+    fn take_handoff(&mut self) -> Option<Handoff> {
+        let sw = self.take_switch()?;
+        let crate::http::H2cSwitch { upgrade, rest } = *sw;
+        Some(Handoff {
+            rest,
+            upgrade: Some(Box::new(upgrade)),
+        })
+    }
+}
 
 /// A session handing its connection on (see `Session::take_handoff`).
 #[derive(Debug, Default)]
 pub struct Handoff {
     /// Bytes each direction carried after the switch point, in stream order; they go
-    /// through detection again.
+    /// through detection again, unless the next protocol is known (`upgrade`).
     pub rest: PerDirection<Vec<u8>>,
+    /// An h2c Upgrade: the connection continues in HTTP/2 with this stream 1; `rest`
+    /// goes straight to that session (the client's starts with the preface).
+    pub upgrade: Option<Box<crate::h2::Upgrade>>,
 }
 
 /// What a layer emits, in stream order per direction.

@@ -1,5 +1,5 @@
 //! One tracked connection: its two directions, its handler, and what one segment does to
-//! them (`Conn::process`): handshake bookkeeping, then the segment's bytes held for causal
+//! them (`Conn::process`): control-segment validation (`control.rs`), handshake bookkeeping, then the segment's bytes held for causal
 //! order or delivered, then the per-segment patience of acknowledged holes and the FIN check.
 //!
 //! What it does not do: find connections, decide roles, time them out or account the
@@ -7,6 +7,7 @@
 //! (`causal.rs`).
 
 use super::causal::Held;
+use super::control::Verdict;
 use super::half::{Emit, HalfLimits, HalfStream};
 use super::table::{ConnKey, Recency};
 use super::{CloseReason, Ctx, HandlerFactory, ReassemblyCounters, StreamHandler};
@@ -26,6 +27,11 @@ pub(super) struct Conn<H> {
     /// A SYN of this connection carried a TCP-MD5 or TCP-AO option: its endpoints
     /// authenticate segments, so a signed RST may be genuine.
     pub(super) signed: bool,
+    /// Per direction, the latest TSval of its sender's accepted segments (RFC 7323's
+    /// TS.Recent), for PAWS on RSTs and FINs (`control.rs`).
+    pub(super) ts_recent: [Option<u32>; 2],
+    /// Per direction, its receiver's last advertised window was 0 (zero-window probes).
+    pub(super) window_closed: [bool; 2],
     /// Bytes charged to the memory budget for this connection at its last update.
     pub(super) charged: usize,
 }
@@ -129,6 +135,8 @@ impl<H: StreamHandler> Conn<H> {
             halves: Default::default(),
             held: Vec::new(),
             signed,
+            ts_recent: [None; 2],
+            window_closed: [false; 2],
             charged: 0,
         }
     }
@@ -161,38 +169,54 @@ impl<H: StreamHandler> Conn<H> {
         seg: &TcpSegment<'_>,
         ts: Timestamp,
     ) -> Option<CloseReason> {
-        if let Some(close) = self.on_signature_and_reset(seg, c) {
-            return close;
+        let dir = if seg.src == self.app.info.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        match self.check_control(seg, dir, c) {
+            Verdict::Discard => return None,
+            Verdict::Reset => return Some(CloseReason::Reset),
+            Verdict::Accept => {}
         }
-        let arrival = self.on_handshake(seg, ts);
+        let probe = self.is_probe(seg, dir, c);
+        let mut arrival = self.on_handshake(seg, ts);
+        if probe {
+            // Not data: the receiver does not take it (its ACK says so).
+            arrival.payload = &[];
+            arrival.needs = None;
+        }
         let dir = arrival.dir;
         self.hold_or_deliver(env, c, lim, arrival);
         self.after_segment(env, c, dir, ts)
     }
 
-    /// Signed SYNs and RSTs. `Some(close)`: the segment is done with (`close` says whether
-    /// it ends the connection).
-    fn on_signature_and_reset(
+    /// Keep-alive and zero-window probes (counted), and the receiver's window as this
+    /// segment advertises it for the other direction.
+    fn is_probe(
         &mut self,
         seg: &TcpSegment<'_>,
+        dir: Direction,
         c: &mut ReassemblyCounters,
-    ) -> Option<Option<CloseReason>> {
+    ) -> bool {
         let f = seg.flags;
-        if f.syn && seg.auth_option {
-            self.signed = true;
+        let plain = !f.syn && !f.fin && !f.rst;
+        let me = &self.halves[dir.index()];
+        let seq = SeqNum(seg.seq);
+        let len = seg.payload.len();
+        let probe = if plain && me.is_keepalive(seq, len) {
+            c.keepalive_probes += 1;
+            true
+        } else if plain && self.window_closed[dir.index()] && me.is_window_probe(seq, len) {
+            c.zero_window_probes += 1;
+            true
+        } else {
+            false
+        };
+        if f.ack && plain {
+            self.window_closed[dir.reverse().index()] = seg.window == 0;
         }
-        if !f.rst {
-            return None;
-        }
-        // A signature option on a connection whose SYNs had none: the receiver discards
-        // the segment (Linux counts it as TCPMD5Unexpected), so the connection goes on.
-        // This is how injected RSTs are made harmless; Suricata flags the same RST as
-        // "suspected RST injection" and keeps following the stream.
-        if seg.auth_option && !self.signed {
-            c.signed_rsts_ignored += 1;
-            return Some(None);
-        }
-        Some(Some(CloseReason::Reset))
+        probe
     }
 
     /// SYN, SYN-ACK and establishing ACK (their times, each direction's start), a

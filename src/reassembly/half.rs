@@ -283,6 +283,51 @@ impl HalfStream {
         }
     }
 
+    /// Where a RST (or, with `fin`, a FIN) at `seq` from this direction's sender lies
+    /// relative to what it can have sent: `Some(true)` when between what the receiver
+    /// acknowledged (for a FIN: what was delivered, since no byte follows a FIN) and
+    /// `window` past the furthest byte or FIN known; `None` before synchronisation
+    /// (nothing to judge by). RFC 5961 §3.2 and §5.2 in spirit: the observer does not know
+    /// the receiver's window, so `window` stands for it.
+    pub(crate) fn control_in_window(&self, seq: SeqNum, fin: bool, window: u64) -> Option<bool> {
+        let off = self.offset_of(seq)?;
+        let acked = self.acked.unwrap_or(0);
+        let lo = if fin { self.next } else { acked.min(self.next) };
+        let known = [
+            self.next,
+            acked,
+            self.ooo.last_end().unwrap_or(0),
+            self.fin.map_or(0, |f| f + 1),
+        ];
+        let hi = known.into_iter().max().unwrap_or(0).saturating_add(window);
+        Some(off >= signed_offset(lo) && off <= signed_offset(hi))
+    }
+
+    /// The offset just past the furthest byte seen (delivered or buffered).
+    fn seen_end(&self) -> i64 {
+        signed_offset(self.next.max(self.ooo.last_end().unwrap_or(0)))
+    }
+
+    /// A keep-alive probe: no byte or one, at the sender's next sequence number minus one
+    /// (RFC 9293 §3.8.4), before any FIN.
+    pub(crate) fn is_keepalive(&self, seq: SeqNum, len: usize) -> bool {
+        len <= 1
+            && self.fin.is_none()
+            && self
+                .offset_of(seq)
+                .is_some_and(|off| off == self.seen_end() - 1)
+    }
+
+    /// One new byte right after the furthest seen: a zero-window probe when the receiver's
+    /// window is closed (RFC 9293 §3.8.6.1).
+    pub(crate) fn is_window_probe(&self, seq: SeqNum, len: usize) -> bool {
+        len == 1
+            && self.fin.is_none()
+            && self
+                .offset_of(seq)
+                .is_some_and(|off| off == self.seen_end())
+    }
+
     /// Offset of the next byte to deliver: everything before it was delivered (as data or
     /// gap).
     pub(crate) fn delivered(&self) -> u64 {

@@ -6,10 +6,13 @@
 //! connection's `StreamHandler` (made by a `HandlerFactory`, as gopacket's StreamFactory).
 //! Every buffer is bounded by `ReassemblyLimits`; hitting a limit is counted.
 //!
-//! What it does not do: validate checksums, windows or RST sequence numbers (a passive
-//! observer has no window to enforce, and an injected RST ends the connection for the
-//! endpoints too; the exception is a RST carrying a TCP-MD5/TCP-AO option on a connection
-//! that does not use them, which the receiver discards: it is counted and ignored),
+//! Control segments are validated the way the receiving stack would (`control.rs`): a RST
+//! or FIN that fails PAWS (RFC 7323), lies outside its sender's sequence window (RFC 5961),
+//! does not acknowledge the SYN in the handshake, or carries an unexpected TCP-MD5/TCP-AO
+//! option, is counted by reason and ignored.
+//!
+//! What it does not do: validate checksums or data segments' windows (a passive observer
+//! sees retransmissions and reordering the receiver drops harmlessly),
 //! reassemble IP fragments, or know any application protocol: at a connection's first
 //! packet without a handshake, the factory is asked which end sent the payload
 //! (`HandlerFactory::probe_role`, see `server_is_dst`); bytes are never looked at after that.
@@ -25,7 +28,7 @@
 //!   after that segment's ACK as an offset of the other direction (`on_ack`).
 //!
 //! Lifecycle: a connection opens at a SYN or at a segment with payload (pure ACKs, bare
-//! FINs and RSTs never open one). Its handler is created at its first byte, gap or FIN, so a
+//! FINs and RSTs never open one; data on a SYN, TCP Fast Open, is the stream's start). Its handler is created at its first byte, gap or FIN, so a
 //! SYN-only connection (scan, flood) costs a fixed ~0.5 KB and no handler call. It ends at
 //! both FINs delivered, a RST, the idle timeout, eviction (`max_connections`, least
 //! recently active first), a new SYN on its 4-tuple, or end of capture. 4-tuples closed by
@@ -35,11 +38,18 @@
 //! the recency list is ordered by `now` of each connection's last packet (most recent
 //! first), which makes eviction O(1) and the idle scan proportional to what it closes.
 //!
-//! Layout: `table.rs` finds, opens, evicts, times out and closes connections and keeps the
-//! memory budget; `conn.rs` applies one segment to its connection and emits to the handler;
-//! `causal.rs` holds segments that acknowledge bytes not delivered yet; `role.rs` picks the
-//! client; `half.rs` orders one direction (sequence numbers are `wire::SeqNum`); `ooo.rs`
-//! is its out-of-order buffer.
+//! Layout: `window.rs` releases the last few segments in causal order (capture reordering
+//! by a few positions, undone before any connection sees them); `table.rs` finds, opens,
+//! evicts, times out and closes connections and keeps the memory budget; `conn.rs` applies
+//! one segment to its connection (keep-alive and zero-window probes are not data) and
+//! emits to the handler; `control.rs` judges RSTs and FINs; `causal.rs` holds segments that
+//! acknowledge bytes not delivered yet; `role.rs` picks the client; `half.rs` orders one
+//! direction (sequence numbers are `wire::SeqNum`); `ooo.rs` is its out-of-order buffer.
+//!
+//! SYNs on a tracked 4-tuple (`table.rs`): the client's SYN again or captured late is the
+//! same connection; a client SYN with a new ISN before any SYN-ACK or byte replaces the
+//! first attempt; the server's SYN without ACK then is a simultaneous open; any other SYN
+//! starts a new connection (`Reused`).
 //!
 //! Mid-stream pickup: a direction with no SYN seen starts at its first segment with
 //! payload (or FIN); bytes before that point, if they arrive later, are dropped as old.
@@ -47,17 +57,25 @@
 
 mod causal;
 mod conn;
+mod control;
 mod half;
 mod ooo;
 mod role;
 mod table;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cases;
+#[cfg(test)]
+mod tests_control;
+mod window;
 
 use std::time::Duration;
 
+pub use control::CONTROL_WINDOW;
 pub use role::{server_is_dst, Role};
 pub use table::ConnTable;
+pub use window::{CAUSAL_SEQ_REACH, CAUSAL_WINDOW, CAUSAL_WINDOW_DELAY};
 
 use crate::model::{ConnInfo, Direction};
 use crate::time::Timestamp;
@@ -166,6 +184,10 @@ pub struct ReassemblyLimits {
     pub memory_budget: usize,
     /// A connection with no packet for this long is closed.
     pub idle_timeout: Duration,
+    /// Segments held to be released in causal order (`window.rs`): packets captured out
+    /// of order by at most this many positions come out in the order they were sent. 0
+    /// turns the window off (each segment is processed as it comes).
+    pub causal_window: usize,
 }
 
 impl Default for ReassemblyLimits {
@@ -177,6 +199,7 @@ impl Default for ReassemblyLimits {
             // The pipeline sets each worker's share of `-memory-limit`.
             memory_budget: usize::MAX,
             idle_timeout: Duration::from_secs(300),
+            causal_window: CAUSAL_WINDOW,
         }
     }
 }
@@ -197,8 +220,32 @@ crate::counters! {
         /// RSTs carrying a TCP-MD5/TCP-AO option on a connection that does not use them:
         /// ignored, as the receiving stack discards them (suspected RST injection).
         signed_rsts_ignored,
+        /// RSTs whose TCP timestamp is older than their sender's latest (RFC 7323 PAWS):
+        /// ignored, the connection goes on (docs/robustness.md, control segments).
+        rsts_rejected_paws,
+        /// RSTs outside their sender's sequence window (RFC 5961 §3.2), or, in the
+        /// handshake, not acknowledging the client's SYN (RFC 9293 §3.10.7.3): ignored.
+        rsts_out_of_window,
+        /// FINs whose TCP timestamp is older than their sender's latest (PAWS): dropped
+        /// with their segment.
+        fins_rejected_paws,
+        /// FINs before bytes already delivered or more than `CONTROL_WINDOW` past the
+        /// furthest byte known of their sender: dropped with their segment.
+        fins_out_of_window,
         /// Connections closed because a new SYN reused their 4-tuple.
         connections_reused,
+        /// SYNs without ACK from the server side of a connection whose only packet was the
+        /// client's SYN: a simultaneous open (RFC 9293 §3.5), one connection.
+        simultaneous_opens,
+        /// Client SYNs with a new ISN before any SYN-ACK or byte: the new attempt replaces
+        /// the first in the same connection.
+        syn_isn_changes,
+        /// Keep-alive probes (RFC 9293 §3.8.4: at the sender's next sequence number minus
+        /// one, with no byte or one): neither data nor retransmissions.
+        keepalive_probes,
+        /// Zero-window probes (RFC 9293 §3.8.6.1: one new byte sent while the receiver's
+        /// window is 0), which the receiver does not take: not data.
+        zero_window_probes,
         /// Connections closed because `max_connections` was reached.
         connections_evicted,
         /// Connections closed by the idle timeout.
@@ -246,6 +293,16 @@ crate::counters! {
         /// Held segments released before the bytes they acknowledge came (patience, age,
         /// hold limit or close): those bytes were lost by the capture or never existed.
         causal_hold_expired,
+        /// Segments the causal window released ahead of one captured before them (a
+        /// capture reordering undone).
+        causal_reorders,
+        /// Segments that arrived after the causal window had released one they must
+        /// precede (a SYN, or bytes a released segment acknowledges): the capture reordered
+        /// them further than `causal_window` positions.
+        causal_window_late,
+        /// Times every segment in the causal window waited on another (forged segments):
+        /// the earliest captured was released.
+        causal_window_forced,
         /// Times the worker's memory budget (its share of `-memory-limit`) was exceeded
         /// and its policy applied (docs/limits.md, the global memory budget).
         memory_limit_hits,

@@ -56,6 +56,12 @@ impl OooBuffer {
         self.chunks.keys().next().copied()
     }
 
+    /// Offset just past the last byte held.
+    pub(crate) fn last_end(&self) -> Option<u64> {
+        let (start, bytes) = self.chunks.iter().next_back()?;
+        Some(start + bytes.len() as u64)
+    }
+
     /// The chunk holding offset `off`, as `(start, end)`.
     pub(crate) fn containing(&self, off: u64) -> Option<(u64, u64)> {
         let (&start, data) = self.chunks.range(..=off).next_back()?;

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use super::conn::{Conn, Env};
 use super::half::{HalfLimits, HalfStream, MAX_WINDOW_SIGNED};
 use super::role::server_is_dst;
+use super::window::CausalWindow;
 use super::{
     CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
     EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENTLY_CLOSED_LINGER, RECENTLY_CLOSED_MAX,
@@ -101,6 +102,19 @@ impl RecentlyClosed {
     }
 }
 
+/// What a SYN without ACK on a tracked 4-tuple is (`ConnTable::syn_kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SynKind {
+    /// Another connection on the 4-tuple: the old one closes (`Reused`).
+    New,
+    /// The client's SYN again (retransmitted, or captured late), or not a SYN question.
+    Same,
+    /// The client's SYN with a new ISN before anything else came: replaces the first.
+    Restart,
+    /// The server's SYN in a simultaneous open.
+    Simultaneous,
+}
+
 /// All connections of one worker.
 pub struct ConnTable<F: HandlerFactory> {
     factory: F,
@@ -118,6 +132,9 @@ pub struct ConnTable<F: HandlerFactory> {
     closed: RecentlyClosed,
     /// Bytes charged to the memory budget: the sum of the connections' `charged`.
     mem_used: usize,
+    /// The last segments, released in causal order (bounded by `causal_window`; not
+    /// charged to the budget: at most that many frames).
+    window: CausalWindow,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
@@ -135,13 +152,55 @@ impl<F: HandlerFactory> ConnTable<F> {
             tail: NIL,
             closed: RecentlyClosed::default(),
             mem_used: 0,
+            window: CausalWindow::default(),
         }
     }
 
     /// Feeds one segment. `packet_index` is the capture index of the packet (the new
     /// connection's id when it opens one); `ts` its packet time, `now` the worker's
-    /// monotonic clock.
+    /// monotonic clock. The segment goes through the causal window first: it is processed
+    /// once `causal_window` later segments came, in the order TCP says they were sent.
     pub fn on_segment(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        ts: Timestamp,
+        now: Timestamp,
+    ) {
+        let limit = self.limits.causal_window;
+        if limit == 0 && self.window.is_empty() {
+            self.process_segment(ctx, seg, packet_index, ts, now);
+            return;
+        }
+        self.window.push(seg, packet_index, ts, &mut self.counters);
+        while let Some(h) = self.window.pop_full(limit, &mut self.counters) {
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
+    }
+
+    /// Releases what the causal window holds: the segments `CAUSAL_WINDOW_DELAY` older
+    /// than `now`, or (`all`) every one.
+    fn drain_window(&mut self, ctx: &mut Ctx<F>, now: Timestamp, all: bool) {
+        let limit = self.limits.causal_window;
+        loop {
+            let c = &mut self.counters;
+            let next = if all {
+                self.window.pop(limit, c)
+            } else {
+                self.window.pop_aged(now, limit, c)
+            };
+            let Some(h) = next else {
+                break;
+            };
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
+    }
+
+    /// Applies one segment, in causal order, to its connection.
+    fn process_segment(
         &mut self,
         ctx: &mut Ctx<F>,
         seg: &TcpSegment<'_>,
@@ -153,12 +212,31 @@ impl<F: HandlerFactory> ConnTable<F> {
         let key = ConnKey::new(seg.src, seg.dst);
         let f = seg.flags;
         let active_open = f.syn && !f.ack && !f.rst;
-        let idx = match self.index.get(&key).copied() {
-            Some(idx) if active_open && self.is_new_syn(idx, seg) => {
+        let kind = match self.index.get(&key).copied() {
+            Some(idx) if active_open => Some((idx, self.syn_kind(idx, seg))),
+            Some(idx) => Some((idx, SynKind::Same)),
+            None => None,
+        };
+        let idx = match kind {
+            Some((idx, SynKind::New)) => {
                 self.close(ctx, idx, CloseReason::Reused, ts, now);
                 self.open(ctx, key, seg, packet_index, now)
             }
-            Some(idx) => idx,
+            Some((idx, SynKind::Restart)) => {
+                // The client gave up on its SYN and sent another with a new ISN before any
+                // SYN-ACK: the stack's new attempt replaces the old one (RFC 9293 §3.10.7.2:
+                // the listener has nothing of the first yet).
+                self.counters.syn_isn_changes += 1;
+                if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
+                    conn.halves[Direction::ToServer.index()] = HalfStream::default();
+                }
+                idx
+            }
+            Some((idx, SynKind::Simultaneous)) => {
+                self.counters.simultaneous_opens += 1;
+                idx
+            }
+            Some((idx, SynKind::Same)) => idx,
             None => {
                 if self.closed.is_recent(&key, now) {
                     if !active_open {
@@ -195,6 +273,7 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// their last packet) and calls `on_tick` of every live handler (connections that
     /// carried no byte, gap or FIN have none).
     pub fn on_tick(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        self.drain_window(ctx, now, false);
         // The recency list is ordered by last activity: only the expired tail is visited.
         while self.tail != NIL {
             let last = self.recency[self.tail as usize].last_seen;
@@ -234,6 +313,7 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// Closes every connection (end of capture), delivering what is buffered first, in
     /// the order of their ids.
     pub fn close_all(&mut self, ctx: &mut Ctx<F>, now: Timestamp) {
+        self.drain_window(ctx, now, true);
         let mut live: Vec<(u64, u32)> = self
             .slots
             .iter()
@@ -379,13 +459,16 @@ impl<F: HandlerFactory> ConnTable<F> {
         &self.counters
     }
 
-    /// A SYN without ACK on a tracked 4-tuple starts a new connection unless it repeats
-    /// the client's SYN (same sender, same ISN).
-    fn is_new_syn(&self, idx: u32, seg: &TcpSegment<'_>) -> bool {
+    /// What a SYN without ACK on a tracked 4-tuple is: a new connection, unless it
+    /// repeats the client's SYN (same sender, same ISN, or captured late), is the client's
+    /// new attempt before any SYN-ACK or byte, or the server's own SYN of a simultaneous
+    /// open (RFC 9293 §3.5, figure 8: both ends send a SYN without ACK).
+    fn syn_kind(&self, idx: u32, seg: &TcpSegment<'_>) -> SynKind {
         let Some(conn) = self.slots.get(idx as usize).and_then(Option::as_ref) else {
-            return true;
+            return SynKind::New;
         };
         let to_server = &conn.halves[Direction::ToServer.index()];
+        let to_client = &conn.halves[Direction::ToClient.index()];
         let open = !conn.halves.iter().any(HalfStream::fin_seen);
         let client = conn.info().client;
         let seq = SeqNum(seg.seq);
@@ -399,7 +482,22 @@ impl<F: HandlerFactory> ConnTable<F> {
             && to_server
                 .offset_of(seq + 1u32)
                 .is_some_and(|off| off <= 0 && off > -MAX_WINDOW_SIGNED);
-        !(retransmitted || late)
+        if retransmitted || late {
+            return SynKind::Same;
+        }
+        // Nothing but the client's SYN so far: no SYN-ACK, no byte either way.
+        let bare = conn.info().synack_ts.is_none()
+            && conn.app.handler.is_none()
+            && !to_client.is_synchronised()
+            && to_server.isn().is_some()
+            && to_server.delivered() == 0;
+        if bare && seg.src == client {
+            return SynKind::Restart;
+        }
+        if bare && seg.src == conn.info().server {
+            return SynKind::Simultaneous;
+        }
+        SynKind::New
     }
 
     /// Opens a connection for `seg` (evicting the least recently active one when full) and

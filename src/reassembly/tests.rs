@@ -80,24 +80,24 @@ impl HandlerFactory for Fac {
 
 /// What a direction's stream looked like to the handler: data merged, gaps, fin.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
+pub(super) enum Piece {
     D(Vec<u8>),
     G(u64),
     Fin,
 }
 
-fn d(s: &[u8]) -> Piece {
+pub(super) fn d(s: &[u8]) -> Piece {
     Piece::D(s.to_vec())
 }
 
-const C: &str = "10.0.0.1:40000";
-const S: &str = "10.0.0.2:80";
+pub(super) const C: &str = "10.0.0.1:40000";
+pub(super) const S: &str = "10.0.0.2:80";
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-struct H {
+pub(super) struct H {
     table: ConnTable<Fac>,
     ev: Vec<Ev>,
     n: u64,
@@ -105,11 +105,21 @@ struct H {
 }
 
 impl H {
-    fn new() -> H {
+    pub(super) fn new() -> H {
         H::with(ReassemblyLimits::default(), ServerSet::default())
     }
 
-    fn with(limits: ReassemblyLimits, servers: ServerSet) -> H {
+    /// A table without the causal window (these tests look at each segment's effect as it
+    /// is fed); `with_window` keeps it.
+    pub(super) fn with(limits: ReassemblyLimits, servers: ServerSet) -> H {
+        let limits = ReassemblyLimits {
+            causal_window: 0,
+            ..limits
+        };
+        H::with_window(limits, servers)
+    }
+
+    pub(super) fn with_window(limits: ReassemblyLimits, servers: ServerSet) -> H {
         H {
             table: ConnTable::new(Fac, servers, limits),
             ev: Vec::new(),
@@ -119,7 +129,60 @@ impl H {
     }
 
     /// Feeds a segment; `flags` holds S, A, F, R. Each packet is 1 ms after the previous.
-    fn pkt(&mut self, src: &str, dst: &str, flags: &str, seq: u32, ack: u32, payload: &[u8]) {
+    pub(super) fn pkt(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+    ) {
+        self.pkt_ts(src, dst, flags, seq, ack, payload, None);
+    }
+
+    /// `pkt` with a TCP timestamps option of TSval `tsval` (RFC 7323).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pkt_ts(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        tsval: Option<u32>,
+    ) {
+        self.pkt_full(src, dst, flags, seq, ack, payload, tsval, 65535);
+    }
+
+    /// `pkt` advertising window `window`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pkt_win(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        window: u16,
+    ) {
+        self.pkt_full(src, dst, flags, seq, ack, payload, None, window);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pkt_full(
+        &mut self,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+        tsval: Option<u32>,
+        window: u16,
+    ) {
         let seg = TcpSegment {
             src: addr(src),
             dst: addr(dst),
@@ -133,6 +196,8 @@ impl H {
             },
             payload,
             auth_option: flags.contains('M'),
+            timestamp: tsval.map(|v| (v, 0)),
+            window,
         };
         self.table
             .on_segment(&mut self.ev, &seg, self.n, self.t, self.t);
@@ -141,13 +206,13 @@ impl H {
     }
 
     /// SYN, SYN-ACK, ACK between C and S with ISNs `ci` and `si`.
-    fn handshake(&mut self, ci: u32, si: u32) {
+    pub(super) fn handshake(&mut self, ci: u32, si: u32) {
         self.pkt(C, S, "S", ci, 0, b"");
         self.pkt(S, C, "SA", si, ci.wrapping_add(1), b"");
         self.pkt(C, S, "A", ci.wrapping_add(1), si.wrapping_add(1), b"");
     }
 
-    fn stream(&self, id: u64, dir: Direction) -> Vec<Piece> {
+    pub(super) fn stream(&self, id: u64, dir: Direction) -> Vec<Piece> {
         let mut out: Vec<Piece> = Vec::new();
         for e in &self.ev {
             match e {
@@ -163,7 +228,7 @@ impl H {
         out
     }
 
-    fn closes(&self) -> Vec<(u64, CloseReason)> {
+    pub(super) fn closes(&self) -> Vec<(u64, CloseReason)> {
         self.ev
             .iter()
             .filter_map(|e| match e {
@@ -173,7 +238,7 @@ impl H {
             .collect()
     }
 
-    fn info(&self, id: u64) -> ConnInfo {
+    pub(super) fn info(&self, id: u64) -> ConnInfo {
         self.ev
             .iter()
             .find_map(|e| match e {
@@ -183,7 +248,7 @@ impl H {
             .expect("connection closed")
     }
 
-    fn close_all(&mut self) {
+    pub(super) fn close_all(&mut self) {
         self.table.close_all(&mut self.ev, self.t);
     }
 
@@ -193,7 +258,7 @@ impl H {
         self.table.on_tick(&mut self.ev, self.t);
     }
 
-    fn c(&self) -> &ReassemblyCounters {
+    pub(super) fn c(&self) -> &ReassemblyCounters {
         self.table.counters()
     }
 
@@ -474,6 +539,8 @@ fn client_and_server_are_decided_by_each_rule_in_order() {
         },
         payload,
         auth_option: false,
+        timestamp: None,
+        window: 65535,
     };
     let none = ServerSet::default();
     let hi = "10.0.0.1:50000";
@@ -777,6 +844,8 @@ fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
             },
             payload: b"",
             auth_option: false,
+            timestamp: None,
+            window: 65535,
         };
         h.table.on_segment(&mut h.ev, &seg, i as u64, h.t, h.t);
     }
@@ -846,7 +915,9 @@ fn a_segment_a_gigabyte_ahead_is_out_of_window() {
     h.pkt(C, S, "FA", 0x5000_0000, 1, b"");
     h.close_all();
     assert_eq!(h.stream(0, ToServer), vec![d(b"a")]);
-    assert_eq!(h.c().out_of_window_segments, 2);
+    // The data segment by the reassembler's window, the FIN by the control check.
+    assert_eq!(h.c().out_of_window_segments, 1);
+    assert_eq!(h.c().fins_out_of_window, 1);
 }
 
 #[test]

@@ -43,10 +43,13 @@ use crate::model::{ConnInfo, Direction, PerDirection, TlsInfo};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx, Protocol};
 use crate::time::Timestamp;
 
-use super::crypto::{self, Cipher, DecryptError, RecordDecryptor, Suite};
+use super::crypto::{self, Cipher, RecordDecryptor, Suite};
 use super::handshake::{self, HandshakeEvent, HandshakeReader};
 use super::record::{self, Framer, GapEffect, HEADER_LEN};
-use super::{TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_RESYNC_WINDOW};
+use super::{
+    TlsCounters, TLS_MAX_AUTH_FAILURES, TLS_MAX_HELD_BYTES, TLS_ORPHAN_MAX_TRIALS,
+    TLS_RESYNC_WINDOW,
+};
 
 /// Handshake message types read (RFC 8446 §4, RFC 5246 §7.4).
 const HS_CLIENT_HELLO: u8 = 1;
@@ -81,17 +84,13 @@ enum GiveUp {
     WrongKey,
 }
 
-/// What a record waits for.
-enum Wait {
-    /// The secrets are not in the key store (yet).
-    Keys,
-    /// The ServerHello (suite, version) has not been read yet.
-    ServerHello,
-}
-
+/// What to do with a record.
 enum Step {
+    /// Handled (decrypted, or skipped).
     Done,
-    Wait(Wait),
+    /// Held: its secrets are not in the key store yet, or the ServerHello (suite,
+    /// version) has not been read yet.
+    Wait,
     GiveUp(GiveUp),
 }
 
@@ -182,6 +181,8 @@ struct Handshake {
     finished: PerDirection<Option<Timestamp>>,
     /// A record was decrypted.
     decrypted_any: bool,
+    /// Trial decryptions spent looking for a picked-up connection's secret.
+    orphan_trials: usize,
 }
 
 /// Why a record could not be opened.
@@ -276,7 +277,7 @@ impl TlsLayer {
             );
             match step {
                 Step::Done => {}
-                Step::Wait(_) => {
+                Step::Wait => {
                     let item = Held::Record {
                         header,
                         fragment: rec.fragment.to_vec(),
@@ -341,7 +342,7 @@ impl TlsLayer {
                         );
                         match step {
                             Step::Done => {}
-                            Step::Wait(_) => {
+                            Step::Wait => {
                                 let half = &mut self.halves[dir];
                                 half.held_bytes += bytes;
                                 half.held.push_front(Held::Record {
@@ -445,8 +446,13 @@ impl TlsLayer {
             return Step::Done;
         }
         if hs.client_random.is_none() {
-            return Step::GiveUp(GiveUp::NoClientHello);
+            match Self::orphan(halves, hs, ctx, dir, header, fragment) {
+                // Found: the record is read below with the decryptor the trial set up.
+                Step::Done if hs.client_random.is_some() => {}
+                step => return step,
+            }
         }
+        let half = &mut halves[dir];
         if half.epoch() == Epoch::Plain {
             let epoch = if hs.offered_early_data {
                 Epoch::Early
@@ -508,6 +514,82 @@ impl TlsLayer {
         step
     }
 
+    /// A connection picked up without its ClientHello: its TLS 1.3 traffic secret may be
+    /// in the key log all the same (the secrets do not depend on anything on the wire).
+    /// Each secret of this direction is tried with the suites of its length at sequence
+    /// numbers 0..`TLS_RESYNC_WINDOW`, within `TLS_ORPHAN_MAX_TRIALS` for the connection;
+    /// the AEAD tag makes a false match negligible. Found: the connection continues as if
+    /// its handshake had been seen (both directions in the application epoch, the other
+    /// one's sequence number found by trial). TLS 1.2 cannot be recovered this way.
+    fn orphan(
+        halves: &mut PerDirection<Half>,
+        hs: &mut Handshake,
+        ctx: &mut ProtoCtx,
+        dir: Direction,
+        header: &[u8; HEADER_LEN],
+        fragment: &[u8],
+    ) -> Step {
+        if header[0] != record::APPLICATION_DATA || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+            return if header[0] == record::APPLICATION_DATA {
+                Step::GiveUp(GiveUp::NoClientHello)
+            } else {
+                // Alerts, handshake fragments of a pickup: nothing to read.
+                Step::Done
+            };
+        }
+        let mut scratch = Vec::new();
+        let mut found = None;
+        'search: for (random, secrets) in ctx.keys.iter() {
+            let secret = match dir {
+                Direction::ToServer => &secrets.client_traffic0,
+                Direction::ToClient => &secrets.server_traffic0,
+            };
+            let Some(secret) = secret else { continue };
+            for suite in [0x1301u16, 0x1302, 0x1303]
+                .into_iter()
+                .filter_map(crypto::suite)
+            {
+                if suite.prf.len() != secret.len() {
+                    continue;
+                }
+                let dec = RecordDecryptor::tls13(suite, secret.as_bytes());
+                for seq in 0..TLS_RESYNC_WINDOW {
+                    if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+                        break 'search;
+                    }
+                    hs.orphan_trials += 1;
+                    scratch.clear();
+                    if dec.decrypt_at(seq, header, fragment, &mut scratch).is_ok() {
+                        found = Some((*random, suite, dec, seq));
+                        break 'search;
+                    }
+                }
+            }
+        }
+        let Some((random, suite, mut dec, seq)) = found else {
+            return if ctx.tls_settings.keys_final || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+                Step::GiveUp(GiveUp::NoClientHello)
+            } else {
+                Step::Wait
+            };
+        };
+        ctx.tls.tls_orphans_recovered += 1;
+        hs.client_random = Some(random);
+        hs.version = Some(TLS13);
+        hs.suite_id = Some(suite.id);
+        hs.suite = Some(suite);
+        for (d, half) in [Direction::ToServer, Direction::ToClient]
+            .into_iter()
+            .zip(halves.iter_mut())
+        {
+            half.set_epoch(Epoch::Application);
+            half.seq_unknown = d != dir;
+        }
+        dec.set_seq(seq);
+        halves[dir].dec = Some(dec);
+        Step::Done
+    }
+
     /// Decrypts an encrypted record of `dir` with the key of its epoch, building the
     /// decryptor first when the epoch is new.
     #[allow(clippy::too_many_arguments)]
@@ -526,14 +608,15 @@ impl TlsLayer {
         }
         let half = &mut halves[dir];
         let Some(dec) = half.dec.as_mut() else {
-            return Err(Unopened::Step(Step::Wait(Wait::Keys)));
+            return Err(Unopened::Step(Step::Wait));
         };
         let opened = if half.seq_unknown {
-            let base = dec.seq();
-            let found = find_seq(dec, header, fragment, plain);
             // The records between the expected and the found sequence number are lost.
-            half.records_lost += dec.seq().saturating_sub(base).saturating_sub(1);
-            found
+            dec.decrypt_resync(TLS_RESYNC_WINDOW, header, fragment, plain)
+                .map(|(ty, skipped)| {
+                    half.records_lost += skipped;
+                    ty
+                })
         } else {
             dec.decrypt(header, fragment, plain)
         };
@@ -543,6 +626,16 @@ impl TlsLayer {
                 half.early_skip = false;
                 half.settle_loss(suite);
                 Ok(inner)
+            }
+            // Authenticated but malformed (an all-zero TLS 1.3 inner plaintext, bad
+            // padding under encrypt-then-MAC): the record used its sequence number and is
+            // dropped; the session gets a gap.
+            Err(e) if e.authenticated() => {
+                let suite = dec.suite();
+                ctx.tls.tls_auth_failures += 1;
+                half.pending_gap +=
+                    estimate_plaintext(suite, (fragment.len() + HEADER_LEN) as u64, 1);
+                Err(Unopened::Step(Step::Done))
             }
             // The early key stopped opening records: 0-RTT data ended (the client's
             // EndOfEarlyData is itself under the early key, but a rejected 0-RTT has
@@ -601,7 +694,7 @@ impl TlsLayer {
             Unopened::Step(if ctx.tls_settings.keys_final {
                 Step::GiveUp(GiveUp::NoKey)
             } else {
-                Step::Wait(Wait::Keys)
+                Step::Wait
             })
         };
         let Some(secrets) = ctx.keys.get(&random) else {
@@ -622,7 +715,7 @@ impl TlsLayer {
             half.early_skip = secrets.client_early.is_none();
         }
         let (Some(version), Some(_)) = (hs.version, hs.suite_id) else {
-            return Err(Unopened::Step(Step::Wait(Wait::ServerHello)));
+            return Err(Unopened::Step(Step::Wait));
         };
         let Some(suite) = hs.suite else {
             return Err(Unopened::Step(Step::GiveUp(GiveUp::UnsupportedSuite)));
@@ -685,30 +778,33 @@ impl TlsLayer {
                         Err(_) => ctx.tls.tls_handshake_errors += 1,
                     }
                 }
-                (Direction::ToClient, HS_SERVER_HELLO) => match handshake::parse_server_hello(&body)
-                {
-                    Ok(sh) if sh.hello_retry => {}
-                    Ok(sh) => {
-                        let tls13 = sh.version == TLS13;
-                        hs.server_random = Some(sh.random);
-                        hs.version = Some(sh.version);
-                        hs.suite_id = Some(sh.cipher_suite);
-                        hs.suite = crypto::suite(sh.cipher_suite).filter(|s| s.tls13 == tls13);
-                        hs.encrypt_then_mac = sh.encrypt_then_mac;
-                        hs.alpn = sh.alpn;
-                        hs.resumed = if tls13 {
-                            sh.pre_shared_key
-                        } else {
-                            !sh.session_id.is_empty() && sh.session_id == hs.client_session_id
-                        };
-                        if hs.suite.is_none() {
-                            step = Step::GiveUp(GiveUp::UnsupportedSuite);
-                        } else if tls13 {
-                            halves[Direction::ToClient].set_epoch(Epoch::Handshake);
+                (Direction::ToClient, HS_SERVER_HELLO) => {
+                    match handshake::parse_server_hello(&body) {
+                        Ok(sh) if sh.hello_retry => {}
+                        Ok(sh) => {
+                            let tls13 = sh.version == TLS13;
+                            hs.server_random = Some(sh.random);
+                            hs.version = Some(sh.version);
+                            hs.suite_id = Some(sh.cipher_suite);
+                            // TLS 1.0 and 1.1 use another PRF (MD5 and SHA-1): not decrypted.
+                            hs.suite = crypto::suite(sh.cipher_suite)
+                                .filter(|s| s.tls13 == tls13 && (tls13 || sh.version == 0x0303));
+                            hs.encrypt_then_mac = sh.encrypt_then_mac;
+                            hs.alpn = sh.alpn;
+                            hs.resumed = if tls13 {
+                                sh.pre_shared_key
+                            } else {
+                                !sh.session_id.is_empty() && sh.session_id == hs.client_session_id
+                            };
+                            if hs.suite.is_none() {
+                                step = Step::GiveUp(GiveUp::UnsupportedSuite);
+                            } else if tls13 {
+                                halves[Direction::ToClient].set_epoch(Epoch::Handshake);
+                            }
                         }
+                        Err(_) => ctx.tls.tls_handshake_errors += 1,
                     }
-                    Err(_) => ctx.tls.tls_handshake_errors += 1,
-                },
+                }
                 (Direction::ToClient, HS_ENCRYPTED_EXTENSIONS) => {
                     match handshake::parse_encrypted_extensions(&body) {
                         Ok(ee) => hs.alpn = ee.alpn.or(hs.alpn.take()),
@@ -807,28 +903,6 @@ impl TlsLayer {
             self.give_up(GiveUp::NoKey, &mut ctx.tls);
         }
     }
-}
-
-/// Trial decryption after a loss: the record's sequence number is within
-/// `TLS_RESYNC_WINDOW` of the next expected one. On success the decryptor continues from
-/// it, and the records skipped are counted lost.
-fn find_seq(
-    dec: &mut RecordDecryptor,
-    header: &[u8; HEADER_LEN],
-    fragment: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<u8, DecryptError> {
-    let base = dec.seq();
-    for seq in base..base.saturating_add(TLS_RESYNC_WINDOW) {
-        out.clear();
-        if dec.decrypt_at(seq, header, fragment, out).is_ok() {
-            dec.set_seq(seq);
-            out.clear();
-            return dec.decrypt(header, fragment, out);
-        }
-    }
-    out.clear();
-    Err(DecryptError::BadAuth)
 }
 
 impl Default for TlsLayer {

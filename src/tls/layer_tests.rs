@@ -41,7 +41,11 @@ fn ctx_with(entries: &[Entry], keys_final: bool) -> ProtoCtx {
 
 /// Feeds `segs` to a bare layer, each cut into pieces of `step` bytes; returns the
 /// plaintext (and gaps as `[GAP n]`) per direction.
-fn run_layer(ctx: &mut ProtoCtx, segs: &[(Direction, Vec<u8>)], step: usize) -> PerDirection<Vec<u8>> {
+fn run_layer(
+    ctx: &mut ProtoCtx,
+    segs: &[(Direction, Vec<u8>)],
+    step: usize,
+) -> PerDirection<Vec<u8>> {
     let mut layer = TlsLayer::new();
     let mut got = PerDirection::<Vec<u8>>::default();
     for (i, (dir, bytes)) in segs.iter().enumerate() {
@@ -220,7 +224,12 @@ fn through_the_protocol_layer_an_https_exchange_is_one_transaction_with_its_tls(
     for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
         stack.on_data(&mut ctx, &conn(), *dir, bytes, ts(i as i64));
     }
-    stack.on_close(&mut ctx, &conn(), crate::reassembly::CloseReason::Fin, ts(100));
+    stack.on_close(
+        &mut ctx,
+        &conn(),
+        crate::reassembly::CloseReason::Fin,
+        ts(100),
+    );
     assert_eq!(ctx.http.out.len(), 1, "{:?}", ctx.tls);
     let tx = &ctx.http.out[0];
     assert_eq!(tx.request.target, "/a");
@@ -243,4 +252,46 @@ fn without_a_key_log_tls_is_only_counted() {
     assert!(ctx.http.out.is_empty());
     assert_eq!(ctx.counters.tls_connections, 1);
     assert_eq!(ctx.tls.tls_no_key, 0);
+}
+
+#[test]
+fn a_tls13_connection_picked_up_after_its_handshake_is_found_by_trial() {
+    let app: Vec<(Direction, Vec<u8>)> = (0..4)
+        .flat_map(|i| {
+            [
+                (
+                    ToServer,
+                    format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes(),
+                ),
+                (
+                    ToClient,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+                ),
+            ]
+        })
+        .collect();
+    for suite in [0x1301, 0x1302, 0x1303] {
+        let conv = tls13(suite, None, false, &app);
+        // The capture starts at the third exchange: the handshake (6 segments) and two
+        // exchanges (4 application records) are not in it.
+        let picked = &conv.segments[10..];
+        let mut ctx = ctx_with(&conv.entries, true);
+        let got = run_layer(&mut ctx, picked, 1000);
+        let want = |d: Direction| -> Vec<u8> {
+            app.iter()
+                .filter(|(dir, _)| *dir == d)
+                .skip(2)
+                .flat_map(|(_, b)| b.clone())
+                .collect()
+        };
+        assert_eq!(got.to_server, want(ToServer), "suite {suite:#06x}");
+        assert_eq!(got.to_client, want(ToClient), "suite {suite:#06x}");
+        assert_eq!(ctx.tls.tls_orphans_recovered, 1);
+    }
+    // Without the traffic secrets (a TLS 1.2 key log, say): nothing, counted.
+    let conv = tls13(0x1301, None, false, &app);
+    let mut ctx = ctx_with(&[], true);
+    let got = run_layer(&mut ctx, &conv.segments[10..], 1000);
+    assert!(got.to_server.is_empty() && got.to_client.is_empty());
+    assert_eq!(ctx.tls.tls_no_client_hello, 1);
 }

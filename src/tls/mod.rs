@@ -48,8 +48,13 @@ crate::counters! {
         /// NULL, export): bytes skipped.
         tls_unsupported_suite,
         /// TLS connections picked up without their ClientHello (the capture began after
-        /// it): nothing to look the keys up by; bytes skipped.
+        /// it) whose secrets no trial found (TLS 1.2 cannot be recovered: its keys need
+        /// both hello randoms): bytes skipped.
         tls_no_client_hello,
+        /// TLS 1.3 connections picked up without their ClientHello whose traffic secrets
+        /// were found by trial decryption (`TLS_ORPHAN_MAX_TRIALS`): decrypted, entries
+        /// flagged `midstream-pickup`.
+        tls_orphans_recovered,
         /// Records that failed authentication (a key was found but does not fit, or the
         /// bytes were damaged): dropped, a gap given to the session.
         tls_auth_failures,
@@ -94,6 +99,11 @@ pub const TLS_MAX_AUTH_FAILURES: u32 = 8;
 /// number by trial decryption.
 pub const TLS_RESYNC_WINDOW: u64 = 64;
 
+/// Trial decryptions one connection picked up without its ClientHello may spend looking
+/// for its TLS 1.3 traffic secret among the key log's (each secret x the suites of its
+/// length x sequence numbers 0..`TLS_RESYNC_WINDOW`); then it is `tls_no_client_hello`.
+pub const TLS_ORPHAN_MAX_TRIALS: usize = 4096;
+
 /// Ciphertext bytes one connection may hold while its keys are awaited (live capture);
 /// past it the oldest held records are dropped (`tls_held_limit`). Charged to the memory
 /// budget like any connection state.
@@ -106,17 +116,23 @@ pub const DEFAULT_KEYLOG_WAIT: Duration = Duration::from_secs(5);
 /// A worker's secrets: the store every worker shares (read-only: what was known at start)
 /// and what a followed key log added since, which each worker keeps for itself. No copy of
 /// a large key log per worker, and no lock.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TlsKeys {
     base: Arc<KeyStore>,
     added: KeyStore,
+}
+
+impl Default for TlsKeys {
+    fn default() -> Self {
+        TlsKeys::new(Arc::default())
+    }
 }
 
 impl TlsKeys {
     pub fn new(base: Arc<KeyStore>) -> TlsKeys {
         TlsKeys {
             base,
-            added: KeyStore::new(),
+            added: KeyStore::with_limit(LIVE_KEYLOG_CLIENT_RANDOMS),
         }
     }
 
@@ -125,6 +141,15 @@ impl TlsKeys {
         self.added
             .get(client_random)
             .or_else(|| self.base.get(client_random))
+    }
+
+    /// Every client random known, with its secrets (what followed key logs added first).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &Secrets)> {
+        self.added.iter().chain(
+            self.base
+                .iter()
+                .filter(|(r, _)| self.added.get(r).is_none()),
+        )
     }
 
     /// Secrets a followed key log gained. Returns how many client randoms the bounded
@@ -158,6 +183,12 @@ impl TlsKeys {
         self.added.evicted() - before
     }
 }
+
+/// Client randoms each worker keeps of the secrets followed key logs add during a live
+/// capture, oldest evicted first (`tls_keylog_evictions`): about 450 bytes each, so at
+/// most ~28 MiB per worker. The store read at start is shared by every worker and bounded
+/// by `keylog::MAX_KEYLOG_CLIENT_RANDOMS`.
+pub const LIVE_KEYLOG_CLIENT_RANDOMS: usize = 1 << 16;
 
 /// How the TLS layer treats missing keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -271,7 +271,9 @@ mod tests {
             f.push(&stream[cut..]);
             got.extend(drain(&mut f));
             assert_eq!(
-                got.iter().map(|(t, b, _)| (*t, b.len())).collect::<Vec<_>>(),
+                got.iter()
+                    .map(|(t, b, _)| (*t, b.len()))
+                    .collect::<Vec<_>>(),
                 vec![(22, 5), (23, 300), (21, 2)],
                 "cut at {cut}"
             );

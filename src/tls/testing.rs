@@ -149,8 +149,14 @@ pub fn tls13(
     let mut ee_body = (ee.len() as u16).to_be_bytes().to_vec();
     ee_body.extend_from_slice(&ee);
     let mut segments = vec![
-        (ToServer, record(HANDSHAKE, &client_hello(true, false, &[b"h2", b"http/1.1"]))),
-        (ToClient, record(HANDSHAKE, &server_hello(suite_id, true, None))),
+        (
+            ToServer,
+            record(HANDSHAKE, &client_hello(true, false, &[b"h2", b"http/1.1"])),
+        ),
+        (
+            ToClient,
+            record(HANDSHAKE, &server_hello(suite_id, true, None)),
+        ),
         (ToClient, record(CHANGE_CIPHER_SPEC, &[1])),
         (
             ToClient,
@@ -195,7 +201,10 @@ pub fn tls12(suite_id: u16, app: &[(Direction, Vec<u8>)]) -> Conversation {
     let mut c = RecordEncryptor::tls12(suite, &keys.client, false);
     let mut s = RecordEncryptor::tls12(suite, &keys.server, false);
     let segments = vec![
-        (ToServer, record(HANDSHAKE, &client_hello(false, false, &[b"http/1.1"]))),
+        (
+            ToServer,
+            record(HANDSHAKE, &client_hello(false, false, &[b"http/1.1"])),
+        ),
         (
             ToClient,
             record(HANDSHAKE, &server_hello(suite_id, false, Some(b"http/1.1"))),
@@ -221,4 +230,3 @@ pub fn tls12(suite_id: u16, app: &[(Direction, Vec<u8>)]) -> Conversation {
         entries: vec![entry(Label::ClientRandom, &ms)],
     }
 }
-

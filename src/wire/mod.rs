@@ -105,6 +105,11 @@ pub struct TcpSegment<'a> {
     /// The segment carries a TCP-MD5 signature (RFC 2385, option 19) or a TCP-AO MAC
     /// (RFC 5925, option 29). A receiver that does not use them discards the segment.
     pub auth_option: bool,
+    /// The TCP timestamps option (RFC 7323 §3): (TSval, TSecr). Read for PAWS (§5).
+    pub timestamp: Option<(u32, u32)>,
+    /// The advertised window, unscaled (a zero-window probe is recognised by it, RFC 9293
+    /// §3.8.6.1).
+    pub window: u16,
 }
 
 /// What a frame turned out to be.
@@ -336,6 +341,8 @@ fn interpret<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, DecodeErro
         },
         payload: tcp.payload(),
         auth_option: has_auth_option(tcp.options()),
+        timestamp: timestamp_option(tcp.options()),
+        window: tcp.window_size(),
     }))
 }
 
@@ -344,24 +351,50 @@ fn interpret<'a>(packet: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, DecodeErro
 const TCP_OPT_MD5: u8 = 19;
 const TCP_OPT_AO: u8 = 29;
 
+/// TCP option kind of the timestamps option (RFC 7323 §3.2: kind 8, length 10).
+const TCP_OPT_TIMESTAMPS: u8 = 8;
+
 /// Walks the TCP options (RFC 9293 §3.1: kind 0 ends the list, kind 1 is one byte of
-/// padding, any other kind has a length byte covering kind and length).
-fn has_auth_option(mut opts: &[u8]) -> bool {
+/// padding, any other kind has a length byte covering kind and length) and returns the
+/// first for which `f(kind, option bytes)` gives a value.
+fn find_option<T>(mut opts: &[u8], f: impl Fn(u8, &[u8]) -> Option<T>) -> Option<T> {
     while let Some(&kind) = opts.first() {
         match kind {
-            0 => return false,
+            0 => return None,
             1 => opts = opts.get(1..).unwrap_or_default(),
-            TCP_OPT_MD5 | TCP_OPT_AO => return true,
             _ => {
                 let len = opts.get(1).copied().unwrap_or(0) as usize;
                 if len < 2 {
-                    return false;
+                    return None;
+                }
+                // A length past the end: the bytes that are there (a truncated option).
+                if let Some(v) = f(kind, opts.get(..len).unwrap_or(opts)) {
+                    return Some(v);
                 }
                 opts = opts.get(len..).unwrap_or_default();
             }
         }
     }
-    false
+    None
+}
+
+fn has_auth_option(opts: &[u8]) -> bool {
+    find_option(opts, |kind, _| {
+        matches!(kind, TCP_OPT_MD5 | TCP_OPT_AO).then_some(())
+    })
+    .is_some()
+}
+
+/// (TSval, TSecr) of a well-formed timestamps option; a malformed one is ignored, as a
+/// receiver ignores it.
+fn timestamp_option(opts: &[u8]) -> Option<(u32, u32)> {
+    find_option(opts, |kind, o| {
+        if kind != TCP_OPT_TIMESTAMPS || o.len() != 10 {
+            return None;
+        }
+        let word = |at: usize| Some(u32::from_be_bytes(o.get(at..at + 4)?.try_into().ok()?));
+        Some((word(2)?, word(6)?))
+    })
 }
 
 fn is_transport_layer(layer: Layer) -> bool {
@@ -467,6 +500,18 @@ fn fmix64(mut k: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tcp_timestamps_option_is_read_only_when_well_formed() {
+        let ts = [8, 10, 0, 0, 1, 2, 0, 0, 0, 3];
+        assert_eq!(timestamp_option(&ts), Some((258, 3)));
+        let mut behind = vec![1, 1, 2, 4, 5, 0xb4];
+        behind.extend_from_slice(&ts);
+        assert_eq!(timestamp_option(&behind), Some((258, 3)));
+        assert_eq!(timestamp_option(&ts[..9]), None, "cut short");
+        assert_eq!(timestamp_option(&[8, 9, 0, 0, 1, 2, 0, 0, 0]), None);
+        assert_eq!(timestamp_option(&[0, 8, 10, 0, 0, 1, 2, 0, 0, 0, 3]), None);
+    }
 
     #[test]
     fn tcp_auth_options_are_found_behind_others_and_never_past_the_end() {

@@ -161,14 +161,25 @@ impl Lab {
         let (cert, key) = (self.path("cert.pem"), self.path("key.pem"));
         let o = Command::new("openssl")
             .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=lab"])
+            .args([
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=lab",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
             .arg(&cert)
             .output()
             .unwrap();
-        assert!(o.status.success(), "openssl req: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         self.tls = true;
         let (cert, key) = (cert.display().to_string(), key.display().to_string());
         self.start_server_with(&[&cert, &key]);

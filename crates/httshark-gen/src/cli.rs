@@ -60,7 +60,8 @@ pub struct Args {
     /// Use IPv6 addresses.
     #[arg(long)]
     ipv6: bool,
-    /// Faults per frame, e.g. drop=0.01,dup=0.01,reorder=0.05,truncate=0.001,window=4.
+    /// Faults per frame, e.g. drop=0.01,dup=0.01,reorder=0.05,truncate=0.001,window=4,
+    /// swap=0.1,swap_window=6 (swap: two frames exchanged, each keeping its timestamp).
     #[arg(long)]
     faults: Option<String>,
     /// Write the ground truth (one transaction per line) to this TSV file.

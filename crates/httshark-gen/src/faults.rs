@@ -1,5 +1,6 @@
 //! Seeded fault injection over a time-ordered list of frames: loss, duplication, reordering
-//! within a window, truncation (a snaplen cut of one frame). Returns what was damaged, so a
+//! within a window, truncation (a snaplen cut of one frame), and swaps of two frames within
+//! a window of N (capture-order reordering: multi-queue NICs, merged captures). Returns what was damaged, so a
 //! test can demand exact results for the transactions whose bytes all survived.
 //!
 //! Accounting rules (what [`FaultReport::tx_intact`] promises):
@@ -10,9 +11,14 @@
 //! - duplicated and reordered frames lose nothing; their connections are listed in
 //!   `disturbed` (a reassembler must absorb them, within its limits).
 //!
-//! Output timestamps never go backwards: a frame held back by reordering takes the time of
+//! Output timestamps never go backwards for `reorder`: a frame held back takes the time of
 //! the frame it is released after, as a capture point downstream of the reordering would
-//! stamp it.
+//! stamp it. `swap` is the other kind of reordering: each frame keeps its own timestamp and
+//! only the capture order changes (a multi-queue NIC stamps packets as they arrive and
+//! delivers them to the capture ring out of order; tshark says "timestamps out of order").
+//! A swap exchanges any two frames (SYN, SYN-ACK, FIN and RST included) at most
+//! `swap_window - 1` positions apart; each frame moves at most once, so no frame ends up
+//! further than that from its place.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -30,13 +36,19 @@ pub struct FaultSpec {
     /// A reordered frame is released after 1..=`reorder_window` later frames.
     pub reorder_window: usize,
     pub truncate: f64,
+    /// Probability per frame of being swapped with a later one.
+    pub swap: f64,
+    /// Swapped frames are at most `swap_window - 1` positions apart (a window of N frames).
+    pub swap_window: usize,
 }
 
 impl FaultSpec {
-    /// Parses `drop=0.01,dup=0.01,reorder=0.05,truncate=0.001,window=4` (any subset).
+    /// Parses `drop=0.01,dup=0.01,reorder=0.05,truncate=0.001,window=4,swap=0.1,swap_window=6`
+    /// (any subset).
     pub fn parse(s: &str) -> Result<FaultSpec, String> {
         let mut f = FaultSpec {
             reorder_window: 4,
+            swap_window: 6,
             ..FaultSpec::default()
         };
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -51,6 +63,14 @@ impl FaultSpec {
                     .ok_or_else(|| format!("fault window `{v}`: expected 1..=1000"))?;
                 continue;
             }
+            if k == "swap_window" {
+                f.swap_window = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|w| (2..=1000).contains(w))
+                    .ok_or_else(|| format!("fault swap_window `{v}`: expected 2..=1000"))?;
+                continue;
+            }
             let p = v
                 .parse::<f64>()
                 .ok()
@@ -61,10 +81,11 @@ impl FaultSpec {
                 "dup" => f.dup = p,
                 "reorder" => f.reorder = p,
                 "truncate" => f.truncate = p,
+                "swap" => f.swap = p,
                 _ => {
                     return Err(format!(
-                        "unknown fault `{k}` (drop, dup, reorder, truncate, window)"
-                    ))
+                    "unknown fault `{k}` (drop, dup, reorder, truncate, window, swap, swap_window)"
+                ))
                 }
             }
         }
@@ -72,7 +93,11 @@ impl FaultSpec {
     }
 
     pub fn is_none(&self) -> bool {
-        self.drop == 0.0 && self.dup == 0.0 && self.reorder == 0.0 && self.truncate == 0.0
+        self.drop == 0.0
+            && self.dup == 0.0
+            && self.reorder == 0.0
+            && self.truncate == 0.0
+            && self.swap == 0.0
     }
 }
 
@@ -83,6 +108,8 @@ pub struct FaultReport {
     pub duplicated: u64,
     pub reordered: u64,
     pub truncated: u64,
+    /// Pairs of frames swapped.
+    pub swapped: u64,
     /// Lost payload byte ranges (stream offsets) per (connection, `Direction::index`).
     pub lost: BTreeMap<(u32, usize), Vec<Range<u64>>>,
     /// Connections that lost a SYN, FIN or RST.
@@ -99,6 +126,7 @@ impl FaultReport {
         self.duplicated += other.duplicated;
         self.reordered += other.reordered;
         self.truncated += other.truncated;
+        self.swapped += other.swapped;
         for (k, mut v) in other.lost {
             self.lost.entry(k).or_default().append(&mut v);
         }
@@ -211,7 +239,37 @@ pub fn apply(spec: &FaultSpec, rng: &mut Rng, packets: Vec<Packet>) -> (Vec<Pack
         }
         out.push(p);
     }
+    swap(spec, rng, &mut out, &mut report);
     (out, report)
+}
+
+/// Swaps frames pairwise within `spec.swap_window`, each frame at most once; timestamps
+/// travel with their frames.
+fn swap(spec: &FaultSpec, rng: &mut Rng, out: &mut [Packet], report: &mut FaultReport) {
+    if spec.swap == 0.0 {
+        return;
+    }
+    let reach = spec.swap_window.max(2) - 1;
+    let mut moved = vec![false; out.len()];
+    for i in 0..out.len() {
+        if moved[i] || !rng.chance(spec.swap) {
+            continue;
+        }
+        let last = (i + reach).min(out.len() - 1);
+        if last == i {
+            continue;
+        }
+        let j = rng.range(i as u64 + 1, last as u64) as usize;
+        if moved[j] {
+            continue;
+        }
+        moved[i] = true;
+        moved[j] = true;
+        out.swap(i, j);
+        report.swapped += 1;
+        report.disturbed.insert(out[i].meta.conn);
+        report.disturbed.insert(out[j].meta.conn);
+    }
 }
 
 fn release(held: &mut Vec<(usize, Packet)>, out: &mut Vec<Packet>) {
@@ -324,6 +382,26 @@ mod tests {
             .any(|w| w[0].meta.stream_off > w[1].meta.stream_off));
         assert!(rep.lost.is_empty());
         assert!(!rep.conn_untouched(0));
+    }
+
+    #[test]
+    fn swaps_stay_within_the_window_and_keep_every_frame_and_its_time() {
+        let spec = FaultSpec::parse("swap=0.5,swap_window=4").unwrap();
+        let clean = pkts(300);
+        let (out, rep) = apply(&spec, &mut Rng::new(5), clean.clone());
+        assert!(rep.swapped > 20);
+        assert_eq!(out.len(), 300);
+        assert!(rep.lost.is_empty());
+        let mut displaced = 0;
+        for (pos, p) in out.iter().enumerate() {
+            // Frame i had offset 6 i and time 10 i: both travel with it.
+            let orig = (p.meta.stream_off / 6) as usize;
+            assert_eq!(p.ts, clean[orig].ts);
+            assert!(pos.abs_diff(orig) <= 3, "frame {orig} moved to {pos}");
+            displaced += usize::from(pos != orig);
+        }
+        assert_eq!(displaced as u64, 2 * rep.swapped);
+        assert!(FaultSpec::parse("swap_window=1").is_err());
     }
 
     #[test]

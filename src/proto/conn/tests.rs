@@ -55,7 +55,7 @@ fn http1_passes_through_whole_and_byte_by_byte() {
 }
 
 #[test]
-fn an_h2_prior_knowledge_connection_gives_no_entry_and_a_count() {
+fn an_h2_prior_knowledge_connection_goes_to_the_h2_session() {
     let c = conn(false);
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     let mut p = ProtoConn::new(&c);
@@ -69,8 +69,11 @@ fn an_h2_prior_knowledge_connection_gives_no_entry_and_a_count() {
     assert!(ctx.http.out.is_empty(), "no PRI / SM garbage entries");
     assert_eq!(ctx.counters.h2_connections, 1);
     assert_eq!(ctx.counters.http1_connections, 0);
-    assert_eq!(ctx.counters.skipped_protocol_bytes, client.len() as u64 + 9);
+    assert_eq!(ctx.counters.skipped_protocol_bytes, 0);
     assert_eq!(ctx.http.counters, Default::default(), "HTTP/1 saw nothing");
+    // Both SETTINGS frames were read by the HTTP/2 session, the preface skipped.
+    assert_eq!(ctx.http.h2.h2_frames, 2);
+    assert_eq!(ctx.http.h2.h2_preface_missing, 0);
     assert_eq!(p.protocol(), Some(Protocol::Http2));
 }
 
@@ -241,4 +244,107 @@ fn a_session_hands_the_connection_on_to_detection() {
     assert_eq!(ctx.counters.protocol_handoffs, 1);
     assert_eq!(ctx.counters.h2_connections, 1);
     assert_eq!(p.protocol(), Some(Protocol::Http2));
+}
+
+mod h2c {
+    use super::*;
+    use crate::h2::testing::{data, fields, get, headers, preface, settings};
+    use crate::model::HttpVersion;
+
+    const UPGRADE: &[u8] = b"GET /robots.txt HTTP/1.1\r\nHost: up.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+    const SWITCH: &[u8] =
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+
+    /// The whole exchange: the upgrade on stream 1, then stream 3 in HTTP/2.
+    fn exchange(p: &mut ProtoConn, ctx: &mut ProtoCtx, c: &ConnInfo, piece: usize) {
+        let mut client = UPGRADE.to_vec();
+        client.extend(preface());
+        client.extend(headers(3, &fields(&get("/humans.txt")), true));
+        let mut server = SWITCH.to_vec();
+        server.extend(settings(&[]));
+        server.extend(headers(1, &[(":status", "200")], false));
+        server.extend(data(1, b"User-agent: *", true));
+        server.extend(headers(3, &[(":status", "404")], true));
+        // The client sends its preface only after the 101: the upgrade request first.
+        let (req, rest) = client.split_at(UPGRADE.len());
+        for chunk in req.chunks(piece) {
+            p.on_data(ctx, c, ToServer, chunk, ts(11));
+        }
+        let (switch, h2) = server.split_at(SWITCH.len() + 9);
+        for chunk in switch.chunks(piece) {
+            p.on_data(ctx, c, ToClient, chunk, ts(12));
+        }
+        for chunk in rest.chunks(piece) {
+            p.on_data(ctx, c, ToServer, chunk, ts(13));
+        }
+        for chunk in h2.chunks(piece) {
+            p.on_data(ctx, c, ToClient, chunk, ts(14));
+        }
+        p.on_close(ctx, c, CloseReason::Fin, ts(15));
+    }
+
+    #[test]
+    fn an_h2c_upgrade_is_one_entry_with_the_101_as_interim_then_h2_streams() {
+        let c = conn(false);
+        let mut runs = Vec::new();
+        for piece in [usize::MAX, 1, 7] {
+            let mut ctx = ProtoCtx::new(HttpLimits::default());
+            let mut p = ProtoConn::new(&c);
+            exchange(&mut p, &mut ctx, &c, piece.min(10_000));
+            assert_eq!(p.protocol(), Some(Protocol::Http2));
+            runs.push((std::mem::take(&mut ctx.http.out), ctx));
+        }
+        let (out, ctx) = &runs[0];
+        for (other, _) in &runs[1..] {
+            assert_eq!(other, out);
+        }
+        assert_eq!(out.len(), 2, "{out:#?}");
+        let up = &out[0];
+        assert_eq!(up.request.target, "/robots.txt");
+        assert_eq!(up.request.version, HttpVersion::Http11);
+        let r = up.response.as_ref().unwrap();
+        assert_eq!((r.status, r.version), (200, HttpVersion::Http2));
+        assert_eq!(r.body.data, b"User-agent: *");
+        let interim: Vec<u16> = r.interim.iter().map(|i| i.status).collect();
+        assert_eq!(interim, [101]);
+        let h2 = up.h2.as_ref().unwrap();
+        assert!(h2.upgraded);
+        assert_eq!((h2.stream_id, up.depth), (1, 1));
+        assert!(up.anomalies.is_empty(), "{:?}", up.anomalies);
+        let second = &out[1];
+        assert_eq!(second.request.target, "/humans.txt");
+        assert_eq!(second.response.as_ref().unwrap().status, 404);
+        assert_eq!(
+            (second.h2.as_ref().unwrap().stream_id, second.depth),
+            (3, 2)
+        );
+        assert_eq!(ctx.http.h2.h2_upgrades, 1);
+        assert_eq!(ctx.http.h2.h2_preface_missing, 0);
+        assert_eq!(ctx.counters.protocol_handoffs, 1);
+        assert_eq!(ctx.http.counters.tunnels, 0);
+        assert_eq!(ctx.http.counters.responses, 2);
+        assert_eq!(ctx.http.counters.interim_responses, 1);
+    }
+
+    #[test]
+    fn a_declined_h2c_upgrade_stays_http1() {
+        let c = conn(false);
+        let mut ctx = ProtoCtx::new(HttpLimits::default());
+        let mut p = ProtoConn::new(&c);
+        p.on_data(&mut ctx, &c, ToServer, UPGRADE, ts(11));
+        p.on_data(&mut ctx, &c, ToClient, RESP, ts(12));
+        p.on_data(&mut ctx, &c, ToServer, REQ, ts(13));
+        p.on_data(&mut ctx, &c, ToClient, RESP, ts(14));
+        p.on_close(&mut ctx, &c, CloseReason::Fin, ts(15));
+        assert_eq!(p.protocol(), Some(Protocol::Http1));
+        let targets: Vec<&str> = ctx
+            .http
+            .out
+            .iter()
+            .map(|t| t.request.target.as_str())
+            .collect();
+        assert_eq!(targets, ["/robots.txt", "/a"]);
+        assert!(ctx.http.out.iter().all(|t| t.h2.is_none()));
+        assert_eq!(ctx.http.h2.h2_upgrades, 0);
+    }
 }

@@ -24,10 +24,8 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
-
-use super::engine::{tls12_pseudo_header, Engine, NonceMode, BLOCK, TAG};
-use super::kdf::{tls13_next_secret, tls13_traffic_keys, DirectionKeys};
+use super::engine::{tls12_pseudo_header, Engine, Epoch, NonceMode, BLOCK, TAG};
+use super::kdf::DirectionKeys;
 use super::mac::same;
 use super::suites::Suite;
 
@@ -83,22 +81,17 @@ impl std::error::Error for DecryptError {}
 /// One direction's decryption state for one epoch (TLS 1.3: one traffic secret and its key
 /// updates). Build it once per epoch; `decrypt` allocates nothing beyond `out`'s growth.
 pub struct RecordDecryptor {
-    suite: &'static Suite,
-    engine: Engine,
+    epoch: Epoch,
     seq: u64,
-    /// TLS 1.2: encrypt-then-MAC was negotiated (RFC 7366). Meaningless for AEAD suites.
-    etm: bool,
-    /// TLS 1.3: the current traffic secret, kept for `key_update`; `None` for TLS 1.2.
-    secret: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for RecordDecryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordDecryptor")
-            .field("suite", &self.suite.name)
-            .field("tls13", &self.secret.is_some())
+            .field("suite", &self.epoch.suite.name)
+            .field("tls13", &self.epoch.is_tls13())
             .field("seq", &self.seq)
-            .field("encrypt_then_mac", &self.etm)
+            .field("encrypt_then_mac", &self.epoch.etm)
             .finish_non_exhaustive()
     }
 }
@@ -109,38 +102,26 @@ impl RecordDecryptor {
     /// carried the extension (RFC 7366 §2); ignored for AEAD suites.
     pub fn tls12(suite: &'static Suite, keys: &DirectionKeys, encrypt_then_mac: bool) -> Self {
         RecordDecryptor {
-            suite,
-            engine: Engine::new(suite, keys, false),
+            epoch: Epoch::tls12(suite, keys, encrypt_then_mac),
             seq: 0,
-            etm: encrypt_then_mac,
-            secret: None,
         }
     }
 
     /// A TLS 1.3 decryptor from a traffic secret (handshake, application or early), at seq
     /// 0. The secret is kept (zeroized on drop) for `key_update`.
     pub fn tls13(suite: &'static Suite, traffic_secret: &[u8]) -> Self {
-        let keys = tls13_traffic_keys(suite, traffic_secret);
         RecordDecryptor {
-            suite,
-            engine: Engine::new(suite, &keys, true),
+            epoch: Epoch::tls13(suite, traffic_secret),
             seq: 0,
-            etm: false,
-            secret: Some(Zeroizing::new(traffic_secret.to_vec())),
         }
     }
 
     /// TLS 1.3 KeyUpdate (RFC 8446 §4.6.3, §7.2): the next traffic secret, new key and IV,
     /// seq 0. Call it after the record carrying the sender's KeyUpdate. No-op for TLS 1.2.
     pub fn key_update(&mut self) {
-        let Some(secret) = &self.secret else {
-            return;
-        };
-        let next = tls13_next_secret(self.suite.prf, secret);
-        let keys = tls13_traffic_keys(self.suite, &next);
-        self.engine = Engine::new(self.suite, &keys, true);
-        self.secret = Some(next);
-        self.seq = 0;
+        if self.epoch.key_update() {
+            self.seq = 0;
+        }
     }
 
     /// The sequence number of the next record.
@@ -153,12 +134,12 @@ impl RecordDecryptor {
     }
 
     pub fn suite(&self) -> &'static Suite {
-        self.suite
+        self.epoch.suite
     }
 
     /// Whether this decrypts TLS 1.3 records.
     pub fn is_tls13(&self) -> bool {
-        self.secret.is_some()
+        self.epoch.is_tls13()
     }
 
     /// Decrypts one record at the current sequence number. `header` is the record's 5 wire
@@ -181,6 +162,39 @@ impl RecordDecryptor {
         r
     }
 
+    /// Resynchronises after lost records (a TCP gap): tries this record at seq, seq + 1, …,
+    /// up to `window` numbers, and continues from the first that authenticates. Returns the
+    /// content type and how many sequence numbers were skipped (records lost). One
+    /// decryption for the hit, none repeated; on failure nothing changes and the error is
+    /// the last trial's (`BadAuth` when all failed, or a length error found at once).
+    pub fn decrypt_resync(
+        &mut self,
+        window: u64,
+        header: &[u8; 5],
+        fragment: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(u8, u64), DecryptError> {
+        let base = self.seq;
+        let mut last = DecryptError::BadAuth;
+        for skipped in 0..window {
+            let seq = base.wrapping_add(skipped);
+            match self.decrypt_at(seq, header, fragment, out) {
+                Ok(ty) => {
+                    self.seq = seq.wrapping_add(1);
+                    return Ok((ty, skipped));
+                }
+                Err(e) if e.authenticated() => {
+                    self.seq = seq.wrapping_add(1);
+                    return Err(e);
+                }
+                // The record's shape is wrong whatever the sequence number.
+                Err(e @ (DecryptError::TooShort | DecryptError::TooLong)) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// `decrypt` at an explicit sequence number, changing no state (resync trials).
     pub fn decrypt_at(
         &self,
@@ -200,8 +214,8 @@ impl RecordDecryptor {
         let start = out.len();
         let r = if self.is_tls13() {
             self.open_tls13(seq, header, fragment, out, start)
-        } else if self.engine.is_cbc() {
-            if self.etm {
+        } else if self.epoch.engine.is_cbc() {
+            if self.epoch.etm {
                 self.open_cbc_etm(seq, header, fragment, out, start)
             } else {
                 self.open_cbc_mte(seq, header, fragment, out, start)
@@ -229,10 +243,14 @@ impl RecordDecryptor {
         };
         let (ct, tag) = fragment.split_at(ct_len);
         let tag: &[u8; TAG] = tag.try_into().map_err(|_| DecryptError::TooShort)?;
-        let nonce = self.engine.nonce(seq, &[0; 8]);
+        let nonce = self.epoch.engine.nonce(seq, &[0; 8]);
         out.extend_from_slice(ct);
         // RFC 8446 §5.2: the additional data is the record header as sent.
-        if !self.engine.open(&nonce, header, &mut out[start..], tag) {
+        if !self
+            .epoch
+            .engine
+            .open(&nonce, header, &mut out[start..], tag)
+        {
             return Err(DecryptError::BadAuth);
         }
         // TLSInnerPlaintext = content ‖ type ‖ zeros: the last non-zero byte is the type.
@@ -254,7 +272,7 @@ impl RecordDecryptor {
         out: &mut Vec<u8>,
         start: usize,
     ) -> Result<u8, DecryptError> {
-        let explicit_len = if self.engine.nonce == NonceMode::SaltExplicit {
+        let explicit_len = if self.epoch.engine.nonce == NonceMode::SaltExplicit {
             8
         } else {
             0
@@ -267,10 +285,10 @@ impl RecordDecryptor {
         let tag: &[u8; TAG] = tag.try_into().map_err(|_| DecryptError::TooShort)?;
         let mut exp = [0u8; 8];
         exp[..explicit.len()].copy_from_slice(explicit);
-        let nonce = self.engine.nonce(seq, &exp);
+        let nonce = self.epoch.engine.nonce(seq, &exp);
         let aad = tls12_pseudo_header(seq, header, ct_len);
         out.extend_from_slice(ct);
-        if self.engine.open(&nonce, &aad, &mut out[start..], tag) {
+        if self.epoch.engine.open(&nonce, &aad, &mut out[start..], tag) {
             Ok(header[0])
         } else {
             Err(DecryptError::BadAuth)
@@ -285,7 +303,7 @@ impl RecordDecryptor {
         out: &mut Vec<u8>,
         start: usize,
     ) -> Result<u8, DecryptError> {
-        let mac_len = self.engine.mac_len();
+        let mac_len = self.epoch.engine.mac_len();
         // IV, then at least MAC + pad_len byte, rounded up to whole blocks.
         let min_body = (mac_len + 1).div_ceil(BLOCK) * BLOCK;
         if fragment.len() < BLOCK + min_body {
@@ -293,19 +311,12 @@ impl RecordDecryptor {
         }
         let (iv, body) = fragment.split_at(BLOCK);
         let iv: &[u8; BLOCK] = iv.try_into().map_err(|_| DecryptError::TooShort)?;
-        if body.len() % BLOCK != 0 {
-            return Err(DecryptError::BadPadding);
-        }
-        out.extend_from_slice(body);
-        let buf = &mut out[start..];
-        if !self.engine.cbc_decrypt(iv, buf) {
-            return Err(DecryptError::BadPadding);
-        }
-        let Some(pt_len) = unpad(buf, mac_len) else {
+        // Not whole blocks, or bad padding: the MAC cannot be located.
+        let Some(pt_len) = cbc_open(&self.epoch.engine, iv, body, mac_len, out, start) else {
             return Err(DecryptError::BadPadding);
         };
-        let (pt, rest) = buf.split_at(pt_len);
-        let (want, n) = self.engine.mac(seq, header, &[pt]);
+        let (pt, rest) = out[start..].split_at(pt_len);
+        let (want, n) = self.epoch.engine.mac(seq, header, &[pt]);
         if !same(&want[..n], &rest[..n.min(rest.len())]) {
             return Err(DecryptError::BadAuth);
         }
@@ -321,33 +332,44 @@ impl RecordDecryptor {
         out: &mut Vec<u8>,
         start: usize,
     ) -> Result<u8, DecryptError> {
-        let mac_len = self.engine.mac_len();
+        let mac_len = self.epoch.engine.mac_len();
         // RFC 7366 §3: IV ‖ at least one block ‖ MAC.
         if fragment.len() < BLOCK + BLOCK + mac_len {
             return Err(DecryptError::TooShort);
         }
         let (iv_ct, tag) = fragment.split_at(fragment.len() - mac_len);
-        let (want, n) = self.engine.mac(seq, header, &[iv_ct]);
+        let (want, n) = self.epoch.engine.mac(seq, header, &[iv_ct]);
         if !same(&want[..n], tag) {
             return Err(DecryptError::BadAuth);
         }
         // Authenticated from here on: errors are `Malformed` (the sequence number is used).
         let (iv, ct) = iv_ct.split_at(BLOCK);
         let iv: &[u8; BLOCK] = iv.try_into().map_err(|_| DecryptError::Malformed)?;
-        if ct.len() % BLOCK != 0 {
-            return Err(DecryptError::Malformed);
-        }
-        out.extend_from_slice(ct);
-        let buf = &mut out[start..];
-        if !self.engine.cbc_decrypt(iv, buf) {
-            return Err(DecryptError::Malformed);
-        }
-        let Some(pt_len) = unpad(buf, 0) else {
+        let Some(pt_len) = cbc_open(&self.epoch.engine, iv, ct, 0, out, start) else {
             return Err(DecryptError::Malformed);
         };
         out.truncate(start + pt_len);
         Ok(header[0])
     }
+}
+
+/// CBC-decrypts `ct` (whole blocks) into `out` after `start` and checks the padding, which
+/// `reserve` bytes (the MtE MAC) precede; returns the plaintext length. `None`: not whole
+/// blocks or bad padding (`out` then holds junk after `start`; the caller truncates).
+fn cbc_open(
+    engine: &Engine,
+    iv: &[u8; BLOCK],
+    ct: &[u8],
+    reserve: usize,
+    out: &mut Vec<u8>,
+    start: usize,
+) -> Option<usize> {
+    out.extend_from_slice(ct);
+    let buf = &mut out[start..];
+    if !engine.cbc_decrypt(iv, buf) {
+        return None;
+    }
+    unpad(buf, reserve)
 }
 
 /// TLS CBC padding (RFC 5246 §6.2.3.2): the last byte `p`, and `p` bytes before it, all

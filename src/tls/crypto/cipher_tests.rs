@@ -405,6 +405,7 @@ fn debug_and_display_show_no_secrets() {
 /// -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // a measurement reads the clock by definition
 fn throughput() {
     for id in [0xC02F, 0x1301, 0xCCA8, 0x1303, 0xC013] {
         let s = suite(id).unwrap();
@@ -424,5 +425,74 @@ fn throughput() {
         println!("{:<45} {:>8.0} MB/s", s.name, mbps);
         assert_eq!(out, pt);
         assert!(mbps > 20.0, "{} too slow: {mbps} MB/s", s.name);
+    }
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Random fragments under every suite: an error (a forged tag passes with
+        /// probability 2^-128), `out` and seq unchanged, never a panic.
+        #[test]
+        fn random_records_are_rejected(
+            which in any::<usize>(),
+            ty in any::<u8>(),
+            frag in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let (s, etm) = variants().nth(which % variants().count()).unwrap();
+            let (_, mut dec) = pair(s, etm);
+            let h = [ty, 3, 3, (frag.len() >> 8) as u8, frag.len() as u8];
+            let mut out = b"keep".to_vec();
+            let r = dec.decrypt(&h, &frag, &mut out);
+            prop_assert!(r.is_err());
+            prop_assert_eq!(out, b"keep".to_vec());
+            prop_assert_eq!(dec.seq(), 0);
+        }
+    }
+}
+
+#[test]
+fn decrypt_resync_finds_the_record_after_a_gap() {
+    for (s, etm) in variants() {
+        let (mut enc, mut dec) = pair(s, etm);
+        let recs: Vec<Vec<u8>> = (0..8u8).map(|i| enc.encrypt(23, &[i; 33])).collect();
+        let mut out = b"a".to_vec();
+        let (h, frag) = split_record(&recs[0]);
+        assert_eq!(
+            dec.decrypt_resync(4, &h, frag, &mut out),
+            Ok((23, 0)),
+            "{}",
+            s.name
+        );
+        // Records 1..=3 lost: record 4 is 3 numbers on.
+        let (h, frag) = split_record(&recs[4]);
+        assert_eq!(
+            dec.decrypt_resync(4, &h, frag, &mut out),
+            Ok((23, 3)),
+            "{}",
+            s.name
+        );
+        assert_eq!(dec.seq(), 5);
+        // Record 7 is 2 on from 5, outside a window of 2: nothing changes.
+        let (h, frag) = split_record(&recs[7]);
+        let before = out.clone();
+        assert!(
+            dec.decrypt_resync(2, &h, frag, &mut out).is_err(),
+            "{}",
+            s.name
+        );
+        assert_eq!((&out, dec.seq()), (&before, 5));
+        assert_eq!(dec.decrypt_resync(3, &h, frag, &mut out), Ok((23, 2)));
+        let mut want = b"a".to_vec();
+        for i in [0u8, 4, 7] {
+            want.extend_from_slice(&[i; 33]);
+        }
+        assert_eq!(out, want, "{}", s.name);
+        assert_eq!(
+            dec.decrypt_resync(5, &h, &[], &mut out),
+            Err(DecryptError::TooShort)
+        );
     }
 }

@@ -18,9 +18,9 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
-use super::kdf::DirectionKeys;
+use super::kdf::{tls13_next_secret, tls13_traffic_keys, DirectionKeys};
 use super::mac::{HmacAny, MAX_DIGEST};
 use super::suites::{Cipher, Suite};
 
@@ -44,7 +44,8 @@ enum Kind {
     Aead(Aead),
     Cbc {
         aes: Aes,
-        mac: HmacAny,
+        // Boxed: a keyed HMAC is 300-odd bytes, the AEAD variant one pointer.
+        mac: Box<HmacAny>,
         mac_len: usize,
     },
 }
@@ -139,7 +140,7 @@ impl Engine {
                     Aes::Aes256(Box::new(a))
                 };
                 let mac_hash = suite.mac.unwrap_or(suite.prf);
-                let mac = HmacAny::new(mac_hash, keys.mac_key());
+                let mac = Box::new(HmacAny::new(mac_hash, keys.mac_key()));
                 (
                     Kind::Cbc {
                         aes,
@@ -276,13 +277,62 @@ impl Engine {
             return (out, 0);
         };
         let len: usize = data.iter().map(|d| d.len()).sum();
-        let mut m = mac.clone();
+        let mut m = mac.as_ref().clone();
         m.update(&tls12_pseudo_header(seq, header, len));
         for d in data {
             m.update(d);
         }
         let n = m.finalize_into(&mut out);
         (out, n)
+    }
+}
+
+/// One epoch of one direction: the suite, its engine, and what a key update needs. Shared
+/// by `RecordDecryptor` and `RecordEncryptor` (each adds its sequence number).
+pub(super) struct Epoch {
+    pub(super) suite: &'static Suite,
+    pub(super) engine: Engine,
+    /// TLS 1.2 encrypt-then-MAC (RFC 7366); meaningless for AEAD suites and TLS 1.3.
+    pub(super) etm: bool,
+    /// TLS 1.3: the current traffic secret, kept for key updates; `None` for TLS 1.2.
+    secret: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Epoch {
+    pub(super) fn tls12(suite: &'static Suite, keys: &DirectionKeys, etm: bool) -> Self {
+        Epoch {
+            suite,
+            engine: Engine::new(suite, keys, false),
+            etm,
+            secret: None,
+        }
+    }
+
+    pub(super) fn tls13(suite: &'static Suite, traffic_secret: &[u8]) -> Self {
+        let keys = tls13_traffic_keys(suite, traffic_secret);
+        Epoch {
+            suite,
+            engine: Engine::new(suite, &keys, true),
+            etm: false,
+            secret: Some(Zeroizing::new(traffic_secret.to_vec())),
+        }
+    }
+
+    pub(super) fn is_tls13(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// RFC 8446 §7.2: moves to the next traffic secret and its key and IV. False (nothing
+    /// done) for TLS 1.2, which has no key update.
+    pub(super) fn key_update(&mut self) -> bool {
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        let next = tls13_next_secret(self.suite.prf, secret);
+        let keys = tls13_traffic_keys(self.suite, &next);
+        self.engine = Engine::new(self.suite, &keys, true);
+        self.secret = Some(next);
+        true
     }
 }
 

@@ -12,10 +12,12 @@ pub mod cipher;
 mod engine;
 pub mod kdf;
 mod mac;
+#[cfg(test)]
+mod openssl_vectors;
 mod seal;
 pub mod suites;
 #[cfg(test)]
-mod test_vectors;
+pub(crate) mod test_vectors;
 
 #[doc(hidden)]
 pub use cipher::RecordEncryptor;

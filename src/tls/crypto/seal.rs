@@ -9,10 +9,8 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
-
-use super::engine::{tls12_pseudo_header, Engine, NonceMode, BLOCK};
-use super::kdf::{tls13_next_secret, tls13_traffic_keys, DirectionKeys};
+use super::engine::{tls12_pseudo_header, Epoch, NonceMode, BLOCK};
+use super::kdf::DirectionKeys;
 use super::suites::Suite;
 
 /// Record-layer version bytes of TLS 1.2 and of TLS 1.3 records (RFC 8446 §5.1).
@@ -22,17 +20,14 @@ const OPAQUE_TYPE: u8 = 23;
 
 #[doc(hidden)]
 pub struct RecordEncryptor {
-    suite: &'static Suite,
-    engine: Engine,
+    epoch: Epoch,
     seq: u64,
-    etm: bool,
-    secret: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for RecordEncryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordEncryptor")
-            .field("suite", &self.suite.name)
+            .field("suite", &self.epoch.suite.name)
             .field("seq", &self.seq)
             .finish_non_exhaustive()
     }
@@ -46,35 +41,23 @@ fn header(content_type: u8, len: usize) -> [u8; 5] {
 impl RecordEncryptor {
     pub fn tls12(suite: &'static Suite, keys: &DirectionKeys, encrypt_then_mac: bool) -> Self {
         RecordEncryptor {
-            suite,
-            engine: Engine::new(suite, keys, false),
+            epoch: Epoch::tls12(suite, keys, encrypt_then_mac),
             seq: 0,
-            etm: encrypt_then_mac,
-            secret: None,
         }
     }
 
     pub fn tls13(suite: &'static Suite, traffic_secret: &[u8]) -> Self {
-        let keys = tls13_traffic_keys(suite, traffic_secret);
         RecordEncryptor {
-            suite,
-            engine: Engine::new(suite, &keys, true),
+            epoch: Epoch::tls13(suite, traffic_secret),
             seq: 0,
-            etm: false,
-            secret: Some(Zeroizing::new(traffic_secret.to_vec())),
         }
     }
 
     /// TLS 1.3 KeyUpdate on the sending side; no-op for TLS 1.2.
     pub fn key_update(&mut self) {
-        let Some(secret) = &self.secret else {
-            return;
-        };
-        let next = tls13_next_secret(self.suite.prf, secret);
-        let keys = tls13_traffic_keys(self.suite, &next);
-        self.engine = Engine::new(self.suite, &keys, true);
-        self.secret = Some(next);
-        self.seq = 0;
+        if self.epoch.key_update() {
+            self.seq = 0;
+        }
     }
 
     pub fn seq(&self) -> u64 {
@@ -91,9 +74,9 @@ impl RecordEncryptor {
     pub fn encrypt_padded(&mut self, content_type: u8, plaintext: &[u8], pad: usize) -> Vec<u8> {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
-        if self.secret.is_some() {
+        if self.epoch.is_tls13() {
             self.seal_tls13(seq, content_type, plaintext, pad)
-        } else if self.engine.is_cbc() {
+        } else if self.epoch.engine.is_cbc() {
             self.seal_cbc(seq, content_type, plaintext, pad.min(15))
         } else {
             self.seal_tls12_aead(seq, content_type, plaintext)
@@ -108,15 +91,15 @@ impl RecordEncryptor {
         rec.extend_from_slice(plaintext);
         rec.push(content_type);
         rec.resize(5 + inner_len, 0);
-        let nonce = self.engine.nonce(seq, &[0; 8]);
-        let tag = self.engine.seal(&nonce, &hdr, &mut rec[5..]);
+        let nonce = self.epoch.engine.nonce(seq, &[0; 8]);
+        let tag = self.epoch.engine.seal(&nonce, &hdr, &mut rec[5..]);
         rec.extend_from_slice(&tag);
         rec
     }
 
     fn seal_tls12_aead(&self, seq: u64, content_type: u8, plaintext: &[u8]) -> Vec<u8> {
         let explicit = seq.to_be_bytes();
-        let explicit_len = if self.engine.nonce == NonceMode::SaltExplicit {
+        let explicit_len = if self.epoch.engine.nonce == NonceMode::SaltExplicit {
             8
         } else {
             0
@@ -128,9 +111,9 @@ impl RecordEncryptor {
         rec.extend_from_slice(&explicit[..explicit_len]);
         let at = rec.len();
         rec.extend_from_slice(plaintext);
-        let nonce = self.engine.nonce(seq, &explicit);
+        let nonce = self.epoch.engine.nonce(seq, &explicit);
         let aad = tls12_pseudo_header(seq, &hdr, plaintext.len());
-        let tag = self.engine.seal(&nonce, &aad, &mut rec[at..]);
+        let tag = self.epoch.engine.seal(&nonce, &aad, &mut rec[at..]);
         rec.extend_from_slice(&tag);
         rec
     }
@@ -142,12 +125,12 @@ impl RecordEncryptor {
         plaintext: &[u8],
         extra_blocks: usize,
     ) -> Vec<u8> {
-        let mac_len = self.engine.mac_len();
+        let mac_len = self.epoch.engine.mac_len();
         // The MAC is inside the encryption (MtE) or after it (EtM).
-        let inner = plaintext.len() + if self.etm { 0 } else { mac_len };
+        let inner = plaintext.len() + if self.epoch.etm { 0 } else { mac_len };
         let p = (BLOCK - (inner + 1) % BLOCK) % BLOCK + BLOCK * extra_blocks;
         let ct_len = inner + p + 1;
-        let body = BLOCK + ct_len + if self.etm { mac_len } else { 0 };
+        let body = BLOCK + ct_len + if self.epoch.etm { mac_len } else { 0 };
         let hdr = header(content_type, body);
         let mut iv = [0u8; BLOCK];
         iv[..8].copy_from_slice(&seq.to_be_bytes());
@@ -156,14 +139,14 @@ impl RecordEncryptor {
         rec.extend_from_slice(&hdr);
         rec.extend_from_slice(&iv);
         rec.extend_from_slice(plaintext);
-        if !self.etm {
-            let (mac, n) = self.engine.mac(seq, &hdr, &[plaintext]);
+        if !self.epoch.etm {
+            let (mac, n) = self.epoch.engine.mac(seq, &hdr, &[plaintext]);
             rec.extend_from_slice(&mac[..n]);
         }
         rec.resize(rec.len() + p + 1, p as u8);
-        self.engine.cbc_encrypt(&iv, &mut rec[5 + BLOCK..]);
-        if self.etm {
-            let (mac, n) = self.engine.mac(seq, &hdr, &[&rec[5..]]);
+        self.epoch.engine.cbc_encrypt(&iv, &mut rec[5 + BLOCK..]);
+        if self.epoch.etm {
+            let (mac, n) = self.epoch.engine.mac(seq, &hdr, &[&rec[5..]]);
             rec.extend_from_slice(&mac[..n]);
         }
         rec

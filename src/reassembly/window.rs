@@ -1,0 +1,396 @@
+//! The causal window: the last few segments of a worker, released in the order TCP says
+//! they were sent, before any connection sees them (issue 9).
+//!
+//! On multi-queue NICs and in merged captures a connection's packets are captured out of
+//! causal order by a few positions: the SYN after the first data, a response before its
+//! request, a FIN before the last data segment. Sequence and acknowledgment numbers say
+//! what came first. The window holds up to `ReassemblyLimits::causal_window` segments and,
+//! when one more arrives, releases the earliest captured segment that no other held
+//! segment must precede (`must_precede`). A swap of two packets at most that many
+//! positions apart is thereby undone exactly: each packet keeps its own timestamp, so the
+//! reassembler, and everything after it, sees the in-order capture.
+//!
+//! "Must precede", between two segments of one 4-tuple (`a` before `b`):
+//! - same direction: `a` occupies sequence space (payload, SYN or FIN) that ends at or
+//!   before `b`'s sequence number (RFC 9293 §3.4: a sender numbers its bytes in order),
+//!   or `a` occupies none (an ACK carries the sender's next sequence number) and `b`
+//!   occupies space from there on, or is an ACK with a higher number;
+//! - other direction: `b` acknowledges all of `a`'s sequence space (`b` was sent after `a`
+//!   arrived, RFC 9293 §3.10.7.4).
+//!
+//! Both are read only within `CAUSAL_SEQ_REACH` of each other, so an unrelated segment of
+//! an older connection on the same 4-tuple is practically never taken for a cause.
+//!
+//! What it does not do: look at payload bytes, decide connections, or wait for a packet
+//! further away than the window (`causal.rs` holds data that acknowledges bytes not seen
+//! yet; `half.rs` orders each direction). Held segments are also released when all are
+//! `CAUSAL_WINDOW_DELAY` older than the clock (a quiet live capture) and at the end.
+//!
+//! Counted: `causal_reorders` (a segment released ahead of one captured before it),
+//! `causal_window_late` (a handshake segment, or one acknowledged by a segment already
+//! released, arrived after the window let that segment go: the reordering was wider than
+//! the window; a spurious retransmission sent after its ACK was captured counts too), and
+//! `causal_window_forced` (every held segment waited on another: forged segments; the
+//! earliest captured goes).
+//!
+//! Bounded: at most `causal_window + 1` segments are held, each at most one frame
+//! (64 KiB); their buffers are reused.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::ReassemblyCounters;
+use crate::time::Timestamp;
+use crate::wire::{SeqNum, TcpFlags, TcpSegment};
+
+/// Default of `ReassemblyLimits::causal_window`: covers packets each moved up to 5
+/// positions from their place (swaps within a window of 6), two neighbours then being up to
+/// 11 apart the wrong way round, with one to spare.
+pub const CAUSAL_WINDOW: usize = 12;
+
+/// A held segment older than this (by packet time) than the worker's clock is released at
+/// the next tick, so a quiet live capture is not delayed further.
+pub const CAUSAL_WINDOW_DELAY: Duration = Duration::from_millis(100);
+
+/// Largest sequence distance read as causal (16 MiB): more than a window of frames can
+/// carry, far less than the sequence space.
+pub const CAUSAL_SEQ_REACH: i32 = 1 << 24;
+
+/// What ordering needs to know of a segment.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: SeqNum,
+    ack: SeqNum,
+    flags: TcpFlags,
+    /// Sequence space occupied: payload, plus one each for SYN and FIN.
+    len: u32,
+}
+
+impl Meta {
+    fn of(seg: &TcpSegment<'_>) -> Meta {
+        let f = seg.flags;
+        let payload = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
+        Meta {
+            src: seg.src,
+            dst: seg.dst,
+            seq: SeqNum(seg.seq),
+            ack: SeqNum(seg.ack),
+            flags: f,
+            len: payload
+                .saturating_add(u32::from(f.syn))
+                .saturating_add(u32::from(f.fin)),
+        }
+    }
+
+    fn same_conn(&self, o: &Meta) -> bool {
+        (self.src == o.src && self.dst == o.dst) || (self.src == o.dst && self.dst == o.src)
+    }
+
+    /// Whether `b` acknowledges all of `self`'s sequence space (other direction).
+    fn acked_by(&self, b: &Meta) -> bool {
+        self.len > 0
+            && b.flags.ack
+            && self.src == b.dst
+            && within(b.ack.distance(self.seq + self.len))
+    }
+}
+
+/// `0 <= d < CAUSAL_SEQ_REACH`.
+fn within(d: i32) -> bool {
+    (0..CAUSAL_SEQ_REACH).contains(&d)
+}
+
+/// Whether `a` was sent before `b` (see the module docs).
+fn must_precede(a: &Meta, b: &Meta) -> bool {
+    if !a.same_conn(b) || a.flags.rst {
+        return false;
+    }
+    if a.src == b.src {
+        let d = b.seq.distance(a.seq + a.len);
+        // A segment without sequence space (an ACK) carries the sender's next sequence
+        // number: it was sent before a segment that occupies space from there on, and
+        // before an ACK with a higher number.
+        return within(d) && (a.len > 0 || b.len > 0 || d > 0);
+    }
+    a.acked_by(b)
+}
+
+/// A segment held by the window, with its own copy of the payload.
+pub(super) struct Held {
+    meta: Meta,
+    payload: Vec<u8>,
+    auth_option: bool,
+    timestamp: Option<(u32, u32)>,
+    window: u16,
+    pub(super) index: u64,
+    pub(super) ts: Timestamp,
+}
+
+impl Held {
+    pub(super) fn segment(&self) -> TcpSegment<'_> {
+        let m = &self.meta;
+        TcpSegment {
+            src: m.src,
+            dst: m.dst,
+            seq: m.seq.0,
+            ack: m.ack.0,
+            flags: m.flags,
+            payload: &self.payload,
+            auth_option: self.auth_option,
+            timestamp: self.timestamp,
+            window: self.window,
+        }
+    }
+}
+
+/// The window of one worker.
+#[derive(Default)]
+pub(super) struct CausalWindow {
+    /// Held segments, in capture order.
+    held: VecDeque<Held>,
+    /// The last segments released, newest last (at most the window's size): what a late
+    /// segment is checked against.
+    released: VecDeque<Meta>,
+    /// Payload buffers to reuse.
+    spare: Vec<Vec<u8>>,
+}
+
+impl CausalWindow {
+    /// Takes a copy of `seg`, counting it late if a released segment needed it first.
+    pub(super) fn push(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        index: u64,
+        ts: Timestamp,
+        c: &mut ReassemblyCounters,
+    ) {
+        let meta = Meta::of(seg);
+        // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
+        // that a released one acknowledges: the window was too small for this reordering.
+        // (Same-direction data is left out: a retransmission cannot be told from it, and
+        // the out-of-order buffer absorbs it.)
+        let late = self
+            .released
+            .iter()
+            .any(|r| must_precede(&meta, r) && (meta.flags.syn || meta.acked_by(r)));
+        if late {
+            c.causal_window_late += 1;
+        }
+        let mut payload = self.spare.pop().unwrap_or_default();
+        payload.clear();
+        payload.extend_from_slice(seg.payload);
+        self.held.push_back(Held {
+            meta,
+            payload,
+            auth_option: seg.auth_option,
+            timestamp: seg.timestamp,
+            window: seg.window,
+            index,
+            ts,
+        });
+    }
+
+    /// The next segment to process when more than `limit` are held.
+    pub(super) fn pop_full(&mut self, limit: usize, c: &mut ReassemblyCounters) -> Option<Held> {
+        if self.held.len() <= limit {
+            return None;
+        }
+        self.pop(limit, c)
+    }
+
+    /// The next segment to process when every one held is `CAUSAL_WINDOW_DELAY` older
+    /// than `now`: the capture went quiet. (While packets come, the count releases them:
+    /// one far ahead in time must not release the one it was swapped with early.)
+    pub(super) fn pop_aged(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+        c: &mut ReassemblyCounters,
+    ) -> Option<Held> {
+        let aged = self
+            .held
+            .iter()
+            .all(|h| now.since(h.ts) >= CAUSAL_WINDOW_DELAY);
+        if !aged {
+            return None;
+        }
+        self.pop(limit, c)
+    }
+
+    /// The next segment to process, if any is held.
+    pub(super) fn pop(&mut self, limit: usize, c: &mut ReassemblyCounters) -> Option<Held> {
+        let held = &self.held;
+        let free = |i: usize| {
+            let m = &held[i].meta;
+            !held
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && must_precede(&o.meta, m))
+        };
+        let at = match (0..held.len()).find(|&i| free(i)) {
+            Some(i) => i,
+            None if held.is_empty() => return None,
+            None => {
+                c.causal_window_forced += 1;
+                0
+            }
+        };
+        if at > 0 {
+            c.causal_reorders += 1;
+        }
+        let h = self.held.remove(at)?;
+        self.released.push_back(h.meta);
+        while self.released.len() > limit {
+            self.released.pop_front();
+        }
+        Some(h)
+    }
+
+    /// A released segment's buffer, for reuse.
+    pub(super) fn recycle(&mut self, h: Held) {
+        if self.spare.len() < 4 && h.payload.capacity() <= 1 << 16 {
+            self.spare.push(h.payload);
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg<'a>(
+        from_client: bool,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        payload: &'a [u8],
+    ) -> TcpSegment<'a> {
+        let (c, s): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:40000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        TcpSegment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            payload,
+            auth_option: false,
+            timestamp: None,
+            window: 1000,
+        }
+    }
+
+    /// Pushes `segs` in the given order through a window of `limit`; the indices of the
+    /// segments in release order.
+    fn order(limit: usize, segs: &[(u64, TcpSegment<'_>)]) -> (Vec<u64>, ReassemblyCounters) {
+        let mut w = CausalWindow::default();
+        let mut c = ReassemblyCounters::default();
+        let mut out = Vec::new();
+        for (i, s) in segs {
+            w.push(s, *i, Timestamp(0), &mut c);
+            while let Some(h) = w.pop_full(limit, &mut c) {
+                out.push(h.index);
+                w.recycle(h);
+            }
+        }
+        while let Some(h) = w.pop(limit, &mut c) {
+            out.push(h.index);
+        }
+        (out, c)
+    }
+
+    /// A connection's in-order packets: handshake, request, response, FINs.
+    fn conn() -> Vec<(u64, TcpSegment<'static>)> {
+        vec![
+            (0, seg(true, "S", 100, 0, b"")),
+            (1, seg(false, "SA", 500, 101, b"")),
+            (2, seg(true, "A", 101, 501, b"")),
+            (3, seg(true, "A", 101, 501, b"GET / HTTP/1.1\r\n\r\n")),
+            (4, seg(false, "A", 501, 119, b"HTTP/1.1 200 OK\r\n")),
+            (5, seg(false, "A", 518, 119, b"Content-Length: 0\r\n\r\n")),
+            (6, seg(false, "AF", 539, 119, b"")),
+            (7, seg(true, "AF", 119, 540, b"")),
+            (8, seg(false, "A", 540, 120, b"")),
+        ]
+    }
+
+    #[test]
+    fn every_swap_within_the_window_is_undone() {
+        let clean = conn();
+        let want: Vec<u64> = (0..clean.len() as u64).collect();
+        for i in 0..clean.len() {
+            for j in i + 1..clean.len().min(i + 7) {
+                let mut s = clean.clone();
+                s.swap(i, j);
+                let (got, c) = order(CAUSAL_WINDOW, &s);
+                // Two pure ACKs (2, 8) or the two segments that carry no order between
+                // them may legitimately stay swapped; the ones TCP orders may not.
+                let pos = |x: u64| got.iter().position(|&g| g == x).unwrap();
+                for a in 0..clean.len() {
+                    for b in 0..clean.len() {
+                        if must_precede(&Meta::of(&clean[a].1), &Meta::of(&clean[b].1)) {
+                            assert!(pos(a as u64) < pos(b as u64), "swap {i},{j}: {got:?}");
+                        }
+                    }
+                }
+                assert_eq!(got.len(), want.len());
+                assert_eq!(c.causal_window_late, 0, "swap {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_handshake_and_request_come_before_what_depends_on_them() {
+        let c = conn();
+        let m = |i: usize| Meta::of(&c[i].1);
+        assert!(must_precede(&m(0), &m(1)), "SYN before SYN-ACK");
+        assert!(must_precede(&m(0), &m(3)), "SYN before the client's data");
+        assert!(must_precede(&m(1), &m(2)), "SYN-ACK before the ACK of it");
+        assert!(must_precede(&m(3), &m(4)), "request before response");
+        assert!(must_precede(&m(5), &m(6)), "last data before the FIN");
+        assert!(
+            must_precede(&m(2), &m(3)),
+            "the handshake's ACK before data at its seq"
+        );
+        assert!(!must_precede(&m(3), &m(2)));
+        assert!(!must_precede(&m(2), &m(2)), "a duplicate ACK");
+        assert!(!must_precede(&m(4), &m(3)));
+        assert!(!must_precede(&m(3), &m(3)), "a duplicate");
+    }
+
+    #[test]
+    fn wider_reordering_is_counted_late_and_cycles_are_forced() {
+        let mut s = conn();
+        // The response (4) captured 4 places before its request (3): beyond a window of 2.
+        let req = s.remove(3);
+        s.insert(6, req);
+        let (_, c) = order(2, &s);
+        assert!(c.causal_window_late >= 1);
+        let (got, c) = order(CAUSAL_WINDOW, &s);
+        assert!(got.iter().position(|&g| g == 3) < got.iter().position(|&g| g == 4));
+        assert_eq!((c.causal_window_late, c.causal_window_forced), (0, 0));
+        assert!(c.causal_reorders >= 1);
+        // Forged: each acknowledges the other's data.
+        let cyc = vec![
+            (0, seg(true, "A", 100, 510, b"0123456789")),
+            (1, seg(false, "A", 500, 110, b"0123456789")),
+        ];
+        let (got, c) = order(CAUSAL_WINDOW, &cyc);
+        assert_eq!((got, c.causal_window_forced), (vec![0, 1], 1));
+    }
+}
