@@ -83,6 +83,10 @@ pub struct Args {
     /// more transactions per MB.
     #[arg(long)]
     max_body: Option<u64>,
+    /// Share of connections the capture joins after their handshake (midstream), instead
+    /// of the profile's.
+    #[arg(long)]
+    midstream_share: Option<f64>,
     /// Put every connection inside TLS 1.3 (the same HTTP bytes, so the same ground truth
     /// but for times); needs --tls-keylog. Midstream connections get records without
     /// hellos and no key log lines (undecryptable). Faults that lose bytes are refused.
@@ -202,6 +206,12 @@ fn config(a: &Args) -> Result<GenConfig, String> {
             return Err(format!("--mss {mss}: expected 1..=65000"));
         }
         http.tcp.mss = mss;
+    }
+    if let Some(m) = a.midstream_share {
+        if !(0.0..=1.0).contains(&m) {
+            return Err(format!("--midstream-share {m}: expected a share in [0, 1]"));
+        }
+        http.midstream_share = m;
     }
     if a.tls {
         let suite = Suite::parse(&a.tls_suite).ok_or_else(|| {
