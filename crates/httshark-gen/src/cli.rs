@@ -98,6 +98,10 @@ pub struct Args {
     /// TLS 1.3 cipher suite: aes128 (TLS_AES_128_GCM_SHA256), aes256 or chacha20.
     #[arg(long, default_value = "aes128", requires = "tls")]
     tls_suite: String,
+    /// Also log the secrets of midstream connections (under a client random never sent):
+    /// a decryptor can only find them by trial decryption.
+    #[arg(long, requires = "tls")]
+    tls_log_midstream: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,6 +226,7 @@ fn config(a: &Args) -> Result<GenConfig, String> {
         })?;
         http.tls = Some(TlsParams {
             suite,
+            log_midstream: a.tls_log_midstream,
             ..TlsParams::default()
         });
     }
@@ -291,7 +296,7 @@ pub fn run(a: &Args) -> Result<(), String> {
     if cfg.http.tls.is_some() {
         let _ = writeln!(
             err,
-            "httshark-gen: TLS 1.3: {} connections with their secrets in the key log, {} midstream (no hellos, undecryptable)",
+            "httshark-gen: TLS 1.3: {} connections with their hellos and secrets in the key log, {} midstream (no hellos)",
             sum.tls_connections, sum.tls_midstream
         );
     }

@@ -38,6 +38,10 @@ pub struct TlsParams {
     pub suite: Suite,
     /// Share of application-data records with random padding.
     pub padding_share: f64,
+    /// Also log the secrets of midstream connections (under a client random never sent),
+    /// as a client's key log would have them: a decryptor can then only find them by
+    /// trying them. Their records start at a random sequence number below 16.
+    pub log_midstream: bool,
 }
 
 impl Default for TlsParams {
@@ -45,6 +49,7 @@ impl Default for TlsParams {
         TlsParams {
             suite: Suite::Aes128GcmSha256,
             padding_share: 0.05,
+            log_midstream: false,
         }
     }
 }
@@ -241,6 +246,7 @@ pub struct TlsConn {
     ticket_pending: bool,
     /// The hellos were sent: the key log may state this connection.
     handshaken: bool,
+    log_midstream: bool,
 }
 
 impl std::fmt::Debug for TlsConn {
@@ -275,6 +281,7 @@ impl TlsConn {
             plain_sent: [0, 0],
             ticket_pending: true,
             handshaken: false,
+            log_midstream: p.log_midstream,
         })
     }
 
@@ -319,6 +326,14 @@ impl TlsConn {
         self.handshaken = true;
     }
 
+    /// A connection the capture joins after its handshake and some records: both
+    /// directions' sequence numbers start below 16 instead of 0.
+    pub fn join_midstream(&mut self) {
+        for a in &mut self.app {
+            a.skip(self.rng.below(16));
+        }
+    }
+
     /// Plaintext bytes sent so far in `dir` (the HTTP stream's length).
     pub fn stream_len(&self, dir: Direction) -> u64 {
         self.plain_sent[dir.index()]
@@ -360,7 +375,7 @@ impl TlsConn {
     /// The connection's NSS key log lines (empty when the handshake was not sent: a
     /// midstream connection).
     pub fn keylog(&self) -> String {
-        if !self.handshaken {
+        if !self.handshaken && !self.log_midstream {
             return String::new();
         }
         let random = hex(&self.client_random);
