@@ -23,6 +23,16 @@ cargo build --release --quiet --bins
 conns=$(awk '/connections,/ { print $2; exit }' "$work/gen-plain.txt")
 ./target/release/httshark-gen --out "$tls" --seed 42 --connections "$conns" \
   --tls --tls-keylog "$keys" --tls-suite "$suite" 2> "$work/gen-tls.txt"
+# The same without midstream connections: a connection picked up without its ClientHello
+# costs httshark a bounded trial decryption against the whole key log (TLS_ORPHAN_MAX_TRIALS),
+# which these isolate from the cost of decrypting.
+plain0="$work/tls-bench-${size}mb-plain-nomid.pcap"
+tls0="$work/tls-bench-${size}mb-$suite-nomid.pcap"
+keys0="$work/tls-bench-${size}mb-$suite-nomid.keys"
+./target/release/httshark-gen --out "$plain0" --seed 42 --connections "$conns" --midstream-share 0 \
+  2> /dev/null
+./target/release/httshark-gen --out "$tls0" --seed 42 --connections "$conns" --midstream-share 0 \
+  --tls --tls-keylog "$keys0" --tls-suite "$suite" 2> /dev/null
 expected_tx=$(($(wc -l < "$work/tls-bench-${size}mb.expected.tsv") - 1))
 mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
@@ -53,8 +63,10 @@ once() {
 for _ in $(seq "$rounds"); do
   once plain "$plain"
   once tls "$tls" -tls-keylog "$keys"
+  once plain0 "$plain0"
+  once tls0 "$tls0" -tls-keylog "$keys0"
 done
-for n in plain tls; do
+for n in plain tls plain0 tls0; do
   echo "bench-tls: $n ${wall[$n]}s wall, ${cpu[$n]}s CPU, peak RSS $((rss[$n] / 1024)) MiB"
 done
 counter() { awk -v n="$2" '$1 == "httshark:" && $2 == n { print $3; exit }' "$work/$1.stderr"; }
@@ -68,6 +80,10 @@ cpu_ratio=$(div "${cpu[tls]}" "${cpu[plain]}")
 per_tx=$(awk -v a="${cpu[tls]}" -v b="${cpu[plain]}" -v x="$t_tx" -v y="$p_tx" \
   'BEGIN { printf "%.2f", (b > 0 && x > 0 ? (a / x) / (b / y) : 0) }')
 echo "bench-tls: TLS / plaintext = $ratio wall, $cpu_ratio CPU ($per_tx CPU per transaction)"
+ratio0=$(div "${wall[tls0]}" "${wall[plain0]}")
+cpu_ratio0=$(div "${cpu[tls0]}" "${cpu[plain0]}")
+tx0=$(counter tls0 transactions)
+echo "bench-tls: without midstream: TLS / plaintext = $ratio0 wall, $cpu_ratio0 CPU"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 section=$(
@@ -88,9 +104,16 @@ section=$(
     'BEGIN { printf "| plaintext | %.2f | %.2f | %.0f | %s |\n", s, c, k / 1024, t }'
   awk -v s="${wall[tls]}" -v c="${cpu[tls]}" -v k="${rss[tls]}" -v t="$t_tx" \
     'BEGIN { printf "| TLS 1.3 | %.2f | %.2f | %.0f | %s |\n", s, c, k / 1024, t }'
+  awk -v s="${wall[plain0]}" -v c="${cpu[plain0]}" -v k="${rss[plain0]}" -v t="$(counter plain0 transactions)" \
+    'BEGIN { printf "| plaintext, no midstream | %.2f | %.2f | %.0f | %s |\n", s, c, k / 1024, t }'
+  awk -v s="${wall[tls0]}" -v c="${cpu[tls0]}" -v k="${rss[tls0]}" -v t="$tx0" \
+    'BEGIN { printf "| TLS 1.3, no midstream | %.2f | %.2f | %.0f | %s |\n", s, c, k / 1024, t }'
   echo
   echo "TLS / plaintext: **$ratio× wall, $cpu_ratio× CPU** (issue 10 asks for at most 1.5×); $per_tx× CPU per"
-  echo "transaction."
+  echo "transaction. Without midstream connections (\`--midstream-share 0\`, the same connections all"
+  echo "with their handshake): **$ratio0× wall, $cpu_ratio0× CPU**. The difference is what the"
+  echo "$(counter tls tls_no_client_hello) connections picked up without their ClientHello cost: each tries the key log's"
+  echo "secrets by trial decryption (up to \`TLS_ORPHAN_MAX_TRIALS\` records) before it is given up."
   echo "$decrypted connections decrypted, ${failures:-0} records failed authentication; the midstream"
   echo "connections (no ClientHello) are not decrypted by design, so the TLS run reports fewer"
   echo "transactions and does a little less HTTP work: hence the ratio per transaction."

@@ -37,7 +37,7 @@ fn generate(
     preset: &str,
     seed: u64,
     suite: Option<Suite>,
-    faults: Option<&str>,
+    extra: &[&str],
 ) -> Generated {
     let tag = suite.map_or("plain", |s| s.name());
     let pcap = dir.join(format!("{preset}-{tag}.pcap"));
@@ -58,9 +58,7 @@ fn generate(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if let Some(f) = faults {
-        args.extend(["--faults".to_string(), f.to_string()]);
-    }
+    args.extend(extra.iter().map(|a| a.to_string()));
     if let Some(s) = suite {
         args.extend([
             "--tls".to_string(),
@@ -156,8 +154,8 @@ fn run(g: &Generated, out: &Path, keys: bool) -> (Vec<Seen>, String) {
 
 fn plain_and_tls_agree(preset: &str, seed: u64, suite: Suite) {
     let dir = tempfile::tempdir().unwrap();
-    let plain = generate(dir.path(), preset, seed, None, None);
-    let tls = generate(dir.path(), preset, seed, Some(suite), None);
+    let plain = generate(dir.path(), preset, seed, None, &[]);
+    let tls = generate(dir.path(), preset, seed, Some(suite), &[]);
     let what = format!("{preset} seed {seed} {}", suite.name());
     assert_eq!(plain.connections, tls.connections);
     assert_eq!(
@@ -300,7 +298,7 @@ fn reordered_duplicated_tls_is_still_exact() {
         "mixed",
         2,
         Some(Suite::Aes128GcmSha256),
-        Some(faults),
+        &["--faults", faults],
     );
     let (mut seen, stderr) = run(&tls, &dir.path().join("out"), true);
     // A segment reordered past its connection's RST is lost to any sniffer (it comes after
@@ -328,4 +326,31 @@ fn reordered_duplicated_tls_is_still_exact() {
     for zero in ["tls_auth_failures", "tls_wrong_key"] {
         assert_eq!(c.get(zero).copied().unwrap_or(0), 0, "{zero}: {stderr}");
     }
+}
+
+/// The midstream connections' secrets in the key log (`--tls-log-midstream`, under client
+/// randoms never sent): httshark finds them by trial decryption, at the sequence numbers
+/// the generator skipped, and every transaction comes out exact.
+#[test]
+fn midstream_secrets_in_the_key_log_are_found_by_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = generate(
+        dir.path(),
+        "small",
+        35,
+        Some(Suite::Chacha20Poly1305Sha256),
+        &["--tls-log-midstream"],
+    );
+    assert!(!tls.midstream.is_empty());
+    let (seen, stderr) = run(&tls, &dir.path().join("out"), true);
+    assert_exact("small midstream keys", &tls.truth, &HashSet::new(), &seen);
+    let c = summary_counters(&stderr);
+    let get = |n: &str| c.get(n).copied().unwrap_or(0);
+    assert_eq!(
+        get("tls_orphans_recovered"),
+        tls.midstream.len() as u64,
+        "{stderr}"
+    );
+    assert_eq!(get("tls_no_client_hello"), 0, "{stderr}");
+    assert_eq!(get("tls_auth_failures"), 0, "{stderr}");
 }

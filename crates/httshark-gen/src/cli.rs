@@ -83,6 +83,10 @@ pub struct Args {
     /// more transactions per MB.
     #[arg(long)]
     max_body: Option<u64>,
+    /// Share of connections the capture joins after their handshake (midstream), instead
+    /// of the profile's.
+    #[arg(long)]
+    midstream_share: Option<f64>,
     /// Put every connection inside TLS 1.3 (the same HTTP bytes, so the same ground truth
     /// but for times); needs --tls-keylog. Midstream connections get records without
     /// hellos and no key log lines (undecryptable). Faults that lose bytes are refused.
@@ -94,6 +98,10 @@ pub struct Args {
     /// TLS 1.3 cipher suite: aes128 (TLS_AES_128_GCM_SHA256), aes256 or chacha20.
     #[arg(long, default_value = "aes128", requires = "tls")]
     tls_suite: String,
+    /// Also log the secrets of midstream connections (under a client random never sent):
+    /// a decryptor can only find them by trial decryption.
+    #[arg(long, requires = "tls")]
+    tls_log_midstream: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -203,6 +211,12 @@ fn config(a: &Args) -> Result<GenConfig, String> {
         }
         http.tcp.mss = mss;
     }
+    if let Some(m) = a.midstream_share {
+        if !(0.0..=1.0).contains(&m) {
+            return Err(format!("--midstream-share {m}: expected a share in [0, 1]"));
+        }
+        http.midstream_share = m;
+    }
     if a.tls {
         let suite = Suite::parse(&a.tls_suite).ok_or_else(|| {
             format!(
@@ -212,6 +226,7 @@ fn config(a: &Args) -> Result<GenConfig, String> {
         })?;
         http.tls = Some(TlsParams {
             suite,
+            log_midstream: a.tls_log_midstream,
             ..TlsParams::default()
         });
     }
@@ -281,7 +296,7 @@ pub fn run(a: &Args) -> Result<(), String> {
     if cfg.http.tls.is_some() {
         let _ = writeln!(
             err,
-            "httshark-gen: TLS 1.3: {} connections with their secrets in the key log, {} midstream (no hellos, undecryptable)",
+            "httshark-gen: TLS 1.3: {} connections with their hellos and secrets in the key log, {} midstream (no hellos)",
             sum.tls_connections, sum.tls_midstream
         );
     }

@@ -996,7 +996,9 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
     // plaintext scenario (the Date headers were drawn at the same point of the timeline).
     let mut tls = p.tls.as_ref().and_then(|t| {
         let mut s = TlsConn::new(t, Rng::derive(p.seed, index as u64, RNG_TLS))?;
-        if !midstream {
+        if midstream {
+            s.join_midstream();
+        } else {
             let sni = host_header.split(':').next().unwrap_or(&host_header);
             s.handshake(&mut conn, sni);
         }

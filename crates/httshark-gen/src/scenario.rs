@@ -212,8 +212,8 @@ pub struct GenSummary {
     pub packets: u64,
     pub bytes: u64,
     pub faults: FaultReport,
-    /// TLS mode: connections whose secrets the key log states, and midstream ones (no
-    /// hellos, no secrets: undecryptable by design).
+    /// TLS mode: connections with their hellos (their secrets in the key log), and
+    /// midstream ones (no hellos; secrets logged only with `TlsParams::log_midstream`).
     pub tls_connections: u64,
     pub tls_midstream: u64,
 }

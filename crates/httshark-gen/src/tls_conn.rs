@@ -6,10 +6,12 @@
 //! round trip later the server's ServerHello, its middlebox-compatibility ChangeCipherSpec
 //! (appendix D.4) and one record under the server handshake secret holding
 //! EncryptedExtensions (ALPN `http/1.1`), a Certificate (a fixed self-signed one), a
-//! CertificateVerify and Finished (random bytes: nobody verifies them); then the client's ChangeCipherSpec and Finished
-//! under the client handshake secret. The server's first application records start with a
-//! NewSessionTicket (section 4.6.1), as servers send them; a side that closes the
-//! connection in order first sends a `close_notify` alert (section 6.1).
+//! CertificateVerify and Finished (random bytes: nobody verifies them); then the client's
+//! ChangeCipherSpec and Finished under the client handshake secret. Nothing derives the
+//! secrets from this handshake (no key exchange, no transcript hash): they are drawn at
+//! random, as only a key log reveals them anyway. The server's first application records
+//! start with a NewSessionTicket (section 4.6.1), as servers send them; a side that closes
+//! the connection in order first sends a `close_notify` alert (section 6.1).
 //!
 //! Every HTTP send of the scenario becomes records of at most 16384 bytes of content, in
 //! one TCP send, so record boundaries follow the scenario's sends. A share of records
@@ -36,6 +38,10 @@ pub struct TlsParams {
     pub suite: Suite,
     /// Share of application-data records with random padding.
     pub padding_share: f64,
+    /// Also log the secrets of midstream connections (under a client random never sent),
+    /// as a client's key log would have them: a decryptor can then only find them by
+    /// trying them. Their records start at a random sequence number below 16.
+    pub log_midstream: bool,
 }
 
 impl Default for TlsParams {
@@ -43,6 +49,7 @@ impl Default for TlsParams {
         TlsParams {
             suite: Suite::Aes128GcmSha256,
             padding_share: 0.05,
+            log_midstream: false,
         }
     }
 }
@@ -239,6 +246,7 @@ pub struct TlsConn {
     ticket_pending: bool,
     /// The hellos were sent: the key log may state this connection.
     handshaken: bool,
+    log_midstream: bool,
 }
 
 impl std::fmt::Debug for TlsConn {
@@ -273,6 +281,7 @@ impl TlsConn {
             plain_sent: [0, 0],
             ticket_pending: true,
             handshaken: false,
+            log_midstream: p.log_midstream,
         })
     }
 
@@ -317,6 +326,14 @@ impl TlsConn {
         self.handshaken = true;
     }
 
+    /// A connection the capture joins after its handshake and some records: both
+    /// directions' sequence numbers start below 16 instead of 0.
+    pub fn join_midstream(&mut self) {
+        for a in &mut self.app {
+            a.skip(self.rng.below(16));
+        }
+    }
+
     /// Plaintext bytes sent so far in `dir` (the HTTP stream's length).
     pub fn stream_len(&self, dir: Direction) -> u64 {
         self.plain_sent[dir.index()]
@@ -358,7 +375,7 @@ impl TlsConn {
     /// The connection's NSS key log lines (empty when the handshake was not sent: a
     /// midstream connection).
     pub fn keylog(&self) -> String {
-        if !self.handshaken {
+        if !self.handshaken && !self.log_midstream {
             return String::new();
         }
         let random = hex(&self.client_random);

@@ -86,6 +86,7 @@ fn bad_arguments_fail_with_one_line() {
         ],
         vec!["--tls", "--tls-keylog", "/dev/null", "--snaplen", "100"],
         vec!["--tls", "--tls-keylog", "/dev/null", "--tls-suite", "rc4"],
+        vec!["--midstream-share", "1.5"],
     ] {
         let o = gen().args(&args).arg("--out").arg(&out).output().unwrap();
         assert!(!o.status.success(), "{args:?} accepted");
