@@ -183,11 +183,13 @@ impl Worker {
         now
     }
 
-    /// The capture (all workers' share of it) reached packet index `latest`: segments the
-    /// causal window holds that are old enough by capture position go now, so that what
-    /// a connection sees does not depend on the other connections of its worker.
-    pub fn captured_up_to(&mut self, latest: u64) {
-        let now = self.clock.now().unwrap_or_default();
+    /// A pipeline tick at `ts`, when the capture (all workers' share of it) had reached
+    /// packet index `latest`: segments the causal window holds that are old enough by
+    /// capture position, or stamped before the tick, go now, so that what a connection
+    /// sees, and which transactions complete before the tick, does not depend on the other
+    /// connections of its worker. Call it before `on_tick`.
+    pub fn captured_up_to(&mut self, latest: u64, ts: Timestamp) {
+        let now = self.clock.advance(ts);
         self.table.captured_up_to(&mut self.ctx, latest, now);
     }
 

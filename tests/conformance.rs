@@ -334,14 +334,23 @@ fn conformance_with_public_corpus() {
             continue;
         };
         let dir = tempfile::tempdir().unwrap();
-        let out = run(&[
-            "-file",
-            pcap.to_str().unwrap(),
-            "-output-folder",
-            dir.path().to_str().unwrap(),
-            "-hosts=",
-            "-split-by-host=false",
-        ]);
+        let mut args = vec![
+            "-file".to_string(),
+            pcap.display().to_string(),
+            "-output-folder".to_string(),
+            dir.path().display().to_string(),
+            "-hosts=".to_string(),
+            "-split-by-host=false".to_string(),
+        ];
+        // The corpus's key log for a TLS capture (keys/<capture>.keylog): decrypted as a user
+        // with SSLKEYLOGFILE would (issue 10).
+        let keylog = corpus.join(format!("keys/{capture}.keylog"));
+        if keylog.is_file() {
+            args.push("-tls-keylog".to_string());
+            args.push(keylog.display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&args);
         let seen = if out.status.success() {
             read_entries(dir.path())
         } else {

@@ -315,7 +315,7 @@ fn worker_thread(
             }
             ToWorker::Secrets(entries) => worker.add_secrets(&entries),
             ToWorker::Tick(ts, latest) => {
-                worker.captured_up_to(latest);
+                worker.captured_up_to(latest, ts);
                 let now = worker.on_tick(ts);
                 flush(&mut worker, &mut flow);
                 let stats = stats(&worker, &flow);

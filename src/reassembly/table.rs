@@ -180,12 +180,16 @@ impl<F: HandlerFactory> ConnTable<F> {
         }
     }
 
-    /// The capture reached packet index `latest` (a tick of the pipeline, which every
-    /// worker gets at the same place in the capture): the held segments that are
-    /// `causal_window` positions older go, as they would have with every packet here.
-    pub fn captured_up_to(&mut self, ctx: &mut Ctx<F>, latest: u64, now: Timestamp) {
+    /// A tick of the pipeline at time `tick`, when the capture had reached packet index
+    /// `latest` (every worker gets it at the same place in the capture): the held segments
+    /// that are `causal_window` positions older, or stamped before the tick, go.
+    pub fn captured_up_to(&mut self, ctx: &mut Ctx<F>, latest: u64, tick: Timestamp) {
         let limit = self.limits.causal_window;
-        while let Some(h) = self.window.pop_full(latest, limit, &mut self.counters) {
+        let now = tick;
+        while let Some(h) = self
+            .window
+            .pop_at_tick(latest, tick, limit, &mut self.counters)
+        {
             self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
             self.window.recycle(h);
         }

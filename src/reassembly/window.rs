@@ -212,6 +212,26 @@ impl CausalWindow {
         self.pop_for(|h| h.index.saturating_add(limit64) <= latest, limit, c)
     }
 
+    /// The next segment to process at a pipeline tick: one `limit` capture positions older
+    /// than `latest`, or stamped before the tick's time `before`. Everything captured
+    /// before the tick is then processed before it, on every worker alike (the tick is when
+    /// the processors decide which HAR entries completed before it): a reordering that
+    /// straddles a tick is not undone.
+    pub(super) fn pop_at_tick(
+        &mut self,
+        latest: u64,
+        before: Timestamp,
+        limit: usize,
+        c: &mut ReassemblyCounters,
+    ) -> Option<Held> {
+        let limit64 = limit as u64;
+        self.pop_for(
+            |h| h.index.saturating_add(limit64) <= latest || h.ts < before,
+            limit,
+            c,
+        )
+    }
+
     /// The next segment to process once one held is `CAUSAL_WINDOW_DELAY` older than
     /// `now` (by packet time): the capture went quiet around it.
     pub(super) fn pop_aged(
