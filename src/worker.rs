@@ -176,6 +176,7 @@ impl Worker {
     /// passed since the last check. Returns the worker's clock.
     pub fn on_tick(&mut self, ts: Timestamp) -> Timestamp {
         let now = self.clock.advance(ts);
+        crate::proto::linger_tick(&mut self.ctx, now, false);
         if self.next_check.is_none_or(|t| now >= t) {
             self.table.on_tick(&mut self.ctx, now);
             self.next_check = Some(now + self.check_interval);
@@ -198,6 +199,7 @@ impl Worker {
     pub fn finish(&mut self, ts: Timestamp) -> Timestamp {
         let now = self.clock.advance(ts);
         self.table.close_all(&mut self.ctx, now);
+        crate::proto::linger_tick(&mut self.ctx, now, true);
         now
     }
 

@@ -101,7 +101,7 @@ fn https_is_decrypted_live_from_a_key_log_written_during_the_capture() {
             "--tls-max",
             "1.2",
             "--ciphers",
-            "ECDHE-ECDSA-AES128-SHA",
+            "ECDHE-ECDSA-AES256-SHA384",
         ],
         &urls(&["/bytes/20000"]),
     );

@@ -232,6 +232,23 @@ impl ProtoConn {
         }
     }
 
+    /// The connection's end reaches the top of the stack.
+    fn close_now(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
+        if let Top::Detecting(det) = &self.top {
+            // The first bytes never told: what was held goes to HTTP/1, as it did before
+            // detection existed.
+            if det.held_bytes > 0 {
+                ctx.counters.detection_fallbacks += 1;
+                self.start(ctx, conn, Protocol::Http1, ts);
+            }
+        }
+        let emitted_from = ctx.http.out.len();
+        if let Top::Session(_, s) = &mut self.top {
+            s.on_close(&mut ctx.http, conn, reason, ts);
+        }
+        self.stamp(ctx, emitted_from);
+    }
+
     /// Puts `layer` under a new detector and replays what the detector held into it.
     fn push_layer(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, layer: Box<dyn Layer>) {
         let level = self.layers.len();
@@ -322,6 +339,56 @@ impl Detector {
     }
 }
 
+/// Stacks that may linger after their connection closed (each holds at most
+/// `tls::TLS_MAX_HELD_BYTES`): past it a closing stack gives up at once
+/// (`linger_limit_hits`).
+pub const MAX_LINGERING: usize = 64;
+
+/// A connection that closed while a layer waited (see `ProtoConn::on_close`).
+pub struct Lingering {
+    conn: ConnInfo,
+    reason: CloseReason,
+    stack: ProtoConn,
+}
+
+impl ProtoConn {
+    /// What is left of a stack that moved to the lingering list.
+    fn closed() -> ProtoConn {
+        ProtoConn {
+            layers: Vec::new(),
+            top: Top::Skipping(Protocol::Unknown),
+        }
+    }
+
+    /// Whether a layer still waits.
+    fn waiting(&self) -> bool {
+        self.layers.iter().any(|l| l.waiting())
+    }
+}
+
+/// Time advanced (or secrets arrived): lingering stacks retry; those that no longer wait
+/// close now. `all`: the capture ended, every one closes.
+pub fn linger_tick(ctx: &mut ProtoCtx, now: Timestamp, all: bool) {
+    if ctx.lingering.is_empty() {
+        return;
+    }
+    let list = std::mem::take(&mut ctx.lingering);
+    let mut keep = Vec::new();
+    for mut l in list {
+        l.stack.on_tick(ctx, &l.conn, now);
+        if !all && l.stack.waiting() {
+            keep.push(l);
+            continue;
+        }
+        for layer in &mut l.stack.layers {
+            layer.on_close(ctx);
+        }
+        let reason = l.reason;
+        l.stack.close_now(ctx, &l.conn, reason, now);
+    }
+    ctx.lingering.extend(keep);
+}
+
 impl StreamHandler for ProtoConn {
     type Ctx = ProtoCtx;
 
@@ -363,22 +430,25 @@ impl StreamHandler for ProtoConn {
         reason: CloseReason,
         ts: Timestamp,
     ) {
-        if let Top::Detecting(det) = &self.top {
-            // The first bytes never told: what was held goes to HTTP/1, as it did before
-            // detection existed.
-            if det.held_bytes > 0 {
-                ctx.counters.detection_fallbacks += 1;
-                self.start(ctx, conn, Protocol::Http1, ts);
+        // A layer still waiting for something the connection's end cannot bring (TLS:
+        // secrets a live key log has not shown yet): the stack lingers in the worker until
+        // it has them or gives up (`Lingering`), then closes as it would have now.
+        if self.layers.iter().any(|l| l.waiting()) {
+            if ctx.lingering.len() < MAX_LINGERING {
+                let stack = std::mem::replace(self, ProtoConn::closed());
+                ctx.lingering.push(Lingering {
+                    conn: conn.clone(),
+                    reason,
+                    stack,
+                });
+                return;
             }
+            ctx.counters.linger_limit_hits += 1;
         }
         for layer in &mut self.layers {
             layer.on_close(ctx);
         }
-        let emitted_from = ctx.http.out.len();
-        if let Top::Session(_, s) = &mut self.top {
-            s.on_close(&mut ctx.http, conn, reason, ts);
-        }
-        self.stamp(ctx, emitted_from);
+        self.close_now(ctx, conn, reason, ts);
     }
 
     fn on_tick(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, now: Timestamp) {

@@ -31,7 +31,7 @@
 mod conn;
 pub mod detect;
 
-pub use conn::ProtoConn;
+pub use conn::{linger_tick, Lingering, ProtoConn, MAX_LINGERING};
 pub use detect::{Detection, Protocol};
 
 use crate::http::{HttpConn, HttpCtx, HttpLimits};
@@ -63,6 +63,9 @@ crate::counters! {
         detection_fallbacks,
         /// Sessions that handed their connection on to another protocol (101, CONNECT).
         protocol_handoffs,
+        /// Connections that closed while a layer waited (TLS: live secrets not in the key
+        /// log yet) when `MAX_LINGERING` others already lingered: given up at once.
+        linger_limit_hits,
     }
 }
 
@@ -84,6 +87,8 @@ pub struct ProtoCtx {
     /// Bumped whenever secrets are added, so layers waiting for keys know to look again.
     pub keys_generation: u64,
     pub tls_settings: TlsSettings,
+    /// Connections that closed while a layer waited (`conn::linger_tick`).
+    pub lingering: Vec<Lingering>,
 }
 
 impl ProtoCtx {
@@ -95,6 +100,7 @@ impl ProtoCtx {
             keys: TlsKeys::default(),
             keys_generation: 0,
             tls_settings: TlsSettings::default(),
+            lingering: Vec::new(),
         }
     }
 }
@@ -193,6 +199,11 @@ pub trait Layer: Send {
     /// something (TLS: keys) may let held bytes go, or give up.
     fn on_tick(&mut self, ctx: &mut ProtoCtx, now: Timestamp, out: &mut Vec<Emitted>) {
         let _ = (ctx, now, out);
+    }
+    /// Whether the layer holds bytes it waits to make sense of (TLS: records whose secrets
+    /// a live key log has not shown yet): a closing connection then lingers.
+    fn waiting(&self) -> bool {
+        false
     }
     /// The connection is gone: what the layer still holds is lost (and counted).
     fn on_close(&mut self, ctx: &mut ProtoCtx) {

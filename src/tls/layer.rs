@@ -1042,6 +1042,10 @@ impl Layer for TlsLayer {
         }
     }
 
+    fn waiting(&self) -> bool {
+        self.waiting_since.is_some() && self.dead.is_none()
+    }
+
     fn mem_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.framers.iter().map(Framer::mem_bytes).sum::<usize>()

@@ -295,3 +295,35 @@ fn a_tls13_connection_picked_up_after_its_handshake_is_found_by_trial() {
     assert!(got.to_server.is_empty() && got.to_client.is_empty());
     assert_eq!(ctx.tls.tls_no_client_hello, 1);
 }
+
+#[test]
+fn a_connection_that_closes_before_its_live_secrets_arrive_lingers_until_they_do() {
+    let conv = tls13(0x1301, Some(b"http/1.1"), false, &exchange());
+    for (keys_after, exported) in [(2, true), (7, false)] {
+        let mut ctx = ctx_with(&[], false);
+        let mut stack = ProtoConn::new(&conn());
+        for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
+            stack.on_data(&mut ctx, &conn(), *dir, bytes, ts(i as i64));
+        }
+        stack.on_close(&mut ctx, &conn(), crate::reassembly::CloseReason::Fin, ts(50));
+        assert!(ctx.http.out.is_empty());
+        assert_eq!(ctx.lingering.len(), 1, "the closed connection waits for its keys");
+        for sec in 1..=8 {
+            if sec == keys_after {
+                ctx.keys.add(&conv.entries);
+                ctx.keys_generation += 1;
+            }
+            crate::proto::linger_tick(&mut ctx, ts(sec * 1000), false);
+        }
+        assert!(ctx.lingering.is_empty());
+        assert_eq!(ctx.http.out.len(), usize::from(exported), "keys after {keys_after} s");
+        if exported {
+            let tx = &ctx.http.out[0];
+            assert_eq!(tx.response.as_ref().map(|r| r.status), Some(200));
+            assert!(tx.tls.is_some());
+            assert_eq!(ctx.tls.tls_keys_late, 1);
+        } else {
+            assert_eq!(ctx.tls.tls_no_key, 1);
+        }
+    }
+}

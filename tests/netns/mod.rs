@@ -130,7 +130,8 @@ impl Lab {
     }
 
     pub fn base(&self) -> String {
-        format!("http://{}:{PORT}", self.server_addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{PORT}", self.server_addr)
     }
 
     pub fn in_ns(ns: &str, program: &str) -> Command {
