@@ -23,8 +23,14 @@ const EXCHANGES: u32 = 20;
 
 fn request_fields(i: u32) -> Vec<(String, String)> {
     vec![
-        ("user-agent".into(), "Mozilla/5.0 (X11; Linux x86_64) bench/1.0".into()),
-        ("accept".into(), "text/html,application/xhtml+xml,*/*;q=0.8".into()),
+        (
+            "user-agent".into(),
+            "Mozilla/5.0 (X11; Linux x86_64) bench/1.0".into(),
+        ),
+        (
+            "accept".into(),
+            "text/html,application/xhtml+xml,*/*;q=0.8".into(),
+        ),
         ("accept-language".into(), "en-US,en;q=0.5".into()),
         ("cookie".into(), format!("session=abcdef{}", i % 7)),
     ]
@@ -76,7 +82,9 @@ fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 fn conn(c: u32) -> TcpConn {
-    let client: SocketAddr = format!("10.1.{}.{}:40000", c / 250, c % 250 + 1).parse().unwrap();
+    let client: SocketAddr = format!("10.1.{}.{}:40000", c / 250, c % 250 + 1)
+        .parse()
+        .unwrap();
     let server: SocketAddr = "10.2.0.1:8080".parse().unwrap();
     let start = GenTs((1_700_000_000 + i64::from(c)) * 1_000_000_000);
     let mut t = TcpConn::new(c, client, server, TcpParams::default(), start).unwrap();
@@ -121,7 +129,12 @@ fn captures() -> (Vec<Packet>, Vec<Packet>, u64) {
             let mut block = vec![0x88]; // :status 200
             hpack(&mut block, &mut tables.1, "content-type", "text/html");
             hpack(&mut block, &mut tables.1, "server", "bench");
-            hpack(&mut block, &mut tables.1, "content-length", &body.len().to_string());
+            hpack(
+                &mut block,
+                &mut tables.1,
+                "content-length",
+                &body.len().to_string(),
+            );
             let mut resp = frame(1, 0x4, id, &block);
             let chunks: Vec<&[u8]> = body.chunks(16_384).collect();
             for (k, chunk) in chunks.iter().enumerate() {
@@ -141,7 +154,10 @@ fn captures() -> (Vec<Packet>, Vec<Packet>, u64) {
 }
 
 fn run(packets: &[Packet]) -> usize {
-    let mut w = Worker::new(WorkerConfig::from_config(&Config::default(), LinkType::Ethernet));
+    let mut w = Worker::new(WorkerConfig::from_config(
+        &Config::default(),
+        LinkType::Ethernet,
+    ));
     let mut n = 0;
     for (i, p) in packets.iter().enumerate() {
         w.on_frame(&p.data, i as u64, Timestamp(p.ts.as_nanos()));

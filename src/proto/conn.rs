@@ -233,7 +233,13 @@ impl ProtoConn {
     }
 
     /// The connection's end reaches the top of the stack.
-    fn close_now(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, reason: CloseReason, ts: Timestamp) {
+    fn close_now(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        reason: CloseReason,
+        ts: Timestamp,
+    ) {
         if let Top::Detecting(det) = &self.top {
             // The first bytes never told: what was held goes to HTTP/1, as it did before
             // detection existed.
@@ -433,7 +439,7 @@ impl StreamHandler for ProtoConn {
         // A layer still waiting for something the connection's end cannot bring (TLS:
         // secrets a live key log has not shown yet): the stack lingers in the worker until
         // it has them or gives up (`Lingering`), then closes as it would have now.
-        if self.layers.iter().any(|l| l.waiting()) {
+        if !ctx.tls_settings.keys_final && self.layers.iter().any(|l| l.waiting()) {
             if ctx.lingering.len() < MAX_LINGERING {
                 let stack = std::mem::replace(self, ProtoConn::closed());
                 ctx.lingering.push(Lingering {

@@ -174,7 +174,10 @@ impl<F: HandlerFactory> ConnTable<F> {
             return;
         }
         self.window.push(seg, packet_index, ts, &mut self.counters);
-        while let Some(h) = self.window.pop_full(packet_index, limit, &mut self.counters) {
+        while let Some(h) = self
+            .window
+            .pop_full(packet_index, limit, &mut self.counters)
+        {
             self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
             self.window.recycle(h);
         }

@@ -424,6 +424,12 @@ impl TlsLayer {
         let ty = header[0];
         let tls13 = hs.version == Some(TLS13);
         if ty == record::CHANGE_CIPHER_SPEC {
+            // What it means depends on the version: a client's that comes before the
+            // ServerHello was read (a capture order, or a test, that put the client's bytes
+            // first) waits for it, and the client's records after it wait in line.
+            if hs.version.is_none() && hs.client_random.is_some() {
+                return Step::Wait;
+            }
             // TLS 1.3 keeps it only for middlebox compatibility (RFC 8446 §5); in TLS
             // 1.2 the sender's next records are encrypted.
             if !tls13 && hs.version.is_some() {

@@ -305,9 +305,18 @@ fn a_connection_that_closes_before_its_live_secrets_arrive_lingers_until_they_do
         for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
             stack.on_data(&mut ctx, &conn(), *dir, bytes, ts(i as i64));
         }
-        stack.on_close(&mut ctx, &conn(), crate::reassembly::CloseReason::Fin, ts(50));
+        stack.on_close(
+            &mut ctx,
+            &conn(),
+            crate::reassembly::CloseReason::Fin,
+            ts(50),
+        );
         assert!(ctx.http.out.is_empty());
-        assert_eq!(ctx.lingering.len(), 1, "the closed connection waits for its keys");
+        assert_eq!(
+            ctx.lingering.len(),
+            1,
+            "the closed connection waits for its keys"
+        );
         for sec in 1..=8 {
             if sec == keys_after {
                 ctx.keys.add(&conv.entries);
@@ -316,7 +325,11 @@ fn a_connection_that_closes_before_its_live_secrets_arrive_lingers_until_they_do
             crate::proto::linger_tick(&mut ctx, ts(sec * 1000), false);
         }
         assert!(ctx.lingering.is_empty());
-        assert_eq!(ctx.http.out.len(), usize::from(exported), "keys after {keys_after} s");
+        assert_eq!(
+            ctx.http.out.len(),
+            usize::from(exported),
+            "keys after {keys_after} s"
+        );
         if exported {
             let tx = &ctx.http.out[0];
             assert_eq!(tx.response.as_ref().map(|r| r.status), Some(200));
@@ -325,5 +338,33 @@ fn a_connection_that_closes_before_its_live_secrets_arrive_lingers_until_they_do
         } else {
             assert_eq!(ctx.tls.tls_no_key, 1);
         }
+    }
+}
+
+#[test]
+fn a_client_stream_read_before_the_server_hello_still_decrypts() {
+    // The fuzz target `tls` found it: the whole client stream (CCS, Finished, data) fed
+    // before the ServerHello; the client's ChangeCipherSpec must wait for the version.
+    for suite in [0x003c, 0xc02f, 0x1301] {
+        let app = vec![(ToServer, vec![0x28]), (ToClient, b"ok".to_vec())];
+        let conv = if suite == 0x1301 {
+            tls13(suite, None, false, &app)
+        } else {
+            tls12(suite, &app)
+        };
+        let mut ctx = ctx_with(&conv.entries, true);
+        let mut layer = TlsLayer::new();
+        let mut got = PerDirection::<Vec<u8>>::default();
+        for dir in [ToServer, ToClient] {
+            for (d, bytes) in &conv.segments {
+                if *d == dir {
+                    let mut out = Vec::new();
+                    layer.on_data(&mut ctx, &conn(), dir, bytes, ts(0), &mut out);
+                    collect(&mut got, out);
+                }
+            }
+        }
+        assert_eq!(got.to_server, vec![0x28], "suite {suite:#06x}");
+        assert_eq!(got.to_client, b"ok", "suite {suite:#06x}");
     }
 }

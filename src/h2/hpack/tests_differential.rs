@@ -172,21 +172,9 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let (b, a) = (any::<usize>(), any::<usize>());
     prop_oneof![
-        (b, a, 0u8..8).prop_map(|(block, at, bit)| Mutation::Flip {
-            block,
-            at,
-            bit
-        }),
-        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Set {
-            block,
-            at,
-            byte
-        }),
-        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Insert {
-            block,
-            at,
-            byte
-        }),
+        (b, a, 0u8..8).prop_map(|(block, at, bit)| Mutation::Flip { block, at, bit }),
+        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Set { block, at, byte }),
+        (b, a, any::<u8>()).prop_map(|(block, at, byte)| Mutation::Insert { block, at, byte }),
         (b, a).prop_map(|(block, at)| Mutation::Remove { block, at }),
         (b, a).prop_map(|(block, at)| Mutation::Truncate { block, at }),
     ]
