@@ -336,11 +336,25 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
         ));
     } else if matched > 0 && c("transactions") == 0 {
         let tls = c("tls_connections");
-        let mut text = format!("{matched} packets matched but no HTTP/1.x transaction was found");
-        if tls > 0 {
-            text.push_str(&format!(" ({tls} TLS connections are not decoded)"));
+        let mut text = format!("{matched} packets matched but no HTTP transaction was found");
+        if tls > 0 && config.tls.keylogs.is_empty() && c("tls_decrypted_connections") == 0 {
+            text.push_str(&format!(
+                " ({tls} TLS connections: give their clients' key log with -tls-keylog)"
+            ));
         }
         w.push(text);
+    }
+    // TLS connections that were not decrypted, once per cause (issue 10).
+    for (counter, why) in [
+        ("tls_no_key", "their secrets are not in the key log"),
+        ("tls_no_client_hello", "the capture began after their handshake and no TLS 1.3 secret in the key log opened them"),
+        ("tls_unsupported_suite", "their cipher suite is not one httshark decrypts"),
+        ("tls_wrong_key", "the key log's secrets for them do not decrypt them"),
+    ] {
+        let n = c(counter);
+        if n > 0 {
+            w.push(format!("{n} TLS connections were not decrypted: {why} ({counter})"));
+        }
     }
     let dropped = c("kernel_dropped") + c("interface_dropped");
     if dropped > 0 {
@@ -462,8 +476,25 @@ mod tests {
         assert_eq!(
             summary_warnings(&summary, &run, 10),
             [
-                "10 packets matched but no HTTP/1.x transaction was found (2 TLS connections are not decoded)",
+                "10 packets matched but no HTTP transaction was found (2 TLS connections: give their clients' key log with -tls-keylog)",
                 "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
+            ]
+        );
+        // TLS that was not decrypted: one line per cause.
+        let summary = Summary {
+            counters: vec![
+                ("packets", 10),
+                ("transactions", 1),
+                ("tls_no_key", 2),
+                ("tls_wrong_key", 1),
+            ],
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_warnings(&summary, &run, 10),
+            [
+                "2 TLS connections were not decrypted: their secrets are not in the key log (tls_no_key)",
+                "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)"
             ]
         );
     }
