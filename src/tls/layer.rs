@@ -427,7 +427,9 @@ impl TlsLayer {
             // What it means depends on the version: a client's that comes before the
             // ServerHello was read (a capture order, or a test, that put the client's bytes
             // first) waits for it, and the client's records after it wait in line.
-            if hs.version.is_none() && hs.client_random.is_some() {
+            // (Only the client's: a server's comes after its ServerHello, but for the one
+            // of a HelloRetryRequest, which does not tell the version.)
+            if hs.version.is_none() && hs.client_random.is_some() && dir == Direction::ToServer {
                 return Step::Wait;
             }
             // TLS 1.3 keeps it only for middlebox compatibility (RFC 8446 §5); in TLS
