@@ -152,13 +152,16 @@ impl Half {
         self.dec = None;
     }
 
-    /// The lost ciphertext, as a plaintext gap to go up before the next plaintext.
+    /// The lost ciphertext, as a plaintext gap to go up before the next plaintext. Bytes
+    /// lost while no record of this key went missing (the sequence numbers say so) were
+    /// not this key's records (another epoch's, a pickup's garbage): no plaintext is
+    /// missing.
     fn settle_loss(&mut self, suite: &Suite) {
-        if self.records_lost > 0 || self.lost_bytes > 0 {
+        if self.records_lost > 0 {
             self.pending_gap += estimate_plaintext(suite, self.lost_bytes, self.records_lost);
-            self.records_lost = 0;
-            self.lost_bytes = 0;
         }
+        self.records_lost = 0;
+        self.lost_bytes = 0;
     }
 }
 
@@ -440,12 +443,18 @@ impl TlsLayer {
             return Step::Done;
         }
         let half = &mut halves[dir];
-        // TLS 1.3 client records after the ClientHello are encrypted even before the
-        // ServerHello told the version (0-RTT data).
-        let encrypted = half.epoch() != Epoch::Plain
-            || (ty == record::APPLICATION_DATA
-                && dir == Direction::ToServer
-                && hs.version.is_none_or(|v| v == TLS13));
+        // TLS 1.3 protects every record as application data on the wire (RFC 8446 §5.2):
+        // another type there is plaintext (a hello the capture order put late). Its client
+        // records after the ClientHello are encrypted even before the ServerHello told the
+        // version (0-RTT data).
+        let encrypted = if tls13 {
+            ty == record::APPLICATION_DATA
+        } else {
+            half.epoch() != Epoch::Plain
+                || (ty == record::APPLICATION_DATA
+                    && dir == Direction::ToServer
+                    && hs.version.is_none())
+        };
         if !encrypted {
             if ty == record::HANDSHAKE {
                 half.hs.push(fragment);
