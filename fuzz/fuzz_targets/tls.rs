@@ -168,9 +168,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 layer.on_data(&mut ctx, &conn(), dir, &bytes, ts, &mut out);
             }
+            // A tick delivers nothing: the direction's bytes stay to come.
             _ => {
                 ts = ts + std::time::Duration::from_millis(u64::from(op) * 40);
                 layer.on_tick(&mut ctx, ts, &mut out);
+                oracle.check(out);
+                continue;
             }
         }
         at[dir] = to;
