@@ -108,6 +108,9 @@ pub struct TlsConfig {
     pub keylogs: Vec<PathBuf>,
     /// `-tls-keylog-wait`: how long records wait for their keys in a live capture.
     pub wait: Duration,
+    /// `-tls-pickup-trial`: TLS 1.3 connections picked up without their ClientHello are
+    /// tried against the key log's secrets.
+    pub pickup_trial: bool,
 }
 
 impl Default for TlsConfig {
@@ -115,6 +118,7 @@ impl Default for TlsConfig {
         TlsConfig {
             keylogs: Vec::new(),
             wait: crate::tls::DEFAULT_KEYLOG_WAIT,
+            pickup_trial: false,
         }
     }
 }

@@ -347,7 +347,7 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     // TLS connections that were not decrypted, once per cause (issue 10).
     for (counter, why) in [
         ("tls_no_key", "their secrets are not in the key log"),
-        ("tls_no_client_hello", "the capture began after their handshake and no TLS 1.3 secret in the key log opened them"),
+        ("tls_no_client_hello", "the capture began after their handshake (for TLS 1.3, -tls-pickup-trial looks for their secret in the key log)"),
         ("tls_unsupported_suite", "their cipher suite is not one httshark decrypts"),
         ("tls_wrong_key", "the key log's secrets for them do not decrypt them"),
     ] {

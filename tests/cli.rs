@@ -341,6 +341,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--log-snapshot-interval", "[default: 0s]"),
         ("--log-snapshot-level", "[default: 0]"),
         ("--tls-keylog", "[default: none]"),
+        ("--tls-pickup-trial", "[default: false]"),
         ("--tls-keylog-wait", "[default: 5s]"),
         ("--capture", "[HttShark's default: tshark]"),
         ("--channel-buffer", "[HttShark's default: 1]"),

@@ -141,7 +141,8 @@ fn assert_exact(what: &str, truth: &[ExpectedTx], skip: &HashSet<u32>, seen: &[S
 fn run(g: &Generated, out: &Path, keys: bool) -> (Vec<Seen>, String) {
     let mut extra = Vec::new();
     if let (true, Some(k)) = (keys, &g.keys) {
-        extra.extend(["-tls-keylog", k.to_str().unwrap()]);
+        // With the pickup trial: the midstream connections' secrets, when logged, are found.
+        extra.extend(["-tls-keylog", k.to_str().unwrap(), "-tls-pickup-trial"]);
     }
     let o = run_file(&g.pcap, out, &extra);
     let seen = if out.is_dir() {

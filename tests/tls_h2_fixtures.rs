@@ -380,10 +380,14 @@ fn check_degraded(name: &str) {
     let s = scenario(name);
     let dir = tempfile::tempdir().unwrap();
     let keys = s.keys.as_ref().map(|k| k.display().to_string());
-    let args: Vec<&str> = match &keys {
+    let mut args: Vec<&str> = match &keys {
         Some(k) => vec!["-tls-keylog", k],
         None => Vec::new(),
     };
+    if allowed_flag(name).is_some() {
+        // A pickup: its TLS 1.3 secret is found by trial.
+        args.push("-tls-pickup-trial");
+    }
     run_file(&s.pcap, dir.path(), &args);
     let affected = read_affected(&fixtures_dir().join(format!("{name}.affected")));
     let mut seen = read_entries(dir.path());

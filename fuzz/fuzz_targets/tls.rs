@@ -82,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     ctx.tls_settings.enabled = true;
     ctx.tls_settings.keys_final = mode & 4 == 0;
+    ctx.tls_settings.pickup_trial = true;
     let mut layer = TlsLayer::new();
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     if mode & 1 == 1 {

@@ -138,6 +138,13 @@ pub struct Cli {
     #[arg(help_heading = CAPTURE, long, value_name = "FILE", action = clap::ArgAction::Append)]
     pub tls_keylog: Vec<PathBuf>,
 
+    /// TLS 1.3 connections picked up without their handshake: look for their secret among
+    /// the key log's by trial decryption (CPU: up to 1024 trials of a short record each).
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true")]
+    pub tls_pickup_trial: bool,
+
     /// Live capture: how long (capture time) TLS records wait for their secrets to appear in
     /// the key log before the connection is given up (counted as tls_no_key).
     #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(crate::tls::DEFAULT_KEYLOG_WAIT),

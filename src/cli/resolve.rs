@@ -221,6 +221,7 @@ impl Cli {
         config.tls = crate::config::TlsConfig {
             keylogs: self.tls_keylog,
             wait: self.tls_keylog_wait.0,
+            pickup_trial: self.tls_pickup_trial,
         };
         config.http.response_timeout = self.response_timeout.0;
         config.http.max_body_keep = self.max_body_size.0;

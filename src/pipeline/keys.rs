@@ -111,6 +111,7 @@ impl Keys {
                 enabled: sources > 0,
                 keys_final: !live,
                 keylog_wait: config.tls.wait,
+                pickup_trial: config.tls.pickup_trial,
             },
             followers,
             report,

@@ -552,7 +552,7 @@ impl TlsLayer {
             // Alerts, handshake fragments of a pickup: nothing to read.
             return Step::Done;
         }
-        if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
+        if !ctx.tls_settings.pickup_trial || hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
             return Step::GiveUp(GiveUp::NoClientHello);
         }
         if fragment.len() > TLS_ORPHAN_MAX_RECORD {

@@ -35,6 +35,7 @@ fn ctx_with(entries: &[Entry], keys_final: bool) -> ProtoCtx {
     let mut ctx = ProtoCtx::new(HttpLimits::default());
     ctx.tls_settings.enabled = true;
     ctx.tls_settings.keys_final = keys_final;
+    ctx.tls_settings.pickup_trial = true;
     ctx.keys.add(entries);
     ctx
 }
@@ -367,4 +368,21 @@ fn a_client_stream_read_before_the_server_hello_still_decrypts() {
         assert_eq!(got.to_server, vec![0x28], "suite {suite:#06x}");
         assert_eq!(got.to_client, b"ok", "suite {suite:#06x}");
     }
+}
+
+#[test]
+fn without_the_pickup_trial_a_picked_up_connection_is_only_counted() {
+    let app = vec![
+        (ToServer, REQUEST.to_vec()),
+        (ToClient, RESPONSE.to_vec()),
+        (ToServer, REQUEST.to_vec()),
+        (ToClient, RESPONSE.to_vec()),
+    ];
+    let conv = tls13(0x1301, None, false, &app);
+    let mut ctx = ctx_with(&conv.entries, true);
+    ctx.tls_settings.pickup_trial = false;
+    let got = run_layer(&mut ctx, &conv.segments[8..], 1000);
+    assert!(got.to_server.is_empty() && got.to_client.is_empty());
+    assert_eq!(ctx.tls.tls_no_client_hello, 1);
+    assert_eq!(ctx.tls.tls_orphans_recovered, 0);
 }

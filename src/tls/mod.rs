@@ -48,12 +48,12 @@ crate::counters! {
         /// NULL, export): bytes skipped.
         tls_unsupported_suite,
         /// TLS connections picked up without their ClientHello (the capture began after
-        /// it) whose secrets no trial found (TLS 1.2 cannot be recovered: its keys need
-        /// both hello randoms): bytes skipped.
+        /// it), not recovered (TLS 1.3 with `-tls-pickup-trial`: no trial found its secret;
+        /// TLS 1.2 cannot be: its keys need both hello randoms): bytes skipped.
         tls_no_client_hello,
         /// TLS 1.3 connections picked up without their ClientHello whose traffic secrets
-        /// were found by trial decryption (`TLS_ORPHAN_MAX_TRIALS`): decrypted, entries
-        /// flagged `midstream-pickup`.
+        /// were found by trial decryption (`-tls-pickup-trial`, `TLS_ORPHAN_MAX_TRIALS`):
+        /// decrypted, entries flagged `midstream-pickup`.
         tls_orphans_recovered,
         /// Records of picked-up connections dropped while their secret was not found yet
         /// (too long to try, `TLS_ORPHAN_MAX_RECORD`, or tried in vain).
@@ -102,7 +102,8 @@ pub const TLS_MAX_AUTH_FAILURES: u32 = 8;
 /// number by trial decryption.
 pub const TLS_RESYNC_WINDOW: u64 = 64;
 
-/// Trial decryptions one connection picked up without its ClientHello may spend looking
+/// With `-tls-pickup-trial`: trial decryptions one connection picked up without its
+/// ClientHello may spend looking
 /// for its TLS 1.3 traffic secret among the key log's (each secret x the suites of its
 /// length x sequence numbers 0..`TLS_RESYNC_WINDOW`); then it is `tls_no_client_hello`.
 pub const TLS_ORPHAN_MAX_TRIALS: usize = 1024;
@@ -210,6 +211,10 @@ pub struct TlsSettings {
     pub keys_final: bool,
     /// How long records wait for their keys when `keys_final` is false.
     pub keylog_wait: Duration,
+    /// `-tls-pickup-trial`: a TLS 1.3 connection picked up without its ClientHello looks
+    /// for its secret by trial decryption (off by default: it costs CPU for every such
+    /// connection, useful or not).
+    pub pickup_trial: bool,
 }
 
 impl Default for TlsSettings {
@@ -218,6 +223,7 @@ impl Default for TlsSettings {
             enabled: false,
             keys_final: true,
             keylog_wait: DEFAULT_KEYLOG_WAIT,
+            pickup_trial: false,
         }
     }
 }
