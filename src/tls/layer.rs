@@ -930,7 +930,9 @@ impl TlsLayer {
                 return;
             }
         }
-        if now.since(since) >= ctx.tls_settings.keylog_wait {
+        // Only a live capture waits for secrets; a replay's held records wait for the
+        // ServerHello alone, which comes or not (the close then drops them).
+        if !ctx.tls_settings.keys_final && now.since(since) >= ctx.tls_settings.keylog_wait {
             self.give_up(GiveUp::NoKey, &mut ctx.tls);
         }
     }
