@@ -464,6 +464,11 @@ impl TlsLayer {
             // for the session.
             return Step::Done;
         }
+        // The ServerHello was read but not the ClientHello: the capture order put it later
+        // (it was sent first); the records wait for it. Without either it is a pickup.
+        if hs.client_random.is_none() && hs.version.is_some() {
+            return Step::Wait;
+        }
         if hs.client_random.is_none() {
             match Self::orphan(halves, hs, ctx, dir, header, fragment) {
                 // Found: the record is read below with the decryptor the trial set up.
@@ -1051,9 +1056,15 @@ impl Layer for TlsLayer {
     }
 
     fn on_close(&mut self, ctx: &mut ProtoCtx) {
-        // Records still waiting for keys when the connection ends are lost.
+        // Records still waiting when the connection ends are lost: for keys, or for a
+        // ClientHello that never came.
         if self.waiting_since.is_some() && self.dead.is_none() {
-            self.give_up(GiveUp::NoKey, &mut ctx.tls);
+            let why = if self.hs.client_random.is_none() {
+                GiveUp::NoClientHello
+            } else {
+                GiveUp::NoKey
+            };
+            self.give_up(why, &mut ctx.tls);
         }
         // A pickup whose secret no trial found.
         if self.hs.orphan_seen && self.hs.client_random.is_none() {
