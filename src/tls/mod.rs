@@ -20,6 +20,8 @@
 pub mod crypto;
 pub mod handshake;
 mod layer;
+#[doc(hidden)]
+pub mod oracle;
 pub mod record;
 #[doc(hidden)]
 pub mod testing;
