@@ -210,7 +210,6 @@ impl Worker {
             return;
         }
         self.ctx.tls.tls_keylog_evictions += self.ctx.keys.add(entries);
-        self.ctx.keys_generation += 1;
     }
 
     /// Whether transactions are waiting to be taken.

@@ -84,8 +84,6 @@ pub struct ProtoCtx {
     pub tls: TlsCounters,
     /// The secrets of the key logs, as far as they reached this worker.
     pub keys: TlsKeys,
-    /// Bumped whenever secrets are added, so layers waiting for keys know to look again.
-    pub keys_generation: u64,
     pub tls_settings: TlsSettings,
     /// Connections that closed while a layer waited (`conn::linger_tick`).
     pub lingering: Vec<Lingering>,
@@ -98,7 +96,6 @@ impl ProtoCtx {
             counters: ProtoCounters::default(),
             tls: TlsCounters::default(),
             keys: TlsKeys::default(),
-            keys_generation: 0,
             tls_settings: TlsSettings::default(),
             lingering: Vec::new(),
         }

@@ -132,6 +132,8 @@ pub const DEFAULT_KEYLOG_WAIT: Duration = Duration::from_secs(5);
 pub struct TlsKeys {
     base: Arc<KeyStore>,
     added: KeyStore,
+    /// Bumped by every `add`, so layers waiting for keys know to look again.
+    generation: u64,
 }
 
 impl Default for TlsKeys {
@@ -145,6 +147,7 @@ impl TlsKeys {
         TlsKeys {
             base,
             added: KeyStore::with_limit(LIVE_KEYLOG_CLIENT_RANDOMS),
+            generation: 0,
         }
     }
 
@@ -153,6 +156,12 @@ impl TlsKeys {
         self.added
             .get(client_random)
             .or_else(|| self.base.get(client_random))
+    }
+
+    /// How many times secrets were added: a layer that waited compares it with the value
+    /// it last saw.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Every client random known, with its secrets (what followed key logs added first).
@@ -167,6 +176,7 @@ impl TlsKeys {
     /// Secrets a followed key log gained. Returns how many client randoms the bounded
     /// store evicted to take them (`MAX_KEYLOG_CLIENT_RANDOMS`).
     pub fn add(&mut self, entries: &[Entry]) -> u64 {
+        self.generation += 1;
         let before = self.added.evicted();
         for e in entries {
             // A random known at start keeps its other secrets: the new ones join them.
