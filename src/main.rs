@@ -15,6 +15,8 @@
 //! `-verbose` 3 and up.
 
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use httshark::capture::PacketSource;
@@ -72,6 +74,13 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return refuse(&e),
     };
+    // The stop signals are caught from here on: anything that answers the outside world
+    // (the metrics socket) is a readiness signal, and a SIGTERM sent after it must flush
+    // the run, not kill it.
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = httshark::signals::install_signal_handlers(&stop) {
+        return refuse(&e);
+    }
     if let (Some(addr), Some(shared)) = (&config.metrics_listen, &processors.metrics) {
         if let Err(e) = httshark::metrics::serve(addr, shared.clone()) {
             return refuse(&e);
@@ -101,7 +110,7 @@ fn main() -> ExitCode {
     stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
     let live = source.is_live();
     let started = WallClock::now();
-    match pipeline::run(&config, source, processors, keys) {
+    match pipeline::run_until(&config, source, processors, keys, &stop) {
         Ok(summary) => {
             httshark::log::flush();
             let end = WallClock::now();

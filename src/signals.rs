@@ -1,6 +1,6 @@
 //! Which threads take SIGINT and SIGTERM: only the capture (main) thread. Every other
 //! thread is started with both blocked, so the signal interrupts the capture's blocking
-//! read (the handlers are installed without SA_RESTART, see `pipeline`) instead of landing
+//! read (the handlers are installed without SA_RESTART, see `install_signal_handlers`) instead of landing
 //! on a thread that cannot act on it.
 
 use std::sync::atomic::{AtomicBool, Ordering};

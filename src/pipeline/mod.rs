@@ -41,7 +41,7 @@ use crate::config::Config;
 use crate::counters::CounterSet;
 use crate::model::Transaction;
 use crate::processor::Outputs;
-use crate::signals::{install_signal_handlers, without_stop_signals};
+use crate::signals::without_stop_signals;
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
@@ -125,20 +125,10 @@ crate::counters! {
     }
 }
 
-/// Runs the pipeline until the source ends or SIGINT/SIGTERM, then flushes every pending
-/// transaction into the processors. Errors are setup failures that stopped the run.
-pub fn run(
-    config: &Config,
-    source: PacketSource,
-    outputs: Outputs,
-    keys: Keys,
-) -> Result<Summary, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    install_signal_handlers(&stop)?;
-    run_until(config, source, outputs, keys, &stop)
-}
-
-/// As `run`, with the stop flag given by the caller (tests set it themselves).
+/// Runs the pipeline until the source ends or `stop` is set (the binary's SIGINT/SIGTERM
+/// handlers set it, see `signals::install_signal_handlers`; tests set it themselves), then
+/// flushes every pending transaction into the processors. Errors are setup failures that
+/// stopped the run.
 pub fn run_until(
     config: &Config,
     mut source: PacketSource,
