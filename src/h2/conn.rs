@@ -42,6 +42,10 @@ const RESET_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// forgotten beyond it (its streams' frames then count as late).
 const MAX_LOST_RANGES: usize = 16;
 
+/// The most decoded fields whose room the scratch vector keeps between blocks (a larger
+/// block's is freed: a hostile block of a million one-byte fields must not pin it).
+const SCRATCH_FIELDS: usize = 128;
+
 /// A header block being joined from HEADERS or PUSH_PROMISE and CONTINUATION frames.
 struct PendingBlock {
     stream: u32,
@@ -82,6 +86,9 @@ struct State {
     /// The decoder of each direction lost its state: blocks decoded since are flagged
     /// (kept apart from the decoder's own notion, which may recover).
     desynced: PerDirection<bool>,
+    /// Scratch for a block's decoded fields: emptied by every block (its room kept, so a
+    /// block costs no allocation of its own).
+    fields: Vec<HeaderField>,
 }
 
 impl H2Conn {
@@ -117,6 +124,7 @@ impl H2Conn {
                 blocks: PerDirection::default(),
                 depth: 0,
                 desynced: PerDirection::new(lost, lost),
+                fields: Vec::new(),
             },
         }
     }
@@ -327,6 +335,11 @@ impl State {
             ts: start,
             over: false,
         };
+        if h.has(frame::FLAG_END_HEADERS) && fragment.len() <= MAX_HEADER_BLOCK {
+            // The whole block in one frame (the usual case): decoded where it lies.
+            self.decode_block(ctx, conn, dir, b, fragment, now);
+            return;
+        }
         append(ctx, &mut b, fragment);
         self.blocks[dir] = Some(b);
         if h.has(frame::FLAG_END_HEADERS) {
@@ -348,28 +361,46 @@ impl State {
 
     /// A header block is whole (or cut short): decode it and give it to its stream.
     fn end_block(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction, now: Timestamp) {
-        let Some(pb) = self.blocks[dir].take() else {
+        let Some(mut pb) = self.blocks[dir].take() else {
             return;
         };
+        let buf = std::mem::take(&mut pb.buf);
+        self.decode_block(ctx, conn, dir, pb, &buf, now);
+    }
+
+    /// Decodes the block `pb` (its bytes: `bytes`) and gives it to its stream.
+    fn decode_block(
+        &mut self,
+        ctx: &mut HttpCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        pb: PendingBlock,
+        bytes: &[u8],
+        now: Timestamp,
+    ) {
         if pb.over {
             // Dropped at the limit: the table insertions in it are lost.
             self.desync(ctx, dir);
         }
-        let mut fields: Vec<HeaderField> = Vec::new();
+        let mut fields = std::mem::take(&mut self.fields);
+        fields.clear();
         let report = if pb.over {
             Default::default()
         } else {
-            self.hpack[dir].decode(&pb.buf, &mut fields)
+            self.hpack[dir].decode(bytes, &mut fields)
         };
         ctx.h2.h2_hpack_errors += u64::from(report.errors);
         let desync = self.desynced[dir] || report.unknown_indices > 0 || pb.over;
         if desync {
             ctx.h2.h2_hpack_desync_blocks += 1;
         }
-        let (headers, cut) = stream::to_headers(&fields, ctx);
+        let (headers, cut) = stream::to_headers(&mut fields, ctx);
+        if fields.capacity() <= SCRATCH_FIELDS {
+            self.fields = fields;
+        }
         let block = Block {
             fields: headers,
-            wire_len: pb.buf.len() as u64,
+            wire_len: bytes.len() as u64,
             ts: pb.ts,
             desync,
             cut,
@@ -735,6 +766,7 @@ impl StreamHandler for H2Conn {
         std::mem::size_of::<Self>()
             + self.readers.iter().map(FrameReader::heap_bytes).sum::<usize>()
             + self.st.hpack.iter().map(Decoder::mem_bytes).sum::<usize>()
+            + self.st.fields.capacity() * std::mem::size_of::<HeaderField>()
             + self
                 .st
                 .blocks

@@ -69,20 +69,31 @@ pub(super) fn side(dir: Direction) -> usize {
 /// Header fields as the model keeps them (lossy UTF-8, as HTTP/1's heads), cut at the
 /// head limits (`max_headers` fields, `max_head_bytes` of names and values plus the 32
 /// bytes of RFC 7541 §4.1 per field). Returns the fields and whether they were cut.
-pub(super) fn to_headers(fields: &[HeaderField], ctx: &HttpCtx) -> (Vec<Header>, bool) {
+/// `fields` is drained: valid UTF-8 (nearly every field) becomes the `String` without a
+/// copy, and the caller keeps the vector's room for the next block.
+pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<Header>, bool) {
     let mut out = Vec::with_capacity(fields.len().min(ctx.limits.max_headers));
     let mut size = 0usize;
-    for f in fields {
+    let mut cut = false;
+    for f in fields.drain(..) {
         size = size.saturating_add(f.name.len() + f.value.len() + 32);
         if out.len() >= ctx.limits.max_headers || size > ctx.limits.max_head_bytes {
-            return (out, true);
+            cut = true;
+            break;
         }
         out.push(Header {
-            name: String::from_utf8_lossy(&f.name).into_owned(),
-            value: String::from_utf8_lossy(&f.value).into_owned(),
+            name: utf8_lossy(f.name),
+            value: utf8_lossy(f.value),
         });
     }
-    (out, false)
+    (out, cut)
+}
+
+/// `bytes` as a `String`, its buffer reused when it is valid UTF-8, else the lossy
+/// conversion (U+FFFD for each invalid sequence), as `String::from_utf8_lossy`.
+fn utf8_lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn pseudo<'a>(fields: &'a [Header], name: &str) -> Option<&'a str> {
@@ -96,8 +107,15 @@ fn pseudo<'a>(fields: &'a [Header], name: &str) -> Option<&'a str> {
 pub(super) fn request_of(b: Block, now: Timestamp) -> Request {
     let mut headers = b.fields;
     // A stable partition: RFC 9113 §8.3 puts pseudo-headers first; a sender that did not
-    // still gets them first here, each group in wire order.
-    headers.sort_by_key(|h| !h.name.starts_with(':'));
+    // still gets them first here, each group in wire order. (Already so: nothing to do.)
+    let pseudo_first = |h: &Header| h.name.starts_with(':');
+    if headers
+        .iter()
+        .skip_while(|h| pseudo_first(h))
+        .any(pseudo_first)
+    {
+        headers.sort_by_key(|h| !pseudo_first(h));
+    }
     let method = pseudo(&headers, ":method").unwrap_or("").to_string();
     let target = if method.eq_ignore_ascii_case("CONNECT") {
         pseudo(&headers, ":authority")
