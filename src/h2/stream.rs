@@ -92,8 +92,7 @@ pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<H
 /// `bytes` as a `String`, its buffer reused when it is valid UTF-8, else the lossy
 /// conversion (U+FFFD for each invalid sequence), as `String::from_utf8_lossy`.
 fn utf8_lossy(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn pseudo<'a>(fields: &'a [Header], name: &str) -> Option<&'a str> {
