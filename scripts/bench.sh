@@ -10,6 +10,10 @@
 #   scripts/bench.sh [SIZE_MB]      (default 300; needs root for the namespaces)
 #
 # Captures are cached in $BENCH_DIR (default target/bench) by size: a rerun only times.
+# httshark writes its HAR and CSV files in a folder of its own under $BENCH_OUT (default /dev/shm,
+# so that what is timed is httshark and not the disk's write-back, which on a shared
+# machine depends on everyone else's writes; set BENCH_OUT to a disk folder to include it).
+# TSHARK=0 leaves tshark out.
 # Each variant runs RUNS times (default 3), interleaved (round 1: every variant, round 2:
 # ...), so a burst of other load hits all of them alike; the table gives the median wall
 # time and CPU time and the largest peak RSS (/usr/bin/time -v).
@@ -23,6 +27,10 @@ mkdir -p "$work"
 # Absolute: httshark puts relative output paths under -output-folder.
 work=$(realpath "$work")
 bin=${HTTSHARK_BIN:-./target/release/httshark}
+# A folder of our own inside it: removed between runs and at the end.
+bench_out=${BENCH_OUT:-/dev/shm}/httshark-bench-$$
+trap 'rm -rf "$bench_out"' EXIT
+mkdir -p "$bench_out"
 
 if [ -z "${HTTSHARK_BIN:-}" ]; then nice -n 10 cargo build --release --quiet --bins; fi
 floor="$work/floor"
@@ -57,7 +65,7 @@ timed() {
 # NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
 variants=(floor har-csv-w1 har-csv-w2 csv-only)
 bench_capture() {
-  local tag=$1 cap=$2 out="$work/out"
+  local tag=$1 cap=$2 out=$bench_out
   rm -rf "$work/t"; mkdir -p "$work/t"
   local stats=(-sites-stats-file "$out/statistics.csv" -requests-sizes-stats-file "$out/requests_sizes.csv"
     -responses-sizes-stats-file "$out/responses_sizes.csv")
@@ -76,7 +84,7 @@ bench_capture() {
       echo "bench: $tag round $r $v: $(tail -1 "$work/t/$v")"
     done
   done
-  if command -v tshark >/dev/null; then
+  if [ "${TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then
     timed tshark timeout "$tshark_cap" tshark -r "$cap" -d tcp.port==80,http -Y http -T json \
       -e frame.time_epoch -e tcp.stream -e http.request -e http.request.method -e http.request.version \
       -e http.request.uri.path -e http.request.uri.query -e http.request.line -e http.file_data \
@@ -89,10 +97,11 @@ bench_capture() {
 # The table rows of the last bench_capture: median wall and CPU time, largest RSS.
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 table() {
-  local bytes=$1 fl
+  local bytes=$1 fl fc
   fl=$(awk '{print $1}' "$work/t/floor" | median)
-  echo "| program | wall s (median) | CPU s | MB/s | × floor | peak RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  fc=$(awk '{print $2}' "$work/t/floor" | median)
+  echo "| program | wall s (median) | × floor (wall) | CPU s | × floor (CPU) | MB/s (wall) | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for v in "${variants[@]}" tshark; do
     [ -f "$work/t/$v" ] || continue
     local secs cpu kb rc label
@@ -108,8 +117,8 @@ table() {
       tshark) label="tshark as HttShark runs it"
         [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
     esac
-    awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v b="$bytes" -v k="$kb" \
-      'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.1f | %.0f |\n", n, s, c, (s > 0 ? b / 1e6 / s : 0), (f > 0 ? s / f : 0), k / 1024 }'
+    awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v fc="$fc" -v b="$bytes" -v k="$kb" \
+      'BEGIN { printf "| %s | %.2f | %.1f | %.2f | %.1f | %.0f | %.0f |\n", n, s, (f > 0 ? s / f : 0), c, (fc > 0 ? c / fc : 0), (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
   done
 }
 # From the summary line "httshark: transactions: N (A answered, U unanswered, ...)".
@@ -127,8 +136,10 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "Made by \`scripts/bench.sh $size\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(uname -m)), page cache warm."
   echo "httshark: \`-hosts '' -har-processors file,sites-stats,transactions-sizes\` (HAR + CSV) or"
   echo "\`-har-processors sites-stats\` (CSV only; one worker). Each variant ran $runs times, interleaved;"
-  echo "wall and CPU (user + system) times are medians, peak RSS the largest (\`/usr/bin/time -v\`)."
-  echo "tshark ran once, capped at ${tshark_cap} s."
+  echo "wall and CPU (user + system, all threads) times are medians, peak RSS the largest (\`/usr/bin/time -v\`)."
+  echo "Under other load wall time stretches with the wait for a core; CPU time much less so: compare both."
+  echo "tshark ran once, capped at ${tshark_cap} s. httshark's output folder: \`$(df --output=fstype "$bench_out" | tail -1)\`"
+  echo "($([ -n "${BENCH_OUT:-}" ] && echo "under $BENCH_OUT" || echo "under /dev/shm: the disk's write-back speed is not in the figures"))."
 } > "$section"
 for kind in real gen; do
   if [ $kind = real ]; then cap=$real; else cap=$gen; fi
