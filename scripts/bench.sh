@@ -64,6 +64,9 @@ timed() {
 
 # NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
 variants=(floor har-csv-w1 har-csv-w2 csv-only)
+# BASE_BIN: another httshark build (say, before a change) run in the same rounds.
+base=${BASE_BIN:-}
+if [ -n "$base" ]; then variants+=(base-har-csv-w1 base-har-csv-w2 base-csv-only); fi
 bench_capture() {
   local tag=$1 cap=$2 out=$bench_out
   rm -rf "$work/t"; mkdir -p "$work/t"
@@ -72,13 +75,15 @@ bench_capture() {
   for r in $(seq "$runs"); do
     for v in "${variants[@]}"; do
       rm -rf "$out"; mkdir -p "$out"
-      case $v in
+      local b=$bin
+      [ "${v#base-}" != "$v" ] && b=$base
+      case ${v#base-} in
         floor) timed "$v" "$floor" "$cap" ;;
-        har-csv-w1) timed "$v" "$bin" -file "$cap" -hosts '' -output-folder "$out" \
+        har-csv-w1) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
           -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 1 ;;
-        har-csv-w2) timed "$v" "$bin" -file "$cap" -hosts '' -output-folder "$out" \
+        har-csv-w2) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
           -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 2 ;;
-        csv-only) timed "$v" "$bin" -file "$cap" -hosts '' -output-folder "$out" \
+        csv-only) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
           -har-processors sites-stats "${stats[@]}" ;;
       esac
       echo "bench: $tag round $r $v: $(tail -1 "$work/t/$v")"
@@ -114,6 +119,7 @@ table() {
       har-csv-w1) label="httshark HAR + CSV, \`-workers 1\`" ;;
       har-csv-w2) label="httshark HAR + CSV, \`-workers 2\`" ;;
       csv-only) label="httshark CSV only (\`-har-processors sites-stats\`)" ;;
+      base-*) label="BASE_BIN: $(echo "$v" | sed 's/^base-//; s/har-csv-w\(.\)/HAR + CSV, `-workers \1`/; s/csv-only/CSV only/')" ;;
       tshark) label="tshark as HttShark runs it"
         [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
     esac
@@ -138,6 +144,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "\`-har-processors sites-stats\` (CSV only; one worker). Each variant ran $runs times, interleaved;"
   echo "wall and CPU (user + system, all threads) times are medians, peak RSS the largest (\`/usr/bin/time -v\`)."
   echo "Under other load wall time stretches with the wait for a core; CPU time much less so: compare both."
+  [ -n "$base" ] && echo "Rows marked BASE_BIN ran \`$base\` in the same rounds (a build to compare with)."
   echo "tshark ran once, capped at ${tshark_cap} s. httshark's output folder: \`$(df --output=fstype "$bench_out" | tail -1)\`"
   echo "($([ -n "${BENCH_OUT:-}" ] && echo "under $BENCH_OUT" || echo "under /dev/shm: the disk's write-back speed is not in the figures"))."
 } > "$section"
