@@ -48,7 +48,14 @@ struct Recorded {
 struct Rec;
 impl StreamHandler for Rec {
     type Ctx = Recorded;
-    fn on_data(&mut self, r: &mut Recorded, c: &ConnInfo, d: Direction, data: &[u8], ts: Timestamp) {
+    fn on_data(
+        &mut self,
+        r: &mut Recorded,
+        c: &ConnInfo,
+        d: Direction,
+        data: &[u8],
+        ts: Timestamp,
+    ) {
         r.bytes += data.len() as u64;
         if r.keep {
             r.conns.entry(c.id).or_insert_with(|| c.clone());
@@ -154,11 +161,18 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             packets
                 .iter()
-                .filter(|p| matches!(wire::decode(LinkType::Ethernet, &p.data), Ok(Decoded::Tcp(_))))
+                .filter(|p| {
+                    matches!(
+                        wire::decode(LinkType::Ethernet, &p.data),
+                        Ok(Decoded::Tcp(_))
+                    )
+                })
                 .count()
         })
     });
-    g.bench_function("reassembly", |b| b.iter(|| reassemble(&packets, false).bytes));
+    g.bench_function("reassembly", |b| {
+        b.iter(|| reassemble(&packets, false).bytes)
+    });
 
     let rec = reassemble(&packets, true);
     let txs = http_parse(&rec);
