@@ -124,7 +124,8 @@ table() {
         [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
     esac
     awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v fc="$fc" -v b="$bytes" -v k="$kb" \
-      'BEGIN { printf "| %s | %.2f | %.1f | %.2f | %.1f | %.0f | %.0f |\n", n, s, (f > 0 ? s / f : 0), c, (fc > 0 ? c / fc : 0), (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
+      'BEGIN { r = (f > 0) ? sprintf("%.1f", s / f) : "n/a"; rc = (fc > 0) ? sprintf("%.1f", c / fc) : "n/a"
+        printf "| %s | %.2f | %s | %.2f | %s | %.0f | %.0f |\n", n, s, r, c, rc, (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
   done
 }
 # From the summary line "httshark: transactions: N (A answered, U unanswered, ...)".
