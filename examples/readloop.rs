@@ -1,5 +1,6 @@
-//! The speed baseline: a bare libpcap read loop over a capture file (every packet read,
-//! its bytes touched), nothing else. `scripts/bench.sh` reports httshark relative to it.
+//! A bare libpcap read loop over a capture file through the `pcap` crate (every packet
+//! read, its bytes touched), nothing else: the Rust twin of `scripts/bench-floor.c`, the
+//! floor `scripts/bench.sh` reports httshark relative to.
 //!
 //!     cargo run --release --example readloop -- FILE
 

@@ -1,122 +1,203 @@
 #!/usr/bin/env bash
-# Side-by-side speed and memory on one generated capture: a bare libpcap read loop (the
-# baseline), httshark (HAR files + statistics), and tshark driven the way HttShark drives it.
-# Writes docs/benchmarks.md. Usage: scripts/bench.sh [SIZE_MB] (default 300).
+# Side-by-side speed and memory on two kinds of capture of SIZE_MB each: real traffic
+# (nginx serving wrk and curl in network namespaces, captured with tcpdump:
+# scripts/bench-real-capture.sh) and the generator's (httshark-gen). On each: the floor (a
+# bare libpcap pcap_next_ex loop, scripts/bench-floor.c), httshark HAR + CSV with one and
+# two workers, CSV only, and tshark as HttShark runs it (capped at TSHARK_CAP seconds).
+# Checks httshark's transaction count against the ground truth and writes the tables into
+# docs/benchmarks.md (between the <!-- bench --> markers; the rest of the file is kept).
+#
+#   scripts/bench.sh [SIZE_MB]      (default 300; needs root for the namespaces)
+#
+# Captures are cached in $BENCH_DIR (default target/bench) by size: a rerun only times.
+# httshark writes its HAR and CSV files in a folder of its own under $BENCH_OUT (default /dev/shm,
+# so that what is timed is httshark and not the disk's write-back, which on a shared
+# machine depends on everyone else's writes; set BENCH_OUT to a disk folder to include it).
+# TSHARK=0 leaves tshark out.
+# Each variant runs RUNS times (default 3), interleaved (round 1: every variant, round 2:
+# ...), so a burst of other load hits all of them alike; the table gives the median wall
+# time and CPU time and the largest peak RSS (/usr/bin/time -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-300}
+runs=${RUNS:-3}
+tshark_cap=${TSHARK_CAP:-300}
 work=${BENCH_DIR:-target/bench}
 mkdir -p "$work"
 # Absolute: httshark puts relative output paths under -output-folder.
 work=$(realpath "$work")
-cap="$work/bench-${size}mb.pcap"
+bin=${HTTSHARK_BIN:-./target/release/httshark}
+# A folder of our own inside it: removed between runs and at the end.
+bench_out=${BENCH_OUT:-/dev/shm}/httshark-bench-$$
+trap 'rm -rf "$bench_out"' EXIT
+mkdir -p "$bench_out"
 
-cargo build --release --quiet --bins --example readloop
-if [ ! -f "$cap" ]; then
-  ./target/release/httshark-gen --out "$cap" --seed 42 --size-mb "$size" --expected "$work/bench-${size}mb.expected.tsv"
+if [ -z "${HTTSHARK_BIN:-}" ]; then nice -n 10 cargo build --release --quiet --bins; fi
+floor="$work/floor"
+if [ ! -x "$floor" ] || [ scripts/bench-floor.c -nt "$floor" ]; then
+  cc -O2 -o "$floor" scripts/bench-floor.c -lpcap
 fi
-bytes=$(stat -c %s "$cap")
-mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
 
-# measure NAME CMD... : best wall time of 3 runs (1 for slow peers) and peak RSS.
-results=()
-measure() {
-  local name=$1 runs=$2; shift 2
-  local best="" rss=0
-  for _ in $(seq "$runs"); do
-    sync
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > "$work/$name.stdout" 2> "$work/$name.stderr" || {
-      echo "bench: $name failed:"; tail -5 "$work/$name.stderr"; return 1; }
-    read -r secs kb < "$work/time.txt"
-    if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$secs; fi
-    [ "$kb" -gt "$rss" ] && rss=$kb
-  done
-  results+=("$name|$best|$rss")
-  echo "bench: $name ${best}s peak RSS $((rss / 1024)) MiB"
+gen="$work/gen-${size}mb.pcap"
+if [ ! -f "$gen" ]; then
+  ./target/release/httshark-gen --out "$gen.tmp" --seed 42 --size-mb "$size" --expected "$gen.expected.tsv" >/dev/null
+  mv "$gen.tmp" "$gen"
+fi
+real="$work/real-${size}mb.pcap"
+if [ ! -f "$real" ]; then
+  scripts/bench-real-capture.sh "$size" "$real.tmp" "${BENCH_NET:-83}"
+  mv "$real.tmp.truth" "$real.truth"; mv "$real.tmp" "$real"
+fi
+
+# One timed run: appends "secs cpu_secs rss_kb exit" to $work/t/NAME.
+timed() {
+  local name=$1; shift
+  local v="$work/t/$name.v"
+  sync
+  local rc=0
+  /usr/bin/time -v -o "$v" "$@" > "$work/t/$name.stdout" 2> "$work/t/$name.stderr" || rc=$?
+  awk -v rc="$rc" -F': ' '
+    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i] }
+    /User time/ { u = $2 } /System time/ { k = $2 } /Maximum resident set size/ { m = $2 }
+    END { printf "%.3f %.3f %d %d\n", s, u + k, m, rc }' "$v" >> "$work/t/$name"
 }
 
-# End to end: HAR files and the CSV statistics.
-procs=${HTTSHARK_PROCESSORS:-file,sites-stats,transactions-sizes}
-stats=(-sites-stats-file "$work/out/statistics.csv" -requests-sizes-stats-file "$work/out/requests_sizes.csv"
-  -responses-sizes-stats-file "$work/out/responses_sizes.csv")
-measure readloop 3 ./target/release/examples/readloop "$cap"
-rm -rf "$work/out"; mkdir -p "$work/out"
-measure httshark 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
-  -har-processors "$procs" "${stats[@]}"
-if [ "$(nproc)" -gt 1 ]; then
-  measure httshark-2workers 3 ./target/release/httshark -file "$cap" -hosts :80,:8080 -output-folder "$work/out" \
-    -har-processors "$procs" "${stats[@]}" -workers 2
-fi
-tx=$(grep -E '^httshark: transactions ' "$work/httshark.stderr" | awk '{print $NF}' || true)
-expected_tx=$(($(wc -l < "$work/bench-${size}mb.expected.tsv") - 1))
-if command -v tshark >/dev/null; then
-  measure tshark 1 tshark -r "$cap" -d tcp.port==80,http -Y http -T json -e frame.time_epoch -e tcp.stream \
-    -e http.request -e http.request.method -e http.request.version -e http.request.uri.path \
-    -e http.request.uri.query -e http.request.line -e http.file_data -e http.response \
-    -e http.response.version -e http.response.code -e http.response.line
-fi
-
-base=$(echo "${results[0]}" | cut -d'|' -f2)
-{
-  echo "# Benchmarks"
-  echo
-  echo "Made by \`scripts/bench.sh $size\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
-  echo "Capture: \`httshark-gen --seed 42 --size-mb $size\` ($mb MB, $expected_tx transactions, Ethernet/IPv4, ports 80 and 8080)."
-  echo "httshark runs with \`-har-processors $procs\` (HAR files and CSV statistics)."
-  echo "Wall time is the best of 3 runs (tshark: 1); RSS is the peak resident set size."
-  echo "Ratios are against the bare libpcap read loop (\`examples/readloop.rs\`) on the same file."
-  echo
-  echo "| program | seconds | MB/s | × read loop | peak RSS MiB |"
-  echo "|---|---|---|---|---|"
-  for r in "${results[@]}"; do
-    IFS='|' read -r name secs kb <<< "$r"
-    awk -v n="$name" -v s="$secs" -v b="$base" -v m="$mb" -v k="$kb" \
-      'BEGIN { printf "| %s | %.2f | %.0f | %.1f | %.0f |\n", n, s, (s > 0 ? m / s : 0), (b > 0 ? s / b : 0), k / 1024 }'
+# NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
+variants=(floor har-csv-w1 har-csv-w2 csv-only)
+# BASE_BIN: another httshark build (say, before a change) run in the same rounds.
+base=${BASE_BIN:-}
+if [ -n "$base" ]; then variants+=(base-har-csv-w1 base-har-csv-w2 base-csv-only); fi
+bench_capture() {
+  local tag=$1 cap=$2 out=$bench_out
+  rm -rf "$work/t"; mkdir -p "$work/t"
+  local stats=(-sites-stats-file "$out/statistics.csv" -requests-sizes-stats-file "$out/requests_sizes.csv"
+    -responses-sizes-stats-file "$out/responses_sizes.csv")
+  for r in $(seq "$runs"); do
+    for v in "${variants[@]}"; do
+      rm -rf "$out"; mkdir -p "$out"
+      local b=$bin
+      [ "${v#base-}" != "$v" ] && b=$base
+      case ${v#base-} in
+        floor) timed "$v" "$floor" "$cap" ;;
+        har-csv-w1) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
+          -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 1 ;;
+        har-csv-w2) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
+          -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 2 ;;
+        csv-only) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
+          -har-processors sites-stats "${stats[@]}" ;;
+      esac
+      echo "bench: $tag round $r $v: $(tail -1 "$work/t/$v")"
+    done
   done
-  echo
-  echo "httshark reported ${tx:-?} transactions; the generator wrote $expected_tx."
-  cat <<'NOTES'
-## Reading the figures
-
-- The goal is end to end (HAR + CSV) within 3× of the bare read loop on one core; this
-  build is not there yet (see the ratio column). It is an order of magnitude faster than
-  tshark driven the way HttShark drives it, with a fraction of its memory, and it reports
-  every transaction the generator wrote.
-- Where the time goes (`perf record` on this capture, one worker, share of all samples):
-  the kernel's side of writing the HAR files (page cache, ext4; 300 MB out) about 15% and
-  of reading the capture about 10%; gzip decoding 10%; copying body bytes (packet → body
-  buffer, decoded body) about 10%; glibc malloc/free 8%; writing entry JSON (escaping,
-  base64) 8%; the global memory budget's accounting (`mem_bytes`) about 1%. Decoding,
-  reassembly and HTTP parsing share the rest. By thread: workers 45%, processor thread
-  37%, capture thread 17%.
-- What changed since the first figures (1.20 s, 17×): HAR entries are written as JSON
-  straight from the transaction (no `har` crate structs; body text escaped from the body
-  buffer eight bytes at a time, clean runs copied whole, ASCII bodies read once with no
-  separate UTF-8 pass); transactions go back to the worker that allocated them to be
-  freed, and packet batches to the capture thread (a free from another thread took the
-  owner's malloc arena lock: futex waits were a tenth of the run); HAR files are written
-  with writev straight from the held entries; each worker reuses one inflate state.
-- Next steps: the kernel's side of writing the files alone is a sixth of the run, work
-  the read loop does not do, so 3× needs the remaining user-space work cut to the bone:
-  header fields as one allocation per head instead of two Strings per field, body
-  buffers sized from Content-Length (the memory budget must then charge the reservation),
-  decoding straight into the body's final buffer (today: inflate window → step buffer →
-  layer output → body). A faster allocator (mimalloc) was tried before these changes: no
-  clear gain, twice the memory, so it was left out.
-- With 2 workers on this 2-core machine the capture thread, the workers and the processor
-  thread share two cores, so a second worker does not help here; sharding is designed for
-  machines with cores to spare.
-- Memory stays bounded whatever the capture size: the capture is streamed, and everything
-  the traffic can grow (connections, buffered segments, bodies, pending requests,
-  transactions in flight, HAR entries awaiting export) is charged to `-memory-limit`
-  (default 512 MiB); hostile captures built to break that are measured in
-  [robustness.md](robustness.md#hostile-traffic).
-NOTES
-  # The TLS section belongs to scripts/bench-tls.sh: kept as it is.
-  if [ -f docs/benchmarks.md ] && grep -q '^<!-- bench-tls -->$' docs/benchmarks.md; then
-    echo
-    sed -n '/^<!-- bench-tls -->$/,/^<!-- \/bench-tls -->$/p' docs/benchmarks.md
+  if [ "${TSHARK:-1}" != 0 ] && command -v tshark >/dev/null; then
+    timed tshark timeout "$tshark_cap" tshark -r "$cap" -d tcp.port==80,http -Y http -T json \
+      -e frame.time_epoch -e tcp.stream -e http.request -e http.request.method -e http.request.version \
+      -e http.request.uri.path -e http.request.uri.query -e http.request.line -e http.file_data \
+      -e http.response -e http.response.version -e http.response.code -e http.response.line
+    echo "bench: $tag tshark: $(tail -1 "$work/t/tshark")"
   fi
-} > docs/benchmarks.md.new
-mv docs/benchmarks.md.new docs/benchmarks.md
-cat docs/benchmarks.md
+  rm -rf "$out"
+}
+
+# The table rows of the last bench_capture: median wall and CPU time, largest RSS.
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+table() {
+  local bytes=$1 fl fc
+  fl=$(awk '{print $1}' "$work/t/floor" | median)
+  fc=$(awk '{print $2}' "$work/t/floor" | median)
+  echo "| program | wall s (median) | × floor (wall) | CPU s | × floor (CPU) | MB/s (wall) | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for v in "${variants[@]}" tshark; do
+    [ -f "$work/t/$v" ] || continue
+    local secs cpu kb rc label
+    secs=$(awk '{print $1}' "$work/t/$v" | median)
+    cpu=$(awk '{print $2}' "$work/t/$v" | median)
+    kb=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$work/t/$v")
+    rc=$(awk '$4 != 0 { r = $4 } END { print r + 0 }' "$work/t/$v")
+    case $v in
+      floor) label="floor: bare libpcap \`pcap_next_ex\` loop" ;;
+      har-csv-w1) label="httshark HAR + CSV, \`-workers 1\`" ;;
+      har-csv-w2) label="httshark HAR + CSV, \`-workers 2\`" ;;
+      csv-only) label="httshark CSV only (\`-har-processors sites-stats\`)" ;;
+      base-*) label="BASE_BIN: $(echo "$v" | sed 's/^base-//; s/har-csv-w\(.\)/HAR + CSV, `-workers \1`/; s/csv-only/CSV only/')" ;;
+      tshark) label="tshark as HttShark runs it"
+        [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
+    esac
+    awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v fc="$fc" -v b="$bytes" -v k="$kb" \
+      'BEGIN { r = (f > 0) ? sprintf("%.1f", s / f) : "n/a"; rc = (fc > 0) ? sprintf("%.1f", c / fc) : "n/a"
+        printf "| %s | %.2f | %s | %.2f | %s | %.0f | %.0f |\n", n, s, r, c, rc, (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
+  done
+}
+# From the summary line "httshark: transactions: N (A answered, U unanswered, ...)".
+counter() {
+  sed -nE 's/^httshark: transactions: ([0-9]+) \(([0-9]+) answered, ([0-9]+) unanswered.*/\1 \2 \3/p' "$2" |
+    awk -v f="$1" '{ print (f == "transactions") ? $1 : (f == "answered") ? $2 : $3 }' | tail -1
+}
+
+section="$work/section.md"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+  echo "<!-- bench -->"
+  echo "## Side by side (\`scripts/bench.sh $size\`)"
+  echo
+  echo "Made by \`scripts/bench.sh $size\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(uname -m)), page cache warm."
+  echo "httshark: \`-hosts '' -har-processors file,sites-stats,transactions-sizes\` (HAR + CSV) or"
+  echo "\`-har-processors sites-stats\` (CSV only; one worker). Each variant ran $runs times, interleaved;"
+  echo "wall and CPU (user + system, all threads) times are medians, peak RSS the largest (\`/usr/bin/time -v\`)."
+  echo "Under other load wall time stretches with the wait for a core; CPU time much less so: compare both."
+  [ -n "$base" ] && echo "Rows marked BASE_BIN ran \`$base\` in the same rounds (a build to compare with)."
+  echo "tshark ran once, capped at ${tshark_cap} s. httshark's output folder: \`$(df --output=fstype "$bench_out" | tail -1)\`"
+  echo "($([ -n "${BENCH_OUT:-}" ] && echo "under $BENCH_OUT" || echo "under /dev/shm: the disk's write-back speed is not in the figures"))."
+} > "$section"
+for kind in real gen; do
+  if [ $kind = real ]; then cap=$real; else cap=$gen; fi
+  bytes=$(stat -c %s "$cap")
+  bench_capture "$kind" "$cap"
+  tx=$(counter transactions "$work/t/har-csv-w1.stderr")
+  unanswered=$(counter unanswered "$work/t/har-csv-w1.stderr")
+  tx2=$(counter transactions "$work/t/har-csv-w2.stderr")
+  {
+    echo
+    if [ $kind = real ]; then
+      client=$(awk '/^client_exchanges/ {print $2}' "$real.truth")
+      logged=$(awk '/^nginx_logged/ {print $2}' "$real.truth")
+      dropped=$(awk '/^tcpdump_dropped/ {print $2}' "$real.truth")
+      answered=$(counter answered "$work/t/har-csv-w1.stderr")
+      echo "### Real traffic: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB"
+      echo
+      echo "nginx serving wrk (8 keep-alive connections: gzip pages sent chunked, 200 KB downloads, POST uploads,"
+      echo "small JSON) and curl rounds beside it, in network namespaces, captured with tcpdump (kernel drops: $dropped)."
+      echo "Clients completed $client exchanges; nginx logged $logged: the difference is wrk's requests in flight"
+      echo "when a round stopped (answered on the wire or not, never counted by wrk), so the exact count lies between."
+      echo "httshark: ${tx:-?} transactions, $answered answered, ${unanswered:-?} unanswered"
+      if [ "${answered:-0}" -ge "$client" ] && [ "${answered:-0}" -le "$logged" ]; then
+        echo "(answered within [clients, nginx]: consistent);"
+      else
+        echo "(**answered outside [clients, nginx]**);"
+      fi
+      echo "\`-workers 2\`: ${tx2:-?} transactions."
+    else
+      expected=$(($(wc -l < "$gen.expected.tsv") - 1))
+      echo "### Generated: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB"
+      echo
+      echo "\`httshark-gen --seed 42 --size-mb $size\`: the generator wrote $expected transactions; httshark reported"
+      echo "${tx:-?} ($([ "${tx:-}" = "$expected" ] && echo equal || echo "**differs**")), \`-workers 2\` ${tx2:-?}."
+    fi
+    echo
+    table "$bytes"
+  } >> "$section"
+done
+{
+  echo
+  echo "Load average before and after: $load_before; $(cut -d' ' -f1-3 /proc/loadavg) (other work shared the cores)."
+  echo "<!-- /bench -->"
+} >> "$section"
+
+doc=docs/benchmarks.md
+if [ -f "$doc" ] && grep -q '^<!-- bench -->$' "$doc"; then
+  { sed '/^<!-- bench -->$/,$d' "$doc"; cat "$section"; sed '1,/^<!-- \/bench -->$/d' "$doc"; } > "$doc.new"
+else
+  { echo "# Benchmarks"; echo; cat "$section"; [ -f "$doc" ] && { echo; cat "$doc"; }; } > "$doc.new"
+fi
+mv "$doc.new" "$doc"
+cat "$section"

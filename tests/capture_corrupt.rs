@@ -438,3 +438,65 @@ fn a_last_record_cut_short_is_processed_as_a_snaplen_cut_packet() {
         seen[0].anomalies
     );
 }
+
+/// The same with a record before the cut one that is longer than the file's snapshot
+/// length (libpcap shortens it and skips the rest): where the cut record starts is then
+/// asked of libpcap's stream, not added up from the shortened length, so its bytes are
+/// still read back, all of them.
+#[test]
+fn a_cut_last_record_after_one_libpcap_shortened_is_read_back() {
+    use httshark_gen::pcap::{PcapWriter, TsResolution};
+    use httshark_gen::tcp::{TcpConn, TcpParams};
+    use httshark_gen::Direction as GenDir;
+
+    let mut c = TcpConn::new(
+        0,
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:80".parse().unwrap(),
+        TcpParams::default(),
+        Timestamp::from_secs_nanos(1_700_000_000, 0),
+    )
+    .unwrap();
+    c.handshake();
+    let mut req = b"POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1200\r\n\r\n".to_vec();
+    req.extend_from_slice(&[b'y'; 1200]);
+    c.send(GenDir::ToServer, &req);
+    c.wait(Duration::from_millis(5));
+    c.send(
+        GenDir::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n",
+    );
+    let mut packets = c.finish();
+    let last = packets
+        .iter()
+        .rposition(|p| p.data.windows(8).any(|w| w == b"HTTP/1.1"))
+        .unwrap();
+    packets.truncate(last + 1);
+    let response_frame = packets[last].data.len();
+    assert!(
+        packets.iter().any(|p| p.data.len() > 600) && response_frame < 600,
+        "the request's segment must be longer than the snapshot length, the response's shorter"
+    );
+    let mut w = PcapWriter::new(Vec::new(), LinkKind::Ethernet, TsResolution::Micro, None).unwrap();
+    for p in &packets {
+        w.write_packet(p.ts, &p.data).unwrap();
+    }
+    let mut whole = w.into_inner().unwrap();
+    set_u32(&mut whole, 16, 600);
+    let kept = response_frame - 10;
+    let cut = &whole[..whole.len() - 10];
+    let dir = tempfile::tempdir().unwrap();
+    let (o, _) = entries_of(cut, dir.path(), "cut-after-long.pcap");
+    let shown = lines(&o);
+    assert_eq!(o.status.code(), Some(0), "{shown:?}");
+    let warning = shown
+        .iter()
+        .find(|l| l.contains("truncated dump file"))
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert!(
+        warning.contains(&format!(
+            "its {kept} captured bytes (of {response_frame}) were processed as a snaplen-cut packet"
+        )),
+        "{warning}"
+    );
+}

@@ -173,6 +173,13 @@ pub struct PacketSource {
     path: Option<PathBuf>,
     /// Byte offset of the record about to be read (files only).
     record_start: Option<u64>,
+    /// Where the next record starts when the last one's length says so (classic pcap,
+    /// a record libpcap did not shorten): saves an `ftello` (an `lseek` system call,
+    /// a tenth of the capture thread's time) per packet. `None`: ask libpcap's stream.
+    next_record: Option<u64>,
+    /// The file is a classic pcap file (`tail.rs` reads back only those; pcapng's
+    /// records are blocks whose length is not the packet's).
+    classic_pcap: bool,
     /// A cut-short last record read back: returned as a packet, then `End` with the
     /// warning it keeps.
     cut: Option<(tail::CutRecord, String)>,
@@ -222,6 +229,11 @@ impl PacketSource {
                 _ => None,
             },
             record_start: None,
+            next_record: None,
+            classic_pcap: match &config.source {
+                Source::File(path) => tail::is_classic_pcap(path),
+                _ => false,
+            },
             cut: None,
         };
         source.link = match &mut source.handle {
@@ -333,9 +345,13 @@ impl PacketSource {
             Handle::Live(cap) => (true, cap.as_ptr().cast::<c_void>()),
             Handle::Offline(cap) => (false, cap.as_ptr().cast::<c_void>()),
         };
-        if self.path.is_some() {
-            // SAFETY: `raw` is the handle, valid while `self.handle` lives.
-            self.record_start = unsafe { file_offset(raw) };
+        // Only a classic pcap file's cut last record can be read back (`tail.rs`).
+        if self.classic_pcap {
+            self.record_start = match self.next_record.take() {
+                Some(at) => Some(at),
+                // SAFETY: `raw` is the handle, valid while `self.handle` lives.
+                None => unsafe { file_offset(raw) },
+            };
         }
         let read = match &mut self.handle {
             Handle::Live(cap) => cap.next_packet(),
@@ -343,6 +359,14 @@ impl PacketSource {
         };
         match read {
             Ok(packet) => {
+                // libpcap shortens a record longer than the snapshot length to it and
+                // skips the rest: only a shorter one's length places the next record.
+                let caplen = packet.header.caplen;
+                if self.classic_pcap && i64::from(caplen) < i64::from(self.snapshot) {
+                    self.next_record = self
+                        .record_start
+                        .map(|at| at + tail::RECORD_HEADER as u64 + u64::from(caplen));
+                }
                 if let Some(program) = &self.program {
                     if !offline_filter(program, packet.header, packet.data) {
                         return Next::Filtered;
@@ -657,6 +681,9 @@ fn open_file(path: &Path) -> Result<Capture<Offline>, CaptureError> {
         }
         Ok(_) => {}
     }
+    if let Some(opened) = open_file_buffered(path) {
+        return opened.map_err(|e| CaptureError::File(file_open_message(&shown.to_string(), &e)));
+    }
     let opened = match path.to_str() {
         Some(utf8) => Capture::from_file_with_precision(utf8, Precision::Nano),
         // The pcap crate passes paths as UTF-8 strings; any other path goes in as a file
@@ -672,6 +699,57 @@ fn open_file(path: &Path) -> Result<Capture<Offline>, CaptureError> {
     };
     opened.map_err(|e| CaptureError::File(file_open_message(&shown.to_string(), &e)))
 }
+
+/// The stdio buffer libpcap reads a capture file through (`FILE_READ_BUFFER`): glibc's
+/// default is the file system block (4 KiB), a read(2) per 4 KiB of capture.
+pub const FILE_READ_BUFFER: usize = 1 << 20;
+
+/// A regular file opened for libpcap through a stream with a `FILE_READ_BUFFER` buffer
+/// (what `pcap_open_offline` does, with a larger buffer set before the first read).
+/// `None` when the file cannot be opened that way (not a regular file, not readable):
+/// the caller then lets libpcap open it, for libpcap's own error message.
+fn open_file_buffered(path: &Path) -> Option<Result<Capture<Offline>, pcap::Error>> {
+    use std::os::unix::io::IntoRawFd;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let fd = file.into_raw_fd();
+    // SAFETY: `fd` is ours (just opened) and goes to the stream, which closes it; the
+    // stream goes to libpcap on success (pcap_close closes it) and is closed here on
+    // failure, as pcap_open_offline does. setvbuf comes before any other operation on
+    // the stream; errbuf has PCAP_ERRBUF_SIZE bytes and is NUL-terminated on failure.
+    unsafe {
+        let fp = libc::fdopen(fd, c"rb".as_ptr());
+        if fp.is_null() {
+            libc::close(fd);
+            return None;
+        }
+        if libc::setvbuf(fp, std::ptr::null_mut(), libc::_IOFBF, FILE_READ_BUFFER) != 0 {
+            libc::fclose(fp);
+            return None;
+        }
+        let mut errbuf = [0 as std::ffi::c_char; PCAP_ERRBUF_SIZE];
+        let p = pcap_fopen_offline_with_tstamp_precision(
+            fp,
+            PCAP_TSTAMP_PRECISION_NANO as std::ffi::c_uint,
+            errbuf.as_mut_ptr(),
+        );
+        match std::ptr::NonNull::new(p.cast()) {
+            Some(handle) => Some(Ok(Capture::from(handle))),
+            None => {
+                libc::fclose(fp);
+                let message = std::ffi::CStr::from_ptr(errbuf.as_ptr());
+                Some(Err(pcap::Error::PcapError(
+                    message.to_string_lossy().into_owned(),
+                )))
+            }
+        }
+    }
+}
+
+/// `PCAP_ERRBUF_SIZE` from pcap/pcap.h.
+const PCAP_ERRBUF_SIZE: usize = 256;
 
 fn open_stdin() -> Result<Capture<Offline>, CaptureError> {
     const STDIN: c_int = 0;
@@ -744,6 +822,13 @@ extern "C" {
     fn pcap_get_selectable_fd(p: *mut c_void) -> c_int;
     /// `pcap_file(3PCAP)`: the stream of an offline capture (NULL for live ones).
     fn pcap_file(p: *mut c_void) -> *mut libc::FILE;
+    /// `pcap_fopen_offline_with_tstamp_precision(3PCAP)`: an offline capture read from
+    /// `fp` (which the handle then owns); NULL with a message in `errbuf` on failure.
+    fn pcap_fopen_offline_with_tstamp_precision(
+        fp: *mut libc::FILE,
+        precision: std::ffi::c_uint,
+        errbuf: *mut std::ffi::c_char,
+    ) -> *mut c_void;
     /// `pcap_snapshot(3PCAP)`: the snapshot length (a file's, from its header).
     fn pcap_snapshot(p: *mut c_void) -> c_int;
     /// `pcap_offline_filter(3PCAP)`. The `pcap` crate's `BpfProgram::filter` passes the

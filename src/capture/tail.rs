@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 /// Global header length of a classic pcap file; its snapshot length is at byte 16.
 const FILE_HEADER: usize = 24;
 /// Per-record header: seconds, fraction, captured length, original length.
-const RECORD_HEADER: usize = 16;
+pub(super) const RECORD_HEADER: usize = 16;
 
 /// A cut record's header and the bytes of it the file holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +57,22 @@ pub(super) fn read_back(
         }
     }
     Some(cut)
+}
+
+/// Whether the file at `path` is a regular file (not a FIFO, whose bytes a second reader
+/// would take from libpcap) beginning with a classic pcap magic number (either byte
+/// order, micro- or nanosecond timestamps).
+pub(super) fn is_classic_pcap(path: &Path) -> bool {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic));
+    read.is_ok()
+        && matches!(
+            u32::from_le_bytes(magic),
+            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1
+        )
 }
 
 /// The record starting at byte `start` of the classic pcap file at `path`, when the file

@@ -512,20 +512,53 @@ fn escape<const ASCII_ONLY: bool>(bytes: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Standard base64 with padding (RFC 4648 §4), appended to `out`.
+/// The base64 alphabet (RFC 4648 §4).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The two base64 characters of every 12-bit value: one lookup per two output bytes
+/// instead of one per byte (8 KiB, stays in the L1 cache while a body is encoded).
+static PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    t
+};
+
+/// Standard base64 with padding (RFC 4648 §4), appended to `out`. Bodies are most of a
+/// HAR file's bytes: six input bytes are read as one word and become eight characters.
 pub fn base64_into(data: &[u8], out: &mut Vec<u8>) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let whole = data.len() / 3;
     let start = out.len();
     // Sized once, then filled four output bytes per three input bytes.
     out.resize(start + whole * 4, 0);
     let dst = out.get_mut(start..).unwrap_or_default();
-    for (o, c) in dst.chunks_exact_mut(4).zip(data.chunks_exact(3)) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        o[0] = ALPHABET[(n >> 18) as usize & 63];
-        o[1] = ALPHABET[(n >> 12) as usize & 63];
-        o[2] = ALPHABET[(n >> 6) as usize & 63];
-        o[3] = ALPHABET[n as usize & 63];
+    let pair = |n: u64| PAIRS[(n & 0xfff) as usize];
+    let mut dst6 = dst.chunks_exact_mut(8);
+    let mut src6 = data.chunks_exact(6);
+    for (o, c) in (&mut dst6).zip(&mut src6) {
+        let n = (u64::from(c[0]) << 40)
+            | (u64::from(c[1]) << 32)
+            | (u64::from(c[2]) << 24)
+            | (u64::from(c[3]) << 16)
+            | (u64::from(c[4]) << 8)
+            | u64::from(c[5]);
+        o[0..2].copy_from_slice(&pair(n >> 36));
+        o[2..4].copy_from_slice(&pair(n >> 24));
+        o[4..6].copy_from_slice(&pair(n >> 12));
+        o[6..8].copy_from_slice(&pair(n));
+    }
+    // At most one group of three left whole, then the padded end.
+    for (o, c) in dst6
+        .into_remainder()
+        .chunks_exact_mut(4)
+        .zip(src6.remainder().chunks_exact(3))
+    {
+        let n = (u64::from(c[0]) << 16) | (u64::from(c[1]) << 8) | u64::from(c[2]);
+        o[0..2].copy_from_slice(&pair(n >> 12));
+        o[2..4].copy_from_slice(&pair(n));
     }
     let rest = data.get(whole * 3..).unwrap_or_default();
     if let Some(&b0) = rest.first() {

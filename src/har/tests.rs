@@ -596,10 +596,14 @@ fn direct_json_escapes_like_serde() {
         json::string(&mut out, s);
         assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
     }
-    for n in 0..40usize {
-        let data: Vec<u8> = (0..n).map(|i| (i * 37) as u8).collect();
+    for n in (0..40usize).chain([255, 256, 257, 4096, 4099]) {
+        let data: Vec<u8> = (0..n).map(|i| (i * 37 + i / 7) as u8).collect();
         let mut out = Vec::new();
         json::base64_into(&data, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), base64(&data));
+        // Appended after what `out` already holds.
+        let mut out = b"{\"text\":\"".to_vec();
+        json::base64_into(&data, &mut out);
+        assert_eq!(out[9..], *base64(&data).as_bytes(), "{n}");
     }
 }
