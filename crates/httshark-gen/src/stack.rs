@@ -69,9 +69,8 @@ impl Case {
 }
 
 /// What the TCP exchange of a case holds, as a stack-aware observer counts it. Everything
-/// not listed is zero: no segment of any case is a retransmission of data delivered
-/// before, none overlaps delivered bytes (the overlap case's retransmission overlaps
-/// bytes not delivered yet), and each case is one connection.
+/// not listed is zero: no segment of any case only repeats bytes captured before (a
+/// retransmission), none has a gap before it, and each case is one connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaseTruth {
     /// Keep-alive probes (segments at the next sequence number minus one).
@@ -82,6 +81,9 @@ pub struct CaseTruth {
     pub simultaneous_opens: u64,
     /// SYNs retransmitted with a new ISN before any answer.
     pub syn_isn_changes: u64,
+    /// Segments that brought new bytes and repeated bytes captured before (the overlap
+    /// case's retransmission: the uncaptured first bytes, and again the rest).
+    pub overlapping_segments: u64,
     /// Segments whose copy of bytes already captured differed, and how many bytes differed.
     pub overlap_conflicts: u64,
     pub overlap_conflict_bytes: u64,
@@ -201,6 +203,7 @@ pub fn generate(case: Case, seed: u64) -> CaseCapture {
         let mut other = forged.into_bytes();
         other.extend_from_slice(BODY_B);
         conn.send_overlap_conflict(c, &req_b, split, &other);
+        truth.overlapping_segments = 1;
         truth.overlap_conflicts = 1;
         truth.overlap_conflict_bytes = 2;
         truth.conflicted = vec![1];
