@@ -45,6 +45,9 @@ use super::pairing::AckPairing;
 use super::queue::{add_anomaly, Entry};
 use super::HttpCtx;
 
+/// Per direction, a span `[start, end)` of stream offsets whose copies differed.
+pub(super) type ConflictSpans = PerDirection<Option<(u64, u64)>>;
+
 /// Interim (1xx) responses kept per request; more are counted but not kept.
 pub const MAX_INTERIM: usize = 16;
 
@@ -68,7 +71,7 @@ pub struct HttpConn {
     /// messages whose bytes fall in it are flagged. One span, widened to cover every
     /// report, so it stays bounded (a span may then cover a message between two reports).
     /// Boxed: rare, and every connection carries the field.
-    pub(super) conflicts: Option<Box<PerDirection<Option<(u64, u64)>>>>,
+    pub(super) conflicts: Option<Box<ConflictSpans>>,
 }
 
 impl HttpConn {
@@ -486,9 +489,7 @@ impl StreamHandler for HttpConn {
 mod tests {
     use super::HttpConn;
     use crate::http::queue::Entry;
-    use crate::http::testing::{
-        pair, pairs, Drive, REQ_A, REQ_B, REQ_C, RESP_A, RESP_B, RESP_C,
-    };
+    use crate::http::testing::{pair, pairs, Drive, REQ_A, REQ_B, REQ_C, RESP_A, RESP_B, RESP_C};
     use crate::http::HttpLimits;
     use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer, Unanswered};
     use crate::reassembly::StreamHandler;

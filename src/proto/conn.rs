@@ -302,9 +302,14 @@ impl ProtoConn {
                 Held::Ack(dir, ack) => {
                     self.feed(ctx, conn, level, dir, Input::Ack(ack), Timestamp::default())
                 }
-                Held::Conflict(dir, s, l) => {
-                    self.feed(ctx, conn, level, dir, Input::Conflict(s, l), Timestamp::default())
-                }
+                Held::Conflict(dir, s, l) => self.feed(
+                    ctx,
+                    conn,
+                    level,
+                    dir,
+                    Input::Conflict(s, l),
+                    Timestamp::default(),
+                ),
             }
         }
     }

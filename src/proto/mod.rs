@@ -116,14 +116,26 @@ pub trait Session: StreamHandler<Ctx = HttpCtx> + Send {
     /// in the capture (`StreamHandler::on_overlap_conflict`): the session flags the
     /// messages they belong to and returns true, or returns false when it cannot place
     /// them (the default; the stack then flags what the connection emits from now on).
-    fn overlap_conflict(&mut self, ctx: &mut HttpCtx, dir: Direction, start: u64, len: u64) -> bool {
+    fn overlap_conflict(
+        &mut self,
+        ctx: &mut HttpCtx,
+        dir: Direction,
+        start: u64,
+        len: u64,
+    ) -> bool {
         let _ = (ctx, dir, start, len);
         false
     }
 }
 
 impl Session for HttpConn {
-    fn overlap_conflict(&mut self, _ctx: &mut HttpCtx, dir: Direction, start: u64, len: u64) -> bool {
+    fn overlap_conflict(
+        &mut self,
+        _ctx: &mut HttpCtx,
+        dir: Direction,
+        start: u64,
+        len: u64,
+    ) -> bool {
         HttpConn::overlap_conflict(self, dir, start, len);
         true
     }

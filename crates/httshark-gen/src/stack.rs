@@ -134,14 +134,14 @@ pub fn generate(case: Case, seed: u64) -> CaseCapture {
     let name = case.as_str();
     let target_a = format!("/stack/{name}/a");
     let target_b = format!("/stack/{name}/b");
-    let req_a = format!("GET {target_a} HTTP/1.1\r\nHost: {host_name}\r\nUser-Agent: httshark-gen\r\n\r\n");
+    let req_a =
+        format!("GET {target_a} HTTP/1.1\r\nHost: {host_name}\r\nUser-Agent: httshark-gen\r\n\r\n");
     let head_b = format!(
         "POST {target_b} HTTP/1.1\r\nHost: {host_name}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
         BODY_B.len()
     );
-    let resp_a_head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {BODY_A}\r\n\r\n"
-    );
+    let resp_a_head =
+        format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {BODY_A}\r\n\r\n");
     let body_a: Vec<u8> = (0..BODY_A).map(|i| b'a' + (i % 26) as u8).collect();
     let resp_b_head = format!(
         "HTTP/1.1 201 Created\r\nContent-Length: {}\r\n\r\n",
