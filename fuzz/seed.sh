@@ -3,7 +3,8 @@
 #   pipeline   <- fixtures/*.pcap, whole, and each cut to its first 2..64 records
 #   decode     <- every frame of those pcaps, prefixed by the link-type byte of decode.rs
 #   http       <- fixtures/http/*.txt transcripts, in the op format of src/lib.rs (http_ops)
-#   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format
+#   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format,
+#                 and overlapping copies that differ
 #   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
 #                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
 #   hpack      <- RFC 7541 Appendix C.3-C.6 block sequences in its op format (and a desync)
@@ -144,6 +145,11 @@ put("reassembly", seg(ACK, 30) + bytes([ACK, 0x10, 30]) + struct.pack("<h", 60)
     + seg(1 | ACK, 10) + seg(ACK | RST, 0, 12))
 # Four client ports (two evicted), then an idle step with a tick.
 put("reassembly", seg(ACK, 20) + seg(ACK | 0x40, 20) + seg(ACK | 0x80, 20) + seg(ACK | 0xC0, 20, 11) + seg(ACK, 5, 12))
+# Overlapping copies that differ: 5 bytes 10 ahead (buffered), then a forged copy (odd
+# length, seq mode 1, byte 1 bit 1) of all 15 from the start: bytes 10..15 conflict.
+put("reassembly", seg(SYN, 0) + seg(1 | SYN | ACK, 0) + seg(ACK, 0)
+    + bytes([ACK, 0x10, 5]) + struct.pack("<h", 10)
+    + bytes([ACK, 0x12, 15]) + struct.pack("<h", -15) + seg(1 | ACK, 0) + seg(ACK | FIN, 0))
 
 # Key logs (keylog.rs: first byte = chunk size - 1). Made-up secrets only.
 R = "00112233445566778899aabbccddeeff" * 2

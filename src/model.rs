@@ -329,6 +329,11 @@ pub enum Anomaly {
     /// taken as an HTTP/0.9-style response (status 0, version HTTP/0.9), as Zeek reports
     /// it. A server may do this; it is also an evasion against 1.x parsers.
     NoStatusLine,
+    /// The capture held two different copies of some of this message's bytes (an
+    /// overlapping retransmission whose bytes differ: a broken middlebox, or an evasion
+    /// that shows a sniffer other bytes than the receiver): the first copy captured was
+    /// used (docs/robustness.md, overlap policy); the receiver may have used the other.
+    OverlapConflict,
 }
 
 impl Anomaly {
@@ -367,6 +372,7 @@ impl Anomaly {
             Anomaly::HpackDesync => "hpack-desync",
             Anomaly::FramesLost => "frames-lost",
             Anomaly::NoStatusLine => "no-status-line",
+            Anomaly::OverlapConflict => "overlap-conflict",
         }
     }
 }

@@ -235,3 +235,30 @@ fn tshark_decrypts_generated_tls_to_the_ground_truth() {
         );
     }
 }
+
+/// The TCP stack behaviours of `httshark_gen::stack` are valid TCP to tshark: its own
+/// reassembly finds the ground truth's requests and responses in each (the overlap case
+/// excepted: its two copies of the second request are the point, and tshark's own policy
+/// decides what it shows).
+#[test]
+fn tshark_sees_the_stack_cases_requests() {
+    use httshark_gen::stack::{self, Case};
+    if !Path::new(TSHARK).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs tshark (.ci/run)"
+        );
+        eprintln!("skipping: {TSHARK} not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for case in Case::ALL {
+        if case == Case::OverlapConflict {
+            continue;
+        }
+        let pcap = dir.path().join(format!("{}.pcap", case.as_str()));
+        let file = std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap());
+        let cap = stack::write_case(case, 1, file, std::io::sink()).unwrap();
+        check(&pcap, &cap.txs, &[]);
+    }
+}

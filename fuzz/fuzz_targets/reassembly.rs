@@ -15,7 +15,13 @@
 //!   peer's next, 1 u32 LE operand, 2 peer's next - u16 LE operand, 3 last ack).
 //! - byte 2: payload length. An odd length also gives the segment a TCP timestamp (its
 //!   index minus byte 1's bits 0-1, so PAWS sees old ones); a pure ACK whose byte 1 has
-//!   bit 0 set advertises a zero window. The causal window holds 4 segments.
+//!   bit 0 set advertises a zero window. The causal window holds 4 segments. An odd
+//!   length with seq mode 1 and byte 1's bit 1 set makes a forged copy: its bytes have
+//!   bit 7 flipped, so copies of the same bytes can differ (`on_overlap_conflict`).
+//!
+//! Bytes are compared on their low 7 bits (a forged copy may be the one kept). Checked
+//! for conflicts: each is reported before its bytes are delivered, never after the
+//! direction's FIN, and never when no forged copy was fed.
 #![no_main]
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -41,6 +47,9 @@ const STEPS: [u64; 16] = [
 struct Totals {
     fed: u64,
     delivered: u64,
+    /// Forged segments fed, and conflicts reported.
+    forged: u64,
+    conflicts: u64,
 }
 
 #[derive(Default)]
@@ -48,6 +57,8 @@ struct Half {
     /// The byte the next delivered byte must be (unknown before the first byte).
     expect: Option<u8>,
     finished: bool,
+    /// Bytes delivered so far, data and gaps: the stream offset of the next.
+    delivered: u64,
 }
 
 struct Checker {
@@ -90,11 +101,12 @@ impl StreamHandler for Checker {
         let mut expect = h.expect;
         for &b in data {
             if let Some(e) = expect {
-                assert_eq!(b, e, "{dir:?}: bytes spliced or reordered");
+                assert_eq!(b & 0x7f, e & 0x7f, "{dir:?}: bytes spliced or reordered");
             }
-            expect = Some(b.wrapping_add(1));
+            expect = Some((b & 0x7f).wrapping_add(1));
         }
         h.expect = expect;
+        h.delivered += data.len() as u64;
         t.delivered += data.len() as u64;
         assert!(
             t.delivered <= t.fed,
@@ -119,6 +131,27 @@ impl StreamHandler for Checker {
         let h = &mut self.halves[dir.index()];
         assert!(!h.finished, "gap after FIN");
         h.expect = h.expect.map(|e| e.wrapping_add(len as u8));
+        h.delivered += len;
+    }
+
+    fn on_overlap_conflict(
+        &mut self,
+        t: &mut Totals,
+        conn: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+    ) {
+        self.live(conn);
+        assert!(len > 0, "empty conflict");
+        let h = &self.halves[dir.index()];
+        assert!(!h.finished, "conflict after FIN");
+        assert!(
+            offset >= h.delivered,
+            "conflict at {offset} reported after delivery (at {})",
+            h.delivered
+        );
+        t.conflicts += 1;
     }
 
     fn on_fin(&mut self, _: &mut Totals, conn: &ConnInfo, dir: Direction, _: Timestamp) {
@@ -214,8 +247,11 @@ fuzz_target!(|data: &[u8]| {
         };
         // The payload's bytes are the low bytes of their sequence numbers (after the SYN's).
         let first = seq.wrapping_add(flags.syn as u32);
+        let forged = (b1 >> 4) & 3 == 1 && len & 1 == 1 && b1 & 2 != 0;
+        let flip = if forged { 0x80 } else { 0 };
+        totals.forged += u64::from(forged);
         payload.clear();
-        payload.extend((0..len as u32).map(|i| first.wrapping_add(i) as u8));
+        payload.extend((0..len as u32).map(|i| first.wrapping_add(i) as u8 ^ flip));
         let end = first
             .wrapping_add(len as u32)
             .wrapping_add(flags.fin as u32);
@@ -251,4 +287,7 @@ fuzz_target!(|data: &[u8]| {
     table.close_all(&mut totals, now);
     assert_eq!(table.open_connections(), 0);
     assert_eq!(table.memory_used(), 0, "memory budget charge left");
+    if totals.forged == 0 {
+        assert_eq!(totals.conflicts, 0, "conflicts without a forged copy");
+    }
 });

@@ -411,6 +411,8 @@ fn every_anomaly_has_a_distinct_kebab_name() {
         Anomaly::Tunnel,
         Anomaly::LateResponse,
         Anomaly::MalformedRequestLine,
+        Anomaly::NoStatusLine,
+        Anomaly::OverlapConflict,
     ];
     let names: std::collections::BTreeSet<&str> = all.iter().map(Anomaly::name).collect();
     assert_eq!(names.len(), all.len());

@@ -45,6 +45,9 @@ use super::pairing::AckPairing;
 use super::queue::{add_anomaly, Entry};
 use super::HttpCtx;
 
+/// Per direction, a span `[start, end)` of stream offsets whose copies differed.
+pub(super) type ConflictSpans = PerDirection<Option<(u64, u64)>>;
+
 /// Interim (1xx) responses kept per request; more are counted but not kept.
 pub const MAX_INTERIM: usize = 16;
 
@@ -63,6 +66,12 @@ pub struct HttpConn {
     /// An h2c Upgrade happened (`tunnel.rs`): what the HTTP/2 session takes over, and the
     /// bytes after the switch as they arrive, until `Session::take_handoff` takes it.
     pub(super) switch: Option<Box<super::tunnel::H2cSwitch>>,
+    /// Per direction, the span of stream offsets (`AckPairing::delivered`'s) still to be
+    /// parsed whose copies differed in the capture (`Session::overlap_conflict`): the
+    /// messages whose bytes fall in it are flagged. One span, widened to cover every
+    /// report, so it stays bounded (a span may then cover a message between two reports).
+    /// Boxed: rare, and every connection carries the field.
+    pub(super) conflicts: Option<Box<ConflictSpans>>,
 }
 
 impl HttpConn {
@@ -76,6 +85,7 @@ impl HttpConn {
             depth: 0,
             pairing: AckPairing::default(),
             switch: None,
+            conflicts: None,
         }
     }
 
@@ -114,8 +124,12 @@ impl HttpConn {
         let mut pos = 0usize;
         let mut stalls = 0u32;
         while pos < data.len() {
-            let rest = data.get(pos..).unwrap_or_default();
+            let rest: &[u8] = data.get(pos..).unwrap_or_default();
             self.pairing.at[dir] = base.map(|b| b + pos as u64);
+            let rest = match base {
+                Some(b) => self.conflict_cut(dir, b + pos as u64, rest),
+                None => rest,
+            };
             let held = self.halves[dir].buf.len();
             let n = self.step(ctx, conn, dir, rest, ts);
             pos += n;
@@ -130,6 +144,47 @@ impl HttpConn {
                 break;
             }
         }
+    }
+
+    /// Before a step over `rest`, the bytes at stream offset `at` on: when `at` lies in
+    /// the span of conflicting bytes, the message that takes them is flagged; when the
+    /// span starts inside `rest`, the step only gets the bytes before it, so that no step
+    /// ends a message and starts the next across the span's start (the parser takes any
+    /// split of its input, as segments split it).
+    fn conflict_cut<'d>(&mut self, dir: Direction, at: u64, rest: &'d [u8]) -> &'d [u8] {
+        let Some(spans) = self.conflicts.as_deref_mut() else {
+            return rest;
+        };
+        let Some((s, e)) = spans[dir] else {
+            return rest;
+        };
+        if e <= at {
+            spans[dir] = None;
+            if spans.iter().all(Option::is_none) {
+                self.conflicts = None;
+            }
+            return rest;
+        }
+        if s <= at {
+            self.halves[dir].overlap_conflict = true;
+            return rest;
+        }
+        let before = usize::try_from(s - at).unwrap_or(usize::MAX);
+        rest.get(..before).unwrap_or(rest)
+    }
+
+    /// Bytes `start..start + len` of the next `on_data` of `dir` had two different copies
+    /// in the capture (`Session::overlap_conflict`).
+    pub(crate) fn overlap_conflict(&mut self, dir: Direction, start: u64, len: u64) {
+        let s = self.pairing.delivered[dir].saturating_add(start);
+        let e = s.saturating_add(len);
+        let spans = self
+            .conflicts
+            .get_or_insert_with(|| Box::new(PerDirection::new(None, None)));
+        spans[dir] = Some(match spans[dir] {
+            Some((a, b)) => (a.min(s), b.max(e)),
+            None => (s, e),
+        });
     }
 
     /// One step of `dir`'s state machine over the start of `data`. Returns the bytes used.
@@ -434,7 +489,7 @@ impl StreamHandler for HttpConn {
 mod tests {
     use super::HttpConn;
     use crate::http::queue::Entry;
-    use crate::http::testing::{pair, pairs, Drive, REQ_A, REQ_B, RESP_A, RESP_B};
+    use crate::http::testing::{pair, pairs, Drive, REQ_A, REQ_B, REQ_C, RESP_A, RESP_B, RESP_C};
     use crate::http::HttpLimits;
     use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer, Unanswered};
     use crate::reassembly::StreamHandler;
@@ -443,11 +498,12 @@ mod tests {
     /// `mem_bytes` charges the inline sizes of `HttpConn` and `Entry`: the split into
     /// files and sub-structs (`AckPairing`, `PerDirection`) must not change them, or the
     /// memory budget would act differently (480 and 640 bytes before the split, on 64-bit;
-    /// the h2c switch's box made it 488, issue 11).
+    /// the h2c switch's box made it 488, issue 11; the overlap-conflict spans' box 496,
+    /// issue 9).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn inline_sizes_are_as_before_the_split() {
-        assert_eq!(std::mem::size_of::<HttpConn>(), 488);
+        assert_eq!(std::mem::size_of::<HttpConn>(), 496);
         assert_eq!(std::mem::size_of::<Entry>(), 640);
     }
 
@@ -475,6 +531,59 @@ mod tests {
             .map(|r| (r.body.missing, r.complete));
         assert_eq!(body, Some((4, false)));
         assert_eq!(ctx.counters.body_gaps, 1);
+    }
+
+    /// Conflicting bytes announced before a delivery flag exactly the messages they fall
+    /// in: here the second of three pipelined requests, then the first response's body.
+    #[test]
+    fn overlap_conflicts_flag_the_messages_whose_bytes_they_cover() {
+        let mut d = Drive::new(false);
+        let mut reqs = REQ_A.to_vec();
+        reqs.extend_from_slice(REQ_B);
+        reqs.extend_from_slice(REQ_C);
+        // Bytes 3..5 of REQ_B.
+        d.h.overlap_conflict(ToServer, REQ_A.len() as u64 + 3, 2);
+        d.after_all(ToServer, &reqs);
+        // The last byte of RESP_A (its body), delivered in a later call than announced.
+        d.h.overlap_conflict(ToClient, RESP_A.len() as u64 - 1, 1);
+        d.after_all(ToClient, &RESP_A[..10]);
+        d.after_all(ToClient, &RESP_A[10..]);
+        d.after_all(ToClient, RESP_B);
+        d.after_all(ToClient, RESP_C);
+        let (out, ctx) = d.end();
+        assert_eq!(
+            pairs(&out),
+            vec![
+                pair("GET", "/a", 200),
+                pair("GET", "/b", 404),
+                pair("GET", "/c", 201)
+            ]
+        );
+        let flagged: Vec<bool> = out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect();
+        assert_eq!(flagged, vec![true, true, false]);
+        assert_eq!(ctx.counters.overlap_conflict_messages, 2);
+    }
+
+    /// A conflict at the very first byte of a message after one that ends just before it
+    /// flags only the later one.
+    #[test]
+    fn an_overlap_conflict_at_a_message_start_does_not_flag_the_one_before() {
+        let mut d = Drive::new(false);
+        let mut reqs = REQ_A.to_vec();
+        reqs.extend_from_slice(REQ_B);
+        d.h.overlap_conflict(ToServer, REQ_A.len() as u64, 1);
+        d.after_all(ToServer, &reqs);
+        d.after_all(ToClient, RESP_A);
+        d.after_all(ToClient, RESP_B);
+        let (out, _) = d.end();
+        let flagged: Vec<bool> = out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect();
+        assert_eq!(flagged, vec![false, true]);
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub(super) struct Half {
     pub(super) switch_after: bool,
     /// The body in progress lost bytes to a gap.
     pub(super) body_gap: bool,
+    /// Bytes of the message in progress had two different copies in the capture
+    /// (`StreamHandler::on_overlap_conflict`): flagged `OverlapConflict` at its end.
+    pub(super) overlap_conflict: bool,
     /// Request side, `AwaitSwitch`: bytes held (bounded by `max_head_bytes`).
     pub(super) held: Vec<u8>,
     /// Held bytes were lost (over the bound, or a gap): resync when they are released.
@@ -120,6 +123,7 @@ impl Half {
             owner: Owner::Discard,
             switch_after: false,
             body_gap: false,
+            overlap_conflict: false,
             held: Vec::new(),
             held_lost: false,
             head_kind: HeadKind::Normal,

@@ -560,10 +560,15 @@ impl HttpConn {
         ts: Timestamp,
     ) {
         let gap = std::mem::take(&mut self.halves.to_server.body_gap);
+        let conflict = std::mem::take(&mut self.halves.to_server.overlap_conflict);
         let Some(e) = self.entry_mut(depth) else {
             return;
         };
         let mut anomalies = std::mem::take(&mut e.req_anomalies);
+        if conflict {
+            ctx.counters.overlap_conflict_messages += 1;
+            add_anomaly(&mut anomalies, Anomaly::OverlapConflict);
+        }
         let body = finished_body(ctx, reader, complete, gap, &mut anomalies);
         if let Some(r) = e.request.as_mut() {
             if let Some(body) = body {
@@ -594,11 +599,16 @@ impl HttpConn {
         }
         let h = &mut self.halves.to_client;
         let gap = std::mem::take(&mut h.body_gap);
+        let conflict = std::mem::take(&mut h.overlap_conflict);
         let switch = std::mem::take(&mut h.switch_after);
         let owner = h.owner;
         h.owner = Owner::Discard;
         if let Some(e) = self.owner_entry(owner) {
             let mut anomalies = std::mem::take(&mut e.resp_anomalies);
+            if conflict {
+                ctx.counters.overlap_conflict_messages += 1;
+                add_anomaly(&mut anomalies, Anomaly::OverlapConflict);
+            }
             let body = finished_body(ctx, reader, complete, gap, &mut anomalies);
             if let Some(r) = e.response.as_mut() {
                 if let Some(body) = body {

@@ -115,6 +115,9 @@ crate::counters! {
         interrupted_messages,
         /// Gaps inside bodies of known length (parsing went on).
         body_gaps,
+        /// Messages flagged `overlap-conflict`: the capture held two different copies of
+        /// some of their bytes (the reassembler's `overlap_conflicts`).
+        overlap_conflict_messages,
         /// Bytes skipped while looking for a message start (resync, mid-stream pickup).
         resync_skipped_bytes,
         /// Heads that did not parse.

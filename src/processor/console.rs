@@ -428,6 +428,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::HpackDesync => "HPACK desync",
                 Anomaly::FramesLost => "frames lost",
                 Anomaly::NoStatusLine => "no status line",
+                Anomaly::OverlapConflict => "retransmission differed",
             })
         })
         .collect()

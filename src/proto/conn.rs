@@ -7,7 +7,7 @@
 
 use crate::h2::H2Conn;
 use crate::http::HttpConn;
-use crate::model::{ConnInfo, Direction, PerDirection};
+use crate::model::{Anomaly, ConnInfo, Direction, PerDirection};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 use crate::tls::TlsLayer;
@@ -26,12 +26,16 @@ enum Input<'a> {
     Gap(u64),
     Ack(u64),
     Fin,
+    /// Bytes `start..start + len` of the next `Data` had two different copies in the
+    /// capture (see `ProtoConn::on_overlap_conflict`).
+    Conflict(u64, u64),
 }
 
 /// An event held at the top while the protocol is not known yet.
 enum Held {
     Data(Direction, Vec<u8>, Timestamp),
     Ack(Direction, u64),
+    Conflict(Direction, u64, u64),
 }
 
 /// The top of the stack.
@@ -58,6 +62,16 @@ struct Detector {
 pub struct ProtoConn {
     layers: Vec<Box<dyn Layer>>,
     top: Top,
+    /// Per direction, the TCP stream offset of the next byte (data and gaps delivered).
+    tcp_at: PerDirection<u64>,
+    /// Per direction, the span of TCP stream offsets not delivered yet whose copies
+    /// differed in the capture (one span, widened to cover every report: bounded).
+    conflicts: PerDirection<Option<(u64, u64)>>,
+    /// Conflicting bytes reached a level that cannot place them in a message (a layer:
+    /// TLS; a session without offsets: HTTP/2): every transaction the connection emits
+    /// from then on is flagged `OverlapConflict` (a superset of the affected ones: those
+    /// emitted before had all their bytes delivered before the conflicting ones).
+    conflict_unplaced: bool,
 }
 
 impl ProtoConn {
@@ -68,6 +82,9 @@ impl ProtoConn {
                 at_start: PerDirection::new(!conn.midstream, !conn.midstream),
                 ..Detector::default()
             }),
+            tcp_at: PerDirection::new(0, 0),
+            conflicts: PerDirection::new(None, None),
+            conflict_unplaced: false,
         }
     }
 
@@ -110,6 +127,8 @@ impl ProtoConn {
             Input::Gap(len) => layer.on_gap(ctx, conn, dir, len, ts, &mut out),
             Input::Ack(ack) => layer.on_ack(ctx, dir, ack, &mut out),
             Input::Fin => layer.on_fin(dir, ts, &mut out),
+            // A layer's output offsets are not its input's (TLS records).
+            Input::Conflict(..) => self.conflict_unplaced = true,
         }
         self.feed_up(ctx, conn, level, out);
     }
@@ -149,6 +168,11 @@ impl ProtoConn {
                     Input::Gap(n) => s.on_gap(&mut ctx.http, conn, dir, n, ts),
                     Input::Ack(a) => s.on_ack(&mut ctx.http, conn, dir, a),
                     Input::Fin => s.on_fin(&mut ctx.http, conn, dir, ts),
+                    Input::Conflict(start, len) => {
+                        if !s.overlap_conflict(&mut ctx.http, dir, start, len) {
+                            self.conflict_unplaced = true;
+                        }
+                    }
                 }
                 let handoff = s.take_handoff();
                 self.stamp(ctx, emitted_from);
@@ -183,6 +207,7 @@ impl ProtoConn {
                     }
                 },
                 Input::Ack(a) => det.held.push(Held::Ack(dir, a)),
+                Input::Conflict(s, l) => det.held.push(Held::Conflict(dir, s, l)),
                 // The start of a direction is lost, or it ended: nothing more will tell.
                 // HTTP/1 takes it, as it resynchronises on its own.
                 Input::Gap(_) | Input::Fin => {
@@ -228,6 +253,9 @@ impl ProtoConn {
             match held {
                 Held::Data(dir, data, ts) => self.feed(ctx, conn, top, dir, Input::Data(&data), ts),
                 Held::Ack(dir, ack) => self.feed(ctx, conn, top, dir, Input::Ack(ack), ts),
+                Held::Conflict(dir, s, l) => {
+                    self.feed(ctx, conn, top, dir, Input::Conflict(s, l), ts)
+                }
             }
         }
     }
@@ -274,6 +302,14 @@ impl ProtoConn {
                 Held::Ack(dir, ack) => {
                     self.feed(ctx, conn, level, dir, Input::Ack(ack), Timestamp::default())
                 }
+                Held::Conflict(dir, s, l) => self.feed(
+                    ctx,
+                    conn,
+                    level,
+                    dir,
+                    Input::Conflict(s, l),
+                    Timestamp::default(),
+                ),
             }
         }
     }
@@ -283,6 +319,14 @@ impl ProtoConn {
     fn stamp(&self, ctx: &mut ProtoCtx, from: usize) {
         if ctx.http.out.len() <= from {
             return;
+        }
+        if self.conflict_unplaced {
+            for tx in &mut ctx.http.out[from..] {
+                if !tx.anomalies.contains(&Anomaly::OverlapConflict) {
+                    tx.anomalies.push(Anomaly::OverlapConflict);
+                    ctx.http.counters.overlap_conflict_messages += 1;
+                }
+            }
         }
         if let Some(info) = self.layers.iter().rev().find_map(|l| l.tls_info()) {
             for tx in &mut ctx.http.out[from..] {
@@ -338,7 +382,7 @@ impl Detector {
             .iter()
             .map(|h| match h {
                 Held::Data(_, d, _) => d.capacity() + std::mem::size_of::<Held>(),
-                Held::Ack(..) => std::mem::size_of::<Held>(),
+                Held::Ack(..) | Held::Conflict(..) => std::mem::size_of::<Held>(),
             })
             .sum::<usize>()
             + self.first.iter().map(Vec::capacity).sum::<usize>()
@@ -363,6 +407,9 @@ impl ProtoConn {
         ProtoConn {
             layers: Vec::new(),
             top: Top::Skipping(Protocol::Unknown),
+            tcp_at: PerDirection::new(0, 0),
+            conflicts: PerDirection::new(None, None),
+            conflict_unplaced: false,
         }
     }
 
@@ -406,7 +453,36 @@ impl StreamHandler for ProtoConn {
         data: &[u8],
         ts: Timestamp,
     ) {
+        let at = self.tcp_at[dir];
+        let end = at + data.len() as u64;
+        self.tcp_at[dir] = end;
+        if let Some((s, e)) = self.conflicts[dir] {
+            if s < end && at < e {
+                let start = s.max(at) - at;
+                let len = e.min(end) - at - start;
+                self.feed(ctx, conn, 0, dir, Input::Conflict(start, len), ts);
+            }
+            if e <= end {
+                self.conflicts[dir] = None;
+            }
+        }
         self.feed(ctx, conn, 0, dir, Input::Data(data), ts);
+    }
+
+    /// Remembered until the bytes come (`on_data` tells the stack just before them).
+    fn on_overlap_conflict(
+        &mut self,
+        _ctx: &mut ProtoCtx,
+        _conn: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+    ) {
+        let e = offset.saturating_add(len);
+        self.conflicts[dir] = Some(match self.conflicts[dir] {
+            Some((a, b)) => (a.min(offset), b.max(e)),
+            None => (offset, e),
+        });
     }
 
     fn on_ack(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, dir: Direction, ack: u64) {
@@ -422,6 +498,10 @@ impl StreamHandler for ProtoConn {
         len: u64,
         ts: Timestamp,
     ) {
+        self.tcp_at[dir] = self.tcp_at[dir].saturating_add(len);
+        if self.conflicts[dir].is_some_and(|(_, e)| e <= self.tcp_at[dir]) {
+            self.conflicts[dir] = None;
+        }
         self.feed(ctx, conn, 0, dir, Input::Gap(len), ts);
     }
 

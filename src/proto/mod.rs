@@ -112,9 +112,34 @@ pub trait Session: StreamHandler<Ctx = HttpCtx> + Send {
     fn take_handoff(&mut self) -> Option<Handoff> {
         None
     }
+    /// Bytes `start..start + len` of the next `on_data` of `dir` had two different copies
+    /// in the capture (`StreamHandler::on_overlap_conflict`): the session flags the
+    /// messages they belong to and returns true, or returns false when it cannot place
+    /// them (the default; the stack then flags what the connection emits from now on).
+    fn overlap_conflict(
+        &mut self,
+        ctx: &mut HttpCtx,
+        dir: Direction,
+        start: u64,
+        len: u64,
+    ) -> bool {
+        let _ = (ctx, dir, start, len);
+        false
+    }
 }
 
 impl Session for HttpConn {
+    fn overlap_conflict(
+        &mut self,
+        _ctx: &mut HttpCtx,
+        dir: Direction,
+        start: u64,
+        len: u64,
+    ) -> bool {
+        HttpConn::overlap_conflict(self, dir, start, len);
+        true
+    }
+
     /// After an h2c Upgrade (101 with `Upgrade: h2c`): the HTTP/2 session's start.
     fn take_handoff(&mut self) -> Option<Handoff> {
         let sw = self.take_switch()?;

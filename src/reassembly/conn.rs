@@ -108,6 +108,13 @@ impl<F: HandlerFactory> Emit for Out<'_, F> {
             .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
         h.on_fin(self.ctx, self.info, self.dir, self.ts);
     }
+
+    fn conflict(&mut self, offset: u64, len: u64) {
+        let h = self
+            .handler
+            .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
+        h.on_overlap_conflict(self.ctx, self.info, self.dir, offset, len);
+    }
 }
 
 /// One segment's bytes as its connection sees them, after the handshake bookkeeping.

@@ -10,7 +10,9 @@
 //! - Bytes already delivered are never changed; a later copy is dropped (content of
 //!   delivered bytes is not kept, so it cannot be compared).
 //! - For buffered (out-of-order) bytes the first copy received wins; later copies are
-//!   compared and differing bytes are counted (`overlap_conflicts`), never substituted.
+//!   compared and differing bytes are counted (`overlap_conflicts`), never substituted;
+//!   the handler is told which bytes (`Emit::conflict`) before they are delivered, so the
+//!   message they belong to is flagged.
 //! - Missing bytes are delivered as a gap of N bytes, never spliced, and only when they can
 //!   no longer come: the out-of-order limit is hit; the peer acknowledged them (the peer got
 //!   them, the capture did not) and they are still missing `ACK_GAP_PATIENCE` segments
@@ -52,6 +54,9 @@ pub(crate) trait Emit {
     fn data(&mut self, data: &[u8], fresh: bool);
     fn gap(&mut self, len: u64);
     fn fin(&mut self);
+    /// A later copy of the buffered bytes `offset..offset + len` differed from the copy
+    /// kept (the first): reported before those bytes are delivered.
+    fn conflict(&mut self, offset: u64, len: u64);
 }
 
 /// Limits of one direction's buffer.
@@ -203,7 +208,11 @@ impl HalfStream {
                 // Already buffered: the first copy wins; compare to count conflicts.
                 let upto = cend.min(end);
                 overlapped = true;
-                conflicts += self.ooo.count_differences(cur, piece(cur, upto));
+                let differing = self.ooo.count_differences(cur, piece(cur, upto));
+                if differing > 0 {
+                    conflicts += differing;
+                    out.conflict(cur, upto - cur);
+                }
                 cur = upto;
                 if cstart == self.next {
                     self.flush_one(c, out);

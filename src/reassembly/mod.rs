@@ -122,6 +122,20 @@ pub trait StreamHandler {
     fn on_ack(&mut self, ctx: &mut Self::Ctx, conn: &ConnInfo, dir: Direction, ack: u64) {
         let _ = (ctx, conn, dir, ack);
     }
+    /// The capture held two different copies of the bytes `offset..offset + len` of
+    /// direction `dir` (stream offsets, as `on_ack`'s): the first copy received is the one
+    /// delivered (docs/robustness.md). Called before the `on_data` that delivers them, so
+    /// the message they belong to can be flagged. The default ignores it.
+    fn on_overlap_conflict(
+        &mut self,
+        ctx: &mut Self::Ctx,
+        conn: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+    ) {
+        let _ = (ctx, conn, dir, offset, len);
+    }
     /// `len` bytes of direction `dir` that the capture lost.
     fn on_gap(
         &mut self,

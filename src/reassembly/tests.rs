@@ -19,6 +19,8 @@ enum Ev {
     Tick(u64),
     /// `on_ack`: the next data of `dir` was sent after the other direction's offset.
     Ack(u64, Direction, u64),
+    /// `on_overlap_conflict`: offset and length of bytes whose copies differed.
+    Conflict(u64, Direction, u64, u64),
 }
 
 struct Rec;
@@ -62,6 +64,16 @@ impl StreamHandler for Rec {
     }
     fn on_tick(&mut self, ctx: &mut Vec<Ev>, conn: &ConnInfo, _now: Timestamp) {
         ctx.push(Ev::Tick(conn.id));
+    }
+    fn on_overlap_conflict(
+        &mut self,
+        ctx: &mut Vec<Ev>,
+        conn: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+    ) {
+        ctx.push(Ev::Conflict(conn.id, dir, offset, len));
     }
 }
 
@@ -262,6 +274,26 @@ impl H {
         self.table.counters()
     }
 
+    /// The conflicts reported for `dir` of connection `id`: (offset, length, bytes of the
+    /// direction delivered, as data or gap, when it was reported).
+    pub(super) fn conflicts(&self, id: u64, dir: Direction) -> Vec<(u64, u64, u64)> {
+        let mut delivered = 0u64;
+        let mut out = Vec::new();
+        for e in &self.ev {
+            match e {
+                Ev::Data(i, d, bytes, _) if *i == id && *d == dir => {
+                    delivered += bytes.len() as u64
+                }
+                Ev::Gap(i, d, len) if *i == id && *d == dir => delivered += len,
+                Ev::Conflict(i, d, off, len) if *i == id && *d == dir => {
+                    out.push((*off, *len, delivered))
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Each data delivery of `dir` with the ACK announced just before it (`None`: none).
     fn acked_data(&self, dir: Direction) -> Vec<(Vec<u8>, Option<u64>)> {
         let mut out = Vec::new();
@@ -380,6 +412,8 @@ fn overlaps_keep_the_first_copy_and_count_conflicts() {
         ),
         (2, 1, 2)
     );
+    // Reported to the handler before bytes 4..6 were delivered (0..4 were).
+    assert_eq!(h.conflicts(0, ToServer), vec![(4, 2, 4)]);
 }
 
 #[test]
@@ -391,6 +425,8 @@ fn a_segment_spanning_several_buffered_chunks_fills_only_the_holes() {
     h.pkt(C, S, "A", 1, 1, b"ab_de_g");
     assert_eq!(h.stream(0, ToServer), vec![d(b"abCdeFg")]);
     assert_eq!(h.c().overlap_conflict_bytes, 2);
+    // Each differing chunk is reported just before it is delivered.
+    assert_eq!(h.conflicts(0, ToServer), vec![(2, 1, 2), (5, 1, 5)]);
 }
 
 #[test]

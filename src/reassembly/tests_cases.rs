@@ -125,4 +125,7 @@ fn overlapping_retransmissions_with_different_bytes_keep_the_first_copy() {
     let c = h.c();
     assert_eq!((c.overlap_conflicts, c.overlap_conflict_bytes), (1, 4));
     assert_eq!(c.retransmitted_segments, 1);
+    // The handler heard of bytes 8..12 before they were delivered (8 bytes were).
+    assert_eq!(h.conflicts(0, ToServer), vec![(8, 4, 8)]);
+    assert!(h.conflicts(0, ToClient).is_empty());
 }

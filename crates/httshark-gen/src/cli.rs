@@ -12,6 +12,10 @@
 //! `httshark-gen hostile KIND --out FILE` writes one of the memory-exhaustion attacks of
 //! [`crate::hostile`] instead, interleaved with legitimate connections whose ground truth
 //! goes to `--expected` (`scripts/robustness.sh` runs them all).
+//!
+//! `httshark-gen stack CASE --out FILE` writes one TCP stack behaviour of [`crate::stack`]
+//! (fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn, overlap-conflict):
+//! one connection, two transactions, their ground truth to `--expected`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -21,6 +25,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::hostile::{self, HostileConfig, Kind};
+use crate::stack;
 use crate::{
     write_capture_with_keylog, FaultSpec, Format, GenConfig, HttpParams, LinkKind, Suite,
     TlsParams, TsResolution,
@@ -110,6 +115,43 @@ enum Command {
     /// endless-chunked, huge-header, pipelined, ooo-window) interleaved with legitimate
     /// connections.
     Hostile(HostileArgs),
+    /// Write one TCP stack behaviour (fast-open, keepalive, zero-window,
+    /// simultaneous-open, syn-new-isn, overlap-conflict): one connection, two transactions.
+    Stack(StackArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct StackArgs {
+    /// fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn or overlap-conflict.
+    case: String,
+    /// Output capture file (classic pcap, Ethernet).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the transactions' ground truth to this TSV file.
+    #[arg(long)]
+    expected: Option<PathBuf>,
+}
+
+fn run_stack(a: &StackArgs) -> Result<(), String> {
+    let names: Vec<&str> = stack::Case::ALL.iter().map(|c| c.as_str()).collect();
+    let case = stack::Case::parse(&a.case)
+        .ok_or_else(|| format!("unknown case `{}` ({})", a.case, names.join(", ")))?;
+    let out = File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let mut tsv = Vec::new();
+    let cap = stack::write_case(case, a.seed, BufWriter::new(out), &mut tsv)
+        .map_err(|e| format!("writing: {e}"))?;
+    if let Some(p) = &a.expected {
+        std::fs::write(p, &tsv).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    eprintln!(
+        "httshark-gen: stack {}: {} packets, {} transactions",
+        case.as_str(),
+        cap.packets.len(),
+        cap.txs.len()
+    );
+    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -266,8 +308,10 @@ where
 
 /// Writes what `a` asks for, with a one-line summary on standard error.
 pub fn run(a: &Args) -> Result<(), String> {
-    if let Some(Command::Hostile(h)) = &a.command {
-        return run_hostile(h);
+    match &a.command {
+        Some(Command::Hostile(h)) => return run_hostile(h),
+        Some(Command::Stack(s)) => return run_stack(s),
+        None => {}
     }
     let cfg = config(a)?;
     let path = a.out.as_ref().ok_or("--out is required")?;

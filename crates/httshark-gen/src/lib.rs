@@ -16,6 +16,9 @@
 //! - [`tls`], [`tls_conn`]: TLS 1.3 record sealing and the handshake of `--tls` mode, with
 //!   the NSS key log a decryptor needs;
 //! - [`faults`]: fault injection with an account of which bytes were lost;
+//! - [`stack`]: TCP stack behaviours (Fast Open, keep-alive and zero-window probes,
+//!   simultaneous open, a SYN retried with a new ISN, overlapping copies that differ), one
+//!   connection each with its ground truth;
 //! - [`hostile`]: memory-exhaustion attacks (SYN flood, endless bodies, ...) interleaved
 //!   with legitimate connections and their ground truth;
 //! - [`scenario`]: connections interleaved in time, streamed with bounded memory, and
@@ -33,6 +36,7 @@ pub mod http;
 pub mod pcap;
 pub mod rng;
 pub mod scenario;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod tls;

@@ -182,6 +182,11 @@ pub struct TcpConn {
     ip_id: [u16; 2],
     /// Time of the latest frame each direction has sent (reactions are scheduled ahead).
     last_ts: [Timestamp; 2],
+    /// The window each direction advertises (`TcpParams::window` unless a zero-window
+    /// episode closed it, see `crate::stack`).
+    window: [u16; 2],
+    /// The SYN carries a TCP Fast Open cookie option (RFC 7413), see `handshake_fast_open`.
+    tfo_cookie: bool,
     packets: Vec<Packet>,
 }
 
@@ -214,6 +219,8 @@ impl TcpConn {
                 (conn as u16).wrapping_mul(7919),
                 (conn as u16).wrapping_mul(104_729u32 as u16),
             ],
+            window: [params.window; 2],
+            tfo_cookie: false,
             p: params,
             last_ts: [start, start],
             packets: Vec::new(),
@@ -431,7 +438,7 @@ impl TcpConn {
         let ts = ts.max(self.last_ts[dir.index()]);
         self.last_ts[dir.index()] = ts;
         let (src, dst) = self.endpoints(dir);
-        let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, self.p.window);
+        let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, self.window[dir.index()]);
         tcp.syn = f.syn;
         tcp.fin = f.fin;
         tcp.rst = f.rst;
@@ -442,8 +449,17 @@ impl TcpConn {
         }
         if f.syn {
             let mss = u16::try_from(self.p.mss).unwrap_or(u16::MAX);
-            // Two options of 4 bytes each at most: never exceeds the 40-byte option space.
-            let _ = tcp.set_options(&[TcpOptionElement::MaximumSegmentSize(mss)]);
+            if self.tfo_cookie && dir == Direction::ToServer {
+                // MSS, then a Fast Open cookie (kind 34, RFC 7413 §4.1.1), NOP-padded:
+                // 16 of the 40 bytes of option space.
+                let [m0, m1] = mss.to_be_bytes();
+                let _ = tcp.set_options_raw(&[
+                    2, 4, m0, m1, 34, 10, 0xc0, 0x0c, 0x1e, 0x5a, 0x11, 0x22, 0x33, 0x44, 1, 1,
+                ]);
+            } else {
+                // Two options of 4 bytes each at most: never exceeds the 40-byte option space.
+                let _ = tcp.set_options(&[TcpOptionElement::MaximumSegmentSize(mss)]);
+            }
         }
         let id = self.ip_id[dir.index()];
         self.ip_id[dir.index()] = id.wrapping_add(1);
@@ -523,6 +539,187 @@ impl TcpConn {
             self.next_seq[dir.index()] = seq.wrapping_add(payload.len() as u32);
         }
         ts
+    }
+}
+
+/// Segments of the TCP behaviours of [`crate::stack`] (issue 9, item 5): what a real stack
+/// sends in each case, with the sequence numbers it would use.
+impl TcpConn {
+    /// Records a frame that neither advances `dir`'s sequence number nor counts as new
+    /// stream bytes (a probe, a retransmission): its metadata says where it lies.
+    fn emit_again(
+        &mut self,
+        ts: Timestamp,
+        dir: Direction,
+        seq: u32,
+        f: Flags,
+        payload: &[u8],
+    ) -> Timestamp {
+        let (sent, next) = (self.sent[dir.index()], self.next_seq[dir.index()]);
+        let ackn = self.peer_ack(dir);
+        let ts = self.emit(ts, dir, seq, ackn, f, payload);
+        self.sent[dir.index()] = sent;
+        self.next_seq[dir.index()] = next;
+        // The stream offset of `seq`: behind `next` by the wrapping distance.
+        let back = u64::from(next.wrapping_sub(seq));
+        if let Some(p) = self.packets.last_mut() {
+            p.meta.stream_off = sent.saturating_sub(back);
+        }
+        ts
+    }
+
+    /// TCP Fast Open (RFC 7413): the client's SYN carries a cookie and `data` (at most one
+    /// MSS), the SYN-ACK acknowledges the data with the SYN, the client's ACK follows.
+    pub fn handshake_fast_open(&mut self, data: &[u8]) {
+        let data = &data[..data.len().min(self.p.mss)];
+        let (c, s) = (Direction::ToServer, Direction::ToClient);
+        let t0 = self.now;
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        self.tfo_cookie = true;
+        self.emit(t0, c, self.p.client_isn, 0, syn, data);
+        self.tfo_cookie = false;
+        // `emit` advanced past the data from `client_isn`; the SYN takes one more.
+        self.next_seq[c.index()] = self.p.client_isn.wrapping_add(1 + data.len() as u32);
+        let synack = Flags {
+            syn: true,
+            ack: true,
+            ..Flags::default()
+        };
+        let t1 = t0 + self.p.rtt;
+        let cack = self.next_seq[c.index()];
+        self.emit(t1, s, self.p.server_isn, cack, synack, &[]);
+        let t2 = t1 + self.p.ack_delay;
+        let (cseq, sack) = (self.next_seq[c.index()], self.next_seq[s.index()]);
+        self.emit(t2, c, cseq, sack, ack(), &[]);
+        self.now = t2;
+    }
+
+    /// A simultaneous open (RFC 9293 §3.5, figure 8), seen next to the client: both SYNs
+    /// cross, then each side answers the other's SYN with SYN-ACK.
+    pub fn simultaneous_open(&mut self) {
+        let (c, s) = (Direction::ToServer, Direction::ToClient);
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        let synack = Flags {
+            syn: true,
+            ack: true,
+            ..Flags::default()
+        };
+        let t0 = self.now;
+        self.emit(t0, c, self.p.client_isn, 0, syn, &[]);
+        // The server's SYN was sent before the client's arrived: it arrives half an RTT
+        // after the client sent its own.
+        let t1 = t0 + self.p.rtt / 2;
+        self.emit(t1, s, self.p.server_isn, 0, syn, &[]);
+        let t2 = t1 + self.p.ack_delay;
+        let (cseq, sack) = (self.p.client_isn, self.next_seq[s.index()]);
+        self.emit(t2, c, cseq, sack, synack, &[]);
+        let t3 = t0 + self.p.rtt;
+        let (sseq, cack) = (self.p.server_isn, self.next_seq[c.index()]);
+        self.emit(t3, s, sseq, cack, synack, &[]);
+        self.now = t3 + self.p.ack_delay;
+    }
+
+    /// The client's SYN with `first_isn` goes unanswered; the SYN retransmitted after
+    /// `after` carries a new ISN (`TcpParams::client_isn`, as a stack does after a
+    /// restart or when it picks the ISN per attempt), then the handshake completes.
+    pub fn handshake_after_syn_with(&mut self, first_isn: u32, after: std::time::Duration) {
+        let syn = Flags {
+            syn: true,
+            ..Flags::default()
+        };
+        let t = self.now;
+        self.emit(t, Direction::ToServer, first_isn, 0, syn, &[]);
+        self.now = t + after;
+        self.handshake();
+    }
+
+    /// A keep-alive probe from `from` (RFC 9293 §3.8.4): the sequence number one before
+    /// the next, with no byte (`byte == None`, Linux) or one garbage byte (older
+    /// Windows); the peer answers with a pure ACK of what it has.
+    pub fn keepalive_probe(&mut self, from: Direction, byte: Option<u8>) {
+        let seq = self.next_seq[from.index()].wrapping_sub(1);
+        let payload: &[u8] = match &byte {
+            Some(b) => std::slice::from_ref(b),
+            None => &[],
+        };
+        let t = self.emit_again(self.now, from, seq, ack(), payload);
+        let rt = self.reaction_time(from, t);
+        let rdir = from.reverse();
+        let (rseq, rack) = (self.next_seq[rdir.index()], self.next_seq[from.index()]);
+        self.now = self.emit(rt, rdir, rseq, rack, ack(), &[]);
+    }
+
+    /// A zero-window episode before `dir` sends `data`: the receiver advertises a zero
+    /// window; `dir` probes `probes` times with the first byte of `data` (RFC 9293
+    /// §3.8.6.1), each answered by an ACK that does not take it; then the window opens
+    /// and `data` goes as usual.
+    pub fn send_after_zero_window(&mut self, dir: Direction, data: &[u8], probes: u32) {
+        let rdir = dir.reverse();
+        let (rseq, rack) = (self.next_seq[rdir.index()], self.next_seq[dir.index()]);
+        self.window[rdir.index()] = 0;
+        let mut t = self.emit(self.now, rdir, rseq, rack, ack(), &[]);
+        if let Some(first) = data.first() {
+            for _ in 0..probes {
+                t = t + self.p.rtt;
+                let seq = self.next_seq[dir.index()];
+                t = self.emit_again(t, dir, seq, ack(), std::slice::from_ref(first));
+                let rt = self.reaction_time(dir, t);
+                self.emit(rt, rdir, rseq, rack, ack(), &[]);
+            }
+        }
+        self.window[rdir.index()] = self.p.window;
+        t = t + self.p.rtt;
+        self.emit(t, rdir, rseq, rack, ack(), &[]);
+        self.now = t + self.p.ack_delay;
+        self.send(dir, data);
+    }
+
+    /// `data` (at most one MSS) from `dir` whose first `split` bytes the capture misses:
+    /// the bytes from `split` on are captured, the peer's ACK still asks for the first
+    /// byte, and the sender retransmits all of `data` in one segment (Linux collapses
+    /// retransmissions) whose copy of the bytes from `split` on is `other` there: a
+    /// broken middlebox, or an evasion. `other` is as long as `data`, and only its bytes
+    /// from `split` on are used.
+    pub fn send_overlap_conflict(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        split: usize,
+        other: &[u8],
+    ) {
+        let n = data.len().min(self.p.mss);
+        let split = split.min(n);
+        let (seq0, sent0) = (self.next_seq[dir.index()], self.sent[dir.index()]);
+        let rdir = dir.reverse();
+        let f = Flags {
+            ack: true,
+            psh: true,
+            ..Flags::default()
+        };
+        // The first segment went uncaptured: only the sequence space moves on.
+        self.next_seq[dir.index()] = seq0.wrapping_add(split as u32);
+        self.sent[dir.index()] = sent0 + split as u64;
+        let seq = self.next_seq[dir.index()];
+        let peer = self.peer_ack(dir);
+        let t = self.emit(self.now, dir, seq, peer, f, &data[split..n]);
+        // The peer's duplicate ACK: it still waits for the first byte.
+        let rt = self.reaction_time(dir, t);
+        let rseq = self.next_seq[rdir.index()];
+        self.emit(rt, rdir, rseq, seq0, ack(), &[]);
+        let mut copy = data[..n].to_vec();
+        for (i, b) in copy.iter_mut().enumerate().skip(split) {
+            *b = other.get(i).copied().unwrap_or(*b);
+        }
+        let t = self.emit_again(rt + self.p.rtt, dir, seq0, f, &copy);
+        let rt = self.reaction_time(dir, t);
+        let (rseq, rack) = (self.next_seq[rdir.index()], self.next_seq[dir.index()]);
+        self.now = self.emit(rt, rdir, rseq, rack, ack(), &[]);
     }
 }
 

@@ -204,6 +204,50 @@ fn a_layer_under_the_session_gives_the_plaintext_transactions() {
     assert_eq!(ctx.http.out, plain.http.out);
 }
 
+/// Two requests on one plaintext connection, the conflict reported (in TCP stream offsets)
+/// while the first bytes are still held by detection: only the request the bytes fall in
+/// is flagged. Under a layer (TLS's stand-in) the offsets cannot be placed: what the
+/// connection emits from then on is flagged.
+#[test]
+fn overlap_conflicts_reach_the_message_or_flag_what_follows_under_a_layer() {
+    let c = conn(false);
+    let flagged = |ctx: &ProtoCtx| -> Vec<bool> {
+        ctx.http
+            .out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect()
+    };
+    let mut reqs = REQ.to_vec();
+    reqs.extend_from_slice(REQ);
+    let mut resps = RESP.to_vec();
+    resps.extend_from_slice(RESP);
+    // The second request's body (its last two bytes), delivered in 5-byte pieces.
+    let at = reqs.len() as u64 - 2;
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_overlap_conflict(&mut ctx, &c, ToServer, at, 2);
+    for chunk in reqs.chunks(5) {
+        p.on_data(&mut ctx, &c, ToServer, chunk, ts(11));
+    }
+    p.on_data(&mut ctx, &c, ToClient, &resps, ts(12));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(13));
+    assert_eq!(flagged(&ctx), vec![false, true]);
+    assert_eq!(ctx.http.counters.overlap_conflict_messages, 1);
+
+    // Under a layer: the first exchange is done before the conflict is reported.
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::with_layers(&c, vec![Box::new(Xor(0x5a))]);
+    let enc = |b: &[u8]| b.iter().map(|x| x ^ 0x5a).collect::<Vec<u8>>();
+    p.on_data(&mut ctx, &c, ToServer, &enc(REQ), ts(11));
+    p.on_data(&mut ctx, &c, ToClient, &enc(RESP), ts(12));
+    p.on_overlap_conflict(&mut ctx, &c, ToServer, REQ.len() as u64 + 1, 1);
+    p.on_data(&mut ctx, &c, ToServer, &enc(REQ), ts(13));
+    p.on_data(&mut ctx, &c, ToClient, &enc(RESP), ts(14));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(15));
+    assert_eq!(flagged(&ctx), vec![false, true]);
+}
+
 /// A session that reads nothing and, at its first bytes, hands everything it was given
 /// on: stands in for HTTP/1 at a 101 to h2c.
 struct HandsOn(Option<Handoff>);
