@@ -56,7 +56,11 @@ pub fn check(data: &[u8]) {
         let mime = String::from_utf8_lossy(mime);
         let k = sel.keeps(&mime);
         assert_eq!(k, model_keeps(&drop, keep, &mime), "keeps({mime:?})");
-        assert_eq!(k, sel.keeps(&mime.to_ascii_uppercase()), "case matters: {mime:?}");
+        assert_eq!(
+            k,
+            sel.keeps(&mime.to_ascii_uppercase()),
+            "case matters: {mime:?}"
+        );
     }
     let field = |v: &[u8]| [b"Content-Type: ".as_slice(), v].concat();
     let body_len = usize::from(flags >> 1);

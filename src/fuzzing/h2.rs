@@ -15,12 +15,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use super::{check_transaction, small_http_limits, Cursor};
 use crate::h2::H2Conn;
 use crate::http::HttpCtx;
 use crate::model::{ConnInfo, Direction};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
-use super::{check_transaction, small_http_limits, Cursor};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -36,7 +36,14 @@ fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 /// and names picked by each piece's first byte.
 fn block(bytes: &[u8]) -> Vec<u8> {
     const NAMES: [&str; 8] = [
-        ":method", ":path", ":status", ":authority", "content-encoding", "cookie", ":scheme", "x",
+        ":method",
+        ":path",
+        ":status",
+        ":authority",
+        "content-encoding",
+        "cookie",
+        ":scheme",
+        "x",
     ];
     let mut out = Vec::new();
     for piece in bytes.chunks(6) {

@@ -7,8 +7,8 @@
 //! cap at most; no more fields than octets; no field larger than the cap or than the
 //! block could spell (8/5 of it, Huffman); errors end a block (index 0 aside).
 
-use crate::h2::hpack::{Decoder, HeaderField, ENTRY_OVERHEAD};
 use super::Cursor;
+use crate::h2::hpack::{Decoder, HeaderField, ENTRY_OVERHEAD};
 
 /// Runs one input; panics when an invariant above breaks.
 pub fn check(data: &[u8]) {

@@ -38,7 +38,10 @@ enum Split {
     Whole,
     Bytes,
     /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
-    Random { seed: u64, max: usize },
+    Random {
+        seed: u64,
+        max: usize,
+    },
 }
 
 fn dir(to_client: bool) -> Direction {
@@ -147,7 +150,11 @@ pub fn check(data: &[u8]) {
 pub fn check_split(data: &[u8]) {
     let (whole, counters) = run(data, Split::Whole, false);
     let (bytes, bytes_counters) = run(data, Split::Bytes, false);
-    assert_eq!(whole.len(), bytes.len(), "byte by byte: another number of transactions");
+    assert_eq!(
+        whole.len(),
+        bytes.len(),
+        "byte by byte: another number of transactions"
+    );
     for (i, (w, b)) in whole.iter().zip(&bytes).enumerate() {
         assert_eq!(w, b, "byte by byte: transaction {i} differs");
     }
@@ -158,9 +165,16 @@ pub fn check_split(data: &[u8]) {
     });
     let max = 2 + (seed >> 58) as usize;
     let (random, random_counters) = run(data, Split::Random { seed, max }, false);
-    assert_eq!(whole.len(), random.len(), "random split: another number of transactions");
+    assert_eq!(
+        whole.len(),
+        random.len(),
+        "random split: another number of transactions"
+    );
     for (i, (w, r)) in whole.iter().zip(&random).enumerate() {
-        assert_eq!(w, r, "random split (pieces up to {max}): transaction {i} differs");
+        assert_eq!(
+            w, r,
+            "random split (pieces up to {max}): transaction {i} differs"
+        );
     }
     assert_eq!(counters, random_counters, "random split: counters differ");
 }

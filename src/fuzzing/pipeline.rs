@@ -21,16 +21,16 @@
 
 use std::time::Duration;
 
-use crate::har;
+use super::{check_transaction, pcap_file};
 use crate::config::Config;
+use crate::har;
 use crate::http::HttpLimits;
 use crate::model::Transaction;
 use crate::time::MonotonicClock;
+use crate::wire::LinkType;
 use crate::wire::{symmetric_flow_hash, Decoded};
 use crate::worker::WorkerCounters;
-use crate::wire::LinkType;
 use crate::worker::{Worker, WorkerConfig};
-use super::{check_transaction, pcap_file};
 
 /// The fixed parts of one connection (its slot, half streams, HTTP state, an HPACK table
 /// at its default size) above what the docs name.
@@ -46,7 +46,10 @@ fn export(txs: Vec<Transaction>, limits: &HttpLimits, out: &mut Vec<Transaction>
         let json = har::reference::entry_json_bytes(&entry).expect("a HAR entry serialises");
         assert!(json.starts_with(b"{"));
         // What the processors write: the same bytes, written straight from the transaction.
-        assert!(har::entry_json(&tx) == json, "har::entry_json differs from the serde reference");
+        assert!(
+            har::entry_json(&tx) == json,
+            "har::entry_json differs from the serde reference"
+        );
         out.push(tx);
     }
 }
@@ -54,7 +57,9 @@ fn export(txs: Vec<Transaction>, limits: &HttpLimits, out: &mut Vec<Transaction>
 /// Which worker the binary gives this frame to (`capture_loop::shard`).
 fn shard(link: LinkType, frame: &[u8], workers: usize) -> usize {
     match crate::wire::decode(link, frame) {
-        Ok(Decoded::Tcp(seg)) => (symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize,
+        Ok(Decoded::Tcp(seg)) => {
+            (symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize
+        }
         _ => 0,
     }
 }
@@ -137,9 +142,16 @@ pub fn check(data: &[u8]) {
     let mut b: Vec<String> = many.iter().map(key).collect();
     a.sort();
     b.sort();
-    assert_eq!(a.len(), b.len(), "{SHARDS} workers: another number of transactions");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{SHARDS} workers: another number of transactions"
+    );
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x, y, "{SHARDS} workers: a transaction differs");
     }
-    assert_eq!(one_counters, many_counters, "{SHARDS} workers: counters differ");
+    assert_eq!(
+        one_counters, many_counters,
+        "{SHARDS} workers: counters differ"
+    );
 }

@@ -20,14 +20,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::Cursor;
 use crate::hosts::ServerSet;
 use crate::model::{ConnInfo, Direction};
-use crate::reassembly::{
-    CloseReason, ConnTable, HandlerFactory, ReassemblyLimits, StreamHandler,
-};
+use crate::reassembly::{CloseReason, ConnTable, HandlerFactory, ReassemblyLimits, StreamHandler};
 use crate::time::{MonotonicClock, Timestamp};
 use crate::wire::{TcpFlags, TcpSegment};
-use super::Cursor;
 
 /// Time steps in milliseconds; 31 s is beyond the 30 s idle timeout below.
 const STEPS: [u64; 16] = [

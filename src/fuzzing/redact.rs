@@ -36,7 +36,9 @@ pub fn check(data: &[u8]) {
         assert!(!n.is_empty() && n.len() <= MAX_NAME_LEN, "{n:?}");
         assert_eq!(*n, n.to_ascii_lowercase());
         assert_ne!(n, "host");
-        assert!(n.bytes().all(|b| b.is_ascii_graphic() && !b",;:\"()/<>?@[]\\{}=".contains(&b)));
+        assert!(n
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b",;:\"()/<>?@[]\\{}=".contains(&b)));
     }
     assert_eq!(Redaction::parse(&names.join(",")).as_ref(), Ok(&r));
 
@@ -75,7 +77,11 @@ fn compare(r: &Redaction, before: &[Header], after: &[Header]) {
             assert_eq!(b.value, a.value, "{}: not listed, yet changed", b.name);
         } else if b.name.eq_ignore_ascii_case("cookie") {
             for (name, value) in parse_cookie_header(&a.value) {
-                assert_eq!(value, MARKER, "cookie {name:?} kept its value in {:?}", a.value);
+                assert_eq!(
+                    value, MARKER,
+                    "cookie {name:?} kept its value in {:?}",
+                    a.value
+                );
             }
         } else if b.name.eq_ignore_ascii_case("set-cookie") {
             let c = parse_set_cookie(&a.value, Timestamp(0));
