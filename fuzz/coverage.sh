@@ -26,12 +26,13 @@ case $target in
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz coverage -s none --llvm-path "$llvm" "$target" "$corpus" \
   > "coverage/$target.log" 2>&1 || { mkdir -p coverage; tail -20 "coverage/$target.log"; exit 1; }
+# llvm-cov matches source files by their absolute paths, one by one.
+mapfile -t srcs < <(for f in "${files[@]}"; do find "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" -name '*.rs'; done \
+  | grep -Ev '/(\w+_)?tests?(_\w+)?\.rs$|/tests/|/testing\.rs$|/oracle\.rs$' | sort)
 bin=$(find target -path "*coverage*/release/$target" -type f | head -1)
 prof=coverage/$target/coverage.profdata
-# Test modules compiled into the library are not what the target reaches: leave them out.
-ignore='(tests?(_\w+)?\.rs|/tests/|testing\.rs|oracle\.rs|/fuzzing/)'
-"$llvm/llvm-cov" report "$bin" -instr-profile="$prof" -ignore-filename-regex="$ignore" \
-  "${files[@]}" > "coverage/$target/report.txt"
-"$llvm/llvm-cov" report "$bin" -instr-profile="$prof" -ignore-filename-regex="$ignore" \
-  --show-functions "${files[@]}" > "coverage/$target/functions.txt"
+# (Test modules compiled into the library are left out: they are not what a target reaches.)
+"$llvm/llvm-cov" report "$bin" -instr-profile="$prof" "${srcs[@]}" > "coverage/$target/report.txt"
+"$llvm/llvm-cov" report "$bin" -instr-profile="$prof" -Xdemangler="$llvm/llvm-cxxfilt" --show-functions "${srcs[@]}" \
+  | sed "s|$(cd .. && pwd)/||" > "coverage/$target/functions.txt"
 grep TOTAL "coverage/$target/report.txt"
