@@ -23,9 +23,12 @@ pub mod pipeline;
 pub mod reassembly;
 pub mod redact;
 
+/// A target's oracle: panics when the input makes the code under test break a promise.
+pub type Oracle = fn(&[u8]);
+
 /// Every target's name and its `check`, in the order of `fuzz/Cargo.toml` (`tls` is
 /// `tls::oracle::check`): what `tests/fuzz_replay.rs` walks.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Oracle)] = &[
     ("decode", decode::check),
     ("reassembly", reassembly::check),
     ("http", http::check),
