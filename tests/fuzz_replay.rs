@@ -95,3 +95,15 @@ fn issue16_over_long_trailer_line() {
     let data = std::fs::read(dir("http_split").join("issue16-over-long-trailer-line")).unwrap();
     httshark::fuzzing::http::check_split(&data);
 }
+
+/// Found by the `pipeline` target's sharded differential: a connection whose last segments
+/// the causal window held until a tick (its worker saw no later segments to push them out)
+/// was dated active at the tick, not when its segments were stamped, so one worker closed
+/// it idle at a 600-million-second time jump and three workers did not
+/// (`connections_idle_closed` 1 against 0). Activity is now the segment's own time.
+#[test]
+fn pipeline_idle_close_does_not_depend_on_workers() {
+    let data =
+        std::fs::read(dir("pipeline").join("workers-idle-close-after-causal-release")).unwrap();
+    httshark::fuzzing::pipeline::check(&data);
+}
