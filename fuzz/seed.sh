@@ -8,10 +8,20 @@
 #   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
 #                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
 #   hpack      <- RFC 7541 Appendix C.3-C.6 block sequences in its op format (and a desync)
-# Needs python3 only. Usage: fuzz/seed.sh (from anywhere).
+#   pipeline   <- also ../../shared/corpus/pcaps/*.pcap (the public corpus, classic pcap only),
+#                 whole when under the target's -max_len and cut to their first 2..64 records
+#   http       <- also exchanges with every Content-Encoding (gzip, x-gzip, deflate, raw
+#                 deflate, br, zstd, stacked "gzip, br", unknown), damaged streams, and bombs
+#                 (300 KB of zeros) that hit max_decoded_bytes; zstd and brotli bodies come
+#                 from the `zstd` tool and from `$BROTLI` (default `brotli -c`) when they exist
+#   every target <- also fuzz/regressions/<target>/* (the inputs CI replays)
+#   http_split <- the http seeds
+#   redact, body_select, hosts <- hand-made lists and header fields in their formats
+# Needs python3 (and the zstd and brotli tools for those two codings). Usage: fuzz/seed.sh (from anywhere).
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly corpus/keylog corpus/hpack
+mkdir -p corpus/pipeline corpus/decode corpus/http corpus/reassembly corpus/keylog corpus/hpack \
+  corpus/http_split corpus/redact corpus/body_select corpus/hosts
 python3 - <<'PY'
 import glob, hashlib, os, re, struct
 
@@ -39,12 +49,14 @@ def records(data):
         off += 16 + caplen
     return link, out
 
-for path in sorted(glob.glob("../fixtures/*.pcap")):
+PIPELINE_MAX_LEN = 262144  # fuzz/run.sh's -max_len for pipeline
+for path in sorted(glob.glob("../fixtures/*.pcap")) + sorted(glob.glob("../../shared/corpus/pcaps/*.pcap")):
     data = open(path, "rb").read()
     link, recs = records(data)
     if link is None:
         continue
-    put("pipeline", data)
+    if len(data) <= PIPELINE_MAX_LEN:
+        put("pipeline", data)
     for n in (2, 4, 8, 16, 32, 64):
         if n < len(recs):
             put("pipeline", data[:recs[n - 1][1]])
@@ -200,7 +212,73 @@ put("hpack", hpack(C5, pre=T256))
 put("hpack", hpack(C6, pre=T256))
 put("hpack", hpack(C6, cap=64))
 put("hpack", hpack(C4[:1]) + b"\xf1" + hpack(C4[2:])[2:])
+
+# HTTP bodies in every content coding, in the http op format.
+import gzip, shlex, subprocess, zlib
+BROTLI = shlex.split(os.environ.get("BROTLI", "brotli -c"))
+def http_exchange(resp_head, body, req=b"GET /c HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip, br, zstd\r\n\r\n"):
+    resp = resp_head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    out = b"\x00"
+    for tag, m in ((0, req), (1, resp)):
+        for i in range(0, len(m), 65535):
+            c = m[i:i + 65535]
+            out += bytes([tag]) + struct.pack("<H", len(c)) + c
+    return out + bytes([6 | (5 << 4)])
+def tool(cmd, data):
+    try:
+        return subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+text = b"<html>" + b"hello, fuzzer " * 20 + b"</html>"
+bomb = bytes(300_000)
+def raw_deflate(d):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(d) + c.flush()
+codecs = {"gzip": lambda d: gzip.compress(d, 9), "x-gzip": lambda d: gzip.compress(d, 9),
+          "deflate": lambda d: zlib.compress(d, 9), "deflate-raw": raw_deflate,
+          "zstd": lambda d: tool(["zstd", "-19", "-c", "-q"], d),
+          "br": lambda d: tool(BROTLI, d)}
+for name, enc in codecs.items():
+    for what, plain in (("text", text), ("bomb", bomb)):
+        body = enc(plain)
+        if body is None:
+            continue
+        coding = b"deflate" if name == "deflate-raw" else name.encode()
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: " + coding + b"\r\n"
+        put("http", http_exchange(head, body))
+        if what == "text":
+            put("http", http_exchange(head, body[:len(body) // 2] + b"\xff" * 4))  # damaged
+# Stacked: gzip then br (Content-Encoding lists them in the order applied), and an unknown one.
+gz = gzip.compress(text)
+br = tool(BROTLI, gz)
+if br is not None:
+    put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, br\r\n", br))
+put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzip\r\n",
+                          gzip.compress(gzip.compress(gzip.compress(text)))))
+put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\n", b"\x1f\x9d" + text[:20]))
+for f in os.listdir("corpus/http"):
+    put("http_split", open(os.path.join("corpus/http", f), "rb").read())
+
+# -hosts values, -redact-headers lists with header fields, body selection lists.
+for v in (b":80", b":80,10.0.0.1:8080,10.0.0.2:,[::1]:8443,[2001:db8::1]:", b"[::ffff:1.2.3.4]:443",
+          b"10.0.0.1", b"::1:80", b"[::1", b"[::1]80", b":0", b":65536", b" , :443 ,", b"1.2.3.4:"):
+    put("hosts", v)
+fields = (b"Cookie: sid=abc; theme=dark; =x; lone\r\nSet-Cookie: sid=abc; Path=/; HttpOnly; Foo=bar;"
+          b" Expires=Wed, 21 Oct 2015 07:28:00 GMT; Max-Age=60\r\nAuthorization: Bearer t\r\nX-Other: keep")
+for lst in (b"Authorization,Cookie,Set-Cookie", b" cookie , ,SET-COOKIE,x-api-key,", b"Host", b"a b",
+            b",".join(b"h%d" % i for i in range(257)), b"x" * 256):
+    put("redact", lst + b"\x00" + fields)
+for flags, drop, keep, req, resp in ((0x14, b"image,audio,video", b"", b"text/html", b"image/png"),
+                                     (0x15, b"", b"json", b"application/problem+json", b"IMAGE/PNG; q=1"),
+                                     (0x01, b"image", b"", b"", b"text/plain"),
+                                     (0x10, b"text/html; charset=utf-8", b"", b"a", b"b"),
+                                     (0x10, b",".join(b"p%d" % i for i in range(257)), b"", b"a", b"b")):
+    put("body_select", bytes([flags]) + drop + b"\x00" + keep + b"\x00" + req + b"\x00" + resp)
+for t in os.listdir("regressions"):
+    os.makedirs(os.path.join("corpus", t), exist_ok=True)
+    for f in os.listdir(os.path.join("regressions", t)):
+        put(t, open(os.path.join("regressions", t, f), "rb").read())
 PY
-for t in pipeline decode http reassembly keylog hpack; do
+for t in pipeline decode http reassembly keylog hpack http_split redact body_select hosts; do
   echo "corpus/$t: $(ls "corpus/$t" | wc -l) seeds"
 done

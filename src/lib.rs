@@ -17,6 +17,8 @@
 pub mod cli;
 pub mod config;
 pub mod counters;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod go_syntax;
 pub mod h2;
 pub mod har;

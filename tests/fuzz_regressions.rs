@@ -21,7 +21,8 @@ fn conn() -> ConnInfo {
     }
 }
 
-/// The fuzz target's small limits (fuzz/src/lib.rs, `small_http_limits`).
+/// The limits the `http` fuzz target had when it found these (`httshark::fuzzing::small_http_limits`
+/// keeps 512 body bytes since issue 16; these inputs need no body).
 fn small_limits() -> HttpLimits {
     HttpLimits {
         max_head_bytes: 512,

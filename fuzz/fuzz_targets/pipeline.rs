@@ -1,62 +1,8 @@
-//! The whole product minus file output, from a classic pcap file: records -> the `Worker`
-//! the binary runs (default settings, a 128 KiB memory budget) -> each transaction's HAR
-//! entry as the processors write it (`har::entry_json`), checked to give the bytes serde
-//! writes for the reference model (`har::reference::entry`). Ticks every second of capture
-//! time, as the capture thread does, and `finish` at the end.
+//! The `pipeline` target: its input format and oracle are documented in
+//! `httshark::fuzzing::pipeline` (src/fuzzing/pipeline.rs), the same code `tests/fuzz_replay.rs`
+//! runs on stable over `fuzz/regressions/pipeline/`.
 #![no_main]
 
-use std::time::Duration;
-
-use httshark::har;
-use httshark::config::Config;
-use httshark::http::HttpLimits;
-use httshark::model::Transaction;
-use httshark::wire::LinkType;
-use httshark::worker::{Worker, WorkerConfig};
-use httshark_fuzz::{check_transaction, pcap_file};
 use libfuzzer_sys::fuzz_target;
 
-fn export(txs: Vec<Transaction>, limits: &HttpLimits) {
-    for tx in txs {
-        check_transaction(&tx, limits);
-        let entry = har::reference::entry(&tx);
-        let json = har::reference::entry_json_bytes(&entry).expect("a HAR entry serialises");
-        assert!(json.starts_with(b"{"));
-        // What the processors write: the same bytes, written straight from the transaction.
-        assert!(har::entry_json(&tx) == json, "har::entry_json differs from the serde reference");
-    }
-}
-
-fuzz_target!(|data: &[u8]| {
-    let Some(file) = pcap_file(data) else {
-        return;
-    };
-    let Some(link) = i32::try_from(file.linktype)
-        .ok()
-        .and_then(LinkType::from_dlt)
-    else {
-        return;
-    };
-    let mut config = WorkerConfig::from_config(&Config::default(), link);
-    // Small enough that inputs of a few hundred KiB run the budget policy.
-    config.reassembly.memory_budget = 128 << 10;
-    let limits = config.http.clone();
-    let mut worker = Worker::new(config);
-    let mut next_tick = None;
-    let mut end = None;
-    for (packet_index, (ts, frame)) in file.enumerate() {
-        worker.on_frame(frame, packet_index as u64, ts);
-        if next_tick.is_none_or(|t| ts >= t) {
-            let now = worker.on_tick(ts);
-            next_tick = Some(now + Duration::from_secs(1));
-        }
-        end = Some(ts);
-        export(worker.take_transactions(), &limits);
-    }
-    if let Some(end) = end {
-        worker.finish(end);
-    }
-    export(worker.take_transactions(), &limits);
-    assert_eq!(worker.open_connections(), 0);
-    assert_eq!(worker.memory_used(), 0, "memory budget charge left");
-});
+fuzz_target!(|data: &[u8]| httshark::fuzzing::pipeline::check(data));

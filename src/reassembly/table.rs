@@ -270,7 +270,11 @@ impl<F: HandlerFactory> ConnTable<F> {
                 self.open(ctx, key, seg, packet_index, now)
             }
         };
-        self.touch(idx, now);
+        // Activity is dated by the segment's own time (never past the clock), not by when
+        // the causal window let it go: a segment released at a tick, or by later segments
+        // of other connections of the same worker, was still seen when it was stamped, so
+        // idle timeouts do not depend on how connections are spread over workers.
+        self.touch(idx, ts.min(now));
         let lim = self.half_limits();
         let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
@@ -553,7 +557,8 @@ impl<F: HandlerFactory> ConnTable<F> {
         let link = Recency {
             prev: NIL,
             next: NIL,
-            last_seen: now,
+            // Set by the `touch` that follows every `open`, to the segment's time.
+            last_seen: Timestamp(i64::MIN),
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -621,9 +626,11 @@ impl<F: HandlerFactory> ConnTable<F> {
         }
     }
 
-    fn touch(&mut self, idx: u32, now: Timestamp) {
+    /// Marks connection `idx` active at `seen` (its last activity never goes back: a
+    /// segment stamped earlier than one already seen does not make it older).
+    fn touch(&mut self, idx: u32, seen: Timestamp) {
         if let Some(r) = self.recency.get_mut(idx as usize) {
-            r.last_seen = now;
+            r.last_seen = r.last_seen.max(seen);
         }
         if self.head != idx {
             self.unlink(idx);

@@ -1,14 +1,52 @@
-//! Helpers shared by the fuzz targets: a byte cursor, a classic pcap file reader (httshark's
-//! own capture module needs libpcap, which the fuzz build leaves out), the op format of the
-//! `http` target, and the checks every exported transaction must pass.
+//! The fuzz targets' bodies (issue 16), one module per target, so that the same oracle runs
+//! under libFuzzer (`fuzz/fuzz_targets/<target>.rs` is one line calling `<target>::check`)
+//! and on stable in the normal test suite (`tests/fuzz_replay.rs` replays the committed
+//! corpus of `fuzz/regressions/<target>/` through every target). Each `check` panics when
+//! the code under test breaks a promise; the module docs say the input format and what is
+//! checked. Not used by the product; hidden from the docs like `tls::testing`.
 //!
-//! What this is not: a second implementation of anything the product does. The reader
-//! only splits a pcap file into records, as libpcap would; everything after that is the
-//! product's code.
+//! Also here: a byte cursor, a classic pcap file reader (httshark's own capture module
+//! needs libpcap, which the fuzz build leaves out), the op format of the `http` targets,
+//! and the checks every exported transaction must pass. What this is not: a second
+//! implementation of anything the product does. The reader only splits a pcap file into
+//! records, as libpcap would; everything after that is the product's code.
 
-use httshark::http::{HttpLimits, MAX_INTERIM};
-use httshark::model::{Body, Decoded, Header, Transaction};
-use httshark::time::Timestamp;
+pub mod body_select;
+pub mod decode;
+pub mod h2;
+pub mod hosts;
+pub mod hpack;
+pub mod http;
+pub mod keylog;
+#[cfg(feature = "har-reference")]
+pub mod pipeline;
+pub mod reassembly;
+pub mod redact;
+
+/// A target's oracle: panics when the input makes the code under test break a promise.
+pub type Oracle = fn(&[u8]);
+
+/// Every target's name and its `check`, in the order of `fuzz/Cargo.toml` (`tls` is
+/// `tls::oracle::check`): what `tests/fuzz_replay.rs` walks.
+pub const TARGETS: &[(&str, Oracle)] = &[
+    ("decode", decode::check),
+    ("reassembly", reassembly::check),
+    ("http", http::check),
+    #[cfg(feature = "har-reference")]
+    ("pipeline", pipeline::check),
+    ("tls", crate::tls::oracle::check),
+    ("keylog", keylog::check),
+    ("h2", h2::check),
+    ("hpack", hpack::check),
+    ("http_split", http::check_split),
+    ("redact", redact::check),
+    ("body_select", body_select::check),
+    ("hosts", hosts::check),
+];
+
+use crate::http::{HttpLimits, MAX_INTERIM};
+use crate::model::{Body, Decoded, Header, Transaction};
+use crate::time::Timestamp;
 
 /// Reads fixed-size fields off the front of a byte slice; every read is checked.
 pub struct Cursor<'a> {
@@ -278,15 +316,57 @@ fn check_body(b: &Body, limits: &HttpLimits, what: &str) {
     }
 }
 
-/// Small limits, so that short fuzz inputs reach every limit.
+/// Small limits, so that short fuzz inputs reach every limit. `max_body_keep` is 512, not
+/// less: a body is decoded only when all of it was kept, and a compression bomb that
+/// reaches `max_decoded_bytes` needs a few hundred bytes (gzip of 300 KB of zeros).
 pub fn small_http_limits() -> HttpLimits {
     HttpLimits {
         max_head_bytes: 512,
         max_headers: 8,
-        max_body_keep: 64,
+        max_body_keep: 512,
         max_pending_requests: 4,
         max_decode_layers: 2,
         max_decoded_bytes: 4096,
         response_timeout: std::time::Duration::from_secs(5),
     }
+}
+
+/// The transactions `HttpConn` (default limits) makes of one request head and one
+/// response head, each given as the start line followed by `fields` (raw bytes, not
+/// checked: they may hold CR, LF or a blank line, which then ends the head early) and a
+/// body of `body_len` bytes announced by Content-Length. For the targets of the string
+/// parsers that judge header fields (`redact`, `body_select`): the fields reach them as
+/// the HTTP parser leaves them, as in the product.
+pub fn exchange(req_fields: &[u8], resp_fields: &[u8], body_len: usize) -> Vec<Transaction> {
+    use crate::http::{HttpConn, HttpCtx};
+    use crate::model::{ConnInfo, Direction};
+    use crate::reassembly::{CloseReason, StreamHandler};
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    let conn = ConnInfo {
+        id: 1,
+        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
+        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
+        syn_ts: None,
+        synack_ts: None,
+        established_ts: None,
+        midstream: false,
+    };
+    let mut ctx = HttpCtx::new(HttpLimits::default());
+    let mut h = HttpConn::new(&conn);
+    let ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
+    let body = vec![b'b'; body_len];
+    let message = |start: &str, fields: &[u8]| {
+        let mut m = format!("{start}\r\nContent-Length: {body_len}\r\n").into_bytes();
+        m.extend_from_slice(fields);
+        m.extend_from_slice(b"\r\n\r\n");
+        m.extend_from_slice(&body);
+        m
+    };
+    let req = message("POST /p HTTP/1.1\r\nHost: h", req_fields);
+    let resp = message("HTTP/1.1 200 OK", resp_fields);
+    h.on_data(&mut ctx, &conn, Direction::ToServer, &req, ts);
+    h.on_data(&mut ctx, &conn, Direction::ToClient, &resp, ts);
+    h.on_close(&mut ctx, &conn, CloseReason::Fin, ts);
+    std::mem::take(&mut ctx.out)
 }

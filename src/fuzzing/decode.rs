@@ -1,0 +1,36 @@
+//! `wire::decode` on arbitrary frames of every link type: the first byte picks the link
+//! type, the rest is the frame. No panic; a decoded segment's payload lies inside the frame.
+
+use crate::wire::{decode, DecodeCounters, Decoded, LinkType};
+
+const LINKS: [LinkType; 8] = [
+    LinkType::Ethernet,
+    LinkType::Null,
+    LinkType::Loop,
+    LinkType::Raw,
+    LinkType::Ipv4,
+    LinkType::Ipv6,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+];
+
+/// Runs one input; panics when an invariant above breaks.
+pub fn check(data: &[u8]) {
+    let Some((&pick, frame)) = data.split_first() else {
+        return;
+    };
+    let link = LINKS[pick as usize % LINKS.len()];
+    let outcome = decode(link, frame);
+    if let Ok(Decoded::Tcp(seg)) = &outcome {
+        let (start, end) = (
+            frame.as_ptr() as usize,
+            frame.as_ptr() as usize + frame.len(),
+        );
+        let p = seg.payload.as_ptr() as usize;
+        assert!(
+            seg.payload.is_empty() || (p >= start && p + seg.payload.len() <= end),
+            "payload outside the frame"
+        );
+    }
+    DecodeCounters::default().record(&outcome);
+}

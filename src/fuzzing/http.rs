@@ -1,0 +1,180 @@
+//! `HttpConn` through the `StreamHandler` trait, as the reassembler drives it: arbitrary
+//! bytes in both directions at arbitrary split points, gaps, FINs, ticks, time going back,
+//! then a close. Input format: [`super::http_ops`] (seeded from fixtures/http by seed.sh).
+//! Small limits, so every limit is reached.
+//!
+//! Two targets share it:
+//! - `http` ([`check`]): each exported transaction must respect the limits
+//!   (`check_transaction`). Data of even length comes with an `on_ack` derived from its
+//!   first byte (up to 255 before the other direction's end: plausible, stale and, after
+//!   gaps, past lost bytes), so the ACK pairing rules see arbitrary offsets.
+//! - `http_split` ([`check_split`]), a differential oracle: the same ops fed whole, byte by
+//!   byte and at pseudo-random split points (seeded by the input) must give identical
+//!   transactions and identical `HttpCtx` counters (docs/testing.md: "identical results at
+//!   any split"). ACKs are left out: an ACK is stated at an offset, and where it falls
+//!   between the pieces of a split segment is a different capture, not the same one cut
+//!   differently. Ticks and time steps stay between ops, at the same packet times.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::{check_transaction, http_ops, small_http_limits, HttpOp};
+use crate::http::{HttpConn, HttpCtx};
+use crate::model::{ConnInfo, Direction, Transaction};
+use crate::reassembly::{CloseReason, StreamHandler};
+use crate::time::Timestamp;
+
+const REASONS: [CloseReason; 6] = [
+    CloseReason::Fin,
+    CloseReason::Reset,
+    CloseReason::Idle,
+    CloseReason::Evicted,
+    CloseReason::Reused,
+    CloseReason::EndOfCapture,
+];
+
+/// How each data op is cut before it is fed.
+#[derive(Clone, Copy, Debug)]
+enum Split {
+    Whole,
+    Bytes,
+    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
+    Random {
+        seed: u64,
+        max: usize,
+    },
+}
+
+fn dir(to_client: bool) -> Direction {
+    if to_client {
+        Direction::ToClient
+    } else {
+        Direction::ToServer
+    }
+}
+
+/// Feeds the ops to one `HttpConn`; returns every exported transaction and the counters
+/// (as their `Debug` text: every field, compared at once).
+fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
+    let (midstream, ops) = http_ops(data);
+    let conn = ConnInfo {
+        id: 1,
+        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
+        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
+        syn_ts: None,
+        synack_ts: None,
+        established_ts: None,
+        midstream,
+    };
+    let limits = small_http_limits();
+    let mut ctx = HttpCtx::new(limits.clone());
+    let mut h = HttpConn::new(&conn);
+    let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
+    let mut reason = CloseReason::EndOfCapture;
+    let mut rng = match split {
+        Split::Random { seed, .. } => seed | 1,
+        _ => 1,
+    };
+    // The reassembler never calls on after a direction's FIN; neither do we.
+    let mut finished = [false; 2];
+    // Bytes and gaps so far per direction: the offsets an ACK is stated in.
+    let mut total = [0u64; 2];
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            HttpOp::Data { to_client, data } => {
+                let d = dir(to_client);
+                if !finished[d.index()] && !data.is_empty() {
+                    if acks && data.len() % 2 == 0 {
+                        let other = total[d.reverse().index()];
+                        let ack = other.saturating_sub(data[0] as u64);
+                        h.on_ack(&mut ctx, &conn, d, ack);
+                    }
+                    let mut rest = data;
+                    while !rest.is_empty() {
+                        let n = match split {
+                            Split::Whole => rest.len(),
+                            Split::Bytes => 1,
+                            Split::Random { max, .. } => {
+                                rng ^= rng << 13;
+                                rng ^= rng >> 7;
+                                rng ^= rng << 17;
+                                1 + (rng % max as u64) as usize
+                            }
+                        };
+                        let (piece, after) = rest.split_at(n.min(rest.len()));
+                        h.on_data(&mut ctx, &conn, d, piece, ts);
+                        rest = after;
+                    }
+                    total[d.index()] += data.len() as u64;
+                }
+            }
+            HttpOp::Gap { to_client, len } => {
+                let d = dir(to_client);
+                if !finished[d.index()] && len > 0 {
+                    h.on_gap(&mut ctx, &conn, d, len, ts);
+                    total[d.index()] = total[d.index()].saturating_add(len);
+                }
+            }
+            HttpOp::Fin { to_client } => {
+                let d = dir(to_client);
+                if !finished[d.index()] {
+                    finished[d.index()] = true;
+                    h.on_fin(&mut ctx, &conn, d, ts);
+                }
+            }
+            HttpOp::Time(delta) => ts = Timestamp(ts.0.saturating_add(delta)),
+            HttpOp::Tick => h.on_tick(&mut ctx, &conn, ts),
+            HttpOp::Close(r) => reason = REASONS[r as usize % REASONS.len()],
+        }
+        for tx in ctx.out.drain(..) {
+            check_transaction(&tx, &limits);
+            out.push(tx);
+        }
+    }
+    h.on_close(&mut ctx, &conn, reason, ts);
+    for tx in ctx.out.drain(..) {
+        check_transaction(&tx, &limits);
+        out.push(tx);
+    }
+    assert_eq!(h.pending(), 0, "nothing may stay pending after close");
+    (out, format!("{:?}", ctx.counters))
+}
+
+/// The `http` target: one run, ACKs included, every transaction within the limits.
+pub fn check(data: &[u8]) {
+    run(data, Split::Whole, true);
+}
+
+/// The `http_split` target: whole, byte by byte and at random split points, the same
+/// transactions and counters.
+pub fn check_split(data: &[u8]) {
+    let (whole, counters) = run(data, Split::Whole, false);
+    let (bytes, bytes_counters) = run(data, Split::Bytes, false);
+    assert_eq!(
+        whole.len(),
+        bytes.len(),
+        "byte by byte: another number of transactions"
+    );
+    for (i, (w, b)) in whole.iter().zip(&bytes).enumerate() {
+        assert_eq!(w, b, "byte by byte: transaction {i} differs");
+    }
+    assert_eq!(counters, bytes_counters, "byte by byte: counters differ");
+    // The seed from the input, so a finding replays; pieces up to 2..=64 bytes.
+    let seed = data.iter().fold(0x9e37_79b9_7f4a_7c15u64, |a, &b| {
+        (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let max = 2 + (seed >> 58) as usize;
+    let (random, random_counters) = run(data, Split::Random { seed, max }, false);
+    assert_eq!(
+        whole.len(),
+        random.len(),
+        "random split: another number of transactions"
+    );
+    for (i, (w, r)) in whole.iter().zip(&random).enumerate() {
+        assert_eq!(
+            w, r,
+            "random split (pieces up to {max}): transaction {i} differs"
+        );
+    }
+    assert_eq!(counters, random_counters, "random split: counters differ");
+}
