@@ -256,7 +256,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             }
             Some((idx, SynKind::Same)) => idx,
             None => {
-                if self.closed.is_recent(&key, now) {
+                if self.closed.is_recent(&key, ts.min(now)) {
                     if !active_open {
                         self.counters.segments_after_close += 1;
                         return;
@@ -622,7 +622,10 @@ impl<F: HandlerFactory> ConnTable<F> {
         // Idle and evicted connections may legitimately resume: only a FIN or RST close
         // makes later segments stragglers.
         if matches!(reason, CloseReason::Fin | CloseReason::Reset) {
-            self.closed.remember(key, now, &mut self.counters);
+            // Dated by the closing segment, as stragglers are by their own: whether a
+            // later segment is a straggler does not depend on the worker's clock (which
+            // other connections of the same worker advance).
+            self.closed.remember(key, ts.min(now), &mut self.counters);
         }
     }
 
