@@ -347,6 +347,9 @@ fn reaching_the_held_limit_exports_early_instead_of_dropping() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 1500,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for i in 0..10 {
         p.on_transaction(&tx(i, 1, "h", at(1, 0), at(2, 0)))
@@ -383,6 +386,9 @@ fn held_bytes_are_bounded_while_the_output_fails() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 1500,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     block(&out);
     for i in 0..10 {
@@ -489,6 +495,9 @@ fn a_tick_writes_early_only_the_entries_completed_before_it() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 3 * entry * EARLY_EXPORT_FRACTION,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for t in &txs {
         p.on_transaction(t).unwrap();
@@ -520,6 +529,9 @@ fn parts_sort_in_writing_order() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: entry * 3 / 2,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for i in 0..12 {
         p.on_transaction(&tx(i, 1, "h", at(1, 0), at(1, 10 * i as i64)))
