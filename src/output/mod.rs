@@ -35,7 +35,8 @@ pub fn write_atomically_private(
 /// Opens the temporary file, with `mode` (Unix permission bits) when given.
 fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    // Readable too: a streamed HAR file is read back when its late entries are merged.
+    opts.read(true).write(true).create(true).truncate(true);
     #[cfg(unix)]
     if let Some(m) = mode {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

@@ -312,17 +312,22 @@ impl Stream {
                 }
             }
         };
-        let mut failed = None;
-        late.sort_by(|(ka, fa), (kb, fb)| {
-            ka.cmp(kb).then_with(|| {
-                if let Err(e) = bytes(fa, &mut a).and_then(|_| bytes(fb, &mut b)) {
-                    failed.get_or_insert(e);
+        // By key; entries with the same key (rare) by their bytes, read outside the sort.
+        late.sort_by_key(|(k, _)| *k);
+        let mut i = 0;
+        while i < late.len() {
+            let n = late[i..].iter().take_while(|(k, _)| *k == late[i].0).count();
+            if n > 1 {
+                let mut run: Vec<(Vec<u8>, (Key, From))> = Vec::with_capacity(n);
+                for item in late.drain(i..i + n) {
+                    let mut buf = Vec::new();
+                    bytes(&item.1, &mut buf)?;
+                    run.push((buf, item));
                 }
-                a.cmp(&b)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
+                run.sort_by(|x, y| x.0.cmp(&y.0));
+                late.splice(i..i, run.into_iter().map(|(_, item)| item));
+            }
+            i += n;
         }
         let mut total = 0u64;
         write_atomically_private(dest, |w| {
