@@ -341,9 +341,11 @@ fn kill_9_mid_interval_leaves_no_final_named_partial_har() {
             name.starts_with(".stream") && e.metadata().is_ok_and(|m| m.len() >= min)
         })
     };
-    wait_until(Duration::from_secs(60), "a streamed HAR file of 2 MB", || {
-        streamed(2_000_000)
-    });
+    wait_until(
+        Duration::from_secs(60),
+        "a streamed HAR file of 2 MB",
+        || streamed(2_000_000),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let _stdin = feeder.join().unwrap();
@@ -357,7 +359,9 @@ fn kill_9_mid_interval_leaves_no_final_named_partial_har() {
     );
     // Hidden temporary files only: the run, and perhaps the spool of its late entries.
     assert!(
-        names.iter().all(|n| n.starts_with(".stream") && n.contains(".tmp")),
+        names
+            .iter()
+            .all(|n| n.starts_with(".stream") && n.contains(".tmp")),
         "{names:?}"
     );
     let tmp: Vec<&String> = names.iter().filter(|n| n.contains(".har.tmp")).collect();

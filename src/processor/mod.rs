@@ -180,8 +180,7 @@ impl ProcessorConfig {
                     .with_limits(har_file::HarFileLimits {
                         max_held_bytes: budget.har_held as u64,
                         // An eighth of the share (16 MiB of the default 128 MiB).
-                        reorder_bytes: (budget.har_held as u64 / 8)
-                            .min(har_file::REORDER_BYTES),
+                        reorder_bytes: (budget.har_held as u64 / 8).min(har_file::REORDER_BYTES),
                         ..har_file::HarFileLimits::default()
                     }),
             ),

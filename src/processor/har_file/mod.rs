@@ -213,7 +213,7 @@ struct Retry {
 /// What one file of an interval holds.
 enum Pending {
     Memory(Vec<Held>),
-    Streamed(stream::Stream),
+    Streamed(Box<stream::Stream>),
 }
 
 /// An entry in the reorder buffer, for stream `stream`.
@@ -377,7 +377,11 @@ impl HarFileProcessor {
     }
 
     fn append(&mut self, id: u64, batch: Vec<stream::Entry>) {
-        if self.streams.get(&id).is_some_and(|o| o.stream.entries() == 0) {
+        if self
+            .streams
+            .get(&id)
+            .is_some_and(|o| o.stream.entries() == 0)
+        {
             self.ensure_folder();
         }
         let Some(open) = self.streams.get_mut(&id) else {
@@ -435,9 +439,19 @@ impl HarFileProcessor {
         if streams {
             self.release(None, is_due);
         }
-        let mut due: BTreeSet<Timestamp> = self.pending.keys().copied().filter(|s| is_due(*s)).collect();
+        let mut due: BTreeSet<Timestamp> = self
+            .pending
+            .keys()
+            .copied()
+            .filter(|s| is_due(*s))
+            .collect();
         if streams {
-            due.extend(self.stream_ids.keys().map(|(s, _)| *s).filter(|s| is_due(*s)));
+            due.extend(
+                self.stream_ids
+                    .keys()
+                    .map(|(s, _)| *s)
+                    .filter(|s| is_due(*s)),
+            );
         }
         for start in due {
             let mut files: BTreeMap<String, Pending> = self
@@ -459,7 +473,7 @@ impl HarFileProcessor {
                     if let Some(open) = self.streams.remove(&id) {
                         // One place per file: a key is streamed or held, never both.
                         debug_assert!(!files.contains_key(&open.key));
-                        files.insert(open.key, Pending::Streamed(open.stream));
+                        files.insert(open.key, Pending::Streamed(Box::new(open.stream)));
                     }
                 }
             }
@@ -688,7 +702,14 @@ impl Processor for HarFileProcessor {
                 self.next_stream += 1;
                 self.stream_ids.insert((start, key.clone()), id);
                 let stream = stream::Stream::new(&self.folder, id);
-                self.streams.insert(id, Open { start, key: key.clone(), stream });
+                self.streams.insert(
+                    id,
+                    Open {
+                        start,
+                        key: key.clone(),
+                        stream,
+                    },
+                );
                 Some(id)
             }
         };

@@ -316,7 +316,10 @@ impl Stream {
         late.sort_by_key(|(k, _)| *k);
         let mut i = 0;
         while i < late.len() {
-            let n = late[i..].iter().take_while(|(k, _)| *k == late[i].0).count();
+            let n = late[i..]
+                .iter()
+                .take_while(|(k, _)| *k == late[i].0)
+                .count();
             if n > 1 {
                 let mut run: Vec<(Vec<u8>, (Key, From))> = Vec::with_capacity(n);
                 for item in late.drain(i..i + n) {

@@ -557,7 +557,10 @@ fn parts_sort_in_writing_order() {
 
 /// The files a run of `txs` (in this arrival order, ticking every second of completion
 /// time) writes with `limits`, and the processor's counters.
-fn run_with(txs: &[Transaction], limits: HarFileLimits) -> (BTreeMap<String, String>, HarFileCounters) {
+fn run_with(
+    txs: &[Transaction],
+    limits: HarFileLimits,
+) -> (BTreeMap<String, String>, HarFileCounters) {
     let dir = tempfile::tempdir().unwrap();
     let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
         .unwrap()
@@ -587,7 +590,9 @@ fn run_with(txs: &[Transaction], limits: HarFileLimits) -> (BTreeMap<String, Str
 fn mixed_arrivals(seed: u64) -> Vec<Transaction> {
     let mut rng = seed;
     let mut next = move |n: u64| {
-        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (rng >> 33) % n
     };
     let mut txs: Vec<Transaction> = (0..300u64)
@@ -595,8 +600,18 @@ fn mixed_arrivals(seed: u64) -> Vec<Transaction> {
             let start_ms = next(35_000) as i64;
             let lasts = if next(5) == 0 { next(8_000) } else { next(50) } as i64;
             let host = ["a.example", "b.example", "c.example:8080"][next(3) as usize];
-            let start = if i % 50 == 7 { at(5, 0) } else { at(0, start_ms) };
-            tx(i / 3, (i % 3) as u32 + 1, host, start, at(0, start_ms + lasts))
+            let start = if i % 50 == 7 {
+                at(5, 0)
+            } else {
+                at(0, start_ms)
+            };
+            tx(
+                i / 3,
+                (i % 3) as u32 + 1,
+                host,
+                start,
+                at(0, start_ms + lasts),
+            )
         })
         .collect();
     let mut tagged: Vec<(i64, u64, Transaction)> = txs
@@ -672,12 +687,18 @@ fn an_open_interval_is_on_disk_under_a_temporary_name_only() {
     let f = files(dir.path());
     assert_eq!(f.len(), 1, "{:?}", f.keys());
     let (name, text) = f.iter().next().unwrap();
-    assert!(name.starts_with(".stream") && name.contains(".tmp"), "{name}");
+    assert!(
+        name.starts_with(".stream") && name.contains(".tmp"),
+        "{name}"
+    );
     assert_eq!(targets(&format!("{text}\n]}}}}\n")).len(), 20);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     p.on_tick(at(10, 0)).unwrap();
@@ -708,7 +729,10 @@ fn the_index_limit_writes_the_open_intervals_early() {
     let f = files(dir.path());
     assert_eq!(
         f.keys().collect::<Vec<_>>(),
-        vec!["h_20261121T230500Z.p0001.har", "h_20261121T230500Z.p0002.har"]
+        vec![
+            "h_20261121T230500Z.p0001.har",
+            "h_20261121T230500Z.p0002.har"
+        ]
     );
     let all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
     assert_eq!(all.len(), 12);
