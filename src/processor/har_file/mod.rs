@@ -10,7 +10,7 @@
 //! reorder buffer of `HarFileLimits::reorder_bytes` releases them in sort order into one
 //! private temporary file per file of the interval, renamed into place at export (merged
 //! with the entries that came too late for the buffer, if any). Memory then holds the
-//! buffer and 48 bytes of index per entry streamed, whatever the rate; the index is
+//! buffer and 40 bytes of index per entry streamed, whatever the rate; the index is
 //! bounded by `HarFileLimits::max_indexed_entries` (past it, the open intervals are
 //! written early as parts, `har_early_exports_index_limit`).
 //!
@@ -102,11 +102,11 @@ pub const MAX_HAR_STREAMS: usize = crate::output::temp_files::STREAM_SLOTS / 2;
 
 /// Default reorder buffer: serialised entries waiting to be streamed in sort order. The
 /// longer a transaction lasts, the more entries that started after it are released
-/// before it arrives; those are merged at export (`har_entries_late`) instead of appended.
+/// before it arrives; those are merged at export (`har_entries_spooled_late`) instead of appended.
 pub const REORDER_BYTES: u64 = 16 << 20;
 
-/// Default bound on the entries streamed to the open intervals' files (each keeps 48
-/// bytes of index in memory for the export's merge: 12 MiB).
+/// Default bound on the entries streamed to the open intervals' files (each keeps 40
+/// bytes of index in memory for the export's merge: 10 MiB).
 pub const MAX_INDEXED_ENTRIES: u64 = 1 << 18;
 
 /// Bounds of the `file` processor.

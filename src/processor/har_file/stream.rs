@@ -14,7 +14,7 @@
 //! - late entries: run and late entries are merged, in sort order, into the final file
 //!   (written atomically as any output file), and both temporary files removed.
 //!
-//! What stays in memory per entry is its index (sort key, offset, length: 48 bytes), so the
+//! What stays in memory per entry is its index (sort key, offset, length: 40 bytes), so the
 //! merge can find it; entries whose write failed (disk full) are kept in memory as late
 //! entries, charged to the held-bytes limit by the caller, and the run goes on.
 //!

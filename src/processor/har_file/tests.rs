@@ -737,3 +737,9 @@ fn the_index_limit_writes_the_open_intervals_early() {
     let all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
     assert_eq!(all.len(), 12);
 }
+
+#[test]
+fn the_index_costs_what_the_docs_say() {
+    // docs/limits.md and docs/har.md: 40 bytes per entry streamed.
+    assert_eq!(stream::INDEX_BYTES, 40);
+}
