@@ -470,9 +470,19 @@ impl HarFileProcessor {
                     .collect();
                 for k in keys {
                     let id = self.stream_ids.remove(&k).expect("listed");
-                    if let Some(open) = self.streams.remove(&id) {
-                        // One place per file: a key is streamed or held, never both.
-                        debug_assert!(!files.contains_key(&open.key));
+                    if let Some(mut open) = self.streams.remove(&id) {
+                        // Entries held in memory while the output failed join their file.
+                        if let Some(Pending::Memory(held)) = files.remove(&open.key) {
+                            open.stream.absorb(held.into_iter().map(|h| stream::Entry {
+                                key: stream::Key {
+                                    started: h.started,
+                                    conn: h.conn,
+                                    depth: h.depth,
+                                },
+                                json: h.json,
+                                completed: h.completed,
+                            }));
+                        }
                         files.insert(open.key, Pending::Streamed(Box::new(open.stream)));
                     }
                 }
@@ -691,8 +701,11 @@ impl Processor for HarFileProcessor {
             .get(&start)
             .is_some_and(|files| files.contains_key(&key));
         let id = match self.stream_ids.get(&(start, key.clone())) {
+            // While the output fails, entries are held in memory, within `max_held_bytes`
+            // (a stream's own failed writes are bounded by the reorder buffer).
+            _ if self.failing => None,
             Some(id) => Some(*id),
-            None if held_here || self.failing => None,
+            None if held_here => None,
             None if self.streams.len() >= self.limits.max_streams => {
                 self.counters.har_stream_limit_hits += 1;
                 None

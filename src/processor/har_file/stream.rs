@@ -225,6 +225,11 @@ impl Stream {
         out
     }
 
+    /// Adds entries held in memory (while the output failed) to be merged at export.
+    pub fn absorb(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        self.unwritten.extend(entries);
+    }
+
     fn keep(&mut self, rest: Vec<Entry>, out: &mut Appended) {
         out.unwritten_bytes += rest.iter().map(|e| e.json.len() as u64).sum::<u64>();
         self.unwritten.extend(rest);

@@ -743,3 +743,40 @@ fn the_index_costs_what_the_docs_say() {
     // docs/limits.md and docs/har.md: 40 bytes per entry streamed.
     assert_eq!(stream::INDEX_BYTES, 40);
 }
+
+#[test]
+fn a_streamed_file_survives_its_folder_failing_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            reorder_bytes: 0,
+            ..HarFileLimits::default()
+        });
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_transaction(&tx(2, 1, "h", at(3, 0), at(4, 0)))
+        .unwrap();
+    assert_eq!(p.counters().har_entries_streamed, 2);
+    // The folder (and the streamed file in it) goes; a file takes its place.
+    fs::remove_dir_all(&out).unwrap();
+    block(&out);
+    p.on_transaction(&tx(3, 1, "h", at(5, 0), at(6, 0)))
+        .unwrap();
+    p.on_tick(at(10, 0)).unwrap();
+    assert!(p.counters().har_write_errors > 0);
+    // Failing: held in memory.
+    p.on_transaction(&tx(4, 1, "h", at(12, 0), at(13, 0)))
+        .unwrap();
+    p.on_tick(at(20, 0)).unwrap();
+    unblock(&out);
+    p.finish(at(30, 0)).unwrap();
+    let f = files(&out);
+    assert!(f.keys().all(|n| !n.starts_with('.')), "{:?}", f.keys());
+    let all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
+    assert_eq!(all, vec!["1/1", "2/1", "3/1", "4/1"], "{:?}", f.keys());
+    assert_eq!(p.counters().har_entries_dropped_write_error, 0);
+    assert_eq!(p.held_bytes(), 0);
+    assert_eq!(p.index_bytes(), 0);
+}
