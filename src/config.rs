@@ -158,6 +158,12 @@ impl Default for Config {
 /// Default of `-memory-limit`.
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 
+/// Most bytes of transactions in flight between the workers and the processor thread,
+/// whatever `-memory-limit` (issue 12): when the processor thread is the slower stage
+/// (writing HAR), the workers run ahead only this far, so peak memory does not grow with
+/// the rate. Waiting only delays; a transaction larger than it still passes alone.
+pub const IN_FLIGHT_CAP: usize = 16 << 20;
+
 /// How `-memory-limit` is split between the stages that hold data. Each stage enforces its
 /// share on its own, so a replay gives the same output whatever the thread scheduling
 /// (a shared counter would make which connection gets evicted depend on timing).
@@ -166,7 +172,8 @@ pub struct MemoryShares {
     /// Per worker: connection state, out-of-order data, heads, bodies, pending requests
     /// (`ReassemblyLimits::memory_budget`). Half the budget, split over the workers.
     pub per_worker: usize,
-    /// Transactions on their way from the workers to the processors (1/8).
+    /// Transactions on their way from the workers to the processors (1/8, at most
+    /// `IN_FLIGHT_CAP`).
     pub in_flight: usize,
     /// HAR entries held until their export (`HarFileLimits::max_held_bytes`, 1/4).
     pub har_held: usize,
@@ -244,7 +251,7 @@ impl Config {
         let m = self.memory_limit;
         MemoryShares {
             per_worker: m / 2 / self.workers.max(1),
-            in_flight: m / 8,
+            in_flight: (m / 8).min(IN_FLIGHT_CAP),
             har_held: m / 4,
             sampled_held: m / 8,
         }

@@ -286,3 +286,88 @@ fn disk_full_to_the_end_exits_1_and_says_how_many_were_lost() {
         "{stderr}"
     );
 }
+
+/// Issue 12: HAR entries are streamed into the open interval's temporary file; a process
+/// killed (SIGKILL: no handler runs) in the middle of an interval leaves that temporary
+/// file, hidden and never under a final name, and no `.har` file that is not complete.
+#[test]
+fn kill_9_mid_interval_leaves_no_final_named_partial_har() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("c.pcap");
+    httshark_gen::cli::run_from([
+        "httshark-gen",
+        "--out",
+        pcap.to_str().unwrap(),
+        "--profile",
+        "bench",
+        "--seed",
+        "3",
+        "--size-mb",
+        "12",
+    ])
+    .unwrap();
+    let out = dir.path().join("out");
+    // The smallest budget: a 256 KiB reorder buffer, so entries reach the disk early; one
+    // interval for the whole capture.
+    let mut child = Command::new(bin())
+        .args([
+            "-file",
+            "-",
+            "-hosts=",
+            "-split-by-host=false",
+            "-memory-limit",
+            "8MiB",
+            "-export-interval",
+            "1h",
+        ])
+        .arg("-output-folder")
+        .arg(&out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let bytes = std::fs::read(&pcap).unwrap();
+    // Stdin stays open after the capture: the run waits for more packets, its interval open.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+        stdin
+    });
+    let streamed = |min: u64| {
+        std::fs::read_dir(&out).ok().into_iter().flatten().any(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".stream") && e.metadata().is_ok_and(|m| m.len() >= min)
+        })
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "a streamed HAR file of 2 MB",
+        || streamed(2_000_000),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _stdin = feeder.join().unwrap();
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".har")),
+        "a final name exists after SIGKILL: {names:?}"
+    );
+    // Hidden temporary files only: the run, and perhaps the spool of its late entries.
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with(".stream") && n.contains(".tmp")),
+        "{names:?}"
+    );
+    let tmp: Vec<&String> = names.iter().filter(|n| n.contains(".har.tmp")).collect();
+    assert_eq!(tmp.len(), 1, "{names:?}");
+    // What it holds is a HAR document cut short: its head, then whole entries.
+    let text = std::fs::read(out.join(tmp[0])).unwrap();
+    assert!(text.starts_with(b"{\"log\":{\"version\":\"1.2\""));
+    assert!(serde_json::from_slice::<serde_json::Value>(&text).is_err());
+}

@@ -35,7 +35,8 @@ pub fn write_atomically_private(
 /// Opens the temporary file, with `mode` (Unix permission bits) when given.
 fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    // Readable too: a streamed HAR file is read back when its late entries are merged.
+    opts.read(true).write(true).create(true).truncate(true);
     #[cfg(unix)]
     if let Some(m) = mode {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -55,6 +56,32 @@ fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
     #[cfg(not(unix))]
     let _ = mode;
     opts.open(tmp)
+}
+
+/// A private (0600) temporary file that lives longer than one `write_atomically` call: a
+/// HAR file streamed while its export interval is open. `name` is a hidden name that no
+/// final output ever has (`.stream1.har.tmpPID`), so a process that dies leaves only a
+/// temporary file, never a half-written file under a final name. Registered with
+/// `temp_files` until the returned guard drops, so a second signal removes it. A folder
+/// that disappeared is created again (warned).
+pub fn create_private_temp(
+    dir: &Path,
+    name: &str,
+) -> io::Result<(File, PathBuf, temp_files::Registered)> {
+    let tmp = dir.join(name);
+    let registered = temp_files::TABLE.register(&tmp);
+    let file = match create_temp(&tmp, Some(0o600)) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !dir.is_dir() => {
+            fs::create_dir_all(dir)?;
+            crate::stderr_line!(
+                "httshark: warning: output folder {} had disappeared; created it again",
+                dir.display()
+            );
+            create_temp(&tmp, Some(0o600))?
+        }
+        other => other?,
+    };
+    Ok((file, tmp, registered))
 }
 
 fn write_atomically_mode(

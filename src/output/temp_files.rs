@@ -8,8 +8,9 @@
 //! never allocates or takes a lock.
 //!
 //! What it does not do: track more than [`SLOTS`] files written at once, or paths longer
-//! than [`PATH_BYTES`]; such a file is written as before, unregistered (httshark's single
-//! processor thread writes one file at a time).
+//! than [`PATH_BYTES`]; such a file is written as before, unregistered. The processor
+//! thread writes one whole file at a time, plus the HAR files streamed while their
+//! interval is open (at most [`STREAM_SLOTS`]: two per stream, `har_file::MAX_HAR_STREAMS`).
 //!
 //! Invariants: a slot's buffer is written only by the thread that claimed it (`CLAIMED`),
 //! and read only by the signal handler, which first moves the slot from `READY` to
@@ -22,8 +23,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Temporary files that can be registered at once.
-pub const SLOTS: usize = 8;
+/// Slots kept for HAR files streamed while their interval is open (a stream's file and
+/// its spool of late entries).
+pub const STREAM_SLOTS: usize = 256;
+/// Temporary files that can be registered at once: streamed HAR files and 8 more for
+/// whole files written in one go. 264 x 4 KiB of zeroed static memory, only touched where
+/// used.
+pub const SLOTS: usize = STREAM_SLOTS + 8;
 /// Longest registered path, in bytes, with its terminating NUL.
 pub const PATH_BYTES: usize = 4096;
 

@@ -179,6 +179,9 @@ impl ProcessorConfig {
                 har_file::HarFileProcessor::new(c.folder.clone(), c.split_by_host, c.interval)?
                     .with_limits(har_file::HarFileLimits {
                         max_held_bytes: budget.har_held as u64,
+                        // An eighth of the share (16 MiB of the default 128 MiB).
+                        reorder_bytes: (budget.har_held as u64 / 8).min(har_file::REORDER_BYTES),
+                        ..har_file::HarFileLimits::default()
                     }),
             ),
             ProcessorConfig::SitesStats(c) => {

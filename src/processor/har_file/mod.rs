@@ -6,7 +6,18 @@
 //! replayed capture gives byte-identical files whatever the thread scheduling. An interval
 //! is written when `on_tick(now)` reaches its end; `finish` writes whatever is still held.
 //!
-//! Entries are held as compact JSON until written; their total is bounded by
+//! Entries are streamed to disk while their interval is open (`stream.rs`, issue 12): a
+//! reorder buffer of `HarFileLimits::reorder_bytes` releases them in sort order into one
+//! private temporary file per file of the interval, renamed into place at export (merged
+//! with the entries that came too late for the buffer, if any). Memory then holds the
+//! buffer and 40 bytes of index per entry streamed, whatever the rate; the index is
+//! bounded by `HarFileLimits::max_indexed_entries` (past it, the open intervals are
+//! written early as parts, `har_early_exports_index_limit`).
+//!
+//! At most `HarFileLimits::max_streams` files are streamed at once (each keeps a file
+//! descriptor and a slot of the second signal's removal list); entries of further files,
+//! and every entry while the output is failing, are held in memory as compact JSON until
+//! written, as before streaming (`har_stream_limit_hits`). Those are bounded by
 //! `HarFileLimits::max_held_bytes`. Two early exports keep it there (the interval stays
 //! open and is written in parts, each file numbered: `<stem>_<stamp>.p0001.har`,
 //! `.p0002.har`, ..., so `ls` lists them in order; see `part_label`):
@@ -35,13 +46,19 @@
 //! tries once more and returns an error saying how many transactions could not be written
 //! when any were lost, which makes the exit status non-zero.
 
+mod names;
+mod stream;
 pub mod writer;
 
-use std::collections::{BTreeMap, BTreeSet};
+#[cfg(test)]
+use names::fnv1a;
+use names::unique_name;
+pub use names::{file_stem, interval_stamp, is_safe_component, part_label, PART_DIGITS};
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use chrono::DateTime;
 
 use super::{Processor, ProcessorError};
 use crate::counters::CounterSet;
@@ -82,22 +99,48 @@ impl Default for HarFileConfig {
     }
 }
 
+/// Files streamed at once (see the module docs): each keeps up to two temporary files
+/// open (the run and, for entries that came too late for the reorder buffer, a spool).
+/// Files beyond it are held in memory until written (`har_stream_limit_hits`).
+pub const MAX_HAR_STREAMS: usize = crate::output::temp_files::STREAM_SLOTS / 2;
+
+/// Default reorder buffer: serialised entries waiting to be streamed in sort order. The
+/// longer a transaction lasts, the more entries that started after it are released
+/// before it arrives; those are merged at export (`har_entries_spooled_late`) instead of appended.
+pub const REORDER_BYTES: u64 = 16 << 20;
+
+/// Default bound on the entries streamed to the open intervals' files (each keeps 40
+/// bytes of index in memory for the export's merge: 10 MiB).
+pub const MAX_INDEXED_ENTRIES: u64 = 1 << 18;
+
 /// Bounds of the `file` processor.
 #[derive(Clone, Debug)]
 pub struct HarFileLimits {
-    /// Serialised entry bytes held (waiting for their interval to end, or for a retry) at
-    /// most. Reaching it triggers an early export; entries that still do not fit (the
+    /// Serialised entry bytes held in memory (files not streamed, failed writes, retries)
+    /// at most. Reaching it triggers an early export; entries that still do not fit (the
     /// output is failing) are dropped and counted in `har_entries_dropped_held_limit`.
     pub max_held_bytes: u64,
+    /// Files streamed at once (`MAX_HAR_STREAMS`; 0: every entry held in memory).
+    pub max_streams: usize,
+    /// The reorder buffer in front of the streamed files (`REORDER_BYTES`).
+    pub reorder_bytes: u64,
+    /// Entries streamed to files still open, at most (`MAX_INDEXED_ENTRIES`).
+    pub max_indexed_entries: u64,
 }
 
 impl Default for HarFileLimits {
     fn default() -> Self {
         HarFileLimits {
             max_held_bytes: 1 << 30,
+            max_streams: MAX_HAR_STREAMS,
+            reorder_bytes: REORDER_BYTES,
+            max_indexed_entries: MAX_INDEXED_ENTRIES,
         }
     }
 }
+
+// Every streamed file can register its two temporary files for the second signal.
+const _: () = assert!(2 * MAX_HAR_STREAMS <= crate::output::temp_files::STREAM_SLOTS);
 
 crate::counters! {
     /// `file` processor counters.
@@ -129,6 +172,21 @@ crate::counters! {
         /// Entries that could not be serialised: always 0 since entries are written
         /// straight as JSON (`har::entry_json`); kept so counter names stay stable.
         har_entries_serialize_errors,
+        /// Entries written to the temporary file of their open interval as they came.
+        har_entries_streamed,
+        /// Streamed entries that sorted before their file's last one (their transaction
+        /// outlasted the reorder buffer): spooled and merged at export.
+        har_entries_spooled_late,
+        /// Exports that merged late or unwritten entries into their file.
+        har_stream_merges,
+        /// Entries held in memory because `max_streams` files were streamed already.
+        har_stream_limit_hits,
+        /// Failed writes to a streamed file (its entries are kept in memory, written at
+        /// export).
+        har_stream_write_errors,
+        /// Exports of every open interval made because the entries streamed to them
+        /// reached `max_indexed_entries`.
+        har_early_exports_index_limit,
     }
 }
 
@@ -151,10 +209,29 @@ struct Held {
 }
 
 /// A file that failed, waiting to be retried under the same name.
-#[derive(Debug)]
 struct Retry {
     name: String,
-    entries: Vec<Held>,
+    file: Pending,
+}
+
+/// What one file of an interval holds.
+enum Pending {
+    Memory(Vec<Held>),
+    Streamed(Box<stream::Stream>),
+}
+
+/// An entry in the reorder buffer, for stream `stream`.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Buffered {
+    entry: stream::Entry,
+    stream: u64,
+}
+
+/// A file of an open interval being streamed.
+struct Open {
+    start: Timestamp,
+    key: String,
+    stream: stream::Stream,
 }
 
 /// Writes HAR files; see the module docs.
@@ -167,6 +244,16 @@ pub struct HarFileProcessor {
     pending: BTreeMap<Timestamp, BTreeMap<String, Vec<Held>>>,
     retries: Vec<Retry>,
     held_bytes: u64,
+    /// (interval start, file key) -> id of its stream.
+    stream_ids: BTreeMap<(Timestamp, String), u64>,
+    /// Stream id -> the stream.
+    streams: BTreeMap<u64, Open>,
+    next_stream: u64,
+    /// The reorder buffer: entries released smallest first.
+    reorder: BinaryHeap<Reverse<Buffered>>,
+    reorder_bytes: u64,
+    /// Entries indexed by the open streams.
+    indexed: u64,
     /// Interval start -> files of that interval already attempted (early exports); the
     /// next ones get part numbers so nothing is overwritten.
     parts: BTreeMap<Timestamp, u32>,
@@ -215,6 +302,12 @@ impl HarFileProcessor {
             pending: BTreeMap::new(),
             retries: Vec::new(),
             held_bytes: 0,
+            stream_ids: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            next_stream: 1,
+            reorder: BinaryHeap::new(),
+            reorder_bytes: 0,
+            indexed: 0,
             parts: BTreeMap::new(),
             failing: false,
             reported: BTreeSet::new(),
@@ -235,34 +328,169 @@ impl HarFileProcessor {
         &self.counters
     }
 
-    /// Serialised entry bytes currently held.
+    /// Serialised entry bytes currently held in memory (reorder buffer included).
     pub fn held_bytes(&self) -> u64 {
-        self.held_bytes
+        self.held_bytes + self.reorder_bytes
+    }
+
+    /// Memory the streamed files' indexes take.
+    pub fn index_bytes(&self) -> u64 {
+        self.indexed * stream::INDEX_BYTES
+    }
+
+    /// Releases the reorder buffer's smallest entries until it holds at most `target`
+    /// bytes (`None`: those of the streams `due` says are exported now, all of them), and
+    /// appends them to their streams.
+    fn release(&mut self, target: Option<u64>, due: impl Fn(Timestamp) -> bool) {
+        let mut batches: BTreeMap<u64, Vec<stream::Entry>> = BTreeMap::new();
+        match target {
+            Some(target) => {
+                while self.reorder_bytes > target {
+                    let Some(Reverse(b)) = self.reorder.pop() else {
+                        break;
+                    };
+                    self.reorder_bytes -= b.entry.json.len() as u64;
+                    batches.entry(b.stream).or_default().push(b.entry);
+                }
+            }
+            None => {
+                let mut all = std::mem::take(&mut self.reorder).into_vec();
+                let streams = &self.streams;
+                let is_due =
+                    |b: &Reverse<Buffered>| streams.get(&b.0.stream).is_some_and(|o| due(o.start));
+                let mut keep = Vec::with_capacity(all.len());
+                let mut out: Vec<Buffered> = Vec::new();
+                for b in all.drain(..) {
+                    if is_due(&b) {
+                        out.push(b.0);
+                    } else {
+                        keep.push(b);
+                    }
+                }
+                self.reorder = BinaryHeap::from(keep);
+                out.sort();
+                for b in out {
+                    self.reorder_bytes -= b.entry.json.len() as u64;
+                    batches.entry(b.stream).or_default().push(b.entry);
+                }
+            }
+        }
+        for (id, batch) in batches {
+            self.append(id, batch);
+        }
+    }
+
+    fn append(&mut self, id: u64, batch: Vec<stream::Entry>) {
+        if self
+            .streams
+            .get(&id)
+            .is_some_and(|o| o.stream.entries() == 0)
+        {
+            self.ensure_folder();
+        }
+        let Some(open) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let n = batch.len() as u64;
+        let r = open.stream.append(batch);
+        self.indexed += r.written;
+        self.counters.har_entries_streamed += r.written;
+        self.counters.har_entries_spooled_late += r.late;
+        self.held_bytes += r.unwritten_bytes;
+        if let Some(e) = r.error {
+            self.counters.har_stream_write_errors += 1;
+            self.failing = true;
+            let reason = e.to_string();
+            if !self.reported.contains(&reason) && self.reported.len() < MAX_REPORTED_ERRORS {
+                crate::stderr_line!(
+                    "httshark: error: file: cannot write HAR entries to {}: {reason}; {} \
+                     entries are kept in memory and written at the export (the capture goes \
+                     on; failures are counted in har_stream_write_errors)",
+                    self.folder.display(),
+                    n - r.written
+                );
+                self.reported.insert(reason.clone());
+            }
+            self.last_error = Some(format!("{}: {reason}", self.folder.display()));
+        }
+    }
+
+    /// Creates the output folder again if it disappeared (counted, warned).
+    fn ensure_folder(&mut self) {
+        if !self.folder.is_dir() {
+            // On failure the write that follows fails and reports it.
+            if std::fs::create_dir_all(&self.folder).is_ok() {
+                self.counters.har_folder_recreated += 1;
+                // Printed whatever -verbose, as output errors are: the operator must know.
+                crate::stderr_line!(
+                    "httshark: warning: output folder {} had disappeared; created it again",
+                    self.folder.display()
+                );
+            }
+        }
     }
 
     /// Writes the retries, then every interval that starts before `end` (all when None).
-    /// With `early`, also the intervals still open (they stay open). Failures keep their
-    /// entries for the next export.
-    fn write_until(&mut self, end: Option<Timestamp>, early: bool) {
+    /// With `early`, also the intervals still open (they stay open); `streams`: streamed
+    /// files too (else only those held in memory). Failures keep their entries for the
+    /// next export.
+    fn write_until(&mut self, end: Option<Timestamp>, early: bool, streams: bool) {
         for r in std::mem::take(&mut self.retries) {
-            let bytes: u64 = r.entries.iter().map(|h| h.json.len() as u64).sum();
-            if self.write_file(&r.name, &r.entries) {
-                self.held_bytes = self.held_bytes.saturating_sub(bytes);
-            } else {
-                self.retries.push(r);
-            }
+            self.write_pending(r.name, r.file);
         }
         let interval = self.interval;
-        let due: Vec<Timestamp> = self
+        let is_due = |start: Timestamp| early || end.is_none_or(|end| start + interval <= end);
+        if streams {
+            self.release(None, is_due);
+        }
+        let mut due: BTreeSet<Timestamp> = self
             .pending
             .keys()
             .copied()
-            .filter(|start| early || end.is_none_or(|end| *start + interval <= end))
+            .filter(|s| is_due(*s))
             .collect();
+        if streams {
+            due.extend(
+                self.stream_ids
+                    .keys()
+                    .map(|(s, _)| *s)
+                    .filter(|s| is_due(*s)),
+            );
+        }
         for start in due {
-            let Some(files) = self.pending.remove(&start) else {
-                continue;
-            };
+            let mut files: BTreeMap<String, Pending> = self
+                .pending
+                .remove(&start)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Pending::Memory(v)))
+                .collect();
+            if streams {
+                let keys: Vec<(Timestamp, String)> = self
+                    .stream_ids
+                    .range((start, String::new())..)
+                    .take_while(|((s, _), _)| *s == start)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in keys {
+                    let id = self.stream_ids.remove(&k).expect("listed");
+                    if let Some(mut open) = self.streams.remove(&id) {
+                        // Entries held in memory while the output failed join their file.
+                        if let Some(Pending::Memory(held)) = files.remove(&open.key) {
+                            open.stream.absorb(held.into_iter().map(|h| stream::Entry {
+                                key: stream::Key {
+                                    started: h.started,
+                                    conn: h.conn,
+                                    depth: h.depth,
+                                },
+                                json: h.json,
+                                completed: h.completed,
+                            }));
+                        }
+                        files.insert(open.key, Pending::Streamed(Box::new(open.stream)));
+                    }
+                }
+            }
             let closes = !early && end.is_none_or(|end| start + interval <= end);
             let part = self.parts.get(&start).copied().unwrap_or(0);
             // An interval written in one go keeps the plain name; one written in parts
@@ -273,20 +501,14 @@ impl HarFileProcessor {
                 format!("{}.{}", interval_stamp(start), part_label(part + 1))
             };
             let mut used = BTreeSet::new();
-            for (key, entries) in files {
+            for (key, file) in files {
                 let stem = if self.split_by_host {
                     file_stem(&key)
                 } else {
                     "httshark".to_string()
                 };
                 let name = unique_name(&stem, &stamp, &mut used);
-                let bytes: u64 = entries.iter().map(|h| h.json.len() as u64).sum();
-                if self.write_file(&name, &entries) {
-                    self.held_bytes = self.held_bytes.saturating_sub(bytes);
-                } else {
-                    // Still counted as held; retried under the same name.
-                    self.retries.push(Retry { name, entries });
-                }
+                self.write_pending(name, file);
             }
             if closes {
                 self.parts.remove(&start);
@@ -294,6 +516,43 @@ impl HarFileProcessor {
                 self.written_until = Some(self.written_until.map_or(after, |w| w.max(after)));
             } else {
                 self.parts.insert(start, part + 1);
+            }
+        }
+    }
+
+    /// Writes one file of an interval under `name`; on failure keeps it as a retry.
+    fn write_pending(&mut self, name: String, file: Pending) {
+        match file {
+            Pending::Memory(entries) => {
+                let bytes: u64 = entries.iter().map(|h| h.json.len() as u64).sum();
+                if self.write_file(&name, &entries) {
+                    self.held_bytes = self.held_bytes.saturating_sub(bytes);
+                } else {
+                    // Still counted as held; retried under the same name.
+                    self.retries.push(Retry {
+                        name,
+                        file: Pending::Memory(entries),
+                    });
+                }
+            }
+            Pending::Streamed(mut stream) => {
+                self.ensure_folder();
+                let (indexed, unwritten) = (stream.indexed(), stream.unwritten_bytes());
+                let entries = stream.entries();
+                let path = self.folder.join(&name);
+                let result = stream.export(&path);
+                if result.as_ref().is_ok_and(|r| r.merged) {
+                    self.counters.har_stream_merges += 1;
+                }
+                if self.written(&path, entries, result.map(|r| r.bytes)) {
+                    self.indexed -= indexed;
+                    self.held_bytes = self.held_bytes.saturating_sub(unwritten);
+                } else {
+                    self.retries.push(Retry {
+                        name,
+                        file: Pending::Streamed(stream),
+                    });
+                }
             }
         }
     }
@@ -343,7 +602,7 @@ impl HarFileProcessor {
         // Written as an early export of those intervals; what is still pending in them
         // comes in their later parts.
         let still = std::mem::replace(&mut self.pending, ready);
-        self.write_until(None, true);
+        self.write_until(None, true, false);
         for (start, files) in still {
             let slot = self.pending.entry(start).or_default();
             for (key, entries) in files {
@@ -357,34 +616,30 @@ impl HarFileProcessor {
     /// error is counted, and logged when it is a new one).
     fn write_file(&mut self, name: &str, entries: &[Held]) -> bool {
         let path = self.folder.join(name);
-        if !self.folder.is_dir() {
-            // On failure the write below fails and reports it.
-            if std::fs::create_dir_all(&self.folder).is_ok() {
-                self.counters.har_folder_recreated += 1;
-                // Printed whatever -verbose, as output errors are: the operator must know.
-                crate::stderr_line!(
-                    "httshark: warning: output folder {} had disappeared; created it again",
-                    self.folder.display()
-                );
-            }
-        }
+        self.ensure_folder();
         let mut order: Vec<&Held> = entries.iter().collect();
         order.sort();
         let result = writer::write_file(&path, order.iter().map(|h| &h.json[..]));
+        self.written(&path, entries.len() as u64, result)
+    }
+
+    /// Counts and reports a file write of `entries` entries to `path`; true when it
+    /// succeeded.
+    fn written(&mut self, path: &Path, entries: u64, result: std::io::Result<u64>) -> bool {
         match result {
             Ok(total) => {
                 self.counters.har_files_written += 1;
                 if self.first_written.is_none() {
-                    self.first_written = Some(path.clone());
+                    self.first_written = Some(path.to_path_buf());
                 }
-                self.last_written = Some(path.clone());
+                self.last_written = Some(path.to_path_buf());
                 crate::log_info!(
                     key: "har-file-written",
                     "wrote {} ({} entries, {total} bytes)",
                     path.display(),
-                    entries.len()
+                    entries
                 );
-                self.counters.har_entries_written += entries.len() as u64;
+                self.counters.har_entries_written += entries;
                 self.counters.har_bytes_written += total;
                 if self.failing {
                     self.failing = false;
@@ -406,7 +661,7 @@ impl HarFileProcessor {
                          entries are kept and retried at the next export (the capture goes \
                          on; failures are counted in har_write_errors)",
                         path.display(),
-                        entries.len()
+                        entries
                     );
                     self.reported.insert(reason.clone());
                 }
@@ -432,24 +687,6 @@ impl Processor for HarFileProcessor {
 
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
         let json = har::entry_json(tx).into_boxed_slice();
-        let fits =
-            |p: &Self| p.held_bytes.saturating_add(json.len() as u64) <= p.limits.max_held_bytes;
-        if !fits(self) && !self.failing {
-            // Write what is held now rather than drop what comes next.
-            self.counters.har_early_exports_at_arrival += 1;
-            crate::log_info!(
-                key: "har-early-export",
-                "{} bytes of HAR entries held (limit {}): writing them before their \
-                 interval ends",
-                self.held_bytes,
-                self.limits.max_held_bytes
-            );
-            self.write_until(None, true);
-        }
-        if !fits(self) {
-            self.counters.har_entries_dropped_held_limit += 1;
-            return Ok(());
-        }
         let mut start = tx.completed_at.floor_to(self.interval);
         if let Some(w) = self.written_until.filter(|w| start < *w) {
             // Its file is already written; rewriting it would replace it. Keep the entry
@@ -463,6 +700,84 @@ impl Processor for HarFileProcessor {
         } else {
             String::new()
         };
+        let held_here = self
+            .pending
+            .get(&start)
+            .is_some_and(|files| files.contains_key(&key));
+        let id = match self.stream_ids.get(&(start, key.clone())) {
+            // While the output fails, entries are held in memory, within `max_held_bytes`
+            // (a stream's own failed writes are bounded by the reorder buffer).
+            _ if self.failing => None,
+            Some(id) => Some(*id),
+            None if held_here => None,
+            None if self.streams.len() >= self.limits.max_streams => {
+                self.counters.har_stream_limit_hits += 1;
+                None
+            }
+            None => {
+                let id = self.next_stream;
+                self.next_stream += 1;
+                self.stream_ids.insert((start, key.clone()), id);
+                let stream = stream::Stream::new(&self.folder, id);
+                self.streams.insert(
+                    id,
+                    Open {
+                        start,
+                        key: key.clone(),
+                        stream,
+                    },
+                );
+                Some(id)
+            }
+        };
+        if let Some(id) = id {
+            self.reorder_bytes += json.len() as u64;
+            self.reorder.push(Reverse(Buffered {
+                entry: stream::Entry {
+                    key: stream::Key {
+                        started: tx.request.first_ts,
+                        conn: tx.conn.id,
+                        depth: tx.depth,
+                    },
+                    json,
+                    completed: tx.completed_at,
+                },
+                stream: id,
+            }));
+            if self.reorder_bytes > self.limits.reorder_bytes {
+                self.release(Some(self.limits.reorder_bytes / 2), |_| false);
+            }
+            if self.indexed > self.limits.max_indexed_entries {
+                self.counters.har_early_exports_index_limit += 1;
+                crate::log_info!(
+                    key: "har-early-export",
+                    "{} HAR entries streamed to files still open (limit {}): writing them \
+                     before their interval ends",
+                    self.indexed,
+                    self.limits.max_indexed_entries
+                );
+                self.write_until(None, true, true);
+            }
+            return Ok(());
+        }
+        let fits =
+            |p: &Self| p.held_bytes.saturating_add(json.len() as u64) <= p.limits.max_held_bytes;
+        if !fits(self) && !self.failing {
+            // Write what is held now rather than drop what comes next.
+            self.counters.har_early_exports_at_arrival += 1;
+            crate::log_info!(
+                key: "har-early-export",
+                "{} bytes of HAR entries held (limit {}): writing them before their \
+                 interval ends",
+                self.held_bytes,
+                self.limits.max_held_bytes
+            );
+            self.write_until(None, true, false);
+        }
+        if !fits(self) {
+            self.counters.har_entries_dropped_held_limit += 1;
+            return Ok(());
+        }
         self.held_bytes += json.len() as u64;
         self.pending
             .entry(start)
@@ -482,22 +797,31 @@ impl Processor for HarFileProcessor {
     fn on_tick(&mut self, now: Timestamp) -> Result<(), ProcessorError> {
         // Failures are logged and counted by `write_file`, and retried at the next export;
         // only `finish` reports a loss.
-        self.write_until(Some(now), false);
+        self.write_until(Some(now), false, true);
         self.write_completed_before(now);
         Ok(())
     }
 
     fn finish(&mut self, now: Timestamp) -> Result<(), ProcessorError> {
         let _ = now;
-        self.write_until(None, false);
+        self.write_until(None, false, true);
         // A file that failed just now gets one more attempt: there is no next export.
         if !self.retries.is_empty() {
-            self.write_until(None, false);
+            self.write_until(None, false, true);
         }
         for r in std::mem::take(&mut self.retries) {
-            let bytes: u64 = r.entries.iter().map(|h| h.json.len() as u64).sum();
+            let (bytes, entries) = match &r.file {
+                Pending::Memory(entries) => (
+                    entries.iter().map(|h| h.json.len() as u64).sum(),
+                    entries.len() as u64,
+                ),
+                Pending::Streamed(s) => {
+                    self.indexed -= s.indexed();
+                    (s.unwritten_bytes(), s.entries())
+                }
+            };
             self.held_bytes = self.held_bytes.saturating_sub(bytes);
-            self.counters.har_entries_dropped_write_error += r.entries.len() as u64;
+            self.counters.har_entries_dropped_write_error += entries;
         }
         let lost = self.lost();
         if lost == 0 {
@@ -535,94 +859,6 @@ impl Processor for HarFileProcessor {
     fn visit_counters(&self, f: &mut dyn FnMut(&'static str, u64)) {
         self.counters.visit(f);
     }
-}
-
-/// `YYYYMMDDTHHMMSSZ` of an interval start, UTC.
-pub fn interval_stamp(start: Timestamp) -> String {
-    DateTime::from_timestamp(start.secs(), 0).map_or_else(
-        || "19700101T000000Z".to_string(),
-        |d| d.format("%Y%m%dT%H%M%SZ").to_string(),
-    )
-}
-
-/// Digits of a part number: names sort in writing order, by `ls` and by plain byte order,
-/// up to this many digits' worth of parts (`p0001` ... `p9999`; later parts get more
-/// digits, which `ls -v` and `sort -V` still order).
-pub const PART_DIGITS: usize = 4;
-
-/// `p0001`, `p0002`, ...: the label of part `n` (1-based) of an interval written in parts.
-pub fn part_label(n: u32) -> String {
-    format!("p{n:0width$}", width = PART_DIGITS)
-}
-
-/// FNV-1a, 64 bits: stable across runs and platforms (std's hasher is not).
-fn fnv1a(s: &[u8]) -> u64 {
-    s.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-/// A host as one safe file-name component: `[A-Za-z0-9._-]` kept, `:` (the port) becomes
-/// `_`, anything else `_`; no leading dot; at most `MAX_STEM_CHARS` characters. When
-/// anything other than `:` was changed, `-` and 8 hex digits of a hash of the original are
-/// appended, so hosts that differ only in replaced characters get distinct names.
-pub fn file_stem(host: &str) -> String {
-    let mut out = String::with_capacity(host.len().min(MAX_STEM_CHARS) + 9);
-    let mut lossy = false;
-    for (i, c) in host.chars().enumerate() {
-        if out.len() >= MAX_STEM_CHARS {
-            lossy = true;
-            break;
-        }
-        match c {
-            // A leading dot hides the file; a leading dash reads as an option in shells.
-            '.' | '-' if i == 0 => {
-                out.push('_');
-                lossy = true;
-            }
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '_' | '-' => out.push(c),
-            ':' => out.push('_'),
-            _ => {
-                out.push('_');
-                lossy = true;
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push('_');
-        lossy = true;
-    }
-    if lossy {
-        out.push_str(&format!("-{:08x}", fnv1a(host.as_bytes()) as u32));
-    }
-    out
-}
-
-/// `<stem>_<stamp>.har`, with `-2`, `-3`, ... added to the stem when another host of the
-/// same interval already has the name (e.g. `a:1` and `a_1`). Callers iterate hosts in a
-/// fixed order, so the numbering is deterministic.
-fn unique_name(stem: &str, stamp: &str, used: &mut BTreeSet<String>) -> String {
-    let mut name = format!("{stem}_{stamp}.har");
-    let mut n = 2u64;
-    while used.contains(&name) {
-        name = format!("{stem}-{n}_{stamp}.har");
-        n += 1;
-    }
-    used.insert(name.clone());
-    name
-}
-
-/// True when `name` is a single path component that stays inside a folder.
-pub fn is_safe_component(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.starts_with('.')
-        && name.len() <= 255
-        && Path::new(name).components().count() == 1
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 #[cfg(test)]

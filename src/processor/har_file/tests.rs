@@ -347,6 +347,9 @@ fn reaching_the_held_limit_exports_early_instead_of_dropping() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 1500,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for i in 0..10 {
         p.on_transaction(&tx(i, 1, "h", at(1, 0), at(2, 0)))
@@ -383,6 +386,9 @@ fn held_bytes_are_bounded_while_the_output_fails() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 1500,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     block(&out);
     for i in 0..10 {
@@ -489,6 +495,9 @@ fn a_tick_writes_early_only_the_entries_completed_before_it() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: 3 * entry * EARLY_EXPORT_FRACTION,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for t in &txs {
         p.on_transaction(t).unwrap();
@@ -520,6 +529,9 @@ fn parts_sort_in_writing_order() {
         .unwrap()
         .with_limits(HarFileLimits {
             max_held_bytes: entry * 3 / 2,
+            // Held in memory: these tests are about that path.
+            max_streams: 0,
+            ..HarFileLimits::default()
         });
     for i in 0..12 {
         p.on_transaction(&tx(i, 1, "h", at(1, 0), at(1, 10 * i as i64)))
@@ -541,4 +553,230 @@ fn parts_sort_in_writing_order() {
     let mut written: Vec<String> = (0..12).map(|i| format!("{i}/1")).collect();
     written.push("100/1".into());
     assert_eq!(order, written);
+}
+
+/// The files a run of `txs` (in this arrival order, ticking every second of completion
+/// time) writes with `limits`, and the processor's counters.
+fn run_with(
+    txs: &[Transaction],
+    limits: HarFileLimits,
+) -> (BTreeMap<String, String>, HarFileCounters) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(limits);
+    let mut tick = at(1, 0);
+    for t in txs {
+        // The watermark promise: a tick only once every entry completed before it came.
+        // Arrival order within a second is free (several workers).
+        if t.completed_at >= tick + Duration::from_secs(1) {
+            tick = Timestamp(t.completed_at.0 - t.completed_at.0 % 1_000_000_000);
+            p.on_tick(tick).unwrap();
+        }
+        p.on_transaction(t).unwrap();
+    }
+    p.finish(at(100, 0)).unwrap();
+    assert_eq!(p.held_bytes(), 0);
+    assert_eq!(p.index_bytes(), 0);
+    // Nothing left behind: no temporary file, every file a final one.
+    for name in files(dir.path()).keys() {
+        assert!(!name.starts_with('.') && name.ends_with(".har"), "{name}");
+    }
+    (files(dir.path()), p.counters().clone())
+}
+
+/// Transactions of 3 hosts over 35 s, lasting 0 to 8 s, arriving in completion order
+/// shuffled within each second (as several workers deliver them); a few share a start.
+fn mixed_arrivals(seed: u64) -> Vec<Transaction> {
+    let mut rng = seed;
+    let mut next = move |n: u64| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) % n
+    };
+    let mut txs: Vec<Transaction> = (0..300u64)
+        .map(|i| {
+            let start_ms = next(35_000) as i64;
+            let lasts = if next(5) == 0 { next(8_000) } else { next(50) } as i64;
+            let host = ["a.example", "b.example", "c.example:8080"][next(3) as usize];
+            let start = if i % 50 == 7 {
+                at(5, 0)
+            } else {
+                at(0, start_ms)
+            };
+            tx(
+                i / 3,
+                (i % 3) as u32 + 1,
+                host,
+                start,
+                at(0, start_ms + lasts),
+            )
+        })
+        .collect();
+    let mut tagged: Vec<(i64, u64, Transaction)> = txs
+        .drain(..)
+        .map(|t| (t.completed_at.0 / 1_000_000_000, next(1000), t))
+        .collect();
+    tagged.sort_by_key(|(s, r, _)| (*s, *r));
+    tagged.into_iter().map(|(_, _, t)| t).collect()
+}
+
+#[test]
+fn streamed_files_are_byte_identical_to_files_held_until_export() {
+    for seed in 1..=4 {
+        let txs = mixed_arrivals(seed);
+        let memory = HarFileLimits {
+            max_streams: 0,
+            ..HarFileLimits::default()
+        };
+        let (want, c) = run_with(&txs, memory);
+        assert_eq!(c.har_entries_streamed, 0);
+        assert!(want.len() >= 9, "{:?}", want.keys());
+        // A buffer that holds everything; one of about 3 entries (most long transactions
+        // arrive late: spooled and merged); none at all (every entry released at once).
+        let entry = har::entry_json(&txs[0]).len() as u64;
+        for reorder_bytes in [1 << 30, 3 * entry, 0] {
+            let (got, c) = run_with(
+                &txs,
+                HarFileLimits {
+                    reorder_bytes,
+                    ..HarFileLimits::default()
+                },
+            );
+            assert_eq!(got, want, "seed {seed}, reorder buffer {reorder_bytes}");
+            assert_eq!(c.har_entries_streamed, 300);
+            assert_eq!(c.har_stream_limit_hits, 0);
+            if reorder_bytes == 0 {
+                assert!(c.har_entries_spooled_late > 0 && c.har_stream_merges > 0);
+            }
+            if reorder_bytes == 1 << 30 {
+                assert_eq!(c.har_entries_spooled_late, 0);
+            }
+        }
+        // Two files streamed at once: the rest are held in memory, the same bytes again.
+        let (got, c) = run_with(
+            &txs,
+            HarFileLimits {
+                max_streams: 2,
+                reorder_bytes: 0,
+                ..HarFileLimits::default()
+            },
+        );
+        assert_eq!(got, want, "seed {seed}, two streams");
+        assert!(c.har_stream_limit_hits > 0 && c.har_entries_streamed > 0);
+    }
+}
+
+#[test]
+fn an_open_interval_is_on_disk_under_a_temporary_name_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            reorder_bytes: 0,
+            ..HarFileLimits::default()
+        });
+    for i in 0..20 {
+        p.on_transaction(&tx(i, 1, "h", at(1, i as i64), at(2, i as i64)))
+            .unwrap();
+    }
+    // Streamed: nothing held but the index; the bytes are in a hidden temporary file.
+    assert_eq!(p.held_bytes(), 0);
+    assert_eq!(p.index_bytes(), 20 * stream::INDEX_BYTES);
+    let f = files(dir.path());
+    assert_eq!(f.len(), 1, "{:?}", f.keys());
+    let (name, text) = f.iter().next().unwrap();
+    assert!(
+        name.starts_with(".stream") && name.contains(".tmp"),
+        "{name}"
+    );
+    assert_eq!(targets(&format!("{text}\n]}}}}\n")).len(), 20);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    p.on_tick(at(10, 0)).unwrap();
+    let f = files(dir.path());
+    assert_eq!(f.keys().collect::<Vec<_>>(), vec!["h_20261121T230500Z.har"]);
+    assert_eq!(targets(&f["h_20261121T230500Z.har"]).len(), 20);
+    assert_eq!(p.index_bytes(), 0);
+}
+
+#[test]
+fn the_index_limit_writes_the_open_intervals_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = HarFileProcessor::new(dir.path().to_path_buf(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            reorder_bytes: 0,
+            max_indexed_entries: 5,
+            ..HarFileLimits::default()
+        });
+    for i in 0..12 {
+        p.on_transaction(&tx(i, 1, "h", at(1, i as i64), at(2, i as i64)))
+            .unwrap();
+        assert!(p.index_bytes() <= 6 * stream::INDEX_BYTES);
+    }
+    p.finish(at(3, 0)).unwrap();
+    // Past 5 indexed entries, at the 6th and the 12th.
+    assert_eq!(p.counters().har_early_exports_index_limit, 2);
+    let f = files(dir.path());
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        vec![
+            "h_20261121T230500Z.p0001.har",
+            "h_20261121T230500Z.p0002.har"
+        ]
+    );
+    let all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
+    assert_eq!(all.len(), 12);
+}
+
+#[test]
+fn the_index_costs_what_the_docs_say() {
+    // docs/limits.md and docs/har.md: 40 bytes per entry streamed.
+    assert_eq!(stream::INDEX_BYTES, 40);
+}
+
+#[test]
+fn a_streamed_file_survives_its_folder_failing_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut p = HarFileProcessor::new(out.clone(), true, Duration::from_secs(10))
+        .unwrap()
+        .with_limits(HarFileLimits {
+            reorder_bytes: 0,
+            ..HarFileLimits::default()
+        });
+    p.on_transaction(&tx(1, 1, "h", at(1, 0), at(2, 0)))
+        .unwrap();
+    p.on_transaction(&tx(2, 1, "h", at(3, 0), at(4, 0)))
+        .unwrap();
+    assert_eq!(p.counters().har_entries_streamed, 2);
+    // The folder (and the streamed file in it) goes; a file takes its place.
+    fs::remove_dir_all(&out).unwrap();
+    block(&out);
+    p.on_transaction(&tx(3, 1, "h", at(5, 0), at(6, 0)))
+        .unwrap();
+    p.on_tick(at(10, 0)).unwrap();
+    assert!(p.counters().har_write_errors > 0);
+    // Failing: held in memory.
+    p.on_transaction(&tx(4, 1, "h", at(12, 0), at(13, 0)))
+        .unwrap();
+    p.on_tick(at(20, 0)).unwrap();
+    unblock(&out);
+    p.finish(at(30, 0)).unwrap();
+    let f = files(&out);
+    assert!(f.keys().all(|n| !n.starts_with('.')), "{:?}", f.keys());
+    let all: Vec<String> = f.values().flat_map(|h| targets(h)).collect();
+    assert_eq!(all, vec!["1/1", "2/1", "3/1", "4/1"], "{:?}", f.keys());
+    assert_eq!(p.counters().har_entries_dropped_write_error, 0);
+    assert_eq!(p.held_bytes(), 0);
+    assert_eq!(p.index_bytes(), 0);
 }

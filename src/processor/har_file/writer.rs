@@ -47,7 +47,10 @@ pub fn write_file<'a>(path: &Path, entries: impl IntoIterator<Item = &'a [u8]>) 
 }
 
 /// Writes every byte of `bufs`; returns how many.
-fn write_all_vectored(w: &mut impl Write, bufs: &mut [io::IoSlice<'_>]) -> io::Result<u64> {
+pub(super) fn write_all_vectored(
+    w: &mut impl Write,
+    bufs: &mut [io::IoSlice<'_>],
+) -> io::Result<u64> {
     let total = bufs.iter().map(|b| b.len() as u64).sum();
     let mut bufs = bufs;
     io::IoSlice::advance_slices(&mut bufs, 0);
