@@ -363,3 +363,63 @@ impl DynamicTable {
         (list, self.unknown)
     }
 }
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    /// The byte log against a plain model (a list of owned entries, RFC 7541 §4.4
+    /// eviction) over many insertions, compactions, size changes and unknown names: every
+    /// index resolves to the same field, and the log stays within its bound.
+    #[test]
+    fn byte_log_matches_a_list_of_entries() {
+        let mut t = DynamicTable::new(4_096);
+        let mut model: VecDeque<(Option<Vec<u8>>, Vec<u8>)> = VecDeque::new();
+        let mut max = 4_096usize;
+        let mut seed = 0x2545_f491_u64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for step in 0..20_000u32 {
+            if step % 2_500 == 1_000 {
+                max = [0, 100, 4_096, 16_384][rand(4) as usize];
+                t.set_max_size(max);
+            }
+            let name: Option<Vec<u8>> = (rand(10) != 0).then(|| {
+                format!("n{}", rand(50))
+                    .into_bytes()
+                    .repeat(rand(4) as usize + 1)
+            });
+            let value = vec![b'a' + (step % 26) as u8; rand(300) as usize];
+            t.insert(name.as_deref(), &value);
+            model.push_front((name, value));
+            let size = |m: &VecDeque<(Option<Vec<u8>>, Vec<u8>)>| {
+                m.iter()
+                    .map(|(n, v)| 32 + n.as_ref().map_or(0, Vec::len) + v.len())
+                    .sum::<usize>()
+            };
+            while size(&model) > max {
+                model.pop_back();
+            }
+            assert_eq!(t.size(), size(&model), "step {step}");
+            assert_eq!(t.entries(), (model.iter().cloned().collect(), 0));
+            for (i, (n, v)) in model.iter().enumerate() {
+                match (t.lookup(62 + i as u32), n) {
+                    (Lookup::Field(tn, tv), Some(n)) => assert_eq!((tn, tv), (&n[..], &v[..])),
+                    (Lookup::NameUnknown(tv), None) => assert_eq!(tv, &v[..]),
+                    _ => panic!("step {step}: index {} differs", 62 + i),
+                }
+            }
+            assert!(matches!(t.lookup(62 + model.len() as u32), Lookup::Unknown));
+            assert!(
+                t.log.len() <= max + max / 2 + 300,
+                "step {step}: log {}",
+                t.log.len()
+            );
+            assert!(t.log.capacity() <= (max + max / 2 + LOG_SLACK).max(t.log.len() + 300));
+        }
+    }
+}
