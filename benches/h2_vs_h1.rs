@@ -24,6 +24,9 @@
 //! `H2_VS_H1_CPU=N cargo bench --bench h2_vs_h1` instead runs each side N times,
 //! interleaved, timed by the thread's CPU time (steadier than criterion's wall time on a
 //! shared machine), and prints the medians and the ratio.
+//!
+//! `H2_VS_H1_PCAP=DIR cargo bench --bench h2_vs_h1` writes both captures (checked) to
+//! `DIR/h1.pcap` and `DIR/h2.pcap` and stops, for timing the binary itself on them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -258,9 +261,30 @@ fn cpu_mode(rounds: usize) {
     );
 }
 
+/// `H2_VS_H1_PCAP=DIR`: both captures as pcap files.
+fn write_pcaps(dir: &str) {
+    use httshark_gen::pcap::{LinkKind, PcapWriter, TsResolution};
+    let (h1, h2, _) = checked_captures();
+    for (name, packets) in [("h1.pcap", &h1), ("h2.pcap", &h2)] {
+        let path = std::path::Path::new(dir).join(name);
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create pcap"));
+        let mut w = PcapWriter::new(file, LinkKind::Ethernet, TsResolution::Nano, None)
+            .expect("pcap header");
+        for p in packets.iter() {
+            w.write_packet(p.ts, &p.data).expect("write pcap");
+        }
+        w.flush().expect("flush pcap");
+        eprintln!("wrote {}", path.display());
+    }
+}
+
 criterion_group!(h2_benches, benches);
 
 fn main() {
+    if let Ok(dir) = std::env::var("H2_VS_H1_PCAP") {
+        write_pcaps(&dir);
+        return;
+    }
     if let Some(n) = std::env::var("H2_VS_H1_CPU")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -24,6 +24,10 @@ use std::collections::VecDeque;
 /// RFC 7541 §4.1: the size of an entry is its name and value lengths plus 32.
 pub const ENTRY_OVERHEAD: usize = 32;
 
+/// Room of the dynamic table's byte log beyond `1.5 * max_size`, so a small table's log
+/// need not be reallocated by a few octets.
+const LOG_SLACK: usize = 64;
+
 /// RFC 7541 Appendix A: indices 1 to 61.
 pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = [
     (b":authority", b""),
@@ -89,20 +93,29 @@ pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = [
     (b"www-authenticate", b""),
 ];
 
-/// One dynamic entry: name and value in one allocation.
+/// One dynamic entry: where its octets lie in the table's byte log.
+#[derive(Clone, Copy)]
 struct Entry {
-    /// `name ++ value`; the name is empty when unknown.
-    bytes: Box<[u8]>,
-    /// Names are shorter than 2^32 (HPACK integers are capped there).
+    /// Offset of `name ++ value` in the log, counted (mod 2^32) from the log's creation,
+    /// so entries keep their offset when the log drops evicted octets from its front. The
+    /// log is far shorter than 2^32, so `off - base` (wrapping) is the place in it.
+    off: u32,
+    /// Names and values are shorter than 2^32 (HPACK integers are capped there).
     name_len: u32,
-    /// False for an entry inserted with a name index that could not be resolved.
+    value_len: u32,
+    /// False for an entry inserted with a name index that could not be resolved (its name
+    /// is then empty).
     name_known: bool,
 }
 
 impl Entry {
+    fn len(&self) -> usize {
+        self.name_len as usize + self.value_len as usize
+    }
+
     /// The size this table accounts for the entry (see the module doc).
     fn accounted(&self) -> usize {
-        ENTRY_OVERHEAD + self.bytes.len()
+        ENTRY_OVERHEAD + self.len()
     }
 }
 
@@ -117,8 +130,19 @@ pub(crate) enum Lookup<'a> {
 }
 
 /// The dynamic table of one direction (entries newest first: index 62 is the front).
+///
+/// The octets of all entries live in one byte log, oldest first: an insertion appends,
+/// an eviction only forgets the entry, and the log drops its dead front (memmove of the
+/// live octets) once it is half as long as the live part. So no allocation per entry,
+/// each entry contiguous (lookups return slices), amortised O(1) per octet (a compaction
+/// moves at most twice the octets that died since the last), and the log holds at most
+/// `1.5 * max_size` octets (its room is grown to no more, `LOG_SLACK` aside).
 pub(crate) struct DynamicTable {
     entries: VecDeque<Entry>,
+    /// `name ++ value` of every entry, oldest first, behind a dead front.
+    log: Vec<u8>,
+    /// Offset (as in `Entry::off`) of `log[0]`.
+    base: u32,
     /// Placeholder entries older than all of `entries` (after a desync).
     unknown: usize,
     /// Entries in `entries` whose name is unknown.
@@ -134,6 +158,8 @@ impl DynamicTable {
     pub(crate) fn new(max_size: usize) -> DynamicTable {
         DynamicTable {
             entries: VecDeque::new(),
+            log: Vec::new(),
+            base: 0,
             unknown: 0,
             names_unknown: 0,
             size: 0,
@@ -155,9 +181,19 @@ impl DynamicTable {
         self.unknown + self.names_unknown
     }
 
-    /// Heap bytes: entry slots (by capacity) and their contents.
+    /// Heap bytes: entry slots and the byte log, by capacity.
     pub(crate) fn mem_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>() + self.held
+        self.entries.capacity() * std::mem::size_of::<Entry>() + self.log.capacity()
+    }
+
+    /// The octets of `e` (`name ++ value`); empty if the log is out of step (a bug, never
+    /// a panic).
+    fn bytes(&self, e: &Entry) -> &[u8] {
+        let start = e.off.wrapping_sub(self.base) as usize;
+        start
+            .checked_add(e.len())
+            .and_then(|end| self.log.get(start..end))
+            .unwrap_or_default()
     }
 
     /// Index `index` of the combined space (1-based; 0 is not an index and is unknown).
@@ -171,10 +207,11 @@ impl DynamicTable {
         }
         match self.entries.get(index - 1 - STATIC_TABLE.len()) {
             Some(e) if e.name_known => {
-                let (name, value) = e.bytes.split_at((e.name_len as usize).min(e.bytes.len()));
+                let bytes = self.bytes(e);
+                let (name, value) = bytes.split_at((e.name_len as usize).min(bytes.len()));
                 Lookup::Field(name, value)
             }
-            Some(e) => Lookup::NameUnknown(&e.bytes),
+            Some(e) => Lookup::NameUnknown(self.bytes(e)),
             None => Lookup::Unknown,
         }
     }
@@ -189,17 +226,38 @@ impl DynamicTable {
             return;
         }
         self.evict_to(self.max_size - size);
-        let mut bytes = Vec::with_capacity(name_bytes.len() + value.len());
-        bytes.extend_from_slice(name_bytes);
-        bytes.extend_from_slice(value);
-        self.held += bytes.len();
+        self.compact();
+        let n = name_bytes.len() + value.len();
+        if self.log.len() + n > self.log.capacity() {
+            // Grow by doubling, but never past what the table can need (1.5 * max_size).
+            let want = (2 * self.log.capacity())
+                .min(self.max_size + self.max_size / 2 + LOG_SLACK)
+                .max(self.log.len() + n);
+            self.log.reserve_exact(want - self.log.len());
+        }
+        if self.entries.len() == self.entries.capacity() {
+            // Slots likewise: doubling, but no more than the table can hold (32 octets each).
+            let most = self.max_size / ENTRY_OVERHEAD + 1;
+            let more = self
+                .entries
+                .len()
+                .max(4)
+                .min(most.saturating_sub(self.entries.len()));
+            self.entries.reserve_exact(more.max(1));
+        }
+        let off = self.base.wrapping_add(self.log.len() as u32);
+        self.log.extend_from_slice(name_bytes);
+        self.log.extend_from_slice(value);
+        self.held += name_bytes.len() + value.len();
         self.size += size;
         if name.is_none() {
             self.names_unknown += 1;
         }
+        // Both fit in u32: together they are at most `max_size` <= `table_cap`.
         self.entries.push_front(Entry {
-            bytes: bytes.into_boxed_slice(),
+            off,
             name_len: u32::try_from(name_bytes.len()).unwrap_or(u32::MAX),
+            value_len: u32::try_from(value.len()).unwrap_or(u32::MAX),
             name_known: name.is_some(),
         });
         debug_assert!(self.size <= self.max_size);
@@ -219,8 +277,24 @@ impl DynamicTable {
         self.size = self.unknown * ENTRY_OVERHEAD;
     }
 
+    /// Drops the log's dead front (octets of evicted entries) once it is half as long as
+    /// the live part, which bounds the log to 1.5 times the live octets.
+    fn compact(&mut self) {
+        let live_from = self
+            .entries
+            .back()
+            .map_or(self.log.len(), |e| e.off.wrapping_sub(self.base) as usize)
+            .min(self.log.len());
+        if live_from > 0 && 2 * live_from >= self.log.len() - live_from {
+            self.log.drain(..live_from);
+            self.base = self.base.wrapping_add(live_from as u32);
+        }
+    }
+
     fn clear(&mut self) {
         self.entries.clear();
+        self.base = self.base.wrapping_add(self.log.len() as u32);
+        self.log.clear();
         self.unknown = 0;
         self.names_unknown = 0;
         self.size = 0;
@@ -228,6 +302,9 @@ impl DynamicTable {
         // A table that shrank for good (a size update to 0) gives its slots back.
         if self.entries.capacity() > self.max_size / ENTRY_OVERHEAD + 1 {
             self.entries.shrink_to_fit();
+        }
+        if self.log.capacity() > self.max_size + self.max_size / 2 + LOG_SLACK {
+            self.log.shrink_to_fit();
         }
     }
 
@@ -246,13 +323,23 @@ impl DynamicTable {
                 break;
             };
             self.size = self.size.saturating_sub(e.accounted());
-            self.held = self.held.saturating_sub(e.bytes.len());
+            self.held = self.held.saturating_sub(e.len());
             if !e.name_known {
                 self.names_unknown = self.names_unknown.saturating_sub(1);
             }
         }
         if self.entries.len() < self.entries.capacity() / 4 && self.entries.capacity() > 64 {
             self.entries.shrink_to(self.entries.len() * 2);
+        }
+        if self.entries.is_empty() {
+            self.base = self.base.wrapping_add(self.log.len() as u32);
+            self.log.clear();
+        }
+        // A table that shrank (a size update) gives the log's room back.
+        let room = self.max_size + self.max_size / 2 + LOG_SLACK;
+        if self.log.capacity() > room {
+            self.compact();
+            self.log.shrink_to(room);
         }
     }
 
@@ -264,14 +351,75 @@ impl DynamicTable {
             .entries
             .iter()
             .map(|e| {
+                let bytes = self.bytes(e);
                 if e.name_known {
-                    let (n, v) = e.bytes.split_at(e.name_len as usize);
+                    let (n, v) = bytes.split_at(e.name_len as usize);
                     (Some(n.to_vec()), v.to_vec())
                 } else {
-                    (None, e.bytes.to_vec())
+                    (None, bytes.to_vec())
                 }
             })
             .collect();
         (list, self.unknown)
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    /// The byte log against a plain model (a list of owned entries, RFC 7541 §4.4
+    /// eviction) over many insertions, compactions, size changes and unknown names: every
+    /// index resolves to the same field, and the log stays within its bound.
+    #[test]
+    fn byte_log_matches_a_list_of_entries() {
+        let mut t = DynamicTable::new(4_096);
+        let mut model: VecDeque<(Option<Vec<u8>>, Vec<u8>)> = VecDeque::new();
+        let mut max = 4_096usize;
+        let mut seed = 0x2545_f491_u64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for step in 0..20_000u32 {
+            if step % 2_500 == 1_000 {
+                max = [0, 100, 4_096, 16_384][rand(4) as usize];
+                t.set_max_size(max);
+            }
+            let name: Option<Vec<u8>> = (rand(10) != 0).then(|| {
+                format!("n{}", rand(50))
+                    .into_bytes()
+                    .repeat(rand(4) as usize + 1)
+            });
+            let value = vec![b'a' + (step % 26) as u8; rand(300) as usize];
+            t.insert(name.as_deref(), &value);
+            model.push_front((name, value));
+            let size = |m: &VecDeque<(Option<Vec<u8>>, Vec<u8>)>| {
+                m.iter()
+                    .map(|(n, v)| 32 + n.as_ref().map_or(0, Vec::len) + v.len())
+                    .sum::<usize>()
+            };
+            while size(&model) > max {
+                model.pop_back();
+            }
+            assert_eq!(t.size(), size(&model), "step {step}");
+            assert_eq!(t.entries(), (model.iter().cloned().collect(), 0));
+            for (i, (n, v)) in model.iter().enumerate() {
+                match (t.lookup(62 + i as u32), n) {
+                    (Lookup::Field(tn, tv), Some(n)) => assert_eq!((tn, tv), (&n[..], &v[..])),
+                    (Lookup::NameUnknown(tv), None) => assert_eq!(tv, &v[..]),
+                    _ => panic!("step {step}: index {} differs", 62 + i),
+                }
+            }
+            assert!(matches!(t.lookup(62 + model.len() as u32), Lookup::Unknown));
+            assert!(
+                t.log.len() <= max + max / 2 + 300,
+                "step {step}: log {}",
+                t.log.len()
+            );
+            assert!(t.log.capacity() <= (max + max / 2 + LOG_SLACK).max(t.log.len() + 300));
+        }
     }
 }
