@@ -150,6 +150,11 @@ pub fn stages() -> Vec<Stage> {
             "NDJSON entries (`-har-processors ndjson`).",
             ndjson::NdjsonCounters::describe(),
         ),
+        processor(
+            crate::ui::processor::NAME,
+            "The live web view (`-ui`).",
+            crate::ui::UiCounters::describe(),
+        ),
     ]
 }
 
