@@ -159,15 +159,25 @@ impl UiEntry {
         }
     }
 
-    /// An entry with only a seq and a cost (ring tests).
+    /// An entry with a seq, a cost and a summary of about `cost` bytes (tests).
     #[cfg(test)]
     pub fn test_entry(seq: u64, cost: usize) -> UiEntry {
+        UiEntry::test_with(seq, cost, Fields::default())
+    }
+
+    /// As `test_entry`, with the filter's fields.
+    #[cfg(test)]
+    pub fn test_with(seq: u64, cost: usize, fields: Fields) -> UiEntry {
+        let pad = "x".repeat(cost.saturating_sub(40).min(1 << 20));
         UiEntry {
             seq,
             cost,
-            summary: format!("{{\"seq\":{seq}}}"),
-            entry: b"{}".to_vec(),
-            fields: Fields::default(),
+            summary: format!("{{\"seq\":{seq},\"pad\":\"{pad}\"}}"),
+            entry: format!(
+                "{{\"request\":{{\"method\":\"GET\",\"url\":\"http://h/{seq}\",\"headers\":[]}}}}"
+            )
+            .into_bytes(),
+            fields,
         }
     }
 }

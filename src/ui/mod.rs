@@ -165,3 +165,5 @@ impl Shared {
         }
     }
 }
+#[cfg(test)]
+mod tests;
