@@ -97,12 +97,9 @@ fn main() -> ExitCode {
             let shared = httshark::ui::Shared::new(ui, metrics.clone(), config.memory_limit as u64);
             let url = bound.url();
             let plain = format!("http://{}/", bound.addr);
-            processors
-                .processors
-                .push(Box::new(httshark::ui::processor::UiProcessor::new(
-                    shared.clone(),
-                    plain.clone(),
-                )));
+            let ui = httshark::ui::processor::UiProcessor::new(shared.clone(), plain.clone());
+            metrics.set_counters(&httshark::ui::processor::zeroes(&ui));
+            processors.processors.push(Box::new(ui));
             if let Err(e) = bound.serve(shared) {
                 return refuse(&e);
             }

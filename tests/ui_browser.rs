@@ -16,7 +16,6 @@ mod netns;
 
 use std::process::{Command, Stdio};
 
-
 use common::*;
 use netns::*;
 

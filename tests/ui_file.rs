@@ -77,8 +77,7 @@ fn har_entries(dir: &std::path::Path) -> Vec<serde_json::Value> {
     for f in std::fs::read_dir(dir).unwrap() {
         let p = f.unwrap().path();
         if p.extension().is_some_and(|x| x == "har") {
-            let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             all.extend(v["log"]["entries"].as_array().unwrap().iter().cloned());
         }
     }
@@ -111,7 +110,10 @@ fn the_view_over_a_file_holds_what_the_har_file_holds_and_stays_up() {
     from_file.sort_by_key(key);
     assert_eq!(from_view, from_file);
     // A filter agrees with the HAR file.
-    let want_404 = har.iter().filter(|e| e["response"]["status"] == 404).count();
+    let want_404 = har
+        .iter()
+        .filter(|e| e["response"]["status"] == 404)
+        .count();
     assert!(want_404 > 0);
     let got = view.json("/api/v1/entries?filter=status%3A4xx");
     assert_eq!(got["entries"].as_array().unwrap().len(), want_404);
@@ -124,7 +126,10 @@ fn the_view_over_a_file_holds_what_the_har_file_holds_and_stays_up() {
     // curl of an entry names its URL.
     let (s, curl) = view.get(&format!("/api/v1/entries/{}/curl", rows[0]["seq"]));
     assert_eq!(s, 200);
-    assert!(curl.starts_with("curl -X 'GET' 'http://10.77.0.2:8080/"), "{curl}");
+    assert!(
+        curl.starts_with("curl -X 'GET' 'http://10.77.0.2:8080/"),
+        "{curl}"
+    );
     // The stream from the start serves every entry.
     let mut s = TcpStream::connect(&view.host).unwrap();
     write!(
@@ -133,7 +138,8 @@ fn the_view_over_a_file_holds_what_the_har_file_holds_and_stays_up() {
         view.host, view.token
     )
     .unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut text = String::new();
     let mut buf = [0u8; 65536];
     for _ in 0..30 {
@@ -162,7 +168,10 @@ fn the_view_over_a_file_holds_what_the_har_file_holds_and_stays_up() {
     assert_eq!(h["ring"]["entries"], 17);
     // Still up after the end of the file, until SIGINT; then a clean exit.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "exited after the end of the file");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited after the end of the file"
+    );
     signal_pid(child.id(), libc::SIGINT);
     let status = child.wait().unwrap();
     let text = err.finish();
@@ -187,7 +196,10 @@ fn the_ring_evicts_by_count_and_says_so() {
     signal_pid(child.id(), libc::SIGTERM);
     assert!(child.wait().unwrap().success());
     let text = err.finish();
-    assert!(text.contains("17 entries shown at http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("17 entries shown at http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(text.contains("(12 evicted from the view)"), "{text}");
 }
 

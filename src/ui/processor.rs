@@ -58,3 +58,11 @@ impl Processor for UiProcessor {
         ))
     }
 }
+
+/// Every counter of `p` at 0: registered with the metrics when the processor is added,
+/// so the first scrape already has them.
+pub fn zeroes(p: &UiProcessor) -> Vec<(&'static str, u64)> {
+    let mut v = Vec::new();
+    p.visit_counters(&mut |n, _| v.push((n, 0)));
+    v
+}

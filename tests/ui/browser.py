@@ -88,6 +88,12 @@ def rows(d):
     return d.find_elements(By.CSS_SELECTOR, "#rows .row")
 
 
+def statuses(d):
+    # Read in one script: rows are re-rendered as entries arrive (stale elements).
+    return d.execute_script(
+        "return Array.from(document.querySelectorAll('#rows .row .c-status'), e => e.textContent)")
+
+
 def max_seq(d):
     return d.execute_script("return state.lastSeq")
 
@@ -115,7 +121,7 @@ def run(d, wait, url, base, shots, export_dir):
     wait.until(lambda d: "filter=status%3A404" in d.current_url)
 
     def only_404(d):
-        st = [r.find_element(By.CSS_SELECTOR, ".c-status").text for r in rows(d)]
+        st = statuses(d)
         return len(st) > 0 and all(s == "404" for s in st)
 
     wait.until(only_404)
@@ -131,7 +137,7 @@ def run(d, wait, url, base, shots, export_dir):
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.BACK_SPACE)
     wait.until(lambda d: not d.find_element(By.ID, "filter-error").is_displayed())
-    wait.until(lambda d: any(r.find_element(By.CSS_SELECTOR, ".c-status").text == "200" for r in rows(d)))
+    wait.until(lambda d: "200" in statuses(d))
     box.send_keys(Keys.ESCAPE)
 
     # 5. Detail: select a /json row (it has a JSON body and a Set-Cookie), Enter.

@@ -312,13 +312,15 @@ function closeDetail() {
   $("list").focus();
 }
 
-function kvTable(pairs, sensitiveNames) {
+// `mask`: true hides every value until clicked (cookies); "names" hides the values of
+// SENSITIVE header names.
+function kvTable(pairs, mask) {
   const t = el("table", "kv");
   for (const [k, v] of pairs) {
     const tr = el("tr");
     tr.appendChild(el("td", null, k));
     const td = el("td");
-    if (sensitiveNames && SENSITIVE.includes(String(k).toLowerCase())) {
+    if (mask === true || (mask === "names" && SENSITIVE.includes(String(k).toLowerCase()))) {
       const m = el("span", "masked", "•••••• (click to reveal)");
       m.addEventListener("click", () => { m.textContent = v; m.className = ""; });
       td.appendChild(m);
@@ -376,8 +378,10 @@ function headersBlock(title, headers, rawFirstLine) {
   const frag = document.createDocumentFragment();
   frag.appendChild(el("h3", null, title));
   const modes = el("div", "modes");
-  const table = kvTable(headers.map((h) => [h.name, h.value]), true);
-  const raw = el("pre", "raw", [rawFirstLine, ...headers.map((h) => `${h.name}: ${h.value}`)].join("\n"));
+  const table = kvTable(headers.map((h) => [h.name, h.value]), "names");
+  // The raw view masks the same values; the table reveals them on a click.
+  const shown = (h) => (SENSITIVE.includes(h.name.toLowerCase()) ? "•••••• (click it in the table)" : h.value);
+  const raw = el("pre", "raw", [rawFirstLine, ...headers.map((h) => `${h.name}: ${shown(h)}`)].join("\n"));
   raw.hidden = true;
   const bt = el("button", "on", "Table"), br = el("button", null, "Raw");
   bt.type = br.type = "button";
@@ -467,7 +471,7 @@ function requestTab(d) {
   const e = d.entry, r = e.request, frag = document.createDocumentFragment();
   frag.appendChild(headersBlock("Headers", r.headers, `${r.method} ${e._requestTarget || new URL(r.url).pathname + new URL(r.url).search} ${r.httpVersion}`));
   if (r.queryString.length) { frag.appendChild(el("h3", null, "Query")); frag.appendChild(kvTable(r.queryString.map((q) => [q.name, q.value]))); }
-  if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]))); }
+  if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
   const pd = r.postData;
   frag.appendChild(bodyBlock(d.seq, "request", pd && pd.text, pd && pd._encoding, pd && pd.mimeType, d.summary.reqMissing));
   return frag;
@@ -477,7 +481,7 @@ function responseTab(d) {
   const e = d.entry, r = e.response, frag = document.createDocumentFragment();
   if (!r.status) { frag.appendChild(el("p", "note", `No response: ${d.summary.unanswered || "unanswered"}.`)); return frag; }
   frag.appendChild(headersBlock("Headers", r.headers, `${r.httpVersion} ${r.status} ${r.statusText}`));
-  if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]))); }
+  if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
   frag.appendChild(bodyBlock(d.seq, "response", r.content.text, r.content.encoding, r.content.mimeType, d.summary.respMissing));
   return frag;
 }
