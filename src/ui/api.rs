@@ -31,8 +31,8 @@ pub fn route(rest: &str, req: &Request, shared: &Shared) -> Response {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["entries"] => list(req, shared),
-        ["entries", seq] => with_entry(shared, seq, |e| detail(e)),
-        ["entries", seq, "curl"] => with_entry(shared, seq, |e| curl(e)),
+        ["entries", seq] => with_entry(shared, seq, detail),
+        ["entries", seq, "curl"] => with_entry(shared, seq, curl),
         ["entries", seq, "body", side] => with_entry(shared, seq, |e| body(e, side)),
         ["export.har"] => export(req, shared),
         ["health"] => Response::json(200, health(shared).to_string()),

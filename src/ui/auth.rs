@@ -105,7 +105,7 @@ impl HostCheck {
         if name.is_empty() {
             return false;
         }
-        name.parse::<IpAddr>().is_ok() || self.names.iter().any(|n| *n == name)
+        name.parse::<IpAddr>().is_ok() || self.names.contains(&name)
     }
 }
 
