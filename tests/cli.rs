@@ -338,7 +338,10 @@ fn help_lists_every_flag_with_its_default() {
         ("--ui-token-file", "[default: a random token per run]"),
         ("--ui-allowed-hosts", "[default: none]"),
         ("--ui-max-entries", "[default: 10000]"),
-        ("--ui-memory", "[default: 64MiB, or -memory-limit/8 when smaller]"),
+        (
+            "--ui-memory",
+            "[default: 64MiB, or -memory-limit/8 when smaller]",
+        ),
         ("--aggregated-log-interval", "[default: 1m0s]"),
         ("--limited-error-length", "[default: 20]"),
         ("--log-snapshot-amount", "[default: 0]"),
