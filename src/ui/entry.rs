@@ -57,6 +57,15 @@ pub struct UiEntry {
     pub fields: Fields,
 }
 
+/// The gap ranges of a body in the bytes the HAR entry shows: the captured bytes when no
+/// Content-Encoding was undone (a decoded body's offsets would not apply: empty).
+fn gaps(b: &Body) -> &[(u64, u64)] {
+    match b.decoded {
+        Decoded::Decoded { .. } => &[],
+        _ => &b.gap_ranges,
+    }
+}
+
 /// The content bytes of a body (decoded when a Content-Encoding was undone), cut.
 fn body_bytes(b: &Body) -> Vec<u8> {
     let data = match &b.decoded {
@@ -133,6 +142,8 @@ impl UiEntry {
             "unanswered": view.custom.unanswered,
             "reqMissing": req.body.missing,
             "respMissing": resp.map_or(0, |r| r.body.missing),
+            "reqGaps": gaps(&req.body),
+            "respGaps": resp.map_or(&[][..], |r| gaps(&r.body)),
         })
         .to_string();
         let cost = std::mem::size_of::<UiEntry>()

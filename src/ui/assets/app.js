@@ -398,23 +398,24 @@ function b64ToBytes(b64) {
   return out;
 }
 
-function hexDump(bytes, limit) {
+// Lines of 16 bytes; `base` is the offset of bytes[0] in the body.
+function hexDump(bytes, limit, base = 0) {
   const lines = [];
   const n = Math.min(bytes.length, limit);
   for (let i = 0; i < n; i += 16) {
     const chunk = bytes.subarray(i, Math.min(i + 16, n));
     const hex = Array.from(chunk, (b) => b.toString(16).padStart(2, "0")).join(" ");
     const asc = Array.from(chunk, (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : ".")).join("");
-    lines.push(i.toString(16).padStart(8, "0") + "  " + hex.padEnd(48) + "  " + asc);
+    lines.push((base + i).toString(16).padStart(8, "0") + "  " + hex.padEnd(48) + "  " + asc);
   }
   if (bytes.length > n) lines.push(`… ${bytes.length - n} more bytes (download the body)`);
   return lines.join("\n");
 }
 
 // One body: text, pretty JSON, hex, image, download. `missing` bytes were lost by the
-// capture: the views mark them where the body's bytes stop (their offsets inside the
-// body are not recorded, only their count).
-function bodyBlock(seq, side, text, encoding, mime, missing) {
+// capture; `gaps` ([offset, length] in the shown bytes) says where: the text and hex views
+// mark each in place. Without offsets (a decoded body) the mark goes where the bytes stop.
+function bodyBlock(seq, side, text, encoding, mime, missing, gaps) {
   const frag = document.createDocumentFragment();
   frag.appendChild(el("h3", null, "Body"));
   if (text === undefined || text === null) {
@@ -424,21 +425,44 @@ function bodyBlock(seq, side, text, encoding, mime, missing) {
   const bytes = encoding === "base64" ? b64ToBytes(text) : new TextEncoder().encode(text);
   const asText = encoding === "base64" ? null : text;
   const modes = el("div", "modes"), view = el("div");
-  const gapMark = () => el("span", "gap", `⟪${missing} bytes not captured⟫`);
+  const gapMark = (n) => el("span", "gap", `⟪${n} bytes not captured⟫`);
+  const ranges = (gaps && gaps.length) ? gaps : (missing ? [[bytes.length, missing]] : []);
+  // The bytes cut at each gap: [[start, end, gapLength|0], ...].
+  const pieces = () => {
+    const out = [];
+    let at = 0;
+    for (const [off, len] of ranges) {
+      const o = Math.min(Math.max(off, at), bytes.length);
+      out.push([at, o, len]);
+      at = o;
+    }
+    out.push([at, bytes.length, 0]);
+    return out;
+  };
   const show = (mode) => {
     for (const b of modes.querySelectorAll("button")) b.classList.toggle("on", b.dataset.mode === mode);
     const pre = el("pre", "body");
     if (mode === "text") {
-      pre.textContent = asText !== null ? asText : "(binary body: see hex)";
-      if (missing) pre.appendChild(gapMark());
+      if (asText === null) pre.textContent = "(binary body: see hex)";
+      else {
+        const dec = new TextDecoder();
+        for (const [a, b, gap] of pieces()) {
+          pre.appendChild(document.createTextNode(dec.decode(bytes.subarray(a, b))));
+          if (gap) pre.appendChild(gapMark(gap));
+        }
+      }
       view.replaceChildren(pre);
     } else if (mode === "json") {
       try { pre.textContent = JSON.stringify(JSON.parse(asText), null, 2); }
       catch (err) { pre.textContent = "Not valid JSON: " + err.message; }
       view.replaceChildren(pre);
     } else if (mode === "hex") {
-      pre.textContent = hexDump(bytes, 65536);
-      if (missing) { pre.appendChild(document.createTextNode("\n")); pre.appendChild(gapMark()); }
+      let shown = 0;
+      for (const [a, b, gap] of pieces()) {
+        if (shown < 65536) pre.appendChild(document.createTextNode(hexDump(bytes.subarray(a, b), 65536 - shown, a) + "\n"));
+        shown += b - a;
+        if (gap) { pre.appendChild(gapMark(gap)); pre.appendChild(document.createTextNode("\n")); }
+      }
       view.replaceChildren(pre);
     } else if (mode === "image") {
       const ct = (mime || "").split(";")[0].trim().toLowerCase();
@@ -473,7 +497,7 @@ function requestTab(d) {
   if (r.queryString.length) { frag.appendChild(el("h3", null, "Query")); frag.appendChild(kvTable(r.queryString.map((q) => [q.name, q.value]))); }
   if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
   const pd = r.postData;
-  frag.appendChild(bodyBlock(d.seq, "request", pd && pd.text, pd && pd._encoding, pd && pd.mimeType, d.summary.reqMissing));
+  frag.appendChild(bodyBlock(d.seq, "request", pd && pd.text, pd && pd._encoding, pd && pd.mimeType, d.summary.reqMissing, d.summary.reqGaps));
   return frag;
 }
 
@@ -482,7 +506,7 @@ function responseTab(d) {
   if (!r.status) { frag.appendChild(el("p", "note", `No response: ${d.summary.unanswered || "unanswered"}.`)); return frag; }
   frag.appendChild(headersBlock("Headers", r.headers, `${r.httpVersion} ${r.status} ${r.statusText}`));
   if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
-  frag.appendChild(bodyBlock(d.seq, "response", r.content.text, r.content.encoding, r.content.mimeType, d.summary.respMissing));
+  frag.appendChild(bodyBlock(d.seq, "response", r.content.text, r.content.encoding, r.content.mimeType, d.summary.respMissing, d.summary.respGaps));
   return frag;
 }
 
