@@ -111,7 +111,10 @@ def run(d, wait, url, base, shots, export_dir):
     first = max_seq(d)
     wait.until(lambda d: max_seq(d) > first + 2)
     step(f"rows arrive live (seq {first} -> {max_seq(d)})")
-    wait.until(lambda d: "packets/s" in d.find_element(By.ID, "health").text)
+    # Rates need two health samples (one a second): wait for a non-zero one.
+    wait.until(lambda d: d.execute_script(
+        "const t = document.getElementById('health').textContent;"
+        "return /packets\\/s/.test(t) && !t.startsWith('0 packets/s')"))
     d.save_screenshot(os.path.join(shots, "ui-list.png"))
 
     # 4. Filter.
