@@ -44,9 +44,17 @@ impl View {
 }
 
 fn start(out: &std::path::Path, extra: &[&str]) -> (std::process::Child, StderrWatch, View) {
+    start_on("fixtures/real-curl.pcap", out, extra)
+}
+
+fn start_on(
+    pcap: &str,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, StderrWatch, View) {
     let mut child = Command::new(bin())
         .arg("-file")
-        .arg(repo().join("fixtures/real-curl.pcap"))
+        .arg(repo().join(pcap))
         .args(["-hosts", "", "-ui", "127.0.0.1:0"])
         .arg("-output-folder")
         .arg(out)
@@ -229,4 +237,55 @@ fn bad_ui_flags_are_refused_before_the_capture() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("-ui-memory"));
     let o = run(&["-ui", "nonsense"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// HTTPS decrypted with a key log and HTTP/2 streams reach the view as the HAR file has
+/// them (https URLs and `_tls`; one entry per h2 stream).
+#[test]
+fn tls_and_h2_entries_are_the_har_files_entries() {
+    for (pcap, keys, scheme, version) in [
+        (
+            "fixtures/tls/python-tls13-h1.pcap",
+            Some("fixtures/tls/python-tls13-h1.keys"),
+            "https",
+            "HTTP/1.1",
+        ),
+        (
+            "fixtures/h2/h2c-prior-curl-nginx.pcap",
+            None,
+            "http",
+            "http/2.0",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = keys.map(|k| repo().join(k).display().to_string());
+        let mut extra = vec![];
+        if let Some(k) = &keys {
+            extra.extend(["-tls-keylog", k.as_str()]);
+        }
+        let (mut child, err, view) = start_on(pcap, tmp.path(), &extra);
+        let har = har_entries(tmp.path());
+        assert!(!har.is_empty(), "{pcap}");
+        let list = view.json("/api/v1/entries?limit=1000");
+        let rows = list["entries"].as_array().unwrap();
+        assert_eq!(rows.len(), har.len(), "{pcap}");
+        for r in rows {
+            assert_eq!(r["scheme"], scheme, "{pcap}: {r}");
+            assert_eq!(r["version"], version, "{pcap}: {r}");
+        }
+        let mut from_view: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| view.json(&format!("/api/v1/entries/{}", r["seq"]))["entry"].clone())
+            .collect();
+        let mut from_file = har;
+        from_view.sort_by_key(key);
+        from_file.sort_by_key(key);
+        assert_eq!(from_view, from_file, "{pcap}");
+        if scheme == "https" {
+            assert!(from_view.iter().all(|e| e["_tls"].is_object()), "{pcap}");
+        }
+        signal_pid(child.id(), libc::SIGINT);
+        assert!(child.wait().unwrap().success());
+        drop(err.finish());
+    }
 }
