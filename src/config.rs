@@ -99,6 +99,8 @@ pub struct Config {
     pub print_counters: bool,
     /// TLS decryption (`-tls-keylog`, `-tls-keylog-wait`).
     pub tls: TlsConfig,
+    /// `-ui`: the live web view, when asked for.
+    pub ui: Option<crate::ui::UiConfig>,
 }
 
 /// Where TLS secrets come from.
@@ -151,6 +153,7 @@ impl Default for Config {
             filter_origin: String::new(),
             print_counters: false,
             tls: TlsConfig::default(),
+            ui: None,
         }
     }
 }

@@ -150,6 +150,11 @@ pub fn stages() -> Vec<Stage> {
             "NDJSON entries (`-har-processors ndjson`).",
             ndjson::NdjsonCounters::describe(),
         ),
+        processor(
+            crate::ui::processor::NAME,
+            "The live web view (`-ui`).",
+            crate::ui::UiCounters::describe(),
+        ),
     ]
 }
 
@@ -195,7 +200,7 @@ pub fn render_markdown() -> String {
          or skipped. The end-of-run summary prints the counters in the order below (the\n\
          processors' in `-har-processors` order, only for the processors that ran); with\n\
          `-metrics-listen` each is exported as the Prometheus counter `httshark_<name>_total`,\n\
-         at 0 from the first scrape, updated at every `-stats-interval`.\n\
+         at 0 from the first scrape, updated every second of packet time.\n\
          \n\
          Workers' counters are summed over the workers. Limits named here are in\n\
          docs/limits.md; anomalies and flags in docs/har.md.\n",

@@ -39,6 +39,7 @@ pub mod signals;
 pub mod time;
 pub mod tls;
 pub mod transform;
+pub mod ui;
 pub mod wire;
 pub mod worker;
 

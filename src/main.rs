@@ -66,10 +66,10 @@ fn main() -> ExitCode {
     if let Err(e) = httshark::log::init(&config.log) {
         return refuse(&e);
     }
-    let processors = match processor::build(
+    let mut processors = match processor::build(
         &config.processors,
         config.memory_shares().held(),
-        config.metrics_listen.is_some(),
+        config.metrics_listen.is_some() || config.ui.is_some(),
     ) {
         Ok(p) => p,
         Err(e) => return refuse(&e),
@@ -86,6 +86,28 @@ fn main() -> ExitCode {
             return refuse(&e);
         }
     }
+    // The web view: bound before the capture opens (a taken port fails fast), served and
+    // fed from here on. Its URL carries the token: stderr only.
+    let ui_url = match (&config.ui, &processors.metrics) {
+        (Some(ui), Some(metrics)) => {
+            let bound = match httshark::ui::server::bind(ui) {
+                Ok(b) => b,
+                Err(e) => return refuse(&e),
+            };
+            let shared = httshark::ui::Shared::new(ui, metrics.clone(), config.memory_limit as u64);
+            let url = bound.url();
+            let plain = format!("http://{}/", bound.addr);
+            let ui = httshark::ui::processor::UiProcessor::new(shared.clone(), plain.clone());
+            metrics.set_counters(&httshark::ui::processor::zeroes(&ui));
+            processors.processors.push(Box::new(ui));
+            if let Err(e) = bound.serve(shared) {
+                return refuse(&e);
+            }
+            stderr_line!("httshark: ui: open {url}");
+            Some(plain)
+        }
+        _ => None,
+    };
     let source = match PacketSource::open(&config) {
         Ok(s) => s,
         Err(e) => return refuse(&e),
@@ -124,6 +146,15 @@ fn main() -> ExitCode {
                 stderr_write!("{}", format_counters(&summary));
             }
             stderr_write!("{}", format_summary(&summary, &run));
+            // Over a file, the view stays up after the end until SIGINT/SIGTERM.
+            if let (Some(url), Ended::Source) = (&ui_url, summary.ended) {
+                stderr_line!(
+                    "httshark: ui: the capture ended; the view stays up at {url} until Ctrl-C"
+                );
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {

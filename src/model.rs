@@ -155,6 +155,9 @@ pub enum Decoded {
     Failed { reason: String },
 }
 
+/// Most gap ranges a body records (`Body::gap_ranges`); later gaps are only in `missing`.
+pub const MAX_GAP_RANGES: usize = 16;
+
 /// A message body.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Body {
@@ -176,6 +179,10 @@ pub struct Body {
     pub decoded: Decoded,
     /// Trailer fields of a chunked body.
     pub trailers: Vec<Header>,
+    /// Where the capture lost bytes: `(offset in data, length)` of each gap, in order, at
+    /// most [`MAX_GAP_RANGES`] (`missing` stays the exact total). The offset is where the
+    /// gap sits in `data` (gap bytes are not in it); the web view marks them in place.
+    pub gap_ranges: Vec<(u64, u64)>,
     /// The body's bytes were dropped by the content-type policy
     /// (`transform::body_select`): `data` and the decoded data are empty, while every size
     /// (`wire_len`, `len`, `missing`, the decoded length) is still exact.
@@ -480,6 +487,7 @@ impl Body {
         };
         self.data.capacity()
             + decoded
+            + self.gap_ranges.capacity() * std::mem::size_of::<(u64, u64)>()
             + self.content_encoding.capacity() * std::mem::size_of::<String>()
             + self
                 .content_encoding

@@ -68,6 +68,8 @@ fn all_processors(dir: &Path) -> Vec<String> {
         d("resp.csv"),
         "-ndjson-file".into(),
         d("out.ndjson"),
+        "-ui".into(),
+        "127.0.0.1:0".into(),
     ]
 }
 
@@ -88,10 +90,15 @@ fn a_run_reports_exactly_the_documented_counters() {
     args.push("-hosts=".into());
     args.extend(all_processors(dir.path()));
     let config = httshark::cli::prepare(args).unwrap().config;
-    let outputs =
+    let mut outputs =
         httshark::processor::build(&config.processors, config.memory_shares().held(), true)
             .unwrap();
     let shared = outputs.metrics.clone().unwrap();
+    // The view's processor, as main adds it for -ui (its server is not needed here).
+    let ui = httshark::ui::Shared::new(config.ui.as_ref().unwrap(), shared.clone(), 1 << 30);
+    let ui = httshark::ui::processor::UiProcessor::new(ui, String::new());
+    shared.set_counters(&httshark::ui::processor::zeroes(&ui));
+    outputs.processors.push(Box::new(ui));
     let at_start: Vec<(String, u64)> = shared.snapshot().counters;
     let source = httshark::capture::PacketSource::open(&config).unwrap();
     let summary = httshark::pipeline::run_until(
@@ -232,10 +239,22 @@ fn every_counter_is_exported_from_the_first_scrape() {
         .write_all(&std::fs::read(repo().join("fixtures/generated-small.pcap")).unwrap())
         .unwrap();
     drop(stdin);
+    // With -ui the view stays up after the end of the input until SIGINT/SIGTERM.
+    let start = Instant::now();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("the view stays up") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(
+            n > 0 && start.elapsed() < Duration::from_secs(30),
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&seen));
 }

@@ -122,6 +122,7 @@ fn upload_and_image() -> Transaction {
         wire_len: 5_000,
         len: 4_900,
         missing: 0,
+        gap_ranges: Vec::new(),
         data: vec![1; 100],
         truncated: true,
         content_encoding: vec!["gzip".into()],

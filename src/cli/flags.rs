@@ -319,6 +319,34 @@ pub struct Cli {
     #[arg(help_heading = METRICS, long, value_name = "ADDR")]
     pub metrics_listen: Option<String>,
 
+    /// Serve the live web view on ADDR, e.g. 127.0.0.1:8484.
+    ///
+    /// Port 0 picks one (docs/ui.md). The URL with a per-run access token is printed on stderr. Loopback only, unless
+    /// -ui-token-file is given. Over a file, the view stays up after the end until Ctrl-C.
+    /// [default: none]
+    #[arg(help_heading = OUTPUT, long, value_name = "ADDR")]
+    pub ui: Option<String>,
+
+    /// A file whose first line is the view's access token (at least 16 characters);
+    /// required to bind -ui to a non-loopback address. [default: a random token per run]
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "FILE")]
+    pub ui_token_file: Option<PathBuf>,
+
+    /// Extra Host names the view answers to (comma-separated), e.g. a reverse proxy's
+    /// name; loopback names and IP addresses are always accepted. [default: none]
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "LIST")]
+    pub ui_allowed_hosts: Option<String>,
+
+    /// Most transactions the view holds; older ones are evicted (and counted).
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "N", default_value_t = crate::ui::DEFAULT_MAX_ENTRIES)]
+    pub ui_max_entries: usize,
+
+    /// Most bytes the view holds (entries with their bodies), part of -memory-limit: at
+    /// most a quarter of it. [default: 64MiB, or -memory-limit/8 when smaller]
+    #[arg(help_heading = OUTPUT, hide_short_help = true, long, value_name = "SIZE",
+          value_parser = byte_size(parse_body_size))]
+    pub ui_memory: Option<ByteSize<usize>>,
+
     /// Repeated log messages of one kind are printed once per this interval, with a count.
     #[arg(help_heading = LOGGING, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(DEFAULT_AGGREGATE_INTERVAL),
           value_parser = go_duration(parse_go_duration_std))]

@@ -9,7 +9,9 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use super::go::{check_bool_separate_values, clap_error, go_style_args, unknown_as_typed};
+use super::go::{
+    check_bool_separate_values, clap_error, go_style_args, unknown_as_typed, ByteSize,
+};
 use super::{Cli, CliError};
 use crate::config::{under_output_folder, Config, Source};
 use crate::hosts::ServerSet;
@@ -237,6 +239,43 @@ impl Cli {
                 (super::go::MIN_WORKER_SHARE * 2 * config.workers) >> 20
             )));
         }
+        config.ui = match self.ui {
+            None => None,
+            Some(listen) => {
+                let quarter = config.memory_limit / 4;
+                let max_bytes = match self.ui_memory {
+                    Some(ByteSize(n)) if n > quarter => {
+                        return Err(CliError::Usage(format!(
+                            "-ui-memory: {} MiB is more than a quarter of -memory-limit ({} MiB); raise -memory-limit or lower -ui-memory",
+                            n >> 20,
+                            quarter >> 20
+                        )))
+                    }
+                    Some(ByteSize(n)) => n,
+                    None => crate::ui::DEFAULT_MEMORY.min(config.memory_limit / 8),
+                };
+                if self.ui_max_entries == 0 {
+                    return Err(CliError::Usage(
+                        "-ui-max-entries: must be at least 1".into(),
+                    ));
+                }
+                Some(crate::ui::UiConfig {
+                    listen,
+                    token_file: self.ui_token_file,
+                    allowed_hosts: self
+                        .ui_allowed_hosts
+                        .as_deref()
+                        .unwrap_or("")
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    max_entries: self.ui_max_entries,
+                    max_bytes,
+                })
+            }
+        };
         Ok(config)
     }
 }

@@ -151,6 +151,10 @@ impl BodyReader {
     }
 
     fn missing(&mut self, n: u64) {
+        if self.body.gap_ranges.len() < crate::model::MAX_GAP_RANGES {
+            let at = self.body.data.len() as u64;
+            self.body.gap_ranges.push((at, n));
+        }
         self.body.missing += n;
         self.body.len += n;
         self.body.wire_len += n;

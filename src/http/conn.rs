@@ -499,12 +499,13 @@ mod tests {
     /// files and sub-structs (`AckPairing`, `PerDirection`) must not change them, or the
     /// memory budget would act differently (480 and 640 bytes before the split, on 64-bit;
     /// the h2c switch's box made it 488, issue 11; the overlap-conflict spans' box 496,
-    /// issue 9).
+    /// issue 9; `Body::gap_ranges` added 24 bytes to each of an entry's two bodies,
+    /// issue 14).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn inline_sizes_are_as_before_the_split() {
         assert_eq!(std::mem::size_of::<HttpConn>(), 496);
-        assert_eq!(std::mem::size_of::<Entry>(), 640);
+        assert_eq!(std::mem::size_of::<Entry>(), 688);
     }
 
     #[test]
@@ -530,6 +531,10 @@ mod tests {
             .as_ref()
             .map(|r| (r.body.missing, r.complete));
         assert_eq!(body, Some((4, false)));
+        // Where: after the 4 bytes kept ("0123"), 4 bytes long; "89" follows it.
+        let r = out[0].response.as_ref().unwrap();
+        assert_eq!(r.body.gap_ranges, [(4, 4)]);
+        assert_eq!(r.body.data, b"012389");
         assert_eq!(ctx.counters.body_gaps, 1);
     }
 

@@ -184,6 +184,7 @@ pub fn run_until(
         // The stats line is a live heartbeat; offline it is info (-verbose=3).
         print: source.is_live() || config.log.verbose >= 3,
         next: None,
+        next_publish: None,
     };
     let processors = outputs.processors;
     let processor_thread = without_stop_signals(|| {

@@ -25,7 +25,14 @@ pub(super) struct Reporter {
     pub(super) interval: Duration,
     pub(super) print: bool,
     pub(super) next: Option<Timestamp>,
+    /// When the metrics are next published between stats lines (`PUBLISH_EVERY`), for
+    /// the web view's health strip; None until the first tick.
+    pub(super) next_publish: Option<Timestamp>,
 }
+
+/// How often (packet time) the metrics snapshot is refreshed for the web view's health
+/// strip, besides every `-stats-interval`.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 impl Reporter {
     /// Called when the watermark reaches `now`, with the latest stats of every worker.
@@ -41,6 +48,10 @@ impl Reporter {
             .map(|w| w.worker.counters.http.pending())
             .sum();
         self.capture.pending.store(pending, Ordering::Relaxed);
+        if self.metrics.is_some() && self.next_publish.is_none_or(|t| now >= t) {
+            self.next_publish = Some(now.floor_to(PUBLISH_EVERY) + PUBLISH_EVERY);
+            self.publish(workers, processors);
+        }
         let due = match self.next {
             None => {
                 self.next = Some(now.floor_to(self.interval) + self.interval);
@@ -62,9 +73,8 @@ impl Reporter {
         processors: &[Box<dyn Processor>],
         last: bool,
     ) {
-        let (total, flow) = totals(workers);
+        let (total, _) = totals(workers);
         let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
-        let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
         let h = &total.http;
         let pending = h.pending();
         let anomalies = h.anomalies + h.interrupted_messages + h.parse_errors;
@@ -84,25 +94,38 @@ impl Reporter {
                 memory.unwrap_or(0) >> 20
             );
         }
-        if let Some(m) = &self.metrics {
-            // The summary's counters, in its order (`super::counter_names`).
-            let mut counters: Vec<(&'static str, u64)> = Vec::new();
-            let mut push = |name, value| counters.push((name, value));
-            self.capture.counters().visit(&mut push);
-            total.visit(&mut push);
-            flow.visit(&mut push);
-            crate::log::counters().visit(&mut push);
-            for p in processors {
-                p.visit_counters(&mut push);
-            }
-            m.set_counters(&counters);
-            m.set_gauges(crate::metrics::Gauges {
-                open_connections: Some(open),
-                pending_requests: Some(pending),
-                buffered_bytes: Some(buffered),
-                memory_bytes: memory,
-            });
+        if self.metrics.is_some() {
+            self.publish(workers, processors);
         }
+    }
+
+    /// Publishes the counters and gauges to the metrics registry.
+    fn publish(&self, workers: &[ThreadStats], processors: &[Box<dyn Processor>]) {
+        let Some(m) = &self.metrics else {
+            return;
+        };
+        let (total, flow) = totals(workers);
+        let open: u64 = workers.iter().map(|w| w.worker.open_connections).sum();
+        let buffered: u64 = workers.iter().map(|w| w.worker.memory_used).sum();
+        let pending = total.http.pending();
+        let memory = crate::metrics::resident_memory_bytes();
+        // The summary's counters, in its order (`super::counter_names`).
+        let mut counters: Vec<(&'static str, u64)> = Vec::new();
+        let mut push = |name, value| counters.push((name, value));
+        self.capture.counters().visit(&mut push);
+        total.visit(&mut push);
+        flow.visit(&mut push);
+        crate::log::counters().visit(&mut push);
+        for p in processors {
+            p.visit_counters(&mut push);
+        }
+        m.set_counters(&counters);
+        m.set_gauges(crate::metrics::Gauges {
+            open_connections: Some(open),
+            pending_requests: Some(pending),
+            buffered_bytes: Some(buffered),
+            memory_bytes: memory,
+        });
     }
 }
 
