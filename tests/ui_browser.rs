@@ -2,8 +2,9 @@
 //! pair of network namespaces with `-ui`, and tests/ui/browser.py drives Debian's chromium
 //! through chromedriver (selenium) in the client namespace: rows appear live, a filter,
 //! a detail, pause and resume, a HAR export (validated here against the HAR 1.2 schema),
-//! a request without the token refused, captured markup never run. It saves the
-//! screenshots docs/ui.md shows (docs/img/ui-*.png).
+//! a request without the token refused, captured markup never run. It saves its
+//! screenshots into the lab's folder, and into docs/img (the ones docs/ui.md shows) when
+//! `HTTSHARK_UI_SCREENSHOTS=docs` asks: a test run leaves the worktree clean.
 //!
 //! Needs root (namespaces, capture), iproute2, curl, python3 with selenium, chromium and
 //! chromium-driver; skipped with a loud message otherwise, and failing under CI (which
@@ -77,7 +78,13 @@ fn the_live_view_works_in_a_real_browser() {
     c.args(["-c", &script]);
     lab.spawn_group(c);
 
-    let shots = repo().join("docs/img");
+    let shots = if std::env::var_os("HTTSHARK_UI_SCREENSHOTS").is_some_and(|v| v == "docs") {
+        repo().join("docs/img")
+    } else {
+        let d = lab.path("shots");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
     let export = lab.path("export");
     let o = Lab::in_ns(&lab.cli, "python3")
         .arg(repo().join("tests/ui/browser.py"))
