@@ -121,6 +121,11 @@ pub fn stages() -> Vec<Stage> {
             crate::pipeline::FlowCounters::describe(),
         ),
         core(
+            "attribution",
+            "Process attribution of live captures: which process owned each connection.",
+            crate::attrib::AttribCounters::describe(),
+        ),
+        core(
             "log",
             "The logger: messages printed, folded into repeats or cut, snapshot files.",
             crate::log::LogCounters::describe(),

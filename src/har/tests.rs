@@ -71,6 +71,7 @@ fn tx() -> Transaction {
             interim: Vec::new(),
         }),
         anomalies: Vec::new(),
+        process: None,
         completed_at: ts(15),
         tls: None,
         h2: None,
