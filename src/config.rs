@@ -99,6 +99,22 @@ pub struct Config {
     pub print_counters: bool,
     /// TLS decryption (`-tls-keylog`, `-tls-keylog-wait`).
     pub tls: TlsConfig,
+    /// Process attribution (`-attribution`, live captures only; `src/attrib`).
+    pub attribution: bool,
+    /// `-process NAME|PID`: only these processes' (and their descendants') traffic.
+    pub process_filter: Option<crate::attrib::ProcessFilter>,
+    /// `-har FILE`: every transaction in one HAR file, written at the end.
+    pub har: Option<PathBuf>,
+    /// `-- COMMAND [ARGS...]`: the program to run and capture.
+    pub command: Option<CommandConfig>,
+}
+
+/// `httshark [flags] -- COMMAND [ARGS...]` (issue 15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandConfig {
+    pub argv: Vec<std::ffi::OsString>,
+    /// `-command-as-root`: allowed to run COMMAND as root.
+    pub as_root: bool,
 }
 
 /// Where TLS secrets come from.
@@ -151,6 +167,10 @@ impl Default for Config {
             filter_origin: String::new(),
             print_counters: false,
             tls: TlsConfig::default(),
+            attribution: false,
+            process_filter: None,
+            har: None,
+            command: None,
         }
     }
 }

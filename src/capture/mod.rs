@@ -581,6 +581,10 @@ fn open_live(
         // Also the kernel's block retire timeout: how long a packet may wait in a
         // partly filled ring block before libpcap sees it.
         .timeout(LIVE_READ_TIMEOUT_MS)
+        // Process attribution looks a connection up when its SYN is read: packets must
+        // not wait for a ring block to fill (up to the timeout above), or a connection
+        // of a millisecond is over before anyone asks (src/attrib).
+        .immediate_mode(config.attribution)
         .precision(Precision::Nano)
         .open()
         .map_err(|e| live_open_error(device, &pcap_message(&e)))?;

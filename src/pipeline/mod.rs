@@ -186,10 +186,22 @@ pub fn run_until(
         next: None,
     };
     let processors = outputs.processors;
+    // Process attribution: live captures only (a file's processes are gone).
+    let (attrib_service, asker, join) = if config.attribution && source.is_live() {
+        let (service, asker, joiner) = crate::attrib::Service::start()?;
+        let join = processors::Join {
+            joiner,
+            filter: config.process_filter.clone(),
+            filtered_out: 0,
+        };
+        (Some(service), Some(asker), Some(join))
+    } else {
+        (None, None, None)
+    };
     let processor_thread = without_stop_signals(|| {
         thread::Builder::new()
             .name("httshark-processors".into())
-            .spawn(move || process(out_rx, processors, returns, reporter, &gates))
+            .spawn(move || process(out_rx, processors, returns, reporter, &gates, join))
     })
     .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
@@ -216,6 +228,7 @@ pub fn run_until(
                 duration: config.duration,
             },
             keys: &mut keys,
+            attrib: asker,
         },
         &mut capture,
         &mut summary,
@@ -244,11 +257,25 @@ pub fn run_until(
     summary.ended = ended;
     let (worker_counters, flow_counters, processor_counters) =
         (done.workers, done.flow, done.processors);
+    let attrib_counters = match (attrib_service, done.join) {
+        (Some(service), Some(join)) => {
+            let (timeouts, filtered_out) = (join.joiner.timeouts, join.filtered_out);
+            // The thread ends when its last sender (the joiner's) is gone.
+            drop(join);
+            let mut c = service.finish(timeouts);
+            c.attrib_filtered_out = filtered_out;
+            Some(c)
+        }
+        _ => None,
+    };
 
     let mut push = |name, value| summary.counters.push((name, value));
     capture.visit(&mut push);
     worker_counters.visit(&mut push);
     flow_counters.visit(&mut push);
+    if let Some(c) = &attrib_counters {
+        c.visit(&mut push);
+    }
     crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)
