@@ -17,6 +17,8 @@
 
 pub mod attrib;
 pub mod cli;
+#[cfg(feature = "capture")]
+pub mod command;
 pub mod config;
 pub mod counters;
 pub mod go_syntax;

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Err(CliError::ListInterfaces) => return list_interfaces(),
         Err(e) => return fail(e.exit_code(), &e),
     };
-    let config = prepared.config;
+    let mut config = prepared.config;
     let created_folders = prepared.created_folders;
     // Outputs first: an unwritable output is reported without needing capture privileges.
     // The output folder before the notes and the logger (the log snapshot may live in it).
@@ -66,7 +66,28 @@ fn main() -> ExitCode {
     if let Err(e) = httshark::log::init(&config.log) {
         return refuse(&e);
     }
-    let processors = match processor::build(
+    // -- COMMAND: who runs it, and its private key log (followed like -tls-keylog).
+    let command_user = match &config.command {
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        Some(c) => match httshark::command::run_as(unsafe { libc::geteuid() }, c.as_root, |k| {
+            std::env::var(k).ok()
+        }) {
+            Ok(u) => u,
+            Err(e) => return refuse(&e),
+        },
+        None => None,
+    };
+    let command_keylog = match &config.command {
+        Some(_) => match httshark::command::KeyLog::create(command_user.as_ref()) {
+            Ok(k) => {
+                config.tls.keylogs.push(k.file.clone());
+                Some(k)
+            }
+            Err(e) => return refuse(&e),
+        },
+        None => None,
+    };
+    let mut processors = match processor::build(
         &config.processors,
         config.memory_shares().held(),
         config.metrics_listen.is_some(),
@@ -74,6 +95,13 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return refuse(&e),
     };
+    if let Some(path) = &config.har {
+        let held = config.memory_shares().held().har_held;
+        match processor::har_one::HarOneProcessor::new(path.clone(), held) {
+            Ok(p) => processors.processors.push(Box::new(p)),
+            Err(e) => return refuse(&e),
+        }
+    }
     // The stop signals are caught from here on: anything that answers the outside world
     // (the metrics socket) is a readiness signal, and a SIGTERM sent after it must flush
     // the run, not kill it.
@@ -106,6 +134,25 @@ fn main() -> ExitCode {
             return refuse(&e);
         }
     }
+    if !source.is_live() {
+        httshark::log_info!(
+            "process attribution: off for a capture file (its processes are gone); live captures only"
+        );
+    }
+    // -- COMMAND starts once the capture is open (none of its packets is missed), and only
+    // its process tree's traffic is kept.
+    let command = match (&config.command, &command_keylog) {
+        (Some(c), Some(k)) => {
+            match httshark::command::spawn(&c.argv, command_user.as_ref(), &k.file, &stop) {
+                Ok(r) => {
+                    config.process_filter = Some(httshark::attrib::ProcessFilter::Pid(r.pid()));
+                    Some(r)
+                }
+                Err(e) => return refuse(&e),
+            }
+        }
+        _ => None,
+    };
     // Everything is open and set up: say what the run is, once (as tcpdump does).
     stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
     let live = source.is_live();
@@ -124,13 +171,26 @@ fn main() -> ExitCode {
                 stderr_write!("{}", format_counters(&summary));
             }
             stderr_write!("{}", format_summary(&summary, &run));
+            if let Some(running) = command {
+                // COMMAND's status, whatever the run's (output errors were printed).
+                drop(command_keylog);
+                return match running.finish() {
+                    Ok(status) => ExitCode::from(httshark::command::exit_code(status)),
+                    Err(e) => fail(1, &e),
+                };
+            }
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             }
         }
-        Err(e) => fail(1, &e),
+        Err(e) => {
+            if let Some(running) = command {
+                let _ = running.finish();
+            }
+            fail(1, &e)
+        }
     }
 }
 

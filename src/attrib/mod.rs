@@ -292,6 +292,42 @@ impl Resolver {
     }
 }
 
+/// What the end-of-run summary says about connections left unattributed, one line per
+/// cause that needs the user's attention (what is missing, and how to get it).
+pub fn missing_warnings(c: &AttribCounters) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.attrib_no_permission > 0 {
+        out.push(format!(
+            "process attribution: {} connections of other users' processes not attributed: their \
+             /proc/PID/fd cannot be read; run as root, or add cap_sys_ptrace (or \
+             cap_dac_read_search) to cap_net_raw,cap_net_admin",
+            c.attrib_no_permission
+        ));
+    }
+    if c.attrib_failed > 0 {
+        out.push(format!(
+            "process attribution: {} look-ups refused by the kernel (sock_diag: is the \
+             inet_diag module available?)",
+            c.attrib_failed
+        ));
+    }
+    if c.attrib_not_found > 0 {
+        out.push(format!(
+            "process attribution: {} connections had no socket in this network namespace \
+             (another namespace, e.g. a container's, or closed before the look-up)",
+            c.attrib_not_found
+        ));
+    }
+    if c.attrib_overloaded + c.attrib_queue_full > 0 {
+        out.push(format!(
+            "process attribution: {} look-ups dropped or late (queue of {MAX_QUEUED_LOOKUPS} full, \
+             or no answer within {JOIN_TIMEOUT:?})",
+            c.attrib_overloaded + c.attrib_queue_full
+        ));
+    }
+    out
+}
+
 /// The addresses of this namespace's interfaces (getifaddrs); empty when unknown.
 pub fn local_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use crate::model::ProcessInfo;
 
-/// Socket inodes remembered (inode → pid). A full scan past it stops recording (counted).
+/// Socket inodes remembered (inode → pid). Past it the map is emptied and filled again
+/// (counted `attrib_inode_limit`).
 pub const MAX_INODES: usize = 65_536;
 /// Recent socket owners whose descriptors are read first on a miss.
 pub const MAX_HOT_PIDS: usize = 32;
@@ -60,7 +61,7 @@ crate::counters! {
         attrib_hot_scans,
         /// Full /proc scans (every process's descriptors).
         attrib_full_scans,
-        /// Socket inodes not remembered: the map held `MAX_INODES`.
+        /// Times the socket inode map was emptied: it held `MAX_INODES`.
         attrib_inode_limit,
         /// Transactions left out by `-process` (or `--` COMMAND): another process's.
         attrib_filtered_out,
@@ -107,26 +108,31 @@ impl Procfs {
             }
         }
         counters.attrib_full_scans += 1;
-        self.inodes.clear();
+        // Newest processes first (the highest pids, until the pid counter wraps), and stop
+        // at the holder: a new client is usually a new process, and a short-lived one may
+        // exit while a whole-/proc scan is still on its way to it.
+        let mut pids: Vec<u32> = match fs::read_dir("/proc") {
+            Ok(dir) => dir
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        pids.sort_unstable_by(|a, b| b.cmp(a));
         let mut unreadable = false;
-        if let Ok(dir) = fs::read_dir("/proc") {
-            for e in dir.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
-                else {
-                    continue;
-                };
-                if !self.scan_pid(pid, counters) {
-                    unreadable = true;
-                }
+        for pid in pids {
+            if !self.scan_pid(pid, counters) {
+                unreadable = true;
+            }
+            if self.inodes.get(&inode) == Some(&pid) {
+                self.touch(pid);
+                return Holder::Pid(pid);
             }
         }
-        match self.inodes.get(&inode) {
-            Some(&pid) => {
-                self.touch(pid);
-                Holder::Pid(pid)
-            }
-            None if unreadable => Holder::Unreadable,
-            None => Holder::Nobody,
+        if unreadable {
+            Holder::Unreadable
+        } else {
+            Holder::Nobody
         }
     }
 
@@ -151,8 +157,10 @@ impl Procfs {
             };
             if let Some(inode) = socket_inode(target.as_os_str().as_encoded_bytes()) {
                 if self.inodes.len() >= MAX_INODES && !self.inodes.contains_key(&inode) {
+                    // Entries are checked before they are trusted (`holds`), so forgetting
+                    // them all costs only later scans.
                     counters.attrib_inode_limit += 1;
-                    continue;
+                    self.inodes.clear();
                 }
                 self.inodes.insert(inode, pid);
             }

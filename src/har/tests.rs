@@ -28,7 +28,7 @@ fn body(data: &[u8]) -> Body {
     }
 }
 
-fn tx() -> Transaction {
+pub(crate) fn tx() -> Transaction {
     Transaction {
         conn: ConnInfo {
             id: 7,

@@ -187,16 +187,31 @@ pub fn run_until(
     };
     let processors = outputs.processors;
     // Process attribution: live captures only (a file's processes are gone).
-    let (attrib_service, asker, join) = if config.attribution && source.is_live() {
-        let (service, asker, joiner) = crate::attrib::Service::start()?;
-        let join = processors::Join {
-            joiner,
-            filter: config.process_filter.clone(),
-            filtered_out: 0,
-        };
-        (Some(service), Some(asker), Some(join))
+    let mut attrib_warnings = Vec::new();
+    let started = if config.attribution && source.is_live() {
+        match crate::attrib::Service::start() {
+            Ok(s) => Some(s),
+            // Without a filter the capture goes on, unattributed, and says why.
+            Err(e) if config.process_filter.is_none() => {
+                crate::log_warn!("{e}; connections are not attributed");
+                attrib_warnings.push(format!("{e}; connections are not attributed"));
+                None
+            }
+            Err(e) => return Err(e),
+        }
     } else {
-        (None, None, None)
+        None
+    };
+    let (attrib_service, asker, join) = match started {
+        Some((service, asker, joiner)) => {
+            let join = processors::Join {
+                joiner,
+                filter: config.process_filter.clone(),
+                filtered_out: 0,
+            };
+            (Some(service), Some(asker), Some(join))
+        }
+        None => (None, None, None),
     };
     let processor_thread = without_stop_signals(|| {
         thread::Builder::new()
@@ -205,7 +220,10 @@ pub fn run_until(
     })
     .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        warnings: attrib_warnings,
+        ..Summary::default()
+    };
     let mut capture = CaptureCounters::default();
     let progress = match &config.source {
         crate::config::Source::File(path) if std::io::stderr().is_terminal() => {
@@ -275,6 +293,7 @@ pub fn run_until(
     flow_counters.visit(&mut push);
     if let Some(c) = &attrib_counters {
         c.visit(&mut push);
+        summary.warnings.extend(crate::attrib::missing_warnings(c));
     }
     crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);

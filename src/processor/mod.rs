@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod har_file;
+pub mod har_one;
 pub mod metrics;
 pub mod ndjson;
 pub mod sampled;
