@@ -185,12 +185,17 @@ pub fn spawn(
         });
     }
     if let Some(u) = user {
-        let groups = u.groups.clone();
-        cmd.uid(u.uid).gid(u.gid);
-        // SAFETY: setgroups(2) is async-signal-safe; `groups` was allocated before fork.
+        let RunAs { uid, gid, groups } = u.clone();
+        // In this order, in the child, before exec: std's own `uid`/`gid` would run before
+        // any pre_exec closure, after which setgroups is no longer allowed.
+        // SAFETY: setgroups, setgid and setuid are async-signal-safe; `groups` was
+        // allocated before fork.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

@@ -146,10 +146,18 @@ impl Service {
             format!("process attribution: cannot open a sock_diag netlink socket: {e}")
         })?;
         let (tx, rx) = bounded(MAX_QUEUED_LOOKUPS);
+        let (probed_tx, probed_rx) = bounded(MAX_QUEUED_LOOKUPS);
+        let prober = Prober::new(diag);
+        crate::signals::without_stop_signals(|| {
+            thread::Builder::new()
+                .name("httshark-probe".into())
+                .spawn(move || probe_loop(rx, probed_tx, prober))
+        })
+        .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let handle = crate::signals::without_stop_signals(|| {
             thread::Builder::new()
                 .name("httshark-attrib".into())
-                .spawn(move || serve(rx, Resolver::new(diag)))
+                .spawn(move || name_loop(probed_rx, Namer::default()))
         })
         .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -176,85 +184,76 @@ impl Service {
     }
 }
 
-fn serve(rx: Receiver<Request>, mut resolver: Resolver) -> AttribCounters {
+/// The prober thread: asks the kernel about each connection as soon as it is asked
+/// (microseconds), so the socket is seen while it exists, and hands the answer on to the
+/// namer. Joins pass through it too, so they reach the namer after the SYN's probe.
+fn probe_loop(rx: Receiver<Request>, tx: Sender<(Request, Probe)>, mut diag: Prober) {
+    for req in rx {
+        let (client, server) = match &req {
+            Request::Seen { client, server, .. } | Request::Join { client, server, .. } => {
+                (*client, *server)
+            }
+        };
+        let probe = diag.probe(client, server);
+        if tx.send((req, probe)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The namer thread: /proc for each probed connection (milliseconds when it scans), in
+/// order; keeps the answers until their connection's first transaction asks.
+fn name_loop(rx: Receiver<(Request, Probe)>, mut namer: Namer) -> AttribCounters {
     let mut answers: HashMap<u64, Arc<Owner>> = HashMap::new();
     let mut order: VecDeque<u64> = VecDeque::new();
-    for req in rx {
+    for (req, probe) in rx {
         match req {
-            Request::Seen { id, client, server } => {
+            Request::Seen { id, .. } => {
                 if answers.contains_key(&id) {
                     continue;
                 }
-                let owner = resolver.resolve(client, server);
+                let owner = namer.finish(probe);
                 if order.len() >= MAX_ANSWERS {
                     if let Some(old) = order.pop_front() {
                         if answers.remove(&old).is_some() {
-                            resolver.counters.attrib_answers_evicted += 1;
+                            namer.counters.attrib_answers_evicted += 1;
                         }
                     }
                 }
                 order.push_back(id);
                 answers.insert(id, owner);
             }
-            Request::Join {
-                id,
-                client,
-                server,
-                reply,
-            } => {
+            Request::Join { id, reply, .. } => {
                 let owner = match answers.remove(&id) {
                     Some(o) => o,
-                    None => resolver.resolve(client, server),
+                    None => namer.finish(probe),
                 };
                 let _ = reply.send(owner);
             }
         }
     }
-    resolver.counters
+    namer.counters
 }
 
-/// One look-up: sock_diag, then /proc.
-pub struct Resolver {
+/// The kernel's half of a look-up (sock_diag).
+pub struct Prober {
     diag: diag::Diag,
-    procfs: procfs::Procfs,
-    pub counters: AttribCounters,
 }
 
-impl Resolver {
-    pub fn new(diag: diag::Diag) -> Resolver {
-        Resolver {
-            diag,
-            procfs: procfs::Procfs::default(),
-            counters: AttribCounters::default(),
-        }
+impl Prober {
+    pub fn new(diag: diag::Diag) -> Prober {
+        Prober { diag }
     }
 
-    /// Who owns the connection from `client` to `server` (and counts the answer).
-    pub fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Arc<Owner> {
-        self.counters.attrib_lookups += 1;
-        let owner = self.lookup(client, server);
-        let c = &mut self.counters;
-        match &owner {
-            Owner::Process(_) => c.attrib_attributed += 1,
-            Owner::Unattributed { why, .. } => match why {
-                NoOwner::Closed => c.attrib_closed += 1,
-                NoOwner::Remote => c.attrib_remote += 1,
-                NoOwner::NotFound => c.attrib_not_found += 1,
-                NoOwner::NoPermission => c.attrib_no_permission += 1,
-                NoOwner::NoProcess => c.attrib_no_process += 1,
-                NoOwner::Overloaded => c.attrib_overloaded += 1,
-                NoOwner::Failed => c.attrib_failed += 1,
-            },
-        }
-        Arc::new(owner)
-    }
-
-    fn lookup(&mut self, client: SocketAddr, server: SocketAddr) -> Owner {
-        let unattributed = |why, uid| Owner::Unattributed { why, uid };
+    /// Which socket, while it still exists (microseconds).
+    pub fn probe(&mut self, client: SocketAddr, server: SocketAddr) -> Probe {
         let mut closed = None;
-        for (side, local, remote) in [(Side::Client, client, server), (Side::Server, server, client)] {
+        for (side, local, remote) in [
+            (Side::Client, client, server),
+            (Side::Server, server, client),
+        ] {
             match self.diag.find(local, remote) {
-                Err(_) => return unattributed(NoOwner::Failed, None),
+                Err(_) => return Probe::Done(NoOwner::Failed, None),
                 Ok(diag::Found::None) => continue,
                 Ok(diag::Found::Socket { state, inode, uid }) => {
                     if inode == 0 || state == diag::TCP_TIME_WAIT {
@@ -266,30 +265,114 @@ impl Resolver {
                         }
                         continue;
                     }
-                    return match self.procfs.holder(inode, &mut self.counters) {
-                        procfs::Holder::Pid(pid) => match self.procfs.process(pid) {
-                            Some(info) => {
-                                let mut info = (*info).clone();
-                                info.side = Some(side);
-                                Owner::Process(info)
-                            }
-                            None => unattributed(NoOwner::NoProcess, Some(uid)),
-                        },
-                        procfs::Holder::Unreadable => unattributed(NoOwner::NoPermission, Some(uid)),
-                        procfs::Holder::Nobody => unattributed(NoOwner::NoProcess, Some(uid)),
-                    };
+                    return Probe::Socket { side, inode, uid };
                 }
             }
         }
         if let Some(uid) = closed {
-            return unattributed(NoOwner::Closed, Some(uid));
+            return Probe::Done(NoOwner::Closed, Some(uid));
         }
         let locals = local_addresses();
-        if !locals.is_empty() && !locals.contains(&client.ip()) && !locals.contains(&server.ip()) {
-            return unattributed(NoOwner::Remote, None);
+        if !locals.is_empty() && !locals.contains(&client.ip()) && !locals.contains(&server.ip())
+        {
+            return Probe::Done(NoOwner::Remote, None);
         }
-        unattributed(NoOwner::NotFound, None)
+        Probe::Done(NoOwner::NotFound, None)
     }
+}
+
+/// The /proc half of a look-up, and the counters.
+#[derive(Default)]
+pub struct Namer {
+    procfs: procfs::Procfs,
+    pub counters: AttribCounters,
+}
+
+impl Namer {
+    /// Names the owner of a probed connection, and counts the answer. Its duration is
+    /// logged (debug): a wall-clock edge, not the core.
+    #[allow(clippy::disallowed_methods)]
+    pub fn finish(&mut self, probe: Probe) -> Arc<Owner> {
+        self.counters.attrib_lookups += 1;
+        let started = std::time::Instant::now();
+        let owner = self.name(probe);
+        crate::log_debug!(
+            key: "attribution",
+            "attribution {probe:?}: {} in {:?}",
+            match &owner {
+                Owner::Process(p) => format!("{} {}", p.name, p.pid),
+                Owner::Unattributed { why, .. } => why.name().to_string(),
+            },
+            started.elapsed()
+        );
+        self.count(&owner);
+        Arc::new(owner)
+    }
+
+    /// Which process holds the socket found.
+    fn name(&mut self, probe: Probe) -> Owner {
+        let unattributed = |why, uid| Owner::Unattributed { why, uid };
+        let (side, inode, uid) = match probe {
+            Probe::Socket { side, inode, uid } => (side, inode, uid),
+            Probe::Done(why, uid) => return unattributed(why, uid),
+        };
+        match self.procfs.holder(inode, &mut self.counters) {
+            procfs::Holder::Pid(pid) => match self.procfs.process_holding(pid, inode) {
+                Some(info) => {
+                    let mut info = (*info).clone();
+                    info.side = Some(side);
+                    Owner::Process(info)
+                }
+                None => unattributed(NoOwner::NoProcess, Some(uid)),
+            },
+            procfs::Holder::Unreadable => unattributed(NoOwner::NoPermission, Some(uid)),
+            procfs::Holder::Nobody => unattributed(NoOwner::NoProcess, Some(uid)),
+        }
+    }
+
+    fn count(&mut self, owner: &Owner) {
+        let c = &mut self.counters;
+        match owner {
+            Owner::Process(_) => c.attrib_attributed += 1,
+            Owner::Unattributed { why, .. } => match why {
+                NoOwner::Closed => c.attrib_closed += 1,
+                NoOwner::Remote => c.attrib_remote += 1,
+                NoOwner::NotFound => c.attrib_not_found += 1,
+                NoOwner::NoPermission => c.attrib_no_permission += 1,
+                NoOwner::NoProcess => c.attrib_no_process += 1,
+                NoOwner::Overloaded => c.attrib_overloaded += 1,
+                NoOwner::Failed => c.attrib_failed += 1,
+            },
+        }
+    }
+}
+
+/// Both halves at once, on the calling thread (tests, tools).
+pub struct Resolver {
+    pub prober: Prober,
+    pub namer: Namer,
+}
+
+impl Resolver {
+    pub fn new(diag: diag::Diag) -> Resolver {
+        Resolver {
+            prober: Prober::new(diag),
+            namer: Namer::default(),
+        }
+    }
+
+    /// Who owns the connection from `client` to `server` (and counts the answer).
+    pub fn resolve(&mut self, client: SocketAddr, server: SocketAddr) -> Arc<Owner> {
+        let probe = self.prober.probe(client, server);
+        self.namer.finish(probe)
+    }
+}
+
+/// What the kernel said of a connection, before /proc is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Socket { side: Side, inode: u64, uid: u32 },
+    Done(NoOwner, Option<u32>),
 }
 
 /// What the end-of-run summary says about connections left unattributed, one line per
@@ -491,9 +574,9 @@ mod tests {
             matches!(*owner, Owner::Unattributed { why: NoOwner::Remote, .. }),
             "{owner:?}"
         );
-        assert_eq!(r.counters.attrib_lookups, 4);
-        assert_eq!(r.counters.attrib_attributed, 1);
-        assert_eq!(r.counters.attrib_closed, 1);
+        assert_eq!(r.namer.counters.attrib_lookups, 4);
+        assert_eq!(r.namer.counters.attrib_attributed, 1);
+        assert_eq!(r.namer.counters.attrib_closed, 1);
     }
 
     #[test]

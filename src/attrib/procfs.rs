@@ -81,7 +81,8 @@ pub enum Holder {
 /// The cached view of /proc.
 #[derive(Default)]
 pub struct Procfs {
-    inodes: HashMap<u64, u32>,
+    /// inode → (pid, boot time in clock ticks when the pid was seen holding it).
+    inodes: HashMap<u64, (u32, u64)>,
     hot: VecDeque<u32>,
     processes: HashMap<u32, (u64, Arc<ProcessInfo>)>,
     users: HashMap<u32, Option<String>>,
@@ -89,12 +90,14 @@ pub struct Procfs {
 
 impl Procfs {
     /// The pid holding socket `inode`: the cache, then recent owners, then every process.
+    ///
+    /// A remembered holder is trusted even when the socket is closed since: socket inode
+    /// numbers are not reused before the kernel's 32-bit counter wraps, so the socket the
+    /// kernel named is the one that process held. `process` then checks that the pid was
+    /// not reused by a later process (its start time).
     pub fn holder(&mut self, inode: u64, counters: &mut AttribCounters) -> Holder {
-        if let Some(&pid) = self.inodes.get(&inode) {
-            if holds(pid, inode) {
-                return Holder::Pid(pid);
-            }
-            self.inodes.remove(&inode);
+        if let Some(&(pid, _)) = self.inodes.get(&inode) {
+            return Holder::Pid(pid);
         }
         if !self.hot.is_empty() {
             counters.attrib_hot_scans += 1;
@@ -102,7 +105,7 @@ impl Procfs {
             for pid in hot {
                 self.scan_pid(pid, counters);
             }
-            if let Some(&pid) = self.inodes.get(&inode) {
+            if let Some(&(pid, _)) = self.inodes.get(&inode) {
                 self.touch(pid);
                 return Holder::Pid(pid);
             }
@@ -124,7 +127,7 @@ impl Procfs {
             if !self.scan_pid(pid, counters) {
                 unreadable = true;
             }
-            if self.inodes.get(&inode) == Some(&pid) {
+            if self.inodes.get(&inode).map(|e| e.0) == Some(pid) {
                 self.touch(pid);
                 return Holder::Pid(pid);
             }
@@ -151,21 +154,33 @@ impl Procfs {
             Ok(d) => d,
             Err(e) => return e.kind() != std::io::ErrorKind::PermissionDenied,
         };
+        let now = boot_ticks();
         for e in dir.flatten() {
             let Ok(target) = fs::read_link(e.path()) else {
                 continue;
             };
             if let Some(inode) = socket_inode(target.as_os_str().as_encoded_bytes()) {
                 if self.inodes.len() >= MAX_INODES && !self.inodes.contains_key(&inode) {
-                    // Entries are checked before they are trusted (`holds`), so forgetting
-                    // them all costs only later scans.
+                    // Forgetting them all costs only later scans.
                     counters.attrib_inode_limit += 1;
                     self.inodes.clear();
                 }
-                self.inodes.insert(inode, pid);
+                self.inodes.insert(inode, (pid, now));
             }
         }
         true
+    }
+
+    /// What process `pid`, seen holding `inode`, is: None when it has exited, or when the
+    /// pid now belongs to a process started after that (a reused pid).
+    pub fn process_holding(&mut self, pid: u32, inode: u64) -> Option<Arc<ProcessInfo>> {
+        let seen = self.inodes.get(&inode).map(|e| e.1);
+        let info = self.process(pid)?;
+        let start = self.processes.get(&pid).map(|e| e.0)?;
+        match seen {
+            Some(at) if start > at => None,
+            _ => Some(info),
+        }
     }
 
     /// What process `pid` is (None when it has exited).
@@ -219,17 +234,17 @@ impl Procfs {
     }
 }
 
-/// Still true that `pid` holds `inode` (a cached entry is checked before it is trusted).
-fn holds(pid: u32, inode: u64) -> bool {
-    let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
+/// Now, in clock ticks since boot (the unit of /proc/PID/stat's start time).
+fn boot_ticks() -> u64 {
+    // SAFETY: clock_gettime fills the live timespec; sysconf takes a constant.
+    let (ts, hz) = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts);
+        (ts, libc::sysconf(libc::_SC_CLK_TCK))
     };
-    dir.flatten().any(|e| {
-        fs::read_link(e.path())
-            .ok()
-            .and_then(|t| socket_inode(t.as_os_str().as_encoded_bytes()))
-            == Some(inode)
-    })
+    let hz = u64::try_from(hz).unwrap_or(100).max(1);
+    // Rounded up: a process started in this tick is not taken for a later one.
+    ts.tv_sec as u64 * hz + (ts.tv_nsec as u64 * hz).div_ceil(1_000_000_000)
 }
 
 /// `socket:[12345]` → 12345.

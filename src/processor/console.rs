@@ -378,7 +378,9 @@ fn url(tx: &Transaction) -> String {
     } else {
         // `Transaction::host` already falls back to the server address, whose `Display`
         // brackets IPv6 (`[2001:db8::1]:80`).
-        format!("http://{}{}", tx.host(), target)
+        // A decrypted exchange is https (the HAR view says so the same way).
+        let scheme = if tx.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", tx.host(), target)
     };
     safe_text(&text)
 }
