@@ -254,6 +254,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn process_key_is_the_command_name_or_why_none() {
+        use crate::model::{NoOwner, ProcessInfo};
+        use std::sync::Arc;
+        let mut tx = crate::har::tests::tx();
+        let g = GroupBy::parse("process").unwrap();
+        assert_eq!(g.to_string(), "process");
+        assert!(GroupBy::parse("process:x").is_err());
+        assert_eq!(g.key(&tx).key, NONE_KEY);
+        tx.process = Some(Arc::new(Owner::Process(ProcessInfo {
+            pid: 9,
+            name: "curl\u{1b}".into(),
+            ..ProcessInfo::default()
+        })));
+        assert_eq!(g.key(&tx).key, "curl\\x1b");
+        tx.process = Some(Arc::new(Owner::Unattributed {
+            why: NoOwner::Closed,
+            uid: None,
+        }));
+        assert_eq!(g.key(&tx).key, "(unattributed:closed)");
+    }
+
+    #[test]
     fn path_prefixes() {
         let cases = [
             ("/api/v1/users/7?x=1", 2, "/api/v1"),
