@@ -71,10 +71,12 @@ pub fn run_as(
                 .unwrap_or_else(|| vec![gid]),
         })),
         _ if as_root => Ok(None),
-        _ => Err("-- COMMAND: httshark runs as root and not through sudo (no SUDO_UID): \
+        _ => Err(
+            "-- COMMAND: httshark runs as root and not through sudo (no SUDO_UID): \
                   refusing to run COMMAND as root; start httshark with sudo, give it \
                   cap_net_raw,cap_net_admin and run it as yourself, or pass -command-as-root"
-            .to_string()),
+                .to_string(),
+        ),
     }
 }
 
@@ -275,7 +277,9 @@ mod tests {
     fn who_runs_the_command() {
         let none = |_: &str| None;
         assert_eq!(run_as(1000, false, none), Ok(None));
-        assert!(run_as(0, false, none).unwrap_err().contains("-command-as-root"));
+        assert!(run_as(0, false, none)
+            .unwrap_err()
+            .contains("-command-as-root"));
         assert_eq!(run_as(0, true, none), Ok(None));
         let sudo = |k: &str| match k {
             "SUDO_UID" => Some("1000".to_string()),
@@ -320,7 +324,10 @@ mod tests {
         let status = r.finish().unwrap();
         assert_eq!(exit_code(status), 7);
         assert!(stop.load(Ordering::SeqCst));
-        let argv: Vec<OsString> = ["sh", "-c", "kill -TERM $$"].iter().map(OsString::from).collect();
+        let argv: Vec<OsString> = ["sh", "-c", "kill -TERM $$"]
+            .iter()
+            .map(OsString::from)
+            .collect();
         let r = spawn(&argv, None, &log.file, &stop).unwrap();
         assert_eq!(exit_code(r.finish().unwrap()), 128 + 15);
         assert!(spawn(&[OsString::from("/nonexistent/x")], None, &log.file, &stop).is_err());

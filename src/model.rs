@@ -394,7 +394,10 @@ pub struct TlsInfo {
 pub enum Owner {
     Process(ProcessInfo),
     /// No process could be named; `uid` when the kernel still told the socket's owner.
-    Unattributed { why: NoOwner, uid: Option<u32> },
+    Unattributed {
+        why: NoOwner,
+        uid: Option<u32>,
+    },
 }
 
 /// Which end of the connection the attributed socket is.

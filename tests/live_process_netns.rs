@@ -217,7 +217,10 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         assert_eq!(p["name"].as_str(), Some(*name), "{tag}: {p}");
         assert_eq!(p["side"].as_str(), Some("client"), "{tag}: {p}");
         assert_eq!(p["uid"].as_u64(), Some(0), "{tag}: {p}");
-        assert!(p["exe"].as_str().is_some_and(|x| x.contains(name)), "{tag}: {p}");
+        assert!(
+            p["exe"].as_str().is_some_and(|x| x.contains(name)),
+            "{tag}: {p}"
+        );
         let https = tag.ends_with("-tls");
         let url = e["request"]["url"].as_str().unwrap();
         assert_eq!(url.starts_with("https://"), https, "{tag}: {url}");
@@ -316,11 +319,17 @@ fn command_mode_shows_exactly_its_tree_decrypted_and_passes_its_exit_status() {
             assert!(e["_tls"].is_object(), "{tag} not decrypted: {e}");
         }
     }
-    assert!(summary_counter(&stderr, "attrib_filtered_out") > 0, "{stderr}");
+    assert!(
+        summary_counter(&stderr, "attrib_filtered_out") > 0,
+        "{stderr}"
+    );
     // The private key log was set for the command, written by its clients, and is gone.
     let keylog = std::fs::read_to_string(lab.path("keylog.path")).unwrap();
     let keylog = Path::new(keylog.trim());
-    assert!(keylog.file_name().is_some_and(|n| n == "keys.log"), "{keylog:?}");
+    assert!(
+        keylog.file_name().is_some_and(|n| n == "keys.log"),
+        "{keylog:?}"
+    );
     assert!(!keylog.exists() && !keylog.parent().unwrap().exists());
 }
 
@@ -350,7 +359,10 @@ fn command_runs_as_the_sudo_user_and_root_is_refused_without_the_flag() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&idfile).unwrap();
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["65534", "65534", "700", "600"]);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["65534", "65534", "700", "600"]
+    );
     let o = Lab::in_ns(&lab.cli, bin())
         .args(["-device", "lo", "--", "true"])
         .env_remove("SUDO_UID")

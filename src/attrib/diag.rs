@@ -103,14 +103,8 @@ impl Diag {
         let mut buf = [0u8; ANSWER_BUFFER];
         loop {
             // SAFETY: `buf` is live and its length is passed.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                )
-            };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -173,7 +167,12 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 /// Reads one answer: `Ok(None)` when it is for another sequence number.
 fn parse_answer(buf: &[u8], seq: u32) -> io::Result<Option<Found>> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "short inet_diag answer");
-    let kind = u16::from_ne_bytes(buf.get(4..6).ok_or_else(bad)?.try_into().map_err(|_| bad())?);
+    let kind = u16::from_ne_bytes(
+        buf.get(4..6)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
     if u32_at(buf, 8).ok_or_else(bad)? != seq {
         return Ok(None);
     }

@@ -111,7 +111,10 @@ impl Joiner {
             server,
             reply,
         });
-        let owner = match sent.ok().and_then(|()| answer.recv_timeout(JOIN_TIMEOUT).ok()) {
+        let owner = match sent
+            .ok()
+            .and_then(|()| answer.recv_timeout(JOIN_TIMEOUT).ok())
+        {
             Some(o) => o,
             None => {
                 self.timeouts += 1;
@@ -273,8 +276,7 @@ impl Prober {
             return Probe::Done(NoOwner::Closed, Some(uid));
         }
         let locals = local_addresses();
-        if !locals.is_empty() && !locals.contains(&client.ip()) && !locals.contains(&server.ip())
-        {
+        if !locals.is_empty() && !locals.contains(&client.ip()) && !locals.contains(&server.ip()) {
             return Probe::Done(NoOwner::Remote, None);
         }
         Probe::Done(NoOwner::NotFound, None)
@@ -428,7 +430,9 @@ pub fn local_addresses() -> Vec<IpAddr> {
                 match i32::from((*a).sa_family) {
                     libc::AF_INET => {
                         let sin = &*(a as *const libc::sockaddr_in);
-                        out.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                        out.push(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(a as *const libc::sockaddr_in6);
@@ -477,9 +481,7 @@ impl ProcessFilter {
             return false;
         };
         match self {
-            ProcessFilter::Pid(pid) => {
-                p.pid == *pid || p.ancestors.iter().any(|(a, _)| a == pid)
-            }
+            ProcessFilter::Pid(pid) => p.pid == *pid || p.ancestors.iter().any(|(a, _)| a == pid),
             ProcessFilter::Name(name) => {
                 let exe_name = p
                     .exe
@@ -530,7 +532,9 @@ mod tests {
         assert!(!ProcessFilter::parse("curl").unwrap().matches(&none));
         assert!(ProcessFilter::parse(" ").is_err());
         let long = process(5, "a-very-long-com", &[]);
-        assert!(ProcessFilter::parse("a-very-long-command").unwrap().matches(&long));
+        assert!(ProcessFilter::parse("a-very-long-command")
+            .unwrap()
+            .matches(&long));
     }
 
     #[test]
@@ -553,7 +557,13 @@ mod tests {
         drop(server);
         let owner = r.resolve(c, s);
         assert!(
-            matches!(*owner, Owner::Unattributed { why: NoOwner::Closed, .. }),
+            matches!(
+                *owner,
+                Owner::Unattributed {
+                    why: NoOwner::Closed,
+                    ..
+                }
+            ),
             "{owner:?}"
         );
         // Nobody's connection, with addresses of this host.
@@ -562,16 +572,32 @@ mod tests {
         let closed_port: SocketAddr = "127.0.0.1:2".parse().unwrap();
         let owner = r.resolve(nobody, closed_port);
         assert!(
-            matches!(*owner, Owner::Unattributed { why: NoOwner::NotFound, .. }),
+            matches!(
+                *owner,
+                Owner::Unattributed {
+                    why: NoOwner::NotFound,
+                    ..
+                }
+            ),
             "{owner:?}"
         );
         // Two addresses of no interface here (TEST-NET-2; checked below).
-        assert!(!local_addresses().iter().any(|a| a.to_string().starts_with("198.51.100.")));
-        let (a, b): (SocketAddr, SocketAddr) =
-            ("198.51.100.1:40000".parse().unwrap(), "198.51.100.2:80".parse().unwrap());
+        assert!(!local_addresses()
+            .iter()
+            .any(|a| a.to_string().starts_with("198.51.100.")));
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "198.51.100.1:40000".parse().unwrap(),
+            "198.51.100.2:80".parse().unwrap(),
+        );
         let owner = r.resolve(a, b);
         assert!(
-            matches!(*owner, Owner::Unattributed { why: NoOwner::Remote, .. }),
+            matches!(
+                *owner,
+                Owner::Unattributed {
+                    why: NoOwner::Remote,
+                    ..
+                }
+            ),
             "{owner:?}"
         );
         assert_eq!(r.namer.counters.attrib_lookups, 4);

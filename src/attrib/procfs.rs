@@ -338,8 +338,9 @@ mod tests {
 
     #[test]
     fn stat_with_odd_comm() {
-        let s = parse_stat(b"42 (a) b (c)) S 7 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 999 1 2")
-            .unwrap();
+        let s =
+            parse_stat(b"42 (a) b (c)) S 7 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 999 1 2")
+                .unwrap();
         assert_eq!(s.comm, "a) b (c)");
         assert_eq!(s.ppid, 7);
         assert_eq!(s.start, 999);
@@ -364,7 +365,10 @@ mod tests {
             container_id(&format!("/kubepods/besteffort/pod1/{id}")).as_deref(),
             Some("0123456789ab")
         );
-        assert_eq!(container_id("/user.slice/user-1000.slice/session-2.scope"), None);
+        assert_eq!(
+            container_id("/user.slice/user-1000.slice/session-2.scope"),
+            None
+        );
     }
 
     #[test]
@@ -385,6 +389,11 @@ mod tests {
         let info = p.process(std::process::id()).unwrap();
         assert_eq!(info.uid, unsafe { libc::getuid() });
         assert!(!info.name.is_empty());
-        assert!(info.ancestors.iter().any(|(pid, _)| *pid == 1) || info.ancestors.len() == MAX_ANCESTORS || std::process::id() == 1 || !info.ancestors.is_empty());
+        assert!(
+            info.ancestors.iter().any(|(pid, _)| *pid == 1)
+                || info.ancestors.len() == MAX_ANCESTORS
+                || std::process::id() == 1
+                || !info.ancestors.is_empty()
+        );
     }
 }

@@ -36,7 +36,8 @@ impl Cli {
             .try_get_matches_from(args)
             .map_err(|e| unknown_as_typed(clap_error(e), &typed))?;
         let mut cli = Cli::from_arg_matches(&matches).map_err(clap_error)?;
-        let defaulted = |id| matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
+        let defaulted =
+            |id| matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
         cli.hosts_defaulted = defaulted("hosts");
         cli.processors_defaulted = defaulted("har_processors");
         Ok(cli)
@@ -76,7 +77,8 @@ impl Cli {
         if !command.is_empty() {
             if self.file.is_some() {
                 return Err(CliError::Usage(
-                    "-- COMMAND runs a program and captures its traffic live: not with -file".to_string(),
+                    "-- COMMAND runs a program and captures its traffic live: not with -file"
+                        .to_string(),
                 ));
             }
             if !self.attribution {
@@ -86,7 +88,8 @@ impl Cli {
             }
             if self.process.is_some() {
                 return Err(CliError::Usage(
-                    "-- COMMAND keeps its own process tree's traffic: not with -process".to_string(),
+                    "-- COMMAND keeps its own process tree's traffic: not with -process"
+                        .to_string(),
                 ));
             }
             self.device.get_or_insert_with(|| "any".to_string());
@@ -262,7 +265,8 @@ impl Cli {
             return Err(CliError::Usage(if live {
                 "-process needs process attribution: not with -attribution=false".to_string()
             } else {
-                "-process: processes are known on live captures only (a file's are gone)".to_string()
+                "-process: processes are known on live captures only (a file's are gone)"
+                    .to_string()
             }));
         }
         if let Some(ProcessorConfig::SitesStats(SitesStatsConfig {

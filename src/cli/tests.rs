@@ -714,7 +714,10 @@ fn unknown_flags_are_named_whole() {
     assert!(usage_error(&["-device", "e", "pcap"]).starts_with("unexpected argument 'pcap'"));
     // After `--` a flag name is COMMAND's (issue 15), not httshark's.
     let c = config(&["-device", "e", "--", "-device"]).unwrap();
-    assert_eq!(c.command.unwrap().argv, vec![std::ffi::OsString::from("-device")]);
+    assert_eq!(
+        c.command.unwrap().argv,
+        vec![std::ffi::OsString::from("-device")]
+    );
     assert_eq!(usage_error(&["-device"]), "-device: needs a value");
 }
 
@@ -916,8 +919,17 @@ fn process_flags_resolve_and_refuse_what_cannot_work() {
     assert_eq!(cmd.argv.len(), 3);
     assert!(!cmd.as_root);
     let c = config(&[
-        "-device", "eth0", "-hosts", ":8080", "-har-processors", "ndjson", "-ndjson-file", "x",
-        "-command-as-root", "--", "true",
+        "-device",
+        "eth0",
+        "-hosts",
+        ":8080",
+        "-har-processors",
+        "ndjson",
+        "-ndjson-file",
+        "x",
+        "-command-as-root",
+        "--",
+        "true",
     ])
     .unwrap();
     assert_eq!(c.source, crate::config::Source::Device("eth0".into()));
@@ -933,21 +945,40 @@ fn process_flags_resolve_and_refuse_what_cannot_work() {
         Some(crate::attrib::ProcessFilter::Name("curl".into()))
     );
     let c = config(&["-device", "lo", "-process=42"]).unwrap();
-    assert_eq!(c.process_filter, Some(crate::attrib::ProcessFilter::Pid(42)));
+    assert_eq!(
+        c.process_filter,
+        Some(crate::attrib::ProcessFilter::Pid(42))
+    );
     assert!(usage_error(&["-file", "x.pcap", "-process", "curl"]).contains("live captures only"));
-    assert!(usage_error(&["-device", "lo", "-attribution=false", "-process", "1"])
-        .contains("-attribution=false"));
+    assert!(
+        usage_error(&["-device", "lo", "-attribution=false", "-process", "1"])
+            .contains("-attribution=false")
+    );
     // Attribution is for live captures only.
     assert!(!config(&["-file", "x.pcap"]).unwrap().attribution);
     assert!(config(&["-device", "lo"]).unwrap().attribution);
-    assert!(!config(&["-device", "lo", "-attribution=false"]).unwrap().attribution);
+    assert!(
+        !config(&["-device", "lo", "-attribution=false"])
+            .unwrap()
+            .attribution
+    );
     // -stats-group-by process needs attribution.
     let e = usage_error(&[
-        "-file", "x.pcap", "-har-processors", "sites-stats", "-stats-group-by", "process",
+        "-file",
+        "x.pcap",
+        "-har-processors",
+        "sites-stats",
+        "-stats-group-by",
+        "process",
     ]);
     assert!(e.contains("-stats-group-by process"), "{e}");
     assert!(config(&[
-        "-device", "lo", "-har-processors", "sites-stats", "-stats-group-by", "process",
+        "-device",
+        "lo",
+        "-har-processors",
+        "sites-stats",
+        "-stats-group-by",
+        "process",
     ])
     .is_ok());
     // -har FILE.

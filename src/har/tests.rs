@@ -621,7 +621,10 @@ fn process_is_written_as_underscore_process() {
         uid: None,
     }));
     let v: serde_json::Value = serde_json::from_slice(&entry_json(&t)).unwrap();
-    assert_eq!(v["_process"], serde_json::json!({"unattributed": "not-found"}));
+    assert_eq!(
+        v["_process"],
+        serde_json::json!({"unattributed": "not-found"})
+    );
     t.process = None;
     let v: serde_json::Value = serde_json::from_slice(&entry_json(&t)).unwrap();
     assert!(v.get("_process").is_none());

@@ -138,9 +138,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let entries = v["log"]["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 2);
-        assert!(entries[1]["request"]["url"].as_str().unwrap().ends_with("/late"));
+        assert!(entries[1]["request"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/late"));
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let mut small = HarOneProcessor::new(dir.path().join("small.har"), 10).unwrap();
         small.on_transaction(&base).unwrap();
         small.finish(Timestamp(0)).unwrap();
