@@ -52,6 +52,8 @@ pub const MAX_ANSWERS: usize = 65_536;
 /// Answers the processor thread keeps per connection id (later transactions of a
 /// connection need no round trip).
 pub const MAX_JOINED: usize = 65_536;
+/// Owners the namer tells the prober about, waiting (more are dropped: a hint only).
+pub const MAX_HOT_HINTS: usize = 1_024;
 /// How long the processor thread waits for an answer (wall clock) before the transaction
 /// goes on marked "overloaded".
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -150,17 +152,18 @@ impl Service {
         })?;
         let (tx, rx) = bounded(MAX_QUEUED_LOOKUPS);
         let (probed_tx, probed_rx) = bounded(MAX_QUEUED_LOOKUPS);
+        let (owners_tx, owners_rx) = bounded(MAX_HOT_HINTS);
         let prober = Prober::new(diag);
         crate::signals::without_stop_signals(|| {
             thread::Builder::new()
                 .name("httshark-probe".into())
-                .spawn(move || probe_loop(rx, probed_tx, prober))
+                .spawn(move || probe_loop(rx, probed_tx, owners_rx, prober))
         })
         .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let handle = crate::signals::without_stop_signals(|| {
             thread::Builder::new()
                 .name("httshark-attrib".into())
-                .spawn(move || name_loop(probed_rx, Namer::default()))
+                .spawn(move || name_loop(probed_rx, owners_tx, Namer::default()))
         })
         .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -190,8 +193,18 @@ impl Service {
 /// The prober thread: asks the kernel about each connection as soon as it is asked
 /// (microseconds), so the socket is seen while it exists, and hands the answer on to the
 /// namer. Joins pass through it too, so they reach the namer after the SYN's probe.
-fn probe_loop(rx: Receiver<Request>, tx: Sender<(Request, Probe)>, mut diag: Prober) {
+fn probe_loop(
+    rx: Receiver<Request>,
+    tx: Sender<(Request, Probe)>,
+    owners: Receiver<u32>,
+    mut diag: Prober,
+) {
     for req in rx {
+        // The owners the namer found: read first at the next SYNs (a client that opens
+        // many connections is found at once).
+        while let Ok(pid) = owners.try_recv() {
+            diag.procfs.touch(pid);
+        }
         let (client, server) = match &req {
             Request::Seen { client, server, .. } | Request::Join { client, server, .. } => {
                 (*client, *server)
@@ -206,7 +219,11 @@ fn probe_loop(rx: Receiver<Request>, tx: Sender<(Request, Probe)>, mut diag: Pro
 
 /// The namer thread: /proc for each probed connection (milliseconds when it scans), in
 /// order; keeps the answers until their connection's first transaction asks.
-fn name_loop(rx: Receiver<(Request, Probe)>, mut namer: Namer) -> AttribCounters {
+fn name_loop(
+    rx: Receiver<(Request, Probe)>,
+    owners: Sender<u32>,
+    mut namer: Namer,
+) -> AttribCounters {
     let mut answers: HashMap<u64, Arc<Owner>> = HashMap::new();
     let mut order: VecDeque<u64> = VecDeque::new();
     for (req, probe) in rx {
@@ -216,6 +233,9 @@ fn name_loop(rx: Receiver<(Request, Probe)>, mut namer: Namer) -> AttribCounters
                     continue;
                 }
                 let owner = namer.finish(probe);
+                if let Owner::Process(p) = &*owner {
+                    let _ = owners.try_send(p.pid);
+                }
                 if order.len() >= MAX_ANSWERS {
                     if let Some(old) = order.pop_front() {
                         if answers.remove(&old).is_some() {
@@ -241,11 +261,16 @@ fn name_loop(rx: Receiver<(Request, Probe)>, mut namer: Namer) -> AttribCounters
 /// The kernel's half of a look-up (sock_diag).
 pub struct Prober {
     diag: diag::Diag,
+    /// The prober's own view of /proc, for `quick_holder` hints.
+    procfs: procfs::Procfs,
 }
 
 impl Prober {
     pub fn new(diag: diag::Diag) -> Prober {
-        Prober { diag }
+        Prober {
+            diag,
+            procfs: procfs::Procfs::default(),
+        }
     }
 
     /// Which socket, while it still exists (microseconds).
@@ -268,7 +293,13 @@ impl Prober {
                         }
                         continue;
                     }
-                    return Probe::Socket { side, inode, uid };
+                    let holder = self.procfs.quick_holder(inode);
+                    return Probe::Socket {
+                        side,
+                        inode,
+                        uid,
+                        holder,
+                    };
                 }
             }
         }
@@ -315,7 +346,17 @@ impl Namer {
     fn name(&mut self, probe: Probe) -> Owner {
         let unattributed = |why, uid| Owner::Unattributed { why, uid };
         let (side, inode, uid) = match probe {
-            Probe::Socket { side, inode, uid } => (side, inode, uid),
+            Probe::Socket {
+                side,
+                inode,
+                uid,
+                holder,
+            } => {
+                if let Some((pid, at)) = holder {
+                    self.procfs.remember(inode, pid, at);
+                }
+                (side, inode, uid)
+            }
             Probe::Done(why, uid) => return unattributed(why, uid),
         };
         match self.procfs.holder(inode, &mut self.counters) {
@@ -373,7 +414,14 @@ impl Resolver {
 /// What the kernel said of a connection, before /proc is asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probe {
-    Socket { side: Side, inode: u64, uid: u32 },
+    /// The socket, and its holder when the prober's quick look found it at once: (pid,
+    /// when seen, in boot clock ticks).
+    Socket {
+        side: Side,
+        inode: u64,
+        uid: u32,
+        holder: Option<(u32, u64)>,
+    },
     Done(NoOwner, Option<u32>),
 }
 

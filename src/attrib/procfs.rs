@@ -22,6 +22,10 @@ pub const MAX_INODES: usize = 65_536;
 pub const MAX_HOT_PIDS: usize = 32;
 /// Process descriptions cached (pid + start time → comm, exe, user, cgroup, ancestors).
 pub const MAX_PROCESSES: usize = 4_096;
+/// Newest processes whose descriptors the prober reads at SYN time.
+pub const QUICK_NEWEST: usize = 8;
+/// Pids below the kernel's last one the prober looks at for them.
+pub const QUICK_WINDOW: u32 = 64;
 /// Ancestors walked for a process (parent, grandparent, ...), to init at most.
 pub const MAX_ANCESTORS: usize = 64;
 
@@ -86,6 +90,8 @@ pub struct Procfs {
     hot: VecDeque<u32>,
     processes: HashMap<u32, (u64, Arc<ProcessInfo>)>,
     users: HashMap<u32, Option<String>>,
+    /// This process's network namespace (`/proc/self/ns/net`), read once.
+    netns: Option<std::path::PathBuf>,
 }
 
 impl Procfs {
@@ -95,6 +101,66 @@ impl Procfs {
     /// numbers are not reused before the kernel's 32-bit counter wraps, so the socket the
     /// kernel named is the one that process held. `process` then checks that the pid was
     /// not reused by a later process (its start time).
+    /// The quick part of `holder`, for the prober at SYN time: the cache, the recent
+    /// owners, then the `QUICK_NEWEST` newest processes (a new connection is often a new
+    /// process's, and a short one is gone before a full scan could reach it). Returns the
+    /// holder and when it was seen holding the inode (for `remember`).
+    pub fn quick_holder(&mut self, inode: u64) -> Option<(u32, u64)> {
+        let mut counters = AttribCounters::default();
+        if let Some(&e) = self.inodes.get(&inode) {
+            return Some(e);
+        }
+        let hot: Vec<u32> = self.hot.iter().copied().collect();
+        for pid in hot {
+            self.scan_pid(pid, &mut counters);
+        }
+        if let Some(&e) = self.inodes.get(&inode) {
+            self.touch(e.0);
+            return Some(e);
+        }
+        // The newest pids without listing /proc: down from the last pid the kernel gave
+        // out (pids that do not exist fail at once).
+        if self.netns.is_none() {
+            self.netns = fs::read_link("/proc/self/ns/net").ok();
+        }
+        let Some(last) = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        else {
+            return None;
+        };
+        let mut found = 0;
+        for pid in (last.saturating_sub(QUICK_WINDOW)..=last).rev() {
+            if found >= QUICK_NEWEST {
+                break;
+            }
+            // Only processes of this network namespace can hold its sockets (bar a
+            // descriptor passed across): others are not read here (the namer's full scan
+            // still would).
+            match fs::read_link(format!("/proc/{pid}/ns/net")) {
+                Ok(ns) if Some(&ns) == self.netns.as_ref() => {}
+                _ => continue,
+            }
+            found += 1;
+            self.scan_pid(pid, &mut counters);
+            if let Some(&e) = self.inodes.get(&inode) {
+                if e.0 == pid {
+                    self.touch(pid);
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    /// Records that `pid` was seen holding `inode` at `at` (a hint from the prober).
+    pub fn remember(&mut self, inode: u64, pid: u32, at: u64) {
+        if self.inodes.len() >= MAX_INODES {
+            self.inodes.clear();
+        }
+        self.inodes.insert(inode, (pid, at));
+    }
+
     pub fn holder(&mut self, inode: u64, counters: &mut AttribCounters) -> Holder {
         if let Some(&(pid, _)) = self.inodes.get(&inode) {
             return Holder::Pid(pid);
@@ -139,7 +205,8 @@ impl Procfs {
         }
     }
 
-    fn touch(&mut self, pid: u32) {
+    /// Puts `pid` first among the recent owners (read first on a miss).
+    pub fn touch(&mut self, pid: u32) {
         if let Some(i) = self.hot.iter().position(|&p| p == pid) {
             self.hot.remove(i);
         }
