@@ -101,6 +101,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Process attribution (`-attribution`, live captures only; `src/attrib`).
     pub attribution: bool,
+    /// `-attribution-immediate`: libpcap immediate mode for attribution.
+    pub attribution_immediate: bool,
     /// `-process NAME|PID`: only these processes' (and their descendants') traffic.
     pub process_filter: Option<crate::attrib::ProcessFilter>,
     /// `-har FILE`: every transaction in one HAR file, written at the end.
@@ -168,6 +170,7 @@ impl Default for Config {
             print_counters: false,
             tls: TlsConfig::default(),
             attribution: false,
+            attribution_immediate: false,
             process_filter: None,
             har: None,
             command: None,

@@ -148,6 +148,7 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         &lab.ifname,
         "-hosts",
         &format!("{}:", lab.server_addr),
+        "-attribution-immediate",
         "-har-processors",
         "ndjson",
         "-ndjson-file",
@@ -433,6 +434,7 @@ fn short_loopback_connections_are_attributed_or_counted_never_wrong() {
     let args: Vec<String> = [
         "-device",
         "lo",
+        "-attribution-immediate",
         "-hosts",
         &format!("127.0.0.1:{port}"),
         "-har-processors",

@@ -586,8 +586,10 @@ fn open_live(
         // Process attribution looks a connection up when its SYN is read: a packet must
         // not wait 100 ms in a partly filled ring block, or a short connection is over
         // before anyone asks (src/attrib). A 2 ms block retire timeout keeps the ring's
-        // batching; immediate mode (a wake-up per packet) cost 10x the CPU per packet and
-        // kernel drops on a fast replay (docs/benchmarks.md).
+        // batching; immediate mode (-attribution-immediate: a wake-up per packet) finds
+        // connections of a millisecond but costs about 10x the CPU per packet and kernel
+        // drops on a fast replay (docs/benchmarks.md).
+        .immediate_mode(config.attribution_immediate)
         .timeout(if config.attribution {
             ATTRIB_BLOCK_TIMEOUT_MS
         } else {

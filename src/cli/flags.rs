@@ -160,6 +160,16 @@ pub struct Cli {
           default_value_t = true, default_missing_value = "true")]
     pub attribution: bool,
 
+    /// Live capture with attribution: libpcap's immediate mode (each packet read at once),
+    /// so connections of a millisecond are looked up while they exist. Costs a wake-up per
+    /// packet (about 10x the capture's CPU per packet; kernel drops at high rates). Off:
+    /// packets come in 2 ms batches and short connections are mostly unattributed.
+    /// [default: true with -- COMMAND, else false]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub attribution_immediate: Option<bool>,
+
     /// Keep only the traffic of the process with this pid or command name (comm, or the
     /// executable's file name), and of its descendants. Live captures only. [default: none]
     #[arg(help_heading = PROCESS, long, value_name = "NAME|PID")]

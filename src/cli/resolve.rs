@@ -257,6 +257,8 @@ impl Cli {
         };
         let live = matches!(config.source, crate::config::Source::Device(_));
         config.attribution = self.attribution && live;
+        config.attribution_immediate =
+            config.attribution && self.attribution_immediate.unwrap_or(!command.is_empty());
         config.process_filter = match &self.process {
             Some(p) => Some(crate::attrib::ProcessFilter::parse(p).map_err(CliError::Usage)?),
             None => None,

@@ -914,7 +914,7 @@ fn process_flags_resolve_and_refuse_what_cannot_work() {
     assert_eq!(c.source, crate::config::Source::Device("any".into()));
     assert_eq!(c.bpf, "tcp");
     assert_eq!(names(&c), vec!["console"]);
-    assert!(c.attribution);
+    assert!(c.attribution && c.attribution_immediate);
     let cmd = c.command.unwrap();
     assert_eq!(cmd.argv.len(), 3);
     assert!(!cmd.as_root);
@@ -956,7 +956,13 @@ fn process_flags_resolve_and_refuse_what_cannot_work() {
     );
     // Attribution is for live captures only.
     assert!(!config(&["-file", "x.pcap"]).unwrap().attribution);
-    assert!(config(&["-device", "lo"]).unwrap().attribution);
+    let c = config(&["-device", "lo"]).unwrap();
+    assert!(c.attribution && !c.attribution_immediate);
+    assert!(
+        config(&["-device", "lo", "-attribution-immediate"])
+            .unwrap()
+            .attribution_immediate
+    );
     assert!(
         !config(&["-device", "lo", "-attribution=false"])
             .unwrap()
