@@ -2,24 +2,26 @@
 //! capture, found off the packet path.
 //!
 //! ```text
-//!  capture thread ──Seen{id, client, server} (try_send, SYNs only)──▶ attribution thread
-//!                                                                     sock_diag by 4-tuple
-//!                                                                     inode → pid (/proc)
-//!  processor thread ──Join{id, ...} (blocks ≤ JOIN_TIMEOUT)─────────▶ answer (kept by id)
-//!      stamps Transaction::process, applies -process, then the processors
+//!  capture thread ──Seen{id, client, server} (try_send, SYNs only)──▶ prober thread:
+//!                                sock_diag by 4-tuple; quick /proc look at recent owners
+//!  processor thread ──Join{id}──▶ prober ──(request, probe)──▶ namer thread:
+//!    (blocks ≤ JOIN_TIMEOUT)                                    inode → pid (/proc), process
+//!    stamps Transaction::process, applies -process,             info; answers kept by id
+//!    then the processors
 //! ```
 //!
-//! - **When**: the capture thread asks as soon as it reads a connection's SYN (live
-//!   captures with attribution run libpcap in immediate mode, so the SYN is read while the
-//!   socket still exists, even for a connection of under a millisecond). The request is
-//!   a `try_send`: a full queue drops it (counted), the capture never waits.
+//! - **When**: the capture thread asks as soon as it reads a connection's SYN (with
+//!   attribution the kernel ring hands packets over within 2 ms, or at once with
+//!   `-attribution-immediate`). The request is a `try_send`: a full queue drops it
+//!   (counted), the capture never waits. The prober asks the kernel at once (microseconds),
+//!   so the socket is seen while it exists; the namer reads /proc, in order.
 //! - **Join, deterministic**: connections are keyed by `ConnInfo::id`, the capture index of
 //!   their first packet, which is the SYN's index the capture thread sent. Before any
-//!   processor sees a transaction, the processor thread asks the attribution thread for
-//!   its connection's answer (`Join`). The thread serves requests in order, so the SYN's
-//!   look-up, queued earlier, is done first; a connection whose SYN was not seen (picked
-//!   up mid-stream, or dropped from a full queue) is looked up then. Every transaction of a
-//!   connection thus carries the same answer, whatever the thread timing.
+//!   processor sees a transaction, the processor thread asks for its connection's answer
+//!   (`Join`), through the same two queues, so the SYN's look-up, queued earlier, is
+//!   answered first; a connection whose SYN was not seen (picked up mid-stream, or dropped
+//!   from a full queue) is looked up then. Every transaction of a connection thus carries
+//!   the same answer, whatever the thread timing.
 //! - **Which end**: the client's socket first ("which program made the request"); when the
 //!   client is not local, the server's (an accepted socket, or the listener).
 //! - **Misses say why** (`NoOwner`), each counted (`AttribCounters`); a miss is never
