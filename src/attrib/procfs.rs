@@ -123,12 +123,9 @@ impl Procfs {
         if self.netns.is_none() {
             self.netns = fs::read_link("/proc/self/ns/net").ok();
         }
-        let Some(last) = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        let last = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
             .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
-        else {
-            return None;
-        };
+            .and_then(|t| t.trim().parse::<u32>().ok())?;
         let mut found = 0;
         for pid in (last.saturating_sub(QUICK_WINDOW)..=last).rev() {
             if found >= QUICK_NEWEST {
