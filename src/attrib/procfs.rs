@@ -138,6 +138,12 @@ impl Procfs {
                 Ok(ns) if Some(&ns) == self.netns.as_ref() => {}
                 _ => continue,
             }
+            // Counting down from the last pid given out also meets thread ids (/proc/TID
+            // exists though /proc does not list it): only a thread group's leader is a
+            // process.
+            if tgid(pid) != Some(pid) {
+                continue;
+            }
             found += 1;
             self.scan_pid(pid, &mut counters);
             if let Some(&e) = self.inodes.get(&inode) {
@@ -345,6 +351,13 @@ fn parse_stat(text: &[u8]) -> Option<Stat> {
         ppid: fields.get(1)?.parse().ok()?,
         start: fields.get(19)?.parse().ok()?,
     })
+}
+
+/// The thread group (process) `pid` belongs to.
+fn tgid(pid: u32) -> Option<u32> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Tgid:"))?;
+    line.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
 fn status_uid(pid: u32) -> Option<u32> {
