@@ -320,14 +320,29 @@ mod tests {
             .iter()
             .map(OsString::from)
             .collect();
+        // As in a run: the capture stops (the waiter sets `stop` once COMMAND exited), then
+        // `finish` (which would terminate a COMMAND still running).
+        let wait_stop = |stop: &AtomicBool| {
+            for _ in 0..500 {
+                if stop.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            panic!("the stop was not set");
+        };
         let r = spawn(&argv, None, &log.file, &stop).unwrap();
-        let status = r.finish().unwrap();
-        assert_eq!(exit_code(status), 7);
-        assert!(stop.load(Ordering::SeqCst));
+        wait_stop(&stop);
+        assert_eq!(exit_code(r.finish().unwrap()), 7);
         let argv: Vec<OsString> = ["sh", "-c", "kill -TERM $$"]
             .iter()
             .map(OsString::from)
             .collect();
+        let r = spawn(&argv, None, &log.file, &stop).unwrap();
+        wait_stop(&stop);
+        assert_eq!(exit_code(r.finish().unwrap()), 128 + 15);
+        // Still running when the capture stops: terminated, and its status says so.
+        let argv: Vec<OsString> = ["sleep", "30"].iter().map(OsString::from).collect();
         let r = spawn(&argv, None, &log.file, &stop).unwrap();
         assert_eq!(exit_code(r.finish().unwrap()), 128 + 15);
         assert!(spawn(&[OsString::from("/nonexistent/x")], None, &log.file, &stop).is_err());
