@@ -189,7 +189,7 @@ pub struct Cli {
 
     /// `httshark [flags] -- COMMAND [ARGS...]`: run COMMAND, capture on `any` (or -device)
     /// only its process tree's connections, print them (console), decrypt its HTTPS through
-    /// an SSLKEYLOGFILE set for it, and exit with its exit status.
+    /// an SSLKEYLOGFILE set for it, and exit with its exit status. [default: none]
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 
