@@ -87,21 +87,15 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let mut processors = match processor::build(
+    let processors = match processor::build(
         &config.processors,
         config.memory_shares().held(),
         config.metrics_listen.is_some(),
+        config.har.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => return refuse(&e),
     };
-    if let Some(path) = &config.har {
-        let held = config.memory_shares().held().har_held;
-        match processor::har_one::HarOneProcessor::new(path.clone(), held) {
-            Ok(p) => processors.processors.push(Box::new(p)),
-            Err(e) => return refuse(&e),
-        }
-    }
     // The stop signals are caught from here on: anything that answers the outside world
     // (the metrics socket) is a readiness signal, and a SIGTERM sent after it must flush
     // the run, not kill it.

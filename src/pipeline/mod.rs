@@ -291,10 +291,13 @@ pub fn run_until(
     capture.visit(&mut push);
     worker_counters.visit(&mut push);
     flow_counters.visit(&mut push);
-    if let Some(c) = &attrib_counters {
-        c.visit(&mut push);
-        summary.warnings.extend(crate::attrib::missing_warnings(c));
-    }
+    // Zero when attribution is off (offline, -attribution=false): every core stage's
+    // counters are always reported (docs/counters.md).
+    let attrib_counters = attrib_counters.unwrap_or_default();
+    attrib_counters.visit(&mut push);
+    summary
+        .warnings
+        .extend(crate::attrib::missing_warnings(&attrib_counters));
     crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)

@@ -215,10 +215,18 @@ pub fn build(
     processors: &[ProcessorConfig],
     budget: HeldBudget,
     metrics_listen: bool,
+    har: Option<&Path>,
 ) -> Result<Outputs, ProcessorError> {
-    let mut out = Vec::with_capacity(processors.len() + 1);
+    let mut out = Vec::with_capacity(processors.len() + 2);
     for p in processors {
         out.push(p.build(budget)?);
+    }
+    // `-har FILE` (after the named processors, before the metrics that count them all).
+    if let Some(path) = har {
+        out.push(Box::new(har_one::HarOneProcessor::new(
+            path.to_path_buf(),
+            budget.har_held,
+        )?));
     }
     // Every counter at 0 from the first scrape, before the pipeline reports any.
     let metrics = metrics_listen
