@@ -36,7 +36,7 @@ pub const MAX_WORKERS: u16 = 256;
 
 /// `-h`'s last lines: where the rest is.
 const AFTER_SHORT_HELP: &str = "\
--help shows every flag, the value syntaxes, the processors, exit statuses and examples.";
+-help shows every flag (and -- COMMAND), the value syntaxes, the processors, exit statuses and examples.";
 
 /// `-help`'s last lines: syntaxes, processors, exit statuses, examples.
 const AFTER_LONG_HELP: &str = "\
@@ -155,7 +155,7 @@ pub struct Cli {
     /// Live capture: name the local process that owns each connection (HAR `_process`,
     /// the console's `--->` line, -stats-group-by process). Off: no look-ups, and libpcap
     /// keeps its batched (not immediate) delivery. Offline files are never attributed.
-    #[arg(help_heading = PROCESS, long, value_name = "BOOL", action = clap::ArgAction::Set,
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
           value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
           default_value_t = true, default_missing_value = "true")]
     pub attribution: bool,
@@ -172,12 +172,12 @@ pub struct Cli {
 
     /// Keep only the traffic of the process with this pid or command name (comm, or the
     /// executable's file name), and of its descendants. Live captures only. [default: none]
-    #[arg(help_heading = PROCESS, long, value_name = "NAME|PID")]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "NAME|PID")]
     pub process: Option<String>,
 
     /// Write every transaction into this one HAR file at the end (atomically), as
     /// httptap's --dump-har; with or without -- COMMAND. [default: none]
-    #[arg(help_heading = PROCESS, long, value_name = "FILE")]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "FILE")]
     pub har: Option<PathBuf>,
 
     /// -- COMMAND: run it as root when httshark runs as root without sudo (otherwise
@@ -187,10 +187,12 @@ pub struct Cli {
           default_value_t = false, default_missing_value = "true")]
     pub command_as_root: bool,
 
-    /// `httshark [flags] -- COMMAND [ARGS...]`: run COMMAND, capture on `any` (or -device)
-    /// only its process tree's connections, print them (console), decrypt its HTTPS through
-    /// an SSLKEYLOGFILE set for it, and exit with its exit status. [default: none]
-    #[arg(last = true, value_name = "COMMAND")]
+    /// Run COMMAND and show its HTTP and HTTPS (`httshark [flags] -- COMMAND [ARGS...]`).
+    ///
+    /// Captures on `any` (or -device) only COMMAND's process tree's connections, prints them
+    /// (console), decrypts its HTTPS through an SSLKEYLOGFILE set for it, and exits with its
+    /// exit status. [default: none]
+    #[arg(last = true, hide_short_help = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 
     /// -hosts was not given (its default applies): `--` COMMAND widens it to every TCP
