@@ -289,7 +289,7 @@ mod tests {
             folder: file.join("sub"),
             ..Default::default()
         });
-        let Err(e) = build(&[bad], HeldBudget::default(), false) else {
+        let Err(e) = build(&[bad], HeldBudget::default(), false, None) else {
             panic!("a folder under a file was accepted")
         };
         assert_eq!(e.processor, sampled::NAME);
@@ -297,6 +297,7 @@ mod tests {
             &[ProcessorConfig::Console(Default::default())],
             HeldBudget::default(),
             true,
+            None,
         )
         .unwrap();
         assert_eq!(ok.processors.len(), 2);
