@@ -101,6 +101,24 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `-ui`: the live web view, when asked for.
     pub ui: Option<crate::ui::UiConfig>,
+    /// Process attribution (`-attribution`, live captures only; `src/attrib`).
+    pub attribution: bool,
+    /// `-attribution-immediate`: libpcap immediate mode for attribution.
+    pub attribution_immediate: bool,
+    /// `-process NAME|PID`: only these processes' (and their descendants') traffic.
+    pub process_filter: Option<crate::attrib::ProcessFilter>,
+    /// `-har FILE`: every transaction in one HAR file, written at the end.
+    pub har: Option<PathBuf>,
+    /// `-- COMMAND [ARGS...]`: the program to run and capture.
+    pub command: Option<CommandConfig>,
+}
+
+/// `httshark [flags] -- COMMAND [ARGS...]` (issue 15).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandConfig {
+    pub argv: Vec<std::ffi::OsString>,
+    /// `-command-as-root`: allowed to run COMMAND as root.
+    pub as_root: bool,
 }
 
 /// Where TLS secrets come from.
@@ -154,6 +172,11 @@ impl Default for Config {
             print_counters: false,
             tls: TlsConfig::default(),
             ui: None,
+            attribution: false,
+            attribution_immediate: false,
+            process_filter: None,
+            har: None,
+            command: None,
         }
     }
 }

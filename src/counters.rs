@@ -63,7 +63,7 @@ pub struct Stage {
 /// Every stage whose counters the binary prints and exports, in the summary's order: the
 /// pipeline's stages, then the processors (in the summary, in `-har-processors` order).
 pub fn stages() -> Vec<Stage> {
-    use crate::processor::{har_file, ndjson, sampled, sites_stats, sizes_stats};
+    use crate::processor::{har_file, har_one, ndjson, sampled, sites_stats, sizes_stats};
     let core = |name, about, counters| Stage {
         name,
         about,
@@ -121,6 +121,11 @@ pub fn stages() -> Vec<Stage> {
             crate::pipeline::FlowCounters::describe(),
         ),
         core(
+            "attribution",
+            "Process attribution of live captures: which process owned each connection.",
+            crate::attrib::AttribCounters::describe(),
+        ),
+        core(
             "log",
             "The logger: messages printed, folded into repeats or cut, snapshot files.",
             crate::log::LogCounters::describe(),
@@ -149,6 +154,11 @@ pub fn stages() -> Vec<Stage> {
             ndjson::NAME,
             "NDJSON entries (`-har-processors ndjson`).",
             ndjson::NdjsonCounters::describe(),
+        ),
+        processor(
+            har_one::NAME,
+            "The one HAR file of the run (`-har FILE`).",
+            har_one::HarOneCounters::describe(),
         ),
         processor(
             crate::ui::processor::NAME,

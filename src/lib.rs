@@ -12,9 +12,13 @@
 //! Everything inside `worker::Worker` (`wire`, `reassembly`, `proto`, `http`, `transform`)
 //! and `har` is pure and synchronous: bytes and a timestamp in, transactions out, no I/O
 //! and no wall clock (clippy.toml forbids reading it). Only `capture` names libpcap, only
-//! processors open output files (through `output`), and only `pipeline` starts threads.
+//! processors open output files (through `output`), and only `pipeline` (and `attrib`, the
+//! process attribution thread of live captures) starts threads.
 
+pub mod attrib;
 pub mod cli;
+#[cfg(feature = "capture")]
+pub mod command;
 pub mod config;
 pub mod counters;
 #[doc(hidden)]

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Err(CliError::ListInterfaces) => return list_interfaces(),
         Err(e) => return fail(e.exit_code(), &e),
     };
-    let config = prepared.config;
+    let mut config = prepared.config;
     let created_folders = prepared.created_folders;
     // Outputs first: an unwritable output is reported without needing capture privileges.
     // The output folder before the notes and the logger (the log snapshot may live in it).
@@ -66,10 +66,32 @@ fn main() -> ExitCode {
     if let Err(e) = httshark::log::init(&config.log) {
         return refuse(&e);
     }
+    // -- COMMAND: who runs it, and its private key log (followed like -tls-keylog).
+    let command_user = match &config.command {
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        Some(c) => match httshark::command::run_as(unsafe { libc::geteuid() }, c.as_root, |k| {
+            std::env::var(k).ok()
+        }) {
+            Ok(u) => u,
+            Err(e) => return refuse(&e),
+        },
+        None => None,
+    };
+    let command_keylog = match &config.command {
+        Some(_) => match httshark::command::KeyLog::create(command_user.as_ref()) {
+            Ok(k) => {
+                config.tls.keylogs.push(k.file.clone());
+                Some(k)
+            }
+            Err(e) => return refuse(&e),
+        },
+        None => None,
+    };
     let mut processors = match processor::build(
         &config.processors,
         config.memory_shares().held(),
         config.metrics_listen.is_some() || config.ui.is_some(),
+        config.har.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => return refuse(&e),
@@ -128,6 +150,25 @@ fn main() -> ExitCode {
             return refuse(&e);
         }
     }
+    if !source.is_live() {
+        httshark::log_info!(
+            "process attribution: off for a capture file (its processes are gone); live captures only"
+        );
+    }
+    // -- COMMAND starts once the capture is open (none of its packets is missed), and only
+    // its process tree's traffic is kept.
+    let command = match (&config.command, &command_keylog) {
+        (Some(c), Some(k)) => {
+            match httshark::command::spawn(&c.argv, command_user.as_ref(), &k.file, &stop) {
+                Ok(r) => {
+                    config.process_filter = Some(httshark::attrib::ProcessFilter::Pid(r.pid()));
+                    Some(r)
+                }
+                Err(e) => return refuse(&e),
+            }
+        }
+        _ => None,
+    };
     // Everything is open and set up: say what the run is, once (as tcpdump does).
     stderr_line!("httshark: {}", startup_line(&source.describe(), &config));
     let live = source.is_live();
@@ -155,13 +196,26 @@ fn main() -> ExitCode {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+            if let Some(running) = command {
+                // COMMAND's status, whatever the run's (output errors were printed).
+                drop(command_keylog);
+                return match running.finish() {
+                    Ok(status) => ExitCode::from(httshark::command::exit_code(status)),
+                    Err(e) => fail(1, &e),
+                };
+            }
             if summary.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             }
         }
-        Err(e) => fail(1, &e),
+        Err(e) => {
+            if let Some(running) = command {
+                let _ = running.finish();
+            }
+            fail(1, &e)
+        }
     }
 }
 

@@ -401,6 +401,95 @@ pub struct TlsInfo {
     pub handshake: Option<(Timestamp, Timestamp)>,
 }
 
+/// Which local process owned a connection's socket (live captures, `src/attrib`): HAR
+/// `_process`, the console's `---> ` line, `-group-by process`, `-process`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Process(ProcessInfo),
+    /// No process could be named; `uid` when the kernel still told the socket's owner.
+    Unattributed {
+        why: NoOwner,
+        uid: Option<u32>,
+    },
+}
+
+/// Which end of the connection the attributed socket is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The process that opened the connection (the usual answer: "who made the request").
+    Client,
+    /// The client was not local; the server's process (a local server's accepted socket).
+    Server,
+}
+
+/// A process, as /proc told it when the connection was looked up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    /// `comm`: the kernel's short command name (at most 15 bytes).
+    pub name: String,
+    /// The executable's path (`/proc/PID/exe`), when readable.
+    pub exe: Option<String>,
+    pub uid: u32,
+    /// The uid's user name, when the passwd database has one.
+    pub user: Option<String>,
+    /// The cgroup v2 path (`0::/...`), when there is one.
+    pub cgroup: Option<String>,
+    /// A container id found in the cgroup path (docker, containerd, cri-o, podman), the
+    /// first 12 hex digits as `docker ps` shows them.
+    pub container: Option<String>,
+    /// The process's ancestors, parent first (pid, comm), up to init or
+    /// `attrib::MAX_ANCESTORS`: what `-process` matches children by.
+    pub ancestors: Vec<(u32, String)>,
+    pub side: Option<Side>,
+}
+
+/// Why a connection has no process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoOwner {
+    /// The socket was gone, or in TIME_WAIT (no owner left), when it was looked up: the
+    /// connection closed first.
+    Closed,
+    /// Neither end's address is on this host: a connection between two other machines.
+    Remote,
+    /// No socket with the 4-tuple in this network namespace (another namespace, such as a
+    /// container's, or a socket closed before the look-up).
+    NotFound,
+    /// The socket exists but no process's descriptors could be read (another user's, and
+    /// this run lacks CAP_SYS_PTRACE / CAP_DAC_READ_SEARCH).
+    NoPermission,
+    /// The socket has an inode but no process holds it any more.
+    NoProcess,
+    /// The look-up queue was full, or the attribution thread did not answer in time.
+    Overloaded,
+    /// The kernel refused the look-up (sock_diag unavailable).
+    Failed,
+}
+
+impl NoOwner {
+    /// The stable kebab-case name (HAR `_process.unattributed`, the console).
+    pub fn name(self) -> &'static str {
+        match self {
+            NoOwner::Closed => "closed",
+            NoOwner::Remote => "remote",
+            NoOwner::NotFound => "not-found",
+            NoOwner::NoPermission => "no-permission",
+            NoOwner::NoProcess => "no-process",
+            NoOwner::Overloaded => "overloaded",
+            NoOwner::Failed => "lookup-failed",
+        }
+    }
+}
+
+impl Owner {
+    pub fn process(&self) -> Option<&ProcessInfo> {
+        match self {
+            Owner::Process(p) => Some(p),
+            Owner::Unattributed { .. } => None,
+        }
+    }
+}
+
 /// The HTTP/2 stream behind a transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct H2Stream {
@@ -433,6 +522,9 @@ pub struct Transaction {
     pub tls: Option<Arc<TlsInfo>>,
     /// The HTTP/2 stream the exchange was, when it was one (`src/h2`).
     pub h2: Option<Box<H2Stream>>,
+    /// The local process that owned the connection (live captures with attribution);
+    /// shared by every transaction of the connection.
+    pub process: Option<Arc<Owner>>,
     /// Clock time at which the transaction left the HTTP layer. Processors use it (not
     /// arrival order) to put the transaction into an export interval, so the output does
     /// not depend on thread scheduling.

@@ -351,6 +351,14 @@ fn help_lists_every_flag_with_its_default() {
         ("--tls-keylog", "[default: none]"),
         ("--tls-pickup-trial", "[default: false]"),
         ("--tls-keylog-wait", "[default: 5s]"),
+        ("--attribution", "[default: true]"),
+        (
+            "--attribution-immediate",
+            "[default: true with -- COMMAND, else false]",
+        ),
+        ("--process", "[default: none]"),
+        ("--har", "[default: none]"),
+        ("--command-as-root", "[default: false]"),
         ("--capture", "[HttShark's default: tshark]"),
         ("--channel-buffer", "[HttShark's default: 1]"),
         (
@@ -362,6 +370,8 @@ fn help_lists_every_flag_with_its_default() {
             "[HttShark's default: 5s]",
         ),
     ];
+    // The positional `-- COMMAND` (not a flag block) is listed under Arguments.
+    assert!(r.stdout.contains("[COMMAND]..."), "{}", r.stdout);
     for (flag, default) in expected {
         let block = blocks
             .iter()

@@ -77,6 +77,7 @@ fn tx(
             interim: Vec::new(),
         }),
         anomalies: Vec::new(),
+        process: None,
         completed_at: Timestamp(4_000),
         tls: None,
         h2: None,

@@ -58,6 +58,8 @@ fn all_processors(dir: &Path) -> Vec<String> {
         "file,sampled-transactions,sites-stats,transactions-sizes,ndjson".into(),
         "-output-folder".into(),
         d("har"),
+        "-har".into(),
+        d("all.har"),
         "-sampled-transactions-folder".into(),
         d("sampled"),
         "-sites-stats-file".into(),
@@ -90,9 +92,13 @@ fn a_run_reports_exactly_the_documented_counters() {
     args.push("-hosts=".into());
     args.extend(all_processors(dir.path()));
     let config = httshark::cli::prepare(args).unwrap().config;
-    let mut outputs =
-        httshark::processor::build(&config.processors, config.memory_shares().held(), true)
-            .unwrap();
+    let mut outputs = httshark::processor::build(
+        &config.processors,
+        config.memory_shares().held(),
+        true,
+        config.har.as_deref(),
+    )
+    .unwrap();
     let shared = outputs.metrics.clone().unwrap();
     // The view's processor, as main adds it for -ui (its server is not needed here).
     let ui = httshark::ui::Shared::new(config.ui.as_ref().unwrap(), shared.clone(), 1 << 30);

@@ -86,6 +86,7 @@ fn base(id: u64, host: Option<&str>) -> Transaction {
             interim: Vec::new(),
         }),
         anomalies: Vec::new(),
+        process: None,
         completed_at: start + Duration::from_millis(14),
         tls: None,
         h2: None,

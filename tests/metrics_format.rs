@@ -68,6 +68,7 @@ fn tx(host: Option<&str>, status: Option<u16>, wait_ms: i64) -> Transaction {
         } else {
             Vec::new()
         },
+        process: None,
         completed_at: Timestamp(2_000 * MS),
         tls: None,
         h2: None,

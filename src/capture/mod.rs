@@ -127,6 +127,9 @@ pub struct CaptureStats {
 /// idle ticks and shutdown are prompt, long enough that a busy capture reads whole kernel
 /// blocks at a time rather than waking per packet.
 pub const LIVE_READ_TIMEOUT_MS: i32 = 100;
+/// The ring's block retire timeout of a live capture with process attribution: how long
+/// a SYN may wait in the kernel before it is read and looked up.
+pub const ATTRIB_BLOCK_TIMEOUT_MS: i32 = 2;
 
 /// How long a stopped live capture goes on reading the packets the kernel received before
 /// the stop: twice the read timeout, which is also the kernel's block retire timeout (a
@@ -604,7 +607,18 @@ fn open_live(
         .buffer_size(config.buffer_size)
         // Also the kernel's block retire timeout: how long a packet may wait in a
         // partly filled ring block before libpcap sees it.
-        .timeout(LIVE_READ_TIMEOUT_MS)
+        // Process attribution looks a connection up when its SYN is read: a packet must
+        // not wait 100 ms in a partly filled ring block, or a short connection is over
+        // before anyone asks (src/attrib). A 2 ms block retire timeout keeps the ring's
+        // batching; immediate mode (-attribution-immediate: a wake-up per packet) finds
+        // connections of a millisecond but costs about 10x the CPU per packet and kernel
+        // drops on a fast replay (docs/benchmarks.md).
+        .immediate_mode(config.attribution_immediate)
+        .timeout(if config.attribution {
+            ATTRIB_BLOCK_TIMEOUT_MS
+        } else {
+            LIVE_READ_TIMEOUT_MS
+        })
         .precision(Precision::Nano)
         .open()
         .map_err(|e| live_open_error(device, &pcap_message(&e)))?;

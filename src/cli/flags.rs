@@ -36,7 +36,7 @@ pub const MAX_WORKERS: u16 = 256;
 
 /// `-h`'s last lines: where the rest is.
 const AFTER_SHORT_HELP: &str = "\
--help shows every flag, the value syntaxes, the processors, exit statuses and examples.";
+-help shows every flag (and -- COMMAND), the value syntaxes, the processors, exit statuses and examples.";
 
 /// `-help`'s last lines: syntaxes, processors, exit statuses, examples.
 const AFTER_LONG_HELP: &str = "\
@@ -72,6 +72,7 @@ const CAPTURE: &str = "Capture";
 const OUTPUT: &str = "Output";
 const PROCESSORS: &str = "Processors";
 const CONSOLE: &str = "Console (-har-processors console)";
+const PROCESS: &str = "Processes (live captures; -- COMMAND)";
 const LOGGING: &str = "Logging";
 const METRICS: &str = "Metrics";
 const COMPAT: &str = "HttShark compatibility (ignored)";
@@ -150,6 +151,58 @@ pub struct Cli {
     #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "DURATION", default_value_t = GoDuration(crate::tls::DEFAULT_KEYLOG_WAIT),
           value_parser = go_duration(parse_positive_duration))]
     pub tls_keylog_wait: GoDuration,
+
+    /// Live capture: name the local process that owns each connection (HAR `_process`,
+    /// the console's `--->` line, -stats-group-by process). Off: no look-ups, and libpcap
+    /// keeps its batched (not immediate) delivery. Offline files are never attributed.
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_value_t = true, default_missing_value = "true")]
+    pub attribution: bool,
+
+    /// Live capture with attribution: libpcap's immediate mode (each packet read at once),
+    /// so connections of a millisecond are looked up while they exist. Costs a wake-up per
+    /// packet (about 10x the capture's CPU per packet; kernel drops at high rates). Off:
+    /// packets come in 2 ms batches and short connections are mostly unattributed.
+    /// [default: true with -- COMMAND, else false]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub attribution_immediate: Option<bool>,
+
+    /// Keep only the traffic of the process with this pid or command name (comm, or the
+    /// executable's file name), and of its descendants. Live captures only. [default: none]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "NAME|PID")]
+    pub process: Option<String>,
+
+    /// Write every transaction into this one HAR file at the end (atomically), as
+    /// httptap's --dump-har; with or without -- COMMAND. [default: none]
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
+
+    /// -- COMMAND: run it as root when httshark runs as root without sudo (otherwise
+    /// refused: COMMAND runs as SUDO_UID/SUDO_GID under sudo, else as the current user).
+    #[arg(help_heading = PROCESS, hide_short_help = true, long, value_name = "BOOL", action = clap::ArgAction::Set,
+          value_parser = parse_go_bool, num_args = 0..=1, require_equals = true,
+          default_value_t = false, default_missing_value = "true")]
+    pub command_as_root: bool,
+
+    /// Run COMMAND and show its HTTP and HTTPS (`httshark [flags] -- COMMAND [ARGS...]`).
+    ///
+    /// Captures on `any` (or -device) only COMMAND's process tree's connections, prints them
+    /// (console), decrypts its HTTPS through an SSLKEYLOGFILE set for it, and exits with its
+    /// exit status. [default: none]
+    #[arg(last = true, hide_short_help = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+
+    /// -hosts was not given (its default applies): `--` COMMAND widens it to every TCP
+    /// connection.
+    #[arg(skip)]
+    pub hosts_defaulted: bool,
+
+    /// -har-processors was not given: `--` COMMAND prints to the console instead.
+    #[arg(skip)]
+    pub processors_defaulted: bool,
 
     /// List the interfaces that can be captured on, and exit (as tcpdump -D).
     #[arg(help_heading = CAPTURE, short = 'D', long = "list-interfaces")]

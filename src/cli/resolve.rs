@@ -37,7 +37,12 @@ impl Cli {
         let matches = Cli::command()
             .try_get_matches_from(args)
             .map_err(|e| unknown_as_typed(clap_error(e), &typed))?;
-        Cli::from_arg_matches(&matches).map_err(clap_error)
+        let mut cli = Cli::from_arg_matches(&matches).map_err(clap_error)?;
+        let defaulted =
+            |id| matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
+        cli.hosts_defaulted = defaulted("hosts");
+        cli.processors_defaulted = defaulted("har_processors");
+        Ok(cli)
     }
 
     /// A note for each HttShark flag that was given and is ignored.
@@ -69,7 +74,34 @@ impl Cli {
 
     /// Checks what clap can't (one source, the hosts list, the processors) and resolves the
     /// flags into a `Config`. Touches no file.
-    pub fn into_config(self) -> Result<Config, CliError> {
+    pub fn into_config(mut self) -> Result<Config, CliError> {
+        let command = std::mem::take(&mut self.command);
+        if !command.is_empty() {
+            if self.file.is_some() {
+                return Err(CliError::Usage(
+                    "-- COMMAND runs a program and captures its traffic live: not with -file"
+                        .to_string(),
+                ));
+            }
+            if !self.attribution {
+                return Err(CliError::Usage(
+                    "-- COMMAND needs process attribution: not with -attribution=false".to_string(),
+                ));
+            }
+            if self.process.is_some() {
+                return Err(CliError::Usage(
+                    "-- COMMAND keeps its own process tree's traffic: not with -process"
+                        .to_string(),
+                ));
+            }
+            self.device.get_or_insert_with(|| "any".to_string());
+            if self.hosts_defaulted {
+                self.hosts = String::new();
+            }
+            if self.processors_defaulted {
+                self.har_processors = console::NAME.to_string();
+            }
+        }
         let source = match (self.device, self.file) {
             (Some(_), Some(_)) => {
                 return Err(CliError::Usage(
@@ -225,6 +257,46 @@ impl Cli {
             wait: self.tls_keylog_wait.0,
             pickup_trial: self.tls_pickup_trial,
         };
+        let live = matches!(config.source, crate::config::Source::Device(_));
+        config.attribution = self.attribution && live;
+        config.attribution_immediate =
+            config.attribution && self.attribution_immediate.unwrap_or(!command.is_empty());
+        config.process_filter = match &self.process {
+            Some(p) => Some(crate::attrib::ProcessFilter::parse(p).map_err(CliError::Usage)?),
+            None => None,
+        };
+        if config.process_filter.is_some() && !config.attribution {
+            return Err(CliError::Usage(if live {
+                "-process needs process attribution: not with -attribution=false".to_string()
+            } else {
+                "-process: processes are known on live captures only (a file's are gone)"
+                    .to_string()
+            }));
+        }
+        if let Some(ProcessorConfig::SitesStats(SitesStatsConfig {
+            group_by: GroupBy::Process,
+            ..
+        })) = config.processor(sites_stats::NAME)
+        {
+            if !config.attribution {
+                return Err(CliError::Usage(
+                    "-stats-group-by process: processes are known on live captures with attribution only"
+                        .to_string(),
+                ));
+            }
+        }
+        if let Some(har) = &self.har {
+            if har.as_os_str().is_empty() {
+                return Err(CliError::Usage("-har: the path is empty".to_string()));
+            }
+        }
+        config.har = self.har.clone();
+        if !command.is_empty() {
+            config.command = Some(crate::config::CommandConfig {
+                argv: command,
+                as_root: self.command_as_root,
+            });
+        }
         config.http.response_timeout = self.response_timeout.0;
         config.http.max_body_keep = self.max_body_size.0;
         config.memory_limit = self.memory_limit.0;

@@ -712,7 +712,12 @@ fn unknown_flags_are_named_whole() {
     assert!(usage_error(&["-device", "e", "-zzzzzz"]).starts_with("unknown flag '-zzzzzz'"));
     assert!(usage_error(&["-device", "e", "-x"]).starts_with("unknown flag '-x'"));
     assert!(usage_error(&["-device", "e", "pcap"]).starts_with("unexpected argument 'pcap'"));
-    assert!(usage_error(&["-device", "e", "--", "-device"]).contains("'-device'"));
+    // After `--` a flag name is COMMAND's (issue 15), not httshark's.
+    let c = config(&["-device", "e", "--", "-device"]).unwrap();
+    assert_eq!(
+        c.command.unwrap().argv,
+        vec![std::ffi::OsString::from("-device")]
+    );
     assert_eq!(usage_error(&["-device"]), "-device: needs a value");
 }
 
@@ -899,4 +904,91 @@ fn relative_output_paths_resolve_under_the_output_folder() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Issue 15: `-- COMMAND`, `-process`, `-har`, `-attribution`, `-stats-group-by process`.
+#[test]
+fn process_flags_resolve_and_refuse_what_cannot_work() {
+    // -- COMMAND: `any`, every TCP connection, the console; the given flags win.
+    let c = config(&["--", "curl", "-s", "http://x"]).unwrap();
+    assert_eq!(c.source, crate::config::Source::Device("any".into()));
+    assert_eq!(c.bpf, "tcp");
+    assert_eq!(names(&c), vec!["console"]);
+    assert!(c.attribution && c.attribution_immediate);
+    let cmd = c.command.unwrap();
+    assert_eq!(cmd.argv.len(), 3);
+    assert!(!cmd.as_root);
+    let c = config(&[
+        "-device",
+        "eth0",
+        "-hosts",
+        ":8080",
+        "-har-processors",
+        "ndjson",
+        "-ndjson-file",
+        "x",
+        "-command-as-root",
+        "--",
+        "true",
+    ])
+    .unwrap();
+    assert_eq!(c.source, crate::config::Source::Device("eth0".into()));
+    assert_eq!(names(&c), vec!["ndjson"]);
+    assert!(c.command.unwrap().as_root);
+    assert!(usage_error(&["-file", "x.pcap", "--", "true"]).contains("not with -file"));
+    assert!(usage_error(&["-attribution=false", "--", "true"]).contains("attribution"));
+    assert!(usage_error(&["-process", "curl", "--", "true"]).contains("-process"));
+    // -process: live only, NAME or PID.
+    let c = config(&["-device", "lo", "-process", "curl"]).unwrap();
+    assert_eq!(
+        c.process_filter,
+        Some(crate::attrib::ProcessFilter::Name("curl".into()))
+    );
+    let c = config(&["-device", "lo", "-process=42"]).unwrap();
+    assert_eq!(
+        c.process_filter,
+        Some(crate::attrib::ProcessFilter::Pid(42))
+    );
+    assert!(usage_error(&["-file", "x.pcap", "-process", "curl"]).contains("live captures only"));
+    assert!(
+        usage_error(&["-device", "lo", "-attribution=false", "-process", "1"])
+            .contains("-attribution=false")
+    );
+    // Attribution is for live captures only.
+    assert!(!config(&["-file", "x.pcap"]).unwrap().attribution);
+    let c = config(&["-device", "lo"]).unwrap();
+    assert!(c.attribution && !c.attribution_immediate);
+    assert!(
+        config(&["-device", "lo", "-attribution-immediate"])
+            .unwrap()
+            .attribution_immediate
+    );
+    assert!(
+        !config(&["-device", "lo", "-attribution=false"])
+            .unwrap()
+            .attribution
+    );
+    // -stats-group-by process needs attribution.
+    let e = usage_error(&[
+        "-file",
+        "x.pcap",
+        "-har-processors",
+        "sites-stats",
+        "-stats-group-by",
+        "process",
+    ]);
+    assert!(e.contains("-stats-group-by process"), "{e}");
+    assert!(config(&[
+        "-device",
+        "lo",
+        "-har-processors",
+        "sites-stats",
+        "-stats-group-by",
+        "process",
+    ])
+    .is_ok());
+    // -har FILE.
+    let c = config(&["-device", "lo", "-har", "out.har"]).unwrap();
+    assert_eq!(c.har, Some(PathBuf::from("out.har")));
+    assert!(usage_error(&["-device", "lo", "-har="]).contains("-har"));
 }

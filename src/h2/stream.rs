@@ -416,6 +416,7 @@ impl Stream {
                 headers_compressed: self.compressed,
                 upgraded: self.upgraded,
             })),
+            process: None,
             completed_at: now,
         }
     }

@@ -247,6 +247,9 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
         flag(out, b",\"resumed\":true", t.resumed);
         out.push(b'}');
     }
+    if let Some(owner) = c.process {
+        write_process(out, owner);
+    }
     if let Some(h) = &c.h2 {
         out.extend_from_slice(b",\"_streamId\":");
         uint(out, u64::from(h.stream_id));
@@ -270,6 +273,52 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
             }
         }
     }
+}
+
+/// `_process` (docs/har.md): the owner, or why there is none.
+fn write_process(out: &mut Vec<u8>, owner: &crate::model::Owner) {
+    use crate::model::{Owner, Side};
+    out.extend_from_slice(b",\"_process\":{");
+    match owner {
+        Owner::Process(p) => {
+            out.extend_from_slice(b"\"pid\":");
+            uint(out, u64::from(p.pid));
+            out.extend_from_slice(b",\"name\":");
+            string(out, &p.name);
+            if let Some((ppid, _)) = p.ancestors.first() {
+                out.extend_from_slice(b",\"ppid\":");
+                uint(out, u64::from(*ppid));
+            }
+            let fields = [
+                (&b",\"exe\":"[..], p.exe.as_deref()),
+                (b",\"user\":", p.user.as_deref()),
+            ];
+            optional_strings(out, &fields);
+            out.extend_from_slice(b",\"uid\":");
+            uint(out, u64::from(p.uid));
+            let fields = [
+                (&b",\"cgroup\":"[..], p.cgroup.as_deref()),
+                (b",\"container\":", p.container.as_deref()),
+                (
+                    b",\"side\":",
+                    p.side.map(|s| match s {
+                        Side::Client => "client",
+                        Side::Server => "server",
+                    }),
+                ),
+            ];
+            optional_strings(out, &fields);
+        }
+        Owner::Unattributed { why, uid } => {
+            out.extend_from_slice(b"\"unattributed\":");
+            string(out, why.name());
+            if let Some(uid) = uid {
+                out.extend_from_slice(b",\"uid\":");
+                uint(out, u64::from(*uid));
+            }
+        }
+    }
+    out.push(b'}');
 }
 
 fn write_interim(out: &mut Vec<u8>, i: &InterimView<'_>) {

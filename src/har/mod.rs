@@ -96,4 +96,4 @@ pub fn entry_json(tx: &Transaction) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -96,6 +96,8 @@ pub struct Custom {
     pub depth: u32,
     #[serde(rename = "_tls", skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    #[serde(rename = "_process", skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
     #[serde(rename = "_streamId", skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<u32>,
     #[serde(rename = "_pushed", skip_serializing_if = "is_false")]
@@ -114,6 +116,31 @@ pub struct Custom {
         skip_serializing_if = "Option::is_none"
     )]
     pub response_headers_compressed: Option<u64>,
+}
+
+/// `_process`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Process {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unattributed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
 }
 
 /// `_tls`.
@@ -307,6 +334,31 @@ fn custom(c: &CustomView<'_>) -> Custom {
             sni: t.sni.clone(),
             alpn: t.alpn.clone(),
             resumed: t.resumed,
+        }),
+        process: c.process.map(|o| match o {
+            crate::model::Owner::Process(p) => Process {
+                pid: Some(p.pid),
+                name: Some(p.name.clone()),
+                ppid: p.ancestors.first().map(|a| a.0),
+                exe: p.exe.clone(),
+                user: p.user.clone(),
+                uid: Some(p.uid),
+                cgroup: p.cgroup.clone(),
+                container: p.container.clone(),
+                side: p.side.map(|s| {
+                    match s {
+                        crate::model::Side::Client => "client",
+                        crate::model::Side::Server => "server",
+                    }
+                    .to_string()
+                }),
+                unattributed: None,
+            },
+            crate::model::Owner::Unattributed { why, uid } => Process {
+                unattributed: Some(why.name().to_string()),
+                uid: *uid,
+                ..Process::default()
+            },
         }),
         stream_id: c.h2.map(|h| h.stream_id),
         pushed: c.h2.is_some_and(|h| h.pushed),

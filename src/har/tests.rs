@@ -28,7 +28,7 @@ fn body(data: &[u8]) -> Body {
     }
 }
 
-fn tx() -> Transaction {
+pub(crate) fn tx() -> Transaction {
     Transaction {
         conn: ConnInfo {
             id: 7,
@@ -71,6 +71,7 @@ fn tx() -> Transaction {
             interim: Vec::new(),
         }),
         anomalies: Vec::new(),
+        process: None,
         completed_at: ts(15),
         tls: None,
         h2: None,
@@ -566,6 +567,24 @@ proptest::proptest! {
             Anomaly::Tunnel,
         ];
         t.anomalies = anomalies.iter().map(|&i| all[i].clone()).collect();
+        t.process = match (flags[5], flags[6]) {
+            (true, _) => Some(std::sync::Arc::new(crate::model::Owner::Process(crate::model::ProcessInfo {
+                pid: 42,
+                name: text.clone(),
+                exe: flags[7].then(|| text.clone()),
+                uid: 1000,
+                user: flags[8].then(|| "alice".to_string()),
+                cgroup: flags[9].then(|| text.clone()),
+                container: flags[10].then(|| "0123456789ab".to_string()),
+                ancestors: if flags[11] { vec![(7, "bash".into())] } else { Vec::new() },
+                side: flags[0].then_some(crate::model::Side::Server),
+            }))),
+            (false, true) => Some(std::sync::Arc::new(crate::model::Owner::Unattributed {
+                why: crate::model::NoOwner::Closed,
+                uid: flags[7].then_some(3),
+            })),
+            (false, false) => None,
+        };
         for answered in [true, false] {
             if !answered {
                 t.response = None;
@@ -575,6 +594,42 @@ proptest::proptest! {
             proptest::prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&want));
         }
     }
+}
+
+#[test]
+fn process_is_written_as_underscore_process() {
+    let mut t = tx();
+    t.process = Some(std::sync::Arc::new(crate::model::Owner::Process(
+        crate::model::ProcessInfo {
+            pid: 4242,
+            name: "curl".into(),
+            exe: Some("/usr/bin/curl".into()),
+            uid: 1000,
+            user: Some("alice".into()),
+            cgroup: Some("/user.slice".into()),
+            container: None,
+            ancestors: vec![(4000, "bash".into()), (1, "init".into())],
+            side: Some(crate::model::Side::Client),
+        },
+    )));
+    let v: serde_json::Value = serde_json::from_slice(&entry_json(&t)).unwrap();
+    assert_eq!(
+        v["_process"],
+        serde_json::json!({"pid": 4242, "name": "curl", "ppid": 4000, "exe": "/usr/bin/curl",
+            "user": "alice", "uid": 1000, "cgroup": "/user.slice", "side": "client"})
+    );
+    t.process = Some(std::sync::Arc::new(crate::model::Owner::Unattributed {
+        why: crate::model::NoOwner::NotFound,
+        uid: None,
+    }));
+    let v: serde_json::Value = serde_json::from_slice(&entry_json(&t)).unwrap();
+    assert_eq!(
+        v["_process"],
+        serde_json::json!({"unattributed": "not-found"})
+    );
+    t.process = None;
+    let v: serde_json::Value = serde_json::from_slice(&entry_json(&t)).unwrap();
+    assert!(v.get("_process").is_none());
 }
 
 #[test]

@@ -329,6 +329,8 @@ pub struct CustomView<'a> {
     pub tls: Option<TlsView>,
     /// The HTTP/2 stream the exchange was.
     pub h2: Option<H2View>,
+    /// `_process`: the local process that owned the connection (live captures).
+    pub process: Option<&'a crate::model::Owner>,
 }
 
 /// The HTTP/2 fields of an entry (`_streamId` ...; docs/har.md).
@@ -592,6 +594,7 @@ fn custom(tx: &Transaction) -> CustomView<'_> {
             request_headers_compressed: (!h.upgraded).then_some(h.headers_compressed.0),
             response_headers_compressed: resp.map(|_| h.headers_compressed.1),
         }),
+        process: tx.process.as_deref(),
     }
 }
 

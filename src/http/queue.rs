@@ -224,6 +224,7 @@ impl HttpConn {
             request,
             response,
             anomalies,
+            process: None,
             completed_at: ts,
             tls: None,
             h2: None,

@@ -136,6 +136,8 @@ pub(super) struct CaptureSetup<'a> {
     pub(super) stop_after: StopAfter,
     /// Live: the key logs followed; polled before packets leave for the workers.
     pub(super) keys: &'a mut super::Keys,
+    /// Live with attribution: told of every SYN (never waits).
+    pub(super) attrib: Option<crate::attrib::Asker>,
 }
 
 /// Reads the source until it ends, `stop` is set or a `-c`/`-duration` limit is reached;
@@ -222,6 +224,14 @@ pub(super) fn capture_loop(
                 }
                 let index = counters.packets;
                 counters.packets += 1;
+                if let Some(asker) = &setup.attrib {
+                    // A connection's first packet: its id (`ConnInfo::id`) is this index.
+                    if let Ok(Decoded::Tcp(seg)) = wire::decode(setup.link, p.data) {
+                        if seg.flags.syn && !seg.flags.ack {
+                            asker.seen(index, seg.src, seg.dst);
+                        }
+                    }
+                }
                 counters.bytes += p.data.len() as u64;
                 file_read += 16 + p.data.len() as u64;
                 if (p.orig_len as usize) > p.data.len() {

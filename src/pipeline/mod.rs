@@ -187,14 +187,44 @@ pub fn run_until(
         next_publish: None,
     };
     let processors = outputs.processors;
+    // Process attribution: live captures only (a file's processes are gone).
+    let mut attrib_warnings = Vec::new();
+    let started = if config.attribution && source.is_live() {
+        match crate::attrib::Service::start() {
+            Ok(s) => Some(s),
+            // Without a filter the capture goes on, unattributed, and says why.
+            Err(e) if config.process_filter.is_none() => {
+                crate::log_warn!("{e}; connections are not attributed");
+                attrib_warnings.push(format!("{e}; connections are not attributed"));
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let (attrib_service, asker, join) = match started {
+        Some((service, asker, joiner)) => {
+            let join = processors::Join {
+                joiner,
+                filter: config.process_filter.clone(),
+                filtered_out: 0,
+            };
+            (Some(service), Some(asker), Some(join))
+        }
+        None => (None, None, None),
+    };
     let processor_thread = without_stop_signals(|| {
         thread::Builder::new()
             .name("httshark-processors".into())
-            .spawn(move || process(out_rx, processors, returns, reporter, &gates))
+            .spawn(move || process(out_rx, processors, returns, reporter, &gates, join))
     })
     .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        warnings: attrib_warnings,
+        ..Summary::default()
+    };
     let mut capture = CaptureCounters::default();
     let progress = match &config.source {
         crate::config::Source::File(path) if std::io::stderr().is_terminal() => {
@@ -217,6 +247,7 @@ pub fn run_until(
                 duration: config.duration,
             },
             keys: &mut keys,
+            attrib: asker,
         },
         &mut capture,
         &mut summary,
@@ -245,11 +276,29 @@ pub fn run_until(
     summary.ended = ended;
     let (worker_counters, flow_counters, processor_counters) =
         (done.workers, done.flow, done.processors);
+    let attrib_counters = match (attrib_service, done.join) {
+        (Some(service), Some(join)) => {
+            let (timeouts, filtered_out) = (join.joiner.timeouts, join.filtered_out);
+            // The thread ends when its last sender (the joiner's) is gone.
+            drop(join);
+            let mut c = service.finish(timeouts);
+            c.attrib_filtered_out = filtered_out;
+            Some(c)
+        }
+        _ => None,
+    };
 
     let mut push = |name, value| summary.counters.push((name, value));
     capture.visit(&mut push);
     worker_counters.visit(&mut push);
     flow_counters.visit(&mut push);
+    // Zero when attribution is off (offline, -attribution=false): every core stage's
+    // counters are always reported (docs/counters.md).
+    let attrib_counters = attrib_counters.unwrap_or_default();
+    attrib_counters.visit(&mut push);
+    summary
+        .warnings
+        .extend(crate::attrib::missing_warnings(&attrib_counters));
     crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)

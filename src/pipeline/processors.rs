@@ -129,6 +129,15 @@ impl Reporter {
     }
 }
 
+/// Process attribution on the processor thread: every transaction gets its connection's
+/// owner before any processor sees it (`attrib::Joiner`), then `-process` keeps or drops it.
+pub(super) struct Join {
+    pub(super) joiner: crate::attrib::Joiner,
+    pub(super) filter: Option<crate::attrib::ProcessFilter>,
+    /// Transactions `filter` left out.
+    pub(super) filtered_out: u64,
+}
+
 /// What the processor thread hands back when every worker is done.
 pub(super) struct Done {
     /// Every worker's counters, summed.
@@ -142,6 +151,8 @@ pub(super) struct Done {
     pub(super) errors: Vec<String>,
     /// Transactions with an anomaly flag other than "unanswered".
     pub(super) flagged: u64,
+    /// Attribution, handed back (its `Joiner` must drop for the thread to end).
+    pub(super) join: Option<Join>,
 }
 
 /// The processor thread: feeds transactions to every processor, ticks them with the
@@ -152,6 +163,7 @@ pub(super) fn process(
     returns: Vec<(Sender<Returned>, Receiver<Returned>)>,
     mut reporter: Reporter,
     gates: &[Arc<InFlight>],
+    mut join: Option<Join>,
 ) -> Done {
     let _open_gates: Vec<CloseOnDrop<'_>> = gates.iter().map(|g| CloseOnDrop(g)).collect();
     let workers = returns.len();
@@ -172,8 +184,21 @@ pub(super) fn process(
     };
     for msg in rx {
         match msg {
-            FromWorker::Transactions { worker, txs, bytes } => {
-                for tx in &txs {
+            FromWorker::Transactions {
+                worker,
+                mut txs,
+                bytes,
+            } => {
+                for tx in txs.iter_mut() {
+                    if let Some(j) = join.as_mut() {
+                        let owner = j.joiner.owner(tx.conn.id, tx.conn.client, tx.conn.server);
+                        let keep = j.filter.as_ref().is_none_or(|f| f.matches(&owner));
+                        tx.process = Some(owner);
+                        if !keep {
+                            j.filtered_out += 1;
+                            continue;
+                        }
+                    }
                     if tx
                         .anomalies
                         .iter()
@@ -260,6 +285,7 @@ pub(super) fn process(
         written,
         errors,
         flagged,
+        join,
     }
 }
 

@@ -15,6 +15,10 @@
 //! by `max_body_chars` or by capture loss say so. Anomalies end the `<---` line in a short
 //! bracket note (`[midstream, response interrupted]`).
 //!
+//! On a live capture with process attribution the `--->` line ends with the connection's
+//! process, `[curl 4242]` (command name and pid), or `[? closed]` with why none was found
+//! (docs/processors.md); offline there is no such bracket.
+//!
 //! What it does not do: it does not print transactions in request order across connections
 //! (transactions arrive when they complete), and it does not wrap or page long lines.
 //!
@@ -31,7 +35,7 @@
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
-use crate::model::{header, Anomaly, Body, Decoded, Header, Transaction, Unanswered};
+use crate::model::{header, Anomaly, Body, Decoded, Header, Owner, Transaction, Unanswered};
 use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
@@ -157,12 +161,23 @@ impl ConsoleProcessor {
 
         // Request line.
         let method = safe_text(&tx.request.method);
-        let _ = writeln!(
+        let _ = write!(
             s,
             "---> {} {}",
             self.paint(method_color(&tx.request.method), &method),
             url
         );
+        // Live captures with attribution: the process, always on this line (issue 15).
+        match tx.process.as_deref() {
+            Some(Owner::Process(p)) => {
+                let _ = write!(s, " [{} {}]", safe_text(&p.name), p.pid);
+            }
+            Some(Owner::Unattributed { why, .. }) => {
+                let _ = write!(s, " [? {}]", why.name());
+            }
+            None => {}
+        }
+        s.push('\n');
         if self.cfg.head {
             self.headers(&mut s, "> ", &tx.request.headers);
         }
@@ -363,7 +378,9 @@ fn url(tx: &Transaction) -> String {
     } else {
         // `Transaction::host` already falls back to the server address, whose `Display`
         // brackets IPv6 (`[2001:db8::1]:80`).
-        format!("http://{}{}", tx.host(), target)
+        // A decrypted exchange is https (the HAR view says so the same way).
+        let scheme = if tx.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", tx.host(), target)
     };
     safe_text(&text)
 }

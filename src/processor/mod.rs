@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod har_file;
+pub mod har_one;
 pub mod metrics;
 pub mod ndjson;
 pub mod sampled;
@@ -217,10 +218,18 @@ pub fn build(
     processors: &[ProcessorConfig],
     budget: HeldBudget,
     metrics_listen: bool,
+    har: Option<&Path>,
 ) -> Result<Outputs, ProcessorError> {
-    let mut out = Vec::with_capacity(processors.len() + 1);
+    let mut out = Vec::with_capacity(processors.len() + 2);
     for p in processors {
         out.push(p.build(budget)?);
+    }
+    // `-har FILE` (after the named processors, before the metrics that count them all).
+    if let Some(path) = har {
+        out.push(Box::new(har_one::HarOneProcessor::new(
+            path.to_path_buf(),
+            budget.har_held,
+        )?));
     }
     // Every counter at 0 from the first scrape, before the pipeline reports any.
     let metrics = metrics_listen
@@ -283,7 +292,7 @@ mod tests {
             folder: file.join("sub"),
             ..Default::default()
         });
-        let Err(e) = build(&[bad], HeldBudget::default(), false) else {
+        let Err(e) = build(&[bad], HeldBudget::default(), false, None) else {
             panic!("a folder under a file was accepted")
         };
         assert_eq!(e.processor, sampled::NAME);
@@ -291,6 +300,7 @@ mod tests {
             &[ProcessorConfig::Console(Default::default())],
             HeldBudget::default(),
             true,
+            None,
         )
         .unwrap();
         assert_eq!(ok.processors.len(), 2);

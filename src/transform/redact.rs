@@ -293,6 +293,7 @@ mod tests {
                 }],
             }),
             anomalies: Vec::new(),
+            process: None,
             completed_at: Timestamp(4),
             tls: None,
             h2: None,

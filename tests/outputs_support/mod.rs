@@ -71,6 +71,7 @@ pub fn tx(id: u64, start_ms: i64) -> Transaction {
             interim: Vec::new(),
         }),
         anomalies: Vec::new(),
+        process: None,
         completed_at: start + Duration::from_millis(10),
         tls: None,
         h2: None,

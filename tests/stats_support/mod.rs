@@ -174,6 +174,7 @@ impl Tx {
             },
             response,
             anomalies,
+            process: None,
             completed_at: completed,
             tls: None,
             h2: None,

@@ -49,6 +49,7 @@ fn tx(id: u64, depth: u32, host: &str, start: Timestamp, done: Timestamp) -> Tra
             interim: vec![],
         }),
         anomalies: vec![],
+        process: None,
         completed_at: done,
         tls: None,
         h2: None,

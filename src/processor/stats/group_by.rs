@@ -6,6 +6,7 @@
 //! | `path-prefix:N` | the first N non-empty segments of the request path, `/api/v1`    |
 //! | `query:NAME`    | the (first) value of query parameter NAME, percent-decoded       |
 //! | `header:NAME`   | the (first) value of request header NAME (case-insensitive name) |
+//! | `process`       | the command name (comm) of the connection's process (live captures with attribution), `(unattributed:WHY)` when none |
 //!
 //! A parameter or header that is absent gives [`NONE_KEY`]; one that is present but empty
 //! gives [`EMPTY_KEY`].
@@ -21,7 +22,7 @@
 
 use std::fmt;
 
-use crate::model::{header, Transaction};
+use crate::model::{header, Owner, Transaction};
 
 /// Longest site key kept, in bytes. Hosts and header values sent by clients can be of any
 /// length; the statistics file must stay readable and its memory bounded.
@@ -48,6 +49,8 @@ pub enum GroupBy {
     Query(String),
     /// The value of a request header (name matched ASCII case-insensitively).
     Header(String),
+    /// The command name of the connection's process (`Transaction::process`).
+    Process,
 }
 
 /// A site key and whether it was cut at [`MAX_SITE_KEY_BYTES`].
@@ -67,6 +70,10 @@ impl GroupBy {
         };
         match (kind, arg) {
             ("host", None) => Ok(GroupBy::Host),
+            ("process", None) => Ok(GroupBy::Process),
+            ("process", Some(_)) => Err(format!(
+                "-stats-group-by {spec:?}: process takes no argument"
+            )),
             ("host", Some(_)) => Err(format!("-stats-group-by {spec:?}: host takes no argument")),
             ("path-prefix", Some(n)) => match n.parse::<usize>() {
                 Ok(n) if (1..=MAX_PATH_SEGMENTS).contains(&n) => Ok(GroupBy::PathPrefix(n)),
@@ -92,7 +99,7 @@ impl GroupBy {
             )),
             _ => Err(format!(
                 "-stats-group-by {spec:?}: unknown grouping; use one of host, path-prefix:N, \
-                 query:NAME, header:NAME"
+                 query:NAME, header:NAME, process"
             )),
         }
     }
@@ -112,6 +119,13 @@ impl GroupBy {
                 Some("") => bounded(EMPTY_KEY),
                 Some(v) => bounded(v),
             },
+            GroupBy::Process => match tx.process.as_deref() {
+                None => bounded(NONE_KEY),
+                Some(Owner::Process(p)) => bounded(&p.name),
+                Some(Owner::Unattributed { why, .. }) => {
+                    bounded(&format!("(unattributed:{})", why.name()))
+                }
+            },
         }
     }
 }
@@ -123,6 +137,7 @@ impl fmt::Display for GroupBy {
             GroupBy::PathPrefix(n) => write!(f, "path-prefix:{n}"),
             GroupBy::Query(name) => write!(f, "query:{name}"),
             GroupBy::Header(name) => write!(f, "header:{name}"),
+            GroupBy::Process => f.write_str("process"),
         }
     }
 }
@@ -237,6 +252,28 @@ fn form_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_key_is_the_command_name_or_why_none() {
+        use crate::model::{NoOwner, ProcessInfo};
+        use std::sync::Arc;
+        let mut tx = crate::har::tests::tx();
+        let g = GroupBy::parse("process").unwrap();
+        assert_eq!(g.to_string(), "process");
+        assert!(GroupBy::parse("process:x").is_err());
+        assert_eq!(g.key(&tx).key, NONE_KEY);
+        tx.process = Some(Arc::new(Owner::Process(ProcessInfo {
+            pid: 9,
+            name: "curl\u{1b}".into(),
+            ..ProcessInfo::default()
+        })));
+        assert_eq!(g.key(&tx).key, "curl\\x1b");
+        tx.process = Some(Arc::new(Owner::Unattributed {
+            why: NoOwner::Closed,
+            uid: None,
+        }));
+        assert_eq!(g.key(&tx).key, "(unattributed:closed)");
+    }
 
     #[test]
     fn path_prefixes() {

@@ -1,0 +1,506 @@
+//! Process attribution live (issue 15), in network namespaces this test creates: curl, a
+//! Python client and its forked child make HTTP and HTTPS requests to the lab's servers
+//! (tests/live/server.py over TLS on 8080, Python's http.server on 8081).
+//!
+//! - Every request is attributed to the pid and command that made it (HAR `_process`),
+//!   HTTPS decrypted from the clients' SSLKEYLOGFILE.
+//! - `httshark -- COMMAND`: exactly COMMAND's tree's requests are shown (a client looping
+//!   in the same namespace is not), HTTPS decrypted through the private key log httshark
+//!   sets, COMMAND's exit status passed through; under sudo it runs as SUDO_UID.
+//! - Short connections: over 1,000 loopback connections of under a millisecond; the share
+//!   attributed is printed, and no connection is attributed to a wrong process.
+//!
+//! Needs root (namespaces, capture), iproute2, curl, openssl and python3; skipped with a
+//! loud message otherwise, and failing under CI (which runs as root).
+// Tests may read the clock (deadlines); clippy.toml keeps it out of the library.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+mod netns;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use netns::*;
+
+/// This binary's labs: subnet 10.82.x.0/24, names tagged "pa".
+const NET: u8 = 82;
+const TAG: &str = "pa";
+/// The plain HTTP server's port (Python's http.server, next to server.py's TLS on PORT).
+const PLAIN_PORT: u16 = 8081;
+
+fn skip() -> bool {
+    let tools = ["ip", "curl", "python3", "openssl"].iter().all(|t| {
+        Command::new("which")
+            .arg(t)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if is_root() && tools {
+        return false;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs as root with iproute2, curl, openssl and python3"
+    );
+    eprintln!("SKIPPED live process test: needs root, ip, curl, openssl and python3");
+    true
+}
+
+/// A lab with HTTPS on PORT and plain HTTP on PLAIN_PORT.
+fn lab() -> Lab {
+    let mut lab = Lab::new(TAG, NET);
+    lab.start_tls_server();
+    let www = lab.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "hello\n").unwrap();
+    let mut c = Lab::in_ns(&lab.srv, "python3");
+    c.args(["-m", "http.server", &PLAIN_PORT.to_string(), "--bind"])
+        .arg(&lab.server_addr)
+        .arg("--directory")
+        .arg(&www);
+    lab.spawn_group(c);
+    let probe = format!("exec 3<>/dev/tcp/{}/{PLAIN_PORT}", lab.server_addr);
+    wait_until(Duration::from_secs(5), "plain server up", || {
+        Lab::in_ns(&lab.cli, "bash")
+            .args(["-c", &probe])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    });
+    lab
+}
+
+fn plain(lab: &Lab) -> String {
+    format!("http://{}:{PLAIN_PORT}", lab.server_addr)
+}
+
+fn tls(lab: &Lab) -> String {
+    format!("https://{}:{PORT}", lab.server_addr)
+}
+
+fn read_pid(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The NDJSON entries of `path`.
+fn ndjson(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The `who=` tag of an entry's URL.
+fn who(e: &serde_json::Value) -> Option<String> {
+    let url = e["request"]["url"].as_str()?;
+    let at = url.find("who=")? + 4;
+    Some(url[at..].split('&').next()?.to_string())
+}
+
+/// Starts httshark in the client namespace with `args`, waits for its capture to run.
+fn start_httshark(lab: &mut Lab, args: &[String]) {
+    let mut c = Lab::in_ns(&lab.cli, bin());
+    c.args(args)
+        .args(["-stats-interval=1s", "-verbose=3"])
+        .arg("-output-folder")
+        .arg(lab.path("out"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let stderr = StderrWatch::new(&mut child);
+    stderr.wait_for(&mut child, "httshark: stats ", Duration::from_secs(30));
+    lab.httshark = Some(child);
+    lab.stderr = Some(stderr);
+}
+
+fn stop_httshark(lab: &mut Lab) -> String {
+    let child = lab.httshark.as_mut().unwrap();
+    signal_pid(child.id(), libc::SIGINT);
+    assert!(
+        exited_within(child, Duration::from_secs(15)).is_some_and(|s| s.success()),
+        "httshark did not exit cleanly: {}",
+        lab.stderr.as_ref().unwrap().text()
+    );
+    lab.stderr.take().unwrap().finish()
+}
+
+#[test]
+fn every_request_is_attributed_to_the_process_that_made_it() {
+    if skip() {
+        return;
+    }
+    let mut lab = lab();
+    let keylog = lab.path("keys.log");
+    let out = lab.path("entries.ndjson");
+    let args: Vec<String> = [
+        "-device",
+        &lab.ifname,
+        "-hosts",
+        &format!("{}:", lab.server_addr),
+        "-attribution-immediate",
+        "-har-processors",
+        "ndjson",
+        "-ndjson-file",
+        &out.display().to_string(),
+        "-tls-keylog",
+        &keylog.display().to_string(),
+        "-counters",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    start_httshark(&mut lab, &args);
+
+    // Two curl processes, each with one plain and one HTTPS request; `exec` keeps the pid
+    // the shell wrote.
+    let mut expected: HashMap<String, (u32, &str)> = HashMap::new();
+    for n in 1..=2 {
+        let pidfile = lab.path(&format!("curl{n}.pid"));
+        let script = format!(
+            "echo $$ > {pidfile}; exec curl -sk --max-time 10 -o /dev/null '{p}/?who=curl{n}-plain' \
+             -o /dev/null '{t}/json?who=curl{n}-tls'",
+            pidfile = pidfile.display(),
+            p = plain(&lab),
+            t = tls(&lab)
+        );
+        let st = Lab::in_ns(&lab.cli, "sh")
+            .args(["-c", &script])
+            .env("SSLKEYLOGFILE", &keylog)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let pid = read_pid(&pidfile);
+        expected.insert(format!("curl{n}-plain"), (pid, "curl"));
+        expected.insert(format!("curl{n}-tls"), (pid, "curl"));
+    }
+    // Python, forking: parent and child each make their own two requests.
+    let pyout = lab.path("py");
+    let st = Lab::in_ns(&lab.cli, "python3")
+        .arg(repo().join("tests/live/attrib_client.py"))
+        .args([plain(&lab), tls(&lab), "py".to_string()])
+        .arg(&pyout)
+        .env("SSLKEYLOGFILE", &keylog)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for who in ["parent", "child"] {
+        let pid = read_pid(&lab.path(&format!("py.{who}")));
+        for kind in ["plain", "tls"] {
+            expected.insert(format!("py-{who}-{kind}"), (pid, "python3"));
+        }
+    }
+    // Two ticks: the last transactions and key lines are read.
+    std::thread::sleep(Duration::from_millis(2500));
+    let stderr = stop_httshark(&mut lab);
+    let entries = ndjson(&out);
+    let mut seen: HashMap<String, &serde_json::Value> = HashMap::new();
+    for e in &entries {
+        let tag = who(e).unwrap_or_else(|| panic!("an entry without a tag: {e}"));
+        assert!(seen.insert(tag.clone(), e).is_none(), "{tag} twice");
+    }
+    // Known limit (docs/processes.md): a connection that is over before its socket's
+    // holder is found in /proc (a new process's plain request to this HTTP/1.0 server, which
+    // closes at once, lasts about a millisecond) is unattributed, with why; never another
+    // process. TLS connections (a handshake first) must all be attributed.
+    let mut missed = Vec::new();
+    for (tag, (pid, name)) in &expected {
+        let e = seen
+            .get(tag)
+            .unwrap_or_else(|| panic!("{tag} not captured; stderr:\n{stderr}"));
+        let p = &e["_process"];
+        let https = tag.ends_with("-tls");
+        if p["pid"].is_null() && !https {
+            let why = p["unattributed"].as_str().unwrap_or_default();
+            assert!(
+                ["closed", "not-found", "no-process"].contains(&why),
+                "{tag}: {p}"
+            );
+            missed.push(format!("{tag}: {why}"));
+            continue;
+        }
+        assert_eq!(p["pid"].as_u64(), Some(u64::from(*pid)), "{tag}: {p}");
+        assert_eq!(p["name"].as_str(), Some(*name), "{tag}: {p}");
+        assert_eq!(p["side"].as_str(), Some("client"), "{tag}: {p}");
+        assert_eq!(p["uid"].as_u64(), Some(0), "{tag}: {p}");
+        assert!(
+            p["exe"].as_str().is_some_and(|x| x.contains(name)),
+            "{tag}: {p}"
+        );
+        let url = e["request"]["url"].as_str().unwrap();
+        assert_eq!(url.starts_with("https://"), https, "{tag}: {url}");
+        if https {
+            assert!(e["_tls"].is_object(), "{tag} not decrypted");
+        }
+    }
+    eprintln!(
+        "attributed {} of {} requests; missed: {missed:?}",
+        expected.len() - missed.len(),
+        expected.len()
+    );
+    assert!(missed.len() * 4 <= expected.len(), "{missed:?}");
+    // The forked child's parent is the parent python process.
+    let child = seen["py-child-tls"];
+    assert_eq!(
+        child["_process"]["ppid"].as_u64(),
+        Some(u64::from(read_pid(&lab.path("py.parent"))))
+    );
+    assert_eq!(entries.len(), expected.len(), "{entries:?}");
+    assert_eq!(
+        summary_counter(&stderr, "attrib_attributed") as usize,
+        expected.len() - missed.len(),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn command_mode_shows_exactly_its_tree_decrypted_and_passes_its_exit_status() {
+    if skip() {
+        return;
+    }
+    let mut lab = lab();
+    // A concurrent client in the same namespace (bounded: 300 requests, 50 ms apart).
+    let other = format!(
+        "for i in $(seq 300); do curl -s -o /dev/null '{}/?who=other'; sleep 0.05; done",
+        plain(&lab)
+    );
+    let mut c = Lab::in_ns(&lab.cli, "sh");
+    c.args(["-c", &other]);
+    lab.spawn_group(c);
+    let har = lab.path("out.har");
+    let script = format!(
+        "echo \"$SSLKEYLOGFILE\" > {kp}; sleep 0.3; curl -sk --max-time 10 -o /dev/null '{t}/json?who=cmd-curl-tls'; \
+         curl -s --max-time 10 -o /dev/null '{p}/?who=cmd-curl-plain'; \
+         python3 {py} '{p}' '{t}' cmd {out} || exit 9; sleep 0.3; exit 7",
+        t = tls(&lab),
+        p = plain(&lab),
+        py = repo().join("tests/live/attrib_client.py").display(),
+        out = lab.path("cmd").display(),
+        kp = lab.path("keylog.path").display()
+    );
+    let start = Instant::now();
+    let o = Lab::in_ns(&lab.cli, bin())
+        .arg("-har")
+        .arg(&har)
+        .args(["-command-as-root", "-counters", "--", "sh", "-c", &script])
+        .current_dir(lab.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{stdout}\n{stderr}");
+    let tags = [
+        "cmd-curl-tls",
+        "cmd-curl-plain",
+        "cmd-parent-plain",
+        "cmd-parent-tls",
+        "cmd-child-plain",
+        "cmd-child-tls",
+    ];
+    // Every TLS request is shown (decrypted); a plain one may be missed when it is over
+    // before its process is found (see the test above), never shown from another process.
+    let mut shown = 0;
+    for tag in tags {
+        let https = tag.ends_with("-tls");
+        let Some(line) = stdout
+            .lines()
+            .find(|l| l.starts_with("---> GET ") && l.contains(&format!("who={tag}")))
+        else {
+            assert!(!https, "{tag} not shown:\n{stdout}\n{stderr}");
+            eprintln!("{tag}: not shown (unattributed)");
+            continue;
+        };
+        shown += 1;
+        assert_eq!(line.contains("https://"), https, "{line}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with("<--- ")
+                && l.contains(&format!("who={tag}"))
+                && l.contains(if https { "https://" } else { "http://" })),
+            "{tag}: no response line:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("who=other"), "{stdout}");
+    // The HAR file: the same six, each from the command's tree.
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&har).unwrap()).unwrap();
+    let entries = doc["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), shown, "{stdout}");
+    let child = read_pid(&lab.path("cmd.child"));
+    let parent = read_pid(&lab.path("cmd.parent"));
+    for e in entries {
+        let tag = who(e).unwrap();
+        let pid = e["_process"]["pid"].as_u64().unwrap() as u32;
+        if tag.contains("-child-") {
+            assert_eq!(pid, child, "{tag}");
+        } else if tag.contains("-parent-") {
+            assert_eq!(pid, parent, "{tag}");
+        } else {
+            assert_eq!(e["_process"]["name"], "curl", "{tag}");
+        }
+        if tag.ends_with("-tls") {
+            assert!(e["_tls"].is_object(), "{tag} not decrypted: {e}");
+        }
+    }
+    assert!(
+        summary_counter(&stderr, "attrib_filtered_out") > 0,
+        "{stderr}"
+    );
+    // The private key log was set for the command, written by its clients, and is gone.
+    let keylog = std::fs::read_to_string(lab.path("keylog.path")).unwrap();
+    let keylog = Path::new(keylog.trim());
+    assert!(
+        keylog.file_name().is_some_and(|n| n == "keys.log"),
+        "{keylog:?}"
+    );
+    assert!(!keylog.exists() && !keylog.parent().unwrap().exists());
+}
+
+#[test]
+fn command_runs_as_the_sudo_user_and_root_is_refused_without_the_flag() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new(TAG, NET);
+    let dir = lab.path("shared");
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let _ = std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o755));
+    let idfile = dir.join("id");
+    let o = Lab::in_ns(&lab.cli, bin())
+        .args(["-device", "lo", "--", "sh", "-c"])
+        .arg(format!(
+            "id -u > {f}; id -g >> {f}; stat -c %a \"$(dirname \"$SSLKEYLOGFILE\")\" >> {f}; stat -c %a \"$SSLKEYLOGFILE\" >> {f}",
+            f = idfile.display()
+        ))
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .env_remove("SUDO_USER")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&idfile).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["65534", "65534", "700", "600"]
+    );
+    let o = Lab::in_ns(&lab.cli, bin())
+        .args(["-device", "lo", "--", "true"])
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("-command-as-root"));
+}
+
+/// Over 1,000 connections of under a millisecond on the client namespace's loopback: the
+/// share attributed is printed; a connection is never given a wrong process. The client
+/// paces its connections 2 ms apart: the test binary may be a debug build, whose capture
+/// would otherwise fall behind (kernel drops), which is not what is measured here.
+#[test]
+fn short_loopback_connections_are_attributed_or_counted_never_wrong() {
+    if skip() {
+        return;
+    }
+    const CONNECTIONS: usize = 1200;
+    let mut lab = Lab::new(TAG, NET);
+    let port = 8090;
+    let server = format!(
+        "import socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen(128)\n\
+         r = b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); c.recv(4096); c.sendall(r); c.close()\n"
+    );
+    let mut c = Lab::in_ns(&lab.cli, "python3");
+    c.args(["-c", &server]);
+    lab.spawn_group(c);
+    let out = lab.path("short.ndjson");
+    let args: Vec<String> = [
+        "-device",
+        "lo",
+        "-attribution-immediate",
+        "-hosts",
+        &format!("127.0.0.1:{port}"),
+        "-har-processors",
+        "ndjson",
+        "-ndjson-file",
+        &out.display().to_string(),
+        "-counters",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    start_httshark(&mut lab, &args);
+    let pidfile = lab.path("short.pid");
+    let client = format!(
+        "import os, socket, time\n\
+         open('{pf}', 'w').write(str(os.getpid()))\n\
+         for i in range({CONNECTIONS}):\n\
+         \x20   for attempt in range(50):\n\
+         \x20       try:\n\
+         \x20           c = socket.create_connection(('127.0.0.1', {port})); break\n\
+         \x20       except ConnectionRefusedError: time.sleep(0.02)\n\
+         \x20   c.sendall(b'GET /s%d HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' % i)\n\
+         \x20   while c.recv(4096): pass\n\
+         \x20   c.close()\n\
+         \x20   time.sleep(0.002)\n",
+        pf = pidfile.display()
+    );
+    let st = Lab::in_ns(&lab.cli, "python3")
+        .args(["-c", &client])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pid = u64::from(read_pid(&pidfile));
+    std::thread::sleep(Duration::from_millis(2500));
+    let stderr = stop_httshark(&mut lab);
+    let entries = ndjson(&out);
+    assert!(entries.len() >= 1000, "{} entries; {stderr}", entries.len());
+    let (mut right, mut wrong, mut unattributed, mut under_ms) = (0, 0, 0, 0);
+    let mut why: HashMap<String, usize> = HashMap::new();
+    for e in &entries {
+        let p = &e["_process"];
+        if e["time"].as_f64().is_some_and(|t| t < 1.0) {
+            under_ms += 1;
+        }
+        match p["pid"].as_u64() {
+            Some(got) if got == pid && p["side"] == "client" => right += 1,
+            Some(_) => wrong += 1,
+            None => {
+                unattributed += 1;
+                *why.entry(p["unattributed"].as_str().unwrap_or("?").to_string())
+                    .or_default() += 1;
+            }
+        }
+    }
+    eprintln!(
+        "short connections: {} entries ({under_ms} under 1 ms), {right} attributed to the client \
+         ({:.1}%), {unattributed} unattributed {why:?}, {wrong} wrong",
+        entries.len(),
+        100.0 * right as f64 / entries.len() as f64
+    );
+    assert_eq!(wrong, 0, "attributed to a wrong process");
+    assert!(under_ms * 2 > entries.len(), "most connections under 1 ms");
+    assert_eq!(right + unattributed, entries.len());
+    assert_eq!(
+        summary_counter(&stderr, "attrib_attributed") as usize,
+        right,
+        "{stderr}"
+    );
+}
