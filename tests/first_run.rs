@@ -233,7 +233,7 @@ fn help_is_grouped_and_h_is_short() {
         !short.stdout.contains("--log-snapshot-file"),
         "rare flags only in -help"
     );
-    assert!(short.stdout.contains("-help shows every flag"));
+    assert!(short.stdout.contains("-help: every flag"));
 }
 
 #[test]

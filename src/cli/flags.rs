@@ -36,7 +36,7 @@ pub const MAX_WORKERS: u16 = 256;
 
 /// `-h`'s last lines: where the rest is.
 const AFTER_SHORT_HELP: &str = "\
--help shows every flag (and -- COMMAND), the value syntaxes, the processors, exit statuses and examples.";
+-help: every flag, -- COMMAND, value syntaxes, processors, exit statuses and examples.";
 
 /// `-help`'s last lines: syntaxes, processors, exit statuses, examples.
 const AFTER_LONG_HELP: &str = "\
