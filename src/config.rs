@@ -93,6 +93,9 @@ pub struct Config {
     /// `-duration`: stop after this much capture time (from the first packet of a file,
     /// from the start of a live capture).
     pub duration: Option<Duration>,
+    /// `-file-pace`, in thousandths: a file read at its packets' pace times this factor
+    /// (0: as fast as it can be read).
+    pub file_pace_milli: u32,
     /// Where `bpf` came from, as the summary names it: `-hosts :80` or `-bpf`.
     pub filter_origin: String,
     /// `-counters` (or `-verbose` 3 and up): the full counter table at the end.
@@ -168,6 +171,7 @@ impl Default for Config {
             run_as: None,
             count: None,
             duration: None,
+            file_pace_milli: 0,
             filter_origin: String::new(),
             print_counters: false,
             tls: TlsConfig::default(),

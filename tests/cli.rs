@@ -351,6 +351,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--tls-keylog", "[default: none]"),
         ("--tls-pickup-trial", "[default: false]"),
         ("--tls-keylog-wait", "[default: 5s]"),
+        ("--file-pace", "[default: 0]"),
         ("--attribution", "[default: true]"),
         (
             "--attribution-immediate",

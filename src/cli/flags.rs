@@ -129,6 +129,13 @@ pub struct Cli {
           value_parser = go_duration(parse_positive_duration))]
     pub duration: Option<GoDuration>,
 
+    /// Read -file at the pace its packets were captured, times FACTOR: 1 as recorded, 10
+    /// ten times as fast; 0 as fast as it can be read. For watching a capture in -ui or
+    /// the console as it happened; the output is the same at any pace. [default: 0]
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "FACTOR",
+          default_value = "0", hide_default_value = true, value_parser = parse_pace)]
+    pub file_pace: u32,
+
     /// NSS key log (SSLKEYLOGFILE) to decrypt HTTPS with; repeatable.
     ///
     /// Written by curl, Firefox, Chrome, Python, Node (--tls-keylog), Go (KeyLogWriter) and
@@ -447,4 +454,15 @@ pub struct Cli {
     /// not have. [HttShark's default: 5s]
     #[arg(help_heading = COMPAT, hide_short_help = true, long, value_name = "DURATION", value_parser = crate::go_syntax::parse_go_duration)]
     pub network_stream_channel_timeout: Option<i64>,
+}
+
+/// `-file-pace`: a factor from 0 to 1,000,000, kept in thousandths (so flags and config
+/// stay `Eq`).
+fn parse_pace(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && (0.0..=1e6).contains(&f) => Ok((f * 1000.0).round() as u32),
+        _ => Err(format!(
+            "{s:?} is not a pace factor (a number from 0 to 1000000: 1 replays as recorded)"
+        )),
+    }
 }

@@ -246,6 +246,7 @@ impl Cli {
         config.filter_origin = filter_origin;
         config.count = self.count;
         config.duration = self.duration.map(|d| d.0);
+        config.file_pace_milli = self.file_pace;
         config.print_counters = self.counters || self.verbose >= 3;
         if self.tls_keylog.iter().any(|p| p.as_os_str().is_empty()) {
             return Err(CliError::Usage(
@@ -258,6 +259,12 @@ impl Cli {
             pickup_trial: self.tls_pickup_trial,
         };
         let live = matches!(config.source, crate::config::Source::Device(_));
+        if live && self.file_pace > 0 {
+            return Err(CliError::Usage(
+                "-file-pace paces a capture file (-file); a live capture comes at its own pace"
+                    .to_string(),
+            ));
+        }
         config.attribution = self.attribution && live;
         config.attribution_immediate =
             config.attribution && self.attribution_immediate.unwrap_or(!command.is_empty());

@@ -138,6 +138,8 @@ pub(super) struct CaptureSetup<'a> {
     pub(super) keys: &'a mut super::Keys,
     /// Live with attribution: told of every SYN (never waits).
     pub(super) attrib: Option<crate::attrib::Asker>,
+    /// `-file-pace`: packet time per wall time (0: as fast as the file is read).
+    pub(super) pace: f64,
 }
 
 /// Reads the source until it ends, `stop` is set or a `-c`/`-duration` limit is reached;
@@ -153,6 +155,7 @@ pub(super) fn capture_loop(
     let mut clock = MonotonicClock::default();
     let mut next_tick: Option<Timestamp> = None;
     let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
+    let mut pacer = super::pace::Pacer::new(setup.pace);
     // Bytes of the file consumed (pcap: 24-byte header, 16 bytes per record).
     let mut file_read: u64 = 24;
     let spare = setup.spare.clone();
@@ -220,6 +223,16 @@ pub(super) fn capture_loop(
                         // Packets come in arrival order: everything before the limit is read.
                         ended = Ended::Duration;
                         break;
+                    }
+                }
+                if let Some(pacer) = pacer.as_mut() {
+                    let wait = pacer.due_in(p.ts);
+                    if super::pace::Pacer::worth_waiting(wait) {
+                        // What was read reaches the workers (and the view) before the pause.
+                        for (w, batch) in batches.iter_mut().enumerate() {
+                            send(w, batch, setup.keys);
+                        }
+                        super::pace::Pacer::sleep(wait, setup.stop);
                     }
                 }
                 let index = counters.packets;

@@ -26,6 +26,7 @@
 mod capture_loop;
 mod in_flight;
 mod keys;
+mod pace;
 mod processors;
 mod progress;
 
@@ -232,6 +233,7 @@ pub fn run_until(
         }
         _ => None,
     };
+    let live = source.is_live();
     let (end, ended) = capture_loop(
         &mut source,
         &to_workers,
@@ -248,6 +250,11 @@ pub fn run_until(
             },
             keys: &mut keys,
             attrib: asker,
+            pace: if live {
+                0.0
+            } else {
+                f64::from(config.file_pace_milli) / 1000.0
+            },
         },
         &mut capture,
         &mut summary,
