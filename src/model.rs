@@ -466,6 +466,17 @@ pub enum NoOwner {
     Failed,
 }
 
+impl Owner {
+    /// How the console and the web view name it: `curl 4242` (command name and pid), or
+    /// `? closed` (why none was found). Raw: the console makes it terminal-safe.
+    pub fn label(&self) -> String {
+        match self {
+            Owner::Process(p) => format!("{} {}", p.name, p.pid),
+            Owner::Unattributed { why, .. } => format!("? {}", why.name()),
+        }
+    }
+}
+
 impl NoOwner {
     /// The stable kebab-case name (HAR `_process.unattributed`, the console).
     pub fn name(self) -> &'static str {

@@ -35,7 +35,7 @@
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
-use crate::model::{header, Anomaly, Body, Decoded, Header, Owner, Transaction, Unanswered};
+use crate::model::{header, Anomaly, Body, Decoded, Header, Transaction, Unanswered};
 use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
 
@@ -168,14 +168,8 @@ impl ConsoleProcessor {
             url
         );
         // Live captures with attribution: the process, always on this line (issue 15).
-        match tx.process.as_deref() {
-            Some(Owner::Process(p)) => {
-                let _ = write!(s, " [{} {}]", safe_text(&p.name), p.pid);
-            }
-            Some(Owner::Unattributed { why, .. }) => {
-                let _ = write!(s, " [? {}]", why.name());
-            }
-            None => {}
+        if let Some(owner) = tx.process.as_deref() {
+            let _ = write!(s, " [{}]", safe_text(&owner.label()));
         }
         s.push('\n');
         if self.cfg.head {

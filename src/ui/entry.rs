@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use crate::har::{self, view::EntryView};
-use crate::model::{Body, Decoded, Transaction};
+use crate::model::{Body, Decoded, Owner, Transaction};
 
 /// Most bytes of each body kept for `body:` searches and downloads (the HAR entry keeps
 /// what `-max-body-size` kept; this copy is cut and the cut flagged in `Fields`).
@@ -27,6 +27,9 @@ pub struct Fields {
     /// The response's Content-Type (else the request's), lowercased.
     pub content_type: String,
     pub client: Option<SocketAddr>,
+    /// The connection's process as `Owner::label` names it (`curl 4242`, `? closed`);
+    /// empty when unknown (offline, attribution off).
+    pub process: String,
     pub server: Option<SocketAddr>,
     /// Body sizes (content after transfer decoding, missing bytes included).
     pub request_size: u64,
@@ -107,6 +110,7 @@ impl UiEntry {
             path: req.target.clone(),
             content_type,
             client: Some(tx.conn.client),
+            process: tx.process.as_deref().map(Owner::label).unwrap_or_default(),
             server: Some(tx.conn.server),
             request_size: req.body.content_len(),
             response_size: resp.map_or(0, |r| r.body.content_len()),
@@ -122,6 +126,7 @@ impl UiEntry {
             "seq": seq,
             "ts": view.started_date_time,
             "client": tx.conn.client.to_string(),
+            "process": (!fields.process.is_empty()).then_some(fields.process.as_str()),
             "server": tx.conn.server.to_string(),
             "method": req.method,
             "host": fields.host,

@@ -7,6 +7,7 @@
 //! host:example.com    substring of the host      method:POST,PUT   exact, any of
 //! status:404 status:4xx status:>=500 status:<300   path:/v1   ct:json
 //! client:10.0.0.0/8   server:192.0.2.1  (CIDR or address)      port:8080 (either end)
+//! process:curl  process:4242 (the connection's process: a name substring or the pid)
 //! size:>1m  size:<=10k (response body; k/m/g are 1024)   time:>500ms time:<2s
 //! anomaly:any  anomaly:body-gap (a prefix: anomaly:unanswered)   unanswered
 //! header:x-trace   header:user-agent~curl   body:"needle"   -host:cdn   "two words"
@@ -104,6 +105,7 @@ enum Term {
     Status(Vec<Status>),
     Path(String),
     ContentType(String),
+    Process(String),
     Client(Vec<Cidr>),
     Server(Vec<Cidr>),
     Port(Vec<u16>),
@@ -319,6 +321,7 @@ impl Filter {
             "status" => Term::Status(list(v, start, end, "status", parse_status)?),
             "path" => Term::Path(v.to_lowercase()),
             "ct" => Term::ContentType(v.to_lowercase()),
+            "process" => Term::Process(v.to_lowercase()),
             "client" => Term::Client(list(v, start, end, "client", parse_cidr)?),
             "server" => Term::Server(list(v, start, end, "server", parse_cidr)?),
             "port" => Term::Port(list(v, start, end, "port", |p| p.parse().ok())?),
@@ -379,6 +382,11 @@ impl Filter {
             }),
             Term::Path(s) => contains_ci(f.path.as_bytes(), s.as_bytes()),
             Term::ContentType(s) => contains_ci(f.content_type.as_bytes(), s.as_bytes()),
+            // A pid matches the label's pid exactly; anything else is a substring of it.
+            Term::Process(s) => match s.parse::<u32>() {
+                Ok(pid) => f.process.rsplit(' ').next() == Some(pid.to_string().as_str()),
+                Err(_) => contains_ci(f.process.as_bytes(), s.as_bytes()),
+            },
             Term::Client(c) => in_any(c, f.client),
             Term::Server(c) => in_any(c, f.server),
             Term::Port(ps) => ps.iter().any(|p| {
@@ -455,6 +463,7 @@ mod tests {
             path: "/v1/users?id=7".into(),
             content_type: "application/json; charset=utf-8".into(),
             client: Some("10.1.2.3:40000".parse().unwrap()),
+            process: "curl 4242".into(),
             server: Some("192.0.2.10:8080".parse().unwrap()),
             request_size: 10,
             response_size: 2 << 20,
@@ -492,6 +501,9 @@ mod tests {
             "status:2xx,4xx",
             "path:/v1",
             "ct:json",
+            "process:curl",
+            "process:CURL",
+            "process:4242",
             "client:10.0.0.0/8",
             "server:192.0.2.10",
             "server:192.0.2.0/24",
@@ -533,6 +545,9 @@ mod tests {
             "status:5xx",
             "status:<400",
             "client:192.168.0.0/16",
+            "process:wget",
+            "process:424",
+            "process:42",
             "port:80",
             "size:<1k",
             "time:>1s",

@@ -102,7 +102,7 @@ function rowEl(r) {
   if (state.picked.has(r.seq)) d.classList.add("picked");
   const time = (r.ts || "").slice(11, 23);
   const cells = [
-    ["c-seq", r.seq], ["c-time", time], ["c-client", r.client], ["c-method", r.method],
+    ["c-seq", r.seq], ["c-time", time], ["c-client", r.process ? `${r.process} · ${r.client}` : r.client], ["c-method", r.method],
     ["c-host", r.host], ["c-path", r.path], ["c-status", r.status === null ? (r.unanswered || "—") : r.status],
     ["c-ct", (r.ct || "").split(";")[0]], ["c-size", fmtBytes(r.reqSize)], ["c-size", fmtBytes(r.respSize)],
     ["c-dur", fmtMs(r.time)], ["c-dur", r.status === null ? "" : fmtMs(r.wait)],
@@ -363,6 +363,7 @@ function overview(d) {
     ["URL", e.request.url], ["Method", e.request.method], ["Version", e.request.httpVersion],
     ["Status", resp.status ? `${resp.status} ${resp.statusText}` : `unanswered (${s.unanswered || "?"})`],
     ["Started", e.startedDateTime], ["Client", `${e._clientIPAddress}:${e._clientPort}`],
+    ...(e._process ? [["Process", processText(e._process)]] : []),
     ["Server", `${e.serverIPAddress}:${e._serverPort}`], ["Connection", `#${e.connection}, request ${e._depth} on it`],
     ["Request", `head ${fmtBytes(e.request.headersSize)}, body ${fmtBytes(e.request.bodySize)}${s.reqMissing ? `, ${s.reqMissing} bytes not captured` : ""}`],
     ["Response", resp.status ? `head ${fmtBytes(resp.headersSize)}, body ${fmtBytes(resp.bodySize)}, content ${fmtBytes(resp.content.size)}${s.respMissing ? `, ${s.respMissing} bytes not captured` : ""}` : "none"],
@@ -621,3 +622,14 @@ function start() {
 }
 
 document.addEventListener("DOMContentLoaded", start);
+
+// The HAR entry's `_process` (docs/har.md) in one line: command, pid, user, executable,
+// container; or why no process was found.
+function processText(p) {
+  if (p.unattributed) return `unknown (${p.unattributed})`;
+  const parts = [`${p.name} ${p.pid}`];
+  if (p.user) parts.push(`user ${p.user}`);
+  if (p.exe) parts.push(p.exe);
+  if (p.container) parts.push(`container ${p.container}`);
+  return parts.join(", ");
+}
