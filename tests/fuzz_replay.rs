@@ -86,6 +86,8 @@ replay_tests!(
     redact,
     body_select,
     hosts,
+    h2_split,
+    tls_split,
 );
 
 /// Issue 16: a chunked POST with a 607-byte trailer line (bound 512) had a body
