@@ -14,8 +14,8 @@ case $target in
   reassembly)             max_len=4096;   dict= ;;          # ~1,000 segment ops
   http|http_split)        max_len=16384;  dict=http.dict ;; # several messages, bodies past the keep limit
   pipeline)               max_len=262144; dict=http.dict ;; # one libpcap record at most 256 KiB
-  tls)                    max_len=8192;   dict=tls.dict ;;
-  h2)                     max_len=16384;  dict=h2.dict ;;
+  tls|tls_split)          max_len=8192;   dict=tls.dict ;;
+  h2|h2_split)            max_len=16384;  dict=h2.dict ;;
   hpack)                  max_len=8192;   dict=h2.dict ;;
   keylog)                 max_len=16384;  dict=keylog.dict ;;
   redact|body_select|hosts) max_len=4096; dict=strings.dict ;;  # command-line values

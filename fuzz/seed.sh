@@ -16,6 +16,7 @@
 #                 from the `zstd` tool and from `$BROTLI` (default `brotli -c`) when they exist
 #   every target <- also fuzz/regressions/<target>/* (the inputs CI replays)
 #   http_split <- the http seeds
+#   h2_split, tls_split <- their fuzz/regressions/ (h2 and tls seeds, the same input layout)
 #   redact, body_select, hosts <- hand-made lists and header fields in their formats
 # Needs python3 (and the zstd and brotli tools for those two codings). Usage: fuzz/seed.sh (from anywhere).
 set -euo pipefail
@@ -279,6 +280,7 @@ for t in os.listdir("regressions"):
     for f in os.listdir(os.path.join("regressions", t)):
         put(t, open(os.path.join("regressions", t, f), "rb").read())
 PY
-for t in pipeline decode http reassembly keylog hpack http_split redact body_select hosts; do
+for t in pipeline decode http reassembly keylog hpack http_split redact body_select hosts \
+  h2_split tls_split; do
   echo "corpus/$t: $(ls "corpus/$t" | wc -l) seeds"
 done

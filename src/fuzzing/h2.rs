@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use super::{check_transaction, small_http_limits, Cursor};
 use crate::h2::H2Conn;
 use crate::http::HttpCtx;
-use crate::model::{ConnInfo, Direction};
+use crate::model::{ConnInfo, Direction, Transaction};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 
@@ -58,26 +58,25 @@ fn block(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs one input; panics when an invariant above breaks.
-pub fn check(data: &[u8]) {
+/// One step of an input, as parsed (the same bytes give the same steps).
+enum Op {
+    /// Bytes for a direction, and where the `h2` target cuts them in two.
+    Data {
+        dir: Direction,
+        bytes: Vec<u8>,
+        cut: usize,
+    },
+    Gap(Direction, u64),
+    Tick,
+    Fin(Direction),
+}
+
+/// Parses the input format above: whether the session starts lost, and the steps. Steps
+/// after a direction's FIN (data, gaps, FINs) are left out, as the reassembler would.
+fn ops(data: &[u8]) -> (bool, Vec<Op>) {
     let mut c = Cursor::new(data);
     let lost = c.u8().is_some_and(|f| f & 1 == 1);
-    let conn = ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: lost,
-    };
-    let limits = small_http_limits();
-    let mut ctx = HttpCtx::new(limits.clone());
-    let mut h = H2Conn::new(&mut ctx, lost);
-    let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
-    if !lost {
-        h.on_data(&mut ctx, &conn, Direction::ToServer, PREFACE, ts);
-    }
+    let mut out = Vec::new();
     let mut finished = [false; 2];
     while let Some(tag) = c.u8() {
         let dir = if tag & 8 != 0 {
@@ -123,31 +122,104 @@ pub fn check(data: &[u8]) {
             5 => {
                 let Some(len) = c.u16() else { break };
                 if !finished[dir.index()] && len > 0 {
-                    h.on_gap(&mut ctx, &conn, dir, u64::from(len), ts);
+                    out.push(Op::Gap(dir, u64::from(len)));
                 }
             }
-            6 => {
-                ts = Timestamp(ts.0.saturating_add(1_000_000_000));
-                h.on_tick(&mut ctx, &conn, ts);
-            }
+            6 => out.push(Op::Tick),
             _ => {
                 if !finished[dir.index()] {
                     finished[dir.index()] = true;
-                    h.on_fin(&mut ctx, &conn, dir, ts);
+                    out.push(Op::Fin(dir));
                 }
             }
         }
         if !bytes.is_empty() && !finished[dir.index()] {
             let cut = usize::from(c.u8().unwrap_or(0)) % (bytes.len() + 1);
+            out.push(Op::Data { dir, bytes, cut });
+        }
+    }
+    (lost, out)
+}
+
+/// How each `Op::Data` is cut before it is fed.
+#[derive(Clone, Copy, Debug)]
+enum Split {
+    /// In two at the op's own cut (the `h2` target).
+    AtCut,
+    Whole,
+    Bytes,
+    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
+    Random {
+        seed: u64,
+        max: usize,
+    },
+}
+
+/// Feeds one input to an `H2Conn`; returns every exported transaction and the counters
+/// (their `Debug` text: every field at once).
+fn run(data: &[u8], split: Split) -> (Vec<Transaction>, String) {
+    let (lost, ops) = ops(data);
+    let conn = ConnInfo {
+        id: 1,
+        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
+        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
+        syn_ts: None,
+        synack_ts: None,
+        established_ts: None,
+        midstream: lost,
+    };
+    let limits = small_http_limits();
+    let mut ctx = HttpCtx::new(limits.clone());
+    let mut h = H2Conn::new(&mut ctx, lost);
+    let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
+    let mut rng = match split {
+        Split::Random { seed, .. } => seed | 1,
+        _ => 1,
+    };
+    let mut out = Vec::new();
+    let mut feed = |h: &mut H2Conn, ctx: &mut HttpCtx, dir, bytes: &[u8], cut: usize, ts| {
+        let mut rest = bytes;
+        if let Split::AtCut = split {
             let (a, b) = bytes.split_at(cut);
             for part in [a, b] {
                 if !part.is_empty() {
-                    h.on_data(&mut ctx, &conn, dir, part, ts);
+                    h.on_data(ctx, &conn, dir, part, ts);
                 }
             }
+            return;
+        }
+        while !rest.is_empty() {
+            let n = match split {
+                Split::Bytes => 1,
+                Split::Random { max, .. } => {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    1 + (rng % max as u64) as usize
+                }
+                _ => rest.len(),
+            };
+            let (piece, after) = rest.split_at(n.min(rest.len()));
+            h.on_data(ctx, &conn, dir, piece, ts);
+            rest = after;
+        }
+    };
+    if !lost {
+        feed(&mut h, &mut ctx, Direction::ToServer, PREFACE, 0, ts);
+    }
+    for op in ops {
+        match op {
+            Op::Data { dir, bytes, cut } => feed(&mut h, &mut ctx, dir, &bytes, cut, ts),
+            Op::Gap(dir, len) => h.on_gap(&mut ctx, &conn, dir, len, ts),
+            Op::Tick => {
+                ts = Timestamp(ts.0.saturating_add(1_000_000_000));
+                h.on_tick(&mut ctx, &conn, ts);
+            }
+            Op::Fin(dir) => h.on_fin(&mut ctx, &conn, dir, ts),
         }
         for tx in ctx.out.drain(..) {
             check_transaction(&tx, &limits);
+            out.push(tx);
         }
         // Bounded: streams (MAX_STREAMS, but ids here are one byte), one header block and
         // one frame buffer per direction, bodies at the keep limit.
@@ -156,6 +228,103 @@ pub fn check(data: &[u8]) {
     h.on_close(&mut ctx, &conn, CloseReason::EndOfCapture, ts);
     for tx in ctx.out.drain(..) {
         check_transaction(&tx, &limits);
+        out.push(tx);
     }
     assert_eq!(h.open_streams(), 0);
+    (out, format!("{:?}", ctx.counters))
+}
+
+/// The `h2` target: one run, each frame cut in two where the input says.
+pub fn check(data: &[u8]) {
+    run(data, Split::AtCut);
+}
+
+/// The `h2_split` target: whole, byte by byte and at random split points, the same
+/// transactions (stream ids, method, URL, status, headers, bodies, anomalies, every other
+/// field) and the same counters.
+pub fn check_split(data: &[u8]) {
+    let (whole, counters) = run(data, Split::Whole);
+    let (bytes, bytes_counters) = run(data, Split::Bytes);
+    compare(&whole, &bytes, "byte by byte");
+    assert_eq!(counters, bytes_counters, "byte by byte: counters differ");
+    // The seed from the input, so a finding replays; pieces up to 2..=64 bytes.
+    let seed = data.iter().fold(0x9e37_79b9_7f4a_7c15u64, |a, &b| {
+        (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let max = 2 + (seed >> 58) as usize;
+    let (random, random_counters) = run(data, Split::Random { seed, max });
+    compare(
+        &whole,
+        &random,
+        &format!("random split (pieces up to {max})"),
+    );
+    assert_eq!(counters, random_counters, "random split: counters differ");
+}
+
+fn compare(whole: &[Transaction], other: &[Transaction], how: &str) {
+    assert_eq!(
+        whole.len(),
+        other.len(),
+        "{how}: another number of transactions"
+    );
+    for (i, (w, o)) in whole.iter().zip(other).enumerate() {
+        assert_eq!(w, o, "{how}: transaction {i} differs");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame op of the input format: tag, kind, flags, stream, u16 length (LE), payload
+    /// and the cut byte.
+    fn op(tag: u8, kind: u8, flags: u8, stream: u8, payload: &[u8], cut: u8) -> Vec<u8> {
+        let mut v = vec![tag, kind, flags, stream];
+        v.extend_from_slice(&(payload.len() as u16).to_le_bytes());
+        v.extend_from_slice(payload);
+        v.push(cut);
+        v
+    }
+
+    /// A GET and its 200 with a body, as the input format spells them.
+    fn exchange() -> Vec<u8> {
+        let mut v = vec![0];
+        v.extend(op(8, 4, 0, 0, &[], 3)); // server SETTINGS
+        let mut req = Vec::new();
+        for piece in [&b"\x01/abcd"[..], b"\x06https", b"\x03a.com", b"\x00GET"] {
+            req.extend_from_slice(piece);
+        }
+        v.extend(op(1, 1, 0x5, 1, &req, 7)); // HEADERS, END_HEADERS | END_STREAM
+        v.extend(op(9, 1, 0x4, 1, b"\x02200", 5)); // HEADERS, END_HEADERS
+        v.extend(op(8, 0, 0x1, 1, b"hello", 12)); // DATA, END_STREAM
+        v
+    }
+
+    /// The runs compared are not empty: the exchange makes one transaction, the same fed
+    /// whole, byte by byte and cut in two.
+    #[test]
+    fn exchange_gives_one_transaction_at_any_split() {
+        let data = exchange();
+        let (whole, _) = run(&data, Split::Whole);
+        assert_eq!(whole.len(), 1);
+        let tx = &whole[0];
+        assert_eq!(tx.request.method, "GET");
+        assert_eq!(tx.request.target, "/abcd");
+        assert_eq!(tx.response.as_ref().map(|r| r.status), Some(200));
+        for split in [Split::Bytes, Split::AtCut] {
+            assert_eq!(run(&data, split).0, whole, "{split:?}");
+        }
+        check(&data);
+        check_split(&data);
+    }
+
+    /// The comparison sees a transaction that differs.
+    #[test]
+    #[should_panic(expected = "transaction 0 differs")]
+    fn compare_fails_on_a_different_transaction() {
+        let (whole, _) = run(&exchange(), Split::Whole);
+        let mut other = whole.clone();
+        other[0].request.target.push('x');
+        compare(&whole, &other, "test");
+    }
 }

@@ -22,6 +22,7 @@ pub mod keylog;
 pub mod pipeline;
 pub mod reassembly;
 pub mod redact;
+pub mod tls_split;
 
 /// A target's oracle: panics when the input makes the code under test break a promise.
 pub type Oracle = fn(&[u8]);
@@ -42,6 +43,8 @@ pub const TARGETS: &[(&str, Oracle)] = &[
     ("redact", redact::check),
     ("body_select", body_select::check),
     ("hosts", hosts::check),
+    ("h2_split", h2::check_split),
+    ("tls_split", tls_split::check),
 ];
 
 use crate::http::{HttpLimits, MAX_INTERIM};
