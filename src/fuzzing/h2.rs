@@ -15,7 +15,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use super::{check_transaction, small_http_limits, Cursor};
+use super::{check_transaction, small_http_limits, Cursor, Split};
 use crate::h2::H2Conn;
 use crate::http::HttpCtx;
 use crate::model::{ConnInfo, Direction, Transaction};
@@ -143,21 +143,16 @@ fn ops(data: &[u8]) -> (bool, Vec<Op>) {
 
 /// How each `Op::Data` is cut before it is fed.
 #[derive(Clone, Copy, Debug)]
-enum Split {
+enum Feed {
     /// In two at the op's own cut (the `h2` target).
     AtCut,
-    Whole,
-    Bytes,
-    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
-    Random {
-        seed: u64,
-        max: usize,
-    },
+    /// As the differential targets cut (`h2_split`).
+    Split(Split),
 }
 
 /// Feeds one input to an `H2Conn`; returns every exported transaction and the counters
 /// (their `Debug` text: every field at once).
-fn run(data: &[u8], split: Split) -> (Vec<Transaction>, String) {
+fn run(data: &[u8], feed: Feed) -> (Vec<Transaction>, String) {
     let (lost, ops) = ops(data);
     let conn = ConnInfo {
         id: 1,
@@ -172,14 +167,15 @@ fn run(data: &[u8], split: Split) -> (Vec<Transaction>, String) {
     let mut ctx = HttpCtx::new(limits.clone());
     let mut h = H2Conn::new(&mut ctx, lost);
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
-    let mut rng = match split {
-        Split::Random { seed, .. } => seed | 1,
-        _ => 1,
+    let split = match feed {
+        Feed::AtCut => None,
+        Feed::Split(s) => Some(s),
     };
+    let mut rng = split.map_or(1, Split::rng);
     let mut out = Vec::new();
     let mut feed = |h: &mut H2Conn, ctx: &mut HttpCtx, dir, bytes: &[u8], cut: usize, ts| {
         let mut rest = bytes;
-        if let Split::AtCut = split {
+        let Some(split) = split else {
             let (a, b) = bytes.split_at(cut);
             for part in [a, b] {
                 if !part.is_empty() {
@@ -187,19 +183,10 @@ fn run(data: &[u8], split: Split) -> (Vec<Transaction>, String) {
                 }
             }
             return;
-        }
+        };
         while !rest.is_empty() {
-            let n = match split {
-                Split::Bytes => 1,
-                Split::Random { max, .. } => {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    1 + (rng % max as u64) as usize
-                }
-                _ => rest.len(),
-            };
-            let (piece, after) = rest.split_at(n.min(rest.len()));
+            let n = split.piece_len(&mut rng, rest.len());
+            let (piece, after) = rest.split_at(n);
             h.on_data(ctx, &conn, dir, piece, ts);
             rest = after;
         }
@@ -236,15 +223,15 @@ fn run(data: &[u8], split: Split) -> (Vec<Transaction>, String) {
 
 /// The `h2` target: one run, each frame cut in two where the input says.
 pub fn check(data: &[u8]) {
-    run(data, Split::AtCut);
+    run(data, Feed::AtCut);
 }
 
 /// The `h2_split` target: whole, byte by byte and at random split points, the same
 /// transactions (stream ids, method, URL, status, headers, bodies, anomalies, every other
 /// field) and the same counters.
 pub fn check_split(data: &[u8]) {
-    let (whole, counters) = run(data, Split::Whole);
-    let (bytes, bytes_counters) = run(data, Split::Bytes);
+    let (whole, counters) = run(data, Feed::Split(Split::Whole));
+    let (bytes, bytes_counters) = run(data, Feed::Split(Split::Bytes));
     compare(&whole, &bytes, "byte by byte");
     assert_eq!(counters, bytes_counters, "byte by byte: counters differ");
     // The seed from the input, so a finding replays; pieces up to 2..=64 bytes.
@@ -252,7 +239,7 @@ pub fn check_split(data: &[u8]) {
         (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     let max = 2 + (seed >> 58) as usize;
-    let (random, random_counters) = run(data, Split::Random { seed, max });
+    let (random, random_counters) = run(data, Feed::Split(Split::Random { seed, max }));
     compare(
         &whole,
         &random,
@@ -305,13 +292,13 @@ mod tests {
     #[test]
     fn exchange_gives_one_transaction_at_any_split() {
         let data = exchange();
-        let (whole, _) = run(&data, Split::Whole);
+        let (whole, _) = run(&data, Feed::Split(Split::Whole));
         assert_eq!(whole.len(), 1);
         let tx = &whole[0];
         assert_eq!(tx.request.method, "GET");
         assert_eq!(tx.request.target, "/abcd");
         assert_eq!(tx.response.as_ref().map(|r| r.status), Some(200));
-        for split in [Split::Bytes, Split::AtCut] {
+        for split in [Feed::Split(Split::Bytes), Feed::AtCut] {
             assert_eq!(run(&data, split).0, whole, "{split:?}");
         }
         check(&data);
@@ -322,7 +309,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "transaction 0 differs")]
     fn compare_fails_on_a_different_transaction() {
-        let (whole, _) = run(&exchange(), Split::Whole);
+        let (whole, _) = run(&exchange(), Feed::Split(Split::Whole));
         let mut other = whole.clone();
         other[0].request.target.push('x');
         compare(&whole, &other, "test");

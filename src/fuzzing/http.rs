@@ -17,7 +17,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use super::{check_transaction, http_ops, small_http_limits, HttpOp};
+use super::{check_transaction, http_ops, small_http_limits, HttpOp, Split};
 use crate::http::{HttpConn, HttpCtx};
 use crate::model::{ConnInfo, Direction, Transaction};
 use crate::reassembly::{CloseReason, StreamHandler};
@@ -31,18 +31,6 @@ const REASONS: [CloseReason; 6] = [
     CloseReason::Reused,
     CloseReason::EndOfCapture,
 ];
-
-/// How each data op is cut before it is fed.
-#[derive(Clone, Copy, Debug)]
-enum Split {
-    Whole,
-    Bytes,
-    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
-    Random {
-        seed: u64,
-        max: usize,
-    },
-}
 
 fn dir(to_client: bool) -> Direction {
     if to_client {
@@ -70,10 +58,7 @@ fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
     let mut h = HttpConn::new(&conn);
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     let mut reason = CloseReason::EndOfCapture;
-    let mut rng = match split {
-        Split::Random { seed, .. } => seed | 1,
-        _ => 1,
-    };
+    let mut rng = split.rng();
     // The reassembler never calls on after a direction's FIN; neither do we.
     let mut finished = [false; 2];
     // Bytes and gaps so far per direction: the offsets an ACK is stated in.
@@ -91,17 +76,8 @@ fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
                     }
                     let mut rest = data;
                     while !rest.is_empty() {
-                        let n = match split {
-                            Split::Whole => rest.len(),
-                            Split::Bytes => 1,
-                            Split::Random { max, .. } => {
-                                rng ^= rng << 13;
-                                rng ^= rng >> 7;
-                                rng ^= rng << 17;
-                                1 + (rng % max as u64) as usize
-                            }
-                        };
-                        let (piece, after) = rest.split_at(n.min(rest.len()));
+                        let n = split.piece_len(&mut rng, rest.len());
+                        let (piece, after) = rest.split_at(n);
                         h.on_data(&mut ctx, &conn, d, piece, ts);
                         rest = after;
                     }

@@ -373,3 +373,42 @@ pub fn exchange(req_fields: &[u8], resp_fields: &[u8], body_len: usize) -> Vec<T
     h.on_close(&mut ctx, &conn, CloseReason::Fin, ts);
     std::mem::take(&mut ctx.out)
 }
+
+/// How a differential target cuts each piece of data before feeding it: the same bytes
+/// whole, byte by byte, or in pseudo-random pieces must give the same result.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Split {
+    Whole,
+    Bytes,
+    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
+    Random {
+        seed: u64,
+        max: usize,
+    },
+}
+
+impl Split {
+    /// The xorshift state a run starts from (never 0).
+    pub(crate) fn rng(self) -> u64 {
+        match self {
+            Split::Random { seed, .. } => seed | 1,
+            _ => 1,
+        }
+    }
+
+    /// How many of the `left` bytes the next piece takes (at least 1 when `left` > 0);
+    /// `rng` carries the state from piece to piece.
+    pub(crate) fn piece_len(self, rng: &mut u64, left: usize) -> usize {
+        let n = match self {
+            Split::Whole => left,
+            Split::Bytes => 1,
+            Split::Random { max, .. } => {
+                *rng ^= *rng << 13;
+                *rng ^= *rng >> 7;
+                *rng ^= *rng << 17;
+                1 + (*rng % max as u64) as usize
+            }
+        };
+        n.min(left)
+    }
+}

@@ -26,6 +26,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::Split;
 use crate::http::HttpLimits;
 use crate::model::{ConnInfo, Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx};
@@ -44,17 +45,6 @@ enum Event {
     Gap(Direction, u64),
     Tick(u64),
     Fin(Direction),
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Split {
-    Whole,
-    Bytes,
-    /// Pieces of 1..=`max` bytes from a xorshift stream with this seed.
-    Random {
-        seed: u64,
-        max: usize,
-    },
 }
 
 fn dir(bit: u8) -> Direction {
@@ -222,10 +212,7 @@ fn run(plan: &Plan, split: Split) -> (Vec<Emitted>, String) {
     }
     let mut layer = TlsLayer::new();
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
-    let mut rng = match split {
-        Split::Random { seed, .. } => seed | 1,
-        _ => 1,
-    };
+    let mut rng = split.rng();
     let mut finished = [false; 2];
     let mut norm = Vec::new();
     let mut out = Vec::new();
@@ -237,17 +224,8 @@ fn run(plan: &Plan, split: Split) -> (Vec<Emitted>, String) {
                 }
                 let mut rest = &bytes[..];
                 while !rest.is_empty() {
-                    let n = match split {
-                        Split::Whole => rest.len(),
-                        Split::Bytes => 1,
-                        Split::Random { max, .. } => {
-                            rng ^= rng << 13;
-                            rng ^= rng >> 7;
-                            rng ^= rng << 17;
-                            1 + (rng % max as u64) as usize
-                        }
-                    };
-                    let (piece, after) = rest.split_at(n.min(rest.len()));
+                    let n = split.piece_len(&mut rng, rest.len());
+                    let (piece, after) = rest.split_at(n);
                     layer.on_data(&mut ctx, &conn(), *d, piece, ts, &mut out);
                     assert!(layer.mem_bytes() < mem_bound(), "{}", layer.mem_bytes());
                     rest = after;
