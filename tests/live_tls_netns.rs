@@ -153,7 +153,11 @@ fn https_is_decrypted_live_from_a_key_log_written_during_the_capture() {
         versions.contains(&"TLS 1.3") && versions.contains(&"TLS 1.2"),
         "{versions:?}"
     );
-    assert_eq!(summary_counter(&stderr, "tls_keys_late"), 1, "{stderr}");
+    // The late connection waits for its secrets; any other may too when its
+    // secrets reach the follower after its first record (the follower polls),
+    // so the count lies between 1 and the 4 connections.
+    let late = summary_counter(&stderr, "tls_keys_late");
+    assert!((1..=4).contains(&late), "tls_keys_late {late}: {stderr}");
     assert_eq!(summary_counter(&stderr, "tls_no_key"), 0, "{stderr}");
     assert_eq!(
         summary_counter(&stderr, "tls_decrypted_connections"),
