@@ -6,10 +6,11 @@
 //! the filter in the kernel; files and standard input compile it and apply it here, per
 //! record (what libpcap would do in user space anyway), so a record the filter rejects is
 //! reported as [`Next::Filtered`]: the summary can then say how many packets were read
-//! and how many matched (a filter that matches nothing must not end in silence). Live captures wake up every
-//! [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick carrying the wall clock,
-//! so timeouts and exports still happen on a quiet interface. This is the one place that
-//! reads the wall clock; the core only ever sees the `now` given to it.
+//! and how many matched (a filter that matches nothing must not end in silence). Live
+//! captures wake up every [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick
+//! carrying the wall clock, so timeouts and exports still happen on a quiet interface.
+//! This is the one place that reads the wall clock; the core only ever sees the `now`
+//! given to it.
 //!
 //! What it does not do: decode frames (that is `wire`), or retry a failed source. Opening
 //! failures are `CaptureError`s (fatal, one line each); a failure while reading ends the
@@ -19,6 +20,12 @@
 //! and live captures. libpcap scales microsecond files up, so offline timestamps are
 //! always exact. A live capture may not support nanoseconds on every platform, so the
 //! precision libpcap actually granted is asked back rather than assumed.
+//!
+//! Files: this one is [`PacketSource`], the one type the pipeline reads from, and what
+//! live and file sources share (link type, snapshot length, timestamps). `live.rs` opens
+//! interfaces and waits on them; `file.rs` opens capture files and standard input and
+//! words the warnings of a damaged one; `tail.rs` reads back a cut-short last record;
+//! `error.rs` holds [`CaptureError`].
 
 mod error;
 mod file;
