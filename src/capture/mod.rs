@@ -6,48 +6,48 @@
 //! the filter in the kernel; files and standard input compile it and apply it here, per
 //! record (what libpcap would do in user space anyway), so a record the filter rejects is
 //! reported as [`Next::Filtered`]: the summary can then say how many packets were read
-//! and how many matched (a filter that matches nothing must not end in silence). Live captures wake up every
-//! [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick carrying the wall clock,
-//! so timeouts and exports still happen on a quiet interface. This is the one place that
-//! reads the wall clock; the core only ever sees the `now` given to it.
-//!
-//! Idle ticks cannot rely on libpcap's read timeout: on Linux (TPACKET_V3) the timeout
-//! only runs once a packet is in the ring, so with no traffic at all a blocking read
-//! never returns (pcap(3PCAP), "read timeout"). Live captures are therefore put in
-//! non-blocking mode and, once the ring is drained, `next` waits with `poll(2)` on
-//! libpcap's selectable descriptor for at most the read timeout. Reading goes on without
-//! a system call per packet while packets are waiting.
+//! and how many matched (a filter that matches nothing must not end in silence). Live
+//! captures wake up every [`LIVE_READ_TIMEOUT_MS`] with no traffic and report an idle tick
+//! carrying the wall clock, so timeouts and exports still happen on a quiet interface.
+//! This is the one place that reads the wall clock; the core only ever sees the `now`
+//! given to it.
 //!
 //! What it does not do: decode frames (that is `wire`), or retry a failed source. Opening
 //! failures are `CaptureError`s (fatal, one line each); a failure while reading ends the
 //! capture with a warning, and everything read before it is kept.
 //!
-//! Damaged files (docs/robustness.md, "Faults"): libpcap bounds every record before
-//! allocating (a classic record longer than the link type's maximum snaplen, a pcapng
-//! block over 16 MiB, are refused), so a corrupt length never becomes a huge allocation.
-//! A record libpcap refuses or finds cut short ends the capture with one warning naming
-//! the source, the record (its index when no filter hides records) and the byte offset
-//! where reading stopped. Records whose captured length exceeds their wire length are
-//! used as captured (`orig_len` raised to the captured length, so `orig_len >=
-//! data.len()` always holds) and reported once at the end.
-//!
-//! Standard input and signals: a read(2) of a pipe interrupted by SIGINT/SIGTERM (whose
-//! handlers the pipeline installs without SA_RESTART) fails with EINTR; that is the
-//! stop the operator asked for, so it ends the capture without a warning.
-//!
 //! Timestamps: nanosecond precision is requested from libpcap for files, standard input
 //! and live captures. libpcap scales microsecond files up, so offline timestamps are
 //! always exact. A live capture may not support nanoseconds on every platform, so the
 //! precision libpcap actually granted is asked back rather than assumed.
+//!
+//! Files: this one is [`PacketSource`], the one type the pipeline reads from, and what
+//! live and file sources share (link type, snapshot length, timestamps). `live.rs` opens
+//! interfaces and waits on them; `file.rs` opens capture files and standard input and
+//! words the warnings of a damaged one; `tail.rs` reads back a cut-short last record;
+//! `error.rs` holds [`CaptureError`].
 
+mod error;
+mod file;
+mod live;
 mod tail;
 
 use std::ffi::{c_int, c_void};
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
-use pcap::{Activated, Active, BpfProgram, Capture, Linktype, Offline, PacketHeader, Precision};
+use pcap::{Activated, Active, BpfProgram, Capture, Linktype, Offline, PacketHeader};
+
+pub use error::CaptureError;
+pub use file::FILE_READ_BUFFER;
+pub use live::{
+    list_interfaces, CaptureStats, ATTRIB_BLOCK_TIMEOUT_MS, LIVE_READ_TIMEOUT_MS, STOP_DRAIN,
+};
+
+use error::pcap_message;
+use file::{
+    caplen_warning, file_offset, is_interrupted_read, offline_filter, open_file, open_stdin, Place,
+};
+use live::{open_live, wait_readable, wall_clock, StatsWidener};
 
 use crate::config::{Config, Source};
 use crate::time::Timestamp;
@@ -80,65 +80,6 @@ pub enum Next<'a> {
         warning: Option<String>,
     },
 }
-
-/// Why a capture could not be opened. Each prints as one clear line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaptureError {
-    /// The interface does not exist.
-    NoSuchDevice(String),
-    /// Not allowed to capture: run as root or give the binary cap_net_raw,cap_net_admin.
-    Permission(String),
-    /// The capture file can't be opened or is not pcap/pcapng.
-    File(String),
-    /// The BPF filter does not compile.
-    Filter(String),
-    /// A link type httshark does not decode.
-    UnsupportedLinkType(String),
-    Other(String),
-}
-
-impl fmt::Display for CaptureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (what, detail) = match self {
-            CaptureError::NoSuchDevice(d) => ("no such network interface", d),
-            CaptureError::Permission(d) => ("permission denied", d),
-            CaptureError::File(d) => ("cannot read capture", d),
-            CaptureError::Filter(d) => ("invalid capture filter", d),
-            CaptureError::UnsupportedLinkType(d) => ("unsupported link type", d),
-            CaptureError::Other(d) => ("capture error", d),
-        };
-        // One line, whatever libpcap put in its message.
-        write!(f, "{what}: {}", one_line(detail))
-    }
-}
-
-impl std::error::Error for CaptureError {}
-
-/// Kernel/libpcap counters of a live capture.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    pub received: u64,
-    /// Dropped by the kernel because the buffer was full.
-    pub dropped: u64,
-    pub if_dropped: u64,
-}
-
-/// How long a live read waits for packets before `next` returns `Idle`. Short enough that
-/// idle ticks and shutdown are prompt, long enough that a busy capture reads whole kernel
-/// blocks at a time rather than waking per packet.
-pub const LIVE_READ_TIMEOUT_MS: i32 = 100;
-/// The ring's block retire timeout of a live capture with process attribution: how long
-/// a SYN may wait in the kernel before it is read and looked up.
-pub const ATTRIB_BLOCK_TIMEOUT_MS: i32 = 2;
-
-/// How long a stopped live capture goes on reading the packets the kernel received before
-/// the stop: twice the read timeout, which is also the kernel's block retire timeout (a
-/// packet may wait that long in a partly filled TPACKET_V3 block before libpcap sees it).
-/// Reading stops earlier as soon as a packet stamped after the stop is read (everything
-/// before it has been). Without this, the last ~100 ms of traffic before SIGINT/SIGTERM,
-/// complete exchanges included, was thrown away with the ring.
-pub const STOP_DRAIN: std::time::Duration =
-    std::time::Duration::from_millis(2 * LIVE_READ_TIMEOUT_MS as u64);
 
 /// An open packet source with its filter applied.
 pub struct PacketSource {
@@ -486,311 +427,6 @@ impl PacketSource {
     }
 }
 
-/// The interfaces libpcap can capture on, one line each in tcpdump -D's format:
-/// `1.eth0 [Up, Running, Connected]`, `2.lo [Up, Running, Loopback]`, with libpcap's
-/// description in parentheses when it has one.
-pub fn list_interfaces() -> Result<Vec<String>, CaptureError> {
-    let devices = pcap::Device::list().map_err(|e| CaptureError::Other(pcap_message(&e)))?;
-    Ok(devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let f = &d.flags;
-            let status = match f.connection_status {
-                pcap::ConnectionStatus::Connected => Some("Connected"),
-                pcap::ConnectionStatus::Disconnected => Some("Disconnected"),
-                pcap::ConnectionStatus::Unknown | pcap::ConnectionStatus::NotApplicable => None,
-            };
-            let flags: Vec<&str> = [
-                (f.is_up(), "Up"),
-                (f.is_running(), "Running"),
-                (f.is_wireless(), "Wireless"),
-                (f.is_loopback(), "Loopback"),
-            ]
-            .into_iter()
-            .filter_map(|(on, name)| on.then_some(name))
-            .chain(status)
-            .collect();
-            interface_line(i + 1, &d.name, d.desc.as_deref(), &flags)
-        })
-        .collect())
-}
-
-fn interface_line(n: usize, name: &str, desc: Option<&str>, flags: &[&str]) -> String {
-    let mut line = format!("{n}.{name}");
-    if let Some(desc) = desc.filter(|d| !d.is_empty()) {
-        line.push_str(&format!(" ({})", one_line(desc)));
-    }
-    if !flags.is_empty() {
-        line.push_str(&format!(" [{}]", flags.join(", ")));
-    }
-    line
-}
-
-/// Where a read failed, for its warning.
-struct Place<'a> {
-    name: &'a str,
-    live: bool,
-    filtered: bool,
-    /// Packets returned before the failure.
-    packets: u64,
-    /// Byte offset where libpcap's reading stopped, when the stream can tell.
-    offset: Option<u64>,
-}
-
-impl Place<'_> {
-    /// The source, where (record index when every record is returned, byte offset when
-    /// known), libpcap's reason, and that what came before was kept.
-    fn damage_warning(&self, reason: &str) -> String {
-        if self.live {
-            return format!(
-                "{}: capture stopped after {} packets: {reason}",
-                self.name, self.packets
-            );
-        }
-        let at = if self.filtered {
-            format!("after {} packets matching the filter", self.packets)
-        } else {
-            format!(
-                "in record {} (after {} packets)",
-                self.packets + 1,
-                self.packets
-            )
-        };
-        let offset = match self.offset {
-            Some(off) => format!(", reading stopped at byte offset {off}"),
-            None => String::new(),
-        };
-        format!(
-            "{}: damaged capture {at}{offset}: {reason}; the packets before it were \
-             processed, the rest was not read",
-            self.name
-        )
-    }
-}
-
-/// The end-of-capture note about records whose captured length exceeded their wire
-/// length, if there were any.
-fn caplen_warning(name: &str, count: u64) -> Option<String> {
-    (count > 0).then(|| {
-        format!(
-            "{name}: {count} records have a captured length larger than their length on the \
-             wire (a damaged file or a faulty writer); their captured bytes were used"
-        )
-    })
-}
-
-/// Where libpcap's reading of an offline capture stopped (`ftello` on its stream); None
-/// for pipes and live captures.
-///
-/// # Safety
-/// `p` must be a valid libpcap handle.
-unsafe fn file_offset(p: *mut c_void) -> Option<u64> {
-    let file = pcap_file(p);
-    if file.is_null() {
-        return None;
-    }
-    u64::try_from(libc::ftello(file)).ok()
-}
-
-/// Opens and activates a live capture; returns it with the descriptor to poll when it
-/// could be made non-blocking (see the module docs for why).
-fn open_live(
-    device: &str,
-    config: &Config,
-) -> Result<(Capture<Active>, Option<c_int>), CaptureError> {
-    let inactive =
-        Capture::from_device(device).map_err(|e| live_open_error(device, &pcap_message(&e)))?;
-    let cap = inactive
-        .promisc(true)
-        .snaplen(config.snaplen)
-        .buffer_size(config.buffer_size)
-        // Also the kernel's block retire timeout: how long a packet may wait in a
-        // partly filled ring block before libpcap sees it.
-        // Process attribution looks a connection up when its SYN is read: a packet must
-        // not wait 100 ms in a partly filled ring block, or a short connection is over
-        // before anyone asks (src/attrib). A 2 ms block retire timeout keeps the ring's
-        // batching; immediate mode (-attribution-immediate: a wake-up per packet) finds
-        // connections of a millisecond but costs about 10x the CPU per packet and kernel
-        // drops on a fast replay (docs/benchmarks.md).
-        .immediate_mode(config.attribution_immediate)
-        .timeout(if config.attribution {
-            ATTRIB_BLOCK_TIMEOUT_MS
-        } else {
-            LIVE_READ_TIMEOUT_MS
-        })
-        .precision(Precision::Nano)
-        .open()
-        .map_err(|e| live_open_error(device, &pcap_message(&e)))?;
-    // SAFETY: the handle is valid while `cap` lives; the call only reads it.
-    let fd = unsafe { pcap_get_selectable_fd(cap.as_ptr().cast()) };
-    if fd < 0 {
-        return Ok((cap, None));
-    }
-    let cap = cap.setnonblock().map_err(|e| {
-        CaptureError::Other(format!(
-            "{device}: cannot read without blocking: {}",
-            pcap_message(&e)
-        ))
-    })?;
-    Ok((cap, Some(fd)))
-}
-
-/// Waits until `fd` is readable (or in error: the read reports it) for at most
-/// `timeout_ms`. `Ok(false)` when the time ran out.
-fn wait_readable(fd: c_int, timeout_ms: i32) -> std::io::Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, and its count.
-    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(n > 0)
-}
-
-/// Classifies a failure to open a live capture. libpcap reports the cause only as text
-/// (the status code is not passed through by the `pcap` crate), so the interface list is
-/// checked as well: a name that is not listed is a missing interface whatever the text.
-fn live_open_error(device: &str, message: &str) -> CaptureError {
-    let listed = pcap::Device::list()
-        .map(|list| list.into_iter().map(|d| d.name).collect::<Vec<_>>())
-        .ok();
-    classify_live_error(device, message, listed.as_deref())
-}
-
-fn classify_live_error(device: &str, message: &str, listed: Option<&[String]>) -> CaptureError {
-    let lower = message.to_ascii_lowercase();
-    if lower.contains("permission") || lower.contains("operation not permitted") {
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "PATH".to_string());
-        return CaptureError::Permission(format!(
-            "{message}; run as root or give the binary cap_net_raw,cap_net_admin \
-             (setcap cap_net_raw,cap_net_admin=eip {exe})"
-        ));
-    }
-    let unlisted = listed.is_some_and(|names| !names.iter().any(|n| n == device));
-    // "any" is libpcap's pseudo-interface (Linux); it is listed, but do not rely on it.
-    if device != "any" && (unlisted || lower.contains("no such device")) {
-        let available = match listed {
-            Some(names) if !names.is_empty() => format!(" (available: {})", names.join(", ")),
-            _ => String::new(),
-        };
-        return CaptureError::NoSuchDevice(format!("{device}{available}"));
-    }
-    CaptureError::Other(format!("cannot capture on {device}: {message}"))
-}
-
-fn open_file(path: &Path) -> Result<Capture<Offline>, CaptureError> {
-    let shown = path.display();
-    // Checked here first for a plain message; libpcap would say the same less clearly.
-    match std::fs::metadata(path) {
-        Err(e) => return Err(CaptureError::File(format!("{shown}: {e}"))),
-        Ok(meta) if meta.is_dir() => {
-            return Err(CaptureError::File(format!("{shown}: is a directory")))
-        }
-        Ok(_) => {}
-    }
-    if let Some(opened) = open_file_buffered(path) {
-        return opened.map_err(|e| CaptureError::File(file_open_message(&shown.to_string(), &e)));
-    }
-    let opened = match path.to_str() {
-        Some(utf8) => Capture::from_file_with_precision(utf8, Precision::Nano),
-        // The pcap crate passes paths as UTF-8 strings; any other path goes in as a file
-        // descriptor instead.
-        None => {
-            use std::os::unix::io::IntoRawFd;
-            let file = std::fs::File::open(path)
-                .map_err(|e| CaptureError::File(format!("{shown}: {e}")))?;
-            // SAFETY: the descriptor is ours (just opened) and handed over to libpcap,
-            // which owns and closes it from here on.
-            unsafe { Capture::from_raw_fd_with_precision(file.into_raw_fd(), Precision::Nano) }
-        }
-    };
-    opened.map_err(|e| CaptureError::File(file_open_message(&shown.to_string(), &e)))
-}
-
-/// The stdio buffer libpcap reads a capture file through (`FILE_READ_BUFFER`): glibc's
-/// default is the file system block (4 KiB), a read(2) per 4 KiB of capture.
-pub const FILE_READ_BUFFER: usize = 1 << 20;
-
-/// A regular file opened for libpcap through a stream with a `FILE_READ_BUFFER` buffer
-/// (what `pcap_open_offline` does, with a larger buffer set before the first read).
-/// `None` when the file cannot be opened that way (not a regular file, not readable):
-/// the caller then lets libpcap open it, for libpcap's own error message.
-fn open_file_buffered(path: &Path) -> Option<Result<Capture<Offline>, pcap::Error>> {
-    use std::os::unix::io::IntoRawFd;
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let fd = file.into_raw_fd();
-    // SAFETY: `fd` is ours (just opened) and goes to the stream, which closes it; the
-    // stream goes to libpcap on success (pcap_close closes it) and is closed here on
-    // failure, as pcap_open_offline does. setvbuf comes before any other operation on
-    // the stream; errbuf has PCAP_ERRBUF_SIZE bytes and is NUL-terminated on failure.
-    unsafe {
-        let fp = libc::fdopen(fd, c"rb".as_ptr());
-        if fp.is_null() {
-            libc::close(fd);
-            return None;
-        }
-        if libc::setvbuf(fp, std::ptr::null_mut(), libc::_IOFBF, FILE_READ_BUFFER) != 0 {
-            libc::fclose(fp);
-            return None;
-        }
-        let mut errbuf = [0 as std::ffi::c_char; PCAP_ERRBUF_SIZE];
-        let p = pcap_fopen_offline_with_tstamp_precision(
-            fp,
-            PCAP_TSTAMP_PRECISION_NANO as std::ffi::c_uint,
-            errbuf.as_mut_ptr(),
-        );
-        match std::ptr::NonNull::new(p.cast()) {
-            Some(handle) => Some(Ok(Capture::from(handle))),
-            None => {
-                libc::fclose(fp);
-                let message = std::ffi::CStr::from_ptr(errbuf.as_ptr());
-                Some(Err(pcap::Error::PcapError(
-                    message.to_string_lossy().into_owned(),
-                )))
-            }
-        }
-    }
-}
-
-/// `PCAP_ERRBUF_SIZE` from pcap/pcap.h.
-const PCAP_ERRBUF_SIZE: usize = 256;
-
-fn open_stdin() -> Result<Capture<Offline>, CaptureError> {
-    const STDIN: c_int = 0;
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(STDIN) } == 1 {
-        return Err(CaptureError::File(
-            "standard input is a terminal; pipe a pcap or pcapng capture into it \
-             (for example: tcpdump -w - | httshark -file -)"
-                .to_string(),
-        ));
-    }
-    // SAFETY: libpcap takes over descriptor 0 for the life of the process (it fdopen()s
-    // it and fcloses it when the capture is dropped). Nothing else in httshark reads
-    // standard input, and only one source is opened from it.
-    unsafe { Capture::from_raw_fd_with_precision(STDIN, Precision::Nano) }
-        .map_err(|e| CaptureError::File(file_open_message("standard input", &e)))
-}
-
-fn file_open_message(name: &str, e: &pcap::Error) -> String {
-    let message = pcap_message(e);
-    if message.contains("unknown file format") {
-        format!("{name}: not a pcap or pcapng file ({message})")
-    } else {
-        format!("{name}: {message}")
-    }
-}
-
 /// The capture's link type, if `wire` decodes it. A live interface that offers several
 /// (for example Ethernet and DOCSIS) is switched to the first one we decode.
 fn choose_link_type<T: Activated + ?Sized>(
@@ -831,44 +467,8 @@ extern "C" {
     /// libpcap ≥ 1.5 (`pcap_get_tstamp_precision(3PCAP)`); the `pcap` crate does not wrap
     /// it. Linked through the `pcap` crate's libpcap.
     fn pcap_get_tstamp_precision(p: *mut c_void) -> c_int;
-    /// `pcap_get_selectable_fd(3PCAP)`: -1 where the capture cannot be polled. Declared
-    /// here because the `pcap` crate's `as_raw_fd` asserts instead of returning -1.
-    fn pcap_get_selectable_fd(p: *mut c_void) -> c_int;
-    /// `pcap_file(3PCAP)`: the stream of an offline capture (NULL for live ones).
-    fn pcap_file(p: *mut c_void) -> *mut libc::FILE;
-    /// `pcap_fopen_offline_with_tstamp_precision(3PCAP)`: an offline capture read from
-    /// `fp` (which the handle then owns); NULL with a message in `errbuf` on failure.
-    fn pcap_fopen_offline_with_tstamp_precision(
-        fp: *mut libc::FILE,
-        precision: std::ffi::c_uint,
-        errbuf: *mut std::ffi::c_char,
-    ) -> *mut c_void;
     /// `pcap_snapshot(3PCAP)`: the snapshot length (a file's, from its header).
     fn pcap_snapshot(p: *mut c_void) -> c_int;
-    /// `pcap_offline_filter(3PCAP)`. The `pcap` crate's `BpfProgram::filter` passes the
-    /// captured length as the wire length too, which `len`/`greater` filters would see;
-    /// this passes the record's own header.
-    fn pcap_offline_filter(prog: *const c_void, h: *const PacketHeader, pkt: *const u8) -> c_int;
-}
-
-/// Whether the record matches the compiled filter, as libpcap decides for files.
-fn offline_filter(program: &BpfProgram, header: &PacketHeader, data: &[u8]) -> bool {
-    // SAFETY: `BpfProgram` is `repr(transparent)` over libpcap's `bpf_program`, valid
-    // while `program` lives; `header` and `data` are the record libpcap just returned
-    // (its caplen is `data.len()`), and the call only reads them.
-    unsafe { pcap_offline_filter((program as *const BpfProgram).cast(), header, data.as_ptr()) > 0 }
-}
-
-/// True when a failed offline read was read(2) returning EINTR: libpcap reports it as
-/// "error reading dump file: <strerror(EINTR)>", and errno is still EINTR unless something
-/// after the read changed it, so either sign is taken.
-fn is_interrupted_read(message: &str, errno: Option<i32>) -> bool {
-    if errno == Some(libc::EINTR) && message.starts_with("error reading dump file") {
-        return true;
-    }
-    // SAFETY: strerror returns a valid C string (static or thread-local storage).
-    let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(libc::EINTR)) };
-    message.ends_with(&*text.to_string_lossy())
 }
 
 /// `PCAP_TSTAMP_PRECISION_NANO` from pcap/pcap.h.
@@ -897,145 +497,14 @@ fn packet_time(header: &PacketHeader, nanos: bool) -> Timestamp {
     )
 }
 
-/// The wall clock, for idle ticks of a live capture (the only clock read in httshark).
-// The live capture is the I/O edge that turns "no packet for a while" into time the core
-// can use; clippy.toml keeps the clock out of everywhere else.
-#[allow(clippy::disallowed_methods)]
-fn wall_clock() -> Timestamp {
-    let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(since) => Timestamp(nanos(since)),
-        Err(before) => Timestamp(-nanos(before.duration())),
-    }
-}
-
-/// libpcap's own text, without the `pcap` crate's "libpcap error: " prefix.
-fn pcap_message(e: &pcap::Error) -> String {
-    match e {
-        pcap::Error::PcapError(message) => message.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Extends libpcap's wrapping 32-bit counters to 64 bits.
-#[derive(Default)]
-struct StatsWidener {
-    last: [u32; 3],
-    total: [u64; 3],
-}
-
-impl StatsWidener {
-    fn update(&mut self, now: [u32; 3]) -> CaptureStats {
-        for ((last, total), now) in self.last.iter_mut().zip(&mut self.total).zip(now) {
-            *total += u64::from(now.wrapping_sub(*last));
-            *last = now;
-        }
-        CaptureStats {
-            received: self.total[0],
-            dropped: self.total[1],
-            if_dropped: self.total[2],
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
 
     #[test]
     fn sources_can_move_to_a_capture_thread() {
         fn assert_send<T: Send>() {}
         assert_send::<PacketSource>();
-    }
-
-    #[test]
-    fn permission_errors_say_how_to_fix_them() {
-        let msg = "eth0: You don't have permission to perform this capture on that device \
-                   (socket: Operation not permitted)";
-        let err = classify_live_error("eth0", msg, Some(&names(&["eth0", "lo"])));
-        let CaptureError::Permission(detail) = &err else {
-            panic!("{err:?}")
-        };
-        assert!(
-            detail.contains("socket: Operation not permitted"),
-            "{detail}"
-        );
-        assert!(
-            detail.contains("setcap cap_net_raw,cap_net_admin=eip "),
-            "{detail}"
-        );
-    }
-
-    #[test]
-    fn unknown_interfaces_list_the_available_ones() {
-        let listed = names(&["eth0", "lo", "any"]);
-        let err = classify_live_error("eht0", "eht0: some other text", Some(&listed));
-        assert_eq!(
-            err,
-            CaptureError::NoSuchDevice("eht0 (available: eth0, lo, any)".into())
-        );
-        // libpcap's own words suffice when the list is not available.
-        let msg = "nosuchdev0: No such device exists (SIOCGIFINDEX: No such device)";
-        let err = classify_live_error("nosuchdev0", msg, None);
-        assert_eq!(err, CaptureError::NoSuchDevice("nosuchdev0".into()));
-        // A listed interface that fails for another reason is not "missing".
-        let err = classify_live_error("eth0", "eth0: That device is not up", Some(&listed));
-        assert!(matches!(err, CaptureError::Other(_)), "{err:?}");
-        // Nor is "any", even if a platform does not list it.
-        let err = classify_live_error("any", "any: boom", Some(&names(&["eth0"])));
-        assert!(matches!(err, CaptureError::Other(_)), "{err:?}");
-    }
-
-    #[test]
-    fn errors_display_as_one_line() {
-        let errors = [
-            CaptureError::NoSuchDevice("x (available: lo)".into()),
-            CaptureError::Permission("a\nb".into()),
-            CaptureError::File("f.pcap: not a pcap or pcapng file".into()),
-            CaptureError::Filter("\"tcp port\": syntax error\n".into()),
-            CaptureError::UnsupportedLinkType("DLT 127".into()),
-            CaptureError::Other("  spaced   out  ".into()),
-        ];
-        for e in errors {
-            let shown = e.to_string();
-            assert!(!shown.contains('\n') && !shown.ends_with(' '), "{shown:?}");
-            assert!(!shown.contains("CaptureError"), "{shown:?}");
-        }
-        assert_eq!(
-            CaptureError::Other("  spaced   out  ".into()).to_string(),
-            "capture error: spaced out"
-        );
-    }
-
-    #[test]
-    fn interface_lines_read_like_tcpdump() {
-        assert_eq!(
-            interface_line(2, "lo", None, &["Up", "Running", "Loopback"]),
-            "2.lo [Up, Running, Loopback]"
-        );
-        assert_eq!(
-            interface_line(1, "any", Some("Pseudo-device\nthat captures"), &[]),
-            "1.any (Pseudo-device that captures)"
-        );
-    }
-
-    #[test]
-    fn stats_widen_across_u32_wraps() {
-        let mut w = StatsWidener::default();
-        assert_eq!(w.update([10, 1, 0]).received, 10);
-        let s = w.update([u32::MAX, 2, 0]);
-        assert_eq!((s.received, s.dropped), (u64::from(u32::MAX), 2));
-        let s = w.update([5, 2, 1]);
-        assert_eq!(s.received, u64::from(u32::MAX) + 6);
-        assert_eq!((s.dropped, s.if_dropped), (2, 1));
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(super) fn read_back(
             caplen: u32::try_from(cut.data.len()).ok()?,
             len: cut.orig_len,
         };
-        if !super::offline_filter(program, &header, &cut.data) {
+        if !super::file::offline_filter(program, &header, &cut.data) {
             return None;
         }
     }
