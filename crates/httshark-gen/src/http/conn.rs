@@ -201,6 +201,19 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 send(&mut conn, &mut tls, Direction::ToClient, &msg);
                 (Some(tx.status), Some(s), Some(conn.now()))
             };
+            // An unanswered request has no response to account for.
+            let (resp_head_len, resp_body_len, resp_wire_body_len, resp_framing, content_encoding) =
+                if status.is_some() {
+                    (
+                        tx.resp_head.len() as u64,
+                        tx.resp_body_len,
+                        tx.resp_body_wire.len() as u64,
+                        tx.resp_framing,
+                        tx.content_encoding.map(str::to_string),
+                    )
+                } else {
+                    (0, 0, 0, Framing::None, None)
+                };
             txs.push(ExpectedTx {
                 conn_index: index,
                 client,
@@ -216,31 +229,11 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
                 req_wire_body_len: tx.req_body_wire.len() as u64,
                 req_framing: tx.req_framing,
                 resp_interim_len: interim,
-                resp_head_len: if status.is_some() {
-                    tx.resp_head.len() as u64
-                } else {
-                    0
-                },
-                resp_body_len: if status.is_some() {
-                    tx.resp_body_len
-                } else {
-                    0
-                },
-                resp_wire_body_len: if status.is_some() {
-                    tx.resp_body_wire.len() as u64
-                } else {
-                    0
-                },
-                resp_framing: if status.is_some() {
-                    tx.resp_framing
-                } else {
-                    Framing::None
-                },
-                content_encoding: if status.is_some() {
-                    tx.content_encoding.map(str::to_string)
-                } else {
-                    None
-                },
+                resp_head_len,
+                resp_body_len,
+                resp_wire_body_len,
+                resp_framing,
+                content_encoding,
                 req_start,
                 req_end,
                 resp_start,
