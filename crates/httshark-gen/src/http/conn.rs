@@ -50,6 +50,48 @@ fn dur_upto(rng: &mut Rng, max: Duration) -> Duration {
     Duration::from_nanos(rng.below(max.as_nanos().min(u64::MAX as u128) as u64 + 1))
 }
 
+/// Ends the connection as `end` says: a FIN (after a TLS close_notify) or a RST, after
+/// the idle time that ending takes; nothing for a connection left open.
+fn close(
+    conn: &mut TcpConn,
+    tls: &mut Option<TlsConn>,
+    rng: &mut Rng,
+    p: &HttpParams,
+    end: ConnEnd,
+    close_delimited_last: bool,
+) {
+    match end {
+        ConnEnd::ClientFin => {
+            conn.wait(Duration::from_millis(1) + dur_upto(rng, p.think_max));
+            if let Some(t) = tls.as_mut() {
+                t.close_notify(conn, Direction::ToServer);
+            }
+            conn.close(Direction::ToServer);
+        }
+        ConnEnd::ServerFin => {
+            if !close_delimited_last {
+                // An idle keep-alive timeout on the server.
+                conn.wait(Duration::from_millis(200) + dur_upto(rng, p.think_max));
+            } else {
+                conn.wait(conn.params().gap);
+            }
+            if let Some(t) = tls.as_mut() {
+                t.close_notify(conn, Direction::ToClient);
+            }
+            conn.close(Direction::ToClient);
+        }
+        ConnEnd::ClientRst => {
+            conn.wait(dur_upto(rng, p.think_max));
+            conn.reset(Direction::ToServer);
+        }
+        ConnEnd::ServerRst => {
+            conn.wait(dur_upto(rng, p.server_time_max));
+            conn.reset(Direction::ToClient);
+        }
+        ConnEnd::Open => {}
+    }
+}
+
 /// Generates connection `index` starting at `start`. Deterministic in (params, index, start).
 pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedConn {
     let mut rng = Rng::derive(p.seed, index as u64, RNG_CONN);
@@ -250,37 +292,7 @@ pub fn generate_conn(p: &HttpParams, index: u32, start: Timestamp) -> GeneratedC
             conn.wait(dur_upto(&mut rng, p.think_max));
         }
     }
-    // The close.
-    match end {
-        ConnEnd::ClientFin => {
-            conn.wait(Duration::from_millis(1) + dur_upto(&mut rng, p.think_max));
-            if let Some(t) = tls.as_mut() {
-                t.close_notify(&mut conn, Direction::ToServer);
-            }
-            conn.close(Direction::ToServer);
-        }
-        ConnEnd::ServerFin => {
-            if !close_delimited_last {
-                // An idle keep-alive timeout on the server.
-                conn.wait(Duration::from_millis(200) + dur_upto(&mut rng, p.think_max));
-            } else {
-                conn.wait(conn.params().gap);
-            }
-            if let Some(t) = tls.as_mut() {
-                t.close_notify(&mut conn, Direction::ToClient);
-            }
-            conn.close(Direction::ToClient);
-        }
-        ConnEnd::ClientRst => {
-            conn.wait(dur_upto(&mut rng, p.think_max));
-            conn.reset(Direction::ToServer);
-        }
-        ConnEnd::ServerRst => {
-            conn.wait(dur_upto(&mut rng, p.server_time_max));
-            conn.reset(Direction::ToClient);
-        }
-        ConnEnd::Open => {}
-    }
+    close(&mut conn, &mut tls, &mut rng, p, end, close_delimited_last);
     GeneratedConn {
         index,
         client,
