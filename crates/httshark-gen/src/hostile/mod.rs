@@ -19,7 +19,8 @@
 //! connections (keep-alive GET/POST/PUT/HEAD, chunked and gzip bodies, every one closed
 //! normally and fully answered), started evenly through the attack: connection `j` of
 //! `legit` starts with attack step `j * steps / legit`. Their ground truth is
-//! [`ExpectedTx`] rows, the `.expected.tsv` format of [`super::scenario`].
+//! [`ExpectedTx`](crate::http::ExpectedTx) rows, the `.expected.tsv` format of
+//! [`super::scenario`].
 //!
 //! Streaming: the attack is produced step by step (a step is a SYN, a connection, a 64 KiB
 //! piece of a body or header line, a request), every frame goes through one time-ordered
