@@ -146,6 +146,8 @@ pub fn run_until(
         .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
         .collect();
     let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
+    // Body bytes are stored only when some output reads them (CSV statistics read sizes).
+    let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -164,6 +166,7 @@ pub fn run_until(
         let mut worker_config = WorkerConfig::from_config(config, link);
         worker_config.tls = keys.settings;
         worker_config.keys = Arc::clone(&keys.initial);
+        worker_config.keep_bodies = keep_bodies;
         let worker = Worker::new(worker_config);
         let gate = Arc::clone(gate);
         let handle = without_stop_signals(|| {

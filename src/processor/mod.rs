@@ -55,6 +55,12 @@ pub trait Processor: Send {
     fn written(&self) -> Option<String> {
         None
     }
+    /// Whether the processor reads body bytes (content or decoded content), not only
+    /// sizes. When no processor of a run does, the workers count body bytes instead of
+    /// storing them (`HttpCtx::keep_bodies`). True unless a processor says otherwise.
+    fn reads_bodies(&self) -> bool {
+        true
+    }
 }
 
 /// `1 HAR file`, `3 HAR files`: `one` or `many` after the number.
