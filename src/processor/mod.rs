@@ -61,6 +61,22 @@ pub trait Processor: Send {
     fn reads_bodies(&self) -> bool {
         true
     }
+    /// Whether the processor writes `har::entry_json` as it is: then the workers encode
+    /// each entry where its transaction completes (in parallel with `-workers N`, off the
+    /// processor thread) and hand it to `on_encoded`.
+    fn takes_har_json(&self) -> bool {
+        false
+    }
+    /// `on_transaction`, with `tx`'s HAR entry as `har::entry_json` encodes it when a
+    /// worker did (`takes_har_json`); a processor that writes it takes it out of `json`.
+    fn on_encoded(
+        &mut self,
+        tx: &Transaction,
+        json: &mut Option<Box<[u8]>>,
+    ) -> Result<(), ProcessorError> {
+        let _ = json;
+        self.on_transaction(tx)
+    }
 }
 
 /// `1 HAR file`, `3 HAR files`: `one` or `many` after the number.
