@@ -163,7 +163,11 @@ pub fn run_until(
     // Packet batches go back to the capture thread the same way (see `Returned`).
     let (spare_tx, spare_rx) = bounded::<Batch>(workers * 2);
     for (index, gate) in gates.iter().enumerate() {
-        let (tx, rx) = bounded::<ToWorker>(config.channel_capacity.max(1));
+        // The packets queued for the workers are as many as for one, shared: a worker
+        // running ahead of another by a whole queue made the HAR entries of the other
+        // arrive too late for the reorder buffer (spooled, merged at export: a second
+        // write of their files), and the queues' memory grew with -workers.
+        let (tx, rx) = bounded::<ToWorker>(per_worker_queue(config.channel_capacity, workers));
         to_workers.push(tx);
         let (back_tx, back_rx) = bounded::<Returned>(config.channel_capacity.max(1));
         // The processor thread keeps a receiver too, to free what a finished worker did
@@ -328,6 +332,12 @@ pub fn run_until(
     crate::log::counters().visit(&mut push);
     summary.counters.extend(processor_counters);
     Ok(summary)
+}
+
+/// Batches queued for each worker: `capacity` shared by the `workers`, at least 2 each
+/// (one being filled by the capture thread while the worker reads the other).
+fn per_worker_queue(capacity: usize, workers: usize) -> usize {
+    (capacity.max(1) / workers.max(1)).max(2)
 }
 
 /// A worker thread's channels: packets in, transactions out, transactions handed back
