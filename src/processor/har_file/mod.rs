@@ -815,7 +815,6 @@ impl Processor for HarFileProcessor {
         }
     }
 
-
     fn on_tick(&mut self, now: Timestamp) -> Result<(), ProcessorError> {
         // Failures are logged and counted by `write_file`, and retried at the next export;
         // only `finish` reports a loss.

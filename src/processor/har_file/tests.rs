@@ -801,8 +801,7 @@ fn entries_encoded_by_the_workers_make_the_same_files() {
     p.finish(at(20, 0)).unwrap();
     let encoded = tempfile::tempdir().unwrap();
     let mut q =
-        HarFileProcessor::new(encoded.path().to_path_buf(), true, Duration::from_secs(10))
-            .unwrap();
+        HarFileProcessor::new(encoded.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
     assert!(q.takes_har_json());
     for (i, t) in txs.iter().enumerate() {
         // One without its JSON: the processor encodes it.
