@@ -53,6 +53,8 @@ pub struct WorkerConfig {
     /// The secrets known when the worker starts (every key log of a file replay, and its
     /// pcapng Decryption Secrets Blocks); a live capture adds more with `add_secrets`.
     pub keys: Arc<KeyStore>,
+    /// Some output reads body bytes (`HttpCtx::keep_bodies`; default true).
+    pub keep_bodies: bool,
 }
 
 impl WorkerConfig {
@@ -72,6 +74,7 @@ impl WorkerConfig {
             redaction: config.redaction.clone(),
             tls: TlsSettings::default(),
             keys: Arc::default(),
+            keep_bodies: true,
         }
     }
 }
@@ -143,8 +146,10 @@ impl Worker {
             redaction,
             tls,
             keys,
+            keep_bodies,
         } = config;
         let mut ctx = ProtoCtx::new(http);
+        ctx.http.keep_bodies = keep_bodies;
         ctx.tls_settings = tls;
         ctx.keys = TlsKeys::new(keys);
         Worker {

@@ -468,7 +468,8 @@ impl State {
                 self.highest[parity] = id;
             }
             self.depth = self.depth.saturating_add(1);
-            let s = Stream::new(id, self.depth, ctx.limits.max_body_keep);
+            let mut s = Stream::new(id, self.depth, ctx.limits.max_body_keep);
+            s.sizes_only(!ctx.keep_bodies);
             self.streams.insert(id, s);
         }
         self.streams.get_mut(&id)

@@ -148,6 +148,13 @@ pub(super) fn status_of(fields: &[Header]) -> u16 {
 }
 
 impl Stream {
+    /// Bodies counted, not stored, when no output reads them (`BodyReader::sizes_only`).
+    pub fn sizes_only(&mut self, yes: bool) {
+        for reader in &mut self.bodies {
+            reader.sizes_only = yes;
+        }
+    }
+
     pub fn new(id: u32, depth: u32, keep: usize) -> Stream {
         let reader = || BodyReader::new(Framing::Close, keep, 0);
         Stream {

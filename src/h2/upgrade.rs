@@ -47,6 +47,7 @@ impl H2Conn {
             h2.client_settings(settings);
         }
         let mut s = Stream::new(1, up.depth, ctx.limits.max_body_keep);
+        s.sizes_only(!ctx.keep_bodies);
         s.upgraded = true;
         s.interim = up.interim;
         s.ended[0] = up.request_done;

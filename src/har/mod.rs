@@ -83,14 +83,17 @@ impl<W: Write> LogWriter<W> {
 /// The HAR entry of `tx` as compact JSON: decided once (`view::EntryView`), then encoded
 /// (`json::write_entry`). What every processor writes.
 pub fn entry_json(tx: &Transaction) -> Vec<u8> {
-    // Room for the body text (base64 is 4/3 of its bytes) and a typical head, so the
-    // buffer rarely grows while written.
+    // Room for the body text (base64 is 4/3 of its bytes, plus padding), the heads (as
+    // JSON objects a field takes about twice its wire bytes) and the fixed fields, so the
+    // buffer rarely grows while written: a growth late in a large entry copies all of it.
     let body = |b: &Body| match &b.decoded {
         Decoded::Decoded { data, .. } => data.len(),
         _ => b.data.len(),
     };
     let bodies = body(&tx.request.body) + tx.response.as_ref().map_or(0, |r| body(&r.body));
-    let mut out = Vec::with_capacity(1024 + bodies + bodies / 3);
+    let heads = tx.request.head_len + tx.response.as_ref().map_or(0, |r| r.head_len);
+    let heads = usize::try_from(heads).unwrap_or(usize::MAX).min(1 << 20);
+    let mut out = Vec::with_capacity(2048 + 2 * heads + bodies + bodies.div_ceil(3) + 8);
     json::write_entry(&view::EntryView::new(tx), &mut out);
     out
 }

@@ -86,6 +86,14 @@ pub(crate) struct BodyReader {
     /// A chunk-size or trailer line went over its bound (`Chunk::SkipLine`): the body is
     /// invalid however it ends (its LF, a gap, the connection's end).
     pub over_long_line: bool,
+    /// No output of the run reads body bytes (`HttpCtx::keep_bodies` false): the bytes of
+    /// a body without content coding are counted, not stored (`phantom`). Every size, the
+    /// keep limit's `truncated` and the gap offsets stay what storing them would give. A
+    /// content-coded body is still stored: decoding it is what finds corrupt or bomb
+    /// bodies, which are flagged and counted whatever the outputs.
+    pub sizes_only: bool,
+    /// Bytes a `sizes_only` body would have stored (at most `keep`).
+    phantom: usize,
 }
 
 impl BodyReader {
@@ -110,7 +118,20 @@ impl BodyReader {
             obs_fold: false,
             shed: false,
             over_long_line: false,
+            sizes_only: false,
+            phantom: 0,
         }
+    }
+
+    /// Body bytes stored, or counted in their place (`sizes_only`).
+    fn kept(&self) -> usize {
+        self.body.data.len() + self.phantom
+    }
+
+    /// This body's bytes are counted, not stored: `sizes_only` and no content coding to
+    /// undo (the test `finish_body` decodes by).
+    fn counts_only(&self) -> bool {
+        self.sizes_only && !self.body.content_encoding.iter().any(|c| c != "identity")
     }
 
     /// Heap held: kept bytes, chunk line, body fields.
@@ -128,7 +149,13 @@ impl BodyReader {
         if self.shed {
             return false;
         }
-        let had = self.body.drop_data();
+        let mut had = self.body.drop_data();
+        if self.phantom > 0 {
+            // As `drop_data` does for stored bytes.
+            self.body.truncated = true;
+            self.phantom = 0;
+            had = true;
+        }
         self.shed = had || self.keep > 0;
         self.keep = 0;
         had
@@ -142,17 +169,23 @@ impl BodyReader {
         let b = &mut self.body;
         b.len += data.len() as u64;
         b.wire_len += data.len() as u64;
-        let room = self.keep.saturating_sub(b.data.len());
+        let room = self.keep.saturating_sub(b.data.len() + self.phantom);
         if data.len() > room {
             b.truncated = true;
         }
-        b.data
-            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        let take = room.min(data.len());
+        if self.counts_only() {
+            self.phantom += take;
+        } else {
+            let b = &mut self.body;
+            b.data
+                .extend_from_slice(data.get(..take).unwrap_or_default());
+        }
     }
 
     fn missing(&mut self, n: u64) {
         if self.body.gap_ranges.len() < crate::model::MAX_GAP_RANGES {
-            let at = self.body.data.len() as u64;
+            let at = self.kept() as u64;
             self.body.gap_ranges.push((at, n));
         }
         self.body.missing += n;
@@ -517,5 +550,62 @@ mod tests {
             BodyReader::new(Framing::Close, 5, 0).gap(3),
             GapEffect::Broken
         );
+    }
+
+    /// `sizes_only`: a body without content coding is counted, not stored, and every
+    /// size, the keep limit's `truncated`, the gap offsets and the shed rule come out as
+    /// when it is stored, at every cut. A content-coded body is stored all the same (it
+    /// is decoded for its failures).
+    #[test]
+    fn sizes_only_counts_what_storing_would_keep() {
+        let wire = b"4\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: a\r\n\r\n";
+        let cases: [(Framing, &[u8], usize); 4] = [
+            (Framing::Chunked, wire, 1000),
+            (Framing::Chunked, wire, 6),
+            (Framing::Length(12), b"abcdefghijkl", 5),
+            (Framing::Close, b"abcdefghijkl", 100),
+        ];
+        for (framing, bytes, keep) in cases {
+            for cut in 0..=bytes.len() {
+                let stored = feed_cut(BodyReader::new(framing, keep, 100), bytes, &[cut]);
+                let mut r = BodyReader::new(framing, keep, 100);
+                r.sizes_only = true;
+                let counted = feed_cut(r, bytes, &[cut]);
+                assert_eq!((stored.0, stored.1), (counted.0, counted.1), "cut {cut}");
+                let (a, b) = (&stored.2.body, &counted.2.body);
+                assert!(!a.data.is_empty() && b.data.is_empty(), "cut {cut}");
+                assert_eq!(counted.2.kept(), a.data.len(), "cut {cut}");
+                assert_eq!(
+                    (a.len, a.wire_len, a.missing, a.truncated, a.trailers.len()),
+                    (b.len, b.wire_len, b.missing, b.truncated, b.trailers.len()),
+                    "cut {cut}"
+                );
+            }
+        }
+        // Gap offsets are where the gap sits in the bytes storing would keep.
+        let mut stored = BodyReader::new(Framing::Length(10), 100, 0);
+        let mut counted = BodyReader::new(Framing::Length(10), 100, 0);
+        counted.sizes_only = true;
+        for r in [&mut stored, &mut counted] {
+            r.feed(b"abc");
+            r.gap(2);
+            r.feed(b"defgh");
+        }
+        assert_eq!(stored.body.gap_ranges, vec![(3, 2)]);
+        assert_eq!(counted.body.gap_ranges, stored.body.gap_ranges);
+        // Shedding counted bytes marks the body truncated, as shedding stored ones does.
+        let mut r = BodyReader::new(Framing::Length(10), 100, 0);
+        r.sizes_only = true;
+        r.feed(b"abc");
+        assert!(r.shed());
+        assert!(r.body.truncated && r.kept() == 0);
+        r.feed(b"d");
+        assert_eq!(r.kept(), 0);
+        // A gzip body is stored: `finish_body` decodes it.
+        let mut r = BodyReader::new(Framing::Length(3), 100, 0);
+        r.sizes_only = true;
+        r.body.content_encoding = vec!["gzip".to_string()];
+        r.feed(b"xyz");
+        assert_eq!(r.body.data, b"xyz");
     }
 }

@@ -688,4 +688,73 @@ mod tests {
         assert_eq!(d.ctx.counters.memory_limit_bodies_dropped, 1);
         d.fin(ToClient);
     }
+
+    /// No output reads bodies (`HttpCtx::keep_bodies` false): the same transactions, flags
+    /// and counters as when they are stored, every size exact, no byte kept; a gzip body
+    /// is still decoded (its decoded size is exact and a corrupt one is still flagged).
+    #[test]
+    fn sizes_only_keeps_sizes_flags_and_counters() {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&[b'z'; 5000]).unwrap();
+        let gz = e.finish().unwrap();
+        let run = |keep_bodies: bool| {
+            let mut d = Drive::new(false);
+            d.ctx.keep_bodies = keep_bodies;
+            d.after_all(
+                ToServer,
+                b"POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+            );
+            d.after_all(
+                ToClient,
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            );
+            d.after_all(ToServer, REQ_A);
+            let mut head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                gz.len()
+            )
+            .into_bytes();
+            head.extend_from_slice(&gz);
+            d.after_all(ToClient, &head);
+            d.after_all(ToServer, REQ_B);
+            d.after_all(
+                ToClient,
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+            );
+            d.end()
+        };
+        let (stored, stored_ctx) = run(true);
+        let (counted, counted_ctx) = run(false);
+        assert_eq!(stored_ctx.counters, counted_ctx.counters);
+        assert_eq!(stored.len(), 3);
+        assert_eq!(counted.len(), 3);
+        for (a, b) in stored.iter().zip(&counted) {
+            assert_eq!(a.anomalies, b.anomalies);
+            let bodies = |t: &crate::model::Transaction| {
+                [
+                    t.request.body.clone(),
+                    t.response.as_ref().unwrap().body.clone(),
+                ]
+            };
+            for (x, y) in bodies(a).iter().zip(bodies(b).iter()) {
+                assert_eq!(
+                    (x.len, x.wire_len, x.missing),
+                    (y.len, y.wire_len, y.missing)
+                );
+                assert_eq!(x.content_len(), y.content_len());
+                assert_eq!(x.truncated, y.truncated);
+                assert!(y.data.is_empty());
+                assert_eq!(y.dropped, y.len > 0);
+            }
+        }
+        assert_eq!(
+            counted[1].response.as_ref().unwrap().body.content_len(),
+            5000
+        );
+        assert!(counted[2]
+            .anomalies
+            .iter()
+            .any(|a| matches!(a, Anomaly::DecodeFailed(_))));
+    }
 }

@@ -303,7 +303,12 @@ fn gunzip(
         let body = rest.get(hlen..).unwrap_or_default();
         let room = max_out - out.len();
         let (part, truncated, used) = inflate(inflater, false, body, "gzip", room)?;
-        out.extend_from_slice(&part);
+        if out.is_empty() {
+            // The first member (nearly always the only one): moved, not copied.
+            out = part;
+        } else {
+            out.extend_from_slice(&part);
+        }
         if truncated {
             return Ok((out, true));
         }

@@ -138,6 +138,7 @@ impl HttpConn {
             f => {
                 let mut reader =
                     BodyReader::new(f, ctx.limits.max_body_keep, ctx.limits.max_head_bytes);
+                reader.sizes_only = !ctx.keep_bodies;
                 reader.body.content_encoding = codings;
                 self.halves.to_server.phase = Phase::Body(Box::new(reader));
                 self.halves.to_server.switch_after = may_switch;
@@ -231,6 +232,7 @@ impl HttpConn {
                     ctx.limits.max_body_keep
                 };
                 let mut reader = BodyReader::new(f, keep, ctx.limits.max_head_bytes);
+                reader.sizes_only = !ctx.keep_bodies;
                 reader.body.content_encoding = codings;
                 self.halves.to_client.phase = Phase::Body(Box::new(reader));
             }
@@ -375,11 +377,9 @@ impl HttpConn {
         h.owner = Owner::Entry(depth);
         h.switch_after = false;
         h.body_gap = false;
-        h.phase = Phase::Body(Box::new(BodyReader::new(
-            Framing::Close,
-            ctx.limits.max_body_keep,
-            0,
-        )));
+        let mut reader = BodyReader::new(Framing::Close, ctx.limits.max_body_keep, 0);
+        reader.sizes_only = !ctx.keep_bodies;
+        h.phase = Phase::Body(Box::new(reader));
     }
 
     /// The head in progress of `dir` cannot be completed (gap, close, limit): keep what
@@ -503,6 +503,7 @@ impl HttpConn {
         if reader.shed && reader.body.truncated {
             add_anomaly(anomalies, Anomaly::MemoryLimit);
         }
+        let sizes_only = reader.sizes_only;
         let mut body = reader.body;
         if body.truncated {
             counters.bodies_truncated += 1;
@@ -530,7 +531,8 @@ impl HttpConn {
                     inflater,
                     &body.data,
                     &body.content_encoding,
-                    limits.max_body_keep,
+                    // Decoded for its size and its failures only: nothing reads the bytes.
+                    if sizes_only { 0 } else { limits.max_body_keep },
                     limits.max_decoded_bytes,
                     limits.max_decode_layers,
                 );
@@ -546,6 +548,15 @@ impl HttpConn {
                 }
                 out.decoded
             };
+        }
+        if sizes_only && body.len > 0 {
+            // No output reads the bytes: as a body the content-type policy dropped
+            // (`Body::dropped`), every size exact.
+            body.data = Vec::new();
+            if let Decoded::Decoded { data, .. } = &mut body.decoded {
+                *data = Vec::new();
+            }
+            body.dropped = true;
         }
         body
     }

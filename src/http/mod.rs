@@ -163,6 +163,10 @@ pub struct HttpCtx {
     pub(crate) inflater: decode::Inflater,
     /// The HTTP/2 sessions' counters (`src/h2`).
     pub h2: crate::h2::H2Counters,
+    /// Some output reads body bytes (default). When none does (`-har-processors
+    /// sites-stats,transactions-sizes`: sizes only), bodies without content coding are
+    /// counted and not stored (`BodyReader::sizes_only`).
+    pub keep_bodies: bool,
 }
 
 impl HttpCtx {
@@ -173,6 +177,7 @@ impl HttpCtx {
             out: Vec::new(),
             inflater: decode::Inflater::default(),
             h2: crate::h2::H2Counters::default(),
+            keep_bodies: true,
         }
     }
 }

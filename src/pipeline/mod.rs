@@ -96,6 +96,9 @@ enum FromWorker {
     Transactions {
         worker: usize,
         txs: Vec<Transaction>,
+        /// Each transaction's HAR entry (`har::entry_json`), when a processor takes them
+        /// (`Processor::takes_har_json`); else empty.
+        har: Vec<Box<[u8]>>,
         bytes: usize,
     },
     /// The worker's clock reached `now`; its counters and gauges at that time.
@@ -146,6 +149,13 @@ pub fn run_until(
         .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
         .collect();
     let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
+    // Body bytes are stored only when some output reads them (CSV statistics read sizes).
+    let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
+    // HAR entries are encoded by the workers (in parallel, off the processor thread) when
+    // a processor writes them as they are, and no owner is joined onto the transactions
+    // on the processor thread (attribution of a live capture), which the entry shows.
+    let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
+        && !(config.attribution && source.is_live());
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -153,7 +163,11 @@ pub fn run_until(
     // Packet batches go back to the capture thread the same way (see `Returned`).
     let (spare_tx, spare_rx) = bounded::<Batch>(workers * 2);
     for (index, gate) in gates.iter().enumerate() {
-        let (tx, rx) = bounded::<ToWorker>(config.channel_capacity.max(1));
+        // The packets queued for the workers are as many as for one, shared: a worker
+        // running ahead of another by a whole queue made the HAR entries of the other
+        // arrive too late for the reorder buffer (spooled, merged at export: a second
+        // write of their files), and the queues' memory grew with -workers.
+        let (tx, rx) = bounded::<ToWorker>(per_worker_queue(config.channel_capacity, workers));
         to_workers.push(tx);
         let (back_tx, back_rx) = bounded::<Returned>(config.channel_capacity.max(1));
         // The processor thread keeps a receiver too, to free what a finished worker did
@@ -164,12 +178,21 @@ pub fn run_until(
         let mut worker_config = WorkerConfig::from_config(config, link);
         worker_config.tls = keys.settings;
         worker_config.keys = Arc::clone(&keys.initial);
+        worker_config.keep_bodies = keep_bodies;
         let worker = Worker::new(worker_config);
         let gate = Arc::clone(gate);
         let handle = without_stop_signals(|| {
             thread::Builder::new()
                 .name(format!("httshark-worker-{index}"))
-                .spawn(move || worker_thread(index, worker, gate, rx, out, back_rx, spare))
+                .spawn(move || {
+                    let channels = WorkerChannels {
+                        rx,
+                        out,
+                        back: back_rx,
+                        spare,
+                    };
+                    worker_thread(index, worker, gate, channels, encode_har)
+                })
         })
         .map_err(|e| format!("cannot start worker thread: {e}"))?;
         handles.push(handle);
@@ -311,27 +334,57 @@ pub fn run_until(
     Ok(summary)
 }
 
-/// A worker thread: a channel loop around a `Worker`.
-fn worker_thread(
-    index: usize,
-    mut worker: Worker,
-    gate: Arc<InFlight>,
+/// Batches queued for each worker: `capacity` shared by the `workers`, at least 2 each
+/// (one being filled by the capture thread while the worker reads the other).
+fn per_worker_queue(capacity: usize, workers: usize) -> usize {
+    (capacity.max(1) / workers.max(1)).max(2)
+}
+
+/// A worker thread's channels: packets in, transactions out, transactions handed back
+/// to be freed, packet batches handed back to the capture thread.
+struct WorkerChannels {
     rx: Receiver<ToWorker>,
     out: Sender<FromWorker>,
     back: Receiver<Returned>,
     spare: Sender<Batch>,
+}
+
+/// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
+/// each transaction's HAR entry (`har::entry_json`, the same bytes the processor would
+/// make: the transaction is final once it leaves the worker).
+fn worker_thread(
+    index: usize,
+    mut worker: Worker,
+    gate: Arc<InFlight>,
+    channels: WorkerChannels,
+    encode_har: bool,
 ) {
+    let WorkerChannels {
+        rx,
+        out,
+        back,
+        spare,
+    } = channels;
     let mut flow = FlowCounters::default();
     let flush = |worker: &mut Worker, flow: &mut FlowCounters| {
         if worker.has_transactions() {
             let txs = worker.take_transactions();
-            let bytes = txs.iter().map(Transaction::mem_bytes).sum();
+            let har: Vec<Box<[u8]>> = if encode_har {
+                txs.iter()
+                    .map(|tx| crate::har::entry_json(tx).into_boxed_slice())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let bytes = txs.iter().map(Transaction::mem_bytes).sum::<usize>()
+                + har.iter().map(|j| j.len()).sum::<usize>();
             if gate.acquire(bytes, &back) {
                 flow.memory_limit_in_flight_waits += 1;
             }
             let msg = FromWorker::Transactions {
                 worker: index,
                 txs,
+                har,
                 bytes,
             };
             if out.send(msg).is_err() {

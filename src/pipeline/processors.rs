@@ -187,9 +187,15 @@ pub(super) fn process(
             FromWorker::Transactions {
                 worker,
                 mut txs,
+                mut har,
                 bytes,
             } => {
-                for tx in txs.iter_mut() {
+                // An owner joined below shows in the entry: encoded here then.
+                if join.is_some() {
+                    har.clear();
+                }
+                for (i, tx) in txs.iter_mut().enumerate() {
+                    let mut json = har.get_mut(i).map(std::mem::take);
                     if let Some(j) = join.as_mut() {
                         let owner = j.joiner.owner(tx.conn.id, tx.conn.client, tx.conn.server);
                         let keep = j.filter.as_ref().is_none_or(|f| f.matches(&owner));
@@ -219,7 +225,7 @@ pub(super) fn process(
                         );
                     }
                     for p in processors.iter_mut() {
-                        report(&mut errors, p.on_transaction(tx));
+                        report(&mut errors, p.on_encoded(tx, &mut json));
                     }
                 }
                 // Freed by the worker (see `Returned`); here only when it cannot take them.

@@ -42,6 +42,11 @@ impl Processor for MetricsProcessor {
         "metrics"
     }
 
+    /// Host, status and times only.
+    fn reads_bodies(&self) -> bool {
+        false
+    }
+
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
         let status = tx.response.as_ref().map(|r| r.status);
         let latency = tx

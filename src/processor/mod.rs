@@ -55,6 +55,28 @@ pub trait Processor: Send {
     fn written(&self) -> Option<String> {
         None
     }
+    /// Whether the processor reads body bytes (content or decoded content), not only
+    /// sizes. When no processor of a run does, the workers count body bytes instead of
+    /// storing them (`HttpCtx::keep_bodies`). True unless a processor says otherwise.
+    fn reads_bodies(&self) -> bool {
+        true
+    }
+    /// Whether the processor writes `har::entry_json` as it is: then the workers encode
+    /// each entry where its transaction completes (in parallel with `-workers N`, off the
+    /// processor thread) and hand it to `on_encoded`.
+    fn takes_har_json(&self) -> bool {
+        false
+    }
+    /// `on_transaction`, with `tx`'s HAR entry as `har::entry_json` encodes it when a
+    /// worker did (`takes_har_json`); a processor that writes it takes it out of `json`.
+    fn on_encoded(
+        &mut self,
+        tx: &Transaction,
+        json: &mut Option<Box<[u8]>>,
+    ) -> Result<(), ProcessorError> {
+        let _ = json;
+        self.on_transaction(tx)
+    }
 }
 
 /// `1 HAR file`, `3 HAR files`: `one` or `many` after the number.

@@ -248,6 +248,11 @@ impl Processor for SizesStatsProcessor {
         crate::counters::CounterSet::visit(self.counters(), f);
     }
 
+    /// Wire sizes, status and times only.
+    fn reads_bodies(&self) -> bool {
+        false
+    }
+
     fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
         if self.pending.is_full() {
             self.counters.sizes_stats_pending_limit_hits += 1;

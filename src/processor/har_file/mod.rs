@@ -680,13 +680,9 @@ impl HarFileProcessor {
 /// Distinct write errors logged per run; later distinct ones are only counted.
 const MAX_REPORTED_ERRORS: usize = 16;
 
-impl Processor for HarFileProcessor {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
-        let json = har::entry_json(tx).into_boxed_slice();
+impl HarFileProcessor {
+    /// One entry (`json`: `har::entry_json(tx)`) into its interval's file.
+    fn add(&mut self, tx: &Transaction, json: Box<[u8]>) -> Result<(), ProcessorError> {
         let mut start = tx.completed_at.floor_to(self.interval);
         if let Some(w) = self.written_until.filter(|w| start < *w) {
             // Its file is already written; rewriting it would replace it. Keep the entry
@@ -792,6 +788,31 @@ impl Processor for HarFileProcessor {
                 completed: tx.completed_at,
             });
         Ok(())
+    }
+}
+
+impl Processor for HarFileProcessor {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn on_transaction(&mut self, tx: &Transaction) -> Result<(), ProcessorError> {
+        self.add(tx, har::entry_json(tx).into_boxed_slice())
+    }
+
+    fn takes_har_json(&self) -> bool {
+        true
+    }
+
+    fn on_encoded(
+        &mut self,
+        tx: &Transaction,
+        json: &mut Option<Box<[u8]>>,
+    ) -> Result<(), ProcessorError> {
+        match json.take() {
+            Some(json) => self.add(tx, json),
+            None => self.on_transaction(tx),
+        }
     }
 
     fn on_tick(&mut self, now: Timestamp) -> Result<(), ProcessorError> {

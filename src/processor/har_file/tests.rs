@@ -781,3 +781,36 @@ fn a_streamed_file_survives_its_folder_failing_and_loses_nothing() {
     assert_eq!(p.held_bytes(), 0);
     assert_eq!(p.index_bytes(), 0);
 }
+
+/// Entries the workers encoded (`on_encoded` with the JSON) make the same files as entries
+/// encoded here; the JSON is taken, and without it the processor encodes it itself.
+#[test]
+fn entries_encoded_by_the_workers_make_the_same_files() {
+    let txs = [
+        tx(2, 1, "b.example", at(12, 0), at(13, 0)),
+        tx(1, 1, "a.example", at(1, 0), at(2, 0)),
+        tx(1, 2, "a.example", at(9, 0), at(10, 0)),
+        tx(3, 1, "a.example", at(0, 500), at(9, 999)),
+    ];
+    let here = tempfile::tempdir().unwrap();
+    let mut p =
+        HarFileProcessor::new(here.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    for t in &txs {
+        p.on_transaction(t).unwrap();
+    }
+    p.finish(at(20, 0)).unwrap();
+    let encoded = tempfile::tempdir().unwrap();
+    let mut q =
+        HarFileProcessor::new(encoded.path().to_path_buf(), true, Duration::from_secs(10)).unwrap();
+    assert!(q.takes_har_json());
+    for (i, t) in txs.iter().enumerate() {
+        // One without its JSON: the processor encodes it.
+        let mut json = (i != 2).then(|| har::entry_json(t).into_boxed_slice());
+        q.on_encoded(t, &mut json).unwrap();
+        assert!(json.is_none());
+    }
+    q.finish(at(20, 0)).unwrap();
+    let (a, b) = (files(here.path()), files(encoded.path()));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, b);
+}
