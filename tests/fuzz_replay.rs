@@ -114,18 +114,12 @@ fn pipeline_idle_close_does_not_depend_on_workers() {
 /// scan accepted a record that ended exactly at the end of the buffered bytes, so whether
 /// the scan accepted it (or went on, when more bytes were already there and did not chain)
 /// depended on where the segments ended: counted `tls_resync_failures` 2 and
-/// `tls_framing_errors` 2 fed whole, 1 and 3 byte by byte. Open: dropping the
-/// "ends at the buffer end" case fixes it but loses the last record after a loss
-/// (`a_gap_that_takes_record_headers_resyncs_by_trial_decryption` fails); the fix needs
-/// the framer to accept that case only at the direction's end (`Layer::on_fin` has no
-/// context to pump with). The input sits in `fuzz/findings/` until then.
+/// `tls_framing_errors` 2 fed whole, 1 and 3 byte by byte. Such a record now waits for the
+/// header after it, or for the direction's end (FIN, or the close: `Layer::on_end`).
 #[test]
-#[ignore = "open finding of tls_split (docs/robustness.md)"]
 fn tls_resync_does_not_depend_on_segmentation() {
-    let data = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/findings/tls_split/resync-accepts-a-record-ending-at-the-buffer-end"),
-    )
-    .unwrap();
+    let data =
+        std::fs::read(dir("tls_split").join("resync-accepts-a-record-ending-at-the-buffer-end"))
+            .unwrap();
     httshark::fuzzing::tls_split::check(&data);
 }
