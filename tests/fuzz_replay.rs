@@ -123,3 +123,74 @@ fn tls_resync_does_not_depend_on_segmentation() {
             .unwrap();
     httshark::fuzzing::tls_split::check(&data);
 }
+
+/// What the hand-made `pipeline` seeds of `fuzz/seed.sh` are for (issue 16, reach): 48 KB
+/// out of order behind a hole on one connection pass the target's 32 KiB budget, so its
+/// last step releases the connection's buffers early (the hole as a gap); a zstd body is
+/// decoded (alone and under gzip), 30 bytes of zstd give 300 KB of zeros (under the default
+/// `max_decoded_bytes`), a damaged one fails.
+#[test]
+fn pipeline_seeds_reach_the_early_release_and_zstd() {
+    use httshark::model::Decoded;
+    let run = |name: &str| {
+        let data = std::fs::read(dir("pipeline").join(name)).unwrap();
+        httshark::fuzzing::pipeline::run_one(&data).expect("a pcap")
+    };
+    for name in [
+        "seed-ooo-past-the-budget",
+        "seed-ooo-past-the-budget-hole-filled-late",
+    ] {
+        let (txs, c) = run(name);
+        assert!(
+            c.reassembly.memory_limit_buffers_released >= 1,
+            "{name}: {c:?}"
+        );
+        assert_eq!(txs.len(), 1, "{name}");
+        let body = &txs[0].response.as_ref().expect("a response").body;
+        assert!(
+            body.missing >= 1400,
+            "{name}: the hole is a gap: {}",
+            body.missing
+        );
+    }
+    let decoded = |name: &str| {
+        let (txs, _) = run(name);
+        assert_eq!(txs.len(), 1, "{name}");
+        let body = &txs[0].response.as_ref().expect("a response").body;
+        assert!(body.content_encoding.iter().any(|c| c == "zstd"), "{name}");
+        body.decoded.clone()
+    };
+    assert!(
+        matches!(decoded("seed-zstd-body"), Decoded::Decoded { len: 293, .. }),
+        "{:?}",
+        decoded("seed-zstd-body")
+    );
+    assert!(matches!(
+        decoded("seed-gzip-then-zstd"),
+        Decoded::Decoded { len: 293, .. }
+    ));
+    assert!(matches!(
+        decoded("seed-zstd-damaged"),
+        Decoded::Failed { .. }
+    ));
+    assert!(matches!(
+        decoded("seed-zstd-bomb"),
+        Decoded::Decoded { len: 300_000, .. }
+    ));
+}
+
+/// What the budget seeds of `fuzz/seed.sh` for `reassembly` are for (issue 16, reach):
+/// under the target's 1.5 KiB budget, one connection with 1,000 bytes out of order behind
+/// a hole is over it alone (its buffers are released early), two with 400 each pass it
+/// together (one is evicted).
+#[test]
+fn reassembly_seeds_reach_every_budget_step() {
+    let run = |name: &str| {
+        let data = std::fs::read(dir("reassembly").join(name)).unwrap();
+        httshark::fuzzing::reassembly::run(&data)
+    };
+    let c = run("seed-budget-early-release");
+    assert!(c.memory_limit_buffers_released >= 1, "{c:?}");
+    let c = run("seed-budget-eviction");
+    assert!(c.memory_limit_evictions >= 1, "{c:?}");
+}

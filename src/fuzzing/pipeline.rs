@@ -122,6 +122,17 @@ fn run(data: &[u8], link: LinkType, workers: usize) -> (Vec<Transaction>, Worker
     (out, counters)
 }
 
+/// The capture through one worker with the target's settings (checked as in `check`):
+/// its transactions and counters, for tests of what the seeds reach. `None` when the
+/// input is not a classic pcap of a known link type.
+pub fn run_one(data: &[u8]) -> Option<(Vec<Transaction>, WorkerCounters)> {
+    let file = pcap_file(data)?;
+    let link = i32::try_from(file.linktype)
+        .ok()
+        .and_then(LinkType::from_dlt)?;
+    Some(run(data, link, 1))
+}
+
 /// Runs one input; panics when an invariant above breaks.
 pub fn check(data: &[u8]) {
     let Some(file) = pcap_file(data) else {
