@@ -265,7 +265,7 @@ for name, enc in codecs.items():
         if what == "text":
             put("http", http_exchange(head, body[:len(body) // 2] + b"\xff" * 4))  # damaged
 # Stacked: gzip then br (Content-Encoding lists them in the order applied), and an unknown one.
-gz = gzip.compress(text)
+gz = gzip.compress(text, mtime=0)  # mtime 0: the same seed at every run
 br = tool(BROTLI, gz)
 if br is not None:
     put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, br\r\n", br))
