@@ -124,6 +124,19 @@ fn tls_resync_does_not_depend_on_segmentation() {
     httshark::fuzzing::tls_split::check(&data);
 }
 
+/// Found by the `pipeline` target's sharded differential (2026-12-05): a connection whose
+/// only segment was stamped 136 million seconds before another connection's went to the
+/// front of the recency list, so with one worker the idle scan stopped at the other one
+/// (not idle) and never saw it, while with three it was alone and closed idle
+/// (`connections_idle_closed` 0 against 1). The list is now kept ordered by last activity.
+#[test]
+fn pipeline_idle_close_of_a_connection_stamped_earlier() {
+    let data =
+        std::fs::read(dir("pipeline").join("workers-idle-close-of-a-connection-stamped-earlier"))
+            .unwrap();
+    httshark::fuzzing::pipeline::check(&data);
+}
+
 /// What the hand-made `pipeline` seeds of `fuzz/seed.sh` are for (issue 16, reach): 48 KB
 /// out of order behind a hole on one connection pass the target's 32 KiB budget, so its
 /// last step releases the connection's buffers early (the hole as a gap); a zstd body is
