@@ -137,6 +137,21 @@ fn pipeline_idle_close_of_a_connection_stamped_earlier() {
     httshark::fuzzing::pipeline::check(&data);
 }
 
+/// Found by the `pipeline` target's sharded differential (2026-12-05): a SYN reusing a
+/// 4-tuple (its sequence number 875 KB before the old connection's) joined the causal
+/// window before the segments that were already due were released; with three workers the
+/// old connection's request was due but still held when the SYN came, and the SYN went
+/// first (it "must precede" it by sequence number), so the request landed on the new
+/// connection; with one worker it had gone at an earlier packet. What is due goes now
+/// before the new segment joins the window.
+#[test]
+fn pipeline_causal_window_release_does_not_depend_on_workers() {
+    let data =
+        std::fs::read(dir("pipeline").join("workers-reused-tuple-syn-ahead-of-due-segments"))
+            .unwrap();
+    httshark::fuzzing::pipeline::check(&data);
+}
+
 /// What the hand-made `pipeline` seeds of `fuzz/seed.sh` are for (issue 16, reach): 48 KB
 /// out of order behind a hole on one connection pass the target's 32 KiB budget, so its
 /// last step releases the connection's buffers early (the hole as a gap); a zstd body is

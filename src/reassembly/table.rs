@@ -174,6 +174,18 @@ impl<F: HandlerFactory> ConnTable<F> {
             self.process_segment(ctx, seg, packet_index, ts, now);
             return;
         }
+        // What was due before this packet goes first: with the connections spread over
+        // fewer workers it went at an earlier packet, before this segment joined the
+        // window, so this segment must not be able to jump ahead of it (`pipeline`
+        // target, 1 worker vs 3: a reused 4-tuple's SYN went before the old connection's
+        // request on 3 workers only).
+        while let Some(h) =
+            self.window
+                .pop_full(packet_index.saturating_sub(1), limit, &mut self.counters)
+        {
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
+        }
         self.window.push(seg, packet_index, ts, &mut self.counters);
         while let Some(h) = self
             .window
