@@ -4,7 +4,7 @@
 #   decode     <- every frame of those pcaps, prefixed by the link-type byte of decode.rs
 #   http       <- fixtures/http/*.txt transcripts, in the op format of src/lib.rs (http_ops)
 #   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format,
-#                 and overlapping copies that differ
+#                 overlapping copies that differ, and out-of-order bytes past its budget
 #   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
 #                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
 #   hpack      <- RFC 7541 Appendix C.3-C.6 block sequences in its op format (and a desync)
@@ -17,6 +17,8 @@
 #   every target <- also fuzz/regressions/<target>/* (the inputs CI replays)
 #   http_split <- the http seeds
 #   h2_split, tls_split <- their fuzz/regressions/ (h2 and tls seeds, the same input layout)
+#   pipeline   <- also hand-made pcaps: zstd bodies (plain, damaged, stacked, a bomb), and
+#                 48 KB out of order behind a hole, past the target's 32 KiB budget
 #   redact, body_select, hosts <- hand-made lists and header fields in their formats
 # Needs python3 (and the zstd and brotli tools for those two codings). Usage: fuzz/seed.sh (from anywhere).
 set -euo pipefail
@@ -163,6 +165,19 @@ put("reassembly", seg(ACK, 20) + seg(ACK | 0x40, 20) + seg(ACK | 0x80, 20) + seg
 put("reassembly", seg(SYN, 0) + seg(1 | SYN | ACK, 0) + seg(ACK, 0)
     + bytes([ACK, 0x10, 5]) + struct.pack("<h", 10)
     + bytes([ACK, 0x12, 15]) + struct.pack("<h", -15) + seg(1 | ACK, 0) + seg(ACK | FIN, 0))
+# The budget (1.5 KiB; a bare connection is charged ~650 bytes): one connection with
+# 1,000 bytes out of order behind a 100-byte hole is over it alone (its buffers are
+# released early, the hole delivered as a gap); two with 400 each pass it together (the
+# older one is evicted).
+def hole(port, ahead, n, size=200):
+    p = port << 6
+    return (bytes([ACK | p, 0x10, size]) + struct.pack("<h", ahead)
+            + b"".join(seg(ACK | p, size) for _ in range(n - 1)))
+def shake(port):
+    p = port << 6
+    return seg(SYN | p, 0) + seg(1 | SYN | ACK | p, 0) + seg(ACK | p, 0) + seg(ACK | p, 30)
+put("reassembly", shake(0) + hole(0, 100, 5) + seg(ACK | FIN, 0) + seg(1 | ACK | FIN, 0))
+put("reassembly", shake(0) + hole(0, 100, 2) + shake(1) + hole(1, 100, 2) + seg(1 | ACK | 0x40, 10))
 
 # Key logs (keylog.rs: first byte = chunk size - 1). Made-up secrets only.
 R = "00112233445566778899aabbccddeeff" * 2
@@ -250,7 +265,7 @@ for name, enc in codecs.items():
         if what == "text":
             put("http", http_exchange(head, body[:len(body) // 2] + b"\xff" * 4))  # damaged
 # Stacked: gzip then br (Content-Encoding lists them in the order applied), and an unknown one.
-gz = gzip.compress(text)
+gz = gzip.compress(text, mtime=0)  # mtime 0: the same seed at every run
 br = tool(BROTLI, gz)
 if br is not None:
     put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, br\r\n", br))
@@ -259,6 +274,63 @@ put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip, gzi
 put("http", http_exchange(b"HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\n", b"\x1f\x9d" + text[:20]))
 for f in os.listdir("corpus/http"):
     put("http_split", open(os.path.join("corpus/http", f), "rb").read())
+
+# pipeline: hand-made pcaps for what no capture reaches (issue 16). One TCP connection,
+# Ethernet/IPv4, checksums 0 (not verified), 10 ms between frames.
+def pcap(frames):
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for i, f in enumerate(frames):
+        t = 1_700_000_000_000 + 10 * i  # milliseconds
+        out += struct.pack("<IIII", t // 1000, (t % 1000) * 1000, len(f), len(f)) + f
+    return out
+CLI, SRV = (bytes([10, 0, 0, 2]), 40000), (bytes([10, 0, 0, 1]), 80)
+def frame(src, dst, seq, ack, flags, payload=b""):
+    tcp = struct.pack(">HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                      0x50, flags, 65535, 0, 0)
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
+                     src[0], dst[0])
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + tcp + payload
+F_FIN, F_SYN, F_RST, F_PSH, F_ACK = 1, 2, 4, 8, 16
+def connection(request, response, lose=(), seg=1400, late=()):
+    # Handshake, the request, the response in `seg`-byte segments (those whose index is in
+    # `lose` left out: a hole), the client's ACKs, FINs.
+    c, s = 1000, 5000
+    frames = [frame(CLI, SRV, c, 0, F_SYN), frame(SRV, CLI, s, c + 1, F_SYN | F_ACK),
+              frame(CLI, SRV, c + 1, s + 1, F_ACK),
+              frame(CLI, SRV, c + 1, s + 1, F_PSH | F_ACK, request)]
+    c += 1 + len(request)
+    s += 1
+    for i in range(0, len(response), seg):
+        if i // seg not in lose:
+            frames.append(frame(SRV, CLI, s + i, c, F_PSH | F_ACK, response[i:i + seg]))
+    for i in late:  # lost segments retransmitted at the end
+        frames.append(frame(SRV, CLI, s + i * seg, c, F_PSH | F_ACK, response[i * seg:(i + 1) * seg]))
+    s += len(response)
+    frames += [frame(SRV, CLI, s, c, F_FIN | F_ACK), frame(CLI, SRV, c, s + 1, F_FIN | F_ACK),
+               frame(SRV, CLI, s + 1, c + 1, F_ACK)]
+    return pcap(frames)
+GET = b"GET /z HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip, br, zstd\r\n\r\n"
+def response(coding, body):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+    if coding:
+        head += b"Content-Encoding: " + coding + b"\r\n"
+    head += b"Set-Cookie: s=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT\r\n"
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+# A response body in zstd (the pipeline target's seeds had none: its zstd reader was never
+# reached), a damaged one, one under gzip, and 300 KB of zeros in 30 bytes.
+zs = tool(["zstd", "-19", "-c", "-q"], text)
+if zs is not None:
+    put("pipeline", connection(GET, response(b"zstd", zs)))
+    put("pipeline", connection(GET, response(b"zstd", zs[:len(zs) // 2] + b"\xff" * 4)))
+    put("pipeline", connection(GET, response(b"gzip, zstd", tool(["zstd", "-19", "-c", "-q"], gz))))
+    put("pipeline", connection(GET, response(b"zstd", tool(["zstd", "-19", "-c", "-q"], bomb))))
+# Out-of-order bytes past the target's 32 KiB budget on one connection: the response's
+# second segment is lost, 47 KB follow the hole, so the budget's last step (releasing the
+# connection's buffers early, holes as gaps: HalfStream::release_buffered) runs; then the
+# same with the hole filled late (a retransmission after the release).
+big = response(None, bytes(range(256)) * 192)
+put("pipeline", connection(GET, big, lose={1}))
+put("pipeline", connection(GET, big, lose={1}, late=[1]))
 
 # -hosts values, -redact-headers lists with header fields, body selection lists.
 for v in (b":80", b":80,10.0.0.1:8080,10.0.0.2:,[::1]:8443,[2001:db8::1]:", b"[::ffff:1.2.3.4]:443",

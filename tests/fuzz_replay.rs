@@ -114,18 +114,111 @@ fn pipeline_idle_close_does_not_depend_on_workers() {
 /// scan accepted a record that ended exactly at the end of the buffered bytes, so whether
 /// the scan accepted it (or went on, when more bytes were already there and did not chain)
 /// depended on where the segments ended: counted `tls_resync_failures` 2 and
-/// `tls_framing_errors` 2 fed whole, 1 and 3 byte by byte. Open: dropping the
-/// "ends at the buffer end" case fixes it but loses the last record after a loss
-/// (`a_gap_that_takes_record_headers_resyncs_by_trial_decryption` fails); the fix needs
-/// the framer to accept that case only at the direction's end (`Layer::on_fin` has no
-/// context to pump with). The input sits in `fuzz/findings/` until then.
+/// `tls_framing_errors` 2 fed whole, 1 and 3 byte by byte. Such a record now waits for the
+/// header after it, or for the direction's end (FIN, or the close: `Layer::on_end`).
 #[test]
-#[ignore = "open finding of tls_split (docs/robustness.md)"]
 fn tls_resync_does_not_depend_on_segmentation() {
-    let data = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/findings/tls_split/resync-accepts-a-record-ending-at-the-buffer-end"),
-    )
-    .unwrap();
+    let data =
+        std::fs::read(dir("tls_split").join("resync-accepts-a-record-ending-at-the-buffer-end"))
+            .unwrap();
     httshark::fuzzing::tls_split::check(&data);
+}
+
+/// Found by the `pipeline` target's sharded differential (2026-12-05): a connection whose
+/// only segment was stamped 136 million seconds before another connection's went to the
+/// front of the recency list, so with one worker the idle scan stopped at the other one
+/// (not idle) and never saw it, while with three it was alone and closed idle
+/// (`connections_idle_closed` 0 against 1). The list is now kept ordered by last activity.
+#[test]
+fn pipeline_idle_close_of_a_connection_stamped_earlier() {
+    let data =
+        std::fs::read(dir("pipeline").join("workers-idle-close-of-a-connection-stamped-earlier"))
+            .unwrap();
+    httshark::fuzzing::pipeline::check(&data);
+}
+
+/// Found by the `pipeline` target's sharded differential (2026-12-05): a SYN reusing a
+/// 4-tuple (its sequence number 875 KB before the old connection's) joined the causal
+/// window before the segments that were already due were released; with three workers the
+/// old connection's request was due but still held when the SYN came, and the SYN went
+/// first (it "must precede" it by sequence number), so the request landed on the new
+/// connection; with one worker it had gone at an earlier packet. What is due goes now
+/// before the new segment joins the window.
+#[test]
+fn pipeline_causal_window_release_does_not_depend_on_workers() {
+    let data =
+        std::fs::read(dir("pipeline").join("workers-reused-tuple-syn-ahead-of-due-segments"))
+            .unwrap();
+    httshark::fuzzing::pipeline::check(&data);
+}
+
+/// What the hand-made `pipeline` seeds of `fuzz/seed.sh` are for (issue 16, reach): 48 KB
+/// out of order behind a hole on one connection pass the target's 32 KiB budget, so its
+/// last step releases the connection's buffers early (the hole as a gap); a zstd body is
+/// decoded (alone and under gzip), 30 bytes of zstd give 300 KB of zeros (under the default
+/// `max_decoded_bytes`), a damaged one fails.
+#[test]
+fn pipeline_seeds_reach_the_early_release_and_zstd() {
+    use httshark::model::Decoded;
+    let run = |name: &str| {
+        let data = std::fs::read(dir("pipeline").join(name)).unwrap();
+        httshark::fuzzing::pipeline::run_one(&data).expect("a pcap")
+    };
+    for name in [
+        "seed-ooo-past-the-budget",
+        "seed-ooo-past-the-budget-hole-filled-late",
+    ] {
+        let (txs, c) = run(name);
+        assert!(
+            c.reassembly.memory_limit_buffers_released >= 1,
+            "{name}: {c:?}"
+        );
+        assert_eq!(txs.len(), 1, "{name}");
+        let body = &txs[0].response.as_ref().expect("a response").body;
+        assert!(
+            body.missing >= 1400,
+            "{name}: the hole is a gap: {}",
+            body.missing
+        );
+    }
+    let decoded = |name: &str| {
+        let (txs, _) = run(name);
+        assert_eq!(txs.len(), 1, "{name}");
+        let body = &txs[0].response.as_ref().expect("a response").body;
+        assert!(body.content_encoding.iter().any(|c| c == "zstd"), "{name}");
+        body.decoded.clone()
+    };
+    assert!(
+        matches!(decoded("seed-zstd-body"), Decoded::Decoded { len: 293, .. }),
+        "{:?}",
+        decoded("seed-zstd-body")
+    );
+    assert!(matches!(
+        decoded("seed-gzip-then-zstd"),
+        Decoded::Decoded { len: 293, .. }
+    ));
+    assert!(matches!(
+        decoded("seed-zstd-damaged"),
+        Decoded::Failed { .. }
+    ));
+    assert!(matches!(
+        decoded("seed-zstd-bomb"),
+        Decoded::Decoded { len: 300_000, .. }
+    ));
+}
+
+/// What the budget seeds of `fuzz/seed.sh` for `reassembly` are for (issue 16, reach):
+/// under the target's 1.5 KiB budget, one connection with 1,000 bytes out of order behind
+/// a hole is over it alone (its buffers are released early), two with 400 each pass it
+/// together (one is evicted).
+#[test]
+fn reassembly_seeds_reach_every_budget_step() {
+    let run = |name: &str| {
+        let data = std::fs::read(dir("reassembly").join(name)).unwrap();
+        httshark::fuzzing::reassembly::run(&data)
+    };
+    let c = run("seed-budget-early-release");
+    assert!(c.memory_limit_buffers_released >= 1, "{c:?}");
+    let c = run("seed-budget-eviction");
+    assert!(c.memory_limit_evictions >= 1, "{c:?}");
 }

@@ -6,7 +6,8 @@
 //!
 //! Input: byte 0 picks the mode: bit 0 = raw, bit 1 = without the keys, bit 2 = keys not
 //! final (a live capture: records wait for their keys until a tick gives up), bit 3 = no
-//! mid-stream pickup trial.
+//! mid-stream pickup trial, bit 4 = the connection closes at the end without its FINs
+//! (`Layer::on_end`, then `on_close`) instead of ending with them.
 //! - Raw: the rest are arbitrary bytes, in chunks of 97 alternating direction, the keys of
 //!   `testing::exchange` in the store.
 //! - Structured (the `tls` target's layout up to the ops, so its seeds serve): a suite
@@ -23,16 +24,15 @@
 //! layer's memory stays bounded; an unedited conversation with its keys comes out whole
 //! (so the runs compared are not all empty).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use super::Split;
 use crate::http::HttpLimits;
-use crate::model::{ConnInfo, Direction, PerDirection};
+use crate::model::{Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx};
 use crate::time::Timestamp;
-use crate::tls::record::{HEADER_LEN, MAX_FRAGMENT};
-use crate::tls::{testing, TlsLayer, TLS_MAX_HELD_BYTES};
+use crate::tls::testing::{self, conn, layer_mem_bound as mem_bound};
+use crate::tls::TlsLayer;
 
 const SUITES13: [u16; 3] = [0x1301, 0x1302, 0x1303];
 const SUITES12: [u16; 5] = [0xc02f, 0xc030, 0xcca8, 0xc013, 0x003c];
@@ -52,18 +52,6 @@ fn dir(bit: u8) -> Direction {
         Direction::ToServer
     } else {
         Direction::ToClient
-    }
-}
-
-fn conn() -> ConnInfo {
-    ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 443)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: false,
     }
 }
 
@@ -197,10 +185,6 @@ fn push(norm: &mut Vec<Emitted>, e: Emitted) {
     }
 }
 
-fn mem_bound() -> usize {
-    TLS_MAX_HELD_BYTES + 8 * (HEADER_LEN + MAX_FRAGMENT) + 64 * 1024
-}
-
 /// Feeds the plan to a `TlsLayer`: the normalised events and the counters' `Debug` text.
 fn run(plan: &Plan, split: Split) -> (Vec<Emitted>, String) {
     let mut ctx = ProtoCtx::new(HttpLimits::default());
@@ -243,7 +227,7 @@ fn run(plan: &Plan, split: Split) -> (Vec<Emitted>, String) {
             Event::Fin(d) => {
                 if !finished[d.index()] {
                     finished[d.index()] = true;
-                    layer.on_fin(*d, ts, &mut out);
+                    layer.on_fin(&mut ctx, &conn(), *d, ts, &mut out);
                 }
             }
         }
@@ -251,17 +235,27 @@ fn run(plan: &Plan, split: Split) -> (Vec<Emitted>, String) {
             push(&mut norm, e);
         }
     }
-    // The end of the capture: time enough for any wait to end, then both FINs.
+    // The end of the capture: time enough for any wait to end, then both FINs, or (bit 4)
+    // the connection closes without them, as `ProtoConn::on_close` ends a layer.
     ts = ts + Duration::from_secs(3600);
     layer.on_tick(&mut ctx, ts, &mut out);
     for d in [Direction::ToServer, Direction::ToClient] {
-        if !finished[d.index()] {
-            layer.on_fin(d, ts, &mut out);
+        if plan.mode & 16 != 0 {
+            layer.on_end(&mut ctx, &conn(), d, ts, &mut out);
+        } else if !finished[d.index()] {
+            layer.on_fin(&mut ctx, &conn(), d, ts, &mut out);
         }
+    }
+    if plan.mode & 16 != 0 {
+        layer.on_close(&mut ctx);
     }
     for e in out.drain(..) {
         push(&mut norm, e);
     }
+    assert_eq!(
+        ctx.tls.tls_resync_held_limit, 0,
+        "the header scan held more than RESYNC_MAX_HELD"
+    );
     let counters = format!(
         "{:?} {:?} waiting={}",
         ctx.tls,

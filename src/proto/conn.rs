@@ -126,7 +126,7 @@ impl ProtoConn {
             Input::Data(data) => layer.on_data(ctx, conn, dir, data, ts, &mut out),
             Input::Gap(len) => layer.on_gap(ctx, conn, dir, len, ts, &mut out),
             Input::Ack(ack) => layer.on_ack(ctx, dir, ack, &mut out),
-            Input::Fin => layer.on_fin(dir, ts, &mut out),
+            Input::Fin => layer.on_fin(ctx, conn, dir, ts, &mut out),
             // A layer's output offsets are not its input's (TLS records).
             Input::Conflict(..) => self.conflict_unplaced = true,
         }
@@ -516,6 +516,18 @@ impl StreamHandler for ProtoConn {
         reason: CloseReason,
         ts: Timestamp,
     ) {
+        // The directions end here if they had no FIN: each layer decides what it held for
+        // more bytes (`Layer::on_end`), bottom up, so its output reaches the session
+        // before the close does. (A layer pushed meanwhile, TLS inside TLS, ends too.)
+        let mut level = 0;
+        while level < self.layers.len() {
+            for dir in [Direction::ToServer, Direction::ToClient] {
+                let mut out = Vec::new();
+                self.layers[level].on_end(ctx, conn, dir, ts, &mut out);
+                self.feed_up(ctx, conn, level, out);
+            }
+            level += 1;
+        }
         // A layer still waiting for something the connection's end cannot bring (TLS:
         // secrets a live key log has not shown yet): the stack lingers in the worker until
         // it has them or gives up (`Lingering`), then closes as it would have now.

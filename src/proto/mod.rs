@@ -210,12 +210,39 @@ pub trait Layer: Send {
     fn on_ack(&mut self, ctx: &mut ProtoCtx, dir: Direction, ack: u64, out: &mut Vec<Emitted>) {
         let _ = (ctx, dir, ack, out);
     }
-    fn on_fin(&mut self, dir: Direction, ts: Timestamp, out: &mut Vec<Emitted>) {
+    /// The direction ended with a FIN: the layer first decides what it held waiting for
+    /// more bytes (TLS: after a loss, a record ending at the last byte), then sends the
+    /// `Fin` up (after what it still holds for keys, if anything).
+    fn on_fin(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        let _ = (ctx, conn);
         out.push(Emitted {
             dir,
             event: LayerEvent::Fin,
             ts,
         });
+    }
+    /// The direction ended without a FIN: the connection closed (RST, idle timeout,
+    /// eviction, a reused 4-tuple, the end of the capture). `ProtoConn::on_close` calls it
+    /// for both directions of every layer, bottom up, before `on_close`; a layer decides
+    /// what it held waiting for more bytes as at a FIN (so what comes out never depends on
+    /// whether the bytes ended with a FIN or the capture ended there), sends no `Fin`, and
+    /// ignores the call for a direction that had its FIN. The default does nothing.
+    fn on_end(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        let _ = (ctx, conn, dir, ts, out);
     }
     /// Time advanced (packet time, or an idle live capture's clock): a layer waiting for
     /// something (TLS: keys) may let held bytes go, or give up.

@@ -301,6 +301,10 @@ crate::counters! {
         segments_ignored,
         /// Recently closed 4-tuples forgotten early because `RECENTLY_CLOSED_MAX` was reached.
         recently_closed_overflow,
+        /// Segments stamped so far back that keeping the recency list ordered by last
+        /// activity would walk past more than `RECENCY_WALK_MAX` connections: their
+        /// connection's idle close may come late.
+        recency_walk_limit_hits,
         /// Segments held back because they acknowledge bytes of the other direction that
         /// the capture had not delivered yet (cross-direction capture reordering).
         causal_holds,
@@ -336,6 +340,14 @@ pub const LARGE_CONNECTION_SHARE: usize = 8;
 /// Least recently active connections looked at to find one that never carried a byte,
 /// the cheapest to evict.
 pub const EVICTION_SCAN: usize = 64;
+
+/// Connections a segment stamped earlier than the latest activity is moved past to keep the
+/// recency list ordered by last activity (which the idle timeout and the eviction read from
+/// its tail). Captures go back in time by a few positions (merged files, multi-queue NICs);
+/// a hostile file jumping back over thousands of connections at every packet must not cost
+/// a walk over all of them: past this the connection stays where the walk stopped (its
+/// idle close comes late, never early), counted (`recency_walk_limit_hits`).
+pub const RECENCY_WALK_MAX: usize = 256;
 
 /// 4-tuples closed by FIN or RST remembered at most, so stragglers do not open a bogus
 /// mid-stream connection. Beyond it the oldest is forgotten (`recently_closed_overflow`).

@@ -17,7 +17,8 @@ use super::role::server_is_dst;
 use super::window::CausalWindow;
 use super::{
     CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
-    EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENTLY_CLOSED_LINGER, RECENTLY_CLOSED_MAX,
+    EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENCY_WALK_MAX, RECENTLY_CLOSED_LINGER,
+    RECENTLY_CLOSED_MAX,
 };
 use crate::hosts::ServerSet;
 use crate::model::{ConnInfo, Direction};
@@ -172,6 +173,18 @@ impl<F: HandlerFactory> ConnTable<F> {
         if limit == 0 && self.window.is_empty() {
             self.process_segment(ctx, seg, packet_index, ts, now);
             return;
+        }
+        // What was due before this packet goes first: with the connections spread over
+        // fewer workers it went at an earlier packet, before this segment joined the
+        // window, so this segment must not be able to jump ahead of it (`pipeline`
+        // target, 1 worker vs 3: a reused 4-tuple's SYN went before the old connection's
+        // request on 3 workers only).
+        while let Some(h) =
+            self.window
+                .pop_full(packet_index.saturating_sub(1), limit, &mut self.counters)
+        {
+            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.window.recycle(h);
         }
         self.window.push(seg, packet_index, ts, &mut self.counters);
         while let Some(h) = self
@@ -630,14 +643,42 @@ impl<F: HandlerFactory> ConnTable<F> {
     }
 
     /// Marks connection `idx` active at `seen` (its last activity never goes back: a
-    /// segment stamped earlier than one already seen does not make it older).
+    /// segment stamped earlier than one already seen does not make it older), and keeps
+    /// the recency list ordered by last activity, latest first: a segment stamped earlier
+    /// than other connections' latest activity goes behind them. Moving it to the front
+    /// instead let a connection stamped long ago sit before one active since, so the idle
+    /// scan (which stops at the first tail entry not expired) missed it when the worker
+    /// held other connections and not when it did not (`pipeline` target, 1 worker vs 3).
     fn touch(&mut self, idx: u32, seen: Timestamp) {
-        if let Some(r) = self.recency.get_mut(idx as usize) {
-            r.last_seen = r.last_seen.max(seen);
+        let Some(r) = self.recency.get_mut(idx as usize) else {
+            return;
+        };
+        r.last_seen = r.last_seen.max(seen);
+        let seen = r.last_seen;
+        self.unlink(idx);
+        let (mut before, mut at) = (NIL, self.head);
+        let mut walked = 0;
+        while at != NIL && self.recency[at as usize].last_seen > seen {
+            if walked == RECENCY_WALK_MAX {
+                self.counters.recency_walk_limit_hits += 1;
+                break;
+            }
+            before = at;
+            at = self.recency[at as usize].next;
+            walked += 1;
         }
-        if self.head != idx {
-            self.unlink(idx);
+        if before == NIL {
             self.push_front(idx);
+            return;
+        }
+        // Between `before` and `at`.
+        self.recency[idx as usize].prev = before;
+        self.recency[idx as usize].next = at;
+        self.recency[before as usize].next = idx;
+        if at != NIL {
+            self.recency[at as usize].prev = idx;
+        } else {
+            self.tail = idx;
         }
     }
 

@@ -4,28 +4,16 @@ use std::time::Duration;
 
 use super::crypto::{self, RecordEncryptor};
 use super::record::APPLICATION_DATA;
-use super::testing::{entry, exchange, tls12, tls13, REQUEST, RESPONSE};
+use super::testing::{conn, entry, exchange, tls12, tls13, REQUEST, RESPONSE};
 use super::TlsLayer;
 use crate::http::HttpLimits;
 use crate::keylog::{Entry, Label};
-use crate::model::{ConnInfo, Direction, PerDirection};
+use crate::model::{Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoConn, ProtoCtx};
 use crate::reassembly::StreamHandler;
 use crate::time::Timestamp;
 
 use Direction::{ToClient, ToServer};
-
-fn conn() -> ConnInfo {
-    ConnInfo {
-        id: 1,
-        client: "10.0.0.1:40000".parse().unwrap(),
-        server: "10.0.0.2:443".parse().unwrap(),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: false,
-    }
-}
 
 fn ts(ms: i64) -> Timestamp {
     Timestamp(ms * 1_000_000)
@@ -210,10 +198,65 @@ fn a_gap_that_takes_record_headers_resyncs_by_trial_decryption() {
     layer.on_data(&mut ctx, &conn(), ToClient, &recs[3][3..], ts(1), &mut out);
     layer.on_data(&mut ctx, &conn(), ToClient, &recs[4], ts(1), &mut out);
     collect(&mut got, out);
+    // Record 4 ends at the last byte so far: it waits for the header after it, or for
+    // the direction's end.
+    let text = String::from_utf8_lossy(&got.to_client).into_owned();
+    assert!(text.ends_with("part0;"), "{text}");
+    let mut out = Vec::new();
+    layer.on_fin(&mut ctx, &conn(), ToClient, ts(2), &mut out);
+    assert!(matches!(
+        out.last().map(|e| &e.event),
+        Some(LayerEvent::Fin)
+    ));
+    collect(&mut got, out);
     let text = String::from_utf8_lossy(&got.to_client).into_owned();
     assert!(text.starts_with("part0;"), "{text}");
     assert!(text.ends_with("part4;"), "{text}");
     assert_eq!(ctx.tls.tls_resyncs, 1, "{:?}", ctx.tls);
+}
+
+/// A connection that ends without a FIN (idle timeout, eviction, RST, the end of the
+/// capture) ends its directions as a FIN would (`Layer::on_end`): after a loss, the last
+/// record (ending at the last byte) is decrypted before the close, as with a FIN.
+#[test]
+fn a_close_without_fin_takes_the_last_record_after_a_loss_as_a_fin_does() {
+    use crate::reassembly::CloseReason;
+    let suite = crypto::suite(0x1303).unwrap();
+    let mut conv = tls13(0x1303, None, false, &exchange());
+    conv.segments.pop();
+    let mut results = Vec::new();
+    for reason in [
+        CloseReason::Fin,
+        CloseReason::Idle,
+        CloseReason::Evicted,
+        CloseReason::Reset,
+        CloseReason::EndOfCapture,
+    ] {
+        let mut s_ap = RecordEncryptor::tls13(suite, &[4; 32]);
+        let recs: Vec<Vec<u8>> = (0..3)
+            .map(|i| s_ap.encrypt(APPLICATION_DATA, format!("part{i};").as_bytes()))
+            .collect();
+        let mut ctx = ctx_with(&conv.entries, true);
+        let mut stack = ProtoConn::new(&conn());
+        for (dir, bytes) in &conv.segments {
+            stack.on_data(&mut ctx, &conn(), *dir, bytes, ts(0));
+        }
+        // Record 1's header is lost: the framer scans, record 2 ends at the last byte.
+        stack.on_data(&mut ctx, &conn(), ToClient, &recs[0], ts(1));
+        stack.on_gap(&mut ctx, &conn(), ToClient, 3, ts(1));
+        stack.on_data(&mut ctx, &conn(), ToClient, &recs[1][3..], ts(1));
+        stack.on_data(&mut ctx, &conn(), ToClient, &recs[2], ts(1));
+        let before = ctx.tls.tls_records_decrypted;
+        if reason == CloseReason::Fin {
+            stack.on_fin(&mut ctx, &conn(), ToServer, ts(2));
+            stack.on_fin(&mut ctx, &conn(), ToClient, ts(2));
+        }
+        stack.on_close(&mut ctx, &conn(), reason, ts(2));
+        assert_eq!(ctx.tls.tls_records_decrypted, before + 1, "{reason:?}");
+        results.push((ctx.tls.tls_records_decrypted, ctx.tls.tls_resyncs));
+    }
+    assert_eq!(results[0].1, 1, "{results:?}");
+    assert!(results.iter().all(|r| *r == results[0]), "{results:?}");
 }
 
 #[test]

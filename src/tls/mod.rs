@@ -74,6 +74,11 @@ crate::counters! {
         /// Records whose sequence number could not be found within `TLS_RESYNC_WINDOW`
         /// after a gap: dropped.
         tls_resync_failures,
+        /// Times the record header scan after a gap held more than
+        /// `record::RESYNC_MAX_HELD` bytes (a candidate record and the header after it,
+        /// all the scan ever needs: 0 unless the framer has a bug; the bytes before the
+        /// last `RESYNC_MAX_HELD` are dropped).
+        tls_resync_held_limit,
         /// TLS 1.3 early-data (0-RTT) records skipped: their secret is not in the key log.
         tls_early_data_skipped,
         /// TLS 1.3 KeyUpdate messages followed.

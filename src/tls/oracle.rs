@@ -17,33 +17,15 @@
 //! Always: the layer's memory stays within `TLS_MAX_HELD_BYTES` plus two records per
 //! direction and its fixed parts.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
-use super::record::{HEADER_LEN, MAX_FRAGMENT};
-use super::{testing, TlsLayer, TLS_MAX_HELD_BYTES};
+use super::testing::{self, conn, layer_mem_bound as mem_bound};
+use super::TlsLayer;
 use crate::http::HttpLimits;
-use crate::model::{ConnInfo, Direction, PerDirection};
+use crate::model::{Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx};
 use crate::time::Timestamp;
 
 const SUITES13: [u16; 3] = [0x1301, 0x1302, 0x1303];
 const SUITES12: [u16; 5] = [0xc02f, 0xc030, 0xcca8, 0xc013, 0x003c];
-
-fn conn() -> ConnInfo {
-    ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 443)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: false,
-    }
-}
-
-fn mem_bound() -> usize {
-    TLS_MAX_HELD_BYTES + 8 * (HEADER_LEN + MAX_FRAGMENT) + 64 * 1024
-}
 
 /// Checks emitted plaintext against the truth, moving `pos` per direction.
 struct Oracle {

@@ -4,14 +4,18 @@
 //! What it does: buffers at most one incomplete record; tells records apart by their
 //! 5-byte header; after a gap, skips the rest of a record whose header it had seen (that
 //! record is lost, the next one is aligned), or, when the gap took a header, scans for a
-//! header that chains with the one after it (or ends the buffered bytes exactly).
+//! header that chains with the one after it (or, at the direction's end, ends its bytes
+//! exactly).
 //!
 //! What it does not do: decrypt, or know the sequence number a resynchronised record has
 //! (the layer finds it by trial decryption).
 //!
 //! Invariants: `buf[start..]` holds the bytes not yet framed; while `skip > 0` the next
 //! `skip` bytes belong to a lost record and are dropped; while `lost` is true the framer
-//! is not aligned and looks for a chaining header before it yields anything.
+//! is not aligned and looks for a chaining header before it yields anything. Every
+//! decision of the scan depends only on the direction's bytes, never on where its
+//! segments ended: a candidate it cannot decide yet waits for more bytes (at most
+//! `RESYNC_MAX_HELD`), or for the direction's end (`finish`).
 
 /// Largest record fragment accepted: 2^14 + 2048 (RFC 5246 §6.2.3, the TLS 1.2 ciphertext
 /// bound; TLS 1.3's 2^14 + 256 is below it). A longer length means the framing is lost.
@@ -19,6 +23,12 @@ pub const MAX_FRAGMENT: usize = (1 << 14) + 2048;
 
 /// The record header's size.
 pub const HEADER_LEN: usize = 5;
+
+/// Most bytes the header scan holds after a loss: a candidate record of the largest size
+/// and the header after it, which decide whether the candidate chains. The scan never
+/// needs more, so the rules above never reach it; bytes past it (a bug) are dropped and
+/// counted (`tls_resync_held_limit`), so memory stays bounded whatever the framer does.
+pub const RESYNC_MAX_HELD: usize = HEADER_LEN + MAX_FRAGMENT + HEADER_LEN;
 
 /// Content types (RFC 8446 §5.1).
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -81,6 +91,11 @@ pub struct Framer {
     lost: bool,
     /// Bytes dropped by the header scans since the last record.
     scanned: u64,
+    /// The direction ended (FIN, or the connection closed): no byte follows the buffered
+    /// ones, so a scan decides what it waited for.
+    ended: bool,
+    /// Times the scan's hold passed `RESYNC_MAX_HELD` (taken by the layer's counter).
+    held_limit_hits: u64,
 }
 
 impl Framer {
@@ -190,9 +205,30 @@ impl Framer {
         self.lost
     }
 
+    /// The direction ended: no byte follows the buffered ones. A header scan then takes a
+    /// record that ends exactly at the last byte (call `next_record` after it).
+    pub fn finish(&mut self) {
+        self.ended = true;
+    }
+
+    /// Whether `finish` was called.
+    pub fn is_finished(&self) -> bool {
+        self.ended
+    }
+
+    /// Times the scan's hold passed `RESYNC_MAX_HELD` since the last call.
+    pub fn take_held_limit_hits(&mut self) -> u64 {
+        std::mem::take(&mut self.held_limit_hits)
+    }
+
     /// Looks for a header that chains: the record it announces is followed by another
-    /// plausible header, or ends exactly at the end of the buffered bytes. Bytes before it
-    /// are dropped. Returns whether alignment was found.
+    /// plausible header, or, once the direction ended, ends exactly at its last byte.
+    /// Bytes before it are dropped. Returns whether alignment was found.
+    ///
+    /// A record that ends exactly at the end of the buffered bytes before the direction
+    /// ended waits for the next header: taking it at once would make the outcome depend on
+    /// where a segment ended (fed whole, bytes after it may show it does not chain; fed in
+    /// pieces, the piece ending with it would have been taken). Found by `tls_split`.
     fn resync(&mut self) -> bool {
         let pending = &self.buf[self.start..];
         let mut i = 0;
@@ -201,9 +237,14 @@ impl Framer {
             if plausible_header(h) {
                 let end = i + HEADER_LEN + fragment_len(h);
                 let chains = match pending.get(end..) {
-                    Some([]) => true,
                     Some(next) if next.len() >= HEADER_LEN => plausible_header(next),
-                    // The next header is not complete yet: wait for more bytes.
+                    // At the direction's end: nothing follows to deny it.
+                    Some([]) if self.ended => true,
+                    // At the direction's end, the record runs past it, or what follows it
+                    // is too short for a header: it does not chain.
+                    Some(_) | None if self.ended => false,
+                    // The record or the next header is not complete yet: wait for more
+                    // bytes (or the direction's end).
                     Some(_) | None => {
                         self.drop_front(i);
                         return false;
@@ -225,13 +266,15 @@ impl Framer {
     fn drop_front(&mut self, n: usize) {
         self.start += n;
         self.scanned += n as u64;
-        // A resync that never finds a header must not keep bytes without bound: whatever
-        // is before the last possible record start is gone.
+        // The scan keeps a candidate and the header after it, or the last bytes where a
+        // header may start: never more than `RESYNC_MAX_HELD`. Should it (a bug), the
+        // bytes before the last `RESYNC_MAX_HELD` go, counted.
         let pending = self.buf.len() - self.start;
-        if pending > HEADER_LEN + MAX_FRAGMENT {
-            let drop = pending - (HEADER_LEN + MAX_FRAGMENT);
+        if pending > RESYNC_MAX_HELD {
+            let drop = pending - RESYNC_MAX_HELD;
             self.start += drop;
             self.scanned += drop as u64;
+            self.held_limit_hits += 1;
         }
     }
 
@@ -316,7 +359,81 @@ mod tests {
         f.push(b"GET / HTTP/1.1\r\n");
         assert!(f.next_record().is_err());
         f.push(&rec(23, b"xyz"));
+        // It ends at the last byte: taken only once the direction ended.
+        assert!(drain(&mut f).is_empty());
+        f.finish();
         assert_eq!(drain(&mut f), vec![(23, b"xyz".to_vec(), true)]);
+    }
+
+    /// After a loss, a candidate record ending at the end of the bytes so far waits for
+    /// the header after it: fed whole, the bytes after it show it does not chain and the
+    /// scan goes on; it must not have been taken when a piece ended with it.
+    #[test]
+    fn a_record_ending_at_the_buffer_end_waits_for_the_next_header() {
+        // A fake header announcing 3 bytes, then the real records: the fake one ends where
+        // `b`'s header starts inside a body, followed by bytes that are no header.
+        let fake = [23u8, 3, 3, 0, 3, 1, 2, 3];
+        let b = rec(23, b"second");
+        let stream = [&fake[..], &[0xff; 6][..], &b[..], &rec(22, b"third")[..]].concat();
+        let whole = {
+            let mut f = Framer::default();
+            f.gap(7);
+            f.push(&stream);
+            let mut got = drain(&mut f);
+            f.finish();
+            got.extend(drain(&mut f));
+            got
+        };
+        assert_eq!(whole.first().map(|r| r.1.clone()), Some(b"second".to_vec()));
+        for cut in 0..=stream.len() {
+            let mut f = Framer::default();
+            f.gap(7);
+            f.push(&stream[..cut]);
+            let mut got = drain(&mut f);
+            f.push(&stream[cut..]);
+            got.extend(drain(&mut f));
+            f.finish();
+            got.extend(drain(&mut f));
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+    }
+
+    /// Whatever the bytes after a loss, the records framed are the same fed whole, byte
+    /// by byte, or cut in two anywhere (the scan's decisions depend on the bytes only).
+    #[test]
+    fn a_scan_gives_the_same_records_at_any_split() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..200 {
+            // Bytes rich in header-like runs: content types, 3, small versions, lengths.
+            let len = 20 + (round * 7) % 300;
+            let stream: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    [20, 21, 22, 23, 3, 3, 1, 0, 0, 4, 9, 0x41][(x % 12) as usize]
+                })
+                .collect();
+            let feed = |pieces: &[&[u8]]| {
+                let mut f = Framer::default();
+                f.gap(3);
+                let mut got = Vec::new();
+                for p in pieces {
+                    f.push(p);
+                    got.extend(drain(&mut f));
+                }
+                f.finish();
+                got.extend(drain(&mut f));
+                got
+            };
+            let whole = feed(&[&stream]);
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(feed(&bytes), whole, "round {round}, byte by byte");
+            for cut in 0..=stream.len() {
+                let (a, b) = stream.split_at(cut);
+                assert_eq!(feed(&[a, b]), whole, "round {round}, cut at {cut}");
+            }
+        }
     }
 
     #[test]
@@ -328,5 +445,26 @@ mod tests {
             assert!(drain(&mut f).is_empty());
         }
         assert!(f.mem_bytes() <= 4 * (HEADER_LEN + MAX_FRAGMENT) + 4096);
+        assert_eq!(f.take_held_limit_hits(), 0);
+    }
+
+    /// The largest candidate record and the header after it fit in `RESYNC_MAX_HELD`: the
+    /// scan decides it byte by byte as it does whole, without reaching the limit.
+    #[test]
+    fn a_largest_candidate_is_decided_without_reaching_the_hold_limit() {
+        let big = rec(23, &vec![0x55; MAX_FRAGMENT]);
+        let stream = [&[0u8; 3][..], &big[..], &rec(23, b"next")[..]].concat();
+        let mut f = Framer::default();
+        f.gap(1);
+        let mut got = Vec::new();
+        for b in stream.chunks(1) {
+            f.push(b);
+            got.extend(drain(&mut f));
+        }
+        f.finish();
+        got.extend(drain(&mut f));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].1.len(), MAX_FRAGMENT);
+        assert_eq!(f.take_held_limit_hits(), 0);
     }
 }

@@ -3,8 +3,12 @@
 
 use super::crypto::{self, RecordEncryptor};
 use super::record::{APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::record::{HEADER_LEN, MAX_FRAGMENT};
+use super::TLS_MAX_HELD_BYTES;
 use crate::keylog::{Entry, Label, Secret};
-use crate::model::{Direction, PerDirection};
+use crate::model::{ConnInfo, Direction, PerDirection};
 
 use Direction::{ToClient, ToServer};
 
@@ -12,6 +16,26 @@ use Direction::{ToClient, ToServer};
 pub const CR: [u8; 32] = [0x11; 32];
 /// The server random.
 pub const SR: [u8; 32] = [0x22; 32];
+
+/// The connection every conversation built here runs on (10.0.0.2:40000 to 10.0.0.1:443,
+/// from its start): the TLS layer does not look at it, the `Layer` calls need one.
+pub fn conn() -> ConnInfo {
+    ConnInfo {
+        id: 1,
+        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
+        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 443)),
+        syn_ts: None,
+        synack_ts: None,
+        established_ts: None,
+        midstream: false,
+    }
+}
+
+/// What a `TlsLayer` may hold, for the oracles: `TLS_MAX_HELD_BYTES` of records waiting
+/// for keys, a few records' worth of framing and plaintext buffers, its fixed parts.
+pub fn layer_mem_bound() -> usize {
+    TLS_MAX_HELD_BYTES + 8 * (HEADER_LEN + MAX_FRAGMENT) + 64 * 1024
+}
 
 pub fn record(ty: u8, body: &[u8]) -> Vec<u8> {
     let mut v = vec![ty, 3, 3];

@@ -299,7 +299,25 @@ impl TlsLayer {
             }
             self.after_record(ctx, out);
         }
+        ctx.tls.tls_resync_held_limit += self.framers[dir].take_held_limit_hits();
         self.framers[dir].compact();
+    }
+
+    /// The direction ended (FIN or close): the framer decides what its header scan
+    /// waited for (a record ending at the last byte is taken), and what it yields is
+    /// handled. Once per direction.
+    fn end_direction(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        dir: Direction,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        if self.dead.is_some() || self.framers[dir].is_finished() {
+            return;
+        }
+        self.framers[dir].finish();
+        self.pump(ctx, dir, out, ts);
     }
 
     fn hold(&mut self, ctx: &mut ProtoCtx, dir: Direction, item: Held) {
@@ -762,7 +780,15 @@ impl Layer for TlsLayer {
         }
     }
 
-    fn on_fin(&mut self, dir: Direction, ts: Timestamp, out: &mut Vec<Emitted>) {
+    fn on_fin(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        _conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        self.end_direction(ctx, dir, ts, out);
         if self.dead.is_some() {
             return;
         }
@@ -775,6 +801,17 @@ impl Layer for TlsLayer {
         } else {
             self.halves[dir].held.push_back(Held::Fin(ts));
         }
+    }
+
+    fn on_end(
+        &mut self,
+        ctx: &mut ProtoCtx,
+        _conn: &ConnInfo,
+        dir: Direction,
+        ts: Timestamp,
+        out: &mut Vec<Emitted>,
+    ) {
+        self.end_direction(ctx, dir, ts, out);
     }
 
     fn on_tick(&mut self, ctx: &mut ProtoCtx, now: Timestamp, out: &mut Vec<Emitted>) {
