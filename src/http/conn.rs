@@ -187,6 +187,36 @@ impl HttpConn {
         });
     }
 
+    /// A later copy of bytes of `dir` already parsed differed from the copy parsed
+    /// (`Session::delivered_conflict`). Flagged: the message in progress (it holds those
+    /// bytes, or they ended just before its bytes so far); else, on the request side, the
+    /// last request whose transaction is not emitted yet (its response is awaited); else
+    /// the next message of `dir`. In a tunnel or after the FIN nothing is flagged (the
+    /// reassembler's `overlap_conflicts_delivered` counts it).
+    pub(crate) fn delivered_conflict(&mut self, ctx: &mut HttpCtx, dir: Direction) {
+        match self.halves[dir].phase {
+            Phase::Head | Phase::Body(_) => self.halves[dir].overlap_conflict = true,
+            Phase::Start { .. } => {
+                let waiting = match dir {
+                    Direction::ToServer => self
+                        .queue
+                        .back_mut()
+                        .filter(|e| !e.is_tombstone() && e.req_done),
+                    Direction::ToClient => None,
+                };
+                match waiting {
+                    Some(e) if e.req_anomalies.contains(&Anomaly::OverlapConflict) => {}
+                    Some(e) => {
+                        e.req_anomalies.push(Anomaly::OverlapConflict);
+                        ctx.counters.overlap_conflict_messages += 1;
+                    }
+                    None => self.overlap_conflict(dir, 0, 1),
+                }
+            }
+            Phase::AwaitSwitch { .. } | Phase::TunnelProbe | Phase::Tunnel | Phase::Ended => {}
+        }
+    }
+
     /// One step of `dir`'s state machine over the start of `data`. Returns the bytes used.
     fn step(
         &mut self,
