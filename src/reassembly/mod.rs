@@ -278,6 +278,8 @@ crate::counters! {
         /// Segments whose repeated bytes differed from the buffered or retained copy (first
         /// copy wins).
         overlap_conflicts,
+        /// Bytes that differed in those segments.
+        overlap_conflict_bytes,
         /// Those of `overlap_conflicts` whose differing bytes had already been delivered
         /// (compared with the delivered-but-unacknowledged copy, `retained.rs`).
         overlap_conflicts_delivered,
@@ -285,8 +287,6 @@ crate::counters! {
         /// bytes delivered after that are not compared with later copies until the peer's
         /// ACKs release the retained ones.
         retained_limit_hits,
-        /// Bytes that differed in those segments.
-        overlap_conflict_bytes,
         /// Segments that arrived ahead of the next expected byte and were buffered.
         out_of_order_segments,
         /// Times the out-of-order byte or segment limit forced a gap.
