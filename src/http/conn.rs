@@ -602,6 +602,37 @@ mod tests {
         assert_eq!(ctx.counters.overlap_conflict_messages, 2);
     }
 
+    /// A later copy of bytes already parsed differed (`delivered_conflict`): the message
+    /// in progress is flagged; a request already complete while its response is awaited
+    /// is; between transactions, the next message of that direction is.
+    #[test]
+    fn delivered_conflicts_flag_the_message_in_progress_the_awaiting_request_or_the_next() {
+        let mut d = Drive::new(false);
+        // In progress: half of RESP_A delivered.
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, &RESP_A[..10]);
+        d.h.delivered_conflict(&mut d.ctx, ToClient);
+        d.after_all(ToClient, &RESP_A[10..]);
+        // Complete, awaiting its response.
+        d.after_all(ToServer, REQ_B);
+        d.h.delivered_conflict(&mut d.ctx, ToServer);
+        d.after_all(ToClient, RESP_B);
+        // Between transactions: the next response (not the next request's).
+        d.h.delivered_conflict(&mut d.ctx, ToClient);
+        d.after_all(ToServer, REQ_C);
+        d.after_all(ToClient, RESP_C);
+        // Nothing pending any more: the last is clean.
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, RESP_A);
+        let (out, ctx) = d.end();
+        let flagged: Vec<bool> = out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect();
+        assert_eq!(flagged, vec![true, true, true, false]);
+        assert_eq!(ctx.counters.overlap_conflict_messages, 3);
+    }
+
     /// A conflict at the very first byte of a message after one that ends just before it
     /// flags only the later one.
     #[test]
