@@ -4,7 +4,8 @@
 #   decode     <- every frame of those pcaps, prefixed by the link-type byte of decode.rs
 #   http       <- fixtures/http/*.txt transcripts, in the op format of src/lib.rs (http_ops)
 #   reassembly <- a handshake, a request/response exchange and FINs in its 3-byte format,
-#                 overlapping copies that differ, and out-of-order bytes past its budget
+#                 overlapping copies that differ (of buffered and of delivered bytes), and
+#                 out-of-order bytes past its budget
 #   keylog     <- ../../shared/corpus/keys/*.keylog (if present), a made-up key log with every
 #                 label and line form, and a pcapng (SHB, DSB) holding it, each behind a chunk byte
 #   hpack      <- RFC 7541 Appendix C.3-C.6 block sequences in its op format (and a desync)
@@ -178,6 +179,12 @@ def shake(port):
     return seg(SYN | p, 0) + seg(1 | SYN | ACK | p, 0) + seg(ACK | p, 0) + seg(ACK | p, 30)
 put("reassembly", shake(0) + hole(0, 100, 5) + seg(ACK | FIN, 0) + seg(1 | ACK | FIN, 0))
 put("reassembly", shake(0) + hole(0, 100, 2) + shake(1) + hole(1, 100, 2) + seg(1 | ACK | 0x40, 10))
+# A later copy of delivered bytes that differs: 15 bytes in order, then, before the
+# server's ACK, a forged copy of them (compared with the retained copy), then the ACK and
+# another forged copy (released: not compared).
+put("reassembly", seg(SYN, 0) + seg(1 | SYN | ACK, 0) + seg(ACK, 0) + seg(ACK, 15)
+    + bytes([ACK, 0x12, 15]) + struct.pack("<h", -15) + seg(1 | ACK, 0)
+    + bytes([ACK, 0x12, 15]) + struct.pack("<h", -15) + seg(ACK | FIN, 0))
 
 # Key logs (keylog.rs: first byte = chunk size - 1). Made-up secrets only.
 R = "00112233445566778899aabbccddeeff" * 2

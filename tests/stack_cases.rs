@@ -3,9 +3,10 @@
 //! a SYN retried with a new ISN, an overlapping retransmission whose bytes differ) is
 //! written as a pcap with its ground truth, httshark reads it, and the HAR entries and the
 //! exit summary's counters must equal the truth: the exact transactions, the case's own
-//! counter, no retransmission, overlap, gap, pickup or second connection, and the
-//! `overlap-conflict` flag on exactly the transaction whose bytes had two copies (with the
-//! first copy's bytes, the documented policy).
+//! counter, no retransmission (but the case's own), overlap, gap, pickup or second
+//! connection, and the `overlap-conflict` flag on exactly the transaction whose bytes had
+//! two copies (with the first copy's bytes, the documented policy), whether the second
+//! copy came while the first was buffered or after it was delivered.
 
 mod common;
 
@@ -85,13 +86,14 @@ fn check(case: Case, seed: u64, extra: &[&str]) {
         ("simultaneous_opens", t.simultaneous_opens),
         ("syn_isn_changes", t.syn_isn_changes),
         ("overlap_conflicts", t.overlap_conflicts),
+        ("overlap_conflicts_delivered", t.overlap_conflicts_delivered),
         ("overlap_conflict_bytes", t.overlap_conflict_bytes),
         ("overlap_conflict_messages", t.conflicted.len() as u64),
         ("connections_opened", 1),
         ("connections_fin_closed", 1),
         ("connections_reused", 0),
         ("midstream_pickups", 0),
-        ("retransmitted_segments", 0),
+        ("retransmitted_segments", t.retransmitted_segments),
         ("overlapping_segments", t.overlapping_segments),
         ("gaps", 0),
         ("data_after_fin", 0),
@@ -133,6 +135,13 @@ fn a_syn_retried_with_a_new_isn_is_one_connection() {
 #[test]
 fn an_overlapping_retransmission_with_other_bytes_keeps_the_first_copy_and_is_flagged() {
     check(Case::OverlapConflict, 1, &[]);
+}
+
+/// The second request is delivered whole, then retransmitted with another target before
+/// the server's ACK: compared with the retained copy, flagged, the first copy kept.
+#[test]
+fn a_retransmission_of_delivered_bytes_with_other_bytes_is_flagged() {
+    check(Case::RexmitAfterDelivery, 1, &[]);
 }
 
 /// Every case over several seeds (ports, ISNs across the 2^32 wrap, start times), with one

@@ -20,7 +20,8 @@
 //!   bit 7 flipped, so copies of the same bytes can differ (`on_overlap_conflict`).
 //!
 //! Bytes are compared on their low 7 bits (a forged copy may be the one kept). Checked
-//! for conflicts: each is reported before its bytes are delivered, never after the
+//! for conflicts: each is reported before its bytes are delivered or, for bytes already
+//! delivered (retained until acknowledged), wholly before the next byte; never after the
 //! direction's FIN, and never when no forged copy was fed.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -144,9 +145,11 @@ impl StreamHandler for Checker {
         assert!(len > 0, "empty conflict");
         let h = &self.halves[dir.index()];
         assert!(!h.finished, "conflict after FIN");
+        // Buffered bytes are reported before their delivery; delivered ones (retained
+        // until acknowledged) wholly before the next byte: never a report that straddles.
         assert!(
-            offset >= h.delivered,
-            "conflict at {offset} reported after delivery (at {})",
+            offset >= h.delivered || offset + len <= h.delivered,
+            "conflict {offset}+{len} straddles the delivery point {}",
             h.delivered
         );
         t.conflicts += 1;

@@ -187,6 +187,36 @@ impl HttpConn {
         });
     }
 
+    /// A later copy of bytes of `dir` already parsed differed from the copy parsed
+    /// (`Session::delivered_conflict`). Flagged: the message in progress (it holds those
+    /// bytes, or they ended just before its bytes so far); else, on the request side, the
+    /// last request whose transaction is not emitted yet (its response is awaited); else
+    /// the next message of `dir`. In a tunnel or after the FIN nothing is flagged (the
+    /// reassembler's `overlap_conflicts_delivered` counts it).
+    pub(crate) fn delivered_conflict(&mut self, ctx: &mut HttpCtx, dir: Direction) {
+        match self.halves[dir].phase {
+            Phase::Head | Phase::Body(_) => self.halves[dir].overlap_conflict = true,
+            Phase::Start { .. } => {
+                let waiting = match dir {
+                    Direction::ToServer => self
+                        .queue
+                        .back_mut()
+                        .filter(|e| !e.is_tombstone() && e.req_done),
+                    Direction::ToClient => None,
+                };
+                match waiting {
+                    Some(e) if e.req_anomalies.contains(&Anomaly::OverlapConflict) => {}
+                    Some(e) => {
+                        e.req_anomalies.push(Anomaly::OverlapConflict);
+                        ctx.counters.overlap_conflict_messages += 1;
+                    }
+                    None => self.overlap_conflict(dir, 0, 1),
+                }
+            }
+            Phase::AwaitSwitch { .. } | Phase::TunnelProbe | Phase::Tunnel | Phase::Ended => {}
+        }
+    }
+
     /// One step of `dir`'s state machine over the start of `data`. Returns the bytes used.
     fn step(
         &mut self,
@@ -570,6 +600,37 @@ mod tests {
             .collect();
         assert_eq!(flagged, vec![true, true, false]);
         assert_eq!(ctx.counters.overlap_conflict_messages, 2);
+    }
+
+    /// A later copy of bytes already parsed differed (`delivered_conflict`): the message
+    /// in progress is flagged; a request already complete while its response is awaited
+    /// is; between transactions, the next message of that direction is.
+    #[test]
+    fn delivered_conflicts_flag_the_message_in_progress_the_awaiting_request_or_the_next() {
+        let mut d = Drive::new(false);
+        // In progress: half of RESP_A delivered.
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, &RESP_A[..10]);
+        d.h.delivered_conflict(&mut d.ctx, ToClient);
+        d.after_all(ToClient, &RESP_A[10..]);
+        // Complete, awaiting its response.
+        d.after_all(ToServer, REQ_B);
+        d.h.delivered_conflict(&mut d.ctx, ToServer);
+        d.after_all(ToClient, RESP_B);
+        // Between transactions: the next response (not the next request's).
+        d.h.delivered_conflict(&mut d.ctx, ToClient);
+        d.after_all(ToServer, REQ_C);
+        d.after_all(ToClient, RESP_C);
+        // Nothing pending any more: the last is clean.
+        d.after_all(ToServer, REQ_A);
+        d.after_all(ToClient, RESP_A);
+        let (out, ctx) = d.end();
+        let flagged: Vec<bool> = out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect();
+        assert_eq!(flagged, vec![true, true, true, false]);
+        assert_eq!(ctx.counters.overlap_conflict_messages, 3);
     }
 
     /// A conflict at the very first byte of a message after one that ends just before it

@@ -470,15 +470,30 @@ impl StreamHandler for ProtoConn {
     }
 
     /// Remembered until the bytes come (`on_data` tells the stack just before them).
+    /// Bytes already delivered (the reassembler kept them until acknowledged): the
+    /// session flags the message they most likely belong to (`Session::delivered_conflict`);
+    /// under a layer (TLS) or while the protocol is not known yet, every transaction the
+    /// connection emits from now on is flagged.
     fn on_overlap_conflict(
         &mut self,
-        _ctx: &mut ProtoCtx,
+        ctx: &mut ProtoCtx,
         _conn: &ConnInfo,
         dir: Direction,
         offset: u64,
         len: u64,
     ) {
         let e = offset.saturating_add(len);
+        if e <= self.tcp_at[dir] {
+            let placed = match &mut self.top {
+                Top::Session(_, s) if self.layers.is_empty() => {
+                    s.delivered_conflict(&mut ctx.http, dir)
+                }
+                Top::Skipping(_) => true,
+                _ => false,
+            };
+            self.conflict_unplaced |= !placed;
+            return;
+        }
         self.conflicts[dir] = Some(match self.conflicts[dir] {
             Some((a, b)) => (a.min(offset), b.max(e)),
             None => (offset, e),

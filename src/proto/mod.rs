@@ -126,6 +126,15 @@ pub trait Session: StreamHandler<Ctx = HttpCtx> + Send {
         let _ = (ctx, dir, start, len);
         false
     }
+    /// A later copy of bytes of `dir` already delivered to the session differed from the
+    /// copy delivered (`StreamHandler::on_overlap_conflict` with an offset before the next
+    /// byte): the session flags the message they most likely belong to and returns true,
+    /// or returns false when it cannot (the default; the stack then flags what the
+    /// connection emits from now on).
+    fn delivered_conflict(&mut self, ctx: &mut HttpCtx, dir: Direction) -> bool {
+        let _ = (ctx, dir);
+        false
+    }
 }
 
 impl Session for HttpConn {
@@ -137,6 +146,11 @@ impl Session for HttpConn {
         len: u64,
     ) -> bool {
         HttpConn::overlap_conflict(self, dir, start, len);
+        true
+    }
+
+    fn delivered_conflict(&mut self, ctx: &mut HttpCtx, dir: Direction) -> bool {
+        HttpConn::delivered_conflict(self, ctx, dir);
         true
     }
 

@@ -7,8 +7,11 @@
 //! negative one lies before offset 0.
 //!
 //! Policy (the one place it is decided):
-//! - Bytes already delivered are never changed; a later copy is dropped (content of
-//!   delivered bytes is not kept, so it cannot be compared).
+//! - Bytes already delivered are never changed; a later copy is dropped. While the peer
+//!   has not acknowledged them, delivered bytes are kept (`retained.rs`, bounded): a later
+//!   copy is compared with them and differing bytes are counted (`overlap_conflicts`,
+//!   `overlap_conflicts_delivered`) and reported (`Emit::conflict` with an offset before
+//!   the next byte to deliver).
 //! - For buffered (out-of-order) bytes the first copy received wins; later copies are
 //!   compared and differing bytes are counted (`overlap_conflicts`), never substituted;
 //!   the handler is told which bytes (`Emit::conflict`) before they are delivered, so the
@@ -26,6 +29,7 @@
 //! once). Checked with `debug_assert!`.
 
 use super::ooo::OooBuffer;
+use super::retained::{Retained, MAX_RETAINED_BYTES_PER_DIRECTION};
 use super::ReassemblyCounters;
 use crate::time::Timestamp;
 use crate::wire::{signed_offset, SeqNum};
@@ -54,8 +58,10 @@ pub(crate) trait Emit {
     fn data(&mut self, data: &[u8], fresh: bool);
     fn gap(&mut self, len: u64);
     fn fin(&mut self);
-    /// A later copy of the buffered bytes `offset..offset + len` differed from the copy
-    /// kept (the first): reported before those bytes are delivered.
+    /// A later copy of the bytes `offset..offset + len` differed from the copy kept (the
+    /// first): for buffered bytes, reported before they are delivered; for bytes already
+    /// delivered (retained until acknowledged), `offset + len` is at or before the next
+    /// byte to deliver.
     fn conflict(&mut self, offset: u64, len: u64);
 }
 
@@ -64,6 +70,9 @@ pub(crate) trait Emit {
 pub(crate) struct HalfLimits {
     pub max_bytes: usize,
     pub max_chunks: usize,
+    /// Delivered-but-unacknowledged bytes are kept for comparison (up to
+    /// `MAX_RETAINED_BYTES_PER_DIRECTION`); false under memory pressure.
+    pub retain: bool,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +100,12 @@ pub(crate) struct HalfStream {
     /// is no such hole.
     ack_hole_wait: Option<(u32, Timestamp)>,
     ooo: OooBuffer,
+    /// Delivered bytes the peer has not acknowledged yet, to compare later copies with.
+    /// Boxed: a connection that never carries a byte (a SYN scan) pays one pointer.
+    retained: Option<Box<Retained>>,
+    /// `HalfLimits::retain` at the last segment (deliveries outside `on_payload`, at a
+    /// gap or a close, follow it too).
+    retain: bool,
 }
 
 impl HalfStream {
@@ -171,8 +186,17 @@ impl HalfStream {
         let Some(start) = self.offset_of(seq) else {
             return;
         };
+        self.retain = lim.retain;
+        if !lim.retain {
+            self.retained = None;
+        }
         let next = signed_offset(self.next);
         let end = start.saturating_add(signed_offset(data.len() as u64));
+        if start < next {
+            // A later copy of delivered bytes: compared with the retained copy.
+            let upto = usize::try_from(next.min(end) - start).unwrap_or(usize::MAX);
+            self.compare_delivered(start, data.get(..upto).unwrap_or(data), c, out);
+        }
         if end <= next {
             c.retransmitted_segments += 1;
             return;
@@ -289,6 +313,39 @@ impl HalfStream {
         }
         if self.acked.is_none_or(|a| off > a) {
             self.acked = Some(off);
+            // The receiver has these bytes: a later copy cannot change what it kept.
+            // All released: the allocation goes too (an idle connection holds none).
+            if self
+                .retained
+                .as_deref_mut()
+                .is_some_and(|r| r.release_to(off))
+            {
+                self.retained = None;
+            }
+        }
+    }
+
+    /// `data`, a later copy of bytes starting at `start` before the next byte to deliver,
+    /// against the retained copy: differing bytes are counted and reported.
+    fn compare_delivered(
+        &mut self,
+        start: i64,
+        data: &[u8],
+        c: &mut ReassemblyCounters,
+        out: &mut impl Emit,
+    ) {
+        if let Some(d) = self
+            .retained
+            .as_deref()
+            .and_then(|r| r.compare(start, data))
+        {
+            c.overlap_conflicts += 1;
+            c.overlap_conflicts_delivered += 1;
+            c.overlap_conflict_bytes += d.count;
+            // After the FIN no message of this direction is left to flag: counted only.
+            if !self.fin_done {
+                out.conflict(d.first, d.end - d.first);
+            }
         }
     }
 
@@ -436,9 +493,26 @@ impl HalfStream {
         self.check_fin(out);
     }
 
-    /// Heap memory of the out-of-order buffer (for the memory budget).
+    /// Heap memory of the out-of-order buffer and the retained bytes (for the memory
+    /// budget).
     pub(crate) fn mem_bytes(&self) -> usize {
         self.ooo.mem_bytes()
+            + self
+                .retained
+                .as_deref()
+                .map_or(0, |r| std::mem::size_of::<Retained>() + r.mem_bytes())
+    }
+
+    /// Heap memory of the out-of-order buffer alone.
+    pub(crate) fn buffered_mem_bytes(&self) -> usize {
+        self.ooo.mem_bytes()
+    }
+
+    /// The memory budget ran out: the retained bytes go (later copies of them are no
+    /// longer compared; nothing else is lost). Returns whether any were held.
+    pub(crate) fn release_retained(&mut self) -> bool {
+        self.retain = false;
+        self.retained.take().is_some()
     }
 
     /// The memory budget ran out: every buffered byte is released now, the holes before
@@ -507,6 +581,12 @@ impl HalfStream {
             return;
         }
         out.data(data, fresh);
+        if self.retain {
+            let r = self.retained.get_or_insert_with(Box::default);
+            if r.push(self.next, data, MAX_RETAINED_BYTES_PER_DIRECTION) {
+                c.retained_limit_hits += 1;
+            }
+        }
         self.next += data.len() as u64;
         c.bytes_delivered += data.len() as u64;
     }

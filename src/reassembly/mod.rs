@@ -60,6 +60,7 @@ mod conn;
 mod control;
 mod half;
 mod ooo;
+mod retained;
 mod role;
 mod table;
 #[cfg(test)]
@@ -68,11 +69,14 @@ mod tests;
 mod tests_cases;
 #[cfg(test)]
 mod tests_control;
+#[cfg(test)]
+mod tests_retained;
 mod window;
 
 use std::time::Duration;
 
 pub use control::CONTROL_WINDOW;
+pub use retained::MAX_RETAINED_BYTES_PER_DIRECTION;
 pub use role::{server_is_dst, Role};
 pub use table::ConnTable;
 pub use window::{CAUSAL_SEQ_REACH, CAUSAL_WINDOW, CAUSAL_WINDOW_DELAY};
@@ -271,10 +275,18 @@ crate::counters! {
         retransmitted_segments,
         /// Segments that brought new bytes and also repeated delivered or buffered ones.
         overlapping_segments,
-        /// Segments whose repeated bytes differed from the buffered copy (first copy wins).
+        /// Segments whose repeated bytes differed from the buffered or retained copy (first
+        /// copy wins).
         overlap_conflicts,
         /// Bytes that differed in those segments.
         overlap_conflict_bytes,
+        /// Those of `overlap_conflicts` whose differing bytes had already been delivered
+        /// (compared with the delivered-but-unacknowledged copy, `retained.rs`).
+        overlap_conflicts_delivered,
+        /// Times a direction's retained bytes reached `MAX_RETAINED_BYTES_PER_DIRECTION`:
+        /// bytes delivered after that are not compared with later copies until the peer's
+        /// ACKs release the retained ones.
+        retained_limit_hits,
         /// Segments that arrived ahead of the next expected byte and were buffered.
         out_of_order_segments,
         /// Times the out-of-order byte or segment limit forced a gap.
@@ -330,8 +342,17 @@ crate::counters! {
         /// Times a connection's out-of-order and held segments were released early (holes
         /// delivered as gaps) to get back under the memory budget.
         memory_limit_buffers_released,
+        /// Times the memory budget released every connection's retained bytes (the
+        /// cheapest to give up: only the comparison of later copies is lost) and stopped
+        /// retaining until usage falls to `RETAIN_RESUME_SHARE` of the budget.
+        memory_limit_retained_released,
     }
 }
+
+/// After the memory budget released the retained bytes, retention resumes at a tick
+/// where the memory used is at most `1 / RETAIN_RESUME_SHARE` of the budget (hysteresis:
+/// retaining again right away would fill the budget and release again at every segment).
+pub const RETAIN_RESUME_SHARE: usize = 2;
 
 /// A connection holding more than this fraction of the memory budget is the one to stop
 /// keeping body bytes when the budget runs out (see `ConnTable::enforce_budget`).

@@ -18,7 +18,7 @@ use super::window::CausalWindow;
 use super::{
     CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
     EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENCY_WALK_MAX, RECENTLY_CLOSED_LINGER,
-    RECENTLY_CLOSED_MAX,
+    RECENTLY_CLOSED_MAX, RETAIN_RESUME_SHARE,
 };
 use crate::hosts::ServerSet;
 use crate::model::{ConnInfo, Direction};
@@ -136,6 +136,9 @@ pub struct ConnTable<F: HandlerFactory> {
     /// The last segments, released in causal order (bounded by `causal_window`; not
     /// charged to the budget: at most that many frames).
     window: CausalWindow,
+    /// The memory budget released the retained bytes: none are kept until `on_tick`
+    /// sees usage at `1 / RETAIN_RESUME_SHARE` of the budget.
+    retain_suspended: bool,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
@@ -154,6 +157,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             closed: RecentlyClosed::default(),
             mem_used: 0,
             window: CausalWindow::default(),
+            retain_suspended: false,
         }
     }
 
@@ -342,6 +346,10 @@ impl<F: HandlerFactory> ConnTable<F> {
         }
         self.mem_used = used;
         self.enforce_budget(ctx, None, now);
+        if self.retain_suspended && self.mem_used <= self.limits.memory_budget / RETAIN_RESUME_SHARE
+        {
+            self.retain_suspended = false;
+        }
         self.closed.expire(now);
     }
 
@@ -422,6 +430,10 @@ impl<F: HandlerFactory> ConnTable<F> {
 
     /// Gets back under `memory_budget` after `current` (the connection that just grew,
     /// if any) was charged. The policy, in order, each step counted:
+    /// 0. every connection's retained bytes (delivered, not yet acknowledged: kept only to
+    ///    compare later copies) are released, and no more are kept until usage falls to
+    ///    `1 / RETAIN_RESUME_SHARE` of the budget (one pass over the connections per
+    ///    suspension, not per segment);
     /// 1. if `current` holds more than `1 / LARGE_CONNECTION_SHARE` of the budget, it is the
     ///    one growing memory: it stops keeping body bytes and drops those it kept (sizes
     ///    stay exact; messages flagged `body-dropped-memory-limit`);
@@ -439,6 +451,12 @@ impl<F: HandlerFactory> ConnTable<F> {
             return;
         }
         self.counters.memory_limit_hits += 1;
+        if !self.retain_suspended {
+            self.release_retained();
+            if self.mem_used <= budget {
+                return;
+            }
+        }
         let large = budget / LARGE_CONNECTION_SHARE;
         if let Some(idx) = current {
             if self.charged(idx) > large {
@@ -462,7 +480,8 @@ impl<F: HandlerFactory> ConnTable<F> {
         let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
         };
-        let buffered = !conn.held.is_empty() || conn.halves.iter().any(|h| h.mem_bytes() > 0);
+        let buffered =
+            !conn.held.is_empty() || conn.halves.iter().any(|h| h.buffered_mem_bytes() > 0);
         if !buffered {
             return;
         }
@@ -482,11 +501,36 @@ impl<F: HandlerFactory> ConnTable<F> {
         self.recharge(idx);
     }
 
-    /// The out-of-order limits of one direction.
+    /// Step 0 of `enforce_budget`: every connection's retained bytes go, and retention
+    /// stops until `on_tick` resumes it.
+    fn release_retained(&mut self) {
+        self.retain_suspended = true;
+        let mut released = false;
+        let mut used = self.mem_used;
+        for conn in self.slots.iter_mut().flatten() {
+            let mut any = false;
+            for h in &mut conn.halves {
+                any |= h.release_retained();
+            }
+            if any {
+                released = true;
+                let cost = conn.mem_bytes();
+                used = used - conn.charged + cost;
+                conn.charged = cost;
+            }
+        }
+        self.mem_used = used;
+        if released {
+            self.counters.memory_limit_retained_released += 1;
+        }
+    }
+
+    /// The out-of-order and retention limits of one direction.
     fn half_limits(&self) -> HalfLimits {
         HalfLimits {
             max_bytes: self.limits.max_ooo_bytes_per_direction,
             max_chunks: self.limits.max_ooo_segments_per_direction,
+            retain: !self.retain_suspended,
         }
     }
 

@@ -264,8 +264,13 @@ impl H {
         self.table.close_all(&mut self.ev, self.t);
     }
 
+    /// Bytes charged to the memory budget now.
+    pub(super) fn mem(&self) -> usize {
+        self.table.memory_used()
+    }
+
     /// Advances time by `secs` seconds and ticks the table.
-    fn tick(&mut self, secs: u64) {
+    pub(super) fn tick(&mut self, secs: u64) {
         self.t = self.t + Duration::from_secs(secs);
         self.table.on_tick(&mut self.ev, self.t);
     }
@@ -400,7 +405,8 @@ fn overlaps_keep_the_first_copy_and_count_conflicts() {
     // [4,8) buffered first; then [0,6) whose last two bytes disagree with it.
     h.pkt(C, S, "A", 5, 1, b"EFGH");
     h.pkt(C, S, "A", 1, 1, b"abcdXY");
-    // [6,10) overlaps delivered bytes (cannot be compared) and brings "IJ".
+    // [6,10) overlaps delivered bytes (compared with the retained copy: "zz" is not
+    // "GH") and brings "IJ".
     h.pkt(C, S, "A", 7, 1, b"zzIJ");
     assert_eq!(h.stream(0, ToServer), vec![d(b"abcdEFGHIJ")]);
     let c = h.c();
@@ -408,12 +414,14 @@ fn overlaps_keep_the_first_copy_and_count_conflicts() {
         (
             c.overlapping_segments,
             c.overlap_conflicts,
+            c.overlap_conflicts_delivered,
             c.overlap_conflict_bytes
         ),
-        (2, 1, 2)
+        (2, 2, 1, 4)
     );
-    // Reported to the handler before bytes 4..6 were delivered (0..4 were).
-    assert_eq!(h.conflicts(0, ToServer), vec![(4, 2, 4)]);
+    // Reported to the handler before bytes 4..6 were delivered (0..4 were); bytes 6..8
+    // after their delivery (0..8 were).
+    assert_eq!(h.conflicts(0, ToServer), vec![(4, 2, 4), (6, 2, 8)]);
 }
 
 #[test]
@@ -899,7 +907,8 @@ fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
 #[test]
 fn a_syn_only_connection_is_small() {
     let size = std::mem::size_of::<Conn<Rec>>() + std::mem::size_of::<Recency>();
-    assert!(size <= 512, "{size} bytes");
+    // 512 until issue 9's retained bytes added one pointer per direction.
+    assert!(size <= 528, "{size} bytes");
 }
 
 #[test]

@@ -118,14 +118,21 @@ fn overlapping_retransmissions_with_different_bytes_keep_the_first_copy() {
     // differ: the first copy received wins (docs/robustness.md), the conflict is counted.
     h.pkt(C, S, "A", 1009, 5001, &REQ[8..]);
     h.pkt(C, S, "A", 1001, 5001, b"GET / HTXXXX");
-    // A retransmission of delivered bytes with other content changes nothing.
+    // A retransmission of delivered bytes with other content changes nothing delivered;
+    // not yet acknowledged, it is compared with the retained copy ("GET " and "POST"
+    // differ in all 4 bytes) and reported.
     h.pkt(C, S, "A", 1001, 5001, b"POST");
+    // After the server's ACK the bytes are released: a later copy is not compared.
+    h.pkt(S, C, "A", 5001, 1019, b"");
+    h.pkt(C, S, "A", 1001, 5001, b"HEAD");
     h.close_all();
     assert_eq!(h.stream(0, ToServer), vec![d(REQ)]);
     let c = h.c();
-    assert_eq!((c.overlap_conflicts, c.overlap_conflict_bytes), (1, 4));
-    assert_eq!(c.retransmitted_segments, 1);
-    // The handler heard of bytes 8..12 before they were delivered (8 bytes were).
-    assert_eq!(h.conflicts(0, ToServer), vec![(8, 4, 8)]);
+    assert_eq!((c.overlap_conflicts, c.overlap_conflict_bytes), (2, 8));
+    assert_eq!(c.overlap_conflicts_delivered, 1);
+    assert_eq!(c.retransmitted_segments, 2);
+    // The handler heard of bytes 8..12 before they were delivered (8 bytes were), and
+    // of bytes 0..4 after (all 18 were).
+    assert_eq!(h.conflicts(0, ToServer), vec![(8, 4, 8), (0, 4, 18)]);
     assert!(h.conflicts(0, ToClient).is_empty());
 }

@@ -14,8 +14,9 @@
 //! goes to `--expected` (`scripts/robustness.sh` runs them all).
 //!
 //! `httshark-gen stack CASE --out FILE` writes one TCP stack behaviour of [`crate::stack`]
-//! (fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn, overlap-conflict):
-//! one connection, two transactions, their ground truth to `--expected`.
+//! (fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn, overlap-conflict,
+//! rexmit-after-delivery): one connection, two transactions, their ground truth to
+//! `--expected`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -116,13 +117,15 @@ enum Command {
     /// connections.
     Hostile(HostileArgs),
     /// Write one TCP stack behaviour (fast-open, keepalive, zero-window,
-    /// simultaneous-open, syn-new-isn, overlap-conflict): one connection, two transactions.
+    /// simultaneous-open, syn-new-isn, overlap-conflict,
+    /// rexmit-after-delivery): one connection, two transactions.
     Stack(StackArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct StackArgs {
-    /// fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn or overlap-conflict.
+    /// fast-open, keepalive, zero-window, simultaneous-open, syn-new-isn, overlap-conflict
+    /// or rexmit-after-delivery.
     case: String,
     /// Output capture file (classic pcap, Ethernet).
     #[arg(long)]

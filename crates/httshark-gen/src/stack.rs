@@ -12,6 +12,7 @@
 //! | `simultaneous-open` | both ends send SYN, then SYN-ACK (RFC 9293 §3.5, figure 8) |
 //! | `syn-new-isn` | the client's first SYN goes unanswered; its retransmission a second later carries another ISN |
 //! | `overlap-conflict` | the second request's first bytes are not captured; the bytes after them are, then the sender retransmits the whole request in one segment whose copy of those later bytes differs in the request target: the first copy captured is the truth here (the documented policy), and that request is the one to flag |
+//! | `rexmit-after-delivery` | the second request is captured whole (an observer has delivered it), then retransmitted before the server's ACK with another request target: the first copy is the truth, that request is flagged |
 //!
 //! The request targets name the case (`/stack/<case>/a`, `/stack/<case>/b`), so a capture
 //! of several cases tells them apart. Frames are Ethernet/IPv4 from 10.1.0.1 to
@@ -40,16 +41,18 @@ pub enum Case {
     SimultaneousOpen,
     SynNewIsn,
     OverlapConflict,
+    RexmitAfterDelivery,
 }
 
 impl Case {
-    pub const ALL: [Case; 6] = [
+    pub const ALL: [Case; 7] = [
         Case::FastOpen,
         Case::KeepAlive,
         Case::ZeroWindow,
         Case::SimultaneousOpen,
         Case::SynNewIsn,
         Case::OverlapConflict,
+        Case::RexmitAfterDelivery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Case {
             Case::SimultaneousOpen => "simultaneous-open",
             Case::SynNewIsn => "syn-new-isn",
             Case::OverlapConflict => "overlap-conflict",
+            Case::RexmitAfterDelivery => "rexmit-after-delivery",
         }
     }
 
@@ -69,8 +73,7 @@ impl Case {
 }
 
 /// What the TCP exchange of a case holds, as a stack-aware observer counts it. Everything
-/// not listed is zero: no segment of any case only repeats bytes captured before (a
-/// retransmission), none has a gap before it, and each case is one connection.
+/// not listed is zero: no segment has a gap before it, and each case is one connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaseTruth {
     /// Keep-alive probes (segments at the next sequence number minus one).
@@ -84,8 +87,13 @@ pub struct CaseTruth {
     /// Segments that brought new bytes and repeated bytes captured before (the overlap
     /// case's retransmission: the uncaptured first bytes, and again the rest).
     pub overlapping_segments: u64,
+    /// Segments that only repeat bytes captured before (retransmissions).
+    pub retransmitted_segments: u64,
     /// Segments whose copy of bytes already captured differed, and how many bytes differed.
     pub overlap_conflicts: u64,
+    /// Those of `overlap_conflicts` whose first copy an observer had already delivered
+    /// (not yet acknowledged by the receiver).
+    pub overlap_conflicts_delivered: u64,
     pub overlap_conflict_bytes: u64,
     /// Indices (into `txs`) of the transactions whose bytes had two different copies.
     pub conflicted: Vec<usize>,
@@ -205,6 +213,18 @@ pub fn generate(case: Case, seed: u64) -> CaseCapture {
         conn.send_overlap_conflict(c, &req_b, split, &other);
         truth.overlapping_segments = 1;
         truth.overlap_conflicts = 1;
+        truth.overlap_conflict_bytes = 2;
+        truth.conflicted = vec![1];
+    } else if case == Case::RexmitAfterDelivery {
+        let forged = head_b.replacen(&target_b, &forged_target(&target_b), 1);
+        let mut other = forged.into_bytes();
+        other.extend_from_slice(BODY_B);
+        conn.send_then_retransmit_other(c, &req_b, &other);
+        // The copy only repeats captured bytes, not yet acknowledged: compared, 2 bytes
+        // of the target differ.
+        truth.retransmitted_segments = 1;
+        truth.overlap_conflicts = 1;
+        truth.overlap_conflicts_delivered = 1;
         truth.overlap_conflict_bytes = 2;
         truth.conflicted = vec![1];
     } else {
@@ -360,5 +380,42 @@ mod tests {
             .count();
         assert_eq!(differ as u64, cap.truth.overlap_conflict_bytes);
         assert!(String::from_utf8_lossy(tail).starts_with("ct/b HTTP/1.1"));
+    }
+
+    /// Request b whole, then a whole copy with the forged target before the server's ACK
+    /// of it.
+    #[test]
+    fn the_rexmit_case_repeats_the_delivered_request_before_its_ack() {
+        let cap = generate(Case::RexmitAfterDelivery, 1);
+        let b = cap.txs[1].req_stream.clone();
+        let end_seq_acked =
+            |p: &Packet| p.meta.dir == Direction::ToClient && p.meta.payload_len == 0;
+        let mut copies = Vec::new();
+        let mut acks_before = Vec::new();
+        let mut acks = 0;
+        for p in &cap.packets {
+            if end_seq_acked(p) {
+                acks += 1;
+            }
+            if p.meta.dir == Direction::ToServer
+                && p.meta.stream_off == b.start
+                && p.meta.payload_len > 0
+            {
+                let at = p.meta.payload_at as usize;
+                copies.push(p.data[at..].to_vec());
+                acks_before.push(acks);
+            }
+        }
+        assert_eq!(copies.len(), 2);
+        let differ = copies[0]
+            .iter()
+            .zip(&copies[1])
+            .filter(|(x, y)| x != y)
+            .count();
+        assert_eq!(differ as u64, cap.truth.overlap_conflict_bytes);
+        assert_eq!(
+            acks_before[1], acks_before[0],
+            "the copy comes before the ACK"
+        );
     }
 }

@@ -723,6 +723,32 @@ impl TcpConn {
     }
 }
 
+impl TcpConn {
+    /// Sends `data` (one segment, at most an MSS) from `dir`, then, before the peer's ACK
+    /// (the retransmission timer fired first, or a forger raced it), the same segment
+    /// again with `other`'s bytes: the receiver may keep either copy. Then the peer's ACK;
+    /// `now` ends there.
+    pub fn send_then_retransmit_other(&mut self, dir: Direction, data: &[u8], other: &[u8]) {
+        let n = data.len().min(self.p.mss);
+        let seq0 = self.next_seq[dir.index()];
+        let rdir = dir.reverse();
+        let f = Flags {
+            ack: true,
+            psh: true,
+            ..Flags::default()
+        };
+        let t = self.emit(self.now, dir, seq0, self.peer_ack(dir), f, &data[..n]);
+        let copy: Vec<u8> = (0..n)
+            .map(|i| other.get(i).copied().unwrap_or(data[i]))
+            .collect();
+        // Sent before the ACK comes back (an RTO shorter than the RTT, or a forged copy).
+        let t = self.emit_again(t + self.p.gap, dir, seq0, f, &copy);
+        let rt = self.reaction_time(dir, t);
+        let (rseq, rack) = (self.next_seq[rdir.index()], self.next_seq[dir.index()]);
+        self.now = self.emit(rt, rdir, rseq, rack, ack(), &[]);
+    }
+}
+
 fn ack() -> Flags {
     Flags {
         ack: true,

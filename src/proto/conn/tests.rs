@@ -248,6 +248,43 @@ fn overlap_conflicts_reach_the_message_or_flag_what_follows_under_a_layer() {
     assert_eq!(flagged(&ctx), vec![false, true]);
 }
 
+/// A conflict on bytes already delivered (offsets before the next byte) goes to the
+/// session, which flags the request awaiting its response; under a layer, what the
+/// connection emits from then on is flagged.
+#[test]
+fn delivered_conflicts_reach_the_session_or_flag_what_follows_under_a_layer() {
+    let c = conn(false);
+    let flagged = |ctx: &ProtoCtx| -> Vec<bool> {
+        ctx.http
+            .out
+            .iter()
+            .map(|t| t.anomalies.contains(&Anomaly::OverlapConflict))
+            .collect()
+    };
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::new(&c);
+    p.on_data(&mut ctx, &c, ToServer, REQ, ts(11));
+    p.on_data(&mut ctx, &c, ToClient, RESP, ts(12));
+    p.on_data(&mut ctx, &c, ToServer, REQ, ts(13));
+    // Bytes 2..4 of the second request, already delivered.
+    p.on_overlap_conflict(&mut ctx, &c, ToServer, REQ.len() as u64 + 2, 2);
+    p.on_data(&mut ctx, &c, ToClient, RESP, ts(14));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(15));
+    assert_eq!(flagged(&ctx), vec![false, true]);
+    assert_eq!(ctx.http.counters.overlap_conflict_messages, 1);
+
+    let mut ctx = ProtoCtx::new(HttpLimits::default());
+    let mut p = ProtoConn::with_layers(&c, vec![Box::new(Xor(0x5a))]);
+    let enc = |b: &[u8]| b.iter().map(|x| x ^ 0x5a).collect::<Vec<u8>>();
+    p.on_data(&mut ctx, &c, ToServer, &enc(REQ), ts(11));
+    p.on_data(&mut ctx, &c, ToClient, &enc(RESP), ts(12));
+    p.on_overlap_conflict(&mut ctx, &c, ToServer, 1, 1);
+    p.on_data(&mut ctx, &c, ToServer, &enc(REQ), ts(13));
+    p.on_data(&mut ctx, &c, ToClient, &enc(RESP), ts(14));
+    p.on_close(&mut ctx, &c, CloseReason::Fin, ts(15));
+    assert_eq!(flagged(&ctx), vec![false, true]);
+}
+
 /// A session that reads nothing and, at its first bytes, hands everything it was given
 /// on: stands in for HTTP/1 at a 101 to h2c.
 struct HandsOn(Option<Handoff>);
