@@ -5,9 +5,14 @@
 #
 #   scripts/bench-live.sh CAPTURE [MODE...]
 #
-# MODE: `recorded` (the capture's own timing, the default), `topspeed` (as fast as
-# tcpreplay can send), `pps=N`, `mbps=N` or `x=MULTIPLIER` (tcpreplay's --pps, --mbps,
-# --multiplier). Each mode runs RUNS times (default 1).
+# MODE: `recorded` (the capture's average packet rate: its packets over its duration, sent
+# with tcpreplay --pps; the default), `topspeed` (as fast as tcpreplay can send), `pps=N`,
+# `mbps=N` (tcpreplay's --pps, --mbps) or `x=MULTIPLIER` (tcpreplay's --multiplier: each
+# packet's own timestamp, scaled). `recorded` is not `x=1`: honouring each timestamp,
+# tcpreplay sleeps once per packet, and on this 2-core machine a sleep took 88-230 us,
+# so a capture recorded at 61,000 packets/s went out at 4,000-11,000 (7-15x its duration);
+# --pps keeps an absolute schedule and reaches the rate. Each mode runs RUNS times
+# (default 1).
 #
 # Two network namespaces made for the purpose (lbtx-PID, lbrx-PID) joined by a veth pair; no
 # address is assigned, so the replayed packets are seen by the capture and then dropped by
@@ -28,7 +33,8 @@
 # CPU time, peak RSS, and CPU per thread (perf sampling, when perf exists: PERF=0 skips).
 #
 # Environment: HTTSHARK_BIN (default ./target/release/httshark, built when missing),
-# HTTSHARK_ARGS (more flags for the live runs, e.g. "-buffer-size 256MiB -workers 2"),
+# HTTSHARK_ARGS (more flags for the live runs, e.g. "-buffer-size 256MiB -workers 2"; several
+# sets separated by `;` each run every mode, in turn: "; -attribution=false; -workers 2"),
 # LIVE_OUT (tmpfs parent folder, default /dev/shm), REPLAY_TIMEOUT (seconds one tcpreplay run
 # may take, default 600), PRELOAD (1: tcpreplay --preload-pcap, reads the whole capture into
 # memory before sending, so the disk is not what limits topspeed; default 1), RESULTS (a file
@@ -55,7 +61,7 @@ preload=${PRELOAD:-1}
 [ -r "$cap" ] || die "cannot read the capture $cap"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, a veth pair, tcpreplay's raw socket): run it with sudo"
 command -v ip >/dev/null || die "ip is missing: apt-get install iproute2"
-for t in tcpreplay timeout; do
+for t in tcpreplay tcpdump timeout; do
   command -v "$t" >/dev/null || die "$t is missing: apt-get install ${t/timeout/coreutils}"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
@@ -65,7 +71,8 @@ bin=${HTTSHARK_BIN:-./target/release/httshark}
 if [ -z "${HTTSHARK_BIN:-}" ] && [ ! -x "$bin" ]; then nice -n 10 cargo build --release --quiet --bin httshark; fi
 [ -x "$bin" ] || die "no httshark binary at $bin (set HTTSHARK_BIN)"
 bin=$(realpath "$bin")
-read -r -a extra <<< "${HTTSHARK_ARGS:-}"
+IFS=';' read -r -a variants <<< "${HTTSHARK_ARGS:-}"
+[ ${#variants[@]} -gt 0 ] || variants=("")
 
 tx=lbtx-$$ rx=lbrx-$$ a=lbt$$ b=lbr$$
 work=$(mktemp -d "${LIVE_OUT:-/dev/shm}/httshark-live.XXXXXX")
@@ -124,17 +131,28 @@ ref_tx=$(get transactions "$work/ref.sum")
 ref_answered=$(get answered "$work/ref.sum")
 rm -rf "$work/ref"
 [ "$ref_packets" != "?" ] && [ "$ref_packets" -gt 0 ] || die "the reference read no packet: $(tail -3 "$work/ref.err")"
-echo "bench-live: reference: $ref_packets packets, $ref_tx transactions ($ref_answered answered)"
+# The capture's duration, for `recorded`: its first and last timestamps (capinfos is
+# quicker when there).
+if command -v capinfos >/dev/null; then
+  duration=$(capinfos -u -M "$cap" | sed -nE 's/^Capture duration: *([0-9.]+) seconds.*/\1/p')
+else
+  duration=$(tcpdump -tt -n -r "$cap" 2>/dev/null | sed -n '1p;$p' | awk '{ t[NR] = $1 } END { print t[2] - t[1] }')
+fi
+rec_pps=$(awk -v n="$ref_packets" -v d="${duration:-0}" 'BEGIN { if (d > 0) printf "%d", n / d + 0.5 }')
+echo "bench-live: reference: $ref_packets packets in ${duration:-?} s (${rec_pps:-?} packets/s), $ref_tx transactions ($ref_answered answered)"
 
 rows="$work/rows"
 : > "$rows"
 one_run() {
-  local mode=$1 r=$2 d="$work/run"
+  local mode=$1 r=$2 d="$work/run" extra
+  read -r -a extra <<< "$3"
   rm -rf "$d"; mkdir -p "$d/out"
   local replay=(tcpreplay -i "$a" --stats=0)
   [ "$preload" = 1 ] && replay+=(--preload-pcap)
   case $mode in
-    recorded) ;;
+    recorded)
+      [ -n "$rec_pps" ] || die "the capture's duration is unknown: give pps=N"
+      replay+=(--pps="$rec_pps") ;;
     topspeed) replay+=(--topspeed) ;;
     pps=*) replay+=(--pps="${mode#pps=}") ;;
     mbps=*) replay+=(--mbps="${mode#mbps=}") ;;
@@ -145,7 +163,7 @@ one_run() {
   local run=(/usr/bin/time -f "%M %e %U %S" -o "$d/time")
   [ "$perf" = 1 ] && run+=(perf record -q -e task-clock -F 499 -o "$d/perf.data" --)
   ip netns exec "$rx" "${run[@]}" "$bin" -device "$b" -hosts '' "${procs[@]}" -output-folder "$d/out" \
-    -c "$ref_packets" -counters "${extra[@]}" > /dev/null 2> "$d/httshark.err" &
+    -c "$ref_packets" -counters ${extra[@]+"${extra[@]}"} > /dev/null 2> "$d/httshark.err" &
   hs_pid=$!
   # Ready when it says where it captures (the capture is open before that line).
   local i
@@ -198,8 +216,8 @@ one_run() {
   read -r vt vr <<< "$(paste -d' ' <(echo "$veth0") <(echo "$veth1") | awk '{ print $3 - $1, $4 - $2 }')"
   local verdict=equal
   [ "$live_tx" = "$ref_tx" ] || verdict="**differs**"
-  printf '| %s | %s | %s | %s | %s | %s/%s | %s | %s | %s/%s | %s | %s (%s) | %s | %s | %s |\n' \
-    "$mode" "${secs:-?}" "${sent:-?}" "${pps:-?}" "${mbps:-?}" "${failed:-?}" "$ref_packets" "$captured" "$kd" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s | %s/%s | %s | %s (%s) | %s | %s | %s |\n' \
+    "$mode" "${3:-(defaults)}" "$(cut -d' ' -f1 /proc/loadavg)" "${secs:-?}" "${sent:-?}" "${pps:-?}" "${mbps:-?}" "${failed:-?}" "$ref_packets" "$captured" "$kd" \
     "$vt" "$vr" "$((soft1 - soft0))" "$live_tx" "$verdict" "$cpu" \
     "$(( ${rss:-0} / 1024 ))" "${threads:-n/a}" | tee -a "$rows"
   if [ "$live_tx" != "$ref_tx" ] || [ "$kd" != 0 ]; then
@@ -207,16 +225,18 @@ one_run() {
     grep -E "done|transactions:|warning" "$d/httshark.err" | sed 's/^/  /' >&2
   fi
 }
-header="| mode | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) |"
-sep="|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+header="| mode | more flags | load (1 min) | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) |"
+sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 echo "$header"; echo "$sep"
 for r in $(seq "$runs"); do
-  for m in "${modes[@]}"; do one_run "$m" "$r"; done
+  for v in "${variants[@]}"; do
+    for m in "${modes[@]}"; do one_run "$m" "$r" "$v"; done
+  done
 done
-echo "bench-live: load average after: $(cut -d' ' -f1-3 /proc/loadavg); httshark flags: -device (veth) -hosts '' ${procs[*]} ${extra[*]:-}"
+echo "bench-live: load average after: $(cut -d' ' -f1-3 /proc/loadavg); httshark flags: -device (veth) -hosts '' ${procs[*]} -c $ref_packets -counters"
 if [ -n "${RESULTS:-}" ]; then
   {
-    echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC') scripts/bench-live.sh $cap ${modes[*]} HTTSHARK_ARGS='${HTTSHARK_ARGS:-}' load $(cut -d' ' -f1-3 /proc/loadavg) -->"
+    echo "<!-- $(date -u '+%Y-%m-%d %H:%M UTC') scripts/bench-live.sh $cap ${modes[*]} RUNS=$runs HTTSHARK_ARGS='${HTTSHARK_ARGS:-}' load $(cut -d' ' -f1-3 /proc/loadavg) -->"
     echo "$header"; echo "$sep"; cat "$rows"
   } >> "$RESULTS"
 fi
