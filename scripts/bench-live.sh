@@ -77,8 +77,11 @@ IFS=';' read -r -a variants <<< "${HTTSHARK_ARGS:-}"
 tx=lbtx-$$ rx=lbrx-$$ a=lbt$$ b=lbr$$
 work=$(mktemp -d "${LIVE_OUT:-/dev/shm}/httshark-live.XXXXXX")
 cleanup() {
-  [ -n "${hs_pid:-}" ] && kill -KILL "$hs_pid" 2>/dev/null
-  [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
+  # tcpreplay (timeout passes the signal on) and httshark's process group (setsid: time,
+  # perf and httshark).
+  [ -n "${rp_pid:-}" ] && kill "$rp_pid" 2>/dev/null
+  [ -n "${hs_pid:-}" ] && kill -KILL -- "-$hs_pid" 2>/dev/null
+  wait 2>/dev/null
   ip netns del "$tx" 2>/dev/null || true
   ip netns del "$rx" 2>/dev/null || true
   rm -rf "$work"
@@ -162,7 +165,7 @@ one_run() {
   veth0=$(veth_drops); soft0=$(softnet_drops)
   local run=(/usr/bin/time -f "%M %e %U %S" -o "$d/time")
   [ "$perf" = 1 ] && run+=(perf record -q -e task-clock -F 499 -o "$d/perf.data" --)
-  ip netns exec "$rx" "${run[@]}" "$bin" -device "$b" -hosts '' "${procs[@]}" -output-folder "$d/out" \
+  setsid ip netns exec "$rx" "${run[@]}" "$bin" -device "$b" -hosts '' "${procs[@]}" -output-folder "$d/out" \
     -c "$ref_packets" -counters ${extra[@]+"${extra[@]}"} > /dev/null 2> "$d/httshark.err" &
   hs_pid=$!
   # Ready when it says where it captures (the capture is open before that line).
@@ -174,7 +177,11 @@ one_run() {
   done
   sleep 0.5
   local rc=0
-  timeout -k 5 "$replay_timeout" ip netns exec "$tx" "${replay[@]}" "$cap" > "$d/replay.out" 2>&1 || rc=$?
+  # In the background: a signal to this script runs its trap at once, not after tcpreplay.
+  timeout -k 5 "$replay_timeout" ip netns exec "$tx" "${replay[@]}" "$cap" > "$d/replay.out" 2>&1 &
+  rp_pid=$!
+  wait "$rp_pid" || rc=$?
+  rp_pid=
   [ $rc = 124 ] && echo "bench-live: tcpreplay stopped at the ${replay_timeout} s limit" >&2
   # httshark stops by itself at the last packet; if packets were lost, interrupt it.
   for i in $(seq $((settle * 10))); do
