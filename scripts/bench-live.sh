@@ -9,12 +9,13 @@
 # with tcpreplay --pps; the default), `topspeed` (as fast as tcpreplay can send), `pps=N`,
 # `mbps=N` (tcpreplay's --pps, --mbps) or `x=MULTIPLIER` (tcpreplay's --multiplier: each
 # packet's own timestamp, scaled). `recorded` is not `x=1`: honouring each timestamp,
-# tcpreplay sleeps once per packet, and on this 2-core machine a sleep took 88-230 us,
-# so a capture recorded at 61,000 packets/s went out at 4,000-11,000 (7-15x its duration);
+# tcpreplay sleeps once per packet, and on this 2-core machine a sleep took 60-230 us,
+# so a capture recorded at 61,000 packets/s went out at 4,300-16,000 (4-16x its duration);
 # --pps keeps an absolute schedule and reaches the rate. Each mode runs RUNS times
 # (default 1).
 #
-# Two network namespaces made for the purpose (lbtx-PID, lbrx-PID) joined by a veth pair; no
+# Two network namespaces made for the purpose (lbtx-PID, lbrx-PID) joined by a veth pair
+# (lbtPID, lbrPID; no address is assigned, so no subnet is needed); no
 # address is assigned, so the replayed packets are seen by the capture and then dropped by
 # the receiving stack (never answered, never forwarded). tcpreplay sends the frames as they
 # are (the destination MAC is not the receiver's: the capture is promiscuous, and the veth
@@ -38,8 +39,10 @@
 # LIVE_OUT (tmpfs parent folder, default /dev/shm), REPLAY_TIMEOUT (seconds one tcpreplay run
 # may take, default 600), PRELOAD (1: tcpreplay --preload-pcap, reads the whole capture into
 # memory before sending, so the disk is not what limits topspeed; default 1), RESULTS (a file
-# the table is appended to).
-# Needs root, iproute2, tcpreplay, GNU time (/usr/bin/time), timeout; perf is optional.
+# the table is appended to), SETTLE (seconds httshark may still read after tcpreplay ended,
+# default 10), PERF (0: no per-thread sampling).
+# Needs root, iproute2, tcpreplay, tcpdump (the capture's duration when capinfos is
+# missing), GNU time (/usr/bin/time), timeout; perf and capinfos are optional.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "bench-live: $*" >&2; exit 2; }
