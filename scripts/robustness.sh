@@ -18,8 +18,9 @@
 #                                (default 64MiB); without the flag the documented default
 #                                budget (512MiB) is the reference and nothing is passed
 #   OVERHEAD_SLACK_MIB           allowance on top of the empty-capture RSS for the pipeline's
-#                                packet batches on their way to the worker (default 16:
-#                                Config::channel_capacity = 16 batches of at most 1 MiB)
+#                                packet batches on their way to the workers (default 16:
+#                                Config::channel_capacity = 4 batches of at most 1 MiB
+#                                per worker, for up to four workers)
 #   RUN_TIMEOUT                  seconds per httshark run (default 900)
 #   VMEM_LIMIT_KB                ulimit -v for each httshark run (default 8 GiB)
 #   ROBUSTNESS_DIR               work folder (default: a fresh temp dir, removed at the end)

@@ -72,7 +72,14 @@ pub struct Config {
     /// Worker threads that decode, reassemble and parse; connections are sharded over
     /// them by a symmetric hash of the 4-tuple.
     pub workers: usize,
-    /// Capacity, in packet batches, of each channel between stages.
+    /// Capacity, in packet batches, of the channels between stages (the packet queue is
+    /// shared by the workers, at least 2 each). 4 by default: enough to
+    /// keep a worker busy while the capture thread is descheduled (the kernel ring, not
+    /// this queue, absorbs live bursts). Offline the capture thread is always ahead, so
+    /// every queued batch is memory not charged to the budget (up to 1 MiB each), and the
+    /// queue is how far one worker can run ahead of another: 16 batches were 10-16 MiB per
+    /// worker and, with two workers on real traffic, more skew than the HAR reorder buffer
+    /// absorbs (late entries, files merged at export; docs/benchmarks.md).
     pub channel_capacity: usize,
     /// `-memory-limit`: the global memory budget in bytes, split by `memory_shares`.
     pub memory_limit: usize,
@@ -159,7 +166,7 @@ impl Default for Config {
             processors: vec![ProcessorConfig::File(Default::default())],
             stats_interval: crate::processor::stats::common::DEFAULT_INTERVAL,
             workers: DEFAULT_WORKERS as usize,
-            channel_capacity: 16,
+            channel_capacity: 4,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             http: HttpLimits::default(),
             reassembly: ReassemblyLimits::default(),
