@@ -12,7 +12,13 @@
 //! - no late entry: the document's tail is written, the file synced and renamed to its
 //!   final name (the same I/O as writing it whole);
 //! - late entries: run and late entries are merged, in sort order, into the final file
-//!   (written atomically as any output file), and both temporary files removed.
+//!   (written atomically as any output file), and both temporary files removed. Late
+//!   entries almost always sort near the run's end, so the merge costs what changes: the
+//!   run's entries before the first one at or after the smallest late entry are already
+//!   final, and their bytes (head included) are copied in the kernel (`copy_file_range`
+//!   through `io::copy`), never read into memory; only the tail is merged entry by entry.
+//!   The final file is still a new file renamed into place, not the run cut and appended
+//!   in place: that would save the prefix copy but lose the run on a failed export.
 //!
 //! What stays in memory per entry is its index (sort key, offset, length: 40 bytes), so the
 //! merge can find it; entries whose write failed (disk full) are kept in memory as late
@@ -22,7 +28,7 @@
 //! mid-interval leaves hidden temporary files, never a truncated `.har`.
 
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -337,13 +343,30 @@ impl Stream {
             }
             i += n;
         }
+        // The cut: the first run entry at or after the smallest late entry (an equal key
+        // too, so the bytes break the tie below). Run entries before it are final.
+        let cut = match late.first() {
+            Some((k, _)) => run_index.partition_point(|r| r.key < *k),
+            None => run_index.len(),
+        };
         let mut total = 0u64;
         write_atomically_private(dest, |w| {
-            let mut head = Vec::new();
-            har::LogWriter::begin(&mut head)?;
-            w.write_all(&head)?;
-            total += head.len() as u64;
-            let (mut i, mut j, mut first) = (0, 0, true);
+            let (mut i, mut j, mut first) = (cut, 0, true);
+            if cut > 0 {
+                // The run up to the end of its entry before the cut: head, separators and
+                // entries, the same bytes the merge would write.
+                let run = self.run.as_ref().expect("entries before the cut: a run");
+                let last = &run_index[cut - 1];
+                let prefix = last.offset + last.len;
+                w.flush()?;
+                total += copy_prefix(&run.file, run.len, prefix, w.get_mut())?;
+                first = false;
+            } else {
+                let mut head = Vec::new();
+                har::LogWriter::begin(&mut head)?;
+                w.write_all(&head)?;
+                total += head.len() as u64;
+            }
             loop {
                 let take_run = match (run_index.get(i), late.get(j)) {
                     (None, None) => break,
@@ -383,6 +406,26 @@ impl Stream {
         self.unwritten.clear();
         Ok(total)
     }
+}
+
+/// Copies the first `n` bytes of `run` (a file of `len` bytes, its cursor at the end, where
+/// the next append goes) to `to`, at `to`'s cursor. `io::copy` between files is a kernel
+/// copy on Linux (`copy_file_range`, falling back to `sendfile` or read/write itself). The
+/// run's cursor is put back at its end whatever happens, so a failed export leaves the
+/// stream able to append and export again.
+fn copy_prefix(mut run: &File, len: u64, n: u64, to: &mut File) -> io::Result<u64> {
+    let copied = run
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| io::copy(&mut run.take(n), to));
+    run.seek(SeekFrom::Start(len))?;
+    let copied = copied?;
+    if copied != n {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "streamed HAR file shorter than its index",
+        ));
+    }
+    Ok(copied)
 }
 
 /// Writes `entries` to `spool` in one vectored write (`run`: with the document's
@@ -427,3 +470,7 @@ fn write_entries(
     }
     entries.into_iter().skip(done).collect()
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
