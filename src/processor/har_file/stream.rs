@@ -13,12 +13,13 @@
 //!   final name (the same I/O as writing it whole);
 //! - late entries: run and late entries are merged, in sort order, into the final file
 //!   (written atomically as any output file), and both temporary files removed. Late
-//!   entries almost always sort near the run's end, so the merge costs what changes: the
-//!   run's entries before the first one at or after the smallest late entry are already
-//!   final, and their bytes (head included) are copied in the kernel (`copy_file_range`
-//!   through `io::copy`), never read into memory; only the tail is merged entry by entry.
-//!   The final file is still a new file renamed into place, not the run cut and appended
-//!   in place: that would save the prefix copy but lose the run on a failed export.
+//!   entries are few (hundreds against tens of thousands), so the run's entries between
+//!   two late ones are one stretch of the run file, separators included, already in their
+//!   final bytes: each stretch is copied in the kernel (`copy_file_range` through
+//!   `io::copy`), never read into memory; only late entries, and run entries whose key
+//!   equals a late one's (the tie is broken by the bytes), are read and written one by
+//!   one. Cutting the run in place and appending the rest would save the copy but lose
+//!   the run on a failed export; the final file is a new file renamed into place.
 //!
 //! What stays in memory per entry is its index (sort key, offset, length: 40 bytes), so the
 //! merge can find it; entries whose write failed (disk full) are kept in memory as late
@@ -343,31 +344,34 @@ impl Stream {
             }
             i += n;
         }
-        // The cut: the first run entry at or after the smallest late entry (an equal key
-        // too, so the bytes break the tie below). Run entries before it are final.
-        let cut = match late.first() {
-            Some((k, _)) => run_index.partition_point(|r| r.key < *k),
-            None => run_index.len(),
-        };
         let mut total = 0u64;
-        write_atomically_private(dest, |w| {
-            let (mut i, mut j, mut first) = (cut, 0, true);
-            if cut > 0 {
-                // The run up to the end of its entry before the cut: head, separators and
-                // entries, the same bytes the merge would write.
-                let run = self.run.as_ref().expect("entries before the cut: a run");
-                let last = &run_index[cut - 1];
-                let prefix = last.offset + last.len;
-                w.flush()?;
-                total += copy_prefix(&run.file, run.len, prefix, w.get_mut())?;
-                first = false;
-            } else {
-                let mut head = Vec::new();
-                har::LogWriter::begin(&mut head)?;
-                w.write_all(&head)?;
-                total += head.len() as u64;
-            }
+        let result = write_atomically_private(dest, |w| {
+            let mut head = Vec::new();
+            har::LogWriter::begin(&mut head)?;
+            w.write_all(&head)?;
+            total += head.len() as u64;
+            let (mut i, mut j, mut first) = (0, 0, true);
             loop {
+                // Run entries before the next late one (all of them after the last): one
+                // stretch of the run file, separators included, copied in the kernel. An
+                // equal key stops the stretch so the bytes break the tie below.
+                let end = match late.get(j) {
+                    Some((k, _)) => i + run_index[i..].partition_point(|r| r.key < *k),
+                    None => run_index.len(),
+                };
+                if end > i {
+                    let run = self.run.as_ref().expect("run entries: a run");
+                    let sep: &[u8] = if first { b"\n" } else { b",\n" };
+                    first = false;
+                    w.write_all(sep)?;
+                    w.flush()?;
+                    let (from, to) = (&run_index[i], &run_index[end - 1]);
+                    let n = to.offset + to.len - from.offset;
+                    copy_range(&run.file, from.offset, n, w.get_mut())?;
+                    total += sep.len() as u64 + n;
+                    i = end;
+                    continue;
+                }
                 let take_run = match (run_index.get(i), late.get(j)) {
                     (None, None) => break,
                     (Some(_), None) => true,
@@ -399,7 +403,13 @@ impl Stream {
             w.write_all(tail)?;
             total += tail.len() as u64;
             Ok(())
-        })?;
+        });
+        // The copies moved the run's cursor: back to its end, where the next append goes,
+        // so a failed export leaves the stream able to append and export again.
+        if let Some(run) = self.run.as_mut() {
+            run.file.seek(SeekFrom::Start(run.len))?;
+        }
+        result?;
         // Written: the temporary files go (dropping a spool removes its file).
         self.run = None;
         self.late = None;
@@ -408,24 +418,18 @@ impl Stream {
     }
 }
 
-/// Copies the first `n` bytes of `run` (a file of `len` bytes, its cursor at the end, where
-/// the next append goes) to `to`, at `to`'s cursor. `io::copy` between files is a kernel
-/// copy on Linux (`copy_file_range`, falling back to `sendfile` or read/write itself). The
-/// run's cursor is put back at its end whatever happens, so a failed export leaves the
-/// stream able to append and export again.
-fn copy_prefix(mut run: &File, len: u64, n: u64, to: &mut File) -> io::Result<u64> {
-    let copied = run
-        .seek(SeekFrom::Start(0))
-        .and_then(|_| io::copy(&mut run.take(n), to));
-    run.seek(SeekFrom::Start(len))?;
-    let copied = copied?;
-    if copied != n {
+/// Copies `n` bytes of `run` from `offset` to `to`, at `to`'s cursor; moves `run`'s cursor.
+/// `io::copy` between files is a kernel copy on Linux (`copy_file_range`, falling back to
+/// `sendfile` or read/write by itself): the bytes never come into this process.
+fn copy_range(mut run: &File, offset: u64, n: u64, to: &mut File) -> io::Result<()> {
+    run.seek(SeekFrom::Start(offset))?;
+    if io::copy(&mut run.take(n), to)? != n {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "streamed HAR file shorter than its index",
         ));
     }
-    Ok(copied)
+    Ok(())
 }
 
 /// Writes `entries` to `spool` in one vectored write (`run`: with the document's
