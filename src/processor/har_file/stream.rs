@@ -404,12 +404,14 @@ impl Stream {
             total += tail.len() as u64;
             Ok(())
         });
-        // The copies moved the run's cursor: back to its end, where the next append goes,
-        // so a failed export leaves the stream able to append and export again.
-        if let Some(run) = self.run.as_mut() {
-            run.file.seek(SeekFrom::Start(run.len))?;
+        if let Err(e) = result {
+            // The copies moved the run's cursor: back to its end, where the next append
+            // goes, so the stream can append and export again.
+            if let Some(run) = self.run.as_mut() {
+                run.file.seek(SeekFrom::Start(run.len))?;
+            }
+            return Err(e);
         }
-        result?;
         // Written: the temporary files go (dropping a spool removes its file).
         self.run = None;
         self.late = None;
