@@ -12,7 +12,14 @@
 //! - no late entry: the document's tail is written, the file synced and renamed to its
 //!   final name (the same I/O as writing it whole);
 //! - late entries: run and late entries are merged, in sort order, into the final file
-//!   (written atomically as any output file), and both temporary files removed.
+//!   (written atomically as any output file), and both temporary files removed. Late
+//!   entries are few (hundreds against tens of thousands), so the run's entries between
+//!   two late ones are one stretch of the run file, separators included, already in their
+//!   final bytes: each stretch is copied in the kernel (`copy_file_range` through
+//!   `io::copy`), never read into memory; only late entries, and run entries whose key
+//!   equals a late one's (the tie is broken by the bytes), are read and written one by
+//!   one. Cutting the run in place and appending the rest would save the copy but lose
+//!   the run on a failed export; the final file is a new file renamed into place.
 //!
 //! What stays in memory per entry is its index (sort key, offset, length: 40 bytes), so the
 //! merge can find it; entries whose write failed (disk full) are kept in memory as late
@@ -22,7 +29,7 @@
 //! mid-interval leaves hidden temporary files, never a truncated `.har`.
 
 use std::fs::{self, File};
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -338,13 +345,33 @@ impl Stream {
             i += n;
         }
         let mut total = 0u64;
-        write_atomically_private(dest, |w| {
+        let result = write_atomically_private(dest, |w| {
             let mut head = Vec::new();
             har::LogWriter::begin(&mut head)?;
             w.write_all(&head)?;
             total += head.len() as u64;
             let (mut i, mut j, mut first) = (0, 0, true);
             loop {
+                // Run entries before the next late one (all of them after the last): one
+                // stretch of the run file, separators included, copied in the kernel. An
+                // equal key stops the stretch so the bytes break the tie below.
+                let end = match late.get(j) {
+                    Some((k, _)) => i + run_index[i..].partition_point(|r| r.key < *k),
+                    None => run_index.len(),
+                };
+                if end > i {
+                    let run = self.run.as_ref().expect("run entries: a run");
+                    let sep: &[u8] = if first { b"\n" } else { b",\n" };
+                    first = false;
+                    w.write_all(sep)?;
+                    w.flush()?;
+                    let (from, to) = (&run_index[i], &run_index[end - 1]);
+                    let n = to.offset + to.len - from.offset;
+                    copy_range(&run.file, from.offset, n, w.get_mut())?;
+                    total += sep.len() as u64 + n;
+                    i = end;
+                    continue;
+                }
                 let take_run = match (run_index.get(i), late.get(j)) {
                     (None, None) => break,
                     (Some(_), None) => true,
@@ -376,13 +403,35 @@ impl Stream {
             w.write_all(tail)?;
             total += tail.len() as u64;
             Ok(())
-        })?;
+        });
+        if let Err(e) = result {
+            // The copies moved the run's cursor: back to its end, where the next append
+            // goes, so the stream can append and export again.
+            if let Some(run) = self.run.as_mut() {
+                run.file.seek(SeekFrom::Start(run.len))?;
+            }
+            return Err(e);
+        }
         // Written: the temporary files go (dropping a spool removes its file).
         self.run = None;
         self.late = None;
         self.unwritten.clear();
         Ok(total)
     }
+}
+
+/// Copies `n` bytes of `run` from `offset` to `to`, at `to`'s cursor; moves `run`'s cursor.
+/// `io::copy` between files is a kernel copy on Linux (`copy_file_range`, falling back to
+/// `sendfile` or read/write by itself): the bytes never come into this process.
+fn copy_range(mut run: &File, offset: u64, n: u64, to: &mut File) -> io::Result<()> {
+    run.seek(SeekFrom::Start(offset))?;
+    if io::copy(&mut run.take(n), to)? != n {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "streamed HAR file shorter than its index",
+        ));
+    }
+    Ok(())
 }
 
 /// Writes `entries` to `spool` in one vectored write (`run`: with the document's
@@ -427,3 +476,7 @@ fn write_entries(
     }
     entries.into_iter().skip(done).collect()
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
