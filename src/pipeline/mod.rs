@@ -154,8 +154,11 @@ pub fn run_until(
     // HAR entries are encoded by the workers (in parallel, off the processor thread) when
     // a processor writes them as they are, and no owner is joined onto the transactions
     // on the processor thread (attribution of a live capture), which the entry shows.
+    // With one worker the worker is already the longer stage: the processor thread
+    // encodes beside it (docs/architecture.md has the measurement).
     let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
-        && !(config.attribution && source.is_live());
+        && !(config.attribution && source.is_live())
+        && workers > 1;
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
