@@ -20,7 +20,7 @@ mod netns;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -33,21 +33,7 @@ const TAG: &str = "pa";
 const PLAIN_PORT: u16 = 8081;
 
 fn skip() -> bool {
-    let tools = ["ip", "curl", "python3", "openssl"].iter().all(|t| {
-        Command::new("which")
-            .arg(t)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if is_root() && tools {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI runs as root with iproute2, curl, openssl and python3"
-    );
-    eprintln!("SKIPPED live process test: needs root, ip, curl, openssl and python3");
-    true
+    skip_lab("live process", &["ip", "curl", "python3", "openssl"], &[])
 }
 
 /// A lab with HTTPS on PORT and plain HTTP on PLAIN_PORT.

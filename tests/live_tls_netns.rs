@@ -15,28 +15,14 @@
 mod common;
 mod netns;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use netns::*;
 
 fn skip() -> bool {
-    let tools = ["ip", "curl", "python3", "openssl"].iter().all(|t| {
-        Command::new("which")
-            .arg(t)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if is_root() && tools {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI runs as root with iproute2, curl, openssl and python3"
-    );
-    eprintln!("SKIPPED live TLS test: needs root, ip, curl, openssl and python3");
-    true
+    skip_lab("live TLS", &["ip", "curl", "python3", "openssl"], &[])
 }
 
 /// Runs curl in the client namespace with `SSLKEYLOGFILE=keylog`, fetching `urls` on one

@@ -31,33 +31,12 @@ use netns::*;
 const NET: u8 = 84;
 const TAG: &str = "sc";
 
-fn have(tool: &str) -> bool {
-    Command::new("which")
-        .arg(tool)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn skip() -> bool {
-    let tools = ["ip", "curl", "tcpdump", "python3"].iter().all(|t| have(t));
-    let scapy = tools
-        && Command::new("python3")
-            .args(["-c", "import scapy.all"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if is_root() && tools && scapy {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI runs as root with ip, curl, tcpdump, python3 and scapy (.ci/run installs it)"
-    );
-    eprintln!(
-        "SKIPPED real-traffic scapy test: needs root, ip, curl, tcpdump, python3 and scapy \
-         (pip install scapy)"
-    );
-    true
+    skip_lab(
+        "real-traffic scapy",
+        &["ip", "curl", "tcpdump", "python3"],
+        &["scapy.all"],
+    )
 }
 
 /// What a transaction is, for comparing two runs: everything but times.

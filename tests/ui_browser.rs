@@ -15,35 +15,17 @@
 mod common;
 mod netns;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use netns::*;
 
 fn skip() -> bool {
-    let tools = ["ip", "curl", "python3", "chromium", "chromedriver"]
-        .iter()
-        .all(|t| {
-            Command::new("which")
-                .arg(t)
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let selenium = Command::new("python3")
-        .args(["-c", "import selenium"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if is_root() && tools && selenium {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI runs as root with iproute2, curl, python3-selenium, chromium and chromium-driver (.ci/run)"
-    );
-    eprintln!(
-        "SKIPPED live web view browser test: needs root, ip, curl, python3 with selenium, chromium and chromedriver"
-    );
-    true
+    skip_lab(
+        "live web view browser",
+        &["ip", "curl", "python3", "chromium", "chromedriver"],
+        &["selenium"],
+    )
 }
 
 #[test]

@@ -3,23 +3,12 @@
 
 use crate::wire::{decode, DecodeCounters, Decoded, LinkType};
 
-const LINKS: [LinkType; 8] = [
-    LinkType::Ethernet,
-    LinkType::Null,
-    LinkType::Loop,
-    LinkType::Raw,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-];
-
 /// Runs one input; panics when an invariant above breaks.
 pub fn check(data: &[u8]) {
     let Some((&pick, frame)) = data.split_first() else {
         return;
     };
-    let link = LINKS[pick as usize % LINKS.len()];
+    let link = LinkType::ALL[pick as usize % LinkType::ALL.len()];
     let outcome = decode(link, frame);
     if let Ok(Decoded::Tcp(seg)) = &outcome {
         let (start, end) = (

@@ -13,12 +13,10 @@
 //! Small HTTP limits, so every limit is reached; each exported transaction must respect
 //! them (`check_transaction`), and `mem_bytes` must stay bounded.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
-use super::{check_transaction, small_http_limits, Cursor, Split};
+use super::{check_transaction, plain_conn, small_http_limits, Cursor, Split};
 use crate::h2::H2Conn;
 use crate::http::HttpCtx;
-use crate::model::{ConnInfo, Direction, Transaction};
+use crate::model::{Direction, Transaction};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 
@@ -154,15 +152,7 @@ enum Feed {
 /// (their `Debug` text: every field at once).
 fn run(data: &[u8], feed: Feed) -> (Vec<Transaction>, String) {
     let (lost, ops) = ops(data);
-    let conn = ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: lost,
-    };
+    let conn = plain_conn(lost);
     let limits = small_http_limits();
     let mut ctx = HttpCtx::new(limits.clone());
     let mut h = H2Conn::new(&mut ctx, lost);

@@ -15,11 +15,9 @@
 //!   between the pieces of a split segment is a different capture, not the same one cut
 //!   differently. Ticks and time steps stay between ops, at the same packet times.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
-use super::{check_transaction, http_ops, small_http_limits, HttpOp, Split};
+use super::{check_transaction, http_ops, plain_conn, small_http_limits, HttpOp, Split};
 use crate::http::{HttpConn, HttpCtx};
-use crate::model::{ConnInfo, Direction, Transaction};
+use crate::model::{Direction, Transaction};
 use crate::reassembly::{CloseReason, StreamHandler};
 use crate::time::Timestamp;
 
@@ -44,15 +42,7 @@ fn dir(to_client: bool) -> Direction {
 /// (as their `Debug` text: every field, compared at once).
 fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
     let (midstream, ops) = http_ops(data);
-    let conn = ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream,
-    };
+    let conn = plain_conn(midstream);
     let limits = small_http_limits();
     let mut ctx = HttpCtx::new(limits.clone());
     let mut h = HttpConn::new(&conn);

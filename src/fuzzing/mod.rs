@@ -319,6 +319,21 @@ fn check_body(b: &Body, limits: &HttpLimits, what: &str) {
     }
 }
 
+/// The one plain-HTTP connection the HTTP/1 and HTTP/2 targets feed (10.0.0.2:40000 to
+/// 10.0.0.1:80); `midstream` when its start was not seen.
+pub fn plain_conn(midstream: bool) -> crate::model::ConnInfo {
+    use std::net::{Ipv4Addr, SocketAddr};
+    crate::model::ConnInfo {
+        id: 1,
+        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
+        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
+        syn_ts: None,
+        synack_ts: None,
+        established_ts: None,
+        midstream,
+    }
+}
+
 /// Small limits, so that short fuzz inputs reach every limit. `max_body_keep` is 512, not
 /// less: a body is decoded only when all of it was kept, and a compression bomb that
 /// reaches `max_decoded_bytes` needs a few hundred bytes (gzip of 300 KB of zeros).
@@ -342,19 +357,10 @@ pub fn small_http_limits() -> HttpLimits {
 /// the HTTP parser leaves them, as in the product.
 pub fn exchange(req_fields: &[u8], resp_fields: &[u8], body_len: usize) -> Vec<Transaction> {
     use crate::http::{HttpConn, HttpCtx};
-    use crate::model::{ConnInfo, Direction};
+    use crate::model::Direction;
     use crate::reassembly::{CloseReason, StreamHandler};
-    use std::net::{Ipv4Addr, SocketAddr};
 
-    let conn = ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: false,
-    };
+    let conn = plain_conn(false);
     let mut ctx = HttpCtx::new(HttpLimits::default());
     let mut h = HttpConn::new(&conn);
     let ts = Timestamp::from_secs_nanos(1_700_000_000, 0);

@@ -34,8 +34,6 @@ use crate::time::Timestamp;
 use crate::tls::testing::{self, conn, layer_mem_bound as mem_bound};
 use crate::tls::TlsLayer;
 
-const SUITES13: [u16; 3] = [0x1301, 0x1302, 0x1303];
-const SUITES12: [u16; 5] = [0xc02f, 0xc030, 0xcca8, 0xc013, 0x003c];
 /// Edits applied at most (each is 5 input bytes; more would only slow the target).
 const MAX_EDITS: usize = 64;
 
@@ -80,25 +78,7 @@ fn plan(data: &[u8]) -> Option<Plan> {
             expect: None,
         });
     }
-    let (suite_byte, rest) = rest.split_first().unwrap_or((&0, &[]));
-    let (len_byte, rest) = rest.split_first().unwrap_or((&0, &[]));
-    let payload_len = (usize::from(*len_byte) * 97).min(rest.len());
-    let (payload, mut ops) = rest.split_at(payload_len);
-    let tls13 = suite_byte & 0x80 == 0;
-    let app: Vec<_> = [
-        (Direction::ToServer, payload.to_vec()),
-        (Direction::ToClient, payload.iter().rev().copied().collect()),
-    ]
-    .into_iter()
-    .filter(|(_, b)| !b.is_empty())
-    .collect();
-    let conv = if tls13 {
-        let s = SUITES13[usize::from(suite_byte & 0x7f) % SUITES13.len()];
-        testing::tls13(s, None, suite_byte & 0x40 != 0, &app)
-    } else {
-        let s = SUITES12[usize::from(suite_byte & 0x7f) % SUITES12.len()];
-        testing::tls12(s, &app)
-    };
+    let (_, conv, mut ops) = testing::fuzz_conversation(rest);
     let mut events: Vec<Event> = conv
         .segments
         .iter()

@@ -24,9 +24,6 @@ use crate::model::{Direction, PerDirection};
 use crate::proto::{Emitted, Layer, LayerEvent, ProtoCtx};
 use crate::time::Timestamp;
 
-const SUITES13: [u16; 3] = [0x1301, 0x1302, 0x1303];
-const SUITES12: [u16; 5] = [0xc02f, 0xc030, 0xcca8, 0xc013, 0x003c];
-
 /// Checks emitted plaintext against the truth, moving `pos` per direction.
 struct Oracle {
     truth: PerDirection<Vec<u8>>,
@@ -88,23 +85,8 @@ pub fn check(data: &[u8]) {
         return;
     }
     // Structured: [suite byte][payload len][payload][ops...]
-    let (suite_byte, rest) = rest.split_first().unwrap_or((&0, &[]));
-    let (len_byte, rest) = rest.split_first().unwrap_or((&0, &[]));
-    let payload_len = (usize::from(*len_byte) * 97).min(rest.len());
-    let (payload, ops) = rest.split_at(payload_len);
+    let (suite_byte, conv, ops) = testing::fuzz_conversation(rest);
     let tls13 = suite_byte & 0x80 == 0;
-    let app = vec![
-        (Direction::ToServer, payload.to_vec()),
-        (Direction::ToClient, payload.iter().rev().copied().collect()),
-    ];
-    let app: Vec<_> = app.into_iter().filter(|(_, b)| !b.is_empty()).collect();
-    let conv = if tls13 {
-        let s = SUITES13[usize::from(suite_byte & 0x7f) % SUITES13.len()];
-        testing::tls13(s, None, suite_byte & 0x40 != 0, &app)
-    } else {
-        let s = SUITES12[usize::from(suite_byte & 0x7f) % SUITES12.len()];
-        testing::tls12(s, &app)
-    };
     let with_keys = mode & 2 == 0;
     if with_keys {
         ctx.keys.add(&conv.entries);
@@ -115,7 +97,7 @@ pub fn check(data: &[u8]) {
         streams[*dir].extend_from_slice(bytes);
     }
     let key_update = tls13 && suite_byte & 0x40 != 0;
-    let cbc = !tls13 && usize::from(suite_byte & 0x7f) % SUITES12.len() >= 3;
+    let cbc = !tls13 && usize::from(suite_byte & 0x7f) % testing::FUZZ_SUITES12.len() >= 3;
     // The gap estimates are exact for AEAD records of application data. A TLS 1.2 loss
     // may take the encrypted Finished (a handshake record in the application epoch), and a
     // TLS 1.3 one a KeyUpdate: after such damage the offsets are estimates.

@@ -133,6 +133,37 @@ pub struct Conversation {
     pub plaintext: PerDirection<Vec<u8>>,
 }
 
+/// The suites the fuzz oracles pick from: TLS 1.3, and TLS 1.2 (AEAD first, CBC from
+/// index 3).
+pub const FUZZ_SUITES13: [u16; 3] = [0x1301, 0x1302, 0x1303];
+pub const FUZZ_SUITES12: [u16; 5] = [0xc02f, 0xc030, 0xcca8, 0xc013, 0x003c];
+
+/// The structured part of a TLS fuzz input, `[suite byte][payload length / 97][payload]
+/// [rest]`: the suite byte, the conversation it picks and the rest. Bit 7 of the suite byte
+/// clear is TLS 1.3 (bit 6: with a KeyUpdate), set TLS 1.2; the low 7 bits pick the suite.
+/// The payload goes to the server and comes back reversed (an empty one sends nothing).
+pub fn fuzz_conversation(input: &[u8]) -> (u8, Conversation, &[u8]) {
+    let (&suite_byte, rest) = input.split_first().unwrap_or((&0, &[]));
+    let (&len_byte, rest) = rest.split_first().unwrap_or((&0, &[]));
+    let payload_len = (usize::from(len_byte) * 97).min(rest.len());
+    let (payload, rest) = rest.split_at(payload_len);
+    let app: Vec<_> = [
+        (ToServer, payload.to_vec()),
+        (ToClient, payload.iter().rev().copied().collect()),
+    ]
+    .into_iter()
+    .filter(|(_, b)| !b.is_empty())
+    .collect();
+    let pick = usize::from(suite_byte & 0x7f);
+    let conv = if suite_byte & 0x80 == 0 {
+        let s = FUZZ_SUITES13[pick % FUZZ_SUITES13.len()];
+        tls13(s, None, suite_byte & 0x40 != 0, &app)
+    } else {
+        tls12(FUZZ_SUITES12[pick % FUZZ_SUITES12.len()], &app)
+    };
+    (suite_byte, conv, rest)
+}
+
 /// A request and its response.
 pub const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.test\r\n\r\n";
 pub const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";

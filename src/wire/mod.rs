@@ -76,6 +76,18 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type httshark decodes (the fuzz target picks one by index: keep the order).
+    pub const ALL: [LinkType; 8] = [
+        LinkType::Ethernet,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::Raw,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+    ];
+
     /// Maps a pcap link-type number; `None` for link types httshark does not decode.
     ///
     /// Numbers are from <https://www.tcpdump.org/linktypes.html>. Raw IP has three: DLT_RAW

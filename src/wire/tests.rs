@@ -524,21 +524,10 @@ fn offload_zero_lengths_fall_back_to_the_capture() {
 
 #[test]
 fn empty_frames_are_truncated_on_every_link() {
-    for link in ALL_LINKS {
+    for link in LinkType::ALL {
         assert_eq!(decode(link, &[]), Err(DecodeError::Truncated), "{link:?}");
     }
 }
-
-const ALL_LINKS: [LinkType; 8] = [
-    LinkType::Ethernet,
-    LinkType::Null,
-    LinkType::Loop,
-    LinkType::Raw,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-];
 
 fn assert_payload_inside(frame: &[u8], outcome: &Result<Decoded<'_>, DecodeError>) {
     if let Ok(Decoded::Tcp(seg)) = outcome {
@@ -553,8 +542,8 @@ fn assert_payload_inside(frame: &[u8], outcome: &Result<Decoded<'_>, DecodeError
 
 proptest! {
     #[test]
-    fn random_bytes_never_panic(link in 0..ALL_LINKS.len(), bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
-        let outcome = decode(ALL_LINKS[link], &bytes);
+    fn random_bytes_never_panic(link in 0..LinkType::ALL.len(), bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
+        let outcome = decode(LinkType::ALL[link], &bytes);
         assert_payload_inside(&bytes, &outcome);
     }
 

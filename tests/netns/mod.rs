@@ -12,6 +12,36 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
+/// Whether a lab test must be skipped: it needs root, the `tools` on PATH and the
+/// Python `modules`. Outside CI a missing need skips the test with a message naming
+/// `test`; CI runs as root with all of them (`.ci/run` installs them), so there a missing
+/// need fails it.
+pub fn skip_lab(test: &str, tools: &[&str], modules: &[&str]) -> bool {
+    let found = |cmd: &mut Command| {
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let tools_found = tools.iter().all(|t| found(Command::new("which").arg(t)));
+    let modules_found = modules
+        .iter()
+        .all(|m| found(Command::new("python3").args(["-c", &format!("import {m}")])));
+    if is_root() && tools_found && modules_found {
+        return false;
+    }
+    let mut needs = format!("root, {}", tools.join(", "));
+    if !modules.is_empty() {
+        needs += &format!(" and the Python modules {}", modules.join(", "));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI runs the {test} test with {needs} (.ci/run installs them)"
+    );
+    eprintln!("SKIPPED {test} test: needs {needs}");
+    true
+}
+
 /// The server's port in every lab.
 pub const PORT: u16 = 8080;
 
