@@ -2,23 +2,14 @@
 //! kept as regression tests. Debug builds turn the parser's "no progress" guard into a
 //! panic, so each test fails on the bug it pins.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
 use httshark::http::{HttpConn, HttpCtx, HttpLimits};
 use httshark::model::{ConnInfo, Direction};
 use httshark::reassembly::{CloseReason, StreamHandler};
 use httshark::time::Timestamp;
 
+/// The connection the `http` fuzz target feeds.
 fn conn() -> ConnInfo {
-    ConnInfo {
-        id: 1,
-        client: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 40_000)),
-        server: SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80)),
-        syn_ts: None,
-        synack_ts: None,
-        established_ts: None,
-        midstream: false,
-    }
+    httshark::fuzzing::plain_conn(false)
 }
 
 /// The limits the `http` fuzz target had when it found these (`httshark::fuzzing::small_http_limits`
