@@ -198,15 +198,23 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     // Known limit (docs/processes.md): a connection that is over before its socket's
     // holder is found in /proc (a new process's plain request to this HTTP/1.0 server, which
     // closes at once, lasts about a millisecond) is unattributed, with why; never another
-    // process. TLS connections (a handshake first) must all be attributed.
+    // process. A TLS connection lasts a few milliseconds more (its handshake), which is
+    // usually enough, but not when the prober waits for a core (CI once missed the Python
+    // parent's): any connection may be missed, with why, and at most a quarter are.
     let mut missed = Vec::new();
     for (tag, (pid, name)) in &expected {
         let e = seen
             .get(tag)
             .unwrap_or_else(|| panic!("{tag} not captured; stderr:\n{stderr}"));
         let p = &e["_process"];
+        // Decrypted or plain as made, attributed or not.
         let https = tag.ends_with("-tls");
-        if p["pid"].is_null() && !https {
+        let url = e["request"]["url"].as_str().unwrap();
+        assert_eq!(url.starts_with("https://"), https, "{tag}: {url}");
+        if https {
+            assert!(e["_tls"].is_object(), "{tag} not decrypted");
+        }
+        if p["pid"].is_null() {
             let why = p["unattributed"].as_str().unwrap_or_default();
             assert!(
                 ["closed", "not-found", "no-process"].contains(&why),
@@ -223,11 +231,6 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
             p["exe"].as_str().is_some_and(|x| x.contains(name)),
             "{tag}: {p}"
         );
-        let url = e["request"]["url"].as_str().unwrap();
-        assert_eq!(url.starts_with("https://"), https, "{tag}: {url}");
-        if https {
-            assert!(e["_tls"].is_object(), "{tag} not decrypted");
-        }
     }
     eprintln!(
         "attributed {} of {} requests; missed: {missed:?}",
@@ -235,12 +238,21 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         expected.len()
     );
     assert!(missed.len() * 4 <= expected.len(), "{missed:?}");
-    // The forked child's parent is the parent python process.
-    let child = seen["py-child-tls"];
-    assert_eq!(
-        child["_process"]["ppid"].as_u64(),
-        Some(u64::from(read_pid(&lab.path("py.parent"))))
+    // The forked child's parent is the parent python process (on the child's attributed
+    // entries; at least one of its two is).
+    let parent = u64::from(read_pid(&lab.path("py.parent")));
+    let child: Vec<_> = ["py-child-tls", "py-child-plain"]
+        .iter()
+        .map(|t| &seen[*t]["_process"])
+        .filter(|p| !p["pid"].is_null())
+        .collect();
+    assert!(
+        !child.is_empty(),
+        "neither of the child's requests attributed"
     );
+    for p in child {
+        assert_eq!(p["ppid"].as_u64(), Some(parent), "{p}");
+    }
     assert_eq!(entries.len(), expected.len(), "{entries:?}");
     assert_eq!(
         summary_counter(&stderr, "attrib_attributed") as usize,
