@@ -9,6 +9,8 @@
 //!   sets, COMMAND's exit status passed through; under sudo it runs as SUDO_UID.
 //! - Short connections: over 1,000 loopback connections of under a millisecond; the share
 //!   attributed is printed, and no connection is attributed to a wrong process.
+//! - The process shows in NDJSON, the console's `--->` line, `-stats-group-by process`
+//!   and the web view (its rows and its `process:` filter).
 //!
 //! Needs root (namespaces, capture), iproute2, curl, openssl and python3; skipped with a
 //! loud message otherwise, and failing under CI (which runs as root).
@@ -129,6 +131,7 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     let mut lab = lab();
     let keylog = lab.path("keys.log");
     let out = lab.path("entries.ndjson");
+    let sites = lab.path("sites.csv");
     let args: Vec<String> = [
         "-device",
         &lab.ifname,
@@ -136,9 +139,15 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         &format!("{}:", lab.server_addr),
         "-attribution-immediate",
         "-har-processors",
-        "ndjson",
+        "ndjson,sites-stats",
         "-ndjson-file",
         &out.display().to_string(),
+        "-stats-group-by",
+        "process",
+        "-sites-stats-file",
+        &sites.display().to_string(),
+        "-ui",
+        "127.0.0.1:0",
         "-tls-keylog",
         &keylog.display().to_string(),
         "-counters",
@@ -188,8 +197,59 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     }
     // Two ticks: the last transactions and key lines are read.
     std::thread::sleep(Duration::from_millis(2500));
+    // The web view (its server is on the client namespace's loopback): the process of
+    // every row, and the `process:` filter by name and by pid.
+    let ui = lab.stderr.as_ref().unwrap().text();
+    let ui = ui
+        .lines()
+        .find_map(|l| l.strip_prefix("httshark: ui: open "))
+        .unwrap_or_else(|| panic!("no ui URL: {ui}"))
+        .trim()
+        .to_string();
+    let (base, token) = ui.split_once("/?token=").unwrap();
+    let view = |query: &str| -> Vec<serde_json::Value> {
+        let o = Lab::in_ns(&lab.cli, "curl")
+            .args(["-sf", "-H", &format!("Authorization: Bearer {token}")])
+            .arg(format!("{base}/api/v1/entries?limit=1000&filter={query}"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "view {query}: {o:?}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["entries"].as_array().unwrap().clone()
+    };
+    let rows = view("");
+    let by_name = view("process%3Acurl");
+    let by_pid = view(&format!("process%3A{}", read_pid(&lab.path("py.parent"))));
     let stderr = stop_httshark(&mut lab);
     let entries = ndjson(&out);
+    // The view holds the NDJSON entries, each row with the same process label as the
+    // console's (`curl 4242`, `? closed`).
+    assert_eq!(rows.len(), entries.len(), "{rows:?}");
+    let label = |p: &serde_json::Value| match p["pid"].as_u64() {
+        Some(pid) => format!("{} {pid}", p["name"].as_str().unwrap()),
+        None => format!("? {}", p["unattributed"].as_str().unwrap()),
+    };
+    let mut want: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["request"]["url"].as_str().unwrap().to_string(),
+                label(&e["_process"]),
+            )
+        })
+        .collect();
+    let mut got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["url"].as_str().unwrap().to_string(),
+                r["process"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
     let mut seen: HashMap<String, &serde_json::Value> = HashMap::new();
     for e in &entries {
         let tag = who(e).unwrap_or_else(|| panic!("an entry without a tag: {e}"));
@@ -259,6 +319,48 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         expected.len() - missed.len(),
         "{stderr}"
     );
+    // The view's `process:` filter (queried while it ran), by name and by pid, against
+    // the labels above.
+    let named = |who: &str| {
+        want.iter()
+            .filter(|(_, l)| l.starts_with(&format!("{who} ")))
+            .count()
+    };
+    assert_eq!(by_name.len(), named("curl"), "{by_name:?}");
+    let ppid = read_pid(&lab.path("py.parent"));
+    assert!(by_pid
+        .iter()
+        .all(|r| r["process"] == format!("python3 {ppid}")));
+    assert_eq!(
+        by_pid.len(),
+        want.iter()
+            .filter(|(_, l)| *l == format!("python3 {ppid}"))
+            .count()
+    );
+    // `-stats-group-by process`: one row per command name (and per reason none was found),
+    // with the transactions of that process.
+    let csv = std::fs::read_to_string(&sites).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = head
+        .iter()
+        .position(|c| *c == "total_transactions")
+        .unwrap();
+    let mut per_site: HashMap<String, usize> = HashMap::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        per_site.insert(f[0].to_string(), f[col].parse().unwrap());
+    }
+    let mut by_process: HashMap<String, usize> = HashMap::new();
+    for e in &entries {
+        let p = &e["_process"];
+        let key = match p["name"].as_str() {
+            Some(n) => n.to_string(),
+            None => format!("(unattributed:{})", p["unattributed"].as_str().unwrap()),
+        };
+        *by_process.entry(key).or_default() += 1;
+    }
+    assert_eq!(per_site, by_process, "{csv}");
 }
 
 #[test]
@@ -345,6 +447,14 @@ fn command_mode_shows_exactly_its_tree_decrypted_and_passes_its_exit_status() {
     for e in entries {
         let tag = who(e).unwrap();
         let pid = e["_process"]["pid"].as_u64().unwrap() as u32;
+        // The console's request line ends with the process, as the HAR names it.
+        let bracket = format!("[{} {pid}]", e["_process"]["name"].as_str().unwrap());
+        assert!(
+            stdout.lines().any(|l| l.starts_with("---> GET ")
+                && l.contains(&format!("who={tag}"))
+                && l.ends_with(&bracket)),
+            "{tag}: no request line ending {bracket}:\n{stdout}"
+        );
         if tag.contains("-child-") {
             assert_eq!(pid, child, "{tag}");
         } else if tag.contains("-parent-") {
