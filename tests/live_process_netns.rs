@@ -11,6 +11,8 @@
 //!   attributed is printed, and no connection is attributed to a wrong process.
 //! - The process shows in NDJSON, the console's `--->` line, `-stats-group-by process`
 //!   and the web view (its rows and its `process:` filter).
+//! - Ctrl-C stops COMMAND and httshark; without root, `cap_net_raw,cap_net_admin`
+//!   attribute one's own processes and the summary names what other users' need.
 //!
 //! Needs root (namespaces, capture), iproute2, curl, openssl and python3; skipped with a
 //! loud message otherwise, and failing under CI (which runs as root).
@@ -21,6 +23,7 @@ mod common;
 mod netns;
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -519,6 +522,199 @@ fn command_runs_as_the_sudo_user_and_root_is_refused_without_the_flag() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("-command-as-root"));
+}
+
+/// Ctrl-C at a terminal is SIGINT to the foreground process group: httshark and COMMAND
+/// (and COMMAND's children). Both stop: COMMAND ends, httshark drains and exits with
+/// COMMAND's status (130: SIGINT), nothing of the group is left, the key log is gone.
+#[test]
+fn ctrl_c_stops_the_command_and_httshark() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new(TAG, NET);
+    let (pf, kp) = (lab.path("cmd.pid"), lab.path("keylog.path"));
+    let mut c = Lab::in_ns(&lab.cli, bin());
+    c.args(["-device", "lo", "-command-as-root", "--", "sh", "-c"])
+        .arg(format!(
+            "echo \"$SSLKEYLOGFILE\" > {kp}; echo $$ > {pf}; sleep 30; exit 0",
+            kp = kp.display(),
+            pf = pf.display()
+        ))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let group = child.id() as i32;
+    let err = StderrWatch::new(&mut child);
+    wait_until(Duration::from_secs(20), "COMMAND started", || {
+        std::fs::read_to_string(&pf).is_ok_and(|t| t.ends_with('\n'))
+    });
+    err.wait_for(&mut child, "listening on", Duration::from_secs(20));
+    let started = Instant::now();
+    // SAFETY: kill(2) of the process group this test made.
+    unsafe { libc::kill(-group, libc::SIGINT) };
+    let status = exited_within(&mut child, Duration::from_secs(10));
+    let text = err.finish();
+    let status = status.unwrap_or_else(|| panic!("httshark still runs after Ctrl-C: {text}"));
+    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(text.contains("stopping"), "{text}");
+    // Every process of the group (httshark, sh, sleep) is gone.
+    wait_until(Duration::from_secs(5), "the process group gone", || {
+        // SAFETY: signal 0 only checks whether the group still exists.
+        unsafe { libc::kill(-group, 0) != 0 }
+    });
+    let keylog = std::fs::read_to_string(&kp).unwrap();
+    let keylog = Path::new(keylog.trim());
+    assert!(keylog.ends_with("keys.log") && !keylog.parent().unwrap().exists());
+}
+
+/// Without root: a copy of the binary given cap_net_raw,cap_net_admin (setcap), run as
+/// nobody, captures and attributes its own COMMAND's request; a connection of another
+/// user's (root's) process is `no-permission`, and the summary names what is missing
+/// (docs/processes.md, Privileges). Without the capabilities the capture is refused with
+/// what to do.
+#[test]
+fn without_root_the_capabilities_attribute_own_processes_and_name_what_is_missing() {
+    if skip_lab(
+        "live process capabilities",
+        &["ip", "curl", "python3", "setcap", "setpriv"],
+        &[],
+    ) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mut lab = Lab::new(TAG, NET);
+    let port = 8092;
+    // Answers after 200 ms: the connection outlives its look-up.
+    let server = format!(
+        "import socket, time\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen(16)\n\
+         r = b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); c.recv(4096); time.sleep(0.2); c.sendall(r); c.close()\n"
+    );
+    let mut c = Lab::in_ns(&lab.cli, "python3");
+    c.args(["-c", &server]);
+    lab.spawn_group(c);
+    let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    wait_until(Duration::from_secs(5), "server up", || {
+        Lab::in_ns(&lab.cli, "bash")
+            .args(["-c", &probe])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    });
+    let _ = std::fs::set_permissions(lab.dir.path(), std::fs::Permissions::from_mode(0o755));
+    let work = lab.path("nobody");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (capbin, plainbin) = (work.join("httshark-cap"), work.join("httshark-plain"));
+    std::fs::copy(bin(), &capbin).unwrap();
+    std::fs::copy(bin(), &plainbin).unwrap();
+    let st = std::process::Command::new("setcap")
+        .arg("cap_net_raw,cap_net_admin+ep")
+        .arg(&capbin)
+        .status()
+        .unwrap();
+    assert!(st.success(), "setcap failed");
+    let as_nobody = |exe: &Path| {
+        let mut c = Lab::in_ns(&lab.cli, "setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(exe)
+            .current_dir(&work)
+            .stdin(Stdio::null());
+        c
+    };
+    let hosts = format!("127.0.0.1:{port}");
+    let url = format!("http://{hosts}/own");
+
+    // 1. `-- COMMAND` as nobody with the capabilities: its own request, attributed.
+    let o = as_nobody(&capbin)
+        .args([
+            "-device",
+            "lo",
+            "-hosts",
+            &hosts,
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("---> GET {url} [curl ")))
+        .unwrap_or_else(|| panic!("no attributed request line:\n{stdout}\n{stderr}"));
+    assert!(line.ends_with(']'), "{line}");
+    assert!(
+        stdout.contains(&format!("<--- 200 {url} (2 bytes")),
+        "{stdout}"
+    );
+
+    // 2. A capture as nobody; root's curl: not attributed, and the summary says why and
+    // what to add.
+    let out = work.join("console.txt");
+    let mut h = as_nobody(&capbin)
+        .args([
+            "-device",
+            "lo",
+            "-hosts",
+            &hosts,
+            "-har-processors",
+            "console",
+        ])
+        .args(["-attribution-immediate", "-stats-interval=1s"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = StderrWatch::new(&mut h);
+    err.wait_for(&mut h, "httshark: stats ", Duration::from_secs(20));
+    let st = Lab::in_ns(&lab.cli, "curl")
+        .args(["-s", "-o", "/dev/null", &format!("http://{hosts}/root")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let console = || std::fs::read_to_string(&out).unwrap_or_default();
+    wait_until(Duration::from_secs(10), "root's request shown", || {
+        console().contains("<--- 200 ")
+    });
+    signal_pid(h.id(), libc::SIGINT);
+    let st = exited_within(&mut h, Duration::from_secs(15));
+    let text = err.finish();
+    assert!(st.is_some_and(|s| s.success()), "{text}");
+    assert!(
+        console().contains(&format!("---> GET http://{hosts}/root [? no-permission]")),
+        "{}",
+        console()
+    );
+    assert!(
+        text.contains("not attributed: their /proc/PID/fd cannot be read")
+            && text.contains("cap_sys_ptrace"),
+        "{text}"
+    );
+
+    // 3. Without the capabilities: refused, saying what is needed.
+    let o = as_nobody(&plainbin)
+        .args(["-device", "lo", "-hosts", &hosts])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("cap_net_raw,cap_net_admin"), "{stderr}");
 }
 
 /// Over 1,000 connections of under a millisecond on the client namespace's loopback: the
