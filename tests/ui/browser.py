@@ -429,6 +429,20 @@ def export_selection(d, wait):
 
 
 def health_rows_and_shared_filter(d, wait, base):
+    # The list's columns, and the anomaly badge (a count; the names on hover; an
+    # unanswered entry's reason is in its status cell, not the badge).
+    head = d.execute_script("return Array.from(document.querySelectorAll('#list-head span'), e => e.textContent)")
+    if head != ["#", "time", "client", "method", "host", "path?query", "status", "type", "req", "resp",
+                "duration", "wait", "!"]:
+        fail(f"list columns: {head}")
+    cells, badge, title = d.execute_script(
+        "const r = rowEl(Object.assign({}, state.rows[state.rows.length - 1],"
+        " {anomalies: ['body-gap', 'bare-lf', 'unanswered-timeout']}));"
+        "const b = r.querySelector('.badge');"
+        "return [r.children.length, b && b.textContent, b && b.title];")
+    if (cells, badge, title) != (13, "2", "body-gap, bare-lf"):
+        fail(f"row cells {cells}, badge {badge!r} {title!r}")
+    step("list: 13 columns; the anomaly badge counts fidelity flags")
     h = text_of(d, "#health")
     for want in ("packets/s", "Mbit/s", "open connections", "memory budget", "view ",
                  "kernel drops", "gaps", "view evicted", "stream dropped"):
