@@ -264,6 +264,18 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     // process. A TLS connection lasts a few milliseconds more (its handshake), which is
     // usually enough, but not when the prober waits for a core (CI once missed the Python
     // parent's): any connection may be missed, with why, and at most a quarter are.
+    let own_cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| {
+            let line = t
+                .lines()
+                .find(|l| l.starts_with("0::"))
+                .or_else(|| t.lines().next())?;
+            line.splitn(3, ':')
+                .nth(2)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+        });
     let mut missed = Vec::new();
     for (tag, (pid, name)) in &expected {
         let e = seen
@@ -290,6 +302,9 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         assert_eq!(p["name"].as_str(), Some(*name), "{tag}: {p}");
         assert_eq!(p["side"].as_str(), Some("client"), "{tag}: {p}");
         assert_eq!(p["uid"].as_u64(), Some(0), "{tag}: {p}");
+        assert_eq!(p["user"].as_str(), Some("root"), "{tag}: {p}");
+        // The clients run in this test's cgroup (they are its descendants).
+        assert_eq!(p["cgroup"].as_str(), own_cgroup.as_deref(), "{tag}: {p}");
         assert!(
             p["exe"].as_str().is_some_and(|x| x.contains(name)),
             "{tag}: {p}"
