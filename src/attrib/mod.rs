@@ -566,6 +566,26 @@ mod tests {
         })
     }
 
+    /// The capture thread's side never waits: with the prober stalled (nobody reads the
+    /// queue), every request past the queue's room is dropped and counted.
+    #[test]
+    fn a_full_lookup_queue_drops_and_counts_without_waiting() {
+        let (tx, _stalled) = bounded(2);
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let asker = Asker {
+            tx,
+            dropped: Arc::clone(&dropped),
+        };
+        let (c, s) = (
+            "10.0.0.1:1".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        for id in 0..10 {
+            asker.seen(id, c, s);
+        }
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::Relaxed), 8);
+    }
+
     #[test]
     fn filter_matches_process_and_descendants_only() {
         let curl = process(30, "curl", &[(20, "bash"), (10, "sshd"), (1, "init")]);
