@@ -566,6 +566,36 @@ mod tests {
         })
     }
 
+    /// The summary names each cause that needs the user's attention, and only those.
+    #[test]
+    fn missing_warnings_name_what_is_missing() {
+        assert!(missing_warnings(&AttribCounters::default()).is_empty());
+        let c = AttribCounters {
+            attrib_closed: 5,
+            attrib_remote: 5,
+            attrib_no_process: 5,
+            ..AttribCounters::default()
+        };
+        assert!(
+            missing_warnings(&c).is_empty(),
+            "expected misses: no warning"
+        );
+        let c = AttribCounters {
+            attrib_no_permission: 2,
+            attrib_failed: 3,
+            attrib_not_found: 4,
+            attrib_overloaded: 1,
+            attrib_queue_full: 5,
+            ..AttribCounters::default()
+        };
+        let w = missing_warnings(&c);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].contains("2 connections of other users'") && w[0].contains("cap_sys_ptrace"));
+        assert!(w[1].contains("3 look-ups refused") && w[1].contains("inet_diag"));
+        assert!(w[2].contains("4 connections had no socket in this network namespace"));
+        assert!(w[3].contains("6 look-ups dropped or late"));
+    }
+
     /// The capture thread's side never waits: with the prober stalled (nobody reads the
     /// queue), every request past the queue's room is dropped and counted.
     #[test]
