@@ -9,6 +9,7 @@
 //!   sets, COMMAND's exit status passed through; under sudo it runs as SUDO_UID.
 //! - Short connections: over 1,000 loopback connections of under a millisecond; the share
 //!   attributed is printed, and no connection is attributed to a wrong process.
+//! - `-process PID`: that process's tree only.
 //! - The process shows in NDJSON, the console's `--->` line, `-stats-group-by process`
 //!   and the web view (its rows and its `process:` filter).
 //! - Ctrl-C stops COMMAND and httshark; without root, `cap_net_raw,cap_net_admin`
@@ -537,6 +538,98 @@ fn command_runs_as_the_sudo_user_and_root_is_refused_without_the_flag() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("-command-as-root"));
+}
+
+/// `-process PID` keeps the traffic of that process and its descendants only: a shell's
+/// curl children are kept (each with the shell as its parent), a curl outside the tree in
+/// the same namespace is left out and counted.
+#[test]
+fn process_pid_keeps_that_process_tree_only() {
+    if skip() {
+        return;
+    }
+    let mut lab = lab();
+    let (keylog, out) = (lab.path("keys.log"), lab.path("tree.ndjson"));
+    let (pf, go, done) = (
+        lab.path("tree.pid"),
+        lab.path("tree.go"),
+        lab.path("tree.done"),
+    );
+    // The tree's root waits for the capture, then runs two curls (HTTPS: a handshake
+    // makes each connection outlive its look-up; plain: may be over first).
+    let script = format!(
+        "echo $$ > {pf}; while [ ! -e {go} ]; do sleep 0.05; done; \
+         curl -sk --max-time 10 -o /dev/null '{t}/json?who=tree-tls'; \
+         curl -sk --max-time 10 -o /dev/null '{t}/json?who=tree-tls2'; touch {done}",
+        pf = pf.display(),
+        go = go.display(),
+        done = done.display(),
+        t = tls(&lab)
+    );
+    let mut c = Lab::in_ns(&lab.cli, "sh");
+    c.args(["-c", &script]).env("SSLKEYLOGFILE", &keylog);
+    lab.spawn_group(c);
+    wait_until(Duration::from_secs(10), "the tree's root started", || {
+        std::fs::read_to_string(&pf).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let root = read_pid(&pf);
+    let args: Vec<String> = [
+        "-device",
+        &lab.ifname,
+        "-hosts",
+        &format!("{}:", lab.server_addr),
+        "-attribution-immediate",
+        "-process",
+        &root.to_string(),
+        "-har-processors",
+        "ndjson",
+        "-ndjson-file",
+        &out.display().to_string(),
+        "-tls-keylog",
+        &keylog.display().to_string(),
+        "-counters",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    start_httshark(&mut lab, &args);
+    // Outside the tree: two curls before and after the tree's.
+    let other = |n: u32| {
+        let st = Lab::in_ns(&lab.cli, "curl")
+            .args(["-sk", "--max-time", "10", "-o", "/dev/null"])
+            .arg(format!("{}/json?who=other{n}", tls(&lab)))
+            .env("SSLKEYLOGFILE", &keylog)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    other(1);
+    std::fs::write(&go, "").unwrap();
+    other(2);
+    wait_until(Duration::from_secs(30), "the tree's curls done", || {
+        done.exists()
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    let stderr = stop_httshark(&mut lab);
+    let entries = ndjson(&out);
+    let tags: Vec<String> = entries.iter().filter_map(who).collect();
+    assert!(
+        tags.iter().all(|t| t.starts_with("tree-")),
+        "{tags:?}\n{stderr}"
+    );
+    assert!(
+        !tags.is_empty(),
+        "none of the tree's requests kept:\n{stderr}"
+    );
+    for e in &entries {
+        let p = &e["_process"];
+        assert_eq!(p["name"], "curl", "{p}");
+        assert_eq!(p["ppid"].as_u64(), Some(u64::from(root)), "{p}");
+    }
+    assert!(
+        summary_counter(&stderr, "attrib_filtered_out") >= 2,
+        "{stderr}"
+    );
 }
 
 /// Ctrl-C at a terminal is SIGINT to the foreground process group: httshark and COMMAND
