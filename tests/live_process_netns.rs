@@ -635,6 +635,8 @@ fn process_pid_keeps_that_process_tree_only() {
 /// Ctrl-C at a terminal is SIGINT to the foreground process group: httshark and COMMAND
 /// (and COMMAND's children). Both stop: COMMAND ends, httshark drains and exits with
 /// COMMAND's status (130: SIGINT), nothing of the group is left, the key log is gone.
+/// The signal goes once COMMAND's child (which writes its pid when it runs) is up, as
+/// a user's Ctrl-C would.
 #[test]
 fn ctrl_c_stops_the_command_and_httshark() {
     if skip() {
@@ -645,7 +647,9 @@ fn ctrl_c_stops_the_command_and_httshark() {
     let mut c = Lab::in_ns(&lab.cli, bin());
     c.args(["-device", "lo", "-command-as-root", "--", "sh", "-c"])
         .arg(format!(
-            "echo \"$SSLKEYLOGFILE\" > {kp}; echo $$ > {pf}; sleep 30; exit 0",
+            "echo \"$SSLKEYLOGFILE\" > {kp}; \
+             python3 -c 'import os, time; open(\"{pf}\", \"w\").write(\"%d\\n\" % os.getpid()); time.sleep(30)'; \
+             exit 0",
             kp = kp.display(),
             pf = pf.display()
         ))
@@ -656,7 +660,7 @@ fn ctrl_c_stops_the_command_and_httshark() {
     let mut child = c.spawn().unwrap();
     let group = child.id() as i32;
     let err = StderrWatch::new(&mut child);
-    wait_until(Duration::from_secs(20), "COMMAND started", || {
+    wait_until(Duration::from_secs(20), "COMMAND's child started", || {
         std::fs::read_to_string(&pf).is_ok_and(|t| t.ends_with('\n'))
     });
     err.wait_for(&mut child, "listening on", Duration::from_secs(20));
