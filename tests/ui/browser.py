@@ -443,6 +443,14 @@ def health_rows_and_shared_filter(d, wait, base):
     if (cells, badge, title) != (13, "2", "body-gap, bare-lf"):
         fail(f"row cells {cells}, badge {badge!r} {title!r}")
     step("list: 13 columns; the anomaly badge counts fidelity flags")
+    # Live, with attribution: the client cell leads with the process (`curl 4242` or
+    # `? closed`), as the console names it.
+    proc_, client, cell = d.execute_script(
+        "const r = state.rows[state.rows.length - 1];"
+        "return [r.process, r.client, rowEl(r).querySelector('.c-client').textContent];")
+    if not proc_ or cell != f"{proc_} · {client}":
+        fail(f"client cell without the process: {cell!r} (process {proc_!r})")
+    step(f"client cell: {cell!r}")
     h = text_of(d, "#health")
     for want in ("packets/s", "Mbit/s", "open connections", "memory budget", "view ",
                  "kernel drops", "gaps", "view evicted", "stream dropped"):
