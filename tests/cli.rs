@@ -432,3 +432,35 @@ fn version_exits_zero() {
         );
     }
 }
+
+/// Processes are known on live captures with attribution only (docs/processes.md):
+/// `-process` and `-stats-group-by process` are refused on a file or with
+/// `-attribution=false`, saying why.
+#[test]
+fn process_flags_need_a_live_capture_with_attribution() {
+    let pcap = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/real-curl.pcap").to_string();
+    assert_refused(
+        &["-file", &pcap, "-process", "curl"],
+        &["-process: processes are known on live captures only"],
+    );
+    assert_refused(
+        &["-device", "lo", "-attribution=false", "-process", "42"],
+        &["-process needs process attribution"],
+    );
+    for source in [["-file", pcap.as_str()], ["-device", "lo"]] {
+        let mut args = source.to_vec();
+        if source[0] == "-device" {
+            args.push("-attribution=false");
+        }
+        args.extend([
+            "-har-processors",
+            "sites-stats",
+            "-stats-group-by",
+            "process",
+        ]);
+        assert_refused(
+            &args,
+            &["-stats-group-by process: processes are known on live"],
+        );
+    }
+}

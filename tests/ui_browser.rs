@@ -2,7 +2,11 @@
 //! pair of network namespaces with `-ui`, and tests/ui/browser.py drives Debian's chromium
 //! through chromedriver (selenium) in the client namespace: rows appear live, a filter,
 //! a detail, pause and resume, a HAR export (validated here against the HAR 1.2 schema),
-//! a request without the token refused, captured markup never run. It saves its
+//! a request without the token refused, captured markup never run; then every part of
+//! the detail (4-tuple, timing bars, wire-order headers with a repeated field, query,
+//! cookies, hex, image preview, download, lost ranges marked, anomalies, copy as curl),
+//! the keys, clear, export of a selection with and without credentials, the health strip
+//! (red on a loss), virtualised rows and a filter given in the page URL. It saves its
 //! screenshots into the lab's folder, and into docs/img (the ones docs/ui.md shows) when
 //! `HTTSHARK_UI_SCREENSHOTS=docs` asks: a test run leaves the worktree clean.
 //!
@@ -35,7 +39,11 @@ fn the_live_view_works_in_a_real_browser() {
     }
     let mut lab = Lab::new("ui", 81);
     lab.start_server();
-    let extra = vec!["-ui".to_string(), "127.0.0.1:0".to_string()];
+    // `-drop-content-type=`: keep image bodies (dropped by default) for the preview.
+    let extra: Vec<String> = ["-ui", "127.0.0.1:0", "-drop-content-type="]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     lab.start_httshark_with("file", Stdio::null(), &extra);
     let stderr = lab.stderr.as_ref().unwrap().text();
     let url = stderr
@@ -51,7 +59,7 @@ fn the_live_view_works_in_a_real_browser() {
         "curl -s -o /dev/null -g '{b}/echo?x=<img/src=x/onerror=window.__pwned=1>' \
            -H 'Content-Type: text/html' --data '<script>window.__pwned=1</script>'; \
          for i in $(seq 1 1200); do \
-           curl -s -o /dev/null '{b}/bytes/100' '{b}/missing' '{b}/json?i='$i '{b}/gzip' \
+           curl -s -o /dev/null '{b}/bytes/100' '{b}/missing' '{b}/json?i='$i '{b}/gzip' '{b}/image.png' \
              -H 'Cookie: session=s3cret'; \
            sleep 0.1; \
          done"

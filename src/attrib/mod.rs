@@ -566,6 +566,56 @@ mod tests {
         })
     }
 
+    /// The summary names each cause that needs the user's attention, and only those.
+    #[test]
+    fn missing_warnings_name_what_is_missing() {
+        assert!(missing_warnings(&AttribCounters::default()).is_empty());
+        let c = AttribCounters {
+            attrib_closed: 5,
+            attrib_remote: 5,
+            attrib_no_process: 5,
+            ..AttribCounters::default()
+        };
+        assert!(
+            missing_warnings(&c).is_empty(),
+            "expected misses: no warning"
+        );
+        let c = AttribCounters {
+            attrib_no_permission: 2,
+            attrib_failed: 3,
+            attrib_not_found: 4,
+            attrib_overloaded: 1,
+            attrib_queue_full: 5,
+            ..AttribCounters::default()
+        };
+        let w = missing_warnings(&c);
+        assert_eq!(w.len(), 4, "{w:?}");
+        assert!(w[0].contains("2 connections of other users'") && w[0].contains("cap_sys_ptrace"));
+        assert!(w[1].contains("3 look-ups refused") && w[1].contains("inet_diag"));
+        assert!(w[2].contains("4 connections had no socket in this network namespace"));
+        assert!(w[3].contains("6 look-ups dropped or late"));
+    }
+
+    /// The capture thread's side never waits: with the prober stalled (nobody reads the
+    /// queue), every request past the queue's room is dropped and counted.
+    #[test]
+    fn a_full_lookup_queue_drops_and_counts_without_waiting() {
+        let (tx, _stalled) = bounded(2);
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let asker = Asker {
+            tx,
+            dropped: Arc::clone(&dropped),
+        };
+        let (c, s) = (
+            "10.0.0.1:1".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        for id in 0..10 {
+            asker.seen(id, c, s);
+        }
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::Relaxed), 8);
+    }
+
     #[test]
     fn filter_matches_process_and_descendants_only() {
         let curl = process(30, "curl", &[(20, "bash"), (10, "sshd"), (1, "init")]);

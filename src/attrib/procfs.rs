@@ -466,6 +466,24 @@ mod tests {
         let info = p.process(std::process::id()).unwrap();
         assert_eq!(info.uid, unsafe { libc::getuid() });
         assert!(!info.name.is_empty());
+        // The cgroup as /proc/self/cgroup gives it (the v2 line, else the first), and the
+        // container id read from it.
+        let text = fs::read_to_string("/proc/self/cgroup").unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("0::"))
+            .or_else(|| text.lines().next())
+            .unwrap();
+        let want = line.splitn(3, ':').nth(2).filter(|p| !p.is_empty());
+        assert_eq!(info.cgroup.as_deref(), want);
+        assert_eq!(info.container, want.and_then(container_id));
+        assert_eq!(
+            info.exe.as_deref().map(std::path::Path::new),
+            fs::read_link("/proc/self/exe").ok().as_deref()
+        );
+        if info.uid == 0 {
+            assert_eq!(info.user.as_deref(), Some("root"));
+        }
         assert!(
             info.ancestors.iter().any(|(pid, _)| *pid == 1)
                 || info.ancestors.len() == MAX_ANCESTORS

@@ -197,3 +197,67 @@ impl UiEntry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NoOwner, ProcessInfo};
+    use std::sync::Arc;
+
+    fn summary(e: &UiEntry) -> serde_json::Value {
+        serde_json::from_str(&e.summary).unwrap()
+    }
+
+    /// What the page reads of an entry: lost ranges where they sit (none for a decoded
+    /// body, whose offsets would not apply), the process as the console names it, and
+    /// the header fields of both sides in wire order, duplicates kept.
+    #[test]
+    fn summary_and_fields_carry_gaps_process_and_wire_order() {
+        let mut tx = crate::har::tests::tx();
+        let r = tx.response.as_mut().unwrap();
+        r.body.missing = 7;
+        r.body.len += 7;
+        r.body.gap_ranges = vec![(2, 7)];
+        tx.process = Some(Arc::new(Owner::Process(ProcessInfo {
+            pid: 4242,
+            name: "curl".into(),
+            ..ProcessInfo::default()
+        })));
+        let e = UiEntry::new(9, &tx);
+        let s = summary(&e);
+        assert_eq!(s["seq"], 9);
+        assert_eq!(s["respGaps"], serde_json::json!([[2, 7]]));
+        assert_eq!(s["respMissing"], 7);
+        assert_eq!(s["reqGaps"], serde_json::json!([]));
+        assert_eq!(s["process"], "curl 4242");
+        assert_eq!(e.fields.process, "curl 4242");
+        let names: Vec<&str> = e.fields.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Host", "Cookie", "Cookie", "Content-Type", "Set-Cookie"]
+        );
+        assert_eq!(e.fields.response_body, b"hello");
+        assert!(e.cost > e.summary.len() + e.entry.len());
+
+        // A decoded body: the gap offsets are in the encoded bytes, so none are sent.
+        let r = tx.response.as_mut().unwrap();
+        r.body.decoded = Decoded::Decoded {
+            data: b"hello, decoded".to_vec(),
+            len: 14,
+            truncated: false,
+        };
+        tx.process = Some(Arc::new(Owner::Unattributed {
+            why: NoOwner::Closed,
+            uid: None,
+        }));
+        let e = UiEntry::new(10, &tx);
+        let s = summary(&e);
+        assert_eq!(s["respGaps"], serde_json::json!([]));
+        assert_eq!(s["respMissing"], 7);
+        assert_eq!(s["process"], "? closed");
+        assert_eq!(e.fields.response_body, b"hello, decoded");
+        // Offline (no attribution): no process in the row.
+        tx.process = None;
+        assert!(summary(&UiEntry::new(11, &tx))["process"].is_null());
+    }
+}

@@ -3,7 +3,7 @@
 
 Serves a fixed set of endpoints that exercise what a passive sniffer must get right
 (keep-alive, Content-Length and chunked bodies, gzip, HEAD, 204, 304, redirects, cookies,
-POST bodies with 100-continue) and logs every exchange it answered as one TSV line:
+POST bodies with 100-continue, an image with a repeated header field) and logs every exchange it answered as one TSV line:
 
     method <TAB> target <TAB> status <TAB> request body bytes <TAB> response content bytes
         <TAB> wall time (seconds since the epoch) when the response was fully handed to the socket
@@ -28,6 +28,13 @@ def payload(n: int) -> bytes:
     """Deterministic printable bytes of length n."""
     line = b"httshark test payload 0123456789 abcdefghijklmnopqrstuvwxyz\n"
     return (line * (n // len(line) + 1))[:n]
+
+
+# A 1x1 transparent PNG (67 bytes).
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000a49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,6 +108,9 @@ class Handler(BaseHTTPRequestHandler):
                     delay = min(float(kv[2:]), 600.0)
             time.sleep(delay)
             return 200, self.send(200, b"late")
+        if path == "/image.png":
+            # A 1x1 PNG, with a header field repeated (the view shows both, in order).
+            return 200, self.send(200, PNG_1X1, ctype="image/png", extra=[("X-Dup", "1"), ("X-Dup", "2")])
         if path == "/echo":
             return 200, self.send(200, b"got %d bytes" % len(req_body))
         return 404, self.send(404, b"not found")

@@ -15,7 +15,15 @@ Checks, in order (each failure exits non-zero with a message):
   6. pause freezes the list and counts "N new"; resume adds them;
   7. HAR export (the current filter) is a HAR 1.2 document, credentials masked; saved to
      EXPORT_DIR/view.har for the schema validator;
-  8. nothing captured ran as script (the XSS canary traffic sets window.__pwned if it did).
+  8. nothing captured ran as script (the XSS canary traffic sets window.__pwned if it did);
+  9. the detail's parts: overview (4-tuple, timing bars), headers as a table and raw in wire
+     order with a repeated field twice, query, cookies (masked), hex, image preview,
+     download, a lost byte range marked in place in the text and hex views, anomalies
+     explained, copy as curl;
+ 10. keyboard (j/k, arrows, /, End), following the tail until scrolled up, clear;
+ 11. export of the selection (Ctrl-click), credentials kept only when asked;
+ 12. the health strip's items, red when a loss counter moves; virtualised rows; a filter
+     given in the page URL is applied when the page opens.
 Screenshots of the list and the detail go to SCREENSHOT_DIR.
 """
 import json
@@ -24,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go online
@@ -158,6 +167,7 @@ def run(d, wait, url, base, shots, export_dir):
         fail("a Set-Cookie value is shown unmasked before a click")
     d.save_screenshot(os.path.join(shots, "ui-detail.png"))
     step("response tab shows the pretty JSON body; Set-Cookie masked")
+    detail_parts(d, wait, seq)
     d.find_element(By.ID, "list").send_keys(Keys.ESCAPE)
     wait.until(lambda d: not d.find_element(By.ID, "detail").is_displayed())
 
@@ -204,6 +214,7 @@ def run(d, wait, url, base, shots, export_dir):
     step(f"HAR export: {len(entries)} entries, Set-Cookie masked")
     if not d.find_element(By.ID, "export-filter").is_enabled():
         fail("the Export button is disabled")
+    export_selection(d, wait)
 
     # 8. The XSS canary: entries whose URL and bodies carry markup must not have run.
     if d.execute_script("return state.rows.some(r => r.path.includes('onerror'))") is not True:
@@ -215,7 +226,264 @@ def run(d, wait, url, base, shots, export_dir):
     if d.execute_script("return window.__pwned") is not None:
         fail("captured markup ran as script")
     step("the XSS canary stayed text")
+    d.execute_script("closeDetail()")
+    keyboard_and_clear(d, wait)
+    health_rows_and_shared_filter(d, wait, base)
     print("browser.py: OK", file=sys.stderr)
+
+
+def text_of(d, css):
+    return d.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null", css)
+
+
+def fetch_text(d, url):
+    """GET `url` from the page (its cookie); returns [status, headers, body]."""
+    return d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(async r => done([r.status, r.headers.get('content-disposition'),"
+        " await r.text()]), e => done([0, null, 'ERR ' + e]));", url)
+
+
+def detail_parts(d, wait, seq):
+    # Overview: the connection's 4-tuple and timing bars from packet times.
+    d.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=overview]").click()
+    wait.until(lambda d: "Timing" in d.find_element(By.ID, "detail-body").text)
+    e = d.execute_script("return state.detail.entry")
+    body = d.find_element(By.ID, "detail-body").text
+    for want in (f"{e['_clientIPAddress']}:{e['_clientPort']}",
+                 f"{e['serverIPAddress']}:{e['_serverPort']}", f"#{e['connection']}"):
+        if want not in body:
+            fail(f"overview lacks {want!r}: {body[:400]!r}")
+    bars = d.execute_script("return Array.from(document.querySelectorAll('#detail-body .timing .lbl'), e => e.textContent)")
+    for k in ("send", "wait", "receive"):
+        if k not in bars:
+            fail(f"no {k} timing bar: {bars}")
+    step(f"overview: 4-tuple, connection, timing bars {bars}")
+
+    # Request: headers in wire order (curl's), query, cookies masked until clicked, raw view.
+    d.find_element(By.CSS_SELECTOR, "#tabs button[data-tab=request]").click()
+    wait.until(lambda d: "Query" in d.find_element(By.ID, "detail-body").text)
+    names = [h["name"] for h in e["request"]["headers"]]
+    if names != ["Host", "User-Agent", "Accept", "Cookie"]:
+        fail(f"request headers not in curl's wire order: {names}")
+    body = d.find_element(By.ID, "detail-body").text
+    if "Cookies" not in body or "session" not in body or "s3cret" in body:
+        fail(f"request cookies missing or unmasked: {body[:600]!r}")
+    d.execute_script("document.querySelector('#detail-body .modes button:nth-child(2)').click()")
+    raw = text_of(d, "#detail-body pre.raw")
+    lines = raw.split("\n")
+    if not lines[0].startswith("GET /json?i=") or [l.split(":")[0] for l in lines[1:]] != names:
+        fail(f"raw request head not as on the wire: {raw!r}")
+    if "s3cret" in raw:
+        fail("the raw view shows the Cookie value")
+    step("request: wire-order headers, raw head, query, cookies masked")
+
+    # Copy as curl: the command of this request.
+    d.find_element(By.ID, "copy-curl").click()
+    wait.until(lambda d: (d.execute_script("const b = document.getElementById('curl-text'); return b && b.value") or "").startswith("curl "))
+    cmd = d.execute_script("return document.getElementById('curl-text').value")
+    if f"'{e['request']['url']}'" not in cmd or "-H 'Cookie: session=s3cret'" not in cmd:
+        fail(f"copy as curl: {cmd!r}")
+    step("copy as curl gives the request's command")
+
+    # An image: preview, a repeated header twice in order (table and raw), hex, download.
+    wait.until(lambda d: d.execute_script("return state.rows.some(r => r.path === '/image.png')"))
+    img = d.execute_script("return state.rows.filter(r => r.path === '/image.png').pop().seq")
+    d.execute_script("state.tab = 'response'; openDetail(arguments[0]);", img)
+    try:
+        wait.until(lambda d: d.execute_script(
+            "const i = document.querySelector('#detail-body img.preview'); return !!(i && i.complete && i.naturalWidth === 1)"))
+    except Exception:
+        fail("no image preview: " + d.execute_script(
+            "return document.getElementById('detail-body').innerHTML.slice(-700) + ' ' + JSON.stringify(state.detail && state.detail.entry.response.content)"))
+    dup = d.execute_script("return Array.from(document.querySelectorAll('#detail-body table.kv tr'), r => r.textContent)")
+    if [r for r in dup if r.startswith("X-Dup")] != ["X-Dup1", "X-Dup2"]:
+        fail(f"the repeated X-Dup field is not shown twice in order: {dup}")
+    d.execute_script("document.querySelector('#detail-body .modes button:nth-child(2)').click()")
+    raw = text_of(d, "#detail-body pre.raw")
+    if "X-Dup: 1\nX-Dup: 2" not in raw:
+        fail(f"raw response head lacks both X-Dup lines: {raw!r}")
+    d.execute_script("Array.from(document.querySelectorAll('#detail-body .modes button')).find(b => b.dataset.mode === 'hex').click()")
+    hexv = text_of(d, "#detail-body pre.body")
+    if not hexv.startswith("00000000  89 50 4e 47 0d 0a 1a 0a"):
+        fail(f"hex view of the PNG: {hexv[:120]!r}")
+    href = d.execute_script("return Array.from(document.querySelectorAll('#detail-body .modes a')).pop().getAttribute('href')")
+    st, disp, _ = fetch_text(d, href)
+    size = d.execute_script("return fetch(arguments[0]).then(r => r.arrayBuffer()).then(b => b.byteLength)", href)
+    if st != 200 or not (disp or "").startswith("attachment") or size != 67:
+        fail(f"download {href}: {st} {disp} {size} bytes")
+    step("image: preview, X-Dup twice in order, hex, download of 67 bytes")
+    # Without -drop-content-type= an image's body is dropped: the view says why.
+    d.execute_script(
+        "delete state.detail.entry.response.content.text; state.detail.entry._responseBodyDropped = true;"
+        "showTab('response');")
+    note = d.find_element(By.ID, "detail-body").text
+    if "dropped by -drop-content-type" not in note:
+        fail(f"a dropped body is not explained: {note[-300:]!r}")
+
+    # Lost bytes: a response whose body missed 7 bytes after its 10th (the gap ranges the
+    # server sends in the summary) is marked at that place in the text and hex views.
+    wait.until(lambda d: d.execute_script("return state.rows.some(r => r.path === '/bytes/100')"))
+    b100 = d.execute_script("return state.rows.filter(r => r.path === '/bytes/100').pop().seq")
+    d.execute_script("state.tab = 'overview'; openDetail(arguments[0]);", b100)
+    wait.until(lambda d: d.execute_script("return !!(state.detail && state.detail.seq === arguments[0])", b100))
+    d.execute_script(
+        "state.detail.summary.respGaps = [[10, 7]]; state.detail.summary.respMissing = 7;"
+        "state.detail.entry._anomalies = ['body-gap']; showTab('response');")
+    txt = text_of(d, "#detail-body pre.body")
+    if not txt.startswith("httshark t⟪7 bytes not captured⟫est payload"):
+        fail(f"text view does not mark the gap in place: {txt[:80]!r}")
+    d.execute_script("Array.from(document.querySelectorAll('#detail-body .modes button')).find(b => b.dataset.mode === 'hex').click()")
+    hexv = text_of(d, "#detail-body pre.body").split("\n")
+    if not (hexv[0].startswith("00000000  68 74") and hexv[1] == "⟪7 bytes not captured⟫"
+            and hexv[2].startswith("0000000a  65 73 74")):
+        fail(f"hex view does not mark the gap in place: {hexv[:3]}")
+    d.execute_script("showTab('anomalies')")
+    an = d.find_element(By.ID, "detail-body").text
+    if "body-gap" not in an or "lost bytes inside this body" not in an:
+        fail(f"anomaly not explained: {an!r}")
+    step("a lost range is marked in place in text and hex; the anomaly is explained")
+    d.execute_script("state.tab = 'overview'; openDetail(arguments[0]);", seq)
+    wait.until(lambda d: d.execute_script("return !!(state.detail && state.detail.seq === arguments[0])", seq))
+
+
+def keyboard_and_clear(d, wait):
+    lst = d.find_element(By.ID, "list")
+    d.execute_script("select(state.rows[Math.floor(state.rows.length / 2)].seq, false)")
+    i0 = d.execute_script("return state.rows.findIndex(r => r.seq === state.selected)")
+    lst.send_keys("j")
+    lst.send_keys(Keys.ARROW_DOWN)
+    i1 = d.execute_script("return state.rows.findIndex(r => r.seq === state.selected)")
+    lst.send_keys("k")
+    i2 = d.execute_script("return state.rows.findIndex(r => r.seq === state.selected)")
+    lst.send_keys(Keys.ARROW_UP)
+    i3 = d.execute_script("return state.rows.findIndex(r => r.seq === state.selected)")
+    if (i1 - i0, i2 - i0, i3 - i0) != (2, 1, 0):
+        fail(f"j/Down/k/Up moved the selection {i0} -> {i1}, {i2}, {i3}")
+    # Moving the selection stopped following; rows keep arriving and the view stays put.
+    if d.execute_script("return state.follow"):
+        fail("still following after the selection moved")
+    top = d.execute_script("return document.getElementById('list').scrollTop")
+    last = d.execute_script("return state.lastSeq")
+    wait.until(lambda d: d.execute_script("return state.lastSeq") > last + 2)
+    if d.execute_script("return document.getElementById('list').scrollTop") != top:
+        fail("the list scrolled while the user was reading")
+    lst.send_keys(Keys.END)
+    wait.until(lambda d: d.execute_script(
+        "const l = document.getElementById('list'); return state.follow && l.scrollTop + l.clientHeight >= l.scrollHeight - 22"))
+    lst.send_keys("/")
+    if d.execute_script("return document.activeElement.id") != "filter":
+        fail("/ does not focus the filter")
+    d.find_element(By.ID, "filter").send_keys(Keys.ESCAPE)
+    step("keyboard: j/k/arrows move, End follows the tail again, / focuses the filter")
+    # One script: no stream event can land between the click and the look.
+    last, left = d.execute_script(
+        "const last = state.lastSeq; document.getElementById('clear').click(); return [last, state.rows.length];")
+    if left != 0:
+        fail(f"clear left {left} rows")
+    wait.until(lambda d: d.execute_script(
+        "const s = Array.from(document.querySelectorAll('#rows .row'), r => Number(r.dataset.seq));"
+        "return s.length > 0 && s.every(x => x > arguments[0]) && state.rows.every(r => r.seq > arguments[0])", last))
+    step("clear empties the page; new rows arrive after it")
+
+
+def export_selection(d, wait):
+    # Ctrl-click two /json rows, then Export selected (its URL captured, then fetched).
+    wait.until(lambda d: d.execute_script("return state.rows.filter(r => r.path.startsWith('/json')).length >= 2"))
+    d.execute_script("state.follow = false; window.__dl = null; window.download = (u) => { window.__dl = u; };")
+    picks = d.execute_script("return state.rows.filter(r => r.path.startsWith('/json')).slice(-2).map(r => r.seq)")
+    for seq in picks:
+        d.execute_script(
+            "const s = arguments[0], i = state.rows.findIndex(r => r.seq === s);"
+            "document.getElementById('list').scrollTop = i * 22; render();", seq)
+        # Rows are re-rendered as entries arrive: find and Ctrl-click in one script.
+        d.execute_script(
+            "document.querySelector(`#rows .row[data-seq='${arguments[0]}'] .c-path`)"
+            ".dispatchEvent(new MouseEvent('click', {bubbles: true, ctrlKey: true}));", seq)
+    if sorted(d.execute_script("return [...state.picked]")) != sorted(picks):
+        fail(f"Ctrl-click did not pick {picks}")
+    d.find_element(By.ID, "export-selection").click()
+    url = d.execute_script("return window.__dl")
+    if not url or "seqs=" not in url:
+        fail(f"Export selected built {url!r}")
+    st, disp, text = fetch_text(d, url)
+    har = json.loads(text)
+    got = [e["request"]["url"] for e in har["log"]["entries"]]
+    want = d.execute_script("return arguments[0].map(s => state.byKey.get(s).url)", picks)
+    if st != 200 or sorted(got) != sorted(want):
+        fail(f"export of the selection: {st} {got} (want {want})")
+    masked = [h["value"] for e in har["log"]["entries"] for h in e["response"]["headers"] if h["name"].lower() == "set-cookie"]
+    if masked != ["[masked]"] * len(picks):
+        fail(f"credentials not masked by default: {masked}")
+    d.find_element(By.ID, "sensitive").click()
+    d.find_element(By.ID, "export-selection").click()
+    url = d.execute_script("return window.__dl")
+    har = json.loads(fetch_text(d, url)[2])
+    kept = [h["value"] for e in har["log"]["entries"] for h in e["response"]["headers"] if h["name"].lower() == "set-cookie"]
+    if "sensitive=1" not in url or not kept or not all(v.startswith("sid=abc123") for v in kept):
+        fail(f"'with credentials' did not keep them: {url} {kept}")
+    d.find_element(By.ID, "sensitive").click()
+    d.execute_script("state.picked.clear(); state.follow = true; render();")
+    step(f"Export selected: the {len(picks)} picked entries; Set-Cookie masked unless asked")
+
+
+def health_rows_and_shared_filter(d, wait, base):
+    # The list's columns, and the anomaly badge (a count; the names on hover; an
+    # unanswered entry's reason is in its status cell, not the badge).
+    head = d.execute_script("return Array.from(document.querySelectorAll('#list-head span'), e => e.textContent)")
+    if head != ["#", "time", "client", "method", "host", "path?query", "status", "type", "req", "resp",
+                "duration", "wait", "!"]:
+        fail(f"list columns: {head}")
+    cells, badge, title = d.execute_script(
+        "const r = rowEl(Object.assign({}, state.rows[state.rows.length - 1],"
+        " {anomalies: ['body-gap', 'bare-lf', 'unanswered-timeout']}));"
+        "const b = r.querySelector('.badge');"
+        "return [r.children.length, b && b.textContent, b && b.title];")
+    if (cells, badge, title) != (13, "2", "body-gap, bare-lf"):
+        fail(f"row cells {cells}, badge {badge!r} {title!r}")
+    step("list: 13 columns; the anomaly badge counts fidelity flags")
+    # Live, with attribution: the client cell leads with the process (`curl 4242` or
+    # `? closed`), as the console names it.
+    proc_, client, cell = d.execute_script(
+        "const r = state.rows[state.rows.length - 1];"
+        "return [r.process, r.client, rowEl(r).querySelector('.c-client').textContent];")
+    if not proc_ or cell != f"{proc_} · {client}":
+        fail(f"client cell without the process: {cell!r} (process {proc_!r})")
+    step(f"client cell: {cell!r}")
+    h = text_of(d, "#health")
+    for want in ("packets/s", "Mbit/s", "open connections", "memory budget", "view ",
+                 "kernel drops", "gaps", "view evicted", "stream dropped"):
+        if want not in h:
+            fail(f"health strip lacks {want!r}: {h!r}")
+    # A sample where no loss counter moved is not red; one where gaps moved is, and marks
+    # that counter (two samples fed in one script: no real one lands between).
+    calm, red = d.execute_script(
+        "const strip = document.getElementById('health');"
+        "const h = JSON.parse(JSON.stringify(state.prevHealth)); showHealth(h);"
+        "const calm = strip.classList.contains('loss');"
+        "const m = JSON.parse(JSON.stringify(h)); m.gaps += 1; showHealth(m);"
+        "return [calm, strip.classList.contains('loss')];")
+    if calm or not red:
+        fail(f"health strip red without a loss: {calm}; red after gaps moved: {red}")
+    moved = d.execute_script("return Array.from(document.querySelectorAll('#health .moved'), e => e.textContent)")
+    if len(moved) != 1 or not moved[0].startswith("gaps "):
+        fail(f"the moved counter is not the one marked: {moved}")
+    step(f"health strip: {h!r}; red when gaps moved")
+    # Virtualised: the DOM holds the visible rows only.
+    WebDriverWait(d, 60).until(lambda d: d.execute_script(
+        "return state.rows.length > Math.ceil(document.getElementById('list').clientHeight / 22) + 40"))
+    dom, held, cap = d.execute_script(
+        "return [document.querySelectorAll('#rows .row').length, state.rows.length,"
+        " Math.ceil(document.getElementById('list').clientHeight / 22) + 20]")
+    if dom > cap or held <= cap:
+        fail(f"{dom} rows in the DOM for {held} held (visible + margin: {cap})")
+    step(f"virtualised: {dom} rows in the DOM for {held}")
+    # A shared URL with a filter opens filtered.
+    d.get(base + "/#filter=" + urllib.parse.quote("status:404"))
+    wait.until(lambda d: d.find_element(By.ID, "filter").get_attribute("value") == "status:404")
+    wait.until(lambda d: len(statuses(d)) > 0 and all(s == "404" for s in statuses(d)))
+    step("a URL with #filter=status:404 opens filtered")
 
 
 if __name__ == "__main__":

@@ -416,11 +416,16 @@ function hexDump(bytes, limit, base = 0) {
 // One body: text, pretty JSON, hex, image, download. `missing` bytes were lost by the
 // capture; `gaps` ([offset, length] in the shown bytes) says where: the text and hex views
 // mark each in place. Without offsets (a decoded body) the mark goes where the bytes stop.
-function bodyBlock(seq, side, text, encoding, mime, missing, gaps) {
+// `dropped`: the content-type policy left the body out (HAR `_requestBodyDropped`,
+// `_responseBodyDropped`), which the note says rather than an unexplained "no body".
+function bodyBlock(seq, side, text, encoding, mime, missing, gaps, dropped) {
   const frag = document.createDocumentFragment();
   frag.appendChild(el("h3", null, "Body"));
   if (text === undefined || text === null) {
-    frag.appendChild(el("p", "note", missing ? `No body bytes kept; ${missing} bytes not captured.` : "No body kept."));
+    const why = dropped
+      ? `Body not kept: its type (${mime || "none"}) is dropped by -drop-content-type (default image,audio,video) or not in -keep-content-type.`
+      : missing ? `No body bytes kept; ${missing} bytes not captured.` : "No body kept.";
+    frag.appendChild(el("p", "note", why));
     return frag;
   }
   const bytes = encoding === "base64" ? b64ToBytes(text) : new TextEncoder().encode(text);
@@ -498,7 +503,7 @@ function requestTab(d) {
   if (r.queryString.length) { frag.appendChild(el("h3", null, "Query")); frag.appendChild(kvTable(r.queryString.map((q) => [q.name, q.value]))); }
   if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
   const pd = r.postData;
-  frag.appendChild(bodyBlock(d.seq, "request", pd && pd.text, pd && pd._encoding, pd && pd.mimeType, d.summary.reqMissing, d.summary.reqGaps));
+  frag.appendChild(bodyBlock(d.seq, "request", pd && pd.text, pd && pd._encoding, pd && pd.mimeType, d.summary.reqMissing, d.summary.reqGaps, e._requestBodyDropped));
   return frag;
 }
 
@@ -507,7 +512,7 @@ function responseTab(d) {
   if (!r.status) { frag.appendChild(el("p", "note", `No response: ${d.summary.unanswered || "unanswered"}.`)); return frag; }
   frag.appendChild(headersBlock("Headers", r.headers, `${r.httpVersion} ${r.status} ${r.statusText}`));
   if (r.cookies.length) { frag.appendChild(el("h3", null, "Cookies")); frag.appendChild(kvTable(r.cookies.map((c) => [c.name, c.value]), true)); }
-  frag.appendChild(bodyBlock(d.seq, "response", r.content.text, r.content.encoding, r.content.mimeType, d.summary.respMissing, d.summary.respGaps));
+  frag.appendChild(bodyBlock(d.seq, "response", r.content.text, r.content.encoding, r.content.mimeType, d.summary.respMissing, d.summary.respGaps, e._responseBodyDropped));
   return frag;
 }
 
