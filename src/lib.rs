@@ -39,6 +39,7 @@ pub mod privileges;
 pub mod processor;
 pub mod proto;
 pub mod reassembly;
+pub mod sched;
 pub mod signals;
 pub mod time;
 pub mod tls;

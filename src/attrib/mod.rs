@@ -159,13 +159,19 @@ impl Service {
         crate::signals::without_stop_signals(|| {
             thread::Builder::new()
                 .name("httshark-probe".into())
-                .spawn(move || probe_loop(rx, probed_tx, owners_rx, prober))
+                .spawn(move || {
+                    crate::sched::raise_this_thread("attribution prober");
+                    probe_loop(rx, probed_tx, owners_rx, prober)
+                })
         })
         .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let handle = crate::signals::without_stop_signals(|| {
             thread::Builder::new()
                 .name("httshark-attrib".into())
-                .spawn(move || name_loop(probed_rx, owners_tx, Namer::default()))
+                .spawn(move || {
+                    crate::sched::raise_this_thread("attribution namer");
+                    name_loop(probed_rx, owners_tx, Namer::default())
+                })
         })
         .map_err(|e| format!("cannot start the attribution thread: {e}"))?;
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));

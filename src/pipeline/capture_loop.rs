@@ -152,6 +152,11 @@ pub(super) fn capture_loop(
     summary: &mut Summary,
 ) -> (Timestamp, Ended) {
     let workers = setup.workers;
+    if source.is_live() {
+        // Live: the ring fills while this thread waits for a core (every other thread
+        // of the pipeline is spawned by now, so none inherits it).
+        crate::sched::raise_this_thread("capture thread");
+    }
     let mut clock = MonotonicClock::default();
     let mut next_tick: Option<Timestamp> = None;
     let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();

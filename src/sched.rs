@@ -1,0 +1,73 @@
+//! Scheduling priority of the threads that race the kernel: the live capture thread (the
+//! ring fills while it waits for a core) and process attribution's two threads (a short
+//! connection's socket, and its process, may be gone a millisecond after the SYN).
+//!
+//! On a loaded machine every runnable thread waits its turn for a core; these ask for
+//! `URGENT_NICE` so that the kernel's fair scheduler runs them first when they wake (a
+//! lower nice value weighs more: their virtual run time grows about ten times slower, so
+//! a wake-up preempts ordinary threads). They run briefly and then block, so the others
+//! lose little. Granted to root or a holder of `CAP_SYS_NICE`; otherwise the thread stays
+//! at the process's priority (said at `-verbose 2`, not an error).
+//!
+//! What it does not do: real-time scheduling (a stuck real-time thread can freeze a
+//! core), or change any thread but the caller (on Linux nice is per thread; threads the
+//! caller creates afterwards inherit it, so call it after spawning).
+
+/// Nice value the urgent threads ask for (-20 highest, 0 ordinary, 19 lowest).
+pub const URGENT_NICE: i32 = -10;
+
+/// Raises the calling thread to `URGENT_NICE`; `what` names it in the debug line. Returns
+/// whether the kernel granted it.
+pub fn raise_this_thread(what: &str) -> bool {
+    // SAFETY: gettid has no preconditions; setpriority with PRIO_PROCESS and a thread id
+    // of this process changes only that thread's nice value and touches no memory.
+    let granted = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, URGENT_NICE) == 0
+    };
+    if granted {
+        crate::log_debug!(key: "sched", "{what}: running at nice {URGENT_NICE}");
+    } else {
+        let e = std::io::Error::last_os_error();
+        crate::log_debug!(
+            key: "sched",
+            "{what}: stays at the process's priority (nice {URGENT_NICE} refused: {e}; \
+             needs root or CAP_SYS_NICE)"
+        );
+    }
+    granted
+}
+
+/// The calling thread's nice value.
+pub fn this_thread_nice() -> i32 {
+    // SAFETY: as in `raise_this_thread`; getpriority only reads. A return of -1 is also a
+    // valid nice value, which is fine for what this is used for (tests, diagnostics).
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raises_only_the_calling_thread_when_allowed() {
+        let main_before = this_thread_nice();
+        let (granted, nice) = std::thread::spawn(|| {
+            let granted = raise_this_thread("test");
+            (granted, this_thread_nice())
+        })
+        .join()
+        .unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if root {
+            assert!(granted, "root may lower nice values");
+        }
+        if granted {
+            assert_eq!(nice, URGENT_NICE);
+        } else {
+            assert_eq!(nice, main_before, "refused: unchanged");
+        }
+        assert_eq!(this_thread_nice(), main_before, "other threads keep theirs");
+    }
+}
