@@ -23,6 +23,7 @@
 //!   completed before it are not lost); the pipeline then drains as at end of file:
 //!   every pending transaction is flushed and exported. A second signal exits at once.
 
+mod batch;
 mod capture_loop;
 mod in_flight;
 mod keys;
@@ -46,7 +47,8 @@ use crate::signals::without_stop_signals;
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
-use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture, StopAfter};
+use batch::Batch;
+use capture_loop::{capture_loop, CaptureSetup, SharedCapture, StopAfter};
 pub use capture_loop::{CaptureCounters, Ended};
 use in_flight::{InFlight, Returned};
 pub use keys::Keys;
