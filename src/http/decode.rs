@@ -129,7 +129,10 @@ pub(crate) fn decode_detailed(
     }
     let len = current.len() as u64;
     let truncated = current.len() > keep;
-    current.truncate(keep);
+    if truncated {
+        current.truncate(keep);
+        current.shrink_to_fit();
+    }
     DecodeOutcome {
         decoded: Decoded::Decoded {
             data: current,
@@ -172,12 +175,7 @@ fn limit(name: &str, max_out: usize) -> LayerError {
 /// holds no hidden per-thread state.
 #[derive(Default)]
 pub struct Inflater {
-    state: Option<InflateState>,
-}
-
-struct InflateState {
-    d: Decompress,
-    buf: Vec<u8>,
+    state: Option<Decompress>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -196,51 +194,63 @@ fn inflate(
     input: &[u8],
     name: &str,
     max_out: usize,
+    hint: usize,
 ) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    let inf = inflater.state.get_or_insert_with(|| InflateState {
-        d: Decompress::new(zlib),
-        buf: vec![0u8; STEP],
-    });
+    let d = inflater.state.get_or_insert_with(|| Decompress::new(zlib));
     // As dropping it and making a new one (flate2's documentation).
-    inf.d.reset(zlib);
-    inflate_with(&mut inf.d, &mut inf.buf, input, name, max_out)
+    d.reset(zlib);
+    inflate_with(d, input, name, max_out, hint)
 }
 
-/// Inflates with `d` until the stream ends or the input runs out, through `buf` (STEP
-/// bytes). Returns the output, whether the input ran out before the stream's end
-/// (truncated stream), and how many input bytes were consumed.
+/// Most output reserved ahead per input byte from a size hint (`INFLATE_HINT_RATIO`): a
+/// forged gzip size field cannot make a small body reserve much.
+const INFLATE_HINT_RATIO: usize = 32;
+
+/// Inflates with `d` until the stream ends or the input runs out, straight into the
+/// output (first reserved for `hint` bytes, or 4 per input byte without one, at most
+/// `INFLATE_HINT_RATIO` per input byte; then doubled, never past `max_out` + 1; what is
+/// left over beyond twice the output goes back at the end, as the output is kept). Returns the output, whether the input ran out
+/// before the stream's end (truncated stream), and how many input bytes were consumed.
 fn inflate_with(
     d: &mut Decompress,
-    buf: &mut [u8],
     input: &[u8],
     name: &str,
     max_out: usize,
+    hint: usize,
 ) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    let mut out: Vec<u8> = Vec::new();
+    // At the limit, room for one byte tells "ends exactly here" from "goes on".
+    let cap = max_out.saturating_add(1);
+    let hint = if hint == 0 {
+        input.len().saturating_mul(4)
+    } else {
+        hint
+    };
+    let first = hint
+        .min(input.len().saturating_mul(INFLATE_HINT_RATIO))
+        .max(64)
+        .min(cap);
+    let mut out: Vec<u8> = Vec::with_capacity(first);
     loop {
+        if out.len() == out.capacity() {
+            let want = out.capacity().saturating_mul(2).max(STEP).min(cap);
+            out.reserve_exact(want - out.len());
+        }
         let rest = input.get(d.total_in() as usize..).unwrap_or_default();
-        // At the limit, room for one byte tells "ends exactly here" from "goes on".
-        let room = (max_out - out.len()).clamp(1, STEP);
         let before_in = d.total_in();
         let before_out = d.total_out();
         let status = d
-            .decompress(
-                rest,
-                buf.get_mut(..room).unwrap_or_default(),
-                FlushDecompress::None,
-            )
+            .decompress_vec(rest, &mut out, FlushDecompress::None)
             .map_err(|e| LayerError::Corrupt(format!("{name}: {e}")))?;
-        let produced = (d.total_out() - before_out) as usize;
-        if out.len() + produced > max_out {
+        if out.len() > max_out {
             return Err(limit(name, max_out));
         }
-        out.extend_from_slice(buf.get(..produced).unwrap_or_default());
-        if status == Status::StreamEnd {
-            return Ok((out, false, d.total_in() as usize));
-        }
-        if d.total_in() == before_in && produced == 0 {
-            // No progress with room to write: the input ended mid-stream.
-            return Ok((out, true, d.total_in() as usize));
+        let ended = status == Status::StreamEnd;
+        if ended || (d.total_in() == before_in && d.total_out() == before_out) {
+            // The end, or no progress with room to write: the input ended mid-stream.
+            if out.capacity() > 2 * out.len() + 4096 {
+                out.shrink_to_fit();
+            }
+            return Ok((out, !ended, d.total_in() as usize));
         }
     }
 }
@@ -257,13 +267,13 @@ fn inflate_any(
         _ => false,
     };
     if zlib_header {
-        match inflate(inflater, true, input, "deflate", max_out) {
+        match inflate(inflater, true, input, "deflate", max_out, 0) {
             Ok((out, truncated, _)) => return Ok((out, truncated)),
             Err(LayerError::Limit(r)) => return Err(LayerError::Limit(r)),
             Err(LayerError::Corrupt(_)) => {}
         }
     }
-    inflate(inflater, false, input, "deflate", max_out).map(|(o, t, _)| (o, t))
+    inflate(inflater, false, input, "deflate", max_out, 0).map(|(o, t, _)| (o, t))
 }
 
 /// gzip (RFC 1952), with concatenated members. The header is parsed here so the deflate
@@ -302,7 +312,12 @@ fn gunzip(
         first = false;
         let body = rest.get(hlen..).unwrap_or_default();
         let room = max_out - out.len();
-        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room)?;
+        // The trailer's ISIZE: the member's size modulo 2^32, when the body holds one
+        // whole member (nearly always); only a reservation hint.
+        let isize = rest
+            .last_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room, isize)?;
         if out.is_empty() {
             // The first member (nearly always the only one): moved, not copied.
             out = part;
@@ -524,6 +539,48 @@ mod tests {
                 truncated: true
             }
         );
+    }
+
+    #[test]
+    fn a_forged_gzip_size_reserves_little_and_decodes_the_same() {
+        let text = b"hello hello hello hello".repeat(4);
+        let mut enc = gz(&text);
+        let n = enc.len();
+        enc[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        let out = decode_detailed(
+            &mut Inflater::default(),
+            &enc,
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 30,
+            4,
+        );
+        let Decoded::Decoded { data, len, .. } = out.decoded else {
+            panic!("{:?}", out.decoded);
+        };
+        assert_eq!((data.as_slice(), len), (text.as_slice(), text.len() as u64));
+        assert!(
+            data.capacity() <= 4096 + 2 * data.len(),
+            "{}",
+            data.capacity()
+        );
+        // The true size as the hint: reserved once, exactly.
+        let big: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let out = decode_detailed(
+            &mut Inflater::default(),
+            &gz(&big),
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 30,
+            4,
+        );
+        let Decoded::Decoded { data, .. } = out.decoded else {
+            panic!("{:?}", out.decoded);
+        };
+        assert_eq!(data, big);
+        assert!(data.capacity() < 2 * big.len(), "{}", data.capacity());
     }
 
     #[test]

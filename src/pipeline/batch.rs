@@ -97,7 +97,11 @@ mod tests {
         };
         // Full batches of worker 0 take 512 * 10 / 9 positions; worker 1's are sent stale.
         assert!(lag(0) < 2 * BATCH_PACKETS as u64, "worker 0 lag {}", lag(0));
-        assert!(lag(1) < 2 * BATCH_MAX_AGE_PACKETS, "worker 1 lag {}", lag(1));
+        assert!(
+            lag(1) < 2 * BATCH_MAX_AGE_PACKETS,
+            "worker 1 lag {}",
+            lag(1)
+        );
         assert!(sent.iter().filter(|s| s.0 == 1).count() > 100);
     }
 
@@ -105,6 +109,10 @@ mod tests {
     fn even_shards_send_nearly_full_batches() {
         // Alternating workers: when one batch fills, the other holds one packet less.
         let sent = route(10_240, 2);
-        assert!(sent.len() <= 21, "{} batches for 10,240 packets", sent.len());
+        assert!(
+            sent.len() <= 21,
+            "{} batches for 10,240 packets",
+            sent.len()
+        );
     }
 }

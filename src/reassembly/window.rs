@@ -72,6 +72,32 @@ struct Meta {
     flags: TcpFlags,
     /// Sequence space occupied: payload, plus one each for SYN and FIN.
     len: u32,
+    /// The same for both directions of a 4-tuple (`pair_key`): most segments of other
+    /// connections are told apart by it alone when `conn` is given.
+    pair: u32,
+    /// The connection's number in this window: equal for every held and recently released
+    /// segment of one 4-tuple (given by `CausalWindow::push`), so that ordering compares
+    /// numbers, not addresses.
+    conn: u64,
+    /// `src` sorts before `dst`: the direction within the connection.
+    fwd: bool,
+    /// `src == dst` (a connection to itself: both directions look alike).
+    self_loop: bool,
+}
+
+/// A symmetric key of the endpoints (equal keys do not mean equal pairs).
+fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
+    fn fold(e: &SocketAddr) -> u32 {
+        let ip = match e.ip() {
+            std::net::IpAddr::V4(v4) => u32::from(v4),
+            std::net::IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                (x as u32) ^ ((x >> 32) as u32) ^ ((x >> 64) as u32) ^ ((x >> 96) as u32)
+            }
+        };
+        (ip ^ u32::from(e.port()).rotate_left(16)).wrapping_mul(0x9E37_79B1)
+    }
+    fold(a) ^ fold(b)
 }
 
 impl Meta {
@@ -87,18 +113,35 @@ impl Meta {
             len: payload
                 .saturating_add(u32::from(f.syn))
                 .saturating_add(u32::from(f.fin)),
+            pair: pair_key(&seg.src, &seg.dst),
+            conn: 0,
+            fwd: seg.src < seg.dst,
+            self_loop: seg.src == seg.dst,
         }
     }
 
+    /// The same 4-tuple, by the addresses (what `conn` is given by).
+    fn same_endpoints(&self, o: &Meta) -> bool {
+        self.pair == o.pair
+            && ((self.src == o.src && self.dst == o.dst)
+                || (self.src == o.dst && self.dst == o.src))
+    }
+
     fn same_conn(&self, o: &Meta) -> bool {
-        (self.src == o.src && self.dst == o.dst) || (self.src == o.dst && self.dst == o.src)
+        self.conn == o.conn
+    }
+
+    /// Of the same connection: sent the same way.
+    fn same_dir(&self, o: &Meta) -> bool {
+        self.self_loop || self.fwd == o.fwd
     }
 
     /// Whether `b` acknowledges all of `self`'s sequence space (other direction).
     fn acked_by(&self, b: &Meta) -> bool {
         self.len > 0
             && b.flags.ack
-            && self.src == b.dst
+            && self.same_conn(b)
+            && (self.self_loop || self.fwd != b.fwd)
             && within(b.ack.distance(self.seq + self.len))
     }
 }
@@ -113,7 +156,7 @@ fn must_precede(a: &Meta, b: &Meta) -> bool {
     if !a.same_conn(b) || a.flags.rst {
         return false;
     }
-    if a.src == b.src {
+    if a.same_dir(b) {
         let d = b.seq.distance(a.seq + a.len);
         // A segment without sequence space (an ACK) carries the sender's next sequence
         // number: it was sent before a segment that occupies space from there on, and
@@ -161,6 +204,10 @@ pub(super) struct CausalWindow {
     released: VecDeque<Meta>,
     /// Payload buffers to reuse.
     spare: Vec<Vec<u8>>,
+    /// Scratch list of one connection's held segments (`pop_for`), kept for its buffer.
+    mine: Vec<usize>,
+    /// The last connection number given (`Meta::conn`).
+    next_conn: u64,
 }
 
 impl CausalWindow {
@@ -172,7 +219,22 @@ impl CausalWindow {
         ts: Timestamp,
         c: &mut ReassemblyCounters,
     ) {
-        let meta = Meta::of(seg);
+        let mut meta = Meta::of(seg);
+        // Every held or recently released segment of a 4-tuple has one number: take it
+        // from any of them, or a new one.
+        meta.conn = match self
+            .held
+            .iter()
+            .map(|h| &h.meta)
+            .chain(self.released.iter())
+            .find(|m| m.same_endpoints(&meta))
+        {
+            Some(m) => m.conn,
+            None => {
+                self.next_conn += 1;
+                self.next_conn
+            }
+        };
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
@@ -261,25 +323,37 @@ impl CausalWindow {
         let first = self.held.iter().position(due)?;
         let conn = self.held[first].meta;
         let held = &self.held;
-        let mine: Vec<usize> = (0..held.len())
-            .filter(|&i| held[i].meta.same_conn(&conn))
-            .collect();
-        let free = |i: usize| {
-            let m = &held[i].meta;
-            !mine
+        // Nearly always the first due segment is its connection's earliest held and none
+        // held must precede it: it goes, found in one pass with no list built.
+        let at = if held.iter().take(first).all(|h| !h.meta.same_conn(&conn))
+            && !held
                 .iter()
-                .any(|&j| j != i && must_precede(&held[j].meta, m))
-        };
-        let at = match mine.iter().copied().find(|&i| free(i)) {
-            Some(i) => i,
-            None => {
-                c.causal_window_forced += 1;
-                mine.first().copied().unwrap_or(first)
+                .skip(first + 1)
+                .any(|h| must_precede(&h.meta, &conn))
+        {
+            first
+        } else {
+            let mine = &mut self.mine;
+            mine.clear();
+            mine.extend((0..held.len()).filter(|&i| held[i].meta.same_conn(&conn)));
+            let free = |i: usize| {
+                let m = &held[i].meta;
+                !mine
+                    .iter()
+                    .any(|&j| j != i && must_precede(&held[j].meta, m))
+            };
+            let at = match mine.iter().copied().find(|&i| free(i)) {
+                Some(i) => i,
+                None => {
+                    c.causal_window_forced += 1;
+                    mine.first().copied().unwrap_or(first)
+                }
+            };
+            if mine.first().is_some_and(|&i| i != at) {
+                c.causal_reorders += 1;
             }
+            at
         };
-        if mine.first().is_some_and(|&i| i != at) {
-            c.causal_reorders += 1;
-        }
         let h = self.held.remove(at)?;
         self.released.push_back(h.meta);
         while self.released.len() > limit {
