@@ -21,8 +21,6 @@
 
 use std::io::Read;
 
-use flate2::{Decompress, FlushDecompress, Status};
-
 use crate::model::Decoded;
 
 /// Read buffer size for the streaming decoders.
@@ -169,13 +167,13 @@ fn limit(name: &str, max_out: usize) -> LayerError {
     ))
 }
 
-/// An inflate state and its output buffer, made once per worker (`HttpCtx`) and reset for
+/// An inflate state, made once per worker (`HttpCtx`) and reset for
 /// each stream: making a state allocates and clears some 40 KiB, which was a visible share
 /// of decoding small bodies. Passed in rather than kept in a thread-local, so the core
 /// holds no hidden per-thread state.
 #[derive(Default)]
 pub struct Inflater {
-    state: Option<Decompress>,
+    state: Option<Box<miniz_oxide::inflate::core::DecompressorOxide>>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -186,8 +184,19 @@ impl std::fmt::Debug for Inflater {
     }
 }
 
-/// Inflates `input` (zlib-wrapped when `zlib`) as `inflate_with` does, with `inflater`'s
-/// state, reset.
+/// Most output reserved ahead per input byte from a size hint: a forged gzip size field
+/// cannot make a small body reserve much.
+const INFLATE_HINT_RATIO: usize = 32;
+
+/// Inflates `input` (zlib-wrapped when `zlib`) with `inflater`'s state, reset, until the
+/// stream ends or the input runs out, straight into the output: miniz_oxide's core with a
+/// non-wrapping output buffer, which is also the window matches are copied from, so no
+/// byte is copied out of a separate window. The output is first sized for `hint` bytes
+/// (or 4 per input byte without one; at most `INFLATE_HINT_RATIO` per input byte), then
+/// doubled, never past `max_out` + 1 (room for one byte more tells "ends exactly at the
+/// limit" from "goes on"); what is left over beyond twice the output goes back at the end,
+/// as the output is kept. Returns the output, whether the input ran out before the
+/// stream's end (truncated stream), and how many input bytes were consumed.
 fn inflate(
     inflater: &mut Inflater,
     zlib: bool,
@@ -196,29 +205,15 @@ fn inflate(
     max_out: usize,
     hint: usize,
 ) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    let d = inflater.state.get_or_insert_with(|| Decompress::new(zlib));
-    // As dropping it and making a new one (flate2's documentation).
-    d.reset(zlib);
-    inflate_with(d, input, name, max_out, hint)
-}
-
-/// Most output reserved ahead per input byte from a size hint (`INFLATE_HINT_RATIO`): a
-/// forged gzip size field cannot make a small body reserve much.
-const INFLATE_HINT_RATIO: usize = 32;
-
-/// Inflates with `d` until the stream ends or the input runs out, straight into the
-/// output (first reserved for `hint` bytes, or 4 per input byte without one, at most
-/// `INFLATE_HINT_RATIO` per input byte; then doubled, never past `max_out` + 1; what is
-/// left over beyond twice the output goes back at the end, as the output is kept). Returns the output, whether the input ran out
-/// before the stream's end (truncated stream), and how many input bytes were consumed.
-fn inflate_with(
-    d: &mut Decompress,
-    input: &[u8],
-    name: &str,
-    max_out: usize,
-    hint: usize,
-) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    // At the limit, room for one byte tells "ends exactly here" from "goes on".
+    use miniz_oxide::inflate::core::{decompress, inflate_flags};
+    use miniz_oxide::inflate::TINFLStatus;
+    let d = inflater.state.get_or_insert_with(Box::default);
+    d.init();
+    let mut flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    if zlib {
+        flags |=
+            inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER | inflate_flags::TINFL_FLAG_COMPUTE_ADLER32;
+    }
     let cap = max_out.saturating_add(1);
     let hint = if hint == 0 {
         input.len().saturating_mul(4)
@@ -229,30 +224,38 @@ fn inflate_with(
         .min(input.len().saturating_mul(INFLATE_HINT_RATIO))
         .max(64)
         .min(cap);
-    let mut out: Vec<u8> = Vec::with_capacity(first);
-    loop {
-        if out.len() == out.capacity() {
-            let want = out.capacity().saturating_mul(2).max(STEP).min(cap);
-            out.reserve_exact(want - out.len());
-        }
-        let rest = input.get(d.total_in() as usize..).unwrap_or_default();
-        let before_in = d.total_in();
-        let before_out = d.total_out();
-        let status = d
-            .decompress_vec(rest, &mut out, FlushDecompress::None)
-            .map_err(|e| LayerError::Corrupt(format!("{name}: {e}")))?;
-        if out.len() > max_out {
-            return Err(limit(name, max_out));
-        }
-        let ended = status == Status::StreamEnd;
-        if ended || (d.total_in() == before_in && d.total_out() == before_out) {
-            // The end, or no progress with room to write: the input ended mid-stream.
-            if out.capacity() > 2 * out.len() + 4096 {
-                out.shrink_to_fit();
+    let mut out = vec![0u8; first];
+    let (mut in_pos, mut out_pos) = (0usize, 0usize);
+    let truncated = loop {
+        let rest = input.get(in_pos..).unwrap_or_default();
+        let (status, used, wrote) = decompress(d, rest, &mut out, out_pos, flags);
+        in_pos += used;
+        out_pos += wrote;
+        match status {
+            TINFLStatus::Done => break false,
+            TINFLStatus::HasMoreOutput => {
+                if out.len() >= cap {
+                    return Err(limit(name, max_out));
+                }
+                out.resize(out.len().saturating_mul(2).min(cap), 0);
             }
-            return Ok((out, !ended, d.total_in() as usize));
+            // The input ended before the stream did.
+            TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => break true,
+            _ => {
+                return Err(LayerError::Corrupt(format!(
+                    "{name}: deflate decompression error"
+                )))
+            }
         }
+    };
+    if out_pos > max_out {
+        return Err(limit(name, max_out));
     }
+    out.truncate(out_pos);
+    if out.capacity() > 2 * out.len() + 4096 {
+        out.shrink_to_fit();
+    }
+    Ok((out, truncated, in_pos))
 }
 
 /// `deflate`: zlib-wrapped when the first two bytes are a valid zlib header (RFC 1950

@@ -63,7 +63,7 @@ mod tests {
     fn route(n: u64, every: u64) -> Vec<(usize, u64, u64)> {
         let mut batches = vec![Batch::new(), Batch::new()];
         let mut sent = Vec::new();
-        let mut send = |w: usize, b: &mut Batch, at: u64, sent: &mut Vec<_>| {
+        let send = |w: usize, b: &mut Batch, at: u64, sent: &mut Vec<_>| {
             if let Some(&(first, _, _)) = b.packets.first() {
                 sent.push((w, first, at));
             }
