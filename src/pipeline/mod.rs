@@ -407,11 +407,7 @@ fn worker_thread(
         gate.free_returned(&back);
         match msg {
             ToWorker::Packets(mut batch) => {
-                let mut start = 0;
-                for &(packet_index, ts, end) in &batch.packets {
-                    worker.on_frame(&batch.data[start..end], packet_index, ts);
-                    start = end;
-                }
+                worker.on_batch(&batch.data, &batch.packets);
                 batch.data.clear();
                 batch.packets.clear();
                 // The capture thread makes a new batch when none comes back.

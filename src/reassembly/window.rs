@@ -166,10 +166,19 @@ fn must_precede(a: &Meta, b: &Meta) -> bool {
     a.acked_by(b)
 }
 
-/// A segment held by the window, with its own copy of the payload.
+/// Where a held segment's payload is.
+enum Payload {
+    /// A copy of its own.
+    Owned(Vec<u8>),
+    /// `len` bytes at `at` in the batch of frames being processed (`push`'s `batch`):
+    /// no copy while the batch lives; `detach` copies what is still held before it goes.
+    InBatch { at: usize, len: usize },
+}
+
+/// A segment held by the window.
 pub(super) struct Held {
     meta: Meta,
-    payload: Vec<u8>,
+    payload: Payload,
     auth_option: bool,
     timestamp: Option<(u32, u32)>,
     window: u16,
@@ -178,15 +187,24 @@ pub(super) struct Held {
 }
 
 impl Held {
-    pub(super) fn segment(&self) -> TcpSegment<'_> {
+    /// The segment; `batch` is the batch of frames `push` was given (any slice once the
+    /// window was detached from it).
+    pub(super) fn segment<'a>(&'a self, batch: &'a [u8]) -> TcpSegment<'a> {
         let m = &self.meta;
+        let payload: &[u8] = match &self.payload {
+            Payload::Owned(v) => v,
+            Payload::InBatch { at, len } => {
+                debug_assert!(at + len <= batch.len(), "a held segment outlived its batch");
+                batch.get(*at..at + len).unwrap_or_default()
+            }
+        };
         TcpSegment {
             src: m.src,
             dst: m.dst,
             seq: m.seq.0,
             ack: m.ack.0,
             flags: m.flags,
-            payload: &self.payload,
+            payload,
             auth_option: self.auth_option,
             timestamp: self.timestamp,
             window: self.window,
@@ -211,10 +229,13 @@ pub(super) struct CausalWindow {
 }
 
 impl CausalWindow {
-    /// Takes a copy of `seg`, counting it late if a released segment needed it first.
+    /// Takes `seg` (its payload by position when it lies in `batch`, else a copy),
+    /// counting it late if a released segment needed it first. Before the bytes of
+    /// `batch` change, `detach` from it.
     pub(super) fn push(
         &mut self,
         seg: &TcpSegment<'_>,
+        batch: &[u8],
         index: u64,
         ts: Timestamp,
         c: &mut ReassemblyCounters,
@@ -246,9 +267,15 @@ impl CausalWindow {
         if late {
             c.causal_window_late += 1;
         }
-        let mut payload = self.spare.pop().unwrap_or_default();
-        payload.clear();
-        payload.extend_from_slice(seg.payload);
+        // Payload bytes inside `batch` stay there (the usual case: a worker's batch of
+        // frames); any other (a single frame, a payload made by the decoder) is copied.
+        let (base, at) = (batch.as_ptr() as usize, seg.payload.as_ptr() as usize);
+        let len = seg.payload.len();
+        let payload = if at >= base && at + len <= base + batch.len() {
+            Payload::InBatch { at: at - base, len }
+        } else {
+            Payload::Owned(self.copy(seg.payload))
+        };
         self.held.push_back(Held {
             meta,
             payload,
@@ -364,8 +391,30 @@ impl CausalWindow {
 
     /// A released segment's buffer, for reuse.
     pub(super) fn recycle(&mut self, h: Held) {
-        if self.spare.len() < 4 && h.payload.capacity() <= 1 << 16 {
-            self.spare.push(h.payload);
+        if let Payload::Owned(v) = h.payload {
+            if self.spare.len() < 4 && v.capacity() <= 1 << 16 {
+                self.spare.push(v);
+            }
+        }
+    }
+
+    /// A copy of `bytes` in a reused buffer.
+    fn copy(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    /// The batch `push` was given goes: the held segments whose payload is in it get a
+    /// copy of their own (at most the window's size of them per batch, instead of every
+    /// segment).
+    pub(super) fn detach(&mut self, batch: &[u8]) {
+        for i in 0..self.held.len() {
+            if let Payload::InBatch { at, len } = self.held[i].payload {
+                let v = self.copy(batch.get(at..at + len).unwrap_or_default());
+                self.held[i].payload = Payload::Owned(v);
+            }
         }
     }
 
