@@ -468,7 +468,7 @@ mod tests {
         let label = |pos: u64| segs[pos as usize].0;
         for (pos, (_, s)) in segs.iter().enumerate() {
             let pos = pos as u64;
-            w.push(s, pos, Timestamp(0), &mut c);
+            w.push(s, &[], pos, Timestamp(0), &mut c);
             while let Some(h) = w.pop_full(pos, limit, &mut c) {
                 out.push(label(h.index));
                 w.recycle(h);
