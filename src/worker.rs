@@ -168,11 +168,29 @@ impl Worker {
     /// One captured frame; `index` is its position in the capture (connection ids are
     /// made from it), `ts` its packet time.
     pub fn on_frame(&mut self, frame: &[u8], index: u64, ts: Timestamp) {
+        self.frame_in(frame, index, ts, &[]);
+    }
+
+    /// Frames stored back to back in `data`: `frames` holds each one's capture index,
+    /// packet time and end offset in `data`, in capture order. As `on_frame` for each,
+    /// but the causal window holds segments by their place in `data` and copies only the
+    /// few still held when the batch is done (not every segment).
+    pub fn on_batch(&mut self, data: &[u8], frames: &[(u64, Timestamp, usize)]) {
+        let mut start = 0;
+        for &(index, ts, end) in frames {
+            self.frame_in(data.get(start..end).unwrap_or_default(), index, ts, data);
+            start = end;
+        }
+        self.table.detach_window(data);
+    }
+
+    fn frame_in(&mut self, frame: &[u8], index: u64, ts: Timestamp, batch: &[u8]) {
         let now = self.clock.advance(ts);
         let decoded = wire::decode(self.link, frame);
         self.decode.record(&decoded);
         if let Ok(Decoded::Tcp(seg)) = decoded {
-            self.table.on_segment(&mut self.ctx, &seg, index, ts, now);
+            self.table
+                .on_segment_in(&mut self.ctx, &seg, index, ts, now, batch);
         }
     }
 

@@ -127,3 +127,67 @@ fn without_the_causal_window_the_swaps_change_the_output() {
     eprintln!("without the window: {changed} of {total} transactions changed");
     assert!(changed > 0);
 }
+
+/// `run` through `Worker::on_batch`: frames stored back to back in batches of `sizes`
+/// frames in turn (the window holds segments by their place in the batch, copying only
+/// what it still holds when a batch ends), a tick after each batch as the pipeline does.
+fn run_batched(packets: &[Packet], sizes: &[usize]) -> (Vec<String>, WorkerCounters) {
+    let ts = |p: &Packet| Timestamp(p.ts.as_nanos());
+    let mut w = Worker::new(WorkerConfig::from_config(
+        &Config::default(),
+        LinkType::Ethernet,
+    ));
+    let mut txs: Vec<Transaction> = Vec::new();
+    let (mut at, mut turn) = (0usize, 0usize);
+    let mut data = Vec::new();
+    let mut frames = Vec::new();
+    while at < packets.len() {
+        let n = sizes[turn % sizes.len()].min(packets.len() - at);
+        turn += 1;
+        data.clear();
+        frames.clear();
+        for (i, p) in packets[at..at + n].iter().enumerate() {
+            data.extend_from_slice(&p.data);
+            frames.push(((at + i) as u64, ts(p), data.len()));
+        }
+        w.on_batch(&data, &frames);
+        // The bytes of a finished batch are overwritten: nothing may still point in them.
+        data.iter_mut().for_each(|b| *b = 0xee);
+        w.on_tick(ts(&packets[at + n - 1]));
+        txs.extend(w.take_transactions());
+        at += n;
+    }
+    let end = packets.iter().map(ts).max().unwrap_or_default();
+    w.finish(end + Duration::from_secs(1));
+    txs.extend(w.take_transactions());
+    let mut out: Vec<String> = txs
+        .iter_mut()
+        .map(|t| {
+            t.conn.id = 0;
+            format!("{t:?}")
+        })
+        .collect();
+    out.sort();
+    (out, w.counters())
+}
+
+#[test]
+fn frames_in_batches_give_what_frames_one_by_one_give() {
+    for seed in 0..6u64 {
+        let mut params = HttpParams::mixed(seed);
+        params.connections = Some(30);
+        let (clean, _, _) = testgen::generate(&params, None);
+        let spec = FaultSpec::parse("swap=0.2,swap_window=6").unwrap();
+        let (swapped, _) = testgen::faults::apply(&spec, &mut Rng::new(seed), clean);
+        let one = run(&swapped);
+        for sizes in [&[1usize][..], &[7, 1, 512, 3], &[100_000]] {
+            let batched = run_batched(&swapped, sizes);
+            assert!(
+                one.0 == batched.0,
+                "seed {seed}, batches {sizes:?}: {}",
+                first_difference(&one.0, &batched.0)
+            );
+            assert_eq!(one.1, batched.1, "seed {seed}, batches {sizes:?}: counters");
+        }
+    }
+}

@@ -442,7 +442,29 @@ fn base64_vectors() {
         ("foobar", "Zm9vYmFy"),
     ] {
         assert_eq!(base64(i.as_bytes()), o);
+        let mut out = b"x".to_vec();
+        json::base64_into(i.as_bytes(), &mut out);
+        assert_eq!(&out[1..], o.as_bytes(), "appended after what is there");
     }
+}
+
+#[test]
+fn base64_simd_agrees_with_the_scalar_encoder() {
+    // Every length around the SIMD block sizes, and every byte value.
+    let data: Vec<u8> = (0..4099u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for len in (0..200).chain([255, 256, 257, 1023, 1024, 1025, 4096, 4099]) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        json::base64_into(&data[..len], &mut a);
+        json::base64_scalar(&data[..len], &mut b);
+        assert_eq!(a, b, "length {len}");
+    }
+    let all: Vec<u8> = (0..=255u8).collect();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    json::base64_into(&all, &mut a);
+    json::base64_scalar(&all, &mut b);
+    assert_eq!(a, b);
 }
 
 #[test]

@@ -21,8 +21,6 @@
 
 use std::io::Read;
 
-use flate2::{Decompress, FlushDecompress, Status};
-
 use crate::model::Decoded;
 
 /// Read buffer size for the streaming decoders.
@@ -129,7 +127,10 @@ pub(crate) fn decode_detailed(
     }
     let len = current.len() as u64;
     let truncated = current.len() > keep;
-    current.truncate(keep);
+    if truncated {
+        current.truncate(keep);
+        current.shrink_to_fit();
+    }
     DecodeOutcome {
         decoded: Decoded::Decoded {
             data: current,
@@ -166,18 +167,13 @@ fn limit(name: &str, max_out: usize) -> LayerError {
     ))
 }
 
-/// An inflate state and its output buffer, made once per worker (`HttpCtx`) and reset for
+/// An inflate state, made once per worker (`HttpCtx`) and reset for
 /// each stream: making a state allocates and clears some 40 KiB, which was a visible share
 /// of decoding small bodies. Passed in rather than kept in a thread-local, so the core
 /// holds no hidden per-thread state.
 #[derive(Default)]
 pub struct Inflater {
-    state: Option<InflateState>,
-}
-
-struct InflateState {
-    d: Decompress,
-    buf: Vec<u8>,
+    state: Option<Box<miniz_oxide::inflate::core::DecompressorOxide>>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -188,61 +184,78 @@ impl std::fmt::Debug for Inflater {
     }
 }
 
-/// Inflates `input` (zlib-wrapped when `zlib`) as `inflate_with` does, with `inflater`'s
-/// state, reset.
+/// Most output reserved ahead per input byte from a size hint: a forged gzip size field
+/// cannot make a small body reserve much.
+const INFLATE_HINT_RATIO: usize = 32;
+
+/// Inflates `input` (zlib-wrapped when `zlib`) with `inflater`'s state, reset, until the
+/// stream ends or the input runs out, straight into the output: miniz_oxide's core with a
+/// non-wrapping output buffer, which is also the window matches are copied from, so no
+/// byte is copied out of a separate window. The output is first sized for `hint` bytes
+/// (or 4 per input byte without one; at most `INFLATE_HINT_RATIO` per input byte), then
+/// doubled, never past `max_out` + 1 (room for one byte more tells "ends exactly at the
+/// limit" from "goes on"); what is left over beyond twice the output goes back at the end,
+/// as the output is kept. Returns the output, whether the input ran out before the
+/// stream's end (truncated stream), and how many input bytes were consumed.
 fn inflate(
     inflater: &mut Inflater,
     zlib: bool,
     input: &[u8],
     name: &str,
     max_out: usize,
+    hint: usize,
 ) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    let inf = inflater.state.get_or_insert_with(|| InflateState {
-        d: Decompress::new(zlib),
-        buf: vec![0u8; STEP],
-    });
-    // As dropping it and making a new one (flate2's documentation).
-    inf.d.reset(zlib);
-    inflate_with(&mut inf.d, &mut inf.buf, input, name, max_out)
-}
-
-/// Inflates with `d` until the stream ends or the input runs out, through `buf` (STEP
-/// bytes). Returns the output, whether the input ran out before the stream's end
-/// (truncated stream), and how many input bytes were consumed.
-fn inflate_with(
-    d: &mut Decompress,
-    buf: &mut [u8],
-    input: &[u8],
-    name: &str,
-    max_out: usize,
-) -> Result<(Vec<u8>, bool, usize), LayerError> {
-    let mut out: Vec<u8> = Vec::new();
-    loop {
-        let rest = input.get(d.total_in() as usize..).unwrap_or_default();
-        // At the limit, room for one byte tells "ends exactly here" from "goes on".
-        let room = (max_out - out.len()).clamp(1, STEP);
-        let before_in = d.total_in();
-        let before_out = d.total_out();
-        let status = d
-            .decompress(
-                rest,
-                buf.get_mut(..room).unwrap_or_default(),
-                FlushDecompress::None,
-            )
-            .map_err(|e| LayerError::Corrupt(format!("{name}: {e}")))?;
-        let produced = (d.total_out() - before_out) as usize;
-        if out.len() + produced > max_out {
-            return Err(limit(name, max_out));
-        }
-        out.extend_from_slice(buf.get(..produced).unwrap_or_default());
-        if status == Status::StreamEnd {
-            return Ok((out, false, d.total_in() as usize));
-        }
-        if d.total_in() == before_in && produced == 0 {
-            // No progress with room to write: the input ended mid-stream.
-            return Ok((out, true, d.total_in() as usize));
-        }
+    use miniz_oxide::inflate::core::{decompress, inflate_flags};
+    use miniz_oxide::inflate::TINFLStatus;
+    let d = inflater.state.get_or_insert_with(Box::default);
+    d.init();
+    let mut flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    if zlib {
+        flags |=
+            inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER | inflate_flags::TINFL_FLAG_COMPUTE_ADLER32;
     }
+    let cap = max_out.saturating_add(1);
+    let hint = if hint == 0 {
+        input.len().saturating_mul(4)
+    } else {
+        hint
+    };
+    let first = hint
+        .min(input.len().saturating_mul(INFLATE_HINT_RATIO))
+        .max(64)
+        .min(cap);
+    let mut out = vec![0u8; first];
+    let (mut in_pos, mut out_pos) = (0usize, 0usize);
+    let truncated = loop {
+        let rest = input.get(in_pos..).unwrap_or_default();
+        let (status, used, wrote) = decompress(d, rest, &mut out, out_pos, flags);
+        in_pos += used;
+        out_pos += wrote;
+        match status {
+            TINFLStatus::Done => break false,
+            TINFLStatus::HasMoreOutput => {
+                if out.len() >= cap {
+                    return Err(limit(name, max_out));
+                }
+                out.resize(out.len().saturating_mul(2).min(cap), 0);
+            }
+            // The input ended before the stream did.
+            TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => break true,
+            _ => {
+                return Err(LayerError::Corrupt(format!(
+                    "{name}: deflate decompression error"
+                )))
+            }
+        }
+    };
+    if out_pos > max_out {
+        return Err(limit(name, max_out));
+    }
+    out.truncate(out_pos);
+    if out.capacity() > 2 * out.len() + 4096 {
+        out.shrink_to_fit();
+    }
+    Ok((out, truncated, in_pos))
 }
 
 /// `deflate`: zlib-wrapped when the first two bytes are a valid zlib header (RFC 1950
@@ -257,13 +270,13 @@ fn inflate_any(
         _ => false,
     };
     if zlib_header {
-        match inflate(inflater, true, input, "deflate", max_out) {
+        match inflate(inflater, true, input, "deflate", max_out, 0) {
             Ok((out, truncated, _)) => return Ok((out, truncated)),
             Err(LayerError::Limit(r)) => return Err(LayerError::Limit(r)),
             Err(LayerError::Corrupt(_)) => {}
         }
     }
-    inflate(inflater, false, input, "deflate", max_out).map(|(o, t, _)| (o, t))
+    inflate(inflater, false, input, "deflate", max_out, 0).map(|(o, t, _)| (o, t))
 }
 
 /// gzip (RFC 1952), with concatenated members. The header is parsed here so the deflate
@@ -302,7 +315,12 @@ fn gunzip(
         first = false;
         let body = rest.get(hlen..).unwrap_or_default();
         let room = max_out - out.len();
-        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room)?;
+        // The trailer's ISIZE: the member's size modulo 2^32, when the body holds one
+        // whole member (nearly always); only a reservation hint.
+        let isize = rest
+            .last_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room, isize)?;
         if out.is_empty() {
             // The first member (nearly always the only one): moved, not copied.
             out = part;
@@ -524,6 +542,48 @@ mod tests {
                 truncated: true
             }
         );
+    }
+
+    #[test]
+    fn a_forged_gzip_size_reserves_little_and_decodes_the_same() {
+        let text = b"hello hello hello hello".repeat(4);
+        let mut enc = gz(&text);
+        let n = enc.len();
+        enc[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        let out = decode_detailed(
+            &mut Inflater::default(),
+            &enc,
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 30,
+            4,
+        );
+        let Decoded::Decoded { data, len, .. } = out.decoded else {
+            panic!("{:?}", out.decoded);
+        };
+        assert_eq!((data.as_slice(), len), (text.as_slice(), text.len() as u64));
+        assert!(
+            data.capacity() <= 4096 + 2 * data.len(),
+            "{}",
+            data.capacity()
+        );
+        // The true size as the hint: reserved once, exactly.
+        let big: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let out = decode_detailed(
+            &mut Inflater::default(),
+            &gz(&big),
+            &c(&["gzip"]),
+            1 << 20,
+            1 << 30,
+            4,
+        );
+        let Decoded::Decoded { data, .. } = out.decoded else {
+            panic!("{:?}", out.decoded);
+        };
+        assert_eq!(data, big);
+        assert!(data.capacity() < 2 * big.len(), "{}", data.capacity());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::batch::{stale_others, Batch};
 use super::progress::Progress;
 use super::{Summary, ToWorker};
 use crate::capture::{Next, PacketSource};
@@ -18,11 +19,6 @@ use crate::wire::{self, Decoded, LinkType};
 
 /// Packet time between two ticks sent by the capture thread.
 pub(super) const TICK_PERIOD: Duration = Duration::from_secs(1);
-/// Packets per batch sent to a worker (amortises channel costs).
-const BATCH_PACKETS: usize = 512;
-/// Bytes per batch sent to a worker.
-const BATCH_BYTES: usize = 1 << 20;
-
 crate::counters! {
     /// Capture-side counters (capture thread).
     pub struct CaptureCounters {
@@ -40,26 +36,6 @@ crate::counters! {
         kernel_dropped,
         /// Frames dropped by the interface or driver (live; from libpcap statistics).
         interface_dropped,
-    }
-}
-
-/// A batch of captured frames, stored back to back.
-pub(super) struct Batch {
-    pub(super) data: Vec<u8>,
-    /// (capture index, packet time, end offset in `data`)
-    pub(super) packets: Vec<(u64, Timestamp, usize)>,
-}
-
-impl Batch {
-    pub(super) fn new() -> Batch {
-        Batch {
-            data: Vec::with_capacity(BATCH_BYTES),
-            packets: Vec::with_capacity(BATCH_PACKETS),
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.packets.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
     }
 }
 
@@ -265,6 +241,9 @@ pub(super) fn capture_loop(
                 batch.packets.push((index, p.ts, batch.data.len()));
                 if batch.is_full() {
                     send(w, batch, setup.keys);
+                    for other in stale_others(&batches, w, index) {
+                        send(other, &mut batches[other], setup.keys);
+                    }
                     if let Some(progress) = setup.progress.as_mut() {
                         progress.update(file_read);
                     }

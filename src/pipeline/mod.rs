@@ -23,6 +23,7 @@
 //!   completed before it are not lost); the pipeline then drains as at end of file:
 //!   every pending transaction is flushed and exported. A second signal exits at once.
 
+mod batch;
 mod capture_loop;
 mod in_flight;
 mod keys;
@@ -46,7 +47,8 @@ use crate::signals::without_stop_signals;
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
 
-use capture_loop::{capture_loop, Batch, CaptureSetup, SharedCapture, StopAfter};
+use batch::Batch;
+use capture_loop::{capture_loop, CaptureSetup, SharedCapture, StopAfter};
 pub use capture_loop::{CaptureCounters, Ended};
 use in_flight::{InFlight, Returned};
 pub use keys::Keys;
@@ -405,11 +407,7 @@ fn worker_thread(
         gate.free_returned(&back);
         match msg {
             ToWorker::Packets(mut batch) => {
-                let mut start = 0;
-                for &(packet_index, ts, end) in &batch.packets {
-                    worker.on_frame(&batch.data[start..end], packet_index, ts);
-                    start = end;
-                }
+                worker.on_batch(&batch.data, &batch.packets);
                 batch.data.clear();
                 batch.packets.clear();
                 // The capture thread makes a new batch when none comes back.

@@ -103,6 +103,9 @@ pub(crate) struct HalfStream {
     /// Delivered bytes the peer has not acknowledged yet, to compare later copies with.
     /// Boxed: a connection that never carries a byte (a SYN scan) pays one pointer.
     retained: Option<Box<Retained>>,
+    /// The most bytes the last retained range held (`Retained::with_hint`), kept when the
+    /// range's allocation goes.
+    retained_hint: u32,
     /// `HalfLimits::retain` at the last segment (deliveries outside `on_payload`, at a
     /// gap or a close, follow it too).
     retain: bool,
@@ -320,7 +323,9 @@ impl HalfStream {
                 .as_deref_mut()
                 .is_some_and(|r| r.release_to(off))
             {
-                self.retained = None;
+                if let Some(r) = self.retained.take() {
+                    self.retained_hint = u32::try_from(r.hint()).unwrap_or(u32::MAX);
+                }
             }
         }
     }
@@ -582,7 +587,10 @@ impl HalfStream {
         }
         out.data(data, fresh);
         if self.retain {
-            let r = self.retained.get_or_insert_with(Box::default);
+            let hint = self.retained_hint as usize;
+            let r = self
+                .retained
+                .get_or_insert_with(|| Box::new(Retained::with_hint(hint)));
             if r.push(self.next, data, MAX_RETAINED_BYTES_PER_DIRECTION) {
                 c.retained_limit_hits += 1;
             }

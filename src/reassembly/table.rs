@@ -173,6 +173,21 @@ impl<F: HandlerFactory> ConnTable<F> {
         ts: Timestamp,
         now: Timestamp,
     ) {
+        self.on_segment_in(ctx, seg, packet_index, ts, now, &[]);
+    }
+
+    /// `on_segment` for a segment whose frame lies in `batch`: the causal window holds
+    /// it by position, not by a copy, until `detach_window(batch)`, which must come
+    /// before the bytes of `batch` change.
+    pub fn on_segment_in(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        ts: Timestamp,
+        now: Timestamp,
+        batch: &[u8],
+    ) {
         let limit = self.limits.causal_window;
         if limit == 0 && self.window.is_empty() {
             self.process_segment(ctx, seg, packet_index, ts, now);
@@ -187,17 +202,24 @@ impl<F: HandlerFactory> ConnTable<F> {
             self.window
                 .pop_full(packet_index.saturating_sub(1), limit, &mut self.counters)
         {
-            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now);
             self.window.recycle(h);
         }
-        self.window.push(seg, packet_index, ts, &mut self.counters);
+        self.window
+            .push(seg, batch, packet_index, ts, &mut self.counters);
         while let Some(h) = self
             .window
             .pop_full(packet_index, limit, &mut self.counters)
         {
-            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now);
             self.window.recycle(h);
         }
+    }
+
+    /// The batch given to `on_segment_in` goes: what the causal window still holds of it
+    /// is copied.
+    pub fn detach_window(&mut self, batch: &[u8]) {
+        self.window.detach(batch);
     }
 
     /// A tick of the pipeline at time `tick`, when the capture had reached packet index
@@ -210,7 +232,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             .window
             .pop_at_tick(latest, tick, limit, &mut self.counters)
         {
-            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.process_segment(ctx, &h.segment(&[]), h.index, h.ts, now);
             self.window.recycle(h);
         }
     }
@@ -229,7 +251,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             let Some(h) = next else {
                 break;
             };
-            self.process_segment(ctx, &h.segment(), h.index, h.ts, now);
+            self.process_segment(ctx, &h.segment(&[]), h.index, h.ts, now);
             self.window.recycle(h);
         }
     }

@@ -72,6 +72,32 @@ struct Meta {
     flags: TcpFlags,
     /// Sequence space occupied: payload, plus one each for SYN and FIN.
     len: u32,
+    /// The same for both directions of a 4-tuple (`pair_key`): most segments of other
+    /// connections are told apart by it alone when `conn` is given.
+    pair: u32,
+    /// The connection's number in this window: equal for every held and recently released
+    /// segment of one 4-tuple (given by `CausalWindow::push`), so that ordering compares
+    /// numbers, not addresses.
+    conn: u64,
+    /// `src` sorts before `dst`: the direction within the connection.
+    fwd: bool,
+    /// `src == dst` (a connection to itself: both directions look alike).
+    self_loop: bool,
+}
+
+/// A symmetric key of the endpoints (equal keys do not mean equal pairs).
+fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
+    fn fold(e: &SocketAddr) -> u32 {
+        let ip = match e.ip() {
+            std::net::IpAddr::V4(v4) => u32::from(v4),
+            std::net::IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                (x as u32) ^ ((x >> 32) as u32) ^ ((x >> 64) as u32) ^ ((x >> 96) as u32)
+            }
+        };
+        (ip ^ u32::from(e.port()).rotate_left(16)).wrapping_mul(0x9E37_79B1)
+    }
+    fold(a) ^ fold(b)
 }
 
 impl Meta {
@@ -87,18 +113,35 @@ impl Meta {
             len: payload
                 .saturating_add(u32::from(f.syn))
                 .saturating_add(u32::from(f.fin)),
+            pair: pair_key(&seg.src, &seg.dst),
+            conn: 0,
+            fwd: seg.src < seg.dst,
+            self_loop: seg.src == seg.dst,
         }
     }
 
+    /// The same 4-tuple, by the addresses (what `conn` is given by).
+    fn same_endpoints(&self, o: &Meta) -> bool {
+        self.pair == o.pair
+            && ((self.src == o.src && self.dst == o.dst)
+                || (self.src == o.dst && self.dst == o.src))
+    }
+
     fn same_conn(&self, o: &Meta) -> bool {
-        (self.src == o.src && self.dst == o.dst) || (self.src == o.dst && self.dst == o.src)
+        self.conn == o.conn
+    }
+
+    /// Of the same connection: sent the same way.
+    fn same_dir(&self, o: &Meta) -> bool {
+        self.self_loop || self.fwd == o.fwd
     }
 
     /// Whether `b` acknowledges all of `self`'s sequence space (other direction).
     fn acked_by(&self, b: &Meta) -> bool {
         self.len > 0
             && b.flags.ack
-            && self.src == b.dst
+            && self.same_conn(b)
+            && (self.self_loop || self.fwd != b.fwd)
             && within(b.ack.distance(self.seq + self.len))
     }
 }
@@ -113,7 +156,7 @@ fn must_precede(a: &Meta, b: &Meta) -> bool {
     if !a.same_conn(b) || a.flags.rst {
         return false;
     }
-    if a.src == b.src {
+    if a.same_dir(b) {
         let d = b.seq.distance(a.seq + a.len);
         // A segment without sequence space (an ACK) carries the sender's next sequence
         // number: it was sent before a segment that occupies space from there on, and
@@ -123,10 +166,19 @@ fn must_precede(a: &Meta, b: &Meta) -> bool {
     a.acked_by(b)
 }
 
-/// A segment held by the window, with its own copy of the payload.
+/// Where a held segment's payload is.
+enum Payload {
+    /// A copy of its own.
+    Owned(Vec<u8>),
+    /// `len` bytes at `at` in the batch of frames being processed (`push`'s `batch`):
+    /// no copy while the batch lives; `detach` copies what is still held before it goes.
+    InBatch { at: usize, len: usize },
+}
+
+/// A segment held by the window.
 pub(super) struct Held {
     meta: Meta,
-    payload: Vec<u8>,
+    payload: Payload,
     auth_option: bool,
     timestamp: Option<(u32, u32)>,
     window: u16,
@@ -135,15 +187,24 @@ pub(super) struct Held {
 }
 
 impl Held {
-    pub(super) fn segment(&self) -> TcpSegment<'_> {
+    /// The segment; `batch` is the batch of frames `push` was given (any slice once the
+    /// window was detached from it).
+    pub(super) fn segment<'a>(&'a self, batch: &'a [u8]) -> TcpSegment<'a> {
         let m = &self.meta;
+        let payload: &[u8] = match &self.payload {
+            Payload::Owned(v) => v,
+            Payload::InBatch { at, len } => {
+                debug_assert!(at + len <= batch.len(), "a held segment outlived its batch");
+                batch.get(*at..at + len).unwrap_or_default()
+            }
+        };
         TcpSegment {
             src: m.src,
             dst: m.dst,
             seq: m.seq.0,
             ack: m.ack.0,
             flags: m.flags,
-            payload: &self.payload,
+            payload,
             auth_option: self.auth_option,
             timestamp: self.timestamp,
             window: self.window,
@@ -161,18 +222,40 @@ pub(super) struct CausalWindow {
     released: VecDeque<Meta>,
     /// Payload buffers to reuse.
     spare: Vec<Vec<u8>>,
+    /// Scratch list of one connection's held segments (`pop_for`), kept for its buffer.
+    mine: Vec<usize>,
+    /// The last connection number given (`Meta::conn`).
+    next_conn: u64,
 }
 
 impl CausalWindow {
-    /// Takes a copy of `seg`, counting it late if a released segment needed it first.
+    /// Takes `seg` (its payload by position when it lies in `batch`, else a copy),
+    /// counting it late if a released segment needed it first. Before the bytes of
+    /// `batch` change, `detach` from it.
     pub(super) fn push(
         &mut self,
         seg: &TcpSegment<'_>,
+        batch: &[u8],
         index: u64,
         ts: Timestamp,
         c: &mut ReassemblyCounters,
     ) {
-        let meta = Meta::of(seg);
+        let mut meta = Meta::of(seg);
+        // Every held or recently released segment of a 4-tuple has one number: take it
+        // from any of them, or a new one.
+        meta.conn = match self
+            .held
+            .iter()
+            .map(|h| &h.meta)
+            .chain(self.released.iter())
+            .find(|m| m.same_endpoints(&meta))
+        {
+            Some(m) => m.conn,
+            None => {
+                self.next_conn += 1;
+                self.next_conn
+            }
+        };
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
@@ -184,9 +267,15 @@ impl CausalWindow {
         if late {
             c.causal_window_late += 1;
         }
-        let mut payload = self.spare.pop().unwrap_or_default();
-        payload.clear();
-        payload.extend_from_slice(seg.payload);
+        // Payload bytes inside `batch` stay there (the usual case: a worker's batch of
+        // frames); any other (a single frame, a payload made by the decoder) is copied.
+        let (base, at) = (batch.as_ptr() as usize, seg.payload.as_ptr() as usize);
+        let len = seg.payload.len();
+        let payload = if at >= base && at + len <= base + batch.len() {
+            Payload::InBatch { at: at - base, len }
+        } else {
+            Payload::Owned(self.copy(seg.payload))
+        };
         self.held.push_back(Held {
             meta,
             payload,
@@ -261,25 +350,37 @@ impl CausalWindow {
         let first = self.held.iter().position(due)?;
         let conn = self.held[first].meta;
         let held = &self.held;
-        let mine: Vec<usize> = (0..held.len())
-            .filter(|&i| held[i].meta.same_conn(&conn))
-            .collect();
-        let free = |i: usize| {
-            let m = &held[i].meta;
-            !mine
+        // Nearly always the first due segment is its connection's earliest held and none
+        // held must precede it: it goes, found in one pass with no list built.
+        let at = if held.iter().take(first).all(|h| !h.meta.same_conn(&conn))
+            && !held
                 .iter()
-                .any(|&j| j != i && must_precede(&held[j].meta, m))
-        };
-        let at = match mine.iter().copied().find(|&i| free(i)) {
-            Some(i) => i,
-            None => {
-                c.causal_window_forced += 1;
-                mine.first().copied().unwrap_or(first)
+                .skip(first + 1)
+                .any(|h| must_precede(&h.meta, &conn))
+        {
+            first
+        } else {
+            let mine = &mut self.mine;
+            mine.clear();
+            mine.extend((0..held.len()).filter(|&i| held[i].meta.same_conn(&conn)));
+            let free = |i: usize| {
+                let m = &held[i].meta;
+                !mine
+                    .iter()
+                    .any(|&j| j != i && must_precede(&held[j].meta, m))
+            };
+            let at = match mine.iter().copied().find(|&i| free(i)) {
+                Some(i) => i,
+                None => {
+                    c.causal_window_forced += 1;
+                    mine.first().copied().unwrap_or(first)
+                }
+            };
+            if mine.first().is_some_and(|&i| i != at) {
+                c.causal_reorders += 1;
             }
+            at
         };
-        if mine.first().is_some_and(|&i| i != at) {
-            c.causal_reorders += 1;
-        }
         let h = self.held.remove(at)?;
         self.released.push_back(h.meta);
         while self.released.len() > limit {
@@ -290,8 +391,30 @@ impl CausalWindow {
 
     /// A released segment's buffer, for reuse.
     pub(super) fn recycle(&mut self, h: Held) {
-        if self.spare.len() < 4 && h.payload.capacity() <= 1 << 16 {
-            self.spare.push(h.payload);
+        if let Payload::Owned(v) = h.payload {
+            if self.spare.len() < 4 && v.capacity() <= 1 << 16 {
+                self.spare.push(v);
+            }
+        }
+    }
+
+    /// A copy of `bytes` in a reused buffer.
+    fn copy(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    /// The batch `push` was given goes: the held segments whose payload is in it get a
+    /// copy of their own (at most the window's size of them per batch, instead of every
+    /// segment).
+    pub(super) fn detach(&mut self, batch: &[u8]) {
+        for i in 0..self.held.len() {
+            if let Payload::InBatch { at, len } = self.held[i].payload {
+                let v = self.copy(batch.get(at..at + len).unwrap_or_default());
+                self.held[i].payload = Payload::Owned(v);
+            }
         }
     }
 
@@ -345,7 +468,7 @@ mod tests {
         let label = |pos: u64| segs[pos as usize].0;
         for (pos, (_, s)) in segs.iter().enumerate() {
             let pos = pos as u64;
-            w.push(s, pos, Timestamp(0), &mut c);
+            w.push(s, &[], pos, Timestamp(0), &mut c);
             while let Some(h) = w.pop_full(pos, limit, &mut c) {
                 out.push(label(h.index));
                 w.recycle(h);

@@ -107,7 +107,7 @@ pub const MAX_HAR_STREAMS: usize = crate::output::temp_files::STREAM_SLOTS / 2;
 /// Default reorder buffer: serialised entries waiting to be streamed in sort order. The
 /// longer a transaction lasts, the more entries that started after it are released
 /// before it arrives; those are merged at export (`har_entries_spooled_late`) instead of appended.
-pub const REORDER_BYTES: u64 = 16 << 20;
+pub const REORDER_BYTES: u64 = 8 << 20;
 
 /// Default bound on the entries streamed to the open intervals' files (each keeps 40
 /// bytes of index in memory for the export's merge: 10 MiB).
