@@ -130,11 +130,8 @@ fn main() -> ExitCode {
         }
         _ => None,
     };
-    let source = match PacketSource::open(&config) {
-        Ok(s) => s,
-        Err(e) => return refuse(&e),
-    };
-    // The key logs before -Z: they may be readable by root only.
+    // The key logs before -Z: they may be readable by root only. Before the capture opens:
+    // TLS secrets (a key log, or a pcapng file's own) widen the default filter to HTTPS.
     let keys = match pipeline::Keys::load(&config) {
         Ok(k) => k,
         Err(e) => return refuse(&e),
@@ -142,6 +139,16 @@ fn main() -> ExitCode {
     for note in &keys.notes {
         stderr_line!("{note}");
     }
+    if keys.settings.enabled && config.watch_https_by_default() {
+        stderr_line!(
+            "httshark: note: TLS secrets given and no -hosts: watching {} (give -hosts for other ports)",
+            httshark::config::DEFAULT_HOSTS_WITH_TLS
+        );
+    }
+    let source = match PacketSource::open(&config) {
+        Ok(s) => s,
+        Err(e) => return refuse(&e),
+    };
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {

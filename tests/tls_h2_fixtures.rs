@@ -751,3 +751,41 @@ fn tls13_secrets_embedded_in_pcapng() {
         Checks::default(),
     );
 }
+
+/// The issue's own commands, with no -hosts: TLS secrets (a key log, or the pcapng's own)
+/// make the default filter watch 443 as well as 80, so HTTPS on 443 is decrypted; without
+/// secrets the default stays HttShark's `:80`.
+#[test]
+fn https_on_443_needs_no_hosts_flag_when_secrets_are_given() {
+    let dir = fixtures_dir().join("tls");
+    let expected = read_expected(&dir.join("tls13-aes-128-gcm-h2.expected.tsv"));
+    let pcap = dir.join("tls13-aes-128-gcm-h2.pcap");
+    let keys = dir.join("tls13-aes-128-gcm-h2.keys");
+    let dsb = dir.join("tls13-aes-128-gcm-h2-dsb.pcapng");
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    for (args, decrypted) in [
+        (
+            vec!["-file".into(), p(&pcap), "-tls-keylog".into(), p(&keys)],
+            true,
+        ),
+        (vec!["-file".into(), p(&dsb)], true),
+        (vec!["-file".into(), p(&pcap)], false),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(["-output-folder", out.path().to_str().unwrap()]);
+        let o = common::run(&a);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{a:?}: {stderr}");
+        let seen = read_entries(out.path());
+        if decrypted {
+            assert!(stderr.contains("(-hosts :80,:443)"), "{a:?}: {stderr}");
+            if let Err(e) = compare(&expected, &seen, Checks::default()) {
+                panic!("{a:?}:\n{e}");
+            }
+        } else {
+            assert!(stderr.contains("(-hosts :80)"), "{stderr}");
+            assert!(seen.is_empty(), "{seen:?}");
+        }
+    }
+}
