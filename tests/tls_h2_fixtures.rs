@@ -2,11 +2,12 @@
 //! `fixtures/h2/` (made by `scripts/tls-h2-fixtures.sh` in network namespaces), compared
 //! exactly with what the servers logged (issues 10 and 11, "Own captures").
 //!
-//! The cleartext HTTP/2 scenarios (`fixtures/h2/`) run; the TLS ones need the TLS layer,
-//! which is being written: they are `#[ignore]`d until it lands. What runs besides: the fixtures are
-//! complete, small and agree with tshark's view recorded beside them; the comparer accepts
-//! matching entries and rejects each kind of wrong one; tshark (when installed) still reads
-//! the committed captures the same way.
+//! Every scenario runs: each TLS suite, key exchange, resumption, HelloRetryRequest,
+//! KeyUpdate, 0-RTT, the pcapng with embedded secrets, the damaged copies, and the
+//! cleartext HTTP/2 ones. Besides: the fixtures are complete, small and agree with
+//! tshark's view recorded beside them; the comparer accepts matching entries and rejects
+//! each kind of wrong one; tshark (when installed) still decrypts the committed captures
+//! with their key logs (`-o tls.keylog_file`) to the same truth.
 
 mod common;
 mod tls_h2_support;
