@@ -790,3 +790,66 @@ fn https_on_443_needs_no_hosts_flag_when_secrets_are_given() {
         }
     }
 }
+
+/// HAR `timings.ssl` and `timings.connect` of the first request of each TLS connection,
+/// in milliseconds, against the packet times tshark shows for these captures (with their
+/// key logs): `ssl` = first ClientHello to the later Finished, `connect` = SYN to that
+/// Finished. Full handshakes of both versions, a HelloRetryRequest (from the first
+/// ClientHello), a TLS 1.2 resumption; a 0-RTT request, sent before the handshake ended,
+/// has no `ssl` and `connect` is the TCP handshake's. Later requests have -1 for both.
+#[test]
+fn har_ssl_and_connect_timings_come_from_the_handshake_packets() {
+    // (scenario, client port, connect, ssl) for each connection's first entry.
+    let cases: &[(&str, &[(i64, f64, f64)])] = &[
+        ("tls/tls13-aes-128-gcm-h1", &[(0, 23.026, 1.538)]),
+        (
+            "tls/tls12-ecdhe-rsa-aes128-gcm-sha256-h1",
+            &[(0, 14.083, 4.114)],
+        ),
+        ("tls/tls13-hrr-h2", &[(54460, 15.69, 3.986)]),
+        (
+            "tls/tls12-resume-sessionid",
+            &[(44578, 14.61, 1.933), (44582, 6.164, 0.439)],
+        ),
+        (
+            "tls/tls13-0rtt",
+            &[(52928, 15.73, 1.905), (52938, 0.064, -1.0)],
+        ),
+    ];
+    for (name, firsts) in cases {
+        let s = scenario(name);
+        let dir = tempfile::tempdir().unwrap();
+        let keys = s.keys.as_ref().unwrap().display().to_string();
+        run_file(&s.pcap, dir.path(), &["-tls-keylog", &keys]);
+        let seen = read_entries(dir.path());
+        assert!(!seen.is_empty(), "{name}");
+        let mut ports: Vec<i64> = seen
+            .iter()
+            .map(|e| e.raw["_clientPort"].as_i64().unwrap())
+            .collect();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), firsts.len(), "{name}: connections");
+        for e in &seen {
+            let port = e.raw["_clientPort"].as_i64().unwrap();
+            let t = &e.raw["timings"];
+            let got = (t["connect"].as_f64().unwrap(), t["ssl"].as_f64().unwrap());
+            let want = match (e.depth, firsts.len()) {
+                (1, 1) => (firsts[0].1, firsts[0].2),
+                (1, _) => {
+                    let f = firsts.iter().find(|f| f.0 == port).expect("a known port");
+                    (f.1, f.2)
+                }
+                _ => (-1.0, -1.0),
+            };
+            assert!(
+                (got.0 - want.0).abs() < 0.0015 && (got.1 - want.1).abs() < 0.0015,
+                "{name} {}: (connect, ssl) {got:?}, want {want:?}",
+                e.url
+            );
+            if want.1 > 0.0 {
+                assert!(got.0 >= got.1, "connect includes ssl");
+            }
+        }
+    }
+}
