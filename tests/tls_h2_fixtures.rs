@@ -853,3 +853,36 @@ fn har_ssl_and_connect_timings_come_from_the_handshake_packets() {
         }
     }
 }
+
+/// The CBC scenarios cover both record layouts of TLS 1.2 CBC: nginx's negotiate
+/// encrypt-then-MAC (RFC 7366, extension 22 in the ServerHello), Python's was made without
+/// it (MAC-then-encrypt); both decrypt exactly (the scenario tests above). Read with
+/// tshark; skipped with a message when it is not installed.
+#[test]
+fn cbc_scenarios_cover_encrypt_then_mac_and_mac_then_encrypt() {
+    let tshark = Path::new("/usr/bin/tshark");
+    if !tshark.exists() {
+        eprintln!("SKIPPED encrypt-then-MAC check: /usr/bin/tshark is not installed");
+        return;
+    }
+    for (name, etm) in [
+        ("tls/tls12-ecdhe-rsa-aes128-sha-h1", true),
+        ("tls/tls12-ecdhe-rsa-aes256-sha384-h1", true),
+        ("tls/tls12-aes128-sha256-h1", true),
+        ("tls/tls12-ecdhe-rsa-aes128-sha-h2", true),
+        ("tls/python-tls12-cbc-noetm-h1", false),
+    ] {
+        let o = Command::new(tshark)
+            .arg("-r")
+            .arg(scenario(name).pcap)
+            .args(["-d", "tcp.port==8444,tls", "-d", "tcp.port==443,tls"])
+            .args(["-Y", "tls.handshake.type == 2", "-T", "fields"])
+            .args(["-e", "tls.handshake.extension.type"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let types: Vec<&str> = out.trim().split(',').collect();
+        assert!(types.len() > 1, "{name}: no ServerHello extensions: {out}");
+        assert_eq!(types.contains(&"22"), etm, "{name}: {out}");
+    }
+}

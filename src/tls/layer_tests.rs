@@ -531,3 +531,30 @@ fn a_gap_that_takes_the_server_finished_still_reaches_the_application_data() {
     assert_eq!(got.to_client, RESPONSE);
     assert_eq!(ctx.tls.tls_wrong_key, 0);
 }
+
+/// A suite httshark does not decrypt (3DES, here), or TLS 1.2's suite under TLS 1.0's
+/// version: counted as `tls_unsupported_suite` once, nothing reaches the session, even
+/// with the right key in the store.
+#[test]
+fn an_unsupported_suite_is_counted_and_gives_nothing() {
+    use super::testing::{record, server_hello};
+    for (suite, version) in [(0x000a_u16, 0x0303_u16), (0xc02f, 0x0301)] {
+        let mut conv = tls12(0xc02f, &exchange());
+        let mut sh = record(super::record::HANDSHAKE, &server_hello(suite, false, None));
+        // record() writes version 3,3; the ServerHello body starts with its own version.
+        sh[9..11].copy_from_slice(&version.to_be_bytes());
+        conv.segments[1] = (ToClient, sh);
+        let mut ctx = ctx_with(&conv.entries, true);
+        let got = run_layer(&mut ctx, &conv.segments, 1000);
+        assert!(
+            got.to_server.is_empty() && got.to_client.is_empty(),
+            "{suite:#06x}"
+        );
+        assert_eq!(
+            ctx.tls.tls_unsupported_suite, 1,
+            "{suite:#06x} {version:#06x}"
+        );
+        assert_eq!(ctx.tls.tls_decrypted_connections, 0);
+        assert_eq!(ctx.tls.tls_wrong_key + ctx.tls.tls_no_key, 0);
+    }
+}
