@@ -457,6 +457,14 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
             w.push(format!("{n} TLS connections were not decrypted: {why} ({counter})"));
         }
     }
+    // Records of decrypted connections that did not authenticate (damage, or bytes the
+    // capture lost): each became a gap, so the HTTP entries around it are flagged.
+    let failed = c("tls_auth_failures");
+    if failed > 0 {
+        w.push(format!(
+            "{failed} TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
+        ));
+    }
     let dropped = c("kernel_dropped") + c("interface_dropped");
     if dropped > 0 {
         w.push(format!(
@@ -588,6 +596,7 @@ mod tests {
                 ("transactions", 1),
                 ("tls_no_key", 2),
                 ("tls_wrong_key", 1),
+                ("tls_auth_failures", 3),
             ],
             ..Summary::default()
         };
@@ -595,7 +604,8 @@ mod tests {
             summary_warnings(&summary, &run, 10),
             [
                 "2 TLS connections were not decrypted: their secrets are not in the key log (tls_no_key)",
-                "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)"
+                "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)",
+                "3 TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
             ]
         );
     }
