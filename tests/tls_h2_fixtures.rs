@@ -363,6 +363,32 @@ fn tls13_capture_starting_after_the_handshake() {
     check_degraded(DEGRADED[1].0);
 }
 
+/// The same capture starting after the handshake, with its secrets after those of 40
+/// other TLS 1.3 sessions in the key log (as in a browser's log): the trial reaches every
+/// logged secret at the first sequence numbers before any at later ones, so it is found
+/// within `TLS_ORPHAN_MAX_TRIALS` all the same.
+#[test]
+fn tls13_capture_starting_after_the_handshake_with_a_long_key_log() {
+    let name = DEGRADED[1].0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..40u32 {
+        let hex = |tag: u32| format!("{:08x}", i * 16 + tag).repeat(8);
+        for (label, tag) in [
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+            ("CLIENT_TRAFFIC_SECRET_0", 3),
+            ("SERVER_TRAFFIC_SECRET_0", 4),
+        ] {
+            text.push_str(&format!("{label} {} {}\n", hex(0), hex(tag)));
+        }
+    }
+    text.push_str(&std::fs::read_to_string(scenario(name).keys.unwrap()).unwrap());
+    let keys = dir.path().join("long.keys");
+    std::fs::write(&keys, text).unwrap();
+    check_degraded_with_keys(name, Some(&keys));
+}
+
 /// What a degraded scenario's damage allows beyond the truth: a capture that starts
 /// mid-connection flags every entry `midstream-pickup` (and that flag is required).
 fn allowed_flag(name: &str) -> Option<&'static str> {
@@ -378,9 +404,13 @@ fn h2c_lost_data_segment_damages_only_its_stream() {
 }
 
 fn check_degraded(name: &str) {
+    check_degraded_with_keys(name, scenario(name).keys.as_deref());
+}
+
+fn check_degraded_with_keys(name: &str, keys: Option<&Path>) {
     let s = scenario(name);
     let dir = tempfile::tempdir().unwrap();
-    let keys = s.keys.as_ref().map(|k| k.display().to_string());
+    let keys = keys.map(|k| k.display().to_string());
     let mut args: Vec<&str> = match &keys {
         Some(k) => vec!["-tls-keylog", k],
         None => Vec::new(),

@@ -5,6 +5,10 @@
 
 use super::*;
 
+/// Sequence numbers tried with one secret before the next secret is (each decryptor is
+/// built once per step, not once per trial).
+const ORPHAN_SEQ_STEP: usize = 4;
+
 impl TlsLayer {
     /// A connection picked up without its ClientHello: its TLS 1.3 traffic secret may be
     /// in the key log all the same (the secrets do not depend on anything on the wire).
@@ -38,7 +42,14 @@ impl TlsLayer {
         let mut scratch = Vec::new();
         let mut found = None;
         let mut candidates = 0usize;
-        'search: for (random, secrets) in ctx.keys.iter() {
+        // Every (secret, suite) of this direction at the first `ORPHAN_SEQ_STEP` sequence
+        // numbers, then every one at the next ones: the budget reaches every logged secret
+        // at the first sequence numbers before any at later ones (a key log of hundreds of
+        // sessions would otherwise be tried only in its first few).
+        // At most as many as the budget left can try (each at least once).
+        let room = TLS_ORPHAN_MAX_TRIALS - hs.orphan_trials;
+        let mut decs = Vec::new();
+        for (random, secrets) in ctx.keys.iter() {
             let secret = match dir {
                 Direction::ToServer => &secrets.client_traffic0,
                 Direction::ToClient => &secrets.server_traffic0,
@@ -48,12 +59,17 @@ impl TlsLayer {
             for suite in [0x1301u16, 0x1302, 0x1303]
                 .into_iter()
                 .filter_map(crypto::suite)
+                .filter(|s| s.prf.len() == secret.len())
             {
-                if suite.prf.len() != secret.len() {
-                    continue;
+                if decs.len() < room {
+                    decs.push((random, suite, secret));
                 }
+            }
+        }
+        'search: for first in (0..TLS_RESYNC_WINDOW).step_by(ORPHAN_SEQ_STEP) {
+            for &(random, suite, secret) in &decs {
                 let dec = RecordDecryptor::tls13(suite, secret.as_bytes());
-                for seq in 0..TLS_RESYNC_WINDOW {
+                for seq in first..first + ORPHAN_SEQ_STEP as u64 {
                     if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
                         break 'search;
                     }
