@@ -676,12 +676,48 @@ fn check_capture(pcap: &Path, keys: Option<&Path>, expected: &Path, checks: Chec
         keys_s = k.display().to_string();
         extra.extend(["-tls-keylog", keys_s.as_str()]);
     }
-    run_file(pcap, dir.path(), &extra);
+    extra.extend([
+        "-har-processors",
+        "file,ndjson",
+        "-ndjson-file",
+        "entries.ndjson",
+    ]);
+    let o = run_file(pcap, dir.path(), &extra);
     let seen = read_entries(dir.path());
     if let Err(e) = compare(&read_expected(expected), &seen, checks) {
         panic!("{}:\n{e}", pcap.display());
     }
     validate_har_dir(dir.path());
+    if let Some(k) = keys {
+        assert_no_secret_written(k, &o.stderr, dir.path());
+    }
+}
+
+/// No secret of the key log (in either case of hex) is in httshark's stderr or in any
+/// file it wrote (issue 10: secrets never logged or written anywhere).
+fn assert_no_secret_written(keys: &Path, stderr: &[u8], out: &Path) {
+    let text = std::fs::read_to_string(keys).unwrap();
+    let secrets: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(!secrets.is_empty());
+    let mut written = vec![String::from_utf8_lossy(stderr).to_ascii_lowercase()];
+    for e in std::fs::read_dir(out).unwrap().flatten() {
+        written
+            .push(String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).to_ascii_lowercase());
+    }
+    assert!(written.len() > 2, "HAR and NDJSON written");
+    for s in &secrets {
+        // Any 16 bytes of a secret would do; its first 32 hex digits are checked.
+        let part = &s[..32.min(s.len())];
+        assert!(
+            written.iter().all(|w| !w.contains(part)),
+            "a secret was written"
+        );
+    }
 }
 
 macro_rules! scenario_tests {
