@@ -439,8 +439,13 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
         let tls = c("tls_connections");
         let mut text = format!("{matched} packets matched but no HTTP transaction was found");
         if tls > 0 && config.tls.keylogs.is_empty() && c("tls_decrypted_connections") == 0 {
+            let stdin = if matches!(config.source, Source::Stdin) {
+                "; a pcapng's own secrets are read from a -file path, not from standard input"
+            } else {
+                ""
+            };
             text.push_str(&format!(
-                " ({tls} TLS connections: give their clients' key log with -tls-keylog)"
+                " ({tls} TLS connections: give their clients' key log with -tls-keylog{stdin})"
             ));
         }
         w.push(text);
@@ -545,6 +550,7 @@ mod tests {
     #[test]
     fn a_filter_that_matched_nothing_is_a_warning() {
         let config = Config {
+            source: Source::File("capture.pcapng".into()),
             bpf: "tcp and (port 80)".into(),
             filter_origin: "-hosts :80".into(),
             ..Config::default()
@@ -588,6 +594,16 @@ mod tests {
                 "10 packets matched but no HTTP transaction was found (2 TLS connections: give their clients' key log with -tls-keylog)",
                 "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
             ]
+        );
+        // From standard input a pcapng's own secrets are not read: the hint says so.
+        let from_stdin = Config {
+            source: Source::Stdin,
+            ..Config::default()
+        };
+        let w = summary_warnings(&summary, &file_run(&from_stdin), 10);
+        assert!(
+            w[0].ends_with("-tls-keylog; a pcapng's own secrets are read from a -file path, not from standard input)"),
+            "{w:?}"
         );
         // TLS that was not decrypted: one line per cause.
         let summary = Summary {
