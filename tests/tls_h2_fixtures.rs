@@ -688,8 +688,30 @@ fn check_capture(pcap: &Path, keys: Option<&Path>, expected: &Path, checks: Chec
         panic!("{}:\n{e}", pcap.display());
     }
     validate_har_dir(dir.path());
+    // The NDJSON stream holds the same entries (URLs and `_tls`) as the HAR files.
+    let ndjson = std::fs::read_to_string(dir.path().join("entries.ndjson")).unwrap();
+    let mut lines: Vec<(String, String)> = ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["request"]["url"].as_str().unwrap().to_string(),
+                v["_tls"].to_string(),
+            )
+        })
+        .collect();
+    let mut har: Vec<(String, String)> = seen
+        .iter()
+        .map(|e| (e.url.clone(), e.raw["_tls"].to_string()))
+        .collect();
+    lines.sort();
+    har.sort();
+    assert_eq!(lines, har, "{}: NDJSON and HAR differ", pcap.display());
     if let Some(k) = keys {
         assert_no_secret_written(k, &o.stderr, dir.path());
+        assert!(har
+            .iter()
+            .all(|(u, t)| u.starts_with("https://") && t != "null"));
     }
 }
 
