@@ -30,6 +30,8 @@ pub struct Keys {
     pub report: ParseReport,
     /// Lines for the startup log (no secret in them).
     pub notes: Vec<String>,
+    /// Per follower: its last poll failed and that was said (once until one succeeds).
+    failing: Vec<bool>,
 }
 
 impl Keys {
@@ -113,25 +115,109 @@ impl Keys {
                 keylog_wait: config.tls.wait,
                 pickup_trial: config.tls.pickup_trial,
             },
+            failing: vec![false; followers.len()],
             followers,
             report,
             notes,
         })
     }
 
-    /// Live: the secrets appended since the last poll. Errors reading a followed file are
-    /// logged once per file and the file is polled again later.
+    /// Live: the secrets appended since the last poll. A followed file that cannot be read
+    /// (its replacement is not readable, say) is said once on stderr, whatever
+    /// `-verbose`, and polled again later; when it is read again, that is said too.
     pub fn poll(&mut self) -> Option<Arc<[Entry]>> {
         if self.followers.is_empty() {
             return None;
         }
         let mut fresh = Vec::new();
-        for f in &mut self.followers {
-            if let Err(e) = f.poll(&mut fresh, &mut self.report) {
-                crate::log_warn!("-tls-keylog {}: {}", f.path().display(), e);
+        for (f, failing) in self.followers.iter_mut().zip(&mut self.failing) {
+            let result = f.poll(&mut fresh, &mut self.report);
+            if let Some(line) = report_once(failing, f.path(), &result) {
+                crate::stderr_line!("{line}");
             }
         }
         (!fresh.is_empty()).then(|| Arc::from(fresh))
+    }
+}
+
+/// What to say about one poll of a followed key log: its first failure, and its first
+/// success after failures; nothing else (a poll runs before every batch of packets).
+fn report_once(
+    failing: &mut bool,
+    path: &std::path::Path,
+    result: &std::io::Result<()>,
+) -> Option<String> {
+    match (result, *failing) {
+        (Err(e), false) => {
+            *failing = true;
+            Some(format!(
+                "httshark: warning: -tls-keylog {}: {e}; still followed, its new secrets wait until it can be read",
+                path.display()
+            ))
+        }
+        (Ok(()), true) => {
+            *failing = false;
+            Some(format!(
+                "httshark: -tls-keylog {}: readable again",
+                path.display()
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_followed_file_that_fails_is_reported_once_until_it_recovers() {
+        let path = std::path::Path::new("/k.log");
+        let denied = || Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let mut failing = false;
+        assert_eq!(report_once(&mut failing, path, &Ok(())), None);
+        let first = report_once(&mut failing, path, &denied()).unwrap();
+        assert!(
+            first.starts_with("httshark: warning: -tls-keylog /k.log: "),
+            "{first}"
+        );
+        for _ in 0..100 {
+            assert_eq!(report_once(&mut failing, path, &denied()), None);
+        }
+        let back = report_once(&mut failing, path, &Ok(())).unwrap();
+        assert!(back.ends_with("readable again"), "{back}");
+        assert_eq!(report_once(&mut failing, path, &Ok(())), None);
+        assert!(
+            report_once(&mut failing, path, &denied()).is_some(),
+            "a new failure"
+        );
+    }
+
+    /// A live capture's key log that cannot be read at each poll: one line, not one per
+    /// batch (the follower is polled before every batch of packets).
+    #[test]
+    fn polling_a_directory_in_place_of_the_key_log_fails_quietly_after_the_first_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.log");
+        std::fs::write(&path, "").unwrap();
+        let mut keys = Keys {
+            initial: Arc::new(KeyStore::default()),
+            settings: TlsSettings::default(),
+            followers: vec![Follower::open(&path).unwrap()],
+            report: ParseReport::default(),
+            notes: Vec::new(),
+            failing: vec![false],
+        };
+        assert!(keys.poll().is_none());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(keys.poll().is_none());
+        assert_eq!(keys.failing, [true]);
+        std::fs::remove_dir(&path).unwrap();
+        let line = "CLIENT_RANDOM ".to_string() + &"11".repeat(32) + " " + &"22".repeat(48) + "\n";
+        std::fs::write(&path, line).unwrap();
+        assert_eq!(keys.poll().map(|e| e.len()), Some(1));
+        assert_eq!(keys.failing, [false]);
     }
 }
 
