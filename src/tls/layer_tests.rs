@@ -558,3 +558,50 @@ fn an_unsupported_suite_is_counted_and_gives_nothing() {
         assert_eq!(ctx.tls.tls_wrong_key + ctx.tls.tls_no_key, 0);
     }
 }
+
+/// The same loss live, with the application secrets logged after the records came: the
+/// records wait for them (neither dropped nor taken for damage), then decrypt.
+#[test]
+fn after_a_lost_server_finished_records_wait_for_a_late_application_secret() {
+    let conv = tls13(0x1301, None, false, &exchange());
+    let (early, late): (Vec<Entry>, Vec<Entry>) = conv.entries.iter().cloned().partition(|e| {
+        matches!(
+            e.label,
+            Label::ClientHandshakeTrafficSecret | Label::ServerHandshakeTrafficSecret
+        )
+    });
+    assert_eq!(late.len(), 2);
+    let mut ctx = ctx_with(&early, false);
+    let mut layer = TlsLayer::new();
+    let mut got = PerDirection::<Vec<u8>>::default();
+    for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
+        let mut out = Vec::new();
+        if i == 3 {
+            layer.on_gap(
+                &mut ctx,
+                &conn(),
+                ToClient,
+                bytes.len() as u64,
+                ts(0),
+                &mut out,
+            );
+        } else {
+            layer.on_data(&mut ctx, &conn(), *dir, bytes, ts(0), &mut out);
+        }
+        collect(&mut got, out);
+    }
+    // The response record ends at the last byte after the loss: the direction's end
+    // decides it.
+    let mut out = Vec::new();
+    layer.on_fin(&mut ctx, &conn(), ToClient, ts(1), &mut out);
+    collect(&mut got, out);
+    assert!(got.to_client.is_empty() && got.to_server.is_empty());
+    assert_eq!(ctx.tls.tls_auth_failures + ctx.tls.tls_resync_failures, 0);
+    ctx.keys.add(&late);
+    let mut out = Vec::new();
+    layer.on_tick(&mut ctx, ts(1000), &mut out);
+    collect(&mut got, out);
+    assert_eq!(got.to_server, REQUEST);
+    assert_eq!(got.to_client, RESPONSE);
+    assert_eq!(ctx.tls.tls_no_key + ctx.tls.tls_wrong_key, 0);
+}

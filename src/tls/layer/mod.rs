@@ -674,7 +674,10 @@ impl TlsLayer {
             half.seq_unknown,
             half.dropped_recent,
             half.records_lost,
+            half.early_skip,
         );
+        // A record the application key does not open is not skipped as 0-RTT data here.
+        half.early_skip = false;
         half.set_epoch(Epoch::Application);
         half.seq_unknown = true;
         half.dropped_unapplied = half
@@ -686,8 +689,10 @@ impl TlsLayer {
         half.records_lost = 0;
         plain.clear();
         let opened = Self::open(halves, hs, ctx, dir, header, fragment, plain);
-        if opened.is_ok() {
-            return opened;
+        match opened {
+            // Opened (or authenticated and malformed: the key is right all the same).
+            Ok(_) | Err(Unopened::Step(Step::Done)) => return opened,
+            _ => {}
         }
         let half = &mut halves[dir];
         half.epoch = Some(Epoch::Handshake);
@@ -696,9 +701,15 @@ impl TlsLayer {
             half.seq_unknown,
             half.dropped_recent,
             half.records_lost,
+            half.early_skip,
         ) = saved;
         half.dropped_unapplied = 0;
-        Err(Unopened::Auth)
+        match opened {
+            // Live, the application secret is not logged yet: the record waits and is
+            // tried again (both keys) when secrets come.
+            Err(Unopened::Step(Step::Wait)) => opened,
+            _ => Err(Unopened::Auth),
+        }
     }
 
     /// A record failed authentication: dropped, the session gets a gap.
