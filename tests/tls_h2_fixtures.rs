@@ -887,8 +887,9 @@ fn https_on_443_needs_no_hosts_flag_when_secrets_are_given() {
 /// has no `ssl` and `connect` is the TCP handshake's. Later requests have -1 for both.
 #[test]
 fn har_ssl_and_connect_timings_come_from_the_handshake_packets() {
-    // (scenario, client port, connect, ssl) for each connection's first entry.
-    let cases: &[(&str, &[(i64, f64, f64)])] = &[
+    // (scenario, [(client port, connect, ssl)]) for each connection's first entry.
+    type FirstEntry = (i64, f64, f64);
+    let cases: &[(&str, &[FirstEntry])] = &[
         ("tls/tls13-aes-128-gcm-h1", &[(0, 23.026, 1.538)]),
         (
             "tls/tls12-ecdhe-rsa-aes128-gcm-sha256-h1",

@@ -166,6 +166,10 @@ fn report_once(
     }
 }
 
+fn keylog_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    format!("-tls-keylog {}: {e}", PathBuf::from(path).display())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,8 +223,4 @@ mod tests {
         assert_eq!(keys.poll().map(|e| e.len()), Some(1));
         assert_eq!(keys.failing, [false]);
     }
-}
-
-fn keylog_error(path: &std::path::Path, e: &std::io::Error) -> String {
-    format!("-tls-keylog {}: {e}", PathBuf::from(path).display())
 }

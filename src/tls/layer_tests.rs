@@ -473,7 +473,7 @@ fn records_held_for_their_keys_are_charged_capped_and_released() {
         let text = String::from_utf8_lossy(&got.to_client).into_owned();
         let rest = text
             .strip_prefix("[GAP ")
-            .expect(&text[..40.min(text.len())]);
+            .unwrap_or_else(|| panic!("{}", &text[..40.min(text.len())]));
         let (n, xs) = rest.split_once(']').unwrap();
         assert!(xs.bytes().all(|b| b == b'x'), "intact after the gap");
         assert_eq!(xs.len() % chunk.len(), 0);
