@@ -975,3 +975,43 @@ fn cbc_scenarios_cover_encrypt_then_mac_and_mac_then_encrypt() {
         assert_eq!(types.contains(&"22"), etm, "{name}: {out}");
     }
 }
+
+/// `-tls-keylog` is repeatable: the 0-RTT scenario's key log split by session into two
+/// files, both given, decrypts everything; one alone decrypts only its own connection
+/// (and the other is counted as `tls_no_key`).
+#[test]
+fn tls_keylog_is_repeatable() {
+    let s = scenario("tls/tls13-0rtt");
+    let text = std::fs::read_to_string(s.keys.as_ref().unwrap()).unwrap();
+    let mut randoms: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(' ').nth(1))
+        .collect();
+    randoms.sort();
+    randoms.dedup();
+    assert_eq!(randoms.len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let part = |r: &str| {
+        let p = dir.path().join(format!("{}.keys", &r[..8]));
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(r)).collect();
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p.display().to_string()
+    };
+    let (a, b) = (part(randoms[0]), part(randoms[1]));
+    let out = dir.path().join("both");
+    run_file(&s.pcap, &out, &["-tls-keylog", &a, "-tls-keylog", &b]);
+    if let Err(e) = compare(
+        &read_expected(&s.expected),
+        &read_entries(&out),
+        Checks::default(),
+    ) {
+        panic!("both key logs:\n{e}");
+    }
+    let out = dir.path().join("one");
+    let o = run_file(&s.pcap, &out, &["-tls-keylog", &a]);
+    let seen = read_entries(&out);
+    assert!(!seen.is_empty() && seen.len() < read_expected(&s.expected).len());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(summary_counter(&stderr, "tls_no_key"), 1, "{stderr}");
+}
