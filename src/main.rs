@@ -452,7 +452,14 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     }
     // TLS connections that were not decrypted, once per cause (issue 10).
     for (counter, why) in [
-        ("tls_no_key", "their secrets are not in the key log"),
+        (
+            "tls_no_key",
+            if run.live {
+                "their secrets did not reach the key log within -tls-keylog-wait"
+            } else {
+                "their secrets are not in the key log"
+            },
+        ),
         ("tls_no_client_hello", "the capture began after their handshake (for TLS 1.3, -tls-pickup-trial looks for their secret in the key log)"),
         ("tls_unsupported_suite", "their cipher suite is not one httshark decrypts"),
         ("tls_wrong_key", "the key log's secrets for them do not decrypt them"),
@@ -623,6 +630,15 @@ mod tests {
                 "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)",
                 "3 TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
             ]
+        );
+        // Live, a missing secret is one that did not come in time.
+        let live = Run {
+            live: true,
+            ..file_run(&config)
+        };
+        assert_eq!(
+            summary_warnings(&summary, &live, 10)[0],
+            "2 TLS connections were not decrypted: their secrets did not reach the key log within -tls-keylog-wait (tls_no_key)"
         );
     }
 
