@@ -654,64 +654,6 @@ impl TlsLayer {
         }
     }
 
-    /// The application key is tried on a record the handshake key did not open after a
-    /// loss, its sequence number searched within `TLS_RESYNC_WINDOW` from where the
-    /// records lost leave it (all but `MAX_LOST_HANDSHAKE_RECORDS` of those dropped by the
-    /// held cap being the application epoch's). Opened: the direction stays in the
-    /// application epoch. Not: everything is as before, and the record failed.
-    fn open_after_lost_finished(
-        halves: &mut PerDirection<Half>,
-        hs: &mut Handshake,
-        ctx: &mut ProtoCtx,
-        dir: Direction,
-        header: &[u8; HEADER_LEN],
-        fragment: &[u8],
-        plain: &mut Vec<u8>,
-    ) -> Result<u8, Unopened> {
-        let half = &mut halves[dir];
-        let saved = (
-            half.dec.take(),
-            half.seq_unknown,
-            half.dropped_recent,
-            half.records_lost,
-            half.early_skip,
-        );
-        // A record the application key does not open is not skipped as 0-RTT data here.
-        half.early_skip = false;
-        half.set_epoch(Epoch::Application);
-        half.seq_unknown = true;
-        half.dropped_unapplied = half
-            .dropped_recent
-            .saturating_sub(MAX_LOST_HANDSHAKE_RECORDS);
-        half.dropped_recent = 0;
-        // The search counts the application records lost; the bytes lost stay, so the
-        // gap estimate also covers the handshake records lost (an overestimate by them).
-        half.records_lost = 0;
-        plain.clear();
-        let opened = Self::open(halves, hs, ctx, dir, header, fragment, plain);
-        match opened {
-            // Opened (or authenticated and malformed: the key is right all the same).
-            Ok(_) | Err(Unopened::Step(Step::Done)) => return opened,
-            _ => {}
-        }
-        let half = &mut halves[dir];
-        half.epoch = Some(Epoch::Handshake);
-        (
-            half.dec,
-            half.seq_unknown,
-            half.dropped_recent,
-            half.records_lost,
-            half.early_skip,
-        ) = saved;
-        half.dropped_unapplied = 0;
-        match opened {
-            // Live, the application secret is not logged yet: the record waits and is
-            // tried again (both keys) when secrets come.
-            Err(Unopened::Step(Step::Wait)) => opened,
-            _ => Err(Unopened::Auth),
-        }
-    }
-
     /// A record failed authentication: dropped, the session gets a gap.
     fn auth_failed(half: &mut Half, ctx: &mut ProtoCtx, fragment_len: usize) -> Step {
         let lost = (fragment_len + HEADER_LEN) as u64;
