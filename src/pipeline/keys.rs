@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
-use crate::keylog::{self, Entry, Follower, KeyStore, ParseReport};
+use crate::keylog::{self, Entry, Follower, KeyStore, LineProblem, ParseReport};
 use crate::tls::TlsSettings;
 
 /// The secrets known at start, and the files to follow in a live capture.
@@ -26,8 +26,9 @@ pub struct Keys {
     pub settings: TlsSettings,
     /// Live only: the key logs to follow.
     pub followers: Vec<Follower>,
-    /// What the parsers saw, for the summary (counts only).
-    pub report: ParseReport,
+    /// What each follower's parser saw (counts and line numbers only), and which of its
+    /// problems were said already: each kind once per file.
+    reports: Vec<(ParseReport, [bool; LineProblem::COUNT])>,
     /// Lines for the startup log (no secret in them).
     pub notes: Vec<String>,
     /// Per follower: its last poll failed and that was said (once until one succeeds).
@@ -41,8 +42,8 @@ impl Keys {
     pub fn load(config: &Config) -> Result<Keys, String> {
         let live = matches!(config.source, Source::Device(_));
         let mut entries = Vec::new();
-        let mut report = ParseReport::default();
         let mut notes = Vec::new();
+        let mut reports = Vec::new();
         let mut followers = Vec::new();
         let mut sources = 0usize;
         if let Source::File(path) = &config.source {
@@ -51,11 +52,18 @@ impl Keys {
                 if !scan.texts.is_empty() {
                     sources += 1;
                     let before = entries.len();
+                    let mut report = ParseReport::default();
                     scan.parse(&mut entries, &mut report);
                     notes.push(format!(
                         "httshark: {}: {} TLS secrets from its Decryption Secrets Blocks",
                         path.display(),
                         entries.len() - before
+                    ));
+                    let what = format!("{} (Decryption Secrets Blocks)", path.display());
+                    notes.extend(problems_note(
+                        &what,
+                        &report,
+                        &mut [false; LineProblem::COUNT],
                     ));
                 }
                 // A broken block is the capture's to report; here it matters only when it
@@ -78,11 +86,16 @@ impl Keys {
                         path.display()
                     ));
                 }
-                f.poll(&mut entries, &mut report)
+                let mut report = (ParseReport::default(), [false; LineProblem::COUNT]);
+                f.poll(&mut entries, &mut report.0)
                     .map_err(|e| keylog_error(path, &e))?;
+                let what = format!("-tls-keylog {}", path.display());
+                notes.extend(problems_note(&what, &report.0, &mut report.1));
                 followers.push(f);
+                reports.push(report);
             } else {
                 let before = entries.len();
+                let mut report = ParseReport::default();
                 keylog::read_keylog_file(path, &mut entries, &mut report)
                     .map_err(|e| keylog_error(path, &e))?;
                 if entries.len() == before {
@@ -91,12 +104,13 @@ impl Keys {
                         path.display()
                     ));
                 }
+                let what = format!("-tls-keylog {}", path.display());
+                notes.extend(problems_note(
+                    &what,
+                    &report,
+                    &mut [false; LineProblem::COUNT],
+                ));
             }
-        }
-        if report.total_problems() > 0 {
-            notes.push(format!(
-                "httshark: warning: key logs: lines that could not be used: {report}"
-            ));
         }
         let mut store = KeyStore::default();
         store.extend(entries);
@@ -117,7 +131,7 @@ impl Keys {
             },
             failing: vec![false; followers.len()],
             followers,
-            report,
+            reports,
             notes,
         })
     }
@@ -130,14 +144,45 @@ impl Keys {
             return None;
         }
         let mut fresh = Vec::new();
-        for (f, failing) in self.followers.iter_mut().zip(&mut self.failing) {
-            let result = f.poll(&mut fresh, &mut self.report);
+        for ((f, failing), (report, said)) in self
+            .followers
+            .iter_mut()
+            .zip(&mut self.failing)
+            .zip(&mut self.reports)
+        {
+            let result = f.poll(&mut fresh, report);
             if let Some(line) = report_once(failing, f.path(), &result) {
+                crate::stderr_line!("{line}");
+            }
+            let what = format!("-tls-keylog {}", f.path().display());
+            if let Some(line) = problems_note(&what, report, said) {
                 crate::stderr_line!("{line}");
             }
         }
         (!fresh.is_empty()).then(|| Arc::from(fresh))
     }
+}
+
+/// The warning for the kinds of unusable lines of one source not said yet (each kind once,
+/// with its count so far and its first line number; never a line's text, which may hold a
+/// secret), marking them said.
+fn problems_note(
+    what: &str,
+    report: &ParseReport,
+    said: &mut [bool; LineProblem::COUNT],
+) -> Option<String> {
+    let mut fresh = Vec::new();
+    for (p, n, first) in report.problems() {
+        if !std::mem::replace(&mut said[p.index()], true) {
+            fresh.push(format!("{p} {n} (first at line {first})"));
+        }
+    }
+    (!fresh.is_empty()).then(|| {
+        format!(
+            "httshark: warning: {what}: lines that could not be used: {}",
+            fresh.join(", ")
+        )
+    })
 }
 
 /// What to say about one poll of a followed key log: its first failure, and its first
@@ -197,6 +242,55 @@ mod tests {
         );
     }
 
+    /// Each kind of unusable line is said once per source, with its first line number and
+    /// never the line; a followed file's later lines of a new kind are said when they come.
+    #[test]
+    fn unusable_lines_are_said_once_per_kind_and_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.log");
+        let good = "CLIENT_RANDOM ".to_string() + &"11".repeat(32) + " " + &"22".repeat(48);
+        let secret_bad = "CLIENT_RANDOM ".to_string() + &"33".repeat(32) + " zz" + &"44".repeat(47);
+        std::fs::write(&path, format!("# c\n{good}\n{secret_bad}\n{secret_bad}\n")).unwrap();
+        let config = Config {
+            source: Source::Device("lo".into()),
+            tls: crate::config::TlsConfig {
+                keylogs: vec![path.clone()],
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let mut keys = Keys::load(&config).unwrap();
+        let warned: Vec<&String> = keys
+            .notes
+            .iter()
+            .filter(|n| n.contains("could not"))
+            .collect();
+        assert_eq!(warned.len(), 1, "{:?}", keys.notes);
+        assert!(
+            warned[0].ends_with("lines that could not be used: bad-hex 2 (first at line 3)"),
+            "{}",
+            warned[0]
+        );
+        assert!(!warned[0].contains("zz"), "no line text");
+        assert_eq!(keys.initial.len(), 1);
+        // Appended: the same kind again (said already), then a new kind.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        use std::io::Write;
+        writeln!(f, "{secret_bad}").unwrap();
+        keys.poll();
+        let (report, said) = &keys.reports[0];
+        assert_eq!(report.count(LineProblem::BadHex), 3);
+        assert!(problems_note("x", report, &mut said.clone()).is_none());
+        writeln!(f, "CLIENT_RANDOM 00").unwrap();
+        keys.poll();
+        let (report, said) = &keys.reports[0];
+        assert!(said[LineProblem::MissingField.index()]);
+        assert_eq!(report.first_line(LineProblem::MissingField), Some(6));
+    }
+
     /// A live capture's key log that cannot be read at each poll: one line, not one per
     /// batch (the follower is polled before every batch of packets).
     #[test]
@@ -208,7 +302,7 @@ mod tests {
             initial: Arc::new(KeyStore::default()),
             settings: TlsSettings::default(),
             followers: vec![Follower::open(&path).unwrap()],
-            report: ParseReport::default(),
+            reports: vec![(ParseReport::default(), [false; LineProblem::COUNT])],
             notes: Vec::new(),
             failing: vec![false],
         };
