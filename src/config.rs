@@ -23,6 +23,10 @@ pub const MAX_SNAPLEN: i32 = 262_144;
 pub const DEFAULT_BUFFER_SIZE: i32 = 32 << 20;
 /// Default `-hosts` (HttShark's): port 80 on any address.
 pub const DEFAULT_HOSTS: &str = ":80";
+/// Default `-hosts` when TLS secrets are given (`-tls-keylog`, or a pcapng file's
+/// Decryption Secrets Blocks) and neither `-hosts` nor `-bpf` is: HTTPS's port as well, so
+/// `httshark -file capture.pcapng -tls-keylog keys.log` finds the HTTPS it was given keys for.
+pub const DEFAULT_HOSTS_WITH_TLS: &str = ":80,:443";
 /// Default `-workers`.
 pub const DEFAULT_WORKERS: u16 = 1;
 /// Default `-response-check-interval`.
@@ -105,6 +109,9 @@ pub struct Config {
     pub file_pace_milli: u32,
     /// Where `bpf` came from, as the summary names it: `-hosts :80` or `-bpf`.
     pub filter_origin: String,
+    /// Neither `-hosts` nor `-bpf` was given (nor `-- COMMAND`, which watches everything):
+    /// TLS secrets widen the default to `DEFAULT_HOSTS_WITH_TLS`.
+    pub hosts_defaulted: bool,
     /// `-counters` (or `-verbose` 3 and up): the full counter table at the end.
     pub print_counters: bool,
     /// TLS decryption (`-tls-keylog`, `-tls-keylog-wait`).
@@ -180,6 +187,7 @@ impl Default for Config {
             duration: None,
             file_pace_milli: 0,
             filter_origin: String::new(),
+            hosts_defaulted: false,
             print_counters: false,
             tls: TlsConfig::default(),
             ui: None,
@@ -229,6 +237,22 @@ impl MemoryShares {
 }
 
 impl Config {
+    /// TLS secrets are at hand (`-tls-keylog`, or a pcapng file's Decryption Secrets
+    /// Blocks): when the user chose neither `-hosts` nor `-bpf`, watch
+    /// `DEFAULT_HOSTS_WITH_TLS` instead of plain HTTP's `DEFAULT_HOSTS`. Says whether it
+    /// changed the filter (the caller tells the user).
+    pub fn watch_https_by_default(&mut self) -> bool {
+        if !self.hosts_defaulted {
+            return false;
+        }
+        self.hosts_defaulted = false;
+        self.servers =
+            ServerSet::parse(DEFAULT_HOSTS_WITH_TLS).expect("the default hosts list is valid");
+        self.bpf = self.servers.bpf();
+        self.filter_origin = format!("-hosts {DEFAULT_HOSTS_WITH_TLS}");
+        true
+    }
+
     /// Every folder an output writes into after the capture starts, with the flag that
     /// names it (each folder once, first flag wins): `-output-folder`, then the
     /// processors' (`ProcessorConfig::output_paths`), then the log snapshot's. `-Z` hands

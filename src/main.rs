@@ -130,11 +130,8 @@ fn main() -> ExitCode {
         }
         _ => None,
     };
-    let source = match PacketSource::open(&config) {
-        Ok(s) => s,
-        Err(e) => return refuse(&e),
-    };
-    // The key logs before -Z: they may be readable by root only.
+    // The key logs before -Z: they may be readable by root only. Before the capture opens:
+    // TLS secrets (a key log, or a pcapng file's own) widen the default filter to HTTPS.
     let keys = match pipeline::Keys::load(&config) {
         Ok(k) => k,
         Err(e) => return refuse(&e),
@@ -142,6 +139,16 @@ fn main() -> ExitCode {
     for note in &keys.notes {
         stderr_line!("{note}");
     }
+    if keys.settings.enabled && config.watch_https_by_default() {
+        stderr_line!(
+            "httshark: note: TLS secrets given and no -hosts: watching {} (give -hosts for other ports)",
+            httshark::config::DEFAULT_HOSTS_WITH_TLS
+        );
+    }
+    let source = match PacketSource::open(&config) {
+        Ok(s) => s,
+        Err(e) => return refuse(&e),
+    };
     // -Z: the capture, the outputs and the metrics socket are open; root is not needed
     // for anything after this point, and the packet parser should not run with it.
     if let Some(user) = &config.run_as {
@@ -432,15 +439,27 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
         let tls = c("tls_connections");
         let mut text = format!("{matched} packets matched but no HTTP transaction was found");
         if tls > 0 && config.tls.keylogs.is_empty() && c("tls_decrypted_connections") == 0 {
+            let stdin = if matches!(config.source, Source::Stdin) {
+                "; a pcapng's own secrets are read from a -file path, not from standard input"
+            } else {
+                ""
+            };
             text.push_str(&format!(
-                " ({tls} TLS connections: give their clients' key log with -tls-keylog)"
+                " ({tls} TLS connections: give their clients' key log with -tls-keylog{stdin})"
             ));
         }
         w.push(text);
     }
     // TLS connections that were not decrypted, once per cause (issue 10).
     for (counter, why) in [
-        ("tls_no_key", "their secrets are not in the key log"),
+        (
+            "tls_no_key",
+            if run.live {
+                "their secrets did not reach the key log within -tls-keylog-wait"
+            } else {
+                "their secrets are not in the key log"
+            },
+        ),
         ("tls_no_client_hello", "the capture began after their handshake (for TLS 1.3, -tls-pickup-trial looks for their secret in the key log)"),
         ("tls_unsupported_suite", "their cipher suite is not one httshark decrypts"),
         ("tls_wrong_key", "the key log's secrets for them do not decrypt them"),
@@ -449,6 +468,14 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
         if n > 0 {
             w.push(format!("{n} TLS connections were not decrypted: {why} ({counter})"));
         }
+    }
+    // Records of decrypted connections that did not authenticate (damage, or bytes the
+    // capture lost): each became a gap, so the HTTP entries around it are flagged.
+    let failed = c("tls_auth_failures");
+    if failed > 0 {
+        w.push(format!(
+            "{failed} TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
+        ));
     }
     let dropped = c("kernel_dropped") + c("interface_dropped");
     if dropped > 0 {
@@ -530,6 +557,7 @@ mod tests {
     #[test]
     fn a_filter_that_matched_nothing_is_a_warning() {
         let config = Config {
+            source: Source::File("capture.pcapng".into()),
             bpf: "tcp and (port 80)".into(),
             filter_origin: "-hosts :80".into(),
             ..Config::default()
@@ -574,6 +602,16 @@ mod tests {
                 "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
             ]
         );
+        // From standard input a pcapng's own secrets are not read: the hint says so.
+        let from_stdin = Config {
+            source: Source::Stdin,
+            ..Config::default()
+        };
+        let w = summary_warnings(&summary, &file_run(&from_stdin), 10);
+        assert!(
+            w[0].ends_with("-tls-keylog; a pcapng's own secrets are read from a -file path, not from standard input)"),
+            "{w:?}"
+        );
         // TLS that was not decrypted: one line per cause.
         let summary = Summary {
             counters: vec![
@@ -581,6 +619,7 @@ mod tests {
                 ("transactions", 1),
                 ("tls_no_key", 2),
                 ("tls_wrong_key", 1),
+                ("tls_auth_failures", 3),
             ],
             ..Summary::default()
         };
@@ -588,8 +627,18 @@ mod tests {
             summary_warnings(&summary, &run, 10),
             [
                 "2 TLS connections were not decrypted: their secrets are not in the key log (tls_no_key)",
-                "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)"
+                "1 TLS connections were not decrypted: the key log's secrets for them do not decrypt them (tls_wrong_key)",
+                "3 TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
             ]
+        );
+        // Live, a missing secret is one that did not come in time.
+        let live = Run {
+            live: true,
+            ..file_run(&config)
+        };
+        assert_eq!(
+            summary_warnings(&summary, &live, 10)[0],
+            "2 TLS connections were not decrypted: their secrets did not reach the key log within -tls-keylog-wait (tls_no_key)"
         );
     }
 

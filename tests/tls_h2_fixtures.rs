@@ -2,11 +2,12 @@
 //! `fixtures/h2/` (made by `scripts/tls-h2-fixtures.sh` in network namespaces), compared
 //! exactly with what the servers logged (issues 10 and 11, "Own captures").
 //!
-//! The cleartext HTTP/2 scenarios (`fixtures/h2/`) run; the TLS ones need the TLS layer,
-//! which is being written: they are `#[ignore]`d until it lands. What runs besides: the fixtures are
-//! complete, small and agree with tshark's view recorded beside them; the comparer accepts
-//! matching entries and rejects each kind of wrong one; tshark (when installed) still reads
-//! the committed captures the same way.
+//! Every scenario runs: each TLS suite, key exchange, resumption, HelloRetryRequest,
+//! KeyUpdate, 0-RTT, the pcapng with embedded secrets, the damaged copies, and the
+//! cleartext HTTP/2 ones. Besides: the fixtures are complete, small and agree with
+//! tshark's view recorded beside them; the comparer accepts matching entries and rejects
+//! each kind of wrong one; tshark (when installed) still decrypts the committed captures
+//! with their key logs (`-o tls.keylog_file`) to the same truth.
 
 mod common;
 mod tls_h2_support;
@@ -362,6 +363,32 @@ fn tls13_capture_starting_after_the_handshake() {
     check_degraded(DEGRADED[1].0);
 }
 
+/// The same capture starting after the handshake, with its secrets after those of 40
+/// other TLS 1.3 sessions in the key log (as in a browser's log): the trial reaches every
+/// logged secret at the first sequence numbers before any at later ones, so it is found
+/// within `TLS_ORPHAN_MAX_TRIALS` all the same.
+#[test]
+fn tls13_capture_starting_after_the_handshake_with_a_long_key_log() {
+    let name = DEGRADED[1].0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..40u32 {
+        let hex = |tag: u32| format!("{:08x}", i * 16 + tag).repeat(8);
+        for (label, tag) in [
+            ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", 1),
+            ("SERVER_HANDSHAKE_TRAFFIC_SECRET", 2),
+            ("CLIENT_TRAFFIC_SECRET_0", 3),
+            ("SERVER_TRAFFIC_SECRET_0", 4),
+        ] {
+            text.push_str(&format!("{label} {} {}\n", hex(0), hex(tag)));
+        }
+    }
+    text.push_str(&std::fs::read_to_string(scenario(name).keys.unwrap()).unwrap());
+    let keys = dir.path().join("long.keys");
+    std::fs::write(&keys, text).unwrap();
+    check_degraded_with_keys(name, Some(&keys));
+}
+
 /// What a degraded scenario's damage allows beyond the truth: a capture that starts
 /// mid-connection flags every entry `midstream-pickup` (and that flag is required).
 fn allowed_flag(name: &str) -> Option<&'static str> {
@@ -377,9 +404,13 @@ fn h2c_lost_data_segment_damages_only_its_stream() {
 }
 
 fn check_degraded(name: &str) {
+    check_degraded_with_keys(name, scenario(name).keys.as_deref());
+}
+
+fn check_degraded_with_keys(name: &str, keys: Option<&Path>) {
     let s = scenario(name);
     let dir = tempfile::tempdir().unwrap();
-    let keys = s.keys.as_ref().map(|k| k.display().to_string());
+    let keys = keys.map(|k| k.display().to_string());
     let mut args: Vec<&str> = match &keys {
         Some(k) => vec!["-tls-keylog", k],
         None => Vec::new(),
@@ -645,12 +676,70 @@ fn check_capture(pcap: &Path, keys: Option<&Path>, expected: &Path, checks: Chec
         keys_s = k.display().to_string();
         extra.extend(["-tls-keylog", keys_s.as_str()]);
     }
-    run_file(pcap, dir.path(), &extra);
+    extra.extend([
+        "-har-processors",
+        "file,ndjson",
+        "-ndjson-file",
+        "entries.ndjson",
+    ]);
+    let o = run_file(pcap, dir.path(), &extra);
     let seen = read_entries(dir.path());
     if let Err(e) = compare(&read_expected(expected), &seen, checks) {
         panic!("{}:\n{e}", pcap.display());
     }
     validate_har_dir(dir.path());
+    // The NDJSON stream holds the same entries (URLs and `_tls`) as the HAR files.
+    let ndjson = std::fs::read_to_string(dir.path().join("entries.ndjson")).unwrap();
+    let mut lines: Vec<(String, String)> = ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["request"]["url"].as_str().unwrap().to_string(),
+                v["_tls"].to_string(),
+            )
+        })
+        .collect();
+    let mut har: Vec<(String, String)> = seen
+        .iter()
+        .map(|e| (e.url.clone(), e.raw["_tls"].to_string()))
+        .collect();
+    lines.sort();
+    har.sort();
+    assert_eq!(lines, har, "{}: NDJSON and HAR differ", pcap.display());
+    if let Some(k) = keys {
+        assert_no_secret_written(k, &o.stderr, dir.path());
+        assert!(har
+            .iter()
+            .all(|(u, t)| u.starts_with("https://") && t != "null"));
+    }
+}
+
+/// No secret of the key log (in either case of hex) is in httshark's stderr or in any
+/// file it wrote (issue 10: secrets never logged or written anywhere).
+fn assert_no_secret_written(keys: &Path, stderr: &[u8], out: &Path) {
+    let text = std::fs::read_to_string(keys).unwrap();
+    let secrets: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(!secrets.is_empty());
+    let mut written = vec![String::from_utf8_lossy(stderr).to_ascii_lowercase()];
+    for e in std::fs::read_dir(out).unwrap().flatten() {
+        written
+            .push(String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).to_ascii_lowercase());
+    }
+    assert!(written.len() > 2, "HAR and NDJSON written");
+    for s in &secrets {
+        // Any 16 bytes of a secret would do; its first 32 hex digits are checked.
+        let part = &s[..32.min(s.len())];
+        assert!(
+            written.iter().all(|w| !w.contains(part)),
+            "a secret was written"
+        );
+    }
 }
 
 macro_rules! scenario_tests {

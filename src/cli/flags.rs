@@ -104,7 +104,8 @@ pub struct Cli {
     ///
     /// `:port` is any address, `ip:` any port; IPv6 in brackets (`[::1]:8080`). Builds the
     /// capture filter and tells which side of a connection is the server. An empty list
-    /// watches every TCP connection.
+    /// watches every TCP connection. With TLS secrets (-tls-keylog, or a pcapng file's own)
+    /// and neither -hosts nor -bpf, the default is `:80,:443`.
     #[arg(help_heading = CAPTURE, long, value_name = "LIST", default_value = crate::config::DEFAULT_HOSTS)]
     pub hosts: String,
 

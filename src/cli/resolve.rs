@@ -131,6 +131,7 @@ impl Cli {
             }
         };
         let servers = ServerSet::parse(&self.hosts).map_err(|e| CliError::Usage(e.to_string()))?;
+        let bpf_given = self.bpf.is_some();
         let filter_origin = match &self.bpf {
             Some(_) => "-bpf".to_string(),
             None => format!("-hosts {}", shell_word(&self.hosts)),
@@ -244,6 +245,7 @@ impl Cli {
             },
         };
         config.filter_origin = filter_origin;
+        config.hosts_defaulted = self.hosts_defaulted && command.is_empty() && !bpf_given;
         config.count = self.count;
         config.duration = self.duration.map(|d| d.0);
         config.file_pace_milli = self.file_pace;

@@ -502,6 +502,34 @@ fn defaults_match_httshark_and_config() {
     assert_eq!(c.log, d.log);
 }
 
+/// TLS secrets widen only a default filter: given -hosts or -bpf (or -- COMMAND, which
+/// watches every connection) stay as given.
+#[test]
+fn tls_secrets_widen_only_the_default_hosts() {
+    let mut c = config(&["-file", "x.pcap", "-tls-keylog", "k"]).unwrap();
+    assert!(c.watch_https_by_default());
+    assert_eq!(c.servers, ServerSet::parse(":80,:443").unwrap());
+    assert_eq!(c.bpf, "tcp and (port 80 or port 443)");
+    assert_eq!(c.filter_origin, "-hosts :80,:443");
+    assert!(!c.watch_https_by_default(), "once");
+    for given in [
+        &["-hosts", ":80"][..],
+        &["-hosts", ":8443"],
+        &["-hosts="],
+        &["-bpf", "tcp port 80"],
+    ] {
+        let mut args = vec!["-file", "x.pcap", "-tls-keylog", "k"];
+        args.extend_from_slice(given);
+        let mut c = config(&args).unwrap();
+        let (servers, bpf) = (c.servers.clone(), c.bpf.clone());
+        assert!(!c.watch_https_by_default(), "{given:?}");
+        assert_eq!((c.servers, c.bpf), (servers, bpf), "{given:?}");
+    }
+    let mut c = config(&["--", "curl", "https://x"]).unwrap();
+    assert!(!c.watch_https_by_default());
+    assert_eq!(c.bpf, "tcp");
+}
+
 /// `-help` shows HttShark's defaults, spelled as HttShark's users know them, although
 /// each is now printed from the constant or `Default` impl the program uses.
 #[test]

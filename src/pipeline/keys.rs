@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, Source};
-use crate::keylog::{self, Entry, Follower, KeyStore, ParseReport};
+use crate::keylog::{self, Entry, Follower, KeyStore, LineProblem, ParseReport};
 use crate::tls::TlsSettings;
 
 /// The secrets known at start, and the files to follow in a live capture.
@@ -26,10 +26,13 @@ pub struct Keys {
     pub settings: TlsSettings,
     /// Live only: the key logs to follow.
     pub followers: Vec<Follower>,
-    /// What the parsers saw, for the summary (counts only).
-    pub report: ParseReport,
+    /// What each follower's parser saw (counts and line numbers only), and which of its
+    /// problems were said already: each kind once per file.
+    reports: Vec<(ParseReport, [bool; LineProblem::COUNT])>,
     /// Lines for the startup log (no secret in them).
     pub notes: Vec<String>,
+    /// Per follower: its last poll failed and that was said (once until one succeeds).
+    failing: Vec<bool>,
 }
 
 impl Keys {
@@ -39,8 +42,8 @@ impl Keys {
     pub fn load(config: &Config) -> Result<Keys, String> {
         let live = matches!(config.source, Source::Device(_));
         let mut entries = Vec::new();
-        let mut report = ParseReport::default();
         let mut notes = Vec::new();
+        let mut reports = Vec::new();
         let mut followers = Vec::new();
         let mut sources = 0usize;
         if let Source::File(path) = &config.source {
@@ -49,11 +52,18 @@ impl Keys {
                 if !scan.texts.is_empty() {
                     sources += 1;
                     let before = entries.len();
+                    let mut report = ParseReport::default();
                     scan.parse(&mut entries, &mut report);
                     notes.push(format!(
                         "httshark: {}: {} TLS secrets from its Decryption Secrets Blocks",
                         path.display(),
                         entries.len() - before
+                    ));
+                    let what = format!("{} (Decryption Secrets Blocks)", path.display());
+                    notes.extend(problems_note(
+                        &what,
+                        &report,
+                        &mut [false; LineProblem::COUNT],
                     ));
                 }
                 // A broken block is the capture's to report; here it matters only when it
@@ -76,11 +86,16 @@ impl Keys {
                         path.display()
                     ));
                 }
-                f.poll(&mut entries, &mut report)
+                let mut report = (ParseReport::default(), [false; LineProblem::COUNT]);
+                f.poll(&mut entries, &mut report.0)
                     .map_err(|e| keylog_error(path, &e))?;
+                let what = format!("-tls-keylog {}", path.display());
+                notes.extend(problems_note(&what, &report.0, &mut report.1));
                 followers.push(f);
+                reports.push(report);
             } else {
                 let before = entries.len();
+                let mut report = ParseReport::default();
                 keylog::read_keylog_file(path, &mut entries, &mut report)
                     .map_err(|e| keylog_error(path, &e))?;
                 if entries.len() == before {
@@ -89,12 +104,13 @@ impl Keys {
                         path.display()
                     ));
                 }
+                let what = format!("-tls-keylog {}", path.display());
+                notes.extend(problems_note(
+                    &what,
+                    &report,
+                    &mut [false; LineProblem::COUNT],
+                ));
             }
-        }
-        if report.total_problems() > 0 {
-            notes.push(format!(
-                "httshark: warning: key logs: lines that could not be used: {report}"
-            ));
         }
         let mut store = KeyStore::default();
         store.extend(entries);
@@ -113,28 +129,192 @@ impl Keys {
                 keylog_wait: config.tls.wait,
                 pickup_trial: config.tls.pickup_trial,
             },
+            failing: vec![false; followers.len()],
             followers,
-            report,
+            reports,
             notes,
         })
     }
 
-    /// Live: the secrets appended since the last poll. Errors reading a followed file are
-    /// logged once per file and the file is polled again later.
+    /// Live: the secrets appended since the last poll. A followed file that cannot be read
+    /// (its replacement is not readable, say) is said once on stderr, whatever
+    /// `-verbose`, and polled again later; when it is read again, that is said too.
     pub fn poll(&mut self) -> Option<Arc<[Entry]>> {
         if self.followers.is_empty() {
             return None;
         }
         let mut fresh = Vec::new();
-        for f in &mut self.followers {
-            if let Err(e) = f.poll(&mut fresh, &mut self.report) {
-                crate::log_warn!("-tls-keylog {}: {}", f.path().display(), e);
+        for ((f, failing), (report, said)) in self
+            .followers
+            .iter_mut()
+            .zip(&mut self.failing)
+            .zip(&mut self.reports)
+        {
+            let result = f.poll(&mut fresh, report);
+            if let Some(line) = report_once(failing, f.path(), &result) {
+                crate::stderr_line!("{line}");
+            }
+            let what = format!("-tls-keylog {}", f.path().display());
+            if let Some(line) = problems_note(&what, report, said) {
+                crate::stderr_line!("{line}");
             }
         }
         (!fresh.is_empty()).then(|| Arc::from(fresh))
     }
 }
 
+/// The warning for the kinds of unusable lines of one source not said yet (each kind once,
+/// with its count so far and its first line number; never a line's text, which may hold a
+/// secret), marking them said.
+fn problems_note(
+    what: &str,
+    report: &ParseReport,
+    said: &mut [bool; LineProblem::COUNT],
+) -> Option<String> {
+    let mut fresh = Vec::new();
+    for (p, n, first) in report.problems() {
+        if !std::mem::replace(&mut said[p.index()], true) {
+            fresh.push(format!("{p} {n} (first at line {first})"));
+        }
+    }
+    (!fresh.is_empty()).then(|| {
+        format!(
+            "httshark: warning: {what}: lines that could not be used: {}",
+            fresh.join(", ")
+        )
+    })
+}
+
+/// What to say about one poll of a followed key log: its first failure, and its first
+/// success after failures; nothing else (a poll runs before every batch of packets).
+fn report_once(
+    failing: &mut bool,
+    path: &std::path::Path,
+    result: &std::io::Result<()>,
+) -> Option<String> {
+    match (result, *failing) {
+        (Err(e), false) => {
+            *failing = true;
+            Some(format!(
+                "httshark: warning: -tls-keylog {}: {e}; still followed, its new secrets wait until it can be read",
+                path.display()
+            ))
+        }
+        (Ok(()), true) => {
+            *failing = false;
+            Some(format!(
+                "httshark: -tls-keylog {}: readable again",
+                path.display()
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn keylog_error(path: &std::path::Path, e: &std::io::Error) -> String {
     format!("-tls-keylog {}: {e}", PathBuf::from(path).display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_followed_file_that_fails_is_reported_once_until_it_recovers() {
+        let path = std::path::Path::new("/k.log");
+        let denied = || Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let mut failing = false;
+        assert_eq!(report_once(&mut failing, path, &Ok(())), None);
+        let first = report_once(&mut failing, path, &denied()).unwrap();
+        assert!(
+            first.starts_with("httshark: warning: -tls-keylog /k.log: "),
+            "{first}"
+        );
+        for _ in 0..100 {
+            assert_eq!(report_once(&mut failing, path, &denied()), None);
+        }
+        let back = report_once(&mut failing, path, &Ok(())).unwrap();
+        assert!(back.ends_with("readable again"), "{back}");
+        assert_eq!(report_once(&mut failing, path, &Ok(())), None);
+        assert!(
+            report_once(&mut failing, path, &denied()).is_some(),
+            "a new failure"
+        );
+    }
+
+    /// Each kind of unusable line is said once per source, with its first line number and
+    /// never the line; a followed file's later lines of a new kind are said when they come.
+    #[test]
+    fn unusable_lines_are_said_once_per_kind_and_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.log");
+        let good = "CLIENT_RANDOM ".to_string() + &"11".repeat(32) + " " + &"22".repeat(48);
+        let secret_bad = "CLIENT_RANDOM ".to_string() + &"33".repeat(32) + " zz" + &"44".repeat(47);
+        std::fs::write(&path, format!("# c\n{good}\n{secret_bad}\n{secret_bad}\n")).unwrap();
+        let config = Config {
+            source: Source::Device("lo".into()),
+            tls: crate::config::TlsConfig {
+                keylogs: vec![path.clone()],
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let mut keys = Keys::load(&config).unwrap();
+        let warned: Vec<&String> = keys
+            .notes
+            .iter()
+            .filter(|n| n.contains("could not"))
+            .collect();
+        assert_eq!(warned.len(), 1, "{:?}", keys.notes);
+        assert!(
+            warned[0].ends_with("lines that could not be used: bad-hex 2 (first at line 3)"),
+            "{}",
+            warned[0]
+        );
+        assert!(!warned[0].contains("zz"), "no line text");
+        assert_eq!(keys.initial.len(), 1);
+        // Appended: the same kind again (said already), then a new kind.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        use std::io::Write;
+        writeln!(f, "{secret_bad}").unwrap();
+        keys.poll();
+        let (report, said) = &keys.reports[0];
+        assert_eq!(report.count(LineProblem::BadHex), 3);
+        assert!(problems_note("x", report, &mut said.clone()).is_none());
+        writeln!(f, "CLIENT_RANDOM 00").unwrap();
+        keys.poll();
+        let (report, said) = &keys.reports[0];
+        assert!(said[LineProblem::MissingField.index()]);
+        assert_eq!(report.first_line(LineProblem::MissingField), Some(6));
+    }
+
+    /// A live capture's key log that cannot be read at each poll: one line, not one per
+    /// batch (the follower is polled before every batch of packets).
+    #[test]
+    fn polling_a_directory_in_place_of_the_key_log_fails_quietly_after_the_first_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.log");
+        std::fs::write(&path, "").unwrap();
+        let mut keys = Keys {
+            initial: Arc::new(KeyStore::default()),
+            settings: TlsSettings::default(),
+            followers: vec![Follower::open(&path).unwrap()],
+            reports: vec![(ParseReport::default(), [false; LineProblem::COUNT])],
+            notes: Vec::new(),
+            failing: vec![false],
+        };
+        assert!(keys.poll().is_none());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(keys.poll().is_none());
+        assert_eq!(keys.failing, [true]);
+        std::fs::remove_dir(&path).unwrap();
+        let line = "CLIENT_RANDOM ".to_string() + &"11".repeat(32) + " " + &"22".repeat(48) + "\n";
+        std::fs::write(&path, line).unwrap();
+        assert_eq!(keys.poll().map(|e| e.len()), Some(1));
+        assert_eq!(keys.failing, [false]);
+    }
 }

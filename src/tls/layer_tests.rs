@@ -427,3 +427,181 @@ fn without_the_pickup_trial_a_picked_up_connection_is_only_counted() {
     assert_eq!(ctx.tls.tls_no_client_hello, 1);
     assert_eq!(ctx.tls.tls_orphans_recovered, 0);
 }
+
+/// Live, while secrets are awaited: the held records are charged to the connection's
+/// memory (`mem_bytes`, which the worker's `-memory-limit` share counts), capped at
+/// `TLS_MAX_HELD_BYTES` with the oldest dropped and counted; when the secrets come, what
+/// is left decrypts, the dropped records become a gap, and the charge is released. The
+/// records dropped include the server's Finished: TLS 1.3 finds the application key.
+#[test]
+fn records_held_for_their_keys_are_charged_capped_and_released() {
+    use super::TLS_MAX_HELD_BYTES;
+    let chunk = vec![b'x'; 16_000];
+    let mut app = vec![(ToServer, REQUEST.to_vec())];
+    app.extend((0..24).map(|_| (ToClient, chunk.clone())));
+    for conv in [tls13(0x1301, None, false, &app), tls12(0xc02f, &app)] {
+        let mut ctx = ctx_with(&[], false);
+        let mut layer = TlsLayer::new();
+        let empty = layer.mem_bytes();
+        let mut got = PerDirection::<Vec<u8>>::default();
+        let mut peak = 0;
+        for (dir, bytes) in &conv.segments {
+            let mut out = Vec::new();
+            layer.on_data(&mut ctx, &conn(), *dir, bytes, ts(0), &mut out);
+            collect(&mut got, out);
+            peak = peak.max(layer.mem_bytes());
+        }
+        assert!(got.to_server.is_empty() && got.to_client.is_empty());
+        assert!(
+            ctx.tls.tls_held_limit > 0,
+            "384 KB held under a 256 KiB cap"
+        );
+        assert!(
+            peak > empty + TLS_MAX_HELD_BYTES && peak <= super::testing::layer_mem_bound(),
+            "peak {peak}"
+        );
+        let holding = layer.mem_bytes();
+        assert!(holding > empty + TLS_MAX_HELD_BYTES - 20_000, "{holding}");
+        ctx.keys.add(&conv.entries);
+        let mut out = Vec::new();
+        layer.on_tick(&mut ctx, ts(1000), &mut out);
+        collect(&mut got, out);
+        assert_eq!(got.to_server, REQUEST);
+        assert_eq!(ctx.tls.tls_keys_late, 1);
+        assert_eq!(ctx.tls.tls_no_key, 0);
+        // What the cap dropped is one gap, then the records kept, intact.
+        let text = String::from_utf8_lossy(&got.to_client).into_owned();
+        let rest = text
+            .strip_prefix("[GAP ")
+            .unwrap_or_else(|| panic!("{}", &text[..40.min(text.len())]));
+        let (n, xs) = rest.split_once(']').unwrap();
+        assert!(xs.bytes().all(|b| b == b'x'), "intact after the gap");
+        assert_eq!(xs.len() % chunk.len(), 0);
+        assert!(
+            xs.len() >= TLS_MAX_HELD_BYTES - 2 * chunk.len(),
+            "{}",
+            xs.len()
+        );
+        // The gap covers what was lost; the handshake records dropped with the application
+        // data (the server's Finished among them) make it an overestimate by their size.
+        let total = n.parse::<usize>().unwrap() + xs.len();
+        assert!(
+            (24 * chunk.len()..24 * chunk.len() + 1024).contains(&total),
+            "{total}"
+        );
+        assert_eq!(ctx.tls.tls_auth_failures + ctx.tls.tls_wrong_key, 0);
+        assert!(
+            layer.mem_bytes() < empty + 64 * 1024,
+            "released: {}",
+            layer.mem_bytes()
+        );
+    }
+}
+
+/// A TCP gap takes the server's whole encrypted handshake flight (its Finished with it):
+/// the handshake key opens nothing after it, so the application key is tried and the
+/// response comes out whole (no application record was lost, so no gap).
+#[test]
+fn a_gap_that_takes_the_server_finished_still_reaches_the_application_data() {
+    let conv = tls13(0x1302, None, false, &exchange());
+    let mut ctx = ctx_with(&conv.entries, true);
+    let mut layer = TlsLayer::new();
+    let mut got = PerDirection::<Vec<u8>>::default();
+    for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
+        let mut out = Vec::new();
+        if i == 3 {
+            assert_eq!(*dir, ToClient);
+            layer.on_gap(
+                &mut ctx,
+                &conn(),
+                ToClient,
+                bytes.len() as u64,
+                ts(0),
+                &mut out,
+            );
+        } else {
+            layer.on_data(&mut ctx, &conn(), *dir, bytes, ts(0), &mut out);
+        }
+        collect(&mut got, out);
+    }
+    let mut out = Vec::new();
+    layer.on_fin(&mut ctx, &conn(), ToClient, ts(1), &mut out);
+    collect(&mut got, out);
+    assert_eq!(got.to_server, REQUEST);
+    assert_eq!(got.to_client, RESPONSE);
+    assert_eq!(ctx.tls.tls_wrong_key, 0);
+}
+
+/// A suite httshark does not decrypt (3DES, here), or TLS 1.2's suite under TLS 1.0's
+/// version: counted as `tls_unsupported_suite` once, nothing reaches the session, even
+/// with the right key in the store.
+#[test]
+fn an_unsupported_suite_is_counted_and_gives_nothing() {
+    use super::testing::{record, server_hello};
+    for (suite, version) in [(0x000a_u16, 0x0303_u16), (0xc02f, 0x0301)] {
+        let mut conv = tls12(0xc02f, &exchange());
+        let mut sh = record(super::record::HANDSHAKE, &server_hello(suite, false, None));
+        // record() writes version 3,3; the ServerHello body starts with its own version.
+        sh[9..11].copy_from_slice(&version.to_be_bytes());
+        conv.segments[1] = (ToClient, sh);
+        let mut ctx = ctx_with(&conv.entries, true);
+        let got = run_layer(&mut ctx, &conv.segments, 1000);
+        assert!(
+            got.to_server.is_empty() && got.to_client.is_empty(),
+            "{suite:#06x}"
+        );
+        assert_eq!(
+            ctx.tls.tls_unsupported_suite, 1,
+            "{suite:#06x} {version:#06x}"
+        );
+        assert_eq!(ctx.tls.tls_decrypted_connections, 0);
+        assert_eq!(ctx.tls.tls_wrong_key + ctx.tls.tls_no_key, 0);
+    }
+}
+
+/// The same loss live, with the application secrets logged after the records came: the
+/// records wait for them (neither dropped nor taken for damage), then decrypt.
+#[test]
+fn after_a_lost_server_finished_records_wait_for_a_late_application_secret() {
+    let conv = tls13(0x1301, None, false, &exchange());
+    let (early, late): (Vec<Entry>, Vec<Entry>) = conv.entries.iter().cloned().partition(|e| {
+        matches!(
+            e.label,
+            Label::ClientHandshakeTrafficSecret | Label::ServerHandshakeTrafficSecret
+        )
+    });
+    assert_eq!(late.len(), 2);
+    let mut ctx = ctx_with(&early, false);
+    let mut layer = TlsLayer::new();
+    let mut got = PerDirection::<Vec<u8>>::default();
+    for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
+        let mut out = Vec::new();
+        if i == 3 {
+            layer.on_gap(
+                &mut ctx,
+                &conn(),
+                ToClient,
+                bytes.len() as u64,
+                ts(0),
+                &mut out,
+            );
+        } else {
+            layer.on_data(&mut ctx, &conn(), *dir, bytes, ts(0), &mut out);
+        }
+        collect(&mut got, out);
+    }
+    // The response record ends at the last byte after the loss: the direction's end
+    // decides it.
+    let mut out = Vec::new();
+    layer.on_fin(&mut ctx, &conn(), ToClient, ts(1), &mut out);
+    collect(&mut got, out);
+    assert!(got.to_client.is_empty() && got.to_server.is_empty());
+    assert_eq!(ctx.tls.tls_auth_failures + ctx.tls.tls_resync_failures, 0);
+    ctx.keys.add(&late);
+    let mut out = Vec::new();
+    layer.on_tick(&mut ctx, ts(1000), &mut out);
+    collect(&mut got, out);
+    assert_eq!(got.to_server, REQUEST);
+    assert_eq!(got.to_client, RESPONSE);
+    assert_eq!(ctx.tls.tls_no_key + ctx.tls.tls_wrong_key, 0);
+}

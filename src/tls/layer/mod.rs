@@ -61,6 +61,10 @@ const HS_KEY_UPDATE: u8 = 24;
 const HS_HELLO_REQUEST: u8 = 0;
 
 const TLS13: u16 = 0x0304;
+/// Encrypted handshake records one TLS 1.3 direction sends (the server's flight: a few
+/// records even with a long certificate chain), for where the application key's sequence
+/// number is searched after the held cap dropped records across the Finished.
+const MAX_LOST_HANDSHAKE_RECORDS: u64 = 16;
 
 /// Which secret protects a direction's next encrypted record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +133,12 @@ struct Half {
     records_lost: u64,
     /// The next record's sequence number is unknown (a gap took record headers).
     seq_unknown: bool,
+    /// Records the held cap dropped whose sequence numbers the decryptor has not skipped
+    /// yet (it may not exist while they are dropped).
+    dropped_unapplied: u64,
+    /// Records the held cap dropped since the last record decrypted: under TLS 1.3 some
+    /// may have been the handshake epoch's last ones (`open`).
+    dropped_recent: u64,
     /// Ciphertext bytes lost since the last decrypted record (for the gap estimate).
     lost_bytes: u64,
     /// Plaintext bytes lost, to go up as a gap before the next plaintext.
@@ -334,6 +344,8 @@ impl TlsLayer {
             if let Held::Record { fragment, .. } = &front {
                 ctx.tls.tls_held_limit += 1;
                 half.records_lost += 1;
+                half.dropped_unapplied += 1;
+                half.dropped_recent += 1;
                 half.lost_bytes += (fragment.len() + HEADER_LEN) as u64;
             }
         }
@@ -579,6 +591,13 @@ impl TlsLayer {
         let Some(dec) = half.dec.as_mut() else {
             return Err(Unopened::Step(Step::Wait));
         };
+        if half.dropped_unapplied > 0 {
+            // The records the held cap dropped used their sequence numbers.
+            dec.set_seq(
+                dec.seq()
+                    .wrapping_add(std::mem::take(&mut half.dropped_unapplied)),
+            );
+        }
         let opened = if half.seq_unknown {
             // The records between the expected and the found sequence number are lost.
             dec.decrypt_resync(TLS_RESYNC_WINDOW, header, fragment, plain)
@@ -593,6 +612,7 @@ impl TlsLayer {
             Ok(inner) => {
                 let suite = dec.suite();
                 half.early_skip = false;
+                half.dropped_recent = 0;
                 half.settle_loss(suite);
                 Ok(inner)
             }
@@ -619,6 +639,16 @@ impl TlsLayer {
             Err(_) if half.early_skip => {
                 ctx.tls.tls_early_data_skipped += 1;
                 Err(Unopened::Step(Step::Done))
+            }
+            // TLS 1.3: records of this direction were lost in its handshake epoch (a gap,
+            // or the held cap while its secrets were awaited) and the handshake key does
+            // not open this one: the Finished may have been among them.
+            Err(_)
+                if half.epoch() == Epoch::Handshake
+                    && hs.version == Some(TLS13)
+                    && (half.seq_unknown || half.dropped_recent > 0) =>
+            {
+                Self::open_after_lost_finished(halves, hs, ctx, dir, header, fragment, plain)
             }
             Err(_) => Err(Unopened::Auth),
         }

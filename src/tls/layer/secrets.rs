@@ -1,9 +1,14 @@
 //! Where a direction's decryptor comes from: the key store for the connection's client
 //! random and its epoch (TLS 1.2 key block, TLS 1.3 traffic secrets, 0-RTT's suite by
 //! trial), or, for a connection picked up without its ClientHello, a bounded trial of the
-//! key log's TLS 1.3 secrets (`-tls-pickup-trial`).
+//! key log's TLS 1.3 secrets (`-tls-pickup-trial`); and, after a loss that may have taken
+//! a TLS 1.3 direction's Finished, its application key in place of the handshake key.
 
 use super::*;
+
+/// Sequence numbers tried with one secret before the next secret is (each decryptor is
+/// built once per step, not once per trial).
+const ORPHAN_SEQ_STEP: usize = 4;
 
 impl TlsLayer {
     /// A connection picked up without its ClientHello: its TLS 1.3 traffic secret may be
@@ -38,7 +43,14 @@ impl TlsLayer {
         let mut scratch = Vec::new();
         let mut found = None;
         let mut candidates = 0usize;
-        'search: for (random, secrets) in ctx.keys.iter() {
+        // Every (secret, suite) of this direction at the first `ORPHAN_SEQ_STEP` sequence
+        // numbers, then every one at the next ones: the budget reaches every logged secret
+        // at the first sequence numbers before any at later ones (a key log of hundreds of
+        // sessions would otherwise be tried only in its first few).
+        // At most as many as the budget left can try (each at least once).
+        let room = TLS_ORPHAN_MAX_TRIALS - hs.orphan_trials;
+        let mut decs = Vec::new();
+        for (random, secrets) in ctx.keys.iter() {
             let secret = match dir {
                 Direction::ToServer => &secrets.client_traffic0,
                 Direction::ToClient => &secrets.server_traffic0,
@@ -48,12 +60,17 @@ impl TlsLayer {
             for suite in [0x1301u16, 0x1302, 0x1303]
                 .into_iter()
                 .filter_map(crypto::suite)
+                .filter(|s| s.prf.len() == secret.len())
             {
-                if suite.prf.len() != secret.len() {
-                    continue;
+                if decs.len() < room {
+                    decs.push((random, suite, secret));
                 }
+            }
+        }
+        'search: for first in (0..TLS_RESYNC_WINDOW).step_by(ORPHAN_SEQ_STEP) {
+            for &(random, suite, secret) in &decs {
                 let dec = RecordDecryptor::tls13(suite, secret.as_bytes());
-                for seq in 0..TLS_RESYNC_WINDOW {
+                for seq in first..first + ORPHAN_SEQ_STEP as u64 {
                     if hs.orphan_trials >= TLS_ORPHAN_MAX_TRIALS {
                         break 'search;
                     }
@@ -92,6 +109,64 @@ impl TlsLayer {
         dec.set_seq(seq);
         halves[dir].dec = Some(dec);
         Step::Done
+    }
+
+    /// The application key is tried on a record the handshake key did not open after a
+    /// loss, its sequence number searched within `TLS_RESYNC_WINDOW` from where the
+    /// records lost leave it (all but `MAX_LOST_HANDSHAKE_RECORDS` of those dropped by the
+    /// held cap being the application epoch's). Opened: the direction stays in the
+    /// application epoch. Not: everything is as before, and the record failed.
+    pub(super) fn open_after_lost_finished(
+        halves: &mut PerDirection<Half>,
+        hs: &mut Handshake,
+        ctx: &mut ProtoCtx,
+        dir: Direction,
+        header: &[u8; HEADER_LEN],
+        fragment: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<u8, Unopened> {
+        let half = &mut halves[dir];
+        let saved = (
+            half.dec.take(),
+            half.seq_unknown,
+            half.dropped_recent,
+            half.records_lost,
+            half.early_skip,
+        );
+        // A record the application key does not open is not skipped as 0-RTT data here.
+        half.early_skip = false;
+        half.set_epoch(Epoch::Application);
+        half.seq_unknown = true;
+        half.dropped_unapplied = half
+            .dropped_recent
+            .saturating_sub(MAX_LOST_HANDSHAKE_RECORDS);
+        half.dropped_recent = 0;
+        // The search counts the application records lost; the bytes lost stay, so the
+        // gap estimate also covers the handshake records lost (an overestimate by them).
+        half.records_lost = 0;
+        plain.clear();
+        let opened = Self::open(halves, hs, ctx, dir, header, fragment, plain);
+        match opened {
+            // Opened (or authenticated and malformed: the key is right all the same).
+            Ok(_) | Err(Unopened::Step(Step::Done)) => return opened,
+            _ => {}
+        }
+        let half = &mut halves[dir];
+        half.epoch = Some(Epoch::Handshake);
+        (
+            half.dec,
+            half.seq_unknown,
+            half.dropped_recent,
+            half.records_lost,
+            half.early_skip,
+        ) = saved;
+        half.dropped_unapplied = 0;
+        match opened {
+            // Live, the application secret is not logged yet: the record waits and is
+            // tried again (both keys) when secrets come.
+            Err(Unopened::Step(Step::Wait)) => opened,
+            _ => Err(Unopened::Auth),
+        }
     }
 
     /// The decryptor of `dir`'s current epoch, from the key store.
