@@ -236,6 +236,22 @@ impl H2Conn {
     }
 }
 
+impl H2Conn {
+    /// The peer of `dir` spoke: if `dir` looks for its frame boundary, a frame ending
+    /// exactly at the end of what it holds is read now (`FrameReader::settle`).
+    fn settle(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction) {
+        if let Some(ReadEvent::Resynced { skipped }) =
+            self.readers[dir].settle(self.st.max_frame[dir])
+        {
+            ctx.h2.h2_resyncs += 1;
+            ctx.h2.h2_resync_skipped_bytes += skipped;
+            let replay = self.readers[dir].take_replay();
+            let ts = self.readers[dir].held_ts();
+            self.feed(ctx, conn, dir, &replay, ts, 1);
+        }
+    }
+}
+
 impl State {
     /// A whole non-DATA frame of `dir`, which began at `start`; `now` is the packet time
     /// that completed it.
@@ -666,6 +682,7 @@ impl StreamHandler for H2Conn {
             }
         }
         if !data.is_empty() {
+            self.settle(ctx, conn, dir.reverse());
             self.feed(ctx, conn, dir, data, ts, 0);
         }
     }

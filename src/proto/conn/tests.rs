@@ -407,6 +407,47 @@ mod h2c {
         assert_eq!(ctx.http.counters.interim_responses, 1);
     }
 
+    /// An h2c connection picked up mid-connection (no preface; the server's segment
+    /// first, at a frame boundary): HTTP/2 by its frames, the session started lost; the
+    /// stream whose request went before is exported flagged `request-lost`, the next one
+    /// whole; header blocks after the pickup are flagged `hpack-desync`.
+    #[test]
+    fn an_h2c_pickup_is_found_by_its_frames() {
+        use crate::model::{Anomaly, Unanswered};
+        let c = conn(true);
+        let mut ctx = ProtoCtx::new(HttpLimits::default());
+        let mut p = ProtoConn::new(&c);
+        let mut server = headers(5, &[(":status", "200")], false);
+        server.extend(data(5, b"tail", true));
+        p.on_data(&mut ctx, &c, ToClient, &server, ts(11));
+        assert_eq!(p.protocol(), Some(Protocol::Http2));
+        p.on_data(
+            &mut ctx,
+            &c,
+            ToServer,
+            &headers(7, &fields(&get("/next")), true),
+            ts(12),
+        );
+        let mut answer = headers(7, &[(":status", "404")], false);
+        answer.extend(data(7, b"nope", true));
+        p.on_data(&mut ctx, &c, ToClient, &answer, ts(13));
+        p.on_close(&mut ctx, &c, CloseReason::Fin, ts(14));
+        let out = &ctx.http.out;
+        assert_eq!(out.len(), 2, "{out:#?}");
+        assert!(out[0].anomalies.contains(&Anomaly::RequestLost));
+        assert_eq!(out[0].response.as_ref().unwrap().body.data, b"tail");
+        assert_eq!(out[1].request.target, "/next", "{:#?}", out[1]);
+        assert_eq!(out[1].response.as_ref().unwrap().status, 404);
+        assert_eq!(out[1].response.as_ref().unwrap().body.data, b"nope");
+        assert!(out.iter().all(|t| t.anomalies.contains(&Anomaly::HpackDesync)));
+        assert!(!out[1]
+            .anomalies
+            .contains(&Anomaly::Unanswered(Unanswered::ConnectionClosed)));
+        assert_eq!(ctx.counters.h2_connections, 1);
+        assert_eq!(ctx.counters.http1_connections, 0);
+        assert_eq!(ctx.http.h2.h2_preface_missing, 0);
+    }
+
     #[test]
     fn a_declined_h2c_upgrade_stays_http1() {
         let c = conn(false);
