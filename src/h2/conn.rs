@@ -406,6 +406,7 @@ impl State {
             self.hpack[dir].decode(bytes, &mut fields)
         };
         ctx.h2.h2_hpack_errors += u64::from(report.errors);
+        ctx.h2.h2_hpack_table_cap_hits += u64::from(report.capped_updates);
         let desync = self.desynced[dir] || report.unknown_indices > 0 || pb.over;
         if desync {
             ctx.h2.h2_hpack_desync_blocks += 1;
@@ -812,3 +813,4 @@ impl crate::proto::Session for H2Conn {}
 
 #[cfg(test)]
 mod tests;
+
