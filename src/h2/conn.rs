@@ -813,4 +813,5 @@ impl crate::proto::Session for H2Conn {}
 
 #[cfg(test)]
 mod tests;
-
+#[cfg(test)]
+mod tests_limits;
