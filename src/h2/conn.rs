@@ -815,3 +815,5 @@ impl crate::proto::Session for H2Conn {}
 mod tests;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_streams;
