@@ -2,11 +2,11 @@
 //! `fixtures/h2/` (made by `scripts/tls-h2-fixtures.sh` in network namespaces), compared
 //! exactly with what the servers logged (issues 10 and 11, "Own captures").
 //!
-//! The cleartext HTTP/2 scenarios (`fixtures/h2/`) run; the TLS ones need the TLS layer,
-//! which is being written: they are `#[ignore]`d until it lands. What runs besides: the fixtures are
-//! complete, small and agree with tshark's view recorded beside them; the comparer accepts
-//! matching entries and rejects each kind of wrong one; tshark (when installed) still reads
-//! the committed captures the same way.
+//! Every scenario runs (cleartext HTTP/2 and TLS with its key log), and the damaged
+//! copies (`scripts/tls-h2-degrade.sh`). What runs besides: the fixtures are complete,
+//! small and agree with tshark's view recorded beside them; the comparer accepts matching
+//! entries and rejects each kind of wrong one; tshark (when installed) still reads the
+//! committed captures the same way; console lines and the CSVs count each h2 stream once.
 
 mod common;
 mod tls_h2_support;
@@ -800,4 +800,51 @@ fn tls13_secrets_embedded_in_pcapng() {
         &dir.join("tls13-aes-128-gcm-h2.expected.tsv"),
         Checks::default(),
     );
+}
+
+/// Console lines, sites-stats and the size CSVs count each HTTP/2 stream as one
+/// transaction (issue 11), as the HAR file does: 24 concurrent h2c streams on one
+/// connection, 16 h2 streams inside TLS 1.3.
+#[test]
+fn every_h2_stream_is_one_transaction_in_console_and_csvs() {
+    for (name, keys) in [
+        ("h2/h2c-many-streams-nginx", false),
+        ("tls/tls13-h2-parallel", true),
+    ] {
+        let s = scenario(name);
+        let rows = read_expected(&s.expected).len();
+        let dir = tempfile::tempdir().unwrap();
+        let k = s.keys.as_ref().map(|k| k.display().to_string());
+        let mut args = vec![
+            "-har-processors",
+            "file,console,sites-stats,transactions-sizes",
+        ];
+        if keys {
+            args.extend(["-tls-keylog", k.as_deref().unwrap()]);
+        }
+        let o = run_file(&s.pcap, dir.path(), &args);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let requests = stdout.lines().filter(|l| l.starts_with("---> ")).count();
+        let responses = stdout.lines().filter(|l| l.starts_with("<--- ")).count();
+        assert_eq!((requests, responses), (rows, rows), "{name}: console\n{stdout}");
+        assert_eq!(read_entries(dir.path()).len(), rows, "{name}: HAR entries");
+        let stats = std::fs::read_to_string(dir.path().join("statistics.csv")).unwrap();
+        let mut lines = stats.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = head.iter().position(|h| *h == "total_transactions").unwrap();
+        let total: usize = lines
+            .map(|l| l.split(',').nth(col).unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(total, rows, "{name}: statistics.csv\n{stats}");
+        for f in ["requests_sizes.csv", "responses_sizes.csv"] {
+            let csv = std::fs::read_to_string(dir.path().join(f)).unwrap();
+            let counted: usize = csv
+                .lines()
+                .skip(1)
+                .filter(|l| !l.starts_with("no response"))
+                .map(|l| l.split(',').nth(3).unwrap().parse::<usize>().unwrap())
+                .sum();
+            assert_eq!(counted, rows, "{name}: {f}\n{csv}");
+        }
+    }
 }
