@@ -826,12 +826,19 @@ fn every_h2_stream_is_one_transaction_in_console_and_csvs() {
         let stdout = String::from_utf8_lossy(&o.stdout);
         let requests = stdout.lines().filter(|l| l.starts_with("---> ")).count();
         let responses = stdout.lines().filter(|l| l.starts_with("<--- ")).count();
-        assert_eq!((requests, responses), (rows, rows), "{name}: console\n{stdout}");
+        assert_eq!(
+            (requests, responses),
+            (rows, rows),
+            "{name}: console\n{stdout}"
+        );
         assert_eq!(read_entries(dir.path()).len(), rows, "{name}: HAR entries");
         let stats = std::fs::read_to_string(dir.path().join("statistics.csv")).unwrap();
         let mut lines = stats.lines();
         let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let col = head.iter().position(|h| *h == "total_transactions").unwrap();
+        let col = head
+            .iter()
+            .position(|h| *h == "total_transactions")
+            .unwrap();
         let total: usize = lines
             .map(|l| l.split(',').nth(col).unwrap().parse::<usize>().unwrap())
             .sum();
@@ -847,4 +854,76 @@ fn every_h2_stream_is_one_transaction_in_console_and_csvs() {
             assert_eq!(counted, rows, "{name}: {f}\n{csv}");
         }
     }
+}
+
+/// HTTP/2 streams go through the HTTP/1 transforms: `-redact-headers` (h2's lower-case
+/// names), `-drop-content-type` (the body counted, not written), gzip decoding and the
+/// `-max-body-size` keep limit (flagged `body-truncated`).
+#[test]
+fn h2_streams_reuse_redaction_content_type_dropping_decoding_and_body_limits() {
+    let s = scenario("h2/h2c-prior-nginx");
+    let dir = tempfile::tempdir().unwrap();
+    run_file(
+        &s.pcap,
+        dir.path(),
+        &[
+            "-redact-headers",
+            "User-Agent,etag",
+            "-drop-content-type",
+            "application/octet-stream",
+        ],
+    );
+    let seen = read_entries(dir.path());
+    assert_eq!(seen.len(), 5);
+    let text = std::fs::read_to_string(
+        dir.path()
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "har"))
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    for e in &seen {
+        let ua = e.raw["request"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == "user-agent")
+            .expect("user-agent");
+        assert_eq!(ua["value"], "[redacted]", "{}", e.url);
+        let content = &e.raw["response"]["content"];
+        if e.target.starts_with("/big.bin") {
+            assert!(content.get("text").is_none(), "dropped by type");
+            assert_eq!(content["size"], 100_000);
+        } else {
+            assert!(content.get("text").is_some(), "{}", e.url);
+        }
+        if e.target.starts_with("/text.txt") {
+            // Sent gzip-compressed; the HAR holds it decoded.
+            assert_eq!(content["size"], 62_100);
+            assert!(e.raw["response"]["bodySize"].as_i64().unwrap() < 62_100);
+        }
+    }
+    // Neither value is anywhere in the file.
+    assert!(!text.contains("httshark-fixture-h2client") && !text.contains("6b130704"));
+    // The keep limit: bodies over it are cut and flagged.
+    let dir = tempfile::tempdir().unwrap();
+    run_file(&s.pcap, dir.path(), &["-max-body-size", "1KiB"]);
+    let seen = read_entries(dir.path());
+    let big = seen
+        .iter()
+        .find(|e| e.target.starts_with("/big.bin"))
+        .unwrap();
+    assert!(
+        big.anomalies.iter().any(|a| a == "body-truncated"),
+        "{:?}",
+        big.anomalies
+    );
+    let small = seen
+        .iter()
+        .find(|e| e.target.starts_with("/index.html"))
+        .unwrap();
+    assert!(small.anomalies.is_empty());
 }

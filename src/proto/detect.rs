@@ -320,7 +320,10 @@ mod tests {
         );
         let mut bad = resp.clone();
         bad.extend_from_slice(&[0xff; 12]);
-        assert_eq!(detect(&bad, ToClient, false), Detection::Is(Protocol::Http1));
+        assert_eq!(
+            detect(&bad, ToClient, false),
+            Detection::Is(Protocol::Http1)
+        );
         // Flags a type does not define, or DATA on stream 0: not a frame.
         let mut flags = resp.clone();
         flags[4] |= 0x40;

@@ -125,7 +125,9 @@ fn header_lists_over_the_limit_are_cut_counted_and_flagged() {
     let long = find(&out, "/long");
     assert!(long.anomalies.contains(&Anomaly::HeadTooLarge));
     assert!(header(long, "cookie").is_none());
-    assert!(!find(&out, "/short").anomalies.contains(&Anomaly::HeadTooLarge));
+    assert!(!find(&out, "/short")
+        .anomalies
+        .contains(&Anomaly::HeadTooLarge));
 }
 
 /// A dynamic table size update above `HPACK_TABLE_CAP` is clamped and counted; the

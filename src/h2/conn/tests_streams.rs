@@ -47,8 +47,15 @@ fn a_server_rst_stream_ends_its_stream_early_exported_and_flagged() {
     server.extend(headers(5, &[(":status", "200")], true));
     let (out, ctx) = replay_all(&[c(client), s(server)]);
     assert_eq!(out.len(), 3);
-    let order: Vec<u32> = out.iter().map(|t| t.h2.as_ref().unwrap().stream_id).collect();
-    assert_eq!(order, [1, 3, 5], "each exported when it ended, not at the close");
+    let order: Vec<u32> = out
+        .iter()
+        .map(|t| t.h2.as_ref().unwrap().stream_id)
+        .collect();
+    assert_eq!(
+        order,
+        [1, 3, 5],
+        "each exported when it ended, not at the close"
+    );
     let cut = by_id(&out, 1);
     assert_eq!(cut.h2.as_ref().unwrap().error_code, Some(2));
     assert!(cut.anomalies.contains(&Anomaly::StreamReset));
@@ -111,7 +118,10 @@ fn frames_up_to_the_announced_max_frame_size_are_read() {
     assert!(block_len > frame::DEFAULT_MAX_FRAME as usize);
     let mut server = settings(&[(frame::SETTINGS_MAX_FRAME_SIZE, big)]);
     let mut c2 = headers(1, &fields(&req), true);
-    let resp = [(":status", "200".to_string()), ("x-big", "b".repeat(40_000))];
+    let resp = [
+        (":status", "200".to_string()),
+        ("x-big", "b".repeat(40_000)),
+    ];
     server.extend(frame(
         frame::HEADERS,
         FLAG_END_HEADERS,

@@ -486,7 +486,9 @@ mod h2c {
         assert_eq!(out[1].request.target, "/next", "{:#?}", out[1]);
         assert_eq!(out[1].response.as_ref().unwrap().status, 404);
         assert_eq!(out[1].response.as_ref().unwrap().body.data, b"nope");
-        assert!(out.iter().all(|t| t.anomalies.contains(&Anomaly::HpackDesync)));
+        assert!(out
+            .iter()
+            .all(|t| t.anomalies.contains(&Anomaly::HpackDesync)));
         assert!(!out[1]
             .anomalies
             .contains(&Anomaly::Unanswered(Unanswered::ConnectionClosed)));
