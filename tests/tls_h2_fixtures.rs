@@ -927,3 +927,62 @@ fn h2_streams_reuse_redaction_content_type_dropping_decoding_and_body_limits() {
         .unwrap();
     assert!(small.anomalies.is_empty());
 }
+
+/// The HTTP/2 HAR fields (docs/har.md, "HTTP/2") on real captures: `http/2.0`, pseudo-
+/// headers first in the request, no `:status` in the response, `headersSize` -1,
+/// `_streamId` (odd for the client's streams, even for pushed ones), `_pushed` on the
+/// promised request only; the h2c Upgrade's entry: its HTTP/1.1 request, the 101 in
+/// `_interimResponses`, the final response from stream 1, `_upgraded`.
+#[test]
+fn h2_har_fields_on_real_captures() {
+    let run = |name: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        run_file(&scenario(name).pcap, dir.path(), &[]);
+        validate_har_dir(dir.path());
+        read_entries(dir.path())
+    };
+    let pushed = run("h2/h2c-push-nginx");
+    assert_eq!(pushed.len(), 3);
+    for e in &pushed {
+        let req = &e.raw["request"];
+        assert_eq!(req["httpVersion"], "http/2.0");
+        assert_eq!(e.raw["response"]["httpVersion"], "http/2.0");
+        assert_eq!(req["headersSize"], -1);
+        assert_eq!(e.raw["response"]["headersSize"], -1);
+        let names: Vec<&str> = req["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap())
+            .collect();
+        let pseudo = names.iter().take_while(|n| n.starts_with(':')).count();
+        assert_eq!(pseudo, 4, "{names:?}");
+        assert!(names[pseudo..].iter().all(|n| !n.starts_with(':')));
+        let resp_names = e.raw["response"]["headers"].to_string();
+        assert!(!resp_names.contains(":status"));
+        let id = e.raw["_streamId"].as_u64().unwrap();
+        let is_pushed = e.target == "/small.bin";
+        assert_eq!(id % 2 == 0, is_pushed, "{} stream {id}", e.target);
+        assert_eq!(e.raw.get("_pushed").is_some(), is_pushed, "{}", e.target);
+        if is_pushed {
+            assert_eq!(e.raw["_pushed"], true);
+        }
+    }
+    let up = run("h2/h2c-upgrade-hypercorn");
+    let first = up
+        .iter()
+        .find(|e| e.raw.get("_upgraded").is_some())
+        .expect("the upgraded request");
+    assert_eq!(first.raw["_streamId"], 1);
+    assert_eq!(first.raw["request"]["httpVersion"], "HTTP/1.1");
+    assert_eq!(first.raw["response"]["httpVersion"], "http/2.0");
+    let interim = first.raw["_interimResponses"].as_array().unwrap();
+    assert_eq!(interim.len(), 1);
+    assert_eq!(interim[0]["status"], 101);
+    assert_eq!(
+        up.iter()
+            .filter(|e| e.raw.get("_upgraded").is_some())
+            .count(),
+        1
+    );
+}
