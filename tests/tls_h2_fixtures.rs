@@ -986,3 +986,52 @@ fn h2_har_fields_on_real_captures() {
         1
     );
 }
+
+/// Connection-level timings go to the connection's first stream only (`_depth` 1): on
+/// TLS 1.3 h2, `ssl` (ClientHello to Finished) within `connect` (SYN to the handshake's
+/// end), both measured; on h2c `connect` alone. Every other stream: -1 for both, its
+/// own send/wait/receive.
+#[test]
+fn connection_timings_go_to_the_first_stream_only() {
+    for (name, tls) in [
+        ("tls/tls13-h2-parallel", true),
+        ("h2/h2c-many-streams-nginx", false),
+    ] {
+        let s = scenario(name);
+        let dir = tempfile::tempdir().unwrap();
+        let k = s.keys.as_ref().map(|k| k.display().to_string());
+        let args: Vec<&str> = match &k {
+            Some(k) => vec!["-tls-keylog", k],
+            None => Vec::new(),
+        };
+        run_file(&s.pcap, dir.path(), &args);
+        let seen = read_entries(dir.path());
+        assert!(seen.len() > 10, "{name}");
+        for e in &seen {
+            let t = &e.raw["timings"];
+            let f = |k: &str| t[k].as_f64().unwrap();
+            if e.raw["_depth"] == 1 {
+                assert!(f("connect") > 0.0 && f("connect") < 1000.0, "{name}: {t}");
+                if tls {
+                    assert!(f("ssl") > 0.0 && f("ssl") <= f("connect"), "{name}: {t}");
+                } else {
+                    assert_eq!(f("ssl"), -1.0, "{name}");
+                }
+            } else {
+                assert_eq!((f("connect"), f("ssl")), (-1.0, -1.0), "{name}: {t}");
+            }
+            for k in ["send", "wait", "receive"] {
+                assert!(f(k) >= 0.0, "{name}: {t}");
+            }
+            assert!(
+                f("wait") > 0.0,
+                "{name}: every stream waited for its answer: {t}"
+            );
+        }
+        assert_eq!(
+            seen.iter().filter(|e| e.raw["_depth"] == 1).count(),
+            1,
+            "{name}"
+        );
+    }
+}
