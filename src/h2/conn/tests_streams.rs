@@ -188,3 +188,40 @@ fn timings_are_per_stream_from_packet_times() {
     assert_eq!(fast_view.timings.connect, None);
     assert_eq!((slow.depth, fast.depth), (1, 2));
 }
+
+/// At a pickup (frame boundaries unknown), a lone request HEADERS in its segment is read
+/// when the server answers (`FrameReader::settle`), not held until the client's next
+/// frame: the stream has its request, whole, at every split. Without that, its response
+/// would be exported first under a `request-lost` placeholder.
+#[test]
+fn at_a_pickup_a_lone_request_is_read_when_the_server_answers() {
+    // The answer is two frames: the server's direction finds its boundary at once.
+    let mut answer = headers(7, &[(":status", "200")], false);
+    answer.extend(data(7, b"ok", true));
+    let steps = [
+        c(headers(7, &fields(&get("/lone")), true)),
+        s(answer),
+        c(headers(9, &fields(&get("/next")), true)),
+        s(headers(9, &[(":status", "204")], true)),
+    ];
+    let (whole, ctx) = replay(&steps, Split::Whole, true);
+    for split in [Split::Bytes, Split::Random(8), Split::Random(21)] {
+        let (out, other) = replay(&steps, split, true);
+        assert_eq!(out, whole, "{split:?} differs from whole");
+        assert_eq!(other.h2, ctx.h2, "{split:?}: counters differ");
+    }
+    let got: Vec<(&str, u16)> = whole
+        .iter()
+        .map(|t| {
+            (
+                t.request.target.as_str(),
+                t.response.as_ref().unwrap().status,
+            )
+        })
+        .collect();
+    assert_eq!(got, [("/lone", 200), ("/next", 204)]);
+    assert!(whole
+        .iter()
+        .all(|t| !t.anomalies.contains(&Anomaly::RequestLost)));
+    assert_eq!(ctx.h2.h2_frames_closed_stream, 0);
+}
