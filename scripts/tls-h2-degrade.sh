@@ -43,5 +43,29 @@ derive h2/$src h2/$src-lost-data
 editcap -F pcap "$out/h2/$src.pcap" "$out/h2/$src-lost-data.pcap" "$seg"
 printf '/big.bin?r=1\n' > "$out/h2/$src-lost-data.affected"
 echo "tls-h2-degrade: derived $src-lost-data (frame $seg)"
+# HTTP/2: the segment holding only the response HEADERS of stream 7 (/small.bin?r=4) of
+# 24 concurrent h2c streams lost: that stream has no response head; HPACK state of the
+# server's direction is lost (its later blocks are flagged hpack-desync) and the framing
+# is found again, so every later stream is still exported with its content.
+src=h2c-many-streams-nginx
+seg=$(tshark -r "$out/h2/$src.pcap" -d tcp.port==8080,http2 \
+  -Y 'tcp.srcport == 8080 && http2.type == 1 && http2.streamid == 7' -T fields -e frame.number 2>/dev/null)
+derive h2/$src h2/$src-lost-headers
+editcap -F pcap "$out/h2/$src.pcap" "$out/h2/$src-lost-headers.pcap" "$seg"
+printf '/small.bin?r=4\n' > "$out/h2/$src-lost-headers.affected"
+echo "tls-h2-degrade: derived $src-lost-headers (frame $seg)"
+# HTTP/2 over TLS 1.3 picked up mid-connection, at the client segment holding the
+# requests of streams 19-31: no handshake (no ALPN; secrets by trial), no preface, HPACK
+# state unknown. The nine earlier requests are not there (their responses come out
+# flagged request-lost); the seven in the capture are exported, flagged.
+src=tls13-h2-parallel
+first=$(tshark -r "$out/tls/$src.pcap" -o "tls.keylog_file:$out/tls/$src.keys" -d tcp.port==443,tls \
+  -Y 'http2.header.value == "/small.bin?r=10"' -T fields -e frame.number 2>/dev/null)
+last=$(tshark -r "$out/tls/$src.pcap" -T fields -e frame.number 2>/dev/null | tail -1)
+derive tls/$src tls/$src-midstream
+editcap -F pcap -r "$out/tls/$src.pcap" "$out/tls/$src-midstream.pcap" "$first-$last"
+awk -F'\t' 'NR > 1 && $3 ~ /r=[1-9]$/ { print $3 }' "$out/tls/$src.expected.tsv" \
+  > "$out/tls/$src-midstream.affected"
+echo "tls-h2-degrade: derived $src-midstream (from frame $first)"
 echo "tls-h2-degrade: derived tls13-aes-128-gcm-h1-midstream (from frame $first), tls12-ecdhe-rsa-aes128-sha-h1-lost-segment (frame $mid)"
 

@@ -236,6 +236,22 @@ impl H2Conn {
     }
 }
 
+impl H2Conn {
+    /// The peer of `dir` spoke: if `dir` looks for its frame boundary, a frame ending
+    /// exactly at the end of what it holds is read now (`FrameReader::settle`).
+    fn settle(&mut self, ctx: &mut HttpCtx, conn: &ConnInfo, dir: Direction) {
+        if let Some(ReadEvent::Resynced { skipped }) =
+            self.readers[dir].settle(self.st.max_frame[dir])
+        {
+            ctx.h2.h2_resyncs += 1;
+            ctx.h2.h2_resync_skipped_bytes += skipped;
+            let replay = self.readers[dir].take_replay();
+            let ts = self.readers[dir].held_ts();
+            self.feed(ctx, conn, dir, &replay, ts, 1);
+        }
+    }
+}
+
 impl State {
     /// A whole non-DATA frame of `dir`, which began at `start`; `now` is the packet time
     /// that completed it.
@@ -390,6 +406,7 @@ impl State {
             self.hpack[dir].decode(bytes, &mut fields)
         };
         ctx.h2.h2_hpack_errors += u64::from(report.errors);
+        ctx.h2.h2_hpack_table_cap_hits += u64::from(report.capped_updates);
         let desync = self.desynced[dir] || report.unknown_indices > 0 || pb.over;
         if desync {
             ctx.h2.h2_hpack_desync_blocks += 1;
@@ -666,6 +683,7 @@ impl StreamHandler for H2Conn {
             }
         }
         if !data.is_empty() {
+            self.settle(ctx, conn, dir.reverse());
             self.feed(ctx, conn, dir, data, ts, 0);
         }
     }
@@ -795,3 +813,7 @@ impl crate::proto::Session for H2Conn {}
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
+mod tests_streams;

@@ -98,5 +98,8 @@ crate::counters! {
         h2_header_block_limit_hits,
         /// Header lists cut at `max_head_bytes` / `max_headers` once decoded.
         h2_header_list_limit_hits,
+        /// HPACK dynamic table size updates above `HPACK_TABLE_CAP`, clamped to it (the
+        /// encoder's older entries past the cap then give placeholder fields).
+        h2_hpack_table_cap_hits,
     }
 }

@@ -151,6 +151,37 @@ impl FrameReader {
         }
     }
 
+    /// The other direction spoke while this one looks for its frame boundary and waits
+    /// for the header that would chain to a candidate: the peer answering says this
+    /// direction paused, so a candidate frame ending exactly where the held bytes end
+    /// counts as chained (as at the direction's end, `finish`). A candidate still
+    /// incomplete keeps being waited for. Makes a pickup's lone request (one HEADERS in
+    /// its segment, then the answer) readable before its answer. `Resynced` (then
+    /// `take_replay`, and `held_ts` for its time) or None.
+    pub fn settle(&mut self, max_frame: u32) -> Option<ReadEvent<'static>> {
+        if !matches!(self.state, State::Lost) {
+            return None;
+        }
+        let at = self.scan_from;
+        let h = FrameHeader::parse(self.buf.get(at..)?)?;
+        let max_frame = max_frame.min(MAX_FRAME_BUFFER as u32);
+        if !h.plausible(max_frame) || at + HEADER_LEN + h.len as usize != self.buf.len() {
+            return None;
+        }
+        let skipped = self.lost_bytes + at as u64;
+        self.buf.drain(..at);
+        self.replay = std::mem::take(&mut self.buf);
+        self.scan_from = 0;
+        self.lost_bytes = 0;
+        self.state = State::Header;
+        Some(ReadEvent::Resynced { skipped })
+    }
+
+    /// Packet time of the last bytes taken while the boundary was looked for.
+    pub fn held_ts(&self) -> Timestamp {
+        self.header_ts
+    }
+
     /// `len` bytes of this direction were lost.
     pub fn gap(&mut self, len: u64) -> GapEffect {
         self.release();
@@ -379,7 +410,12 @@ impl FrameReader {
                         ts: at,
                     });
                 }
-                State::Lost => return self.scan(input, max_frame, false),
+                State::Lost => {
+                    if !input.is_empty() {
+                        self.header_ts = ts;
+                    }
+                    return self.scan(input, max_frame, false);
+                }
             }
         }
     }

@@ -56,6 +56,9 @@ struct Detector {
     first: PerDirection<Vec<u8>>,
     /// Whether each direction's next byte is its stream's true start.
     at_start: PerDirection<bool>,
+    /// HTTP/2 was found at a pickup by its frames, not by the client preface: frame
+    /// boundaries and HPACK state are unknown (`H2Conn::new` with `lost`).
+    h2_pickup: bool,
 }
 
 /// One connection's protocol stack: layers (none for plaintext) and a top.
@@ -230,8 +233,10 @@ impl ProtoConn {
             }
             Protocol::Http2 => {
                 ctx.counters.h2_connections += 1;
-                // Detection reports HTTP/2 only at the client preface: a frame boundary.
-                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, false)))
+                // At the client preface the frame boundary and HPACK state are known; at
+                // a pickup found by its frames they are not (nor is anything before).
+                let pickup = matches!(&self.top, Top::Detecting(d) if d.h2_pickup);
+                Top::Session(protocol, Box::new(H2Conn::new(&mut ctx.http, pickup)))
             }
             Protocol::Tls => {
                 ctx.counters.tls_connections += 1;
@@ -287,8 +292,10 @@ impl ProtoConn {
     fn push_layer(&mut self, ctx: &mut ProtoCtx, conn: &ConnInfo, layer: Box<dyn Layer>) {
         let level = self.layers.len();
         self.layers.push(layer);
+        // At a pickup the layer's first output may be any record's content, not its
+        // stream's start (HTTP/2 frames of an h2 connection whose ALPN was not seen).
         let fresh = Top::Detecting(Detector {
-            at_start: PerDirection::new(true, true),
+            at_start: PerDirection::new(!conn.midstream, !conn.midstream),
             ..Detector::default()
         });
         let Top::Detecting(det) = std::mem::replace(&mut self.top, fresh) else {
@@ -364,13 +371,16 @@ impl Detector {
     fn detect(&mut self, dir: Direction, data: &[u8]) -> Detection {
         let at_start = self.at_start[dir];
         let first = &mut self.first[dir];
-        let found = if first.is_empty() {
-            detect::detect(data, dir, at_start)
+        let bytes: &[u8] = if first.is_empty() {
+            data
         } else {
             let take = data.len().min(MAX_DETECT_BYTES.saturating_sub(first.len()));
             first.extend_from_slice(&data[..take]);
-            detect::detect(first, dir, at_start)
+            first
         };
+        let found = detect::detect(bytes, dir, at_start);
+        self.h2_pickup =
+            found == Detection::Is(Protocol::Http2) && !bytes.starts_with(detect::H2_PREFACE);
         if found == Detection::NeedMore && first.is_empty() {
             first.extend_from_slice(&data[..data.len().min(MAX_DETECT_BYTES)]);
         }

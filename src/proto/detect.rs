@@ -60,7 +60,7 @@ pub enum Detection {
 /// Which protocol the first bytes `first` of direction `dir` belong to. `at_start` is
 /// true when `first` is the true start of the stream (the handshake was seen), false at a
 /// mid-stream pickup, where the bytes may be the middle of anything and only a TLS record
-/// header or the HTTP/2 preface is trusted.
+/// header, the HTTP/2 preface or whole HTTP/2 frames (`h2_frames_at`) are trusted.
 pub fn detect(first: &[u8], dir: Direction, at_start: bool) -> Detection {
     let Some(&b0) = first.first() else {
         return Detection::NeedMore;
@@ -79,6 +79,9 @@ pub fn detect(first: &[u8], dir: Direction, at_start: bool) -> Detection {
         Some(true) => return Detection::Is(Protocol::Tls),
         None => return Detection::NeedMore,
         Some(false) => {}
+    }
+    if !at_start && h2_frames_at(first) {
+        return Detection::Is(Protocol::Http2);
     }
     if at_start && !could_be_http1(b0) {
         // One stray control byte before a request (a keep-alive probe's old byte) is
@@ -114,6 +117,30 @@ fn tls_record_header(first: &[u8], at_start: bool) -> Option<bool> {
         [_, 3, minor, ..] => Some(*minor <= 4),
         _ => Some(false),
     }
+}
+
+/// Whether `first`, the first bytes of a direction at a pickup, start with HTTP/2 frames
+/// (an h2c connection, or h2 inside TLS without its ALPN, picked up mid-connection):
+/// plausible frame headers (`FrameHeader::plausible` at the default 16 KiB frame size)
+/// chaining from the first byte, two of them, or one frame ending exactly where `first`
+/// ends (a peer writes whole frames, so a segment often holds exactly some). HTTP/1 text
+/// never passes (its first bytes read as a length far over 16 KiB); chance binary bytes
+/// need a known type, its flags, stream id and fixed length, and then the chain.
+pub fn h2_frames_at(first: &[u8]) -> bool {
+    use crate::h2::frame::{FrameHeader, DEFAULT_MAX_FRAME, HEADER_LEN};
+    let mut at = 0usize;
+    let mut headers = 0;
+    while let Some(h) = first.get(at..).and_then(FrameHeader::parse) {
+        if !h.plausible(DEFAULT_MAX_FRAME) {
+            return false;
+        }
+        headers += 1;
+        at += HEADER_LEN + h.len as usize;
+        if headers == 2 || at == first.len() {
+            return true;
+        }
+    }
+    false
 }
 
 /// A byte the HTTP/1 parser can make something of at a message start: anything but an
@@ -261,6 +288,56 @@ mod tests {
             Detection::Is(Protocol::Http1)
         );
         assert_eq!(detect(b"", ToServer, true), Detection::NeedMore);
+    }
+
+    #[test]
+    fn h2_frames_tell_http2_only_at_a_pickup() {
+        use crate::h2::testing::{data, frame, headers};
+        let resp = headers(7, &[(":status", "200")], false);
+        let mut two = resp.clone();
+        two.extend(data(7, b"body", true));
+        // A segment of whole frames, or two chaining headers, at a pickup.
+        for bytes in [&resp, &two, &two[..resp.len() + 9]] {
+            assert_eq!(
+                detect(bytes, ToClient, false),
+                Detection::Is(Protocol::Http2)
+            );
+        }
+        let ping = frame(crate::h2::frame::PING, 0, 0, &[0; 8]);
+        assert_eq!(
+            detect(&ping, ToServer, false),
+            Detection::Is(Protocol::Http2)
+        );
+        // Not at the true start (binary: no session reads it), not a frame cut short
+        // before a second header, not one whose next header is implausible.
+        assert_eq!(
+            detect(&resp, ToClient, true),
+            Detection::Is(Protocol::Unknown)
+        );
+        assert_eq!(
+            detect(&resp[..resp.len() - 1], ToClient, false),
+            Detection::Is(Protocol::Http1)
+        );
+        let mut bad = resp.clone();
+        bad.extend_from_slice(&[0xff; 12]);
+        assert_eq!(
+            detect(&bad, ToClient, false),
+            Detection::Is(Protocol::Http1)
+        );
+        // Flags a type does not define, or DATA on stream 0: not a frame.
+        let mut flags = resp.clone();
+        flags[4] |= 0x40;
+        assert_eq!(
+            detect(&flags, ToClient, false),
+            Detection::Is(Protocol::Http1)
+        );
+        assert_eq!(
+            detect(&data(0, b"x", false), ToClient, false),
+            Detection::Is(Protocol::Http1)
+        );
+        // HTTP/1 text reads as a length far over 16 KiB.
+        assert!(!h2_frames_at(b"HTTP/1.1 200 OK\r\n\r\n"));
+        assert!(!h2_frames_at(b""));
     }
 
     #[test]

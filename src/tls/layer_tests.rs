@@ -605,3 +605,91 @@ fn after_a_lost_server_finished_records_wait_for_a_late_application_secret() {
     assert_eq!(got.to_client, RESPONSE);
     assert_eq!(ctx.tls.tls_no_key + ctx.tls.tls_wrong_key, 0);
 }
+
+/// HTTP/2 inside TLS 1.3 (ALPN `h2`): the frames cut into records at every byte, at
+/// seeded random points and 16 KiB at a time, and each record's TCP segment cut again,
+/// give the same transactions: a frame header, a header block or a DATA payload may
+/// straddle records and segments anywhere.
+#[test]
+fn h2_frames_split_across_records_and_segments_anywhere_give_the_same_streams() {
+    use crate::h2::testing::{data, fields, get, headers, preface, settings};
+    let mut client = preface();
+    client.extend(headers(1, &fields(&get("/one")), true));
+    client.extend(headers(3, &fields(&get("/two")), false));
+    client.extend(data(3, &[b'p'; 300], true));
+    let mut server = settings(&[]);
+    server.extend(headers(3, &[(":status", "201")], false));
+    server.extend(data(3, b"made", true));
+    server.extend(headers(1, &[(":status", "200")], false));
+    server.extend(data(1, &[b'z'; 20_000], true));
+    let cuts = |bytes: &[u8], how: usize| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        let mut seed = 0x9e37_79b9_u64 ^ how as u64;
+        while !rest.is_empty() {
+            let n = match how {
+                0 => 1 << 14,
+                1 => 1,
+                _ => {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    1 + (seed % 50) as usize
+                }
+            }
+            .min(rest.len());
+            out.push(rest[..n].to_vec());
+            rest = &rest[n..];
+        }
+        out
+    };
+    let mut runs = Vec::new();
+    for how in [0, 1, 2, 3] {
+        let mut app: Vec<(Direction, Vec<u8>)> = Vec::new();
+        app.extend(cuts(&client, how).into_iter().map(|r| (ToServer, r)));
+        app.extend(cuts(&server, how).into_iter().map(|r| (ToClient, r)));
+        let conv = tls13(0x1303, Some(b"h2"), false, &app);
+        let mut ctx = ctx_with(&conv.entries, true);
+        let mut stack = ProtoConn::new(&conn());
+        for (i, (dir, bytes)) in conv.segments.iter().enumerate() {
+            // Each record's segment cut in two, off the record boundary.
+            let (a, b) = bytes.split_at(bytes.len() / 3);
+            stack.on_data(&mut ctx, &conn(), *dir, a, ts(i as i64));
+            stack.on_data(&mut ctx, &conn(), *dir, b, ts(i as i64));
+        }
+        stack.on_close(
+            &mut ctx,
+            &conn(),
+            crate::reassembly::CloseReason::Fin,
+            ts(100_000),
+        );
+        let got: Vec<_> = ctx
+            .http
+            .out
+            .iter()
+            .map(|t| {
+                let r = t.response.as_ref().unwrap();
+                (
+                    t.h2.as_ref().unwrap().stream_id,
+                    t.request.target.clone(),
+                    t.request.body.data.len(),
+                    r.status,
+                    r.body.data.clone(),
+                    t.anomalies.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(ctx.http.h2.h2_streams, 2, "split {how}: {:?}", ctx.tls);
+        runs.push(got);
+    }
+    let first = &runs[0];
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].1, "/two");
+    assert_eq!((first[0].2, first[0].3), (300, 201));
+    assert_eq!(first[1].1, "/one");
+    assert_eq!(first[1].4, vec![b'z'; 20_000]);
+    assert!(first.iter().all(|t| t.5.is_empty()), "{first:?}");
+    for (how, r) in runs.iter().enumerate() {
+        assert_eq!(r, first, "split {how} differs");
+    }
+}

@@ -100,6 +100,8 @@ pub struct BlockReport {
     /// `table_cap`, in this block or before. Informational: the fields are right; the
     /// references this costs show up as `unknown_indices`.
     pub table_capped: bool,
+    /// Size updates in this block that asked for more than `table_cap` (clamped to it).
+    pub capped_updates: u32,
 }
 
 impl BlockReport {
@@ -278,6 +280,7 @@ impl Decoder {
             let size = cur.integer(5)? as usize;
             report.size_updates += 1;
             if size > self.table_cap {
+                report.capped_updates += 1;
                 self.capped = true;
                 self.table.set_max_size(self.table_cap);
             } else {

@@ -405,6 +405,7 @@ fn size_update_above_the_cap_is_clamped_and_reported() {
     let (out, report) = decode(&mut dec, &block(&mut enc, &reps));
     assert_eq!(out.len(), 30, "every field decoded");
     assert!(report.table_capped);
+    assert_eq!(report.capped_updates, 1);
     assert!(report.is_clean(), "capping alone loses nothing");
     assert_eq!(dec.table_max_size(), cap);
     assert!(dec.table_size() <= cap);
@@ -418,6 +419,7 @@ fn size_update_above_the_cap_is_clamped_and_reported() {
     assert_eq!(out[0], field("h29", &"x".repeat(50)));
     assert!(out[1].is_placeholder());
     assert_eq!(report.unknown_indices, 1);
+    assert_eq!(report.capped_updates, 0, "no update in this block");
     assert!(
         report.table_capped,
         "still capped until a size update within the cap"

@@ -407,6 +407,96 @@ mod h2c {
         assert_eq!(ctx.http.counters.interim_responses, 1);
     }
 
+    /// `HTTP2-Settings` of the upgrade request are the client's first SETTINGS (RFC 7540
+    /// §3.2.1): here SETTINGS_MAX_FRAME_SIZE = 65,536, so after a gap that loses the
+    /// server direction's framing, its 40,000-byte DATA frames are plausible and the
+    /// boundary is found again at the next one; at the default 16,384 it would only be
+    /// found at stream 3's HEADERS, and stream 1 would lose its end.
+    #[test]
+    fn http2_settings_of_the_upgrade_are_applied() {
+        let c = conn(false);
+        let mut ctx = ProtoCtx::new(HttpLimits::default());
+        let mut p = ProtoConn::new(&c);
+        let up = b"GET /big HTTP/1.1\r\nHost: up.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAUAAQAA\r\n\r\n";
+        p.on_data(&mut ctx, &c, ToServer, up, ts(11));
+        let mut server = SWITCH.to_vec();
+        server.extend(settings(&[]));
+        server.extend(headers(1, &[(":status", "200")], false));
+        let a = data(1, &[0xaa; 40_000], false);
+        let b = data(1, &[0xbb; 40_000], false);
+        let last = data(1, &[0xcc; 40_000], true);
+        // The capture has A's first 1,000 payload bytes, then loses the rest of A, B's
+        // header and 100 bytes of B's payload.
+        let cut = server.len() + 9 + 1_000;
+        server.extend(&a);
+        let lost = (server.len() - cut) + 9 + 100;
+        let mut after = b[9 + 100..].to_vec();
+        after.extend(&last);
+        after.extend(headers(3, &[(":status", "404")], true));
+        p.on_data(&mut ctx, &c, ToClient, &server[..cut], ts(12));
+        let mut client = preface();
+        client.extend(headers(3, &fields(&get("/small")), true));
+        p.on_data(&mut ctx, &c, ToServer, &client, ts(13));
+        p.on_gap(&mut ctx, &c, ToClient, lost as u64, ts(14));
+        p.on_data(&mut ctx, &c, ToClient, &after, ts(15));
+        p.on_close(&mut ctx, &c, CloseReason::Fin, ts(16));
+        let out = &ctx.http.out;
+        let big = out
+            .iter()
+            .find(|t| t.request.target == "/big")
+            .expect("the upgraded request");
+        let r = big.response.as_ref().unwrap();
+        let tail = r.body.data.iter().filter(|&&b| b == 0xcc).count();
+        assert_eq!(tail, 40_000, "the last DATA frame was read");
+        assert!(r.complete, "its END_STREAM was read");
+        assert!(r.body.data.starts_with(&[0xaa; 1_000]));
+        assert!(out.iter().any(|t| t.request.target == "/small"));
+        assert_eq!(ctx.http.h2.h2_resyncs, 1);
+    }
+
+    /// An h2c connection picked up mid-connection (no preface; the server's segment
+    /// first, at a frame boundary): HTTP/2 by its frames, the session started lost; the
+    /// stream whose request went before is exported flagged `request-lost`, the next one
+    /// whole; header blocks after the pickup are flagged `hpack-desync`.
+    #[test]
+    fn an_h2c_pickup_is_found_by_its_frames() {
+        use crate::model::{Anomaly, Unanswered};
+        let c = conn(true);
+        let mut ctx = ProtoCtx::new(HttpLimits::default());
+        let mut p = ProtoConn::new(&c);
+        let mut server = headers(5, &[(":status", "200")], false);
+        server.extend(data(5, b"tail", true));
+        p.on_data(&mut ctx, &c, ToClient, &server, ts(11));
+        assert_eq!(p.protocol(), Some(Protocol::Http2));
+        p.on_data(
+            &mut ctx,
+            &c,
+            ToServer,
+            &headers(7, &fields(&get("/next")), true),
+            ts(12),
+        );
+        let mut answer = headers(7, &[(":status", "404")], false);
+        answer.extend(data(7, b"nope", true));
+        p.on_data(&mut ctx, &c, ToClient, &answer, ts(13));
+        p.on_close(&mut ctx, &c, CloseReason::Fin, ts(14));
+        let out = &ctx.http.out;
+        assert_eq!(out.len(), 2, "{out:#?}");
+        assert!(out[0].anomalies.contains(&Anomaly::RequestLost));
+        assert_eq!(out[0].response.as_ref().unwrap().body.data, b"tail");
+        assert_eq!(out[1].request.target, "/next", "{:#?}", out[1]);
+        assert_eq!(out[1].response.as_ref().unwrap().status, 404);
+        assert_eq!(out[1].response.as_ref().unwrap().body.data, b"nope");
+        assert!(out
+            .iter()
+            .all(|t| t.anomalies.contains(&Anomaly::HpackDesync)));
+        assert!(!out[1]
+            .anomalies
+            .contains(&Anomaly::Unanswered(Unanswered::ConnectionClosed)));
+        assert_eq!(ctx.counters.h2_connections, 1);
+        assert_eq!(ctx.counters.http1_connections, 0);
+        assert_eq!(ctx.http.h2.h2_preface_missing, 0);
+    }
+
     #[test]
     fn a_declined_h2c_upgrade_stays_http1() {
         let c = conn(false);
