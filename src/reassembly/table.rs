@@ -206,7 +206,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             self.window.recycle(h);
         }
         self.window
-            .push(seg, batch, packet_index, ts, &mut self.counters);
+            .push(seg, batch, packet_index, ts, limit, &mut self.counters);
         while let Some(h) = self
             .window
             .pop_full(packet_index, limit, &mut self.counters)

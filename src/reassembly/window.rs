@@ -58,6 +58,11 @@ pub const CAUSAL_WINDOW: usize = 12;
 /// the next tick, so a quiet live capture is not delayed further.
 pub const CAUSAL_WINDOW_DELAY: Duration = Duration::from_millis(100);
 
+/// Released segments are remembered while their capture position is within this many
+/// windows of the newest segment pushed (`CausalWindow::released`): a segment is released
+/// a window after its position, so this leaves one more window in which a late one is seen.
+const RELEASED_REACH: u64 = 2;
+
 /// Largest sequence distance read as causal (16 MiB): more than a window of frames can
 /// carry, far less than the sequence space.
 pub const CAUSAL_SEQ_REACH: i32 = 1 << 24;
@@ -217,9 +222,13 @@ impl Held {
 pub(super) struct CausalWindow {
     /// Held segments, in capture order.
     held: VecDeque<Held>,
-    /// The last segments released, newest last (at most the window's size): what a late
-    /// segment is checked against.
-    released: VecDeque<Meta>,
+    /// The segments released whose capture position lies within `RELEASED_REACH` windows
+    /// of the newest pushed, with that position: what a late segment is checked against.
+    /// Kept by position, not by count, so that a connection's released segments are the
+    /// same whatever other connections share the worker (a count of the last few let one
+    /// worker forget what three workers remembered: `pipeline` fuzz finding, 1 vs 3
+    /// workers, `causal_window_late` 2 against 3).
+    released: VecDeque<(Meta, u64)>,
     /// Payload buffers to reuse.
     spare: Vec<Vec<u8>>,
     /// Scratch list of one connection's held segments (`pop_for`), kept for its buffer.
@@ -238,8 +247,12 @@ impl CausalWindow {
         batch: &[u8],
         index: u64,
         ts: Timestamp,
+        limit: usize,
         c: &mut ReassemblyCounters,
     ) {
+        let reach = (limit as u64).saturating_mul(RELEASED_REACH);
+        self.released
+            .retain(|&(_, at)| at.saturating_add(reach) >= index);
         let mut meta = Meta::of(seg);
         // Every held or recently released segment of a 4-tuple has one number: take it
         // from any of them, or a new one.
@@ -247,7 +260,7 @@ impl CausalWindow {
             .held
             .iter()
             .map(|h| &h.meta)
-            .chain(self.released.iter())
+            .chain(self.released.iter().map(|(m, _)| m))
             .find(|m| m.same_endpoints(&meta))
         {
             Some(m) => m.conn,
@@ -263,6 +276,7 @@ impl CausalWindow {
         let late = self
             .released
             .iter()
+            .map(|(r, _)| r)
             .any(|r| must_precede(&meta, r) && (meta.flags.syn || meta.acked_by(r)));
         if late {
             c.causal_window_late += 1;
@@ -382,10 +396,7 @@ impl CausalWindow {
             at
         };
         let h = self.held.remove(at)?;
-        self.released.push_back(h.meta);
-        while self.released.len() > limit {
-            self.released.pop_front();
-        }
+        self.released.push_back((h.meta, h.index));
         Some(h)
     }
 
@@ -468,7 +479,7 @@ mod tests {
         let label = |pos: u64| segs[pos as usize].0;
         for (pos, (_, s)) in segs.iter().enumerate() {
             let pos = pos as u64;
-            w.push(s, &[], pos, Timestamp(0), &mut c);
+            w.push(s, &[], pos, Timestamp(0), limit, &mut c);
             while let Some(h) = w.pop_full(pos, limit, &mut c) {
                 out.push(label(h.index));
                 w.recycle(h);
