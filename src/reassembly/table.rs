@@ -240,13 +240,12 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// Releases what the causal window holds: the segments `CAUSAL_WINDOW_DELAY` older
     /// than `now`, or (`all`) every one.
     fn drain_window(&mut self, ctx: &mut Ctx<F>, now: Timestamp, all: bool) {
-        let limit = self.limits.causal_window;
         loop {
             let c = &mut self.counters;
             let next = if all {
-                self.window.pop(limit, c)
+                self.window.pop(c)
             } else {
-                self.window.pop_aged(now, limit, c)
+                self.window.pop_aged(now, c)
             };
             let Some(h) = next else {
                 break;

@@ -312,7 +312,7 @@ impl CausalWindow {
         c: &mut ReassemblyCounters,
     ) -> Option<Held> {
         let limit64 = limit as u64;
-        self.pop_for(|h| h.index.saturating_add(limit64) <= latest, limit, c)
+        self.pop_for(|h| h.index.saturating_add(limit64) <= latest, c)
     }
 
     /// The next segment to process at a pipeline tick: one `limit` capture positions older
@@ -330,37 +330,26 @@ impl CausalWindow {
         let limit64 = limit as u64;
         self.pop_for(
             |h| h.index.saturating_add(limit64) <= latest || h.ts < before,
-            limit,
             c,
         )
     }
 
     /// The next segment to process once one held is `CAUSAL_WINDOW_DELAY` older than
     /// `now` (by packet time): the capture went quiet around it.
-    pub(super) fn pop_aged(
-        &mut self,
-        now: Timestamp,
-        limit: usize,
-        c: &mut ReassemblyCounters,
-    ) -> Option<Held> {
-        self.pop_for(|h| now.since(h.ts) >= CAUSAL_WINDOW_DELAY, limit, c)
+    pub(super) fn pop_aged(&mut self, now: Timestamp, c: &mut ReassemblyCounters) -> Option<Held> {
+        self.pop_for(|h| now.since(h.ts) >= CAUSAL_WINDOW_DELAY, c)
     }
 
     /// The next segment to process, if any is held.
-    pub(super) fn pop(&mut self, limit: usize, c: &mut ReassemblyCounters) -> Option<Held> {
-        self.pop_for(|_| true, limit, c)
+    pub(super) fn pop(&mut self, c: &mut ReassemblyCounters) -> Option<Held> {
+        self.pop_for(|_| true, c)
     }
 
     /// The first held segment that is `due` decides the connection; of that connection's
     /// held segments, the earliest captured that no other must precede goes. Only the
     /// connection's own segments are looked at, so what a connection sees does not depend
     /// on which other connections share its worker.
-    fn pop_for(
-        &mut self,
-        due: impl Fn(&Held) -> bool,
-        limit: usize,
-        c: &mut ReassemblyCounters,
-    ) -> Option<Held> {
+    fn pop_for(&mut self, due: impl Fn(&Held) -> bool, c: &mut ReassemblyCounters) -> Option<Held> {
         let first = self.held.iter().position(due)?;
         let conn = self.held[first].meta;
         let held = &self.held;
@@ -485,7 +474,7 @@ mod tests {
                 w.recycle(h);
             }
         }
-        while let Some(h) = w.pop(limit, &mut c) {
+        while let Some(h) = w.pop(&mut c) {
             out.push(label(h.index));
         }
         (out, c)
