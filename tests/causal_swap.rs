@@ -35,8 +35,13 @@ fn run_with(packets: &[Packet], window: usize) -> (Vec<String>, WorkerCounters) 
     w.finish(end + Duration::from_secs(1));
     txs.extend(w.take_transactions());
     assert_eq!(w.open_connections(), 0);
-    // A connection's id is the capture position of its first packet: a swap with another
-    // connection's packet moves it, and nothing can undo that. Everything else must match.
+    (canonical(txs), w.counters())
+}
+
+/// The transactions in a canonical order (output order may follow processing order). A
+/// connection's id is the capture position of its first packet: a swap with another
+/// connection's packet moves it, and nothing can undo that. Everything else must match.
+fn canonical(mut txs: Vec<Transaction>) -> Vec<String> {
     let mut out: Vec<String> = txs
         .iter_mut()
         .map(|t| {
@@ -45,7 +50,7 @@ fn run_with(packets: &[Packet], window: usize) -> (Vec<String>, WorkerCounters) 
         })
         .collect();
     out.sort();
-    (out, w.counters())
+    out
 }
 
 fn first_difference(a: &[String], b: &[String]) -> String {
@@ -160,15 +165,7 @@ fn run_batched(packets: &[Packet], sizes: &[usize]) -> (Vec<String>, WorkerCount
     let end = packets.iter().map(ts).max().unwrap_or_default();
     w.finish(end + Duration::from_secs(1));
     txs.extend(w.take_transactions());
-    let mut out: Vec<String> = txs
-        .iter_mut()
-        .map(|t| {
-            t.conn.id = 0;
-            format!("{t:?}")
-        })
-        .collect();
-    out.sort();
-    (out, w.counters())
+    (canonical(txs), w.counters())
 }
 
 #[test]
