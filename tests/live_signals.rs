@@ -137,13 +137,18 @@ fn metrics_are_served_while_capturing() {
         .unwrap();
     let start = Instant::now();
     let body = loop {
+        // A readiness poll: until httshark listens, an attempt may fail in any way (refused;
+        // reset; on the port the kernel may also hand out as a source port, a connection
+        // to itself, which the read timeout ends), and is tried again until the deadline.
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
             let mut text = String::new();
-            s.read_to_string(&mut text).unwrap();
+            let answered = s
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .and_then(|()| s.read_to_string(&mut text))
+                .is_ok();
             // Every counter is registered (at 0) before the server starts.
-            if text.contains("httshark_packets_total") {
+            if answered && text.contains("httshark_packets_total") {
                 break text;
             }
         }
