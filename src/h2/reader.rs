@@ -168,13 +168,19 @@ impl FrameReader {
         if !h.plausible(max_frame) || at + HEADER_LEN + h.len as usize != self.buf.len() {
             return None;
         }
+        Some(self.resync_at(at))
+    }
+
+    /// The frame boundary was found at `at` of the held bytes: what comes before it is
+    /// skipped (with what was lost before), the rest is replayed from a frame header.
+    fn resync_at(&mut self, at: usize) -> ReadEvent<'static> {
         let skipped = self.lost_bytes + at as u64;
         self.buf.drain(..at);
         self.replay = std::mem::take(&mut self.buf);
         self.scan_from = 0;
         self.lost_bytes = 0;
         self.state = State::Header;
-        Some(ReadEvent::Resynced { skipped })
+        ReadEvent::Resynced { skipped }
     }
 
     /// Packet time of the last bytes taken while the boundary was looked for.
@@ -478,25 +484,13 @@ impl FrameReader {
                 let next = at + HEADER_LEN + h.len as usize;
                 match FrameHeader::parse(self.buf.get(next..).unwrap_or_default()) {
                     Some(h2) if h2.plausible(max_frame) => {
-                        let skipped = self.lost_bytes + at as u64;
-                        self.buf.drain(..at);
-                        self.replay = std::mem::take(&mut self.buf);
-                        self.scan_from = 0;
-                        self.lost_bytes = 0;
-                        self.state = State::Header;
-                        return Some(ReadEvent::Resynced { skipped });
+                        return Some(self.resync_at(at));
                     }
                     Some(_) => at += 1,
                     // The direction ended: a plausible frame ending exactly at its end
                     // chains to that end.
                     None if at_end && next == self.buf.len() => {
-                        let skipped = self.lost_bytes + at as u64;
-                        self.buf.drain(..at);
-                        self.replay = std::mem::take(&mut self.buf);
-                        self.scan_from = 0;
-                        self.lost_bytes = 0;
-                        self.state = State::Header;
-                        return Some(ReadEvent::Resynced { skipped });
+                        return Some(self.resync_at(at));
                     }
                     None if at_end => at += 1,
                     None => {

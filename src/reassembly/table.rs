@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use super::conn::{Conn, Env};
 use super::half::{HalfLimits, HalfStream, MAX_WINDOW_SIGNED};
 use super::role::server_is_dst;
-use super::window::CausalWindow;
+use super::window::{CausalWindow, Held};
 use super::{
     CloseReason, Ctx, HandlerFactory, ReassemblyCounters, ReassemblyLimits, StreamHandler,
     EVICTION_SCAN, LARGE_CONNECTION_SHARE, RECENCY_WALK_MAX, RECENTLY_CLOSED_LINGER,
@@ -198,19 +198,23 @@ impl<F: HandlerFactory> ConnTable<F> {
         // window, so this segment must not be able to jump ahead of it (`pipeline`
         // target, 1 worker vs 3: a reused 4-tuple's SYN went before the old connection's
         // request on 3 workers only).
-        while let Some(h) =
-            self.window
-                .pop_full(packet_index.saturating_sub(1), limit, &mut self.counters)
-        {
-            self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now);
-            self.window.recycle(h);
-        }
+        let before = packet_index.saturating_sub(1);
+        self.release_window(ctx, now, batch, |w, c| w.pop_full(before, limit, c));
         self.window
             .push(seg, batch, packet_index, ts, limit, &mut self.counters);
-        while let Some(h) = self
-            .window
-            .pop_full(packet_index, limit, &mut self.counters)
-        {
+        self.release_window(ctx, now, batch, |w, c| w.pop_full(packet_index, limit, c));
+    }
+
+    /// Processes the segments `next` takes from the causal window, in that order, until it
+    /// takes none; `batch` is the batch the held payloads may lie in (`on_segment_in`).
+    fn release_window(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        now: Timestamp,
+        batch: &[u8],
+        mut next: impl FnMut(&mut CausalWindow, &mut ReassemblyCounters) -> Option<Held>,
+    ) {
+        while let Some(h) = next(&mut self.window, &mut self.counters) {
             self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now);
             self.window.recycle(h);
         }
@@ -227,32 +231,19 @@ impl<F: HandlerFactory> ConnTable<F> {
     /// that are `causal_window` positions older, or stamped before the tick, go.
     pub fn captured_up_to(&mut self, ctx: &mut Ctx<F>, latest: u64, tick: Timestamp) {
         let limit = self.limits.causal_window;
-        let now = tick;
-        while let Some(h) = self
-            .window
-            .pop_at_tick(latest, tick, limit, &mut self.counters)
-        {
-            self.process_segment(ctx, &h.segment(&[]), h.index, h.ts, now);
-            self.window.recycle(h);
-        }
+        self.release_window(ctx, tick, &[], |w, c| w.pop_at_tick(latest, tick, limit, c));
     }
 
     /// Releases what the causal window holds: the segments `CAUSAL_WINDOW_DELAY` older
     /// than `now`, or (`all`) every one.
     fn drain_window(&mut self, ctx: &mut Ctx<F>, now: Timestamp, all: bool) {
-        loop {
-            let c = &mut self.counters;
-            let next = if all {
-                self.window.pop(c)
+        self.release_window(ctx, now, &[], |w, c| {
+            if all {
+                w.pop(c)
             } else {
-                self.window.pop_aged(now, c)
-            };
-            let Some(h) = next else {
-                break;
-            };
-            self.process_segment(ctx, &h.segment(&[]), h.index, h.ts, now);
-            self.window.recycle(h);
-        }
+                w.pop_aged(now, c)
+            }
+        });
     }
 
     /// Applies one segment, in causal order, to its connection.
