@@ -23,12 +23,16 @@ fn skip(why: &str) -> bool {
     true
 }
 
+/// A free port below the kernel's ephemeral range (32768 and up by default). A port the
+/// kernel picked for a listener is one it may also hand out as the source port of another
+/// connection (the tests beside this one make some) before httshark binds it: the bind
+/// then fails, or a poll connects to that socket or to itself (both seen in CI).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (0..10_000u16)
+        .map(|i| 20_000 + (start - 20_000 + i) % 10_000)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port in 20000-29999")
 }
 
 fn wait_exit(mut child: Child, limit: Duration) -> std::process::Output {
@@ -120,7 +124,7 @@ fn metrics_are_served_while_capturing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args([
             "-device",
             "lo",
@@ -151,6 +155,13 @@ fn metrics_are_served_while_capturing() {
             if answered && text.contains("httshark_packets_total") {
                 break text;
             }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = wait_exit(child, Duration::from_secs(1));
+            panic!(
+                "httshark ended ({status}) before serving metrics: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(
             start.elapsed() < Duration::from_secs(10),
