@@ -23,18 +23,6 @@ fn skip(why: &str) -> bool {
     true
 }
 
-/// A free port below the kernel's ephemeral range (32768 and up by default). A port the
-/// kernel picked for a listener is one it may also hand out as the source port of another
-/// connection (the tests beside this one make some) before httshark binds it: the bind
-/// then fails, or a poll connects to that socket or to itself (both seen in CI).
-fn free_port() -> u16 {
-    let start = 20_000 + (std::process::id() % 10_000) as u16;
-    (0..10_000u16)
-        .map(|i| 20_000 + (start - 20_000 + i) % 10_000)
-        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
-        .expect("a free port in 20000-29999")
-}
-
 fn wait_exit(mut child: Child, limit: Duration) -> std::process::Output {
     let start = Instant::now();
     while start.elapsed() < limit {

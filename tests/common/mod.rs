@@ -525,3 +525,18 @@ pub fn summary_counters(stderr: &str) -> std::collections::HashMap<String, u64> 
 pub fn summary_counter(stderr: &str, name: &str) -> u64 {
     summary_counters(stderr).get(name).copied().unwrap_or(0)
 }
+
+/// A free port below the kernel's ephemeral range (32768 and up by default). A port the
+/// kernel picked for a listener is one it may also hand out as the source port of another
+/// connection (the tests beside this one make some) before httshark binds it: the bind
+/// then fails, or a poll connects to that socket or to itself (both seen in CI). Each call
+/// starts further on, so two tests of one binary do not get the same port.
+pub fn free_port() -> u16 {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id().wrapping_mul(7).wrapping_add(call * 101)) % 10_000;
+    (0..10_000u32)
+        .map(|i| 20_000 + ((start + i) % 10_000) as u16)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port in 20000-29999")
+}
