@@ -223,7 +223,8 @@ pub(super) struct CausalWindow {
     /// Held segments, in capture order.
     held: VecDeque<Held>,
     /// The segments released whose capture position lies within `RELEASED_REACH` windows
-    /// of the newest pushed, with that position: what a late segment is checked against.
+    /// of the newest pushed, with that position, sorted by it: what a late segment is
+    /// checked against.
     /// Kept by position, not by count, so that a connection's released segments are the
     /// same whatever other connections share the worker (a count of the last few let one
     /// worker forget what three workers remembered: `pipeline` fuzz finding, 1 vs 3
@@ -251,8 +252,14 @@ impl CausalWindow {
         c: &mut ReassemblyCounters,
     ) {
         let reach = (limit as u64).saturating_mul(RELEASED_REACH);
-        self.released
-            .retain(|&(_, at)| at.saturating_add(reach) >= index);
+        // `released` is sorted by position: the ones out of reach are a prefix.
+        while self
+            .released
+            .front()
+            .is_some_and(|&(_, at)| at.saturating_add(reach) < index)
+        {
+            self.released.pop_front();
+        }
         let mut meta = Meta::of(seg);
         // Every held or recently released segment of a 4-tuple has one number: take it
         // from any of them, or a new one.
@@ -385,7 +392,11 @@ impl CausalWindow {
             at
         };
         let h = self.held.remove(at)?;
-        self.released.push_back((h.meta, h.index));
+        // Kept sorted by position (a segment released ahead of an earlier one goes before
+        // it; nearly always at the back), so `push` drops the ones out of reach from the
+        // front instead of scanning them all.
+        let before = self.released.partition_point(|&(_, at)| at <= h.index);
+        self.released.insert(before, (h.meta, h.index));
         Some(h)
     }
 
