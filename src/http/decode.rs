@@ -18,6 +18,10 @@
 //!   `Decoded`, and `DecodeOutcome::stream_truncated` names the layer so the caller can
 //!   flag the message (`Anomaly::DecodeFailed("... stream truncated ...")`). br and zstd
 //!   streams that end early fail.
+//! - With `keep` 0 (no output reads the bytes) the last layer undone is decoded for its
+//!   size and its failures only: its output goes through a reused 32 KiB window and is
+//!   counted, never stored (`Sink::Count`). The size, the failures and the limits are what
+//!   storing it would give.
 
 use std::io::Read;
 
@@ -93,18 +97,23 @@ pub(crate) fn decode_detailed(
         );
     }
     let mut stream_truncated = None;
-    let mut current: Vec<u8> = Vec::new();
+    let mut current = Output::default();
     // Undo the last applied coding first (RFC 9110 §8.4).
     for (i, coding) in layers.iter().rev().enumerate() {
-        let input: &[u8] = if i == 0 { data } else { &current };
+        let input: &[u8] = if i == 0 { data } else { &current.data };
+        // The last layer's bytes are the body's content: with nothing kept, only counted.
+        let sink = if keep == 0 && i + 1 == layers.len() {
+            Sink::Count
+        } else {
+            Sink::Keep
+        };
         let result = match coding.to_ascii_lowercase().as_str() {
-            "gzip" | "x-gzip" => gunzip(inflater, input, max_out),
-            "deflate" => inflate_any(inflater, input, max_out),
-            "br" => {
-                read_all(brotli::Decompressor::new(input, STEP), "br", max_out).map(|v| (v, false))
-            }
+            "gzip" | "x-gzip" => gunzip(inflater, input, max_out, sink),
+            "deflate" => inflate_any(inflater, input, max_out, sink),
+            "br" => read_all(brotli::Decompressor::new(input, STEP), "br", max_out, sink)
+                .map(|v| (v, false)),
             "zstd" => match zstd::stream::read::Decoder::new(input) {
-                Ok(d) => read_all(d, "zstd", max_out).map(|v| (v, false)),
+                Ok(d) => read_all(d, "zstd", max_out, sink).map(|v| (v, false)),
                 Err(e) => Err(LayerError::Corrupt(format!("zstd: {e}"))),
             },
             other => Err(LayerError::Corrupt(format!(
@@ -116,7 +125,7 @@ pub(crate) fn decode_detailed(
                 if truncated && stream_truncated.is_none() {
                     stream_truncated = Some(format!(
                         "{coding}: stream truncated, {} bytes decoded",
-                        out.len()
+                        out.len
                     ));
                 }
                 current = out;
@@ -125,8 +134,9 @@ pub(crate) fn decode_detailed(
             Err(LayerError::Corrupt(r)) => return fail(r, false),
         }
     }
-    let len = current.len() as u64;
-    let truncated = current.len() > keep;
+    let len = current.len as u64;
+    let mut current = current.data;
+    let truncated = len > keep as u64;
     if truncated {
         current.truncate(keep);
         current.shrink_to_fit();
@@ -142,18 +152,52 @@ pub(crate) fn decode_detailed(
     }
 }
 
+/// Where a layer's decoded bytes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sink {
+    /// Into `Output::data`.
+    Keep,
+    /// Counted in `Output::len` only: the bytes are passed through and dropped.
+    Count,
+}
+
+/// One layer's decoded bytes: `data` holds all `len` of them (`Sink::Keep`), or none
+/// (`Sink::Count`).
+#[derive(Default)]
+struct Output {
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl Output {
+    fn kept(data: Vec<u8>) -> Output {
+        Output {
+            len: data.len(),
+            data,
+        }
+    }
+}
+
 /// Reads a decoder to its end, at most `max_out` bytes.
-fn read_all<R: Read>(mut r: R, name: &str, max_out: usize) -> Result<Vec<u8>, LayerError> {
-    let mut out = Vec::new();
+fn read_all<R: Read>(
+    mut r: R,
+    name: &str,
+    max_out: usize,
+    sink: Sink,
+) -> Result<Output, LayerError> {
+    let mut out = Output::default();
     let mut buf = vec![0u8; STEP];
     loop {
         match r.read(&mut buf) {
             Ok(0) => return Ok(out),
             Ok(n) => {
-                if out.len() + n > max_out {
+                if out.len + n > max_out {
                     return Err(limit(name, max_out));
                 }
-                out.extend_from_slice(buf.get(..n).unwrap_or_default());
+                out.len += n;
+                if sink == Sink::Keep {
+                    out.data.extend_from_slice(buf.get(..n).unwrap_or_default());
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(LayerError::Corrupt(format!("{name}: {e}"))),
@@ -174,6 +218,8 @@ fn limit(name: &str, max_out: usize) -> LayerError {
 #[derive(Default)]
 pub struct Inflater {
     state: Option<Box<miniz_oxide::inflate::core::DecompressorOxide>>,
+    /// The wrapping window of a counted stream (`Sink::Count`), made on first use.
+    window: Vec<u8>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -196,7 +242,9 @@ const INFLATE_HINT_RATIO: usize = 32;
 /// doubled, never past `max_out` + 1 (room for one byte more tells "ends exactly at the
 /// limit" from "goes on"); what is left over beyond twice the output goes back at the end,
 /// as the output is kept. Returns the output, whether the input ran out before the
-/// stream's end (truncated stream), and how many input bytes were consumed.
+/// stream's end (truncated stream), and how many input bytes were consumed. With
+/// `Sink::Count` the output goes through the inflater's 32 KiB wrapping window instead
+/// (the window is what matches are copied from) and only its length is returned.
 fn inflate(
     inflater: &mut Inflater,
     zlib: bool,
@@ -204,16 +252,58 @@ fn inflate(
     name: &str,
     max_out: usize,
     hint: usize,
-) -> Result<(Vec<u8>, bool, usize), LayerError> {
+    sink: Sink,
+) -> Result<(Output, bool, usize), LayerError> {
     use miniz_oxide::inflate::core::{decompress, inflate_flags};
     use miniz_oxide::inflate::TINFLStatus;
     let d = inflater.state.get_or_insert_with(Box::default);
     d.init();
-    let mut flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let mut flags = 0;
     if zlib {
         flags |=
             inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER | inflate_flags::TINFL_FLAG_COMPUTE_ADLER32;
     }
+    let status_error = || LayerError::Corrupt(format!("{name}: deflate decompression error"));
+    if sink == Sink::Count {
+        let window = &mut inflater.window;
+        window.resize(WINDOW, 0);
+        let (mut in_pos, mut produced, mut at) = (0usize, 0usize, 0usize);
+        // Until the window has been filled once it is not wrapped: a match reaching back
+        // before the stream's first byte then fails, as it does when the output is kept
+        // (in a wrapping window miniz_oxide would read stale bytes). From then on every
+        // deflate distance (at most 32 KiB) lies within what was produced.
+        let mut wrapping = false;
+        let truncated = loop {
+            let rest = input.get(in_pos..).unwrap_or_default();
+            let f = if wrapping {
+                flags
+            } else {
+                flags | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+            };
+            let (status, used, wrote) = decompress(d, rest, window, at, f);
+            in_pos += used;
+            produced = produced.saturating_add(wrote);
+            if at + wrote >= WINDOW {
+                wrapping = true;
+            }
+            at = (at + wrote) & (WINDOW - 1);
+            if produced > max_out {
+                return Err(limit(name, max_out));
+            }
+            match status {
+                TINFLStatus::Done => break false,
+                TINFLStatus::HasMoreOutput => {}
+                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => break true,
+                _ => return Err(status_error()),
+            }
+        };
+        let out = Output {
+            data: Vec::new(),
+            len: produced,
+        };
+        return Ok((out, truncated, in_pos));
+    }
+    flags |= inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
     let cap = max_out.saturating_add(1);
     let hint = if hint == 0 {
         input.len().saturating_mul(4)
@@ -241,11 +331,7 @@ fn inflate(
             }
             // The input ended before the stream did.
             TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => break true,
-            _ => {
-                return Err(LayerError::Corrupt(format!(
-                    "{name}: deflate decompression error"
-                )))
-            }
+            _ => return Err(status_error()),
         }
     };
     if out_pos > max_out {
@@ -255,8 +341,12 @@ fn inflate(
     if out.capacity() > 2 * out.len() + 4096 {
         out.shrink_to_fit();
     }
-    Ok((out, truncated, in_pos))
+    Ok((Output::kept(out), truncated, in_pos))
 }
+
+/// The wrapping window of a counted inflate: deflate's largest match distance (a power of
+/// two, as miniz_oxide's wrapping output needs).
+const WINDOW: usize = 32 * 1024;
 
 /// `deflate`: zlib-wrapped when the first two bytes are a valid zlib header (RFC 1950
 /// §2.2: CM = 8 and the check bits), else (or when that fails to decode) raw deflate.
@@ -264,19 +354,20 @@ fn inflate_any(
     inflater: &mut Inflater,
     input: &[u8],
     max_out: usize,
-) -> Result<(Vec<u8>, bool), LayerError> {
+    sink: Sink,
+) -> Result<(Output, bool), LayerError> {
     let zlib_header = match input {
         [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
         _ => false,
     };
     if zlib_header {
-        match inflate(inflater, true, input, "deflate", max_out, 0) {
+        match inflate(inflater, true, input, "deflate", max_out, 0, sink) {
             Ok((out, truncated, _)) => return Ok((out, truncated)),
             Err(LayerError::Limit(r)) => return Err(LayerError::Limit(r)),
             Err(LayerError::Corrupt(_)) => {}
         }
     }
-    inflate(inflater, false, input, "deflate", max_out, 0).map(|(o, t, _)| (o, t))
+    inflate(inflater, false, input, "deflate", max_out, 0, sink).map(|(o, t, _)| (o, t))
 }
 
 /// gzip (RFC 1952), with concatenated members. The header is parsed here so the deflate
@@ -285,9 +376,10 @@ fn gunzip(
     inflater: &mut Inflater,
     input: &[u8],
     max_out: usize,
-) -> Result<(Vec<u8>, bool), LayerError> {
+    sink: Sink,
+) -> Result<(Output, bool), LayerError> {
     let corrupt = |r: &str| LayerError::Corrupt(format!("gzip: {r}"));
-    let mut out = Vec::new();
+    let mut out = Output::default();
     let mut rest = input;
     let mut first = true;
     loop {
@@ -314,18 +406,19 @@ fn gunzip(
         };
         first = false;
         let body = rest.get(hlen..).unwrap_or_default();
-        let room = max_out - out.len();
+        let room = max_out - out.len;
         // The trailer's ISIZE: the member's size modulo 2^32, when the body holds one
         // whole member (nearly always); only a reservation hint.
         let isize = rest
             .last_chunk::<4>()
             .map_or(0, |b| u32::from_le_bytes(*b) as usize);
-        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room, isize)?;
-        if out.is_empty() {
+        let (part, truncated, used) = inflate(inflater, false, body, "gzip", room, isize, sink)?;
+        if out.len == 0 {
             // The first member (nearly always the only one): moved, not copied.
             out = part;
         } else {
-            out.extend_from_slice(&part);
+            out.data.extend_from_slice(&part.data);
+            out.len += part.len;
         }
         if truncated {
             return Ok((out, true));
@@ -695,5 +788,77 @@ mod tests {
         assert!(matches!(bad.decoded, Decoded::Failed { .. }));
         let again = decode_detailed(&mut inflater, &gz(&data), &c(&["gzip"]), 1000, 1000, 4);
         assert!(matches!(again.decoded, Decoded::Decoded { data: ref d, .. } if d == &data));
+    }
+
+    /// Counting the last layer (`keep` 0) gives what keeping it would: the same size, the
+    /// same failure and reason, the same limit and truncation, on streams longer than the
+    /// 32 KiB window, cut short, corrupted (a match reaching before the first byte
+    /// included), concatenated and stacked; with one inflater reused throughout, so a
+    /// stale window cannot hide a corrupt stream.
+    #[test]
+    fn counting_a_body_gives_what_keeping_it_would() {
+        // 300 KB of words from a small generator: compressible, with long-range matches.
+        let mut x = 0x2545_f491_u32;
+        let text: Vec<u8> = (0..60_000)
+            .flat_map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let word: &[u8] = [&b"alpha "[..], b"beta ", b"gamma ", b"delta\n"][x as usize % 4];
+                word.to_vec()
+            })
+            .collect();
+        let mut streams: Vec<(Vec<u8>, Vec<&str>)> = Vec::new();
+        for (enc, coding) in [
+            (gz(&text), "gzip"),
+            (zlib(&text), "deflate"),
+            (raw(&text), "deflate"),
+            (br(&text), "br"),
+            (zstd::encode_all(&text[..], 3).unwrap(), "zstd"),
+        ] {
+            let n = enc.len();
+            streams.push((enc.clone(), vec![coding]));
+            streams.push((enc[..n - 8].to_vec(), vec![coding]));
+            streams.push((enc[..n / 2].to_vec(), vec![coding]));
+            for at in [n / 3, n / 2, n - 20] {
+                let mut bad = enc.clone();
+                bad[at] ^= 0x5a;
+                streams.push((bad, vec![coding]));
+            }
+        }
+        // Two gzip members; a stack; a raw deflate stream whose first match reaches back
+        // before its start (a fixed-Huffman block: literal 'a', then length 3, distance 2).
+        let mut two = gz(&text);
+        two.extend_from_slice(&gz(b"second member"));
+        streams.push((two, vec!["gzip"]));
+        streams.push((br(&gz(&text)), vec!["gzip", "br"]));
+        streams.push((vec![0x4b, 0x04, 0x42, 0x00], vec!["deflate"]));
+        let mut reused = Inflater::default();
+        for (enc, codings) in &streams {
+            for max_out in [1 << 20, 100_000, 40_000] {
+                let codings = c(codings);
+                let kept =
+                    decode_detailed(&mut Inflater::default(), enc, &codings, 1 << 21, max_out, 4);
+                let counted = decode_detailed(&mut reused, enc, &codings, 0, max_out, 4);
+                let what = format!("{codings:?} {} bytes, max_out {max_out}", enc.len());
+                assert_eq!(counted.limit_hit, kept.limit_hit, "{what}");
+                assert_eq!(counted.stream_truncated, kept.stream_truncated, "{what}");
+                match (&counted.decoded, &kept.decoded) {
+                    (
+                        Decoded::Decoded {
+                            data,
+                            len,
+                            truncated,
+                        },
+                        Decoded::Decoded { len: want, .. },
+                    ) => {
+                        assert!(data.is_empty(), "{what}");
+                        assert_eq!(len, want, "{what}");
+                        assert_eq!(*truncated, *len > 0, "{what}");
+                    }
+                    (a, b) => assert_eq!(a, b, "{what}"),
+                }
+            }
+        }
     }
 }
