@@ -12,6 +12,8 @@
 # Counter lines that exist in only one run are reported but allowed (a refactor may add
 # counters); a counter present in both runs with different values is a difference, and so
 # is one that went back to zero, unless named in ALLOW_GONE="name ...".
+# PROCESSORS="sites-stats,transactions-sizes" compares the run where no output reads
+# bodies (they are counted, not stored: a path of its own in the HTTP layer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=${1:?OLD_BIN}; new=${2:?NEW_BIN}; shift 2
@@ -43,7 +45,7 @@ run() { # BIN CAPTURE OUTDIR
   rm -rf "$out"; mkdir -p "$out"
   # shellcheck disable=SC2086 # $flags is empty or one word
   "$bin" $flags -file "$cap" -hosts '' -output-folder "$out/har" \
-    -har-processors file,sites-stats,transactions-sizes,sampled-transactions,ndjson,console \
+    -har-processors "${PROCESSORS:-file,sites-stats,transactions-sizes,sampled-transactions,ndjson,console}" \
     -head=true -body=true -sample-transactions-rate 5 \
     -sites-stats-file "$out/statistics.csv" \
     -requests-sizes-stats-file "$out/requests_sizes.csv" \
