@@ -7,7 +7,10 @@
 //! - `http` ([`check`]): each exported transaction must respect the limits
 //!   (`check_transaction`). Data of even length comes with an `on_ack` derived from its
 //!   first byte (up to 255 before the other direction's end: plausible, stale and, after
-//!   gaps, past lost bytes), so the ACK pairing rules see arbitrary offsets.
+//!   gaps, past lost bytes), so the ACK pairing rules see arbitrary offsets. A second run
+//!   with `keep_bodies` off (no output reads bodies: bytes counted, the last content coding
+//!   decoded through a scratch buffer) must give the same transactions with the body
+//!   bytes left out (`without_body_bytes`) and the same counters.
 //! - `http_split` ([`check_split`]), a differential oracle: the same ops fed whole, byte by
 //!   byte and at pseudo-random split points (seeded by the input) must give identical
 //!   transactions and identical `HttpCtx` counters (docs/testing.md: "identical results at
@@ -40,11 +43,12 @@ fn dir(to_client: bool) -> Direction {
 
 /// Feeds the ops to one `HttpConn`; returns every exported transaction and the counters
 /// (as their `Debug` text: every field, compared at once).
-fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
+fn run(data: &[u8], split: Split, acks: bool, keep_bodies: bool) -> (Vec<Transaction>, String) {
     let (midstream, ops) = http_ops(data);
     let conn = plain_conn(midstream);
     let limits = small_http_limits();
     let mut ctx = HttpCtx::new(limits.clone());
+    ctx.keep_bodies = keep_bodies;
     let mut h = HttpConn::new(&conn);
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     let mut reason = CloseReason::EndOfCapture;
@@ -106,16 +110,61 @@ fn run(data: &[u8], split: Split, acks: bool) -> (Vec<Transaction>, String) {
     (out, format!("{:?}", ctx.counters))
 }
 
-/// The `http` target: one run, ACKs included, every transaction within the limits.
+/// The `http` target: one run, ACKs included, every transaction within the limits; and the
+/// same run with no body bytes kept gives the same transactions, bytes aside, and counters.
 pub fn check(data: &[u8]) {
-    run(data, Split::Whole, true);
+    let (kept, counters) = run(data, Split::Whole, true, true);
+    let (counted, counted_counters) = run(data, Split::Whole, true, false);
+    assert_eq!(
+        kept.len(),
+        counted.len(),
+        "bodies counted: another number of transactions"
+    );
+    for (i, (k, c)) in kept.iter().zip(&counted).enumerate() {
+        assert_eq!(
+            &without_body_bytes(k),
+            c,
+            "bodies counted: transaction {i} differs"
+        );
+    }
+    assert_eq!(
+        counters, counted_counters,
+        "bodies counted: counters differ"
+    );
+}
+
+/// `tx` as a run that keeps no body bytes makes it: each body with bytes has them (and its
+/// decoded bytes) dropped, its decoded content marked cut (the keep limit there is 0), and
+/// every size kept.
+fn without_body_bytes(tx: &Transaction) -> Transaction {
+    let mut tx = tx.clone();
+    let strip = |b: &mut crate::model::Body| {
+        if b.len > 0 {
+            b.data = Vec::new();
+            if let crate::model::Decoded::Decoded {
+                data,
+                len,
+                truncated,
+            } = &mut b.decoded
+            {
+                *data = Vec::new();
+                *truncated = *len > 0;
+            }
+            b.dropped = true;
+        }
+    };
+    strip(&mut tx.request.body);
+    if let Some(r) = tx.response.as_mut() {
+        strip(&mut r.body);
+    }
+    tx
 }
 
 /// The `http_split` target: whole, byte by byte and at random split points, the same
 /// transactions and counters.
 pub fn check_split(data: &[u8]) {
-    let (whole, counters) = run(data, Split::Whole, false);
-    let (bytes, bytes_counters) = run(data, Split::Bytes, false);
+    let (whole, counters) = run(data, Split::Whole, false, true);
+    let (bytes, bytes_counters) = run(data, Split::Bytes, false, true);
     assert_eq!(
         whole.len(),
         bytes.len(),
@@ -130,7 +179,7 @@ pub fn check_split(data: &[u8]) {
         (a ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     let max = 2 + (seed >> 58) as usize;
-    let (random, random_counters) = run(data, Split::Random { seed, max }, false);
+    let (random, random_counters) = run(data, Split::Random { seed, max }, false, true);
     assert_eq!(
         whole.len(),
         random.len(),
