@@ -48,6 +48,8 @@ pub(super) struct App<H> {
 pub(super) struct Env<'a, F: HandlerFactory> {
     pub(super) factory: &'a mut F,
     pub(super) ctx: &'a mut Ctx<F>,
+    /// The worker's batch of frames being processed (`Emit::batch`); empty outside one.
+    pub(super) batch: &'a [u8],
 }
 
 impl<H: StreamHandler> App<H> {
@@ -66,6 +68,7 @@ impl<H: StreamHandler> App<H> {
             handler: &mut self.handler,
             info: &self.info,
             ctx: &mut *env.ctx,
+            batch: env.batch,
             dir,
             ts,
             ack,
@@ -79,6 +82,7 @@ pub(super) struct Out<'a, F: HandlerFactory> {
     handler: &'a mut Option<Box<F::Handler>>,
     info: &'a ConnInfo,
     ctx: &'a mut Ctx<F>,
+    batch: &'a [u8],
     dir: Direction,
     ts: Timestamp,
     ack: Option<u64>,
@@ -114,6 +118,10 @@ impl<F: HandlerFactory> Emit for Out<'_, F> {
             .handler
             .get_or_insert_with(|| Box::new(self.factory.new_handler(self.info)));
         h.on_overlap_conflict(self.ctx, self.info, self.dir, offset, len);
+    }
+
+    fn batch(&self) -> &[u8] {
+        self.batch
     }
 }
 

@@ -63,6 +63,11 @@ pub(crate) trait Emit {
     /// delivered (retained until acknowledged), `offset + len` is at or before the next
     /// byte to deliver.
     fn conflict(&mut self, offset: u64, len: u64);
+    /// The worker's batch of frames the delivered bytes may lie in (`Retained::push` keeps
+    /// such bytes by their place until the batch ends); empty when there is none.
+    fn batch(&self) -> &[u8] {
+        &[]
+    }
 }
 
 /// Limits of one direction's buffer.
@@ -342,7 +347,7 @@ impl HalfStream {
         if let Some(d) = self
             .retained
             .as_deref()
-            .and_then(|r| r.compare(start, data))
+            .and_then(|r| r.compare(start, data, out.batch()))
         {
             c.overlap_conflicts += 1;
             c.overlap_conflicts_delivered += 1;
@@ -513,6 +518,19 @@ impl HalfStream {
         self.ooo.mem_bytes()
     }
 
+    /// Whether retained bytes are still in the batch of frames (`detach_retained` is due
+    /// before it goes).
+    pub(crate) fn retained_in_batch(&self) -> bool {
+        self.retained.as_deref().is_some_and(Retained::in_batch)
+    }
+
+    /// The batch of frames goes: the retained bytes still in it are copied.
+    pub(crate) fn detach_retained(&mut self, batch: &[u8]) {
+        if let Some(r) = self.retained.as_deref_mut() {
+            r.detach(batch);
+        }
+    }
+
     /// The memory budget ran out: the retained bytes go (later copies of them are no
     /// longer compared; nothing else is lost). Returns whether any were held.
     pub(crate) fn release_retained(&mut self) -> bool {
@@ -591,7 +609,12 @@ impl HalfStream {
             let r = self
                 .retained
                 .get_or_insert_with(|| Box::new(Retained::with_hint(hint)));
-            if r.push(self.next, data, MAX_RETAINED_BYTES_PER_DIRECTION) {
+            if r.push(
+                self.next,
+                data,
+                MAX_RETAINED_BYTES_PER_DIRECTION,
+                out.batch(),
+            ) {
                 c.retained_limit_hits += 1;
             }
         }

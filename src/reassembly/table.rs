@@ -139,6 +139,10 @@ pub struct ConnTable<F: HandlerFactory> {
     /// The memory budget released the retained bytes: none are kept until `on_tick`
     /// sees usage at `1 / RETAIN_RESUME_SHARE` of the budget.
     retain_suspended: bool,
+    /// Connections that kept retained bytes by their place in the batch being processed
+    /// (`Retained::push`): `detach_window` copies them before the batch goes. At most a
+    /// batch's segments; a slot closed or reused meanwhile is harmless.
+    retained_in_batch: Vec<u32>,
 }
 
 impl<F: HandlerFactory> ConnTable<F> {
@@ -158,6 +162,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             mem_used: 0,
             window: CausalWindow::default(),
             retain_suspended: false,
+            retained_in_batch: Vec::new(),
         }
     }
 
@@ -190,7 +195,7 @@ impl<F: HandlerFactory> ConnTable<F> {
     ) {
         let limit = self.limits.causal_window;
         if limit == 0 && self.window.is_empty() {
-            self.process_segment(ctx, seg, packet_index, ts, now);
+            self.process_segment(ctx, seg, packet_index, ts, now, batch);
             return;
         }
         // What was due before this packet goes first: with the connections spread over
@@ -215,15 +220,27 @@ impl<F: HandlerFactory> ConnTable<F> {
         mut next: impl FnMut(&mut CausalWindow, &mut ReassemblyCounters) -> Option<Held>,
     ) {
         while let Some(h) = next(&mut self.window, &mut self.counters) {
-            self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now);
+            self.process_segment(ctx, &h.segment(batch), h.index, h.ts, now, batch);
             self.window.recycle(h);
         }
     }
 
-    /// The batch given to `on_segment_in` goes: what the causal window still holds of it
-    /// is copied.
+    /// The batch given to `on_segment_in` goes: what the causal window and the
+    /// connections' retained bytes still hold of it is copied.
     pub fn detach_window(&mut self, batch: &[u8]) {
         self.window.detach(batch);
+        let mut list = std::mem::take(&mut self.retained_in_batch);
+        for &idx in &list {
+            if let Some(conn) = self.slots.get_mut(idx as usize).and_then(Option::as_mut) {
+                for half in &mut conn.halves {
+                    half.detach_retained(batch);
+                }
+            }
+            // The copy's allocation replaces the pieces' bytes in the charge.
+            self.recharge(idx);
+        }
+        list.clear();
+        self.retained_in_batch = list;
     }
 
     /// A tick of the pipeline at time `tick`, when the capture had reached packet index
@@ -254,6 +271,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         packet_index: u64,
         ts: Timestamp,
         now: Timestamp,
+        batch: &[u8],
     ) {
         self.counters.segments += 1;
         let key = ConnKey::new(seg.src, seg.dst);
@@ -311,10 +329,16 @@ impl<F: HandlerFactory> ConnTable<F> {
         let mut env = Env {
             factory: &mut self.factory,
             ctx: &mut *ctx,
+            batch,
         };
         if let Some(reason) = conn.process(&mut env, &mut self.counters, lim, seg, ts) {
             self.close(ctx, idx, reason, ts, now);
             return;
+        }
+        if conn.halves.iter().any(HalfStream::retained_in_batch)
+            && self.retained_in_batch.last() != Some(&idx)
+        {
+            self.retained_in_batch.push(idx);
         }
         self.recharge(idx);
         self.enforce_budget(ctx, Some(idx), now);
@@ -340,6 +364,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             let mut env = Env {
                 factory: &mut self.factory,
                 ctx: &mut *ctx,
+                batch: &[],
             };
             if !conn.held.is_empty() {
                 conn.release_held(&mut env, c, lim, Some(now));
@@ -502,6 +527,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         let mut env = Env {
             factory: &mut self.factory,
             ctx,
+            batch: &[],
         };
         if !conn.held.is_empty() {
             conn.release_held(&mut env, c, lim, Some(Timestamp(i64::MAX)));
@@ -673,6 +699,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         let mut env = Env {
             factory: &mut self.factory,
             ctx: &mut *ctx,
+            batch: &[],
         };
         conn.flush_at_close(&mut env, &mut self.counters, lim, ts);
         if let Some(h) = conn.app.handler.as_mut() {
