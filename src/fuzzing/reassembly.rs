@@ -19,6 +19,11 @@
 //!   length with seq mode 1 and byte 1's bit 1 set makes a forged copy: its bytes have
 //!   bit 7 flipped, so copies of the same bytes can differ (`on_overlap_conflict`).
 //!
+//! Segments go in batches, as the worker gives them: each payload is appended to a batch
+//! of `1 + input length % 8` segments (`ConnTable::on_segment_in`), which ends with
+//! `detach_window` (and before every tick); the causal window and the retained bytes keep
+//! payloads by their place in the batch until then.
+//!
 //! Bytes are compared on their low 7 bits (a forged copy may be the one kept). Checked
 //! for conflicts: each is reported before its bytes are delivered or, for bytes already
 //! delivered (retained until acknowledged), wholly before the next byte; never after the
@@ -219,7 +224,9 @@ pub fn run(data: &[u8]) -> ReassemblyCounters {
     let mut ts = Timestamp::from_secs_nanos(1_700_000_000, 0);
     let mut c = Cursor::new(data);
     let mut index = 0u64;
-    let mut payload = Vec::new();
+    let mut batch: Vec<u8> = Vec::new();
+    let mut in_batch = 0usize;
+    let batch_len = 1 + data.len() % 8;
     while let (Some(b0), Some(b1), Some(len)) = (c.u8(), c.u8(), c.u8()) {
         let side = (b0 & 1) as usize;
         let port = (b0 >> 6) as usize;
@@ -263,8 +270,9 @@ pub fn run(data: &[u8]) -> ReassemblyCounters {
         let forged = (b1 >> 4) & 3 == 1 && len & 1 == 1 && b1 & 2 != 0;
         let flip = if forged { 0x80 } else { 0 };
         totals.forged += u64::from(forged);
-        payload.clear();
-        payload.extend((0..len as u32).map(|i| first.wrapping_add(i) as u8 ^ flip));
+        let at = batch.len();
+        batch.extend((0..len as u32).map(|i| first.wrapping_add(i) as u8 ^ flip));
+        let payload = batch.get(at..).unwrap_or_default();
         let end = first
             .wrapping_add(len as u32)
             .wrapping_add(flags.fin as u32);
@@ -278,7 +286,7 @@ pub fn run(data: &[u8]) -> ReassemblyCounters {
             seq,
             ack,
             flags,
-            payload: &payload,
+            payload,
             auth_option: b0 & 32 != 0,
             // Odd lengths carry a TSval that follows the segment index, sometimes going
             // back by up to 3 (PAWS); pure ACKs sometimes close the window (zero-window
@@ -289,13 +297,21 @@ pub fn run(data: &[u8]) -> ReassemblyCounters {
         ts = ts + Duration::from_millis(STEPS[(b1 & 15) as usize]);
         let now = clock.advance(ts);
         totals.fed += len as u64;
-        table.on_segment(&mut totals, &seg, index, ts, now);
+        table.on_segment_in(&mut totals, &seg, index, ts, now, &batch);
         index += 1;
-        if b1 & 15 >= 12 {
+        in_batch += 1;
+        let tick = b1 & 15 >= 12;
+        if tick || in_batch == batch_len {
+            table.detach_window(&batch);
+            batch.clear();
+            in_batch = 0;
+        }
+        if tick {
             table.on_tick(&mut totals, now);
         }
         assert!(table.open_connections() <= 2, "max_connections exceeded");
     }
+    table.detach_window(&batch);
     let now = clock.advance(ts);
     table.close_all(&mut totals, now);
     assert_eq!(table.open_connections(), 0);

@@ -148,14 +148,18 @@ impl Retained {
         false
     }
 
-    /// Appends `bytes` to the copy, reserving the hint when the copy starts.
+    /// Appends `bytes` to the copy.
     fn copy(&mut self, bytes: &[u8]) {
-        let n = bytes.len();
+        self.reserve(bytes.len());
+        self.bytes.extend(bytes);
+    }
+
+    /// Before `n` bytes are copied: when the copy starts, the hint is reserved at once.
+    fn reserve(&mut self, n: usize) {
         if self.bytes.is_empty() && self.bytes.capacity() < n {
             self.bytes
                 .reserve_exact(self.hint.clamp(n, self.limit.max(n)));
         }
-        self.bytes.extend(bytes);
     }
 
     /// The batch `push` was given goes: the pieces still in it are copied.
@@ -164,12 +168,8 @@ impl Retained {
             return;
         }
         let pieces = std::mem::take(&mut self.in_batch);
-        let n = self.in_batch_len;
+        self.reserve(self.in_batch_len);
         self.in_batch_len = 0;
-        if self.bytes.is_empty() && self.bytes.capacity() < n {
-            self.bytes
-                .reserve_exact(self.hint.clamp(n, self.limit.max(n)));
-        }
         for &(at, len) in &pieces {
             match batch.get(at..at + len) {
                 Some(piece) => self.bytes.extend(piece),

@@ -284,8 +284,8 @@ impl<F: HandlerFactory> ConnTable<F> {
         };
         let idx = match kind {
             Some((idx, SynKind::New)) => {
-                self.close(ctx, idx, CloseReason::Reused, ts, now);
-                self.open(ctx, key, seg, packet_index, now)
+                self.close(ctx, idx, CloseReason::Reused, ts, now, batch);
+                self.open(ctx, key, seg, packet_index, now, batch)
             }
             Some((idx, SynKind::Restart)) => {
                 // The client gave up on its SYN and sent another with a new ISN before any
@@ -314,7 +314,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                     self.counters.segments_ignored += 1;
                     return;
                 }
-                self.open(ctx, key, seg, packet_index, now)
+                self.open(ctx, key, seg, packet_index, now, batch)
             }
         };
         // Activity is dated by the segment's own time (never past the clock), not by when
@@ -332,7 +332,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             batch,
         };
         if let Some(reason) = conn.process(&mut env, &mut self.counters, lim, seg, ts) {
-            self.close(ctx, idx, reason, ts, now);
+            self.close(ctx, idx, reason, ts, now, batch);
             return;
         }
         if conn.halves.iter().any(HalfStream::retained_in_batch)
@@ -341,7 +341,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             self.retained_in_batch.push(idx);
         }
         self.recharge(idx);
-        self.enforce_budget(ctx, Some(idx), now);
+        self.enforce_budget(ctx, Some(idx), now, batch);
     }
 
     /// Time advanced: closes connections idle longer than `idle_timeout` (by `now` of
@@ -355,7 +355,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             if now.since(last) <= self.limits.idle_timeout {
                 break;
             }
-            self.close(ctx, self.tail, CloseReason::Idle, now, now);
+            self.close(ctx, self.tail, CloseReason::Idle, now, now, &[]);
         }
         let lim = self.half_limits();
         let mut used = self.mem_used;
@@ -382,7 +382,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             conn.charged = cost;
         }
         self.mem_used = used;
-        self.enforce_budget(ctx, None, now);
+        self.enforce_budget(ctx, None, now, &[]);
         if self.retain_suspended && self.mem_used <= self.limits.memory_budget / RETAIN_RESUME_SHARE
         {
             self.retain_suspended = false;
@@ -402,7 +402,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             .collect();
         live.sort_unstable();
         for (_, idx) in live {
-            self.close(ctx, idx, CloseReason::EndOfCapture, now, now);
+            self.close(ctx, idx, CloseReason::EndOfCapture, now, now, &[]);
         }
     }
 
@@ -482,7 +482,14 @@ impl<F: HandlerFactory> ConnTable<F> {
     ///
     /// What stays charged after that (a head being read, at most `max_head_bytes` per
     /// direction) is bounded per connection.
-    fn enforce_budget(&mut self, ctx: &mut Ctx<F>, current: Option<u32>, now: Timestamp) {
+    /// `batch`: the batch of frames being processed, if any (`Env::batch`).
+    fn enforce_budget(
+        &mut self,
+        ctx: &mut Ctx<F>,
+        current: Option<u32>,
+        now: Timestamp,
+        batch: &[u8],
+    ) {
         let budget = self.limits.memory_budget;
         if self.mem_used <= budget {
             return;
@@ -505,7 +512,7 @@ impl<F: HandlerFactory> ConnTable<F> {
                 break;
             };
             self.counters.memory_limit_evictions += 1;
-            self.close(ctx, victim, CloseReason::Evicted, now, now);
+            self.close(ctx, victim, CloseReason::Evicted, now, now, batch);
         }
         if let Some(idx) = current.filter(|_| self.mem_used > budget) {
             self.shed(ctx, idx);
@@ -527,7 +534,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         let mut env = Env {
             factory: &mut self.factory,
             ctx,
-            batch: &[],
+            batch,
         };
         if !conn.held.is_empty() {
             conn.release_held(&mut env, c, lim, Some(Timestamp(i64::MAX)));
@@ -626,12 +633,13 @@ impl<F: HandlerFactory> ConnTable<F> {
         seg: &TcpSegment<'_>,
         id: u64,
         now: Timestamp,
+        batch: &[u8],
     ) -> u32 {
         while self.index.len() >= self.limits.max_connections.max(1) {
             let Some(victim) = self.eviction_victim(None) else {
                 break;
             };
-            self.close(ctx, victim, CloseReason::Evicted, now, now);
+            self.close(ctx, victim, CloseReason::Evicted, now, now, batch);
         }
         let (client, server) = if server_is_dst(seg, &self.servers, &self.factory) {
             (seg.src, seg.dst)
@@ -678,7 +686,8 @@ impl<F: HandlerFactory> ConnTable<F> {
     }
 
     /// Ends connection `idx`: delivers what it still holds (gaps for holes), calls
-    /// `on_close`, frees its slot. `ts` is the time given to the final calls.
+    /// `on_close`, frees its slot. `ts` is the time given to the final calls; `batch` the
+    /// batch of frames being processed, if any (its retained bytes may lie in it).
     fn close(
         &mut self,
         ctx: &mut Ctx<F>,
@@ -686,6 +695,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         reason: CloseReason,
         ts: Timestamp,
         now: Timestamp,
+        batch: &[u8],
     ) {
         let Some(mut conn) = self.slots.get_mut(idx as usize).and_then(Option::take) else {
             return;
@@ -699,7 +709,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         let mut env = Env {
             factory: &mut self.factory,
             ctx: &mut *ctx,
-            batch: &[],
+            batch,
         };
         conn.flush_at_close(&mut env, &mut self.counters, lim, ts);
         if let Some(h) = conn.app.handler.as_mut() {
