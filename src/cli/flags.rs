@@ -262,6 +262,7 @@ pub struct Cli {
     pub har_processors: String,
 
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
+    ///
     /// More than one pays off with cores to spare: the capture and output threads need about
     /// a core of their own (on 2 cores, 2 workers ran 3-17% slower than 1: docs/benchmarks.md).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
