@@ -298,7 +298,7 @@ fn inflate(
     }
     let truncated = loop {
         let rest = input.get(in_pos..).unwrap_or_default();
-        let (room, at_end) = match sink {
+        let (room, room_len) = match sink {
             // Never more than `cap` in all: the same stop as a kept output.
             Sink::Count => {
                 let n = SCRATCH.min(cap - out_pos);
@@ -315,7 +315,7 @@ fn inflate(
         if end {
             break false;
         }
-        if wrote == at_end {
+        if wrote == room_len {
             // The output filled: more may come.
             if out_pos >= cap {
                 return Err(limit(name, max_out));

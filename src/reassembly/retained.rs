@@ -19,6 +19,8 @@
 
 use std::collections::VecDeque;
 
+use super::window::position_in;
+
 /// Most delivered-but-unacknowledged bytes kept per direction for comparison with later
 /// copies (`ReassemblyLimits::max_retained_bytes_per_direction`'s default). 256 KiB: a
 /// bandwidth-delay product of 20 Mbit/s at 100 ms; beyond it later copies are compared
@@ -247,16 +249,16 @@ impl Retained {
         // The overlap, relative to `from`.
         let rel = usize::try_from(lo - self.from).ok()?;
         let (s1, s2) = self.bytes.as_slices();
-        let mut pieces = Vec::with_capacity(2 + self.in_batch.len());
-        pieces.push(s1);
-        pieces.push(s2);
-        for &(at, len) in &self.in_batch {
-            pieces.push(batch.get(at..at + len)?);
-        }
+        let pieces = [Some(s1), Some(s2)].into_iter().chain(
+            self.in_batch
+                .iter()
+                .map(|&(at, len)| batch.get(at..at + len)),
+        );
         let mut diff: Option<Difference> = None;
         // `pos`: where the current piece starts, relative to `from`.
         let mut pos = 0usize;
         for piece in pieces {
+            let piece = piece?;
             let (a, b) = (rel.max(pos), (rel + n).min(pos + piece.len()));
             if a < b {
                 let kept = piece.get(a - pos..b - pos)?;
@@ -283,12 +285,6 @@ impl Retained {
         }
         diff
     }
-}
-
-/// Where `part` starts in `batch`, when it lies wholly inside it.
-fn position_in(batch: &[u8], part: &[u8]) -> Option<usize> {
-    let (base, at) = (batch.as_ptr() as usize, part.as_ptr() as usize);
-    (at >= base && at + part.len() <= base + batch.len()).then(|| at - base)
 }
 
 #[cfg(test)]

@@ -151,6 +151,14 @@ impl Meta {
     }
 }
 
+/// Where `part` starts in `batch`, when it lies wholly inside it: bytes of the worker's
+/// batch of frames are kept by their place until the batch ends (the held segments here,
+/// the retained bytes in `retained.rs`).
+pub(super) fn position_in(batch: &[u8], part: &[u8]) -> Option<usize> {
+    let (base, at) = (batch.as_ptr() as usize, part.as_ptr() as usize);
+    (at >= base && at + part.len() <= base + batch.len()).then(|| at - base)
+}
+
 /// `0 <= d < CAUSAL_SEQ_REACH`.
 fn within(d: i32) -> bool {
     (0..CAUSAL_SEQ_REACH).contains(&d)
@@ -290,12 +298,12 @@ impl CausalWindow {
         }
         // Payload bytes inside `batch` stay there (the usual case: a worker's batch of
         // frames); any other (a single frame, a payload made by the decoder) is copied.
-        let (base, at) = (batch.as_ptr() as usize, seg.payload.as_ptr() as usize);
-        let len = seg.payload.len();
-        let payload = if at >= base && at + len <= base + batch.len() {
-            Payload::InBatch { at: at - base, len }
-        } else {
-            Payload::Owned(self.copy(seg.payload))
+        let payload = match position_in(batch, seg.payload) {
+            Some(at) => Payload::InBatch {
+                at,
+                len: seg.payload.len(),
+            },
+            None => Payload::Owned(self.copy(seg.payload)),
         };
         self.held.push_back(Held {
             meta,
