@@ -32,6 +32,16 @@ use crate::tls::{TlsCounters, TlsKeys, TlsSettings};
 use crate::transform::{BodySelector, Redaction};
 use crate::wire::{self, DecodeCounters, Decoded, LinkType};
 
+/// One frame of a batch (`Worker::on_batch`): its position in the capture (connection
+/// ids are made from it), its packet time, and where its bytes lie in the batch's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub index: u64,
+    pub ts: Timestamp,
+    pub start: usize,
+    pub end: usize,
+}
+
 /// Everything a worker needs to know, resolved from the command line.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -171,19 +181,24 @@ impl Worker {
         self.frame_in(frame, index, ts, &[]);
     }
 
-    /// Frames stored back to back in `data`: `frames` holds each one's capture index,
-    /// packet time and end offset in `data`, in capture order. As `on_frame` for each,
+    /// The frames of a batch, all in `data`, in capture order. As `on_frame` for each,
     /// but the causal window holds segments by their place in `data` and copies only the
     /// few still held when the batch is done (not every segment).
-    pub fn on_batch(&mut self, data: &[u8], frames: &[(u64, Timestamp, usize)]) {
-        let mut start = 0;
-        for &(index, ts, end) in frames {
-            // The next frame's headers: the capture thread wrote them on another core, and
-            // reading them cold was the largest single stall of a worker.
-            prefetch(data, end);
-            prefetch(data, end + 64);
-            self.frame_in(data.get(start..end).unwrap_or_default(), index, ts, data);
-            start = end;
+    pub fn on_batch(&mut self, data: &[u8], frames: &[Frame]) {
+        for (i, f) in frames.iter().enumerate() {
+            // The next frame's headers: written on another core (by the capture thread,
+            // or by the kernel's read), and reading them cold was the largest single
+            // stall of a worker.
+            if let Some(next) = frames.get(i + 1) {
+                prefetch(data, next.start);
+                prefetch(data, next.start + 64);
+            }
+            self.frame_in(
+                data.get(f.start..f.end).unwrap_or_default(),
+                f.index,
+                f.ts,
+                data,
+            );
         }
         self.table.detach_window(data);
     }

@@ -10,7 +10,7 @@ use httshark::model::Transaction;
 use httshark::reassembly::CAUSAL_WINDOW;
 use httshark::time::Timestamp;
 use httshark::wire::LinkType;
-use httshark::worker::{Worker, WorkerConfig, WorkerCounters};
+use httshark::worker::{Frame, Worker, WorkerConfig, WorkerCounters};
 use httshark_gen::{self as testgen, rng::Rng, FaultSpec, HttpParams, Packet};
 
 /// Runs `packets` in the given (capture) order through a worker with the binary's defaults;
@@ -133,8 +133,8 @@ fn without_the_causal_window_the_swaps_change_the_output() {
     assert!(changed > 0);
 }
 
-/// `run` through `Worker::on_batch`: frames stored back to back in batches of `sizes`
-/// frames in turn (the window holds segments by their place in the batch, copying only
+/// `run` through `Worker::on_batch`: frames stored in batches of `sizes` frames in turn,
+/// each after a 16-byte record header as in a chunk of a pcap file (the window holds segments by their place in the batch, copying only
 /// what it still holds when a batch ends), a tick after each batch as the pipeline does.
 fn run_batched(packets: &[Packet], sizes: &[usize]) -> (Vec<String>, WorkerCounters) {
     let ts = |p: &Packet| Timestamp(p.ts.as_nanos());
@@ -152,8 +152,15 @@ fn run_batched(packets: &[Packet], sizes: &[usize]) -> (Vec<String>, WorkerCount
         data.clear();
         frames.clear();
         for (i, p) in packets[at..at + n].iter().enumerate() {
+            data.extend_from_slice(&[0xab; 16]);
+            let start = data.len();
             data.extend_from_slice(&p.data);
-            frames.push(((at + i) as u64, ts(p), data.len()));
+            frames.push(Frame {
+                index: (at + i) as u64,
+                ts: ts(p),
+                start,
+                end: data.len(),
+            });
         }
         w.on_batch(&data, &frames);
         // The bytes of a finished batch are overwritten: nothing may still point in them.

@@ -30,10 +30,12 @@
 mod error;
 mod file;
 mod live;
+mod reader;
 mod tail;
 
 use std::ffi::{c_int, c_void};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pcap::{Activated, Active, BpfProgram, Capture, Linktype, Offline, PacketHeader};
 
@@ -42,6 +44,7 @@ pub use file::FILE_READ_BUFFER;
 pub use live::{
     list_interfaces, CaptureStats, ATTRIB_BLOCK_TIMEOUT_MS, LIVE_READ_TIMEOUT_MS, STOP_DRAIN,
 };
+pub use reader::CHUNK_BYTES;
 
 use error::pcap_message;
 use file::{
@@ -60,6 +63,9 @@ pub struct Packet<'a> {
     pub data: &'a [u8],
     /// Length on the wire (may exceed `data.len()` when the snaplen cut it).
     pub orig_len: u32,
+    /// The chunk of the file `data` lies in, when the source reads whole chunks
+    /// (`reader.rs`): the capture thread passes it on instead of copying the frame.
+    pub chunk: Option<&'a Arc<Vec<u8>>>,
 }
 
 /// What a source gave.
@@ -127,6 +133,9 @@ pub struct PacketSource {
     /// A cut-short last record read back: returned as a packet, then `End` with the
     /// warning it keeps.
     cut: Option<(tail::CutRecord, String)>,
+    /// A classic pcap file's records, read in chunks without libpcap (`reader.rs`); the
+    /// libpcap handle then only opened the file and compiles the filter.
+    reader: Option<reader::RecordReader<std::fs::File>>,
 }
 
 enum Handle {
@@ -179,6 +188,7 @@ impl PacketSource {
                 _ => false,
             },
             cut: None,
+            reader: None,
         };
         source.link = match &mut source.handle {
             Handle::Live(cap) => choose_link_type(cap, &source.name, true)?,
@@ -218,7 +228,17 @@ impl PacketSource {
             Handle::Live(cap) => granted_nanos(cap),
             Handle::Offline(cap) => granted_nanos(cap),
         };
+        if let (Source::File(path), true) = (&config.source, source.nanos) {
+            source.reader = reader_for(path, source.snapshot);
+        }
         Ok(source)
+    }
+
+    /// A chunk the workers are done with (`Packet::chunk`), for the reader to fill again.
+    pub fn recycle(&mut self, chunk: Vec<u8>) {
+        if let Some(reader) = self.reader.as_mut() {
+            reader.recycle(chunk);
+        }
     }
 
     /// The startup line's description of the source, in tcpdump's words:
@@ -283,6 +303,9 @@ impl PacketSource {
                 }
             }
         }
+        if self.reader.is_some() {
+            return self.next_from_reader();
+        }
         // Taken before the read: its result borrows the handle until this call returns,
         // and the error path needs to ask libpcap where reading stopped.
         let (live, raw) = match &self.handle {
@@ -330,6 +353,7 @@ impl PacketSource {
                     ts: packet_time(packet.header, self.nanos),
                     data,
                     orig_len,
+                    chunk: None,
                 })
             }
             // Live: the ring is empty (non-blocking), or the read timeout expired
@@ -358,50 +382,61 @@ impl PacketSource {
                         warning: caplen_warning(&self.name, self.caplen_over_len),
                     };
                 }
-                let place = Place {
-                    name: &self.name,
-                    live,
-                    filtered: self.filtered,
-                    packets: self.packets,
-                    // SAFETY: `raw` is the handle, valid while `self.handle` lives.
-                    offset: if live {
-                        None
-                    } else {
-                        unsafe { file_offset(raw) }
-                    },
+                // SAFETY: `raw` is the handle, valid while `self.handle` lives.
+                let offset = if live {
+                    None
+                } else {
+                    unsafe { file_offset(raw) }
                 };
-                let mut warning = place.damage_warning(&message);
-                let cut = tail::read_back(
-                    self.path.as_deref(),
-                    self.record_start,
-                    self.program.as_ref(),
-                    &message,
-                );
-                if let Some(c) = &cut {
-                    warning = format!(
-                        "{warning}; its {} captured bytes (of {}) were processed as a \
-                         snaplen-cut packet",
-                        c.data.len(),
-                        c.caplen
-                    );
-                }
-                if let Some(extra) = caplen_warning(&self.name, self.caplen_over_len) {
-                    warning = format!("{warning}; {extra}");
-                }
-                match cut {
-                    Some(c) => {
-                        self.packets += 1;
-                        let cut = self.cut.insert((c, warning));
-                        Next::Packet(Packet {
-                            ts: cut.0.ts,
-                            data: &cut.0.data,
-                            orig_len: cut.0.orig_len,
-                        })
+                damage!(self, live).end(&message, offset)
+            }
+        }
+    }
+
+    /// `next` for a file the reader reads (`reader.rs`): libpcap's rules, its words.
+    fn next_from_reader(&mut self) -> Next<'_> {
+        let Some(reader) = self.reader.as_mut() else {
+            return Next::End { warning: None };
+        };
+        self.record_start = Some(reader.record_start());
+        match reader.next() {
+            reader::Step::Record(r) => {
+                if let Some(program) = &self.program {
+                    let header = PacketHeader {
+                        ts: libc::timeval {
+                            tv_sec: r.secs as libc::time_t,
+                            tv_usec: r.nanos as libc::suseconds_t,
+                        },
+                        caplen: r.data.len() as u32,
+                        len: r.len,
+                    };
+                    if !offline_filter(program, &header, r.data) {
+                        return Next::Filtered;
                     }
-                    None => Next::End {
-                        warning: Some(warning),
-                    },
                 }
+                self.packets += 1;
+                let mut orig_len = r.len;
+                if (orig_len as usize) < r.data.len() {
+                    self.caplen_over_len += 1;
+                    orig_len = u32::try_from(r.data.len()).unwrap_or(u32::MAX);
+                }
+                Next::Packet(Packet {
+                    // As `packet_time` does with libpcap's header (nanoseconds).
+                    ts: Timestamp(r.secs.saturating_mul(1_000_000_000).saturating_add(r.nanos)),
+                    data: r.data,
+                    orig_len,
+                    chunk: Some(r.chunk),
+                })
+            }
+            reader::Step::End => {
+                self.ended = true;
+                Next::End {
+                    warning: caplen_warning(&self.name, self.caplen_over_len),
+                }
+            }
+            reader::Step::Failed { message, offset } => {
+                self.ended = true;
+                damage!(self, false).end(&message, Some(offset))
             }
         }
     }
@@ -424,6 +459,81 @@ impl PacketSource {
     /// True for a live interface.
     pub fn is_live(&self) -> bool {
         matches!(self.handle, Handle::Live(_))
+    }
+}
+
+/// What a failed read needs of its source, borrowed field by field: a read's result
+/// still borrows the handle (or the reader) where it is used.
+struct Damage<'a> {
+    name: &'a str,
+    live: bool,
+    filtered: bool,
+    packets: &'a mut u64,
+    path: Option<&'a std::path::Path>,
+    record_start: Option<u64>,
+    program: Option<&'a BpfProgram>,
+    caplen_over_len: u64,
+    cut: &'a mut Option<(tail::CutRecord, String)>,
+}
+
+/// `Damage` of a `PacketSource`.
+macro_rules! damage {
+    ($source:ident, $live:expr) => {
+        Damage {
+            name: &$source.name,
+            live: $live,
+            filtered: $source.filtered,
+            packets: &mut $source.packets,
+            path: $source.path.as_deref(),
+            record_start: $source.record_start,
+            program: $source.program.as_ref(),
+            caplen_over_len: $source.caplen_over_len,
+            cut: &mut $source.cut,
+        }
+    };
+}
+use damage;
+
+impl<'a> Damage<'a> {
+    /// The end of a source that failed with libpcap's `message`, reading having stopped
+    /// at byte `offset`: the warning, and a classic pcap file's cut-short last record read
+    /// back (`tail.rs`) as a last packet.
+    fn end(self, message: &str, offset: Option<u64>) -> Next<'a> {
+        let place = Place {
+            name: self.name,
+            live: self.live,
+            filtered: self.filtered,
+            packets: *self.packets,
+            offset,
+        };
+        let mut warning = place.damage_warning(message);
+        let cut = tail::read_back(self.path, self.record_start, self.program, message);
+        if let Some(c) = &cut {
+            warning = format!(
+                "{warning}; its {} captured bytes (of {}) were processed as a \
+                 snaplen-cut packet",
+                c.data.len(),
+                c.caplen
+            );
+        }
+        if let Some(extra) = caplen_warning(self.name, self.caplen_over_len) {
+            warning = format!("{warning}; {extra}");
+        }
+        match cut {
+            Some(c) => {
+                *self.packets += 1;
+                let cut = self.cut.insert((c, warning));
+                Next::Packet(Packet {
+                    ts: cut.0.ts,
+                    data: &cut.0.data,
+                    orig_len: cut.0.orig_len,
+                    chunk: None,
+                })
+            }
+            None => Next::End {
+                warning: Some(warning),
+            },
+        }
     }
 }
 
@@ -453,6 +563,26 @@ fn choose_link_type<T: Activated + ?Sized>(
          BSD loopback (NULL, LOOP) and raw IP",
         describe_dlt(current)
     )))
+}
+
+/// The record reader for a classic pcap file it takes (`reader::takes`), positioned at
+/// its first record; `None` leaves the file to libpcap.
+fn reader_for(
+    path: &std::path::Path,
+    snapshot: i32,
+) -> Option<reader::RecordReader<std::fs::File>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; reader::FILE_HEADER];
+    file.read_exact(&mut head).ok()?;
+    let nanos = reader::takes(&head)?;
+    let snapshot = u32::try_from(snapshot).ok().filter(|&s| s > 0)?;
+    file.seek(SeekFrom::Start(reader::FILE_HEADER as u64))
+        .ok()?;
+    Some(reader::RecordReader::new(file, nanos, snapshot))
 }
 
 fn describe_dlt(dlt: Linktype) -> String {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::batch::{stale_others, Batch};
+use super::batch::{Batch, Batcher};
 use super::progress::Progress;
 use super::{Summary, ToWorker};
 use crate::capture::{Next, PacketSource};
@@ -107,8 +107,8 @@ pub(super) struct CaptureSetup<'a> {
     pub(super) stop: &'a AtomicBool,
     pub(super) shared: &'a SharedCapture,
     pub(super) progress: Option<Progress>,
-    /// Batches the workers are done with, to fill again.
-    pub(super) spare: Receiver<Batch>,
+    /// Chunks the workers are done with, to fill again.
+    pub(super) spare: Receiver<Vec<u8>>,
     pub(super) stop_after: StopAfter,
     /// Live: the key logs followed; polled before packets leave for the workers.
     pub(super) keys: &'a mut super::Keys,
@@ -135,11 +135,10 @@ pub(super) fn capture_loop(
     }
     let mut clock = MonotonicClock::default();
     let mut next_tick: Option<Timestamp> = None;
-    let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
+    let mut batcher = Batcher::new(workers, setup.spare.clone());
     let mut pacer = super::pace::Pacer::new(setup.pace);
     // Bytes of the file consumed (pcap: 24-byte header, 16 bytes per record).
     let mut file_read: u64 = 24;
-    let spare = setup.spare.clone();
     // Secrets a client wrote before the packets of a batch were captured reach the workers
     // before that batch: the key logs are polled right before any batch leaves.
     let send_keys = |keys: &mut super::Keys| {
@@ -149,22 +148,26 @@ pub(super) fn capture_loop(
             }
         }
     };
-    let send = |w: usize, batch: &mut Batch, keys: &mut super::Keys| {
-        if !batch.packets.is_empty() {
+    let send = |batcher: &mut Batcher, keys: &mut super::Keys| {
+        let batches: Vec<(usize, Batch)> = batcher.take();
+        if !batches.is_empty() {
             send_keys(keys);
-            let next = spare.try_recv().unwrap_or_else(|_| Batch::new());
-            let full = std::mem::replace(batch, next);
-            let _ = to_workers[w].send(ToWorker::Packets(full));
+            for (w, batch) in batches {
+                let _ = to_workers[w].send(ToWorker::Packets(batch));
+            }
         }
     };
-    let tick = |now: Timestamp, latest: u64, batches: &mut Vec<Batch>, keys: &mut super::Keys| {
+    let tick = |now: Timestamp, latest: u64, batcher: &mut Batcher, keys: &mut super::Keys| {
         send_keys(keys);
-        for (w, batch) in batches.iter_mut().enumerate() {
-            send(w, batch, keys);
-            let _ = to_workers[w].send(ToWorker::Tick(now, latest));
+        send(batcher, keys);
+        for tx in to_workers {
+            let _ = tx.send(ToWorker::Tick(now, latest));
         }
     };
 
+    // Chunks the workers handed back, for the source (given to it between reads: a packet
+    // borrows the source).
+    let mut returned: Vec<Vec<u8>> = Vec::new();
     // Live: when the stop came, and until when the packets already received are read.
     let mut stopping: Option<(Timestamp, Timestamp)> = None;
     let mut ended = Ended::Source;
@@ -197,6 +200,9 @@ pub(super) fn capture_loop(
                 }
             }
         }
+        for chunk in returned.drain(..) {
+            source.recycle(chunk);
+        }
         let (ts, now) = match source.next() {
             Next::Packet(p) => {
                 if let Some(d) = setup.stop_after.duration {
@@ -210,9 +216,7 @@ pub(super) fn capture_loop(
                     let wait = pacer.due_in(p.ts);
                     if super::pace::Pacer::worth_waiting(wait) {
                         // What was read reaches the workers (and the view) before the pause.
-                        for (w, batch) in batches.iter_mut().enumerate() {
-                            send(w, batch, setup.keys);
-                        }
+                        send(&mut batcher, setup.keys);
                         super::pace::Pacer::sleep(wait, setup.stop);
                     }
                 }
@@ -236,14 +240,17 @@ pub(super) fn capture_loop(
                 } else {
                     shard(setup.link, p.data, workers)
                 };
-                let batch = &mut batches[w];
-                batch.data.extend_from_slice(p.data);
-                batch.packets.push((index, p.ts, batch.data.len()));
-                if batch.is_full() {
-                    send(w, batch, setup.keys);
-                    for other in stale_others(&batches, w, index) {
-                        send(other, &mut batches[other], setup.keys);
-                    }
+                if !batcher.fits(p.chunk) {
+                    send(&mut batcher, setup.keys);
+                }
+                let new_chunk = p.chunk.is_some() && batcher.is_empty();
+                batcher.push(w, index, p.ts, p.data, p.chunk);
+                if new_chunk {
+                    // The source reads its next chunks into those the workers are done with.
+                    returned.extend(batcher.returned());
+                }
+                if batcher.is_full() {
+                    send(&mut batcher, setup.keys);
                     if let Some(progress) = setup.progress.as_mut() {
                         progress.update(file_read);
                     }
@@ -308,13 +315,11 @@ pub(super) fn capture_loop(
             }
             // The index of the last packet read (indices start at 0).
             let latest = counters.packets.saturating_sub(1);
-            tick(now, latest, &mut batches, setup.keys);
+            tick(now, latest, &mut batcher, setup.keys);
             next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
         }
     }
-    for (w, batch) in batches.iter_mut().enumerate() {
-        send(w, batch, setup.keys);
-    }
+    send(&mut batcher, setup.keys);
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();

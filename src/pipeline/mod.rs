@@ -166,7 +166,7 @@ pub fn run_until(
     let mut handles = Vec::with_capacity(workers);
     let mut returns = Vec::with_capacity(workers);
     // Packet batches go back to the capture thread the same way (see `Returned`).
-    let (spare_tx, spare_rx) = bounded::<Batch>(workers * 2);
+    let (spare_tx, spare_rx) = bounded::<Vec<u8>>(workers * 2);
     for (index, gate) in gates.iter().enumerate() {
         // The packets queued for the workers are as many as for one, shared: a worker
         // running ahead of another by a whole queue made the HAR entries of the other
@@ -351,7 +351,7 @@ struct WorkerChannels {
     rx: Receiver<ToWorker>,
     out: Sender<FromWorker>,
     back: Receiver<Returned>,
-    spare: Sender<Batch>,
+    spare: Sender<Vec<u8>>,
 }
 
 /// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
@@ -406,12 +406,13 @@ fn worker_thread(
     for msg in rx {
         gate.free_returned(&back);
         match msg {
-            ToWorker::Packets(mut batch) => {
-                worker.on_batch(&batch.data, &batch.packets);
-                batch.data.clear();
-                batch.packets.clear();
-                // The capture thread makes a new batch when none comes back.
-                let _ = spare.try_send(batch);
+            ToWorker::Packets(batch) => {
+                worker.on_batch(&batch.data, &batch.frames);
+                // The last worker done with a chunk hands it back to be filled again (the
+                // capture thread makes a new one when none comes back).
+                if let Some(chunk) = Arc::into_inner(batch.data) {
+                    let _ = spare.try_send(chunk);
+                }
                 flush(&mut worker, &mut flow);
             }
             ToWorker::Secrets(entries) => worker.add_secrets(&entries),
