@@ -63,10 +63,10 @@ timed() {
 }
 
 # NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
-variants=(floor har-csv-w1 har-csv-w2 csv-only)
+variants=(floor har-csv-w1 har-csv-w2 csv-only csv-only-w2)
 # BASE_BIN: another httshark build (say, before a change) run in the same rounds.
 base=${BASE_BIN:-}
-if [ -n "$base" ]; then variants+=(base-har-csv-w1 base-har-csv-w2 base-csv-only); fi
+if [ -n "$base" ]; then variants+=(base-har-csv-w1 base-har-csv-w2 base-csv-only base-csv-only-w2); fi
 bench_capture() {
   local tag=$1 cap=$2 out=$bench_out
   rm -rf "$work/t"; mkdir -p "$work/t"
@@ -85,6 +85,8 @@ bench_capture() {
           -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 2 ;;
         csv-only) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
           -har-processors sites-stats "${stats[@]}" ;;
+        csv-only-w2) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
+          -har-processors sites-stats "${stats[@]}" -workers 2 ;;
       esac
       echo "bench: $tag round $r $v: $(tail -1 "$work/t/$v")"
     done
@@ -119,7 +121,8 @@ table() {
       har-csv-w1) label="httshark HAR + CSV, \`-workers 1\`" ;;
       har-csv-w2) label="httshark HAR + CSV, \`-workers 2\`" ;;
       csv-only) label="httshark CSV only (\`-har-processors sites-stats\`)" ;;
-      base-*) label="BASE_BIN: $(echo "$v" | sed 's/^base-//; s/har-csv-w\(.\)/HAR + CSV, `-workers \1`/; s/csv-only/CSV only/')" ;;
+      csv-only-w2) label="httshark CSV only, \`-workers 2\`" ;;
+      base-*) label="BASE_BIN: $(echo "$v" | sed 's/^base-//; s/har-csv-w\(.\)/HAR + CSV, `-workers \1`/; s/csv-only-w2/CSV only, `-workers 2`/; s/csv-only/CSV only/')" ;;
       tshark) label="tshark as HttShark runs it"
         [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
     esac

@@ -3,8 +3,8 @@
 //! filter, and the warnings a damaged or cut-short file ends with (`tail.rs` reads a
 //! cut-short last record back).
 //!
-//! Damaged files (docs/robustness.md, "Faults"): libpcap bounds every record before
-//! allocating (a classic record longer than the link type's maximum snaplen, a pcapng
+//! Damaged files (docs/robustness.md, "Faults"): libpcap (or `reader.rs`, by the same
+//! rule) bounds every record before allocating (a classic record longer than the link type's maximum snaplen, a pcapng
 //! block over 16 MiB, are refused), so a corrupt length never becomes a huge allocation.
 //! A record libpcap refuses or finds cut short ends the capture with one warning naming
 //! the source, the record (its index when no filter hides records) and the byte offset

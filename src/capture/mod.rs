@@ -1,5 +1,8 @@
 //! Packet sources: live interfaces and pcap/pcapng files (or standard input) through
-//! libpcap. The only module that names the `pcap` crate.
+//! libpcap, and the records of classic pcap files read without it (`reader.rs`: libpcap
+//! opens the file, checks its header and compiles the filter; the reader reads the records
+//! in chunks that travel to the workers whole). The only module that names the `pcap`
+//! crate.
 //!
 //! What it does: opens the source with the BPF filter applied, checks that the link type
 //! is one `wire` decodes, and hands out packets with exact timestamps. Live captures set
@@ -24,7 +27,8 @@
 //! Files: this one is [`PacketSource`], the one type the pipeline reads from, and what
 //! live and file sources share (link type, snapshot length, timestamps). `live.rs` opens
 //! interfaces and waits on them; `file.rs` opens capture files and standard input and
-//! words the warnings of a damaged one; `tail.rs` reads back a cut-short last record;
+//! words the warnings of a damaged one; `reader.rs` reads the records of a classic pcap
+//! file in chunks; `tail.rs` reads back a cut-short last record;
 //! `error.rs` holds [`CaptureError`].
 
 mod error;

@@ -1,7 +1,9 @@
 //! `wire::decode` on arbitrary frames of every link type: the first byte picks the link
-//! type, the rest is the frame. No panic; a decoded segment's payload lies inside the frame.
+//! type, the rest is the frame. No panic; a decoded segment's payload lies inside the
+//! frame; **differential**: the result is what the general way (etherparse for every
+//! frame, `wire::decode_general`) gives, whether or not the fast path took the frame.
 
-use crate::wire::{decode, DecodeCounters, Decoded, LinkType};
+use crate::wire::{decode, decode_general, DecodeCounters, Decoded, LinkType};
 
 /// Runs one input; panics when an invariant above breaks.
 pub fn check(data: &[u8]) {
@@ -10,6 +12,11 @@ pub fn check(data: &[u8]) {
     };
     let link = LinkType::ALL[pick as usize % LinkType::ALL.len()];
     let outcome = decode(link, frame);
+    assert_eq!(
+        outcome,
+        decode_general(link, frame),
+        "the fast path and etherparse differ"
+    );
     if let Ok(Decoded::Tcp(seg)) = &outcome {
         let (start, end) = (
             frame.as_ptr() as usize,

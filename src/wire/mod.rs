@@ -37,6 +37,7 @@
 //! than its header (0 is what Linux TSO/GSO captures show) and an IPv6 payload length of 0
 //! (jumbograms, or the same offload) fall back to the captured length.
 
+mod fast;
 mod flow_hash;
 mod ip;
 mod link;
@@ -189,6 +190,15 @@ impl DecodeCounters {
 
 /// Decodes one captured frame of link type `link`.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    match fast::decode(link, frame) {
+        Some(segment) => Ok(Decoded::Tcp(segment)),
+        None => decode_general(link, frame),
+    }
+}
+
+/// `decode` through etherparse, for every frame (`decode` takes the common case itself:
+/// `fast.rs`, which must agree with this wherever it decides).
+pub(crate) fn decode_general(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let packet = match link {
         LinkType::Ethernet => {
             LaxSlicedPacket::from_ethernet(frame).map_err(|_| DecodeError::Truncated)?

@@ -545,6 +545,7 @@ proptest! {
     fn random_bytes_never_panic(link in 0..LinkType::ALL.len(), bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
         let outcome = decode(LinkType::ALL[link], &bytes);
         assert_payload_inside(&bytes, &outcome);
+        prop_assert_eq!(&outcome, &decode_general(LinkType::ALL[link], &bytes));
     }
 
     #[test]
@@ -567,6 +568,74 @@ proptest! {
         let frame = &frame[..cut.index(frame.len() + 1)];
         let outcome = decode(link, frame);
         assert_payload_inside(frame, &outcome);
+        prop_assert_eq!(&outcome, &decode_general(link, frame));
+    }
+
+    /// The frames the fast path takes, with their headers edited and cut: where it decides
+    /// it gives what etherparse gives, and it leaves every other frame to it.
+    #[test]
+    fn the_fast_path_agrees_with_etherparse_on_edited_common_frames(
+        which in 0..COMMON_FRAMES,
+        edits in proptest::collection::vec((0usize..100, any::<u8>()), 0..4),
+        pad in 0usize..8,
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let (link, mut frame) = common_frame(which);
+        frame.extend(std::iter::repeat_n(0u8, pad));
+        for (at, byte) in edits {
+            let i = at % frame.len();
+            frame[i] = byte;
+        }
+        let end = cut.map_or(frame.len(), |c| c.index(frame.len() + 1));
+        let frame = &frame[..end];
+        prop_assert_eq!(decode(link, frame), decode_general(link, frame));
+    }
+}
+
+/// How many `common_frame`s there are.
+const COMMON_FRAMES: usize = 10;
+
+/// Frames of the common case on every link type (`fast.rs`), TCP options included.
+fn common_frame(which: usize) -> (LinkType, Vec<u8>) {
+    let v4 = ipv4_tcp(PAYLOAD);
+    let v6 = ipv6_tcp(PAYLOAD);
+    match which {
+        0 => (LinkType::Ethernet, ethernet(0x0800, &v4)),
+        1 => (LinkType::Ethernet, ethernet(0x86dd, &v6)),
+        2 => (LinkType::LinuxSll, sll(0x0800, &v4)),
+        3 => (LinkType::LinuxSll2, sll2(0x86dd, &v6)),
+        4 => (LinkType::Null, loopback(2u32.to_le_bytes(), &v4)),
+        5 => (LinkType::Null, loopback(30u32.to_be_bytes(), &v6)),
+        6 => (LinkType::Loop, loopback(2u32.to_be_bytes(), &v4)),
+        7 => (LinkType::Raw, v6),
+        8 => (LinkType::Ipv4, v4),
+        _ => {
+            let mut builder = Vec::new();
+            PacketBuilder::ipv4(V4_SRC, V4_DST, 64)
+                .tcp(40000, 80, 1000, 4096)
+                .options(&[TcpOptionElement::Noop, TcpOptionElement::Timestamp(7, 9)])
+                .unwrap()
+                .ack(77)
+                .write(&mut builder, PAYLOAD)
+                .unwrap();
+            (LinkType::Ethernet, ethernet(0x0800, &builder))
+        }
+    }
+}
+
+#[test]
+fn the_fast_path_takes_the_common_frames() {
+    for which in 0..COMMON_FRAMES {
+        let (link, frame) = common_frame(which);
+        let fast = super::fast::decode(link, &frame);
+        assert!(
+            fast.is_some(),
+            "frame {which} ({link:?}) left to etherparse"
+        );
+        assert_eq!(
+            Ok(Decoded::Tcp(fast.unwrap())),
+            decode_general(link, &frame)
+        );
     }
 }
 

@@ -222,7 +222,7 @@ fn recycled_chunks_are_reused_and_small_ones_are_not() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     #[test]
     fn the_same_as_libpcap_on_any_records(
