@@ -301,7 +301,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--duration", "[default: none]"),
         ("-D, --list-interfaces", "and exit"),
         ("--snaplen", "[default: 262144]"),
-        ("--buffer-size", "[default: 32MiB]"),
+        ("--buffer-size", "[default: 64MiB]"),
         ("--response-timeout", "[default: 5m0s]"),
         ("--response-check-interval", "[default: 10s]"),
         ("--export-interval", "[default: 10s]"),

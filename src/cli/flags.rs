@@ -221,7 +221,7 @@ pub struct Cli {
           value_parser = clap::value_parser!(i32).range(i64::from(MIN_SNAPLEN)..=i64::from(MAX_SNAPLEN)))]
     pub snaplen: i32,
 
-    /// Kernel capture buffer of a live capture, in bytes (a byte size: 32MiB).
+    /// Kernel capture buffer of a live capture, in bytes (a byte size: 64MiB).
     /// Packets arriving while it is full are dropped by the kernel and counted.
     #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_BUFFER_SIZE),
           value_parser = byte_size(parse_buffer_size))]
@@ -263,8 +263,8 @@ pub struct Cli {
 
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
     ///
-    /// More than one pays off with cores to spare: the capture and output threads need about
-    /// a core of their own (on 2 cores, 2 workers ran 3-17% slower than 1: docs/benchmarks.md).
+    /// More than one pays off when the output is light or cores are spare: on 2 cores, 2 workers
+    /// cut CSV-only runs by 15-22% but HAR runs took 16-22% longer (docs/benchmarks.md).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,

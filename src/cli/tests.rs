@@ -483,7 +483,7 @@ fn defaults_match_httshark_and_config() {
     assert_eq!(c.log.verbose, 0);
     // httshark's own.
     assert_eq!(c.snaplen, 262_144);
-    assert_eq!(c.buffer_size, 32 << 20);
+    assert_eq!(c.buffer_size, 64 << 20);
     assert_eq!(c.workers, 1);
     assert_eq!(c.http.max_body_keep, 10 << 20);
     // The flag defaults are the components' own (`Config::default()`, the limit structs
@@ -541,7 +541,7 @@ fn help_shows_httshark_defaults() {
     for (flag, default) in [
         ("hosts", ":80"),
         ("snaplen", "262144"),
-        ("buffer-size", "32MiB"),
+        ("buffer-size", "64MiB"),
         ("response-timeout", "5m0s"),
         ("response-check-interval", "10s"),
         ("export-interval", "10s"),
