@@ -134,8 +134,9 @@ fn without_the_causal_window_the_swaps_change_the_output() {
 }
 
 /// `run` through `Worker::on_batch`: frames stored in batches of `sizes` frames in turn,
-/// each after a 16-byte record header as in a chunk of a pcap file (the window holds segments by their place in the batch, copying only
-/// what it still holds when a batch ends), a tick after each batch as the pipeline does.
+/// each after a 16-byte record header as in a chunk of a pcap file (the window holds
+/// segments by their place in the batch, copying only what it still holds when a batch
+/// ends), a tick after each batch as the pipeline does.
 fn run_batched(packets: &[Packet], sizes: &[usize]) -> (Vec<String>, WorkerCounters) {
     let ts = |p: &Packet| Timestamp(p.ts.as_nanos());
     let mut w = Worker::new(WorkerConfig::from_config(

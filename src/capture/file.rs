@@ -4,8 +4,9 @@
 //! cut-short last record back).
 //!
 //! Damaged files (docs/robustness.md, "Faults"): libpcap (or `reader.rs`, by the same
-//! rule) bounds every record before allocating (a classic record longer than the link type's maximum snaplen, a pcapng
-//! block over 16 MiB, are refused), so a corrupt length never becomes a huge allocation.
+//! rule) bounds every record before allocating (a classic record longer than the link
+//! type's maximum snaplen, a pcapng block over 16 MiB, are refused), so a corrupt length
+//! never becomes a huge allocation.
 //! A record libpcap refuses or finds cut short ends the capture with one warning naming
 //! the source, the record (its index when no filter hides records) and the byte offset
 //! where reading stopped. Records whose captured length exceeds their wire length are
@@ -194,6 +195,23 @@ pub(super) unsafe fn file_offset(p: *mut c_void) -> Option<u64> {
         return None;
     }
     u64::try_from(libc::ftello(file)).ok()
+}
+
+/// The device and inode of the regular file an offline capture reads (`fstat` of its
+/// stream); None for pipes and other special files, live captures and a failed `fstat`.
+///
+/// # Safety
+/// `p` must be a valid libpcap handle.
+pub(super) unsafe fn file_identity(p: *mut c_void) -> Option<(u64, u64)> {
+    let file = pcap_file(p);
+    if file.is_null() {
+        return None;
+    }
+    let mut st: libc::stat = std::mem::zeroed();
+    if libc::fstat(libc::fileno(file), &mut st) != 0 || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
 }
 
 extern "C" {

@@ -52,7 +52,8 @@ pub use reader::CHUNK_BYTES;
 
 use error::pcap_message;
 use file::{
-    caplen_warning, file_offset, is_interrupted_read, offline_filter, open_file, open_stdin, Place,
+    caplen_warning, file_identity, file_offset, is_interrupted_read, offline_filter, open_file,
+    open_stdin, Place,
 };
 use live::{open_live, wait_readable, wall_clock, StatsWidener};
 
@@ -232,8 +233,12 @@ impl PacketSource {
             Handle::Live(cap) => granted_nanos(cap),
             Handle::Offline(cap) => granted_nanos(cap),
         };
-        if let (Source::File(path), true) = (&config.source, source.nanos) {
-            source.reader = reader_for(path, source.snapshot);
+        if let (Source::File(path), true, Handle::Offline(_)) =
+            (&config.source, source.nanos, &source.handle)
+        {
+            // SAFETY: the handle is valid while `source.handle` lives; fstat only reads.
+            let opened = unsafe { file_identity(raw) };
+            source.reader = opened.and_then(|id| reader_for(path, id, source.snapshot));
         }
         Ok(source)
     }
@@ -570,14 +575,25 @@ fn choose_link_type<T: Activated + ?Sized>(
 }
 
 /// The record reader for a classic pcap file it takes (`reader::takes`), positioned at
-/// its first record; `None` leaves the file to libpcap.
+/// its first record; `None` leaves the file to libpcap. `opened` is the device and inode
+/// of the file libpcap opened: the path is opened again, and if it names another file by
+/// now (renamed over, a link switched), libpcap, whose header was read, reads on.
 fn reader_for(
     path: &std::path::Path,
+    opened: (u64, u64),
     snapshot: i32,
 ) -> Option<reader::RecordReader<std::fs::File>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // Non-blocking: a FIFO put under the name since would block the open (and regular
+    // files ignore the flag).
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || (meta.dev(), meta.ino()) != opened {
         return None;
     }
     let mut head = [0u8; reader::FILE_HEADER];
@@ -661,5 +677,48 @@ mod tests {
         );
         h.ts.tv_sec = i64::MAX;
         assert_eq!(packet_time(&h, true), Timestamp(i64::MAX));
+    }
+
+    #[test]
+    fn the_reader_reads_only_the_file_libpcap_opened_and_takes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pcap");
+        let mut head = Vec::new();
+        head.extend_from_slice(&0xa1b2_c3d4u32.to_ne_bytes());
+        head.extend_from_slice(&2u16.to_ne_bytes());
+        head.extend_from_slice(&4u16.to_ne_bytes());
+        head.extend_from_slice(&[0; 8]);
+        head.extend_from_slice(&65535u32.to_ne_bytes());
+        head.extend_from_slice(&1u32.to_ne_bytes());
+        std::fs::write(&path, &head).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let id = (meta.dev(), meta.ino());
+        assert!(reader_for(&path, id, 65535).is_some());
+        // Opened as a source, the file is read by the reader (libpcap's stream names it).
+        let config = Config {
+            source: Source::File(path.clone()),
+            bpf: String::new(),
+            ..Config::default()
+        };
+        let source = PacketSource::open(&config).expect("opens");
+        assert!(source.reader.is_some());
+        // Another file under the name by now: libpcap reads on.
+        assert!(reader_for(&path, (id.0, id.1 ^ 1), 65535).is_none());
+        // No snapshot length to shorten to, or a byte-swapped file: libpcap's.
+        assert!(reader_for(&path, id, 0).is_none());
+        let mut swapped = head.clone();
+        swapped[..4].copy_from_slice(&0xa1b2_c3d4u32.swap_bytes().to_ne_bytes());
+        std::fs::write(&path, &swapped).unwrap();
+        assert!(reader_for(&path, id, 65535).is_none());
+        // Not a regular file.
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let meta = std::fs::metadata(&fifo).unwrap();
+        assert!(reader_for(&fifo, (meta.dev(), meta.ino()), 65535).is_none());
     }
 }

@@ -93,8 +93,10 @@ pub(super) struct RecordReader<R> {
     nanos: bool,
     /// libpcap's snapshot length for the file (`pcap_snapshot`).
     snapshot: u32,
-    /// The chunk being read: file bytes from `base` on.
+    /// The chunk being read: file bytes from `base` on, in its first `filled` bytes (the
+    /// rest is room for the next read, left from an earlier use of the chunk).
     chunk: Arc<Vec<u8>>,
+    filled: usize,
     /// Where the next record starts in `chunk`.
     pos: usize,
     /// File offset of `chunk[0]`.
@@ -115,6 +117,7 @@ impl<R: Read> RecordReader<R> {
             nanos,
             snapshot,
             chunk: Arc::new(Vec::new()),
+            filled: 0,
             pos: 0,
             base: FILE_HEADER as u64,
             eof: false,
@@ -124,10 +127,11 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
-    /// A chunk the workers are done with, for a later read.
-    pub(super) fn recycle(&mut self, mut chunk: Vec<u8>) {
-        if self.spare.len() < SPARE_CHUNKS && chunk.capacity() >= self.chunk_bytes {
-            chunk.clear();
+    /// A chunk the workers are done with, for a later read (none once the file has
+    /// ended). Its bytes stay as they are: the next read overwrites them, and an
+    /// initialised chunk is not zeroed again.
+    pub(super) fn recycle(&mut self, chunk: Vec<u8>) {
+        if !self.eof && self.spare.len() < SPARE_CHUNKS && chunk.capacity() >= self.chunk_bytes {
             self.spare.push(chunk);
         }
     }
@@ -139,7 +143,7 @@ impl<R: Read> RecordReader<R> {
 
     pub(super) fn next(&mut self) -> Step<'_> {
         loop {
-            let avail = self.chunk.len() - self.pos;
+            let avail = self.filled - self.pos;
             let mut need = RECORD_HEADER;
             if avail >= RECORD_HEADER {
                 let word = |at: usize| {
@@ -167,6 +171,7 @@ impl<R: Read> RecordReader<R> {
                     let offset = self.record_start() + RECORD_HEADER as u64;
                     self.eof = true;
                     self.chunk = Arc::new(Vec::new());
+                    self.filled = 0;
                     self.pos = 0;
                     return Step::Failed { message, offset };
                 }
@@ -202,11 +207,13 @@ impl<R: Read> RecordReader<R> {
 
     /// The end of the file (or a read error) with `avail` bytes of an incomplete record.
     fn ended(&mut self, avail: usize) -> Step<'_> {
-        let offset = self.base + self.chunk.len() as u64;
+        let offset = self.base + self.filled as u64;
         if let Some(message) = self.failed.take() {
+            self.release();
             return Step::Failed { message, offset };
         }
         if avail == 0 {
+            self.release();
             return Step::End;
         }
         let message = if avail < RECORD_HEADER {
@@ -232,36 +239,53 @@ impl<R: Read> RecordReader<R> {
             };
             format!("truncated dump file; tried to read {tried} captured bytes, only got {got}")
         };
-        // Nothing more comes from this file.
-        self.pos = self.chunk.len();
+        self.release();
         Step::Failed { message, offset }
     }
 
+    /// Nothing more comes from this file: its chunks go (the batches that hold the last
+    /// one keep it until they are done).
+    fn release(&mut self) {
+        self.spare = Vec::new();
+        self.chunk = Arc::new(Vec::new());
+        self.filled = 0;
+        self.pos = 0;
+    }
+
     /// Reads more of the file into a new chunk that begins with the incomplete record at
-    /// `pos` (of which `need` bytes are wanted whole).
+    /// `pos` (of which `need` bytes are wanted whole): read(2) until the chunk is full or
+    /// the file ends (a file that grows later is not read again, as with libpcap).
     fn refill(&mut self, need: usize) {
-        let rest = &self.chunk[self.pos..];
         let size = self.chunk_bytes.max(need);
         let mut next = match self.spare.pop() {
             Some(v) if v.capacity() >= size => v,
-            _ => Vec::with_capacity(size),
+            // Zeroed by the allocator (fresh pages), once: reads need initialised bytes.
+            _ => vec![0; size],
         };
-        next.extend_from_slice(rest);
+        if next.len() < size {
+            next.resize(size, 0);
+        }
+        let rest = self.filled - self.pos;
+        next[..rest].copy_from_slice(&self.chunk[self.pos..self.filled]);
         self.base += self.pos as u64;
-        let room = (next.capacity() - next.len()) as u64;
-        // `read_to_end` reads into the spare capacity (no zeroing) and retries EINTR.
-        match (&mut self.src).take(room).read_to_end(&mut next) {
-            Ok(n) => {
-                if (n as u64) < room {
+        let mut filled = rest;
+        while filled < next.len() {
+            match self.src.read(&mut next[filled..]) {
+                Ok(0) => {
                     self.eof = true;
+                    break;
                 }
-            }
-            Err(e) => {
-                self.eof = true;
-                self.failed = Some(read_error_message(&e));
+                Ok(n) => filled = (filled + n).min(next.len()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.eof = true;
+                    self.failed = Some(read_error_message(&e));
+                    break;
+                }
             }
         }
         let old = std::mem::replace(&mut self.chunk, Arc::new(next));
+        self.filled = filled;
         self.pos = 0;
         // A chunk no batch took is reused at once.
         if let Some(v) = Arc::into_inner(old) {

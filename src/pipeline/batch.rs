@@ -23,7 +23,7 @@ use crate::worker::Frame;
 const BATCH_PACKETS: usize = 512;
 /// Bytes of copied frames in a chunk (a source's own chunks are `capture::CHUNK_BYTES`).
 const BATCH_BYTES: usize = 1 << 20;
-/// Chunks taken from the workers' returns for the source at each new chunk it reads.
+/// Chunks taken from the workers' returns for the source each time the batches leave.
 const RECYCLE_PER_CHUNK: usize = 2;
 
 /// A worker's frames, in `data`.
@@ -84,9 +84,12 @@ impl Batcher {
         let (start, end) = match chunk {
             Some(chunk) => {
                 let held = self.shared.get_or_insert_with(|| Arc::clone(chunk));
+                debug_assert!(Arc::ptr_eq(held, chunk), "`fits` was not asked");
                 let start = (data.as_ptr() as usize).wrapping_sub(held.as_ptr() as usize);
                 debug_assert!(
-                    start + data.len() <= held.len(),
+                    start
+                        .checked_add(data.len())
+                        .is_some_and(|end| end <= held.len()),
                     "a frame outside its chunk"
                 );
                 (start, start + data.len())

@@ -72,7 +72,7 @@ fn ipv4(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     if total < header_len || total > ip.len() || flags_offset & 0xbfff != 0 {
         return None;
     }
-    if ip[9] != IP_PROTOCOL_TCP {
+    if ip.get(9) != Some(&IP_PROTOCOL_TCP) {
         return None;
     }
     let addr = |at: usize| -> Option<IpAddr> {
@@ -85,7 +85,7 @@ fn ipv4(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
 /// Source, destination and the IP payload, cut at the payload length.
 fn ipv6(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     const HEADER_LEN: usize = 40;
-    if ip.len() < HEADER_LEN || ip[0] >> 4 != 6 || ip[6] != IP_PROTOCOL_TCP {
+    if ip.len() < HEADER_LEN || *ip.first()? >> 4 != 6 || ip.get(6) != Some(&IP_PROTOCOL_TCP) {
         return None;
     }
     let payload_len = usize::from(be16(ip, 4)?);
@@ -109,7 +109,7 @@ fn tcp(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Option<TcpSegment<'_>> {
         return None;
     }
     let options = segment.get(20..header_len)?;
-    let flags = segment[13];
+    let flags = *segment.get(13)?;
     Some(TcpSegment {
         src: SocketAddr::new(src, be16(segment, 0)?),
         dst: SocketAddr::new(dst, be16(segment, 2)?),

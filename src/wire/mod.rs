@@ -7,11 +7,16 @@
 //! `-device any` gives), BSD NULL and OpenBSD LOOP, raw IP (DLT_RAW 12/14 and LINKTYPE_RAW 101,
 //! LINKTYPE_IPV4 228, LINKTYPE_IPV6 229). IPv4 and IPv6 (extension headers skipped).
 //!
-//! How it is split: the link headers etherparse does not know (NULL, LOOP, SLL2, and SLL,
-//! whose protocol field we read directly) are peeled here by hand; everything from the
-//! Ethernet header or the ether type down (VLAN tags, IP, IP extension headers, TCP) is
-//! etherparse's *lax* slicer, which tolerates IP lengths that disagree with the captured
-//! bytes. What the result means for httshark is decided in one place, `interpret`.
+//! How it is split: the common frame (no VLAN tag; IPv4 not fragmented, or IPv6 without
+//! extension headers; a whole TCP header; IP lengths within the captured bytes) is decoded
+//! by hand in `fast.rs`, on every link type, and gives what the general way would
+//! (differential tests in `tests.rs` and the `decode` fuzz target). Every other frame
+//! takes the general way: the link headers etherparse does not know (NULL, LOOP, SLL2,
+//! and SLL, whose protocol field we read directly) are peeled here by hand; everything
+//! from the Ethernet header or the ether type down (VLAN tags, IP, IP extension headers,
+//! TCP) is etherparse's *lax* slicer, which tolerates IP lengths that disagree with the
+//! captured bytes. What its result means for httshark is decided in one place,
+//! `interpret`.
 //!
 //! What this module does not do, on purpose:
 //! - No checksum verification: captures taken on the sending host carry checksums the NIC

@@ -593,7 +593,7 @@ proptest! {
 }
 
 /// How many `common_frame`s there are.
-const COMMON_FRAMES: usize = 10;
+const COMMON_FRAMES: usize = 11;
 
 /// Frames of the common case on every link type (`fast.rs`), TCP options included.
 fn common_frame(which: usize) -> (LinkType, Vec<u8>) {
@@ -609,6 +609,16 @@ fn common_frame(which: usize) -> (LinkType, Vec<u8>) {
         6 => (LinkType::Loop, loopback(2u32.to_be_bytes(), &v4)),
         7 => (LinkType::Raw, v6),
         8 => (LinkType::Ipv4, v4),
+        9 => {
+            // IPv4 with options (IHL 6: NOP, NOP, NOP, end of options).
+            let mut ip = v4[..20].to_vec();
+            ip[0] = 0x46;
+            let total = u16::from_be_bytes([ip[2], ip[3]]) + 4;
+            ip[2..4].copy_from_slice(&total.to_be_bytes());
+            ip.extend_from_slice(&[1, 1, 1, 0]);
+            ip.extend_from_slice(&v4[20..]);
+            (LinkType::Ethernet, ethernet(0x0800, &ip))
+        }
         _ => {
             let mut builder = Vec::new();
             PacketBuilder::ipv4(V4_SRC, V4_DST, 64)

@@ -84,26 +84,7 @@ fn by_reader(path: &Path, snapshot: u32, chunk_bytes: usize) -> Vec<Seen> {
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(FILE_HEADER as u64)).unwrap();
     let mut reader = RecordReader::new(file, nanos, snapshot);
     reader.chunk_bytes = chunk_bytes;
-    let mut seen = Vec::new();
-    loop {
-        match reader.next() {
-            Step::Record(r) => seen.push(Seen::Packet {
-                secs: r.secs,
-                nanos: r.nanos,
-                len: r.len,
-                data: r.data.to_vec(),
-            }),
-            Step::End => {
-                seen.push(Seen::End);
-                break;
-            }
-            Step::Failed { message, offset } => {
-                seen.push(Seen::Failed { message, offset });
-                break;
-            }
-        }
-    }
-    seen
+    read_all(reader)
 }
 
 fn compare(bytes: &[u8], chunk_bytes: usize) -> Result<(), TestCaseError> {
@@ -201,24 +182,147 @@ fn recycled_chunks_are_reused_and_small_ones_are_not() {
     reader.chunk_bytes = 1000;
     reader.recycle(Vec::with_capacity(10));
     assert!(reader.spare.is_empty(), "too small to hold a chunk");
+    // Half the records, every chunk held (as batches would).
     let mut held = Vec::new();
-    let mut packets = 0;
-    while let Step::Record(r) = reader.next() {
-        assert_eq!(r.data, &[packets as u8; 100]);
-        packets += 1;
+    for i in 0..50u8 {
+        let Step::Record(r) = reader.next() else {
+            panic!("record {i}")
+        };
+        assert_eq!(r.data, &[i; 100]);
         held.push(Arc::clone(r.chunk));
     }
-    assert_eq!(packets, 100);
-    let chunks: Vec<Vec<u8>> = {
-        held.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        held.into_iter().filter_map(Arc::into_inner).collect()
-    };
-    assert!(chunks.len() >= 10, "{} chunks", chunks.len());
-    for c in chunks {
+    held.dedup_by(|a, b| Arc::ptr_eq(a, b));
+    let current = held.pop().expect("chunks");
+    let done: Vec<Vec<u8>> = held.into_iter().filter_map(Arc::into_inner).collect();
+    assert!(done.len() >= SPARE_CHUNKS, "{} chunks", done.len());
+    let recycled: Vec<*const u8> = done.iter().map(|v| v.as_ptr()).collect();
+    for c in done {
         reader.recycle(c);
     }
     assert_eq!(reader.spare.len(), SPARE_CHUNKS);
-    assert!(reader.spare.iter().all(Vec::is_empty));
+    drop(current);
+    // The next chunk read is a recycled one, and the records go on unchanged.
+    let mut reused = false;
+    for i in 50..100u8 {
+        let Step::Record(r) = reader.next() else {
+            panic!("record {i}")
+        };
+        assert_eq!(r.data, &[i; 100]);
+        reused |= recycled.contains(&r.chunk.as_ptr());
+    }
+    assert!(reused, "no recycled chunk was read into");
+    assert!(matches!(reader.next(), Step::End));
+    // At the end the reader keeps no chunk, and takes none back.
+    assert!(reader.spare.is_empty() && reader.chunk.is_empty());
+    reader.recycle(vec![0; 1000]);
+    assert!(reader.spare.is_empty());
+}
+
+/// A source that hands out at most `step` bytes a read, is interrupted (EINTR) before
+/// every other read, and fails with EIO once `fail_at` bytes are out.
+struct Awkward<'a> {
+    bytes: &'a [u8],
+    step: usize,
+    interrupt: bool,
+    fail_at: Option<usize>,
+    out: usize,
+}
+
+impl Read for Awkward<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupt = !self.interrupt;
+        if self.interrupt {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        if self.fail_at.is_some_and(|at| self.out >= at) {
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        let end = self.bytes.len().min(self.out + self.step);
+        let end = self.fail_at.map_or(end, |at| end.min(at));
+        let n = (end - self.out).min(buf.len());
+        buf[..n].copy_from_slice(&self.bytes[self.out..self.out + n]);
+        self.out += n;
+        Ok(n)
+    }
+}
+
+fn read_all<R: Read>(mut reader: RecordReader<R>) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    loop {
+        match reader.next() {
+            Step::Record(r) => seen.push(Seen::Packet {
+                secs: r.secs,
+                nanos: r.nanos,
+                len: r.len,
+                data: r.data.to_vec(),
+            }),
+            Step::End => {
+                seen.push(Seen::End);
+                return seen;
+            }
+            Step::Failed { message, offset } => {
+                seen.push(Seen::Failed { message, offset });
+                return seen;
+            }
+        }
+    }
+}
+
+#[test]
+fn short_and_interrupted_reads_give_the_same_records() {
+    let mut bytes = file_header(false, 65535);
+    for i in 0..50u32 {
+        record(
+            &mut bytes,
+            i,
+            i,
+            20 + i,
+            20 + i,
+            &vec![i as u8; 20 + i as usize],
+        );
+    }
+    let whole = read_all(RecordReader::new(&bytes[FILE_HEADER..], false, 65535));
+    assert_eq!(whole.len(), 51);
+    for step in [1, 7, 100, 4096] {
+        let src = Awkward {
+            bytes: &bytes[FILE_HEADER..],
+            step,
+            interrupt: false,
+            fail_at: None,
+            out: 0,
+        };
+        let mut reader = RecordReader::new(src, false, 65535);
+        reader.chunk_bytes = 300;
+        assert_eq!(read_all(reader), whole, "{step} bytes a read");
+    }
+}
+
+#[test]
+fn a_read_error_ends_with_its_message_after_the_whole_records() {
+    let mut bytes = file_header(false, 65535);
+    for i in 0..10u32 {
+        record(&mut bytes, i, 0, 84, 84, &[i as u8; 84]);
+    }
+    // The error comes 3 records and 40 bytes in: the 4th record is incomplete.
+    let src = Awkward {
+        bytes: &bytes[FILE_HEADER..],
+        step: 50,
+        interrupt: false,
+        fail_at: Some(3 * 100 + 40),
+        out: 0,
+    };
+    let seen = read_all(RecordReader::new(src, false, 65535));
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(matches!(&seen[2], Seen::Packet { secs: 2, data, .. } if data == &[2; 84]));
+    let reason = std::io::Error::from_raw_os_error(libc::EIO).to_string();
+    let reason = reason.split(" (os error").next().unwrap();
+    assert_eq!(
+        seen[3],
+        Seen::Failed {
+            message: format!("error reading dump file: {reason}"),
+            offset: (FILE_HEADER + 3 * 100 + 40) as u64,
+        }
+    );
 }
 
 proptest! {
