@@ -264,7 +264,7 @@ pub struct Cli {
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
     ///
     /// More than one pays off when the output is light or cores are spare: on 2 cores, 2 workers
-    /// cut CSV-only runs by 22-28%; HAR runs were no faster, up to 30% slower (docs/benchmarks.md).
+    /// cut CSV-only runs by 15-28%; HAR runs were no faster, up to 30% slower (docs/benchmarks.md).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,
