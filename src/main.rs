@@ -477,10 +477,30 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
             "{failed} TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
         ));
     }
+    // Which stage was behind decides the advice: the first one that made the stage
+    // before it wait (the outputs hold up the workers, which hold up the capture).
     let dropped = c("kernel_dropped") + c("interface_dropped");
     if dropped > 0 {
+        let outputs = c("output_queue_full_waits") + c("memory_limit_in_flight_waits");
+        let advice = if outputs > 0 {
+            format!(
+                "the outputs were behind (the workers waited for them {outputs} times): write \
+                 them to a faster -output-folder, or choose fewer -har-processors; a larger \
+                 -buffer-size rides out bursts"
+            )
+        } else if c("worker_queue_full_waits") > 0 {
+            format!(
+                "the workers were behind (the capture waited for them {} times): raise \
+                 -workers if cores are free; a larger -buffer-size rides out bursts",
+                c("worker_queue_full_waits")
+            )
+        } else {
+            "raise -buffer-size (no stage of httshark was behind: the capture thread \
+             waited for a core)"
+                .to_string()
+        };
         w.push(format!(
-            "{dropped} packets were dropped before httshark read them: raise -buffer-size, or -workers"
+            "{dropped} packets were dropped before httshark read them: {advice}"
         ));
     }
     w
@@ -599,8 +619,39 @@ mod tests {
             summary_warnings(&summary, &run, 10),
             [
                 "10 packets matched but no HTTP transaction was found (2 TLS connections: give their clients' key log with -tls-keylog)",
-                "3 packets were dropped before httshark read them: raise -buffer-size, or -workers"
+                "3 packets were dropped before httshark read them: raise -buffer-size (no stage of httshark was behind: the capture thread waited for a core)"
             ]
+        );
+        // The stage that was behind decides the advice (the outputs first).
+        let behind = |counters: Vec<(&'static str, u64)>| {
+            let summary = Summary {
+                counters,
+                ..Summary::default()
+            };
+            summary_warnings(&summary, &run, 10)
+                .pop()
+                .unwrap_or_default()
+        };
+        let workers = behind(vec![
+            ("packets", 10),
+            ("kernel_dropped", 2),
+            ("interface_dropped", 1),
+            ("worker_queue_full_waits", 5),
+        ]);
+        assert_eq!(
+            workers,
+            "3 packets were dropped before httshark read them: the workers were behind (the capture waited for them 5 times): raise -workers if cores are free; a larger -buffer-size rides out bursts"
+        );
+        let outputs = behind(vec![
+            ("packets", 10),
+            ("kernel_dropped", 3),
+            ("worker_queue_full_waits", 5),
+            ("output_queue_full_waits", 4),
+            ("memory_limit_in_flight_waits", 1),
+        ]);
+        assert_eq!(
+            outputs,
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 5 times): write them to a faster -output-folder, or choose fewer -har-processors; a larger -buffer-size rides out bursts"
         );
         // From standard input a pcapng's own secrets are not read: the hint says so.
         let from_stdin = Config {

@@ -58,16 +58,30 @@ pub(super) fn open_file(path: &Path) -> Result<Capture<Offline>, CaptureError> {
 /// default is the file system block (4 KiB), a read(2) per 4 KiB of capture.
 pub const FILE_READ_BUFFER: usize = 1 << 20;
 
+/// The stdio buffer of a file whose records `reader.rs` reads: libpcap reads only the
+/// file header through it, and a larger one would be filled (and kept) for nothing.
+const HEAD_READ_BUFFER: usize = 4096;
+
 /// A regular file opened for libpcap through a stream with a `FILE_READ_BUFFER` buffer
-/// (what `pcap_open_offline` does, with a larger buffer set before the first read).
+/// (what `pcap_open_offline` does, with a larger buffer set before the first read), or
+/// `HEAD_READ_BUFFER` when `reader.rs` will read its records (`reader::takes` its header;
+/// should the reader still decline it, libpcap reads it through the small buffer).
 /// `None` when the file cannot be opened that way (not a regular file, not readable):
 /// the caller then lets libpcap open it, for libpcap's own error message.
 fn open_file_buffered(path: &Path) -> Option<Result<Capture<Offline>, pcap::Error>> {
+    use std::os::unix::fs::FileExt;
     use std::os::unix::io::IntoRawFd;
     let file = std::fs::File::open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
     }
+    let mut head = [0u8; super::reader::FILE_HEADER];
+    let ours = file.read_exact_at(&mut head, 0).is_ok() && super::reader::takes(&head).is_some();
+    let buffer = if ours {
+        HEAD_READ_BUFFER
+    } else {
+        FILE_READ_BUFFER
+    };
     let fd = file.into_raw_fd();
     // SAFETY: `fd` is ours (just opened) and goes to the stream, which closes it; the
     // stream goes to libpcap on success (pcap_close closes it) and is closed here on
@@ -79,7 +93,7 @@ fn open_file_buffered(path: &Path) -> Option<Result<Capture<Offline>, pcap::Erro
             libc::close(fd);
             return None;
         }
-        if libc::setvbuf(fp, std::ptr::null_mut(), libc::_IOFBF, FILE_READ_BUFFER) != 0 {
+        if libc::setvbuf(fp, std::ptr::null_mut(), libc::_IOFBF, buffer) != 0 {
             libc::fclose(fp);
             return None;
         }

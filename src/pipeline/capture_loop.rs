@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::batch::{Batch, Batcher};
 use super::progress::Progress;
@@ -36,6 +36,9 @@ crate::counters! {
         kernel_dropped,
         /// Frames dropped by the interface or driver (live; from libpcap statistics).
         interface_dropped,
+        /// Times a batch of packets found its worker's queue full and the capture thread
+        /// waited (the workers were behind; live, the kernel buffer fills meanwhile).
+        worker_queue_full_waits,
     }
 }
 
@@ -52,6 +55,7 @@ pub(super) struct SharedCapture {
     pub(super) pending: AtomicU64,
     /// Records the filter rejected (files and stdin; see `CaptureCounters::filtered_out`).
     pub(super) filtered_out: AtomicU64,
+    pub(super) worker_queue_full_waits: AtomicU64,
 }
 
 impl SharedCapture {
@@ -64,6 +68,7 @@ impl SharedCapture {
             kernel_dropped: self.kernel_dropped.load(Ordering::Relaxed),
             interface_dropped: self.interface_dropped.load(Ordering::Relaxed),
             filtered_out: self.filtered_out.load(Ordering::Relaxed),
+            worker_queue_full_waits: self.worker_queue_full_waits.load(Ordering::Relaxed),
         }
     }
 
@@ -74,6 +79,8 @@ impl SharedCapture {
             .store(counters.snaplen_cut, Ordering::Relaxed);
         self.filtered_out
             .store(counters.filtered_out, Ordering::Relaxed);
+        self.worker_queue_full_waits
+            .store(counters.worker_queue_full_waits, Ordering::Relaxed);
     }
 }
 
@@ -148,12 +155,19 @@ pub(super) fn capture_loop(
             }
         }
     };
+    // Times a worker's queue was full (`CaptureCounters::worker_queue_full_waits`).
+    let queue_waits = std::cell::Cell::new(0u64);
     let send = |batcher: &mut Batcher, keys: &mut super::Keys| {
         let batches: Vec<(usize, Batch)> = batcher.take();
         if !batches.is_empty() {
             send_keys(keys);
             for (w, batch) in batches {
-                let _ = to_workers[w].send(ToWorker::Packets(batch));
+                if let Err(TrySendError::Full(msg)) =
+                    to_workers[w].try_send(ToWorker::Packets(batch))
+                {
+                    queue_waits.set(queue_waits.get() + 1);
+                    let _ = to_workers[w].send(msg);
+                }
             }
         }
     };
@@ -299,6 +313,7 @@ pub(super) fn capture_loop(
             Some(t) => now >= t,
         };
         if due || (ts.is_none() && next_tick.is_some()) {
+            counters.worker_queue_full_waits = queue_waits.get();
             setup.shared.publish(counters);
             if ts.is_none() {
                 // Live and idle: a good moment to read the kernel's drop counters.
@@ -320,6 +335,7 @@ pub(super) fn capture_loop(
         }
     }
     send(&mut batcher, setup.keys);
+    counters.worker_queue_full_waits = queue_waits.get();
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();

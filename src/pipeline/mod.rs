@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::PacketSource;
 use crate::config::Config;
@@ -128,6 +128,9 @@ crate::counters! {
         /// Times a worker waited because the transactions in flight to the processors
         /// filled their share of `-memory-limit` (the processors were behind).
         memory_limit_in_flight_waits,
+        /// Times a worker's transactions found the processors' queue full and the worker
+        /// waited (the processors were behind).
+        output_queue_full_waits,
     }
 }
 
@@ -392,7 +395,15 @@ fn worker_thread(
                 har,
                 bytes,
             };
-            if out.send(msg).is_err() {
+            let sent = match out.try_send(msg) {
+                Ok(()) => true,
+                Err(TrySendError::Full(msg)) => {
+                    flow.output_queue_full_waits += 1;
+                    out.send(msg).is_ok()
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            };
+            if !sent {
                 gate.release(bytes);
             }
         }
