@@ -136,14 +136,20 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     let keylog = lab.path("keys.log");
     let out = lab.path("entries.ndjson");
     let sites = lab.path("sites.csv");
+    // `start_httshark` gives -output-folder.
+    let har_folder = lab.path("out");
+    // Two workers: the HAR entries are encoded on the workers, the owner spliced in on the
+    // processor thread; the NDJSON entries are encoded there whole (compared below).
     let args: Vec<String> = [
         "-device",
         &lab.ifname,
         "-hosts",
         &format!("{}:", lab.server_addr),
         "-attribution-immediate",
+        "-workers",
+        "2",
         "-har-processors",
-        "ndjson,sites-stats",
+        "ndjson,sites-stats,file",
         "-ndjson-file",
         &out.display().to_string(),
         "-stats-group-by",
@@ -380,6 +386,24 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         *by_process.entry(key).or_default() += 1;
     }
     assert_eq!(per_site, by_process, "{csv}");
+    // The HAR files hold the NDJSON's entries, byte for byte (an owner spliced into an
+    // entry encoded without it gives the bytes of encoding it with the owner).
+    let mut har_entries = Vec::new();
+    for f in std::fs::read_dir(&har_folder).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|x| x == "har") {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            har_entries.extend(v["log"]["entries"].as_array().unwrap().iter().cloned());
+        }
+    }
+    let text = |es: &[serde_json::Value]| {
+        let mut t: Vec<String> = es.iter().map(|e| e.to_string()).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(text(&har_entries), text(&entries), "{stderr}");
+    assert!(har_entries.iter().all(|e| e["_process"].is_object()));
 }
 
 #[test]

@@ -22,8 +22,9 @@ use super::view::{
 };
 use crate::model::Header;
 
-/// Appends the entry to `out` as one compact JSON object.
-pub fn write_entry(e: &EntryView<'_>, out: &mut Vec<u8>) {
+/// Appends the entry to `out` as one compact JSON object; returns the offset in `out`
+/// where its `_process` begins, or would begin without one (`super::splice_process`).
+pub fn write_entry(e: &EntryView<'_>, out: &mut Vec<u8>) -> usize {
     out.extend_from_slice(b"{\"startedDateTime\":");
     string(out, &e.started_date_time);
     out.extend_from_slice(b",\"time\":");
@@ -48,8 +49,9 @@ pub fn write_entry(e: &EntryView<'_>, out: &mut Vec<u8>) {
         ",\"serverIPAddress\":\"{}\",\"connection\":\"{}\"",
         e.server_ip_address, e.connection
     );
-    write_custom(out, &e.custom);
+    let process_at = write_custom(out, &e.custom);
     out.push(b'}');
+    process_at
 }
 
 fn write_request(out: &mut Vec<u8>, r: &RequestView<'_>) {
@@ -172,7 +174,8 @@ fn write_timings(out: &mut Vec<u8>, t: &Timings) {
 }
 
 /// The custom fields, each left out when the view says so.
-fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
+/// The custom fields; returns where `_process` begins (or would begin).
+fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) -> usize {
     array(out, b",\"_anomalies\":", &c.anomalies, |out, a| {
         string(out, a)
     });
@@ -247,6 +250,7 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
         flag(out, b",\"resumed\":true", t.resumed);
         out.push(b'}');
     }
+    let process_at = out.len();
     if let Some(owner) = c.process {
         write_process(out, owner);
     }
@@ -273,10 +277,11 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) {
             }
         }
     }
+    process_at
 }
 
 /// `_process` (docs/har.md): the owner, or why there is none.
-fn write_process(out: &mut Vec<u8>, owner: &crate::model::Owner) {
+pub(super) fn write_process(out: &mut Vec<u8>, owner: &crate::model::Owner) {
     use crate::model::{Owner, Side};
     out.extend_from_slice(b",\"_process\":{");
     match owner {

@@ -83,6 +83,12 @@ impl<W: Write> LogWriter<W> {
 /// The HAR entry of `tx` as compact JSON: decided once (`view::EntryView`), then encoded
 /// (`json::write_entry`). What every processor writes.
 pub fn entry_json(tx: &Transaction) -> Vec<u8> {
+    entry_json_with_process_at(tx).0
+}
+
+/// `entry_json(tx)`, and the offset where its `_process` begins, or would begin when `tx`
+/// has no owner (for `splice_process`).
+pub fn entry_json_with_process_at(tx: &Transaction) -> (Vec<u8>, usize) {
     // Room for the body text (base64 is 4/3 of its bytes, plus padding), the heads (as
     // JSON objects a field takes about twice its wire bytes) and the fixed fields, so the
     // buffer rarely grows while written: a growth late in a large entry copies all of it.
@@ -94,7 +100,20 @@ pub fn entry_json(tx: &Transaction) -> Vec<u8> {
     let heads = tx.request.head_len + tx.response.as_ref().map_or(0, |r| r.head_len);
     let heads = usize::try_from(heads).unwrap_or(usize::MAX).min(1 << 20);
     let mut out = Vec::with_capacity(2048 + 2 * heads + bodies + bodies.div_ceil(3) + 8);
-    json::write_entry(&view::EntryView::new(tx), &mut out);
+    let process_at = json::write_entry(&view::EntryView::new(tx), &mut out);
+    (out, process_at)
+}
+
+/// `entry_json(tx)` with `owner` as its `_process` (which `tx` had none of), from
+/// `entry_json_with_process_at(tx)`: the same bytes as encoding it with the owner. Workers
+/// encode entries before the processor thread knows a live connection's owner; this
+/// puts it in without encoding the entry again.
+pub fn splice_process(json: &[u8], process_at: usize, owner: &crate::model::Owner) -> Vec<u8> {
+    let at = process_at.min(json.len());
+    let mut out = Vec::with_capacity(json.len() + 256);
+    out.extend_from_slice(&json[..at]);
+    json::write_process(&mut out, owner);
+    out.extend_from_slice(&json[at..]);
     out
 }
 

@@ -614,6 +614,15 @@ proptest::proptest! {
             let want = entry_json_bytes(&entry(&t)).unwrap();
             let direct = entry_json(&t);
             proptest::prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&want));
+            // Encoded without its owner and the owner spliced in: the same bytes.
+            if let Some(owner) = t.process.clone() {
+                let mut bare = t.clone();
+                bare.process = None;
+                let (json, at) = super::entry_json_with_process_at(&bare);
+                proptest::prop_assert_eq!(&json, &entry_json(&bare));
+                let spliced = super::splice_process(&json, at, &owner);
+                proptest::prop_assert_eq!(String::from_utf8_lossy(&spliced), String::from_utf8_lossy(&direct));
+            }
         }
     }
 }

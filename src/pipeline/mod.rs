@@ -101,6 +101,9 @@ enum FromWorker {
         /// Each transaction's HAR entry (`har::entry_json`), when a processor takes them
         /// (`Processor::takes_har_json`); else empty.
         har: Vec<Box<[u8]>>,
+        /// Where each entry's `_process` goes (`har::splice_process`: the owner of a live
+        /// connection is joined on the processor thread).
+        process_at: Vec<usize>,
         bytes: usize,
     },
     /// The worker's clock reached `now`; its counters and gauges at that time.
@@ -157,13 +160,11 @@ pub fn run_until(
     // Body bytes are stored only when some output reads them (CSV statistics read sizes).
     let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
     // HAR entries are encoded by the workers (in parallel, off the processor thread) when
-    // a processor writes them as they are, and no owner is joined onto the transactions
-    // on the processor thread (attribution of a live capture), which the entry shows.
-    // With one worker the worker is already the longer stage: the processor thread
-    // encodes beside it (docs/architecture.md has the measurement).
-    let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
-        && !(config.attribution && source.is_live())
-        && workers > 1;
+    // a processor writes them as they are; an owner joined on the processor thread (live
+    // attribution) is spliced into the encoded entry there (`har::splice_process`). With
+    // one worker the worker is already the longer stage: the processor thread encodes
+    // beside it (docs/architecture.md has the measurement).
+    let encode_har = outputs.processors.iter().any(|p| p.takes_har_json()) && workers > 1;
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -377,12 +378,15 @@ fn worker_thread(
     let flush = |worker: &mut Worker, flow: &mut FlowCounters| {
         if worker.has_transactions() {
             let txs = worker.take_transactions();
-            let har: Vec<Box<[u8]>> = if encode_har {
+            let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if encode_har {
                 txs.iter()
-                    .map(|tx| crate::har::entry_json(tx).into_boxed_slice())
-                    .collect()
+                    .map(|tx| {
+                        let (json, at) = crate::har::entry_json_with_process_at(tx);
+                        (json.into_boxed_slice(), at)
+                    })
+                    .unzip()
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
             let bytes = txs.iter().map(Transaction::mem_bytes).sum::<usize>()
                 + har.iter().map(|j| j.len()).sum::<usize>();
@@ -393,6 +397,7 @@ fn worker_thread(
                 worker: index,
                 txs,
                 har,
+                process_at,
                 bytes,
             };
             let sent = match out.try_send(msg) {

@@ -188,22 +188,26 @@ pub(super) fn process(
                 worker,
                 mut txs,
                 mut har,
+                process_at,
                 bytes,
             } => {
-                // An owner joined below shows in the entry: encoded here then.
-                if join.is_some() {
-                    har.clear();
-                }
                 for (i, tx) in txs.iter_mut().enumerate() {
                     let mut json = har.get_mut(i).map(std::mem::take);
                     if let Some(j) = join.as_mut() {
                         let owner = j.joiner.owner(tx.conn.id, tx.conn.client, tx.conn.server);
                         let keep = j.filter.as_ref().is_none_or(|f| f.matches(&owner));
-                        tx.process = Some(owner);
                         if !keep {
                             j.filtered_out += 1;
                             continue;
                         }
+                        // The owner shows in the entry the worker encoded without it.
+                        json = match (json, process_at.get(i)) {
+                            (Some(encoded), Some(&at)) => Some(
+                                crate::har::splice_process(&encoded, at, &owner).into_boxed_slice(),
+                            ),
+                            _ => None,
+                        };
+                        tx.process = Some(owner);
                     }
                     if tx
                         .anomalies
