@@ -684,13 +684,7 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.pcap");
-        let mut head = Vec::new();
-        head.extend_from_slice(&0xa1b2_c3d4u32.to_ne_bytes());
-        head.extend_from_slice(&2u16.to_ne_bytes());
-        head.extend_from_slice(&4u16.to_ne_bytes());
-        head.extend_from_slice(&[0; 8]);
-        head.extend_from_slice(&65535u32.to_ne_bytes());
-        head.extend_from_slice(&1u32.to_ne_bytes());
+        let head = reader::tests::file_header(false, 65535);
         std::fs::write(&path, &head).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         let id = (meta.dev(), meta.ino());

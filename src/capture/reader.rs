@@ -307,4 +307,4 @@ fn read_error_message(e: &std::io::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use super::batch::{Batch, Batcher};
 use super::progress::Progress;
@@ -37,7 +37,8 @@ crate::counters! {
         /// Frames dropped by the interface or driver (live; from libpcap statistics).
         interface_dropped,
         /// Times a batch of packets found its worker's queue full and the capture thread
-        /// waited (the workers were behind; live, the kernel buffer fills meanwhile).
+        /// waited (the workers were behind; live, the kernel buffer fills meanwhile). Set
+        /// by thread scheduling, not by the capture: it varies from run to run.
         worker_queue_full_waits,
     }
 }
@@ -155,25 +156,24 @@ pub(super) fn capture_loop(
             }
         }
     };
-    // Times a worker's queue was full (`CaptureCounters::worker_queue_full_waits`).
-    let queue_waits = std::cell::Cell::new(0u64);
-    let send = |batcher: &mut Batcher, keys: &mut super::Keys| {
+    let send = |batcher: &mut Batcher, keys: &mut super::Keys, counters: &mut CaptureCounters| {
         let batches: Vec<(usize, Batch)> = batcher.take();
         if !batches.is_empty() {
             send_keys(keys);
             for (w, batch) in batches {
-                if let Err(TrySendError::Full(msg)) =
-                    to_workers[w].try_send(ToWorker::Packets(batch))
-                {
-                    queue_waits.set(queue_waits.get() + 1);
-                    let _ = to_workers[w].send(msg);
+                if super::send_or_wait(&to_workers[w], ToWorker::Packets(batch)) == Some(true) {
+                    counters.worker_queue_full_waits += 1;
                 }
             }
         }
     };
-    let tick = |now: Timestamp, latest: u64, batcher: &mut Batcher, keys: &mut super::Keys| {
+    let tick = |now: Timestamp,
+                latest: u64,
+                batcher: &mut Batcher,
+                keys: &mut super::Keys,
+                counters: &mut CaptureCounters| {
         send_keys(keys);
-        send(batcher, keys);
+        send(batcher, keys, counters);
         for tx in to_workers {
             let _ = tx.send(ToWorker::Tick(now, latest));
         }
@@ -230,7 +230,7 @@ pub(super) fn capture_loop(
                     let wait = pacer.due_in(p.ts);
                     if super::pace::Pacer::worth_waiting(wait) {
                         // What was read reaches the workers (and the view) before the pause.
-                        send(&mut batcher, setup.keys);
+                        send(&mut batcher, setup.keys, counters);
                         super::pace::Pacer::sleep(wait, setup.stop);
                     }
                 }
@@ -255,7 +255,7 @@ pub(super) fn capture_loop(
                     shard(setup.link, p.data, workers)
                 };
                 if !batcher.fits(p.chunk) {
-                    send(&mut batcher, setup.keys);
+                    send(&mut batcher, setup.keys, counters);
                 }
                 let new_chunk = p.chunk.is_some() && batcher.is_empty();
                 batcher.push(w, index, p.ts, p.data, p.chunk);
@@ -264,7 +264,7 @@ pub(super) fn capture_loop(
                     returned.extend(batcher.returned());
                 }
                 if batcher.is_full() {
-                    send(&mut batcher, setup.keys);
+                    send(&mut batcher, setup.keys, counters);
                     if let Some(progress) = setup.progress.as_mut() {
                         progress.update(file_read);
                     }
@@ -313,7 +313,6 @@ pub(super) fn capture_loop(
             Some(t) => now >= t,
         };
         if due || (ts.is_none() && next_tick.is_some()) {
-            counters.worker_queue_full_waits = queue_waits.get();
             setup.shared.publish(counters);
             if ts.is_none() {
                 // Live and idle: a good moment to read the kernel's drop counters.
@@ -330,12 +329,11 @@ pub(super) fn capture_loop(
             }
             // The index of the last packet read (indices start at 0).
             let latest = counters.packets.saturating_sub(1);
-            tick(now, latest, &mut batcher, setup.keys);
+            tick(now, latest, &mut batcher, setup.keys, counters);
             next_tick = Some(now.floor_to(TICK_PERIOD) + TICK_PERIOD);
         }
     }
-    send(&mut batcher, setup.keys);
-    counters.worker_queue_full_waits = queue_waits.get();
+    send(&mut batcher, setup.keys, counters);
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();

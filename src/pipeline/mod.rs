@@ -132,7 +132,8 @@ crate::counters! {
         /// filled their share of `-memory-limit` (the processors were behind).
         memory_limit_in_flight_waits,
         /// Times a worker's transactions found the processors' queue full and the worker
-        /// waited (the processors were behind).
+        /// waited (the processors were behind). Set by thread scheduling, not by the
+        /// capture: it varies from run to run.
         output_queue_full_waits,
     }
 }
@@ -358,6 +359,17 @@ struct WorkerChannels {
     spare: Sender<Vec<u8>>,
 }
 
+/// Sends `msg` on a bounded channel, waiting for room when it is full: `Some(waited)` once
+/// sent (`waited`: the queue was full, counted by the callers as the stage after them being
+/// behind), `None` when the receiver is gone.
+fn send_or_wait<T>(tx: &Sender<T>, msg: T) -> Option<bool> {
+    match tx.try_send(msg) {
+        Ok(()) => Some(false),
+        Err(TrySendError::Full(msg)) => tx.send(msg).ok().map(|()| true),
+        Err(TrySendError::Disconnected(_)) => None,
+    }
+}
+
 /// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
 /// each transaction's HAR entry (`har::entry_json`, the same bytes the processor would
 /// make: the transaction is final once it leaves the worker).
@@ -400,16 +412,9 @@ fn worker_thread(
                 process_at,
                 bytes,
             };
-            let sent = match out.try_send(msg) {
-                Ok(()) => true,
-                Err(TrySendError::Full(msg)) => {
-                    flow.output_queue_full_waits += 1;
-                    out.send(msg).is_ok()
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            };
-            if !sent {
-                gate.release(bytes);
+            match send_or_wait(&out, msg) {
+                Some(waited) => flow.output_queue_full_waits += u64::from(waited),
+                None => gate.release(bytes),
             }
         }
     };

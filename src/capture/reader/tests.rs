@@ -26,7 +26,8 @@ enum Seen {
     },
 }
 
-fn file_header(nanos: bool, snaplen: u32) -> Vec<u8> {
+/// A classic pcap file header in the machine's byte order (version 2.4, Ethernet).
+pub(in crate::capture) fn file_header(nanos: bool, snaplen: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
     out.extend_from_slice(&magic.to_ne_bytes());
