@@ -106,7 +106,7 @@ pub const MAX_HAR_STREAMS: usize = crate::output::temp_files::STREAM_SLOTS / 2;
 
 /// Default reorder buffer: serialised entries waiting to be streamed in sort order. The
 /// longer a transaction lasts, the more entries that started after it are released
-/// before it arrives; those are merged at export (`har_entries_spooled_late`) instead of appended.
+/// before it arrives; those are merged in (`har_entries_spooled_late`) instead of appended.
 pub const REORDER_BYTES: u64 = 8 << 20;
 
 /// Default bound on the entries streamed to the open intervals' files (each keeps 40
@@ -175,10 +175,15 @@ crate::counters! {
         /// Entries written to the temporary file of their open interval as they came.
         har_entries_streamed,
         /// Streamed entries that sorted before their file's last one (their transaction
-        /// outlasted the reorder buffer): spooled and merged at export.
+        /// outlasted the reorder buffer): spooled and merged (in place, or at export).
         har_entries_spooled_late,
-        /// Exports that merged late or unwritten entries into their file.
+        /// Merges of late or unwritten entries into their file: in place while the
+        /// interval is open, or at export.
         har_stream_merges,
+        /// Bytes those merges wrote besides streaming the entries: the file's part from the
+        /// first late entry on when merged in place (at most twice what the file grew by
+        /// since the last such merge), the whole file otherwise.
+        har_stream_merge_bytes,
         /// Entries held in memory because `max_streams` files were streamed already.
         har_stream_limit_hits,
         /// Failed writes to a streamed file (its entries are kept in memory, written at
@@ -396,6 +401,8 @@ impl HarFileProcessor {
         self.indexed += r.written;
         self.counters.har_entries_streamed += r.written;
         self.counters.har_entries_spooled_late += r.late;
+        self.counters.har_stream_merges += u64::from(r.rewritten > 0);
+        self.counters.har_stream_merge_bytes += r.rewritten;
         self.held_bytes += r.unwritten_bytes;
         if let Some(e) = r.error {
             self.counters.har_stream_write_errors += 1;
@@ -541,8 +548,9 @@ impl HarFileProcessor {
                 let entries = stream.entries();
                 let path = self.folder.join(&name);
                 let result = stream.export(&path);
-                if result.as_ref().is_ok_and(|r| r.merged) {
-                    self.counters.har_stream_merges += 1;
+                if let Ok(r) = &result {
+                    self.counters.har_stream_merges += u64::from(r.merged);
+                    self.counters.har_stream_merge_bytes += r.rewritten;
                 }
                 if self.written(&path, entries, result.map(|r| r.bytes)) {
                     self.indexed -= indexed;

@@ -8,18 +8,28 @@
 //! stream then appends each entry to its run, a private temporary file that already is
 //! the HAR document (head, entries), when it sorts after the last one appended. One that
 //! sorts before it (its transaction outlasted the reorder buffer) goes to the stream's
-//! late spool, a second temporary file. At export:
-//! - no late entry: the document's tail is written, the file synced and renamed to its
+//! late spool, a second temporary file, and is merged in place as soon as that is cheap
+//! (`fold_late_into_run`): the run's entries from the first late one's place on (the
+//! tail: the few entries released after it) and the late entries are merged into a third
+//! temporary file, the run is cut there and that file appended. That is done when the
+//! tail is no longer than what the run grew by since the last such merge and than half the
+//! run, so a run is written at most three times over plus twice its late entries,
+//! whatever the traffic. The run is cut only once the merged part is complete; if
+//! appending it fails, the merged part becomes the late spool (its index says where each
+//! entry is), so nothing is lost and the next merge takes it. At export:
+//! - nothing late left: the document's tail is written, the file synced and renamed to its
 //!   final name (the same I/O as writing it whole);
-//! - late entries: run and late entries are merged, in sort order, into the final file
-//!   (written atomically as any output file), and both temporary files removed. Late
-//!   entries are few (hundreds against tens of thousands), so the run's entries between
-//!   two late ones are one stretch of the run file, separators included, already in their
-//!   final bytes: each stretch is copied in the kernel (`copy_file_range` through
-//!   `io::copy`), never read into memory; only late entries, and run entries whose key
-//!   equals a late one's (the tie is broken by the bytes), are read and written one by
-//!   one. Cutting the run in place and appending the rest would save the copy but lose
-//!   the run on a failed export; the final file is a new file renamed into place.
+//! - late entries left: merged in place first if that rewrites less than half the file;
+//!   otherwise run and late entries are merged, in sort order, into the final file
+//!   (written atomically as any output file), and both temporary files removed.
+//!
+//! Either merge copies the run's entries between two late ones as one stretch of the run
+//! file, separators included, already in their final bytes, in the kernel
+//! (`copy_file_range` through `io::copy`), never read into memory; only late entries,
+//! and run entries whose key equals a late one's (the tie is broken by the bytes), are
+//! read and written one by one. Counted: `har_stream_merges`, and the bytes they wrote
+//! in `har_stream_merge_bytes` (a merge at export of a 2 GB interval took 2-5 s of system
+//! time on tmpfs; merged in place as they came, 4 late entries rewrote 4.4 MB).
 //!
 //! What stays in memory per entry is its index (sort key, offset, length: 40 bytes), so the
 //! merge can find it; entries whose write failed (disk full) are kept in memory as late
@@ -29,7 +39,7 @@
 //! mid-interval leaves hidden temporary files, never a truncated `.har`.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -132,6 +142,13 @@ pub(super) struct Stream {
     unwritten: Vec<Entry>,
     /// Key of the run's last entry: an entry sorting after it goes to the run.
     last: Option<Key>,
+    /// Merges in place tried (`fold_late_into_run`): names their temporary files.
+    folds: u32,
+    /// The run's length after the last merge in place (0 before any).
+    folded_at: u64,
+    /// Tests: appending the merged part to the cut run fails (`fold_late_into_run`).
+    #[cfg(test)]
+    fail_fold_append: bool,
 }
 
 /// A file exported.
@@ -139,6 +156,9 @@ pub(super) struct Exported {
     pub bytes: u64,
     /// Entries had to be merged (late, unwritten, or the run's file was gone).
     pub merged: bool,
+    /// Bytes a merge wrote besides streaming: the whole file, or the part from the first
+    /// late entry on when merged in place (`fold_late_into_run`).
+    pub rewritten: u64,
 }
 
 /// Where a batch's entries went; the caller keeps the `unwritten` ones charged.
@@ -147,6 +167,8 @@ pub(super) struct Appended {
     /// Entries that sorted before the run's last (spooled, or kept if that failed).
     pub late: u64,
     pub unwritten_bytes: u64,
+    /// Bytes rewritten by a merge in place of the late entries (`fold_late_into_run`).
+    pub rewritten: u64,
     pub error: Option<io::Error>,
 }
 
@@ -159,6 +181,10 @@ impl Stream {
             late: None,
             unwritten: Vec::new(),
             last: None,
+            folds: 0,
+            folded_at: 0,
+            #[cfg(test)]
+            fail_fold_append: false,
         }
     }
 
@@ -190,6 +216,7 @@ impl Stream {
             written: 0,
             late: 0,
             unwritten_bytes: 0,
+            rewritten: 0,
             error: None,
         };
         let (mut in_order, mut late) = (Vec::new(), Vec::new());
@@ -228,6 +255,18 @@ impl Stream {
                 _ => late,
             };
             self.keep(rest, &mut out);
+            // Merged into the run at once when cheap (module docs): a late entry then costs
+            // the few entries released after it instead of the file at export.
+            if out.error.is_none() {
+                let max_tail = self
+                    .run
+                    .as_ref()
+                    .map_or(0, |r| (r.len - self.folded_at).min(r.len / 2));
+                match self.fold_late_into_run(max_tail) {
+                    Ok(n) => out.rewritten += n,
+                    Err(e) => out.error = Some(e),
+                }
+            }
         }
         out
     }
@@ -254,6 +293,9 @@ impl Stream {
     /// Writes the file under its final name `dest`; returns its bytes. On failure the
     /// stream is intact and the export can be tried again.
     pub fn export(&mut self, dest: &Path) -> io::Result<Exported> {
+        // In place when it rewrites less than half the file; else merged whole below.
+        let max_tail = self.run.as_ref().map_or(0, |r| r.len.saturating_sub(1) / 2);
+        let folded = self.fold_late_into_run(max_tail)?;
         if !self.needs_merge() {
             let run = self.run.as_mut().expect("needs_merge: a run");
             let tail: &[u8] = if run.index.is_empty() {
@@ -274,31 +316,27 @@ impl Stream {
                     self.run = None;
                     return Ok(Exported {
                         bytes,
-                        merged: false,
+                        merged: folded > 0,
+                        rewritten: folded,
                     });
                 }
             }
         }
+        let bytes = self.merge_into(dest)?;
         Ok(Exported {
-            bytes: self.merge_into(dest)?,
+            bytes,
             merged: true,
+            rewritten: folded + bytes,
         })
     }
 
-    /// Writes run, late spool and unwritten entries, merged in sort order, to `dest`.
-    fn merge_into(&mut self, dest: &Path) -> io::Result<u64> {
-        enum From {
-            Run(usize),
-            Late(usize),
-            Memory(usize),
-        }
-        let empty = Vec::new();
-        let run_index = self.run.as_ref().map_or(&empty, |s| &s.index);
-        // Late entries (spool and memory) sorted; ties on the key read the bytes.
+    /// Late entries (spool and memory) in sort order; ties on the key are broken by the
+    /// bytes, read outside the sort.
+    fn sorted_late(&self) -> io::Result<Vec<(Key, From)>> {
         let mut late: Vec<(Key, From)> = self
             .late
             .as_ref()
-            .map_or(&empty, |s| &s.index)
+            .map_or(&[][..], |s| &s.index)
             .iter()
             .enumerate()
             .map(|(i, x)| (x.key, From::Late(i)))
@@ -309,22 +347,6 @@ impl Stream {
                     .map(|(i, e)| (e.key, From::Memory(i))),
             )
             .collect();
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let bytes = |from: &From, buf: &mut Vec<u8>| -> io::Result<()> {
-            match *from {
-                From::Run(i) => self.run.as_ref().expect("run").read(&run_index[i], buf),
-                From::Late(i) => {
-                    let s = self.late.as_ref().expect("late");
-                    s.read(&s.index[i], buf)
-                }
-                From::Memory(i) => {
-                    buf.clear();
-                    buf.extend_from_slice(&self.unwritten[i].json);
-                    Ok(())
-                }
-            }
-        };
-        // By key; entries with the same key (rare) by their bytes, read outside the sort.
         late.sort_by_key(|(k, _)| *k);
         let mut i = 0;
         while i < late.len() {
@@ -333,91 +355,262 @@ impl Stream {
                 .take_while(|(k, _)| *k == late[i].0)
                 .count();
             if n > 1 {
-                let mut run: Vec<(Vec<u8>, (Key, From))> = Vec::with_capacity(n);
+                let mut tied: Vec<(Vec<u8>, (Key, From))> = Vec::with_capacity(n);
                 for item in late.drain(i..i + n) {
                     let mut buf = Vec::new();
-                    bytes(&item.1, &mut buf)?;
-                    run.push((buf, item));
+                    self.read_entry(&item.1, &mut buf)?;
+                    tied.push((buf, item));
                 }
-                run.sort_by(|x, y| x.0.cmp(&y.0));
-                late.splice(i..i, run.into_iter().map(|(_, item)| item));
+                tied.sort_by(|x, y| x.0.cmp(&y.0));
+                late.splice(i..i, tied.into_iter().map(|(_, item)| item));
             }
             i += n;
         }
+        Ok(late)
+    }
+
+    /// The bytes of one entry, wherever it is.
+    fn read_entry(&self, from: &From, buf: &mut Vec<u8>) -> io::Result<()> {
+        match *from {
+            From::Run(i) => {
+                let run = self.run.as_ref().expect("run entries: a run");
+                run.read(&run.index[i], buf)
+            }
+            From::Late(i) => {
+                let s = self.late.as_ref().expect("late entries: a spool");
+                s.read(&s.index[i], buf)
+            }
+            From::Memory(i) => {
+                buf.clear();
+                buf.extend_from_slice(&self.unwritten[i].json);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the run's entries from `i` on and the `late` ones, merged in sort order, to
+    /// `w`, each after its separator (`first`: the document has no entry before them).
+    /// `at` is `w`'s position; with `index`, where each entry went is pushed to it.
+    /// Returns the bytes written. Moves the run's cursor (`copy_range`).
+    fn write_merged(
+        &self,
+        w: &mut BufWriter<File>,
+        late: &[(Key, From)],
+        mut i: usize,
+        mut first: bool,
+        mut at: u64,
+        mut index: Option<&mut Vec<Indexed>>,
+    ) -> io::Result<u64> {
+        let begin = at;
+        let run_index = self.run.as_ref().map_or(&[][..], |s| &s.index[..]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut j = 0;
+        loop {
+            let sep: &[u8] = if first { b"\n" } else { b",\n" };
+            // Run entries before the next late one (all of them after the last): one
+            // stretch of the run file, separators included, copied in the kernel. An equal
+            // key stops the stretch so the bytes break the tie below.
+            let end = match late.get(j) {
+                Some((k, _)) => i + run_index[i..].partition_point(|r| r.key < *k),
+                None => run_index.len(),
+            };
+            if end > i {
+                let run = self.run.as_ref().expect("run entries: a run");
+                first = false;
+                w.write_all(sep)?;
+                w.flush()?;
+                at += sep.len() as u64;
+                let (from, to) = (&run_index[i], &run_index[end - 1]);
+                let n = to.offset + to.len - from.offset;
+                copy_range(&run.file, from.offset, n, w.get_mut())?;
+                if let Some(index) = index.as_deref_mut() {
+                    index.extend(run_index[i..end].iter().map(|r| Indexed {
+                        offset: at + (r.offset - from.offset),
+                        ..*r
+                    }));
+                }
+                at += n;
+                i = end;
+                continue;
+            }
+            let take_run = match (run_index.get(i), late.get(j)) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(r), Some((k, from))) => match r.key.cmp(k) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Greater => false,
+                    std::cmp::Ordering::Equal => {
+                        self.read_entry(&From::Run(i), &mut a)?;
+                        self.read_entry(from, &mut b)?;
+                        a <= b
+                    }
+                },
+            };
+            let key = if take_run {
+                self.read_entry(&From::Run(i), &mut a)?;
+                i += 1;
+                run_index[i - 1].key
+            } else {
+                self.read_entry(&late[j].1, &mut a)?;
+                j += 1;
+                late[j - 1].0
+            };
+            first = false;
+            w.write_all(sep)?;
+            at += sep.len() as u64;
+            if let Some(index) = index.as_deref_mut() {
+                index.push(Indexed {
+                    key,
+                    offset: at,
+                    len: a.len() as u64,
+                });
+            }
+            w.write_all(&a)?;
+            at += a.len() as u64;
+        }
+        Ok(at - begin)
+    }
+
+    /// Writes run, late spool and unwritten entries, merged in sort order, to `dest`.
+    fn merge_into(&mut self, dest: &Path) -> io::Result<u64> {
+        let late = self.sorted_late()?;
         let mut total = 0u64;
         let result = write_atomically_private(dest, |w| {
             let mut head = Vec::new();
             har::LogWriter::begin(&mut head)?;
             w.write_all(&head)?;
             total += head.len() as u64;
-            let (mut i, mut j, mut first) = (0, 0, true);
-            loop {
-                // Run entries before the next late one (all of them after the last): one
-                // stretch of the run file, separators included, copied in the kernel. An
-                // equal key stops the stretch so the bytes break the tie below.
-                let end = match late.get(j) {
-                    Some((k, _)) => i + run_index[i..].partition_point(|r| r.key < *k),
-                    None => run_index.len(),
-                };
-                if end > i {
-                    let run = self.run.as_ref().expect("run entries: a run");
-                    let sep: &[u8] = if first { b"\n" } else { b",\n" };
-                    first = false;
-                    w.write_all(sep)?;
-                    w.flush()?;
-                    let (from, to) = (&run_index[i], &run_index[end - 1]);
-                    let n = to.offset + to.len - from.offset;
-                    copy_range(&run.file, from.offset, n, w.get_mut())?;
-                    total += sep.len() as u64 + n;
-                    i = end;
-                    continue;
-                }
-                let take_run = match (run_index.get(i), late.get(j)) {
-                    (None, None) => break,
-                    (Some(_), None) => true,
-                    (None, Some(_)) => false,
-                    (Some(r), Some((k, from))) => match r.key.cmp(k) {
-                        std::cmp::Ordering::Less => true,
-                        std::cmp::Ordering::Greater => false,
-                        std::cmp::Ordering::Equal => {
-                            bytes(&From::Run(i), &mut a)?;
-                            bytes(from, &mut b)?;
-                            a <= b
-                        }
-                    },
-                };
-                if take_run {
-                    bytes(&From::Run(i), &mut a)?;
-                    i += 1;
-                } else {
-                    bytes(&late[j].1, &mut a)?;
-                    j += 1;
-                }
-                let sep: &[u8] = if first { b"\n" } else { b",\n" };
-                first = false;
-                w.write_all(sep)?;
-                w.write_all(&a)?;
-                total += (sep.len() + a.len()) as u64;
-            }
-            let tail: &[u8] = if first { b"]}}\n" } else { b"\n]}}\n" };
+            total += self.write_merged(w, &late, 0, true, total, None)?;
+            let tail: &[u8] = if total == head.len() as u64 {
+                b"]}}\n"
+            } else {
+                b"\n]}}\n"
+            };
             w.write_all(tail)?;
             total += tail.len() as u64;
             Ok(())
         });
-        if let Err(e) = result {
-            // The copies moved the run's cursor: back to its end, where the next append
-            // goes, so the stream can append and export again.
-            if let Some(run) = self.run.as_mut() {
-                run.file.seek(SeekFrom::Start(run.len))?;
-            }
-            return Err(e);
-        }
+        self.rewind_run()?;
+        result?;
         // Written: the temporary files go (dropping a spool removes its file).
         self.run = None;
         self.late = None;
         self.unwritten.clear();
         Ok(total)
     }
+
+    /// Puts the run's cursor back at its end, where the next append goes (a merge's
+    /// copies moved it).
+    fn rewind_run(&mut self) -> io::Result<()> {
+        if let Some(run) = self.run.as_mut() {
+            run.file.seek(SeekFrom::Start(run.len))?;
+        }
+        Ok(())
+    }
+
+    /// Merges the late spool into the run in place when the run's part from the first
+    /// late entry's place on (the tail) is at most `max_tail` bytes: the run's entries from the first that does not sort before every late one
+    /// (the cut) and the late entries are merged into a third temporary file, the run is
+    /// cut there and that file appended. The run is then the whole document, exported as
+    /// when nothing came late: a transaction that outlasted the reorder buffer by a few
+    /// entries costs a few entries' copies, not a copy of the file.
+    ///
+    /// Returns the bytes rewritten (0: not worth it, nothing done). Never loses an entry:
+    /// until the merged part is complete the stream is untouched (the third file is
+    /// removed); when appending it to the cut run fails, the run is left cut, with its index,
+    /// and the merged part becomes the late spool (its index says where each entry is), so
+    /// the next export merges them again.
+    fn fold_late_into_run(&mut self, max_tail: u64) -> io::Result<u64> {
+        let (Some(run), Some(_)) = (self.run.as_ref(), self.late.as_ref()) else {
+            return Ok(0);
+        };
+        if !self.unwritten.is_empty() {
+            return Ok(0);
+        }
+        let late = self.sorted_late()?;
+        let Some((first_late, _)) = late.first() else {
+            return Ok(0);
+        };
+        let c = run.index.partition_point(|r| r.key < *first_late);
+        let Some(before) = c.checked_sub(1).map(|k| &run.index[k]) else {
+            return Ok(0);
+        };
+        let cut = before.offset + before.len;
+        if run.len - cut > max_tail {
+            return Ok(0);
+        }
+        // A new name each time: after a failed append the last one is the late spool.
+        self.folds += 1;
+        let name = format!(
+            ".stream{}.merge{}.tmp{}",
+            self.seq,
+            self.folds,
+            std::process::id()
+        );
+        let mut part = Spool::create(&self.dir, &name)?;
+        let mut index = Vec::new();
+        let written = {
+            let mut w = BufWriter::new(part.file.try_clone()?);
+            let r = self
+                .write_merged(&mut w, &late, c, false, 0, Some(&mut index))
+                .and_then(|n| w.flush().map(|()| n));
+            self.rewind_run()?;
+            r?
+        };
+        part.len = written;
+        part.index = index;
+        #[cfg(test)]
+        let fail = self.fail_fold_append;
+        let run = self.run.as_mut().expect("checked above");
+        let appended = run
+            .file
+            .set_len(cut)
+            .and_then(|()| run.file.seek(SeekFrom::Start(cut)).map(|_| ()))
+            .and_then(|()| {
+                #[cfg(test)]
+                if fail {
+                    // Half of it lands, as when the disk fills up mid-copy.
+                    copy_range(&part.file, 0, written / 2, &mut run.file)?;
+                    return Err(io::Error::other("injected: append of the merged part"));
+                }
+                copy_range(&part.file, 0, written, &mut run.file)
+            });
+        run.index.truncate(c);
+        match appended {
+            Ok(()) => {
+                run.len = cut + written;
+                run.index.extend(part.index.iter().map(|x| Indexed {
+                    offset: cut + x.offset,
+                    ..*x
+                }));
+                self.late = None;
+                self.folded_at = run.len;
+                Ok(written)
+            }
+            Err(e) => {
+                let _ = run.file.set_len(cut);
+                run.len = cut;
+                let _ = run.file.seek(SeekFrom::Start(cut));
+                // `part` holds the run's entries after the cut and the late ones: it is
+                // the late spool now (an entry's place is its index, separators between
+                // them are never read).
+                part.file.seek(SeekFrom::Start(part.len))?;
+                self.late = Some(part);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Where an entry to merge is.
+enum From {
+    /// The run's entry at this index.
+    Run(usize),
+    /// The late spool's.
+    Late(usize),
+    /// `unwritten`'s.
+    Memory(usize),
 }
 
 /// Copies `n` bytes of `run` from `offset` to `to`, at `to`'s cursor; moves `run`'s cursor.

@@ -44,26 +44,53 @@ fn copy(e: &Entry) -> Entry {
 
 /// Streams `batches` in turn, exports, and checks the file against `whole`.
 fn check(batches: &[Vec<Entry>], merged: bool) -> Vec<u8> {
+    check_export(batches, merged, false).0
+}
+
+/// As `check`; with `fail_fold`, every merge in place fails while appending the merged
+/// part to the cut run (`fold_late_into_run`) until the last export, which must still
+/// give the whole file. `merged`: some merge happened (in place while appending, or at
+/// export). Returns the file, what its export said and the bytes merged in place while
+/// appending.
+fn check_export(batches: &[Vec<Entry>], merged: bool, fail_fold: bool) -> (Vec<u8>, Exported, u64) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Stream::new(dir.path(), 1);
+    s.fail_fold_append = fail_fold;
     let mut all = Vec::new();
+    let mut folded = 0;
     for b in batches {
         all.extend(b.iter().map(copy));
         let out = s.append(b.iter().map(copy).collect());
-        assert!(out.error.is_none());
+        // Only the merge in place fails: every entry is on disk.
+        assert!(fail_fold || out.error.is_none());
+        assert_eq!(out.unwritten_bytes, 0);
+        folded += out.rewritten;
     }
     let dest = dir.path().join("x.har");
-    let done = s.export(&dest).unwrap();
+    let mut first = None;
+    if fail_fold {
+        match s.export(&dest) {
+            // No merge in place was tried: exported.
+            Ok(done) => first = Some(done),
+            Err(_) => assert!(!dest.exists(), "no final file from a failed export"),
+        }
+        s.fail_fold_append = false;
+    }
+    let done = match first {
+        Some(done) => done,
+        None => s.export(&dest).unwrap(),
+    };
     let got = fs::read(&dest).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(&whole(&all))
     );
     assert_eq!(done.bytes, got.len() as u64);
-    assert_eq!(done.merged, merged);
+    assert_eq!(done.merged || folded > 0, merged);
+    assert!(done.rewritten <= done.bytes);
     let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "temporary files removed");
-    got
+    (got, done, folded)
 }
 
 fn run(from: i64, to: i64) -> Vec<Entry> {
@@ -181,6 +208,7 @@ fn random_arrivals_merge_to_the_file_written_whole() {
         x ^= x << 17;
         x % n
     };
+    let mut folded = 0;
     for _ in 0..300 {
         let n = 1 + next(40) as usize;
         let batches: Vec<Vec<Entry>> = (0..1 + next(5))
@@ -208,6 +236,97 @@ fn random_arrivals_merge_to_the_file_written_whole() {
         if batches.iter().all(|b| b.is_empty()) {
             continue;
         }
-        check(&batches, late);
+        let (got, done, in_place) = check_export(&batches, late, false);
+        folded += u32::from(in_place > 0 || (done.merged && done.rewritten < got.len() as u64));
+        check_export(&batches, late, true);
     }
+    assert!(folded > 10, "merged in place {folded} times");
+}
+
+#[test]
+fn late_entries_near_the_end_are_merged_in_place_not_by_copying_the_file() {
+    // 200 entries, two late ones among the last ten: only the end is rewritten, as they
+    // come; the export renames the run.
+    let (got, done, in_place) = check_export(
+        &[
+            run(1, 200),
+            vec![entry(1_915, 2, "a"), entry(1_985, 1, "zz")],
+        ],
+        true,
+        false,
+    );
+    assert!(!done.merged);
+    assert!(
+        in_place > 0 && in_place * 10 < got.len() as u64,
+        "{in_place} of {} bytes rewritten",
+        got.len()
+    );
+    // Late entries in the first half: the whole file is merged into a new one at export.
+    let (got, done, in_place) = check_export(&[run(1, 200), vec![entry(15, 2, "a")]], true, false);
+    assert_eq!((done.rewritten, in_place), (got.len() as u64, 0));
+    // Nothing late: nothing rewritten.
+    let (_, done, in_place) = check_export(&[run(1, 200)], false, false);
+    assert_eq!((done.rewritten, in_place), (0, 0));
+}
+
+#[test]
+fn a_failed_merge_in_place_loses_nothing_and_the_stream_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Stream::new(dir.path(), 1);
+    let mut all = run(1, 200);
+    s.append(run(1, 200));
+    let late = vec![entry(1_915, 2, "a"), entry(1_985, 1, "zz")];
+    all.extend(late.iter().map(copy));
+    s.fail_fold_append = true;
+    let out = s.append(late);
+    assert!(out.error.is_some(), "the merge in place failed");
+    assert_eq!((out.written, out.late, out.unwritten_bytes), (2, 2, 0));
+    s.fail_fold_append = false;
+    // The run was cut and the merged part became the late spool: more entries in order and
+    // late ones still go where they belong.
+    s.append(run(200, 210));
+    s.append(vec![entry(1_500, 3, "later"), entry(2_055, 0, "later")]);
+    all.extend(run(200, 210));
+    all.extend([entry(1_500, 3, "later"), entry(2_055, 0, "later")]);
+    let dest = dir.path().join("x.har");
+    s.export(&dest).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&fs::read(&dest).unwrap()),
+        String::from_utf8_lossy(&whole(&all))
+    );
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "temporary files removed");
+}
+
+#[test]
+fn after_a_merge_in_place_the_index_still_finds_every_entry() {
+    // The merge in place succeeds, then the rename fails (a folder under the final name):
+    // the next export merges new late entries through the rewritten index, ties included.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Stream::new(dir.path(), 1);
+    let mut all = run(1, 200);
+    s.append(run(1, 200));
+    let late = vec![entry(1_905, 2, "a"), entry(1_950, 1, "a")];
+    all.extend(late.iter().map(copy));
+    s.append(late);
+    let dest = dir.path().join("x.har");
+    fs::create_dir(&dest).unwrap();
+    fs::write(dest.join("keep"), b"x").unwrap();
+    assert!(s.export(&dest).is_err());
+    fs::remove_dir_all(&dest).unwrap();
+    // Ties with a run entry before the cut, a moved run entry and a merged late one.
+    let more = vec![
+        entry(1_850, 1, "zz"),
+        entry(1_905, 2, "0"),
+        entry(1_960, 1, "a"),
+        entry(1_950, 1, "b"),
+    ];
+    all.extend(more.iter().map(copy));
+    s.append(more);
+    let done = s.export(&dest).unwrap();
+    assert!(done.merged);
+    assert_eq!(
+        String::from_utf8_lossy(&fs::read(&dest).unwrap()),
+        String::from_utf8_lossy(&whole(&all))
+    );
 }
