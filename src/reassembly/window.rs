@@ -271,28 +271,29 @@ impl CausalWindow {
         let mut meta = Meta::of(seg);
         // Every held or recently released segment of a 4-tuple has one number: take it
         // from any of them, or a new one.
-        meta.conn = match self
+        // The newest first: the connection's last segment is usually near the back.
+        let known = self
             .held
             .iter()
+            .rev()
             .map(|h| &h.meta)
-            .chain(self.released.iter().map(|(m, _)| m))
+            .chain(self.released.iter().rev().map(|(m, _)| m))
             .find(|m| m.same_endpoints(&meta))
-        {
-            Some(m) => m.conn,
-            None => {
-                self.next_conn += 1;
-                self.next_conn
-            }
-        };
+            .map(|m| m.conn);
+        meta.conn = known.unwrap_or_else(|| {
+            self.next_conn += 1;
+            self.next_conn
+        });
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
-        // the out-of-order buffer absorbs it.)
-        let late = self
-            .released
-            .iter()
-            .map(|(r, _)| r)
-            .any(|r| must_precede(&meta, r) && (meta.flags.syn || meta.acked_by(r)));
+        // the out-of-order buffer absorbs it.) A new number has no released segment.
+        let late = known.is_some()
+            && self
+                .released
+                .iter()
+                .map(|(r, _)| r)
+                .any(|r| must_precede(&meta, r) && (meta.flags.syn || meta.acked_by(r)));
         if late {
             c.causal_window_late += 1;
         }
@@ -327,7 +328,13 @@ impl CausalWindow {
         c: &mut ReassemblyCounters,
     ) -> Option<Held> {
         let limit64 = limit as u64;
-        self.pop_for(|h| h.index.saturating_add(limit64) <= latest, c)
+        let due = |h: &Held| h.index.saturating_add(limit64) <= latest;
+        // Held segments are in capture order, so the first is the oldest: when it is not
+        // due, none is (what every packet asks twice, `on_segment_in`).
+        if !self.held.front().is_some_and(due) {
+            return None;
+        }
+        self.pop_for(due, c)
     }
 
     /// The next segment to process at a pipeline tick: one `limit` capture positions older
@@ -403,8 +410,12 @@ impl CausalWindow {
         // Kept sorted by position (a segment released ahead of an earlier one goes before
         // it; nearly always at the back), so `push` drops the ones out of reach from the
         // front instead of scanning them all.
-        let before = self.released.partition_point(|&(_, at)| at <= h.index);
-        self.released.insert(before, (h.meta, h.index));
+        if self.released.back().is_none_or(|&(_, at)| at <= h.index) {
+            self.released.push_back((h.meta, h.index));
+        } else {
+            let before = self.released.partition_point(|&(_, at)| at <= h.index);
+            self.released.insert(before, (h.meta, h.index));
+        }
         Some(h)
     }
 
