@@ -32,6 +32,8 @@ pub mod go;
 mod resolve;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_values;
 
 pub use env::check_environment;
 pub use flags::{Cli, MAX_WORKERS, MIN_SNAPLEN};

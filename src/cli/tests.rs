@@ -7,14 +7,14 @@ use super::*;
 use crate::config::Source;
 use crate::hosts::ServerSet;
 
-const NS: i64 = 1;
-const US: i64 = 1_000;
-const MS: i64 = 1_000_000;
-const S: i64 = 1_000_000_000;
-const M: i64 = 60 * S;
-const H: i64 = 60 * M;
+pub(super) const NS: i64 = 1;
+pub(super) const US: i64 = 1_000;
+pub(super) const MS: i64 = 1_000_000;
+pub(super) const S: i64 = 1_000_000_000;
+pub(super) const M: i64 = 60 * S;
+pub(super) const H: i64 = 60 * M;
 
-fn argv(args: &[&str]) -> Vec<OsString> {
+pub(super) fn argv(args: &[&str]) -> Vec<OsString> {
     std::iter::once("httshark")
         .chain(args.iter().copied())
         .map(OsString::from)
@@ -22,7 +22,7 @@ fn argv(args: &[&str]) -> Vec<OsString> {
 }
 
 /// The `file` processor's settings (every test command line runs it).
-fn har(c: &Config) -> crate::processor::har_file::HarFileConfig {
+pub(super) fn har(c: &Config) -> crate::processor::har_file::HarFileConfig {
     match c.processor("file") {
         Some(crate::processor::ProcessorConfig::File(h)) => h.clone(),
         other => panic!("no file processor: {other:?}"),
@@ -33,16 +33,16 @@ fn names(c: &Config) -> Vec<&'static str> {
     c.processors.iter().map(|p| p.name()).collect()
 }
 
-fn cli(args: &[&str]) -> Result<Cli, CliError> {
+pub(super) fn cli(args: &[&str]) -> Result<Cli, CliError> {
     Cli::parse_go_style(argv(args))
 }
 
-fn config(args: &[&str]) -> Result<Config, CliError> {
+pub(super) fn config(args: &[&str]) -> Result<Config, CliError> {
     cli(args)?.into_config()
 }
 
 /// The message of a usage error; panics on success or on another kind of error.
-fn usage_error(args: &[&str]) -> String {
+pub(super) fn usage_error(args: &[&str]) -> String {
     match config(args) {
         Err(CliError::Usage(m)) => {
             assert!(
@@ -246,148 +246,6 @@ fn last_repeated_flag_wins_as_in_go() {
 }
 
 #[test]
-fn good_durations() {
-    let table: &[(&str, i64)] = &[
-        ("10s", 10 * S),
-        ("5m", 5 * M),
-        ("1m0s", M),
-        ("5m0s", 5 * M),
-        ("1h", H),
-        ("1h2m3.5s", H + 2 * M + 3 * S + 500 * MS),
-        ("300ms", 300 * MS),
-        ("1.5h", 90 * M),
-        ("0s", 0),
-        ("0", 0),
-        ("-0", 0),
-        ("+0", 0),
-        ("+5s", 5 * S),
-        ("-1.5h", -90 * M),
-        ("1ns", NS),
-        ("1us", US),
-        ("1µs", US),
-        ("1μs", US),
-        ("2h45m", 2 * H + 45 * M),
-        (".5s", 500 * MS),
-        ("1.s", S),
-        ("0.000000001s", NS),
-        ("1.0000000000000000000000001s", S),
-        ("100000000000000000ns", 100_000_000_000_000_000),
-        ("2562047h47m16.854775807s", i64::MAX),
-        ("-2562047h47m16.854775808s", i64::MIN),
-        ("9223372036854775807ns", i64::MAX),
-    ];
-    for (s, want) in table {
-        assert_eq!(parse_go_duration(s), Ok(*want), "{s}");
-    }
-}
-
-#[test]
-fn bad_durations() {
-    for s in [
-        "",
-        "10",
-        "1",
-        "-",
-        "+",
-        "s",
-        ".",
-        ".s",
-        "1d",
-        "1 s",
-        " 1s",
-        "1s ",
-        "1S",
-        "1sec",
-        "1h-2m",
-        "--1s",
-        "+-1s",
-        "1e3s",
-        "1,5s",
-        "0x10s",
-        "00",
-        "1.5",
-        "9223372036854775808ns",
-        "2562048h",
-        "-9223372036854775809ns",
-        "99999999999999999999s",
-    ] {
-        assert!(parse_go_duration(s).is_err(), "{s:?} should not parse");
-    }
-    assert!(parse_go_duration("10")
-        .unwrap_err()
-        .contains("missing unit"));
-    assert!(parse_go_duration("3d")
-        .unwrap_err()
-        .contains("unknown unit 'd'"));
-}
-
-#[test]
-fn intervals_and_timeouts_must_be_positive() {
-    assert_eq!(parse_positive_duration("1ns"), Ok(Duration::from_nanos(1)));
-    assert_eq!(
-        parse_positive_duration("1h2m3.5s"),
-        Ok(Duration::from_millis(3_723_500))
-    );
-    for s in ["0", "0s", "-1s", "-0"] {
-        assert!(parse_positive_duration(s).is_err(), "{s}");
-    }
-    for flag in [
-        "-response-timeout",
-        "-response-check-interval",
-        "-export-interval",
-    ] {
-        let m = usage_error(&["-device", "e", flag, "0s"]);
-        assert!(m.starts_with(&format!("{flag}: invalid value '0s'")), "{m}");
-        assert!(m.contains("greater than zero"), "{m}");
-        let m = usage_error(&["-device", "e", &format!("{flag}=-5s")]);
-        assert!(m.contains("greater than zero"), "{m}");
-        let m = usage_error(&["-device", "e", &format!("{flag}=10")]);
-        assert!(m.contains("missing unit"), "{m}");
-    }
-    let c = config(&[
-        "-device",
-        "e",
-        "-response-timeout=90s",
-        "-response-check-interval=2s",
-        "-export-interval=1m",
-    ])
-    .unwrap();
-    assert_eq!(c.http.response_timeout, Duration::from_secs(90));
-    assert_eq!(c.response_check_interval, Duration::from_secs(2));
-    assert_eq!(har(&c).interval, Duration::from_secs(60));
-}
-
-#[test]
-fn bool_forms() {
-    let split = |args: &[&str]| {
-        let mut all = vec!["-device", "e"];
-        all.extend_from_slice(args);
-        config(&all).map(|c| har(&c).split_by_host)
-    };
-    assert!(split(&[]).unwrap(), "default is true");
-    for t in ["-split-by-host", "--split-by-host"] {
-        assert!(split(&[t]).unwrap());
-    }
-    for v in ["1", "t", "T", "TRUE", "true", "True"] {
-        assert!(split(&[&format!("-split-by-host={v}")]).unwrap(), "{v}");
-        assert!(split(&[&format!("--split-by-host={v}")]).unwrap(), "{v}");
-    }
-    for v in ["0", "f", "F", "FALSE", "false", "False"] {
-        assert!(!split(&[&format!("-split-by-host={v}")]).unwrap(), "{v}");
-        assert!(!split(&[&format!("--split-by-host={v}")]).unwrap(), "{v}");
-    }
-    for v in ["yes", "no", "", "tRuE", "2"] {
-        let m = usage_error(&["-device", "e", &format!("-split-by-host={v}")]);
-        assert!(m.starts_with("-split-by-host: invalid value"), "{m}");
-    }
-    // Go never gives a bool flag the next token as its value.
-    let m = usage_error(&["-device", "e", "-split-by-host", "false"]);
-    assert!(m.contains("-split-by-host=false"), "{m}");
-    // A bool flag followed by another flag is just the bool.
-    assert!(har(&config(&["-split-by-host", "-device", "e"]).unwrap()).split_by_host);
-}
-
-#[test]
 fn hosts_errors_name_the_item() {
     for (hosts, item) in [
         ("80", "80"),
@@ -581,107 +439,6 @@ fn help_shows_httshark_defaults() {
         assert!(
             text.contains(&format!("[default: {default}]")),
             "--{flag}: {text}"
-        );
-    }
-}
-
-#[test]
-fn byte_sizes() {
-    let table: &[(&str, u64)] = &[
-        ("0", 0),
-        ("33554432", 32 << 20),
-        ("32MiB", 32 << 20),
-        ("32mib", 32 << 20),
-        ("32 MiB", 32 << 20),
-        ("64KiB", 64 << 10),
-        ("1GiB", 1 << 30),
-        ("1KB", 1_000),
-        ("2MB", 2_000_000),
-        ("1gb", 1_000_000_000),
-        ("7B", 7),
-    ];
-    for (s, want) in table {
-        assert_eq!(parse_byte_size(s), Ok(*want), "{s}");
-    }
-    for s in [
-        "",
-        "MiB",
-        "-1",
-        "1.5MiB",
-        "1K",
-        "1M",
-        "1 TiB",
-        "18446744073709551616",
-        "17179869184GiB",
-    ] {
-        assert!(parse_byte_size(s).is_err(), "{s:?}");
-    }
-    assert_eq!(parse_buffer_size("2147483647"), Ok(i32::MAX));
-    assert!(parse_buffer_size("2GiB").is_err());
-    assert!(parse_buffer_size("0").is_err());
-    assert_eq!(
-        config(&["-device", "e", "-max-body-size=0"])
-            .unwrap()
-            .http
-            .max_body_keep,
-        0
-    );
-    let c = config(&["-device", "e", "-memory-limit", "64MiB", "-workers=2"]).unwrap();
-    assert_eq!(c.memory_limit, 64 << 20);
-    let shares = c.memory_shares();
-    assert_eq!(shares.per_worker, 16 << 20);
-    assert_eq!(
-        shares.per_worker * 2 + shares.in_flight + shares.har_held + shares.sampled_held,
-        64 << 20
-    );
-    let m = usage_error(&["-device", "e", "-memory-limit=16MiB", "-workers=16"]);
-    assert_eq!(
-        m,
-        "-memory-limit: 16 MiB leaves 512 KiB to each of the 16 workers (half the budget, \
-         split); give at least 32 MiB, or fewer -workers"
-    );
-    assert!(config(&["-device", "e", "-memory-limit=16MiB", "-workers=8"]).is_ok());
-    assert!(config(&["-device", "e", "-workers=256"]).is_ok());
-    let m = usage_error(&["-device", "e", "-memory-limit=1MiB"]);
-    assert!(
-        m.starts_with("-memory-limit: invalid value '1MiB': must be at least 8MiB"),
-        "{m}"
-    );
-    let m = usage_error(&["-device", "e", "-buffer-size", "3x"]);
-    assert!(
-        m.starts_with("-buffer-size: invalid value '3x': unknown unit 'x'"),
-        "{m}"
-    );
-}
-
-#[test]
-fn numeric_ranges() {
-    assert_eq!(
-        config(&["-device", "e", "-snaplen=128"]).unwrap().snaplen,
-        128
-    );
-    assert_eq!(
-        config(&["-device", "e", "-workers=256"]).unwrap().workers,
-        256
-    );
-    assert_eq!(
-        config(&["-device", "e", "-verbose=5"]).unwrap().log.verbose,
-        5
-    );
-    for args in [
-        ["-snaplen", "127"],
-        ["-snaplen", "262145"],
-        ["-snaplen", "abc"],
-        ["-workers", "0"],
-        ["-workers", "257"],
-        ["-verbose", "6"],
-        ["-verbose", "-1"],
-        ["-channel-buffer", "x"],
-    ] {
-        let m = usage_error(&["-device", "e", args[0], args[1]]);
-        assert!(
-            m.starts_with(&format!("{}: invalid value '{}'", args[0], args[1])),
-            "{m}"
         );
     }
 }

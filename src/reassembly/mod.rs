@@ -70,6 +70,10 @@ mod tests_cases;
 #[cfg(test)]
 mod tests_control;
 #[cfg(test)]
+mod tests_gaps;
+#[cfg(test)]
+mod tests_lifetime;
+#[cfg(test)]
 mod tests_retained;
 mod window;
 

@@ -2,16 +2,14 @@
 //! event, and the tests compare the events with what the TCP exchange should give.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::conn::Conn;
-use super::table::Recency;
 use super::*;
 use crate::hosts::ServerSet;
 use crate::wire::{TcpFlags, TcpSegment};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Ev {
+pub(super) enum Ev {
     Data(u64, Direction, Vec<u8>, Timestamp),
     Gap(u64, Direction, u64),
     Fin(u64, Direction),
@@ -23,7 +21,7 @@ enum Ev {
     Conflict(u64, Direction, u64, u64),
 }
 
-struct Rec;
+pub(super) struct Rec;
 
 impl StreamHandler for Rec {
     type Ctx = Vec<Ev>;
@@ -77,7 +75,7 @@ impl StreamHandler for Rec {
     }
 }
 
-struct Fac;
+pub(super) struct Fac;
 
 impl HandlerFactory for Fac {
     type Handler = Rec;
@@ -105,15 +103,15 @@ pub(super) fn d(s: &[u8]) -> Piece {
 pub(super) const C: &str = "10.0.0.1:40000";
 pub(super) const S: &str = "10.0.0.2:80";
 
-fn addr(s: &str) -> SocketAddr {
+pub(super) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
 pub(super) struct H {
-    table: ConnTable<Fac>,
-    ev: Vec<Ev>,
+    pub(super) table: ConnTable<Fac>,
+    pub(super) ev: Vec<Ev>,
     n: u64,
-    t: Timestamp,
+    pub(super) t: Timestamp,
 }
 
 impl H {
@@ -654,315 +652,6 @@ fn client_and_server_are_decided_by_each_rule_in_order() {
     h.close_all();
     assert_eq!((h.info(0).client, h.info(0).server), (addr(lo), addr(hi)));
     assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
-}
-
-/// Pure ACKs from the client (acknowledging `ack`) until an acknowledged hole's patience
-/// runs out.
-fn patience(h: &mut H, ack: u32) {
-    for _ in 0..super::half::ACK_GAP_PATIENCE {
-        h.pkt(C, S, "A", 19, ack, b"");
-    }
-}
-
-#[test]
-fn an_ack_captured_before_its_data_makes_no_gap() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(S, C, "A", 1, 1, b"0123456789");
-    h.pkt(C, S, "A", 1, 21, b""); // the capture reordered: the ACK first,
-    h.pkt(S, C, "A", 16, 1, b"fghij"); // a later segment,
-    h.pkt(S, C, "A", 11, 1, b"abcde"); // then the data it acknowledged
-    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789abcdefghij")]);
-    assert_eq!(h.c().gaps, 0);
-}
-
-#[test]
-fn a_tick_declares_an_acknowledged_hole_lost() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(S, C, "A", 1, 1, b"0123456789");
-    h.pkt(S, C, "A", 21, 1, b"klmnopqrst");
-    h.pkt(C, S, "A", 1, 31, b"");
-    h.tick(1);
-    assert_eq!(
-        h.stream(0, ToClient),
-        vec![d(b"0123456789"), Piece::G(10), d(b"klmnopqrst")]
-    );
-}
-
-#[test]
-fn an_ack_beyond_a_hole_declares_it_lost() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(S, C, "A", 1, 1, b"0123456789");
-    h.pkt(S, C, "A", 21, 1, b"klmnopqrst"); // [10,20) lost by the capture
-    h.pkt(C, S, "A", 1, 16, b""); // the client got up to 15
-                                  // Not at once: the capture may have reordered the ACK before its data.
-    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789")]);
-    patience(&mut h, 16);
-    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789"), Piece::G(5)]);
-    h.pkt(S, C, "A", 16, 1, b"fghij"); // [15,20) still comes
-    assert_eq!(
-        h.stream(0, ToClient),
-        vec![d(b"0123456789"), Piece::G(5), d(b"fghijklmnopqrst")]
-    );
-    h.pkt(S, C, "A", 41, 1, b"UVWXY"); // [30,40) lost
-    h.pkt(C, S, "A", 1, 46, b"");
-    patience(&mut h, 46);
-    assert_eq!(h.stream(0, ToClient)[3..], [Piece::G(10), d(b"UVWXY")]);
-    assert_eq!(h.c().ack_gaps, 2);
-    assert!(h.closes().is_empty(), "gaps are delivered before the close");
-}
-
-#[test]
-fn an_ack_without_data_beyond_the_hole_waits_for_close() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(S, C, "A", 1, 1, b"0123456789");
-    h.pkt(C, S, "A", 1, 31, b""); // [10,30) acknowledged, never seen
-    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789")]);
-    h.pkt(C, S, "A", 1, 0x8000_0000, b""); // absurd: ignored
-    h.close_all();
-    assert_eq!(h.stream(0, ToClient), vec![d(b"0123456789"), Piece::G(20)]);
-    assert_eq!(h.c().close_gaps, 1);
-}
-
-#[test]
-fn a_fin_beyond_a_hole_gives_a_gap_once_acknowledged() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(C, S, "A", 1, 1, b"GET / HTTP/1.1\r\n\r\n");
-    h.pkt(S, C, "A", 1, 19, b"HTTP/1.1 200 OK\r\n");
-    // [17,27) lost, then [27,30) and the FIN at 30 (out of order: held).
-    h.pkt(S, C, "FA", 28, 19, b"end");
-    assert_eq!(h.stream(0, ToClient), vec![d(b"HTTP/1.1 200 OK\r\n")]);
-    h.pkt(C, S, "FA", 19, 32, b""); // acknowledges the server's FIN
-    patience(&mut h, 32);
-    assert_eq!(
-        h.stream(0, ToClient),
-        vec![
-            d(b"HTTP/1.1 200 OK\r\n"),
-            Piece::G(10),
-            d(b"end"),
-            Piece::Fin
-        ]
-    );
-    assert_eq!(
-        h.stream(0, ToServer),
-        vec![d(b"GET / HTTP/1.1\r\n\r\n"), Piece::Fin]
-    );
-    assert_eq!(h.closes(), vec![(0, CloseReason::Fin)]);
-}
-
-#[test]
-fn a_fin_beyond_a_hole_gives_a_gap_at_close_without_an_ack() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(S, C, "A", 1, 1, b"abc");
-    h.pkt(S, C, "FA", 10, 1, b""); // [3,9) lost
-    h.close_all();
-    assert_eq!(
-        h.stream(0, ToClient),
-        vec![d(b"abc"), Piece::G(6), Piece::Fin]
-    );
-}
-
-#[test]
-fn the_ooo_byte_limit_forces_a_gap_up_to_the_first_buffered_byte() {
-    let limits = ReassemblyLimits {
-        max_ooo_bytes_per_direction: 10,
-        ..Default::default()
-    };
-    let mut h = H::with(limits, ServerSet::default());
-    h.handshake(0, 0);
-    h.pkt(C, S, "A", 1, 1, b"01234");
-    h.pkt(C, S, "A", 11, 1, b"abcdefgh"); // [10,18) buffered
-    h.pkt(C, S, "A", 21, 1, b"VWXYZ"); // [20,25): 13 bytes > 10
-    assert_eq!(
-        h.stream(0, ToServer),
-        vec![d(b"01234"), Piece::G(5), d(b"abcdefgh")]
-    );
-    assert_eq!(h.c().ooo_limit_hits, 1);
-    // A piece larger than the limit on its own: gap up to it, then delivered directly.
-    h.pkt(C, S, "A", 41, 1, b"0123456789abcdef");
-    assert_eq!(
-        h.stream(0, ToServer)[3..],
-        [
-            Piece::G(2),
-            d(b"VWXYZ"),
-            Piece::G(15),
-            d(b"0123456789abcdef")
-        ]
-    );
-    assert_eq!(h.c().ooo_limit_hits, 3, "each forced gap is counted");
-}
-
-#[test]
-fn the_ooo_segment_limit_forces_a_gap() {
-    let limits = ReassemblyLimits {
-        max_ooo_segments_per_direction: 2,
-        ..Default::default()
-    };
-    let mut h = H::with(limits, ServerSet::default());
-    h.handshake(0, 0);
-    h.pkt(C, S, "A", 3, 1, b"c");
-    h.pkt(C, S, "A", 4, 1, b"d"); // appended: still one chunk
-    h.pkt(C, S, "A", 7, 1, b"g");
-    h.pkt(C, S, "A", 10, 1, b"j"); // a third chunk
-    assert_eq!(h.stream(0, ToServer), vec![Piece::G(2), d(b"cd")]);
-    h.pkt(C, S, "A", 5, 1, b"e");
-    h.pkt(C, S, "A", 6, 1, b"f");
-    h.pkt(C, S, "A", 8, 1, b"hi");
-    assert_eq!(h.stream(0, ToServer), vec![Piece::G(2), d(b"cdefghij")]);
-}
-
-#[test]
-fn idle_connections_are_closed_by_tick_and_ticks_reach_handlers() {
-    let limits = ReassemblyLimits {
-        idle_timeout: Duration::from_secs(10),
-        ..Default::default()
-    };
-    let mut h = H::with(limits, ServerSet::default());
-    h.pkt(C, S, "A", 1, 1, b"GET / HTTP/1.1\r\n");
-    h.pkt("10.0.0.3:1", S, "S", 1, 0, b""); // SYN only: no handler, no calls
-    let t0 = h.t;
-    h.table.on_tick(&mut h.ev, t0 + Duration::from_secs(9));
-    assert_eq!(h.ev.last(), Some(&Ev::Tick(0)));
-    assert!(h.closes().is_empty());
-    h.table.on_tick(&mut h.ev, t0 + Duration::from_secs(11));
-    assert_eq!(h.closes(), vec![(0, CloseReason::Idle)]);
-    assert_eq!(h.c().connections_idle_closed, 2);
-    assert_eq!(h.table.open_connections(), 0);
-    // Not a straggler: an idle connection may resume, picked up mid-stream.
-    h.t = t0 + Duration::from_secs(12);
-    h.pkt(C, S, "A", 17, 1, b"\r\n");
-    assert_eq!(h.table.open_connections(), 1);
-    assert_eq!(h.c().segments_after_close, 0);
-}
-
-#[test]
-fn eviction_closes_the_least_recently_active_connection() {
-    let limits = ReassemblyLimits {
-        max_connections: 3,
-        ..Default::default()
-    };
-    let mut h = H::with(limits, ServerSet::default());
-    let clients = [
-        "10.0.0.1:1000",
-        "10.0.0.1:1001",
-        "10.0.0.1:1002",
-        "10.0.0.1:1003",
-    ];
-    for c in &clients[..3] {
-        h.pkt(c, S, "A", 1, 1, b"GET ");
-    }
-    h.pkt(clients[0], S, "A", 5, 1, b"/ "); // connection 0 active again
-    h.pkt(clients[3], S, "A", 1, 1, b"GET ");
-    assert_eq!(h.closes(), vec![(1, CloseReason::Evicted)]);
-    assert_eq!(h.table.open_connections(), 3);
-    h.close_all();
-    let ids: Vec<u64> = h.closes().iter().map(|c| c.0).collect();
-    assert_eq!(ids, vec![1, 0, 2, 4], "end of capture closes in id order");
-}
-
-#[test]
-// A complexity guard measured in real time; tests may read the clock.
-#[allow(clippy::disallowed_methods)]
-fn a_syn_flood_is_evicted_in_constant_time_per_packet() {
-    let limits = ReassemblyLimits {
-        max_connections: 1000,
-        ..Default::default()
-    };
-    let mut h = H::with(limits, ServerSet::default());
-    let started = Instant::now();
-    for i in 0..50_000u32 {
-        let src = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40000));
-        let seg = TcpSegment {
-            src,
-            dst: addr(S),
-            seq: i,
-            ack: 0,
-            flags: TcpFlags {
-                syn: true,
-                ..Default::default()
-            },
-            payload: b"",
-            auth_option: false,
-            timestamp: None,
-            window: 65535,
-        };
-        h.table.on_segment(&mut h.ev, &seg, i as u64, h.t, h.t);
-    }
-    let elapsed = started.elapsed();
-    assert_eq!(h.table.open_connections(), 1000);
-    assert_eq!(h.c().connections_evicted, 49_000);
-    assert!(
-        h.ev.is_empty(),
-        "SYN-only connections make no handler calls"
-    );
-    // Debug build on a loaded machine: an O(n) scan per SYN would take far longer.
-    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
-}
-
-#[test]
-fn a_syn_only_connection_is_small() {
-    let size = std::mem::size_of::<Conn<Rec>>() + std::mem::size_of::<Recency>();
-    // 512 until issue 9's retained bytes added one pointer per direction.
-    assert!(size <= 528, "{size} bytes");
-}
-
-#[test]
-fn pure_acks_bare_fins_and_rsts_never_open_a_connection() {
-    let mut h = H::new();
-    h.pkt(C, S, "A", 1, 1, b"");
-    h.pkt(C, S, "FA", 1, 1, b"");
-    h.pkt(C, S, "R", 1, 1, b"");
-    assert_eq!(h.table.open_connections(), 0);
-    assert_eq!(h.c().segments_ignored, 3);
-}
-
-#[test]
-fn stragglers_after_a_fin_close_are_counted_until_the_linger_ends() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(C, S, "A", 1, 1, b"x");
-    h.pkt(C, S, "FA", 2, 1, b"");
-    h.pkt(S, C, "FA", 1, 3, b"");
-    h.pkt(S, C, "FA", 1, 3, b""); // retransmitted FIN
-    h.pkt(C, S, "A", 3, 2, b"x"); // retransmitted data
-    assert_eq!(h.c().segments_after_close, 2);
-    assert_eq!(h.table.open_connections(), 0);
-    h.t = h.t + RECENTLY_CLOSED_LINGER + Duration::from_secs(1);
-    h.pkt(C, S, "A", 3, 2, b"more");
-    assert_eq!(h.table.open_connections(), 1);
-}
-
-#[test]
-fn syn_data_tcp_fast_open_is_delivered() {
-    let mut h = H::new();
-    h.pkt(C, S, "S", 10, 0, b"GET / HTTP/1.1\r\n");
-    h.pkt(S, C, "SA", 50, 27, b"");
-    h.pkt(C, S, "A", 27, 51, b"\r\n");
-    h.close_all();
-    assert_eq!(h.stream(0, ToServer), vec![d(b"GET / HTTP/1.1\r\n\r\n")]);
-    assert_eq!(
-        h.info(0).established_ts,
-        Some(Timestamp::from_secs_nanos(1000, 2_000_000))
-    );
-}
-
-#[test]
-fn a_segment_a_gigabyte_ahead_is_out_of_window() {
-    let mut h = H::new();
-    h.handshake(0, 0);
-    h.pkt(C, S, "A", 1, 1, b"a");
-    h.pkt(C, S, "A", 0x5000_0000, 1, b"far");
-    h.pkt(C, S, "FA", 0x5000_0000, 1, b"");
-    h.close_all();
-    assert_eq!(h.stream(0, ToServer), vec![d(b"a")]);
-    // The data segment by the reassembler's window, the FIN by the control check.
-    assert_eq!(h.c().out_of_window_segments, 1);
-    assert_eq!(h.c().fins_out_of_window, 1);
 }
 
 #[test]
