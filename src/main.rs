@@ -483,10 +483,30 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     if dropped > 0 {
         let outputs = c("output_queue_full_waits") + c("memory_limit_in_flight_waits");
         let advice = if outputs > 0 {
+            // Body bytes are most of what HAR and NDJSON outputs write; with one worker the
+            // output thread also encodes the entries (more workers encode them instead).
+            let bodies = config.processors.iter().any(|p| {
+                matches!(
+                    p,
+                    processor::ProcessorConfig::File(_)
+                        | processor::ProcessorConfig::Ndjson(_)
+                        | processor::ProcessorConfig::SampledTransactions(_)
+                )
+            });
             format!(
                 "the outputs were behind (the workers waited for them {outputs} times): write \
-                 them to a faster -output-folder, or choose fewer -har-processors; a larger \
-                 -buffer-size rides out bursts"
+                 them to a faster -output-folder{}, or choose fewer -har-processors;{} a larger \
+                 -buffer-size rides out bursts",
+                if bodies {
+                    ", keep fewer body bytes (-max-body-size, -drop-content-type)"
+                } else {
+                    ""
+                },
+                if bodies && config.workers <= 1 {
+                    " -workers 2 moves the encoding of the entries off the output thread;"
+                } else {
+                    ""
+                }
             )
         } else if c("worker_queue_full_waits") > 0 {
             format!(
@@ -651,7 +671,38 @@ mod tests {
         ]);
         assert_eq!(
             outputs,
-            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 5 times): write them to a faster -output-folder, or choose fewer -har-processors; a larger -buffer-size rides out bursts"
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 5 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; -workers 2 moves the encoding of the entries off the output thread; a larger -buffer-size rides out bursts"
+        );
+        // CSV statistics keep no body bytes, and more workers already encode the entries:
+        // the advice leaves out what would not help.
+        let outputs_with = |config: &Config| {
+            let summary = Summary {
+                counters: vec![
+                    ("packets", 10),
+                    ("kernel_dropped", 3),
+                    ("output_queue_full_waits", 4),
+                ],
+                ..Summary::default()
+            };
+            summary_warnings(&summary, &file_run(config), 10)
+                .pop()
+                .unwrap_or_default()
+        };
+        let csv_only = Config {
+            processors: vec![processor::ProcessorConfig::SitesStats(Default::default())],
+            ..Config::default()
+        };
+        assert_eq!(
+            outputs_with(&csv_only),
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, or choose fewer -har-processors; a larger -buffer-size rides out bursts"
+        );
+        let two_workers = Config {
+            workers: 2,
+            ..Config::default()
+        };
+        assert_eq!(
+            outputs_with(&two_workers),
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; a larger -buffer-size rides out bursts"
         );
         // From standard input a pcapng's own secrets are not read: the hint says so.
         let from_stdin = Config {
