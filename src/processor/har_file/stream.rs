@@ -99,9 +99,11 @@ impl Spool {
         })
     }
 
-    /// Appends `parts` (separators and entries); on failure cuts the file back to what it
-    /// held, so the index stays true.
+    /// Appends `parts` (separators and entries) at the end of what it holds, wherever a
+    /// merge left the cursor; on failure cuts the file back to that, so the index stays
+    /// true.
     fn append(&mut self, parts: &mut [io::IoSlice<'_>]) -> io::Result<u64> {
+        self.file.seek(SeekFrom::Start(self.len))?;
         match write_all_vectored(&mut self.file, parts) {
             Ok(n) => {
                 self.len += n;
@@ -109,7 +111,6 @@ impl Spool {
             }
             Err(e) => {
                 let _ = self.file.set_len(self.len);
-                let _ = self.file.seek(SeekFrom::Start(self.len));
                 Err(e)
             }
         }
@@ -491,22 +492,12 @@ impl Stream {
             total += tail.len() as u64;
             Ok(())
         });
-        self.rewind_run()?;
         result?;
         // Written: the temporary files go (dropping a spool removes its file).
         self.run = None;
         self.late = None;
         self.unwritten.clear();
         Ok(total)
-    }
-
-    /// Puts the run's cursor back at its end, where the next append goes (a merge's
-    /// copies moved it).
-    fn rewind_run(&mut self) -> io::Result<()> {
-        if let Some(run) = self.run.as_mut() {
-            run.file.seek(SeekFrom::Start(run.len))?;
-        }
-        Ok(())
     }
 
     /// Merges the late spool into the run in place when the run's part from the first
@@ -552,11 +543,9 @@ impl Stream {
         let mut index = Vec::new();
         let written = {
             let mut w = BufWriter::new(part.file.try_clone()?);
-            let r = self
-                .write_merged(&mut w, &late, c, false, 0, Some(&mut index))
-                .and_then(|n| w.flush().map(|()| n));
-            self.rewind_run()?;
-            r?
+            let n = self.write_merged(&mut w, &late, c, false, 0, Some(&mut index))?;
+            w.flush()?;
+            n
         };
         part.len = written;
         part.index = index;
@@ -591,11 +580,9 @@ impl Stream {
             Err(e) => {
                 let _ = run.file.set_len(cut);
                 run.len = cut;
-                let _ = run.file.seek(SeekFrom::Start(cut));
                 // `part` holds the run's entries after the cut and the late ones: it is
                 // the late spool now (an entry's place is its index, separators between
-                // them are never read).
-                part.file.seek(SeekFrom::Start(part.len))?;
+                // them are never read; the next append seeks to its end).
                 self.late = Some(part);
                 Err(e)
             }

@@ -185,7 +185,7 @@ fn a_failed_merge_leaves_the_stream_intact_to_append_and_retry() {
     fs::write(dest.join("keep"), b"x").unwrap();
     assert!(s.export(&dest).is_err());
     fs::remove_dir_all(&dest).unwrap();
-    // The run appends where it did (its cursor is back at its end), then exports whole.
+    // The run appends at the end of what it holds, then exports whole.
     s.append(run(20, 25));
     s.append(vec![entry(45, 2, "later")]);
     all.extend(run(20, 25));
