@@ -287,8 +287,10 @@ impl CausalWindow {
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
-        // the out-of-order buffer absorbs it.) A new number has no released segment.
+        // the out-of-order buffer absorbs it.) A new number has no released segment, and
+        // a pure ACK (no SYN, no sequence space) is acknowledged by none.
         let late = known.is_some()
+            && (meta.flags.syn || meta.len > 0)
             && self
                 .released
                 .iter()
