@@ -187,6 +187,7 @@ crate::counters! {
         /// Entries held in memory because `max_streams` files were streamed already.
         har_stream_limit_hits,
         /// Failed writes to a streamed file (its entries are kept in memory, written at
+        /// export), or failed merges of late entries into it (they stay spooled, merged at
         /// export).
         har_stream_write_errors,
         /// Exports of every open interval made because the entries streamed to them
@@ -409,13 +410,24 @@ impl HarFileProcessor {
             self.failing = true;
             let reason = e.to_string();
             if !self.reported.contains(&reason) && self.reported.len() < MAX_REPORTED_ERRORS {
-                crate::stderr_line!(
-                    "httshark: error: file: cannot write HAR entries to {}: {reason}; {} \
-                     entries are kept in memory and written at the export (the capture goes \
-                     on; failures are counted in har_stream_write_errors)",
-                    self.folder.display(),
-                    n - r.written
-                );
+                if n > r.written {
+                    crate::stderr_line!(
+                        "httshark: error: file: cannot write HAR entries to {}: {reason}; {} \
+                         entries are kept in memory and written at the export (the capture \
+                         goes on; failures are counted in har_stream_write_errors)",
+                        self.folder.display(),
+                        n - r.written
+                    );
+                } else {
+                    // Every entry is on disk; merging late ones into their file failed.
+                    crate::stderr_line!(
+                        "httshark: error: file: cannot merge late HAR entries into their file \
+                         in {}: {reason}; they stay in a temporary file and are merged at the \
+                         export (the capture goes on; failures are counted in \
+                         har_stream_write_errors)",
+                        self.folder.display()
+                    );
+                }
                 self.reported.insert(reason.clone());
             }
             self.last_error = Some(format!("{}: {reason}", self.folder.display()));
