@@ -483,16 +483,9 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     if dropped > 0 {
         let outputs = c("output_queue_full_waits") + c("memory_limit_in_flight_waits");
         let advice = if outputs > 0 {
-            // Body bytes are most of what HAR and NDJSON outputs write; with one worker the
-            // output thread also encodes the entries (more workers encode them instead).
-            let bodies = config.processors.iter().any(|p| {
-                matches!(
-                    p,
-                    processor::ProcessorConfig::File(_)
-                        | processor::ProcessorConfig::Ndjson(_)
-                        | processor::ProcessorConfig::SampledTransactions(_)
-                )
-            });
+            // With one worker the output thread also encodes the entries (more workers
+            // encode them instead).
+            let bodies = config.processors.iter().any(|p| p.writes_entries());
             format!(
                 "the outputs were behind (the workers waited for them {outputs} times): write \
                  them to a faster -output-folder{}, or choose fewer -har-processors;{} a larger \

@@ -154,6 +154,17 @@ impl ProcessorConfig {
         }
     }
 
+    /// Whether the processor writes whole HAR entries, bodies included (HAR files, NDJSON,
+    /// sampled transactions): body bytes are then most of what it writes.
+    pub fn writes_entries(&self) -> bool {
+        matches!(
+            self,
+            ProcessorConfig::File(_)
+                | ProcessorConfig::Ndjson(_)
+                | ProcessorConfig::SampledTransactions(_)
+        )
+    }
+
     /// The folders this processor writes into after the capture starts, with the flag that
     /// names each: HAR files are created in their folder, CSV statistics are rewritten
     /// beside themselves (temporary file + rename). `ndjson` opens its file before the

@@ -259,11 +259,8 @@ impl Stream {
             // Merged into the run at once when cheap (module docs): a late entry then costs
             // the few entries released after it instead of the file at export.
             if out.error.is_none() {
-                let max_tail = self
-                    .run
-                    .as_ref()
-                    .map_or(0, |r| (r.len - self.folded_at).min(r.len / 2));
-                match self.fold_late_into_run(max_tail) {
+                let grown = self.run.as_ref().map_or(0, |r| r.len - self.folded_at);
+                match self.fold_late_into_run(grown) {
                     Ok(n) => out.rewritten += n,
                     Err(e) => out.error = Some(e),
                 }
@@ -295,8 +292,7 @@ impl Stream {
     /// stream is intact and the export can be tried again.
     pub fn export(&mut self, dest: &Path) -> io::Result<Exported> {
         // In place when it rewrites less than half the file; else merged whole below.
-        let max_tail = self.run.as_ref().map_or(0, |r| r.len.saturating_sub(1) / 2);
-        let folded = self.fold_late_into_run(max_tail)?;
+        let folded = self.fold_late_into_run(u64::MAX)?;
         if !self.needs_merge() {
             let run = self.run.as_mut().expect("needs_merge: a run");
             let tail: &[u8] = if run.index.is_empty() {
@@ -501,7 +497,8 @@ impl Stream {
     }
 
     /// Merges the late spool into the run in place when the run's part from the first
-    /// late entry's place on (the tail) is at most `max_tail` bytes: the run's entries from the first that does not sort before every late one
+    /// late entry's place on (the tail) is at most `max_tail` bytes and less than half the
+    /// run: the run's entries from the first that does not sort before every late one
     /// (the cut) and the late entries are merged into a third temporary file, the run is
     /// cut there and that file appended. The run is then the whole document, exported as
     /// when nothing came late: a transaction that outlasted the reorder buffer by a few
@@ -528,7 +525,8 @@ impl Stream {
             return Ok(0);
         };
         let cut = before.offset + before.len;
-        if run.len - cut > max_tail {
+        // Less than half the run, or the merge at export (a copy of the run) is cheaper.
+        if run.len - cut > max_tail.min(run.len.saturating_sub(1) / 2) {
             return Ok(0);
         }
         // A new name each time: after a failed append the last one is the late spool.
