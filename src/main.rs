@@ -483,9 +483,10 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     if dropped > 0 {
         let outputs = c("output_queue_full_waits") + c("memory_limit_in_flight_waits");
         let advice = if outputs > 0 {
-            // With one worker the output thread also encodes the entries (more workers
-            // encode them instead).
+            // With one worker the output thread also encodes the HAR files' entries (more
+            // workers encode them instead; the other outputs encode their own).
             let bodies = config.processors.iter().any(|p| p.writes_entries());
+            let har_files = config.processor(processor::har_file::NAME).is_some();
             format!(
                 "the outputs were behind (the workers waited for them {outputs} times): write \
                  them to a faster -output-folder{}, or choose fewer -har-processors;{} a larger \
@@ -495,7 +496,7 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
                 } else {
                     ""
                 },
-                if bodies && config.workers <= 1 {
+                if har_files && config.workers <= 1 {
                     " -workers 2 moves the encoding of the entries off the output thread;"
                 } else {
                     ""
@@ -688,6 +689,15 @@ mod tests {
         assert_eq!(
             outputs_with(&csv_only),
             "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, or choose fewer -har-processors; a larger -buffer-size rides out bursts"
+        );
+        // NDJSON lines are encoded on the output thread whatever -workers says.
+        let ndjson_only = Config {
+            processors: vec![processor::ProcessorConfig::Ndjson(Default::default())],
+            ..Config::default()
+        };
+        assert_eq!(
+            outputs_with(&ndjson_only),
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; a larger -buffer-size rides out bursts"
         );
         let two_workers = Config {
             workers: 2,
