@@ -153,6 +153,9 @@ pub enum Decoded {
     },
     /// Could not decode (unknown coding, corrupt stream, bomb limit, body incomplete).
     Failed { reason: String },
+    /// Not decoded: no output of the run reads bodies (`HttpCtx::keep_bodies` false), so
+    /// the content coding is left alone (`content_len` is the encoded length).
+    Skipped,
 }
 
 /// Most gap ranges a body records (`Body::gap_ranges`); later gaps are only in `missing`.
@@ -586,7 +589,7 @@ impl Body {
         let decoded = match &self.decoded {
             Decoded::Decoded { data, .. } => data.capacity(),
             Decoded::Failed { reason } => reason.capacity(),
-            Decoded::Identity => 0,
+            Decoded::Identity | Decoded::Skipped => 0,
         };
         self.data.capacity()
             + decoded

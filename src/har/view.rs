@@ -653,7 +653,7 @@ fn content_bytes(body: &Body) -> Option<(&[u8], bool)> {
         Decoded::Decoded {
             data, truncated, ..
         } => Some((data, *truncated || body.truncated)),
-        Decoded::Failed { .. } => None,
+        Decoded::Failed { .. } | Decoded::Skipped => None,
     }
 }
 

@@ -90,11 +90,11 @@ pub(crate) struct BodyReader {
     /// A chunk-size or trailer line went over its bound (`Chunk::SkipLine`): the body is
     /// invalid however it ends (its LF, a gap, the connection's end).
     pub over_long_line: bool,
-    /// No output of the run reads body bytes (`HttpCtx::keep_bodies` false): the bytes of
-    /// a body without content coding are counted, not stored (`phantom`). Every size, the
-    /// keep limit's `truncated` and the gap offsets stay what storing them would give. A
-    /// content-coded body is still stored: decoding it is what finds corrupt or bomb
-    /// bodies, which are flagged and counted whatever the outputs.
+    /// No output of the run reads body bytes (`HttpCtx::keep_bodies` false): the bytes are
+    /// counted, not stored (`phantom`). Every size, the keep limit's `truncated` and the
+    /// gap offsets stay what storing them would give. A content-coded body is not decoded
+    /// either (`Decoded::Skipped`): inflate was a quarter of a statistics-only run, for
+    /// flags no output of that run shows.
     pub sizes_only: bool,
     /// Bytes a `sizes_only` body would have stored (at most `keep`).
     phantom: usize,
@@ -130,12 +130,6 @@ impl BodyReader {
     /// Body bytes stored, or counted in their place (`sizes_only`).
     fn kept(&self) -> usize {
         self.body.data.len() + self.phantom
-    }
-
-    /// This body's bytes are counted, not stored: `sizes_only` and no content coding to
-    /// undo (the test `finish_body` decodes by).
-    fn counts_only(&self) -> bool {
-        self.sizes_only && !self.body.content_encoding.iter().any(|c| c != "identity")
     }
 
     /// Heap held: kept bytes, chunk line, body fields.
@@ -179,7 +173,7 @@ impl BodyReader {
             b.truncated = true;
         }
         let take = room.min(data.len());
-        if self.counts_only() {
+        if self.sizes_only {
             self.phantom += take;
         } else {
             let b = &mut self.body;
@@ -655,11 +649,12 @@ mod tests {
         assert!(r.body.truncated && r.kept() == 0);
         r.feed(b"d");
         assert_eq!(r.kept(), 0);
-        // A gzip body is stored: `finish_body` decodes it.
+        // A gzip body is counted too: `finish_body` leaves it undecoded.
         let mut r = BodyReader::new(Framing::Length(3), 100, 0);
         r.sizes_only = true;
         r.body.content_encoding = vec!["gzip".to_string()];
         r.feed(b"xyz");
-        assert_eq!(r.body.data, b"xyz");
+        assert!(r.body.data.is_empty());
+        assert_eq!((r.kept(), r.body.len), (3, 3));
     }
 }

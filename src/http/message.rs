@@ -511,7 +511,11 @@ impl HttpConn {
         }
         let encoded = body.content_encoding.iter().any(|c| c != "identity");
         if encoded && body.len > 0 {
-            body.decoded = if !complete {
+            body.decoded = if sizes_only {
+                // No output reads the content: its coding is left alone (nor are decode
+                // failures looked for, flagged or counted).
+                Decoded::Skipped
+            } else if !complete {
                 Decoded::Failed {
                     reason: "body incomplete".to_string(),
                 }
@@ -531,8 +535,7 @@ impl HttpConn {
                     inflater,
                     &body.data,
                     &body.content_encoding,
-                    // Decoded for its size and its failures only: nothing reads the bytes.
-                    if sizes_only { 0 } else { limits.max_body_keep },
+                    limits.max_body_keep,
                     limits.max_decoded_bytes,
                     limits.max_decode_layers,
                 );
@@ -552,10 +555,6 @@ impl HttpConn {
         if sizes_only && body.len > 0 {
             // No output reads the bytes: as a body the content-type policy dropped
             // (`Body::dropped`), every size exact.
-            body.data = Vec::new();
-            if let Decoded::Decoded { data, .. } = &mut body.decoded {
-                *data = Vec::new();
-            }
             body.dropped = true;
         }
         body

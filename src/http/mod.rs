@@ -126,9 +126,11 @@ crate::counters! {
         head_too_large,
         /// Bodies whose kept bytes were cut at `max_body_keep`.
         bodies_truncated,
-        /// Bodies whose Content-Encoding could not be undone.
+        /// Bodies whose Content-Encoding could not be undone (only where some output reads
+        /// bodies: a statistics-only run decodes none).
         decode_failures,
-        /// Bodies whose decoding stopped at `max_decoded_bytes` or `max_decode_layers`.
+        /// Bodies whose decoding stopped at `max_decoded_bytes` or `max_decode_layers`
+        /// (only where some output reads bodies).
         decode_limit_hits,
         /// Requests exported early because `max_pending_requests` was reached.
         pending_limit_hits,

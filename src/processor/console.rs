@@ -286,6 +286,8 @@ impl ConsoleProcessor {
                 self.note_line(s, &note);
                 return;
             }
+            // The console reads bodies, so its runs decode them: not reached.
+            Decoded::Skipped => return,
         };
         if body.missing > 0 {
             let note = format!("[{} of {} bytes lost in capture]", body.missing, body.len);
