@@ -16,7 +16,7 @@ use httshark::time::Timestamp;
 fn hdrs(list: &[(&str, &str)]) -> Vec<Header> {
     list.iter()
         .map(|(n, v)| Header {
-            name: n.to_string(),
+            name: n.to_string().into(),
             value: v.to_string(),
         })
         .collect()

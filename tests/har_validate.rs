@@ -29,7 +29,7 @@ fn at(ms: i64) -> Timestamp {
 
 fn h(n: &str, v: &str) -> Header {
     Header {
-        name: n.into(),
+        name: n.to_string().into(),
         value: v.into(),
     }
 }

@@ -129,7 +129,7 @@ fn chunked_with_extensions_and_trailers() {
     assert_eq!(b.data, b"Wikipedia in\r\n\r\nchunks.");
     assert_eq!(b.len, 23);
     assert!(b.wire_len > b.len);
-    let names: Vec<_> = b.trailers.iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<_> = b.trailers.iter().map(|h| &*h.name).collect();
     assert_eq!(names, vec!["Expires", "X-Checksum"]);
     assert!(t[0].anomalies.is_empty(), "{:?}", t[0].anomalies);
     assert!(resp(&t[0]).complete);

@@ -82,7 +82,7 @@ pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<H
             break;
         }
         out.push(Header {
-            name: utf8_lossy(f.name),
+            name: crate::model::header_name_owned(utf8_lossy(f.name)),
             value: utf8_lossy(f.value),
         });
     }

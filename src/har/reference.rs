@@ -383,7 +383,7 @@ fn interim(i: &InterimView<'_>) -> InterimEntry {
 fn headers(hs: &[Header]) -> Vec<h::Headers> {
     hs.iter()
         .map(|x| h::Headers {
-            name: x.name.clone(),
+            name: x.name.to_string(),
             value: x.value.clone(),
             comment: None,
         })

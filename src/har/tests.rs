@@ -9,7 +9,7 @@ use crate::model::{
 
 fn hdr(n: &str, v: &str) -> Header {
     Header {
-        name: n.into(),
+        name: n.to_string().into(),
         value: v.into(),
     }
 }

@@ -353,7 +353,7 @@ impl BodyReader {
             None => (text, &b""[..]),
         };
         trailers.push(Header {
-            name: String::from_utf8_lossy(name).trim().to_string(),
+            name: crate::model::header_name(String::from_utf8_lossy(name).trim()),
             value: String::from_utf8_lossy(value).trim().to_string(),
         });
     }

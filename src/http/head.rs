@@ -435,7 +435,7 @@ fn owned_headers(h: &[httparse::Header<'_>]) -> Vec<Header> {
     h.iter()
         .filter(|h| !h.name.is_empty())
         .map(|h| Header {
-            name: h.name.to_string(),
+            name: crate::model::header_name(h.name),
             value: lossy_string(h.value),
         })
         .collect()
@@ -582,7 +582,10 @@ pub(crate) fn parse_head_lenient(
         let value = String::from_utf8_lossy(line.get(colon + 1..).unwrap_or_default())
             .trim()
             .to_string();
-        p.headers.push(Header { name, value });
+        p.headers.push(Header {
+            name: crate::model::header_name_owned(name),
+            value,
+        });
     }
     Some(p)
 }
@@ -943,7 +946,7 @@ mod tests {
         let h = |list: &[(&str, &str)]| -> Vec<Header> {
             list.iter()
                 .map(|(n, v)| Header {
-                    name: n.to_string(),
+                    name: n.to_string().into(),
                     value: v.to_string(),
                 })
                 .collect()

@@ -234,7 +234,7 @@ mod tests {
 
     fn h(n: &str, v: &str) -> Header {
         Header {
-            name: n.into(),
+            name: n.to_string().into(),
             value: v.into(),
         }
     }

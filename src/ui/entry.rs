@@ -97,10 +97,14 @@ impl UiEntry {
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
-            .map(|h| (h.name.clone(), h.value.clone()))
+            .map(|h| (h.name.to_string(), h.value.clone()))
             .collect();
         if let Some(r) = resp {
-            headers.extend(r.headers.iter().map(|h| (h.name.clone(), h.value.clone())));
+            headers.extend(
+                r.headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), h.value.clone())),
+            );
         }
         let fields = Fields {
             url: view.request.url.clone(),

@@ -18,7 +18,7 @@ pub fn at(ms: i64) -> Timestamp {
 
 pub fn h(n: &str, v: &str) -> Header {
     Header {
-        name: n.into(),
+        name: n.to_string().into(),
         value: v.into(),
     }
 }

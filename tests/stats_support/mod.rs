@@ -105,7 +105,7 @@ impl Tx {
             .headers
             .iter()
             .map(|(n, v)| Header {
-                name: n.to_string(),
+                name: n.to_string().into(),
                 value: v.clone(),
             })
             .collect();

@@ -60,7 +60,7 @@ fn a_get_and_its_response_make_one_transaction() {
     assert_eq!(tx.request.method, "GET");
     assert_eq!(tx.request.target, "/a?x=1");
     assert_eq!(tx.request.version, HttpVersion::Http2);
-    let names: Vec<&str> = tx.request.headers.iter().map(|h| h.name.as_str()).collect();
+    let names: Vec<&str> = tx.request.headers.iter().map(|h| &*h.name).collect();
     assert_eq!(names, [":method", ":scheme", ":authority", ":path"]);
     assert_eq!(tx.host(), "a.test");
     let r = tx.response.as_ref().expect("a response");
