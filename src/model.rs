@@ -674,7 +674,8 @@ impl Transaction {
 // (`-memory-limit`). They count allocated capacities plus the inline size of vector
 // elements; allocator overhead is left to the budget's fixed margin.
 
-/// Heap held by a field name: none when borrowed.
+/// Heap held by a field name: none when borrowed (the `Cow` itself is what tells).
+#[allow(clippy::ptr_arg)]
 fn name_heap_bytes(name: &Cow<'static, str>) -> usize {
     match name {
         Cow::Borrowed(_) => 0,
