@@ -150,6 +150,10 @@ pub struct ConnTable<F: HandlerFactory> {
     limits: ReassemblyLimits,
     counters: ReassemblyCounters,
     index: HashMap<ConnKey, u32>,
+    /// The last key found in `index`, and its slot: consecutive segments are mostly of one
+    /// connection (a burst of data, its ACKs), and hashing the key was 2% of a worker.
+    /// Kept equal to `index`'s entry by `open` and `close`, the only ones that change it.
+    last_found: Option<(ConnKey, u32)>,
     slots: Vec<Option<Conn<F::Handler>>>,
     recency: Vec<Recency>,
     free: Vec<u32>,
@@ -180,6 +184,7 @@ impl<F: HandlerFactory> ConnTable<F> {
             limits,
             counters: ReassemblyCounters::default(),
             index: HashMap::new(),
+            last_found: None,
             slots: Vec::new(),
             recency: Vec::new(),
             free: Vec::new(),
@@ -304,7 +309,18 @@ impl<F: HandlerFactory> ConnTable<F> {
         let key = ConnKey::new(seg.src, seg.dst);
         let f = seg.flags;
         let active_open = f.syn && !f.ack && !f.rst;
-        let kind = match self.index.get(&key).copied() {
+        let found = match self.last_found {
+            Some((k, idx)) if k == key => {
+                debug_assert_eq!(self.index.get(&key), Some(&idx), "last_found is stale");
+                Some(idx)
+            }
+            _ => {
+                let idx = self.index.get(&key).copied();
+                self.last_found = idx.map(|i| (key, i));
+                idx
+            }
+        };
+        let kind = match found {
             Some(idx) if active_open => Some((idx, self.syn_kind(idx, seg))),
             Some(idx) => Some((idx, SynKind::Same)),
             None => None,
@@ -704,6 +720,7 @@ impl<F: HandlerFactory> ConnTable<F> {
         };
         self.push_front(idx);
         self.index.insert(key, idx);
+        self.last_found = Some((key, idx));
         self.recharge(idx);
         self.counters.connections_opened += 1;
         if midstream {
@@ -732,6 +749,9 @@ impl<F: HandlerFactory> ConnTable<F> {
         self.mem_used -= conn.charged;
         let key = ConnKey::new(conn.info().client, conn.info().server);
         self.index.remove(&key);
+        if self.last_found.is_some_and(|(k, _)| k == key) {
+            self.last_found = None;
+        }
         let lim = self.half_limits();
         let mut env = Env {
             factory: &mut self.factory,
