@@ -141,12 +141,15 @@ impl BodySelector {
         if self.is_noop() {
             return;
         }
+        // A body with no bytes, or already without them (no output reads bodies), has
+        // nothing to drop: its media type is not worked out (two lowercased copies).
+        let holds_bytes = |b: &Body| b.len > 0 && !b.dropped;
         let req = &mut tx.request;
-        if !self.keeps(&media_type(&req.headers)) {
+        if holds_bytes(&req.body) && !self.keeps(&media_type(&req.headers)) {
             drop_bytes(&mut req.body);
         }
         if let Some(resp) = tx.response.as_mut() {
-            if !self.keeps(&media_type(&resp.headers)) {
+            if holds_bytes(&resp.body) && !self.keeps(&media_type(&resp.headers)) {
                 drop_bytes(&mut resp.body);
             }
         }
