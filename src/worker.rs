@@ -263,7 +263,10 @@ impl Worker {
     /// applied (redaction goes second: body selection reads Content-Type), so dropped
     /// bytes and redacted values never leave the worker.
     pub fn take_transactions(&mut self) -> Vec<Transaction> {
-        let mut txs = std::mem::take(&mut self.ctx.http.out);
+        // The next batch's vector sized like this one's: grown from empty it was moved
+        // (transactions are large) four or five times per batch.
+        let room = self.ctx.http.out.len();
+        let mut txs = std::mem::replace(&mut self.ctx.http.out, Vec::with_capacity(room));
         if !self.bodies.is_noop() {
             for tx in &mut txs {
                 self.bodies.apply(tx);
