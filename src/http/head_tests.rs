@@ -1,0 +1,243 @@
+//! Tests of `head.rs`: start-line matching, head parsing and normalizing.
+
+use super::*;
+
+/// `HeadShape::of` against the byte-by-byte splits it replaced, on heads made of the
+/// bytes that matter (CR, LF, SP, HTAB, a letter): every line shape, empty lines,
+/// bare LFs, folds, a last line without LF.
+#[test]
+fn head_shape_is_what_splitting_the_lines_finds() {
+    use proptest::prelude::*;
+    fn reference(raw: &[u8]) -> (bool, bool, usize, usize) {
+        let bare_lf = raw
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && (i == 0 || raw.get(i - 1) != Some(&b'\r')));
+        let (mut fold, mut fields) = (false, 0);
+        for line in raw.split(|&b| b == b'\n').skip(1) {
+            if line.is_empty() || line == b"\r" {
+                break;
+            }
+            if matches!(line.first(), Some(b' ' | b'\t')) {
+                fold = true;
+            } else {
+                fields += 1;
+            }
+        }
+        let lfs = raw.iter().filter(|&&b| b == b'\n').count();
+        (bare_lf, fold, fields, lfs)
+    }
+    let byte = prop::sample::select(vec![b'\r', b'\n', b' ', b'\t', b'a']);
+    proptest!(ProptestConfig::with_cases(4000), |(raw in prop::collection::vec(byte, 0..40))| {
+        let s = HeadShape::of(&raw);
+        prop_assert_eq!((s.bare_lf, s.fold, s.fields, s.lfs), reference(&raw));
+    });
+}
+
+fn run(m: &mut StartMatcher, s: &[u8]) -> Match {
+    let mut last = Match::NeedMore;
+    for &b in s {
+        last = m.feed(b);
+        if last != Match::NeedMore {
+            return last;
+        }
+    }
+    last
+}
+
+#[test]
+fn request_start_lines() {
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"GET / HTTP/1.1\r\n"),
+        Match::Accept
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"M-SEARCH * HTTP/1.0\n"),
+        Match::Accept
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"GET /x\r\n"),
+        Match::Accept09
+    );
+    let mut m = StartMatcher::new(true);
+    assert_eq!(run(&mut m, b"POST /x\r\n"), Match::Accept09);
+    assert!(!m.is_get(), "only GET is an HTTP/0.9 method");
+    let mut m = StartMatcher::new(true);
+    assert_eq!(run(&mut m, b"GET /x\n"), Match::Accept09);
+    assert!(m.is_get());
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"GET / HTTP/2.0\r\n"),
+        Match::Fail
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"\x16\x03\x01"),
+        Match::Fail
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(true), b"GET / HTTP/1.1"),
+        Match::NeedMore
+    );
+}
+
+#[test]
+fn role_probe_reads_a_prefix_of_one_segment() {
+    assert_eq!(
+        probe_role(b"GET / HTTP/1.1\r\nHost: a\r\n"),
+        Some(Role::Client)
+    );
+    assert_eq!(probe_role(b"M-SEARCH * HTTP/1.1\r\n"), Some(Role::Client));
+    assert_eq!(probe_role(b"GET /x\r\n"), Some(Role::Client));
+    // Cut anywhere after the method's space: still a request line's start.
+    assert_eq!(probe_role(b"X_Y "), Some(Role::Client));
+    assert_eq!(probe_role(b"get /a HTT"), Some(Role::Client));
+    assert_eq!(probe_role(b"HTTP/1.1 200 OK\r\n"), Some(Role::Server));
+    assert_eq!(probe_role(b"HTTP/1.0 20"), Some(Role::Server));
+    // Too short to tell, a line that is not HTTP/1.x, a method longer than the
+    // matcher's limit, no space, a status line's digits, empty.
+    assert_eq!(probe_role(b"GET"), None);
+    assert_eq!(probe_role(b"HTTP/"), None);
+    assert_eq!(probe_role(b"PRI * HTTP/2.0\r\n\r\nSM"), None);
+    assert_eq!(probe_role(b"HTTP/2 200"), None);
+    assert_eq!(probe_role(b"GET / HTTP/1.1 x"), None);
+    let long = [b'A'; MAX_METHOD_LEN + 1];
+    assert_eq!(probe_role(&[&long[..], b" /"].concat()), None);
+    assert_eq!(probe_role(b"GET\t/"), None);
+    assert_eq!(probe_role(b"220 mail.example.com ESMTP"), None);
+    assert_eq!(probe_role(b""), None);
+}
+
+#[test]
+fn response_start_lines() {
+    assert_eq!(
+        run(&mut StartMatcher::new(false), b"HTTP/1.1 200 OK"),
+        Match::Accept
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(false), b"HTTP/1.0 404\r\n"),
+        Match::Accept
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(false), b"HTTP/1.1 20 OK"),
+        Match::Fail
+    );
+    assert_eq!(
+        run(&mut StartMatcher::new(false), b"HTTP/2 200 "),
+        Match::Fail
+    );
+    assert_eq!(run(&mut StartMatcher::new(false), b"<html>"), Match::Fail);
+}
+
+#[test]
+fn head_end_found_across_any_split() {
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+    let end = head.len() - 4;
+    for split in 0..head.len() {
+        let mut s = HeadScanner::default();
+        let (a, b) = head.split_at(split);
+        let got = match s.scan(a) {
+            Some(n) => n,
+            None => split + s.scan(b).unwrap(),
+        };
+        assert_eq!(got, end, "split {split}");
+    }
+    assert_eq!(
+        HeadScanner::default().scan(b"GET / HTTP/1.1\nHost: a\n\nX"),
+        Some(24)
+    );
+    assert_eq!(
+        HeadScanner::default().scan(b"GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n"),
+        None
+    );
+}
+
+#[test]
+fn bare_lf_and_obs_fold_are_normalised_and_flagged() {
+    let p = parse_head(
+        b"HTTP/1.1 200 OK\nX-A: one\n  two\nContent-Length: 3\n\n",
+        false,
+        10,
+    )
+    .unwrap();
+    assert_eq!(p.status, 200);
+    assert_eq!(p.headers[0].value, "one two");
+    assert_eq!(p.headers[1].value, "3");
+    assert_eq!(p.anomalies, vec![Anomaly::BareLf, Anomaly::ObsFold]);
+    let p = parse_head(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true, 10).unwrap();
+    assert!(p.anomalies.is_empty());
+    assert_eq!((p.method.as_str(), p.target.as_str()), ("GET", "/"));
+}
+
+#[test]
+fn too_many_headers_keeps_the_first() {
+    let p = parse_head(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", true, 2).unwrap();
+    assert!(p.too_many_headers);
+    assert_eq!(p.headers.len(), 2);
+}
+
+#[test]
+fn framing_rules() {
+    let h = |list: &[(&str, &str)]| -> Vec<Header> {
+        list.iter()
+            .map(|(n, v)| Header {
+                name: n.to_string().into(),
+                value: v.to_string(),
+            })
+            .collect()
+    };
+    let mut a = Vec::new();
+    assert_eq!(
+        body_framing(&h(&[("Content-Length", "5")]), true, &mut a),
+        Framing::Length(5)
+    );
+    assert_eq!(body_framing(&h(&[]), true, &mut a), Framing::None);
+    assert_eq!(body_framing(&h(&[]), false, &mut a), Framing::Close);
+    assert!(a.is_empty());
+    assert_eq!(
+        body_framing(&h(&[("content-length", "5, 5")]), true, &mut a),
+        Framing::Length(5)
+    );
+    assert!(a.is_empty());
+    assert_eq!(
+        body_framing(
+            &h(&[("Content-Length", "11"), ("Content-Length", "93")]),
+            true,
+            &mut a
+        ),
+        Framing::Length(93)
+    );
+    assert_eq!(a, vec![Anomaly::ConflictingContentLength]);
+    a.clear();
+    assert_eq!(
+        body_framing(
+            &h(&[("Content-Length", "68"), ("Content-Length", "34")]),
+            false,
+            &mut a
+        ),
+        Framing::Close,
+        "a response with conflicting lengths runs to the close"
+    );
+    assert_eq!(a, vec![Anomaly::ConflictingContentLength]);
+    a.clear();
+    let te_cl = h(&[("Content-Length", "68"), ("Transfer-Encoding", "chunked")]);
+    assert_eq!(body_framing(&te_cl, false, &mut a), Framing::Chunked);
+    assert_eq!(a, vec![Anomaly::TransferEncodingAndContentLength]);
+    a.clear();
+    assert_eq!(
+        body_framing(&h(&[("Content-Length", "x")]), false, &mut a),
+        Framing::Close
+    );
+    assert_eq!(
+        body_framing(&h(&[("Content-Length", "-1")]), true, &mut a),
+        Framing::None
+    );
+    assert_eq!(
+        a,
+        vec![Anomaly::InvalidContentLength, Anomaly::InvalidContentLength]
+    );
+    a.clear();
+    assert_eq!(
+        body_framing(&h(&[("Transfer-Encoding", "gzip")]), false, &mut a),
+        Framing::Close
+    );
+    assert_eq!(a, vec![Anomaly::UnknownTransferEncoding]);
+}
