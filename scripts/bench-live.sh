@@ -36,6 +36,8 @@
 # Environment: HTTSHARK_BIN (default ./target/release/httshark, built when missing),
 # HTTSHARK_ARGS (more flags for the live runs, e.g. "-buffer-size 256MiB -workers 2"; several
 # sets separated by `;` each run every mode, in turn: "; -attribution=false; -workers 2"),
+# PROCESSORS (the -har-processors list of the reference and live runs, default
+# file,sites-stats,transactions-sizes; sites-stats alone is the CSV-only run),
 # LIVE_OUT (tmpfs parent folder, default /dev/shm), REPLAY_TIMEOUT (seconds one tcpreplay run
 # may take, default 600), PRELOAD (1: tcpreplay --preload-pcap, reads the whole capture into
 # memory before sending, so the disk is not what limits topspeed; default 1), RESULTS (a file
@@ -103,7 +105,7 @@ for pair in "$tx $a" "$rx $b"; do
 done
 ip -n "$tx" link set "$a" up; ip -n "$rx" link set "$b" up
 
-procs=(-har-processors file,sites-stats,transactions-sizes)
+procs=(-har-processors "${PROCESSORS:-file,sites-stats,transactions-sizes}")
 # "field value" from httshark's summary and counters.
 summary_of() {
   local f=$1
