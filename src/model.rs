@@ -773,7 +773,31 @@ impl Transaction {
 
 #[cfg(test)]
 mod tests {
-    use super::{Direction, PerDirection};
+    use super::{header_name, header_name_owned, Direction, PerDirection};
+    use std::borrow::Cow;
+
+    /// A common name in a case it is sent in is borrowed; any other spelling is kept as it
+    /// came, byte for byte (HAR shows names as on the wire).
+    #[test]
+    fn common_header_names_are_borrowed_and_every_name_kept_as_sent() {
+        for name in ["Host", "host", "Content-Length", "x-forwarded-for", "ETag"] {
+            let n = header_name(name);
+            assert!(matches!(n, Cow::Borrowed(_)), "{name}");
+            assert_eq!(n, name);
+        }
+        for name in ["HOST", "Content-length", "X-Custom", "", "Host "] {
+            let n = header_name(name);
+            assert!(matches!(n, Cow::Owned(_)), "{name:?}");
+            assert_eq!(n, name);
+            let o = header_name_owned(name.to_string());
+            assert!(matches!(o, Cow::Owned(_)), "{name:?}");
+            assert_eq!(o, name);
+        }
+        assert!(matches!(
+            header_name_owned("Set-Cookie".to_string()),
+            Cow::Borrowed("Set-Cookie")
+        ));
+    }
 
     #[test]
     fn per_direction_indexes_by_direction() {
