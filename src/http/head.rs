@@ -443,7 +443,7 @@ fn owned_headers(h: &[httparse::Header<'_>]) -> Vec<Header> {
 
 /// `bytes` as text, invalid UTF-8 replaced: `from_utf8`'s word-at-a-time check first (a
 /// field value is nearly always valid; `from_utf8_lossy` walks it in chunks).
-pub(crate) fn lossy_string(bytes: &[u8]) -> String {
+fn lossy_string(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
