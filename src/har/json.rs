@@ -4,7 +4,7 @@
 //! the view's. Written by hand rather than through serde because this is the hottest
 //! output path (the HAR JSON of every transaction): nothing is copied into intermediate
 //! Strings, body text is escaped straight from the transaction's buffer, clean runs
-//! copied in bulk (`escape` scans eight bytes at a time).
+//! copied in bulk (`super::escape` scans sixteen bytes at a time).
 //!
 //! What it does not do: decide ([`super::view`]) or write files (processors).
 //!
@@ -16,6 +16,7 @@
 
 use std::io::Write;
 
+use super::escape;
 use super::view::{
     ContentView, CustomView, EntryView, InterimView, PostDataView, RequestView, ResponseView, Text,
     Timings,
@@ -363,16 +364,27 @@ fn flag(out: &mut Vec<u8>, field: &[u8], on: bool) {
 /// Returns the decision (`Text::Undecided` is decided here, see there).
 fn text<'a>(out: &mut Vec<u8>, t: &Text<'a>) -> Text<'a> {
     let t = match *t {
-        Text::Undecided { bytes, .. } => {
+        Text::Undecided { bytes, truncated } => {
             let mark = out.len();
             out.reserve(bytes.len() + 2);
             out.push(b'"');
-            if escape::<true>(bytes, out) {
+            let Err(at) = escape::escape_ascii(bytes, out) else {
                 out.push(b'"');
                 return *t;
+            };
+            // `bytes[..at]` is ASCII, escaped already: the rest decides, as `Text::of`
+            // of the whole would (ASCII is UTF-8, and a cut is at the end).
+            let rest = bytes.get(at..).unwrap_or_default();
+            if let Text::Utf8(s) = Text::of(rest, truncated) {
+                escape::escape_str(s.as_bytes(), out);
+                out.push(b'"');
+                let whole = bytes.get(..at + s.len()).unwrap_or_default();
+                // SAFETY: `whole` is ASCII (`escape_ascii` stopped at `at`, the first
+                // byte that is not) followed by `s`, a `str`: valid UTF-8.
+                return Text::Utf8(unsafe { std::str::from_utf8_unchecked(whole) });
             }
             out.truncate(mark);
-            t.decided()
+            Text::Base64(bytes)
         }
         decided => decided,
     };
@@ -476,94 +488,8 @@ fn float(out: &mut Vec<u8>, v: f64) {
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    escape::<false>(s.as_bytes(), out);
+    escape::escape_str(s.as_bytes(), out);
     out.push(b'"');
-}
-
-/// Marks (high bit of the byte) the bytes of `w` (little endian) that are below 0x20, `"`
-/// or `\\`. The lowest mark is exact; marks above a marked byte may be false (a borrow):
-/// callers only trust the lowest (the classic "has zero byte" / "has byte less than"
-/// tests).
-#[inline]
-fn escape_mask(w: u64) -> u64 {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-    below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\')))
-}
-
-/// Writes the escape of `b` (a byte that needs one), or `b` itself.
-#[inline(always)]
-fn push_escape(b: u8, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short: &[u8] = match b {
-        b'"' => b"\\\"",
-        b'\\' => b"\\\\",
-        b'\x08' => b"\\b",
-        b'\t' => b"\\t",
-        b'\n' => b"\\n",
-        b'\x0c' => b"\\f",
-        b'\r' => b"\\r",
-        0..=0x1f => {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(b >> 4)],
-                HEX[usize::from(b & 0xf)],
-            ]);
-            return;
-        }
-        _ => {
-            out.push(b);
-            return;
-        }
-    };
-    out.extend_from_slice(short);
-}
-
-/// Escapes `bytes` (UTF-8 text) into `out`: eight bytes are tested at a time, the run
-/// before the first byte to escape is copied whole. With `ASCII_ONLY`, stops at the first
-/// byte that is not ASCII and returns false (what was written is then to be discarded).
-#[inline(always)]
-fn escape<const ASCII_ONLY: bool>(bytes: &[u8], out: &mut Vec<u8>) -> bool {
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut start = 0; // first byte not yet copied
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        if ASCII_ONLY && w & HI != 0 {
-            return false;
-        }
-        let mask = escape_mask(w);
-        if mask == 0 {
-            i += 8;
-            continue;
-        }
-        // The lowest mark is a byte to escape.
-        let at = i + (mask.trailing_zeros() / 8) as usize;
-        out.extend_from_slice(&bytes[start..at]);
-        push_escape(bytes[at], out);
-        start = at + 1;
-        i = at + 1;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if ASCII_ONLY && b >= 0x80 {
-            return false;
-        }
-        if b < 0x20 || b == b'"' || b == b'\\' {
-            out.extend_from_slice(&bytes[start..i]);
-            push_escape(b, out);
-            start = i + 1;
-        }
-        i += 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    true
 }
 
 /// The base64 alphabet (RFC 4648 §4).
@@ -668,6 +594,50 @@ mod tests {
             assert_eq!(decision.encoding(), expected.encoding());
             let parsed: String = serde_json::from_slice(&a).expect("a JSON string");
             assert!(!parsed.is_empty() || bytes.is_empty());
+        }
+    }
+
+    /// Pieces of body text: ASCII runs (escapes among them), characters beyond ASCII,
+    /// invalid bytes, and the first bytes of a character (what a cut leaves at the end).
+    fn body_pieces() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            8 => "[ -~\n\t\"\\\\]{0,40}".prop_map(String::into_bytes),
+            2 => any::<char>().prop_map(|c| c.to_string().into_bytes()),
+            1 => prop::collection::vec(0x80u8..=0xff, 1..3),
+            1 => Just(vec![0xe2, 0x82]),
+        ];
+        prop::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        /// Every body encodes as std's UTF-8 decision says, through serde_json or base64:
+        /// the ASCII pass, the validation of the rest (simdutf8) and the cut rule for
+        /// truncated bodies agree with `std::str::from_utf8`.
+        #[test]
+        fn body_text_encodes_as_std_decides(bytes in body_pieces(), truncated: bool) {
+            let mut ours = Vec::new();
+            let decision = text(&mut ours, &Text::Undecided { bytes: &bytes, truncated });
+            let expected = match std::str::from_utf8(&bytes) {
+                Ok(s) => Some(s),
+                Err(e) if truncated && e.error_len().is_none() => {
+                    Some(std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap())
+                }
+                Err(_) => None,
+            };
+            match expected {
+                Some(s) => {
+                    proptest::prop_assert_eq!(&ours, &serde_json::to_vec(s).unwrap());
+                    proptest::prop_assert_eq!(decision.decided(), Text::Utf8(s));
+                }
+                None => {
+                    let mut b64 = b"\"".to_vec();
+                    base64_scalar(&bytes, &mut b64);
+                    b64.push(b'"');
+                    proptest::prop_assert_eq!(&ours, &b64);
+                    proptest::prop_assert_eq!(decision.decided(), Text::Base64(&bytes));
+                }
+            }
         }
     }
 }

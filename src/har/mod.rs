@@ -23,6 +23,7 @@
 //! (status 0, sizes -1).
 
 pub mod cookie;
+mod escape;
 pub mod json;
 #[cfg(feature = "har-reference")]
 pub mod reference;

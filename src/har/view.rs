@@ -120,7 +120,8 @@ impl<'a> Text<'a> {
     /// bodies were cut at the keep limit, which may split a UTF-8 sequence: that sequence
     /// is dropped from the end rather than making the whole body base64.
     pub fn of(bytes: &'a [u8], truncated: bool) -> Text<'a> {
-        match std::str::from_utf8(bytes) {
+        // `simdutf8::compat` gives std's answers (valid_up_to, error_len), faster.
+        match simdutf8::compat::from_utf8(bytes) {
             Ok(s) => Text::Utf8(s),
             // error_len None: the input ends inside a sequence, which is what a cut does.
             Err(e) if truncated && e.error_len().is_none() => {
