@@ -128,12 +128,15 @@ mod sse2 {
         out: &mut Vec<u8>,
     ) -> Result<usize, usize> {
         let mut i = 0;
+        // Invariant: at least `bytes.len() - i` spare bytes in `out` (so 16 in the loop):
+        // a clean byte takes one, an escape up to six (`reserve` again after it).
+        out.reserve(bytes.len());
         while i + 16 <= bytes.len() {
-            out.reserve(16);
+            debug_assert!(out.capacity() - out.len() >= 16);
             // SAFETY: SSE2 is part of the x86_64 baseline (no feature to detect). The
             // unaligned load reads `bytes[i..i + 16]`, inside the slice (loop condition);
-            // the unaligned store writes the 16 bytes of spare capacity after `out`'s
-            // length (`reserve` above), which count only once `set_len` below keeps them.
+            // the unaligned store writes 16 bytes of spare capacity after `out`'s length
+            // (the invariant), which count only once `set_len` below keeps them.
             let (escapes, high) = unsafe {
                 let v = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
                 _mm_storeu_si128(out.as_mut_ptr().add(out.len()).cast::<__m128i>(), v);
@@ -153,6 +156,7 @@ mod sse2 {
             }
             push_escape(bytes[i], out);
             i += 1;
+            out.reserve(bytes.len() - i);
         }
         Ok(i)
     }

@@ -15,6 +15,7 @@
 //! compare whole output folders.
 
 use std::io::Write;
+use std::net::IpAddr;
 
 use super::escape;
 use super::view::{
@@ -45,11 +46,11 @@ pub fn write_entry(e: &EntryView<'_>, out: &mut Vec<u8>) -> usize {
     out.extend_from_slice(b",\"cache\":{},\"timings\":");
     write_timings(out, &e.timings);
     // Addresses and numbers need no escaping.
-    let _ = write!(
-        out,
-        ",\"serverIPAddress\":\"{}\",\"connection\":\"{}\"",
-        e.server_ip_address, e.connection
-    );
+    out.extend_from_slice(b",\"serverIPAddress\":\"");
+    ip(out, &e.server_ip_address);
+    out.extend_from_slice(b"\",\"connection\":\"");
+    uint(out, e.connection);
+    out.push(b'"');
     let process_at = write_custom(out, &e.custom);
     out.push(b'}');
     process_at
@@ -228,11 +229,12 @@ fn write_custom(out: &mut Vec<u8>, c: &CustomView<'_>) -> usize {
         }
     }
     // Addresses and numbers need no escaping.
-    let _ = write!(
-        out,
-        ",\"_clientIPAddress\":\"{}\",\"_clientPort\":{},\"_serverPort\":{}",
-        c.client_ip_address, c.client_port, c.server_port
-    );
+    out.extend_from_slice(b",\"_clientIPAddress\":\"");
+    ip(out, &c.client_ip_address);
+    out.extend_from_slice(b"\",\"_clientPort\":");
+    uint(out, u64::from(c.client_port));
+    out.extend_from_slice(b",\"_serverPort\":");
+    uint(out, u64::from(c.server_port));
     flag(out, b",\"_midstream\":true", c.midstream);
     out.extend_from_slice(b",\"_wireBytes\":");
     uint(out, c.wire_bytes);
@@ -463,6 +465,24 @@ fn int(out: &mut Vec<u8>, v: i64) {
     uint(out, v.unsigned_abs());
 }
 
+/// An address as `Display` writes it: IPv4 digit by digit (every entry has two), IPv6
+/// through the formatter (its zero compression is not worth copying).
+fn ip(out: &mut Vec<u8>, ip: &IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            uint(out, u64::from(a));
+            for octet in [b, c, d] {
+                out.push(b'.');
+                uint(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
 fn uint(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -594,6 +614,25 @@ mod tests {
             assert_eq!(decision.encoding(), expected.encoding());
             let parsed: String = serde_json::from_slice(&a).expect("a JSON string");
             assert!(!parsed.is_empty() || bytes.is_empty());
+        }
+    }
+
+    /// Addresses are written as `Display` writes them.
+    #[test]
+    fn addresses_as_display() {
+        for s in [
+            "0.0.0.0",
+            "10.83.0.2",
+            "255.255.255.255",
+            "1.20.100.9",
+            "::1",
+            "fe80::1:2",
+            "::ffff:10.0.0.1",
+        ] {
+            let a: IpAddr = s.parse().unwrap();
+            let mut out = Vec::new();
+            ip(&mut out, &a);
+            assert_eq!(out, a.to_string().into_bytes());
         }
     }
 
