@@ -24,6 +24,7 @@
 //!   storing it would give.
 
 use std::io::Read;
+use std::mem::MaybeUninit;
 
 use crate::model::Decoded;
 
@@ -218,8 +219,8 @@ fn limit(name: &str, max_out: usize) -> LayerError {
 #[derive(Default)]
 pub struct Inflater {
     state: Option<Box<zlib_rs::Inflate>>,
-    /// Where a counted stream's output goes (`Sink::Count`), made on first use.
-    scratch: Vec<u8>,
+    /// Where a counted stream's output goes (`Sink::Count`), made on first use; never read.
+    scratch: Vec<MaybeUninit<u8>>,
 }
 
 impl std::fmt::Debug for Inflater {
@@ -266,24 +267,28 @@ fn inflate(
         }
         None => state.insert(Box::new(Inflate::new(zlib, 15))),
     };
-    // One call: the input bytes taken, the output bytes written, whether the stream ended.
-    let mut step = |input: &[u8], out: &mut [u8]| -> Result<(usize, usize, bool), LayerError> {
-        let (took, gave) = (d.total_in(), d.total_out());
-        let status = d.decompress(input, out, InflateFlush::NoFlush);
-        let used = usize::try_from(d.total_in() - took).unwrap_or(usize::MAX);
-        let wrote = usize::try_from(d.total_out() - gave).unwrap_or(usize::MAX);
-        match status {
-            Ok(status) => Ok((used, wrote, status == Status::StreamEnd)),
-            Err(_) => Err(LayerError::Corrupt(format!(
-                "{name}: deflate decompression error"
-            ))),
-        }
-    };
+    // One call: the input bytes taken, the output bytes written (at the start of `out`),
+    // whether the stream ended.
+    let mut step =
+        |input: &[u8], out: &mut [MaybeUninit<u8>]| -> Result<(usize, usize, bool), LayerError> {
+            let (took, gave) = (d.total_in(), d.total_out());
+            let status = d.decompress_uninit(input, out, InflateFlush::NoFlush);
+            let used = usize::try_from(d.total_in() - took).unwrap_or(usize::MAX);
+            let wrote = usize::try_from(d.total_out() - gave).unwrap_or(usize::MAX);
+            match status {
+                Ok(status) => Ok((used, wrote.min(out.len()), status == Status::StreamEnd)),
+                Err(_) => Err(LayerError::Corrupt(format!(
+                    "{name}: deflate decompression error"
+                ))),
+            }
+        };
     let cap = max_out.saturating_add(1);
     let (mut in_pos, mut out_pos) = (0usize, 0usize);
+    // A kept output is written into its spare capacity (not zeroed first: the inflater
+    // writes every byte it counts), `out.len()` being `out_pos`.
     let mut out = Vec::new();
     if sink == Sink::Count {
-        scratch.resize(SCRATCH, 0);
+        scratch.resize(SCRATCH, MaybeUninit::uninit());
     } else {
         let hint = if hint == 0 {
             input.len().saturating_mul(4)
@@ -294,34 +299,42 @@ fn inflate(
             .min(input.len().saturating_mul(INFLATE_HINT_RATIO))
             .max(64)
             .min(cap);
-        out = vec![0u8; first];
+        out.reserve_exact(first);
     }
+    // A kept output's size so far: what the inflater may fill before it grows.
+    let mut size = out.capacity().min(cap);
     let truncated = loop {
         let rest = input.get(in_pos..).unwrap_or_default();
-        let (room, room_len) = match sink {
+        let (given, (used, wrote, end)) = match sink {
             // Never more than `cap` in all: the same stop as a kept output.
             Sink::Count => {
                 let n = SCRATCH.min(cap - out_pos);
-                (scratch.get_mut(..n).unwrap_or_default(), n)
+                (n, step(rest, scratch.get_mut(..n).unwrap_or_default())?)
             }
             Sink::Keep => {
-                let n = out.len() - out_pos;
-                (out.get_mut(out_pos..).unwrap_or_default(), n)
+                let n = size - out_pos;
+                let room = out.spare_capacity_mut().get_mut(..n).unwrap_or_default();
+                let stepped = step(rest, room)?;
+                // SAFETY: the inflater wrote the bytes it counted (`stepped.1`, at most
+                // `n`: `step` caps it) at the start of the spare capacity
+                // (`decompress_uninit`'s contract).
+                unsafe { out.set_len(out_pos + stepped.1) };
+                (n, stepped)
             }
         };
-        let (used, wrote, end) = step(rest, room)?;
         in_pos += used;
         out_pos += wrote;
         if end {
             break false;
         }
-        if wrote == room_len {
+        if wrote == given {
             // The output filled: more may come.
             if out_pos >= cap {
                 return Err(limit(name, max_out));
             }
             if sink == Sink::Keep {
-                out.resize(out.len().saturating_mul(2).min(cap), 0);
+                size = size.saturating_mul(2).min(cap);
+                out.reserve_exact(size - out_pos);
             }
         } else if in_pos >= input.len() || (used == 0 && wrote == 0) {
             // The input ended before the stream did.
