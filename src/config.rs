@@ -80,6 +80,8 @@ pub struct Config {
     /// Worker threads that decode, reassemble and parse; connections are sharded over
     /// them by a symmetric hash of the 4-tuple.
     pub workers: usize,
+    /// `-har-encoding`: which threads encode HAR entries.
+    pub har_encoding: HarEncoding,
     /// Capacity, in packet batches, of the channels between stages (the packet queue is
     /// shared by the workers, at least 2 each). 4 by default: enough to
     /// keep a worker busy while the capture thread is descheduled (the kernel ring, not
@@ -164,6 +166,36 @@ impl Default for TlsConfig {
     }
 }
 
+/// Which threads encode the HAR entries of a processor that writes them as they are
+/// (`-har-encoding`; `pipeline::workers_encode` decides `Auto`). Either way the bytes are
+/// the same: the transaction is final when it leaves its worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HarEncoding {
+    /// The workers when there are two or more and every thread of the pipeline (the
+    /// capture thread, the workers, the processor thread) has a CPU of its own; else the
+    /// processor thread.
+    #[default]
+    Auto,
+    /// The workers, in parallel, each as its transactions leave it.
+    Workers,
+    /// The processor thread, the one that writes them.
+    Processor,
+}
+
+impl HarEncoding {
+    /// The value of `-har-encoding`.
+    pub fn parse(s: &str) -> Result<HarEncoding, String> {
+        match s {
+            "auto" => Ok(HarEncoding::Auto),
+            "workers" => Ok(HarEncoding::Workers),
+            "processor" => Ok(HarEncoding::Processor),
+            _ => Err(format!(
+                "invalid value {s:?}: give auto, workers or processor"
+            )),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -177,6 +209,7 @@ impl Default for Config {
             processors: vec![ProcessorConfig::File(Default::default())],
             stats_interval: crate::processor::stats::common::DEFAULT_INTERVAL,
             workers: DEFAULT_WORKERS as usize,
+            har_encoding: HarEncoding::Auto,
             channel_capacity: 4,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             http: HttpLimits::default(),

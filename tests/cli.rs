@@ -309,6 +309,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--split-by-host", "[default: true]"),
         ("--har-processors", "[default: file]"),
         ("--workers", "[default: 1]"),
+        ("--har-encoding", "[default: auto]"),
         ("--verbose", "[default: 0]"),
         ("--counters", "[default: false]"),
         ("--max-body-size", "[default: 10MiB]"),

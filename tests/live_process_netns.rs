@@ -138,7 +138,8 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     let sites = lab.path("sites.csv");
     // `start_httshark` gives -output-folder.
     let har_folder = lab.path("out");
-    // Two workers: the HAR entries are encoded on the workers, the owner spliced in on the
+    // Two workers encoding the HAR entries (`-har-encoding workers`: `auto` would leave it
+    // to the processor thread on a machine of 2 CPUs), the owner spliced in on the
     // processor thread; the NDJSON entries are encoded there whole (compared below).
     let args: Vec<String> = [
         "-device",
@@ -148,6 +149,8 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
         "-attribution-immediate",
         "-workers",
         "2",
+        "-har-encoding",
+        "workers",
         "-har-processors",
         "ndjson,sites-stats,file",
         "-ndjson-file",

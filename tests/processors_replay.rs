@@ -11,9 +11,9 @@ use std::process::Command;
 
 use common::*;
 
-/// Runs every processor on fixtures/generated-small.pcap into `dir`; returns stdout (the
-/// console view).
-fn run_all(dir: &Path, workers: &str) -> String {
+/// Runs every processor on fixtures/generated-small.pcap into `dir` with `workers` and
+/// `-har-encoding` `encoding`; returns stdout (the console view).
+fn run_all(dir: &Path, workers: &str, encoding: &str) -> String {
     let d = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let pcap = repo().join("fixtures/generated-small.pcap");
     let o = Command::new(bin())
@@ -24,6 +24,8 @@ fn run_all(dir: &Path, workers: &str) -> String {
             ":80,:8080",
             "-workers",
             workers,
+            "-har-encoding",
+            encoding,
         ])
         .args([
             "-har-processors",
@@ -65,23 +67,29 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn every_output_is_identical_on_two_replays() {
-    let (a, b, c) = (
+    let (a, b, c, d) = (
+        tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let console_a = run_all(a.path(), "1");
-    let console_b = run_all(b.path(), "1");
-    run_all(c.path(), "2");
+    let console_a = run_all(a.path(), "1", "auto");
+    let console_b = run_all(b.path(), "1", "auto");
+    // Two workers, the HAR entries encoded on the workers and on the processor thread
+    // (`auto` picks one by the CPUs: both must give the same bytes).
+    run_all(c.path(), "2", "workers");
+    run_all(d.path(), "2", "processor");
     assert!(
         console_a.contains("---> GET http://"),
         "console printed: {console_a}"
     );
     assert_eq!(console_a, console_b, "console view differs between replays");
-    let (fa, fb, fc) = (files(a.path()), files(b.path()), files(c.path()));
+    let (fa, fb) = (files(a.path()), files(b.path()));
+    let (fc, fd) = (files(c.path()), files(d.path()));
     let names = |f: &[(PathBuf, Vec<u8>)]| f.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
     assert_eq!(names(&fa), names(&fb));
     assert_eq!(names(&fa), names(&fc));
+    assert_eq!(names(&fa), names(&fd));
     for kind in [
         "har",
         "statistics.csv",
@@ -98,7 +106,7 @@ fn every_output_is_identical_on_two_replays() {
     for ((name, x), (_, y)) in fa.iter().zip(&fb) {
         assert!(x == y, "{} differs between two replays", name.display());
     }
-    for ((name, x), (_, y)) in fa.iter().zip(&fc) {
+    for ((name, x), (_, y)) in fa.iter().zip(&fc).chain(fa.iter().zip(&fd)) {
         // ndjson streams in arrival order: with two workers only its set of lines is fixed.
         if name.ends_with("entries.ndjson") {
             let sorted = |v: &[u8]| {
@@ -128,7 +136,7 @@ fn every_output_is_identical_on_two_replays() {
 #[test]
 fn statistics_match_the_golden_files() {
     let dir = tempfile::tempdir().unwrap();
-    run_all(dir.path(), "1");
+    run_all(dir.path(), "1", "auto");
     let golden = repo().join("fixtures/golden");
     for name in [
         "statistics.csv",

@@ -13,8 +13,8 @@ use super::go::{
     parse_go_duration_std, parse_memory_limit, parse_positive_duration, ByteSize, GoDuration,
 };
 use crate::config::{
-    DEFAULT_BUFFER_SIZE, DEFAULT_MEMORY_LIMIT, DEFAULT_RESPONSE_CHECK_INTERVAL, DEFAULT_WORKERS,
-    MAX_SNAPLEN,
+    HarEncoding, DEFAULT_BUFFER_SIZE, DEFAULT_MEMORY_LIMIT, DEFAULT_RESPONSE_CHECK_INTERVAL,
+    DEFAULT_WORKERS, MAX_SNAPLEN,
 };
 use crate::http::HttpLimits;
 use crate::log::{
@@ -264,10 +264,20 @@ pub struct Cli {
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
     ///
     /// More than one pays off when the output is light or cores are spare: on 2 cores, 2 workers
-    /// cut CSV-only runs by 15-28%; HAR runs were no faster, up to 30% slower (docs/benchmarks.md).
+    /// cut CSV-only runs by 7-28%; HAR runs went from 7% faster to 16% slower
+    /// (docs/benchmarks.md).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,
+
+    /// Which threads encode HAR entries: workers (in parallel), processor (the thread that
+    /// writes them), or auto: the workers when -workers is 2 or more and every thread
+    /// (capture, workers, processor) has a CPU of its own, else the processor thread (on 2
+    /// CPUs, 2 workers encoding took the same or up to 11% more time:
+    /// docs/architecture.md). Same output.
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "WHERE",
+          default_value = "auto", value_parser = HarEncoding::parse)]
+    pub har_encoding: HarEncoding,
 
     /// Verbosity, 0 = nothing to 5 = everything; 3 or more also prints every counter at the end.
     #[arg(help_heading = LOGGING, long, value_name = "LEVEL", default_value_t = LogConfig::default().verbose,

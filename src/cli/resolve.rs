@@ -196,6 +196,7 @@ impl Cli {
             processors,
             stats_interval: interval,
             workers: usize::from(self.workers),
+            har_encoding: self.har_encoding,
             ..Config::default()
         };
         let stdout_ndjson = matches!(

@@ -248,3 +248,24 @@ fn numeric_ranges() {
         );
     }
 }
+
+/// `-har-encoding` takes auto, workers or processor; auto by default; anything else is a
+/// usage error that names the values.
+#[test]
+fn har_encoding_values() {
+    use crate::config::HarEncoding;
+    assert_eq!(
+        config(&["-device", "e"]).unwrap().har_encoding,
+        HarEncoding::Auto
+    );
+    for (value, mode) in [
+        ("auto", HarEncoding::Auto),
+        ("workers", HarEncoding::Workers),
+        ("processor", HarEncoding::Processor),
+    ] {
+        let c = config(&["-device", "e", "-har-encoding", value]).unwrap();
+        assert_eq!(c.har_encoding, mode);
+    }
+    let m = usage_error(&["-device", "e", "-har-encoding=both"]);
+    assert!(m.contains("give auto, workers or processor"), "{m}");
+}

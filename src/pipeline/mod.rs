@@ -39,7 +39,7 @@ use std::thread;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::PacketSource;
-use crate::config::Config;
+use crate::config::{Config, HarEncoding};
 use crate::counters::CounterSet;
 use crate::model::Transaction;
 use crate::processor::Outputs;
@@ -161,11 +161,12 @@ pub fn run_until(
     // Body bytes are stored only when some output reads them (CSV statistics read sizes).
     let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
     // HAR entries are encoded by the workers (in parallel, off the processor thread) when
-    // a processor writes them as they are; an owner joined on the processor thread (live
-    // attribution) is spliced into the encoded entry there (`har::splice_process`). With
-    // one worker the worker is already the longer stage: the processor thread encodes
-    // beside it (docs/architecture.md has the measurement).
-    let encode_har = outputs.processors.iter().any(|p| p.takes_har_json()) && workers > 1;
+    // a processor writes them as they are and `workers_encode` says so; an owner joined on
+    // the processor thread (live attribution) is spliced into the encoded entry there
+    // (`har::splice_process`).
+    let cpus = thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
+        && workers_encode(config.har_encoding, workers, cpus);
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -370,6 +371,21 @@ fn send_or_wait<T>(tx: &Sender<T>, msg: T) -> Option<bool> {
     }
 }
 
+/// Whether the workers encode HAR entries (`-har-encoding`). `Auto`: when they are two or
+/// more and every thread of the pipeline (capture, `workers`, processor) has one of the
+/// `cpus` to itself. With one worker the worker is already the longer stage and the
+/// processor thread encodes beside it (docs/architecture.md); with more threads than CPUs
+/// nothing runs in parallel anyway, and the entries made on one thread and freed on
+/// another cost more CPU than they move (2 workers on 2 CPUs: the same or up to 11% less
+/// time with the processor thread encoding; docs/architecture.md).
+fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize) -> bool {
+    match mode {
+        HarEncoding::Workers => true,
+        HarEncoding::Processor => false,
+        HarEncoding::Auto => workers > 1 && cpus >= workers + 2,
+    }
+}
+
 /// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
 /// each transaction's HAR entry (`har::entry_json`, the same bytes the processor would
 /// make: the transaction is final once it leaves the worker).
@@ -463,6 +479,31 @@ fn worker_thread(
                 });
                 return;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `auto` lets the workers encode only when every thread has a CPU; the other two
+    /// modes are what they say, whatever the counts.
+    #[test]
+    fn workers_encode_when_every_thread_has_a_cpu() {
+        let auto = |workers, cpus| workers_encode(HarEncoding::Auto, workers, cpus);
+        assert!(
+            !auto(1, 64),
+            "one worker: the processor thread encodes beside it"
+        );
+        assert!(!auto(2, 2));
+        assert!(!auto(2, 3));
+        assert!(auto(2, 4));
+        assert!(!auto(4, 5));
+        assert!(auto(4, 6));
+        for (workers, cpus) in [(1, 1), (2, 2), (8, 64)] {
+            assert!(workers_encode(HarEncoding::Workers, workers, cpus));
+            assert!(!workers_encode(HarEncoding::Processor, workers, cpus));
         }
     }
 }

@@ -61,9 +61,10 @@ pub trait Processor: Send {
     fn reads_bodies(&self) -> bool {
         true
     }
-    /// Whether the processor writes `har::entry_json` as it is: then the workers encode
+    /// Whether the processor writes `har::entry_json` as it is: then the workers may encode
     /// each entry where its transaction completes (in parallel with `-workers N`, off the
-    /// processor thread) and hand it to `on_encoded`.
+    /// processor thread; `-har-encoding` and `pipeline::workers_encode` decide) and hand it
+    /// to `on_encoded`.
     fn takes_har_json(&self) -> bool {
         false
     }
