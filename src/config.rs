@@ -171,9 +171,9 @@ impl Default for TlsConfig {
 /// the same: the transaction is final when it leaves its worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HarEncoding {
-    /// The workers when there are two or more and every thread of the pipeline (the
-    /// capture thread, the workers, the processor thread) has a CPU of its own; else the
-    /// processor thread.
+    /// The workers when there are two or more and the capture is live or every thread of
+    /// the pipeline (the capture thread, the workers, the processor thread) has a CPU of
+    /// its own; else the processor thread.
     #[default]
     Auto,
     /// The workers, in parallel, each as its transactions leave it.

@@ -483,10 +483,11 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
     if dropped > 0 {
         let outputs = c("output_queue_full_waits") + c("memory_limit_in_flight_waits");
         let advice = if outputs > 0 {
-            // With one worker the output thread also encodes the HAR files' entries (more
-            // workers encode them instead; the other outputs encode their own).
+            // Unless the workers did (`-har-encoding`), the output thread also encoded the
+            // HAR files' entries (the other outputs encode their own).
             let bodies = config.processors.iter().any(|p| p.writes_entries());
             let har_files = config.processor(processor::har_file::NAME).is_some();
+            let on_output = har_files && !summary.workers_encoded_har;
             format!(
                 "the outputs were behind (the workers waited for them {outputs} times): write \
                  them to a faster -output-folder{}, or choose fewer -har-processors;{} a larger \
@@ -496,10 +497,16 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
                 } else {
                     ""
                 },
-                if har_files && config.workers <= 1 {
-                    " -workers 2 moves the encoding of the entries off the output thread;"
-                } else {
-                    ""
+                match (on_output, config.workers) {
+                    (false, _) => "",
+                    (true, 0 | 1) => {
+                        " -workers 2 -har-encoding workers moves the encoding of the entries off \
+                         the output thread;"
+                    }
+                    (true, _) => {
+                        " -har-encoding workers moves the encoding of the entries off the output \
+                         thread;"
+                    }
                 }
             )
         } else if c("worker_queue_full_waits") > 0 {
@@ -665,23 +672,25 @@ mod tests {
         ]);
         assert_eq!(
             outputs,
-            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 5 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; -workers 2 moves the encoding of the entries off the output thread; a larger -buffer-size rides out bursts"
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 5 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; -workers 2 -har-encoding workers moves the encoding of the entries off the output thread; a larger -buffer-size rides out bursts"
         );
-        // CSV statistics keep no body bytes, and more workers already encode the entries:
-        // the advice leaves out what would not help.
-        let outputs_with = |config: &Config| {
+        // CSV statistics keep no body bytes, and workers that encoded the entries already
+        // took that off the output thread: the advice leaves out what would not help.
+        let outputs_encoded = |config: &Config, workers_encoded_har: bool| {
             let summary = Summary {
                 counters: vec![
                     ("packets", 10),
                     ("kernel_dropped", 3),
                     ("output_queue_full_waits", 4),
                 ],
+                workers_encoded_har,
                 ..Summary::default()
             };
             summary_warnings(&summary, &file_run(config), 10)
                 .pop()
                 .unwrap_or_default()
         };
+        let outputs_with = |config: &Config| outputs_encoded(config, false);
         let csv_only = Config {
             processors: vec![processor::ProcessorConfig::SitesStats(Default::default())],
             ..Config::default()
@@ -704,8 +713,14 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(
-            outputs_with(&two_workers),
+            outputs_encoded(&two_workers, true),
             "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; a larger -buffer-size rides out bursts"
+        );
+        // Two workers that left the encoding to the output thread (`-har-encoding auto` on
+        // a machine without a CPU per thread).
+        assert_eq!(
+            outputs_encoded(&two_workers, false),
+            "3 packets were dropped before httshark read them: the outputs were behind (the workers waited for them 4 times): write them to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or choose fewer -har-processors; -har-encoding workers moves the encoding of the entries off the output thread; a larger -buffer-size rides out bursts"
         );
         // From standard input a pcapng's own secrets are not read: the hint says so.
         let from_stdin = Config {

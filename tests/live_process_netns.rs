@@ -138,9 +138,9 @@ fn every_request_is_attributed_to_the_process_that_made_it() {
     let sites = lab.path("sites.csv");
     // `start_httshark` gives -output-folder.
     let har_folder = lab.path("out");
-    // Two workers encoding the HAR entries (`-har-encoding workers`: `auto` would leave it
-    // to the processor thread on a machine of 2 CPUs), the owner spliced in on the
-    // processor thread; the NDJSON entries are encoded there whole (compared below).
+    // Two workers encoding the HAR entries (`-har-encoding workers`, what `auto` does live),
+    // the owner spliced in on the processor thread; the NDJSON entries are encoded there
+    // whole (compared below).
     let args: Vec<String> = [
         "-device",
         &lab.ifname,

@@ -271,10 +271,9 @@ pub struct Cli {
     pub workers: u16,
 
     /// Which threads encode HAR entries: workers (in parallel), processor (the thread that
-    /// writes them), or auto: the workers when -workers is 2 or more and every thread
-    /// (capture, workers, processor) has a CPU of its own, else the processor thread (on 2
-    /// CPUs, 2 workers encoding took the same or up to 11% more time:
-    /// docs/architecture.md). Same output.
+    /// writes them), or auto: the workers when -workers is 2 or more and the capture is live
+    /// or every thread (capture, workers, processor) has a CPU of its own, else the processor
+    /// thread (docs/architecture.md has the measurements). Same output.
     #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "WHERE",
           default_value = "auto", value_parser = HarEncoding::parse)]
     pub har_encoding: HarEncoding,

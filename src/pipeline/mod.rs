@@ -72,6 +72,9 @@ pub struct Summary {
     pub written: Vec<(&'static str, String)>,
     /// Transactions with an anomaly flag other than "unanswered".
     pub flagged: u64,
+    /// The workers encoded the HAR entries (`-har-encoding`, `workers_encode`), not the
+    /// processor thread.
+    pub workers_encoded_har: bool,
 }
 
 impl Summary {
@@ -166,7 +169,7 @@ pub fn run_until(
     // (`har::splice_process`).
     let cpus = thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
-        && workers_encode(config.har_encoding, workers, cpus);
+        && workers_encode(config.har_encoding, workers, cpus, source.is_live());
 
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
@@ -258,6 +261,7 @@ pub fn run_until(
 
     let mut summary = Summary {
         warnings: attrib_warnings,
+        workers_encoded_har: encode_har,
         ..Summary::default()
     };
     let mut capture = CaptureCounters::default();
@@ -372,17 +376,20 @@ fn send_or_wait<T>(tx: &Sender<T>, msg: T) -> Option<bool> {
 }
 
 /// Whether the workers encode HAR entries (`-har-encoding`). `Auto`: when they are two or
-/// more and every thread of the pipeline (capture, `workers`, processor) has one of the
-/// `cpus` to itself. With one worker the worker is already the longer stage and the
-/// processor thread encodes beside it (docs/architecture.md); with more threads than CPUs
-/// nothing runs in parallel anyway, and the entries made on one thread and freed on
-/// another cost more CPU than they move (2 workers on 2 CPUs: the same or up to 11% less
-/// time with the processor thread encoding; docs/architecture.md).
-fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize) -> bool {
+/// more, and the capture is `live` or every thread of the pipeline (capture, `workers`,
+/// processor) has one of the `cpus` to itself. With one worker the worker is already the
+/// longer stage and the processor thread encodes beside it (docs/architecture.md). Reading
+/// a file with more threads than CPUs, nothing runs in parallel anyway and entries made on
+/// one thread and freed on another cost more CPU than they move (2 workers on 2 CPUs: the
+/// same or up to 11% less time with the processor thread encoding). Live, a processor
+/// thread behind loses packets (the kernel's buffer fills), and its writes slow most while
+/// the machine is busy: there the workers take the encoding off it (2 workers on 2 CPUs at
+/// 214,670 packets/s: 14% of the packets dropped against 44%; docs/architecture.md).
+fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize, live: bool) -> bool {
     match mode {
         HarEncoding::Workers => true,
         HarEncoding::Processor => false,
-        HarEncoding::Auto => workers > 1 && cpus >= workers + 2,
+        HarEncoding::Auto => workers > 1 && (live || cpus >= workers + 2),
     }
 }
 
@@ -487,23 +494,34 @@ fn worker_thread(
 mod tests {
     use super::*;
 
-    /// `auto` lets the workers encode only when every thread has a CPU; the other two
-    /// modes are what they say, whatever the counts.
+    /// `auto` lets two or more workers encode live, and reading a file only when every
+    /// thread has a CPU; the other two modes are what they say, whatever the counts.
     #[test]
-    fn workers_encode_when_every_thread_has_a_cpu() {
-        let auto = |workers, cpus| workers_encode(HarEncoding::Auto, workers, cpus);
+    fn workers_encode_live_or_when_every_thread_has_a_cpu() {
+        let file = |workers, cpus| workers_encode(HarEncoding::Auto, workers, cpus, false);
+        let live = |workers, cpus| workers_encode(HarEncoding::Auto, workers, cpus, true);
         assert!(
-            !auto(1, 64),
+            !file(1, 64),
             "one worker: the processor thread encodes beside it"
         );
-        assert!(!auto(2, 2));
-        assert!(!auto(2, 3));
-        assert!(auto(2, 4));
-        assert!(!auto(4, 5));
-        assert!(auto(4, 6));
+        assert!(!live(1, 64));
+        assert!(!file(2, 2));
+        assert!(!file(2, 3));
+        assert!(file(2, 4));
+        assert!(!file(4, 5));
+        assert!(file(4, 6));
+        assert!(live(2, 2));
+        assert!(live(4, 2));
         for (workers, cpus) in [(1, 1), (2, 2), (8, 64)] {
-            assert!(workers_encode(HarEncoding::Workers, workers, cpus));
-            assert!(!workers_encode(HarEncoding::Processor, workers, cpus));
+            for is_live in [false, true] {
+                assert!(workers_encode(HarEncoding::Workers, workers, cpus, is_live));
+                assert!(!workers_encode(
+                    HarEncoding::Processor,
+                    workers,
+                    cpus,
+                    is_live
+                ));
+            }
         }
     }
 }
