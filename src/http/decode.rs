@@ -351,7 +351,8 @@ fn inflate(
         };
         return Ok((counted, truncated, in_pos));
     }
-    out.truncate(out_pos);
+    // The inflater's bytes were kept as they came (`set_len` above).
+    debug_assert_eq!(out.len(), out_pos);
     if out.capacity() > 2 * out.len() + 4096 {
         out.shrink_to_fit();
     }
