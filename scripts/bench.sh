@@ -59,7 +59,12 @@ timed() {
   awk -v rc="$rc" -F': ' '
     /Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i] }
     /User time/ { u = $2 } /System time/ { k = $2 } /Maximum resident set size/ { m = $2 }
-    END { printf "%.3f %.3f %d %d\n", s, u + k, m, rc }' "$v" >> "$work/t/$name"
+    END { printf "%.3f %.3f %d %d", s, u + k, m, rc }' "$v" >> "$work/t/$name"
+  # httshark's own split of its CPU time by stage (its summary's "CPU:" line), or "- - -".
+  local stages
+  stages=$(sed -nE 's/^httshark: CPU: capture ([0-9.]+) s, .*worker[s]? ([0-9.]+) s, outputs ([0-9.]+) s$/\1 \2 \3/p' \
+    "$work/t/$name.stderr" | tail -1)
+  echo " ${stages:-- - -}" >> "$work/t/$name"
 }
 
 # NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
@@ -107,8 +112,8 @@ table() {
   local bytes=$1 fl fc
   fl=$(awk '{print $1}' "$work/t/floor" | median)
   fc=$(awk '{print $2}' "$work/t/floor" | median)
-  echo "| program | wall s (median) | × floor (wall) | CPU s | × floor (CPU) | MB/s (wall) | peak RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| program | wall s (median) | × floor (wall) | CPU s | × floor (CPU) | CPU s by stage: capture / workers / outputs | MB/s (wall) | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for v in "${variants[@]}" tshark; do
     [ -f "$work/t/$v" ] || continue
     local secs cpu kb rc label
@@ -116,6 +121,11 @@ table() {
     cpu=$(awk '{print $2}' "$work/t/$v" | median)
     kb=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$work/t/$v")
     rc=$(awk '$4 != 0 { r = $4 } END { print r + 0 }' "$work/t/$v")
+    local split=""
+    if [ "$(awk '{print $5}' "$work/t/$v" | tail -1)" != "-" ]; then
+      split=$(for f in 5 6 7; do awk -v f=$f '{print $f}' "$work/t/$v" | median; done |
+        awk '{ printf "%s%.2f", (NR > 1 ? " / " : ""), $1 }')
+    fi
     case $v in
       floor) label="floor: bare libpcap \`pcap_next_ex\` loop" ;;
       har-csv-w1) label="httshark HAR + CSV, \`-workers 1\`" ;;
@@ -126,9 +136,9 @@ table() {
       tshark) label="tshark as HttShark runs it"
         [ "$rc" = 124 ] && label="$label (stopped at the ${tshark_cap} s cap)" ;;
     esac
-    awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v fc="$fc" -v b="$bytes" -v k="$kb" \
+    awk -v n="$label" -v s="$secs" -v c="$cpu" -v f="$fl" -v fc="$fc" -v b="$bytes" -v k="$kb" -v sp="$split" \
       'BEGIN { r = (f > 0) ? sprintf("%.1f", s / f) : "n/a"; rc = (fc > 0) ? sprintf("%.1f", c / fc) : "n/a"
-        printf "| %s | %.2f | %s | %.2f | %s | %.0f | %.0f |\n", n, s, r, c, rc, (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
+        printf "| %s | %.2f | %s | %.2f | %s | %s | %.0f | %.0f |\n", n, s, r, c, rc, sp, (s > 0 ? b / 1e6 / s : 0), k / 1024 }'
   done
 }
 # From the summary line "httshark: transactions: N (A answered, U unanswered, ...)".

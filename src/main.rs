@@ -403,6 +403,9 @@ fn format_summary(summary: &Summary, run: &Run<'_>) -> String {
     for (name, written) in &summary.written {
         line(format!("{name}: {written}"));
     }
+    if let Some(cpu) = cpu_line(&summary.cpu) {
+        line(cpu);
+    }
     for w in summary_warnings(summary, run, read) {
         line(format!("warning: {w}"));
     }
@@ -413,6 +416,23 @@ fn format_summary(summary: &Summary, run: &Run<'_>) -> String {
         out.push_str(&format!("httshark: error: {}\n", one_line(e)));
     }
     out
+}
+
+/// Each stage's CPU time: which one a faster run needs (none when not measured).
+fn cpu_line(cpu: &httshark::pipeline::StageCpu) -> Option<String> {
+    if cpu.capture + cpu.workers + cpu.outputs == Duration::ZERO {
+        return None;
+    }
+    let workers = match cpu.worker_threads {
+        1 => "worker".to_string(),
+        n => format!("{n} workers"),
+    };
+    Some(format!(
+        "CPU: capture {}, {workers} {}, outputs {}",
+        seconds(cpu.capture),
+        seconds(cpu.workers),
+        seconds(cpu.outputs)
+    ))
 }
 
 /// What a person should not miss: a filter that matched nothing, packets without HTTP,
@@ -593,6 +613,32 @@ mod tests {
              httshark: warning: file truncated in the middle of a record\n\
              httshark: error: file: disk full\n"
         );
+    }
+
+    #[test]
+    fn the_summary_says_each_stages_cpu_time() {
+        let config = Config::default();
+        let summary = Summary {
+            counters: vec![("packets", 100), ("transactions", 1)],
+            cpu: pipeline::StageCpu {
+                capture: Duration::from_millis(250),
+                workers: Duration::from_millis(1120),
+                worker_threads: 2,
+                outputs: Duration::from_millis(12_500),
+            },
+            ..Summary::default()
+        };
+        let text = format_summary(&summary, &file_run(&config));
+        assert!(
+            text.contains("httshark: CPU: capture 0.250 s, 2 workers 1.120 s, outputs 12.5 s\n"),
+            "{text}"
+        );
+        let one = pipeline::StageCpu {
+            worker_threads: 1,
+            ..summary.cpu
+        };
+        assert!(cpu_line(&one).is_some_and(|l| l.contains(", worker 1.120 s,")));
+        assert_eq!(cpu_line(&pipeline::StageCpu::default()), None);
     }
 
     #[test]

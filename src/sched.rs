@@ -9,6 +9,8 @@
 //! lose little. Granted to root or a holder of `CAP_SYS_NICE`; otherwise the thread stays
 //! at the process's priority (said at `-verbose 2`, not an error).
 //!
+//! Also each thread's CPU time (`this_thread_cpu`), which the run's summary reports by stage.
+//!
 //! What it does not do: real-time scheduling (a stuck real-time thread can freeze a
 //! core), or change any thread but the caller (on Linux nice is per thread; threads the
 //! caller creates afterwards inherit it, so call it after spawning).
@@ -45,6 +47,28 @@ pub fn this_thread_nice() -> i32 {
     unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
 }
 
+/// CPU time (user + system) the calling thread has used so far: what each stage of the
+/// pipeline reports at the end of a run (`pipeline::StageCpu`). Zero where the kernel
+/// does not say.
+pub fn this_thread_cpu() -> std::time::Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one `rusage` into the pointer it is given, which points to
+    // one; RUSAGE_THREAD (Linux) reads only the calling thread's accounting.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) } == 0;
+    if !ok {
+        return std::time::Duration::ZERO;
+    }
+    // SAFETY: zeroed, then filled by a successful getrusage.
+    let usage = unsafe { usage.assume_init() };
+    let t = |tv: libc::timeval| {
+        std::time::Duration::new(
+            u64::try_from(tv.tv_sec).unwrap_or(0),
+            u32::try_from(tv.tv_usec).unwrap_or(0).saturating_mul(1000),
+        )
+    };
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +93,31 @@ mod tests {
             assert_eq!(nice, main_before, "refused: unchanged");
         }
         assert_eq!(this_thread_nice(), main_before, "other threads keep theirs");
+    }
+
+    #[test]
+    fn thread_cpu_counts_the_calling_thread_only() {
+        // Spins until the thread's own CPU time grew by `ms` (bounded: a clock that never
+        // moves ends the loop after a few seconds, and the assertions below fail).
+        let spin = |ms: u64| {
+            let start = this_thread_cpu();
+            let mut n = 0u64;
+            while this_thread_cpu() - start < std::time::Duration::from_millis(ms) && n < 20_000_000
+            {
+                n = std::hint::black_box(n + 1);
+            }
+        };
+        let before = this_thread_cpu();
+        let other = std::thread::spawn(move || {
+            spin(150);
+            this_thread_cpu()
+        })
+        .join()
+        .unwrap();
+        let mine = this_thread_cpu() - before;
+        // The spinning thread's time is its own, and the joining thread, which waited, is
+        // not charged with it (as it would be with the process's time, RUSAGE_SELF).
+        assert!(other >= std::time::Duration::from_millis(150), "{other:?}");
+        assert!(mine < other, "{mine:?} against {other:?}");
     }
 }

@@ -99,6 +99,18 @@ fn one_startup_line_and_a_short_summary() {
         "{rest}"
     );
     assert!(rest.contains("packets/s"), "{rest}");
+    // Which stage took the time (one worker by default).
+    let cpu = lines
+        .iter()
+        .find(|l| l.starts_with("httshark: CPU: "))
+        .unwrap();
+    assert!(
+        cpu.starts_with("httshark: CPU: capture ")
+            && cpu.contains(" s, worker ")
+            && cpu.contains(" s, outputs ")
+            && cpu.ends_with(" s"),
+        "{cpu}"
+    );
     assert!(
         rest.contains("httshark: transactions: 17 (17 answered, 0 unanswered, 0 flagged)"),
         "{rest}"

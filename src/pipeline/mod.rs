@@ -35,6 +35,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
@@ -75,6 +76,22 @@ pub struct Summary {
     /// The workers encoded the HAR entries (`-har-encoding`, `workers_encode`), not the
     /// processor thread.
     pub workers_encoded_har: bool,
+    /// CPU time each stage's threads used.
+    pub cpu: StageCpu,
+}
+
+/// CPU time (user + system) of each stage of a run: which stage a faster run needs
+/// (with `worker_queue_full_waits` and `output_queue_full_waits`, which say who waited).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StageCpu {
+    /// The capture thread: reading the source, decoding the frames' headers, handing out
+    /// batches (and the kernel's copy of the file's bytes).
+    pub capture: Duration,
+    /// All workers together, and how many there were.
+    pub workers: Duration,
+    pub worker_threads: usize,
+    /// The processor thread: every output, and the kernel's copy of what they write.
+    pub outputs: Duration,
 }
 
 impl Summary {
@@ -205,7 +222,8 @@ pub fn run_until(
                         back: back_rx,
                         spare,
                     };
-                    worker_thread(index, worker, gate, channels, encode_har)
+                    worker_thread(index, worker, gate, channels, encode_har);
+                    crate::sched::this_thread_cpu()
                 })
         })
         .map_err(|e| format!("cannot start worker thread: {e}"))?;
@@ -255,7 +273,10 @@ pub fn run_until(
     let processor_thread = without_stop_signals(|| {
         thread::Builder::new()
             .name("httshark-processors".into())
-            .spawn(move || process(out_rx, processors, returns, reporter, &gates, join))
+            .spawn(move || {
+                let done = process(out_rx, processors, returns, reporter, &gates, join);
+                (done, crate::sched::this_thread_cpu())
+            })
     })
     .map_err(|e| format!("cannot start processor thread: {e}"))?;
 
@@ -272,6 +293,8 @@ pub fn run_until(
         _ => None,
     };
     let live = source.is_live();
+    // The capture thread is this one: what it used before the capture is setup.
+    let cpu_before = crate::sched::this_thread_cpu();
     let (end, ended) = capture_loop(
         &mut source,
         &to_workers,
@@ -306,14 +329,18 @@ pub fn run_until(
         capture.kernel_dropped = stats.dropped;
         capture.interface_dropped = stats.if_dropped;
     }
+    summary.cpu.capture = crate::sched::this_thread_cpu().saturating_sub(cpu_before);
+    summary.cpu.worker_threads = handles.len();
     for handle in handles {
-        if handle.join().is_err() {
-            summary.errors.push("a worker thread panicked".into());
+        match handle.join() {
+            Ok(cpu) => summary.cpu.workers += cpu,
+            Err(_) => summary.errors.push("a worker thread panicked".into()),
         }
     }
-    let done = processor_thread
+    let (done, outputs_cpu) = processor_thread
         .join()
         .map_err(|_| "the processor thread panicked".to_string())?;
+    summary.cpu.outputs = outputs_cpu;
     summary.errors.extend(done.errors);
     summary.written = done.written;
     summary.flagged = done.flagged;
