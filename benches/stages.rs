@@ -3,7 +3,9 @@
 //!
 //! - `decode`: link -> IP -> TCP (`wire::decode`) over every frame (bytes: frames);
 //! - `reassembly`: decoded segments into the connection table, a handler that only counts
-//!   the in-order bytes (bytes: frames; decoding included, it is a tenth of the cost);
+//!   the in-order bytes (bytes: frames; decoding included), the frames in one buffer as a
+//!   worker's are in their chunk; `reassembly_no_window` the same without the causal window
+//!   (`causal_window` 0), so that its share shows;
 //! - `http_parse`: the reassembled streams, recorded once, replayed into `HttpConn`s
 //!   (framing, heads, bodies, content decoding, pairing; bytes: stream bytes);
 //! - `har_encode`: finished transactions -> HAR entry JSON (bytes: JSON written).
@@ -105,23 +107,49 @@ fn servers() -> ServerSet {
     ServerSet::parse("").unwrap()
 }
 
-/// Decode + reassembly into the recording handler.
-fn reassemble(packets: &[Packet], keep: bool) -> Recorded {
-    let mut table = ConnTable::new(RecFactory, servers(), ReassemblyLimits::default());
+/// Decode + reassembly into the recording handler. The frames lie in one buffer, as a
+/// worker's lie in the chunk they were read into, so the causal window holds payloads by
+/// position, not by copies.
+fn reassemble(frames: &Frames, keep: bool, limits: ReassemblyLimits) -> Recorded {
+    let mut table = ConnTable::new(RecFactory, servers(), limits);
     let mut out = Recorded {
         keep,
         ..Recorded::default()
     };
     let mut clock = MonotonicClock::default();
-    for (i, p) in packets.iter().enumerate() {
-        let ts = Timestamp(p.ts.as_nanos());
+    for (i, &(ts, at, len)) in frames.index.iter().enumerate() {
+        let ts = Timestamp(ts);
         let now = clock.advance(ts);
-        if let Ok(Decoded::Tcp(seg)) = wire::decode(LinkType::Ethernet, &p.data) {
-            table.on_segment(&mut out, &seg, i as u64, ts, now);
+        let frame = &frames.bytes[at..at + len];
+        if let Ok(Decoded::Tcp(seg)) = wire::decode(LinkType::Ethernet, frame) {
+            table.on_segment_in(&mut out, &seg, i as u64, ts, now, &frames.bytes);
         }
     }
+    // What the window still holds of the buffer is copied before the buffer goes, as a
+    // worker does at the end of each batch (`ConnTable::detach_window`).
+    table.detach_window(&frames.bytes);
     table.close_all(&mut out, clock.now().unwrap_or_default());
     out
+}
+
+/// Every frame in one buffer: (time, offset, length) of each.
+struct Frames {
+    bytes: Vec<u8>,
+    index: Vec<(i64, usize, usize)>,
+}
+
+impl Frames {
+    fn of(packets: &[Packet]) -> Frames {
+        let mut f = Frames {
+            bytes: Vec::new(),
+            index: Vec::with_capacity(packets.len()),
+        };
+        for p in packets {
+            f.index.push((p.ts.as_nanos(), f.bytes.len(), p.data.len()));
+            f.bytes.extend_from_slice(&p.data);
+        }
+        f
+    }
 }
 
 /// The recorded streams replayed into one `HttpConn` per connection.
@@ -154,6 +182,8 @@ fn benches(c: &mut Criterion) {
     let (packets, expected, _) = testgen::generate(&params, None);
     let frame_bytes: u64 = packets.iter().map(|p| p.data.len() as u64).sum();
 
+    let frames = Frames::of(&packets);
+
     let mut g = c.benchmark_group("stages");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(frame_bytes));
@@ -171,10 +201,19 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function("reassembly", |b| {
-        b.iter(|| reassemble(&packets, false).bytes)
+        b.iter(|| reassemble(&frames, false, ReassemblyLimits::default()).bytes)
+    });
+    // The same without the causal window (`causal_window` 0): what holding every segment
+    // for the window's span costs.
+    let no_window = ReassemblyLimits {
+        causal_window: 0,
+        ..ReassemblyLimits::default()
+    };
+    g.bench_function("reassembly_no_window", |b| {
+        b.iter(|| reassemble(&frames, false, no_window.clone()).bytes)
     });
 
-    let rec = reassemble(&packets, true);
+    let rec = reassemble(&frames, true, ReassemblyLimits::default());
     let txs = http_parse(&rec);
     assert_eq!(
         txs.len(),
