@@ -512,6 +512,153 @@ mod tests {
         (out, c)
     }
 
+    static BYTES: [u8; 1400] = [b'x'; 1400];
+
+    /// Connection `k`'s packets in the order its ends sent them (client port 40000 + k):
+    /// handshake, a request in `req` segments, a response in `resp` segments with an ACK
+    /// every second one, FINs. Sequence numbers start at `isn` (near the wrap, say).
+    fn flow(k: u16, isn: (u32, u32), req: &[u16], resp: &[u16]) -> Vec<TcpSegment<'static>> {
+        let c: SocketAddr = SocketAddr::from(([10, 0, 0, 1], 40000 + k));
+        let s: SocketAddr = SocketAddr::from(([10, 0, 0, 2], 80));
+        let mk = |from_client: bool, flags: &str, seq: u32, ack: u32, len: u16| {
+            let mut t = seg(from_client, flags, seq, ack, &BYTES[..usize::from(len)]);
+            (t.src, t.dst) = if from_client { (c, s) } else { (s, c) };
+            t
+        };
+        let (mut cs, mut ss) = isn;
+        let mut v = vec![mk(true, "S", cs, 0, 0)];
+        cs = cs.wrapping_add(1);
+        v.push(mk(false, "SA", ss, cs, 0));
+        ss = ss.wrapping_add(1);
+        v.push(mk(true, "A", cs, ss, 0));
+        for &n in req {
+            v.push(mk(true, "A", cs, ss, n));
+            cs = cs.wrapping_add(u32::from(n));
+        }
+        for (i, &n) in resp.iter().enumerate() {
+            v.push(mk(false, "A", ss, cs, n));
+            ss = ss.wrapping_add(u32::from(n));
+            if i % 2 == 1 {
+                v.push(mk(true, "A", cs, ss, 0));
+            }
+        }
+        v.push(mk(false, "AF", ss, cs, 0));
+        ss = ss.wrapping_add(1);
+        v.push(mk(true, "AF", cs, ss, 0));
+        cs = cs.wrapping_add(1);
+        v.push(mk(false, "A", ss, cs, 0));
+        v
+    }
+
+    /// The window over `capture` (connection, segment) as a worker runs it (what was due
+    /// before a packet goes before it is pushed), holding only the segments of `only`
+    /// when given (a worker that has only those connections sees every capture position
+    /// through its ticks). The (connection, position) of each segment in release order.
+    fn run(
+        capture: &[(u16, TcpSegment<'_>)],
+        only: Option<u16>,
+        limit: usize,
+    ) -> (Vec<(u16, u64)>, ReassemblyCounters) {
+        let mut w = CausalWindow::default();
+        let mut c = ReassemblyCounters::default();
+        let mut out = Vec::new();
+        let conn_of = |i: u64| capture[i as usize].0;
+        for (pos, (k, s)) in capture.iter().enumerate() {
+            let pos = pos as u64;
+            let mut release = |w: &mut CausalWindow, c: &mut ReassemblyCounters, at: u64| {
+                while let Some(h) = w.pop_full(at, limit, c) {
+                    out.push((conn_of(h.index), h.index));
+                    w.recycle(h);
+                }
+            };
+            release(&mut w, &mut c, pos.saturating_sub(1));
+            if only.is_none_or(|o| o == *k) {
+                w.push(s, &[], pos, Timestamp(0), limit, &mut c);
+            }
+            release(&mut w, &mut c, pos);
+        }
+        while let Some(h) = w.pop(&mut c) {
+            out.push((conn_of(h.index), h.index));
+        }
+        (out, c)
+    }
+
+    /// Initial sequence numbers: any, near the wrap, or in a narrow range that
+    /// connections share (so that one connection's numbers could be read as another's
+    /// cause, which the window must not do).
+    fn isn() -> impl proptest::strategy::Strategy<Value = u32> {
+        use proptest::prelude::*;
+        prop_oneof![any::<u32>(), Just(u32::MAX - 3), 1000u32..1100]
+    }
+
+    proptest::proptest! {
+        /// Several connections interleaved, then two packets at most five places apart
+        /// swapped: every pair TCP orders comes out in that order, nothing is counted late
+        /// or forced, and each connection's segments come out in the order they do when
+        /// its worker holds no other connection (the window decides per connection).
+        #[test]
+        fn connections_interleaved_come_out_in_causal_order_each_as_if_alone(
+            flows in proptest::collection::vec(
+                (
+                    isn(),
+                    isn(),
+                    proptest::collection::vec(1u16..1400, 1..3),
+                    proptest::collection::vec(1u16..1400, 1..7),
+                ),
+                1..5,
+            ),
+            picks in proptest::collection::vec(0usize..4, 0..200),
+            swap in (0usize..1000, 1usize..6),
+        ) {
+            use proptest::prelude::*;
+            // Interleave: each pick takes the next packet of a connection (round robin
+            // over the ones left when picks run out).
+            let mut queues: Vec<std::collections::VecDeque<TcpSegment<'static>>> = flows
+                .iter()
+                .enumerate()
+                .map(|(k, (a, b, req, resp))| flow(k as u16, (*a, *b), req, resp).into())
+                .collect();
+            let mut capture = Vec::new();
+            let mut picks = picks.into_iter();
+            while queues.iter().any(|q| !q.is_empty()) {
+                let live: Vec<usize> = (0..queues.len()).filter(|&k| !queues[k].is_empty()).collect();
+                let k = live[picks.next().unwrap_or(capture.len()) % live.len()];
+                capture.push((k as u16, queues[k].pop_front().unwrap()));
+            }
+            let sent = capture.clone();
+            let (i, d) = swap;
+            let i = i % capture.len();
+            let j = (i + d).min(capture.len() - 1);
+            capture.swap(i, j);
+            // Capture position of each sent packet.
+            let at: Vec<usize> = (0..sent.len())
+                .map(|x| if x == i { j } else if x == j { i } else { x })
+                .collect();
+
+            let (mixed, c) = run(&capture, None, CAUSAL_WINDOW);
+            prop_assert_eq!(mixed.len(), capture.len());
+            prop_assert_eq!((c.causal_window_late, c.causal_window_forced), (0, 0));
+            let out_pos = |x: usize| mixed.iter().position(|&(_, p)| p == at[x] as u64).unwrap();
+            for a in 0..sent.len() {
+                for b in 0..sent.len() {
+                    if sent[a].0 == sent[b].0
+                        && must_precede(&Meta::of(&sent[a].1), &Meta::of(&sent[b].1))
+                    {
+                        prop_assert!(out_pos(a) < out_pos(b), "{} before {}: {:?}", a, b, mixed);
+                    }
+                }
+            }
+            let mut reorders = 0;
+            for k in 0..flows.len() as u16 {
+                let (alone, ck) = run(&capture, Some(k), CAUSAL_WINDOW);
+                let mine: Vec<_> = mixed.iter().filter(|&&(o, _)| o == k).copied().collect();
+                prop_assert_eq!(&alone, &mine, "connection {}", k);
+                reorders += ck.causal_reorders;
+            }
+            prop_assert_eq!(reorders, c.causal_reorders);
+        }
+    }
+
     /// A connection's in-order packets: handshake, request, response, FINs.
     fn conn() -> Vec<(u64, TcpSegment<'static>)> {
         vec![
