@@ -223,6 +223,11 @@ one_run() {
       awk -v cpu="$cpu" '$1 ~ /^[0-9.]+%$/ { split($2, p, ":"); n = p[2]; sub(/^httshark-?/, "", n); if (n == "") n = "capture"; if (n == "proces") n = "processors"
         printf "%s%s %.2f", sep, n, cpu * $1 / 100; sep = ", " }')
   fi
+  if [ -z "$threads" ]; then
+    # httshark's own split ("httshark: CPU: capture 0.25 s, worker 1.12 s, outputs 1.33 s").
+    threads=$(sed -nE 's/^httshark: CPU: capture ([0-9.]+) s, (.*worker[s]?) ([0-9.]+) s, outputs ([0-9.]+) s$/capture \1, \2 \3, outputs \4/p' \
+      "$d/httshark.err" | tail -1)
+  fi
   local captured live_tx kd vt vr
   captured=$(get packets "$d/sum"); live_tx=$(get transactions "$d/sum"); kd=$(get dropped "$d/sum")
   read -r vt vr <<< "$(paste -d' ' <(echo "$veth0") <(echo "$veth1") | awk '{ print $3 - $1, $4 - $2 }')"
@@ -234,10 +239,10 @@ one_run() {
     "$(( ${rss:-0} / 1024 ))" "${threads:-n/a}" | tee -a "$rows"
   if [ "$live_tx" != "$ref_tx" ] || [ "$kd" != 0 ]; then
     echo "bench-live: $mode run $r: httshark's summary:" >&2
-    grep -E "done|transactions:|warning" "$d/httshark.err" | sed 's/^/  /' >&2
+    grep -E "done|transactions:|CPU:|warning" "$d/httshark.err" | sed 's/^/  /' >&2
   fi
 }
-header="| mode | more flags | load (1 min) | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) |"
+header="| mode | more flags | load (1 min) | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) or per stage (httshark's summary) |"
 sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 echo "$header"; echo "$sep"
 for r in $(seq "$runs"); do
