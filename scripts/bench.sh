@@ -67,6 +67,9 @@ timed() {
   echo " ${stages:-- - -}" >> "$work/t/$name"
 }
 
+# Bytes the last HAR + CSV run wrote (0 before one ran).
+written() { cat "$work/t/written" 2>/dev/null || echo 0; }
+
 # NAME_SUFFIX CAPTURE: every variant, RUNS rounds interleaved, then tshark once.
 variants=(floor har-csv-w1 write-floor har-csv-w2 csv-only csv-only-w2)
 # BASE_BIN: another httshark build (say, before a change) run in the same rounds.
@@ -91,7 +94,7 @@ bench_capture() {
         # The kernel's share of writing that much into the output folder: one dd of as
         # many bytes (1 MiB blocks), no encoding at all.
         write-floor) timed "$v" dd if=/dev/zero of="$out/written" bs=1M \
-          count=$(( $(cat "$work/t/written" 2>/dev/null || echo 0) / 1048576 )) status=none ;;
+          count=$(( $(written) / 1048576 )) status=none ;;
         har-csv-w2) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
           -har-processors file,sites-stats,transactions-sizes "${stats[@]}" -workers 2 ;;
         csv-only) timed "$v" "$b" -file "$cap" -hosts '' -output-folder "$out" \
@@ -134,7 +137,7 @@ table() {
     fi
     case $v in
       floor) label="floor: bare libpcap \`pcap_next_ex\` loop" ;;
-      write-floor) label="write floor: \`dd\` of as many bytes as HAR + CSV wrote ($(( $(cat "$work/t/written" 2>/dev/null || echo 0) / 1000000 )) MB) into its folder" ;;
+      write-floor) label="write floor: \`dd\` of as many bytes as HAR + CSV wrote ($(( $(written) / 1000000 )) MB) into its folder" ;;
       har-csv-w1) label="httshark HAR + CSV, \`-workers 1\`" ;;
       har-csv-w2) label="httshark HAR + CSV, \`-workers 2\`" ;;
       csv-only) label="httshark CSV only (\`-har-processors sites-stats\`)" ;;

@@ -301,8 +301,6 @@ fn inflate(
             .min(cap);
         out.reserve_exact(first);
     }
-    // A kept output's size so far: what the inflater may fill before it grows.
-    let mut size = out.capacity().min(cap);
     let truncated = loop {
         let rest = input.get(in_pos..).unwrap_or_default();
         let (given, (used, wrote, end)) = match sink {
@@ -312,7 +310,8 @@ fn inflate(
                 (n, step(rest, scratch.get_mut(..n).unwrap_or_default())?)
             }
             Sink::Keep => {
-                let n = size - out_pos;
+                // What the inflater may fill before the output grows.
+                let n = out.capacity().min(cap) - out_pos;
                 let room = out.spare_capacity_mut().get_mut(..n).unwrap_or_default();
                 let stepped = step(rest, room)?;
                 // SAFETY: the inflater wrote the bytes it counted (`stepped.1`, at most
@@ -333,8 +332,7 @@ fn inflate(
                 return Err(limit(name, max_out));
             }
             if sink == Sink::Keep {
-                size = size.saturating_mul(2).min(cap);
-                out.reserve_exact(size - out_pos);
+                out.reserve_exact(out.capacity().saturating_mul(2).min(cap) - out_pos);
             }
         } else if in_pos >= input.len() || (used == 0 && wrote == 0) {
             // The input ended before the stream did.

@@ -489,27 +489,14 @@ mod tests {
         }
     }
 
-    /// Pushes `segs` in the given order through a window of `limit`; the indices of the
-    /// segments in release order.
+    /// Pushes `segs` in the given order through a window of `limit` (`run`); the indices
+    /// of the segments in release order.
     fn order(limit: usize, segs: &[(u64, TcpSegment<'_>)]) -> (Vec<u64>, ReassemblyCounters) {
-        let mut w = CausalWindow::default();
-        let mut c = ReassemblyCounters::default();
-        let mut out = Vec::new();
+        let capture: Vec<(u16, TcpSegment<'_>)> = segs.iter().map(|(_, s)| (0, *s)).collect();
+        let (out, c) = run(&capture, None, limit);
         // The window reads capture positions (arrival order); the test names segments by
         // their place in the sender's order.
-        let label = |pos: u64| segs[pos as usize].0;
-        for (pos, (_, s)) in segs.iter().enumerate() {
-            let pos = pos as u64;
-            w.push(s, &[], pos, Timestamp(0), limit, &mut c);
-            while let Some(h) = w.pop_full(pos, limit, &mut c) {
-                out.push(label(h.index));
-                w.recycle(h);
-            }
-        }
-        while let Some(h) = w.pop(&mut c) {
-            out.push(label(h.index));
-        }
-        (out, c)
+        (out.iter().map(|&(_, at)| segs[at as usize].0).collect(), c)
     }
 
     static BYTES: [u8; 1400] = [b'x'; 1400];
