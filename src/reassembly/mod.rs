@@ -39,7 +39,9 @@
 //! first), which makes eviction O(1) and the idle scan proportional to what it closes.
 //!
 //! Layout: `window.rs` releases the last few segments in causal order (capture reordering
-//! by a few positions, undone before any connection sees them); `table.rs` finds, opens,
+//! by a few positions, undone before any connection sees them), with `tuples.rs` (its
+//! 4-tuples) and `in_order.rs` (the bounds that spare in-order segments its comparisons);
+//! `table.rs` finds, opens,
 //! evicts, times out and closes connections and keeps the memory budget; `conn.rs` applies
 //! one segment to its connection (keep-alive and zero-window probes are not data) and
 //! emits to the handler; `control.rs` judges RSTs and FINs; `causal.rs` holds segments that
@@ -59,6 +61,7 @@ mod causal;
 mod conn;
 mod control;
 mod half;
+mod in_order;
 mod ooo;
 mod retained;
 mod role;
@@ -75,6 +78,7 @@ mod tests_gaps;
 mod tests_lifetime;
 #[cfg(test)]
 mod tests_retained;
+mod tuples;
 mod window;
 
 use std::time::Duration;

@@ -37,14 +37,21 @@
 //! `causal_window_forced` (every held segment waited on another: forged segments; the
 //! earliest captured goes).
 //!
+//! Cost: a segment `in_order.rs` proves in order (nearly all) is compared with none;
+//! `tuples.rs` finds its 4-tuple's number by a hash, not a scan of the window. Without
+//! them each segment was compared with every held and remembered one of its connection.
+//!
 //! Bounded: at most `causal_window + 1` segments are held (their indices lie within the
 //! window), each at most one frame
-//! (64 KiB); their buffers are reused.
+//! (64 KiB); their buffers are reused. The 4-tuple entries are bounded by the window
+//! (`tuples.rs`).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::in_order::Taken;
+use super::tuples::Tuples;
 use super::ReassemblyCounters;
 use crate::time::Timestamp;
 use crate::wire::{SeqNum, TcpFlags, TcpSegment};
@@ -59,7 +66,7 @@ pub const CAUSAL_WINDOW: usize = 12;
 pub const CAUSAL_WINDOW_DELAY: Duration = Duration::from_millis(100);
 
 /// Released segments are remembered while their capture position is within this many
-/// windows of the newest segment pushed (`CausalWindow::released`): a segment is released
+/// windows of the newest segment pushed (`Tuple::released`): a segment is released
 /// a window after its position, so this leaves one more window in which a late one is seen.
 const RELEASED_REACH: u64 = 2;
 
@@ -69,29 +76,28 @@ pub const CAUSAL_SEQ_REACH: i32 = 1 << 24;
 
 /// What ordering needs to know of a segment.
 #[derive(Clone, Copy, Debug)]
-struct Meta {
-    src: SocketAddr,
-    dst: SocketAddr,
+pub(super) struct Meta {
     seq: SeqNum,
     ack: SeqNum,
     flags: TcpFlags,
     /// Sequence space occupied: payload, plus one each for SYN and FIN.
     len: u32,
-    /// The same for both directions of a 4-tuple (`pair_key`): most segments of other
-    /// connections are told apart by it alone when `conn` is given.
-    pair: u32,
     /// The connection's number in this window: equal for every held and recently released
     /// segment of one 4-tuple (given by `CausalWindow::push`), so that ordering compares
     /// numbers, not addresses.
     conn: u64,
-    /// `src` sorts before `dst`: the direction within the connection.
+    /// The 4-tuple's entry in `CausalWindow::tuples` (given with `conn`).
+    slot: u32,
+    /// The direction within the connection: `src` is the 4-tuple's first source
+    /// (`Tuple::src`; any fixed choice of the two does).
     fwd: bool,
     /// `src == dst` (a connection to itself: both directions look alike).
     self_loop: bool,
 }
 
-/// A symmetric key of the endpoints (equal keys do not mean equal pairs).
-fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
+/// A symmetric key of the endpoints (equal keys do not mean equal pairs): the 4-tuple
+/// index's hash.
+pub(super) fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
     fn fold(e: &SocketAddr) -> u32 {
         let ip = match e.ip() {
             std::net::IpAddr::V4(v4) => u32::from(v4),
@@ -106,30 +112,22 @@ fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
 }
 
 impl Meta {
-    fn of(seg: &TcpSegment<'_>) -> Meta {
+    /// `seg`'s, sent the way `fwd` says (`Meta::fwd`); `conn` and `slot` are given later.
+    fn of(seg: &TcpSegment<'_>, fwd: bool) -> Meta {
         let f = seg.flags;
         let payload = u32::try_from(seg.payload.len()).unwrap_or(u32::MAX);
         Meta {
-            src: seg.src,
-            dst: seg.dst,
             seq: SeqNum(seg.seq),
             ack: SeqNum(seg.ack),
             flags: f,
             len: payload
                 .saturating_add(u32::from(f.syn))
                 .saturating_add(u32::from(f.fin)),
-            pair: pair_key(&seg.src, &seg.dst),
             conn: 0,
-            fwd: seg.src < seg.dst,
+            slot: 0,
+            fwd,
             self_loop: seg.src == seg.dst,
         }
-    }
-
-    /// The same 4-tuple, by the addresses (what `conn` is given by).
-    fn same_endpoints(&self, o: &Meta) -> bool {
-        self.pair == o.pair
-            && ((self.src == o.src && self.dst == o.dst)
-                || (self.src == o.dst && self.dst == o.src))
     }
 
     fn same_conn(&self, o: &Meta) -> bool {
@@ -191,10 +189,15 @@ enum Payload {
 /// A segment held by the window.
 pub(super) struct Held {
     meta: Meta,
+    src: SocketAddr,
+    dst: SocketAddr,
     payload: Payload,
     auth_option: bool,
     timestamp: Option<(u32, u32)>,
     window: u16,
+    /// Proven to precede none of its connection's segments captured before it
+    /// (`in_order.rs`).
+    proven: bool,
     pub(super) index: u64,
     pub(super) ts: Timestamp,
 }
@@ -212,8 +215,8 @@ impl Held {
             }
         };
         TcpSegment {
-            src: m.src,
-            dst: m.dst,
+            src: self.src,
+            dst: self.dst,
             seq: m.seq.0,
             ack: m.ack.0,
             flags: m.flags,
@@ -230,20 +233,27 @@ impl Held {
 pub(super) struct CausalWindow {
     /// Held segments, in capture order.
     held: VecDeque<Held>,
-    /// The segments released whose capture position lies within `RELEASED_REACH` windows
-    /// of the newest pushed, with that position, sorted by it: what a late segment is
-    /// checked against.
-    /// Kept by position, not by count, so that a connection's released segments are the
-    /// same whatever other connections share the worker (a count of the last few let one
-    /// worker forget what three workers remembered: `pipeline` fuzz finding, 1 vs 3
-    /// workers, `causal_window_late` 2 against 3).
-    released: VecDeque<(Meta, u64)>,
     /// Payload buffers to reuse.
     spare: Vec<Vec<u8>>,
     /// Scratch list of one connection's held segments (`pop_for`), kept for its buffer.
     mine: Vec<usize>,
     /// The last connection number given (`Meta::conn`).
     next_conn: u64,
+    /// Each 4-tuple in the window (`Meta::slot`): its number, its held count, its released
+    /// segments within reach (what a late segment is checked against: kept by position,
+    /// not by count, so that a connection's released segments are the same whatever
+    /// other connections share the worker; a count of the last few let one worker forget
+    /// what three workers remembered, `pipeline` fuzz finding) and the bounds that spare
+    /// most segments the comparisons (`in_order.rs`).
+    tuples: Tuples,
+    /// The highest position pushed.
+    latest: u64,
+    /// How far back released segments are remembered, in positions (`RELEASED_REACH`
+    /// windows, of the limit last pushed with).
+    reach: u64,
+    /// Compare every segment, as if none were proven (tests: the shortcut must not change
+    /// what is released).
+    compare_all: bool,
 }
 
 impl CausalWindow {
@@ -260,41 +270,48 @@ impl CausalWindow {
         c: &mut ReassemblyCounters,
     ) {
         let reach = (limit as u64).saturating_mul(RELEASED_REACH);
-        // `released` is sorted by position: the ones out of reach are a prefix.
-        while self
-            .released
-            .front()
-            .is_some_and(|&(_, at)| at.saturating_add(reach) < index)
-        {
-            self.released.pop_front();
-        }
-        let mut meta = Meta::of(seg);
-        // Every held or recently released segment of a 4-tuple has one number: take it
-        // from any of them, or a new one.
-        // The newest first: the connection's last segment is usually near the back.
-        let known = self
-            .held
-            .iter()
-            .rev()
-            .map(|h| &h.meta)
-            .chain(self.released.iter().rev().map(|(m, _)| m))
-            .find(|m| m.same_endpoints(&meta))
-            .map(|m| m.conn);
-        meta.conn = known.unwrap_or_else(|| {
+        self.reach = reach;
+        self.latest = self.latest.max(index);
+        self.tuples.expire(self.latest, reach);
+        // Every held or recently released segment of a 4-tuple has one number: its
+        // entry's, or a new one.
+        let pair = pair_key(&seg.src, &seg.dst);
+        let known = self.tuples.find(seg.src, seg.dst, pair, self.latest, reach);
+        let slot = known.unwrap_or_else(|| {
             self.next_conn += 1;
-            self.next_conn
+            self.tuples.open(seg.src, seg.dst, pair, self.next_conn)
         });
+        let compare_all = self.compare_all;
+        let Some(tuple) = self.tuples.get_mut(slot) else {
+            return;
+        };
+        let mut meta = Meta::of(seg, seg.src == tuple.src);
+        meta.conn = tuple.conn;
+        meta.slot = slot;
+        let taken = Taken {
+            fwd: meta.fwd,
+            self_loop: meta.self_loop,
+            seq: meta.seq,
+            ack: meta.flags.ack.then_some(meta.ack),
+            len: meta.len,
+            rst: meta.flags.rst,
+            index,
+        };
+        let proven = tuple.bounds.take(&taken, limit) && !compare_all;
+        tuple.unproven_held += u32::from(!proven);
+        tuple.held += 1;
+        tuple.newest = tuple.newest.max(index);
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
-        // the out-of-order buffer absorbs it.) A new number has no released segment, and
-        // a pure ACK (no SYN, no sequence space) is acknowledged by none.
-        let late = known.is_some()
+        // the out-of-order buffer absorbs it.) A new number has no released segment, a
+        // pure ACK (no SYN, no sequence space) is acknowledged by none, and a proven
+        // segment must precede none.
+        let late = !proven
+            && known.is_some()
             && (meta.flags.syn || meta.len > 0)
-            && self
-                .released
-                .iter()
-                .map(|(r, _)| r)
+            && tuple
+                .released(self.latest, reach)
                 .any(|r| must_precede(&meta, r) && (meta.flags.syn || meta.acked_by(r)));
         if late {
             c.causal_window_late += 1;
@@ -310,10 +327,13 @@ impl CausalWindow {
         };
         self.held.push_back(Held {
             meta,
+            src: seg.src,
+            dst: seg.dst,
             payload,
             auth_option: seg.auth_option,
             timestamp: seg.timestamp,
             window: seg.window,
+            proven,
             index,
             ts,
         });
@@ -333,8 +353,16 @@ impl CausalWindow {
         let due = |h: &Held| h.index.saturating_add(limit64) <= latest;
         // Held segments are in capture order, so the first is the oldest: when it is not
         // due, none is (what every packet asks twice, `on_segment_in`).
-        if !self.held.front().is_some_and(due) {
+        let front = self.held.front()?;
+        if !due(front) {
             return None;
+        }
+        // Nearly always every later held segment of its connection is proven to precede
+        // none before it: it goes, with no search.
+        if self.others_proven(front) {
+            let h = self.held.pop_front()?;
+            self.released(&h);
+            return Some(h);
         }
         self.pop_for(due, c)
     }
@@ -377,14 +405,17 @@ impl CausalWindow {
         let first = self.held.iter().position(due)?;
         let conn = self.held[first].meta;
         let held = &self.held;
-        // Nearly always the first due segment is its connection's earliest held and none
-        // held must precede it: it goes, found in one pass with no list built.
-        let at = if held.iter().take(first).all(|h| !h.meta.same_conn(&conn))
-            && !held
-                .iter()
-                .skip(first + 1)
-                .any(|h| must_precede(&h.meta, &conn))
-        {
+        // Nearly always the first due segment is the oldest held, and every later one of
+        // its connection is proven to precede none before it: it goes, with no comparison.
+        // Else, when its connection has no earlier held segment and none held must precede
+        // it, it goes, found in one pass with no list built.
+        let goes = (first == 0 && self.others_proven(&held[first]))
+            || (held.iter().take(first).all(|h| !h.meta.same_conn(&conn))
+                && !held
+                    .iter()
+                    .skip(first + 1)
+                    .any(|h| must_precede(&h.meta, &conn)));
+        let at = if goes {
             first
         } else {
             let mine = &mut self.mine;
@@ -409,16 +440,26 @@ impl CausalWindow {
             at
         };
         let h = self.held.remove(at)?;
-        // Kept sorted by position (a segment released ahead of an earlier one goes before
-        // it; nearly always at the back), so `push` drops the ones out of reach from the
-        // front instead of scanning them all.
-        if self.released.back().is_none_or(|&(_, at)| at <= h.index) {
-            self.released.push_back((h.meta, h.index));
-        } else {
-            let before = self.released.partition_point(|&(_, at)| at <= h.index);
-            self.released.insert(before, (h.meta, h.index));
-        }
+        self.released(&h);
         Some(h)
+    }
+
+    /// Whether every held segment of `h`'s connection but `h` is proven to precede none
+    /// captured before it.
+    fn others_proven(&self, h: &Held) -> bool {
+        self.tuples
+            .get(h.meta.slot)
+            .is_some_and(|t| t.unproven_held == u32::from(!h.proven))
+    }
+
+    /// `h` left the held segments: its connection remembers it.
+    fn released(&mut self, h: &Held) {
+        if let Some(t) = self.tuples.get_mut(h.meta.slot) {
+            if !h.proven {
+                t.unproven_held = t.unproven_held.saturating_sub(1);
+            }
+            t.release(h.meta, h.index, self.latest, self.reach);
+        }
     }
 
     /// A released segment's buffer, for reuse.
@@ -456,273 +497,5 @@ impl CausalWindow {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seg<'a>(
-        from_client: bool,
-        flags: &str,
-        seq: u32,
-        ack: u32,
-        payload: &'a [u8],
-    ) -> TcpSegment<'a> {
-        let (c, s): (SocketAddr, SocketAddr) = (
-            "10.0.0.1:40000".parse().unwrap(),
-            "10.0.0.2:80".parse().unwrap(),
-        );
-        let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        TcpSegment {
-            src,
-            dst,
-            seq,
-            ack,
-            flags: TcpFlags {
-                syn: flags.contains('S'),
-                ack: flags.contains('A'),
-                fin: flags.contains('F'),
-                rst: flags.contains('R'),
-            },
-            payload,
-            auth_option: false,
-            timestamp: None,
-            window: 1000,
-        }
-    }
-
-    /// Pushes `segs` in the given order through a window of `limit` (`run`); the indices
-    /// of the segments in release order.
-    fn order(limit: usize, segs: &[(u64, TcpSegment<'_>)]) -> (Vec<u64>, ReassemblyCounters) {
-        let capture: Vec<(u16, TcpSegment<'_>)> = segs.iter().map(|(_, s)| (0, *s)).collect();
-        let (out, c) = run(&capture, None, limit);
-        // The window reads capture positions (arrival order); the test names segments by
-        // their place in the sender's order.
-        (out.iter().map(|&(_, at)| segs[at as usize].0).collect(), c)
-    }
-
-    static BYTES: [u8; 1400] = [b'x'; 1400];
-
-    /// Connection `k`'s packets in the order its ends sent them (client port 40000 + k):
-    /// handshake, a request in `req` segments, a response in `resp` segments with an ACK
-    /// every second one, FINs. Sequence numbers start at `isn` (near the wrap, say).
-    fn flow(k: u16, isn: (u32, u32), req: &[u16], resp: &[u16]) -> Vec<TcpSegment<'static>> {
-        let c: SocketAddr = SocketAddr::from(([10, 0, 0, 1], 40000 + k));
-        let s: SocketAddr = SocketAddr::from(([10, 0, 0, 2], 80));
-        let mk = |from_client: bool, flags: &str, seq: u32, ack: u32, len: u16| {
-            let mut t = seg(from_client, flags, seq, ack, &BYTES[..usize::from(len)]);
-            (t.src, t.dst) = if from_client { (c, s) } else { (s, c) };
-            t
-        };
-        let (mut cs, mut ss) = isn;
-        let mut v = vec![mk(true, "S", cs, 0, 0)];
-        cs = cs.wrapping_add(1);
-        v.push(mk(false, "SA", ss, cs, 0));
-        ss = ss.wrapping_add(1);
-        v.push(mk(true, "A", cs, ss, 0));
-        for &n in req {
-            v.push(mk(true, "A", cs, ss, n));
-            cs = cs.wrapping_add(u32::from(n));
-        }
-        for (i, &n) in resp.iter().enumerate() {
-            v.push(mk(false, "A", ss, cs, n));
-            ss = ss.wrapping_add(u32::from(n));
-            if i % 2 == 1 {
-                v.push(mk(true, "A", cs, ss, 0));
-            }
-        }
-        v.push(mk(false, "AF", ss, cs, 0));
-        ss = ss.wrapping_add(1);
-        v.push(mk(true, "AF", cs, ss, 0));
-        cs = cs.wrapping_add(1);
-        v.push(mk(false, "A", ss, cs, 0));
-        v
-    }
-
-    /// The window over `capture` (connection, segment) as a worker runs it (what was due
-    /// before a packet goes before it is pushed), holding only the segments of `only`
-    /// when given (a worker that has only those connections sees every capture position
-    /// through its ticks). The (connection, position) of each segment in release order.
-    fn run(
-        capture: &[(u16, TcpSegment<'_>)],
-        only: Option<u16>,
-        limit: usize,
-    ) -> (Vec<(u16, u64)>, ReassemblyCounters) {
-        let mut w = CausalWindow::default();
-        let mut c = ReassemblyCounters::default();
-        let mut out = Vec::new();
-        let conn_of = |i: u64| capture[i as usize].0;
-        for (pos, (k, s)) in capture.iter().enumerate() {
-            let pos = pos as u64;
-            let mut release = |w: &mut CausalWindow, c: &mut ReassemblyCounters, at: u64| {
-                while let Some(h) = w.pop_full(at, limit, c) {
-                    out.push((conn_of(h.index), h.index));
-                    w.recycle(h);
-                }
-            };
-            release(&mut w, &mut c, pos.saturating_sub(1));
-            if only.is_none_or(|o| o == *k) {
-                w.push(s, &[], pos, Timestamp(0), limit, &mut c);
-            }
-            release(&mut w, &mut c, pos);
-        }
-        while let Some(h) = w.pop(&mut c) {
-            out.push((conn_of(h.index), h.index));
-        }
-        (out, c)
-    }
-
-    /// Initial sequence numbers: any, near the wrap, or in a narrow range that
-    /// connections share (so that one connection's numbers could be read as another's
-    /// cause, which the window must not do).
-    fn isn() -> impl proptest::strategy::Strategy<Value = u32> {
-        use proptest::prelude::*;
-        prop_oneof![any::<u32>(), Just(u32::MAX - 3), 1000u32..1100]
-    }
-
-    proptest::proptest! {
-        /// Several connections interleaved, then two packets at most five places apart
-        /// swapped: every pair TCP orders comes out in that order, nothing is counted late
-        /// or forced, and each connection's segments come out in the order they do when
-        /// its worker holds no other connection (the window decides per connection).
-        #[test]
-        fn connections_interleaved_come_out_in_causal_order_each_as_if_alone(
-            flows in proptest::collection::vec(
-                (
-                    isn(),
-                    isn(),
-                    proptest::collection::vec(1u16..1400, 1..3),
-                    proptest::collection::vec(1u16..1400, 1..7),
-                ),
-                1..5,
-            ),
-            picks in proptest::collection::vec(0usize..4, 0..200),
-            swap in (0usize..1000, 1usize..6),
-        ) {
-            use proptest::prelude::*;
-            // Interleave: each pick takes the next packet of a connection (round robin
-            // over the ones left when picks run out).
-            let mut queues: Vec<std::collections::VecDeque<TcpSegment<'static>>> = flows
-                .iter()
-                .enumerate()
-                .map(|(k, (a, b, req, resp))| flow(k as u16, (*a, *b), req, resp).into())
-                .collect();
-            let mut capture = Vec::new();
-            let mut picks = picks.into_iter();
-            while queues.iter().any(|q| !q.is_empty()) {
-                let live: Vec<usize> = (0..queues.len()).filter(|&k| !queues[k].is_empty()).collect();
-                let k = live[picks.next().unwrap_or(capture.len()) % live.len()];
-                capture.push((k as u16, queues[k].pop_front().unwrap()));
-            }
-            let sent = capture.clone();
-            let (i, d) = swap;
-            let i = i % capture.len();
-            let j = (i + d).min(capture.len() - 1);
-            capture.swap(i, j);
-            // Capture position of each sent packet.
-            let at: Vec<usize> = (0..sent.len())
-                .map(|x| if x == i { j } else if x == j { i } else { x })
-                .collect();
-
-            let (mixed, c) = run(&capture, None, CAUSAL_WINDOW);
-            prop_assert_eq!(mixed.len(), capture.len());
-            prop_assert_eq!((c.causal_window_late, c.causal_window_forced), (0, 0));
-            let out_pos = |x: usize| mixed.iter().position(|&(_, p)| p == at[x] as u64).unwrap();
-            for a in 0..sent.len() {
-                for b in 0..sent.len() {
-                    if sent[a].0 == sent[b].0
-                        && must_precede(&Meta::of(&sent[a].1), &Meta::of(&sent[b].1))
-                    {
-                        prop_assert!(out_pos(a) < out_pos(b), "{} before {}: {:?}", a, b, mixed);
-                    }
-                }
-            }
-            let mut reorders = 0;
-            for k in 0..flows.len() as u16 {
-                let (alone, ck) = run(&capture, Some(k), CAUSAL_WINDOW);
-                let mine: Vec<_> = mixed.iter().filter(|&&(o, _)| o == k).copied().collect();
-                prop_assert_eq!(&alone, &mine, "connection {}", k);
-                reorders += ck.causal_reorders;
-            }
-            prop_assert_eq!(reorders, c.causal_reorders);
-        }
-    }
-
-    /// A connection's in-order packets: handshake, request, response, FINs.
-    fn conn() -> Vec<(u64, TcpSegment<'static>)> {
-        vec![
-            (0, seg(true, "S", 100, 0, b"")),
-            (1, seg(false, "SA", 500, 101, b"")),
-            (2, seg(true, "A", 101, 501, b"")),
-            (3, seg(true, "A", 101, 501, b"GET / HTTP/1.1\r\n\r\n")),
-            (4, seg(false, "A", 501, 119, b"HTTP/1.1 200 OK\r\n")),
-            (5, seg(false, "A", 518, 119, b"Content-Length: 0\r\n\r\n")),
-            (6, seg(false, "AF", 539, 119, b"")),
-            (7, seg(true, "AF", 119, 540, b"")),
-            (8, seg(false, "A", 540, 120, b"")),
-        ]
-    }
-
-    #[test]
-    fn every_swap_within_the_window_is_undone() {
-        let clean = conn();
-        let want: Vec<u64> = (0..clean.len() as u64).collect();
-        for i in 0..clean.len() {
-            for j in i + 1..clean.len().min(i + 7) {
-                let mut s = clean.clone();
-                s.swap(i, j);
-                let (got, c) = order(CAUSAL_WINDOW, &s);
-                // Two pure ACKs (2, 8) or the two segments that carry no order between
-                // them may legitimately stay swapped; the ones TCP orders may not.
-                let pos = |x: u64| got.iter().position(|&g| g == x).unwrap();
-                for a in 0..clean.len() {
-                    for b in 0..clean.len() {
-                        if must_precede(&Meta::of(&clean[a].1), &Meta::of(&clean[b].1)) {
-                            assert!(pos(a as u64) < pos(b as u64), "swap {i},{j}: {got:?}");
-                        }
-                    }
-                }
-                assert_eq!(got.len(), want.len());
-                assert_eq!(c.causal_window_late, 0, "swap {i},{j}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_handshake_and_request_come_before_what_depends_on_them() {
-        let c = conn();
-        let m = |i: usize| Meta::of(&c[i].1);
-        assert!(must_precede(&m(0), &m(1)), "SYN before SYN-ACK");
-        assert!(must_precede(&m(0), &m(3)), "SYN before the client's data");
-        assert!(must_precede(&m(1), &m(2)), "SYN-ACK before the ACK of it");
-        assert!(must_precede(&m(3), &m(4)), "request before response");
-        assert!(must_precede(&m(5), &m(6)), "last data before the FIN");
-        assert!(
-            must_precede(&m(2), &m(3)),
-            "the handshake's ACK before data at its seq"
-        );
-        assert!(!must_precede(&m(3), &m(2)));
-        assert!(!must_precede(&m(2), &m(2)), "a duplicate ACK");
-        assert!(!must_precede(&m(4), &m(3)));
-        assert!(!must_precede(&m(3), &m(3)), "a duplicate");
-    }
-
-    #[test]
-    fn wider_reordering_is_counted_late_and_cycles_are_forced() {
-        let mut s = conn();
-        // The response (4) captured 4 places before its request (3): beyond a window of 2.
-        let req = s.remove(3);
-        s.insert(6, req);
-        let (_, c) = order(2, &s);
-        assert!(c.causal_window_late >= 1);
-        let (got, c) = order(CAUSAL_WINDOW, &s);
-        assert!(got.iter().position(|&g| g == 3) < got.iter().position(|&g| g == 4));
-        assert_eq!((c.causal_window_late, c.causal_window_forced), (0, 0));
-        assert!(c.causal_reorders >= 1);
-        // Forged: each acknowledges the other's data.
-        let cyc = vec![
-            (0, seg(true, "A", 100, 510, b"0123456789")),
-            (1, seg(false, "A", 500, 110, b"0123456789")),
-        ];
-        let (got, c) = order(CAUSAL_WINDOW, &cyc);
-        assert_eq!((got, c.causal_window_forced), (vec![0, 1], 1));
-    }
-}
+#[path = "tests_window.rs"]
+mod tests;

@@ -1,0 +1,219 @@
+//! The causal window's shortcut: per 4-tuple in the window, bounds that prove a segment
+//! must precede none captured before it, so that the window need not compare it with them.
+//!
+//! The window (`window.rs`) compares a pushed segment with the released segments of its
+//! connection (is it late?) and, before releasing its connection's oldest held segment,
+//! every later held one with it (must it wait?). Nearly every segment is sent in the order
+//! it is captured, and both answers are then "no". A segment `b` must precede an earlier
+//! `i` (`must_precede(b, i)`, window.rs) only when
+//! - same direction: `b`'s sequence space ends at or before `i`'s sequence number;
+//! - other direction: `i` acknowledges all of `b`'s sequence space.
+//!
+//! So per 4-tuple and direction this keeps two edges: the highest sequence number taken
+//! and the highest acknowledgment number taken (each moved forward only by less than
+//! `STEP`; a number behind its edge by less than `STEP` leaves it; anything else breaks the
+//! proof for the 4-tuple until it leaves the window). Every segment the window compares
+//! `b` with lies within `3 * limit + 2` segments of the 4-tuple before it (released ones
+//! within `2 * limit` positions, held ones within `limit`, positions rising per 4-tuple),
+//! so each edge is at most `(3 * limit + 3) * STEP` past the numbers of those segments,
+//! and with `limit <= PROVEN_WINDOW_MAX` every sum below stays under 2^31 (no reading the
+//! wrong way round the sequence circle). Then `b` precedes none of them when
+//! - it starts past its direction's sequence edge (by less than `STEP`), or at it and
+//!   either occupies space or no segment taken at the edge did (a pure ACK precedes data
+//!   at its own number), and its space is shorter than `STEP`;
+//! - and it occupies no space, or its space ends past the other direction's
+//!   acknowledgment edge (by less than `AHEAD`);
+//! - or it is a RST (which the window never orders before anything).
+//!
+//! What it does not do: decide anything. A segment not proven goes through the window's
+//! full comparison, which stays the definition (`tests` below: the window with and without
+//! the shortcut releases the same segments in the same order and counts the same).
+//!
+//! Bounded: a few words per 4-tuple in the window (`tuples.rs` keeps them).
+
+use crate::wire::SeqNum;
+
+/// Largest `ReassemblyLimits::causal_window` the bounds hold for (module docs); a larger
+/// window compares every segment.
+pub(super) const PROVEN_WINDOW_MAX: usize = 24;
+
+/// Largest move of an edge, and the farthest behind it a number may lie, 16 MiB.
+const STEP: i32 = 1 << 24;
+
+/// How far past the acknowledgment edge a segment's end may lie, 256 MiB.
+const AHEAD: i32 = 1 << 28;
+
+/// Where a number lies from an edge.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Place {
+    /// Past it, by less than `STEP` (or the edge was unset).
+    Ahead,
+    At,
+    /// Before it, by less than `STEP`.
+    Behind,
+    /// Anywhere else: the edge no longer bounds the numbers.
+    Far,
+}
+
+/// The highest number taken, if any.
+#[derive(Clone, Copy, Default)]
+struct Edge(Option<SeqNum>);
+
+impl Edge {
+    fn place(self, x: SeqNum) -> Place {
+        let Some(at) = self.0 else {
+            return Place::Ahead;
+        };
+        match x.distance(at) {
+            0 => Place::At,
+            d if d > 0 && d < STEP => Place::Ahead,
+            d if d < 0 && d > -STEP => Place::Behind,
+            _ => Place::Far,
+        }
+    }
+}
+
+/// One direction of a 4-tuple.
+#[derive(Clone, Copy, Default)]
+struct Dir {
+    seq: Edge,
+    /// A segment taken at `seq`'s edge occupied sequence space.
+    space_at_seq: bool,
+    ack: Edge,
+}
+
+/// What the bounds read of a segment.
+pub(super) struct Taken {
+    /// The direction (`src` sorts before `dst`).
+    pub(super) fwd: bool,
+    /// A connection to itself: both directions look alike, so nothing is proven.
+    pub(super) self_loop: bool,
+    pub(super) seq: SeqNum,
+    /// The acknowledgment number when the ACK flag is set.
+    pub(super) ack: Option<SeqNum>,
+    /// Sequence space occupied (payload, SYN, FIN).
+    pub(super) len: u32,
+    pub(super) rst: bool,
+    /// Capture position: must rise along a 4-tuple for the bounds to hold.
+    pub(super) index: u64,
+}
+
+/// The bounds of one 4-tuple in the window.
+#[derive(Default)]
+pub(super) struct Bounds {
+    /// They no longer hold: every later segment is compared.
+    broken: bool,
+    last_index: Option<u64>,
+    dirs: [Dir; 2],
+}
+
+impl Bounds {
+    /// Takes the 4-tuple's next segment (in capture order) within a window of `limit`:
+    /// whether it is proven to precede none of the segments taken before it.
+    pub(super) fn take(&mut self, s: &Taken, limit: usize) -> bool {
+        if s.self_loop
+            || limit > PROVEN_WINDOW_MAX
+            || self.last_index.is_some_and(|last| s.index <= last)
+        {
+            self.broken = true;
+        }
+        self.last_index = Some(s.index);
+        if self.broken {
+            return false;
+        }
+        let (mine, theirs) = match &mut self.dirs {
+            [a, b] if s.fwd => (a, &*b),
+            [a, b] => (b, &*a),
+        };
+        let at_seq = mine.seq.place(s.seq);
+        let own = match at_seq {
+            Place::Ahead => true,
+            Place::At => s.len > 0 || !mine.space_at_seq,
+            Place::Behind | Place::Far => false,
+        };
+        let end = s.seq + s.len;
+        let unacked = s.len == 0
+            || theirs
+                .ack
+                .0
+                .is_none_or(|ack| (1..AHEAD).contains(&end.distance(ack)));
+        let short = i32::try_from(s.len).is_ok_and(|n| n < STEP);
+        let proven = s.rst || (own && unacked && short);
+        match at_seq {
+            Place::Ahead => {
+                mine.seq = Edge(Some(s.seq));
+                mine.space_at_seq = s.len > 0;
+            }
+            Place::At => mine.space_at_seq |= s.len > 0,
+            Place::Behind => {}
+            Place::Far => self.broken = true,
+        }
+        if let Some(ack) = s.ack {
+            match mine.ack.place(ack) {
+                Place::Ahead => mine.ack = Edge(Some(ack)),
+                Place::At | Place::Behind => {}
+                Place::Far => self.broken = true,
+            }
+        }
+        proven
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(fwd: bool, seq: u32, ack: Option<u32>, len: u32, index: u64) -> Taken {
+        Taken {
+            fwd,
+            self_loop: false,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            len,
+            rst: false,
+            index,
+        }
+    }
+
+    #[test]
+    fn an_in_order_exchange_is_proven_and_going_back_is_not() {
+        let mut t = Bounds::default();
+        let w = 12;
+        assert!(t.take(&taken(true, 100, None, 1, 0), w), "SYN");
+        assert!(t.take(&taken(false, 500, Some(101), 1, 1), w), "SYN-ACK");
+        assert!(t.take(&taken(true, 101, Some(501), 0, 2), w), "ACK");
+        assert!(t.take(&taken(true, 101, Some(501), 10, 3), w), "request");
+        assert!(t.take(&taken(false, 501, Some(111), 20, 4), w), "response");
+        // A pure ACK at the number data was already sent at: sent before that data.
+        assert!(!t.take(&taken(true, 101, Some(501), 0, 5), w));
+        // The request again, after the server acknowledged it: a retransmission.
+        assert!(!t.take(&taken(true, 101, Some(521), 10, 6), w));
+        // The next request is past both edges.
+        assert!(t.take(&taken(true, 111, Some(521), 5, 7), w));
+    }
+
+    #[test]
+    fn what_the_bounds_cannot_hold_is_never_proven() {
+        let w = 12;
+        let mut t = Bounds::default();
+        assert!(t.take(&taken(true, 100, None, 10, 0), w));
+        // Far ahead: the edge cannot move that far.
+        assert!(!t.take(&taken(true, 100 + (1 << 25), None, 10, 1), w));
+        assert!(
+            !t.take(&taken(true, 200, None, 10, 2), w),
+            "broken for good"
+        );
+        let mut t = Bounds::default();
+        assert!(t.take(&taken(true, 100, None, 10, 5), w));
+        assert!(
+            !t.take(&taken(true, 110, None, 10, 5), w),
+            "positions must rise"
+        );
+        let mut t = Bounds::default();
+        assert!(!t.take(&taken(true, 100, None, 10, 0), PROVEN_WINDOW_MAX + 1));
+        let mut t = Bounds::default();
+        let mut s = taken(true, 100, None, 10, 0);
+        s.self_loop = true;
+        assert!(!t.take(&s, w));
+    }
+}

@@ -1,0 +1,255 @@
+//! The 4-tuples in the causal window (`window.rs`): for each, its connection number, its
+//! held segments, its released segments still within reach and its in-order bounds
+//! (`in_order.rs`), found by a small hash index instead of a scan of every segment.
+//!
+//! A 4-tuple is in the window while it has a held segment or a released one within
+//! reach (`CausalWindow::push`: positions at most `reach` before the newest pushed), as
+//! the window defines a connection's number: a 4-tuple found past that gets a new number,
+//! exactly as if it had not been found.
+//!
+//! Bounded: entries out of the window are freed every `reach` segments pushed (so at
+//! most `reach` more than are in the window are kept), and each entry keeps only the
+//! released segments within reach (pruned when the list doubles). The slab, the index and
+//! the lists are reused.
+
+use std::net::SocketAddr;
+
+use super::in_order::Bounds;
+use super::window::Meta;
+
+/// One 4-tuple in the window.
+pub(super) struct Tuple {
+    /// Its first segment's source (`Meta::fwd` is `src` sending) and destination.
+    pub(super) src: SocketAddr,
+    dst: SocketAddr,
+    /// `pair_key` of its endpoints: the index's key.
+    pair: u32,
+    /// In the window (else on the free list).
+    live: bool,
+    /// Its connection number (`Meta::conn`).
+    pub(super) conn: u64,
+    /// Its held segments.
+    pub(super) held: u32,
+    /// Its held segments not proven in order (`Held::proven`).
+    pub(super) unproven_held: u32,
+    /// The highest position of its segments.
+    pub(super) newest: u64,
+    /// Its released segments and their positions; those out of reach are skipped by the
+    /// reader and pruned here.
+    released: Vec<(Meta, u64)>,
+    pub(super) bounds: Bounds,
+}
+
+impl Tuple {
+    fn is(&self, src: SocketAddr, dst: SocketAddr, pair: u32) -> bool {
+        self.pair == pair
+            && ((self.src == src && self.dst == dst) || (self.src == dst && self.dst == src))
+    }
+
+    /// In the window at position `latest` (the newest pushed).
+    fn in_window(&self, latest: u64, reach: u64) -> bool {
+        self.held > 0 || self.newest.saturating_add(reach) >= latest
+    }
+
+    /// Its released segments within `reach` of `latest`.
+    pub(super) fn released(&self, latest: u64, reach: u64) -> impl Iterator<Item = &Meta> {
+        self.released
+            .iter()
+            .filter(move |&&(_, at)| at.saturating_add(reach) >= latest)
+            .map(|(m, _)| m)
+    }
+
+    /// One of its held segments was released.
+    pub(super) fn release(&mut self, m: Meta, at: u64, latest: u64, reach: u64) {
+        self.held = self.held.saturating_sub(1);
+        let cap = usize::try_from(reach.saturating_mul(2).saturating_add(8)).unwrap_or(usize::MAX);
+        if self.released.len() >= cap {
+            self.released
+                .retain(|&(_, at)| at.saturating_add(reach) >= latest);
+        }
+        self.released.push((m, at));
+    }
+}
+
+/// The window's 4-tuples.
+#[derive(Default)]
+pub(super) struct Tuples {
+    slab: Vec<Tuple>,
+    free: Vec<u32>,
+    /// Open addressing, linear probing: slot + 1 per bucket, 0 when empty; a power of two
+    /// long, at least twice the slab.
+    index: Vec<u32>,
+    /// Pushes left before `expire` looks for 4-tuples out of the window.
+    sweep_in: u64,
+}
+
+impl Tuples {
+    fn home(&self, pair: u32) -> usize {
+        (pair.wrapping_mul(0x9E37_79B1) as usize) & (self.index.len() - 1)
+    }
+
+    /// The slot of the 4-tuple (`pair` is `pair_key` of its endpoints) if it is in the
+    /// window at `latest`; one that dropped out (not freed yet) is freed here, so the
+    /// caller opens a new one.
+    pub(super) fn find(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        pair: u32,
+        latest: u64,
+        reach: u64,
+    ) -> Option<u32> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let mask = self.index.len() - 1;
+        let mut b = self.home(pair);
+        loop {
+            let e = *self.index.get(b)?;
+            if e == 0 {
+                return None;
+            }
+            let slot = e - 1;
+            let t = self.slab.get(slot as usize)?;
+            if t.is(src, dst, pair) {
+                if t.in_window(latest, reach) {
+                    return Some(slot);
+                }
+                self.close(slot);
+                return None;
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// A new 4-tuple, `src` sending first, with connection number `conn`: its slot.
+    pub(super) fn open(&mut self, src: SocketAddr, dst: SocketAddr, pair: u32, conn: u64) -> u32 {
+        let fresh = |released: Vec<(Meta, u64)>| Tuple {
+            src,
+            dst,
+            pair,
+            live: true,
+            conn,
+            held: 0,
+            unproven_held: 0,
+            newest: 0,
+            released,
+            bounds: Bounds::default(),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(t) = self.slab.get_mut(slot as usize) {
+                    let mut list = std::mem::take(&mut t.released);
+                    list.clear();
+                    *t = fresh(list);
+                }
+                slot
+            }
+            None => {
+                self.slab.push(fresh(Vec::new()));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        if self.index.len() < 2 * self.slab.len() {
+            self.rebuild();
+        } else {
+            self.place(slot);
+        }
+        slot
+    }
+
+    pub(super) fn get(&self, slot: u32) -> Option<&Tuple> {
+        self.slab.get(slot as usize)
+    }
+
+    pub(super) fn get_mut(&mut self, slot: u32) -> Option<&mut Tuple> {
+        self.slab.get_mut(slot as usize)
+    }
+
+    /// Called once per segment pushed: every `reach` of them, frees the 4-tuples out of
+    /// the window at position `latest` (at most `reach` 4-tuples join between two looks).
+    pub(super) fn expire(&mut self, latest: u64, reach: u64) {
+        if self.sweep_in > 0 {
+            self.sweep_in -= 1;
+            return;
+        }
+        self.sweep_in = reach.max(8);
+        for slot in 0..self.slab.len() {
+            if self.slab[slot].live && !self.slab[slot].in_window(latest, reach) {
+                self.close(u32::try_from(slot).unwrap_or(u32::MAX));
+            }
+        }
+    }
+
+    /// Takes `slot` out of the index and onto the free list.
+    fn close(&mut self, slot: u32) {
+        let Some(t) = self.slab.get_mut(slot as usize) else {
+            return;
+        };
+        if !t.live || self.index.is_empty() {
+            return;
+        }
+        t.live = false;
+        let pair = t.pair;
+        self.free.push(slot);
+        let mask = self.index.len() - 1;
+        let mut i = self.home(pair);
+        while self.index.get(i).is_some_and(|&e| e != 0 && e != slot + 1) {
+            i = (i + 1) & mask;
+        }
+        if self.index.get(i) != Some(&(slot + 1)) {
+            return;
+        }
+        // Backward-shift deletion: later entries of the run move up unless their home
+        // lies after the hole (cyclically).
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let e = self.index[j];
+            if e == 0 {
+                break;
+            }
+            let home = self.home(self.slab[(e - 1) as usize].pair);
+            let stays = if i <= j {
+                i < home && home <= j
+            } else {
+                i < home || home <= j
+            };
+            if !stays {
+                self.index[i] = e;
+                i = j;
+            }
+        }
+        self.index[i] = 0;
+    }
+
+    fn place(&mut self, slot: u32) {
+        let Some(pair) = self.slab.get(slot as usize).map(|t| t.pair) else {
+            return;
+        };
+        let mask = self.index.len() - 1;
+        let mut b = self.home(pair);
+        while self.index[b] != 0 {
+            b = (b + 1) & mask;
+        }
+        self.index[b] = slot + 1;
+    }
+
+    /// A larger index holding every live slot.
+    fn rebuild(&mut self) {
+        let len = (4 * self.slab.len()).next_power_of_two().max(16);
+        self.index.clear();
+        self.index.resize(len, 0);
+        for slot in 0..self.slab.len() {
+            if self.slab[slot].live {
+                self.place(u32::try_from(slot).unwrap_or(u32::MAX));
+            }
+        }
+    }
+
+    /// Entries in the window (not on the free list).
+    #[cfg(test)]
+    pub(super) fn live(&self) -> usize {
+        self.slab.iter().filter(|t| t.live).count()
+    }
+}
