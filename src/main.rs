@@ -97,16 +97,11 @@ fn main() -> ExitCode {
         Err(e) => return refuse(&e),
     };
     // The stop signals are caught from here on: anything that answers the outside world
-    // (the metrics socket) is a readiness signal, and a SIGTERM sent after it must flush
-    // the run, not kill it.
+    // (the web view, the metrics socket) is a readiness signal, and a SIGTERM sent after
+    // it must flush the run, not kill it.
     let stop = Arc::new(AtomicBool::new(false));
     if let Err(e) = httshark::signals::install_signal_handlers(&stop) {
         return refuse(&e);
-    }
-    if let (Some(addr), Some(shared)) = (&config.metrics_listen, &processors.metrics) {
-        if let Err(e) = httshark::metrics::serve(addr, shared.clone()) {
-            return refuse(&e);
-        }
     }
     // The web view: bound before the capture opens (a taken port fails fast), served and
     // fed from here on. Its URL carries the token: stderr only.
@@ -130,6 +125,13 @@ fn main() -> ExitCode {
         }
         _ => None,
     };
+    // After the web view's counters joined the registry: the first scrape has every
+    // series (a scrape in between lacked the `ui_*` ones: `counters_doc` caught it).
+    if let (Some(addr), Some(shared)) = (&config.metrics_listen, &processors.metrics) {
+        if let Err(e) = httshark::metrics::serve(addr, shared.clone()) {
+            return refuse(&e);
+        }
+    }
     // The key logs before -Z: they may be readable by root only. Before the capture opens:
     // TLS secrets (a key log, or a pcapng file's own) widen the default filter to HTTPS.
     let keys = match pipeline::Keys::load(&config) {
