@@ -25,9 +25,14 @@
 //!   acknowledgment edge (by less than `AHEAD`);
 //! - or it is a RST (which the window never orders before anything).
 //!
+//! The window must keep its held segments within `limit` positions (it releases every
+//! due segment after each push: `ConnTable::on_segment_in`), and positions must rise
+//! along a 4-tuple (else the bounds break for it).
+//!
 //! What it does not do: decide anything. A segment not proven goes through the window's
-//! full comparison, which stays the definition (`tests` below: the window with and without
-//! the shortcut releases the same segments in the same order and counts the same).
+//! full comparison, which stays the definition (`tests_window.rs`: the window with and
+//! without the shortcut releases the same segments in the same order and counts the
+//! same).
 //!
 //! Bounded: a few words per 4-tuple in the window (`tuples.rs` keeps them).
 
@@ -84,7 +89,7 @@ struct Dir {
 
 /// What the bounds read of a segment.
 pub(super) struct Taken {
-    /// The direction (`src` sorts before `dst`).
+    /// The direction (`Meta::fwd`: the 4-tuple's first source sending).
     pub(super) fwd: bool,
     /// A connection to itself: both directions look alike, so nothing is proven.
     pub(super) self_loop: bool,

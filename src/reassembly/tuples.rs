@@ -7,10 +7,11 @@
 //! the window defines a connection's number: a 4-tuple found past that gets a new number,
 //! exactly as if it had not been found.
 //!
-//! Bounded: entries out of the window are freed every `reach` segments pushed (so at
-//! most `reach` more than are in the window are kept), and each entry keeps only the
-//! released segments within reach (pruned when the list doubles). The slab, the index and
-//! the lists are reused.
+//! Bounded: entries out of the window are freed every `max(reach, 8)` segments pushed
+//! (so at most that many more than are in the window are kept), and each entry keeps only
+//! the released segments within reach (pruned once the list reaches `2 * reach + 8`).
+//! The slab, the index and the lists are reused: a freed entry keeps its list's room, so
+//! the whole is about `80 * reach^2` bytes at most (50 KB at the default window).
 
 use std::net::SocketAddr;
 
@@ -84,8 +85,15 @@ pub(super) struct Tuples {
 }
 
 impl Tuples {
+    /// The bucket a key starts from: the product's high bits, which every bit of the key
+    /// reaches (its low bits see only the key's low bits: the ports would not count, and
+    /// every connection between two hosts would share one run).
     fn home(&self, pair: u32) -> usize {
-        (pair.wrapping_mul(0x9E37_79B1) as usize) & (self.index.len() - 1)
+        let bits = self.index.len().trailing_zeros();
+        if bits == 0 {
+            return 0;
+        }
+        (pair.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
     }
 
     /// The slot of the 4-tuple (`pair` is `pair_key` of its endpoints) if it is in the
@@ -251,5 +259,81 @@ impl Tuples {
     #[cfg(test)]
     pub(super) fn live(&self) -> usize {
         self.slab.iter().filter(|t| t.live).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn addr(k: u16) -> (SocketAddr, SocketAddr) {
+        (
+            SocketAddr::from(([10, 0, 0, 1], 40000 + k)),
+            SocketAddr::from(([10, 0, 0, 2], 80)),
+        )
+    }
+
+    #[test]
+    fn connections_between_two_hosts_spread_over_the_index() {
+        let mut t = Tuples::default();
+        for k in 0..40 {
+            let (a, b) = addr(k);
+            t.open(a, b, super::super::window::pair_key(&a, &b), u64::from(k));
+        }
+        let homes: std::collections::BTreeSet<usize> = (0..40)
+            .map(|k| {
+                let (a, b) = addr(k);
+                t.home(super::super::window::pair_key(&a, &b))
+            })
+            .collect();
+        assert!(homes.len() > 20, "{} buckets for 40 ports", homes.len());
+    }
+
+    proptest! {
+        /// Opens, finds and frees against a map, with keys forced to collide (one pair
+        /// value for many 4-tuples, homes at the index's end so runs wrap round it).
+        #[test]
+        fn the_index_finds_what_a_map_holds(
+            ops in proptest::collection::vec((0u16..24, 0u8..3, any::<bool>()), 1..300),
+            pair_values in proptest::collection::vec(
+                prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+                24,
+            ),
+        ) {
+            let mut t = Tuples::default();
+            let mut model: std::collections::HashMap<u16, u32> = Default::default();
+            for (k, op, _) in ops {
+                let (a, b) = addr(k);
+                let pair = pair_values[usize::from(k)];
+                match op {
+                    // Open when absent.
+                    0 => {
+                        if let std::collections::hash_map::Entry::Vacant(e) = model.entry(k) {
+                            e.insert(t.open(a, b, pair, u64::from(k)));
+                        }
+                    }
+                    // Free.
+                    1 => {
+                        if let Some(slot) = model.remove(&k) {
+                            t.close(slot);
+                        }
+                    }
+                    // Find (either way round): the slot the map has, with its number.
+                    _ => {
+                        let found = t.find(b, a, pair, 0, u64::MAX);
+                        prop_assert_eq!(found, model.get(&k).copied());
+                        if let Some(slot) = found {
+                            prop_assert_eq!(t.get(slot).map(|e| e.conn), Some(u64::from(k)));
+                        }
+                    }
+                }
+                prop_assert_eq!(t.live(), model.len());
+                for (&k, &slot) in &model {
+                    let (a, b) = addr(k);
+                    prop_assert_eq!(t.find(a, b, pair_values[usize::from(k)], 0, u64::MAX), Some(slot));
+                }
+            }
+        }
     }
 }

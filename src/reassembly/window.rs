@@ -259,7 +259,8 @@ pub(super) struct CausalWindow {
 impl CausalWindow {
     /// Takes `seg` (its payload by position when it lies in `batch`, else a copy),
     /// counting it late if a released segment needed it first. Before the bytes of
-    /// `batch` change, `detach` from it.
+    /// `batch` change, `detach` from it. Positions (`index`) rise from push to push, and
+    /// what is due is taken (`pop_full`) after each: `in_order.rs` relies on both.
     pub(super) fn push(
         &mut self,
         seg: &TcpSegment<'_>,
@@ -283,6 +284,7 @@ impl CausalWindow {
         });
         let compare_all = self.compare_all;
         let Some(tuple) = self.tuples.get_mut(slot) else {
+            debug_assert!(false, "find or open gave slot {slot} with no entry");
             return;
         };
         let mut meta = Meta::of(seg, seg.src == tuple.src);
