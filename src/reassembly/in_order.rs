@@ -36,6 +36,7 @@
 //!
 //! Bounded: a few words per 4-tuple in the window (`tuples.rs` keeps them).
 
+use super::window::Meta;
 use crate::wire::SeqNum;
 
 /// Largest `ReassemblyLimits::causal_window` the bounds hold for (module docs); a larger
@@ -87,22 +88,6 @@ struct Dir {
     ack: Edge,
 }
 
-/// What the bounds read of a segment.
-pub(super) struct Taken {
-    /// The direction (`Meta::fwd`: the 4-tuple's first source sending).
-    pub(super) fwd: bool,
-    /// A connection to itself: both directions look alike, so nothing is proven.
-    pub(super) self_loop: bool,
-    pub(super) seq: SeqNum,
-    /// The acknowledgment number when the ACK flag is set.
-    pub(super) ack: Option<SeqNum>,
-    /// Sequence space occupied (payload, SYN, FIN).
-    pub(super) len: u32,
-    pub(super) rst: bool,
-    /// Capture position: must rise along a 4-tuple for the bounds to hold.
-    pub(super) index: u64,
-}
-
 /// The bounds of one 4-tuple in the window.
 #[derive(Default)]
 pub(super) struct Bounds {
@@ -113,16 +98,18 @@ pub(super) struct Bounds {
 }
 
 impl Bounds {
-    /// Takes the 4-tuple's next segment (in capture order) within a window of `limit`:
-    /// whether it is proven to precede none of the segments taken before it.
-    pub(super) fn take(&mut self, s: &Taken, limit: usize) -> bool {
+    /// Takes the 4-tuple's next segment (in capture order, at position `index`, which
+    /// must rise along the 4-tuple) within a window of `limit`: whether it is proven to
+    /// precede none of the segments taken before it. A connection to itself (both
+    /// directions look alike) is never proven.
+    pub(super) fn take(&mut self, s: &Meta, index: u64, limit: usize) -> bool {
         if s.self_loop
             || limit > PROVEN_WINDOW_MAX
-            || self.last_index.is_some_and(|last| s.index <= last)
+            || self.last_index.is_some_and(|last| index <= last)
         {
             self.broken = true;
         }
-        self.last_index = Some(s.index);
+        self.last_index = Some(index);
         if self.broken {
             return false;
         }
@@ -143,7 +130,7 @@ impl Bounds {
                 .0
                 .is_none_or(|ack| (1..AHEAD).contains(&end.distance(ack)));
         let short = i32::try_from(s.len).is_ok_and(|n| n < STEP);
-        let proven = s.rst || (own && unacked && short);
+        let proven = s.flags.rst || (own && unacked && short);
         match at_seq {
             Place::Ahead => {
                 mine.seq = Edge(Some(s.seq));
@@ -153,9 +140,9 @@ impl Bounds {
             Place::Behind => {}
             Place::Far => self.broken = true,
         }
-        if let Some(ack) = s.ack {
-            match mine.ack.place(ack) {
-                Place::Ahead => mine.ack = Edge(Some(ack)),
+        if s.flags.ack {
+            match mine.ack.place(s.ack) {
+                Place::Ahead => mine.ack = Edge(Some(s.ack)),
                 Place::At | Place::Behind => {}
                 Place::Far => self.broken = true,
             }
@@ -168,57 +155,81 @@ impl Bounds {
 mod tests {
     use super::*;
 
-    fn taken(fwd: bool, seq: u32, ack: Option<u32>, len: u32, index: u64) -> Taken {
-        Taken {
+    /// A segment sent the `fwd` way with `len` of sequence space, acknowledging `ack` when
+    /// given; at position `index`.
+    fn taken(fwd: bool, seq: u32, ack: Option<u32>, len: u32, index: u64) -> (Meta, u64) {
+        let meta = Meta {
+            seq: SeqNum(seq),
+            ack: SeqNum(ack.unwrap_or(0)),
+            flags: crate::wire::TcpFlags {
+                ack: ack.is_some(),
+                ..Default::default()
+            },
+            len,
+            conn: 1,
+            slot: 0,
             fwd,
             self_loop: false,
-            seq: SeqNum(seq),
-            ack: ack.map(SeqNum),
-            len,
-            rst: false,
-            index,
-        }
+        };
+        (meta, index)
+    }
+
+    fn take(b: &mut Bounds, (meta, index): (Meta, u64), limit: usize) -> bool {
+        b.take(&meta, index, limit)
     }
 
     #[test]
     fn an_in_order_exchange_is_proven_and_going_back_is_not() {
         let mut t = Bounds::default();
         let w = 12;
-        assert!(t.take(&taken(true, 100, None, 1, 0), w), "SYN");
-        assert!(t.take(&taken(false, 500, Some(101), 1, 1), w), "SYN-ACK");
-        assert!(t.take(&taken(true, 101, Some(501), 0, 2), w), "ACK");
-        assert!(t.take(&taken(true, 101, Some(501), 10, 3), w), "request");
-        assert!(t.take(&taken(false, 501, Some(111), 20, 4), w), "response");
+        assert!(take(&mut t, taken(true, 100, None, 1, 0), w), "SYN");
+        assert!(
+            take(&mut t, taken(false, 500, Some(101), 1, 1), w),
+            "SYN-ACK"
+        );
+        assert!(take(&mut t, taken(true, 101, Some(501), 0, 2), w), "ACK");
+        assert!(
+            take(&mut t, taken(true, 101, Some(501), 10, 3), w),
+            "request"
+        );
+        assert!(
+            take(&mut t, taken(false, 501, Some(111), 20, 4), w),
+            "response"
+        );
         // A pure ACK at the number data was already sent at: sent before that data.
-        assert!(!t.take(&taken(true, 101, Some(501), 0, 5), w));
+        assert!(!take(&mut t, taken(true, 101, Some(501), 0, 5), w));
         // The request again, after the server acknowledged it: a retransmission.
-        assert!(!t.take(&taken(true, 101, Some(521), 10, 6), w));
+        assert!(!take(&mut t, taken(true, 101, Some(521), 10, 6), w));
         // The next request is past both edges.
-        assert!(t.take(&taken(true, 111, Some(521), 5, 7), w));
+        assert!(take(&mut t, taken(true, 111, Some(521), 5, 7), w));
     }
 
     #[test]
     fn what_the_bounds_cannot_hold_is_never_proven() {
         let w = 12;
         let mut t = Bounds::default();
-        assert!(t.take(&taken(true, 100, None, 10, 0), w));
+        assert!(take(&mut t, taken(true, 100, None, 10, 0), w));
         // Far ahead: the edge cannot move that far.
-        assert!(!t.take(&taken(true, 100 + (1 << 25), None, 10, 1), w));
+        assert!(!take(&mut t, taken(true, 100 + (1 << 25), None, 10, 1), w));
         assert!(
-            !t.take(&taken(true, 200, None, 10, 2), w),
+            !take(&mut t, taken(true, 200, None, 10, 2), w),
             "broken for good"
         );
         let mut t = Bounds::default();
-        assert!(t.take(&taken(true, 100, None, 10, 5), w));
+        assert!(take(&mut t, taken(true, 100, None, 10, 5), w));
         assert!(
-            !t.take(&taken(true, 110, None, 10, 5), w),
+            !take(&mut t, taken(true, 110, None, 10, 5), w),
             "positions must rise"
         );
         let mut t = Bounds::default();
-        assert!(!t.take(&taken(true, 100, None, 10, 0), PROVEN_WINDOW_MAX + 1));
+        assert!(!take(
+            &mut t,
+            taken(true, 100, None, 10, 0),
+            PROVEN_WINDOW_MAX + 1
+        ));
         let mut t = Bounds::default();
         let mut s = taken(true, 100, None, 10, 0);
-        s.self_loop = true;
-        assert!(!t.take(&s, w));
+        s.0.self_loop = true;
+        assert!(!take(&mut t, s, w));
     }
 }

@@ -18,6 +18,22 @@ use std::net::SocketAddr;
 use super::in_order::Bounds;
 use super::window::Meta;
 
+/// A symmetric key of the endpoints (equal keys do not mean equal pairs): the 4-tuple
+/// index's hash.
+fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
+    fn fold(e: &SocketAddr) -> u32 {
+        let ip = match e.ip() {
+            std::net::IpAddr::V4(v4) => u32::from(v4),
+            std::net::IpAddr::V6(v6) => {
+                let x = u128::from(v6);
+                (x as u32) ^ ((x >> 32) as u32) ^ ((x >> 64) as u32) ^ ((x >> 96) as u32)
+            }
+        };
+        (ip ^ u32::from(e.port()).rotate_left(16)).wrapping_mul(0x9E37_79B1)
+    }
+    fold(a) ^ fold(b)
+}
+
 /// One 4-tuple in the window.
 pub(super) struct Tuple {
     /// Its first segment's source (`Meta::fwd` is `src` sending) and destination.
@@ -30,11 +46,11 @@ pub(super) struct Tuple {
     /// Its connection number (`Meta::conn`).
     pub(super) conn: u64,
     /// Its held segments.
-    pub(super) held: u32,
+    held: u32,
     /// Its held segments not proven in order (`Held::proven`).
-    pub(super) unproven_held: u32,
+    unproven_held: u32,
     /// The highest position of its segments.
-    pub(super) newest: u64,
+    newest: u64,
     /// Its released segments and their positions; those out of reach are skipped by the
     /// reader and pruned here.
     released: Vec<(Meta, u64)>,
@@ -60,9 +76,24 @@ impl Tuple {
             .map(|(m, _)| m)
     }
 
-    /// One of its held segments was released.
-    pub(super) fn release(&mut self, m: Meta, at: u64, latest: u64, reach: u64) {
+    /// A segment of it at position `at` is held, `proven` in order or not.
+    pub(super) fn hold(&mut self, at: u64, proven: bool) {
+        self.held += 1;
+        self.unproven_held += u32::from(!proven);
+        self.newest = self.newest.max(at);
+    }
+
+    /// Whether every held segment of it but one (`proven` or not) is proven.
+    pub(super) fn others_proven(&self, proven: bool) -> bool {
+        self.unproven_held == u32::from(!proven)
+    }
+
+    /// One of its held segments (`m` at `at`, `proven` or not) was released.
+    pub(super) fn release(&mut self, m: Meta, at: u64, proven: bool, latest: u64, reach: u64) {
         self.held = self.held.saturating_sub(1);
+        if !proven {
+            self.unproven_held = self.unproven_held.saturating_sub(1);
+        }
         let cap = usize::try_from(reach.saturating_mul(2).saturating_add(8)).unwrap_or(usize::MAX);
         if self.released.len() >= cap {
             self.released
@@ -82,6 +113,8 @@ pub(super) struct Tuples {
     index: Vec<u32>,
     /// Pushes left before `expire` looks for 4-tuples out of the window.
     sweep_in: u64,
+    /// The last connection number given (`Tuple::conn`).
+    next_conn: u64,
 }
 
 impl Tuples {
@@ -96,10 +129,27 @@ impl Tuples {
         (pair.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
     }
 
+    /// The slot of the 4-tuple of `src` and `dst` at position `latest`, and whether it was
+    /// in the window; if not, a new entry with the next connection number.
+    pub(super) fn enter(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        latest: u64,
+        reach: u64,
+    ) -> (u32, bool) {
+        let pair = pair_key(&src, &dst);
+        if let Some(slot) = self.find(src, dst, pair, latest, reach) {
+            return (slot, true);
+        }
+        self.next_conn += 1;
+        (self.open(src, dst, pair, self.next_conn), false)
+    }
+
     /// The slot of the 4-tuple (`pair` is `pair_key` of its endpoints) if it is in the
     /// window at `latest`; one that dropped out (not freed yet) is freed here, so the
     /// caller opens a new one.
-    pub(super) fn find(
+    fn find(
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
@@ -131,7 +181,7 @@ impl Tuples {
     }
 
     /// A new 4-tuple, `src` sending first, with connection number `conn`: its slot.
-    pub(super) fn open(&mut self, src: SocketAddr, dst: SocketAddr, pair: u32, conn: u64) -> u32 {
+    fn open(&mut self, src: SocketAddr, dst: SocketAddr, pair: u32, conn: u64) -> u32 {
         let fresh = |released: Vec<(Meta, u64)>| Tuple {
             src,
             dst,
@@ -279,12 +329,12 @@ mod tests {
         let mut t = Tuples::default();
         for k in 0..40 {
             let (a, b) = addr(k);
-            t.open(a, b, super::super::window::pair_key(&a, &b), u64::from(k));
+            t.open(a, b, pair_key(&a, &b), u64::from(k));
         }
         let homes: std::collections::BTreeSet<usize> = (0..40)
             .map(|k| {
                 let (a, b) = addr(k);
-                t.home(super::super::window::pair_key(&a, &b))
+                t.home(pair_key(&a, &b))
             })
             .collect();
         assert!(homes.len() > 20, "{} buckets for 40 ports", homes.len());

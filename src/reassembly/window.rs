@@ -50,7 +50,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::in_order::Taken;
 use super::tuples::Tuples;
 use super::ReassemblyCounters;
 use crate::time::Timestamp;
@@ -77,38 +76,22 @@ pub const CAUSAL_SEQ_REACH: i32 = 1 << 24;
 /// What ordering needs to know of a segment.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Meta {
-    seq: SeqNum,
-    ack: SeqNum,
-    flags: TcpFlags,
+    pub(super) seq: SeqNum,
+    pub(super) ack: SeqNum,
+    pub(super) flags: TcpFlags,
     /// Sequence space occupied: payload, plus one each for SYN and FIN.
-    len: u32,
+    pub(super) len: u32,
     /// The connection's number in this window: equal for every held and recently released
     /// segment of one 4-tuple (given by `CausalWindow::push`), so that ordering compares
     /// numbers, not addresses.
-    conn: u64,
+    pub(super) conn: u64,
     /// The 4-tuple's entry in `CausalWindow::tuples` (given with `conn`).
-    slot: u32,
+    pub(super) slot: u32,
     /// The direction within the connection: `src` is the 4-tuple's first source
     /// (`Tuple::src`; any fixed choice of the two does).
-    fwd: bool,
+    pub(super) fwd: bool,
     /// `src == dst` (a connection to itself: both directions look alike).
-    self_loop: bool,
-}
-
-/// A symmetric key of the endpoints (equal keys do not mean equal pairs): the 4-tuple
-/// index's hash.
-pub(super) fn pair_key(a: &SocketAddr, b: &SocketAddr) -> u32 {
-    fn fold(e: &SocketAddr) -> u32 {
-        let ip = match e.ip() {
-            std::net::IpAddr::V4(v4) => u32::from(v4),
-            std::net::IpAddr::V6(v6) => {
-                let x = u128::from(v6);
-                (x as u32) ^ ((x >> 32) as u32) ^ ((x >> 64) as u32) ^ ((x >> 96) as u32)
-            }
-        };
-        (ip ^ u32::from(e.port()).rotate_left(16)).wrapping_mul(0x9E37_79B1)
-    }
-    fold(a) ^ fold(b)
+    pub(super) self_loop: bool,
 }
 
 impl Meta {
@@ -237,8 +220,6 @@ pub(super) struct CausalWindow {
     spare: Vec<Vec<u8>>,
     /// Scratch list of one connection's held segments (`pop_for`), kept for its buffer.
     mine: Vec<usize>,
-    /// The last connection number given (`Meta::conn`).
-    next_conn: u64,
     /// Each 4-tuple in the window (`Meta::slot`): its number, its held count, its released
     /// segments within reach (what a late segment is checked against: kept by position,
     /// not by count, so that a connection's released segments are the same whatever
@@ -276,33 +257,17 @@ impl CausalWindow {
         self.tuples.expire(self.latest, reach);
         // Every held or recently released segment of a 4-tuple has one number: its
         // entry's, or a new one.
-        let pair = pair_key(&seg.src, &seg.dst);
-        let known = self.tuples.find(seg.src, seg.dst, pair, self.latest, reach);
-        let slot = known.unwrap_or_else(|| {
-            self.next_conn += 1;
-            self.tuples.open(seg.src, seg.dst, pair, self.next_conn)
-        });
+        let (slot, known) = self.tuples.enter(seg.src, seg.dst, self.latest, reach);
         let compare_all = self.compare_all;
         let Some(tuple) = self.tuples.get_mut(slot) else {
-            debug_assert!(false, "find or open gave slot {slot} with no entry");
+            debug_assert!(false, "enter gave slot {slot} with no entry");
             return;
         };
         let mut meta = Meta::of(seg, seg.src == tuple.src);
         meta.conn = tuple.conn;
         meta.slot = slot;
-        let taken = Taken {
-            fwd: meta.fwd,
-            self_loop: meta.self_loop,
-            seq: meta.seq,
-            ack: meta.flags.ack.then_some(meta.ack),
-            len: meta.len,
-            rst: meta.flags.rst,
-            index,
-        };
-        let proven = tuple.bounds.take(&taken, limit) && !compare_all;
-        tuple.unproven_held += u32::from(!proven);
-        tuple.held += 1;
-        tuple.newest = tuple.newest.max(index);
+        let proven = tuple.bounds.take(&meta, index, limit) && !compare_all;
+        tuple.hold(index, proven);
         // A SYN or SYN-ACK after a segment of its connection it must precede, or a segment
         // that a released one acknowledges: the window was too small for this reordering.
         // (Same-direction data is left out: a retransmission cannot be told from it, and
@@ -310,7 +275,7 @@ impl CausalWindow {
         // pure ACK (no SYN, no sequence space) is acknowledged by none, and a proven
         // segment must precede none.
         let late = !proven
-            && known.is_some()
+            && known
             && (meta.flags.syn || meta.len > 0)
             && tuple
                 .released(self.latest, reach)
@@ -451,16 +416,13 @@ impl CausalWindow {
     fn others_proven(&self, h: &Held) -> bool {
         self.tuples
             .get(h.meta.slot)
-            .is_some_and(|t| t.unproven_held == u32::from(!h.proven))
+            .is_some_and(|t| t.others_proven(h.proven))
     }
 
     /// `h` left the held segments: its connection remembers it.
     fn released(&mut self, h: &Held) {
         if let Some(t) = self.tuples.get_mut(h.meta.slot) {
-            if !h.proven {
-                t.unproven_held = t.unproven_held.saturating_sub(1);
-            }
-            t.release(h.meta, h.index, self.latest, self.reach);
+            t.release(h.meta, h.index, h.proven, self.latest, self.reach);
         }
     }
 
