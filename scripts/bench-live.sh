@@ -111,7 +111,7 @@ summary_of() {
   local f=$1
   sed -nE 's/.* ([0-9]+) dropped by the kernel.*/dropped \1/p;
     s/^httshark: transactions: ([0-9]+) \(([0-9]+) answered, ([0-9]+) unanswered.*/transactions \1\nanswered \2\nunanswered \3/p' "$f"
-  awk '$1 == "httshark:" && $2 ~ /^(packets|kernel_dropped|interface_dropped|har_entries_written)$/ { print $2, $3 }' "$f"
+  awk '$1 == "httshark:" && $2 ~ /^(packets|kernel_dropped|interface_dropped|har_entries_written|outputs_behind_bodies_dropped)$/ { print $2, $3 }' "$f"
 }
 get() { awk -v k="$1" '$1 == k { v = $2 } END { print (v == "") ? "?" : v }' "$2"; }
 # Drops on the veth pair: the sender's TX dropped + the receiver's RX dropped.
@@ -228,22 +228,24 @@ one_run() {
     threads=$(sed -nE 's/^httshark: CPU: capture ([0-9.]+) s, (.*worker[s]?) ([0-9.]+) s, outputs ([0-9.]+) s$/capture \1, \2 \3, outputs \4/p' \
       "$d/httshark.err" | tail -1)
   fi
-  local captured live_tx kd vt vr
+  local captured live_tx kd vt vr shed
   captured=$(get packets "$d/sum"); live_tx=$(get transactions "$d/sum"); kd=$(get dropped "$d/sum")
+  # -counters prints only the counters that are not 0.
+  shed=$(get outputs_behind_bodies_dropped "$d/sum"); [ "$shed" = "?" ] && shed=0
   read -r vt vr <<< "$(paste -d' ' <(echo "$veth0") <(echo "$veth1") | awk '{ print $3 - $1, $4 - $2 }')"
   local verdict=equal
   [ "$live_tx" = "$ref_tx" ] || verdict="**differs**"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s | %s/%s | %s | %s (%s) | %s | %s | %s |\n' \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s | %s | %s | %s/%s | %s | %s (%s) | %s | %s | %s | %s |\n' \
     "$mode" "${3:-(defaults)}" "$(cut -d' ' -f1 /proc/loadavg)" "${secs:-?}" "${sent:-?}" "${pps:-?}" "${mbps:-?}" "${failed:-?}" "$ref_packets" "$captured" "$kd" \
-    "$vt" "$vr" "$((soft1 - soft0))" "$live_tx" "$verdict" "$cpu" \
+    "$vt" "$vr" "$((soft1 - soft0))" "$live_tx" "$verdict" "$shed" "$cpu" \
     "$(( ${rss:-0} / 1024 ))" "${threads:-n/a}" | tee -a "$rows"
   if [ "$live_tx" != "$ref_tx" ] || [ "$kd" != 0 ]; then
     echo "bench-live: $mode run $r: httshark's summary:" >&2
     grep -E "done|transactions:|CPU:|warning" "$d/httshark.err" | sed 's/^/  /' >&2
   fi
 }
-header="| mode | more flags | load (1 min) | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) or per stage (httshark's summary) |"
-sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+header="| mode | more flags | load (1 min) | tcpreplay s | sent | packets/s | Mbit/s | failed sends / packets | httshark captured | kernel dropped (pcap) | veth drops TX/RX | softnet drops | transactions live (vs -file $ref_tx) | bodies dropped (outputs behind) | httshark CPU s | peak RSS MiB | CPU s per thread (perf sampled) or per stage (httshark's summary) |"
+sep="|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 echo "$header"; echo "$sep"
 for r in $(seq "$runs"); do
   for v in "${variants[@]}"; do

@@ -82,6 +82,8 @@ pub struct Config {
     pub workers: usize,
     /// `-har-encoding`: which threads encode HAR entries.
     pub har_encoding: HarEncoding,
+    /// `-overload`: what a worker does when the outputs are behind.
+    pub overload: Overload,
     /// Capacity, in packet batches, of the channels between stages (the packet queue is
     /// shared by the workers, at least 2 each). 4 by default: enough to
     /// keep a worker busy while the capture thread is descheduled (the kernel ring, not
@@ -196,6 +198,47 @@ impl HarEncoding {
     }
 }
 
+/// What a worker does when its transactions do not fit into its share of the bytes in
+/// flight to the processor thread, i.e. the outputs are behind (`-overload`;
+/// `transform::overload`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overload {
+    /// `DropBodies` on a live capture, `Wait` when reading a file (a replay then gives the
+    /// same output however fast the machine writes).
+    #[default]
+    Auto,
+    /// Drop the body bytes of the largest transactions until the rest fits (sizes exact,
+    /// messages flagged `body-dropped-outputs-behind`): every transaction is kept, and the
+    /// capture is not slowed.
+    DropBodies,
+    /// Wait for the outputs: nothing is dropped here, but the capture slows, and live the
+    /// kernel drops packets once its buffer is full.
+    Wait,
+}
+
+impl Overload {
+    /// The value of `-overload`.
+    pub fn parse(s: &str) -> Result<Overload, String> {
+        match s {
+            "auto" => Ok(Overload::Auto),
+            "drop-bodies" => Ok(Overload::DropBodies),
+            "wait" => Ok(Overload::Wait),
+            _ => Err(format!(
+                "invalid value {s:?}: give auto, drop-bodies or wait"
+            )),
+        }
+    }
+
+    /// Whether a worker drops body bytes rather than wait, on a capture live or not.
+    pub fn drops_bodies(self, live: bool) -> bool {
+        match self {
+            Overload::Auto => live,
+            Overload::DropBodies => true,
+            Overload::Wait => false,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -210,6 +253,7 @@ impl Default for Config {
             stats_interval: crate::processor::stats::common::DEFAULT_INTERVAL,
             workers: DEFAULT_WORKERS as usize,
             har_encoding: HarEncoding::Auto,
+            overload: Overload::Auto,
             channel_capacity: 4,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             http: HttpLimits::default(),

@@ -499,6 +499,16 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
             "{failed} TLS records failed authentication (damaged, misframed, or under a wrong key); their plaintext is a gap (tls_auth_failures)"
         ));
     }
+    // The outputs were behind and the workers dropped body bytes rather than packets.
+    let shed = c("outputs_behind_bodies_dropped");
+    if shed > 0 {
+        w.push(format!(
+            "{shed} bodies lost their bytes because the outputs were behind the capture (-overload \
+             drop-bodies; sizes exact, entries flagged body-dropped-outputs-behind): write to a \
+             faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), \
+             or -overload wait to slow the capture instead (live, the kernel then drops packets)"
+        ));
+    }
     // Which stage was behind decides the advice: the first one that made the stage
     // before it wait (the outputs hold up the workers, which hold up the capture).
     let dropped = c("kernel_dropped") + c("interface_dropped");
@@ -701,6 +711,12 @@ mod tests {
                 .pop()
                 .unwrap_or_default()
         };
+        // Bodies dropped rather than packets (-overload drop-bodies) say so, and how to
+        // keep them.
+        assert_eq!(
+            behind(vec![("packets", 10), ("outputs_behind_bodies_dropped", 4)]),
+            "4 bodies lost their bytes because the outputs were behind the capture (-overload drop-bodies; sizes exact, entries flagged body-dropped-outputs-behind): write to a faster -output-folder, keep fewer body bytes (-max-body-size, -drop-content-type), or -overload wait to slow the capture instead (live, the kernel then drops packets)"
+        );
         let workers = behind(vec![
             ("packets", 10),
             ("kernel_dropped", 2),

@@ -285,8 +285,10 @@ pub struct Body {
     /// gap sits in `data` (gap bytes are not in it); the web view marks them in place.
     pub gap_ranges: Vec<(u64, u64)>,
     /// The body's bytes were dropped by the content-type policy
-    /// (`transform::body_select`): `data` and the decoded data are empty, while every size
-    /// (`wire_len`, `len`, `missing`, the decoded length) is still exact.
+    /// (`transform::body_select`), or because the outputs were behind
+    /// (`transform::overload`, the transaction flagged `Anomaly::OutputsBehind`): `data`
+    /// and the decoded data are empty, while every size (`wire_len`, `len`, `missing`, the
+    /// decoded length) is still exact.
     pub dropped: bool,
 }
 
@@ -413,6 +415,10 @@ pub enum Anomaly {
     /// The global memory budget (`-memory-limit`) ran out while this message's body was
     /// held: its body bytes were dropped (sizes are still exact).
     MemoryLimit,
+    /// The outputs were behind a live capture when this transaction left its worker
+    /// (`-overload drop-bodies`): the body bytes of its request, its response or both were
+    /// dropped (`Body::dropped`; sizes are still exact).
+    OutputsBehind,
     /// The response answers a request the capture lost: its first segment acknowledged
     /// request bytes the capture never delivered, and no request it could answer was seen.
     /// The request is a placeholder (no method, no target); its depth is the next one on
@@ -471,6 +477,7 @@ impl Anomaly {
             Anomaly::HeadTooLarge => "head-too-large",
             Anomaly::BodyTruncated => "body-truncated",
             Anomaly::MemoryLimit => "body-dropped-memory-limit",
+            Anomaly::OutputsBehind => "body-dropped-outputs-behind",
             Anomaly::Tunnel => "tunnel",
             Anomaly::LateResponse => "late-response",
             Anomaly::MalformedRequestLine => "malformed-request-line",

@@ -310,6 +310,7 @@ fn help_lists_every_flag_with_its_default() {
         ("--har-processors", "[default: file]"),
         ("--workers", "[default: 1]"),
         ("--har-encoding", "[default: auto]"),
+        ("--overload", "[default: auto]"),
         ("--verbose", "[default: 0]"),
         ("--counters", "[default: false]"),
         ("--max-body-size", "[default: 10MiB]"),

@@ -13,8 +13,8 @@ use super::go::{
     parse_go_duration_std, parse_memory_limit, parse_positive_duration, ByteSize, GoDuration,
 };
 use crate::config::{
-    HarEncoding, DEFAULT_BUFFER_SIZE, DEFAULT_MEMORY_LIMIT, DEFAULT_RESPONSE_CHECK_INTERVAL,
-    DEFAULT_WORKERS, MAX_SNAPLEN,
+    HarEncoding, Overload, DEFAULT_BUFFER_SIZE, DEFAULT_MEMORY_LIMIT,
+    DEFAULT_RESPONSE_CHECK_INTERVAL, DEFAULT_WORKERS, MAX_SNAPLEN,
 };
 use crate::http::HttpLimits;
 use crate::log::{
@@ -277,6 +277,16 @@ pub struct Cli {
     #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "WHERE",
           default_value = "auto", value_parser = HarEncoding::parse)]
     pub har_encoding: HarEncoding,
+
+    /// When the outputs fall behind the traffic: drop-bodies keeps every transaction and
+    /// drops the body bytes of the largest ones until the rest fits in the bytes allowed in
+    /// flight (sizes stay exact; flagged body-dropped-outputs-behind, counted
+    /// outputs_behind_bodies_dropped); wait slows the capture instead (live, the kernel then
+    /// drops packets once -buffer-size is full); auto: drop-bodies on a live capture, wait
+    /// when reading a file (a replay gives the same output every time).
+    #[arg(help_heading = CAPTURE, hide_short_help = true, long, value_name = "POLICY",
+          default_value = "auto", value_parser = Overload::parse)]
+    pub overload: Overload,
 
     /// Verbosity, 0 = nothing to 5 = everything; 3 or more also prints every counter at the end.
     #[arg(help_heading = LOGGING, long, value_name = "LEVEL", default_value_t = LogConfig::default().verbose,

@@ -197,6 +197,7 @@ impl Cli {
             stats_interval: interval,
             workers: usize::from(self.workers),
             har_encoding: self.har_encoding,
+            overload: self.overload,
             ..Config::default()
         };
         let stdout_ndjson = matches!(

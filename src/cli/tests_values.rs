@@ -269,3 +269,25 @@ fn har_encoding_values() {
     let m = usage_error(&["-device", "e", "-har-encoding=both"]);
     assert!(m.contains("give auto, workers or processor"), "{m}");
 }
+
+/// `-overload` takes auto, drop-bodies or wait; auto by default, which drops bodies live
+/// and waits on a file; anything else is a usage error that names the values.
+#[test]
+fn overload_values() {
+    use crate::config::Overload;
+    assert_eq!(config(&["-device", "e"]).unwrap().overload, Overload::Auto);
+    for (value, mode, live, file) in [
+        ("auto", Overload::Auto, true, false),
+        ("drop-bodies", Overload::DropBodies, true, true),
+        ("wait", Overload::Wait, false, false),
+    ] {
+        let c = config(&["-device", "e", "-overload", value]).unwrap();
+        assert_eq!(c.overload, mode);
+        assert_eq!(
+            (mode.drops_bodies(true), mode.drops_bodies(false)),
+            (live, file)
+        );
+    }
+    let m = usage_error(&["-device", "e", "-overload=drop"]);
+    assert!(m.contains("give auto, drop-bodies or wait"), "{m}");
+}

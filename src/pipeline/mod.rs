@@ -155,6 +155,11 @@ crate::counters! {
         /// waited (the processors were behind). Set by thread scheduling, not by the
         /// capture: it varies from run to run.
         output_queue_full_waits,
+        /// Bodies whose bytes a worker dropped because its transactions would not fit into
+        /// its in-flight share: the processors were behind (`-overload drop-bodies`, the
+        /// default live; sizes kept, transactions flagged `body-dropped-outputs-behind`).
+        /// Set by thread scheduling, like the waits.
+        outputs_behind_bodies_dropped,
     }
 }
 
@@ -177,7 +182,18 @@ pub fn run_until(
     let gates: Vec<Arc<InFlight>> = (0..workers)
         .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
         .collect();
-    let (out_tx, out_rx) = bounded::<FromWorker>(config.channel_capacity.max(1) * workers);
+    // Live, a worker drops body bytes rather than wait for outputs that are behind
+    // (`transform::overload`); a replay waits, so its output does not depend on timing.
+    let drop_bodies = config.overload.drops_bodies(source.is_live());
+    // Transactions are bounded by their bytes (the gates). When workers drop bodies rather
+    // than wait, the queue must not bound them by count first: a full queue of batches
+    // would make a worker wait whatever their size.
+    let out_capacity = if drop_bodies {
+        OVERLOAD_QUEUE
+    } else {
+        config.channel_capacity.max(1)
+    };
+    let (out_tx, out_rx) = bounded::<FromWorker>(out_capacity * workers);
     // Body bytes are stored only when some output reads them (CSV statistics read sizes).
     let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
     // HAR entries are encoded by the workers (in parallel, off the processor thread) when
@@ -187,7 +203,6 @@ pub fn run_until(
     let cpus = thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let encode_har = outputs.processors.iter().any(|p| p.takes_har_json())
         && workers_encode(config.har_encoding, workers, cpus, source.is_live());
-
     let mut to_workers = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     let mut returns = Vec::with_capacity(workers);
@@ -222,7 +237,11 @@ pub fn run_until(
                         back: back_rx,
                         spare,
                     };
-                    worker_thread(index, worker, gate, channels, encode_har);
+                    let flush = Flush {
+                        encode_har,
+                        drop_bodies,
+                    };
+                    worker_thread(index, worker, gate, channels, flush);
                     crate::sched::this_thread_cpu()
                 })
         })
@@ -420,15 +439,32 @@ fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize, live: bool) ->
     }
 }
 
-/// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
-/// each transaction's HAR entry (`har::entry_json`, the same bytes the processor would
-/// make: the transaction is final once it leaves the worker).
+/// Messages per worker the processors' queue holds when workers drop bodies rather than
+/// wait (`-overload`): enough that the in-flight bytes, not the count, bound a worker that
+/// sends a batch every few hundred packets while the outputs write a large one (each queued
+/// message is charged to the in-flight share by its bytes).
+const OVERLOAD_QUEUE: usize = 256;
+
+/// What a worker does to its transactions on their way out, besides sending them.
+#[derive(Clone, Copy, Debug)]
+struct Flush {
+    /// Encode each transaction's HAR entry (`har::entry_json`, the same bytes the processor
+    /// would make: the transaction is final once it leaves the worker).
+    encode_har: bool,
+    /// Drop body bytes rather than wait when the outputs are behind: those of a batch's
+    /// largest transactions until it fits into what is left of the in-flight share for
+    /// bodies (`InFlight::body_room`; `-overload`, `transform::overload`).
+    drop_bodies: bool,
+}
+
+/// A worker thread: a channel loop around a `Worker`, sending its transactions as `flush`
+/// says.
 fn worker_thread(
     index: usize,
     mut worker: Worker,
     gate: Arc<InFlight>,
     channels: WorkerChannels,
-    encode_har: bool,
+    policy: Flush,
 ) {
     let WorkerChannels {
         rx,
@@ -439,8 +475,20 @@ fn worker_thread(
     let mut flow = FlowCounters::default();
     let flush = |worker: &mut Worker, flow: &mut FlowCounters| {
         if worker.has_transactions() {
-            let txs = worker.take_transactions();
-            let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if encode_har {
+            let mut txs = worker.take_transactions();
+            if policy.drop_bodies {
+                gate.free_returned(&back);
+                // Behind: the batch does not fit into what is left of the in-flight
+                // share for bodies; its largest bodies go until it does.
+                if let Some(room) = gate.body_room() {
+                    // An encoded entry is charged as well, about the size of what it
+                    // encodes: the transactions then get half the room.
+                    let room = if policy.encode_har { room / 2 } else { room };
+                    let fitted = crate::transform::overload::drop_to_fit(&mut txs, room);
+                    flow.outputs_behind_bodies_dropped += fitted.bodies_dropped;
+                }
+            }
+            let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if policy.encode_har {
                 txs.iter()
                     .map(|tx| {
                         let (json, at) = crate::har::entry_json_with_process_at(tx);

@@ -432,6 +432,7 @@ fn anomaly_notes(anomalies: &[Anomaly]) -> Vec<&'static str> {
                 Anomaly::HeadTooLarge => "head too large",
                 Anomaly::BodyTruncated => "body truncated",
                 Anomaly::MemoryLimit => "body dropped: memory limit",
+                Anomaly::OutputsBehind => "body dropped: outputs behind",
                 Anomaly::Tunnel => "tunnel",
                 Anomaly::LateResponse => "late response",
                 Anomaly::MalformedRequestLine => "malformed request line",

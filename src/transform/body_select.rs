@@ -156,8 +156,9 @@ impl BodySelector {
     }
 }
 
-/// Frees the kept bytes of `body` and marks it dropped; sizes stay as they are.
-fn drop_bytes(body: &mut Body) {
+/// Frees the kept bytes of `body` and marks it dropped; sizes stay as they are (also
+/// `overload`'s).
+pub(super) fn drop_bytes(body: &mut Body) {
     if body.len == 0 {
         return;
     }

@@ -29,6 +29,7 @@ const ANOMALY_TEXT = {
   "head-too-large": "The head exceeded the head size limit.",
   "body-truncated": "Body bytes beyond -max-body-size were not kept (sizes still exact).",
   "body-dropped-memory-limit": "The memory budget ran out while this body was held: its bytes were dropped.",
+  "body-dropped-outputs-behind": "The outputs were behind the live capture: this body's bytes were dropped so that no packet was (-overload).",
   "tunnel": "The connection switched protocols or became a CONNECT tunnel; tunnelled bytes were skipped.",
   "late-response": "The response came after the request had already timed out.",
   "malformed-request-line": "The request line is not method SP target SP HTTP/1.x.",
