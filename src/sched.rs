@@ -18,22 +18,39 @@
 /// Nice value the urgent threads ask for (-20 highest, 0 ordinary, 19 lowest).
 pub const URGENT_NICE: i32 = -10;
 
+/// Nice value of a thread whose work may be shed when it is behind (the processor thread
+/// of a live capture that drops bodies rather than wait, `-overload`): the capture thread
+/// and the workers, whose work cannot be shed, run first when the cores are short (a nice
+/// 0 thread weighs about nine times as much), and what it cannot do is dropped as body
+/// bytes, not as packets.
+pub const YIELDING_NICE: i32 = 10;
+
 /// Raises the calling thread to `URGENT_NICE`; `what` names it in the debug line. Returns
 /// whether the kernel granted it.
 pub fn raise_this_thread(what: &str) -> bool {
+    set_this_thread_nice(what, URGENT_NICE)
+}
+
+/// Lowers the calling thread to `YIELDING_NICE` (always allowed), unless it runs lower
+/// already (`nice -n 15 httshark ...`): then it stays.
+pub fn lower_this_thread(what: &str) -> bool {
+    this_thread_nice() >= YIELDING_NICE || set_this_thread_nice(what, YIELDING_NICE)
+}
+
+fn set_this_thread_nice(what: &str, nice: i32) -> bool {
     // SAFETY: gettid has no preconditions; setpriority with PRIO_PROCESS and a thread id
     // of this process changes only that thread's nice value and touches no memory.
     let granted = unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, URGENT_NICE) == 0
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) == 0
     };
     if granted {
-        crate::log_debug!(key: "sched", "{what}: running at nice {URGENT_NICE}");
+        crate::log_debug!(key: "sched", "{what}: running at nice {nice}");
     } else {
         let e = std::io::Error::last_os_error();
         crate::log_debug!(
             key: "sched",
-            "{what}: stays at the process's priority (nice {URGENT_NICE} refused: {e}; \
+            "{what}: stays at the process's priority (nice {nice} refused: {e}; \
              needs root or CAP_SYS_NICE)"
         );
     }
@@ -93,6 +110,21 @@ mod tests {
             assert_eq!(nice, main_before, "refused: unchanged");
         }
         assert_eq!(this_thread_nice(), main_before, "other threads keep theirs");
+    }
+
+    /// Anyone may lower a thread's priority; only that thread changes.
+    #[test]
+    fn lowers_only_the_calling_thread() {
+        let main_before = this_thread_nice();
+        let (granted, nice) = std::thread::spawn(|| {
+            let granted = lower_this_thread("test");
+            (granted, this_thread_nice())
+        })
+        .join()
+        .unwrap();
+        assert!(granted);
+        assert_eq!(nice, YIELDING_NICE);
+        assert_eq!(this_thread_nice(), main_before);
     }
 
     #[test]

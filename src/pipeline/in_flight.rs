@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
@@ -73,11 +74,51 @@ impl InFlight {
     /// or the processor thread is gone).
     pub(super) fn body_room(&self) -> Option<usize> {
         let used = *self.used.lock().unwrap_or_else(|e| e.into_inner());
+        self.body_room_at(used)
+    }
+
+    fn body_room_at(&self, used: usize) -> Option<usize> {
         if used == 0 || self.closed.load(Ordering::Relaxed) {
             return None;
         }
         let reserve = self.cap / HEADS_RESERVE;
         Some(self.cap.saturating_sub(reserve).saturating_sub(used))
+    }
+
+    /// Waits at most `grace` for `body_room` to reach `n` bytes, freeing what comes back
+    /// meanwhile; returns whether it did. Takes nothing.
+    // Wall clock on purpose: how long a worker waits for the processor thread is a thread
+    // boundary's matter (live only, `-overload`), never in the output.
+    #[allow(clippy::disallowed_methods)]
+    pub(super) fn wait_for_body_room(
+        &self,
+        n: usize,
+        back: &Receiver<Returned>,
+        grace: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + grace;
+        loop {
+            {
+                let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if self.body_room_at(*used).is_none_or(|room| n <= room) {
+                        return true;
+                    }
+                    if !back.is_empty() {
+                        break;
+                    }
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        return false;
+                    };
+                    // As in `acquire`: a hand-back notifies under this lock.
+                    used = match self.freed.wait_timeout(used, left) {
+                        Ok((g, _)) => g,
+                        Err(e) => e.into_inner().0,
+                    };
+                }
+            }
+            self.free_returned(back);
+        }
     }
 
     /// Frees the transactions handed back on `back` and releases their bytes.
@@ -175,5 +216,35 @@ mod tests {
         assert_eq!(gate.body_room(), Some(0));
         drop(CloseOnDrop(&gate));
         assert_eq!(gate.body_room(), None);
+    }
+
+    /// Waiting for room for bodies ends when what comes back makes it, or at the grace,
+    /// having taken nothing either way.
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn waiting_for_body_room_ends_with_room_or_at_the_grace() {
+        let gate = Arc::new(InFlight::new(100));
+        let (back_tx, back_rx) = bounded::<Returned>(4);
+        assert!(!gate.acquire(60, &back_rx));
+        assert!(
+            gate.wait_for_body_room(15, &back_rx, Duration::ZERO),
+            "75 - 60 left"
+        );
+        let start = std::time::Instant::now();
+        assert!(!gate.wait_for_body_room(16, &back_rx, Duration::from_millis(30)));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert_eq!(*gate.used.lock().unwrap(), 60, "nothing taken");
+        let g = Arc::clone(&gate);
+        let waiter = thread::spawn(move || {
+            let ok = g.wait_for_body_room(40, &back_rx, Duration::from_secs(30));
+            (ok, back_rx)
+        });
+        thread::sleep(Duration::from_millis(20));
+        back_tx.send(Returned(Vec::new(), 60)).unwrap();
+        gate.notify();
+        let (ok, back_rx) = waiter.join().unwrap();
+        assert!(ok, "the hand-back made room");
+        assert!(back_rx.is_empty());
+        assert_eq!(*gate.used.lock().unwrap(), 0);
     }
 }

@@ -27,6 +27,7 @@ mod batch;
 mod capture_loop;
 mod in_flight;
 mod keys;
+mod overload;
 mod pace;
 mod processors;
 mod progress;
@@ -53,6 +54,7 @@ use capture_loop::{capture_loop, CaptureSetup, SharedCapture, StopAfter};
 pub use capture_loop::{CaptureCounters, Ended};
 use in_flight::{InFlight, Returned};
 pub use keys::Keys;
+use overload::Shedder;
 use processors::{process, Reporter};
 use progress::Progress;
 
@@ -189,7 +191,7 @@ pub fn run_until(
     // than wait, the queue must not bound them by count first: a full queue of batches
     // would make a worker wait whatever their size.
     let out_capacity = if drop_bodies {
-        OVERLOAD_QUEUE
+        overload::OVERLOAD_QUEUE
     } else {
         config.channel_capacity.max(1)
     };
@@ -293,6 +295,11 @@ pub fn run_until(
         thread::Builder::new()
             .name("httshark-processors".into())
             .spawn(move || {
+                if drop_bodies && keep_bodies {
+                    // What this thread cannot do in time is shed as body bytes: the
+                    // capture thread and the workers, whose work cannot be, go first.
+                    crate::sched::lower_this_thread("processor thread");
+                }
                 let done = process(out_rx, processors, returns, reporter, &gates, join);
                 (done, crate::sched::this_thread_cpu())
             })
@@ -439,21 +446,14 @@ fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize, live: bool) ->
     }
 }
 
-/// Messages per worker the processors' queue holds when workers drop bodies rather than
-/// wait (`-overload`): enough that the in-flight bytes, not the count, bound a worker that
-/// sends a batch every few hundred packets while the outputs write a large one (each queued
-/// message is charged to the in-flight share by its bytes).
-const OVERLOAD_QUEUE: usize = 256;
-
 /// What a worker does to its transactions on their way out, besides sending them.
 #[derive(Clone, Copy, Debug)]
 struct Flush {
     /// Encode each transaction's HAR entry (`har::entry_json`, the same bytes the processor
     /// would make: the transaction is final once it leaves the worker).
     encode_har: bool,
-    /// Drop body bytes rather than wait when the outputs are behind: those of a batch's
-    /// largest transactions until it fits into what is left of the in-flight share for
-    /// bodies (`InFlight::body_room`; `-overload`, `transform::overload`).
+    /// Drop body bytes rather than wait when the outputs are behind (`-overload`,
+    /// `overload::Shedder`).
     drop_bodies: bool,
 }
 
@@ -473,20 +473,15 @@ fn worker_thread(
         spare,
     } = channels;
     let mut flow = FlowCounters::default();
-    let flush = |worker: &mut Worker, flow: &mut FlowCounters| {
+    let mut shedder = policy
+        .drop_bodies
+        .then(|| overload::Shedder::new(overload::OVERLOAD_GRACE));
+    let flush = |worker: &mut Worker, flow: &mut FlowCounters, shedder: &mut Option<Shedder>| {
         if worker.has_transactions() {
             let mut txs = worker.take_transactions();
-            if policy.drop_bodies {
-                gate.free_returned(&back);
-                // Behind: the batch does not fit into what is left of the in-flight
-                // share for bodies; its largest bodies go until it does.
-                if let Some(room) = gate.body_room() {
-                    // An encoded entry is charged as well, about the size of what it
-                    // encodes: the transactions then get half the room.
-                    let room = if policy.encode_har { room / 2 } else { room };
-                    let fitted = crate::transform::overload::drop_to_fit(&mut txs, room);
-                    flow.outputs_behind_bodies_dropped += fitted.bodies_dropped;
-                }
+            if let Some(shedder) = shedder.as_mut() {
+                flow.outputs_behind_bodies_dropped +=
+                    shedder.fit(&gate, &back, &mut txs, policy.encode_har);
             }
             let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if policy.encode_har {
                 txs.iter()
@@ -532,13 +527,13 @@ fn worker_thread(
                 if let Some(chunk) = Arc::into_inner(batch.data) {
                     let _ = spare.try_send(chunk);
                 }
-                flush(&mut worker, &mut flow);
+                flush(&mut worker, &mut flow, &mut shedder);
             }
             ToWorker::Secrets(entries) => worker.add_secrets(&entries),
             ToWorker::Tick(ts, latest) => {
                 worker.captured_up_to(latest, ts);
                 let now = worker.on_tick(ts);
-                flush(&mut worker, &mut flow);
+                flush(&mut worker, &mut flow, &mut shedder);
                 let stats = stats(&worker, &flow);
                 let _ = out.send(FromWorker::Tick {
                     worker: index,
@@ -548,7 +543,7 @@ fn worker_thread(
             }
             ToWorker::End(ts) => {
                 let now = worker.finish(ts);
-                flush(&mut worker, &mut flow);
+                flush(&mut worker, &mut flow, &mut shedder);
                 let stats = stats(&worker, &flow);
                 let _ = out.send(FromWorker::Tick {
                     worker: index,
