@@ -285,6 +285,8 @@ mod tests {
                 assert!(!doc_text(doc).is_empty(), "{name} has no doc");
             }
         }
+        // The capture's counters exist with the capture feature only.
+        #[cfg(feature = "capture")]
         assert_eq!(
             describe("packets").as_deref(),
             Some("Frames read from the source (that matched the capture filter).")

@@ -87,13 +87,12 @@ fn capture(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// Runs the pipeline on `pcap` with the slow processor and `flags`; returns what it saw
-/// and the run's `outputs_behind_bodies_dropped`.
-fn run(
-    pcap: &std::path::Path,
-    flags: &[&str],
-    delay: Duration,
-) -> (BTreeMap<(u64, u32), Seen>, u64) {
+/// What a run saw: each transaction, the run's `outputs_behind_bodies_dropped`, and the
+/// text of its HAR files.
+type Run = (BTreeMap<(u64, u32), Seen>, u64, String);
+
+/// Runs the pipeline on `pcap` with the slow processor and `flags` (HAR files too).
+fn run(pcap: &std::path::Path, flags: &[&str], delay: Duration) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut args: Vec<String> = vec!["httshark".into(), "-file".into()];
     args.push(pcap.to_str().unwrap().into());
@@ -103,7 +102,7 @@ fn run(
             "-memory-limit",
             "8MiB",
             "-har-processors",
-            "sites-stats",
+            "file,sites-stats",
             "-output-folder",
         ]
         .map(String::from),
@@ -134,7 +133,14 @@ fn run(
     .unwrap();
     let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(summary.get("transactions"), seen.len() as u64);
-    (seen, summary.get("outputs_behind_bodies_dropped"))
+    let mut har = String::new();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "har") {
+            har.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    (seen, summary.get("outputs_behind_bodies_dropped"), har)
 }
 
 #[test]
@@ -142,7 +148,8 @@ fn behind_outputs_drop_body_bytes_not_transactions_and_a_replay_waits() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = capture(dir.path());
     let reference = |flags: &[&str]| run(&pcap, flags, Duration::ZERO);
-    let (all, none) = reference(&["-overload", "wait"]);
+    let (all, none, har_all) = reference(&["-overload", "wait"]);
+    assert!(!har_all.contains("body-dropped-outputs-behind"));
     assert_eq!(none, 0);
     assert!(all.values().all(|s| !s.outputs_behind));
     let with_bodies = all.values().filter(|s| s.bodies[1].2 > 0).count();
@@ -154,11 +161,11 @@ fn behind_outputs_drop_body_bytes_not_transactions_and_a_replay_waits() {
 
     let slow = Duration::from_millis(3);
     // A file waits by default: the slow output changes nothing.
-    let (waited, dropped) = run(&pcap, &[], slow);
+    let (waited, dropped, _) = run(&pcap, &[], slow);
     assert_eq!(dropped, 0);
     assert_eq!(waited, all, "-overload auto on a file waits");
 
-    let (shed, dropped) = run(&pcap, &["-overload", "drop-bodies"], slow);
+    let (shed, dropped, har) = run(&pcap, &["-overload", "drop-bodies"], slow);
     assert_eq!(
         shed.keys().collect::<Vec<_>>(),
         all.keys().collect::<Vec<_>>(),
@@ -174,6 +181,16 @@ fn behind_outputs_drop_body_bytes_not_transactions_and_a_replay_waits() {
     assert!(flagged > 0, "a 3 ms output is behind this capture");
     assert_eq!(bodies_dropped, dropped, "each dropped body is counted");
     assert!(flagged <= dropped);
+    // The HAR entries say so, each once, and leave the text out.
+    assert_eq!(
+        har.matches("\"body-dropped-outputs-behind\"").count() as u64,
+        flagged
+    );
+    let marked = |h: &str| {
+        h.matches("\"_requestBodyDropped\":true").count()
+            + h.matches("\"_responseBodyDropped\":true").count()
+    };
+    assert_eq!((marked(&har) - marked(&har_all)) as u64, dropped);
     assert!(
         flagged < all.len() as u64,
         "only what does not fit is dropped: {flagged} of {}",

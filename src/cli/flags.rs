@@ -278,9 +278,9 @@ pub struct Cli {
           default_value = "auto", value_parser = HarEncoding::parse)]
     pub har_encoding: HarEncoding,
 
-    /// When the outputs fall behind the traffic: drop-bodies keeps every transaction and
-    /// drops the body bytes of the largest ones until the rest fits in the bytes allowed in
-    /// flight (sizes stay exact; flagged body-dropped-outputs-behind, counted
+    /// When the outputs fall behind the traffic: drop-bodies keeps every transaction and,
+    /// once a batch has waited 20 ms for the outputs, drops the body bytes of the largest
+    /// ones until the rest fits in the bytes allowed in flight (sizes stay exact; flagged body-dropped-outputs-behind, counted
     /// outputs_behind_bodies_dropped); wait slows the capture instead (live, the kernel then
     /// drops packets once -buffer-size is full); auto: drop-bodies on a live capture, wait
     /// when reading a file (a replay gives the same output every time).

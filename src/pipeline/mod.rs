@@ -184,9 +184,12 @@ pub fn run_until(
     let gates: Vec<Arc<InFlight>> = (0..workers)
         .map(|_| Arc::new(InFlight::new((shares.in_flight / workers).max(1))))
         .collect();
+    // Body bytes are stored only when some output reads them (CSV statistics read sizes).
+    let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
     // Live, a worker drops body bytes rather than wait for outputs that are behind
-    // (`transform::overload`); a replay waits, so its output does not depend on timing.
-    let drop_bodies = config.overload.drops_bodies(source.is_live());
+    // (`transform::overload`), when there are any; a replay waits, so its output does not
+    // depend on timing.
+    let drop_bodies = keep_bodies && config.overload.drops_bodies(source.is_live());
     // Transactions are bounded by their bytes (the gates). When workers drop bodies rather
     // than wait, the queue must not bound them by count first: a full queue of batches
     // would make a worker wait whatever their size.
@@ -196,8 +199,6 @@ pub fn run_until(
         config.channel_capacity.max(1)
     };
     let (out_tx, out_rx) = bounded::<FromWorker>(out_capacity * workers);
-    // Body bytes are stored only when some output reads them (CSV statistics read sizes).
-    let keep_bodies = outputs.processors.iter().any(|p| p.reads_bodies());
     // HAR entries are encoded by the workers (in parallel, off the processor thread) when
     // a processor writes them as they are and `workers_encode` says so; an owner joined on
     // the processor thread (live attribution) is spliced into the encoded entry there
@@ -295,7 +296,7 @@ pub fn run_until(
         thread::Builder::new()
             .name("httshark-processors".into())
             .spawn(move || {
-                if drop_bodies && keep_bodies {
+                if drop_bodies {
                     // What this thread cannot do in time is shed as body bytes: the
                     // capture thread and the workers, whose work cannot be, go first.
                     crate::sched::lower_this_thread("processor thread");
@@ -457,7 +458,7 @@ struct Flush {
     drop_bodies: bool,
 }
 
-/// A worker thread: a channel loop around a `Worker`, sending its transactions as `flush`
+/// A worker thread: a channel loop around a `Worker`, sending its transactions as `policy`
 /// says.
 fn worker_thread(
     index: usize,

@@ -91,7 +91,7 @@ fn held(body: &Body) -> Option<usize> {
         _ => 0,
     };
     let n = body.data.capacity() + decoded;
-    (!body.dropped && n > 0).then_some(n)
+    (body.len > 0 && !body.dropped && n > 0).then_some(n)
 }
 
 #[cfg(test)]
