@@ -3,8 +3,6 @@
 //! every size exact, flagged; with `wait`, and with `auto` on a file, nothing is dropped.
 //! The slow output is a processor that sleeps on every transaction.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};

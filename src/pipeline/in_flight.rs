@@ -44,28 +44,11 @@ impl InFlight {
     /// released only then: see `Returned`).
     pub(super) fn acquire(&self, n: usize, back: &Receiver<Returned>) -> bool {
         let mut waited = false;
-        loop {
-            {
-                let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-                loop {
-                    if *used == 0
-                        || used.saturating_add(n) <= self.cap
-                        || self.closed.load(Ordering::Relaxed)
-                    {
-                        *used += n;
-                        return waited;
-                    }
-                    if !back.is_empty() {
-                        break;
-                    }
-                    // The processor thread hands back (then notifies) under this lock, so
-                    // a hand-back after this check wakes the wait.
-                    waited = true;
-                    used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
-                }
-            }
-            self.free_returned(back);
-        }
+        let fits = |used: usize| {
+            used == 0 || used.saturating_add(n) <= self.cap || self.closed.load(Ordering::Relaxed)
+        };
+        self.wait_until(back, None, fits, n, &mut waited);
+        waited
     }
 
     /// Bytes a batch that keeps its bodies may take (`-overload drop-bodies`): what is
@@ -96,24 +79,47 @@ impl InFlight {
         back: &Receiver<Returned>,
         grace: Duration,
     ) -> bool {
-        let deadline = Instant::now() + grace;
+        let fits = |used: usize| self.body_room_at(used).is_none_or(|room| n <= room);
+        self.wait_until(back, Some(Instant::now() + grace), fits, 0, &mut false)
+    }
+
+    /// Waits until `fits(used)`, then adds `take` to `used` and returns true; or returns
+    /// false once `deadline` (if any) has passed. Meanwhile it frees what comes back on
+    /// `back`; `waited` is set when it slept.
+    #[allow(clippy::disallowed_methods)]
+    fn wait_until(
+        &self,
+        back: &Receiver<Returned>,
+        deadline: Option<Instant>,
+        fits: impl Fn(usize) -> bool,
+        take: usize,
+        waited: &mut bool,
+    ) -> bool {
         loop {
             {
                 let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
-                    if self.body_room_at(*used).is_none_or(|room| n <= room) {
+                    if fits(*used) {
+                        *used += take;
                         return true;
                     }
                     if !back.is_empty() {
                         break;
                     }
-                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                        return false;
-                    };
-                    // As in `acquire`: a hand-back notifies under this lock.
-                    used = match self.freed.wait_timeout(used, left) {
-                        Ok((g, _)) => g,
-                        Err(e) => e.into_inner().0,
+                    // The processor thread hands back (then notifies) under this lock, so
+                    // a hand-back after this check wakes the wait.
+                    *waited = true;
+                    used = match deadline {
+                        None => self.freed.wait(used).unwrap_or_else(|e| e.into_inner()),
+                        Some(d) => {
+                            let Some(left) = d.checked_duration_since(Instant::now()) else {
+                                return false;
+                            };
+                            match self.freed.wait_timeout(used, left) {
+                                Ok((g, _)) => g,
+                                Err(e) => e.into_inner().0,
+                            }
+                        }
                     };
                 }
             }

@@ -240,11 +240,8 @@ pub fn run_until(
                         back: back_rx,
                         spare,
                     };
-                    let flush = Flush {
-                        encode_har,
-                        drop_bodies,
-                    };
-                    worker_thread(index, worker, gate, channels, flush);
+                    let shedder = drop_bodies.then(|| Shedder::new(overload::OVERLOAD_GRACE));
+                    worker_thread(index, worker, gate, channels, encode_har, shedder);
                     crate::sched::this_thread_cpu()
                 })
         })
@@ -447,25 +444,17 @@ fn workers_encode(mode: HarEncoding, workers: usize, cpus: usize, live: bool) ->
     }
 }
 
-/// What a worker does to its transactions on their way out, besides sending them.
-#[derive(Clone, Copy, Debug)]
-struct Flush {
-    /// Encode each transaction's HAR entry (`har::entry_json`, the same bytes the processor
-    /// would make: the transaction is final once it leaves the worker).
-    encode_har: bool,
-    /// Drop body bytes rather than wait when the outputs are behind (`-overload`,
-    /// `overload::Shedder`).
-    drop_bodies: bool,
-}
-
-/// A worker thread: a channel loop around a `Worker`, sending its transactions as `policy`
-/// says.
+/// A worker thread: a channel loop around a `Worker`; with `encode_har` it also encodes
+/// each transaction's HAR entry (`har::entry_json`, the same bytes the processor would
+/// make: the transaction is final once it leaves the worker); with a `shedder` it drops
+/// body bytes rather than wait when the outputs are behind (`-overload`).
 fn worker_thread(
     index: usize,
     mut worker: Worker,
     gate: Arc<InFlight>,
     channels: WorkerChannels,
-    policy: Flush,
+    encode_har: bool,
+    mut shedder: Option<Shedder>,
 ) {
     let WorkerChannels {
         rx,
@@ -474,17 +463,14 @@ fn worker_thread(
         spare,
     } = channels;
     let mut flow = FlowCounters::default();
-    let mut shedder = policy
-        .drop_bodies
-        .then(|| overload::Shedder::new(overload::OVERLOAD_GRACE));
     let flush = |worker: &mut Worker, flow: &mut FlowCounters, shedder: &mut Option<Shedder>| {
         if worker.has_transactions() {
             let mut txs = worker.take_transactions();
             if let Some(shedder) = shedder.as_mut() {
                 flow.outputs_behind_bodies_dropped +=
-                    shedder.fit(&gate, &back, &mut txs, policy.encode_har);
+                    shedder.fit(&gate, &back, &mut txs, encode_har);
             }
-            let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if policy.encode_har {
+            let (har, process_at): (Vec<Box<[u8]>>, Vec<usize>) = if encode_har {
                 txs.iter()
                     .map(|tx| {
                         let (json, at) = crate::har::entry_json_with_process_at(tx);

@@ -198,12 +198,7 @@ impl H {
             dst: addr(dst),
             seq,
             ack,
-            flags: TcpFlags {
-                syn: flags.contains('S'),
-                ack: flags.contains('A'),
-                fin: flags.contains('F'),
-                rst: flags.contains('R'),
-            },
+            flags: TcpFlags::from_letters(flags),
             payload,
             auth_option: flags.contains('M'),
             timestamp: tsval.map(|v| (v, 0)),

@@ -20,12 +20,7 @@ fn seg<'a>(
         dst,
         seq,
         ack,
-        flags: TcpFlags {
-            syn: flags.contains('S'),
-            ack: flags.contains('A'),
-            fin: flags.contains('F'),
-            rst: flags.contains('R'),
-        },
+        flags: TcpFlags::from_letters(flags),
         payload,
         auth_option: false,
         timestamp: None,

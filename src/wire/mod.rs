@@ -122,6 +122,19 @@ pub struct TcpFlags {
     pub rst: bool,
 }
 
+#[cfg(test)]
+impl TcpFlags {
+    /// The flags named by the letters in `s` (S, A, F, R), for tests.
+    pub(crate) fn from_letters(s: &str) -> TcpFlags {
+        TcpFlags {
+            syn: s.contains('S'),
+            ack: s.contains('A'),
+            fin: s.contains('F'),
+            rst: s.contains('R'),
+        }
+    }
+}
+
 /// A decoded TCP segment, borrowing its payload from the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpSegment<'a> {
