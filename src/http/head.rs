@@ -260,17 +260,28 @@ impl HeadScanner {
     /// Scans `data`, the bytes that follow those already scanned. Returns the number of
     /// bytes of `data` that complete the head, if its end is in `data`.
     pub fn scan(&mut self, data: &[u8]) -> Option<usize> {
-        for (i, &b) in data.iter().enumerate() {
-            self.state = match (b, self.state) {
-                (b'\n', 0 | 1) => {
-                    self.state = 0;
-                    return Some(i + 1);
-                }
-                (b'\n', _) => 0,
-                (b'\r', 0) => 1,
-                _ => 2,
+        // From LF to LF with memchr: a byte-at-a-time state machine over every head byte
+        // was 3.5% of a statistics-only worker's instructions.
+        let mut start = 0;
+        for lf in memchr::memchr_iter(b'\n', data) {
+            // The line before this LF: `data[start..lf]`, after what `state` says of the
+            // part in earlier calls (only the first line has one).
+            let empty = match data.get(start..lf).unwrap_or_default() {
+                [] => self.state != 2,
+                [b'\r'] => self.state == 0,
+                _ => false,
             };
+            self.state = 0;
+            if empty {
+                return Some(lf + 1);
+            }
+            start = lf + 1;
         }
+        self.state = match data.get(start..).unwrap_or_default() {
+            [] => self.state,
+            [b'\r'] if self.state == 0 => 1,
+            _ => 2,
+        };
         None
     }
 }

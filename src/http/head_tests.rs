@@ -34,6 +34,48 @@ fn head_shape_is_what_splitting_the_lines_finds() {
     });
 }
 
+/// `HeadScanner::scan` against the byte-at-a-time state machine it replaced, on bytes
+/// that matter (CR, LF, a letter) cut into pieces anywhere: the same end, found in the
+/// same piece.
+#[test]
+fn head_scanner_is_the_byte_machine() {
+    use proptest::prelude::*;
+    fn reference(state: &mut u8, data: &[u8]) -> Option<usize> {
+        for (i, &b) in data.iter().enumerate() {
+            *state = match (b, *state) {
+                (b'\n', 0 | 1) => {
+                    *state = 0;
+                    return Some(i + 1);
+                }
+                (b'\n', _) => 0,
+                (b'\r', 0) => 1,
+                _ => 2,
+            };
+        }
+        None
+    }
+    let byte = prop::sample::select(vec![b'\r', b'\n', b'a']);
+    proptest!(ProptestConfig::with_cases(4000), |(
+        raw in prop::collection::vec(byte, 0..40),
+        cuts in prop::collection::vec(0usize..40, 0..4),
+    )| {
+        let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= raw.len()).collect();
+        cuts.push(raw.len());
+        cuts.sort_unstable();
+        let (mut s, mut state, mut from) = (HeadScanner::default(), 0u8, 0);
+        for to in cuts {
+            let piece = raw.get(from..to).unwrap_or_default();
+            let want = reference(&mut state, piece);
+            prop_assert_eq!(s.scan(piece), want);
+            if want.is_some() {
+                break;
+            }
+            prop_assert_eq!(s.state, state);
+            from = to;
+        }
+    });
+}
+
 fn run(m: &mut StartMatcher, s: &[u8]) -> Match {
     let mut last = Match::NeedMore;
     for &b in s {
