@@ -17,7 +17,7 @@ fn hdrs(list: &[(&str, &str)]) -> Vec<Header> {
     list.iter()
         .map(|(n, v)| Header {
             name: n.to_string().into(),
-            value: v.to_string(),
+            value: (*v).into(),
         })
         .collect()
 }

@@ -83,7 +83,7 @@ pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<H
         }
         out.push(Header {
             name: crate::model::header_name_owned(utf8_lossy(f.name)),
-            value: utf8_lossy(f.value),
+            value: utf8_lossy(f.value).into(),
         });
     }
     (out, cut)

@@ -384,7 +384,7 @@ fn headers(hs: &[Header]) -> Vec<h::Headers> {
     hs.iter()
         .map(|x| h::Headers {
             name: x.name.to_string(),
-            value: x.value.clone(),
+            value: x.value.to_string(),
             comment: None,
         })
         .collect()

@@ -354,7 +354,7 @@ impl BodyReader {
         };
         trailers.push(Header {
             name: crate::model::header_name(String::from_utf8_lossy(name).trim()),
-            value: String::from_utf8_lossy(value).trim().to_string(),
+            value: String::from_utf8_lossy(value).trim().into(),
         });
     }
 

@@ -5,6 +5,8 @@
 //! Invariants: every function here is linear in its input; a head is parsed once, when
 //! its end has been found; nothing here allocates more than the head it was given.
 
+use compact_str::CompactString;
+
 use crate::model::{Anomaly, Header, HttpVersion};
 use crate::reassembly::Role;
 
@@ -454,10 +456,10 @@ fn owned_headers(h: &[httparse::Header<'_>]) -> Vec<Header> {
 
 /// `bytes` as text, invalid UTF-8 replaced: `from_utf8`'s word-at-a-time check first (a
 /// field value is nearly always valid; `from_utf8_lossy` walks it in chunks).
-fn lossy_string(bytes: &[u8]) -> String {
+fn lossy_string(bytes: &[u8]) -> CompactString {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(s) => CompactString::new(s),
+        Err(_) => String::from_utf8_lossy(bytes).into(),
     }
 }
 
@@ -592,7 +594,7 @@ pub(crate) fn parse_head_lenient(
         }
         let value = String::from_utf8_lossy(line.get(colon + 1..).unwrap_or_default())
             .trim()
-            .to_string();
+            .into();
         p.headers.push(Header {
             name: crate::model::header_name_owned(name),
             value,

@@ -222,7 +222,7 @@ fn framing_rules() {
         list.iter()
             .map(|(n, v)| Header {
                 name: n.to_string().into(),
-                value: v.to_string(),
+                value: (*v).into(),
             })
             .collect()
     };

@@ -160,11 +160,11 @@ impl Redaction {
     fn headers(&self, headers: &mut [Header]) {
         for h in headers.iter_mut().filter(|h| self.covers(&h.name)) {
             h.value = if h.name.eq_ignore_ascii_case("cookie") {
-                redact_cookie(&h.value)
+                redact_cookie(&h.value).into()
             } else if h.name.eq_ignore_ascii_case("set-cookie") {
-                redact_set_cookie(&h.value)
+                redact_set_cookie(&h.value).into()
             } else {
-                MARKER.to_string()
+                MARKER.into()
             };
         }
     }

@@ -97,13 +97,13 @@ impl UiEntry {
         let mut headers: Vec<(String, String)> = req
             .headers
             .iter()
-            .map(|h| (h.name.to_string(), h.value.clone()))
+            .map(|h| (h.name.to_string(), h.value.to_string()))
             .collect();
         if let Some(r) = resp {
             headers.extend(
                 r.headers
                     .iter()
-                    .map(|h| (h.name.to_string(), h.value.clone())),
+                    .map(|h| (h.name.to_string(), h.value.to_string())),
             );
         }
         let fields = Fields {

@@ -106,7 +106,7 @@ impl Tx {
             .iter()
             .map(|(n, v)| Header {
                 name: n.to_string().into(),
-                value: v.clone(),
+                value: v.as_str().into(),
             })
             .collect();
         let response = self.resp.map(|(status, head, body, latency)| Response {
