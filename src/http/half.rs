@@ -216,6 +216,10 @@ fn second_word(line: &[u8]) -> Option<&[u8]> {
         .nth(1)
 }
 
+/// What a direction's head buffer reserves when its first candidate begins (`buf`): most
+/// request and response heads are a few hundred bytes.
+const FIRST_HEAD_CAPACITY: usize = 512;
+
 impl HttpConn {
     /// `Start`: skips what cannot begin a message and feeds the start-line matcher until
     /// it decides. Returns the bytes consumed.
@@ -306,6 +310,12 @@ impl HttpConn {
         h.first_ts = ts;
         h.first_off = first_off;
         h.first_ack = first_ack;
+        // A head's buffer is kept from message to message; its first one starts at a size
+        // most heads fit, instead of growing from nothing by doubling (a realloc and a copy
+        // each time, on every new connection).
+        if h.buf.capacity() == 0 {
+            h.buf.reserve(FIRST_HEAD_CAPACITY);
+        }
     }
 
     /// Feeds `b` to the start-line matcher. `Continue`: `b` was taken, go on; `Break(n)`:

@@ -708,22 +708,30 @@ pub(crate) fn body_framing(
     request: bool,
     anomalies: &mut Vec<Anomaly>,
 ) -> Framing {
-    let mut codings: Vec<String> = Vec::new();
-    let mut lengths: Vec<u64> = Vec::new();
+    // What the fields say, read without a copy (a list per message was an allocation per
+    // head): whether any transfer coding is named and whether the last is chunked; the
+    // first and last Content-Length values and whether any differs from the first.
+    let mut any_coding = false;
+    let mut last_chunked = false;
+    let mut first_length: Option<u64> = None;
+    let mut last_length: Option<u64> = None;
+    let mut conflicting = false;
     let mut invalid_length = false;
     for h in headers {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            codings.extend(
-                h.value
-                    .split(',')
-                    .map(|c| c.trim().to_ascii_lowercase())
-                    .filter(|c| !c.is_empty()),
-            );
+            for c in h.value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                any_coding = true;
+                last_chunked = c.eq_ignore_ascii_case("chunked");
+            }
         } else if h.name.eq_ignore_ascii_case("content-length") {
             // RFC 9110 §8.6: a list of identical values is the same as one value.
             for v in h.value.split(',').map(str::trim) {
                 match parse_length(v) {
-                    Some(n) => lengths.push(n),
+                    Some(n) => {
+                        conflicting |= first_length.is_some_and(|f| f != n);
+                        first_length.get_or_insert(n);
+                        last_length = Some(n);
+                    }
                     None => invalid_length = true,
                 }
             }
@@ -732,19 +740,16 @@ pub(crate) fn body_framing(
     if invalid_length {
         anomalies.push(Anomaly::InvalidContentLength);
     }
-    let conflicting = lengths
-        .first()
-        .is_some_and(|first| lengths.iter().any(|l| l != first));
     if conflicting {
         anomalies.push(Anomaly::ConflictingContentLength);
     }
-    if !codings.is_empty() {
-        if !lengths.is_empty() || invalid_length {
+    if any_coding {
+        if last_length.is_some() || invalid_length {
             anomalies.push(Anomaly::TransferEncodingAndContentLength);
         }
         // RFC 9112 §6.3 items 3 and 4: chunked last frames the body; any other final
         // coding means the body runs to the end of the connection.
-        return if codings.last().map(String::as_str) == Some("chunked") {
+        return if last_chunked {
             Framing::Chunked
         } else {
             anomalies.push(Anomaly::UnknownTransferEncoding);
@@ -760,9 +765,9 @@ pub(crate) fn body_framing(
     if conflicting && !request {
         return Framing::Close;
     }
-    match lengths.last() {
+    match last_length {
         Some(0) => Framing::None,
-        Some(&n) => Framing::Length(n),
+        Some(n) => Framing::Length(n),
         // Invalid length only: a request has no body we can delimit, a response runs to
         // the close (RFC 9112 §6.3 item 5 makes either an error; we keep what we can).
         None if request => Framing::None,

@@ -216,6 +216,84 @@ fn too_many_headers_keeps_the_first() {
     assert_eq!(p.headers.len(), 2);
 }
 
+/// `body_framing` against the list-building version it replaced: the same framing and the
+/// same anomalies in the same order, for fields made of the pieces that matter.
+#[test]
+fn framing_is_what_the_lists_said() {
+    use proptest::prelude::*;
+    fn reference(headers: &[Header], request: bool, anomalies: &mut Vec<Anomaly>) -> Framing {
+        let mut codings: Vec<String> = Vec::new();
+        let mut lengths: Vec<u64> = Vec::new();
+        let mut invalid_length = false;
+        for h in headers {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                codings.extend(
+                    h.value
+                        .split(',')
+                        .map(|c| c.trim().to_ascii_lowercase())
+                        .filter(|c| !c.is_empty()),
+                );
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                for v in h.value.split(',').map(str::trim) {
+                    match parse_length(v) {
+                        Some(n) => lengths.push(n),
+                        None => invalid_length = true,
+                    }
+                }
+            }
+        }
+        if invalid_length {
+            anomalies.push(Anomaly::InvalidContentLength);
+        }
+        let conflicting = lengths
+            .first()
+            .is_some_and(|first| lengths.iter().any(|l| l != first));
+        if conflicting {
+            anomalies.push(Anomaly::ConflictingContentLength);
+        }
+        if !codings.is_empty() {
+            if !lengths.is_empty() || invalid_length {
+                anomalies.push(Anomaly::TransferEncodingAndContentLength);
+            }
+            return if codings.last().map(String::as_str) == Some("chunked") {
+                Framing::Chunked
+            } else {
+                anomalies.push(Anomaly::UnknownTransferEncoding);
+                Framing::Close
+            };
+        }
+        if conflicting && !request {
+            return Framing::Close;
+        }
+        match lengths.last() {
+            Some(0) => Framing::None,
+            Some(&n) => Framing::Length(n),
+            None if request => Framing::None,
+            None => Framing::Close,
+        }
+    }
+    let name = prop::sample::select(vec!["Transfer-Encoding", "content-length", "X-A"]);
+    let piece = prop::sample::select(vec![
+        "chunked", "CHUNKED", "gzip", "0", "5", "7", "x", ",", " ", "",
+    ]);
+    let field = (name, prop::collection::vec(piece, 0..4));
+    proptest!(ProptestConfig::with_cases(4000), |(
+        fields in prop::collection::vec(field, 0..4),
+        request in any::<bool>(),
+    )| {
+        let headers: Vec<Header> = fields
+            .iter()
+            .map(|(n, v)| Header { name: (*n).into(), value: v.concat().into() })
+            .collect();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        prop_assert_eq!(
+            body_framing(&headers, request, &mut got),
+            reference(&headers, request, &mut want)
+        );
+        prop_assert_eq!(got, want);
+    });
+}
+
 #[test]
 fn framing_rules() {
     let h = |list: &[(&str, &str)]| -> Vec<Header> {
