@@ -343,10 +343,8 @@ pub(super) fn capture_loop(
 
 /// Which worker owns the connection of this frame (frames that are not TCP go to 0).
 fn shard(link: LinkType, frame: &[u8], workers: usize) -> usize {
-    match wire::decode(link, frame) {
-        Ok(Decoded::Tcp(seg)) => {
-            (wire::symmetric_flow_hash(&seg.src, &seg.dst) % workers as u64) as usize
-        }
-        _ => 0,
+    match wire::tcp_endpoints(link, frame) {
+        Some((src, dst)) => (wire::symmetric_flow_hash(&src, &dst) % workers as u64) as usize,
+        None => 0,
     }
 }

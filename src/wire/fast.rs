@@ -26,6 +26,24 @@ const IP_PROTOCOL_TCP: u8 = 6;
 
 /// The TCP segment in `frame`, when it is the common case (see the module docs).
 pub(super) fn decode(link: LinkType, frame: &[u8]) -> Option<TcpSegment<'_>> {
+    let (src, dst, segment) = ip_payload(link, frame)?;
+    tcp(src, dst, segment)
+}
+
+/// The two endpoints of the TCP segment in `frame`, when `decode` would decode it: the
+/// same checks, without reading the TCP options or building the segment (what the
+/// capture thread needs to route a frame to its worker).
+pub(super) fn endpoints(link: LinkType, frame: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let (src, dst, segment) = ip_payload(link, frame)?;
+    tcp_header_len(segment)?;
+    Some((
+        SocketAddr::new(src, be16(segment, 0)?),
+        SocketAddr::new(dst, be16(segment, 2)?),
+    ))
+}
+
+/// Source, destination and the TCP bytes of the common frame.
+fn ip_payload(link: LinkType, frame: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     let (ether_type, ip) = match link {
         LinkType::Ethernet => (be16(frame, 12)?, frame.get(ETHERNET_HEADER_LEN..)?),
         LinkType::LinuxSll => (be16(frame, SLL_PROTOCOL_AT)?, frame.get(SLL_HEADER_LEN..)?),
@@ -51,12 +69,11 @@ pub(super) fn decode(link: LinkType, frame: &[u8]) -> Option<TcpSegment<'_>> {
         LinkType::Ipv4 => (ETHER_TYPE_IPV4, frame),
         LinkType::Ipv6 => (ETHER_TYPE_IPV6, frame),
     };
-    let (src, dst, segment) = match ether_type {
-        ETHER_TYPE_IPV4 => ipv4(ip)?,
-        ETHER_TYPE_IPV6 => ipv6(ip)?,
-        _ => return None,
-    };
-    tcp(src, dst, segment)
+    match ether_type {
+        ETHER_TYPE_IPV4 => ipv4(ip),
+        ETHER_TYPE_IPV6 => ipv6(ip),
+        _ => None,
+    }
 }
 
 /// Source, destination and the IP payload, cut at the total length.
@@ -103,11 +120,14 @@ fn ipv6(ip: &[u8]) -> Option<(IpAddr, IpAddr, &[u8])> {
     ))
 }
 
-fn tcp(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Option<TcpSegment<'_>> {
+/// The TCP header's length, when it is at least the fixed header and lies within `segment`.
+fn tcp_header_len(segment: &[u8]) -> Option<usize> {
     let header_len = usize::from(*segment.get(12)? >> 4) * 4;
-    if header_len < 20 || segment.len() < header_len {
-        return None;
-    }
+    (header_len >= 20 && segment.len() >= header_len).then_some(header_len)
+}
+
+fn tcp(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Option<TcpSegment<'_>> {
+    let header_len = tcp_header_len(segment)?;
     let options = segment.get(20..header_len)?;
     let flags = *segment.get(13)?;
     Some(TcpSegment {

@@ -214,6 +214,15 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
     }
 }
 
+/// The endpoints of the TCP segment `decode` finds in `frame`, or None when it finds no
+/// segment: the common frame's without decoding the rest of it (`fast::endpoints`).
+pub fn tcp_endpoints(link: LinkType, frame: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    fast::endpoints(link, frame).or_else(|| match decode_general(link, frame) {
+        Ok(Decoded::Tcp(seg)) => Some((seg.src, seg.dst)),
+        _ => None,
+    })
+}
+
 /// `decode` through etherparse, for every frame (`decode` takes the common case itself:
 /// `fast.rs`, which must agree with this wherever it decides).
 pub(crate) fn decode_general(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {

@@ -590,6 +590,30 @@ proptest! {
         let frame = &frame[..end];
         prop_assert_eq!(decode(link, frame), decode_general(link, frame));
     }
+
+    /// The capture thread's routing key: the endpoints `decode` gives, or none when it
+    /// gives no segment, on the same edited and cut frames (fast path or not).
+    #[test]
+    fn tcp_endpoints_are_what_decode_finds(
+        which in 0..COMMON_FRAMES,
+        edits in proptest::collection::vec((0usize..100, any::<u8>()), 0..4),
+        pad in 0usize..8,
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let (link, mut frame) = common_frame(which);
+        frame.extend(std::iter::repeat_n(0u8, pad));
+        for (at, byte) in edits {
+            let i = at % frame.len();
+            frame[i] = byte;
+        }
+        let end = cut.map_or(frame.len(), |c| c.index(frame.len() + 1));
+        let frame = &frame[..end];
+        let want = match decode(link, frame) {
+            Ok(Decoded::Tcp(seg)) => Some((seg.src, seg.dst)),
+            _ => None,
+        };
+        prop_assert_eq!(tcp_endpoints(link, frame), want);
+    }
 }
 
 /// How many `common_frame`s there are.
