@@ -13,6 +13,8 @@
 //! `BodyReader` (close-delimited framing: every DATA byte is body) so the keep limit, the
 //! memory budget's shedding and content decoding are the same code as HTTP/1's.
 
+use compact_str::CompactString;
+
 use crate::http::{self, BodyReader, Framing, HttpCtx, MAX_INTERIM};
 use crate::model::{
     Anomaly, Body, ConnInfo, Direction, H2Stream, Header, HttpVersion, Interim, Request, Response,
@@ -83,7 +85,7 @@ pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<H
         }
         out.push(Header {
             name: crate::model::header_name_owned(utf8_lossy(f.name)),
-            value: utf8_lossy(f.value).into(),
+            value: value_lossy(f.value),
         });
     }
     (out, cut)
@@ -93,6 +95,15 @@ pub(super) fn to_headers(fields: &mut Vec<HeaderField>, ctx: &HttpCtx) -> (Vec<H
 /// conversion (U+FFFD for each invalid sequence), as `String::from_utf8_lossy`.
 fn utf8_lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A field value: a short valid one copied inline (the vector is freed), a longer one
+/// keeping the vector's allocation (`CompactString::from(String)` takes it over).
+fn value_lossy(bytes: Vec<u8>) -> CompactString {
+    match std::str::from_utf8(&bytes) {
+        Ok(s) if s.len() <= std::mem::size_of::<CompactString>() => CompactString::new(s),
+        _ => utf8_lossy(bytes).into(),
+    }
 }
 
 fn pseudo<'a>(fields: &'a [Header], name: &str) -> Option<&'a str> {

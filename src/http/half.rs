@@ -216,9 +216,14 @@ fn second_word(line: &[u8]) -> Option<&[u8]> {
         .nth(1)
 }
 
-/// What a direction's head buffer reserves when its first candidate begins (`buf`): most
-/// request and response heads are a few hundred bytes.
+/// What a direction's head buffer (`buf`) reserves when its first start line is accepted
+/// (at most the head limit): most request and response heads are a few hundred bytes.
 const FIRST_HEAD_CAPACITY: usize = 512;
+
+/// What it reserves when its first candidate begins (at most the head limit): a request
+/// line, without charging a connection whose bytes are not HTTP (a candidate that fails
+/// at once) for a whole head.
+const FIRST_LINE_CAPACITY: usize = 64;
 
 impl HttpConn {
     /// `Start`: skips what cannot begin a message and feeds the start-line matcher until
@@ -250,7 +255,9 @@ impl HttpConn {
                         continue;
                     }
                     Before::Stop => return j,
-                    Before::Begin => self.begin_candidate(dir, j, ts),
+                    Before::Begin => {
+                        self.begin_candidate(dir, j, ts, ctx.limits.max_head_bytes);
+                    }
                 }
             }
             match self.start_byte(ctx, conn, dir, b, ts, resync) {
@@ -303,18 +310,16 @@ impl HttpConn {
     }
 
     /// The candidate begins at `data[j]`: its time, stream offset and ACK.
-    fn begin_candidate(&mut self, dir: Direction, j: usize, ts: Timestamp) {
+    fn begin_candidate(&mut self, dir: Direction, j: usize, ts: Timestamp, max_head: usize) {
         let first_off = self.pairing.at[dir].map(|a| a + j as u64);
         let first_ack = self.pairing.first_ack(dir);
         let h = &mut self.halves[dir];
         h.first_ts = ts;
         h.first_off = first_off;
         h.first_ack = first_ack;
-        // A head's buffer is kept from message to message; its first one starts at a size
-        // most heads fit, instead of growing from nothing by doubling (a realloc and a copy
-        // each time, on every new connection).
+        // Room for a start line at once (see `FIRST_HEAD_CAPACITY` for the rest).
         if h.buf.capacity() == 0 {
-            h.buf.reserve(FIRST_HEAD_CAPACITY);
+            h.buf.reserve_exact(FIRST_LINE_CAPACITY.min(max_head));
         }
     }
 
@@ -354,6 +359,15 @@ impl HttpConn {
             }
             Match::Accept => {
                 h.buf.push(b);
+                // A head's buffer is kept from message to message; once a start line
+                // says a message is there, it takes the size most heads fit at once
+                // instead of doubling up to it (a realloc and a copy each time, on every
+                // new connection). Not before: a candidate that fails (any other
+                // protocol's bytes) keeps its few bytes' worth, and the limit caps it.
+                let first = FIRST_HEAD_CAPACITY.min(max_head);
+                if h.buf.capacity() < first {
+                    h.buf.reserve_exact(first - h.buf.len());
+                }
                 h.scanner = HeadScanner::default();
                 let _ = h.scanner.scan(&h.buf);
                 h.phase = Phase::Head;
@@ -570,6 +584,43 @@ impl HttpConn {
 mod tests {
     use crate::http::testing::{pair, pairs, Drive, REQ_A, RESP_A};
     use crate::model::{Anomaly, Direction::ToClient, Direction::ToServer, HttpVersion};
+
+    /// A candidate that fails (another protocol's bytes) leaves a start line's room in the
+    /// head buffer, never a head's; an accepted start line gets a head's room at once,
+    /// never past the head limit.
+    #[test]
+    fn the_head_buffer_grows_to_a_head_only_for_a_start_line() {
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"\x16\x03\x01\x02\x00\x01");
+        d.after_all(ToClient, b"SSH-2.0-OpenSSH_9.2\r\n");
+        let caps = |d: &Drive| {
+            [
+                d.h.halves.to_server.buf.capacity(),
+                d.h.halves.to_client.buf.capacity(),
+            ]
+        };
+        assert!(
+            caps(&d).iter().all(|&c| c <= super::FIRST_LINE_CAPACITY),
+            "{:?}",
+            caps(&d)
+        );
+
+        let mut d = Drive::new(false);
+        d.after_all(ToServer, b"GET /a HTTP/1.1\r\nHo");
+        assert_eq!(caps(&d)[0], super::FIRST_HEAD_CAPACITY);
+
+        let limits = crate::http::HttpLimits {
+            max_head_bytes: 200,
+            ..Default::default()
+        };
+        let mut d = Drive::with_limits(false, limits);
+        d.after_all(ToServer, b"GET /a HTTP/1.1\r\nHo");
+        assert_eq!(caps(&d)[0], 200);
+        d.after_all(ToServer, b"st: a\r\n\r\n");
+        d.after_all(ToClient, RESP_A);
+        let (out, _) = d.end();
+        assert_eq!(pairs(&out), vec![pair("GET", "/a", 200)]);
+    }
 
     #[test]
     fn empty_lines_before_a_start_line_are_ignored_at_a_boundary() {
