@@ -192,8 +192,21 @@ fn encode_authority(s: &str, out: &mut String) {
 /// are not UTF-8 after decoding become U+FFFD.
 pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
+    // The bytes that may change: `%`, and `+` in a form.
+    let special = |from: &[u8]| {
+        if plus_is_space {
+            memchr::memchr2(b'%', b'+', from)
+        } else {
+            memchr::memchr(b'%', from)
+        }
+    };
+    // Nothing to undo (most names and values): the text as it is, already UTF-8.
+    let Some(first) = special(b) else {
+        return s.to_owned();
+    };
     let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
+    out.extend_from_slice(b.get(..first).unwrap_or_default());
+    let mut i = first;
     while let Some(&c) = b.get(i) {
         let hex = |j: usize| b.get(j).and_then(|h| (*h as char).to_digit(16));
         match c {
@@ -206,11 +219,19 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
                 _ => out.push(c),
             },
             b'+' if plus_is_space => out.push(b' '),
-            _ => out.push(c),
+            _ => {
+                // A run of unchanged bytes, up to the next that may change.
+                let rest = b.get(i..).unwrap_or_default();
+                let run = special(rest).unwrap_or(rest.len());
+                out.extend_from_slice(rest.get(..run).unwrap_or_default());
+                i += run;
+                continue;
+            }
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (nearly always) is taken as it is, without a second pass and copy.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Parses `a=1&b=2&a=3` into every pair, in order, decoded as a form (`+` is a space).
@@ -347,6 +368,59 @@ mod tests {
         assert_eq!(percent_decode("a+b", true), "a b");
         assert_eq!(percent_decode("%FF", false), "\u{FFFD}");
         assert_eq!(percent_decode("%e2%82%ac", false), "€");
+    }
+
+    /// `percent_decode` against the byte-at-a-time version it replaced, on text made of
+    /// the pieces that matter (escapes valid and not, `+`, UTF-8 beyond ASCII, plain).
+    #[test]
+    fn percent_decode_is_the_byte_loop() {
+        use proptest::prelude::*;
+        fn reference(s: &str, plus_is_space: bool) -> String {
+            let b = s.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while let Some(&c) = b.get(i) {
+                let hex = |j: usize| b.get(j).and_then(|h| (*h as char).to_digit(16));
+                match c {
+                    b'%' => match (hex(i + 1), hex(i + 2)) {
+                        (Some(h), Some(l)) => {
+                            out.push((h * 16 + l) as u8);
+                            i += 3;
+                            continue;
+                        }
+                        _ => out.push(c),
+                    },
+                    b'+' if plus_is_space => out.push(b' '),
+                    _ => out.push(c),
+                }
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        let piece = prop::sample::select(vec![
+            "%",
+            "%4",
+            "%41",
+            "%e2%82%ac",
+            "%FF",
+            "%c3",
+            "%a9",
+            "+",
+            "a",
+            "é",
+            "€",
+            "=",
+            "%%",
+            "%2",
+            "B",
+        ]);
+        proptest!(ProptestConfig::with_cases(4000), |(
+            pieces in prop::collection::vec(piece, 0..12),
+            plus in any::<bool>(),
+        )| {
+            let s = pieces.concat();
+            prop_assert_eq!(percent_decode(&s, plus), reference(&s, plus));
+        });
     }
 
     proptest::proptest! {
