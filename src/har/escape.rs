@@ -126,6 +126,55 @@ fn escape_marks(w: u64) -> u64 {
     below_space | has_zero(w ^ (LO * u64::from(b'"'))) | has_zero(w ^ (LO * u64::from(b'\\')))
 }
 
+/// The block loop of both SIMD widths (`sse2`, `avx2`): from `from`, whole blocks of `N`
+/// bytes, each stored into the output before it is looked at. `copy_scan(src, dst)`
+/// copies the `N` bytes at `src` to `dst` and returns one bit per byte to escape and one
+/// per byte beyond ASCII. `Ok(position)` of the first byte not done (fewer than `N` are
+/// left), or `super::escape`'s `Err`.
+///
+/// # Safety
+/// `copy_scan` is called only with `src` at `N` readable bytes of `bytes` and `dst` at `N`
+/// writable bytes of `out`'s spare capacity; it must read and write no more than that
+/// (and the CPU must have what its intrinsics need).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn escape_blocks_with<const ASCII_ONLY: bool, const N: usize>(
+    bytes: &[u8],
+    from: usize,
+    out: &mut Vec<u8>,
+    copy_scan: impl Fn(*const u8, *mut u8) -> (u32, u32),
+) -> Result<usize, usize> {
+    let mut i = from;
+    // Invariant: at least `bytes.len() - i` spare bytes in `out` (so `N` in the loop): a
+    // clean byte takes one, an escape up to six (`reserve` again after it).
+    out.reserve(bytes.len().saturating_sub(i));
+    while i + N <= bytes.len() {
+        debug_assert!(out.capacity() - out.len() >= N);
+        // SAFETY: `bytes[i..i + N]` is inside the slice (loop condition) and `N` bytes of
+        // spare capacity follow `out`'s length (the invariant); they count only once
+        // `set_len` below keeps them.
+        let (escapes, high) =
+            unsafe { copy_scan(bytes.as_ptr().add(i), out.as_mut_ptr().add(out.len())) };
+        let high = if ASCII_ONLY { high } else { 0 };
+        // The clean bytes before the first to escape or, when asked, beyond ASCII (`N`
+        // when none).
+        let clean = (escapes | high).trailing_zeros().min(N as u32) as usize;
+        // SAFETY: `clean <= N` bytes after the length were stored above.
+        unsafe { out.set_len(out.len() + clean) };
+        i += clean;
+        if clean == N {
+            continue;
+        }
+        if high & (1 << clean) != 0 {
+            return Err(i);
+        }
+        push_escape(bytes[i], out);
+        i += 1;
+        out.reserve(bytes.len() - i);
+    }
+    Ok(i)
+}
+
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use std::arch::x86_64::{
@@ -133,49 +182,23 @@ mod sse2 {
         _mm_set1_epi8, _mm_storeu_si128,
     };
 
-    use super::push_escape;
-
-    /// `super::escape` of the whole blocks of sixteen bytes from `from`: `Ok(position)`
-    /// of the first byte not done (fewer than sixteen are left), or `super::escape`'s
-    /// `Err`.
+    /// `super::escape` of the whole blocks of sixteen bytes from `from`
+    /// (`super::escape_blocks_with`).
     #[inline(always)]
     pub(super) fn escape_blocks<const ASCII_ONLY: bool>(
         bytes: &[u8],
         from: usize,
         out: &mut Vec<u8>,
     ) -> Result<usize, usize> {
-        let mut i = from;
-        // Invariant: at least `bytes.len() - i` spare bytes in `out` (so 16 in the loop):
-        // a clean byte takes one, an escape up to six (`reserve` again after it).
-        out.reserve(bytes.len().saturating_sub(i));
-        while i + 16 <= bytes.len() {
-            debug_assert!(out.capacity() - out.len() >= 16);
-            // SAFETY: SSE2 is part of the x86_64 baseline (no feature to detect). The
-            // unaligned load reads `bytes[i..i + 16]`, inside the slice (loop condition);
-            // the unaligned store writes 16 bytes of spare capacity after `out`'s length
-            // (the invariant), which count only once `set_len` below keeps them.
-            let (escapes, high) = unsafe {
-                let v = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
-                _mm_storeu_si128(out.as_mut_ptr().add(out.len()).cast::<__m128i>(), v);
+        // SAFETY: SSE2 is part of the x86_64 baseline (no feature to detect); the closure
+        // reads 16 bytes at `src` and writes 16 at `dst`, as `escape_blocks_with` allows.
+        unsafe {
+            super::escape_blocks_with::<ASCII_ONLY, 16>(bytes, from, out, |src, dst| {
+                let v = _mm_loadu_si128(src.cast::<__m128i>());
+                _mm_storeu_si128(dst.cast::<__m128i>(), v);
                 (mask(v), _mm_movemask_epi8(v) as u32)
-            };
-            let high = if ASCII_ONLY { high } else { 0 };
-            // The clean bytes before the first to escape or, when asked, beyond ASCII.
-            let clean = (escapes | high).trailing_zeros().min(16) as usize;
-            // SAFETY: `clean <= 16` bytes after the length were stored above.
-            unsafe { out.set_len(out.len() + clean) };
-            i += clean;
-            if clean == 16 {
-                continue;
-            }
-            if high & (1 << clean) != 0 {
-                return Err(i);
-            }
-            push_escape(bytes[i], out);
-            i += 1;
-            out.reserve(bytes.len() - i);
+            })
         }
-        Ok(i)
     }
 
     /// One bit per byte of `v` to escape: below 0x20 (unsigned: the minimum with 0x1f is
@@ -203,14 +226,10 @@ mod avx2 {
         _mm256_or_si256, _mm256_set1_epi8, _mm256_storeu_si256,
     };
 
-    use super::push_escape;
-
     /// Bytes per block.
     pub(super) const BLOCK: usize = 32;
 
-    /// `super::escape` of the whole blocks of thirty-two bytes: `Ok(position)` of the
-    /// first byte not done (fewer than thirty-two are left), or `super::escape`'s `Err`.
-    /// The same steps as `sse2::escape_blocks`, twice as wide.
+    /// `super::escape` of the whole blocks of thirty-two bytes (`super::escape_blocks_with`).
     ///
     /// # Safety
     /// The CPU must have AVX2.
@@ -219,39 +238,15 @@ mod avx2 {
         bytes: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<usize, usize> {
-        let mut i = 0;
-        // Invariant: at least `bytes.len() - i` spare bytes in `out` (so 32 in the loop):
-        // a clean byte takes one, an escape up to six (`reserve` again after it).
-        out.reserve(bytes.len());
-        while i + BLOCK <= bytes.len() {
-            debug_assert!(out.capacity() - out.len() >= BLOCK);
-            // SAFETY: the caller promises AVX2. The unaligned load reads
-            // `bytes[i..i + 32]`, inside the slice (loop condition); the unaligned store
-            // writes 32 bytes of spare capacity after `out`'s length (the invariant),
-            // which count only once `set_len` below keeps them.
-            let (escapes, high) = unsafe {
-                let v = _mm256_loadu_si256(bytes.as_ptr().add(i).cast::<__m256i>());
-                _mm256_storeu_si256(out.as_mut_ptr().add(out.len()).cast::<__m256i>(), v);
+        // SAFETY: the caller promises AVX2; the closure reads 32 bytes at `src` and writes
+        // 32 at `dst`, as `escape_blocks_with` allows.
+        unsafe {
+            super::escape_blocks_with::<ASCII_ONLY, BLOCK>(bytes, 0, out, |src, dst| {
+                let v = _mm256_loadu_si256(src.cast::<__m256i>());
+                _mm256_storeu_si256(dst.cast::<__m256i>(), v);
                 (mask(v), _mm256_movemask_epi8(v) as u32)
-            };
-            let high = if ASCII_ONLY { high } else { 0 };
-            // The clean bytes before the first to escape or, when asked, beyond ASCII
-            // (32 when none: `trailing_zeros` of 0).
-            let clean = (escapes | high).trailing_zeros() as usize;
-            // SAFETY: `clean <= 32` bytes after the length were stored above.
-            unsafe { out.set_len(out.len() + clean) };
-            i += clean;
-            if clean == BLOCK {
-                continue;
-            }
-            if high & (1 << clean) != 0 {
-                return Err(i);
-            }
-            push_escape(bytes[i], out);
-            i += 1;
-            out.reserve(bytes.len() - i);
+            })
         }
-        Ok(i)
     }
 
     /// One bit per byte of `v` to escape: below 0x20 (unsigned: the minimum with 0x1f is

@@ -580,14 +580,8 @@ proptest! {
         pad in 0usize..8,
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let (link, mut frame) = common_frame(which);
-        frame.extend(std::iter::repeat_n(0u8, pad));
-        for (at, byte) in edits {
-            let i = at % frame.len();
-            frame[i] = byte;
-        }
-        let end = cut.map_or(frame.len(), |c| c.index(frame.len() + 1));
-        let frame = &frame[..end];
+        let (link, frame) = edited_common_frame(which, &edits, pad, cut);
+        let frame = &frame[..];
         prop_assert_eq!(decode(link, frame), decode_general(link, frame));
     }
 
@@ -600,20 +594,33 @@ proptest! {
         pad in 0usize..8,
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
-        let (link, mut frame) = common_frame(which);
-        frame.extend(std::iter::repeat_n(0u8, pad));
-        for (at, byte) in edits {
-            let i = at % frame.len();
-            frame[i] = byte;
-        }
-        let end = cut.map_or(frame.len(), |c| c.index(frame.len() + 1));
-        let frame = &frame[..end];
+        let (link, frame) = edited_common_frame(which, &edits, pad, cut);
+        let frame = &frame[..];
         let want = match decode(link, frame) {
             Ok(Decoded::Tcp(seg)) => Some((seg.src, seg.dst)),
             _ => None,
         };
         prop_assert_eq!(tcp_endpoints(link, frame), want);
     }
+}
+
+/// `common_frame(which)` padded with `pad` zero bytes, with `edits` (position modulo the
+/// length, new byte) applied, then cut where `cut` says (none: whole).
+fn edited_common_frame(
+    which: usize,
+    edits: &[(usize, u8)],
+    pad: usize,
+    cut: Option<prop::sample::Index>,
+) -> (LinkType, Vec<u8>) {
+    let (link, mut frame) = common_frame(which);
+    frame.extend(std::iter::repeat_n(0u8, pad));
+    for &(at, byte) in edits {
+        let i = at % frame.len();
+        frame[i] = byte;
+    }
+    let end = cut.map_or(frame.len(), |c| c.index(frame.len() + 1));
+    frame.truncate(end);
+    (link, frame)
 }
 
 /// How many `common_frame`s there are.
