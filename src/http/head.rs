@@ -444,14 +444,34 @@ fn version(v: Option<u8>) -> HttpVersion {
 /// Field slots `parse_head` keeps on the stack (more go on the heap).
 const STACK_FIELDS: usize = 48;
 
-fn owned_headers(h: &[httparse::Header<'_>]) -> Vec<Header> {
+/// The fields of `h`, parsed from `buf`, owned. `buf` is checked for UTF-8 once, not each
+/// value on its own (a call per field was most of a field's cost): httparse cuts a value
+/// next to ASCII bytes (the colon, whitespace, CR or LF), which are never inside a UTF-8
+/// sequence, so a value of a valid head is valid text as it stands.
+fn owned_headers(h: &[httparse::Header<'_>], buf: &[u8]) -> Vec<Header> {
+    let text = std::str::from_utf8(buf).ok();
     // Sized at once: collecting through the filter grew the vector 4, 8, 16, ... fields.
     let mut out = Vec::with_capacity(h.iter().filter(|h| !h.name.is_empty()).count());
     out.extend(h.iter().filter(|h| !h.name.is_empty()).map(|h| Header {
         name: crate::model::header_name(h.name),
-        value: lossy_string(h.value),
+        value: value_text(text, buf, h.value),
     }));
     out
+}
+
+/// `value` (a part of `buf`) as text: its place in `text`, `buf` as a string when it is
+/// valid UTF-8; else checked on its own, invalid UTF-8 replaced.
+fn value_text(text: Option<&str>, buf: &[u8], value: &[u8]) -> CompactString {
+    // Its offset in `buf`: a huge number (wrapped) when it does not start inside it, and
+    // then `get` finds nothing; when it does, the same bytes (`text` is `buf`).
+    let at = (value.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+    match text.and_then(|t| t.get(at..at.checked_add(value.len())?)) {
+        Some(s) => {
+            debug_assert_eq!(s.as_bytes(), value);
+            CompactString::new(s)
+        }
+        None => lossy_string(value),
+    }
 }
 
 /// `bytes` as text, invalid UTF-8 replaced: `from_utf8`'s word-at-a-time check first (a
@@ -498,7 +518,7 @@ pub(crate) fn parse_head(raw: &[u8], request: bool, max_headers: usize) -> Optio
         p.method = req.method?.to_string();
         p.target = req.path?.to_string();
         p.version = Some(version(req.version));
-        p.headers = owned_headers(req.headers);
+        p.headers = owned_headers(req.headers, buf);
     } else {
         let mut resp = httparse::Response::new(storage);
         match config.parse_response(&mut resp, buf) {
@@ -508,7 +528,7 @@ pub(crate) fn parse_head(raw: &[u8], request: bool, max_headers: usize) -> Optio
         p.status = resp.code?;
         p.reason = resp.reason.unwrap_or("").to_string();
         p.version = Some(version(resp.version));
-        p.headers = owned_headers(resp.headers);
+        p.headers = owned_headers(resp.headers, buf);
     }
     Some(p)
 }

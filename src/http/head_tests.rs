@@ -209,6 +209,43 @@ fn bare_lf_and_obs_fold_are_normalised_and_flagged() {
     assert_eq!((p.method.as_str(), p.target.as_str()), ("GET", "/"));
 }
 
+/// Field values are text as each one alone would be: a head that is valid UTF-8 is
+/// checked once, and one value that is not (Latin-1 here) is replaced on its own without
+/// touching its neighbours, before or after it, nor the same bytes in a folded line. Also
+/// through the rewritten buffer (a bare LF) and on heads of any bytes httparse accepts.
+#[test]
+fn field_values_are_text_one_by_one() {
+    use proptest::prelude::*;
+    let values =
+        |p: &ParsedHead| -> Vec<String> { p.headers.iter().map(|h| h.value.to_string()).collect() };
+    let head = b"HTTP/1.1 200 OK\r\nA: caf\xc3\xa9\r\nB: caf\xe9\r\nC: \xe2\x82\xac 1\r\n\r\n";
+    let p = parse_head(head, false, 10).unwrap();
+    assert_eq!(values(&p), ["caf\u{e9}", "caf\u{fffd}", "\u{20ac} 1"]);
+    let p = parse_head(b"GET / HTTP/1.1\nA: caf\xc3\xa9\nB: x\n\n", true, 10).unwrap();
+    assert_eq!(values(&p), ["caf\u{e9}", "x"]);
+
+    let byte = prop::sample::select(vec![b'a', b' ', b':', 0xc3, 0xa9, 0xe9, 0xe2, 0x82, 0xac]);
+    let value = prop::collection::vec(byte, 0..12);
+    proptest!(|(vals in prop::collection::vec(value, 1..5))| {
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for (i, v) in vals.iter().enumerate() {
+            head.extend_from_slice(format!("F{i}: ").as_bytes());
+            head.extend_from_slice(v);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        if let Some(p) = parse_head(&head, false, 10) {
+            for h in &p.headers {
+                let i: usize = h.name[1..].parse().unwrap();
+                let raw = &vals[i];
+                // httparse trims the whitespace around a value.
+                let trimmed = raw.trim_ascii();
+                prop_assert_eq!(h.value.as_str(), String::from_utf8_lossy(trimmed));
+            }
+        }
+    });
+}
+
 #[test]
 fn too_many_headers_keeps_the_first() {
     let p = parse_head(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", true, 2).unwrap();
