@@ -251,11 +251,18 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// Finds the end of a head incrementally: the empty line (`CRLF CRLF` or bare `LF LF`).
-/// Each byte is looked at once, however the head is split.
+/// Each byte is looked at once, however the head is split. On the way it notes the head's
+/// shape (`shape`), so that parsing the complete head does not look for its lines again.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HeadScanner {
     /// 0: at a line start; 1: the line so far is a lone CR; 2: inside a line.
     state: u8,
+    /// The first byte of the line being read, when an earlier call saw it.
+    first: u8,
+    /// The last byte scanned was a CR.
+    after_cr: bool,
+    /// The shape of the lines ended so far.
+    shape: HeadShape,
 }
 
 impl HeadScanner {
@@ -268,23 +275,47 @@ impl HeadScanner {
         for lf in memchr::memchr_iter(b'\n', data) {
             // The line before this LF: `data[start..lf]`, after what `state` says of the
             // part in earlier calls (only the first line has one).
-            let empty = match data.get(start..lf).unwrap_or_default() {
+            let line = data.get(start..lf).unwrap_or_default();
+            let empty = match line {
                 [] => self.state != 2,
                 [b'\r'] => self.state == 0,
                 _ => false,
             };
+            let cr_before = match lf.checked_sub(1) {
+                Some(i) => data.get(i) == Some(&b'\r'),
+                None => self.after_cr,
+            };
+            let first = if start == 0 && self.state != 0 {
+                Some(self.first)
+            } else {
+                line.first().copied()
+            };
+            self.shape.line_ended(empty, cr_before, first);
             self.state = 0;
             if empty {
                 return Some(lf + 1);
             }
             start = lf + 1;
         }
-        self.state = match data.get(start..).unwrap_or_default() {
+        let rest = data.get(start..).unwrap_or_default();
+        if let (0, Some(&b)) = (self.state, rest.first()) {
+            self.first = b;
+        }
+        self.state = match rest {
             [] => self.state,
             [b'\r'] if self.state == 0 => 1,
             _ => 2,
         };
+        if let Some(&b) = data.last() {
+            self.after_cr = b == b'\r';
+        }
         None
+    }
+
+    /// The shape of the head scanned, when its end was found: `HeadShape::of` of the
+    /// bytes given to `scan` since the scanner was made.
+    pub(crate) fn shape(&self) -> HeadShape {
+        self.shape
     }
 }
 
@@ -302,60 +333,70 @@ pub(crate) struct ParsedHead {
     pub too_many_headers: bool,
 }
 
-/// What one pass over a head's line ends finds (`HeadShape::of`).
-struct HeadShape {
+/// What one pass over a head's line ends finds (`HeadShape::of`, or `HeadScanner` on its
+/// way to the head's end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeadShape {
     /// An LF not preceded by CR.
     bare_lf: bool,
     /// A field line continued (obs-fold: a line after the start line beginning with SP or
     /// HTAB, before the empty line).
     fold: bool,
-    /// Field lines before the empty line.
-    fields: usize,
+    /// Field lines before the empty line (u32: a head is at most `max_head_bytes`, and
+    /// the scanner is part of every connection's charged size).
+    fields: u32,
     /// LFs in the whole head.
-    lfs: usize,
+    lfs: u32,
+    /// The empty line was seen: later lines are not field lines.
+    ended: bool,
 }
 
 impl HeadShape {
     /// One memchr pass over the LFs (a byte-by-byte split for each question was 4% of a
     /// worker's time).
     fn of(raw: &[u8]) -> HeadShape {
-        let mut shape = HeadShape {
-            bare_lf: false,
-            fold: false,
-            fields: 0,
-            lfs: 0,
-        };
-        // The line being read starts at `line`; the start line is not a field line; the
-        // empty line ends the fields.
-        let mut line = None;
-        let mut in_fields = true;
+        let mut shape = HeadShape::default();
+        let mut start = 0;
         for i in memchr::memchr_iter(b'\n', raw) {
-            shape.lfs += 1;
-            if i == 0 || raw.get(i - 1) != Some(&b'\r') {
-                shape.bare_lf = true;
-            }
-            if let (Some(start), true) = (line, in_fields) {
-                in_fields = shape.field_line(raw.get(start..i).unwrap_or_default());
-            }
-            line = Some(i + 1);
+            let line = raw.get(start..i).unwrap_or_default();
+            let cr_before = i > 0 && raw.get(i - 1) == Some(&b'\r');
+            shape.line_ended(
+                line.is_empty() || line == b"\r",
+                cr_before,
+                line.first().copied(),
+            );
+            start = i + 1;
         }
-        if let (Some(start), true) = (line, in_fields) {
-            shape.field_line(raw.get(start..).unwrap_or_default());
+        // A last line without its LF (a head cut short) is a field line too.
+        let rest = raw.get(start..).unwrap_or_default();
+        if shape.lfs > 0 && !shape.ended && !rest.is_empty() && rest != b"\r" {
+            if matches!(rest.first(), Some(b' ' | b'\t')) {
+                shape.fold = true;
+            } else {
+                shape.fields = shape.fields.saturating_add(1);
+            }
         }
         shape
     }
 
-    /// Takes a line after the start line (its LF cut); false when it is the empty line.
-    fn field_line(&mut self, l: &[u8]) -> bool {
-        if l.is_empty() || l == b"\r" {
-            return false;
+    /// Takes a line ended by an LF: `empty` (nothing or a lone CR before the LF),
+    /// `cr_before` (a CR just before the LF), `first` (its first byte).
+    fn line_ended(&mut self, empty: bool, cr_before: bool, first: Option<u8>) {
+        let start_line = self.lfs == 0;
+        self.lfs = self.lfs.saturating_add(1);
+        if !cr_before {
+            self.bare_lf = true;
         }
-        if matches!(l.first(), Some(b' ' | b'\t')) {
+        if start_line || self.ended {
+            return;
+        }
+        if empty {
+            self.ended = true;
+        } else if matches!(first, Some(b' ' | b'\t')) {
             self.fold = true;
         } else {
-            self.fields += 1;
+            self.fields = self.fields.saturating_add(1);
         }
-        true
     }
 }
 
@@ -365,10 +406,10 @@ impl HeadShape {
 /// head needs no rewriting, with `raw`'s shape.
 fn normalize(
     raw: &[u8],
+    shape: HeadShape,
     max_fields: usize,
     anomalies: &mut Vec<Anomaly>,
 ) -> (Option<Vec<u8>>, bool, HeadShape) {
-    let shape = HeadShape::of(raw);
     let HeadShape {
         bare_lf,
         fold,
@@ -381,7 +422,7 @@ fn normalize(
     if fold {
         anomalies.push(Anomaly::ObsFold);
     }
-    let too_many = fields > max_fields;
+    let too_many = fields as usize > max_fields;
     if !bare_lf && !fold && !too_many {
         return (None, false, shape);
     }
@@ -485,13 +526,35 @@ fn lossy_string(bytes: &[u8]) -> CompactString {
 
 /// Parses a complete head (ending with its empty line). None when httparse rejects it.
 pub(crate) fn parse_head(raw: &[u8], request: bool, max_headers: usize) -> Option<ParsedHead> {
+    parse_shaped_head(raw, HeadShape::of(raw), request, max_headers)
+}
+
+/// `parse_head` of the head `scanner` found the end of, `raw` being every byte it scanned:
+/// its lines were looked at on the way (`HeadScanner::shape`).
+pub(crate) fn parse_scanned_head(
+    raw: &[u8],
+    scanner: &HeadScanner,
+    request: bool,
+    max_headers: usize,
+) -> Option<ParsedHead> {
+    let shape = scanner.shape();
+    debug_assert_eq!(shape, HeadShape::of(raw), "the scanner saw other bytes");
+    parse_shaped_head(raw, shape, request, max_headers)
+}
+
+fn parse_shaped_head(
+    raw: &[u8],
+    shape: HeadShape,
+    request: bool,
+    max_headers: usize,
+) -> Option<ParsedHead> {
     let mut anomalies = Vec::new();
     let max_headers = max_headers.max(1);
-    let (norm, too_many, shape) = normalize(raw, max_headers, &mut anomalies);
+    let (norm, too_many, shape) = normalize(raw, shape, max_headers, &mut anomalies);
     let buf: &[u8] = norm.as_deref().unwrap_or(raw);
     let lfs = match &norm {
         Some(n) => memchr::memchr_iter(b'\n', n).count(),
-        None => shape.lfs,
+        None => shape.lfs as usize,
     };
     let fields = lfs.min(max_headers + 2);
     // Most heads have a few dozen fields at most: their slots on the stack.
@@ -563,7 +626,8 @@ pub(crate) fn parse_head_lenient(
     max_headers: usize,
 ) -> Option<ParsedHead> {
     let mut anomalies = Vec::new();
-    let (norm, too_many, _) = normalize(raw, max_headers.max(1), &mut anomalies);
+    let (norm, too_many, _) =
+        normalize(raw, HeadShape::of(raw), max_headers.max(1), &mut anomalies);
     let buf: &[u8] = norm.as_deref().unwrap_or(raw);
     let mut lines = buf
         .split(|&b| b == b'\n')

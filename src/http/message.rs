@@ -41,12 +41,13 @@ fn final_framing(p: &mut ParsedHead, method: &str, complete: bool, switch: bool)
 
 impl HttpConn {
     pub(super) fn parse(&self, ctx: &mut HttpCtx, request: bool) -> Option<ParsedHead> {
-        let buf = if request {
-            &self.halves.to_server.buf
+        let half = if request {
+            &self.halves.to_server
         } else {
-            &self.halves.to_client.buf
+            &self.halves.to_client
         };
-        match head::parse_head(buf, request, ctx.limits.max_headers) {
+        let buf = &half.buf;
+        match head::parse_scanned_head(buf, &half.scanner, request, ctx.limits.max_headers) {
             Some(p) => Some(p),
             None => {
                 ctx.counters.parse_errors += 1;
