@@ -120,7 +120,18 @@ while [ "$rounds" -lt "$max_rounds" ]; do
   now=$(stat -c %s "$shm/capture.pcap" 2>/dev/null || echo 0)
   [ "$now" -ge $((size_mb * 1000000)) ] && break
 done
-sleep 0.5
+# tcpdump may still be reading the kernel's buffer (up to 256 MiB, seconds of traffic when
+# the machine is busy): packets left there when it is stopped are neither written nor
+# counted as dropped, and the capture then lacks the last exchanges the clients counted.
+# Stopped once its file has not grown for a second (at most 60 s).
+last=-1 still=0
+for _ in $(seq 300); do
+  now=$(stat -c %s "$shm/capture.pcap" 2>/dev/null || echo 0)
+  if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
+  [ "$still" -ge 5 ] && break
+  last=$now
+  sleep 0.2
+done
 kill -INT "$cap_pid"; wait "$cap_pid" 2>/dev/null || true
 cap_pid=
 dropped=$(grep -Eo '[0-9]+ packets dropped by kernel' "$dir/tcpdump.err" | awk '{print $1}')
