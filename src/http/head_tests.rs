@@ -211,9 +211,10 @@ fn bare_lf_and_obs_fold_are_normalised_and_flagged() {
 }
 
 /// Field values are text as each one alone would be: a head that is valid UTF-8 is
-/// checked once, and one value that is not (Latin-1 here) is replaced on its own without
-/// touching its neighbours, before or after it, nor the same bytes in a folded line. Also
-/// through the rewritten buffer (a bare LF) and on heads of any bytes httparse accepts.
+/// checked once, and a value that is not (Latin-1 here), also one continued on a folded
+/// line, is replaced on its own without touching its neighbours. The same through the
+/// rewritten buffer (a bare LF), and on request and response heads of any bytes httparse
+/// accepts (whitespace inside and around values).
 #[test]
 fn field_values_are_text_one_by_one() {
     use proptest::prelude::*;
@@ -224,18 +225,30 @@ fn field_values_are_text_one_by_one() {
     assert_eq!(values(&p), ["caf\u{e9}", "caf\u{fffd}", "\u{20ac} 1"]);
     let p = parse_head(b"GET / HTTP/1.1\nA: caf\xc3\xa9\nB: x\n\n", true, 10).unwrap();
     assert_eq!(values(&p), ["caf\u{e9}", "x"]);
+    let folded = b"HTTP/1.1 200 OK\r\nA: x\r\n caf\xe9\r\nB: caf\xc3\xa9\r\n\r\n";
+    let p = parse_head(folded, false, 10).unwrap();
+    assert_eq!(values(&p), ["x caf\u{fffd}", "caf\u{e9}"]);
 
-    let byte = prop::sample::select(vec![b'a', b' ', b':', 0xc3, 0xa9, 0xe9, 0xe2, 0x82, 0xac]);
+    let byte = prop::sample::select(vec![
+        b'a', b' ', b'\t', b':', 0xc3, 0xa9, 0xe9, 0xe2, 0x82, 0xac,
+    ]);
     let value = prop::collection::vec(byte, 0..12);
-    proptest!(|(vals in prop::collection::vec(value, 1..5))| {
-        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    proptest!(ProptestConfig::with_cases(1000), |(
+        vals in prop::collection::vec(value, 1..5),
+        request: bool,
+    )| {
+        let mut head = if request {
+            b"GET / HTTP/1.1\r\n".to_vec()
+        } else {
+            b"HTTP/1.1 200 OK\r\n".to_vec()
+        };
         for (i, v) in vals.iter().enumerate() {
             head.extend_from_slice(format!("F{i}: ").as_bytes());
             head.extend_from_slice(v);
             head.extend_from_slice(b"\r\n");
         }
         head.extend_from_slice(b"\r\n");
-        if let Some(p) = parse_head(&head, false, 10) {
+        if let Some(p) = parse_head(&head, request, 10) {
             for h in &p.headers {
                 let i: usize = h.name[1..].parse().unwrap();
                 let raw = &vals[i];
