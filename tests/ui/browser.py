@@ -40,6 +40,7 @@ os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go online
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -470,9 +471,16 @@ def health_rows_and_shared_filter(d, wait, base):
     if len(moved) != 1 or not moved[0].startswith("gaps "):
         fail(f"the moved counter is not the one marked: {moved}")
     step(f"health strip: {h!r}; red when gaps moved")
-    # Virtualised: the DOM holds the visible rows only.
-    WebDriverWait(d, 60).until(lambda d: d.execute_script(
-        "return state.rows.length > Math.ceil(document.getElementById('list').clientHeight / 22) + 40"))
+    # Virtualised: the DOM holds the visible rows only. (Timed out once in a full test
+    # run, never alone: on a timeout, say what the page held, so the next one tells why.)
+    try:
+        WebDriverWait(d, 60).until(lambda d: d.execute_script(
+            "return state.rows.length > Math.ceil(document.getElementById('list').clientHeight / 22) + 40"))
+    except TimeoutException:
+        seen = d.execute_script(
+            "return [state.rows.length, Math.ceil(document.getElementById('list').clientHeight / 22) + 40,"
+            " state.lastSeq, document.getElementById('health').textContent]")
+        fail(f"rows did not pass the visible ones + 40 in 60 s: held, needed, last seq, health: {seen}")
     dom, held, cap = d.execute_script(
         "return [document.querySelectorAll('#rows .row').length, state.rows.length,"
         " Math.ceil(document.getElementById('list').clientHeight / 22) + 20]")
