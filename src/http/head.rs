@@ -370,11 +370,7 @@ impl HeadShape {
         // A last line without its LF (a head cut short) is a field line too.
         let rest = raw.get(start..).unwrap_or_default();
         if shape.lfs > 0 && !shape.ended && !rest.is_empty() && rest != b"\r" {
-            if matches!(rest.first(), Some(b' ' | b'\t')) {
-                shape.fold = true;
-            } else {
-                shape.fields = shape.fields.saturating_add(1);
-            }
+            shape.field_line(rest.first().copied());
         }
         shape
     }
@@ -392,7 +388,15 @@ impl HeadShape {
         }
         if empty {
             self.ended = true;
-        } else if matches!(first, Some(b' ' | b'\t')) {
+        } else {
+            self.field_line(first);
+        }
+    }
+
+    /// Takes a non-empty line after the start line, before the empty one, by its first
+    /// byte: an obs-fold continuation or a field line.
+    fn field_line(&mut self, first: Option<u8>) {
+        if matches!(first, Some(b' ' | b'\t')) {
             self.fold = true;
         } else {
             self.fields = self.fields.saturating_add(1);
@@ -402,14 +406,15 @@ impl HeadShape {
 
 /// Rewrites a head so httparse takes it: every line ends with CRLF (bare LF accepted,
 /// RFC 9112 §2.2) and obs-fold continuation lines are joined to the previous line with a
-/// space (RFC 9112 §5.2). Keeps at most `max_fields` field lines. Returns None when the
-/// head needs no rewriting, with `raw`'s shape.
+/// space (RFC 9112 §5.2). Keeps at most `max_fields` field lines. `shape` is `raw`'s.
+/// Returns None when the head needs no rewriting, and whether it has more field lines
+/// than `max_fields`.
 fn normalize(
     raw: &[u8],
     shape: HeadShape,
     max_fields: usize,
     anomalies: &mut Vec<Anomaly>,
-) -> (Option<Vec<u8>>, bool, HeadShape) {
+) -> (Option<Vec<u8>>, bool) {
     let HeadShape {
         bare_lf,
         fold,
@@ -424,7 +429,7 @@ fn normalize(
     }
     let too_many = fields as usize > max_fields;
     if !bare_lf && !fold && !too_many {
-        return (None, false, shape);
+        return (None, false);
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len() + 16);
     let mut kept = 0usize;
@@ -457,7 +462,7 @@ fn normalize(
         out.extend_from_slice(line);
     }
     out.extend_from_slice(b"\r\n\r\n");
-    (Some(out), too_many, shape)
+    (Some(out), too_many)
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -550,7 +555,7 @@ fn parse_shaped_head(
 ) -> Option<ParsedHead> {
     let mut anomalies = Vec::new();
     let max_headers = max_headers.max(1);
-    let (norm, too_many, shape) = normalize(raw, shape, max_headers, &mut anomalies);
+    let (norm, too_many) = normalize(raw, shape, max_headers, &mut anomalies);
     let buf: &[u8] = norm.as_deref().unwrap_or(raw);
     let lfs = match &norm {
         Some(n) => memchr::memchr_iter(b'\n', n).count(),
@@ -626,8 +631,7 @@ pub(crate) fn parse_head_lenient(
     max_headers: usize,
 ) -> Option<ParsedHead> {
     let mut anomalies = Vec::new();
-    let (norm, too_many, _) =
-        normalize(raw, HeadShape::of(raw), max_headers.max(1), &mut anomalies);
+    let (norm, too_many) = normalize(raw, HeadShape::of(raw), max_headers.max(1), &mut anomalies);
     let buf: &[u8] = norm.as_deref().unwrap_or(raw);
     let mut lines = buf
         .split(|&b| b == b'\n')

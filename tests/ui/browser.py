@@ -473,13 +473,14 @@ def health_rows_and_shared_filter(d, wait, base):
     step(f"health strip: {h!r}; red when gaps moved")
     # Virtualised: the DOM holds the visible rows only. (Timed out once in a full test
     # run, never alone: on a timeout, say what the page held, so the next one tells why.)
+    needed = "Math.ceil(document.getElementById('list').clientHeight / 22) + 40"
     try:
         WebDriverWait(d, 60).until(lambda d: d.execute_script(
-            "return state.rows.length > Math.ceil(document.getElementById('list').clientHeight / 22) + 40"))
+            f"return state.rows.length > {needed}"))
     except TimeoutException:
         seen = d.execute_script(
-            "return [state.rows.length, Math.ceil(document.getElementById('list').clientHeight / 22) + 40,"
-            " state.lastSeq, document.getElementById('health').textContent]")
+            f"return [state.rows.length, {needed}, state.lastSeq,"
+            " document.getElementById('health').textContent]")
         fail(f"rows did not pass the visible ones + 40 in 60 s: held, needed, last seq, health: {seen}")
     dom, held, cap = d.execute_script(
         "return [document.querySelectorAll('#rows .row').length, state.rows.length,"
