@@ -263,9 +263,10 @@ pub struct Cli {
 
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
     ///
-    /// More than one pays off when the output is light or cores are spare: on 2 cores, 2 workers
-    /// cut CSV-only runs by 7-28%; HAR runs went from 7% faster to 16% slower
-    /// (docs/benchmarks.md).
+    /// Give each worker a core of its own beside the capture thread's: on 2 cores a second
+    /// worker shares one, and reading 1 GB files it ran CSV only from 3% faster (many
+    /// connections) to 14% slower (few), HAR output from 10% faster to 18% slower
+    /// (docs/benchmarks.md, Scaling).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,
