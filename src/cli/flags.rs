@@ -264,9 +264,9 @@ pub struct Cli {
     /// Worker threads that reassemble and parse; connections are sharded over them. 1 to 256.
     ///
     /// Give each worker a core of its own beside the capture thread's: on 2 cores a second
-    /// worker shares one, and reading 1 GB files it ran CSV only from 3% faster (many
-    /// connections) to 14% slower (few), HAR output from 10% faster to 18% slower
-    /// (docs/benchmarks.md, Scaling).
+    /// worker shares one, and reading 1 GB files it ran CSV only from 5% faster (many
+    /// connections) to 17% slower (few), HAR output from 10% faster to 18% slower
+    /// (docs/benchmarks.md: the bench and Scaling).
     #[arg(help_heading = CAPTURE, long, value_name = "N", default_value_t = DEFAULT_WORKERS,
           value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: u16,
