@@ -101,6 +101,8 @@ EOF
 shm=$(mktemp -d /dev/shm/httshark-real.XXXXXX)
 ip netns exec "$cli" nice -n -10 tcpdump -i "$a" -w "$shm/capture.pcap" -s 0 -B 262144 "tcp port 80" 2> "$dir/tcpdump.err" &
 cap_pid=$!
+# Bytes tcpdump has written so far.
+captured() { stat -c %s "$shm/capture.pcap" 2>/dev/null || echo 0; }
 sleep 1
 client=0 rounds=0
 # curl round: keep-alive, gzip, upload, download, a closed connection; 8 exchanges.
@@ -117,7 +119,7 @@ while [ "$rounds" -lt "$max_rounds" ]; do
   got=$(ip netns exec "$cli" nice -n 10 wrk -t 1 -c 8 -d "${round_s}s" --timeout 5s -s "$dir/mix.lua" "http://$srv_ip" | awk '/^wrk_responses/ {print $2}')
   client=$((client + got))
   curl_round && client=$((client + 8))
-  now=$(stat -c %s "$shm/capture.pcap" 2>/dev/null || echo 0)
+  now=$(captured)
   [ "$now" -ge $((size_mb * 1000000)) ] && break
 done
 # tcpdump may still be reading the kernel's buffer (up to 256 MiB, seconds of traffic when
@@ -126,7 +128,7 @@ done
 # Stopped once its file has not grown for a second (at most 60 s).
 last=-1 still=0
 for _ in $(seq 300); do
-  now=$(stat -c %s "$shm/capture.pcap" 2>/dev/null || echo 0)
+  now=$(captured)
   if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; fi
   [ "$still" -ge 5 ] && break
   last=$now

@@ -473,7 +473,8 @@ def health_rows_and_shared_filter(d, wait, base):
     step(f"health strip: {h!r}; red when gaps moved")
     # Virtualised: the DOM holds the visible rows only. (Timed out once in a full test
     # run, never alone: on a timeout, say what the page held, so the next one tells why.)
-    needed = "Math.ceil(document.getElementById('list').clientHeight / 22) + 40"
+    visible = "Math.ceil(document.getElementById('list').clientHeight / 22)"
+    needed = f"{visible} + 40"
     try:
         WebDriverWait(d, 60).until(lambda d: d.execute_script(
             f"return state.rows.length > {needed}"))
@@ -484,7 +485,7 @@ def health_rows_and_shared_filter(d, wait, base):
         fail(f"rows did not pass the visible ones + 40 in 60 s: held, needed, last seq, health: {seen}")
     dom, held, cap = d.execute_script(
         "return [document.querySelectorAll('#rows .row').length, state.rows.length,"
-        " Math.ceil(document.getElementById('list').clientHeight / 22) + 20]")
+        f" {visible} + 20]")
     if dom > cap or held <= cap:
         fail(f"{dom} rows in the DOM for {held} held (visible + margin: {cap})")
     step(f"virtualised: {dom} rows in the DOM for {held}")
