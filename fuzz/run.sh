@@ -26,6 +26,6 @@ args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len"
 [ -n "$dict" ] && args+=(-dict="dict/$dict")
 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- "${args[@]}" "$@" \
   > "logs/$target.log" 2>&1 && rc=0 || rc=$?
-grep -E "INITED|^#[0-9]+ +DONE|stat::|SUMMARY|panicked|Test unit written" "logs/$target.log" || true
+grep -E "INITED|^#[0-9]+[[:space:]]+DONE|stat::|SUMMARY|panicked|Test unit written" "logs/$target.log" || true
 tail -1 "logs/$target.log"
 exit $rc
