@@ -15,6 +15,8 @@
 //! processors open output files (through `output`), and only `pipeline` (and `attrib`, the
 //! process attribution thread of live captures) starts threads.
 
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+pub mod allocator;
 pub mod attrib;
 pub mod cli;
 #[cfg(feature = "capture")]
