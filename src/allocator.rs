@@ -16,6 +16,13 @@
 //! `realloc` across `SMALL_MAX` moves the block from one allocator to the other (a copy,
 //! once per buffer that grows past it).
 //!
+//! What it risks: a dependency that frees a block with another size than it allocated it
+//! with (already undefined behaviour, which glibc's `free` tolerates, since it ignores the
+//! size) would hand the block to the wrong allocator when the two sizes lie on either side
+//! of `SMALL_MAX`. An independent review of the dependencies that rebuild allocations
+//! (zlib-rs, compact_str, brotli, vsimd) found none; C libraries (libpcap, zstd) allocate
+//! and free with glibc's `malloc`, which jemalloc's prefixed symbols leave alone.
+//!
 //! What it does not do: change what httshark charges to `-memory-limit` (capacities, not
 //! the allocator's pages), or apply to the library's own unit tests and the fuzz targets,
 //! which keep the system's allocator.
