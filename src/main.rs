@@ -28,28 +28,28 @@ use httshark::{output, processor};
 use httshark::{stderr_line, stderr_write};
 
 /// The allocator (feature `jemalloc`, on by default): small blocks from jemalloc, large
-/// ones from the system's (`httshark::allocator` says why).
+/// ones from the system's (`httshark::allocator` says why), and jemalloc's options.
 #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
-#[global_allocator]
-static ALLOCATOR: httshark::allocator::SplitAllocator = httshark::allocator::SplitAllocator;
+mod allocator_setup {
+    #[global_allocator]
+    static ALLOCATOR: httshark::allocator::SplitAllocator = httshark::allocator::SplitAllocator;
 
-/// jemalloc's options, read when it starts (`_rjem_` is tikv-jemalloc-sys's symbol prefix;
-/// `_RJEM_MALLOC_CONF` in the environment overrides them): freed pages go back to the
-/// system after 1 s unused instead of jemalloc's 10 s (4-7 MiB less peak RSS on the bench's
-/// HAR runs with jemalloc for every size, at the same speed; at 100 ms its workers took
-/// 10-25% more CPU there). Here, not in the library: the binary is always linked whole.
-#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
-#[export_name = "_rjem_malloc_conf"]
-static JEMALLOC_CONF: JemallocConf = JemallocConf(c"dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+    /// jemalloc's options, read when it starts (`_rjem_` is tikv-jemalloc-sys's symbol
+    /// prefix; `_RJEM_MALLOC_CONF` in the environment overrides them): freed pages go back
+    /// to the system after 1 s unused instead of jemalloc's 10 s (4-7 MiB less peak RSS on
+    /// the bench's HAR runs with jemalloc for every size, at the same speed; at 100 ms its
+    /// workers took 10-25% more CPU there). Here, not in the library: the binary is always
+    /// linked whole.
+    #[export_name = "_rjem_malloc_conf"]
+    static JEMALLOC_CONF: Conf = Conf(c"dirty_decay_ms:1000".as_ptr());
 
-/// A C string pointer in a static, as jemalloc reads `malloc_conf` (`const char *`).
-#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
-#[repr(transparent)]
-struct JemallocConf(*const std::ffi::c_char);
+    /// A C string pointer in a static, as jemalloc reads `malloc_conf` (`const char *`).
+    #[repr(transparent)]
+    struct Conf(*const std::ffi::c_char);
 
-// SAFETY: the pointer is to a 'static C string literal, never written.
-#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
-unsafe impl Sync for JemallocConf {}
+    // SAFETY: the pointer is to a 'static C string literal, never written.
+    unsafe impl Sync for Conf {}
+}
 
 /// Counters printed even when zero: the three numbers every run is judged by.
 const ALWAYS_SHOWN: &[&str] = &["packets", "transactions", "unanswered"];
