@@ -32,22 +32,23 @@ pub fn write_atomically_private(
     write_atomically_mode(path, Some(0o600), write)
 }
 
-/// Opens the temporary file, with `mode` (Unix permission bits) when given.
+/// Opens the temporary file, with `mode` (Unix permission bits) when given, else the
+/// umask's default. A stale temporary file (or a symlink planted in a shared folder under
+/// the predictable name) is removed first, then the file is created exclusively:
+/// `O_EXCL` never follows a symlink, so a run as root cannot be made to truncate and fill
+/// another file; one planted again in between makes the open fail instead.
 fn create_temp(tmp: &Path, mode: Option<u32>) -> io::Result<File> {
+    match fs::remove_file(tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut opts = fs::OpenOptions::new();
     // Readable too: a streamed HAR file is read back when its late entries are merged.
-    opts.read(true).write(true).create(true).truncate(true);
+    opts.read(true).write(true).create_new(true);
     #[cfg(unix)]
     if let Some(m) = mode {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        // A stale temporary file (or a symlink planted in a shared folder) is removed,
-        // then the file is created exclusively: O_EXCL never follows a symlink, and `mode`
-        // applies only to a file this call creates.
-        match fs::remove_file(tmp) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        opts.create_new(true).mode(m);
+        opts.mode(m);
         let file = opts.open(tmp)?;
         // The umask can only clear bits; set them exactly anyway.
         file.set_permissions(fs::Permissions::from_mode(m))?;
@@ -120,12 +121,26 @@ fn write_atomically_mode(
         write(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_data()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        sync_folder(dir);
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Makes a rename in `dir` durable (the file's bytes were synced before it): without it a
+/// power cut can leave the old file, or none, under the name. Best effort: a folder that
+/// cannot be opened or synced (some network filesystems) leaves the rename as it is.
+pub(crate) fn sync_folder(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 /// The step of `prepare_folder` that failed.
@@ -315,21 +330,37 @@ mod tests {
         assert!(!stale.exists());
     }
 
+    /// Neither kind of write follows a symlink planted under the temporary file's
+    /// predictable name (a shared folder, a run as root): the target keeps its bytes and
+    /// the output is a regular file of its own.
     #[cfg(unix)]
     #[test]
-    fn private_write_does_not_follow_a_planted_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        fs::write(&victim, b"keep").unwrap();
-        let p = dir.path().join("x.har");
-        std::os::unix::fs::symlink(
-            &victim,
-            dir.path().join(format!(".x.har.tmp{}", std::process::id())),
-        )
-        .unwrap();
-        write_atomically_private(&p, |w| w.write_all(b"new")).unwrap();
-        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
-        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+    fn writes_do_not_follow_a_planted_symlink() {
+        type Write = fn(&Path, &[u8]) -> io::Result<()>;
+        let writes: [(&str, Write); 2] = [
+            ("x.har", |p, b| {
+                write_atomically_private(p, |w| w.write_all(b))
+            }),
+            ("statistics.csv", |p, b| {
+                write_atomically(p, |w| w.write_all(b))
+            }),
+        ];
+        for (name, write) in writes {
+            let dir = tempfile::tempdir().unwrap();
+            let victim = dir.path().join("victim");
+            fs::write(&victim, b"keep").unwrap();
+            let p = dir.path().join(name);
+            std::os::unix::fs::symlink(
+                &victim,
+                dir.path()
+                    .join(format!(".{name}.tmp{}", std::process::id())),
+            )
+            .unwrap();
+            write(&p, b"new").unwrap();
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "keep", "{name}");
+            assert_eq!(fs::read_to_string(&p).unwrap(), "new", "{name}");
+            assert!(fs::symlink_metadata(&p).unwrap().is_file(), "{name}");
+        }
     }
 
     #[test]

@@ -309,6 +309,9 @@ impl Stream {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 other => {
                     other?;
+                    if let Some(dir) = dest.parent() {
+                        crate::output::sync_folder(dir);
+                    }
                     let bytes = run.len + tail.len() as u64;
                     self.run = None;
                     return Ok(Exported {
