@@ -215,7 +215,8 @@ impl Worker {
 
     /// Time advanced to `ts` (packet time, or the wall clock of an idle live capture):
     /// response timeouts and idle connections are checked when `check_interval` has
-    /// passed since the last check. Returns the worker's clock.
+    /// passed since the last check, and transactions completed from then on are stamped
+    /// after it (`HttpCtx::complete`). Returns the worker's clock.
     pub fn on_tick(&mut self, ts: Timestamp) -> Timestamp {
         let now = self.clock.advance(ts);
         crate::proto::linger_tick(&mut self.ctx, now, false);
@@ -223,6 +224,8 @@ impl Worker {
             self.table.on_tick(&mut self.ctx, now);
             self.next_check = Some(now + self.check_interval);
         }
+        // What completes from now on is stamped after this tick (`HttpCtx::complete`).
+        self.ctx.http.after_tick = Some(now);
         now
     }
 

@@ -211,3 +211,54 @@ fn a_response_without_status_line_is_an_http09_reply_to_the_request() {
     assert_eq!(counters.http.responses_without_status_line, 0);
     assert!(txs.iter().all(|t| t.response.is_none()), "{txs:#?}");
 }
+
+/// A transaction completed after a tick by a packet stamped before it (timestamps going
+/// backwards: merged captures, a live ring read after an idle tick) is stamped 1 ns after
+/// the tick, counted: processors take a tick at `now` to mean every transaction with
+/// `completed_at <= now` has reached them, and with several workers one completed after
+/// the tick could otherwise reach them before or after it (HAR files differed between
+/// runs). Its packets' own times are kept. Without the tick, the packet's time stays.
+#[test]
+fn a_transaction_completed_after_a_tick_is_stamped_after_it() {
+    let mut packets = connection(0, 80, &[(GET, OK)], 1448);
+    packets.sort_by_key(|p| p.ts);
+    let ts = |p: &Packet| Timestamp(p.ts.as_nanos());
+    // The response's packet completes the transaction; the close follows.
+    let response = packets
+        .iter()
+        .position(|p| p.data.windows(6).any(|w| w == b"200 OK"))
+        .expect("a response packet");
+    let late_tick = ts(&packets[response]) + Duration::from_millis(1);
+    for tick_first in [false, true] {
+        let mut w = Worker::new(WorkerConfig::from_config(
+            &Config::default(),
+            LinkType::Ethernet,
+        ));
+        let mut txs = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            if i == response && tick_first {
+                w.on_tick(late_tick);
+            }
+            w.on_frame(&p.data, i as u64, ts(p));
+            txs.extend(w.take_transactions());
+        }
+        w.finish(late_tick + Duration::from_secs(1));
+        txs.extend(w.take_transactions());
+        assert_eq!(txs.len(), 1, "tick first: {tick_first}");
+        let tx = &txs[0];
+        let response_ts = tx.response.as_ref().expect("answered").last_ts;
+        assert_eq!(
+            response_ts,
+            ts(&packets[response]),
+            "its own times are kept"
+        );
+        let raised = w.counters().http.completed_after_tick;
+        if tick_first {
+            assert_eq!(tx.completed_at, late_tick + Duration::from_nanos(1));
+            assert_eq!(raised, 1);
+        } else {
+            assert_eq!(tx.completed_at, ts(&packets[response]));
+            assert_eq!(raised, 0);
+        }
+    }
+}

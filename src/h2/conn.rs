@@ -497,7 +497,7 @@ impl State {
         if self.streams.get(&id).is_some_and(Stream::done) {
             if let Some(s) = self.streams.remove(&id) {
                 let tx = s.finish(ctx, conn, Unanswered::ConnectionClosed, now);
-                ctx.out.push(tx);
+                ctx.complete(tx);
             }
         }
     }
@@ -579,7 +579,7 @@ impl State {
             if let Some(mut s) = self.streams.remove(&id) {
                 s.refused(code);
                 let tx = s.finish(ctx, conn, Unanswered::StreamReset, now);
-                ctx.out.push(tx);
+                ctx.complete(tx);
             }
         }
     }
@@ -635,7 +635,7 @@ impl State {
         }
         for (_, s) in std::mem::take(&mut self.streams) {
             let tx = s.finish(ctx, conn, why, now);
-            ctx.out.push(tx);
+            ctx.complete(tx);
         }
     }
 }
@@ -763,7 +763,7 @@ impl StreamHandler for H2Conn {
             if let Some(s) = self.st.streams.remove(&id) {
                 ctx.counters.response_timeouts += 1;
                 let tx = s.finish(ctx, conn, Unanswered::Timeout, now);
-                ctx.out.push(tx);
+                ctx.complete(tx);
             }
         }
         let reset: Vec<u32> = self
@@ -776,7 +776,7 @@ impl StreamHandler for H2Conn {
         for id in reset {
             if let Some(s) = self.st.streams.remove(&id) {
                 let tx = s.finish(ctx, conn, Unanswered::StreamReset, now);
-                ctx.out.push(tx);
+                ctx.complete(tx);
             }
         }
     }

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use crate::model::{ConnInfo, Transaction};
 use crate::reassembly::{HandlerFactory, Role};
+use crate::time::Timestamp;
 
 /// Bounds of the HTTP layer. Each is counted when hit.
 #[derive(Clone, Debug)]
@@ -78,6 +79,11 @@ crate::counters! {
         responses,
         /// Transactions emitted (requests with or without a response).
         transactions,
+        /// Transactions completed by a packet stamped at or before a pipeline tick the
+        /// worker had already passed (timestamps going backwards: merged captures, a live
+        /// ring read after an idle tick): their `completed_at` is set 1 ns after that tick,
+        /// so that every output places them after it whatever the worker count.
+        completed_after_tick,
         /// Requests exported with no response (timeout, close, end of capture).
         unanswered,
         /// Requests that hit `-response-timeout`.
@@ -169,6 +175,9 @@ pub struct HttpCtx {
     /// sites-stats,transactions-sizes`: sizes only), bodies without content coding are
     /// counted and not stored (`BodyReader::sizes_only`).
     pub keep_bodies: bool,
+    /// The last pipeline tick the worker passed (`Worker::on_tick`): a transaction
+    /// completed since is stamped after it (`complete`).
+    pub(crate) after_tick: Option<Timestamp>,
 }
 
 impl HttpCtx {
@@ -180,7 +189,23 @@ impl HttpCtx {
             inflater: decode::Inflater::default(),
             h2: crate::h2::H2Counters::default(),
             keep_bodies: true,
+            after_tick: None,
         }
+    }
+
+    /// Hands over a completed transaction. Processors take a tick at `now` to mean that
+    /// every transaction with `completed_at <= now` has reached them
+    /// (`Processor::on_tick`): true of packet time while it only moves forward. A
+    /// transaction completed after a tick, by a packet stamped at or before it, is stamped
+    /// 1 ns after the tick instead, so its interval and its place among the statistics
+    /// do not depend on whether the other workers had passed that tick when it arrived
+    /// (its entry's own times, from its packets, are kept).
+    pub(crate) fn complete(&mut self, mut tx: Transaction) {
+        if let Some(tick) = self.after_tick.filter(|&t| tx.completed_at <= t) {
+            tx.completed_at = tick + Duration::from_nanos(1);
+            self.counters.completed_after_tick += 1;
+        }
+        self.out.push(tx);
     }
 }
 

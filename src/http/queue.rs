@@ -296,7 +296,7 @@ impl HttpConn {
         }
         ctx.counters.transactions += 1;
         ctx.counters.anomalies += anomalies.len() as u64;
-        ctx.out.push(Transaction {
+        ctx.complete(Transaction {
             conn: conn.clone(),
             depth: e.depth,
             request,

@@ -106,8 +106,9 @@ crate::counters! {
         /// Candidates dropped because `max_held_bytes` was reached.
         sampled_dropped_held_limit,
         /// Transactions whose interval had already been written (a caller broke the
-        /// `on_tick` promise): not sampled, since adding them to another interval would
-        /// bias it.
+        /// `on_tick` promise; the pipeline keeps it, see the workers'
+        /// `completed_after_tick`): not sampled, since adding them to another interval
+        /// would bias it.
         sampled_late,
         /// Intervals written before the watermark passed them (`max_open_intervals`).
         sampled_intervals_forced,

@@ -167,7 +167,8 @@ crate::counters! {
         /// Times the output folder had disappeared and was created again.
         har_folder_recreated,
         /// Entries whose interval had already been written (a caller broke the
-        /// `on_tick` promise); put into the oldest interval still open.
+        /// `on_tick` promise; the pipeline keeps it, see the workers'
+        /// `completed_after_tick`); put into the oldest interval still open.
         har_entries_late,
         /// Entries that could not be serialised: always 0 since entries are written
         /// straight as JSON (`har::entry_json`); kept so counter names stay stable.
