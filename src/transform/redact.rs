@@ -30,8 +30,16 @@
 //! happened when it runs, so redacting Content-Type or Content-Encoding does not change
 //! which bodies are kept or decoded.
 //!
+//! Set-Cookie attributes keep their value only when it has the attribute's own shape (a
+//! date, a number, a host name, a path without a comma): two Set-Cookie fields folded into
+//! one line put the second cookie into an attribute's value. A field whose name HPACK
+//! could not resolve (`x-httshark-unknown-index-N`: an HTTP/2 stream picked up
+//! mid-connection) could be any listed one, so its value is redacted whenever a list is
+//! given.
+//!
 //! Invariants: a pure function of the transaction; applying it twice is applying it once;
-//! a name not listed is never touched; the number, order and names of header fields stay.
+//! a name not listed (nor an unresolved HPACK name) is never touched; the number, order and
+//! names of header fields stay.
 
 use crate::model::{Header, Transaction};
 
@@ -157,8 +165,14 @@ impl Redaction {
         }
     }
 
+    /// Redacts the listed fields of `headers`, and every field whose name HPACK lost (an
+    /// HTTP/2 stream picked up mid-connection: `x-httshark-unknown-index-N`), which could
+    /// be any listed one.
     fn headers(&self, headers: &mut [Header]) {
-        for h in headers.iter_mut().filter(|h| self.covers(&h.name)) {
+        for h in headers
+            .iter_mut()
+            .filter(|h| self.covers(&h.name) || is_unknown_name(&h.name))
+        {
             h.value = if h.name.eq_ignore_ascii_case("cookie") {
                 redact_cookie(&h.value).into()
             } else if h.name.eq_ignore_ascii_case("set-cookie") {
@@ -168,6 +182,13 @@ impl Redaction {
             };
         }
     }
+}
+
+/// A field name standing for one HPACK could not resolve (`hpack::UNKNOWN_INDEX_PREFIX`).
+fn is_unknown_name(name: &str) -> bool {
+    let prefix = crate::h2::hpack::UNKNOWN_INDEX_PREFIX;
+    name.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// `name=value` -> `name=[redacted]`; a piece without `=` (a nameless cookie) -> the
@@ -195,8 +216,9 @@ fn redact_cookie(value: &str) -> String {
     pieces.join("; ")
 }
 
-/// A Set-Cookie field value: the cookie's value redacted; known attributes kept as sent,
-/// unknown ones reduced to their name (their value could be anything).
+/// A Set-Cookie field value: the cookie's value redacted; known attributes kept as sent
+/// when their value has the attribute's own shape (`plain_attribute`), else reduced to
+/// their name, like unknown ones (their value could be anything).
 fn redact_set_cookie(value: &str) -> String {
     let mut parts = value.split(';');
     let mut out = redact_pair(parts.next().unwrap_or(""));
@@ -205,23 +227,68 @@ fn redact_set_cookie(value: &str) -> String {
         if attr.is_empty() {
             continue;
         }
-        let name = attr.split_once('=').map_or(attr, |(n, _)| n).trim();
+        let (name, value) = match attr.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (attr, None),
+        };
         out.push_str("; ");
-        if KNOWN_ATTRIBUTES
+        let known = KNOWN_ATTRIBUTES
             .iter()
-            .any(|k| k.eq_ignore_ascii_case(name))
-        {
-            out.push_str(attr);
-        } else if attr.contains('=') {
-            out.push_str(name);
-            out.push('=');
-            out.push_str(MARKER);
-        } else {
+            .find(|k| k.eq_ignore_ascii_case(name));
+        match (known, value) {
+            // A known flag (`Secure`), or a known attribute's value of its own shape.
+            (Some(_), None) => out.push_str(attr),
+            (Some(k), Some(v)) if v == MARKER || plain_attribute(k, v) => out.push_str(attr),
+            (_, Some(_)) => {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(MARKER);
+            }
             // A bare unknown word: it is its own value, so it goes too.
-            out.push_str(MARKER);
+            (None, None) => out.push_str(MARKER),
         }
     }
     out
+}
+
+/// Whether `value` has the shape known attribute `name` (lowercase) gives it, so keeping
+/// it shows nothing else. A server or proxy that folds two Set-Cookie fields into one
+/// line joins them with a comma (`a=1; Path=/, b=secret; Path=/`): the second cookie then
+/// sits in an attribute's value, and these shapes leave it out. `Expires`' one comma is
+/// the one after the weekday (`Wed, 21 Oct 2015 07:28:00 GMT`, RFC 6265 §4.1.1); a date
+/// without a weekday has none.
+fn plain_attribute(name: &str, value: &str) -> bool {
+    let b = value.as_bytes();
+    match name {
+        "expires" => {
+            let commas = b.iter().filter(|&&c| c == b',').count();
+            let first_digit = b.iter().position(u8::is_ascii_digit).unwrap_or(b.len());
+            b.len() <= 64
+                && b.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b':' | b'-' | b','))
+                && (commas == 0
+                    || (commas == 1 && b.iter().position(|&c| c == b',') < Some(first_digit)))
+        }
+        "max-age" => {
+            let digits = b.strip_prefix(b"-").unwrap_or(b);
+            (1..=20).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
+        }
+        "domain" => {
+            let host = b.strip_prefix(b".").unwrap_or(b);
+            (1..=253).contains(&host.len())
+                && host
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+        }
+        "path" => {
+            b.first() == Some(&b'/')
+                && b.len() <= 1024
+                && b.iter().all(|&c| c.is_ascii_graphic() && c != b',')
+        }
+        "samesite" => (1..=16).contains(&b.len()) && b.iter().all(u8::is_ascii_alphabetic),
+        // Flags (`Secure`, `HttpOnly`, `Partitioned`) have no value.
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +439,70 @@ mod tests {
         assert_eq!(
             redact_set_cookie("id=x; Expires=Wed, 21 Oct 2026 07:28:00 GMT; max-age=60; SameSite=Lax; Secure; Partitioned; Domain=example.com"),
             "id=[redacted]; Expires=Wed, 21 Oct 2026 07:28:00 GMT; max-age=60; SameSite=Lax; Secure; Partitioned; Domain=example.com"
+        );
+    }
+
+    /// Two Set-Cookie fields folded into one line with a comma put the second cookie into
+    /// an attribute's value: only values of the attribute's own shape are kept.
+    #[test]
+    fn folded_set_cookies_keep_no_second_value() {
+        for (folded, want) in [
+            (
+                "a=1; Path=/, b=F0LDED; Path=/",
+                "a=[redacted]; Path=[redacted]; Path=/",
+            ),
+            (
+                "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT, d=EXPS3CRET",
+                "a=[redacted]; Expires=[redacted]",
+            ),
+            (
+                "a=1; Expires=21 Oct 2026 07:28:00 GMT, N0NAME",
+                "a=[redacted]; Expires=[redacted]",
+            ),
+            (
+                "a=1; Domain=x.test,f=D0MSECRET",
+                "a=[redacted]; Domain=[redacted]",
+            ),
+            ("a=1; Max-Age=60, g=AG3", "a=[redacted]; Max-Age=[redacted]"),
+            (
+                "a=1; SameSite=Lax, h=S4ME",
+                "a=[redacted]; SameSite=[redacted]",
+            ),
+            ("a=1; Secure=, i=FL4G", "a=[redacted]; Secure=[redacted]"),
+            (
+                "a=1; HttpOnly, j=FL4G2",
+                "a=[redacted]; HttpOnly, j=[redacted]",
+            ),
+        ] {
+            let got = redact_set_cookie(folded);
+            assert_eq!(got, want, "{folded}");
+            assert_eq!(redact_set_cookie(&got), got, "idempotent: {folded}");
+        }
+        // Values of their own shape stay, whatever the case of the name.
+        for kept in [
+            "a=[redacted]; Expires=Wednesday, 21-Oct-26 07:28:00 GMT",
+            "a=[redacted]; expires=21 Oct 2026 07:28:00 GMT",
+            "a=[redacted]; MAX-AGE=-1; Domain=.Example-1.test; Path=/a/b.c?x; SameSite=None",
+        ] {
+            assert_eq!(redact_set_cookie(kept), kept);
+        }
+    }
+
+    /// A field whose name HPACK lost could be any listed one: its value goes whenever
+    /// something is redacted, and stays when nothing is.
+    #[test]
+    fn unknown_hpack_names_are_redacted_when_anything_is() {
+        let mut t = tx();
+        t.request
+            .headers
+            .push(h("x-httshark-unknown-index-62", "SECRET-API-KEY"));
+        let mut none = t.clone();
+        Redaction::parse("").unwrap().apply(&mut none);
+        assert_eq!(none, t);
+        Redaction::parse("X-Api-Key").unwrap().apply(&mut t);
+        assert_eq!(
+            t.request.headers.last(),
+            Some(&h("x-httshark-unknown-index-62", MARKER))
         );
     }
 

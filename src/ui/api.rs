@@ -197,23 +197,48 @@ fn curl(e: &UiEntry) -> Response {
     }
 }
 
-/// Masks the values of [`SENSITIVE_HEADERS`] and of every cookie in a HAR entry.
+/// Masks the values of [`SENSITIVE_HEADERS`] and of every cookie in a HAR entry, wherever
+/// a header field lives: the request's and response's headers, every interim (1xx)
+/// response's, and both bodies' trailers. A field whose name HPACK lost (an HTTP/2 stream
+/// picked up mid-connection: `x-httshark-unknown-index-N`) could be any of them, and is
+/// masked too.
 pub fn mask(entry: &mut Value) {
     for side in ["request", "response"] {
-        if let Some(hs) = entry[side]["headers"].as_array_mut() {
-            for h in hs {
-                let sensitive = h["name"]
-                    .as_str()
-                    .is_some_and(|n| SENSITIVE_HEADERS.contains(&n.to_ascii_lowercase().as_str()));
-                if sensitive {
-                    h["value"] = Value::from(MASK);
-                }
-            }
-        }
-        if let Some(cs) = entry[side]["cookies"].as_array_mut() {
+        let Some(side) = entry.get_mut(side) else {
+            continue;
+        };
+        mask_headers(side.get_mut("headers"));
+        if let Some(cs) = side.get_mut("cookies").and_then(Value::as_array_mut) {
             for c in cs {
                 c["value"] = Value::from(MASK);
             }
+        }
+    }
+    mask_headers(entry.get_mut("_requestTrailers"));
+    mask_headers(entry.get_mut("_responseTrailers"));
+    if let Some(interim) = entry
+        .get_mut("_interimResponses")
+        .and_then(Value::as_array_mut)
+    {
+        for i in interim {
+            mask_headers(i.get_mut("headers"));
+        }
+    }
+}
+
+/// Masks the sensitive fields of a HAR header list (`[{"name", "value"}]`), if it is one.
+fn mask_headers(list: Option<&mut Value>) {
+    let Some(hs) = list.and_then(Value::as_array_mut) else {
+        return;
+    };
+    for h in hs {
+        let sensitive = h["name"].as_str().is_some_and(|n| {
+            let n = n.to_ascii_lowercase();
+            SENSITIVE_HEADERS.contains(&n.as_str())
+                || n.starts_with(crate::h2::hpack::UNKNOWN_INDEX_PREFIX)
+        });
+        if sensitive {
+            h["value"] = Value::from(MASK);
         }
     }
 }
@@ -338,5 +363,26 @@ mod tests {
         let s = v.to_string();
         assert!(!s.contains("s3cret") && !s.contains("Bearer x"), "{s}");
         assert!(s.contains("*/*") && s.contains("\"sid\""));
+        assert!(!s.contains("_requestTrailers"), "no field added: {s}");
+    }
+
+    /// Interim responses and trailers carry header fields too, and a field whose name
+    /// HPACK lost could be any of the sensitive ones.
+    #[test]
+    fn mask_reaches_interim_responses_trailers_and_unknown_names() {
+        let mut v: Value = serde_json::from_str(
+            r#"{"request":{"headers":[{"name":"x-httshark-unknown-index-62","value":"k3y"}],"cookies":[]},
+               "response":{"headers":[],"cookies":[]},
+               "_interimResponses":[{"status":103,"headers":[{"name":"Set-Cookie","value":"early=s3cret"},{"name":"Link","value":"</a.css>"}]}],
+               "_requestTrailers":[{"name":"Authorization","value":"Basic t0ken"}],
+               "_responseTrailers":[{"name":"Proxy-Authorization","value":"pr0xy"}]}"#,
+        )
+        .unwrap();
+        mask(&mut v);
+        let s = v.to_string();
+        for secret in ["k3y", "s3cret", "t0ken", "pr0xy"] {
+            assert!(!s.contains(secret), "{secret} in {s}");
+        }
+        assert!(s.contains("</a.css>"), "{s}");
     }
 }
