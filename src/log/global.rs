@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use crate::output::write_atomically;
+use crate::output::write_atomically_private;
 
 use super::{
     truncate_chars, Level, LogConfig, LogCounters, Logger, WallClock, DEFAULT_MAX_ERROR_CHARS,
@@ -24,7 +24,7 @@ pub const TICK_PERIOD: Duration = Duration::from_secs(1);
 /// exit. Fails if already initialised or the snapshot file cannot be written.
 pub fn init(cfg: &LogConfig) -> Result<&'static Logger, String> {
     if cfg.snapshot.active() {
-        write_atomically(&cfg.snapshot.file, |_| Ok(())).map_err(|e| {
+        write_atomically_private(&cfg.snapshot.file, |_| Ok(())).map_err(|e| {
             format!(
                 "cannot write the log snapshot file {}: {e}",
                 cfg.snapshot.file.display()

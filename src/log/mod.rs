@@ -314,11 +314,37 @@ impl Logger {
 fn bounded(args: fmt::Arguments<'_>, counters: &mut LogCounters) -> String {
     let mut text = String::new();
     let _ = text.write_fmt(args);
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        text = safe_text(&text);
+    }
     if text.len() > MAX_MESSAGE_CHARS && text.chars().count() > MAX_MESSAGE_CHARS {
         counters.log_messages_cut += 1;
         text = truncate_chars(&text, MAX_MESSAGE_CHARS);
     }
     text
+}
+
+/// `text` with every control character (C0, DEL, C1), except tab, shown as an escape, so
+/// wire bytes cannot drive the terminal or forge a line: the console's fields and every
+/// logged message (`bounded`).
+pub fn safe_text(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            let n = c as u32;
+            if n <= 0xff {
+                let _ = write!(out, "\\x{n:02x}");
+            } else {
+                let _ = write!(out, "\\u{{{n:x}}}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `text` cut to `max` characters plus `…` (nothing cut when `max` is 0 or not exceeded).

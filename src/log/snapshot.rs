@@ -1,10 +1,11 @@
-//! The log snapshot: the last N messages, rewritten atomically to a file (`-log-snapshot-*`).
+//! The log snapshot: the last N messages, rewritten atomically to a file (`-log-snapshot-*`),
+//! mode 0600: messages can carry captured request targets (query tokens).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::output::write_atomically;
+use crate::output::write_atomically_private;
 
 use super::{format_time, Logger, DEFAULT_SNAPSHOT_FILE};
 
@@ -61,7 +62,7 @@ impl Logger {
             inner.ring_dirty = false;
             inner.ring.iter().cloned().collect()
         };
-        let result = write_atomically(&self.snapshot.file, |w| {
+        let result = write_atomically_private(&self.snapshot.file, |w| {
             for l in &lines {
                 w.write_all(l.as_bytes())?;
                 w.write_all(b"\n")?;

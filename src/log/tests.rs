@@ -258,6 +258,13 @@ fn snapshot_keeps_last_n_at_its_level_and_is_rewritten() {
     // No temporary files left beside it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     assert_eq!(l.snapshot_lines().len(), 3);
+    // Readable by its owner only: messages can carry captured request targets.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
 
 #[test]
@@ -345,4 +352,34 @@ fn global_macros() {
     assert!(buf
         .take()
         .ends_with("INFO  stats 3 (repeated 1 times in the last 0s)\n"));
+}
+
+#[test]
+fn safe_text_escapes_terminal_controls() {
+    assert_eq!(safe_text("a\x1b[2Jb"), "a\\x1b[2Jb");
+    assert_eq!(safe_text("tab\there"), "tab\there");
+    assert_eq!(safe_text("del\x7f c1\u{9b}"), "del\\x7f c1\\x9b");
+    assert_eq!(safe_text("plain ü"), "plain ü");
+}
+
+/// Logged messages carry captured bytes (a request's method and target): a control
+/// character could drive the terminal or forge a log line, so it is shown escaped, in
+/// plain and aggregated messages alike.
+#[test]
+fn logged_wire_bytes_cannot_drive_the_terminal() {
+    let (l, buf, _) = setup(LogConfig {
+        verbose: 4,
+        aggregate_interval: Duration::ZERO,
+        ..LogConfig::default()
+    });
+    let target = "/\x1b]0;PWNED\x07\x1b[2J\n2023-11-14T22:13:20.000Z ERROR forged";
+    l.log(Level::Debug, format_args!("GET {target}"));
+    l.log_keyed(Level::Debug, "k", format_args!("GET {target}"));
+    let out = buf.take();
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert_eq!(out.lines().count(), 2, "{out:?}");
+    assert!(
+        out.contains("\\x1b]0;PWNED\\x07\\x1b[2J\\x0a2023"),
+        "{out:?}"
+    );
 }

@@ -35,6 +35,7 @@
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 
+use crate::log::safe_text;
 use crate::model::{header, Anomaly, Body, Decoded, Header, Transaction, Unanswered};
 use crate::processor::{Processor, ProcessorError};
 use crate::time::Timestamp;
@@ -518,39 +519,9 @@ fn is_text(data: &[u8], partial: bool, content_type: Option<&str>) -> bool {
     controls * 20 <= data.len()
 }
 
-/// `text` with every control character (C0, DEL, C1), except tab, shown as an escape, so
-/// wire bytes cannot drive the terminal.
-fn safe_text(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() && c != '\t' {
-            let n = c as u32;
-            if n <= 0xff {
-                let _ = write!(out, "\\x{n:02x}");
-            } else {
-                let _ = write!(out, "\\u{{{n:x}}}");
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn safe_text_escapes_terminal_controls() {
-        assert_eq!(safe_text("a\x1b[2Jb"), "a\\x1b[2Jb");
-        assert_eq!(safe_text("tab\there"), "tab\there");
-        assert_eq!(safe_text("del\x7f c1\u{9b}"), "del\\x7f c1\\x9b");
-        assert_eq!(safe_text("plain ü"), "plain ü");
-    }
 
     #[test]
     fn absolute_form_detection() {
