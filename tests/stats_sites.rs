@@ -384,3 +384,35 @@ fn group_by_query_param_accounts_bytes_per_service() {
     assert_eq!(&cols("yo2")[8..10], ["137", "410"]);
     assert_eq!(&cols("(none)")[8..10], ["120", "0"]);
 }
+
+/// Keyed by a header's, a query parameter's or the path's values (which can be tokens and
+/// credentials), the file is readable by its owner only, like a HAR file; keyed by host,
+/// it holds no such value and keeps the umask's mode.
+#[cfg(unix)]
+#[test]
+fn keys_that_can_be_secrets_make_the_file_private() {
+    use std::os::unix::fs::PermissionsExt;
+    for (spec, private) in [
+        ("host", false),
+        ("header:Authorization", true),
+        ("query:token", true),
+        ("path-prefix:2", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("statistics.csv");
+        run(
+            SitesStatsConfig {
+                group_by: GroupBy::parse(spec).unwrap(),
+                ..config(&path)
+            },
+            &golden(),
+            ms(1_010_000),
+        );
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        if private {
+            assert_eq!(mode, 0o600, "{spec}");
+        } else {
+            assert_ne!(mode & 0o044, 0, "{spec}: the umask's mode, {mode:o}");
+        }
+    }
+}

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use crate::counters;
 use crate::model::Transaction;
-use crate::output::write_atomically;
+use crate::output::{write_atomically, write_atomically_private};
 use crate::processor::stats::common::{
     check_interval, fixed3, opt, prepare_output, write_error, Pending, Schedule,
 };
@@ -337,14 +337,21 @@ impl SitesStatsProcessor {
             .iter()
             .map(|(site, st)| st.row(site, run_ns))
             .chain(self.other.iter().map(|st| st.row(OTHER_SITE, run_ns)));
-        write_atomically(&self.cfg.path, |w| {
+        let table = |w: &mut std::io::BufWriter<std::fs::File>| {
             let mut csv = csv::Writer::from_writer(w);
             csv.write_record(COLUMNS)?;
             for row in rows {
                 csv.write_record(&row)?;
             }
             csv.flush()
-        })
+        };
+        // Keys that can be secrets (a header's or query parameter's value, path segments)
+        // make the file private, like a HAR file.
+        if self.cfg.group_by.may_hold_secrets() {
+            write_atomically_private(&self.cfg.path, table)
+        } else {
+            write_atomically(&self.cfg.path, table)
+        }
         .map_err(|e| write_error(NAME, &self.cfg.path, e))?;
         self.counters.sites_stats_writes += 1;
         Ok(())

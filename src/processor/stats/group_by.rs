@@ -53,6 +53,19 @@ pub enum GroupBy {
     Process,
 }
 
+impl GroupBy {
+    /// Whether its keys are captured values that can be secrets: a header (Authorization,
+    /// Cookie), a query parameter (a token) or path segments (`/reset/<token>`). The
+    /// statistics file is then written private (mode 0600), like a HAR file; hosts and
+    /// command names are not.
+    pub fn may_hold_secrets(&self) -> bool {
+        matches!(
+            self,
+            GroupBy::Header(_) | GroupBy::Query(_) | GroupBy::PathPrefix(_)
+        )
+    }
+}
+
 /// A site key and whether it was cut at [`MAX_SITE_KEY_BYTES`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteKey {
