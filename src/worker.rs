@@ -215,8 +215,7 @@ impl Worker {
 
     /// Time advanced to `ts` (packet time, or the wall clock of an idle live capture):
     /// response timeouts and idle connections are checked when `check_interval` has
-    /// passed since the last check, and transactions completed from then on are stamped
-    /// after it (`HttpCtx::complete`). Returns the worker's clock.
+    /// passed since the last check. Returns the worker's clock.
     pub fn on_tick(&mut self, ts: Timestamp) -> Timestamp {
         let now = self.clock.advance(ts);
         crate::proto::linger_tick(&mut self.ctx, now, false);
@@ -224,8 +223,6 @@ impl Worker {
             self.table.on_tick(&mut self.ctx, now);
             self.next_check = Some(now + self.check_interval);
         }
-        // What completes from now on is stamped after this tick (`HttpCtx::complete`).
-        self.ctx.http.after_tick = Some(now);
         now
     }
 
@@ -237,6 +234,20 @@ impl Worker {
     pub fn captured_up_to(&mut self, latest: u64, ts: Timestamp) {
         let now = self.clock.advance(ts);
         self.table.captured_up_to(&mut self.ctx, latest, now);
+    }
+
+    /// The pipeline's tick at `ts`, when the capture had reached packet index `latest`:
+    /// `captured_up_to`, then `on_tick`. The processors then take every transaction with
+    /// `completed_at` up to the returned clock to have reached them, so one completed
+    /// after it, by a packet stamped before it (timestamps going backwards), is stamped
+    /// 1 ns after it (`HttpCtx::complete`, counted `completed_after_tick`): else, with
+    /// several workers, whether it counted before the tick would depend on which worker
+    /// passed the tick last.
+    pub fn pipeline_tick(&mut self, latest: u64, ts: Timestamp) -> Timestamp {
+        self.captured_up_to(latest, ts);
+        let now = self.on_tick(ts);
+        self.ctx.http.after_tick = Some(now);
+        now
     }
 
     /// The capture ended at `ts`: every connection is closed and its pending requests

@@ -237,7 +237,7 @@ fn a_transaction_completed_after_a_tick_is_stamped_after_it() {
         let mut txs = Vec::new();
         for (i, p) in packets.iter().enumerate() {
             if i == response && tick_first {
-                w.on_tick(late_tick);
+                w.pipeline_tick(i.saturating_sub(1) as u64, late_tick);
             }
             w.on_frame(&p.data, i as u64, ts(p));
             txs.extend(w.take_transactions());

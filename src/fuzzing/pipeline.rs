@@ -2,7 +2,7 @@
 //! the binary runs (default settings, a 32 KiB memory budget) -> each transaction's HAR
 //! entry as the processors write it (`har::entry_json`), checked to give the bytes serde
 //! writes for the reference model (`har::reference::entry`). Ticks every second of capture
-//! time, as the capture thread does (`captured_up_to`, then `on_tick`, on every worker),
+//! time, as the capture thread does (`pipeline_tick`, on every worker),
 //! and `finish` at the end.
 //!
 //! Differential: the same capture is run again sharded over `SHARDS` workers as the
@@ -95,8 +95,7 @@ fn run(data: &[u8], link: LinkType, workers: usize) -> (Vec<Transaction>, Worker
         }
         if due {
             for worker in &mut shards {
-                worker.captured_up_to(packet_index as u64, now);
-                worker.on_tick(now);
+                worker.pipeline_tick(packet_index as u64, now);
             }
         }
         end = Some(now);

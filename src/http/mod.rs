@@ -175,7 +175,7 @@ pub struct HttpCtx {
     /// sites-stats,transactions-sizes`: sizes only), bodies without content coding are
     /// counted and not stored (`BodyReader::sizes_only`).
     pub keep_bodies: bool,
-    /// The last pipeline tick the worker passed (`Worker::on_tick`): a transaction
+    /// The last pipeline tick the worker passed (`Worker::pipeline_tick`): a transaction
     /// completed since is stamped after it (`complete`).
     pub(crate) after_tick: Option<Timestamp>,
 }

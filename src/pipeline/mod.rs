@@ -518,8 +518,7 @@ fn worker_thread(
             }
             ToWorker::Secrets(entries) => worker.add_secrets(&entries),
             ToWorker::Tick(ts, latest) => {
-                worker.captured_up_to(latest, ts);
-                let now = worker.on_tick(ts);
+                let now = worker.pipeline_tick(latest, ts);
                 flush(&mut worker, &mut flow, &mut shedder);
                 let stats = stats(&worker, &flow);
                 let _ = out.send(FromWorker::Tick {
