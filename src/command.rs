@@ -97,14 +97,26 @@ fn groups_of(user: &str, gid: u32) -> Vec<libc::gid_t> {
 }
 
 /// The private key log folder; removed (with the file) when dropped.
+/// Both paths are registered with `output::temp_files` until it drops, so the second
+/// Ctrl-C's immediate exit removes them too: the file holds TLS secrets, and COMMAND may
+/// go on writing into it after httshark is gone.
 pub struct KeyLog {
     dir: PathBuf,
     pub file: PathBuf,
+    _registered: [crate::output::temp_files::Registered; 2],
 }
 
 impl KeyLog {
     /// Creates the folder and the empty file, owned by `owner` when given.
     pub fn create(owner: Option<&RunAs>) -> Result<KeyLog, String> {
+        KeyLog::create_in(owner, &crate::output::temp_files::TABLE)
+    }
+
+    /// `create`, registered with `table` (tests use their own).
+    fn create_in(
+        owner: Option<&RunAs>,
+        table: &'static crate::output::temp_files::Table,
+    ) -> Result<KeyLog, String> {
         let template = std::env::temp_dir().join("httshark-keys-XXXXXX");
         let mut bytes = template.into_os_string().into_encoded_bytes();
         bytes.push(0);
@@ -119,8 +131,10 @@ impl KeyLog {
         bytes.pop();
         // SAFETY: the bytes came from an OsString and mkdtemp only replaced X's by ASCII.
         let dir = PathBuf::from(unsafe { OsString::from_encoded_bytes_unchecked(bytes) });
+        let file = dir.join("keys.log");
         let log = KeyLog {
-            file: dir.join("keys.log"),
+            _registered: [table.register_dir(&dir), table.register(&file)],
+            file,
             dir,
         };
         let fail = |what: &str, e: std::io::Error| format!("-- COMMAND: {what}: {e}");
@@ -310,6 +324,18 @@ mod tests {
         assert_eq!(mode(&log.file), 0o600);
         drop(log);
         assert!(!dir.exists());
+    }
+
+    /// The second signal's immediate exit removes the temporary files registered with the
+    /// table (`temp_files::remove_all_now`): the key log and its folder are among them.
+    #[test]
+    fn key_log_goes_with_the_second_signal() {
+        static TABLE: crate::output::temp_files::Table = crate::output::temp_files::Table::new();
+        let log = KeyLog::create_in(None, &TABLE).unwrap();
+        std::fs::write(&log.file, "CLIENT_RANDOM 00 00\n").unwrap();
+        TABLE.remove_all_now();
+        assert!(!log.file.exists(), "key log left");
+        assert!(!log.dir().exists(), "key log folder left");
     }
 
     #[test]

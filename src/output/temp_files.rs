@@ -7,6 +7,9 @@
 //! [`remove_all_now`] only loads atomics and calls unlink(2), both async-signal-safe; it
 //! never allocates or takes a lock.
 //!
+//! It also holds the `-- COMMAND` key log and its private folder (`register_dir`): the
+//! key log holds TLS secrets and must not outlive the run either.
+//!
 //! What it does not do: track more than [`SLOTS`] files written at once, or paths longer
 //! than [`PATH_BYTES`]; such a file is written as before, unregistered. The processor
 //! thread writes one whole file at a time, plus the HAR files streamed while their
@@ -21,7 +24,7 @@ use std::cell::UnsafeCell;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Slots kept for HAR files streamed while their interval is open (a stream's file and
 /// its spool of late entries).
@@ -40,6 +43,8 @@ const REMOVING: u8 = 3;
 
 struct Slot {
     state: AtomicU8,
+    /// The path is a folder, removed (rmdir) after every file is.
+    dir: AtomicBool,
     path: UnsafeCell<[u8; PATH_BYTES]>,
 }
 
@@ -60,6 +65,7 @@ impl Table {
             slots: [const {
                 Slot {
                     state: AtomicU8::new(FREE),
+                    dir: AtomicBool::new(false),
                     path: UnsafeCell::new([0; PATH_BYTES]),
                 }
             }; SLOTS],
@@ -68,6 +74,16 @@ impl Table {
 
     /// Registers `path` (a temporary file about to be created) until the guard drops.
     pub fn register(&'static self, path: &Path) -> Registered {
+        self.claim(path, false)
+    }
+
+    /// Registers `path`, a private folder of temporary files (the `-- COMMAND` key log's),
+    /// until the guard drops: removed once empty, after the files.
+    pub fn register_dir(&'static self, path: &Path) -> Registered {
+        self.claim(path, true)
+    }
+
+    fn claim(&'static self, path: &Path, dir: bool) -> Registered {
         let bytes = OsStr::as_bytes(path.as_os_str());
         if bytes.len() >= PATH_BYTES || bytes.contains(&0) {
             return Registered(None);
@@ -82,6 +98,7 @@ impl Table {
                 let buf = unsafe { &mut *slot.path.get() };
                 buf[..bytes.len()].copy_from_slice(bytes);
                 buf[bytes.len()] = 0;
+                slot.dir.store(dir, Ordering::Relaxed);
                 slot.state.store(READY, Ordering::Release);
                 return Registered(Some(&slot.state));
             }
@@ -89,21 +106,33 @@ impl Table {
         Registered(None)
     }
 
-    /// Removes every registered temporary file. Async-signal-safe: for the signal handler
-    /// that ends the process.
+    /// Removes every registered temporary file, then every registered folder (rmdir: one
+    /// that still holds files stays). Async-signal-safe: for the signal handler that ends
+    /// the process.
     pub fn remove_all_now(&self) {
-        for slot in &self.slots {
-            if slot
-                .state
-                .compare_exchange(READY, REMOVING, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                // SAFETY: REMOVING: no writer touches the buffer, which holds a
-                // NUL-terminated path.
-                unsafe {
-                    libc::unlink((*slot.path.get()).as_ptr().cast());
+        for dirs in [false, true] {
+            for slot in &self.slots {
+                if slot
+                    .state
+                    .compare_exchange(READY, REMOVING, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    // SAFETY: REMOVING: no writer touches the buffer, which holds a
+                    // NUL-terminated path.
+                    unsafe {
+                        let path = (*slot.path.get()).as_ptr().cast();
+                        match (slot.dir.load(Ordering::Relaxed), dirs) {
+                            (false, false) => {
+                                libc::unlink(path);
+                            }
+                            (true, true) => {
+                                libc::rmdir(path);
+                            }
+                            _ => {}
+                        }
+                    }
+                    slot.state.store(READY, Ordering::Release);
                 }
-                slot.state.store(READY, Ordering::Release);
             }
         }
     }
@@ -158,5 +187,28 @@ mod tests {
         let long = dir.path().join("x".repeat(PATH_BYTES));
         drop(all);
         assert!(T.register(&long).0.is_none(), "too long: unregistered");
+    }
+
+    /// A registered folder goes after its files, whatever order they were registered in;
+    /// one still holding an unregistered file stays.
+    #[test]
+    fn registered_folders_are_removed_after_their_files() {
+        static T: Table = Table::new();
+        let top = tempfile::tempdir().unwrap();
+        let (keys, other) = (top.path().join("keys"), top.path().join("other"));
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::create_dir(&other).unwrap();
+        let log = keys.join("keys.log");
+        std::fs::write(&log, "CLIENT_RANDOM ...").unwrap();
+        std::fs::write(other.join("kept"), "x").unwrap();
+        let _d = T.register_dir(&keys);
+        let _o = T.register_dir(&other);
+        let _f = T.register(&log);
+        T.remove_all_now();
+        assert!(!log.exists() && !keys.exists(), "file, then folder");
+        assert!(
+            other.join("kept").exists(),
+            "a folder with other files stays"
+        );
     }
 }
