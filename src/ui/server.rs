@@ -22,6 +22,8 @@ pub struct Bound {
     listener: TcpListener,
     pub addr: SocketAddr,
     token: String,
+    /// The token came from `-ui-token-file` (it outlives the run).
+    token_from_file: bool,
     hosts: HostCheck,
 }
 
@@ -63,18 +65,25 @@ pub fn bind(config: &UiConfig) -> Result<Bound, String> {
         addr,
         hosts: HostCheck::new(addr, &config.allowed_hosts),
         token,
+        token_from_file: config.token_file.is_some(),
     })
 }
 
 impl Bound {
-    /// The URL to open, with the token (printed on stderr, never logged elsewhere).
+    /// The URL to open (printed on stderr, never logged elsewhere), with the token when
+    /// it was made for this run. A token from `-ui-token-file` outlives the run, so it is
+    /// not printed where logs collect stderr: the operator has it in the file.
     pub fn url(&self) -> String {
         let host = if self.addr.ip().is_unspecified() {
             format!("127.0.0.1:{}", self.addr.port())
         } else {
             self.addr.to_string()
         };
-        format!("http://{host}/?token={}", self.token)
+        if self.token_from_file {
+            format!("http://{host}/ (add ?token= and the token of -ui-token-file)")
+        } else {
+            format!("http://{host}/?token={}", self.token)
+        }
     }
 
     /// Serves on a thread of its own for the life of the process.
@@ -229,4 +238,30 @@ pub fn route(req: &Request, ctx: &Ctx) -> Response {
         return super::api::route(rest, req, &ctx.shared);
     }
     Response::error(404, "no such page")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token made for the run is in the URL printed on stderr; one from
+    /// `-ui-token-file` outlives the run and is not.
+    #[test]
+    fn printed_url_carries_only_a_per_run_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "LONGLIVEDTOKEN-0123456789\n").unwrap();
+        let mut config = UiConfig {
+            listen: "127.0.0.1:0".into(),
+            ..UiConfig::default()
+        };
+        let per_run = bind(&config).unwrap();
+        assert!(per_run.url().contains(&format!("?token={}", per_run.token)));
+        config.token_file = Some(file);
+        let from_file = bind(&config).unwrap();
+        let url = from_file.url();
+        assert_eq!(from_file.token, "LONGLIVEDTOKEN-0123456789");
+        assert!(!url.contains("LONGLIVEDTOKEN"), "{url}");
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    }
 }
