@@ -674,14 +674,17 @@ pub(crate) fn parse_head_lenient(
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
+        // Optional whitespace is SP and HTAB only (RFC 9110 §5.6.3): `str::trim` would
+        // also take U+2028, NBSP and the like, which are part of the value.
+        let ows = |c: char| c == ' ' || c == '\t';
         let name = String::from_utf8_lossy(line.get(..colon).unwrap_or_default())
-            .trim()
+            .trim_matches(ows)
             .to_string();
         if name.is_empty() || name.contains(' ') {
             continue;
         }
         let value = String::from_utf8_lossy(line.get(colon + 1..).unwrap_or_default())
-            .trim()
+            .trim_matches(ows)
             .into();
         p.headers.push(Header {
             name: crate::model::header_name_owned(name),

@@ -412,3 +412,28 @@ fn framing_rules() {
     );
     assert_eq!(a, vec![Anomaly::UnknownTransferEncoding]);
 }
+
+/// Optional whitespace around a field value is SP and HTAB only (RFC 9110 §5.6.3): other
+/// Unicode white space (U+2028, U+2029, NBSP) is part of the value, on the strict path and
+/// on the lenient one (a head httparse rejects: here a space inside the target).
+#[test]
+fn field_values_lose_only_sp_and_htab() {
+    let value = "\u{2028}\u{a0}x\u{2029}";
+    let field = format!("X-Sep: \t{value} \t\r\n");
+    let strict = format!("GET / HTTP/1.1\r\nHost: a\r\n{field}\r\n");
+    let lenient = format!("GET /a b HTTP/1.1\r\nHost: a\r\n{field}\r\n");
+    let parsed = parse_head(strict.as_bytes(), true, 64).expect("strict");
+    let found = |p: &ParsedHead| {
+        p.headers
+            .iter()
+            .find(|h| h.name == "X-Sep")
+            .map(|h| h.value.to_string())
+    };
+    assert_eq!(found(&parsed).as_deref(), Some(value), "strict");
+    assert!(
+        parse_head(lenient.as_bytes(), true, 64).is_none(),
+        "httparse rejects it"
+    );
+    let parsed = parse_head_lenient(lenient.as_bytes(), true, 64).expect("lenient");
+    assert_eq!(found(&parsed).as_deref(), Some(value), "lenient");
+}
