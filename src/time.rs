@@ -49,10 +49,12 @@ impl Timestamp {
         Duration::from_nanos(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
 
-    /// The start of the `period`-long slot that holds `self` (periods counted from the epoch).
+    /// The start of the `period`-long slot that holds `self` (periods counted from the
+    /// epoch); the earliest time there is when that start would be before it (a packet
+    /// stamped near 1677: a pcapng `if_tsoffset` of -2^62 gives one).
     pub fn floor_to(self, period: Duration) -> Timestamp {
         let p = period.as_nanos().clamp(1, i64::MAX as u128) as i64;
-        Timestamp(self.0.div_euclid(p) * p)
+        Timestamp(self.0.saturating_sub(self.0.rem_euclid(p)))
     }
 }
 
@@ -108,6 +110,25 @@ impl MonotonicClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floor_to_never_overflows() {
+        let s = Duration::from_secs(1);
+        assert_eq!(
+            Timestamp(2_500_000_000).floor_to(s),
+            Timestamp(2_000_000_000)
+        );
+        assert_eq!(Timestamp(-1).floor_to(s), Timestamp(-1_000_000_000));
+        assert_eq!(Timestamp(i64::MIN).floor_to(s), Timestamp(i64::MIN));
+        assert_eq!(
+            Timestamp(i64::MAX).floor_to(s),
+            Timestamp(i64::MAX - i64::MAX % 1_000_000_000)
+        );
+        assert_eq!(
+            Timestamp(i64::MIN).floor_to(Duration::MAX),
+            Timestamp(i64::MIN)
+        );
+    }
 
     #[test]
     fn clock_never_goes_back() {
