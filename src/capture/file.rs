@@ -66,17 +66,23 @@ const HEAD_READ_BUFFER: usize = 4096;
 /// (what `pcap_open_offline` does, with a larger buffer set before the first read), or
 /// `HEAD_READ_BUFFER` when `reader.rs` will read its records (`reader::takes` its header;
 /// should the reader still decline it, libpcap reads it through the small buffer).
-/// `None` when the file cannot be opened that way (not a regular file, not readable):
-/// the caller then lets libpcap open it, for libpcap's own error message.
+/// A FIFO or other stream (`/dev/stdin`, `<(...)`) is opened once, here, and read by
+/// libpcap: opening it twice would lose what the first open read, or kill its writer with
+/// SIGPIPE. `None` when the file cannot be opened that way (a folder, not readable): the
+/// caller then lets libpcap open it, for libpcap's own error message.
 fn open_file_buffered(path: &Path) -> Option<Result<Capture<Offline>, pcap::Error>> {
     use std::os::unix::fs::FileExt;
     use std::os::unix::io::IntoRawFd;
     let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    let meta = file.metadata().ok()?;
+    if meta.is_dir() {
         return None;
     }
     let mut head = [0u8; super::reader::FILE_HEADER];
-    let ours = file.read_exact_at(&mut head, 0).is_ok() && super::reader::takes(&head).is_some();
+    // Records are read by `reader.rs` from regular files only (it reads by offset).
+    let ours = meta.is_file()
+        && file.read_exact_at(&mut head, 0).is_ok()
+        && super::reader::takes(&head).is_some();
     let buffer = if ours {
         HEAD_READ_BUFFER
     } else {

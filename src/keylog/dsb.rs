@@ -86,6 +86,13 @@ impl DsbScan {
 /// The DSBs of the file at `path` (opened read-only). Errors are the file's I/O errors;
 /// a file that is not pcapng, or is corrupt, is not an error.
 pub fn read_pcapng_secrets(path: &Path) -> io::Result<DsbScan> {
+    // Regular files only: a FIFO, `/dev/stdin` or `<(...)` can be read once, and that read
+    // is the capture's (a pcapng stream would be read to its end here, then libpcap would
+    // wait for a writer that is gone). Checked before opening: opening a FIFO blocks, and
+    // closing it unread can kill its writer with SIGPIPE.
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(DsbScan::default());
+    }
     scan_pcapng_secrets(BufReader::with_capacity(256 * 1024, File::open(path)?))
 }
 
