@@ -342,7 +342,8 @@ fn sigterm_during_live_traffic_exports_everything_completed_and_pending() {
 
 /// The drain is made to block: the ndjson processor writes to a stdout pipe that is read
 /// until the first signal and never after, and the pending 300 kB POST alone makes a line
-/// larger than the pipe's buffer. The second signal, 50 ms after the first, must end the
+/// larger than the pipe's buffer. The second signal, 0.6 s after the first (past
+/// `SAME_STOP_WITHIN`), must end the
 /// process at once with status 130; whatever is in the output folder is complete.
 fn second_signal_while_draining(first: i32, second: i32) {
     let mut lab = Lab::new("ls", 79);
@@ -387,6 +388,8 @@ fn second_signal_while_draining(first: i32, second: i32) {
     // seen stuck on stdout (if httshark exits instead, the drain was not blocked and the
     // test would prove nothing: that panics).
     signal_and_wait_taken(child, first, Duration::from_secs(10));
+    // Past the window in which a second signal is the same stop (`timeout`'s two).
+    std::thread::sleep(httshark::signals::SAME_STOP_WITHIN + Duration::from_millis(100));
     wait_writing_stdout(child, Duration::from_secs(30));
     let sent = Instant::now();
     signal_pid(pid, second);

@@ -125,6 +125,8 @@ fn second_signal_exits_at_once(first: i32, second: i32) {
     }
     // Taken, not merely sent: two SIGTERMs both pending are delivered as one.
     signal_and_wait_taken(&mut child, first, Duration::from_secs(30));
+    // Past the window in which a second signal is the same stop (`timeout`'s two).
+    std::thread::sleep(httshark::signals::SAME_STOP_WITHIN + Duration::from_millis(100));
     // Stuck on its output: the first signal cannot end it. Waits until it is seen blocked
     // writing stdout (panics if it exits instead: then the test would prove nothing).
     wait_writing_stdout(&mut child, Duration::from_secs(30));
@@ -173,4 +175,46 @@ fn signal_with_only_a_header_fed_exits_promptly() {
         "{stderr}"
     );
     drop(stdin);
+}
+
+/// `timeout 60 httshark ...`: the signal comes twice within microseconds (to the child,
+/// then to its process group). That is one stop: with the drain held up (an ndjson pipe
+/// not read yet), the second signal does not end the process, and once the pipe is read
+/// the run ends normally, every line written (it used to quit at once, losing the
+/// outputs not yet written).
+#[test]
+fn a_signal_sent_twice_at_once_is_one_stop() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (mut child, mut stdin) = spawn(&["-har-processors", "ndjson"], &out, Stdio::piped());
+    let mut stdout = child.stdout.take().unwrap(); // not read until the end
+    stdin.write_all(&fixture()).unwrap();
+    stdin.flush().unwrap();
+    drop(stdin);
+    let first = Instant::now();
+    signal_and_wait_taken(&mut child, libc::SIGTERM, Duration::from_secs(30));
+    signal_pid(child.id(), libc::SIGTERM);
+    let second = first.elapsed();
+    if second >= httshark::signals::SAME_STOP_WITHIN {
+        eprintln!("SKIPPED: the second signal went {second:?} after the first");
+        let _ = child.kill();
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the second signal {second:?} after the first ended the run"
+    );
+    let mut lines = String::new();
+    stdout.read_to_string(&mut lines).unwrap();
+    let status = exited_within(&mut child, Duration::from_secs(10)).expect("exits");
+    let stderr = child.wait_with_output().unwrap().stderr;
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    assert!(lines.lines().count() > 1, "the ndjson lines were written");
 }
