@@ -35,6 +35,8 @@ pub const SAME_STOP_WITHIN: std::time::Duration = std::time::Duration::from_mill
 static FIRST_SIGNAL_AT: AtomicI64 = AtomicI64::new(0);
 
 /// `CLOCK_MONOTONIC` in nanoseconds (at least 1). Async-signal-safe (clock_gettime(2)).
+// `time_t` and `c_long` are 32 bits on some targets: the casts are not always no-ops.
+#[allow(clippy::unnecessary_cast)]
 fn monotonic_ns() -> i64 {
     let mut t = libc::timespec {
         tv_sec: 0,
