@@ -66,6 +66,23 @@ impl Keys {
                         &mut [false; LineProblem::COUNT],
                     ));
                 }
+                if scan.over_limit > 0 {
+                    notes.push(format!(
+                        "httshark: warning: {}: {} Decryption Secrets {} skipped: the secrets read from one file stop at {} MiB (keylog::MAX_DSB_SECRETS_BYTES); give the rest with -tls-keylog",
+                        path.display(),
+                        scan.over_limit,
+                        if scan.over_limit == 1 { "Block" } else { "Blocks" },
+                        keylog::dsb::MAX_DSB_SECRETS_BYTES >> 20
+                    ));
+                }
+                if scan.other_secrets > 0 {
+                    notes.push(format!(
+                        "httshark: {}: {} Decryption Secrets {} of another kind than a TLS key log (SSH, WireGuard, ...) left unused",
+                        path.display(),
+                        scan.other_secrets,
+                        if scan.other_secrets == 1 { "Block" } else { "Blocks" }
+                    ));
+                }
                 // A broken block is the capture's to report; here it matters only when it
                 // may hide secrets (some were found before it).
                 if scan.corrupt && !scan.texts.is_empty() {
@@ -244,6 +261,55 @@ mod tests {
 
     /// Each kind of unusable line is said once per source, with its first line number and
     /// never the line; a followed file's later lines of a new kind are said when they come.
+    /// A pcapng file's Decryption Secrets Blocks of another kind (here SSH's) are said,
+    /// not silently left out, beside the TLS secrets read.
+    #[test]
+    fn secrets_blocks_of_another_kind_are_said() {
+        fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+            let mut body = body.to_vec();
+            body.resize(body.len().next_multiple_of(4), 0);
+            let len = 12 + body.len() as u32;
+            for part in [
+                &kind.to_le_bytes()[..],
+                &len.to_le_bytes(),
+                &body,
+                &len.to_le_bytes(),
+            ] {
+                out.extend_from_slice(part);
+            }
+        }
+        fn dsb(out: &mut Vec<u8>, kind: &[u8; 4], text: &[u8]) {
+            let mut body = u32::from_be_bytes(*kind).to_le_bytes().to_vec();
+            body.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            body.extend_from_slice(text);
+            block(out, 0x0000_000A, &body);
+        }
+        let mut file = Vec::new();
+        let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&[0xFF; 8]);
+        block(&mut file, 0x0a0d_0d0a, &shb);
+        let tls = "CLIENT_RANDOM ".to_string() + &"11".repeat(32) + " " + &"22".repeat(48) + "\n";
+        dsb(&mut file, b"TLSK", tls.as_bytes());
+        dsb(&mut file, b"SSHK", b"not a key log");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcapng");
+        std::fs::write(&path, &file).unwrap();
+        let config = Config {
+            source: Source::File(path),
+            ..Config::default()
+        };
+        let keys = Keys::load(&config).unwrap();
+        assert_eq!(keys.initial.len(), 1, "{:?}", keys.notes);
+        assert!(
+            keys.notes
+                .iter()
+                .any(|n| n.ends_with("1 Decryption Secrets Block of another kind than a TLS key log (SSH, WireGuard, ...) left unused")),
+            "{:?}",
+            keys.notes
+        );
+    }
+
     #[test]
     fn unusable_lines_are_said_once_per_kind_and_source() {
         let dir = tempfile::tempdir().unwrap();
