@@ -182,3 +182,32 @@ fn metrics_are_served_while_capturing() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// libpcap's netfilter module (`nflog`) reports an empty non-blocking read as an error
+/// (EAGAIN): that is an idle capture, which runs until `-duration`, not the end of the
+/// capture (it used to stop at once, "capture stopped after 0 packets", exit 0).
+#[test]
+fn nflog_waits_for_packets_until_the_duration() {
+    if skip("live capture on nflog") {
+        return;
+    }
+    let listed = run(&["-D"]);
+    if !String::from_utf8_lossy(&listed.stdout).contains(".nflog ") {
+        eprintln!("SKIPPED: no nflog interface here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "-device",
+        "nflog",
+        "-hosts=",
+        "-duration",
+        "1s",
+        "-output-folder",
+        dir.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("done (-duration 1s reached)"), "{stderr}");
+    assert!(!stderr.contains("capture stopped"), "{stderr}");
+}

@@ -129,6 +129,16 @@ pub(super) fn open_live(
     Ok((cap, Some(fd)))
 }
 
+/// Whether a live read failed only because nothing was there yet (EAGAIN: libpcap's
+/// netfilter module reports an empty non-blocking read so). Read from the message, which
+/// ends with the reason; errno may have been reset since.
+pub(super) fn is_would_block(message: &str, errno: Option<i32>) -> bool {
+    // SAFETY: strerror returns a valid C string (static or thread-local storage).
+    let text = unsafe { std::ffi::CStr::from_ptr(libc::strerror(libc::EAGAIN)) };
+    message.ends_with(&*text.to_string_lossy())
+        || (errno == Some(libc::EAGAIN) && message.starts_with("Can't receive packet"))
+}
+
 /// Waits until `fd` is readable (or in error: the read reports it) for at most
 /// `timeout_ms`. `Ok(false)` when the time ran out.
 pub(super) fn wait_readable(fd: c_int, timeout_ms: i32) -> std::io::Result<bool> {
@@ -284,5 +294,25 @@ mod tests {
         let s = w.update([5, 2, 1]);
         assert_eq!(s.received, u64::from(u32::MAX) + 6);
         assert_eq!((s.dropped, s.if_dropped), (2, 1));
+    }
+
+    #[test]
+    fn an_empty_nonblocking_read_is_told_from_a_failure() {
+        assert!(is_would_block(
+            "Can't receive packet: Resource temporarily unavailable",
+            None
+        ));
+        assert!(is_would_block(
+            "Can't receive packet: anything",
+            Some(libc::EAGAIN)
+        ));
+        assert!(!is_would_block(
+            "The interface went down",
+            Some(libc::ENETDOWN)
+        ));
+        assert!(!is_would_block(
+            "Can't receive packet: No buffer space available",
+            None
+        ));
     }
 }

@@ -55,7 +55,7 @@ use file::{
     caplen_warning, file_identity, file_offset, is_interrupted_read, offline_filter, open_file,
     open_stdin, Place,
 };
-use live::{open_live, wait_readable, wall_clock, StatsWidener};
+use live::{is_would_block, open_live, wait_readable, wall_clock, StatsWidener};
 
 use crate::config::{Config, Source};
 use crate::time::Timestamp;
@@ -380,8 +380,15 @@ impl PacketSource {
             }
             Err(e) => {
                 let errno = std::io::Error::last_os_error().raw_os_error();
-                self.ended = true;
                 let message = pcap_message(&e);
+                if live && is_would_block(&message, errno) {
+                    // Some libpcap modules (netfilter's `nflog`, libpcap 1.10) report an
+                    // empty non-blocking read as an error instead of a timeout: an idle
+                    // tick too, not the end of the capture.
+                    self.drained = true;
+                    return Next::Idle { now: wall_clock() };
+                }
+                self.ended = true;
                 if !live && is_interrupted_read(&message, errno) {
                     // A blocked read of standard input (a pipe) interrupted by SIGINT or
                     // SIGTERM: the pipeline installs those handlers without SA_RESTART
