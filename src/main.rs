@@ -515,6 +515,22 @@ fn summary_warnings(summary: &Summary, run: &Run<'_>, read: u64) -> Vec<String> 
             w.push(format!("{n} TLS connections were not decrypted: {why} ({counter})"));
         }
     }
+    let outliers = c("timestamp_outliers");
+    if outliers > 0 {
+        w.push(format!(
+            "{outliers} records were stamped more than a day ahead of the capture, and the \
+             next record did not follow them there (damaged timestamps?): they were used \
+             with the capture's time instead (timestamp_outliers)"
+        ));
+    }
+    // Frames cut by the snaplen: their missing bytes are gaps, and HTTP past a gap is lost.
+    let cut = c("snaplen_cut");
+    if cut > 0 && c("transactions") == 0 {
+        w.push(format!(
+            "{cut} packets were cut by the capture's snapshot length, so their HTTP bytes \
+             are missing (snaplen_cut): capture with a larger snaplen (tcpdump -s 0)"
+        ));
+    }
     // Records of decrypted connections that did not authenticate (damage, or bytes the
     // capture lost): each became a gap, so the HTTP entries around it are flagged.
     let failed = c("tls_auth_failures");

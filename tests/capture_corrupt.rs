@@ -500,3 +500,58 @@ fn a_cut_last_record_after_one_libpcap_shortened_is_read_back() {
         "{warning}"
     );
 }
+
+/// One record stamped 2038 in the middle of the capture (a damaged timestamp: here a copy
+/// of the record before it, a retransmission): packet time is not moved there for the
+/// rest of the file. The transactions are those of the undamaged file, the HAR files are
+/// named for the capture's time, the record is counted and said. It used to idle out
+/// every open connection and export its waiting requests unanswered, in a file named
+/// for 2038.
+#[test]
+fn one_record_stamped_far_ahead_does_not_move_packet_time() {
+    let good = fixture();
+    let recs = records(&good);
+    let at = recs[recs.len() / 2].0;
+    let prev = &recs[recs.len() / 2 - 1];
+    let mut damaged = good[..at].to_vec();
+    let mut header = [0u8; 16];
+    set_u32(&mut header, 0, 0x7fff_ffff);
+    set_u32(&mut header, 8, prev.2.len() as u32);
+    set_u32(&mut header, 12, prev.2.len() as u32);
+    damaged.extend_from_slice(&header);
+    damaged.extend_from_slice(&prev.2);
+    damaged.extend_from_slice(&good[at..]);
+    let dir = tempfile::tempdir().unwrap();
+    let (good_path, bad_path) = (dir.path().join("good.pcap"), dir.path().join("bad.pcap"));
+    std::fs::write(&good_path, &good).unwrap();
+    std::fs::write(&bad_path, &damaged).unwrap();
+    let key = |s: &Seen| {
+        (
+            s.url.clone(),
+            s.status,
+            s.started.clone(),
+            s.anomalies.clone(),
+        )
+    };
+    let entries = |path: &Path, out: &str| {
+        let out = dir.path().join(out);
+        let o = run_on(path.to_str().unwrap(), None, &out);
+        assert_eq!(o.status.code(), Some(0), "{:?}", lines(&o));
+        let mut seen: Vec<_> = read_entries(&out).iter().map(key).collect();
+        seen.sort();
+        (seen, har_files(&out), lines(&o))
+    };
+    let (want, _, _) = entries(&good_path, "good");
+    let (got, files, said) = entries(&bad_path, "bad");
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "the transactions of the undamaged file");
+    assert!(
+        files.iter().all(|f| !f.to_string_lossy().contains("2038")),
+        "{files:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|l| l.contains("1 records were stamped more than a day ahead")),
+        "{said:?}"
+    );
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::batch::{Batch, Batcher};
+use super::outliers::Outliers;
 use super::progress::Progress;
 use super::{Summary, ToWorker};
 use crate::capture::{Next, PacketSource};
@@ -32,6 +33,11 @@ crate::counters! {
         /// Frames cut by the snaplen (captured length < length on the wire); their lost
         /// bytes reach HTTP as gaps.
         snaplen_cut,
+        /// Records of a capture file stamped more than `MAX_TIMESTAMP_JUMP` (a day) ahead
+        /// of the capture's clock that the next record did not confirm (a damaged
+        /// timestamp): used with the clock's time instead of their own, so that one bad
+        /// record does not move packet time for the rest of the file.
+        timestamp_outliers,
         /// Frames dropped by the kernel (live; from libpcap statistics).
         kernel_dropped,
         /// Frames dropped by the interface or driver (live; from libpcap statistics).
@@ -50,6 +56,7 @@ pub(super) struct SharedCapture {
     pub(super) bytes: AtomicU64,
     pub(super) kernel_dropped: AtomicU64,
     pub(super) snaplen_cut: AtomicU64,
+    pub(super) timestamp_outliers: AtomicU64,
     pub(super) interface_dropped: AtomicU64,
     /// Requests waiting for their response at the processors' last watermark (for the
     /// "stopping" note).
@@ -66,6 +73,7 @@ impl SharedCapture {
             packets: self.packets.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             snaplen_cut: self.snaplen_cut.load(Ordering::Relaxed),
+            timestamp_outliers: self.timestamp_outliers.load(Ordering::Relaxed),
             kernel_dropped: self.kernel_dropped.load(Ordering::Relaxed),
             interface_dropped: self.interface_dropped.load(Ordering::Relaxed),
             filtered_out: self.filtered_out.load(Ordering::Relaxed),
@@ -78,6 +86,8 @@ impl SharedCapture {
         self.bytes.store(counters.bytes, Ordering::Relaxed);
         self.snaplen_cut
             .store(counters.snaplen_cut, Ordering::Relaxed);
+        self.timestamp_outliers
+            .store(counters.timestamp_outliers, Ordering::Relaxed);
         self.filtered_out
             .store(counters.filtered_out, Ordering::Relaxed);
         self.worker_queue_full_waits
@@ -142,6 +152,8 @@ pub(super) fn capture_loop(
         crate::sched::raise_this_thread("capture thread");
     }
     let mut clock = MonotonicClock::default();
+    // Files only: the kernel stamps a live capture.
+    let mut outliers = (!source.is_live()).then(Outliers::default);
     let mut next_tick: Option<Timestamp> = None;
     let mut batcher = Batcher::new(workers, setup.spare.clone());
     let mut pacer = super::pace::Pacer::new(setup.pace);
@@ -193,7 +205,7 @@ pub(super) fn capture_loop(
     if setup.stop_after.packets == Some(0) {
         return (Timestamp::default(), Ended::Count);
     }
-    loop {
+    'read: loop {
         if stopping.is_none() && setup.stop.load(Ordering::Relaxed) {
             ended = Ended::Signal;
             let pending = setup.shared.pending.load(Ordering::Relaxed);
@@ -217,63 +229,98 @@ pub(super) fn capture_loop(
         for chunk in returned.drain(..) {
             source.recycle(chunk);
         }
+        // Uses one record (`ts` its time, after `outliers.rs`): batched for its worker;
+        // `Some` when the capture stops here (`-duration` before it, `-c` with it).
+        let mut admit = |ts: Timestamp,
+                         data: &[u8],
+                         orig_len: u32,
+                         chunk: Option<&Arc<Vec<u8>>>|
+         -> Option<Ended> {
+            if let Some(d) = setup.stop_after.duration {
+                if ts >= *deadline.get_or_insert(ts + d) {
+                    // Packets come in arrival order: everything before the limit is read.
+                    return Some(Ended::Duration);
+                }
+            }
+            if let Some(pacer) = pacer.as_mut() {
+                let wait = pacer.due_in(ts);
+                if super::pace::Pacer::worth_waiting(wait) {
+                    // What was read reaches the workers (and the view) before the pause.
+                    send(&mut batcher, setup.keys, counters);
+                    super::pace::Pacer::sleep(wait, setup.stop);
+                }
+            }
+            let index = counters.packets;
+            counters.packets += 1;
+            if let Some(asker) = &setup.attrib {
+                // A connection's first packet: its id (`ConnInfo::id`) is this index.
+                if let Ok(Decoded::Tcp(seg)) = wire::decode(setup.link, data) {
+                    if seg.flags.syn && !seg.flags.ack {
+                        asker.seen(index, seg.src, seg.dst);
+                    }
+                }
+            }
+            counters.bytes += data.len() as u64;
+            file_read += 16 + data.len() as u64;
+            if (orig_len as usize) > data.len() {
+                counters.snaplen_cut += 1;
+            }
+            let w = if workers == 1 {
+                0
+            } else {
+                shard(setup.link, data, workers)
+            };
+            if !batcher.fits(chunk) {
+                send(&mut batcher, setup.keys, counters);
+            }
+            let new_chunk = chunk.is_some() && batcher.is_empty();
+            batcher.push(w, index, ts, data, chunk);
+            if new_chunk {
+                // The source reads its next chunks into those the workers are done with.
+                returned.extend(batcher.returned());
+            }
+            if batcher.is_full() {
+                send(&mut batcher, setup.keys, counters);
+                if let Some(progress) = setup.progress.as_mut() {
+                    progress.update(file_read);
+                }
+            }
+            if setup.stop_after.packets == Some(counters.packets) {
+                return Some(Ended::Count);
+            }
+            None
+        };
         let (ts, now) = match source.next() {
             Next::Packet(p) => {
-                if let Some(d) = setup.stop_after.duration {
-                    if p.ts >= *deadline.get_or_insert(p.ts + d) {
-                        // Packets come in arrival order: everything before the limit is read.
-                        ended = Ended::Duration;
-                        break;
-                    }
-                }
-                if let Some(pacer) = pacer.as_mut() {
-                    let wait = pacer.due_in(p.ts);
-                    if super::pace::Pacer::worth_waiting(wait) {
-                        // What was read reaches the workers (and the view) before the pause.
-                        send(&mut batcher, setup.keys, counters);
-                        super::pace::Pacer::sleep(wait, setup.stop);
-                    }
-                }
-                let index = counters.packets;
-                counters.packets += 1;
-                if let Some(asker) = &setup.attrib {
-                    // A connection's first packet: its id (`ConnInfo::id`) is this index.
-                    if let Ok(Decoded::Tcp(seg)) = wire::decode(setup.link, p.data) {
-                        if seg.flags.syn && !seg.flags.ack {
-                            asker.seen(index, seg.src, seg.dst);
+                // A file's record stamped far ahead waits for the next one to say whether
+                // its jump is real (`outliers.rs`); the one held before may go first.
+                let (hold, released) = match outliers.as_mut() {
+                    Some(o) => {
+                        let v = o.offer(p.ts, clock.now());
+                        if v.hold {
+                            o.hold(p.ts, p.data, p.orig_len);
                         }
+                        (v.hold, v.release)
                     }
-                }
-                counters.bytes += p.data.len() as u64;
-                file_read += 16 + p.data.len() as u64;
-                if (p.orig_len as usize) > p.data.len() {
-                    counters.snaplen_cut += 1;
-                }
-                let w = if workers == 1 {
-                    0
-                } else {
-                    shard(setup.link, p.data, workers)
+                    None => (false, None),
                 };
-                if !batcher.fits(p.chunk) {
-                    send(&mut batcher, setup.keys, counters);
-                }
-                let new_chunk = p.chunk.is_some() && batcher.is_empty();
-                batcher.push(w, index, p.ts, p.data, p.chunk);
-                if new_chunk {
-                    // The source reads its next chunks into those the workers are done with.
-                    returned.extend(batcher.returned());
-                }
-                if batcher.is_full() {
-                    send(&mut batcher, setup.keys, counters);
-                    if let Some(progress) = setup.progress.as_mut() {
-                        progress.update(file_read);
+                let held = released
+                    .as_ref()
+                    .map(|(ts, h)| (*ts, h.data.as_slice(), h.orig_len, None));
+                let this = (!hold).then_some((p.ts, p.data, p.orig_len, p.chunk));
+                let mut last = None;
+                for (ts, data, orig_len, chunk) in held.into_iter().chain(this) {
+                    if let Some(why) = admit(ts, data, orig_len, chunk) {
+                        ended = why;
+                        break 'read;
                     }
+                    clock.advance(ts);
+                    last = Some(ts);
                 }
-                if setup.stop_after.packets == Some(counters.packets) {
-                    ended = Ended::Count;
-                    break;
-                }
-                (Some(p.ts), clock.advance(p.ts))
+                let Some(ts) = last else {
+                    continue;
+                };
+                (Some(ts), clock.advance(ts))
             }
             Next::Filtered => {
                 counters.filtered_out += 1;
@@ -291,6 +338,13 @@ pub(super) fn capture_loop(
                 (None, clock.advance(now))
             }
             Next::End { warning } => {
+                // A record still held (the last, stamped far ahead) goes now.
+                if let Some((ts, h)) = outliers.as_mut().and_then(|o| o.finish(clock.now())) {
+                    if let Some(why) = admit(ts, &h.data, h.orig_len, None) {
+                        ended = why;
+                    }
+                    clock.advance(ts);
+                }
                 if let Some(w) = &warning {
                     crate::log_warn!("{w}");
                 }
@@ -334,6 +388,7 @@ pub(super) fn capture_loop(
         }
     }
     send(&mut batcher, setup.keys, counters);
+    counters.timestamp_outliers = outliers.as_ref().map_or(0, |o| o.count);
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();

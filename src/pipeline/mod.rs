@@ -27,6 +27,7 @@ mod batch;
 mod capture_loop;
 mod in_flight;
 mod keys;
+mod outliers;
 mod overload;
 mod pace;
 mod processors;
