@@ -555,3 +555,31 @@ fn one_record_stamped_far_ahead_does_not_move_packet_time() {
         "{said:?}"
     );
 }
+
+/// A capture taken with a small snapshot length (`tcpdump -s 60`) holds headers only: no
+/// transaction can be found, and the summary says why and what to do.
+#[test]
+fn a_capture_cut_by_its_snaplen_says_so() {
+    let good = fixture();
+    let mut cut = good[..24].to_vec();
+    set_u32(&mut cut, 16, 60);
+    for (off, _, frame) in records(&good) {
+        let mut header = good[off..off + 16].to_vec();
+        let keep = frame.len().min(60);
+        set_u32(&mut header, 8, keep as u32);
+        cut.extend_from_slice(&header);
+        cut.extend_from_slice(&frame[..keep]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s60.pcap");
+    std::fs::write(&path, &cut).unwrap();
+    let o = run_on(path.to_str().unwrap(), None, &dir.path().join("out"));
+    let said = lines(&o);
+    assert_eq!(o.status.code(), Some(0), "{said:?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("cut by the capture's snapshot length")
+                && l.contains("tcpdump -s 0")),
+        "{said:?}"
+    );
+}
