@@ -183,7 +183,14 @@ fn classify_live_error(device: &str, message: &str, listed: Option<&[String]>) -
             Some(names) if !names.is_empty() => format!(" (available: {})", names.join(", ")),
             _ => String::new(),
         };
-        return CaptureError::NoSuchDevice(format!("{device}{available}"));
+        // A name with spaces or control characters is quoted: the message is made one
+        // line (`one_line`), and `'lo '` would read as `lo`, which is listed.
+        let name = if device.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            format!("{device:?}")
+        } else {
+            device.to_string()
+        };
+        return CaptureError::NoSuchDevice(format!("{name}{available}"));
     }
     CaptureError::Other(format!("cannot capture on {device}: {message}"))
 }
@@ -265,6 +272,12 @@ mod tests {
         let msg = "nosuchdev0: No such device exists (SIOCGIFINDEX: No such device)";
         let err = classify_live_error("nosuchdev0", msg, None);
         assert_eq!(err, CaptureError::NoSuchDevice("nosuchdev0".into()));
+        // A name with a space is quoted: it is not the listed `lo`.
+        let err = classify_live_error("lo ", "lo : No such device", Some(&names(&["lo"])));
+        assert_eq!(
+            err.to_string(),
+            "no such network interface: \"lo \" (available: lo)"
+        );
         // A listed interface that fails for another reason is not "missing".
         let err = classify_live_error("eth0", "eth0: That device is not up", Some(&listed));
         assert!(matches!(err, CaptureError::Other(_)), "{err:?}");

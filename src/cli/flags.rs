@@ -212,6 +212,11 @@ pub struct Cli {
     #[arg(skip)]
     pub processors_defaulted: bool,
 
+    /// Live-capture flags given on the command line (`-snaplen`, `-buffer-size`): a note
+    /// says they do nothing when reading a file.
+    #[arg(skip)]
+    pub live_flags_given: Vec<&'static str>,
+
     /// List the interfaces that can be captured on, and exit (as tcpdump -D).
     #[arg(help_heading = CAPTURE, short = 'D', long = "list-interfaces")]
     pub list_interfaces: bool,

@@ -42,6 +42,13 @@ impl Cli {
             |id| matches.value_source(id) == Some(clap::parser::ValueSource::DefaultValue);
         cli.hosts_defaulted = defaulted("hosts");
         cli.processors_defaulted = defaulted("har_processors");
+        cli.live_flags_given = [("snaplen", "-snaplen"), ("buffer_size", "-buffer-size")]
+            .into_iter()
+            .filter(|&(id, _)| {
+                matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|(_, flag)| flag)
+            .collect();
         Ok(cli)
     }
 
@@ -68,6 +75,13 @@ impl Cli {
                 "-network-stream-channel-timeout is ignored: it worked around an httpdump bug httshark does not have"
                     .to_string(),
             );
+        }
+        if self.file.is_some() {
+            for flag in &self.live_flags_given {
+                notes.push(format!(
+                    "{flag} is ignored with -file: it sets up a live capture (a file's records are as captured)"
+                ));
+            }
         }
         notes
     }

@@ -443,6 +443,27 @@ fn help_shows_httshark_defaults() {
     }
 }
 
+/// `-snaplen` and `-buffer-size` set up a live capture: given with `-file`, a note says
+/// they do nothing (a file's records are as captured); their defaults say nothing.
+#[test]
+fn live_capture_flags_with_a_file_get_a_note() {
+    let c = cli(&["-file", "x.pcap"]).unwrap();
+    assert!(c.compat_notes().is_empty());
+    let c = cli(&["-device", "e", "-snaplen", "200", "-buffer-size", "8MiB"]).unwrap();
+    assert!(c.compat_notes().is_empty());
+    let c = cli(&["-file", "x.pcap", "-snaplen", "200", "-buffer-size", "8MiB"]).unwrap();
+    let notes = c.compat_notes();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[0].starts_with("-snaplen is ignored with -file"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1].starts_with("-buffer-size is ignored with -file"),
+        "{notes:?}"
+    );
+}
+
 #[test]
 fn httshark_only_flags_are_accepted_with_a_note() {
     let c = cli(&["-device", "e"]).unwrap();
