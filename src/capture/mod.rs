@@ -124,8 +124,10 @@ pub struct PacketSource {
     drained: bool,
     stats: StatsWidener,
     /// A capture file (not standard input): where a cut-short last record can be read
-    /// back from (`tail.rs`).
+    /// back from (`tail.rs`), and the device and inode of the file libpcap opened (a file
+    /// renamed over the path since is not read back).
     path: Option<PathBuf>,
+    opened: Option<(u64, u64)>,
     /// Byte offset of the record about to be read (files only).
     record_start: Option<u64>,
     /// Where the next record starts when the last one's length says so (classic pcap,
@@ -186,6 +188,7 @@ impl PacketSource {
                 Source::File(path) => Some(path.clone()),
                 _ => None,
             },
+            opened: None,
             record_start: None,
             next_record: None,
             classic_pcap: match &config.source {
@@ -233,12 +236,14 @@ impl PacketSource {
             Handle::Live(cap) => granted_nanos(cap),
             Handle::Offline(cap) => granted_nanos(cap),
         };
-        if let (Source::File(path), true, Handle::Offline(_)) =
-            (&config.source, source.nanos, &source.handle)
-        {
+        if let (Source::File(path), Handle::Offline(_)) = (&config.source, &source.handle) {
             // SAFETY: the handle is valid while `source.handle` lives; fstat only reads.
-            let opened = unsafe { file_identity(raw) };
-            source.reader = opened.and_then(|id| reader_for(path, id, source.snapshot));
+            source.opened = unsafe { file_identity(raw) };
+            if source.nanos {
+                source.reader = source
+                    .opened
+                    .and_then(|id| reader_for(path, id, source.snapshot));
+            }
         }
         Ok(source)
     }
@@ -486,6 +491,7 @@ struct Damage<'a> {
     filtered: bool,
     packets: &'a mut u64,
     path: Option<&'a std::path::Path>,
+    opened: Option<(u64, u64)>,
     record_start: Option<u64>,
     program: Option<&'a BpfProgram>,
     caplen_over_len: u64,
@@ -501,6 +507,7 @@ macro_rules! damage {
             filtered: $source.filtered,
             packets: &mut $source.packets,
             path: $source.path.as_deref(),
+            opened: $source.opened,
             record_start: $source.record_start,
             program: $source.program.as_ref(),
             caplen_over_len: $source.caplen_over_len,
@@ -523,7 +530,8 @@ impl<'a> Damage<'a> {
             offset,
         };
         let mut warning = place.damage_warning(message);
-        let cut = tail::read_back(self.path, self.record_start, self.program, message);
+        let file = self.path.zip(self.opened);
+        let cut = tail::read_back(file, self.record_start, self.program, message);
         if let Some(c) = &cut {
             warning = format!(
                 "{warning}; its {} captured bytes (of {}) were processed as a \

@@ -33,8 +33,9 @@ pub(super) struct CutRecord {
 /// After libpcap found the file cut short inside a record's data ("truncated dump
 /// file; tried to read N captured bytes"), that record as far as the file holds it,
 /// if it passes the capture filter (`tail.rs` says which records are read back).
+/// `file`: the path and the device and inode of the file libpcap read.
 pub(super) fn read_back(
-    path: Option<&Path>,
+    file: Option<(&Path, (u64, u64))>,
     record_start: Option<u64>,
     program: Option<&BpfProgram>,
     message: &str,
@@ -42,7 +43,8 @@ pub(super) fn read_back(
     if !(message.starts_with("truncated dump file") && message.contains("captured bytes")) {
         return None;
     }
-    let cut = read_cut_record(path?, record_start?)?;
+    let (path, opened) = file?;
+    let cut = read_cut_record(path, opened, record_start?)?;
     if let Some(program) = program {
         let header = PacketHeader {
             ts: libc::timeval {
@@ -77,8 +79,14 @@ pub(super) fn is_classic_pcap(path: &Path) -> bool {
 
 /// The record starting at byte `start` of the classic pcap file at `path`, when the file
 /// ends inside its data (see the module docs for what is refused).
-pub(super) fn read_cut_record(path: &Path, start: u64) -> Option<CutRecord> {
+pub(super) fn read_cut_record(path: &Path, opened: (u64, u64), start: u64) -> Option<CutRecord> {
+    use std::os::unix::fs::MetadataExt;
     let mut file = std::fs::File::open(path).ok()?;
+    // The file libpcap read, not one renamed over the path since (a rotated capture).
+    let meta = file.metadata().ok()?;
+    if (meta.dev(), meta.ino()) != opened {
+        return None;
+    }
     let mut head = [0u8; FILE_HEADER];
     file.read_exact(&mut head).ok()?;
     file.seek(SeekFrom::Start(start)).ok()?;
@@ -199,5 +207,23 @@ mod tests {
         let mut ng = f.clone();
         ng[..4].copy_from_slice(&0x0a0d_0d0au32.to_le_bytes());
         assert_eq!(parse(&ng, FILE_HEADER), None, "pcapng");
+    }
+
+    /// Only the file libpcap read is read back: one renamed over its path since (a
+    /// rotated capture) is not.
+    #[test]
+    fn a_file_renamed_over_the_path_is_not_read_back() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcap");
+        std::fs::write(&path, file(true, false, 65535, &[(10, 20, b"0123")])).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let opened = (meta.dev(), meta.ino());
+        let r = read_cut_record(&path, opened, FILE_HEADER as u64).expect("the same file");
+        assert_eq!(r.data, b"0123");
+        let other = dir.path().join("new.pcap");
+        std::fs::write(&other, file(true, false, 65535, &[(10, 20, b"4567")])).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert_eq!(read_cut_record(&path, opened, FILE_HEADER as u64), None);
     }
 }
