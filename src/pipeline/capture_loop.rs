@@ -291,6 +291,18 @@ pub(super) fn capture_loop(
             None
         };
         let (ts, now) = match source.next() {
+            // Nearly every record: nothing held, stamped near the clock.
+            Next::Packet(p)
+                if outliers
+                    .as_ref()
+                    .is_none_or(|o| o.passes(p.ts, clock.now())) =>
+            {
+                if let Some(why) = admit(p.ts, p.data, p.orig_len, p.chunk) {
+                    ended = why;
+                    break 'read;
+                }
+                (Some(p.ts), clock.advance(p.ts))
+            }
             Next::Packet(p) => {
                 // A file's record stamped far ahead waits for the next one to say whether
                 // its jump is real (`outliers.rs`); the one held before may go first.
