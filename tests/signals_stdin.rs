@@ -96,6 +96,28 @@ fn sigint_stops_a_blocked_stdin_read_and_exports_what_was_fed() {
     one_signal_stops_a_blocked_stdin_read(libc::SIGINT);
 }
 
+/// Waits until `child` has taken what was fed (blocked reading more of stdin) or its
+/// output already blocks it (writing stdout); panics if it exits instead. Without a view
+/// of system calls, waits half a second.
+fn wait_fed(child: &mut Child) {
+    let pid = child.id();
+    if !can_see_syscalls() {
+        std::thread::sleep(Duration::from_millis(500));
+        return;
+    }
+    wait_until(
+        Duration::from_secs(30),
+        "reading stdin or writing stdout",
+        || {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("exited ({status}) before the first signal");
+            }
+            blocked_in(pid, &[libc::SYS_read], 0)
+                || blocked_in(pid, &[libc::SYS_write, libc::SYS_writev], 1)
+        },
+    );
+}
+
 /// The first signal starts the drain; here the drain cannot finish (the ndjson processor
 /// writes to a stdout pipe nobody reads, and one replay is larger than the pipe buffer).
 /// The second signal must end the process at once, with status 130.
@@ -107,22 +129,7 @@ fn second_signal_exits_at_once(first: i32, second: i32) {
     stdin.write_all(&fixture()).unwrap();
     stdin.flush().unwrap();
     // Running: either it has read the whole fixture, or its output already blocks it.
-    let pid = child.id();
-    if can_see_syscalls() {
-        wait_until(
-            Duration::from_secs(30),
-            "reading stdin or writing stdout",
-            || {
-                if let Some(status) = child.try_wait().unwrap() {
-                    panic!("exited ({status}) before the first signal");
-                }
-                blocked_in(pid, &[libc::SYS_read], 0)
-                    || blocked_in(pid, &[libc::SYS_write, libc::SYS_writev], 1)
-            },
-        );
-    } else {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_fed(&mut child);
     // Taken, not merely sent: two SIGTERMs both pending are delivered as one.
     signal_and_wait_taken(&mut child, first, Duration::from_secs(30));
     // Past the window in which a second signal is the same stop (`timeout`'s two).
@@ -192,21 +199,7 @@ fn a_signal_sent_twice_at_once_is_one_stop() {
     stdin.write_all(&fixture()).unwrap();
     stdin.flush().unwrap();
     let pid = child.id();
-    if can_see_syscalls() {
-        wait_until(
-            Duration::from_secs(30),
-            "reading stdin or writing stdout",
-            || {
-                if let Some(status) = child.try_wait().unwrap() {
-                    panic!("exited ({status}) before the first signal");
-                }
-                blocked_in(pid, &[libc::SYS_read], 0)
-                    || blocked_in(pid, &[libc::SYS_write, libc::SYS_writev], 1)
-            },
-        );
-    } else {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_fed(&mut child);
     let first = Instant::now();
     signal_and_wait_taken(&mut child, libc::SIGTERM, Duration::from_secs(30));
     // The drain is held up writing stdout: the first signal cannot end the run yet.
