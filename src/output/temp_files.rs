@@ -121,14 +121,12 @@ impl Table {
                     // NUL-terminated path.
                     unsafe {
                         let path = (*slot.path.get()).as_ptr().cast();
-                        match (slot.dir.load(Ordering::Relaxed), dirs) {
-                            (false, false) => {
+                        if slot.dir.load(Ordering::Relaxed) == dirs {
+                            if dirs {
+                                libc::rmdir(path);
+                            } else {
                                 libc::unlink(path);
                             }
-                            (true, true) => {
-                                libc::rmdir(path);
-                            }
-                            _ => {}
                         }
                     }
                     slot.state.store(READY, Ordering::Release);

@@ -153,7 +153,7 @@ pub(super) fn capture_loop(
     }
     let mut clock = MonotonicClock::default();
     // Files only: the kernel stamps a live capture.
-    let mut outliers = (!source.is_live()).then(Outliers::default);
+    let mut outliers = Outliers::new(!source.is_live());
     let mut next_tick: Option<Timestamp> = None;
     let mut batcher = Batcher::new(workers, setup.spare.clone());
     let mut pacer = super::pace::Pacer::new(setup.pace);
@@ -292,11 +292,7 @@ pub(super) fn capture_loop(
         };
         let (ts, now) = match source.next() {
             // Nearly every record: nothing held, stamped near the clock.
-            Next::Packet(p)
-                if outliers
-                    .as_ref()
-                    .is_none_or(|o| o.passes(p.ts, clock.now())) =>
-            {
+            Next::Packet(p) if outliers.passes(p.ts, clock.now()) => {
                 if let Some(why) = admit(p.ts, p.data, p.orig_len, p.chunk) {
                     ended = why;
                     break 'read;
@@ -306,20 +302,15 @@ pub(super) fn capture_loop(
             Next::Packet(p) => {
                 // A file's record stamped far ahead waits for the next one to say whether
                 // its jump is real (`outliers.rs`); the one held before may go first.
-                let (hold, released) = match outliers.as_mut() {
-                    Some(o) => {
-                        let v = o.offer(p.ts, clock.now());
-                        if v.hold {
-                            o.hold(p.ts, p.data, p.orig_len);
-                        }
-                        (v.hold, v.release)
-                    }
-                    None => (false, None),
-                };
-                let held = released
+                let verdict = outliers.offer(p.ts, clock.now());
+                if verdict.hold {
+                    outliers.hold(p.ts, p.data, p.orig_len);
+                }
+                let held = verdict
+                    .release
                     .as_ref()
                     .map(|(ts, h)| (*ts, h.data.as_slice(), h.orig_len, None));
-                let this = (!hold).then_some((p.ts, p.data, p.orig_len, p.chunk));
+                let this = (!verdict.hold).then_some((p.ts, p.data, p.orig_len, p.chunk));
                 let mut last = None;
                 for (ts, data, orig_len, chunk) in held.into_iter().chain(this) {
                     if let Some(why) = admit(ts, data, orig_len, chunk) {
@@ -329,10 +320,11 @@ pub(super) fn capture_loop(
                     clock.advance(ts);
                     last = Some(ts);
                 }
-                let Some(ts) = last else {
+                // The clock has taken every record used (in the loop).
+                let (Some(ts), Some(now)) = (last, clock.now()) else {
                     continue;
                 };
-                (Some(ts), clock.advance(ts))
+                (Some(ts), now)
             }
             Next::Filtered => {
                 counters.filtered_out += 1;
@@ -351,7 +343,7 @@ pub(super) fn capture_loop(
             }
             Next::End { warning } => {
                 // A record still held (the last, stamped far ahead) goes now.
-                if let Some((ts, h)) = outliers.as_mut().and_then(|o| o.finish(clock.now())) {
+                if let Some((ts, h)) = outliers.finish(clock.now()) {
                     if let Some(why) = admit(ts, &h.data, h.orig_len, None) {
                         ended = why;
                     }
@@ -400,7 +392,7 @@ pub(super) fn capture_loop(
         }
     }
     send(&mut batcher, setup.keys, counters);
-    counters.timestamp_outliers = outliers.as_ref().map_or(0, |o| o.count);
+    counters.timestamp_outliers = outliers.count;
     setup.shared.publish(counters);
     if let Some(progress) = &setup.progress {
         progress.finish();

@@ -43,6 +43,8 @@ pub(super) struct Verdict {
 
 #[derive(Default)]
 pub(super) struct Outliers {
+    /// Records are judged (a file); else every record passes (a live capture).
+    judge: bool,
     held: Option<Held>,
     /// Records that went with the clock's time instead of their own.
     pub(super) count: u64,
@@ -53,10 +55,19 @@ fn far_ahead(ts: Timestamp, of: Timestamp) -> bool {
 }
 
 impl Outliers {
-    /// Whether a record stamped `ts` goes as stamped with nothing else to decide (nothing
-    /// held, not far ahead of `clock`): `offer` would say so too, at more cost.
+    /// Judging the records of a file (`judge`), or passing every one (a live capture).
+    pub(super) fn new(judge: bool) -> Outliers {
+        Outliers {
+            judge,
+            ..Outliers::default()
+        }
+    }
+
+    /// Whether a record stamped `ts` goes as stamped with nothing else to decide (not
+    /// judged, or nothing held and not far ahead of `clock`): `offer` would say so too,
+    /// at more cost.
     pub(super) fn passes(&self, ts: Timestamp, clock: Option<Timestamp>) -> bool {
-        self.held.is_none() && clock.is_some_and(|c| !far_ahead(ts, c))
+        !self.judge || (self.held.is_none() && clock.is_some_and(|c| !far_ahead(ts, c)))
     }
 
     /// The record just read is stamped `ts`; `clock` is the capture's clock (None before
@@ -134,7 +145,7 @@ mod tests {
     /// Feeds records stamped `stamps` as the capture loop does; returns the time each
     /// went with, in the order they went.
     fn run(stamps: &[i64]) -> (Vec<(usize, i64)>, u64) {
-        let mut o = Outliers::default();
+        let mut o = Outliers::new(true);
         let mut clock: Option<Timestamp> = None;
         let mut out = Vec::new();
         let mut held_index = None;

@@ -47,10 +47,11 @@ crate::counters! {
     }
 }
 
-/// Where one entry lies in the spool, and its sort key.
+/// Where one entry lies in the spool, and its sort key (its start, then its arrival).
 #[derive(Clone, Copy, Debug)]
 struct Spooled {
     started: Timestamp,
+    /// Its place among the entries spooled.
     seq: u64,
     at: u64,
     len: u64,
@@ -69,7 +70,6 @@ pub struct HarOneProcessor {
     max_held: usize,
     spool: Option<Spool>,
     index: Vec<Spooled>,
-    seq: u64,
     /// The first spool error, said at the end.
     spool_error: Option<String>,
     counters: HarOneCounters,
@@ -92,7 +92,6 @@ impl HarOneProcessor {
             max_held,
             spool: None,
             index: Vec::new(),
-            seq: 0,
             spool_error: None,
             counters: HarOneCounters::default(),
             wrote: false,
@@ -177,10 +176,9 @@ impl Processor for HarOneProcessor {
         let json = crate::har::entry_json(tx);
         match self.spool(&json) {
             Ok(at) => {
-                self.seq += 1;
                 self.index.push(Spooled {
                     started: tx.request.first_ts,
-                    seq: self.seq,
+                    seq: self.index.len() as u64,
                     at,
                     len: json.len() as u64,
                 });
